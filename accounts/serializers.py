@@ -1,0 +1,84 @@
+"""Request and response shapes of the account endpoints."""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from accounts import choices
+from dermalens_site.serializers import StrictSerializer
+
+PASSWORD_FIELD = {
+    "write_only": True,
+    "trim_whitespace": False,
+    "max_length": settings.PASSWORD_MAX_LENGTH,
+    "style": {"input_type": "password"},
+}
+
+
+class UserSerializer(serializers.Serializer):
+    user_id = serializers.CharField()
+    email = serializers.EmailField()
+    full_name = serializers.CharField()
+    skin_type = serializers.ChoiceField(choices.SKIN_TYPES, allow_null=True)
+    skin_concerns = serializers.ListField(child=serializers.ChoiceField(choices.SKIN_CONCERNS))
+    sensitivities = serializers.ListField(child=serializers.ChoiceField(choices.SENSITIVITIES))
+    allergies = serializers.ListField(child=serializers.CharField())
+    age_range = serializers.ChoiceField(choices.AGE_RANGES, allow_null=True)
+    pregnant_or_breastfeeding = serializers.BooleanField(allow_null=True)
+    version = serializers.IntegerField(help_text="Send as If-Match to update safely.")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class RegisterSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=choices.EMAIL_MAX_LENGTH)
+    password = serializers.CharField(**PASSWORD_FIELD)
+    full_name = serializers.CharField(max_length=choices.FULL_NAME_MAX_LENGTH)
+
+
+class LoginSerializer(StrictSerializer):
+    email = serializers.CharField(max_length=choices.EMAIL_MAX_LENGTH)
+    password = serializers.CharField(**PASSWORD_FIELD)
+
+
+class RefreshSerializer(StrictSerializer):
+    refresh = serializers.CharField(max_length=2048)
+
+
+class PasswordChangeSerializer(StrictSerializer):
+    current_password = serializers.CharField(**PASSWORD_FIELD)
+    new_password = serializers.CharField(**PASSWORD_FIELD)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class SessionSerializer(TokenPairSerializer):
+    """What register, login, refresh and password change return."""
+
+    user = UserSerializer()
+
+
+class ProfileUpdateSerializer(StrictSerializer):
+    full_name = serializers.CharField(max_length=choices.FULL_NAME_MAX_LENGTH)
+    skin_type = serializers.ChoiceField(choices.SKIN_TYPES, allow_null=True)
+    skin_concerns = serializers.ListField(
+        child=serializers.ChoiceField(choices.SKIN_CONCERNS),
+        max_length=len(choices.SKIN_CONCERNS),
+    )
+    sensitivities = serializers.ListField(
+        child=serializers.ChoiceField(choices.SENSITIVITIES),
+        max_length=len(choices.SENSITIVITIES),
+    )
+    allergies = serializers.ListField(
+        child=serializers.CharField(max_length=choices.ALLERGY_MAX_LENGTH),
+        max_length=choices.ALLERGIES_MAX_ITEMS,
+    )
+    age_range = serializers.ChoiceField(choices.AGE_RANGES, allow_null=True)
+    pregnant_or_breastfeeding = serializers.BooleanField(allow_null=True)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Send at least one field to change.")
+        return attrs

@@ -1,0 +1,118 @@
+"""Test set-up shared by every app: a real DynamoDB Local, settings, API clients, users.
+
+The pytest controller starts one in-memory DynamoDB Local on a free port and creates
+the tables before any test runs; xdist workers inherit its address through the
+environment. No test mocks DynamoDB.
+"""
+
+import os
+import uuid
+
+import pytest
+
+# Every setting the tests depend on is fixed here, before Django reads the environment,
+# so neither a developer's shell nor their .env can change what the suite exercises.
+TEST_ENVIRONMENT = {
+    "DJANGO_SETTINGS_MODULE": "dermalens_site.settings",
+    "DEBUG": "false",
+    "SECRET_KEY": "dermalens-test-only-" + "k3y-" * 12,
+    "ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
+    "SECURE_SSL_REDIRECT": "false",
+    "STATIC_FROM_APPS": "true",
+    "AWS_REGION": "us-east-1",
+    "DYNAMODB_USERS_TABLE": "test-users",
+    "DYNAMODB_SCANS_TABLE": "test-scans",
+    "DYNAMODB_PLANS_TABLE": "test-treatment-plans",
+    "DYNAMODB_CHAT_TABLE": "test-chat-messages",
+    "DYNAMODB_READ_TIMEOUT_SECONDS": "5",
+    "S3_BUCKET_NAME": "",
+    "GEMINI_API_KEY": "",
+    "ANALYSIS_QUEUE_URL": "",
+    "JWT_SIGNING_KEY": "",
+    "THROTTLE_LOGIN_RATE": "10/min",
+    "THROTTLE_REGISTER_RATE": "30/min",
+    "THROTTLE_TOKEN_RATE": "60/min",
+    "LOG_LEVEL": "WARNING",
+}
+ENDPOINT_VARIABLE = "AWS_DYNAMODB_ENDPOINT"
+IS_XDIST_WORKER = "PYTEST_XDIST_WORKER" in os.environ
+
+_dynamodb_local = None
+
+
+def pytest_configure(config):
+    global _dynamodb_local
+    if not IS_XDIST_WORKER:
+        os.environ.update(TEST_ENVIRONMENT)
+    import django
+
+    django.setup()
+    if IS_XDIST_WORKER:
+        return  # the controller started DynamoDB Local and created the tables
+
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from dynamo.local import DynamoDBLocal, free_port
+
+    _dynamodb_local = DynamoDBLocal(port=free_port()).start()
+    os.environ[ENDPOINT_VARIABLE] = _dynamodb_local.endpoint
+    settings.AWS_DYNAMODB_ENDPOINT = _dynamodb_local.endpoint
+    call_command("create_tables", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+
+def pytest_unconfigure(config):
+    if _dynamodb_local is not None:
+        _dynamodb_local.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    """Throttle counters live in the per-process cache; each test starts from zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def unique_email():
+    def make() -> str:
+        return f"user-{uuid.uuid4().hex[:12]}@example.com"
+
+    return make
+
+
+STRONG_PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def register(api_client, unique_email):
+    """Register a fresh account through the API; returns the response body."""
+
+    def create(email: str | None = None, password: str = STRONG_PASSWORD, **extra) -> dict:
+        body = {"email": email or unique_email(), "password": password, "full_name": "Test User"}
+        response = api_client.post("/api/v1/auth/register", {**body, **extra}, format="json")
+        assert response.status_code == 201, response.content
+        return {**response.json(), "password": password}
+
+    return create
+
+
+@pytest.fixture
+def auth_client(register):
+    """An API client signed in as a fresh user; ``client.session`` holds the tokens."""
+    from rest_framework.test import APIClient
+
+    session = register()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {session['access']}")
+    client.session_data = session
+    return client

@@ -1,0 +1,183 @@
+"""One error shape for every error response of the API, and the handler that makes it.
+
+    {"error": {"code": "not_found", "message": "Scan not found.", "details": {}}}
+
+Services raise ``ApplicationError`` subclasses, which carry their HTTP meaning as class
+attributes (as DRF's ``APIException`` does); the data layer raises ``dynamo.errors``,
+mapped here; DRF's own exceptions (validation, authentication, throttling, parsing)
+keep their status and get the same shape. Anything else is a 500 with a generic message
+(the traceback goes to the log, never to the client).
+"""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from dynamo import errors as dynamo_errors
+
+logger = logging.getLogger("dermalens.errors")
+
+RETRY_AFTER_SECONDS_UNAVAILABLE = 2
+
+
+class ApplicationError(Exception):
+    """Base of the errors that use cases raise on purpose."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_request"
+    default_message = "The request cannot be processed."
+
+    def __init__(self, message: str | None = None, *, details: dict | None = None):
+        self.message = message or self.default_message
+        self.details = details or {}
+        super().__init__(self.message)
+
+
+class NotFound(ApplicationError):
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "not_found"
+    default_message = "Not found."
+
+
+class Conflict(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+
+class AuthenticationError(ApplicationError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    default_code = "authentication_failed"
+    default_message = "Authentication failed."
+
+
+class ServiceUnavailable(ApplicationError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+    default_message = "The service is unavailable right now; please retry shortly."
+    retry_after_seconds = RETRY_AFTER_SECONDS_UNAVAILABLE
+
+
+# Data-layer errors: (HTTP status, code). Order matters: subclasses first.
+DYNAMO_ERRORS: tuple[tuple[type[dynamo_errors.DynamoError], int, str], ...] = (
+    (dynamo_errors.ItemNotFound, 404, "not_found"),
+    (dynamo_errors.PreconditionFailed, 412, "precondition_failed"),
+    (dynamo_errors.VersionConflict, 409, "version_conflict"),
+    (dynamo_errors.ConditionFailed, 409, "conflict"),
+    (dynamo_errors.InvalidCursor, 400, "invalid_cursor"),
+    (dynamo_errors.Unavailable, 503, "unavailable"),
+)
+
+DRF_CODES = {
+    exceptions.ParseError: "malformed_request",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+    exceptions.ValidationError: "invalid",
+}
+
+
+def error_body(code: str, message: str, details: dict | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: every handled error leaves in the one shape."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, ApplicationError):
+        code, message, details, status_code = (
+            exc.default_code,
+            exc.message,
+            exc.details,
+            exc.status_code,
+        )
+        if getattr(exc, "retry_after_seconds", None):
+            headers["Retry-After"] = str(exc.retry_after_seconds)
+    elif isinstance(exc, dynamo_errors.DynamoError):
+        status_code, code = next(
+            (status_code, code)
+            for kind, status_code, code in DYNAMO_ERRORS
+            if isinstance(exc, kind)
+        )
+        message, details = exc.message, {}
+        if isinstance(exc, dynamo_errors.VersionConflict) and exc.current_version is not None:
+            details = {"current_version": exc.current_version}
+        if isinstance(exc, dynamo_errors.Unavailable):
+            headers["Retry-After"] = str(RETRY_AFTER_SECONDS_UNAVAILABLE)
+            logger.warning("dynamodb unavailable", extra={"cause": type(exc.cause).__name__})
+    elif isinstance(exc, exceptions.APIException):
+        status_code = exc.status_code
+        code, message, details = describe_api_exception(exc)
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            headers["Retry-After"] = str(int(exc.wait) + 1)
+        auth_header = getattr(exc, "auth_header", None)
+        if auth_header:
+            headers["WWW-Authenticate"] = auth_header
+    elif isinstance(exc, Http404):
+        status_code, code, message, details = 404, "not_found", "Not found.", {}
+    elif isinstance(exc, RequestDataTooBig):
+        status_code, code, details = 413, "request_too_large", {}
+        message = "The request body is too large."
+    elif isinstance(exc, SuspiciousOperation):
+        status_code, code, message, details = 400, "bad_request", "Bad request.", {}
+    else:
+        return None
+    set_rollback()
+    return Response(error_body(code, message, details), status=status_code, headers=headers)
+
+
+def describe_api_exception(exc: exceptions.APIException) -> tuple[str, str, dict]:
+    code = next((c for kind, c in DRF_CODES.items() if isinstance(exc, kind)), None)
+    detail = exc.detail
+    if isinstance(exc, exceptions.ValidationError):
+        details = detail if isinstance(detail, dict) else {"non_field_errors": detail}
+        return "invalid", "The request is not valid; see details.", _plain(details)
+    if isinstance(detail, dict):
+        # simplejwt's InvalidToken carries {"detail": ..., "code": ..., "messages": [...]}.
+        message = str(detail.get("detail", "Authentication failed."))
+        return code or str(detail.get("code", "error")), message, {}
+    return code or getattr(detail, "code", None) or exc.default_code, str(detail), {}
+
+
+def _plain(value: Any) -> Any:
+    """ErrorDetail strings and nested containers to plain JSON values."""
+    if isinstance(value, dict):
+        return {str(key): _plain(element) for key, element in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(element) for element in value]
+    return str(value)
+
+
+# Django's own handlers, for requests that never reach a DRF view (unknown URLs,
+# a failure before routing). They answer in the same JSON shape.
+def bad_request(request: HttpRequest, exception: Exception) -> JsonResponse:
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(
+            error_body("request_too_large", "The request body is too large."), status=413
+        )
+    return JsonResponse(error_body("bad_request", "Bad request."), status=400)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> JsonResponse:
+    return JsonResponse(error_body("permission_denied", "Permission denied."), status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
+    return JsonResponse(error_body("not_found", "Not found."), status=404)
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(
+        error_body("server_error", "Something went wrong on our side; please retry."),
+        status=500,
+    )

@@ -1,0 +1,77 @@
+"""Request middleware: one structured log line per request, and early body-size limits.
+
+The log line holds method, path (no query string), status, duration, request id and
+the caller's user id; never a header, a token, a password or a body.
+"""
+
+import logging
+import re
+import time
+import uuid
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from dermalens_site.errors import error_body
+
+logger = logging.getLogger("dermalens.request")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A client (or the load balancer) may pass its own id; anything odd is replaced.
+VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+
+class RequestLogMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = incoming if VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        started = time.perf_counter()
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        user = getattr(request, "user", None)
+        logger.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "user_id": getattr(user, "user_id", None),
+            },
+        )
+        return response
+
+
+class BodySizeLimitMiddleware:
+    """Refuse an oversized body from its Content-Length, before anything reads it.
+
+    Django checks DATA_UPLOAD_MAX_MEMORY_SIZE only when ``request.body`` is read, and
+    DRF's parsers read the stream directly, so without this a 100 MB JSON body would be
+    read and parsed before validation refused it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse(error_body("bad_request", "Invalid Content-Length."), status=400)
+        multipart = request.content_type == "multipart/form-data"
+        limit = settings.MAX_UPLOAD_BODY_BYTES if multipart else settings.MAX_JSON_BODY_BYTES
+        if length > limit:
+            return JsonResponse(
+                error_body(
+                    "request_too_large",
+                    "The request body is too large.",
+                    {"max_bytes": limit},
+                ),
+                status=413,
+            )
+        return self.get_response(request)

@@ -1,0 +1,251 @@
+"""DermaLens settings: every value is read from the environment once, here.
+
+Production safety is the default (``DEBUG`` off, secure cookies, HSTS, TLS redirect);
+local convenience is opt-in through ``.env`` (see ``.env.example``). There is no SQL
+database: records live in DynamoDB behind the ``dynamo`` package.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# Values already in the process environment win over .env, so a deployment's real
+# environment is never overridden by a stray file.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+# A placeholder that only development may use. Production refuses it (below).
+_DEVELOPMENT_SECRET_KEY = "dermalens-development-only-secret-key-never-use-in-production"  # noqa: S105
+SECRET_KEY = env.str("SECRET_KEY", default=_DEVELOPMENT_SECRET_KEY)
+if not DEBUG and (
+    SECRET_KEY == _DEVELOPMENT_SECRET_KEY
+    or SECRET_KEY.startswith("change-me")
+    or len(SECRET_KEY) < 50
+    or len(set(SECRET_KEY)) < 5
+):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is missing or insecure. With DEBUG=false set SECRET_KEY to a random "
+        "value of at least 50 characters, for example the output of "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(64))'`."
+    )
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"] if DEBUG else [])
+
+INSTALLED_APPS = [
+    # contrib.auth is installed only because simplejwt imports its models; nothing
+    # queries it (there is no database). Users live in the DynamoDB users table.
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "dynamo",
+    "accounts",
+    "scans",
+    "plans",
+    "chat",
+    "ops",
+    "ai",
+]
+
+MIDDLEWARE = [
+    "dermalens_site.middleware.RequestLogMiddleware",
+    "dermalens_site.middleware.BodySizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dermalens_site.urls"
+# API paths have no trailing slash; never redirect a POST to a slashed URL.
+APPEND_SLASH = False
+WSGI_APPLICATION = "dermalens_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+            ],
+        },
+    },
+]
+
+# No SQL database, and no ORM model anywhere.
+DATABASES: dict = {}
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 128
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "full_name")},
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Production serves the output of `collectstatic` (hashed, compressed) through
+# WhiteNoise; development and tests serve straight from the apps, no collect step.
+STATIC_FROM_APPS = env.bool("STATIC_FROM_APPS", default=DEBUG)
+WHITENOISE_USE_FINDERS = STATIC_FROM_APPS
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if STATIC_FROM_APPS
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# Request size limits: JSON bodies are small; a larger body is a 413, never a 500.
+MAX_JSON_BODY_BYTES = env.int("MAX_JSON_BODY_BYTES", default=64 * 1024)
+MAX_IMAGE_BYTES = env.int("MAX_IMAGE_BYTES", default=10 * 1024 * 1024)
+# An image upload's body is the image plus its multipart envelope and form fields.
+MAX_UPLOAD_BODY_BYTES = MAX_IMAGE_BYTES + 64 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_JSON_BODY_BYTES
+
+# --- AWS --------------------------------------------------------------------------
+# Credentials come from boto3's default chain only (the IAM role in production).
+AWS_REGION = env.str("AWS_REGION", default="us-east-1")
+AWS_DYNAMODB_ENDPOINT = env.str("AWS_DYNAMODB_ENDPOINT", default="") or None
+DYNAMODB_USERS_TABLE = env.str("DYNAMODB_USERS_TABLE", default="dermalens-users")
+DYNAMODB_SCANS_TABLE = env.str("DYNAMODB_SCANS_TABLE", default="dermalens-scans")
+DYNAMODB_PLANS_TABLE = env.str("DYNAMODB_PLANS_TABLE", default="dermalens-treatment-plans")
+DYNAMODB_CHAT_TABLE = env.str("DYNAMODB_CHAT_TABLE", default="dermalens-chat-messages")
+DYNAMODB_CONNECT_TIMEOUT_SECONDS = env.float("DYNAMODB_CONNECT_TIMEOUT_SECONDS", default=2.0)
+DYNAMODB_READ_TIMEOUT_SECONDS = env.float("DYNAMODB_READ_TIMEOUT_SECONDS", default=5.0)
+DYNAMODB_MAX_ATTEMPTS = env.int("DYNAMODB_MAX_ATTEMPTS", default=3)
+S3_BUCKET_NAME = env.str("S3_BUCKET_NAME", default="") or None
+ANALYSIS_QUEUE_URL = env.str("ANALYSIS_QUEUE_URL", default="") or None
+
+# --- AI ---------------------------------------------------------------------------
+GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="") or None
+GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-2.5-flash")
+
+# --- API --------------------------------------------------------------------------
+ACCESS_TOKEN_MINUTES = env.int("ACCESS_TOKEN_MINUTES", default=15)
+REFRESH_TOKEN_DAYS = env.int("REFRESH_TOKEN_DAYS", default=14)
+PAGE_SIZE_DEFAULT = 20
+PAGE_SIZE_MAX = 100
+CURSOR_MAX_AGE_SECONDS = 24 * 60 * 60
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.DynamoJWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "dermalens_site.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env.str("THROTTLE_LOGIN_RATE", default="10/min"),
+        "register": env.str("THROTTLE_REGISTER_RATE", default="10/hour"),
+        "token": env.str("THROTTLE_TOKEN_RATE", default="60/min"),
+    },
+    # Number of trusted proxies in front of the app (the load balancer), so that the
+    # throttles see the client's address and not the proxy's.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=ACCESS_TOKEN_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=REFRESH_TOKEN_DAYS),
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
+    "USER_ID_FIELD": "user_id",
+    "USER_ID_CLAIM": "sub",
+    "UPDATE_LAST_LOGIN": False,
+    "ROTATE_REFRESH_TOKENS": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "LEEWAY": 5,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DermaLens API",
+    "DESCRIPTION": (
+        "Skin scans, analysis, treatment plans and an assistant chat. Authenticate with "
+        "`POST /api/v1/auth/login`, then send `Authorization: Bearer <access>`. Every "
+        'error has the shape `{"error": {"code", "message", "details"}}`.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+}
+
+# --- Production safety ------------------------------------------------------------
+# TLS terminates at the load balancer, which sets X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# The load balancer's health checks speak plain HTTP to the instance.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SECURE = not DEBUG
+X_FRAME_OPTIONS = "DENY"
+
+# --- Logging ----------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # The request log line (dermalens.request) replaces Django's own 4xx warnings,
+        # which would repeat each failed request as unstructured text.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "ERROR"},
+        "botocore": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,94 @@
+"""Plain Python values to DynamoDB attribute values and back, without precision loss.
+
+    to_attribute(0.1)            -> {"N": "0.1"}
+    from_attribute({"N": "0.1"}) -> Decimal("0.1")
+
+boto3's TypeSerializer refuses floats; here a float is written through its shortest
+round-tripping repr, so ``float(from_attribute(to_attribute(x))) == x`` for every
+finite float, and a Decimal comes back exactly as it went in. Whole numbers come back
+as ``int``. Table managers use these for nested values (maps and lists); top-level
+attributes of a known shape are read directly, which is faster.
+"""
+
+import math
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+AttributeValue = dict[str, Any]
+Item = dict[str, AttributeValue]
+
+
+def to_number(value: int | float | Decimal) -> str:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("DynamoDB cannot store NaN or infinity.")
+        return str(Decimal(repr(value)))
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValueError("DynamoDB cannot store NaN or infinity.")
+    return str(value)
+
+
+def from_number(text: str) -> int | Decimal:
+    if "." in text or "e" in text or "E" in text:
+        return Decimal(text)
+    return int(text)
+
+
+def to_attribute(value: Any) -> AttributeValue:
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is bool:
+        return {"BOOL": value}
+    if kind in (int, float, Decimal):
+        return {"N": to_number(value)}
+    if value is None:
+        return {"NULL": True}
+    if kind in (list, tuple):
+        return {"L": [to_attribute(element) for element in value]}
+    if isinstance(value, Mapping):
+        return {"M": {str(key): to_attribute(element) for key, element in value.items()}}
+    if kind in (bytes, bytearray):
+        return {"B": bytes(value)}
+    if kind in (set, frozenset):
+        if value and all(type(element) is str for element in value):
+            return {"SS": sorted(value)}
+        if value and all(type(element) in (int, float, Decimal) for element in value):
+            return {"NS": [to_number(element) for element in value]}
+        raise ValueError("A set must be non-empty and hold only strings or only numbers.")
+    raise TypeError(f"Cannot store a {kind.__name__} in DynamoDB.")
+
+
+def from_attribute(attribute: AttributeValue) -> Any:
+    ((tag, value),) = attribute.items()
+    if tag == "S":
+        return value
+    if tag == "N":
+        return from_number(value)
+    if tag == "BOOL":
+        return value
+    if tag == "NULL":
+        return None
+    if tag == "M":
+        return {key: from_attribute(element) for key, element in value.items()}
+    if tag == "L":
+        return [from_attribute(element) for element in value]
+    if tag == "SS":
+        return set(value)
+    if tag == "NS":
+        return {from_number(element) for element in value}
+    if tag == "B":
+        return value
+    if tag == "BS":
+        return set(value)
+    raise TypeError(f"Unknown DynamoDB attribute type {tag!r}.")
+
+
+def to_item(values: Mapping[str, Any]) -> Item:
+    """Serialise a flat mapping; ``None`` values are left out rather than stored."""
+    return {key: to_attribute(value) for key, value in values.items() if value is not None}
+
+
+def from_item(item: Item) -> dict[str, Any]:
+    return {key: from_attribute(attribute) for key, attribute in item.items()}

@@ -1,0 +1,110 @@
+"""Create the DynamoDB tables that are missing; leave existing ones alone.
+
+    python manage.py create_tables            # create, wait until ACTIVE
+    python manage.py create_tables --check    # report only; exit 1 on any problem
+
+Works the same against DynamoDB Local and AWS (names come from settings).
+"""
+
+import time
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.core.management.base import BaseCommand, CommandError
+
+from dynamo.client import get_client
+from dynamo.errors import CONNECTION_ERRORS, error_code
+from dynamo.tables import ALL_TABLES, TableDefinition
+
+
+class Command(BaseCommand):
+    help = "Create missing DynamoDB tables (idempotent) and wait until they are ACTIVE."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="only report; exit non-zero when a table is missing or differs",
+        )
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=0,
+            metavar="SECONDS",
+            help="wait up to SECONDS for DynamoDB to answer before starting",
+        )
+
+    def handle(self, *args, check: bool, wait: float, **options):
+        client = get_client()
+        self.wait_for_service(client, wait)
+        problems = 0
+        for definition in ALL_TABLES:
+            description = self.describe(client, definition.name)
+            if check:
+                problems += self.report(definition, description)
+            else:
+                self.create(client, definition, description)
+        if problems:
+            raise CommandError(f"{problems} table(s) missing or different from the definitions.")
+
+    def wait_for_service(self, client, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                client.list_tables(Limit=1)
+                return
+            except CONNECTION_ERRORS as err:
+                if time.monotonic() >= deadline:
+                    raise CommandError(f"DynamoDB does not answer: {err}") from err
+                time.sleep(0.5)
+
+    @staticmethod
+    def describe(client, name: str) -> dict | None:
+        try:
+            return client.describe_table(TableName=name)["Table"]
+        except ClientError as err:
+            if error_code(err) == "ResourceNotFoundException":
+                return None
+            raise
+
+    def report(self, definition: TableDefinition, description: dict | None) -> int:
+        if description is None:
+            self.stdout.write(f"{definition.name}: MISSING")
+            return 1
+        differences = definition.schema_differences(description)
+        status = description["TableStatus"]
+        if differences:
+            self.stdout.write(f"{definition.name}: {status}, DIFFERS ({'; '.join(differences)})")
+            return 1
+        self.stdout.write(f"{definition.name}: {status}, schema matches")
+        return 0
+
+    def create(self, client, definition: TableDefinition, description: dict | None) -> None:
+        action = "exists"
+        if description is None:
+            try:
+                client.create_table(**definition.create_request())
+                action = "created"
+            except ClientError as err:
+                # Another process created it between our describe and create.
+                if error_code(err) != "ResourceInUseException":
+                    raise
+        try:
+            client.get_waiter("table_exists").wait(
+                TableName=definition.name, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
+            )
+            self.enable_ttl(client, definition)
+        except (ClientError, BotoCoreError) as err:
+            raise CommandError(f"{definition.name}: {err}") from err
+        self.stdout.write(f"{definition.name}: {action}, ACTIVE")
+
+    @staticmethod
+    def enable_ttl(client, definition: TableDefinition) -> None:
+        if not definition.ttl_attribute:
+            return
+        status = client.describe_time_to_live(TableName=definition.name)
+        if status["TimeToLiveDescription"]["TimeToLiveStatus"] in ("ENABLED", "ENABLING"):
+            return
+        client.update_time_to_live(
+            TableName=definition.name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": definition.ttl_attribute},
+        )

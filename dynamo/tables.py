@@ -1,0 +1,143 @@
+"""Table definitions: names (from settings), keys, indexes, TTL; on-demand billing.
+
+    for definition in ALL_TABLES:
+        client.create_table(**definition.create_request())
+
+The definitions are the single source for ``create_tables``, its ``--check`` and the
+table managers. Attribute types: ``S`` string, ``N`` number.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+KeyAttribute = tuple[str, str]  # (attribute name, "S" | "N")
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute | None = None
+    projection: str = "ALL"
+
+    def key_schema(self) -> list[dict[str, str]]:
+        return key_schema(self.partition_key, self.sort_key)
+
+    def request(self) -> dict[str, Any]:
+        return {
+            "IndexName": self.name,
+            "KeySchema": self.key_schema(),
+            "Projection": {"ProjectionType": self.projection},
+        }
+
+
+@dataclass(frozen=True)
+class TableDefinition:
+    setting: str  # the settings attribute (and environment variable) naming the table
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute | None = None
+    global_indexes: tuple[Index, ...] = ()
+    local_indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None
+    attributes: tuple[KeyAttribute, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        seen: dict[str, str] = {}
+        keys = [self.partition_key, self.sort_key]
+        for index in (*self.global_indexes, *self.local_indexes):
+            keys += [index.partition_key, index.sort_key]
+        for key in keys:
+            if key is not None:
+                seen.setdefault(*key)
+        object.__setattr__(self, "attributes", tuple(seen.items()))
+
+    @property
+    def name(self) -> str:
+        return getattr(settings, self.setting)
+
+    def key_schema(self) -> list[dict[str, str]]:
+        return key_schema(self.partition_key, self.sort_key)
+
+    def create_request(self) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "KeySchema": self.key_schema(),
+            "AttributeDefinitions": [
+                {"AttributeName": name, "AttributeType": kind} for name, kind in self.attributes
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if self.global_indexes:
+            request["GlobalSecondaryIndexes"] = [i.request() for i in self.global_indexes]
+        if self.local_indexes:
+            request["LocalSecondaryIndexes"] = [i.request() for i in self.local_indexes]
+        return request
+
+    def schema_differences(self, description: dict[str, Any]) -> list[str]:
+        """What differs between this definition and a DescribeTable ``Table``."""
+        problems = []
+        if _normal(description.get("KeySchema", [])) != _normal(self.key_schema()):
+            problems.append("key schema differs")
+        for kind, wanted in (
+            ("GlobalSecondaryIndexes", self.global_indexes),
+            ("LocalSecondaryIndexes", self.local_indexes),
+        ):
+            actual = {i["IndexName"]: _normal(i["KeySchema"]) for i in description.get(kind, [])}
+            for index in wanted:
+                if index.name not in actual:
+                    problems.append(f"index {index.name} is missing")
+                elif actual[index.name] != _normal(index.key_schema()):
+                    problems.append(f"index {index.name} has another key schema")
+        types = {
+            a["AttributeName"]: a["AttributeType"]
+            for a in description.get("AttributeDefinitions", [])
+        }
+        for name, kind in self.attributes:
+            if name in types and types[name] != kind:
+                problems.append(f"attribute {name} is {types[name]}, expected {kind}")
+        return problems
+
+
+def key_schema(partition_key: KeyAttribute, sort_key: KeyAttribute | None) -> list[dict[str, str]]:
+    schema = [{"AttributeName": partition_key[0], "KeyType": "HASH"}]
+    if sort_key:
+        schema.append({"AttributeName": sort_key[0], "KeyType": "RANGE"})
+    return schema
+
+
+def _normal(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
+    return sorted((part["KeyType"], part["AttributeName"]) for part in schema)
+
+
+# The users table also holds two small item kinds keyed by a prefixed id: the
+# email claim ("email#<address>") that makes emails unique, and revoked refresh
+# tokens ("revoked-refresh#<jti>") that expire through TTL.
+USERS = TableDefinition(
+    setting="DYNAMODB_USERS_TABLE",
+    partition_key=("user_id", "S"),
+    global_indexes=(Index("email-index", ("email", "S")),),
+    ttl_attribute="expires_at",
+)
+SCANS = TableDefinition(
+    setting="DYNAMODB_SCANS_TABLE",
+    partition_key=("user_id", "S"),
+    sort_key=("scan_id", "S"),
+    local_indexes=(Index("scan-date-index", ("user_id", "S"), ("scanned_at", "S")),),
+)
+PLANS = TableDefinition(
+    setting="DYNAMODB_PLANS_TABLE",
+    partition_key=("user_id", "S"),
+    sort_key=("plan_id", "S"),
+)
+# session_message_id is "<session_id>#<message_id>": one Query with begins_with on the
+# session-index returns a session's messages in time order.
+CHAT = TableDefinition(
+    setting="DYNAMODB_CHAT_TABLE",
+    partition_key=("user_id", "S"),
+    sort_key=("message_id", "S"),
+    local_indexes=(Index("session-index", ("user_id", "S"), ("session_message_id", "S")),),
+)
+
+ALL_TABLES: tuple[TableDefinition, ...] = (USERS, SCANS, PLANS, CHAT)

@@ -1,0 +1,218 @@
+"""The users table: accounts, the email claims that keep emails unique, and revoked
+refresh tokens.
+
+    users = users_table()
+    users.create(user)                      # user + email claim in one transaction
+    user_id = users.find_user_id(email)     # strongly consistent, not the GSI
+    user = users.get(user_id)
+
+Email uniqueness cannot rest on the ``email-index`` GSI, which is eventually
+consistent: registration writes the user and an ``email#<address>`` claim item in one
+TransactWriteItems, each conditioned on ``attribute_not_exists``.
+"""
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from dynamo.base import Table
+from dynamo.codec import Item, to_item
+from dynamo.errors import ConditionFailed
+from dynamo.tables import USERS
+
+EMAIL_CLAIM_PREFIX = "email#"
+REVOKED_REFRESH_PREFIX = "revoked-refresh#"
+
+
+class EmailTaken(ConditionFailed):
+    default_message = "An account with this email already exists."
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    user_id: str
+    email: str
+    full_name: str
+    password_hash: str = field(repr=False)
+    created_at: str
+    updated_at: str
+    is_active: bool = True
+    is_staff: bool = False
+    token_version: int = 0
+    version: int = 1
+    skin_type: str | None = None
+    skin_concerns: tuple[str, ...] = ()
+    sensitivities: tuple[str, ...] = ()
+    allergies: tuple[str, ...] = ()
+    age_range: str | None = None
+    pregnant_or_breastfeeding: bool | None = None
+
+    # What Django REST framework and simplejwt expect of a user object.
+    is_authenticated: ClassVar[bool] = True
+    is_anonymous: ClassVar[bool] = False
+
+    @property
+    def pk(self) -> str:
+        return self.user_id
+
+    @property
+    def id(self) -> str:
+        return self.user_id
+
+
+PROFILE_LISTS = ("skin_concerns", "sensitivities", "allergies")
+
+
+def user_from_item(item: Item) -> User:
+    def text(name: str) -> str | None:
+        attribute = item.get(name)
+        return attribute["S"] if attribute else None
+
+    def strings(name: str) -> tuple[str, ...]:
+        attribute = item.get(name)
+        return tuple(sorted(attribute["SS"])) if attribute else ()
+
+    pregnant = item.get("pregnant_or_breastfeeding")
+    return User(
+        user_id=item["user_id"]["S"],
+        email=item["email"]["S"],
+        full_name=item["full_name"]["S"],
+        password_hash=item["password_hash"]["S"],
+        created_at=item["created_at"]["S"],
+        updated_at=item["updated_at"]["S"],
+        is_active=item["is_active"]["BOOL"],
+        is_staff=item["is_staff"]["BOOL"],
+        token_version=int(item["token_version"]["N"]),
+        version=int(item["version"]["N"]),
+        skin_type=text("skin_type"),
+        skin_concerns=strings("skin_concerns"),
+        sensitivities=strings("sensitivities"),
+        allergies=strings("allergies"),
+        age_range=text("age_range"),
+        pregnant_or_breastfeeding=pregnant["BOOL"] if pregnant else None,
+    )
+
+
+def user_to_item(user: User) -> Item:
+    values: dict[str, Any] = {
+        "user_id": user.user_id,
+        "item_type": "user",
+        "email": user.email,
+        "full_name": user.full_name,
+        "password_hash": user.password_hash,
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+        "is_active": user.is_active,
+        "is_staff": user.is_staff,
+        "token_version": user.token_version,
+        "version": user.version,
+        "skin_type": user.skin_type,
+        "age_range": user.age_range,
+        "pregnant_or_breastfeeding": user.pregnant_or_breastfeeding,
+    }
+    for name in PROFILE_LISTS:
+        values[name] = set(getattr(user, name)) or None  # DynamoDB has no empty sets
+    return to_item(values)
+
+
+def profile_value(name: str, value: Any) -> Any:
+    """The stored form of one profile field (lists become string sets; empty removes)."""
+    if name in PROFILE_LISTS:
+        return set(value) or None
+    return value
+
+
+class UsersTable(Table):
+    definition = USERS
+
+    def get(self, user_id: str, *, consistent: bool = True) -> User | None:
+        item = self.get_item({"user_id": {"S": user_id}}, consistent=consistent)
+        if item is None or item.get("item_type", {}).get("S") != "user":
+            return None
+        return user_from_item(item)
+
+    def find_user_id(self, email: str) -> str | None:
+        """The id of the account that claimed ``email`` (a strongly consistent read)."""
+        claim = self.get_item({"user_id": {"S": EMAIL_CLAIM_PREFIX + email}}, consistent=True)
+        return claim["owner_user_id"]["S"] if claim else None
+
+    def create(self, user: User) -> None:
+        """Write the user and the claim on its email together, or neither."""
+        claim = to_item(
+            {
+                "user_id": EMAIL_CLAIM_PREFIX + user.email,
+                "item_type": "email_claim",
+                "owner_user_id": user.user_id,
+                "created_at": user.created_at,
+            }
+        )
+        items = [user_to_item(user), claim]
+        request = [
+            {
+                "Put": {
+                    "TableName": self.name,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(user_id)",
+                }
+            }
+            for item in items
+        ]
+        self.transact_write(request, refused=EmailTaken)
+
+    def update_profile(
+        self, user_id: str, changes: Mapping[str, Any], *, expected_version: int | None = None
+    ) -> User:
+        stored = {name: profile_value(name, value) for name, value in changes.items()}
+        item = self.update_versioned(
+            {"user_id": {"S": user_id}},
+            changes=stored,
+            expected_version=expected_version,
+            if_match=expected_version is not None,
+        )
+        return user_from_item(item)
+
+    def set_password(self, user_id: str, *, password_hash: str, updated_at: str) -> User:
+        """Store a new password hash; bumping token_version revokes every token."""
+        item = self.update_versioned(
+            {"user_id": {"S": user_id}},
+            changes={"password_hash": password_hash, "updated_at": updated_at},
+            add={"token_version": 1},
+        )
+        return user_from_item(item)
+
+    def set_active(self, user_id: str, *, is_active: bool, updated_at: str) -> User:
+        item = self.update_versioned(
+            {"user_id": {"S": user_id}},
+            changes={"is_active": is_active, "updated_at": updated_at},
+        )
+        return user_from_item(item)
+
+    def revoke_refresh_token(self, user_id: str, *, token_id: str, expires_at: int) -> bool:
+        """Record a refresh token as used up; False if it already was (a replay).
+
+        The conditional put makes rotation race-free: of two requests presenting
+        the same refresh token, exactly one gets True.
+        """
+        item = to_item(
+            {
+                "user_id": REVOKED_REFRESH_PREFIX + token_id,
+                "item_type": "revoked_refresh_token",
+                "owner_user_id": user_id,
+                "expires_at": expires_at,
+            }
+        )
+        try:
+            self.call("put_item", Item=item, ConditionExpression="attribute_not_exists(user_id)")
+        except ConditionFailed:
+            return False
+        return True
+
+    def is_refresh_token_revoked(self, token_id: str) -> bool:
+        key = {"user_id": {"S": REVOKED_REFRESH_PREFIX + token_id}}
+        return self.get_item(key, consistent=True) is not None
+
+
+@functools.cache
+def users_table() -> UsersTable:
+    return UsersTable()
