@@ -22,7 +22,7 @@ DEBUG = env.bool("DEBUG", default=False)
 
 # A placeholder that only development may use. Production refuses it (below).
 _DEVELOPMENT_SECRET_KEY = "dermalens-development-only-secret-key-never-use-in-production"  # noqa: S105
-SECRET_KEY = env.str("SECRET_KEY", default=_DEVELOPMENT_SECRET_KEY)
+SECRET_KEY = env.str("SECRET_KEY", default="") or _DEVELOPMENT_SECRET_KEY
 if not DEBUG and (
     SECRET_KEY == _DEVELOPMENT_SECRET_KEY
     or SECRET_KEY.startswith("change-me")

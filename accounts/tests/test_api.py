@@ -1,0 +1,345 @@
+"""Account endpoints through the HTTP API, against DynamoDB Local."""
+
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from rest_framework.test import APIClient
+
+from conftest import STRONG_PASSWORD
+from dynamo.users import users_table
+
+REGISTER = "/api/v1/auth/register"
+LOGIN = "/api/v1/auth/login"
+REFRESH = "/api/v1/auth/refresh"
+LOGOUT = "/api/v1/auth/logout"
+PASSWORD = "/api/v1/auth/password"
+ME = "/api/v1/users/me"
+
+
+def bearer(access: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    if code is not None:
+        assert body["error"]["code"] == code
+    return body["error"]
+
+
+class TestRegistration:
+    def test_registration_returns_the_user_and_a_token_pair_but_never_the_hash(
+        self, api_client, unique_email
+    ):
+        email = unique_email()
+        response = api_client.post(
+            REGISTER, {"email": email, "password": STRONG_PASSWORD, "full_name": "Ana Silva"}
+        )
+        assert response.status_code == 201
+        body = response.json()
+        assert body["user"]["email"] == email
+        assert body["user"]["full_name"] == "Ana Silva"
+        assert body["access"] and body["refresh"]
+        assert "password" not in response.content.decode()
+        assert "argon2" not in response.content.decode()
+        stored = users_table().get(body["user"]["user_id"])
+        assert stored.password_hash.startswith("argon2")
+
+    def test_email_is_trimmed_and_lower_cased(self, api_client, unique_email):
+        email = unique_email()
+        response = api_client.post(
+            REGISTER,
+            {"email": f"  {email.upper()} ", "password": STRONG_PASSWORD, "full_name": "A"},
+        )
+        assert response.status_code == 201
+        assert response.json()["user"]["email"] == email
+
+    def test_second_registration_with_same_email_in_other_case_is_409(
+        self, api_client, register, unique_email
+    ):
+        email = unique_email()
+        register(email=email)
+        response = api_client.post(
+            REGISTER, {"email": email.upper(), "password": STRONG_PASSWORD, "full_name": "B"}
+        )
+        assert_error(response, 409, "email_taken")
+
+    def test_twenty_concurrent_registrations_of_one_email_give_one_201(self, unique_email):
+        email = unique_email()
+        start = threading.Barrier(20)
+
+        def attempt(number: int) -> int:
+            # Distinct client addresses, as twenty devices would have.
+            client = APIClient(REMOTE_ADDR=f"10.0.0.{number + 1}")
+            start.wait()
+            body = {"email": email, "password": STRONG_PASSWORD, "full_name": f"R{number}"}
+            return client.post(REGISTER, body, format="json").status_code
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = list(pool.map(attempt, range(20)))
+
+        assert sorted(statuses) == [201] + [409] * 19
+        owner = users_table().find_user_id(email)
+        assert users_table().get(owner).email == email
+
+    @pytest.mark.parametrize(
+        ("password", "reason"),
+        [
+            ("short1!", "too short"),
+            ("1234567890123", "entirely numeric"),
+            ("password123", "too common"),
+        ],
+    )
+    def test_weak_passwords_are_refused(self, api_client, unique_email, password, reason):
+        response = api_client.post(
+            REGISTER, {"email": unique_email(), "password": password, "full_name": "Weak"}
+        )
+        error = assert_error(response, 400, "invalid")
+        assert "password" in error["details"], reason
+
+    def test_registration_is_throttled_per_address(self, unique_email):
+        client = APIClient(REMOTE_ADDR="10.9.9.9")
+        statuses = [
+            client.post(
+                REGISTER,
+                {"email": unique_email(), "password": "x", "full_name": "T"},
+                format="json",
+            ).status_code
+            for _ in range(31)
+        ]
+        assert statuses[:30] == [400] * 30
+        assert statuses[30] == 429
+
+
+class TestLogin:
+    def test_login_works_immediately_after_registration(self, api_client, unique_email):
+        email = unique_email()
+        api_client.post(REGISTER, {"email": email, "password": STRONG_PASSWORD, "full_name": "A"})
+        response = api_client.post(LOGIN, {"email": email, "password": STRONG_PASSWORD})
+        assert response.status_code == 200
+        body = response.json()
+        assert body["user"]["email"] == email
+        assert bearer(body["access"]).get(ME).status_code == 200
+
+    def test_login_accepts_the_email_in_any_case(self, api_client, register):
+        session = register()
+        response = api_client.post(
+            LOGIN, {"email": session["user"]["email"].upper(), "password": STRONG_PASSWORD}
+        )
+        assert response.status_code == 200
+
+    def test_unknown_email_and_wrong_password_give_the_same_401(
+        self, api_client, register, unique_email
+    ):
+        session = register()
+        wrong_password = api_client.post(
+            LOGIN, {"email": session["user"]["email"], "password": "not-the-password"}
+        )
+        unknown_email = api_client.post(
+            LOGIN, {"email": unique_email(), "password": "not-the-password"}
+        )
+        assert_error(wrong_password, 401, "invalid_credentials")
+        assert wrong_password.json() == unknown_email.json()
+
+    def test_unknown_email_and_wrong_password_take_about_the_same_time(
+        self, register, unique_email
+    ):
+        session = register()
+
+        def timed(email: str) -> float:
+            client = APIClient()
+            started = time.perf_counter()
+            client.post(LOGIN, {"email": email, "password": "not-the-password"}, format="json")
+            return time.perf_counter() - started
+
+        known = statistics.median(timed(session["user"]["email"]) for _ in range(5))
+        unknown = statistics.median(timed(unique_email()) for _ in range(5))
+        # Both paths hash the password (~100 ms with Argon2); a missing hash on the
+        # unknown-email path would make it an order of magnitude faster.
+        assert 0.5 < unknown / known < 2.0
+
+    def test_login_is_throttled_after_ten_attempts_a_minute(self, register):
+        session = register()
+        client = APIClient(REMOTE_ADDR="10.8.8.8")
+        body = {"email": session["user"]["email"], "password": "wrong-password"}
+        statuses = [client.post(LOGIN, body, format="json").status_code for _ in range(11)]
+        assert statuses[:10] == [401] * 10
+        response = client.post(LOGIN, body, format="json")
+        assert_error(response, 429, "throttled")
+        assert int(response["Retry-After"]) > 0
+
+    def test_a_disabled_account_cannot_log_in_and_its_tokens_stop_working(
+        self, api_client, register
+    ):
+        session = register()
+        users_table().set_active(
+            session["user"]["user_id"], is_active=False, updated_at="2026-01-01T00:00:00Z"
+        )
+        login = api_client.post(
+            LOGIN, {"email": session["user"]["email"], "password": STRONG_PASSWORD}
+        )
+        assert_error(login, 401)
+        assert_error(bearer(session["access"]).get(ME), 401, "authentication_failed")
+        assert_error(api_client.post(REFRESH, {"refresh": session["refresh"]}), 401)
+
+
+class TestTokens:
+    def test_refresh_rotates_and_the_old_refresh_token_is_used_up(self, api_client, register):
+        session = register()
+        first = api_client.post(REFRESH, {"refresh": session["refresh"]})
+        assert first.status_code == 200
+        rotated = first.json()
+        assert rotated["refresh"] != session["refresh"]
+        assert bearer(rotated["access"]).get(ME).status_code == 200
+        replay = api_client.post(REFRESH, {"refresh": session["refresh"]})
+        assert_error(replay, 401, "invalid_refresh_token")
+        assert api_client.post(REFRESH, {"refresh": rotated["refresh"]}).status_code == 200
+
+    def test_concurrent_refreshes_with_one_token_succeed_once(self, register):
+        session = register()
+        start = threading.Barrier(8)
+
+        def attempt(_: int) -> int:
+            client = APIClient()
+            start.wait()
+            return client.post(REFRESH, {"refresh": session["refresh"]}, format="json").status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = sorted(pool.map(attempt, range(8)))
+        assert statuses == [200] + [401] * 7
+
+    def test_an_access_token_is_not_a_refresh_token(self, api_client, register):
+        session = register()
+        assert_error(api_client.post(REFRESH, {"refresh": session["access"]}), 401)
+
+    def test_logout_revokes_the_refresh_token(self, register):
+        session = register()
+        client = bearer(session["access"])
+        assert client.post(LOGOUT, {"refresh": session["refresh"]}).status_code == 204
+        again = APIClient().post(REFRESH, {"refresh": session["refresh"]}, format="json")
+        assert_error(again, 401, "invalid_refresh_token")
+
+    def test_logout_needs_a_signed_in_caller(self, api_client, register):
+        session = register()
+        response = api_client.post(LOGOUT, {"refresh": session["refresh"]})
+        assert_error(response, 401, "not_authenticated")
+
+    def test_logout_refuses_another_accounts_refresh_token(self, register):
+        alice, bob = register(), register()
+        response = bearer(alice["access"]).post(LOGOUT, {"refresh": bob["refresh"]})
+        assert_error(response, 401, "invalid_refresh_token")
+        assert APIClient().post(REFRESH, {"refresh": bob["refresh"]}).status_code == 200
+
+
+class TestPasswordChange:
+    NEW_PASSWORD = "a-brand-new-passphrase-42"
+
+    def test_password_change_revokes_every_other_session(self, api_client, register):
+        phone = register()
+        email = phone["user"]["email"]
+        laptop = api_client.post(LOGIN, {"email": email, "password": STRONG_PASSWORD}).json()
+
+        response = bearer(phone["access"]).post(
+            PASSWORD, {"current_password": STRONG_PASSWORD, "new_password": self.NEW_PASSWORD}
+        )
+        assert response.status_code == 200
+        fresh = response.json()
+
+        assert_error(APIClient().post(REFRESH, {"refresh": laptop["refresh"]}), 401)
+        assert_error(APIClient().post(REFRESH, {"refresh": phone["refresh"]}), 401)
+        assert_error(bearer(laptop["access"]).get(ME), 401)
+        assert bearer(fresh["access"]).get(ME).status_code == 200
+        assert APIClient().post(REFRESH, {"refresh": fresh["refresh"]}).status_code == 200
+
+        old = api_client.post(LOGIN, {"email": email, "password": STRONG_PASSWORD})
+        assert_error(old, 401, "invalid_credentials")
+        new = api_client.post(LOGIN, {"email": email, "password": self.NEW_PASSWORD})
+        assert new.status_code == 200
+
+    def test_password_change_needs_the_current_password(self, register):
+        session = register()
+        response = bearer(session["access"]).post(
+            PASSWORD, {"current_password": "not-it-at-all", "new_password": self.NEW_PASSWORD}
+        )
+        error = assert_error(response, 400, "invalid")
+        assert "current_password" in error["details"]
+        assert bearer(session["access"]).get(ME).status_code == 200
+
+    def test_new_password_goes_through_the_validators(self, register):
+        session = register()
+        response = bearer(session["access"]).post(
+            PASSWORD, {"current_password": STRONG_PASSWORD, "new_password": "12345678901"}
+        )
+        error = assert_error(response, 400, "invalid")
+        assert "new_password" in error["details"]
+
+
+class TestProfile:
+    def test_profile_starts_empty_and_can_be_filled(self, auth_client):
+        me = auth_client.get(ME)
+        assert me.status_code == 200
+        assert me.json()["skin_type"] is None
+        assert me["ETag"] == '"1"'
+        changes = {
+            "skin_type": "combination",
+            "skin_concerns": ["acne", "redness"],
+            "sensitivities": ["fragrance"],
+            "allergies": ["lanolin"],
+            "age_range": "25_34",
+            "pregnant_or_breastfeeding": False,
+        }
+        response = auth_client.patch(ME, changes)
+        assert response.status_code == 200
+        body = response.json()
+        for field, value in changes.items():
+            assert body[field] == (sorted(value) if isinstance(value, list) else value)
+        assert body["version"] == 2
+        assert auth_client.get(ME).json()["skin_concerns"] == ["acne", "redness"]
+
+    def test_a_list_can_be_emptied_and_a_choice_cleared(self, auth_client):
+        auth_client.patch(ME, {"skin_concerns": ["acne"], "skin_type": "oily"})
+        response = auth_client.patch(ME, {"skin_concerns": [], "skin_type": None})
+        assert response.status_code == 200
+        assert response.json()["skin_concerns"] == []
+        assert response.json()["skin_type"] is None
+
+    @pytest.mark.parametrize(
+        ("changes", "field"),
+        [
+            ({"skin_type": "scaly"}, "skin_type"),
+            ({"skin_concerns": ["acne", "freckles"]}, "skin_concerns"),
+            ({"age_range": "30"}, "age_range"),
+            ({"pregnant_or_breastfeeding": "perhaps"}, "pregnant_or_breastfeeding"),
+            ({"full_name": "x" * 101}, "full_name"),
+            ({"allergies": ["a"] * 11}, "allergies"),
+            ({"is_staff": True}, "is_staff"),
+            ({"user_id": "01OTHERUSER"}, "user_id"),
+            ({"email": "new@example.com"}, "email"),
+        ],
+    )
+    def test_invalid_or_server_owned_fields_are_refused(self, auth_client, changes, field):
+        response = auth_client.patch(ME, changes)
+        error = assert_error(response, 400, "invalid")
+        assert field in error["details"]
+        assert auth_client.get(ME).json()["version"] == 1
+
+    def test_a_stale_if_match_is_412_and_changes_nothing(self, auth_client):
+        assert auth_client.patch(ME, {"skin_type": "dry"}, HTTP_IF_MATCH='"1"').status_code == 200
+        stale = auth_client.patch(ME, {"skin_type": "oily"}, HTTP_IF_MATCH='"1"')
+        error = assert_error(stale, 412, "precondition_failed")
+        assert error["details"]["current_version"] == 2
+        assert auth_client.get(ME).json()["skin_type"] == "dry"
+
+    def test_an_empty_patch_is_400(self, auth_client):
+        assert_error(auth_client.patch(ME, {}), 400, "invalid")
+
+    def test_me_needs_a_token(self, api_client):
+        assert_error(api_client.get(ME), 401, "not_authenticated")

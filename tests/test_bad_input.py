@@ -1,0 +1,184 @@
+"""Bad input of every kind gets a 4xx in the one error shape, never a 500."""
+
+import base64
+import json
+from datetime import timedelta
+
+import jwt
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+REGISTER = "/api/v1/auth/register"
+LOGIN = "/api/v1/auth/login"
+ME = "/api/v1/users/me"
+
+
+def assert_error_shape(response, status: int) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert list(body) == ["error"]
+    assert isinstance(body["error"]["code"], str) and body["error"]["code"]
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert isinstance(body["error"]["details"], dict)
+    return body["error"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type"),
+    [
+        ('{"email": "a@example.com", "password": ', "application/json"),
+        ("not json at all", "application/json"),
+        ("[1, 2, 3", "application/json"),
+        ('{"email": "\udc00"}', "application/json"),
+    ],
+)
+def test_malformed_json_is_a_400(raw, content_type):
+    response = APIClient().generic(
+        "POST", LOGIN, raw.encode("utf-8", "surrogatepass"), content_type
+    )
+    assert assert_error_shape(response, 400)["code"] == "malformed_request"
+
+
+def test_a_form_encoded_body_is_415():
+    response = APIClient().post(LOGIN, "email=a&password=b", content_type="text/plain")
+    assert assert_error_shape(response, 415)["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(
+    ("body", "bad_fields"),
+    [
+        ({}, {"email", "password", "full_name"}),
+        ({"email": "a@example.com"}, {"password", "full_name"}),
+        ({"email": 42, "password": ["x"], "full_name": {"a": 1}}, {"email", "password"}),
+        ({"email": "not-an-email", "password": "long-enough-pass", "full_name": "A"}, {"email"}),
+        (
+            {"email": "a" * 250 + "@example.com", "password": "pw-ok-123456", "full_name": "A"},
+            {"email"},
+        ),
+        ({"email": "a@example.com", "password": "p" * 129, "full_name": "A"}, {"password"}),
+        (
+            {"email": "a@example.com", "password": "pw-ok-123456", "full_name": "x" * 101},
+            {"full_name"},
+        ),
+        (
+            {
+                "email": "a@example.com",
+                "password": "pw-ok-123456",
+                "full_name": "A",
+                "is_staff": True,
+            },
+            {"is_staff"},
+        ),
+        ([1, 2, 3], {"non_field_errors"}),
+        ("just a string", {"non_field_errors"}),
+    ],
+)
+def test_missing_wrongly_typed_and_over_long_fields_are_400_with_field_details(body, bad_fields):
+    response = APIClient().post(REGISTER, body, format="json")
+    error = assert_error_shape(response, 400)
+    assert error["code"] == "invalid"
+    assert bad_fields <= set(error["details"])
+
+
+def test_a_ten_megabyte_body_is_refused_with_413_before_it_is_parsed():
+    payload = json.dumps({"email": "a@example.com", "password": "x" * (10 * 1024 * 1024)})
+    response = APIClient().generic("POST", LOGIN, payload, "application/json")
+    error = assert_error_shape(response, 413)
+    assert error["code"] == "request_too_large"
+    assert error["details"]["max_bytes"] == settings.MAX_JSON_BODY_BYTES
+
+
+def test_an_unknown_path_is_a_json_404():
+    assert assert_error_shape(APIClient().get("/api/v1/nothing-here"), 404)["code"] == "not_found"
+
+
+def test_a_wrong_method_is_405():
+    response = APIClient().get(LOGIN)
+    assert assert_error_shape(response, 405)["code"] == "method_not_allowed"
+
+
+def b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def forged_tokens(user_id: str) -> dict[str, str]:
+    """Tokens a client might send: each is wrong in one way."""
+    valid = AccessToken()
+    valid["sub"] = user_id
+    valid["ver"] = 0
+    expired = AccessToken()
+    expired["sub"] = user_id
+    expired["ver"] = 0
+    expired.set_exp(lifetime=timedelta(seconds=-60))
+    header, payload, signature = str(valid).split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    return {
+        "bogus": "not-a-jwt",
+        "garbage_segments": "aaa.bbb.ccc",
+        "expired": str(expired),
+        "tampered_payload": f"{header}.{b64({**claims, 'sub': 'someone-else'})}.{signature}",
+        "tampered_signature": f"{header}.{payload}.{signature[:-4]}AAAA",
+        "alg_none": f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}.",
+        "other_key": jwt.encode(claims, "another-secret-key-of-sufficient-length!!", "HS256"),
+        "no_subject": jwt.encode(
+            {k: v for k, v in claims.items() if k != "sub"},
+            settings.SIMPLE_JWT["SIGNING_KEY"],
+            "HS256",
+        ),
+        "unknown_user": jwt.encode(
+            {**claims, "sub": "01UNKNOWNUSER0000000000000"},
+            settings.SIMPLE_JWT["SIGNING_KEY"],
+            "HS256",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "bogus",
+        "garbage_segments",
+        "expired",
+        "tampered_payload",
+        "tampered_signature",
+        "alg_none",
+        "other_key",
+        "no_subject",
+        "unknown_user",
+    ],
+)
+def test_a_bad_bearer_token_is_401_in_the_error_shape(register, kind):
+    session = register()
+    token = forged_tokens(session["user"]["user_id"])[kind]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    error = assert_error_shape(client.get(ME), 401)
+    assert error["code"] in {"token_not_valid", "authentication_failed", "user_inactive"}
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer a b", "Basic dXNlcjpwYXNz", "Token abc"])
+def test_a_malformed_authorization_header_is_401(header):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    assert_error_shape(client.get(ME), 401)
+
+
+def test_a_stale_token_on_login_does_not_block_logging_in(register):
+    session = register()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer expired.or.bogus")
+    response = client.post(
+        LOGIN, {"email": session["user"]["email"], "password": session["password"]}, format="json"
+    )
+    assert response.status_code == 200
+
+
+def test_every_response_carries_a_request_id():
+    response = APIClient().get("/api/v1/health", HTTP_X_REQUEST_ID="trace-1234-abcd")
+    assert response["X-Request-ID"] == "trace-1234-abcd"
+    generated = APIClient().get("/api/v1/health", HTTP_X_REQUEST_ID="bad id with spaces")
+    assert generated["X-Request-ID"] != "bad id with spaces"
+    assert len(generated["X-Request-ID"]) == 32

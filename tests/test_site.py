@@ -1,0 +1,154 @@
+"""Site-wide behaviour: production settings, health, API docs and the request log."""
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from dynamo.tables import USERS
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "p" + "r0duct10n-s3cr3t-" * 4,
+    "ALLOWED_HOSTS": "api.dermalens.example",
+    "SECURE_SSL_REDIRECT": "true",
+    "STATIC_FROM_APPS": "false",
+}
+
+
+def manage(*args: str, **environment: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **environment}
+    return subprocess.run(  # noqa: S603 (our own manage.py)
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+class TestProductionSettings:
+    def test_check_deploy_reports_no_warnings(self):
+        result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "no issues" in result.stdout
+
+    @pytest.mark.parametrize("secret", ["", "change-me", "short-secret"])
+    def test_production_refuses_to_start_without_a_real_secret_key(self, secret):
+        result = manage("check", **{**PRODUCTION, "SECRET_KEY": secret})
+        assert result.returncode != 0
+        assert "SECRET_KEY is missing or insecure" in result.stderr
+
+    def test_development_may_use_the_placeholder_key(self):
+        result = manage("check", DEBUG="true", SECRET_KEY="")
+        assert result.returncode == 0, result.stderr
+
+    def test_there_is_no_sql_database_and_no_model_of_ours(self):
+        from django.apps import apps
+        from django.db import connections
+
+        engines = {connections[alias].settings_dict["ENGINE"] for alias in connections}
+        assert engines == {"django.db.backends.dummy"}
+        ours = {"accounts", "scans", "plans", "chat", "ops", "ai", "dynamo"}
+        assert [m for m in apps.get_models() if m._meta.app_label in ours] == []
+
+
+class TestHealth:
+    def test_health_answers_without_a_token(self):
+        response = APIClient().get("/api/v1/health")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+
+    def test_ready_when_every_table_is_active(self):
+        response = APIClient().get("/api/v1/health/ready")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "ready"
+        assert set(body["tables"].values()) == {"ACTIVE"}
+        assert len(body["tables"]) == 4
+
+    def test_not_ready_names_the_missing_table(self, settings):
+        settings.DYNAMODB_USERS_TABLE = "missing-users-table"
+        response = APIClient().get("/api/v1/health/ready")
+        assert response.status_code == 503
+        assert response.json()["tables"][USERS.name] == "MISSING"
+        assert response["Retry-After"]
+
+
+class TestDocs:
+    def test_schema_declares_bearer_auth_and_the_account_paths(self):
+        response = APIClient().get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+        assert response.status_code == 200
+        schema = json.loads(response.content)
+        schemes = schema["components"]["securitySchemes"]
+        assert any(s.get("scheme") == "bearer" for s in schemes.values())
+        for path in (
+            "/api/v1/auth/register",
+            "/api/v1/auth/login",
+            "/api/v1/auth/refresh",
+            "/api/v1/auth/logout",
+            "/api/v1/auth/password",
+            "/api/v1/users/me",
+            "/api/v1/health",
+            "/api/v1/health/ready",
+        ):
+            assert path in schema["paths"], path
+        assert "security" not in schema["paths"]["/api/v1/auth/login"]["post"] or schema["paths"][
+            "/api/v1/auth/login"
+        ]["post"]["security"] in ([], [{}])
+
+    @pytest.mark.parametrize("page", ["/api/v1/docs", "/api/v1/redoc"])
+    def test_docs_pages_load_all_their_assets_from_this_server(self, page):
+        client = APIClient()
+        response = client.get(page)
+        assert response.status_code == 200
+        html = response.content.decode()
+        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css|png))"', html)
+        assert assets, "the page references no scripts"
+        for asset in assets:
+            assert asset.startswith("/static/"), f"{asset} would need the internet"
+            assert client.get(asset).status_code == 200, asset
+
+
+class TestRequestLog:
+    def test_one_json_line_per_request_without_secrets(self, register):
+        session = register()
+        handler_output = []
+
+        class Capture(logging.Handler):
+            def emit(self, record):
+                handler_output.append(self.format(record))
+
+        from pythonjsonlogger.json import JsonFormatter
+
+        capture = Capture()
+        capture.setFormatter(JsonFormatter("%(message)s"))
+        logger = logging.getLogger("dermalens.request")
+        logger.addHandler(capture)
+        logger.setLevel(logging.INFO)
+        try:
+            APIClient().post(
+                "/api/v1/auth/login?token=abc",
+                {"email": session["user"]["email"], "password": session["password"]},
+                format="json",
+            )
+        finally:
+            logger.removeHandler(capture)
+        assert len(handler_output) == 1
+        line = json.loads(handler_output[0])
+        assert line["method"] == "POST"
+        assert line["path"] == "/api/v1/auth/login"
+        assert line["status"] == 200
+        assert line["duration_ms"] > 0
+        assert len(line["request_id"]) == 32
+        assert session["password"] not in handler_output[0]
+        assert "abc" not in handler_output[0]
+        assert session["refresh"] not in handler_output[0]
