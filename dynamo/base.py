@@ -35,6 +35,7 @@ from dynamo.tables import TableDefinition
 T = TypeVar("T")
 
 TRANSACTION_ATTEMPTS = 6
+BATCH_WRITE_ATTEMPTS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,21 @@ class Table:
         items = [parse(item) for item in response["Items"]]
         last_key = response.get("LastEvaluatedKey")
         return Page(items, encode_cursor(user_id=user_id, scope=scope, last_key=last_key))
+
+    def batch_write(self, requests: list[dict[str, Any]]) -> None:
+        """BatchWriteItem on this table, retrying unprocessed items with backoff.
+
+        DynamoDB may accept part of a batch under load and return the rest as
+        UnprocessedItems; nothing is lost as long as those are sent again.
+        """
+        pending = requests
+        for attempt in range(BATCH_WRITE_ATTEMPTS):
+            response = self.call_client("batch_write_item", RequestItems={self.name: pending})
+            pending = response.get("UnprocessedItems", {}).get(self.name, [])
+            if not pending:
+                return
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter)
+        raise Unavailable(f"{len(pending)} writes were still unprocessed after retries.")
 
     def update_versioned(
         self,
