@@ -23,6 +23,7 @@ from dynamo.cursors import decode_cursor, encode_cursor
 from dynamo.errors import (
     ConditionFailed,
     DynamoError,
+    InvalidCursor,
     ItemNotFound,
     PreconditionFailed,
     Unavailable,
@@ -125,7 +126,13 @@ class Table:
         start_key = decode_cursor(cursor, user_id=user_id, scope=scope)
         if start_key:
             request["ExclusiveStartKey"] = start_key
-        response = self.call("query", **request)
+        try:
+            response = self.call("query", **request)
+        except ClientError as err:
+            # DynamoDB refuses a start key that does not fit the query: a stale cursor.
+            if start_key and error_code(err) == "ValidationException":
+                raise InvalidCursor(cause=err) from err
+            raise
         items = [parse(item) for item in response["Items"]]
         last_key = response.get("LastEvaluatedKey")
         return Page(items, encode_cursor(user_id=user_id, scope=scope, last_key=last_key))

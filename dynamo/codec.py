@@ -19,14 +19,30 @@ AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
 
 
+# DynamoDB numbers: up to 38 significant digits, magnitude 1E-130 to 9.99...E+125.
+MAX_DIGITS = 38
+MIN_EXPONENT = -130
+MAX_EXPONENT = 125
+
+
 def to_number(value: int | float | Decimal) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError("DynamoDB cannot store NaN or infinity.")
-        return str(Decimal(repr(value)))
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise ValueError("DynamoDB cannot store NaN or infinity.")
-    return str(value)
+        number = Decimal(repr(value))
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("DynamoDB cannot store NaN or infinity.")
+        number = value
+    else:
+        number = Decimal(value)
+    # Counted by hand: Decimal.normalize() would round to the context's 28 digits.
+    significant = "".join(map(str, number.as_tuple().digits)).strip("0")
+    if number and (
+        len(significant) > MAX_DIGITS or not MIN_EXPONENT <= number.adjusted() <= MAX_EXPONENT
+    ):
+        raise ValueError(f"DynamoDB cannot store the number {value!r} (range or precision).")
+    return str(value) if not isinstance(value, float) else str(number)
 
 
 def from_number(text: str) -> int | Decimal:

@@ -109,7 +109,7 @@ class ScansTable(Table):
                 parse=scan_from_item,
                 limit=limit,
                 cursor=cursor,
-                scope="scans",
+                scope=f"scans:{int(newest_first)}",
                 newest_first=newest_first,
             )
         # A date range reads the LSI, whose sort key is the scan date.
@@ -118,7 +118,8 @@ class ScansTable(Table):
             parse=scan_from_item,
             limit=limit,
             cursor=cursor,
-            scope="scans-by-date",
+            # The range is part of the scope: a start key outside another range is refused.
+            scope=f"scans-by-date:{int(newest_first)}:{scanned_from}:{scanned_to}",
             newest_first=newest_first,
             index="scan-date-index",
             key_condition="user_id = :user_id AND scanned_at BETWEEN :from AND :to",

@@ -142,11 +142,11 @@ class TestRequestLog:
             )
         finally:
             logger.removeHandler(capture)
-        assert len(handler_output) == 1
+        assert len(handler_output) == 1, handler_output
         line = json.loads(handler_output[0])
         assert line["method"] == "POST"
         assert line["path"] == "/api/v1/auth/login"
-        assert line["status"] == 200
+        assert line["status"] == 200, line
         assert line["duration_ms"] > 0
         assert len(line["request_id"]) == 32
         assert session["password"] not in handler_output[0]

@@ -1,0 +1,45 @@
+"""Fresh, unique test data: every test builds its own users and scans."""
+
+import uuid
+from dataclasses import replace
+
+from ulid import ULID
+
+from dynamo.scans import Scan
+from dynamo.users import User
+
+NOW = "2024-03-01T09:00:00.000Z"
+
+
+def new_id() -> str:
+    return str(ULID())
+
+
+def unique_email() -> str:
+    return f"user-{uuid.uuid4().hex}@example.com"
+
+
+def a_user(**changes) -> User:
+    user = User(
+        user_id=new_id(),
+        email=unique_email(),
+        full_name="Test User",
+        password_hash="argon2$not-a-real-hash",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    return replace(user, **changes)
+
+
+def a_scan(user_id: str, **changes) -> Scan:
+    scan = Scan(
+        user_id=user_id,
+        scan_id=new_id(),
+        status="complete",
+        area="face",
+        scanned_at=NOW,
+        created_at=NOW,
+        updated_at=NOW,
+        image_key=f"scans/{user_id}/original.jpg",
+    )
+    return replace(scan, **changes)
