@@ -6,6 +6,7 @@ environment. No test mocks DynamoDB.
 """
 
 import os
+import tempfile
 import uuid
 
 import pytest
@@ -33,6 +34,10 @@ TEST_ENVIRONMENT = {
     "THROTTLE_REGISTER_RATE": "30/min",
     "THROTTLE_TOKEN_RATE": "60/min",
     "LOG_LEVEL": "WARNING",
+    "AI_PROVIDER": "offline",
+    "AWS_S3_ENDPOINT": "",
+    "AI_ANALYSES_PER_DAY": "50",
+    "THROTTLE_UPLOAD_RATE": "1000/hour",
 }
 ENDPOINT_VARIABLE = "AWS_DYNAMODB_ENDPOINT"
 IS_XDIST_WORKER = "PYTEST_XDIST_WORKER" in os.environ
@@ -44,6 +49,8 @@ def pytest_configure(config):
     global _dynamodb_local
     if not IS_XDIST_WORKER:
         os.environ.update(TEST_ENVIRONMENT)
+        # Locally stored images of this run, shared by the xdist workers.
+        os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="dermalens-test-media-")
     import django
 
     django.setup()
@@ -116,3 +123,82 @@ def auth_client(register):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {session['access']}")
     client.session_data = session
     return client
+
+
+@pytest.fixture(scope="session")
+def moto_s3_server():
+    """A moto S3 server on a free loopback port, for the S3 storage path."""
+    from moto.server import ThreadedMotoServer
+
+    from dynamo.local import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(moto_s3_server, settings):
+    """Scan images go to a fresh private bucket on the moto server, as in production."""
+    import boto3
+
+    from dermalens_site.settings import s3_scan_images_storage
+
+    bucket = f"dermalens-test-{uuid.uuid4().hex[:12]}"
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_s3_server,
+        region_name="us-east-1",
+        aws_access_key_id="dermalenslocal",
+        aws_secret_access_key="dermalenslocal",
+    )
+    s3.create_bucket(Bucket=bucket)
+    settings.S3_BUCKET_NAME = bucket
+    settings.AWS_S3_ENDPOINT = moto_s3_server
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "scan_images": s3_scan_images_storage(bucket, "us-east-1", moto_s3_server),
+    }
+    s3.bucket = bucket
+    return s3
+
+
+GEMINI_TEST_API_KEY = "test-key"
+GEMINI_TEST_MODEL = "gemini-2.5-flash"
+
+
+@pytest.fixture(scope="session")
+def fake_gemini_server():
+    """One fake Gemini server for the whole run (per xdist worker)."""
+    from tests.fake_gemini import FakeGemini
+
+    with FakeGemini() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_gemini(fake_gemini_server):
+    """The shared server with no script and no recorded requests."""
+    fake_gemini_server.reset()
+    yield fake_gemini_server
+    fake_gemini_server.reset()
+
+
+@pytest.fixture
+def gemini_settings(settings, fake_gemini):
+    """GEMINI_* settings pointing at the fake server; get_provider() forgets its cache."""
+    from ai.providers import get_provider
+
+    settings.AI_PROVIDER = "gemini"
+    settings.GEMINI_API_KEY = GEMINI_TEST_API_KEY
+    settings.GEMINI_MODEL = GEMINI_TEST_MODEL
+    settings.GEMINI_BASE_URL = fake_gemini.base_url
+    settings.GEMINI_TIMEOUT_SECONDS = 5.0
+    settings.GEMINI_MAX_ATTEMPTS = 3
+    settings.GEMINI_RETRY_INITIAL_DELAY_SECONDS = 0.01
+    settings.GEMINI_RETRY_MAX_DELAY_SECONDS = 0.05
+    get_provider.cache_clear()
+    yield settings
+    get_provider.cache_clear()

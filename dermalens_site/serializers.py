@@ -8,18 +8,24 @@ server-owned value (``user_id``, ``is_staff``, a status) by adding it to a body,
 typo in a field name is a 400 rather than silently ignored.
 """
 
+from django.conf import settings
 from rest_framework import serializers
 
 
 class StrictSerializer(serializers.Serializer):
     def to_internal_value(self, data):
+        unknown = {}
         if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["Unknown field."] for name in unknown}, code="unknown_field"
-                )
-        return super().to_internal_value(data)
+            unknown = {name: ["Unknown field."] for name in sorted(set(data) - set(self.fields))}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as err:
+            if unknown and isinstance(err.detail, dict):
+                raise serializers.ValidationError({**err.detail, **unknown}) from err
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown, code="unknown_field")
+        return value
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -32,3 +38,26 @@ class ErrorSerializer(serializers.Serializer):
     """The one error shape of the API."""
 
     error = ErrorDetailSerializer()
+
+
+class PageQuerySerializer(StrictSerializer):
+    """``?limit=&cursor=`` of every list endpoint."""
+
+    limit = serializers.IntegerField(
+        min_value=1, max_value=settings.PAGE_SIZE_MAX, default=settings.PAGE_SIZE_DEFAULT
+    )
+    cursor = serializers.CharField(required=False, max_length=4096)
+
+
+def page_serializer(item_serializer: type[serializers.Serializer], name: str) -> type:
+    """The response shape of a list: ``{"items": [...], "next_cursor": "..." | null}``."""
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "items": item_serializer(many=True),
+            "next_cursor": serializers.CharField(
+                allow_null=True, help_text="Pass as ?cursor= for the next page; null at the end."
+            ),
+        },
+    )

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from botocore.config import Config as BotocoreConfig
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -147,11 +148,75 @@ DYNAMODB_CONNECT_TIMEOUT_SECONDS = env.float("DYNAMODB_CONNECT_TIMEOUT_SECONDS",
 DYNAMODB_READ_TIMEOUT_SECONDS = env.float("DYNAMODB_READ_TIMEOUT_SECONDS", default=5.0)
 DYNAMODB_MAX_ATTEMPTS = env.int("DYNAMODB_MAX_ATTEMPTS", default=3)
 S3_BUCKET_NAME = env.str("S3_BUCKET_NAME", default="") or None
+# Only for S3-compatible local servers (tests): another S3 address.
+AWS_S3_ENDPOINT = env.str("AWS_S3_ENDPOINT", default="") or None
 ANALYSIS_QUEUE_URL = env.str("ANALYSIS_QUEUE_URL", default="") or None
 
 # --- AI ---------------------------------------------------------------------------
+# "gemini" or "offline"; unset: Gemini when GEMINI_API_KEY is set, offline otherwise.
+AI_PROVIDER = env.str("AI_PROVIDER", default="") or None
 GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="") or None
 GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-2.5-flash")
+# Only for tests and proxies: another address for the Gemini REST API.
+GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", default="") or None
+GEMINI_TIMEOUT_SECONDS = env.float("GEMINI_TIMEOUT_SECONDS", default=30.0)
+GEMINI_MAX_ATTEMPTS = env.int("GEMINI_MAX_ATTEMPTS", default=3)
+# Exponential backoff between attempts (429 and 5xx), with jitter.
+GEMINI_RETRY_INITIAL_DELAY_SECONDS = env.float("GEMINI_RETRY_INITIAL_DELAY_SECONDS", default=1.0)
+GEMINI_RETRY_MAX_DELAY_SECONDS = env.float("GEMINI_RETRY_MAX_DELAY_SECONDS", default=10.0)
+
+# --- Scans and images ---------------------------------------------------------------
+MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=40_000_000)
+MIN_IMAGE_SHORT_SIDE_PX = env.int("MIN_IMAGE_SHORT_SIDE_PX", default=480)
+STORED_IMAGE_MAX_SIDE_PX = 4096
+STORED_JPEG_QUALITY = 90
+THUMBNAIL_MAX_SIDE_PX = 320
+IMAGE_URL_SECONDS = 15 * 60
+AI_ANALYSES_PER_DAY = env.int("AI_ANALYSES_PER_DAY", default=20)
+SCAN_NOTES_MAX_LENGTH = 1000
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
+
+
+def s3_scan_images_storage(bucket: str, region: str, endpoint: str | None) -> dict:
+    """Private, encrypted S3 objects through django-storages, reached by presigned URLs."""
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "region_name": region,
+            "default_acl": "private",
+            "object_parameters": {"ServerSideEncryption": "AES256"},
+            "signature_version": "s3v4",
+            "querystring_auth": True,
+            "querystring_expire": IMAGE_URL_SECONDS,
+            "file_overwrite": True,
+            "endpoint_url": endpoint,
+            # django-storages ignores its signature_version and addressing_style options
+            # once client_config is given, so they are set here too.
+            "client_config": BotocoreConfig(
+                signature_version="s3v4",
+                # Path-style addressing only for a local S3 server, which has no DNS names.
+                s3={"addressing_style": "path" if endpoint else "auto"},
+                connect_timeout=2,
+                read_timeout=20,
+                retries={"mode": "standard", "max_attempts": 3},
+            ),
+            # A local S3 server accepts any credentials; AWS gets the IAM role's.
+            **(
+                {"access_key": "dermalenslocal", "secret_key": "dermalenslocal"} if endpoint else {}
+            ),
+        },
+    }
+
+
+if S3_BUCKET_NAME:
+    _SCAN_IMAGES_STORAGE = s3_scan_images_storage(S3_BUCKET_NAME, AWS_REGION, AWS_S3_ENDPOINT)
+else:
+    _SCAN_IMAGES_STORAGE = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT / "scans", "allow_overwrite": True},
+    }
+STORAGES["scan_images"] = _SCAN_IMAGES_STORAGE
 
 # --- API --------------------------------------------------------------------------
 ACCESS_TOKEN_MINUTES = env.int("ACCESS_TOKEN_MINUTES", default=15)
@@ -172,6 +237,7 @@ REST_FRAMEWORK = {
         "login": env.str("THROTTLE_LOGIN_RATE", default="10/min"),
         "register": env.str("THROTTLE_REGISTER_RATE", default="10/hour"),
         "token": env.str("THROTTLE_TOKEN_RATE", default="60/min"),
+        "uploads": env.str("THROTTLE_UPLOAD_RATE", default="60/hour"),
     },
     # Number of trusted proxies in front of the app (the load balancer), so that the
     # throttles see the client's address and not the proxy's.
@@ -207,6 +273,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "ENUM_NAME_OVERRIDES": {
+        "ScanStatusEnum": "scans.services.SCAN_STATUSES",
+        "ReadinessStatusEnum": "ops.health.READINESS_STATUSES",
+    },
 }
 
 # --- Production safety ------------------------------------------------------------

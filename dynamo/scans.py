@@ -9,13 +9,22 @@
 """
 
 import functools
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from dynamo.base import Page, Table
 from dynamo.codec import Item, from_attribute, to_item
 from dynamo.errors import ConditionFailed, ItemNotFound
-from dynamo.tables import SCANS
+from dynamo.tables import SCANS, USERS
+
+IDEMPOTENCY_PREFIX = "idempotency#"
+IDEMPOTENCY_SECONDS = 24 * 60 * 60
+
+
+class IdempotencyKeyUsed(ConditionFailed):
+    default_message = "This Idempotency-Key was used for another upload."
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,16 +91,84 @@ def scan_to_item(scan: Scan) -> Item:
 class ScansTable(Table):
     definition = SCANS
 
-    def get(self, user_id: str, scan_id: str) -> Scan | None:
-        item = self.get_item({"user_id": {"S": user_id}, "scan_id": {"S": scan_id}})
+    def get(self, user_id: str, scan_id: str, *, consistent: bool = False) -> Scan | None:
+        key = {"user_id": {"S": user_id}, "scan_id": {"S": scan_id}}
+        item = self.get_item(key, consistent=consistent)
         return scan_from_item(item) if item else None
 
-    def create(self, scan: Scan) -> None:
-        self.call(
-            "put_item",
-            Item=scan_to_item(scan),
-            ConditionExpression="attribute_not_exists(scan_id)",
+    def get_many(self, user_id: str, scan_ids: list[str]) -> dict[str, Scan]:
+        """Several of the user's scans in one BatchGetItem (up to 100 ids)."""
+        keys = [{"user_id": {"S": user_id}, "scan_id": {"S": s}} for s in dict.fromkeys(scan_ids)]
+        response = self.call_client("batch_get_item", RequestItems={self.name: {"Keys": keys}})
+        items = response["Responses"].get(self.name, [])
+        # Unprocessed keys are rare at this size; read them one by one rather than fail.
+        for key in response.get("UnprocessedKeys", {}).get(self.name, {}).get("Keys", []):
+            item = self.get_item(key)
+            if item:
+                items.append(item)
+        return {scan.scan_id: scan for scan in map(scan_from_item, items)}
+
+    def create(self, scan: Scan, *, idempotency_key: str | None = None, now: int = 0) -> None:
+        """Store a new scan; with an idempotency key, claim the key in the same transaction.
+
+        ``IdempotencyKeyUsed`` means another upload holds the key (find it with
+        ``find_by_idempotency_key``).
+        """
+        put = {
+            "TableName": self.name,
+            "Item": scan_to_item(scan),
+            "ConditionExpression": "attribute_not_exists(scan_id)",
+        }
+        if idempotency_key is None:
+            self.call("put_item", **{k: v for k, v in put.items() if k != "TableName"})
+            return
+        claim = to_item(
+            {
+                "user_id": idempotency_claim_id(scan.user_id, idempotency_key),
+                "item_type": "idempotency_key",
+                "scan_id": scan.scan_id,
+                "expires_at": now + IDEMPOTENCY_SECONDS,
+            }
         )
+        self.transact_write(
+            [
+                {"Put": put},
+                {
+                    "Put": {
+                        "TableName": USERS.name,
+                        "Item": claim,
+                        "ConditionExpression": "attribute_not_exists(user_id)",
+                    }
+                },
+            ],
+            refused=IdempotencyKeyUsed,
+        )
+
+    def find_by_idempotency_key(self, user_id: str, idempotency_key: str) -> Scan | None:
+        claim = self.call_client(
+            "get_item",
+            TableName=USERS.name,
+            Key={"user_id": {"S": idempotency_claim_id(user_id, idempotency_key)}},
+            ConsistentRead=True,
+        ).get("Item")
+        if claim is None:
+            return None
+        return self.get(user_id, claim["scan_id"]["S"], consistent=True)
+
+    def update(
+        self,
+        user_id: str,
+        scan_id: str,
+        *,
+        changes: Mapping[str, Any],
+        expected_version: int | None = None,
+    ) -> Scan:
+        item = self.update_versioned(
+            {"user_id": {"S": user_id}, "scan_id": {"S": scan_id}},
+            changes=changes,
+            expected_version=expected_version,
+        )
+        return scan_from_item(item)
 
     def query_page(
         self,
@@ -138,6 +215,12 @@ class ScansTable(Table):
         except ConditionFailed as err:
             raise ItemNotFound(cause=err.cause) from err
         return scan_from_item(response["Attributes"])
+
+
+def idempotency_claim_id(user_id: str, idempotency_key: str) -> str:
+    # Hashed: the key is the client's text, and its length and content are theirs.
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
+    return f"{IDEMPOTENCY_PREFIX}{user_id}#{digest}"
 
 
 @functools.cache

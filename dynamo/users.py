@@ -208,6 +208,30 @@ class UsersTable(Table):
             return False
         return True
 
+    def consume_daily_quota(
+        self, user_id: str, *, name: str, day: str, limit: int, expires_at: int
+    ) -> bool:
+        """Count one use of a daily allowance; False (and nothing counted) past ``limit``.
+
+        One atomic UpdateItem: concurrent requests on several hosts cannot overshoot.
+        """
+        try:
+            self.call(
+                "update_item",
+                Key={"user_id": {"S": f"quota#{name}#{user_id}#{day}"}},
+                UpdateExpression="SET item_type = :type, expires_at = :expires ADD used :one",
+                ConditionExpression="attribute_not_exists(used) OR used < :limit",
+                ExpressionAttributeValues={
+                    ":type": {"S": "quota"},
+                    ":expires": {"N": str(expires_at)},
+                    ":one": {"N": "1"},
+                    ":limit": {"N": str(limit)},
+                },
+            )
+        except ConditionFailed:
+            return False
+        return True
+
     def is_refresh_token_revoked(self, token_id: str) -> bool:
         key = {"user_id": {"S": REVOKED_REFRESH_PREFIX + token_id}}
         return self.get_item(key, consistent=True) is not None

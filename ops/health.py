@@ -12,11 +12,12 @@ from rest_framework.views import APIView
 
 from dynamo.status import describe_tables
 
+READINESS_STATUSES = ("ready", "not_ready")
 HealthSerializer = inline_serializer("Health", {"status": serializers.CharField()})
 ReadinessSerializer = inline_serializer(
     "Readiness",
     {
-        "status": serializers.ChoiceField(["ready", "not_ready"]),
+        "status": serializers.ChoiceField(READINESS_STATUSES),
         "tables": serializers.DictField(child=serializers.CharField()),
     },
 )

@@ -1,0 +1,346 @@
+"""Per-pixel skin measures on the analysis canvas: the skin mask and one map per measure.
+
+    maps = measure_pixels(canvas, skin_area)
+    measures = maps.measure(maps.skin & region_mask)   # None when too few skin pixels
+
+Every map is a smooth function of the pixels (soft thresholds, not hard cut-offs), so a
+slightly different photo of the same skin moves each measure a little, never a step.
+The canvas has a fixed scale (a face is FACE_CANVAS_WIDTH_PX wide), so the sizes below
+in pixels are sizes on the face.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Skin colour: both rules must hold. YCrCb chroma box after Chai & Ngan (1999), widened
+# on Cr so flushed skin stays skin; hue between red and orange in HSV.
+SKIN_CR_RANGE = (133, 185)
+SKIN_CB_RANGE = (72, 135)
+SKIN_HUE_MAX_DEG = 50
+SKIN_HUE_WRAP_MIN_DEG = 330
+SKIN_SATURATION_RANGE = (0.08, 0.72)
+SKIN_VALUE_MIN = 0.20
+# The person's own skin colour: median and robust spread over the core (cheeks, nose);
+# other pixels must lie within this many spreads (floors stop a flat core being too strict).
+CORE_REACH_SPREADS = 3.0
+CORE_MIN_SPREAD_L = 4.0
+CORE_MIN_SPREAD_B = 2.0
+# Measures need this many skin pixels in a region to mean anything.
+MIN_MEASURE_PIXELS = 60
+# Blur scales (Gaussian sigma, canvas px). Illumination changes over the face's shape,
+# more slowly than blotches; spots and blemishes are a few px across.
+FINE_SIGMA_PX = 1.0
+SPOT_SIGMAS_PX = (1.5, 3.0)
+TEXTURE_SIGMA_PX = (0.8, 2.0)
+TONE_SIGMAS_PX = (2.0, 12.0)
+# Red patch: a* this many units above the person's own skin baseline (CIELAB units).
+RED_PATCH_EXCESS_A = 6.0
+RED_PATCH_SOFTNESS_A = 1.5
+# Blemish: a small blob whose a* rises this much above its surroundings.
+BLEMISH_EXCESS_A = 4.0
+BLEMISH_SOFTNESS_A = 1.0
+# Dark spot: a small blob this much darker (L*) than around it, and not red (a blemish).
+DARK_SPOT_DEPTH_L = 4.5
+DARK_SPOT_SOFTNESS_L = 1.0
+# Specular highlight: white light added to the skin's colour, so it is at least as
+# bright as the person's median skin and has lost at least half its saturation. The
+# saturation test carries the weight: unlike brightness, it does not change with the
+# exposure, and a highlight is whiter than the skin however bright the photo.
+SHINE_VALUE_RATIO = 1.0
+SHINE_VALUE_SOFTNESS = 0.04
+SHINE_DESATURATION = 0.50
+SHINE_DESATURATION_SOFTNESS = 0.10
+SHINE_MIN_VALUE = 0.50
+# HSV value from which the brightest channel counts as clipped by the camera.
+CLIPPED_VALUE = 0.97
+CLIPPED_VALUE_SOFTNESS = 0.02
+# Spot blobs drawn on the overlay, in canvas px.
+SPOT_AREA_RANGE_PX = (3, 150)
+
+
+@dataclass(frozen=True)
+class Measures:
+    """Raw measures over one mask (CIELAB units, percentages of the mask's pixels)."""
+
+    pixels: int
+    lightness: float  # median L*
+    hue_deg: float  # CIELAB hue angle of the median skin colour; lower is redder
+    red_patch_pct: float  # pixels well above the person's own a* baseline
+    shine_pct: float  # specular highlights
+    unevenness: float  # robust spread of mid-scale L* and b* variation
+    dark_spot_pct: float
+    blemish_pct: float
+    texture_pct: float  # mean fine-scale contrast relative to the local lightness
+
+
+@dataclass(frozen=True)
+class Spot:
+    x: float
+    y: float
+    radius: float
+    kind: str  # "dark" or "red"
+
+
+@dataclass(frozen=True)
+class PixelMaps:
+    skin: np.ndarray  # bool: skin-coloured pixels inside the measured area
+    skin_colour: np.ndarray  # bool: skin-coloured pixels anywhere on the canvas
+    lightness: np.ndarray  # L* (0-100)
+    red_excess: np.ndarray  # a* minus the person's baseline a*
+    red_patch: np.ndarray  # 0-1
+    specular: np.ndarray  # 0-1
+    blemish: np.ndarray  # 0-1
+    dark_spot: np.ndarray  # 0-1
+    texture: np.ndarray  # relative fine-scale contrast, %
+    tone_l: np.ndarray
+    tone_b: np.ndarray
+    a_star: np.ndarray
+    b_star: np.ndarray
+
+    def measure(self, mask: np.ndarray) -> Measures | None:
+        pixels = int(mask.sum())
+        if pixels < MIN_MEASURE_PIXELS:
+            return None
+        a_median = float(np.median(self.a_star[mask]))
+        b_median = float(np.median(self.b_star[mask]))
+        unevenness = float(np.hypot(_robust_std(self.tone_l[mask]), _robust_std(self.tone_b[mask])))
+        return Measures(
+            pixels=pixels,
+            lightness=float(np.median(self.lightness[mask])),
+            hue_deg=float(np.degrees(np.arctan2(b_median, a_median))),
+            red_patch_pct=_percent(self.red_patch, mask),
+            shine_pct=_percent(self.specular, mask),
+            unevenness=unevenness,
+            dark_spot_pct=_percent(self.dark_spot, mask),
+            blemish_pct=_percent(self.blemish, mask),
+            texture_pct=float(self.texture[mask].mean()),
+        )
+
+    def lightness_median(self, mask: np.ndarray) -> float | None:
+        """Median L* of the skin-coloured pixels in ``mask`` (None when too few)."""
+        selected = mask & self.skin_colour
+        if selected.sum() < MIN_MEASURE_PIXELS // 4:
+            return None
+        return float(np.median(self.lightness[selected]))
+
+    def spots(self) -> list[Spot]:
+        """Dark spots and red blemishes as blobs, for drawing."""
+        found = []
+        for kind, strength in (("dark", self.dark_spot), ("red", self.blemish)):
+            blobs = ((strength > 0.5) & self.skin).astype(np.uint8)
+            count, _, stats, centroids = cv2.connectedComponentsWithStats(blobs, connectivity=8)
+            for label in range(1, count):
+                area = int(stats[label, cv2.CC_STAT_AREA])
+                if SPOT_AREA_RANGE_PX[0] <= area <= SPOT_AREA_RANGE_PX[1]:
+                    x, y = centroids[label]
+                    found.append(Spot(float(x), float(y), float(np.sqrt(area / np.pi)), kind))
+        return found
+
+
+def measure_pixels(
+    canvas: np.ndarray, skin_area: np.ndarray | None, core_area: np.ndarray | None
+) -> PixelMaps:
+    """Maps for a BGR ``uint8`` canvas.
+
+    ``skin_area`` limits the skin measured (None: anywhere); ``core_area`` is where the
+    person's own skin colour is sampled (the cheeks and nose of a face; None: anywhere).
+    """
+    lab = cv2.cvtColor(canvas.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
+    lightness, a_star, b_star = cv2.split(lab)
+    skin_colour = skin_mask(canvas, lab, core_area)
+    skin = skin_colour if skin_area is None else skin_colour & skin_area
+    weight = skin.astype(np.float32)
+    # Spots are only trusted away from the mask's edge, where shading and hair begin.
+    inner = np.clip(cv2.distanceTransform(skin.astype(np.uint8), cv2.DIST_L2, 3) / 3.0, 0, 1)
+    value, desaturation = _value_desaturation(canvas, skin)
+    baseline_a = _median(a_star, skin, 12.0)
+    baseline_v = max(_median(value, skin, 0.6), 0.05)
+
+    fine_a = _masked_blur(a_star, weight, FINE_SIGMA_PX)
+    red_excess = fine_a - baseline_a
+    # A spot is a blob: curved the same way in every direction (a crease or the edge of a
+    # shadow is curved one way only), so its strength is the Hessian's smaller eigenvalue.
+    dark_depth = _blob_depth(lightness, weight, sign=1.0)
+    red_height = _blob_depth(a_star, weight, sign=-1.0)
+    blemish = _soft_above(red_height, BLEMISH_EXCESS_A, BLEMISH_SOFTNESS_A) * inner
+    not_red = _soft_above(-red_height, -BLEMISH_EXCESS_A / 2, BLEMISH_SOFTNESS_A)
+    dark_spot = _soft_above(dark_depth, DARK_SPOT_DEPTH_L, DARK_SPOT_SOFTNESS_L) * not_red * inner
+
+    specular = (
+        _soft_above(value / baseline_v, SHINE_VALUE_RATIO, SHINE_VALUE_SOFTNESS)
+        * _soft_above(desaturation, SHINE_DESATURATION, SHINE_DESATURATION_SOFTNESS)
+        * _soft_above(value, SHINE_MIN_VALUE, 0.05)
+    )
+
+    # Relative to the local lightness, so a brighter exposure of the same skin measures the same.
+    wide = _masked_blur(lightness, weight, TEXTURE_SIGMA_PX[1])
+    texture = np.abs(_band_pass(lightness, weight, TEXTURE_SIGMA_PX)) / np.maximum(wide, 5.0) * 100
+
+    tone_l, tone_b = (
+        _band_pass(channel, weight, TONE_SIGMAS_PX) for channel in (lightness, b_star)
+    )
+    return PixelMaps(
+        skin=skin,
+        skin_colour=skin_colour,
+        lightness=lightness,
+        red_excess=red_excess,
+        red_patch=_soft_above(red_excess, RED_PATCH_EXCESS_A, RED_PATCH_SOFTNESS_A),
+        specular=specular,
+        blemish=blemish.astype(np.float32),
+        dark_spot=dark_spot.astype(np.float32),
+        texture=texture,
+        tone_l=tone_l,
+        tone_b=tone_b,
+        a_star=a_star,
+        b_star=b_star,
+    )
+
+
+def skin_mask(canvas: np.ndarray, lab: np.ndarray, core_area: np.ndarray | None) -> np.ndarray:
+    """Skin-coloured pixels, cleaned; highlights and small spots enclosed by skin count."""
+    ycrcb = cv2.cvtColor(canvas, cv2.COLOR_BGR2YCrCb)
+    hsv = cv2.cvtColor(canvas, cv2.COLOR_BGR2HSV)
+    cr, cb = ycrcb[..., 1], ycrcb[..., 2]
+    hue_deg = hsv[..., 0].astype(np.float32) * 2.0  # OpenCV stores hue / 2
+    saturation = hsv[..., 1].astype(np.float32) / 255.0
+    value = hsv[..., 2].astype(np.float32) / 255.0
+    rule = (
+        (cr >= SKIN_CR_RANGE[0])
+        & (cr <= SKIN_CR_RANGE[1])
+        & (cb >= SKIN_CB_RANGE[0])
+        & (cb <= SKIN_CB_RANGE[1])
+        & ((hue_deg <= SKIN_HUE_MAX_DEG) | (hue_deg >= SKIN_HUE_WRAP_MIN_DEG))
+        & (saturation >= SKIN_SATURATION_RANGE[0])
+        & (saturation <= SKIN_SATURATION_RANGE[1])
+        & (value >= SKIN_VALUE_MIN)
+    )
+    rule &= _like_core(lab, rule if core_area is None else rule & core_area)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    mask = cv2.morphologyEx(rule.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+    # A specular highlight is too pale for the colour rules and a dark spot too dark for
+    # the person's skin model; both are skin when skin surrounds them. Big dark holes
+    # (eyes, nostrils, mouth) stay out.
+    holes, hole_area = _holes(mask)
+    mask |= (holes & ((value >= SHINE_MIN_VALUE) | (hole_area <= SPOT_AREA_RANGE_PX[1]))).astype(
+        np.uint8
+    )
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+    return mask.astype(bool)
+
+
+def _like_core(lab: np.ndarray, core: np.ndarray) -> np.ndarray:
+    """Pixels whose colour fits the person's own skin, sampled in ``core``.
+
+    Hair, brows and shadowed background pass the generic skin rules but are darker or
+    yellower than the face, so a pixel must be neither much darker nor much yellower
+    than the core. The other directions stay open: highlights are brighter and greyer,
+    blemishes redder, and they are skin.
+    """
+    if core.sum() < MIN_MEASURE_PIXELS:
+        return np.ones(core.shape, dtype=bool)
+    lightness, _, b_star = cv2.split(lab)
+    l_mid, l_spread = _centre_spread(lightness[core], CORE_MIN_SPREAD_L)
+    b_mid, b_spread = _centre_spread(b_star[core], CORE_MIN_SPREAD_B)
+    return (lightness >= l_mid - CORE_REACH_SPREADS * l_spread) & (
+        b_star <= b_mid + CORE_REACH_SPREADS * b_spread
+    )
+
+
+def _centre_spread(values: np.ndarray, min_spread: float) -> tuple[float, float]:
+    return float(np.median(values)), max(_robust_std(values), min_spread)
+
+
+def _holes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels outside ``mask`` enclosed by it (not touching the border), and each such
+    pixel's hole area in px (0 elsewhere)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        (mask == 0).astype(np.uint8), connectivity=4
+    )
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    enclosed = np.ones(count, dtype=bool)
+    enclosed[border] = False
+    enclosed[0] = False  # label 0 is the mask itself
+    area = np.where(enclosed, stats[:, cv2.CC_STAT_AREA], 0)
+    return enclosed[labels], area[labels]
+
+
+def _value_desaturation(canvas: np.ndarray, skin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """HSV value (0-1) and how much of the person's median saturation a pixel has lost
+    (0: as saturated as their skin, 1: white).
+
+    Where the brightest channel clips, HSV saturation falls although no white light
+    was added, so there the loss is read from the two other channels instead (their
+    own saturation against its skin median), which clipping leaves alone.
+    """
+    # Slightly smoothed first: JPEG noise in the small channel differences is large.
+    smooth = cv2.GaussianBlur(canvas.astype(np.float32) / 255.0, (0, 0), FINE_SIGMA_PX)
+    channels = np.sort(smooth, axis=2)
+    low, middle, value = channels[..., 0], channels[..., 1], channels[..., 2]
+    saturation = (value - low) / np.maximum(value, 1e-3)
+    lower_saturation = (middle - low) / np.maximum(middle, 1e-3)
+    loss = 1.0 - saturation / max(_median(saturation, skin, 0.3), 0.02)
+    lower_loss = 1.0 - lower_saturation / max(_median(lower_saturation, skin, 0.1), 0.01)
+    clipped = _soft_above(value, CLIPPED_VALUE, CLIPPED_VALUE_SOFTNESS)
+    return value, (1.0 - clipped) * loss + clipped * lower_loss
+
+
+def _masked_blur(image: np.ndarray, weight: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Gaussian blur that averages skin pixels only (normalised convolution): eyes, hair
+    and background do not bleed into the skin near their edges."""
+    numerator = cv2.GaussianBlur(image * weight, (0, 0), sigma_px)
+    denominator = cv2.GaussianBlur(weight, (0, 0), sigma_px)
+    blurred = cv2.GaussianBlur(image, (0, 0), sigma_px)
+    covered = denominator > 1e-3
+    return np.where(covered, numerator / np.maximum(denominator, 1e-3), blurred)
+
+
+def _blob_depth(channel: np.ndarray, weight: np.ndarray, *, sign: float) -> np.ndarray:
+    """How far a small round blob dips below (``sign`` 1) or rises above (-1) its
+    surroundings, in the channel's units, best over SPOT_SIGMAS_PX.
+
+    For a Gaussian blob of depth D seen at its own scale sigma, the scale-normalised
+    Hessian eigenvalue sigma^2 * lambda is D / 4, hence the factor 4.
+    """
+    depth = np.zeros(channel.shape, dtype=np.float32)
+    for sigma in SPOT_SIGMAS_PX:
+        smooth = _masked_blur(channel, weight, sigma) * sign
+        # Sobel with ksize 3 weights its second differences by 4 (the [1, 2, 1] smoothing).
+        dxx = cv2.Sobel(smooth, cv2.CV_32F, 2, 0, ksize=3) / 4.0
+        dyy = cv2.Sobel(smooth, cv2.CV_32F, 0, 2, ksize=3) / 4.0
+        dxy = cv2.Sobel(smooth, cv2.CV_32F, 1, 1, ksize=3) / 4.0
+        smaller = (dxx + dyy) / 2.0 - np.sqrt(((dxx - dyy) / 2.0) ** 2 + dxy**2)
+        depth = np.maximum(depth, 4.0 * sigma**2 * smaller)
+    return depth
+
+
+def _band_pass(
+    channel: np.ndarray, weight: np.ndarray, sigmas_px: tuple[float, float]
+) -> np.ndarray:
+    """Detail between two scales (difference of masked Gaussian blurs)."""
+    fine, coarse = sigmas_px
+    return _masked_blur(channel, weight, fine) - _masked_blur(channel, weight, coarse)
+
+
+def _soft_above(values: np.ndarray, threshold: float, softness: float) -> np.ndarray:
+    """A logistic step: 0.5 at ``threshold``, 0.88 one ``softness`` above it."""
+    z = np.clip((values - threshold) / (softness / 2.0), -30.0, 30.0)
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+
+def _median(values: np.ndarray, mask: np.ndarray, default: float) -> float:
+    if mask.sum() < MIN_MEASURE_PIXELS:
+        return default
+    return float(np.median(values[mask]))
+
+
+def _percent(strength: np.ndarray, mask: np.ndarray) -> float:
+    return float(strength[mask].mean() * 100.0)
+
+
+def _robust_std(values: np.ndarray) -> float:
+    """Standard deviation from the median absolute deviation: a few spots do not dominate."""
+    median = np.median(values)
+    return float(1.4826 * np.median(np.abs(values - median)))

@@ -1,0 +1,78 @@
+"""The AI provider interface, its errors, and the choice of provider from settings.
+
+    provider = get_provider()
+    analysis = provider.analyze_skin(image_jpeg=data, area="face", profile=profile)
+
+Code that uses a provider does not know which one it has: ``GeminiProvider`` (Google
+Gemini through google-genai) or ``OfflineProvider`` (pixel heuristics, no network).
+"""
+
+import functools
+from dataclasses import dataclass
+from typing import Protocol
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from ai.analysis import SkinAnalysis
+
+PROVIDERS = {
+    "gemini": "ai.gemini.GeminiProvider",
+    "offline": "ai.offline.OfflineProvider",
+}
+
+# Why an analysis failed; stored on the scan as its reason code.
+FAILURE_REASONS = (
+    "safety_block",  # the model refused the image or its answer was blocked
+    "invalid_response",  # the answer broke the schema (types, ranges, malformed JSON)
+    "provider_unavailable",  # 5xx or connection errors after retries
+    "rate_limited",  # 429 after retries
+    "timeout",  # no answer in time
+    "unreadable_image",  # the image could not be analysed at all
+)
+
+
+class AnalysisFailed(Exception):
+    """The provider could not produce a valid analysis; ``reason`` is a FAILURE_REASONS code."""
+
+    def __init__(self, reason: str, message: str = ""):
+        if reason not in FAILURE_REASONS:
+            raise ValueError(f"unknown failure reason {reason!r}")
+        super().__init__(message or reason)
+        self.reason = reason
+        self.message = message or reason
+
+
+@dataclass(frozen=True)
+class SkinProfile:
+    """What a provider may know of the person (never their name or email)."""
+
+    skin_type: str | None = None
+    skin_concerns: tuple[str, ...] = ()
+    sensitivities: tuple[str, ...] = ()
+    age_range: str | None = None
+    pregnant_or_breastfeeding: bool | None = None
+
+
+class AIProvider(Protocol):
+    name: str
+    model: str
+
+    def analyze_skin(self, *, image_jpeg: bytes, area: str, profile: SkinProfile) -> SkinAnalysis:
+        """Analyse one re-encoded JPEG; raise AnalysisFailed when no valid analysis results."""
+        ...
+
+
+def provider_name() -> str:
+    name = settings.AI_PROVIDER or ("gemini" if settings.GEMINI_API_KEY else "offline")
+    if name not in PROVIDERS:
+        raise ImproperlyConfigured(f"AI_PROVIDER must be one of {', '.join(PROVIDERS)}.")
+    if name == "gemini" and not settings.GEMINI_API_KEY:
+        raise ImproperlyConfigured("AI_PROVIDER=gemini needs GEMINI_API_KEY.")
+    return name
+
+
+@functools.cache
+def get_provider() -> AIProvider:
+    return import_string(PROVIDERS[provider_name()])()

@@ -1,0 +1,164 @@
+"""Uploaded photos: judged by decoding them, then re-encoded clean for storage.
+
+    prepared = prepare_scan_image(upload)   # PreparedImage(jpeg=..., thumbnail=..., ...)
+
+An upload is judged by Pillow decoding it with an explicit ``formats=`` list (JPEG, PNG,
+WebP, HEIC/HEIF), never by its name or Content-Type. Size limits are checked from the
+header before any pixel is decoded, which is what stops decompression bombs, HEIC ones
+included. What is stored is a new JPEG made from the pixels alone: EXIF orientation
+applied, then every piece of metadata (GPS, camera, XMP, ICC, comments) left behind.
+"""
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import pillow_heif
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from PIL import Image, ImageOps, UnidentifiedImageError
+from rest_framework import status
+
+from dermalens_site.errors import ApplicationError
+
+pillow_heif.register_heif_opener()
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")
+# Pillow's own bomb limit is set to ours, and its warning (1x-2x the limit) is an error.
+Image.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS
+warnings.simplefilter("error", Image.DecompressionBombWarning)
+
+
+class InvalidImage(ApplicationError):
+    default_code = "invalid_image"
+    default_message = "The file is not a readable photo."
+
+
+class EmptyImage(InvalidImage):
+    default_code = "empty_image"
+    default_message = "The image file is empty."
+
+
+class UnsupportedImage(InvalidImage):
+    status_code = status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
+    default_code = "unsupported_image"
+    default_message = "Upload a JPEG, PNG, WebP or HEIC photo."
+
+
+class CorruptImage(InvalidImage):
+    default_code = "corrupt_image"
+    default_message = "The image is damaged or incomplete."
+
+
+class AnimatedImage(InvalidImage):
+    default_code = "animated_image"
+    default_message = "Upload a still photo, not an animation."
+
+
+class ImageTooSmall(InvalidImage):
+    default_code = "image_too_small"
+
+
+class ImageTooLarge(InvalidImage):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "image_too_large"
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    jpeg: bytes
+    thumbnail: bytes
+    width: int
+    height: int
+
+
+def prepare_scan_image(upload: UploadedFile) -> PreparedImage:
+    if upload.size is not None and upload.size > settings.MAX_IMAGE_BYTES:
+        raise too_many_bytes()
+    data = upload.read(settings.MAX_IMAGE_BYTES + 1)
+    if not data:
+        raise EmptyImage()
+    if len(data) > settings.MAX_IMAGE_BYTES:
+        raise too_many_bytes()
+    picture = decode(data)
+    return PreparedImage(
+        jpeg=encode_jpeg(picture, settings.STORED_JPEG_QUALITY),
+        thumbnail=encode_jpeg(thumbnail_of(picture), quality=80),
+        width=picture.width,
+        height=picture.height,
+    )
+
+
+def decode(data: bytes) -> Image.Image:
+    """Decode an upload into clean RGB pixels, upright, at most the stored size."""
+    try:
+        source = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise too_many_pixels() from err
+    except UnidentifiedImageError as err:
+        raise UnsupportedImage() from err
+    with source:
+        check_header(source)
+        try:
+            source.load()
+            upright = ImageOps.exif_transpose(source)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+            raise too_many_pixels() from err
+        except (OSError, SyntaxError, ValueError) as err:
+            raise CorruptImage() from err
+        if min(upright.size) < settings.MIN_IMAGE_SHORT_SIDE_PX:
+            raise too_small()
+        rgb = upright.convert("RGB")
+    rgb.thumbnail((settings.STORED_IMAGE_MAX_SIDE_PX,) * 2, Image.Resampling.LANCZOS)
+    # A new image from the pixels alone: nothing of the original's metadata can follow.
+    clean = Image.new("RGB", rgb.size)
+    clean.paste(rgb)
+    return clean
+
+
+def check_header(source: Image.Image) -> None:
+    """Limits judged from the declared size, before a single pixel is decoded."""
+    width, height = source.size
+    if width * height > settings.MAX_IMAGE_PIXELS:
+        raise too_many_pixels()
+    if min(width, height) < settings.MIN_IMAGE_SHORT_SIDE_PX:
+        raise too_small()
+    # HEIF files may hold several images (depth maps, bursts); the primary one is the
+    # photo. Other formats with several frames are animations.
+    if source.format != "HEIF" and getattr(source, "n_frames", 1) > 1:
+        raise AnimatedImage()
+
+
+def thumbnail_of(picture: Image.Image) -> Image.Image:
+    small = picture.copy()
+    small.thumbnail((settings.THUMBNAIL_MAX_SIDE_PX,) * 2, Image.Resampling.LANCZOS)
+    return small
+
+
+def encode_jpeg(picture: Image.Image, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=quality, optimize=True)
+    return buffer.getvalue()
+
+
+def too_many_bytes() -> ImageTooLarge:
+    limit_mb = settings.MAX_IMAGE_BYTES / (1024 * 1024)
+    return ImageTooLarge(
+        f"The image is larger than {limit_mb:g} MB.",
+        details={"max_bytes": settings.MAX_IMAGE_BYTES},
+    )
+
+
+def too_many_pixels() -> ImageTooLarge:
+    megapixels = settings.MAX_IMAGE_PIXELS / 1_000_000
+    return ImageTooLarge(
+        f"The image has more than {megapixels:g} megapixels.",
+        details={"max_pixels": settings.MAX_IMAGE_PIXELS},
+    )
+
+
+def too_small() -> ImageTooSmall:
+    side = settings.MIN_IMAGE_SHORT_SIDE_PX
+    return ImageTooSmall(
+        f"The image must be at least {side} pixels on its short side.",
+        details={"min_short_side_px": side},
+    )

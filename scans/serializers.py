@@ -1,0 +1,156 @@
+"""Request and response shapes of the scan endpoints, ``SkinAnalysis`` among them."""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from ai.analysis import METRICS, QUALITY_REASONS, REGIONS, SEVERITIES, SKIN_TYPES
+from ai.offline import OVERLAY_METRICS
+from ai.providers import FAILURE_REASONS
+from dermalens_site.serializers import PageQuerySerializer, StrictSerializer, page_serializer
+from scans import storage
+from scans.services import AREAS, QUOTA_REASON, SCAN_STATUSES
+
+BANDS = ("excellent", "great", "good", "average", "poor", "bad")
+
+
+class ScanUploadSerializer(StrictSerializer):
+    image = serializers.FileField(
+        help_text="JPEG, PNG, WebP or HEIC; at most 10 MB and 40 megapixels, "
+        "at least 480 px on the short side."
+    )
+    area = serializers.ChoiceField(AREAS, default="face")
+    notes = serializers.CharField(
+        required=False, allow_blank=True, max_length=settings.SCAN_NOTES_MAX_LENGTH
+    )
+
+
+class ScanListQuerySerializer(PageQuerySerializer):
+    locals()["from"] = serializers.DateField(required=False, help_text="First day (UTC).")
+    locals()["to"] = serializers.DateField(required=False, help_text="Last day (UTC).")
+
+    def validate(self, attrs):
+        if attrs.get("from") and attrs.get("to") and attrs["from"] > attrs["to"]:
+            raise serializers.ValidationError({"to": ["Must not be before 'from'."]})
+        return attrs
+
+
+class ProgressQuerySerializer(StrictSerializer):
+    area = serializers.ChoiceField(AREAS, required=False)
+    locals()["from"] = serializers.DateField(required=False)
+    locals()["to"] = serializers.DateField(required=False)
+
+
+class CompareQuerySerializer(StrictSerializer):
+    locals()["with"] = serializers.RegexField(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+class OverlayQuerySerializer(StrictSerializer):
+    metric = serializers.ChoiceField(OVERLAY_METRICS)
+
+
+class MetricScoreSerializer(serializers.Serializer):
+    score = serializers.FloatField(
+        allow_null=True,
+        min_value=0,
+        max_value=100,
+        help_text="0-100, higher is healthier; null when the provider cannot judge it.",
+    )
+    band = serializers.ChoiceField(BANDS, allow_null=True)
+    confidence = serializers.FloatField(min_value=0, max_value=1)
+
+
+class ConcernSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    severity = serializers.ChoiceField(SEVERITIES)
+    region = serializers.ChoiceField(REGIONS, allow_null=True)
+
+
+class ImageQualitySerializer(serializers.Serializer):
+    acceptable = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.ChoiceField(QUALITY_REASONS))
+
+
+class SkinAnalysisSerializer(serializers.Serializer):
+    overall_score = serializers.FloatField(allow_null=True)
+    skin_type = serializers.ChoiceField(SKIN_TYPES, allow_null=True)
+    metrics = serializers.DictField(
+        child=MetricScoreSerializer(), help_text=f"One entry per metric: {', '.join(METRICS)}."
+    )
+    regions = serializers.DictField(
+        child=serializers.DictField(child=serializers.FloatField(allow_null=True)),
+        help_text=f"Per region ({', '.join(REGIONS)}), metric scores where judged.",
+    )
+    concerns = ConcernSerializer(many=True)
+    image_quality = ImageQualitySerializer()
+    summary = serializers.CharField()
+    red_flags = serializers.ListField(
+        child=serializers.CharField(), help_text="Signs that call for a dermatologist."
+    )
+    provider = serializers.CharField()
+    model = serializers.CharField()
+    heuristic = serializers.BooleanField()
+    analyzed_at = serializers.DateTimeField()
+
+
+class ScanSerializer(serializers.Serializer):
+    scan_id = serializers.CharField()
+    status = serializers.ChoiceField(SCAN_STATUSES)
+    failure_reason = serializers.ChoiceField(
+        (*FAILURE_REASONS, QUOTA_REASON),
+        allow_null=True,
+        help_text="Why the scan is failed, or pending past the daily analysis quota.",
+    )
+    area = serializers.ChoiceField(AREAS)
+    notes = serializers.CharField(allow_null=True)
+    scanned_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    analysis = SkinAnalysisSerializer(allow_null=True)
+    thumbnail_url = serializers.SerializerMethodField()
+    version = serializers.IntegerField()
+
+    def get_thumbnail_url(self, scan) -> str | None:
+        return storage.image_url(scan.thumbnail_key) if scan.thumbnail_key else None
+
+
+class ScanDetailSerializer(ScanSerializer):
+    image_url = serializers.SerializerMethodField(
+        help_text=f"Valid for {settings.IMAGE_URL_SECONDS // 60} minutes."
+    )
+
+    def get_image_url(self, scan) -> str:
+        return storage.image_url(scan.image_key)
+
+
+ScanPageSerializer = page_serializer(ScanSerializer, "ScanPage")
+
+
+class ProgressPointSerializer(serializers.Serializer):
+    scan_id = serializers.CharField()
+    scanned_at = serializers.DateTimeField()
+    score = serializers.FloatField()
+
+
+class MetricProgressSerializer(serializers.Serializer):
+    metric = serializers.ChoiceField(METRICS)
+    points = ProgressPointSerializer(many=True)
+    first = serializers.FloatField(allow_null=True)
+    latest = serializers.FloatField(allow_null=True)
+    change = serializers.FloatField(allow_null=True, help_text="latest - first; + is better.")
+
+
+class ProgressSerializer(serializers.Serializer):
+    scans = serializers.IntegerField(help_text="Completed scans counted.")
+    metrics = MetricProgressSerializer(many=True)
+
+
+class MetricDeltaSerializer(serializers.Serializer):
+    score = serializers.FloatField(allow_null=True)
+    other_score = serializers.FloatField(allow_null=True)
+    delta = serializers.FloatField(allow_null=True, help_text="score - other_score.")
+
+
+class ComparisonSerializer(serializers.Serializer):
+    scan = ScanSerializer()
+    other = ScanSerializer()
+    metrics = serializers.DictField(child=MetricDeltaSerializer())

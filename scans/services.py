@@ -1,0 +1,216 @@
+"""Scan use cases that write: upload, analyse (again), delete, and overlays.
+
+    scan, created = upload_scan(user=user, image=upload, area="face", notes=None)
+
+Nothing is lost on failure: the image is stored first, then the scan item (status
+``pending``), and only then does analysis start; an analysis failure leaves the scan
+``failed`` with a reason code, ready for ``analyze_scan``. If storing the image fails,
+no scan item is written; if writing the item fails, the stored files are removed.
+"""
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from rest_framework import status
+from ulid import ULID
+
+from ai.analysis import now_iso
+from ai.providers import AnalysisFailed, SkinProfile, get_provider
+from dermalens_site.errors import ApplicationError, Conflict, NotFound
+from dynamo.scans import IdempotencyKeyUsed, Scan, scans_table
+from dynamo.users import User, users_table
+from scans import storage
+from scans.images import prepare_scan_image
+
+logger = logging.getLogger("dermalens.scans")
+
+SCAN_STATUSES = ("pending", "complete", "failed")
+AREAS = ("face", "forehead", "left_cheek", "right_cheek", "chin", "neck", "body")
+QUOTA_REASON = "quota"
+
+
+class ScanNotFound(NotFound):
+    default_message = "Scan not found."
+
+
+class ScanImageMissing(Conflict):
+    default_code = "image_missing"
+    default_message = "The scan's image is no longer stored; upload it again."
+
+
+class AnalysisQuotaExceeded(ApplicationError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "analysis_quota_exceeded"
+    default_message = "Today's analyses are used up; the scan is kept and can be analysed later."
+
+    def __init__(self, retry_after_seconds: int):
+        super().__init__(details={"limit_per_day": settings.AI_ANALYSES_PER_DAY})
+        self.retry_after_seconds = retry_after_seconds
+
+
+def upload_scan(
+    *,
+    user: User,
+    image: UploadedFile,
+    area: str,
+    notes: str | None,
+    idempotency_key: str | None = None,
+) -> tuple[Scan, bool]:
+    """Store and analyse a new scan; returns (scan, created). A replayed key returns the first."""
+    scans = scans_table()
+    if idempotency_key:
+        earlier = scans.find_by_idempotency_key(user.user_id, idempotency_key)
+        if earlier is not None:
+            return earlier, False
+    prepared = prepare_scan_image(image)
+    scan_id = str(ULID())
+    files = {
+        storage.image_key(user.user_id, scan_id): prepared.jpeg,
+        storage.thumbnail_key(user.user_id, scan_id): prepared.thumbnail,
+    }
+    store_files(files)
+    timestamp = now_iso()
+    scan = Scan(
+        user_id=user.user_id,
+        scan_id=scan_id,
+        status="pending",
+        area=area,
+        scanned_at=timestamp,
+        created_at=timestamp,
+        updated_at=timestamp,
+        image_key=storage.image_key(user.user_id, scan_id),
+        thumbnail_key=storage.thumbnail_key(user.user_id, scan_id),
+        notes=notes or None,
+    )
+    try:
+        scans.create(scan, idempotency_key=idempotency_key, now=int(time.time()))
+    except IdempotencyKeyUsed:
+        # A concurrent retry of the same upload won the key; ours is the duplicate.
+        storage.delete_scan_files(list(files))
+        return scans.find_by_idempotency_key(user.user_id, idempotency_key), False
+    except Exception:
+        storage.delete_scan_files(list(files))
+        raise
+    return run_analysis(user=user, scan=scan, image_jpeg=prepared.jpeg), True
+
+
+def store_files(files: dict[str, bytes]) -> None:
+    """Store every file or none: a failure removes what was already stored."""
+    stored: list[str] = []
+    try:
+        for key, data in files.items():
+            storage.save_scan_file(key, data)
+            stored.append(key)
+    except storage.StorageUnavailable:
+        if stored:
+            try:
+                storage.delete_scan_files(stored)
+            except storage.StorageUnavailable:
+                logger.warning("orphaned scan files", extra={"keys": stored})
+        raise
+
+
+def analyze_scan(*, user: User, scan_id: str) -> Scan:
+    """Run the analysis of a stored scan again (after a failure, or past the quota)."""
+    scan = scans_table().get(user.user_id, scan_id, consistent=True)
+    if scan is None:
+        raise ScanNotFound()
+    image = storage.read_scan_file(scan.image_key)
+    if image is None:
+        raise ScanImageMissing()
+    return run_analysis(user=user, scan=scan, image_jpeg=image, refuse_past_quota=True)
+
+
+def run_analysis(
+    *, user: User, scan: Scan, image_jpeg: bytes, refuse_past_quota: bool = False
+) -> Scan:
+    if not consume_analysis_quota(user.user_id):
+        updated = record(scan, status="pending", failure_reason=QUOTA_REASON, analysis=None)
+        if refuse_past_quota:
+            raise AnalysisQuotaExceeded(seconds_until_quota_resets())
+        return updated
+    try:
+        analysis = get_provider().analyze_skin(
+            image_jpeg=image_jpeg, area=scan.area, profile=profile_of(user)
+        )
+    except AnalysisFailed as failure:
+        return record(scan, status="failed", failure_reason=failure.reason, analysis=None)
+    except Exception:
+        # A provider bug must not cost the user their upload: the scan stays, failed.
+        logger.exception("analysis crashed", extra={"scan_id": scan.scan_id})
+        return record(scan, status="failed", failure_reason="provider_unavailable", analysis=None)
+    return record(scan, status="complete", failure_reason=None, analysis=analysis.to_dict())
+
+
+def record(scan: Scan, *, status: str, failure_reason: str | None, analysis: dict | None) -> Scan:
+    changes = {"status": status, "failure_reason": failure_reason, "updated_at": now_iso()}
+    if analysis is not None or status != "pending":
+        changes["analysis"] = analysis
+    return scans_table().update(
+        scan.user_id, scan.scan_id, changes=changes, expected_version=scan.version
+    )
+
+
+def consume_analysis_quota(user_id: str) -> bool:
+    today = datetime.now(UTC).date()
+    return users_table().consume_daily_quota(
+        user_id,
+        name="analysis",
+        day=today.isoformat(),
+        limit=settings.AI_ANALYSES_PER_DAY,
+        expires_at=int(time.time()) + 2 * 24 * 60 * 60,
+    )
+
+
+def seconds_until_quota_resets() -> int:
+    now = datetime.now(UTC)
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+    return max(1, int((midnight - now).total_seconds()))
+
+
+def profile_of(user: User) -> SkinProfile:
+    return SkinProfile(
+        skin_type=user.skin_type,
+        skin_concerns=user.skin_concerns,
+        sensitivities=user.sensitivities,
+        age_range=user.age_range,
+        pregnant_or_breastfeeding=user.pregnant_or_breastfeeding,
+    )
+
+
+def delete_scan(*, user_id: str, scan_id: str) -> None:
+    """Remove the image, thumbnail and overlays, then the item; re-running finishes the job."""
+    scans = scans_table()
+    scan = scans.get(user_id, scan_id, consistent=True)
+    if scan is None:
+        raise ScanNotFound()
+    storage.delete_scan_files(scan_file_keys(scan))
+    scans.delete(user_id, scan_id)
+
+
+def scan_file_keys(scan: Scan) -> list[str]:
+    from ai.offline import OVERLAY_METRICS
+
+    overlays = [storage.overlay_key(scan.user_id, scan.scan_id, m) for m in OVERLAY_METRICS]
+    return [scan.image_key, *([scan.thumbnail_key] if scan.thumbnail_key else []), *overlays]
+
+
+def overlay_for_scan(*, user_id: str, scan_id: str, metric: str) -> bytes:
+    """The scan's PNG overlay for ``metric``: made once from the pixels, then stored."""
+    from ai.offline import render_overlay
+
+    scan = scans_table().get(user_id, scan_id)
+    if scan is None:
+        raise ScanNotFound()
+    key = storage.overlay_key(user_id, scan_id, metric)
+    overlay = storage.read_scan_file(key)
+    if overlay is None:
+        image = storage.read_scan_file(scan.image_key)
+        if image is None:
+            raise ScanImageMissing()
+        overlay = render_overlay(image, metric)
+        storage.save_scan_file(key, overlay)
+    return overlay

@@ -1,0 +1,109 @@
+"""Where scan images live, through Django's storages API, and how clients reach them.
+
+    save_scan_file(key, data)
+    url = image_url(key)   # short-lived: S3 presigned GET, or a signed local URL
+
+Keys are per user and per scan (``<user_id>/<scan_id>/image.jpg``). On S3 the objects
+are private and encrypted at rest; a client only ever gets a URL that expires in
+``IMAGE_URL_SECONDS``. On the filesystem the same is done with a signed token that the
+``scan-image`` view checks.
+"""
+
+from django.conf import settings
+from django.core import signing
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, storages
+from django.urls import reverse
+
+from dermalens_site.errors import ServiceUnavailable
+
+IMAGE_NAME = "image.jpg"
+THUMBNAIL_NAME = "thumbnail.jpg"
+URL_SALT = "dermalens.scans.image-url"
+
+
+class StorageUnavailable(ServiceUnavailable):
+    default_code = "storage_unavailable"
+    default_message = "Image storage is unavailable right now; please retry shortly."
+
+
+def scan_storage() -> Storage:
+    return storages["scan_images"]
+
+
+def scan_prefix(user_id: str, scan_id: str) -> str:
+    return f"{user_id}/{scan_id}/"
+
+
+def image_key(user_id: str, scan_id: str) -> str:
+    return scan_prefix(user_id, scan_id) + IMAGE_NAME
+
+
+def thumbnail_key(user_id: str, scan_id: str) -> str:
+    return scan_prefix(user_id, scan_id) + THUMBNAIL_NAME
+
+
+def overlay_key(user_id: str, scan_id: str, metric: str) -> str:
+    return scan_prefix(user_id, scan_id) + f"overlay-{metric}.png"
+
+
+def uses_s3() -> bool:
+    return bool(settings.S3_BUCKET_NAME)
+
+
+def storage_errors() -> tuple[type[BaseException], ...]:
+    """The failures of the storage backend that mean "unavailable", not "bug"."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (OSError, BotoCoreError, ClientError)
+
+
+def save_scan_file(key: str, data: bytes) -> None:
+    try:
+        scan_storage().save(key, ContentFile(data))
+    except storage_errors() as err:
+        raise StorageUnavailable() from err
+
+
+def read_scan_file(key: str) -> bytes | None:
+    """The stored bytes, or None when the file is not there."""
+    storage = scan_storage()
+    try:
+        with storage.open(key, "rb") as stored:
+            return stored.read()
+    except FileNotFoundError:
+        return None
+    except storage_errors() as err:
+        if _is_missing(err):
+            return None
+        raise StorageUnavailable() from err
+
+
+def delete_scan_files(keys: list[str]) -> None:
+    """Delete files; a file that is already gone is fine (erasure can be re-run)."""
+    storage = scan_storage()
+    try:
+        for key in keys:
+            storage.delete(key)
+    except storage_errors() as err:
+        raise StorageUnavailable() from err
+
+
+def image_url(key: str) -> str:
+    """A URL that shows the file for IMAGE_URL_SECONDS, then stops working."""
+    if uses_s3():
+        return scan_storage().url(key)
+    token = signing.dumps(key, salt=URL_SALT)
+    return reverse("scan-image-file", kwargs={"token": token})
+
+
+def key_from_token(token: str) -> str | None:
+    try:
+        return signing.loads(token, salt=URL_SALT, max_age=settings.IMAGE_URL_SECONDS)
+    except signing.BadSignature:
+        return None
+
+
+def _is_missing(err: BaseException) -> bool:
+    response = getattr(err, "response", None) or {}
+    return response.get("Error", {}).get("Code") in ("NoSuchKey", "404")

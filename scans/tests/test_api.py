@@ -1,0 +1,380 @@
+"""Scan endpoints through the HTTP API: DynamoDB Local, local files or moto's S3."""
+
+import io
+import urllib.request
+
+import pillow_heif
+import pytest
+from PIL import Image
+from rest_framework.test import APIClient
+
+from dynamo.scans import scans_table
+from scans import storage
+from scans.tests.conftest import encode, face_photo, photo_with_gps, upload_file
+
+SCANS = "/api/v1/scans"
+
+
+def error_code(response) -> str:
+    body = response.json()
+    assert set(body["error"]) == {"code", "message", "details"}
+    return body["error"]["code"]
+
+
+def stored_image(scan: dict, user_id: str) -> Image.Image:
+    data = storage.read_scan_file(storage.image_key(user_id, scan["scan_id"]))
+    return Image.open(io.BytesIO(data))
+
+
+class TestUpload:
+    def test_an_upload_is_stored_analysed_offline_and_shown_back(self, auth_client, upload):
+        response = upload(area="face", notes="after a week of the new cleanser")
+        assert response.status_code == 201, response.content
+        scan = response.json()
+        assert scan["status"] == "complete"
+        assert scan["failure_reason"] is None
+        assert scan["notes"] == "after a week of the new cleanser"
+        analysis = scan["analysis"]
+        assert analysis["provider"] == "offline"
+        assert analysis["heuristic"] is True
+        assert 0 <= analysis["overall_score"] <= 100
+        assert set(analysis["metrics"]) >= {"acne", "redness", "oiliness", "dark_circles"}
+        image = auth_client.get(scan["image_url"])
+        assert image.status_code == 200
+        assert Image.open(io.BytesIO(b"".join(image.streaming_content))).format == "JPEG"
+        thumbnail = auth_client.get(scan["thumbnail_url"])
+        small = Image.open(io.BytesIO(b"".join(thumbnail.streaming_content)))
+        assert max(small.size) <= 320
+
+    def test_the_stored_copy_is_upright_and_has_no_metadata(self, auth_client, upload):
+        response = upload(photo_with_gps(orientation=6))
+        assert response.status_code == 201, response.content
+        user_id = auth_client.session_data["user"]["user_id"]
+        picture = stored_image(response.json(), user_id)
+        assert picture.size == (512, 640)  # the rotate-90 tag was applied
+        assert dict(picture.getexif()) == {}
+        assert "exif" not in picture.info
+        assert "comment" not in picture.info
+        assert "xmp" not in picture.info and "icc_profile" not in picture.info
+
+    def test_a_large_photo_is_stored_at_most_4096_pixels_long(self, auth_client, upload):
+        big = face_photo().resize((5000, 3000))
+        response = upload(encode(big, quality=70))
+        assert response.status_code == 201, response.content
+        user_id = auth_client.session_data["user"]["user_id"]
+        assert stored_image(response.json(), user_id).size == (4096, 2458)
+
+    @pytest.mark.parametrize("format", ["PNG", "WEBP", "HEIF"])
+    def test_png_webp_and_heic_photos_are_accepted(self, upload, format):
+        if format == "HEIF":
+            data = io.BytesIO()
+            pillow_heif.from_pillow(face_photo()).save(data, quality=80)
+            data = data.getvalue()
+        else:
+            data = encode(face_photo(), format)
+        response = upload(data)
+        assert response.status_code == 201, response.content
+
+    def test_a_retried_upload_with_the_same_idempotency_key_returns_the_first_scan(
+        self, auth_client, face_jpeg
+    ):
+        def send():
+            return auth_client.post(
+                SCANS,
+                {"image": upload_file(face_jpeg)},
+                format="multipart",
+                HTTP_IDEMPOTENCY_KEY="upload-7f3c2a",
+            )
+
+        first, second = send(), send()
+        assert first.status_code == 201
+        assert second.status_code == 200
+        assert second.json()["scan_id"] == first.json()["scan_id"]
+        assert len(auth_client.get(SCANS).json()["items"]) == 1
+
+
+def bomb_png() -> bytes:
+    # 7000 x 7000 = 49 megapixels in a few kilobytes: refused from the header alone.
+    return encode(Image.new("1", (7000, 7000)), "PNG")
+
+
+def animated_webp() -> bytes:
+    frames = [face_photo(), face_photo().rotate(10)]
+    return encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=100)
+
+
+def truncated_jpeg() -> bytes:
+    data = encode(face_photo())
+    return data[: len(data) // 2]
+
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="800" height="800"><rect/></svg>'
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF"
+
+
+class TestBadImages:
+    @pytest.mark.parametrize(
+        ("make", "status", "code"),
+        [
+            (lambda: b"", 400, "invalid"),
+            (lambda: b"this is a text file, not a photo" * 10, 415, "unsupported_image"),
+            (truncated_jpeg, 400, "corrupt_image"),
+            (lambda: encode(Image.new("RGB", (1, 1)), "PNG"), 400, "image_too_small"),
+            (lambda: encode(face_photo().resize((600, 400)), "PNG"), 400, "image_too_small"),
+            (bomb_png, 413, "image_too_large"),
+            (animated_webp, 400, "animated_image"),
+            (lambda: encode(face_photo(), "GIF"), 415, "unsupported_image"),
+            (lambda: SVG, 415, "unsupported_image"),
+            (lambda: PDF, 415, "unsupported_image"),
+            (lambda: encode(face_photo(), "TIFF"), 415, "unsupported_image"),
+        ],
+        ids=[
+            "zero-bytes",
+            "text-named-jpg",
+            "truncated-jpeg",
+            "1x1-png",
+            "short-side-400",
+            "decompression-bomb",
+            "animated-webp",
+            "gif",
+            "svg",
+            "pdf",
+            "tiff",
+        ],
+    )
+    def test_a_bad_image_is_refused_with_a_clear_code(self, upload, make, status, code):
+        response = upload(make())
+        assert response.status_code == status, response.content
+        assert error_code(response) == code
+
+    def test_an_eleven_megabyte_file_is_413(self, upload):
+        response = upload(b"\xff\xd8" + b"\0" * (11 * 1024 * 1024))
+        assert response.status_code == 413
+        assert error_code(response) in {"request_too_large", "image_too_large"}
+
+    def test_a_field_other_than_image_is_400(self, auth_client, face_jpeg):
+        response = auth_client.post(SCANS, {"photo": upload_file(face_jpeg)}, format="multipart")
+        assert response.status_code == 400
+        details = response.json()["error"]["details"]
+        assert "image" in details and "photo" in details
+
+    def test_an_unknown_area_is_400(self, upload):
+        response = upload(area="elbow")
+        assert response.status_code == 400
+        assert "area" in response.json()["error"]["details"]
+
+    def test_nothing_is_stored_for_a_refused_image(self, auth_client, upload):
+        upload(b"not an image at all")
+        assert auth_client.get(SCANS).json()["items"] == []
+
+
+class TestHistory:
+    def test_scans_are_listed_newest_first_in_pages(self, auth_client, upload):
+        ids = [upload().json()["scan_id"] for _ in range(3)]
+        first = auth_client.get(SCANS, {"limit": 2}).json()
+        assert [s["scan_id"] for s in first["items"]] == ids[::-1][:2]
+        second = auth_client.get(SCANS, {"limit": 2, "cursor": first["next_cursor"]}).json()
+        assert [s["scan_id"] for s in second["items"]] == [ids[0]]
+        assert second["next_cursor"] is None
+
+    def test_a_date_range_outside_the_scans_is_empty(self, auth_client, upload):
+        upload()
+        past = auth_client.get(SCANS, {"from": "2020-01-01", "to": "2020-12-31"})
+        assert past.status_code == 200
+        assert past.json()["items"] == []
+        today = upload().json()["scanned_at"][:10]
+        assert len(auth_client.get(SCANS, {"from": today, "to": today}).json()["items"]) == 2
+
+    @pytest.mark.parametrize(
+        "params",
+        [
+            {"limit": 0},
+            {"limit": 101},
+            {"from": "yesterday"},
+            {"from": "2026-02-01", "to": "2026-01-01"},
+        ],
+    )
+    def test_bad_list_parameters_are_400(self, auth_client, params):
+        response = auth_client.get(SCANS, params)
+        assert response.status_code == 400
+        assert error_code(response) == "invalid"
+
+    def test_a_tampered_or_foreign_cursor_is_400(self, auth_client, register, upload):
+        for _ in range(2):
+            upload()
+        cursor = auth_client.get(SCANS, {"limit": 1}).json()["next_cursor"]
+        tampered = cursor[:-3] + ("AAA" if not cursor.endswith("AAA") else "BBB")
+        response = auth_client.get(SCANS, {"cursor": tampered})
+        assert response.status_code == 400
+        assert error_code(response) == "invalid_cursor"
+        other = APIClient()
+        other.credentials(HTTP_AUTHORIZATION=f"Bearer {register()['access']}")
+        response = other.get(SCANS, {"cursor": cursor})
+        assert response.status_code == 400
+        assert error_code(response) == "invalid_cursor"
+
+
+class TestIsolation:
+    def test_another_account_gets_404_for_every_scan_endpoint(self, register, upload):
+        scan_id = upload().json()["scan_id"]
+        other_scan_id = upload().json()["scan_id"]
+        intruder = APIClient()
+        intruder.credentials(HTTP_AUTHORIZATION=f"Bearer {register()['access']}")
+        attempts = [
+            intruder.get(f"{SCANS}/{scan_id}"),
+            intruder.delete(f"{SCANS}/{scan_id}"),
+            intruder.post(f"{SCANS}/{scan_id}/analyze"),
+            intruder.get(f"{SCANS}/{scan_id}/overlay", {"metric": "redness"}),
+            intruder.get(f"{SCANS}/{scan_id}/compare", {"with": other_scan_id}),
+        ]
+        assert [r.status_code for r in attempts] == [404] * 5
+        assert all(error_code(r) == "not_found" for r in attempts)
+        assert intruder.get(SCANS).json()["items"] == []
+        assert intruder.get(f"{SCANS}/progress").json()["scans"] == 0
+
+    def test_the_scan_survives_the_intruders_delete(self, auth_client, register, upload):
+        scan_id = upload().json()["scan_id"]
+        intruder = APIClient()
+        intruder.credentials(HTTP_AUTHORIZATION=f"Bearer {register()['access']}")
+        intruder.delete(f"{SCANS}/{scan_id}")
+        assert auth_client.get(f"{SCANS}/{scan_id}").status_code == 200
+
+    def test_scan_endpoints_need_a_token(self, api_client):
+        assert api_client.get(SCANS).status_code == 401
+        assert api_client.post(SCANS, {}, format="multipart").status_code == 401
+
+
+class TestDeleteAndUrls:
+    def test_delete_removes_the_item_the_image_and_the_thumbnail(self, auth_client, upload):
+        scan = upload().json()
+        auth_client.get(f"{SCANS}/{scan['scan_id']}/overlay", {"metric": "redness"})
+        user_id = auth_client.session_data["user"]["user_id"]
+        assert auth_client.delete(f"{SCANS}/{scan['scan_id']}").status_code == 204
+        assert auth_client.get(f"{SCANS}/{scan['scan_id']}").status_code == 404
+        for key in (
+            storage.image_key(user_id, scan["scan_id"]),
+            storage.thumbnail_key(user_id, scan["scan_id"]),
+            storage.overlay_key(user_id, scan["scan_id"], "redness"),
+        ):
+            assert storage.read_scan_file(key) is None, key
+        assert auth_client.get(scan["image_url"]).status_code == 404
+        assert auth_client.delete(f"{SCANS}/{scan['scan_id']}").status_code == 404
+
+    def test_a_tampered_image_url_is_404(self, auth_client, upload):
+        url = upload().json()["image_url"]
+        assert APIClient().get(url[:-2] + "xx").status_code == 404
+
+    def test_an_image_url_expires(self, auth_client, upload, settings):
+        url = upload().json()["image_url"]
+        assert APIClient().get(url).status_code == 200
+        settings.IMAGE_URL_SECONDS = -1
+        assert APIClient().get(url).status_code == 404
+
+
+class TestAnalysis:
+    def test_past_the_daily_quota_the_upload_is_kept_pending_and_analyze_is_429(
+        self, auth_client, upload, settings
+    ):
+        settings.AI_ANALYSES_PER_DAY = 1
+        assert upload().json()["status"] == "complete"
+        kept = upload()
+        assert kept.status_code == 201
+        assert kept.json()["status"] == "pending"
+        assert kept.json()["failure_reason"] == "quota"
+        scan_id = kept.json()["scan_id"]
+        refused = auth_client.post(f"{SCANS}/{scan_id}/analyze")
+        assert refused.status_code == 429
+        assert error_code(refused) == "analysis_quota_exceeded"
+        assert 0 < int(refused["Retry-After"]) <= 24 * 60 * 60
+        settings.AI_ANALYSES_PER_DAY = 5
+        again = auth_client.post(f"{SCANS}/{scan_id}/analyze")
+        assert again.status_code == 200
+        assert again.json()["status"] == "complete"
+        assert again.json()["failure_reason"] is None
+
+    @pytest.mark.parametrize("metric", ["redness", "shine", "spots"])
+    def test_an_overlay_is_a_png_of_the_scans_size(self, auth_client, upload, metric):
+        scan_id = upload().json()["scan_id"]
+        response = auth_client.get(f"{SCANS}/{scan_id}/overlay", {"metric": metric})
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/png"
+        overlay = Image.open(io.BytesIO(response.content))
+        assert overlay.format == "PNG"
+        assert overlay.size == (512, 512)
+        again = auth_client.get(f"{SCANS}/{scan_id}/overlay", {"metric": metric})
+        assert again.content == response.content
+
+    def test_an_unknown_overlay_metric_is_400(self, auth_client, upload):
+        scan_id = upload().json()["scan_id"]
+        response = auth_client.get(f"{SCANS}/{scan_id}/overlay", {"metric": "wrinkles"})
+        assert response.status_code == 400
+
+    def test_progress_and_compare_follow_the_completed_scans(self, auth_client, upload):
+        first = upload().json()
+        redder = face_photo()
+        red, green, blue = redder.split()
+        redder = Image.merge("RGB", (red.point(lambda v: min(255, v + 40)), green, blue))
+        second = upload(encode(redder)).json()
+        progress = auth_client.get(f"{SCANS}/progress").json()
+        assert progress["scans"] == 2
+        redness = next(m for m in progress["metrics"] if m["metric"] == "redness")
+        assert [p["scan_id"] for p in redness["points"]] == [first["scan_id"], second["scan_id"]]
+        assert redness["change"] == pytest.approx(redness["latest"] - redness["first"], abs=0.11)
+        assert redness["change"] < 0  # the redder photo scores worse
+        compared = auth_client.get(
+            f"{SCANS}/{second['scan_id']}/compare", {"with": first["scan_id"]}
+        ).json()
+        assert compared["metrics"]["redness"]["delta"] == pytest.approx(redness["change"], abs=0.11)
+        assert compared["other"]["scan_id"] == first["scan_id"]
+
+    def test_progress_can_be_limited_to_one_area(self, auth_client, upload):
+        upload(area="face")
+        upload(area="forehead")
+        assert auth_client.get(f"{SCANS}/progress", {"area": "forehead"}).json()["scans"] == 1
+
+
+class TestS3Storage:
+    def test_on_s3_the_image_is_private_encrypted_and_reached_by_a_presigned_url(
+        self, auth_client, upload, s3_storage
+    ):
+        response = upload(photo_with_gps())
+        assert response.status_code == 201, response.content
+        scan = response.json()
+        user_id = auth_client.session_data["user"]["user_id"]
+        key = storage.image_key(user_id, scan["scan_id"])
+        head = s3_storage.head_object(Bucket=s3_storage.bucket, Key=key)
+        assert head["ServerSideEncryption"] == "AES256"
+        grants = s3_storage.get_object_acl(Bucket=s3_storage.bucket, Key=key)["Grants"]
+        assert [g["Permission"] for g in grants] == ["FULL_CONTROL"]
+        stored = s3_storage.get_object(Bucket=s3_storage.bucket, Key=key)["Body"].read()
+        assert dict(Image.open(io.BytesIO(stored)).getexif()) == {}
+        assert "X-Amz-Signature=" in scan["image_url"]
+        assert "X-Amz-Expires=900" in scan["image_url"]
+        with urllib.request.urlopen(scan["image_url"], timeout=10) as fetched:  # noqa: S310
+            assert fetched.read() == stored
+
+    def test_deleting_a_scan_on_s3_removes_its_objects(self, auth_client, upload, s3_storage):
+        scan = upload().json()
+        user_id = auth_client.session_data["user"]["user_id"]
+        assert auth_client.delete(f"{SCANS}/{scan['scan_id']}").status_code == 204
+        listed = s3_storage.list_objects_v2(Bucket=s3_storage.bucket, Prefix=f"{user_id}/")
+        assert listed.get("KeyCount", 0) == 0
+
+    def test_when_s3_is_down_the_upload_is_503_and_no_scan_is_left(
+        self, auth_client, upload, s3_storage, settings
+    ):
+        from dermalens_site.settings import s3_scan_images_storage
+        from dynamo.local import free_port
+
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "scan_images": s3_scan_images_storage(
+                s3_storage.bucket, "us-east-1", f"http://127.0.0.1:{free_port()}"
+            ),
+        }
+        response = upload()
+        assert response.status_code == 503
+        assert error_code(response) == "storage_unavailable"
+        assert response["Retry-After"]
+        user_id = auth_client.session_data["user"]["user_id"]
+        assert scans_table().query_page(user_id, limit=10).items == []

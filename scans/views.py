@@ -1,0 +1,204 @@
+"""Scan endpoints: upload, history, one scan, analyse again, overlays, progress, compare."""
+
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+
+from dermalens_site.serializers import ErrorSerializer
+from scans import selectors, services, storage
+from scans.serializers import (
+    CompareQuerySerializer,
+    ComparisonSerializer,
+    OverlayQuerySerializer,
+    ProgressQuerySerializer,
+    ProgressSerializer,
+    ScanDetailSerializer,
+    ScanListQuerySerializer,
+    ScanPageSerializer,
+    ScanSerializer,
+    ScanUploadSerializer,
+)
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer, 503: ErrorSerializer}
+ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+def query(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class ScanViewSet(viewsets.ViewSet):
+    lookup_field = "scan_id"
+    lookup_value_regex = ULID_PATTERN
+
+    def get_parsers(self):
+        # Uploads are multipart; everything else here has no body.
+        return [MultiPartParser()]
+
+    def get_throttles(self):
+        if self.action == "create":
+            self.throttle_scope = "uploads"
+            return [ScopedRateThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(
+        parameters=[ScanListQuerySerializer],
+        responses={200: ScanPageSerializer, **ERRORS},
+        description="Your scans, newest first. `from`/`to` filter by scan date (one Query).",
+    )
+    def list(self, request):
+        params = query(ScanListQuerySerializer, request)
+        page = selectors.list_scans(
+            user_id=request.user.user_id,
+            limit=params["limit"],
+            cursor=params.get("cursor"),
+            date_from=params.get("from"),
+            date_to=params.get("to"),
+        )
+        return Response(
+            {
+                "items": ScanSerializer(page.items, many=True).data,
+                "next_cursor": page.next_cursor,
+            }
+        )
+
+    @extend_schema(
+        request={"multipart/form-data": ScanUploadSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Optional: a retried upload with the same key returns the first scan.",
+            )
+        ],
+        responses={
+            201: ScanDetailSerializer,
+            200: OpenApiResponse(ScanDetailSerializer, description="A replayed upload."),
+            413: ErrorSerializer,
+            415: ErrorSerializer,
+            429: ErrorSerializer,
+            **ERRORS,
+        },
+        description=(
+            "Upload a photo. It is stored before analysis starts, so an analysis failure "
+            "never loses it: the scan is `complete`, or `failed` with a reason and can be "
+            "analysed again."
+        ),
+    )
+    def create(self, request):
+        serializer = ScanUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        scan, created = services.upload_scan(
+            user=request.user,
+            image=serializer.validated_data["image"],
+            area=serializer.validated_data["area"],
+            notes=serializer.validated_data.get("notes"),
+            idempotency_key=idempotency_key(request),
+        )
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(ScanDetailSerializer(scan).data, status=code)
+
+    @extend_schema(responses={200: ScanDetailSerializer, **ERRORS})
+    def retrieve(self, request, scan_id: str):
+        scan = selectors.get_scan(user_id=request.user.user_id, scan_id=scan_id)
+        if scan is None:
+            raise services.ScanNotFound()
+        return Response(ScanDetailSerializer(scan).data)
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def destroy(self, request, scan_id: str):
+        services.delete_scan(user_id=request.user.user_id, scan_id=scan_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=None,
+        responses={200: ScanDetailSerializer, 409: ErrorSerializer, 429: ErrorSerializer, **ERRORS},
+        description="Analyse a stored scan again (after a failure or past the daily quota).",
+    )
+    @action(detail=True, methods=["post"])
+    def analyze(self, request, scan_id: str):
+        scan = services.analyze_scan(user=request.user, scan_id=scan_id)
+        return Response(ScanDetailSerializer(scan).data)
+
+    @extend_schema(
+        parameters=[OverlayQuerySerializer],
+        responses={(200, "image/png"): OpenApiTypes.BINARY, **ERRORS},
+        description="A PNG of the scan with the metric's map drawn over it.",
+    )
+    @action(detail=True, methods=["get"])
+    def overlay(self, request, scan_id: str):
+        params = query(OverlayQuerySerializer, request)
+        png = services.overlay_for_scan(
+            user_id=request.user.user_id, scan_id=scan_id, metric=params["metric"]
+        )
+        return HttpResponse(png, content_type="image/png")
+
+    @extend_schema(
+        parameters=[ProgressQuerySerializer],
+        responses={200: ProgressSerializer, **ERRORS},
+        description="Per metric, scores over your completed scans and the change first to latest.",
+    )
+    @action(detail=False, methods=["get"])
+    def progress(self, request):
+        params = query(ProgressQuerySerializer, request)
+        count, series = selectors.scan_progress(
+            user_id=request.user.user_id,
+            area=params.get("area"),
+            date_from=params.get("from"),
+            date_to=params.get("to"),
+        )
+        return Response(ProgressSerializer({"scans": count, "metrics": series}).data)
+
+    @extend_schema(
+        parameters=[CompareQuerySerializer],
+        responses={200: ComparisonSerializer, **ERRORS},
+        description="Per-metric deltas between this scan and `with` (score - other_score).",
+    )
+    @action(detail=True, methods=["get"])
+    def compare(self, request, scan_id: str):
+        params = query(CompareQuerySerializer, request)
+        comparison = selectors.compare_scans(
+            user_id=request.user.user_id, scan_id=scan_id, other_id=params["with"]
+        )
+        if comparison is None:
+            raise services.ScanNotFound()
+        return Response(ComparisonSerializer(comparison).data)
+
+
+def idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise ValidationError({"Idempotency-Key": ["Must be 1 to 255 characters."]})
+    return key
+
+
+@require_GET
+def scan_image_file(request: HttpRequest, token: str) -> FileResponse:
+    """A stored image behind a signed, expiring URL (local filesystem storage only).
+
+    The token is the capability, as an S3 presigned URL would be: it names one file and
+    expires after IMAGE_URL_SECONDS. Anything else is a 404, never a hint.
+    """
+    key = storage.key_from_token(token)
+    data = storage.read_scan_file(key) if key else None
+    if data is None:
+        raise Http404
+    content_type = "image/png" if key.endswith(".png") else "image/jpeg"
+    response = FileResponse(iter([data]), content_type=content_type)
+    response["Cache-Control"] = f"private, max-age={settings.IMAGE_URL_SECONDS}"
+    return response

@@ -1,0 +1,288 @@
+"""A local stand-in for the Gemini REST API, so tests drive the real google-genai client.
+
+    server = FakeGemini().start()
+    server.enqueue(FakeResponse.status(429), FakeResponse.json_answer(valid_analysis_answer()))
+    ...  # point GEMINI_BASE_URL at server.base_url, call the provider, read server.requests
+    server.stop()
+
+It answers ``POST /{version}/models/{model}:generateContent`` on 127.0.0.1 (any version
+segment: google-genai 3.x calls ``/v1/...``), records every request it receives, and
+plays the scripted responses in order; with nothing scripted it answers a valid analysis.
+"""
+
+import json
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+GENERATE_CONTENT_PATH = re.compile(
+    r"^/(?P<version>[^/]+)/models/(?P<model>[^/:]+):generateContent$"
+)
+MODEL_VERSION = "gemini-2.5-flash-fake"
+# A handler never waits on a silent client longer than this.
+SOCKET_TIMEOUT_SECONDS = 10
+# How soon stop() takes effect.
+POLL_INTERVAL_SECONDS = 0.05
+
+
+def valid_analysis_answer() -> dict[str, Any]:
+    """An answer that fits the response schema and passes ``SkinAnalysis.from_dict``."""
+    return {
+        "overall_score": 72,
+        "skin_type": "combination",
+        "metrics": {
+            "acne": {"score": 78, "confidence": 0.8},
+            "redness": {"score": 64, "confidence": 0.7},
+            "oiliness": {"score": 55, "confidence": 0.75},
+            "hydration": {"score": 68, "confidence": 0.6},
+            "pigmentation": {"score": 81, "confidence": 0.7},
+            "wrinkles": {"score": 88, "confidence": 0.65},
+            "pores": {"score": 60, "confidence": 0.7},
+            "texture": {"score": 70, "confidence": 0.7},
+            "radiance": {"score": 66, "confidence": 0.5},
+            "firmness": {"score": 85, "confidence": 0.5},
+            "dark_circles": {"score": None, "confidence": 0.1},
+            "eye_bags": {"score": 79, "confidence": 0.4},
+        },
+        "regions": {
+            "forehead": {"oiliness": 48, "acne": 74},
+            "nose": {"pores": 52, "oiliness": 45},
+            "left_cheek": {"redness": 62},
+            "right_cheek": {"redness": 66},
+            "chin": {"acne": 70},
+        },
+        "concerns": [
+            {"name": "Enlarged pores", "severity": "mild", "region": "nose"},
+            {"name": "Redness", "severity": "moderate", "region": "left_cheek"},
+        ],
+        "image_quality": {"acceptable": True, "reasons": []},
+        "summary": (
+            "Combination skin with some shine on the forehead and nose and mild redness on "
+            "the cheeks. A gentle cleanser, a light moisturiser and daily sunscreen suit it. "
+            "This is general skin-care guidance, not a diagnosis."
+        ),
+        "red_flags": [],
+    }
+
+
+@dataclass(frozen=True)
+class FakeResponse:
+    """One scripted answer: an HTTP status, a JSON body, and how long to wait first."""
+
+    status_code: int
+    body: dict[str, Any]
+    delay_seconds: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def text_answer(cls, text: str, *, finish_reason: str = "STOP") -> "FakeResponse":
+        """A 200 whose single candidate's text is ``text`` (what structured output fills)."""
+        return cls(
+            200,
+            {
+                "candidates": [
+                    {
+                        "content": {"role": "model", "parts": [{"text": text}]},
+                        "finishReason": finish_reason,
+                        "index": 0,
+                    }
+                ],
+                "usageMetadata": _usage(candidates_tokens=len(text) // 4),
+                "modelVersion": MODEL_VERSION,
+                "responseId": "fake-response",
+            },
+        )
+
+    @classmethod
+    def json_answer(cls, answer: dict[str, Any]) -> "FakeResponse":
+        return cls.text_answer(json.dumps(answer))
+
+    @classmethod
+    def malformed(cls) -> "FakeResponse":
+        """A candidate whose text is not JSON (cut off mid-object)."""
+        return cls.text_answer('{"overall_score": 72, "metrics": {"acne": {"score": 7')
+
+    @classmethod
+    def safety_block(cls, *, in_candidate: bool = False) -> "FakeResponse":
+        """The prompt blocked (no candidates), or with ``in_candidate`` the answer blocked."""
+        rating = {
+            "category": "HARM_CATEGORY_SEXUALLY_EXPLICIT",
+            "probability": "HIGH",
+            "blocked": True,
+        }
+        if in_candidate:
+            body = {
+                "candidates": [{"finishReason": "SAFETY", "index": 0, "safetyRatings": [rating]}],
+            }
+        else:
+            body = {"promptFeedback": {"blockReason": "SAFETY", "safetyRatings": [rating]}}
+        return cls(200, {**body, "usageMetadata": _usage(), "modelVersion": MODEL_VERSION})
+
+    @classmethod
+    def status(cls, status_code: int, *, retry_after_seconds: int | None = None) -> "FakeResponse":
+        """An error in Google's shape: ``{"error": {"code", "message", "status"}}``."""
+        status, message = ERRORS.get(status_code, ("UNKNOWN", "Error."))
+        headers = {} if retry_after_seconds is None else {"Retry-After": str(retry_after_seconds)}
+        return cls(
+            status_code,
+            {"error": {"code": status_code, "message": message, "status": status}},
+            headers=headers,
+        )
+
+    @classmethod
+    def timeout(cls, seconds: float) -> "FakeResponse":
+        """A valid answer, but only after ``seconds`` (longer than the client's timeout)."""
+        answer = cls.json_answer(valid_analysis_answer())
+        return cls(answer.status_code, answer.body, delay_seconds=seconds)
+
+
+ERRORS = {
+    400: ("INVALID_ARGUMENT", "Request contains an invalid argument."),
+    403: ("PERMISSION_DENIED", "Method doesn't allow unregistered callers."),
+    404: ("NOT_FOUND", "Not found."),
+    429: ("RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
+    500: ("INTERNAL", "An internal error has occurred. Please retry."),
+    503: ("UNAVAILABLE", "The model is overloaded. Please try again later."),
+}
+
+
+def _usage(*, candidates_tokens: int = 0) -> dict[str, int]:
+    prompt_tokens = 1290
+    return {
+        "promptTokenCount": prompt_tokens,
+        "candidatesTokenCount": candidates_tokens,
+        "totalTokenCount": prompt_tokens + candidates_tokens,
+    }
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]  # names in lower case
+    body: Any  # the parsed JSON, or the raw text when it was not JSON
+
+    @property
+    def model(self) -> str | None:
+        match = GENERATE_CONTENT_PATH.match(self.path)
+        return match["model"] if match else None
+
+
+class FakeGemini:
+    """The server: ``start()``, ``enqueue(...)``, ``requests``, ``reset()``, ``stop()``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: deque[FakeResponse] = deque()
+        self._requests: list[ReceivedRequest] = []
+        # Set on reset and stop, so a handler sleeping out a timeout ends at once.
+        self._wake = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeGemini is not running; call start() first.")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def start(self) -> "FakeGemini":
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": POLL_INTERVAL_SECONDS},
+            name="fake-gemini",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._wake.set()
+        self._server.shutdown()
+        self._server.server_close()  # joins the handler threads, which the wake-up ended
+        self._thread.join()
+        self._server = self._thread = None
+
+    def enqueue(self, *responses: FakeResponse) -> None:
+        with self._lock:
+            self._queue.extend(responses)
+
+    def reset(self) -> None:
+        """Forget the script and the recorded requests; end any pending slow answer."""
+        self._wake.set()
+        with self._lock:
+            self._queue.clear()
+            self._requests.clear()
+            self._wake = threading.Event()
+
+    def __enter__(self) -> "FakeGemini":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _receive(self, request: ReceivedRequest) -> tuple[FakeResponse, threading.Event]:
+        with self._lock:
+            self._requests.append(request)
+            if not GENERATE_CONTENT_PATH.match(request.path) or request.method != "POST":
+                return FakeResponse.status(404), self._wake
+            if self._queue:
+                return self._queue.popleft(), self._wake
+            return FakeResponse.json_answer(valid_analysis_answer()), self._wake
+
+
+def _handler_for(server: FakeGemini) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        timeout = SOCKET_TIMEOUT_SECONDS
+
+        def do_POST(self) -> None:
+            self._answer()
+
+        def do_GET(self) -> None:
+            self._answer()
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode("utf-8", errors="replace")
+            try:
+                body = json.loads(raw) if raw else None
+            except json.JSONDecodeError:
+                body = raw
+            response, wake = server._receive(
+                ReceivedRequest(
+                    method=self.command,
+                    path=self.path.split("?", 1)[0],
+                    headers={name.lower(): value for name, value in self.headers.items()},
+                    body=body,
+                )
+            )
+            if response.delay_seconds and wake.wait(response.delay_seconds):
+                return  # reset or stopped while waiting: the client gave up long ago
+            payload = json.dumps(response.body).encode()
+            try:
+                self.send_response(response.status_code)
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                self.send_header("Content-Length", str(len(payload)))
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client timed out and hung up
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep test output quiet
+
+    return Handler
