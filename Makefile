@@ -37,6 +37,8 @@ format: $(VENV)/.installed
 
 bench: install
 	$(BIN)/python bench/dynamo_layer.py
+	$(BIN)/python bench/upload.py
+	$(BIN)/python bench/repeatability.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache staticfiles
