@@ -1,7 +1,19 @@
 """Reads of accounts."""
 
+from ai.providers import SkinProfile
 from dynamo.users import User, users_table
 
 
 def get_user(*, user_id: str) -> User | None:
     return users_table().get(user_id)
+
+
+def skin_profile_of(user: User) -> SkinProfile:
+    """What an AI provider may know of a person: their skin, never their name or email."""
+    return SkinProfile(
+        skin_type=user.skin_type,
+        skin_concerns=user.skin_concerns,
+        sensitivities=user.sensitivities,
+        age_range=user.age_range,
+        pregnant_or_breastfeeding=user.pregnant_or_breastfeeding,
+    )

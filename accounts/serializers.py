@@ -54,7 +54,7 @@ class TokenPairSerializer(serializers.Serializer):
     refresh = serializers.CharField()
 
 
-class SessionSerializer(TokenPairSerializer):
+class AuthSessionSerializer(TokenPairSerializer):
     """What register, login, refresh and password change return."""
 
     user = UserSerializer()

@@ -9,12 +9,12 @@ from rest_framework.response import Response
 
 from accounts import services
 from accounts.serializers import (
+    AuthSessionSerializer,
     LoginSerializer,
     PasswordChangeSerializer,
     ProfileUpdateSerializer,
     RefreshSerializer,
     RegisterSerializer,
-    SessionSerializer,
     UserSerializer,
 )
 from accounts.throttles import LoginThrottle, RegisterThrottle, TokenThrottle
@@ -31,7 +31,7 @@ ERRORS = {
 
 def session_response(user, tokens, status_code=status.HTTP_200_OK) -> Response:
     body = {"access": tokens.access, "refresh": tokens.refresh, "user": user}
-    return Response(SessionSerializer(body).data, status=status_code)
+    return Response(AuthSessionSerializer(body).data, status=status_code)
 
 
 class PublicAuthViewSet(viewsets.ViewSet):
@@ -42,7 +42,7 @@ class PublicAuthViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=RegisterSerializer,
-        responses={201: SessionSerializer, 409: ErrorSerializer, **ERRORS},
+        responses={201: AuthSessionSerializer, 409: ErrorSerializer, **ERRORS},
         auth=[],
     )
     @action(detail=False, methods=["post"], throttle_classes=[RegisterThrottle])
@@ -52,7 +52,9 @@ class PublicAuthViewSet(viewsets.ViewSet):
         user, tokens = services.register_user(**serializer.validated_data)
         return session_response(user, tokens, status.HTTP_201_CREATED)
 
-    @extend_schema(request=LoginSerializer, responses={200: SessionSerializer, **ERRORS}, auth=[])
+    @extend_schema(
+        request=LoginSerializer, responses={200: AuthSessionSerializer, **ERRORS}, auth=[]
+    )
     @action(detail=False, methods=["post"], throttle_classes=[LoginThrottle])
     def login(self, request):
         serializer = LoginSerializer(data=request.data)
@@ -62,7 +64,7 @@ class PublicAuthViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=RefreshSerializer,
-        responses={200: SessionSerializer, **ERRORS},
+        responses={200: AuthSessionSerializer, **ERRORS},
         auth=[],
         description="Trade a refresh token for a new pair. The old refresh token is used up.",
     )
@@ -91,7 +93,7 @@ class SessionViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=PasswordChangeSerializer,
-        responses={200: SessionSerializer, **ERRORS},
+        responses={200: AuthSessionSerializer, **ERRORS},
         description=(
             "Change the password. Every token issued before stops working; the response "
             "holds a fresh pair for this device."

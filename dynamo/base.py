@@ -12,10 +12,9 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
-from mypy_boto3_dynamodb import DynamoDBClient
 
 from dynamo.client import get_client
 from dynamo.codec import Item, from_number, to_attribute
@@ -32,6 +31,9 @@ from dynamo.errors import (
     translate,
 )
 from dynamo.tables import TableDefinition
+
+if TYPE_CHECKING:  # type stubs are a development tool, not a runtime need
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 T = TypeVar("T")
 
@@ -51,7 +53,7 @@ class Table:
     definition: ClassVar[TableDefinition]
 
     @property
-    def client(self) -> DynamoDBClient:
+    def client(self) -> "DynamoDBClient":
         return get_client()
 
     @property

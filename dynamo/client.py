@@ -9,11 +9,14 @@ production); dummy values are used only against DynamoDB Local, which accepts an
 """
 
 import functools
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 from django.conf import settings
-from mypy_boto3_dynamodb import DynamoDBClient
+
+if TYPE_CHECKING:  # type stubs are a development tool, not a runtime need
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 # DynamoDB Local accepts any letters-and-digits credentials; botocore needs some to sign.
 LOCAL_CREDENTIALS = {
@@ -36,7 +39,7 @@ def client_config() -> Config:
 
 
 @functools.cache
-def get_client() -> DynamoDBClient:
+def get_client() -> "DynamoDBClient":
     """Return the process's DynamoDB client, creating it on first use."""
     endpoint = settings.AWS_DYNAMODB_ENDPOINT
     extra = {"endpoint_url": endpoint, **LOCAL_CREDENTIALS} if endpoint else {}

@@ -1,35 +1,72 @@
-"""The treatment-plans table: a user's plans, newest last by ULID ``plan_id``.
+"""The treatment-plans table: plans, the active-plan pointer, and daily check-ins.
 
     plans = plans_table()
-    plans.create(plan)
-    plan = plans.update(user_id, plan_id, changes={"status": "paused"}, expected_version=2)
+    plans.activate(user_id, new_plan=plan)          # archives the previous active plan
+    plan = plans.get_active(user_id)
+    plans.put_check_in(check_in)                    # one per plan and day; replaces
 
-The plan's content (goals, routines, cautions) is one nested map, ``content``; the
-attributes that lists and conditions need (status, title, version) are top-level.
+One partition per user holds three item kinds, told apart by the sort key:
+
+- a plan: ``plan_id`` is its ULID (digits and capitals, so plans sort by time);
+- the pointer: ``plan_id = "active"``, naming the one active plan;
+- a check-in: ``plan_id = "checkin#<plan ULID>#<YYYY-MM-DD>"``.
+
+The lower-case prefixes sort after every ULID, so "plans only" is the key condition
+``plan_id < "a"`` and one plan's check-ins are ``begins_with("checkin#<id>#")``: each
+list is one Query with no filter. Activation writes the new plan's status, the previous
+plan's status and the pointer in one transaction conditioned on the pointer's version,
+so concurrent activations leave exactly one active plan.
 """
 
 import functools
+import random
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from dynamo.base import Page, Table
 from dynamo.codec import Item, from_attribute, to_item
-from dynamo.errors import ConditionFailed, ItemNotFound
+from dynamo.errors import (
+    ConditionFailed,
+    ItemNotFound,
+    Unavailable,
+    VersionConflict,
+    error_code,
+)
 from dynamo.tables import PLANS
+
+ACTIVE_POINTER = "active"
+CHECK_IN_PREFIX = "checkin#"
+PLANS_END = "a"  # every plan ULID sorts before this; every other item kind after it
+ACTIVATION_ATTEMPTS = 6
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     user_id: str
     plan_id: str
-    status: str
+    status: str  # active | paused | completed | archived
     title: str
     created_at: str
     updated_at: str
     content: dict[str, Any]
     scan_id: str | None = None
     version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIn:
+    user_id: str
+    plan_id: str
+    date: str  # YYYY-MM-DD
+    am_done: bool
+    pm_done: bool
+    irritation: int  # 0-5
+    created_at: str
+    notes: str | None = None
 
 
 def plan_from_item(item: Item) -> Plan:
@@ -63,14 +100,42 @@ def plan_to_item(plan: Plan) -> Item:
     )
 
 
+def check_in_key(plan_id: str, day: str) -> str:
+    return f"{CHECK_IN_PREFIX}{plan_id}#{day}"
+
+
+def check_in_from_item(item: Item) -> CheckIn:
+    notes = item.get("notes")
+    return CheckIn(
+        user_id=item["user_id"]["S"],
+        plan_id=item["for_plan_id"]["S"],
+        date=item["date"]["S"],
+        am_done=item["am_done"]["BOOL"],
+        pm_done=item["pm_done"]["BOOL"],
+        irritation=int(item["irritation"]["N"]),
+        created_at=item["created_at"]["S"],
+        notes=notes["S"] if notes else None,
+    )
+
+
 class PlansTable(Table):
     definition = PLANS
 
-    def get(self, user_id: str, plan_id: str) -> Plan | None:
-        item = self.get_item({"user_id": {"S": user_id}, "plan_id": {"S": plan_id}})
+    def key(self, user_id: str, plan_id: str) -> Item:
+        return {"user_id": {"S": user_id}, "plan_id": {"S": plan_id}}
+
+    def get(self, user_id: str, plan_id: str, *, consistent: bool = False) -> Plan | None:
+        item = self.get_item(self.key(user_id, plan_id), consistent=consistent)
         return plan_from_item(item) if item else None
 
+    def get_active(self, user_id: str) -> Plan | None:
+        pointer = self.get_item(self.key(user_id, ACTIVE_POINTER), consistent=True)
+        if pointer is None or "active_plan_id" not in pointer:
+            return None
+        return self.get(user_id, pointer["active_plan_id"]["S"], consistent=True)
+
     def create(self, plan: Plan) -> None:
+        """Store a plan that is not active (use ``activate`` for one that is)."""
         self.call(
             "put_item",
             Item=plan_to_item(plan),
@@ -78,8 +143,15 @@ class PlansTable(Table):
         )
 
     def query_page(self, user_id: str, *, limit: int, cursor: str | None = None) -> Page[Plan]:
+        """The user's plans, newest first (check-ins and the pointer are left out)."""
         return self.query_partition(
-            user_id, parse=plan_from_item, limit=limit, cursor=cursor, scope="plans"
+            user_id,
+            parse=plan_from_item,
+            limit=limit,
+            cursor=cursor,
+            scope="plans",
+            key_condition="user_id = :user_id AND plan_id < :plans_end",
+            values={":plans_end": PLANS_END},
         )
 
     def update(
@@ -91,21 +163,273 @@ class PlansTable(Table):
         expected_version: int | None = None,
     ) -> Plan:
         item = self.update_versioned(
-            {"user_id": {"S": user_id}, "plan_id": {"S": plan_id}},
-            changes=changes,
-            expected_version=expected_version,
+            self.key(user_id, plan_id), changes=changes, expected_version=expected_version
         )
         return plan_from_item(item)
 
-    def delete(self, user_id: str, plan_id: str) -> None:
-        try:
-            self.call(
-                "delete_item",
-                Key={"user_id": {"S": user_id}, "plan_id": {"S": plan_id}},
-                ConditionExpression="attribute_exists(plan_id)",
+    def activate(
+        self,
+        user_id: str,
+        *,
+        new_plan: Plan | None = None,
+        plan_id: str | None = None,
+        expected_version: int | None = None,
+        updated_at: str,
+    ) -> Plan:
+        """Make a plan the active one and archive the previous one, in one transaction.
+
+        Either ``new_plan`` (stored now, as active) or ``plan_id`` (an existing plan,
+        optionally at ``expected_version``). A concurrent activation makes the pointer's
+        condition fail; the attempt is repeated against the new pointer.
+        """
+        target = new_plan.plan_id if new_plan else plan_id
+        for attempt in range(ACTIVATION_ATTEMPTS):
+            pointer = self.get_item(self.key(user_id, ACTIVE_POINTER), consistent=True)
+            previous = (
+                pointer["active_plan_id"]["S"] if pointer and "active_plan_id" in pointer else None
             )
-        except ConditionFailed as err:
-            raise ItemNotFound(cause=err.cause) from err
+            pointer_version = int(pointer["version"]["N"]) if pointer else 0
+            actions = [
+                self._target_action(user_id, new_plan, plan_id, expected_version, updated_at)
+            ]
+            if previous and previous != target:
+                actions.append(self._archive_action(user_id, previous, updated_at))
+            actions.append(self._pointer_action(user_id, target, pointer_version))
+            try:
+                self.call_client("transact_write_items", TransactItems=actions)
+                break
+            except ClientError as err:
+                if error_code(err) != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in err.response.get("CancellationReasons", [])]
+                if reasons[0] == "ConditionalCheckFailed":
+                    if new_plan is not None:
+                        raise ConditionFailed("The plan exists already.", cause=err) from err
+                    current = self.get(user_id, plan_id, consistent=True)
+                    if current is None:
+                        raise ItemNotFound(cause=err) from err
+                    raise VersionConflict(current_version=current.version, cause=err) from err
+                if attempt == ACTIVATION_ATTEMPTS - 1:
+                    raise Unavailable(cause=err) from err
+                # The pointer moved (or a transaction overlapped): read it again.
+                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 (jitter)
+        activated = self.get(user_id, target, consistent=True)
+        if activated is None:
+            raise ItemNotFound()
+        return activated
+
+    def _target_action(
+        self,
+        user_id: str,
+        new_plan: Plan | None,
+        plan_id: str | None,
+        expected_version: int | None,
+        updated_at: str,
+    ) -> dict[str, Any]:
+        if new_plan is not None:
+            item = plan_to_item(replace(new_plan, status="active"))
+            return {
+                "Put": {
+                    "TableName": self.name,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(plan_id)",
+                }
+            }
+        condition = "attribute_exists(plan_id)"
+        values: dict[str, Any] = {
+            ":active": {"S": "active"},
+            ":one": {"N": "1"},
+            ":now": {"S": updated_at},
+        }
+        if expected_version is not None:
+            condition += " AND #version = :expected"
+            values[":expected"] = {"N": str(expected_version)}
+        return {
+            "Update": {
+                "TableName": self.name,
+                "Key": self.key(user_id, plan_id),
+                "UpdateExpression": "SET #status = :active, updated_at = :now ADD #version :one",
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def _archive_action(self, user_id: str, plan_id: str, updated_at: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.name,
+                "Key": self.key(user_id, plan_id),
+                "UpdateExpression": "SET #status = :archived, updated_at = :now ADD #version :one",
+                "ConditionExpression": "attribute_exists(plan_id)",
+                "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
+                "ExpressionAttributeValues": {
+                    ":archived": {"S": "archived"},
+                    ":one": {"N": "1"},
+                    ":now": {"S": updated_at},
+                },
+            }
+        }
+
+    def _pointer_action(self, user_id: str, plan_id: str, version: int) -> dict[str, Any]:
+        condition = "attribute_not_exists(plan_id)" if version == 0 else "#version = :seen"
+        values = {":plan": {"S": plan_id}, ":next": {"N": str(version + 1)}}
+        if version:
+            values[":seen"] = {"N": str(version)}
+        return {
+            "Update": {
+                "TableName": self.name,
+                "Key": self.key(user_id, ACTIVE_POINTER),
+                "UpdateExpression": "SET active_plan_id = :plan, #version = :next",
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": values,
+            }
+        }
+
+    def set_status(
+        self, user_id: str, plan_id: str, *, status: str, expected_version: int, updated_at: str
+    ) -> Plan:
+        """Pause, complete or archive a plan; if it was the active one, clear the pointer."""
+        plan = self.get(user_id, plan_id, consistent=True)
+        if plan is None:
+            raise ItemNotFound()
+        if plan.version != expected_version:
+            raise VersionConflict(current_version=plan.version)
+        actions: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.name,
+                    "Key": self.key(user_id, plan_id),
+                    "UpdateExpression": "SET #status = :status, updated_at = :now "
+                    "ADD #version :one",
+                    "ConditionExpression": "#version = :expected",
+                    "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
+                    "ExpressionAttributeValues": {
+                        ":status": {"S": status},
+                        ":now": {"S": updated_at},
+                        ":one": {"N": "1"},
+                        ":expected": {"N": str(expected_version)},
+                    },
+                }
+            }
+        ]
+        if plan.status == "active":
+            actions.append(self._clear_pointer_action(user_id, plan_id))
+        try:
+            self.call_client("transact_write_items", TransactItems=actions)
+        except ClientError as err:
+            if error_code(err) != "TransactionCanceledException":
+                raise
+            current = self.get(user_id, plan_id, consistent=True)
+            if current is None:
+                raise ItemNotFound(cause=err) from err
+            raise VersionConflict(current_version=current.version, cause=err) from err
+        return self.get(user_id, plan_id, consistent=True)
+
+    def _clear_pointer_action(self, user_id: str, plan_id: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.name,
+                "Key": self.key(user_id, ACTIVE_POINTER),
+                "UpdateExpression": "REMOVE active_plan_id ADD #version :one",
+                "ConditionExpression": "active_plan_id = :plan",
+                "ExpressionAttributeNames": {"#version": "version"},
+                "ExpressionAttributeValues": {":plan": {"S": plan_id}, ":one": {"N": "1"}},
+            }
+        }
+
+    def delete(self, user_id: str, plan_id: str) -> None:
+        """Delete a plan and its check-ins; clear the pointer if it named this plan."""
+        plan = self.get(user_id, plan_id, consistent=True)
+        if plan is None:
+            raise ItemNotFound()
+        check_ins = self.all_check_ins(user_id, plan_id)
+        if check_ins:
+            self.batch_write(
+                [
+                    {"DeleteRequest": {"Key": self.key(user_id, check_in_key(plan_id, c.date))}}
+                    for c in check_ins
+                ]
+            )
+        actions: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "TableName": self.name,
+                    "Key": self.key(user_id, plan_id),
+                    "ConditionExpression": "attribute_exists(plan_id)",
+                }
+            }
+        ]
+        if plan.status == "active":
+            actions.append(self._clear_pointer_action(user_id, plan_id))
+        try:
+            self.call_client("transact_write_items", TransactItems=actions)
+        except ClientError as err:
+            if error_code(err) != "TransactionCanceledException":
+                raise
+            raise ConditionFailed(cause=err) from err
+
+    def put_check_in(self, check_in: CheckIn) -> None:
+        """Store the day's check-in (replacing that day's earlier one) if the plan exists."""
+        item = to_item(
+            {
+                "user_id": check_in.user_id,
+                "plan_id": check_in_key(check_in.plan_id, check_in.date),
+                "item_type": "check_in",
+                "for_plan_id": check_in.plan_id,
+                "date": check_in.date,
+                "am_done": check_in.am_done,
+                "pm_done": check_in.pm_done,
+                "irritation": check_in.irritation,
+                "notes": check_in.notes,
+                "created_at": check_in.created_at,
+            }
+        )
+        actions = [
+            {
+                "ConditionCheck": {
+                    "TableName": self.name,
+                    "Key": self.key(check_in.user_id, check_in.plan_id),
+                    "ConditionExpression": "attribute_exists(plan_id)",
+                }
+            },
+            {"Put": {"TableName": self.name, "Item": item}},
+        ]
+        try:
+            self.call_client("transact_write_items", TransactItems=actions)
+        except ClientError as err:
+            if error_code(err) != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in err.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise ItemNotFound(cause=err) from err
+            raise Unavailable(cause=err) from err
+
+    def check_ins_page(
+        self, user_id: str, plan_id: str, *, limit: int, cursor: str | None = None
+    ) -> Page[CheckIn]:
+        """A plan's check-ins, newest day first."""
+        return self.query_partition(
+            user_id,
+            parse=check_in_from_item,
+            limit=limit,
+            cursor=cursor,
+            scope=f"check-ins:{plan_id}",
+            key_condition="user_id = :user_id AND begins_with(plan_id, :prefix)",
+            values={":prefix": f"{CHECK_IN_PREFIX}{plan_id}#"},
+        )
+
+    def all_check_ins(self, user_id: str, plan_id: str) -> list[CheckIn]:
+        """Every check-in of a plan (a plan lasts at most 24 weeks: a few pages at most)."""
+        check_ins: list[CheckIn] = []
+        cursor = None
+        while True:
+            page = self.check_ins_page(user_id, plan_id, limit=200, cursor=cursor)
+            check_ins += page.items
+            cursor = page.next_cursor
+            if cursor is None:
+                return check_ins
 
 
 @functools.cache

@@ -14,6 +14,8 @@ from dynamo.scans import Scan, scans_table
 # Progress reads at most this many scans (a weekly scan for ten years is 520).
 PROGRESS_MAX_SCANS = 1000
 PROGRESS_PAGE_SIZE = 100
+# How far back to look for the latest analysed scan (25 scans a page).
+LATEST_COMPLETED_MAX_PAGES = 4
 
 
 def day_start(day: date | None) -> str | None:
@@ -130,3 +132,17 @@ def metric_score(scan: Scan, metric: str) -> float | None:
         return None
     score = ((scan.analysis.get("metrics") or {}).get(metric) or {}).get("score")
     return float(score) if score is not None else None
+
+
+def latest_completed_scan(*, user_id: str) -> Scan | None:
+    """The newest scan with an analysis (reads newest first, a page at a time)."""
+    cursor = None
+    for _ in range(LATEST_COMPLETED_MAX_PAGES):
+        page = scans_table().query_page(user_id, limit=PROGRESS_PAGE_SIZE // 4, cursor=cursor)
+        for scan in page.items:
+            if scan.status == "complete" and scan.analysis:
+                return scan
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return None

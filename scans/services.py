@@ -17,8 +17,9 @@ from django.core.files.uploadedfile import UploadedFile
 from rest_framework import status
 from ulid import ULID
 
+from accounts.selectors import skin_profile_of
 from ai.analysis import now_iso
-from ai.providers import AnalysisFailed, SkinProfile, get_provider
+from ai.providers import AnalysisFailed, get_provider
 from dermalens_site.errors import ApplicationError, Conflict, NotFound
 from dynamo.scans import IdempotencyKeyUsed, Scan, scans_table
 from dynamo.users import User, users_table
@@ -134,7 +135,7 @@ def run_analysis(
         return updated
     try:
         analysis = get_provider().analyze_skin(
-            image_jpeg=image_jpeg, area=scan.area, profile=profile_of(user)
+            image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(user)
         )
     except AnalysisFailed as failure:
         return record(scan, status="failed", failure_reason=failure.reason, analysis=None)
@@ -169,16 +170,6 @@ def seconds_until_quota_resets() -> int:
     now = datetime.now(UTC)
     midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
     return max(1, int((midnight - now).total_seconds()))
-
-
-def profile_of(user: User) -> SkinProfile:
-    return SkinProfile(
-        skin_type=user.skin_type,
-        skin_concerns=user.skin_concerns,
-        sensitivities=user.sensitivities,
-        age_range=user.age_range,
-        pregnant_or_breastfeeding=user.pregnant_or_breastfeeding,
-    )
 
 
 def delete_scan(*, user_id: str, scan_id: str) -> None:

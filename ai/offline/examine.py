@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ai.analysis import QUALITY_REASONS
-from ai.offline.faces import Box, FaceLayout, detect_face, face_layout
+from ai.offline.faces import Box, FaceDetection, FaceLayout, detect_face, face_layout
 from ai.offline.images import (
     BLURRY_LAPLACIAN_VARIANCE,
     MIN_SHORT_SIDE_PX,
@@ -41,75 +41,65 @@ FRAME_CANVAS_LONG_SIDE_PX = 512
 MIN_FACE_SKIN_FRACTION = 0.30
 MIN_FRAME_SKIN_FRACTION = 0.12
 MIN_FRAME_SKIN_FRACTION_WITHOUT_FACE = 0.50
+# Below this short side (photo px) nothing is scored at all: a thumbnail's few pixels
+# would give confident-looking numbers about skin they cannot show.
+MIN_JUDGEABLE_SIDE_PX = 64
 
 
 @dataclass(frozen=True)
 class Examination:
-    width_px: int
-    height_px: int
-    reasons: tuple[str, ...]
+    reasons: tuple[str, ...]  # QUALITY_REASONS codes, in the contract's order
+    short_side_px: int
     mean_luma: float
     sharpness: float
     skin_fraction: float
     face_width_px: float | None  # in the photo's own pixels; None when no face was used
     canvas_box: Box  # the part of the photo measured, in the photo's pixels
-    layout: FaceLayout | None  # in canvas pixels
+    layout: FaceLayout | None  # in canvas pixels; None when the whole frame was measured
     maps: PixelMaps
 
     @property
-    def face_found(self) -> bool:
-        return self.layout is not None
-
-    @property
-    def enough_skin(self) -> bool:
-        return "too_little_skin" not in self.reasons
+    def judgeable(self) -> bool:
+        """Whether any score may be given: enough skin, in enough pixels."""
+        return "too_little_skin" not in self.reasons and self.short_side_px >= MIN_JUDGEABLE_SIDE_PX
 
 
 def examine_photo(image: np.ndarray, *, area: str) -> Examination:
     """Check the BGR photo's quality and measure its skin; ``area`` "face" looks for a face."""
     height, width = image.shape[:2]
-    working = resize_long_side(image, WORKING_LONG_SIDE_PX)
-    gray = to_gray(working)
-    working_scale = working.shape[1] / width
-    reasons = set(exposure_reasons(float(gray.mean())))
+    gray = to_gray(resize_long_side(image, WORKING_LONG_SIDE_PX))
+    mean_luma = float(gray.mean())
     measured_sharpness = sharpness(gray)
+    reasons = set(exposure_reasons(mean_luma))
     if measured_sharpness < BLURRY_LAPLACIAN_VARIANCE:
         reasons.add("blurry")
     if min(height, width) < MIN_SHORT_SIDE_PX:
         reasons.add("too_small")
 
     detection = detect_face(gray) if area == FACE_AREA else None
-    if area == FACE_AREA and detection is None:
-        reasons.add("no_face")
     if detection is not None:
-        face = detection.face.scaled(1 / working_scale)
-        left, top, right, bottom = FACE_CANVAS_MARGINS
-        box = _clip(face.part(-left, -top, 1 + right, 1 + bottom), width, height)
-        canvas_scale = FACE_CANVAS_WIDTH_PX / face.w
-        canvas = _cut(image, box, canvas_scale)
-        in_canvas = detection.scaled(1 / working_scale).scaled(canvas_scale, dx=-box.x, dy=-box.y)
-        layout = face_layout(in_canvas, canvas.shape)
-        maps = measure_pixels(canvas, layout.skin_area, layout.core_area)
+        in_photo = detection.scaled(width / gray.shape[1])
+        box, layout, maps = _measure_face(image, in_photo)
         skin_fraction = float(maps.skin.sum() / max(layout.skin_area.sum(), 1))
-        min_skin_fraction = MIN_FACE_SKIN_FRACTION
-        face_width_px = face.w
+        enough_skin = skin_fraction >= MIN_FACE_SKIN_FRACTION
+        face_width_px = in_photo.face.w
     else:
-        box = Box(0, 0, width, height)
+        if area == FACE_AREA:
+            reasons.add("no_face")
+        box, layout = Box(0, 0, width, height), None
         canvas = _cut(image, box, FRAME_CANVAS_LONG_SIDE_PX / max(width, height))
-        layout = None
         maps = measure_pixels(canvas, None, None)
         skin_fraction = float(maps.skin.mean())
-        min_skin_fraction = (
+        enough_skin = skin_fraction >= (
             MIN_FRAME_SKIN_FRACTION_WITHOUT_FACE if area == FACE_AREA else MIN_FRAME_SKIN_FRACTION
         )
         face_width_px = None
-    if skin_fraction < min_skin_fraction:
+    if not enough_skin:
         reasons.add("too_little_skin")
     return Examination(
-        width_px=width,
-        height_px=height,
         reasons=tuple(reason for reason in QUALITY_REASONS if reason in reasons),
-        mean_luma=float(gray.mean()),
+        short_side_px=min(height, width),
+        mean_luma=mean_luma,
         sharpness=measured_sharpness,
         skin_fraction=skin_fraction,
         face_width_px=face_width_px,
@@ -117,6 +107,17 @@ def examine_photo(image: np.ndarray, *, area: str) -> Examination:
         layout=layout,
         maps=maps,
     )
+
+
+def _measure_face(image: np.ndarray, detection: FaceDetection) -> tuple[Box, FaceLayout, PixelMaps]:
+    """Cut the face canvas (detection in the photo's pixels) and measure its skin."""
+    left, top, right, bottom = FACE_CANVAS_MARGINS
+    face = detection.face
+    box = _clip(face.part(-left, -top, 1 + right, 1 + bottom), *image.shape[1::-1])
+    canvas_scale = FACE_CANVAS_WIDTH_PX / face.w
+    canvas = _cut(image, box, canvas_scale)
+    layout = face_layout(detection.scaled(canvas_scale, dx=-box.x, dy=-box.y), canvas.shape)
+    return box, layout, measure_pixels(canvas, layout.skin_area, layout.core_area)
 
 
 def _clip(box: Box, width: int, height: int) -> Box:

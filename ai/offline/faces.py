@@ -1,7 +1,7 @@
 """Finding the face and eyes (OpenCV's bundled Haar cascades) and the regions drawn from them.
 
-    detection = detect_face(gray)       # FaceDetection in the grey image's pixels, or None
-    layout = face_layout(detection.scaled(...))
+    detection = detect_face(gray)  # FaceDetection in the grey image's pixels, or None
+    layout = face_layout(detection.scaled(factor, dx=-left, dy=-top), canvas.shape)
 
 The cascades ship inside opencv-python-headless (``cv2.data.haarcascades``): nothing is
 downloaded. Each is loaded once per process.
@@ -17,7 +17,13 @@ import numpy as np
 
 from ai.offline.images import resize_long_side
 
-FACE_CASCADE_FILE = "haarcascade_frontalface_default.xml"
+# Tried in order until one finds a face, with its minNeighbors (how many overlapping
+# windows must agree). The second catches faces the first misses, e.g. a face with many
+# dark spots, whose light/dark pattern the default cascade no longer recognises.
+FACE_CASCADES = (
+    ("haarcascade_frontalface_default.xml", 5),
+    ("haarcascade_frontalface_alt2.xml", 3),
+)
 EYE_CASCADE_FILE = "haarcascade_eye.xml"
 # Faces are searched on a copy this size: fast, and the same window scales whatever the
 # photo's resolution, so a photo and its upscaled copy give the same box.
@@ -25,11 +31,26 @@ DETECTION_LONG_SIDE_PX = 640
 # A face narrower than this share of the photo's short side is too small to analyse.
 FACE_MIN_SHORT_SIDE_FRACTION = 0.08
 FACE_SCALE_FACTOR = 1.1
-FACE_MIN_NEIGHBORS = 5
 # Eyes are searched in the face's upper band, resized so the face is this wide: the eye
 # cascade's 20 px window then fits eyes of any photo.
 EYE_SEARCH_FACE_WIDTH_PX = 200
+EYE_SEARCH_BAND_FRACTIONS = (0.0, 0.12, 1.0, 0.62)  # of the face box
 EYE_MIN_NEIGHBORS = 5
+# A plausible eye box is this wide (fractions of the face width), and the two eyes'
+# centres differ in height by at most EYE_LEVEL_TOLERANCE face widths.
+EYE_WIDTH_RANGE_FRACTIONS = (0.12, 0.40)
+EYE_LEVEL_TOLERANCE = 0.15
+# Within an eye box (fractions): the part left out of the skin (eye, lashes) and the
+# band under it where dark circles show.
+EYE_EXCLUSION_FRACTIONS = (-0.10, -0.05, 1.10, 0.80)
+UNDER_EYE_FRACTIONS = (0.15, 0.78, 0.85, 1.10)
+
+# Where the eyes sit in a frontal Haar face box, on average: their midpoint at these
+# fractions of the box, their centres this fraction of its width apart. The eyes locate
+# the face about twice as steadily as the box, whose size jitters by several percent
+# between near-identical photos; every measure's scale follows the box.
+EYE_MIDPOINT_FRACTIONS = (0.50, 0.38)
+EYE_DISTANCE_FRACTION = 0.455
 
 # Regions as fractions (left, top, right, bottom) of the face box, placed on a frontal
 # Haar box (it runs from mid-forehead to the chin). "left" is the person's left, which
@@ -41,6 +62,8 @@ REGION_FRACTIONS = {
     "right_cheek": (0.12, 0.52, 0.34, 0.76),
     "chin": (0.36, 0.96, 0.64, 1.12),
 }
+# Where the person's own skin colour is sampled: the least likely to hold hair or shadow.
+CORE_REGIONS = ("nose", "left_cheek", "right_cheek")
 # Where the eyes sit when the eye cascade finds none (fractions of the face box).
 DEFAULT_EYE_FRACTIONS = ((0.13, 0.22, 0.43, 0.50), (0.57, 0.22, 0.87, 0.50))
 # Skin measured for the face: an ellipse in the box, without eyes, brows and mouth.
@@ -109,24 +132,23 @@ class FaceLayout:
     core_area: np.ndarray  # bool: cheeks and nose, where the skin colour is sampled
 
 
-# detectMultiScale keeps per-call buffers in the classifier, so one instance is not safe
-# to share between threads; a lock per cascade keeps the once-per-process load.
-_cascade_locks = {FACE_CASCADE_FILE: threading.Lock(), EYE_CASCADE_FILE: threading.Lock()}
-
-
 @functools.cache
-def _cascade(filename: str) -> cv2.CascadeClassifier:
+def _cascade(filename: str) -> tuple[cv2.CascadeClassifier, threading.Lock]:
+    """The classifier, loaded once per process, and the lock that guards it: detectMultiScale
+    keeps per-call buffers in the classifier, so one instance is not safe to share between
+    threads."""
     path = Path(cv2.data.haarcascades) / filename
     classifier = cv2.CascadeClassifier(str(path))
     if classifier.empty():
         raise RuntimeError(f"OpenCV's {filename} is missing from {path.parent}")
-    return classifier
+    return classifier, threading.Lock()
 
 
 def _detect(filename: str, gray: np.ndarray, **options) -> list[tuple[int, int, int, int, int]]:
     """Boxes (x, y, w, h) with their votes: how many neighbouring windows agreed."""
-    with _cascade_locks[filename]:
-        boxes, votes = _cascade(filename).detectMultiScale2(gray, **options)
+    classifier, lock = _cascade(filename)
+    with lock:
+        boxes, votes = classifier.detectMultiScale2(gray, **options)
     return [(*(int(v) for v in box), int(vote)) for box, vote in zip(boxes, votes, strict=True)]
 
 
@@ -136,39 +158,57 @@ def detect_face(gray: np.ndarray) -> FaceDetection | None:
     The face with the most votes wins, not the largest: a false detection (a collar, a
     pattern) can be bigger than the face but gathers far fewer agreeing windows.
     """
-    small = resize_long_side(gray, DETECTION_LONG_SIDE_PX)
+    # Equalised as OpenCV's own samples do: a dark or flat photo gets the contrast the
+    # cascades were trained on.
+    small = cv2.equalizeHist(resize_long_side(gray, DETECTION_LONG_SIDE_PX))
     factor = gray.shape[1] / small.shape[1]
     min_side = max(24, round(min(small.shape) * FACE_MIN_SHORT_SIDE_FRACTION))
-    faces = _detect(
-        FACE_CASCADE_FILE,
-        small,
-        scaleFactor=FACE_SCALE_FACTOR,
-        minNeighbors=FACE_MIN_NEIGHBORS,
-        minSize=(min_side, min_side),
-    )
-    if not faces:
+    for filename, min_neighbors in FACE_CASCADES:
+        faces = _detect(
+            filename,
+            small,
+            scaleFactor=FACE_SCALE_FACTOR,
+            minNeighbors=min_neighbors,
+            minSize=(min_side, min_side),
+        )
+        if faces:
+            break
+    else:
         return None
     x, y, w, h, _ = max(faces, key=lambda box: (box[4], box[2] * box[3], -box[0], -box[1]))
     face = Box(x * factor, y * factor, w * factor, h * factor)
-    return FaceDetection(face, _detect_eyes(gray, face))
+    eyes = _detect_eyes(gray, face)
+    return FaceDetection(face if eyes is None else _face_from_eyes(eyes), eyes)
+
+
+def _face_from_eyes(eyes: tuple[Box, Box]) -> Box:
+    """The face box placed and sized from the eyes' centres (see EYE_DISTANCE_FRACTION)."""
+    (left_x, left_y), (right_x, right_y) = ((eye.x + eye.w / 2, eye.y + eye.h / 2) for eye in eyes)
+    width = float(np.hypot(right_x - left_x, right_y - left_y)) / EYE_DISTANCE_FRACTION
+    middle_x, middle_y = (left_x + right_x) / 2, (left_y + right_y) / 2
+    fraction_x, fraction_y = EYE_MIDPOINT_FRACTIONS
+    return Box(middle_x - fraction_x * width, middle_y - fraction_y * width, width, width)
 
 
 def _detect_eyes(gray: np.ndarray, face: Box) -> tuple[Box, Box] | None:
-    band = face.part(0.0, 0.12, 1.0, 0.62)
+    band = face.part(*EYE_SEARCH_BAND_FRACTIONS)
     rows, cols = band.slices(gray.shape)
     roi = gray[rows, cols]
     if roi.size == 0:
         return None
     factor = EYE_SEARCH_FACE_WIDTH_PX / roi.shape[1]
-    roi = cv2.resize(roi, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    roi = cv2.equalizeHist(
+        cv2.resize(roi, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    )
     candidates = [
         Box(x / factor + cols.start, y / factor + rows.start, w / factor, h / factor)
         for x, y, w, h, _ in _detect(
             EYE_CASCADE_FILE, roi, scaleFactor=1.1, minNeighbors=EYE_MIN_NEIGHBORS
         )
     ]
-    # An eye is 0.12-0.40 face widths wide; the biggest plausible one on each side wins.
-    plausible = [eye for eye in candidates if 0.12 * face.w <= eye.w <= 0.40 * face.w]
+    # The biggest plausible eye on each side of the face wins.
+    narrowest, widest = (fraction * face.w for fraction in EYE_WIDTH_RANGE_FRACTIONS)
+    plausible = [eye for eye in candidates if narrowest <= eye.w <= widest]
     middle = face.x + face.w / 2
     left = [eye for eye in plausible if eye.x + eye.w / 2 < middle]
     right = [eye for eye in plausible if eye.x + eye.w / 2 >= middle]
@@ -176,7 +216,8 @@ def _detect_eyes(gray: np.ndarray, face: Box) -> tuple[Box, Box] | None:
         return None
     left_eye = max(left, key=lambda eye: (eye.w, -eye.y))
     right_eye = max(right, key=lambda eye: (eye.w, -eye.y))
-    if abs((left_eye.y + left_eye.h / 2) - (right_eye.y + right_eye.h / 2)) > 0.15 * face.w:
+    level_difference = abs((left_eye.y + left_eye.h / 2) - (right_eye.y + right_eye.h / 2))
+    if level_difference > EYE_LEVEL_TOLERANCE * face.w:
         return None
     return left_eye, right_eye
 
@@ -185,18 +226,17 @@ def face_layout(detection: FaceDetection, shape: tuple[int, ...]) -> FaceLayout:
     """Regions, under-eyes and the measurable skin area of a face on a canvas of ``shape``."""
     face = detection.face
     eyes = detection.eyes or tuple(face.part(*fractions) for fractions in DEFAULT_EYE_FRACTIONS)
-    # Dark circles sit in the band just under the eye, about a third of an eye box high.
-    under_eyes = tuple(eye.part(0.15, 0.78, 0.85, 1.10) for eye in eyes)
+    under_eyes = tuple(eye.part(*UNDER_EYE_FRACTIONS) for eye in eyes)
     rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
     skin_area = _ellipse(rows, cols, face.part(*_ellipse_box(FACE_ELLIPSE_FRACTIONS)))
     skin_area &= ~_ellipse(rows, cols, face.part(*_ellipse_box(MOUTH_ELLIPSE_FRACTIONS)))
     skin_area &= ~face.part(*BROW_BAND_FRACTIONS).mask(shape)
     skin_area &= ~face.part(*NOSTRIL_BAND_FRACTIONS).mask(shape)
     for eye in eyes:
-        skin_area &= ~eye.part(-0.1, -0.05, 1.1, 0.8).mask(shape)
+        skin_area &= ~eye.part(*EYE_EXCLUSION_FRACTIONS).mask(shape)
     regions = {name: face.part(*fractions) for name, fractions in REGION_FRACTIONS.items()}
     core_area = np.zeros(shape[:2], dtype=bool)
-    for name in ("nose", "left_cheek", "right_cheek"):
+    for name in CORE_REGIONS:
         core_area |= regions[name].mask(shape)
     return FaceLayout(
         face=face,

@@ -1,7 +1,7 @@
 """Per-pixel skin measures on the analysis canvas: the skin mask and one map per measure.
 
-    maps = measure_pixels(canvas, skin_area)
-    measures = maps.measure(maps.skin & region_mask)   # None when too few skin pixels
+    maps = measure_pixels(canvas, layout.skin_area, layout.core_area)
+    measures = maps.measure(maps.skin & region_mask)  # None when too few skin pixels
 
 Every map is a smooth function of the pixels (soft thresholds, not hard cut-offs), so a
 slightly different photo of the same skin moves each measure a little, never a step.
@@ -32,9 +32,13 @@ MIN_MEASURE_PIXELS = 60
 # Blur scales (Gaussian sigma, canvas px). Illumination changes over the face's shape,
 # more slowly than blotches; spots and blemishes are a few px across.
 FINE_SIGMA_PX = 1.0
+# JPEG keeps colour at half resolution, so a* detail finer than this is compression noise.
+CHROMA_SIGMA_PX = 2.0
 SPOT_SIGMAS_PX = (1.5, 3.0)
 TEXTURE_SIGMA_PX = (0.8, 2.0)
 TONE_SIGMAS_PX = (2.0, 12.0)
+# Tone variation in L* is scaled to skin of this lightness (a typical well-lit face).
+REFERENCE_LIGHTNESS = 70.0
 # Red patch: a* this many units above the person's own skin baseline (CIELAB units).
 RED_PATCH_EXCESS_A = 6.0
 RED_PATCH_SOFTNESS_A = 1.5
@@ -53,9 +57,12 @@ SHINE_VALUE_SOFTNESS = 0.04
 SHINE_DESATURATION = 0.50
 SHINE_DESATURATION_SOFTNESS = 0.10
 SHINE_MIN_VALUE = 0.50
+SHINE_MIN_VALUE_SOFTNESS = 0.05
 # HSV value from which the brightest channel counts as clipped by the camera.
 CLIPPED_VALUE = 0.97
 CLIPPED_VALUE_SOFTNESS = 0.02
+# Spots, texture and tone are trusted from this far inside the skin mask's edge.
+EDGE_MARGIN_PX = 4.0
 # Spot blobs drawn on the overlay, in canvas px.
 SPOT_AREA_RANGE_PX = (3, 150)
 
@@ -69,7 +76,7 @@ class Measures:
     hue_deg: float  # CIELAB hue angle of the median skin colour; lower is redder
     red_patch_pct: float  # pixels well above the person's own a* baseline
     shine_pct: float  # specular highlights
-    unevenness: float  # robust spread of mid-scale L* and b* variation
+    unevenness: float  # robust spread of mid-scale L* (scaled) and b* variation
     dark_spot_pct: float
     blemish_pct: float
     texture_pct: float  # mean fine-scale contrast relative to the local lightness
@@ -80,12 +87,15 @@ class Spot:
     x: float
     y: float
     radius: float
-    kind: str  # "dark" or "red"
+    kind: str  # "dark" (a dark spot) or "red" (a blemish)
 
 
 @dataclass(frozen=True)
 class PixelMaps:
+    """One canvas-sized array per measure, and the masks they are read through."""
+
     skin: np.ndarray  # bool: skin-coloured pixels inside the measured area
+    interior: np.ndarray  # 0-1: distance from the skin mask's edge, 1 from EDGE_MARGIN_PX in
     skin_colour: np.ndarray  # bool: skin-coloured pixels anywhere on the canvas
     lightness: np.ndarray  # L* (0-100)
     red_excess: np.ndarray  # a* minus the person's baseline a*
@@ -105,17 +115,27 @@ class PixelMaps:
             return None
         a_median = float(np.median(self.a_star[mask]))
         b_median = float(np.median(self.b_star[mask]))
-        unevenness = float(np.hypot(_robust_std(self.tone_l[mask]), _robust_std(self.tone_b[mask])))
+        # Texture and tone are read away from the mask's edge, where hair, brows and the
+        # face's outline add detail that is not the skin's; a slightly different face box
+        # moves that edge, so leaving it out keeps the measures steady.
+        interior = mask & (self.interior >= 1.0)
+        if interior.sum() < MIN_MEASURE_PIXELS:
+            interior = mask
+        lightness = float(np.median(self.lightness[mask]))
+        # L* variation is read relative to the skin's own lightness: the same blotches
+        # photographed darker have smaller L* differences.
+        tone_l = _robust_std(self.tone_l[interior]) * REFERENCE_LIGHTNESS / max(lightness, 5.0)
+        unevenness = float(np.hypot(tone_l, _robust_std(self.tone_b[interior])))
         return Measures(
             pixels=pixels,
-            lightness=float(np.median(self.lightness[mask])),
+            lightness=lightness,
             hue_deg=float(np.degrees(np.arctan2(b_median, a_median))),
             red_patch_pct=_percent(self.red_patch, mask),
             shine_pct=_percent(self.specular, mask),
             unevenness=unevenness,
             dark_spot_pct=_percent(self.dark_spot, mask),
             blemish_pct=_percent(self.blemish, mask),
-            texture_pct=float(self.texture[mask].mean()),
+            texture_pct=float(self.texture[interior].mean()),
         )
 
     def lightness_median(self, mask: np.ndarray) -> float | None:
@@ -150,15 +170,17 @@ def measure_pixels(
     lab = cv2.cvtColor(canvas.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
     lightness, a_star, b_star = cv2.split(lab)
     skin_colour = skin_mask(canvas, lab, core_area)
-    skin = skin_colour if skin_area is None else skin_colour & skin_area
+    skin = _without_islands(skin_colour if skin_area is None else skin_colour & skin_area)
     weight = skin.astype(np.float32)
-    # Spots are only trusted away from the mask's edge, where shading and hair begin.
-    inner = np.clip(cv2.distanceTransform(skin.astype(np.uint8), cv2.DIST_L2, 3) / 3.0, 0, 1)
+    # Spots, texture and tone are only trusted away from the mask's edge, where shading,
+    # hair and the face's outline begin.
+    distance = cv2.distanceTransform(skin.astype(np.uint8), cv2.DIST_L2, 3)
+    inner = np.clip(distance / EDGE_MARGIN_PX, 0, 1)
     value, desaturation = _value_desaturation(canvas, skin)
     baseline_a = _median(a_star, skin, 12.0)
     baseline_v = max(_median(value, skin, 0.6), 0.05)
 
-    fine_a = _masked_blur(a_star, weight, FINE_SIGMA_PX)
+    fine_a = _masked_blur(a_star, weight, CHROMA_SIGMA_PX)
     red_excess = fine_a - baseline_a
     # A spot is a blob: curved the same way in every direction (a crease or the edge of a
     # shadow is curved one way only), so its strength is the Hessian's smaller eigenvalue.
@@ -171,7 +193,7 @@ def measure_pixels(
     specular = (
         _soft_above(value / baseline_v, SHINE_VALUE_RATIO, SHINE_VALUE_SOFTNESS)
         * _soft_above(desaturation, SHINE_DESATURATION, SHINE_DESATURATION_SOFTNESS)
-        * _soft_above(value, SHINE_MIN_VALUE, 0.05)
+        * _soft_above(value, SHINE_MIN_VALUE, SHINE_MIN_VALUE_SOFTNESS)
     )
 
     # Relative to the local lightness, so a brighter exposure of the same skin measures the same.
@@ -183,6 +205,7 @@ def measure_pixels(
     )
     return PixelMaps(
         skin=skin,
+        interior=inner,
         skin_colour=skin_colour,
         lightness=lightness,
         red_excess=red_excess,
@@ -247,6 +270,15 @@ def _like_core(lab: np.ndarray, core: np.ndarray) -> np.ndarray:
     return (lightness >= l_mid - CORE_REACH_SPREADS * l_spread) & (
         b_star <= b_mid + CORE_REACH_SPREADS * b_spread
     )
+
+
+def _without_islands(mask: np.ndarray) -> np.ndarray:
+    """The mask without specks smaller than MIN_MEASURE_PIXELS: skin-coloured strands of
+    hair or a fleck of background are not skin to measure."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= MIN_MEASURE_PIXELS
+    keep[0] = False  # the background
+    return keep[labels]
 
 
 def _centre_spread(values: np.ndarray, min_spread: float) -> tuple[float, float]:

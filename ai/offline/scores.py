@@ -6,8 +6,9 @@ concerns, skin type and summary.
 Every score is a logistic function of one raw measure, fixed by two anchors: the
 measure's value that scores 90 and the value that scores 30. It is smooth and strictly
 monotone, so a small change in the photo moves a score a little and never across a step.
-The anchors were set by eye on portraits of healthy skin and on the same photos made
-redder, shinier, blotchier or noisier; they are heuristics, not clinical thresholds.
+The anchors were set by eye on the public-domain sample portrait and on copies of it
+made redder, shinier, spotted or noisier (and checked for repeatability with
+``bench/repeatability.py``); they are heuristics, not clinical thresholds.
 """
 
 import math
@@ -35,20 +36,21 @@ def falling_score(value: float, anchors: Anchors) -> float:
 
 
 # Redness: how far the skin's CIELAB hue angle sits below a typical skin hue (redder
-# skin has a lower hue angle), half-weighted because healthy skin spans roughly 40-70
-# degrees, plus the share of pixels well above the person's own a* baseline (patches).
+# skin has a lower hue angle), half-weighted because healthy skin of different tones
+# spans roughly 40-70 degrees, plus the share of pixels well above the person's own a*
+# baseline (red patches).
 REDNESS_NEUTRAL_HUE_DEG = 60.0
 REDNESS_HUE_WEIGHT = 0.5
 REDNESS_PATCH_WEIGHT = 1.0
 # Pigmentation: mid-scale L*/b* spread plus the share of dark-spot pixels.
-DARK_SPOT_WEIGHT = 2.0
+DARK_SPOT_WEIGHT = 3.0
 SCORE_ANCHORS = {
     "redness": Anchors(good=2.0, bad=16.0),  # weighted hue deficit (deg) + patch %
     "oiliness": Anchors(good=2.0, bad=15.0),  # specular highlight % of skin
-    "pigmentation": Anchors(good=5.0, bad=12.0),  # CIELAB spread + weighted spot %
+    "pigmentation": Anchors(good=5.0, bad=15.0),  # CIELAB spread + weighted spot %
     "texture": Anchors(good=0.8, bad=2.5),  # mean fine-scale contrast, % of lightness
     "acne": Anchors(good=0.3, bad=3.0),  # red-blob % of skin
-    "dark_circles": Anchors(good=3.0, bad=12.0),  # cheek L* minus under-eye L*
+    "dark_circles": Anchors(good=2.0, bad=10.0),  # cheek L* minus under-eye L*
 }
 # What a photo cannot show honestly; these stay None whatever the pixels.
 UNJUDGED_METRICS = {
@@ -92,15 +94,18 @@ CONCERN_NAMES = {
     "acne": "blemishes",
     "dark_circles": "dark circles",
 }
-# Skin type from shine (specular % of skin) in the T-zone and on the cheeks.
-OILY_SHINE_PCT = 4.0
-MATTE_SHINE_PCT = 1.5
+# Skin type from shine (specular % of skin) in the T-zone and on the cheeks. Shine moves
+# with the exposure (a brighter photo of the same face shines more), so only clear cases
+# get a type: at least OILY_SHINE_PCT is shiny (an oiliness score near 60), under
+# MATTE_SHINE_PCT is matte; anything between says nothing.
+OILY_SHINE_PCT = 8.0
+MATTE_SHINE_PCT = 1.0
 OILY_CHEEK_SHARE = 0.6  # oily all over: cheeks at least this share of the T-zone's shine
 DRY_MAX_TEXTURE_SCORE = 50.0
 SKIN_TYPE_MIN_FACE_WIDTH_PX = 150.0
 
 DISCLAIMER = "Offline heuristic estimate from the photo's pixels, not a diagnosis."
-TOO_LITTLE_SKIN_NOTE = "Too little skin was visible to judge; retake the photo closer, in daylight."
+NOT_JUDGEABLE_NOTE = "Too little skin was visible to judge; retake the photo closer, in daylight."
 LIMITS_NOTE = (
     "Wrinkles, firmness, hydration, pores, radiance and eye bags are not judged offline, "
     "nor can it tell whether a mole changes: see a dermatologist about any spot that "
@@ -139,7 +144,7 @@ def score_examination(examination: Examination) -> dict:
 
 
 def _measures(examination: Examination) -> Measures | None:
-    if not examination.enough_skin:
+    if not examination.judgeable:
         return None
     return examination.maps.measure(examination.maps.skin)
 
@@ -239,7 +244,11 @@ def _severity(score: float) -> str:
 
 
 def _worst_region(metric: str, regions: dict[str, dict]) -> str | None:
-    scored = [(scores[metric], region) for region, scores in regions.items() if scores.get(metric)]
+    scored = [
+        (scores[metric], region)
+        for region, scores in regions.items()
+        if scores.get(metric) is not None
+    ]
     if not scored:
         return None
     score, region = min(scored)
@@ -282,8 +291,8 @@ def _summary(examination: Examination, concerns: list[dict]) -> str:
     sentences = [DISCLAIMER]
     if examination.reasons:
         sentences.append("Photo issues: " + ", ".join(_words(r) for r in examination.reasons) + ".")
-    if not examination.enough_skin:
-        sentences.append(TOO_LITTLE_SKIN_NOTE)
+    if not examination.judgeable:
+        sentences.append(NOT_JUDGEABLE_NOTE)
     elif concerns:
         listed = ", ".join(f"{c['name']} ({c['severity']})" for c in concerns[:4])
         sentences.append(f"Most visible: {listed}.")

@@ -1,0 +1,259 @@
+"""The offline provider and its overlays, on generated photos and the public-domain face."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.utils.module_loading import import_string
+from PIL import Image, ImageFilter
+
+from ai.analysis import METRICS, REGIONS, SkinAnalysis
+from ai.offline import OVERLAY_METRICS, OfflineProvider, render_overlay
+from ai.offline.scores import UNJUDGED_METRICS
+from ai.providers import PROVIDERS, AnalysisFailed, SkinProfile
+
+SAMPLE_FACE = Path(__file__).resolve().parents[2] / "tests" / "data" / "astronaut.jpg"
+# Where OpenCV's face cascade finds the face in the 512 px sample (x, y, width, height).
+SAMPLE_FACE_BOX = (178, 67, 92, 92)
+
+
+def encode(picture: Image.Image, quality: int = 92) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def face_photo(size: int = 512) -> Image.Image:
+    picture = Image.open(SAMPLE_FACE).convert("RGB")
+    return picture if size == 512 else picture.resize((size, size), Image.Resampling.LANCZOS)
+
+
+def from_array(pixels: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+def skin_close_up(size: int = 800, seed: int = 7) -> Image.Image:
+    """A skin-toned frame with pore-scale texture and sensor noise."""
+    rng = np.random.default_rng(seed)
+    pixels = np.empty((size, size, 3), dtype=np.float32)
+    pixels[:] = (214, 168, 146)
+    grain = Image.fromarray(rng.normal(128, 40, (size, size)).clip(0, 255).astype(np.uint8))
+    grain = np.asarray(grain.filter(ImageFilter.GaussianBlur(1.2)), dtype=np.float32) - 128
+    pixels += grain[..., None] * 0.8 + rng.normal(0, 4, (size, size, 3))
+    return from_array(pixels)
+
+
+def skin_pixels(pixels: np.ndarray) -> np.ndarray:
+    """A rough skin rule for editing the sample photo (red above green above blue)."""
+    red, green, blue = (pixels[..., channel] for channel in range(3))
+    return (red > 95) & (red > green) & (green > blue) & (red - blue > 15)
+
+
+def redder(picture: Image.Image) -> Image.Image:
+    pixels = np.asarray(picture, dtype=np.float32).copy()
+    skin = skin_pixels(pixels)
+    pixels[skin] *= (1.15, 0.97, 0.97)
+    return from_array(pixels)
+
+
+def with_dots(picture: Image.Image, colour: tuple[int, int, int], count: int = 20) -> Image.Image:
+    """Small soft dots painted on the sample face's cheeks and nose."""
+    rng = np.random.default_rng(11)
+    pixels = np.asarray(picture, dtype=np.float32).copy()
+    scale = picture.width / 512
+    x, y, width, _ = (value * scale for value in SAMPLE_FACE_BOX)
+    radius = 1.6 * scale
+    reach = int(4 * radius)
+    rows, cols = np.mgrid[-reach : reach + 1, -reach : reach + 1]
+    for _ in range(count):
+        centre_x = round(x + width * rng.uniform(0.18, 0.82))
+        centre_y = round(y + width * rng.uniform(0.5, 0.75))
+        weight = 0.8 * np.exp(-(cols**2 + rows**2) / (2 * radius**2))[..., None]
+        window = pixels[
+            centre_y - reach : centre_y + reach + 1, centre_x - reach : centre_x + reach + 1
+        ]
+        window[:] = window * (1 - weight) + np.array(colour, dtype=np.float32) * weight
+    return from_array(pixels)
+
+
+def analyse(photo: bytes, area: str = "face") -> SkinAnalysis:
+    return OfflineProvider().analyze_skin(image_jpeg=photo, area=area, profile=SkinProfile())
+
+
+def without_time(analysis: SkinAnalysis) -> dict:
+    answer = analysis.to_dict()
+    answer.pop("analyzed_at")
+    return answer
+
+
+@pytest.fixture(scope="module")
+def face() -> SkinAnalysis:
+    return analyse(SAMPLE_FACE.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def large_face() -> SkinAnalysis:
+    """The sample face upscaled to 1024 px: a face about 185 px wide."""
+    return analyse(encode(face_photo(1024)))
+
+
+class TestProvider:
+    def test_the_settings_name_offline_imports_this_provider(self):
+        assert import_string(PROVIDERS["offline"]) is OfflineProvider
+
+    def test_the_result_names_the_offline_provider_and_is_heuristic(self, face):
+        assert (face.provider, face.model, face.heuristic) == (
+            "offline",
+            "dermalens-offline-heuristic-1",
+            True,
+        )
+        assert "offline" in face.summary.lower()
+        assert "heuristic" in face.summary.lower()
+        assert "not a diagnosis" in face.summary.lower()
+        assert face.red_flags == ()
+
+    @pytest.mark.parametrize(
+        "make",
+        [lambda: SAMPLE_FACE.read_bytes(), lambda: encode(skin_close_up())],
+        ids=["face", "skin close-up"],
+    )
+    def test_the_same_photo_gives_identical_results_twice(self, make):
+        photo = make()
+        assert without_time(analyse(photo)) == without_time(analyse(photo))
+
+    @pytest.mark.parametrize(
+        "make, area",
+        [
+            (lambda: SAMPLE_FACE.read_bytes(), "face"),
+            (lambda: encode(skin_close_up()), "left_cheek"),
+            (lambda: encode(skin_close_up()), "face"),
+            (lambda: encode(Image.new("RGB", (600, 600), (90, 110, 160))), "face"),
+            (lambda: encode(face_photo().point(lambda v: v // 8)), "face"),
+        ],
+        ids=["face", "cheek close-up", "close-up as face", "no skin", "dark face"],
+    )
+    def test_every_result_survives_the_contract_round_trip(self, make, area):
+        analysis = analyse(make(), area)
+        assert SkinAnalysis.from_dict(analysis.to_dict()) == analysis
+
+    def test_the_overall_score_is_the_mean_of_the_scored_metrics(self, face):
+        scores = [metric.score for metric in face.metrics.values() if metric.score is not None]
+        assert face.overall_score == pytest.approx(sum(scores) / len(scores), abs=0.1)
+
+    def test_metrics_the_pixels_cannot_judge_are_none_with_no_band(self, face):
+        for name in UNJUDGED_METRICS:
+            assert face.metrics[name].score is None
+            assert face.metrics[name].band is None
+            assert face.metrics[name].confidence == 0
+        judged = set(METRICS) - set(UNJUDGED_METRICS)
+        assert all(face.metrics[name].score is not None for name in judged)
+        assert all(0 < face.metrics[name].confidence <= 1 for name in judged)
+
+    @pytest.mark.parametrize("data", [b"", b"definitely not a photo", b"\xff\xd8\xff" + bytes(64)])
+    def test_unreadable_bytes_fail_as_unreadable_image(self, data):
+        with pytest.raises(AnalysisFailed) as failure:
+            analyse(data)
+        assert failure.value.reason == "unreadable_image"
+
+
+class TestFace:
+    def test_the_sample_photo_finds_the_face_and_scores_the_five_regions(self, face):
+        assert "no_face" not in face.image_quality.reasons
+        assert face.image_quality.acceptable
+        assert set(face.regions) == set(REGIONS)
+        for region, scores in face.regions.items():
+            assert scores["redness"] is not None, region
+
+    def test_a_redder_photo_scores_lower_on_redness(self, large_face):
+        red = analyse(encode(redder(face_photo(1024))))
+        assert red.metrics["redness"].score < large_face.metrics["redness"].score - 10
+        assert "redness" in {concern.name for concern in red.concerns}
+
+    def test_painted_red_blemishes_lower_the_acne_score(self, large_face):
+        spotted = analyse(encode(with_dots(face_photo(1024), (200, 80, 80))))
+        assert spotted.metrics["acne"].score < large_face.metrics["acne"].score - 15
+
+    def test_painted_dark_spots_lower_the_pigmentation_score(self, large_face):
+        spotted = analyse(encode(with_dots(face_photo(1024), (110, 75, 55))))
+        assert spotted.metrics["pigmentation"].score < large_face.metrics["pigmentation"].score - 15
+
+    def test_a_smaller_face_is_judged_with_less_confidence(self, face, large_face):
+        for name in ("redness", "texture"):
+            assert face.metrics[name].confidence < large_face.metrics[name].confidence
+
+    def test_a_close_up_of_a_cheek_is_measured_without_looking_for_a_face(self):
+        analysis = analyse(encode(skin_close_up()), area="left_cheek")
+        assert "no_face" not in analysis.image_quality.reasons
+        assert analysis.metrics["redness"].score is not None
+        assert analysis.metrics["dark_circles"].score is None
+        assert analysis.regions == {}
+
+
+class TestImageQuality:
+    def test_a_blurred_photo_is_flagged_blurry_and_the_sharp_one_is_not(self, face):
+        blurred = analyse(encode(face_photo().filter(ImageFilter.GaussianBlur(3))))
+        assert "blurry" in blurred.image_quality.reasons
+        assert not blurred.image_quality.acceptable
+        assert "blurry" not in face.image_quality.reasons
+
+    def test_a_very_dark_photo_is_flagged_too_dark(self):
+        analysis = analyse(encode(face_photo().point(lambda v: v // 6)))
+        assert "too_dark" in analysis.image_quality.reasons
+
+    def test_a_washed_out_photo_is_flagged_too_bright(self):
+        analysis = analyse(encode(face_photo().point(lambda v: min(255, 160 + v))))
+        assert "too_bright" in analysis.image_quality.reasons
+
+    def test_a_300_pixel_photo_is_flagged_too_small(self):
+        analysis = analyse(encode(face_photo().resize((300, 300), Image.Resampling.LANCZOS)))
+        assert "too_small" in analysis.image_quality.reasons
+
+    def test_a_thumbnail_is_flagged_too_small_and_not_scored(self):
+        analysis = analyse(encode(skin_close_up().resize((40, 40))), area="body")
+        assert "too_small" in analysis.image_quality.reasons
+        assert analysis.overall_score is None
+        assert all(metric.score is None for metric in analysis.metrics.values())
+
+    @pytest.mark.parametrize("area, no_face", [("face", True), ("body", False), ("neck", False)])
+    def test_a_photo_without_skin_has_too_little_skin_and_no_scores(self, area, no_face):
+        rng = np.random.default_rng(3)
+        grey_blue = np.full((600, 600, 3), (90, 110, 160), dtype=np.float32)
+        analysis = analyse(encode(from_array(grey_blue + rng.normal(0, 6, grey_blue.shape))), area)
+        assert "too_little_skin" in analysis.image_quality.reasons
+        assert ("no_face" in analysis.image_quality.reasons) is no_face
+        assert analysis.overall_score is None
+        assert all(metric.score is None for metric in analysis.metrics.values())
+        assert analysis.regions == {}
+
+
+@pytest.fixture(scope="module")
+def overlays() -> dict[str, bytes]:
+    photo = encode(face_photo().resize((640, 512), Image.Resampling.LANCZOS))
+    return {metric: render_overlay(photo, metric) for metric in OVERLAY_METRICS}
+
+
+class TestOverlays:
+    def test_each_overlay_is_a_png_of_the_photo_size(self, overlays):
+        for metric, png in overlays.items():
+            picture = Image.open(io.BytesIO(png))
+            assert picture.format == "PNG", metric
+            assert picture.size == (640, 512), metric
+
+    def test_the_overlays_differ_from_each_other_and_from_the_photo(self, overlays):
+        photo = np.asarray(face_photo().resize((640, 512), Image.Resampling.LANCZOS))
+        drawn = {
+            m: np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) for m, png in overlays.items()
+        }
+        for metric, pixels in drawn.items():
+            assert np.abs(pixels.astype(int) - photo).mean() > 0.5, metric
+        assert len({pixels.tobytes() for pixels in drawn.values()}) == len(OVERLAY_METRICS)
+
+    def test_an_unknown_overlay_metric_is_a_value_error(self):
+        with pytest.raises(ValueError, match="wrinkles"):
+            render_overlay(SAMPLE_FACE.read_bytes(), "wrinkles")
+
+    def test_an_unreadable_image_has_no_overlay(self):
+        with pytest.raises(AnalysisFailed) as failure:
+            render_overlay(b"not an image", "redness")
+        assert failure.value.reason == "unreadable_image"
