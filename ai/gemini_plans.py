@@ -1,0 +1,51 @@
+"""``GeminiPlanDrafting``: Gemini personalises the rule engine's treatment plan.
+
+    class GeminiProvider(GeminiPlanDrafting, ...): ...
+    draft = provider.draft_plan(base_plan=base, analysis=analysis, profile=profile)
+
+A mixin for ``ai.gemini.GeminiProvider``, whose ``_generate``, ``_answer_from`` and
+``_failed`` it uses, so a plan draft gets the same client, retries and failure reasons
+(``AnalysisFailed``) as an analysis. The draft comes back unvalidated: the caller
+(``plans.drafting``) holds it to the base plan and runs the safety check over it.
+"""
+
+from typing import Any
+
+from google.genai import types
+
+from ai.plan_prompts import PLAN_DRAFTING_INSTRUCTION, plan_drafting_request, plan_response_schema
+from ai.providers import SkinProfile
+
+# A little wording variety, but the same base plan should read much the same.
+PLAN_TEMPERATURE = 0.4
+
+
+class GeminiPlanDrafting:
+    """``draft_plan`` for a class that also derives from ``GeminiProvider``."""
+
+    def draft_plan(
+        self, *, base_plan: dict, analysis: dict | None, profile: SkinProfile
+    ) -> dict[str, Any]:
+        """Gemini's personalised version of ``base_plan``; raises ``AnalysisFailed``."""
+        # Imported here: GeminiProvider is to derive from this mixin, so ai.gemini imports
+        # this module, and a module-level import back would be circular.
+        from ai.gemini import SAFETY_SETTINGS
+
+        response = self._generate(
+            contents=[
+                plan_drafting_request(base_plan=base_plan, analysis=analysis, profile=profile)
+            ],
+            config=types.GenerateContentConfig(
+                system_instruction=PLAN_DRAFTING_INSTRUCTION,
+                response_mime_type="application/json",
+                response_schema=plan_response_schema(),
+                temperature=PLAN_TEMPERATURE,
+                safety_settings=SAFETY_SETTINGS,
+                # No tools: without this google-genai logs "AFC is enabled" on every call.
+                automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+            ),
+        )
+        answer = self._answer_from(response)
+        if not isinstance(answer, dict):
+            raise self._failed("invalid_response", "the plan is not a JSON object")
+        return answer

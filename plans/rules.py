@@ -1,0 +1,607 @@
+"""The treatment-plan vocabulary and the rule engine that chooses a plan's actives.
+
+    content = build_plan(analysis=scan_analysis_dict, profile=profile)
+
+The rules, not any AI provider, choose the actives: the lowest analysis scores and the
+person's stated concerns pick target concerns, each concern maps to ingredients, and the
+person's sensitivities, pregnancy and sensitive skin narrow the choice. New actives start
+one at a time (``start_week``), a retinoid only at night, sunscreen last every morning.
+The same inputs always give the same plan. Nothing here is a diagnosis or a prescription:
+the only retinoid of medical strength is over-the-counter adapalene 0.1%.
+
+A plan's content is a plain dict (stored as a DynamoDB map)::
+
+    {"title": str, "duration_weeks": int,
+     "goals": [{"metric": str, "baseline": float | None}],
+     "am": [step], "pm": [step], "cautions": [str], "see_dermatologist": [str]}
+    step = {"order": int, "category": str, "name": str, "actives": [active id],
+            "how": str, "frequency": str, "start_week": int}
+"""
+
+from typing import Any
+
+from ai.analysis import METRICS
+from ai.providers import SkinProfile
+
+ROUTINES = ("am", "pm")
+# In the order they go on the skin; a routine's steps are sorted by it.
+STEP_CATEGORIES = (
+    "cleanser",
+    "toner",
+    "exfoliant",
+    "serum",
+    "treatment",
+    "eye_cream",
+    "moisturiser",
+    "sunscreen",
+)
+# Most often first.
+FREQUENCIES = ("daily", "every_other_day", "2_3_times_week", "weekly")
+
+# Over-the-counter product strengths only; nothing prescription-only beyond adapalene 0.1%.
+ACTIVES: dict[str, dict[str, str]] = {
+    "adapalene": {"label": "Adapalene 0.1% gel", "kind": "retinoid"},
+    "retinol": {"label": "Retinol serum", "kind": "retinoid"},
+    "retinal": {"label": "Retinal (retinaldehyde) serum", "kind": "retinoid"},
+    "salicylic_acid": {"label": "Salicylic acid (BHA) 2%", "kind": "bha"},
+    "glycolic_acid": {"label": "Glycolic acid (AHA) toner", "kind": "aha"},
+    "lactic_acid": {"label": "Lactic acid (AHA) serum", "kind": "aha"},
+    "mandelic_acid": {"label": "Mandelic acid (AHA) serum", "kind": "aha"},
+    "benzoyl_peroxide": {"label": "Benzoyl peroxide 2.5% gel", "kind": "benzoyl_peroxide"},
+    "azelaic_acid": {"label": "Azelaic acid 10% cream", "kind": "azelaic_acid"},
+    "niacinamide": {"label": "Niacinamide 5% serum", "kind": "niacinamide"},
+    "vitamin_c": {"label": "Vitamin C serum", "kind": "vitamin_c"},
+    "zinc": {"label": "Zinc PCA serum", "kind": "zinc"},
+    "peptides": {"label": "Peptide serum", "kind": "peptide"},
+    "caffeine": {"label": "Caffeine eye cream", "kind": "caffeine"},
+    "centella": {"label": "Centella asiatica serum", "kind": "soothing"},
+    "panthenol": {"label": "Panthenol (vitamin B5) serum", "kind": "soothing"},
+    "ceramides": {"label": "Ceramide moisturiser", "kind": "barrier"},
+    "hyaluronic_acid": {"label": "Hyaluronic acid serum", "kind": "hydrator"},
+    "sunscreen_spf50": {"label": "Broad-spectrum sunscreen SPF 50", "kind": "sunscreen"},
+}
+RETINOID = "retinoid"
+BENZOYL_PEROXIDE = "benzoyl_peroxide"
+ACID_KINDS = frozenset({"aha", "bha"})
+SUNSCREEN = "sunscreen"
+# Kinds that support the skin rather than treat it: they need no one-at-a-time start.
+SUPPORT_KINDS = frozenset({"barrier", "hydrator", "soothing", SUNSCREEN})
+
+# Profile sensitivities (accounts.choices.SENSITIVITIES) that rule out kinds of active.
+SENSITIVITY_KINDS: dict[str, frozenset[str]] = {
+    "retinoids": frozenset({RETINOID}),
+    "aha_bha": ACID_KINDS,
+    "benzoyl_peroxide": frozenset({BENZOYL_PEROXIDE}),
+    "vitamin_c": frozenset({"vitamin_c"}),
+    "niacinamide": frozenset({"niacinamide"}),
+}
+# Profile sensitivities to ingredients of any product, which the plan names as cautions.
+INGREDIENT_SENSITIVITY_LABELS = {
+    "fragrance": "fragrance",
+    "essential_oils": "essential oils",
+    "alcohol": "drying alcohol",
+    "lanolin": "lanolin",
+    "parabens": "parabens",
+    "sulfates": "sulfates",
+}
+SENSITIVE_SKIN_AVOIDS = frozenset({"glycolic_acid"})  # the harshest AHA
+PREGNANCY_AVOIDS_KINDS = frozenset({RETINOID})
+PREGNANCY_PREFERS = ("azelaic_acid",)
+
+# Which concern each analysis metric speaks to (hydration low means dryness).
+METRIC_CONCERNS = {
+    "acne": "acne",
+    "redness": "redness",
+    "oiliness": "oiliness",
+    "hydration": "dryness",
+    "pigmentation": "pigmentation",
+    "wrinkles": "wrinkles",
+    "pores": "pores",
+    "texture": "texture",
+    "radiance": "pigmentation",
+    "firmness": "wrinkles",
+    "dark_circles": "dark_circles",
+    "eye_bags": "dark_circles",
+}
+# The metric a stated concern is measured by, for its goal.
+CONCERN_METRICS = {
+    "acne": "acne",
+    "redness": "redness",
+    "oiliness": "oiliness",
+    "dryness": "hydration",
+    "pigmentation": "pigmentation",
+    "wrinkles": "wrinkles",
+    "pores": "pores",
+    "texture": "texture",
+    "dark_circles": "dark_circles",
+    "sensitivity": "redness",
+}
+# Candidates per concern, best first; the first ones that fit the person are chosen.
+CONCERN_ACTIVES = {
+    "acne": ("adapalene", "benzoyl_peroxide", "salicylic_acid", "azelaic_acid", "niacinamide"),
+    "redness": ("azelaic_acid", "centella", "panthenol"),
+    "pigmentation": ("vitamin_c", "azelaic_acid", "niacinamide"),
+    "dryness": ("ceramides", "hyaluronic_acid", "panthenol"),
+    "oiliness": ("niacinamide", "zinc", "salicylic_acid"),
+    "pores": ("niacinamide", "salicylic_acid", "retinol"),
+    "texture": ("lactic_acid", "mandelic_acid", "glycolic_acid", "retinol"),
+    "wrinkles": ("retinol", "peptides", "vitamin_c"),
+    "dark_circles": ("caffeine", "peptides"),
+    "sensitivity": ("centella", "panthenol"),
+}
+CONCERN_TITLES = {
+    "acne": "breakouts",
+    "redness": "redness",
+    "pigmentation": "dark spots and dullness",
+    "dryness": "dryness",
+    "oiliness": "shine",
+    "pores": "pores",
+    "texture": "texture",
+    "wrinkles": "fine lines",
+    "dark_circles": "dark circles",
+    "sensitivity": "sensitive skin",
+}
+
+# A metric scoring below this (0-100, higher is healthier) is a target.
+TARGET_BELOW_SCORE = 70
+# A score this low in acne is a reason to see a dermatologist rather than self-treat.
+SEVERE_ACNE_BELOW_SCORE = 30
+# Scores the provider was less sure of than this do not drive the plan.
+MIN_TARGET_CONFIDENCE = 0.3
+MAX_TARGET_CONCERNS = 3
+ACTIVES_FOR_FIRST_CONCERN = 2
+ACTIVES_FOR_OTHER_CONCERNS = 1
+MAX_NEW_ACTIVES = 3
+SENSITIVE_MAX_NEW_ACTIVES = 2
+NEW_ACTIVE_SPACING_WEEKS = 2
+SENSITIVE_NEW_ACTIVE_SPACING_WEEKS = 3
+PLAN_WEEKS = 12
+BASIC_PLAN_WEEKS = 6
+MIN_PLAN_WEEKS = 2
+MAX_PLAN_WEEKS = 24
+MAX_STEPS_PER_ROUTINE = 8
+MAX_ACTIVES_PER_STEP = 4
+MAX_LIST_ITEMS = 12
+TITLE_MAX_CHARS = 120
+TEXT_MAX_CHARS = 300
+
+# Kinds that never share a routine in a plan the engine builds. The safety check
+# enforces the first three (retinoid with BPO or an acid); the rest only irritate.
+CLASHING_KINDS = frozenset(
+    frozenset(pair)
+    for pair in (
+        (RETINOID, BENZOYL_PEROXIDE),
+        (RETINOID, "aha"),
+        (RETINOID, "bha"),
+        ("aha", "bha"),
+        (BENZOYL_PEROXIDE, "aha"),
+        (BENZOYL_PEROXIDE, "bha"),
+        (BENZOYL_PEROXIDE, "vitamin_c"),
+        ("vitamin_c", "aha"),
+        ("vitamin_c", "bha"),
+    )
+)
+# Kinds of which a plan holds one active at most (AHA and BHA count as one family).
+FAMILIES = {"aha": "acid", "bha": "acid"}
+# Where each kind may go, preferred routine first; the rest prefer the evening.
+ROUTINES_BY_KIND = {
+    RETINOID: ("pm",),  # sunlight breaks retinoids down and they add sun sensitivity
+    "vitamin_c": ("am",),  # an antioxidant under the morning sunscreen
+    BENZOYL_PEROXIDE: ("am", "pm"),
+    "caffeine": ("am", "pm"),
+    "hydrator": ("am", "pm"),
+}
+DEFAULT_ROUTINES = ("pm", "am")
+# (usual frequency, frequency for sensitive skin) while an active is new.
+FREQUENCY_BY_KIND = {
+    RETINOID: ("every_other_day", "2_3_times_week"),
+    "aha": ("2_3_times_week", "weekly"),
+    "bha": ("every_other_day", "2_3_times_week"),
+    BENZOYL_PEROXIDE: ("daily", "every_other_day"),
+}
+NEW_ACTIVE_FREQUENCY = ("daily", "every_other_day")
+
+# (category, how) of the step that carries each active; the name is the active's label.
+ACTIVE_STEPS = {
+    "adapalene": (
+        "treatment",
+        "A pea-sized amount over the whole face on dry skin, avoiding eyes, nostrils and "
+        "lips. Expect some dryness in the first weeks; moisturise after.",
+    ),
+    "retinol": (
+        "treatment",
+        "A pea-sized amount on dry skin after cleansing, avoiding eyes and lips; moisturise "
+        "after. Some dryness at first is normal.",
+    ),
+    "retinal": (
+        "treatment",
+        "A pea-sized amount on dry skin after cleansing, avoiding eyes and lips; moisturise "
+        "after. Some dryness at first is normal.",
+    ),
+    "salicylic_acid": (
+        "exfoliant",
+        "Apply a thin layer to oily or breakout-prone areas after cleansing; leave on.",
+    ),
+    "glycolic_acid": (
+        "exfoliant",
+        "Sweep over clean, dry skin with a cotton pad, avoiding the eyes; never on broken or "
+        "sunburnt skin.",
+    ),
+    "lactic_acid": (
+        "exfoliant",
+        "A few drops over clean, dry skin, avoiding the eyes; never on broken or sunburnt skin.",
+    ),
+    "mandelic_acid": (
+        "exfoliant",
+        "A few drops over clean, dry skin, avoiding the eyes; never on broken or sunburnt skin.",
+    ),
+    "benzoyl_peroxide": (
+        "treatment",
+        "A thin layer on breakout-prone areas after cleansing. It bleaches fabric: let it dry "
+        "fully and use white towels.",
+    ),
+    "azelaic_acid": (
+        "treatment",
+        "A thin layer over the affected areas after cleansing; a mild tingle at first is usual.",
+    ),
+    "niacinamide": ("serum", "Two or three drops over the whole face before moisturiser."),
+    "vitamin_c": (
+        "serum",
+        "Three or four drops over the whole face after cleansing, before moisturiser and "
+        "sunscreen.",
+    ),
+    "zinc": ("serum", "Two or three drops over oily areas before moisturiser."),
+    "peptides": ("serum", "Two or three drops over the whole face before moisturiser."),
+    "caffeine": ("eye_cream", "Tap a rice-grain amount under each eye with the ring finger."),
+    "centella": (
+        "serum",
+        "Pat a few drops over red or irritated areas before moisturiser.",
+    ),
+    "panthenol": ("serum", "Pat a few drops over dry or irritated areas before moisturiser."),
+    "ceramides": (
+        "moisturiser",
+        "A fragrance-free moisturiser over the whole face while the skin is still slightly damp.",
+    ),
+    "hyaluronic_acid": ("serum", "Two or three drops on damp skin, then moisturise at once."),
+    "sunscreen_spf50": (
+        "sunscreen",
+        "The last morning step: two finger-lengths for face and neck, 15 minutes before going "
+        "out; reapply every 2 hours outdoors.",
+    ),
+}
+CLEANSER_HOW = {
+    "am": "Rinse with lukewarm water, or a little gentle fragrance-free cleanser if your skin "
+    "feels oily; pat dry.",
+    "pm": "Massage a gentle fragrance-free cleanser over damp skin for 30-60 seconds to lift "
+    "sunscreen and the day's grime; rinse with lukewarm water and pat dry.",
+}
+MOISTURISER = "ceramides"
+SUNSCREEN_ACTIVE = "sunscreen_spf50"
+
+# When to see a dermatologist: in every plan ({weeks} is the plan's duration).
+RED_FLAGS = (
+    "A mole or spot that is new, changing in size, shape or colour, bleeding, itching or not "
+    "healing.",
+    "A rash, redness or breakouts that spread quickly, blister, or come with fever or pain.",
+    "Deep, painful lumps or cysts (nodules), or breakouts that leave scars.",
+    "Swelling, redness or irritation around the eyes, or any change in your eyesight.",
+    "Burning, swelling or a rash that lasts more than a few days after starting a product: "
+    "stop it and ask for advice.",
+    "No visible improvement after {weeks} weeks of following this plan.",
+)
+SEVERE_ACNE_ADVICE = (
+    "Your scan suggests severe acne: a dermatologist can offer treatments beyond an "
+    "over-the-counter routine, so book a visit before relying on this plan alone."
+)
+SCAN_RED_FLAGS_ADVICE = (
+    "Your scan noted signs to have checked by a dermatologist before you start new products: "
+)
+NOT_A_DIAGNOSIS = (
+    "This plan is general skin-care guidance from rules and your scan, not a diagnosis or a "
+    "medical treatment."
+)
+PATCH_TEST = (
+    "Patch-test each new product on a small area (behind the ear or on the jaw) for 2-3 days "
+    "before using it on your face."
+)
+ONE_AT_A_TIME = (
+    "Start each new active in the week shown, not sooner; if your skin stings or peels, use it "
+    "less often until it settles."
+)
+SENSITIVE_SKIN_CAUTION = (
+    "Your skin is sensitive, so new actives start slowly, one at a time, at least "
+    "{weeks} weeks apart."
+)
+RETINOID_CAUTION = (
+    "Retinoids make skin more sun-sensitive and can irritate at first; never use them if you "
+    "are pregnant, trying to conceive or breastfeeding."
+)
+RETINOID_UNKNOWN_PREGNANCY_CAUTION = (
+    "If you are pregnant, trying to conceive or breastfeeding, stop the retinoid and update "
+    "your profile so your plan leaves it out."
+)
+PREGNANCY_CAUTION = (
+    "During pregnancy and breastfeeding this plan leaves out retinoids; check every new "
+    "product with your doctor or midwife."
+)
+ACID_CAUTION = (
+    "Exfoliating acids make skin more sun-sensitive: keep up your sunscreen, and skip them on "
+    "irritated, broken or sunburnt skin."
+)
+BENZOYL_PEROXIDE_CAUTION = "Benzoyl peroxide bleaches fabric: use white towels and pillowcases."
+INGREDIENTS_CAUTION = "Choose products free of {ingredients}, as you asked."
+
+
+def kind_of(active: str) -> str:
+    return ACTIVES[active]["kind"]
+
+
+def is_new_active(active: str) -> bool:
+    """Whether an active treats (and so starts on its own week) rather than supports."""
+    return kind_of(active) not in SUPPORT_KINDS
+
+
+def is_pregnant_or_breastfeeding(profile: SkinProfile) -> bool:
+    return profile.pregnant_or_breastfeeding is True
+
+
+def has_sensitive_skin(profile: SkinProfile) -> bool:
+    return profile.skin_type == "sensitive" or "sensitivity" in profile.skin_concerns
+
+
+def avoided_kinds(profile: SkinProfile) -> frozenset[str]:
+    """The kinds of active the person's stated sensitivities rule out."""
+    kinds: set[str] = set()
+    for sensitivity in profile.sensitivities:
+        kinds |= SENSITIVITY_KINDS.get(sensitivity, frozenset())
+    return frozenset(kinds)
+
+
+def clashes(kind: str, other: str) -> bool:
+    return frozenset((kind, other)) in CLASHING_KINDS
+
+
+def product_step(active: str, *, frequency: str, start_week: int, order: int = 0) -> dict:
+    """The step that carries one active, in the engine's own words."""
+    category, how = ACTIVE_STEPS[active]
+    return {
+        "order": order,
+        "category": category,
+        "name": ACTIVES[active]["label"],
+        "actives": [active],
+        "how": how,
+        "frequency": frequency,
+        "start_week": start_week,
+    }
+
+
+def cleanser_step(routine: str) -> dict:
+    return {
+        "order": 0,
+        "category": "cleanser",
+        "name": "Gentle cleanser",
+        "actives": [],
+        "how": CLEANSER_HOW[routine],
+        "frequency": "daily",
+        "start_week": 1,
+    }
+
+
+def sunscreen_step() -> dict:
+    return product_step(SUNSCREEN_ACTIVE, frequency="daily", start_week=1)
+
+
+def sort_routine(steps: list[dict]) -> list[dict]:
+    """Steps in the order they go on the skin (sunscreen last), numbered from 1."""
+    ordered = sorted(steps, key=lambda step: STEP_CATEGORIES.index(step["category"]))
+    return [{**step, "order": number} for number, step in enumerate(ordered, start=1)]
+
+
+def red_flags(*, duration_weeks: int, analysis: dict | None = None) -> list[str]:
+    """When to see a dermatologist: what the scan showed first, then the standing signs."""
+    advice = []
+    if analysis:
+        flags = [str(flag) for flag in analysis.get("red_flags") or []]
+        if flags:
+            text = SCAN_RED_FLAGS_ADVICE + "; ".join(flags) + "."
+            advice.append(_clip(text, TEXT_MAX_CHARS))
+        if _has_severe_acne(analysis):
+            advice.append(SEVERE_ACNE_ADVICE)
+    advice.extend(flag.format(weeks=duration_weeks) for flag in RED_FLAGS)
+    return advice
+
+
+def build_plan(*, analysis: dict | None, profile: SkinProfile) -> dict[str, Any]:
+    """A treatment plan from the rules alone; ``analysis`` is ``SkinAnalysis.to_dict()``."""
+    scores = _usable_scores(analysis)
+    sensitive = has_sensitive_skin(profile) or (analysis or {}).get("skin_type") == "sensitive"
+    targets = _target_concerns(scores, profile)
+    chosen = _choose_actives(targets, profile=profile, sensitive=sensitive)
+    routines = _place(chosen, sensitive=sensitive)
+    duration = PLAN_WEEKS if any(is_new_active(active) for active in chosen) else BASIC_PLAN_WEEKS
+    addressed = [concern for concern, _ in targets if _is_addressed(concern, chosen)]
+    return {
+        "title": _title(addressed, sensitive=sensitive),
+        "duration_weeks": duration,
+        "goals": _goals(targets, addressed, scores),
+        "am": routines["am"],
+        "pm": routines["pm"],
+        "cautions": _cautions(chosen, profile=profile, sensitive=sensitive),
+        "see_dermatologist": red_flags(duration_weeks=duration, analysis=analysis),
+    }
+
+
+def _usable_scores(analysis: dict | None) -> dict[str, float]:
+    """Metric scores worth acting on: judged, confident, from an acceptable photo."""
+    if not analysis:
+        return {}
+    if not (analysis.get("image_quality") or {}).get("acceptable", True):
+        return {}
+    scores = {}
+    for metric in METRICS:
+        entry = (analysis.get("metrics") or {}).get(metric) or {}
+        score = entry.get("score")
+        if score is None or float(entry.get("confidence", 1)) < MIN_TARGET_CONFIDENCE:
+            continue
+        scores[metric] = round(float(score), 1)
+    return scores
+
+
+def _target_concerns(
+    scores: dict[str, float], profile: SkinProfile
+) -> list[tuple[str, tuple[str, ...]]]:
+    """(concern, the metrics that raised it): lowest scores first, then stated concerns."""
+    raised: dict[str, list[str]] = {}
+    low = sorted(
+        (score, METRICS.index(metric), metric)
+        for metric, score in scores.items()
+        if score < TARGET_BELOW_SCORE
+    )
+    for _, _, metric in low:
+        raised.setdefault(METRIC_CONCERNS[metric], []).append(metric)
+    for concern in profile.skin_concerns:
+        if concern in CONCERN_ACTIVES:
+            raised.setdefault(concern, [CONCERN_METRICS[concern]])
+    targets = list(raised.items())[:MAX_TARGET_CONCERNS]
+    return [(concern, tuple(metrics)) for concern, metrics in targets]
+
+
+def _choose_actives(
+    targets: list[tuple[str, tuple[str, ...]]], *, profile: SkinProfile, sensitive: bool
+) -> dict[str, str]:
+    """Active -> routine, in the order they start: the first concern's first."""
+    excluded = avoided_kinds(profile)
+    pregnant = is_pregnant_or_breastfeeding(profile)
+    if pregnant:
+        excluded |= PREGNANCY_AVOIDS_KINDS
+    max_new = SENSITIVE_MAX_NEW_ACTIVES if sensitive else MAX_NEW_ACTIVES
+    chosen: dict[str, str] = {}
+    for index, (concern, _) in enumerate(targets):
+        candidates = list(CONCERN_ACTIVES[concern])
+        if pregnant:
+            preferred = [active for active in PREGNANCY_PREFERS if active in candidates]
+            candidates = preferred + [active for active in candidates if active not in preferred]
+        wanted = ACTIVES_FOR_FIRST_CONCERN if index == 0 else ACTIVES_FOR_OTHER_CONCERNS
+        taken = 0
+        for active in candidates:
+            if taken == wanted:
+                break
+            if active in chosen or active == MOISTURISER:
+                continue
+            if kind_of(active) in excluded or (sensitive and active in SENSITIVE_SKIN_AVOIDS):
+                continue
+            new_count = sum(is_new_active(other) for other in chosen)
+            if is_new_active(active) and new_count >= max_new:
+                continue
+            routine = _routine_for(active, chosen)
+            if routine is None or _same_family(active, chosen):
+                continue
+            chosen[active] = routine
+            taken += 1
+    return chosen
+
+
+def _same_family(active: str, chosen: dict[str, str]) -> bool:
+    kind = kind_of(active)
+    family = FAMILIES.get(kind, kind)
+    return kind not in SUPPORT_KINDS and any(
+        FAMILIES.get(kind_of(other), kind_of(other)) == family for other in chosen
+    )
+
+
+def _routine_for(active: str, chosen: dict[str, str]) -> str | None:
+    """The first routine allowed for the active where nothing chosen so far clashes."""
+    kind = kind_of(active)
+    for routine in ROUTINES_BY_KIND.get(kind, DEFAULT_ROUTINES):
+        placed = [kind_of(other) for other, where in chosen.items() if where == routine]
+        if not any(clashes(kind, other) for other in placed):
+            return routine
+    return None
+
+
+def _place(chosen: dict[str, str], *, sensitive: bool) -> dict[str, list[dict]]:
+    """The AM and PM steps: cleanser, the chosen actives, moisturiser, AM sunscreen."""
+    routines: dict[str, list[dict]] = {routine: [cleanser_step(routine)] for routine in ROUTINES}
+    spacing = SENSITIVE_NEW_ACTIVE_SPACING_WEEKS if sensitive else NEW_ACTIVE_SPACING_WEEKS
+    next_start = 1
+    for active, routine in chosen.items():
+        if is_new_active(active):
+            start_week, next_start = next_start, next_start + spacing
+            usual, gentle = FREQUENCY_BY_KIND.get(kind_of(active), NEW_ACTIVE_FREQUENCY)
+            frequency = gentle if sensitive else usual
+        else:
+            start_week, frequency = 1, "daily"
+        routines[routine].append(product_step(active, frequency=frequency, start_week=start_week))
+    for routine in ROUTINES:
+        routines[routine].append(product_step(MOISTURISER, frequency="daily", start_week=1))
+    routines["am"].append(sunscreen_step())
+    return {routine: sort_routine(steps) for routine, steps in routines.items()}
+
+
+def _is_addressed(concern: str, chosen: dict[str, str]) -> bool:
+    kinds = {kind_of(active) for active in [*chosen, MOISTURISER]}
+    return any(kind_of(candidate) in kinds for candidate in CONCERN_ACTIVES[concern])
+
+
+def _goals(
+    targets: list[tuple[str, tuple[str, ...]]], addressed: list[str], scores: dict[str, float]
+) -> list[dict]:
+    goals: list[dict] = []
+    for concern, metrics in targets:
+        if concern not in addressed:
+            continue
+        for metric in metrics:
+            if all(goal["metric"] != metric for goal in goals):
+                goals.append({"metric": metric, "baseline": scores.get(metric)})
+    return goals
+
+
+def _title(concerns: list[str], *, sensitive: bool) -> str:
+    opening = "Gentle routine" if sensitive else "Routine"
+    if not concerns:
+        return "Gentle everyday routine"
+    names = [CONCERN_TITLES[concern] for concern in concerns]
+    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return _clip(f"{opening} for {joined}", TITLE_MAX_CHARS)
+
+
+def _cautions(chosen: dict[str, str], *, profile: SkinProfile, sensitive: bool) -> list[str]:
+    kinds = {kind_of(active) for active in chosen}
+    cautions = [NOT_A_DIAGNOSIS, PATCH_TEST]
+    if any(is_new_active(active) for active in chosen):
+        cautions.append(ONE_AT_A_TIME)
+    if sensitive:
+        cautions.append(SENSITIVE_SKIN_CAUTION.format(weeks=SENSITIVE_NEW_ACTIVE_SPACING_WEEKS))
+    if is_pregnant_or_breastfeeding(profile):
+        cautions.append(PREGNANCY_CAUTION)
+    if RETINOID in kinds:
+        cautions.append(RETINOID_CAUTION)
+        if profile.pregnant_or_breastfeeding is None:
+            cautions.append(RETINOID_UNKNOWN_PREGNANCY_CAUTION)
+    if kinds & ACID_KINDS:
+        cautions.append(ACID_CAUTION)
+    if BENZOYL_PEROXIDE in kinds:
+        cautions.append(BENZOYL_PEROXIDE_CAUTION)
+    ingredients = [
+        INGREDIENT_SENSITIVITY_LABELS[sensitivity]
+        for sensitivity in profile.sensitivities
+        if sensitivity in INGREDIENT_SENSITIVITY_LABELS
+    ]
+    if ingredients:
+        cautions.append(INGREDIENTS_CAUTION.format(ingredients=", ".join(ingredients)))
+    return cautions[:MAX_LIST_ITEMS]
+
+
+def _has_severe_acne(analysis: dict) -> bool:
+    acne = _usable_scores(analysis).get("acne")
+    if acne is not None and acne < SEVERE_ACNE_BELOW_SCORE:
+        return True
+    return any(
+        "acne" in str(concern.get("name", "")).lower() and concern.get("severity") == "severe"
+        for concern in analysis.get("concerns") or []
+        if isinstance(concern, dict)
+    )
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

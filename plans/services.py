@@ -1,0 +1,118 @@
+"""Plan use cases that write: create (and activate), change status, delete, check in.
+
+    plan = create_plan(user=user, scan_id=None)   # from the latest analysed scan
+
+The rule engine chooses the actives and a safety check passes every plan before it is
+stored, whichever provider drafted it (``plans.drafting``). One plan is active at a
+time: activation archives the previous one in the same transaction.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+
+from ulid import ULID
+
+from accounts.selectors import skin_profile_of
+from ai.analysis import now_iso
+from ai.providers import get_provider
+from dermalens_site.errors import Conflict, NotFound
+from dynamo.errors import ItemNotFound
+from dynamo.plans import CheckIn, Plan, plans_table
+from dynamo.users import User
+from plans.drafting import draft_treatment_plan
+from scans.selectors import get_scan, latest_completed_scan
+
+PLAN_STATUSES = ("active", "paused", "completed", "archived")
+SETTABLE_STATUSES = ("active", "paused", "completed")
+# Check-ins may be dated a day ahead of UTC, for people east of Greenwich.
+CHECK_IN_DAYS_AHEAD = 1
+
+
+class PlanNotFound(NotFound):
+    default_message = "Plan not found."
+
+
+class ScanNotAnalysed(Conflict):
+    default_code = "scan_not_analysed"
+    default_message = "That scan has no completed analysis to build a plan from."
+
+
+def create_plan(*, user: User, scan_id: str | None = None) -> Plan:
+    if scan_id is not None:
+        scan = get_scan(user_id=user.user_id, scan_id=scan_id)
+        if scan is None:
+            raise NotFound("Scan not found.")
+        if scan.status != "complete" or not scan.analysis:
+            raise ScanNotAnalysed()
+    else:
+        scan = latest_completed_scan(user_id=user.user_id)
+    content = draft_treatment_plan(
+        analysis=scan.analysis if scan else None,
+        profile=skin_profile_of(user),
+        provider=get_provider(),
+    )
+    timestamp = now_iso()
+    plan = Plan(
+        user_id=user.user_id,
+        plan_id=str(ULID()),
+        status="active",
+        title=content["title"],
+        created_at=timestamp,
+        updated_at=timestamp,
+        content=content,
+        scan_id=scan.scan_id if scan else None,
+    )
+    return plans_table().activate(user.user_id, new_plan=plan, updated_at=timestamp)
+
+
+def change_plan_status(*, user_id: str, plan_id: str, status: str, version: int) -> Plan:
+    """Set a plan's status at the version the client last saw (a stale one is a 409)."""
+    plans = plans_table()
+    try:
+        if status == "active":
+            return plans.activate(
+                user_id, plan_id=plan_id, expected_version=version, updated_at=now_iso()
+            )
+        return plans.set_status(
+            user_id, plan_id, status=status, expected_version=version, updated_at=now_iso()
+        )
+    except ItemNotFound as err:
+        raise PlanNotFound() from err
+
+
+def delete_plan(*, user_id: str, plan_id: str) -> None:
+    try:
+        plans_table().delete(user_id, plan_id)
+    except ItemNotFound as err:
+        raise PlanNotFound() from err
+
+
+def latest_check_in_day() -> date:
+    return datetime.now(UTC).date() + timedelta(days=CHECK_IN_DAYS_AHEAD)
+
+
+def check_in(
+    *,
+    user_id: str,
+    plan_id: str,
+    day: date,
+    am_done: bool,
+    pm_done: bool,
+    irritation: int,
+    notes: str | None,
+) -> CheckIn:
+    """Record the day's routines; a second check-in on the same day replaces the first."""
+    entry = CheckIn(
+        user_id=user_id,
+        plan_id=plan_id,
+        date=day.isoformat(),
+        am_done=am_done,
+        pm_done=pm_done,
+        irritation=irritation,
+        notes=notes or None,
+        created_at=now_iso(),
+    )
+    try:
+        plans_table().put_check_in(entry)
+    except ItemNotFound as err:
+        raise PlanNotFound() from err
+    return entry

@@ -1,0 +1,234 @@
+"""Plan and check-in endpoints through the HTTP API, against DynamoDB Local."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from dynamo.plans import plans_table
+from scans.tests.conftest import SAMPLE_FACE
+
+PLANS = "/api/v1/plans"
+
+
+def error_code(response) -> str:
+    body = response.json()
+    assert set(body["error"]) == {"code", "message", "details"}
+    return body["error"]["code"]
+
+
+def today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+def days_ago(days: int) -> str:
+    return (datetime.now(UTC).date() - timedelta(days=days)).isoformat()
+
+
+def scanned(client) -> dict:
+    image = SimpleUploadedFile("face.jpg", SAMPLE_FACE.read_bytes(), content_type="image/jpeg")
+    response = client.post("/api/v1/scans", {"image": image}, format="multipart")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def other_client(register) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {register()['access']}")
+    return client
+
+
+class TestCreate:
+    def test_a_plan_is_built_from_the_latest_analysis_and_made_active(self, auth_client):
+        scan = scanned(auth_client)
+        response = auth_client.post(PLANS, {})
+        assert response.status_code == 201, response.content
+        plan = response.json()
+        assert plan["status"] == "active"
+        assert plan["scan_id"] == scan["scan_id"]
+        assert plan["am"] and plan["pm"]
+        assert plan["am"][-1]["category"] == "sunscreen"
+        assert plan["duration_weeks"] >= 2
+        assert plan["provider"] == "offline"
+        for goal in plan["goals"]:
+            baseline = scan["analysis"]["metrics"][goal["metric"]]["score"]
+            assert goal["baseline"] == pytest.approx(baseline)
+        assert auth_client.get(f"{PLANS}/active").json()["plan_id"] == plan["plan_id"]
+
+    def test_a_plan_without_any_scan_is_a_gentle_basic_routine(self, auth_client):
+        response = auth_client.post(PLANS, {})
+        assert response.status_code == 201
+        assert response.json()["scan_id"] is None
+        assert response.json()["am"][-1]["category"] == "sunscreen"
+
+    def test_a_pregnant_user_never_gets_a_retinoid(self, auth_client):
+        auth_client.patch(
+            "/api/v1/users/me",
+            {"pregnant_or_breastfeeding": True, "skin_concerns": ["acne", "wrinkles"]},
+        )
+        scanned(auth_client)
+        plan = auth_client.post(PLANS, {}).json()
+        actives = {a for step in plan["am"] + plan["pm"] for a in step["actives"]}
+        assert not actives & {"adapalene", "retinol", "retinal", "tretinoin"}
+
+    def test_a_new_plan_archives_the_previous_active_one(self, auth_client):
+        first = auth_client.post(PLANS, {}).json()
+        second = auth_client.post(PLANS, {}).json()
+        assert auth_client.get(f"{PLANS}/{first['plan_id']}").json()["status"] == "archived"
+        assert auth_client.get(f"{PLANS}/active").json()["plan_id"] == second["plan_id"]
+        listed = auth_client.get(PLANS).json()["items"]
+        assert [p["plan_id"] for p in listed] == [second["plan_id"], first["plan_id"]]
+
+    def test_two_concurrent_creations_leave_exactly_one_active_plan(self, auth_client):
+        token = f"Bearer {auth_client.session_data['access']}"
+        start = threading.Barrier(2)
+
+        def create(_: int) -> int:
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=token)
+            start.wait()
+            return client.post(PLANS, {}, format="json").status_code
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            assert sorted(pool.map(create, range(2))) == [201, 201]
+        plans = auth_client.get(PLANS).json()["items"]
+        assert len(plans) == 2
+        assert sorted(p["status"] for p in plans) == ["active", "archived"]
+        active = auth_client.get(f"{PLANS}/active").json()
+        assert active["plan_id"] == next(p["plan_id"] for p in plans if p["status"] == "active")
+
+    def test_a_plan_from_an_unknown_or_unanalysed_scan_is_refused(self, auth_client):
+        missing = auth_client.post(PLANS, {"scan_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"})
+        assert missing.status_code == 404
+        assert auth_client.post(PLANS, {"scan_id": "not-a-ulid"}).status_code == 400
+
+
+class TestStatus:
+    def test_two_patches_at_the_same_version_give_one_success_and_one_409(self, auth_client):
+        plan = auth_client.post(PLANS, {}).json()
+        url = f"{PLANS}/{plan['plan_id']}"
+        paused = auth_client.patch(url, {"status": "paused", "version": plan["version"]})
+        assert paused.status_code == 200
+        assert paused.json()["status"] == "paused"
+        stale = auth_client.patch(url, {"status": "completed", "version": plan["version"]})
+        assert stale.status_code == 409
+        assert error_code(stale) == "version_conflict"
+        assert stale.json()["error"]["details"]["current_version"] == paused.json()["version"]
+        assert auth_client.get(url).json()["status"] == "paused"
+
+    def test_pausing_the_active_plan_leaves_no_active_plan_and_reactivating_restores_it(
+        self, auth_client
+    ):
+        plan = auth_client.post(PLANS, {}).json()
+        url = f"{PLANS}/{plan['plan_id']}"
+        paused = auth_client.patch(url, {"status": "paused", "version": plan["version"]}).json()
+        assert auth_client.get(f"{PLANS}/active").status_code == 404
+        active = auth_client.patch(url, {"status": "active", "version": paused["version"]})
+        assert active.status_code == 200
+        assert auth_client.get(f"{PLANS}/active").json()["plan_id"] == plan["plan_id"]
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"status": "archived", "version": 1},
+            {"status": "deleted", "version": 1},
+            {"status": "paused"},
+            {"status": "paused", "version": 0},
+            {"status": "paused", "version": 1, "title": "mine"},
+        ],
+    )
+    def test_bad_status_changes_are_400(self, auth_client, body):
+        plan = auth_client.post(PLANS, {}).json()
+        response = auth_client.patch(f"{PLANS}/{plan['plan_id']}", body)
+        assert response.status_code == 400
+        assert error_code(response) == "invalid"
+
+    def test_deleting_the_active_plan_removes_it_and_its_check_ins(self, auth_client):
+        plan = auth_client.post(PLANS, {}).json()
+        url = f"{PLANS}/{plan['plan_id']}"
+        auth_client.post(
+            f"{url}/check-ins", {"date": today(), "am_done": True, "pm_done": True, "irritation": 0}
+        )
+        assert auth_client.delete(url).status_code == 204
+        assert auth_client.get(url).status_code == 404
+        assert auth_client.get(f"{PLANS}/active").status_code == 404
+        user_id = auth_client.session_data["user"]["user_id"]
+        assert plans_table().all_check_ins(user_id, plan["plan_id"]) == []
+        assert auth_client.delete(url).status_code == 404
+
+
+class TestCheckIns:
+    def test_check_ins_report_adherence_and_a_second_one_replaces_the_first(self, auth_client):
+        plan = auth_client.post(PLANS, {}).json()
+        url = f"{PLANS}/{plan['plan_id']}/check-ins"
+        day = {"date": days_ago(1), "am_done": True, "pm_done": False, "irritation": 1}
+        assert auth_client.post(url, day).status_code == 201
+        assert auth_client.post(url, {**day, "pm_done": True, "notes": "fine"}).status_code == 201
+        assert (
+            auth_client.post(
+                url, {"date": today(), "am_done": False, "pm_done": False, "irritation": 0}
+            ).status_code
+            == 201
+        )
+        listed = auth_client.get(url).json()["items"]
+        assert [c["date"] for c in listed] == [today(), days_ago(1)]
+        assert listed[1]["pm_done"] is True and listed[1]["notes"] == "fine"
+        adherence = auth_client.get(f"{PLANS}/{plan['plan_id']}").json()["adherence"]
+        assert adherence["check_ins"] == 2
+        assert adherence["rate"] == 0.5
+        assert adherence["irritation_rising"] is False
+
+    def test_rising_irritation_is_flagged(self, auth_client):
+        plan = auth_client.post(PLANS, {}).json()
+        url = f"{PLANS}/{plan['plan_id']}/check-ins"
+        for days, level in zip(range(6, 0, -1), [0, 0, 1, 2, 3, 4], strict=True):
+            auth_client.post(
+                url, {"date": days_ago(days), "am_done": True, "pm_done": True, "irritation": level}
+            )
+        adherence = auth_client.get(f"{PLANS}/active").json()["adherence"]
+        assert adherence["irritation_rising"] is True
+        assert adherence["latest_irritation"] == 4
+
+    @pytest.mark.parametrize(
+        "changes",
+        [
+            {"irritation": 6},
+            {"irritation": -1},
+            {"date": (datetime.now(UTC).date() + timedelta(days=10)).isoformat()},
+            {"date": "yesterday"},
+            {"am_done": "sometimes"},
+            {"notes": "x" * 1001},
+            {"plan_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"},
+        ],
+    )
+    def test_bad_check_ins_are_400(self, auth_client, changes):
+        plan = auth_client.post(PLANS, {}).json()
+        body = {"date": today(), "am_done": True, "pm_done": True, "irritation": 0, **changes}
+        response = auth_client.post(f"{PLANS}/{plan['plan_id']}/check-ins", body)
+        assert response.status_code == 400
+        assert error_code(response) == "invalid"
+
+
+class TestIsolation:
+    def test_another_account_gets_404_for_every_plan_endpoint(self, auth_client, register):
+        plan = auth_client.post(PLANS, {}).json()
+        url = f"{PLANS}/{plan['plan_id']}"
+        intruder = other_client(register)
+        check_in = {"date": today(), "am_done": True, "pm_done": True, "irritation": 0}
+        attempts = [
+            intruder.get(url),
+            intruder.patch(url, {"status": "paused", "version": plan["version"]}),
+            intruder.delete(url),
+            intruder.get(f"{url}/check-ins"),
+            intruder.post(f"{url}/check-ins", check_in),
+            intruder.get(f"{PLANS}/active"),
+        ]
+        assert [r.status_code for r in attempts] == [404] * 6
+        assert intruder.get(PLANS).json()["items"] == []
+        assert auth_client.get(url).json()["status"] == "active"
+
+    def test_a_malformed_plan_id_is_404(self, auth_client):
+        assert auth_client.get(f"{PLANS}/not-a-plan").status_code == 404

@@ -1,0 +1,136 @@
+"""Plan endpoints: create, list, active, one plan, status changes, delete, check-ins."""
+
+from dataclasses import asdict
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from dermalens_site.serializers import ErrorSerializer, PageQuerySerializer
+from plans import selectors, services
+from plans.serializers import (
+    CheckInCreateSerializer,
+    CheckInPageSerializer,
+    CheckInSerializer,
+    PlanCreateSerializer,
+    PlanDetailSerializer,
+    PlanPageSerializer,
+    PlanSerializer,
+    PlanUpdateSerializer,
+)
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer, 503: ErrorSerializer}
+ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
+
+
+def valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def plan_detail(plan) -> dict:
+    adherence = selectors.plan_adherence(user_id=plan.user_id, plan_id=plan.plan_id)
+    plan_data = {**asdict(plan), "adherence": asdict(adherence)}
+    return PlanDetailSerializer(plan_data).data
+
+
+class PlanViewSet(viewsets.ViewSet):
+    lookup_field = "plan_id"
+    lookup_value_regex = ULID_PATTERN
+
+    @extend_schema(parameters=[PageQuerySerializer], responses={200: PlanPageSerializer, **ERRORS})
+    def list(self, request):
+        params = valid(PageQuerySerializer, request.query_params)
+        page = selectors.list_plans(
+            user_id=request.user.user_id, limit=params["limit"], cursor=params.get("cursor")
+        )
+        items = PlanSerializer([asdict(plan) for plan in page.items], many=True).data
+        return Response({"items": items, "next_cursor": page.next_cursor})
+
+    @extend_schema(
+        request=PlanCreateSerializer,
+        responses={201: PlanDetailSerializer, 409: ErrorSerializer, **ERRORS},
+        description=(
+            "Build a plan from a scan's analysis (default: your latest analysed scan) and "
+            "your profile, and make it the active one; the previous active plan is archived."
+        ),
+    )
+    def create(self, request):
+        params = valid(PlanCreateSerializer, request.data)
+        plan = services.create_plan(user=request.user, scan_id=params.get("scan_id"))
+        return Response(plan_detail(plan), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: PlanDetailSerializer, **ERRORS})
+    @action(detail=False, methods=["get"])
+    def active(self, request):
+        plan = selectors.get_active_plan(user_id=request.user.user_id)
+        if plan is None:
+            raise services.PlanNotFound("You have no active plan.")
+        return Response(plan_detail(plan))
+
+    @extend_schema(responses={200: PlanDetailSerializer, **ERRORS})
+    def retrieve(self, request, plan_id: str):
+        plan = selectors.get_plan(user_id=request.user.user_id, plan_id=plan_id)
+        if plan is None:
+            raise services.PlanNotFound()
+        return Response(plan_detail(plan))
+
+    @extend_schema(
+        request=PlanUpdateSerializer,
+        responses={200: PlanDetailSerializer, 409: ErrorSerializer, **ERRORS},
+        description="Activate, pause or complete a plan, at the version you last read.",
+    )
+    def partial_update(self, request, plan_id: str):
+        params = valid(PlanUpdateSerializer, request.data)
+        plan = services.change_plan_status(
+            user_id=request.user.user_id,
+            plan_id=plan_id,
+            status=params["status"],
+            version=params["version"],
+        )
+        return Response(plan_detail(plan))
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def destroy(self, request, plan_id: str):
+        services.delete_plan(user_id=request.user.user_id, plan_id=plan_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        methods=["GET"],
+        parameters=[PageQuerySerializer],
+        responses={200: CheckInPageSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["get"], url_path="check-ins")
+    def check_ins(self, request, plan_id: str):
+        if selectors.get_plan(user_id=request.user.user_id, plan_id=plan_id) is None:
+            raise services.PlanNotFound()
+        params = valid(PageQuerySerializer, request.query_params)
+        page = selectors.list_check_ins(
+            user_id=request.user.user_id,
+            plan_id=plan_id,
+            limit=params["limit"],
+            cursor=params.get("cursor"),
+        )
+        items = CheckInSerializer([asdict(c) for c in page.items], many=True).data
+        return Response({"items": items, "next_cursor": page.next_cursor})
+
+    @extend_schema(
+        request=CheckInCreateSerializer,
+        responses={201: CheckInSerializer, **ERRORS},
+        description="Record a day's routines; a second check-in that day replaces the first.",
+    )
+    @check_ins.mapping.post
+    def add_check_in(self, request, plan_id: str):
+        params = valid(CheckInCreateSerializer, request.data)
+        entry = services.check_in(
+            user_id=request.user.user_id,
+            plan_id=plan_id,
+            day=params["date"],
+            am_done=params["am_done"],
+            pm_done=params["pm_done"],
+            irritation=params["irritation"],
+            notes=params.get("notes"),
+        )
+        return Response(CheckInSerializer(asdict(entry)).data, status=status.HTTP_201_CREATED)
