@@ -277,6 +277,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ScanStatusEnum": "scans.services.SCAN_STATUSES",
         "ReadinessStatusEnum": "ops.health.READINESS_STATUSES",
+        "PlanStatusEnum": "plans.services.PLAN_STATUSES",
+        "SettablePlanStatusEnum": "plans.services.SETTABLE_STATUSES",
     },
 }
 
