@@ -3,8 +3,8 @@
     class GeminiProvider(GeminiPlanDrafting, ...): ...
     draft = provider.draft_plan(base_plan=base, analysis=analysis, profile=profile)
 
-A mixin for ``ai.gemini.GeminiProvider``, whose ``_generate``, ``_answer_from`` and
-``_failed`` it uses, so a plan draft gets the same client, retries and failure reasons
+A mixin for ``ai.gemini.GeminiProvider``: it uses ``GeminiClient``'s ``_generate``,
+``_answer_from`` and ``_failed``, so a plan draft gets the same client, retries and failure reasons
 (``AnalysisFailed``) as an analysis. The draft comes back unvalidated: the caller
 (``plans.drafting``) holds it to the base plan and runs the safety check over it.
 """
@@ -13,6 +13,7 @@ from typing import Any
 
 from google.genai import types
 
+from ai.gemini_client import SAFETY_SETTINGS
 from ai.plan_prompts import PLAN_DRAFTING_INSTRUCTION, plan_drafting_request, plan_response_schema
 from ai.providers import SkinProfile
 
@@ -29,7 +30,6 @@ class GeminiPlanDrafting:
         """Gemini's personalised version of ``base_plan``; raises ``AnalysisFailed``."""
         # Imported here: GeminiProvider is to derive from this mixin, so ai.gemini imports
         # this module, and a module-level import back would be circular.
-        from ai.gemini import SAFETY_SETTINGS
 
         response = self._generate(
             contents=[

@@ -219,6 +219,11 @@ else:
     }
 STORAGES["scan_images"] = _SCAN_IMAGES_STORAGE
 
+# --- Chat ---------------------------------------------------------------------------
+AI_REPLIES_PER_DAY = env.int("AI_REPLIES_PER_DAY", default=50)
+CHAT_HISTORY_MESSAGES = 20
+CHAT_MESSAGE_MAX_LENGTH = 4000
+
 # --- API --------------------------------------------------------------------------
 ACCESS_TOKEN_MINUTES = env.int("ACCESS_TOKEN_MINUTES", default=15)
 REFRESH_TOKEN_DAYS = env.int("REFRESH_TOKEN_DAYS", default=14)

@@ -1,23 +1,45 @@
-"""The chat-messages table: every message of every session, in the user's partition.
+"""The chat-messages table: every session and every message, in the user's partition.
 
     chat = chat_table()
-    chat.put(message)
-    page = chat.query_session(user_id, session_id, limit=50)
+    chat.create_session(session)
+    chat.add_message(message, title="Dry patches")     # the message and the session's touch
+    session, page = chat.session_messages(user_id, session_id, limit=50)
+    chat.delete_session(user_id, session_id)
 
-``message_id`` is a ULID (time order across the partition); the ``session-index`` LSI
-sorts by ``session_message_id`` = "<session_id>#<message_id>", so one Query with
-``begins_with`` returns one session's messages in time order.
+Two item kinds share the partition, told apart by the sort key ``message_id``:
+
+- a message: its ULID (digits and capitals, so messages sort by time), with
+  ``session_message_id`` = "<session_id>#<message_id>" for the ``session-index`` LSI;
+- a session: "session#<session ULID>" (the lower-case prefix sorts after every ULID),
+  with title, created_at, last_activity_at, message_count and version, and
+  ``session_message_id`` = "<session_id>#".
+
+So the session list is one Query with ``begins_with(message_id, "session#")``, and one
+Query on the LSI with ``begins_with(session_message_id, "<session_id>#")`` returns the
+session item first (it is a prefix of every message's key) and then its messages in
+time order: one round trip both proves the session exists and reads its first page.
 """
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from dynamo.base import Page, Table
 from dynamo.codec import Item, to_item
+from dynamo.errors import ItemNotFound
 from dynamo.tables import CHAT
 
 # BatchWriteItem takes at most 25 requests.
 BATCH_WRITE_MAX_ITEMS = 25
+SESSION_PREFIX = "session#"
+SESSION_INDEX = "session-index"
+# Keys read per page while deleting a session (keys only, so a page stays small).
+DELETE_PAGE_SIZE = 200
+
+
+class SessionNotFound(ItemNotFound):
+    default_message = "Chat session not found."
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +50,21 @@ class ChatMessage:
     role: str  # user | assistant
     content: str
     created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSession:
+    user_id: str
+    session_id: str
+    created_at: str
+    last_activity_at: str
+    title: str | None = None  # None until given, or taken from the first message
+    message_count: int = 0
+    version: int = 1
+
+
+def session_key(session_id: str) -> str:
+    return f"{SESSION_PREFIX}{session_id}"
 
 
 def message_from_item(item: Item) -> ChatMessage:
@@ -55,8 +92,128 @@ def message_to_item(message: ChatMessage) -> Item:
     )
 
 
+def session_from_item(item: Item) -> ChatSession:
+    title = item.get("title")
+    return ChatSession(
+        user_id=item["user_id"]["S"],
+        session_id=item["session_id"]["S"],
+        created_at=item["created_at"]["S"],
+        last_activity_at=item["last_activity_at"]["S"],
+        title=title["S"] if title else None,
+        message_count=int(item["message_count"]["N"]),
+        version=int(item["version"]["N"]),
+    )
+
+
+def session_to_item(session: ChatSession) -> Item:
+    return to_item(
+        {
+            "user_id": session.user_id,
+            "message_id": session_key(session.session_id),
+            "item_type": "session",
+            "session_id": session.session_id,
+            # A prefix of every message's index key: the session leads its own messages.
+            "session_message_id": f"{session.session_id}#",
+            "title": session.title,
+            "created_at": session.created_at,
+            "last_activity_at": session.last_activity_at,
+            "message_count": session.message_count,
+            "version": session.version,
+        }
+    )
+
+
+def is_session_item(item: Item) -> bool:
+    return item["message_id"]["S"].startswith(SESSION_PREFIX)
+
+
+def entry_from_item(item: Item) -> ChatMessage | ChatSession:
+    return session_from_item(item) if is_session_item(item) else message_from_item(item)
+
+
 class ChatTable(Table):
     definition = CHAT
+
+    def key(self, user_id: str, message_id: str) -> Item:
+        return {"user_id": {"S": user_id}, "message_id": {"S": message_id}}
+
+    # --- sessions ---------------------------------------------------------------------
+
+    def create_session(self, session: ChatSession) -> None:
+        self.call(
+            "put_item",
+            Item=session_to_item(session),
+            ConditionExpression="attribute_not_exists(message_id)",
+        )
+
+    def get_session(
+        self, user_id: str, session_id: str, *, consistent: bool = False
+    ) -> ChatSession | None:
+        item = self.get_item(self.key(user_id, session_key(session_id)), consistent=consistent)
+        return session_from_item(item) if item else None
+
+    def sessions_page(
+        self, user_id: str, *, limit: int, cursor: str | None = None
+    ) -> Page[ChatSession]:
+        """The user's sessions, newest first (by when they were started): one Query."""
+        return self.query_partition(
+            user_id,
+            parse=session_from_item,
+            limit=limit,
+            cursor=cursor,
+            scope="chat-sessions",
+            key_condition="user_id = :user_id AND begins_with(message_id, :prefix)",
+            values={":prefix": SESSION_PREFIX},
+        )
+
+    def delete_session(self, user_id: str, session_id: str) -> None:
+        """Delete a session's messages (batches of 25), then the session item.
+
+        The session item goes last, so a failure part-way leaves a session that a second
+        call finishes deleting. A sweep after it catches a message written meanwhile (no
+        message can be added once the session item is gone). ``SessionNotFound`` when
+        neither the session nor any of its messages is there.
+        """
+        found = self._delete_session_messages(user_id, session_id)
+        response = self.call(
+            "delete_item", Key=self.key(user_id, session_key(session_id)), ReturnValues="ALL_OLD"
+        )
+        found = self._delete_session_messages(user_id, session_id) or found
+        if not found and "Attributes" not in response:
+            raise SessionNotFound()
+
+    def _delete_session_messages(self, user_id: str, session_id: str) -> bool:
+        """Delete the session's messages page by page; True if the session had any entry."""
+        found = False
+        for message_ids in self._session_key_pages(user_id, session_id):
+            found = True
+            messages = [m for m in message_ids if not m.startswith(SESSION_PREFIX)]
+            if messages:
+                self.delete_messages(user_id, messages)
+        return found
+
+    def _session_key_pages(self, user_id: str, session_id: str) -> Iterator[list[str]]:
+        request: dict[str, Any] = {
+            "IndexName": SESSION_INDEX,
+            "KeyConditionExpression": "user_id = :user_id AND "
+            "begins_with(session_message_id, :session)",
+            "ExpressionAttributeValues": {
+                ":user_id": {"S": user_id},
+                ":session": {"S": f"{session_id}#"},
+            },
+            "ProjectionExpression": "message_id",
+            "Limit": DELETE_PAGE_SIZE,
+        }
+        while True:
+            response = self.call("query", **request)
+            if response["Items"]:
+                yield [item["message_id"]["S"] for item in response["Items"]]
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                return
+            request["ExclusiveStartKey"] = last_key
+
+    # --- messages ---------------------------------------------------------------------
 
     def put(self, message: ChatMessage) -> None:
         self.call(
@@ -64,6 +221,56 @@ class ChatTable(Table):
             Item=message_to_item(message),
             ConditionExpression="attribute_not_exists(message_id)",
         )
+
+    def add_message(self, message: ChatMessage, *, title: str | None = None) -> None:
+        """Store a message and touch its session, in one transaction.
+
+        The session's last activity, message count and version move with the message;
+        ``title`` names the session only if it has no title yet. ``SessionNotFound`` if
+        the session is not there (never started, or deleted meanwhile): no message is
+        ever stored outside a session.
+        """
+        names = {"#version": "version"}
+        values: dict[str, Any] = {":at": {"S": message.created_at}, ":one": {"N": "1"}}
+        sets = ["last_activity_at = :at"]
+        if title:
+            sets.append("title = if_not_exists(title, :title)")
+            values[":title"] = {"S": title}
+        touch = {
+            "TableName": self.name,
+            "Key": self.key(message.user_id, session_key(message.session_id)),
+            "UpdateExpression": "SET " + ", ".join(sets) + " ADD message_count :one, #version :one",
+            "ConditionExpression": "attribute_exists(message_id)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        put = {
+            "TableName": self.name,
+            "Item": message_to_item(message),
+            "ConditionExpression": "attribute_not_exists(message_id)",
+        }
+        # The put's condition holds for a fresh ULID: a refusal is the session's.
+        self.transact_write([{"Update": touch}, {"Put": put}], refused=SessionNotFound)
+
+    def session_messages(
+        self, user_id: str, session_id: str, *, limit: int, cursor: str | None = None
+    ) -> tuple[ChatSession | None, Page[ChatMessage]]:
+        """A page of a session's messages, oldest first, from one Query on the LSI.
+
+        On the first page (no cursor) the session item leads and is returned too; None
+        there means the session is not in this partition. Later pages return None for
+        the session: their cursor is bound to this user and this session's list.
+        """
+        first_page = cursor is None
+        page = self._session_query(
+            user_id, session_id, limit=limit + int(first_page), cursor=cursor, newest_first=False
+        )
+        entries = page.items
+        session = None
+        if first_page and entries and isinstance(entries[0], ChatSession):
+            session, entries = entries[0], entries[1:]
+        messages = [e for e in entries if isinstance(e, ChatMessage)]
+        return session, Page(messages, page.next_cursor)
 
     def query_session(
         self,
@@ -74,14 +281,24 @@ class ChatTable(Table):
         cursor: str | None = None,
         newest_first: bool = False,
     ) -> Page[ChatMessage]:
+        """A page of a session's messages (the session item is left out)."""
+        page = self._session_query(
+            user_id, session_id, limit=limit, cursor=cursor, newest_first=newest_first
+        )
+        return Page([e for e in page.items if isinstance(e, ChatMessage)], page.next_cursor)
+
+    def _session_query(
+        self, user_id: str, session_id: str, *, limit: int, cursor: str | None, newest_first: bool
+    ) -> Page[ChatMessage | ChatSession]:
         return self.query_partition(
             user_id,
-            parse=message_from_item,
+            parse=entry_from_item,
             limit=limit,
             cursor=cursor,
-            scope=f"chat:{session_id}",
+            # The order is part of the scope: a cursor of one order cannot resume the other.
+            scope=f"chat:{session_id}:{int(newest_first)}",
             newest_first=newest_first,
-            index="session-index",
+            index=SESSION_INDEX,
             key_condition="user_id = :user_id AND begins_with(session_message_id, :session)",
             values={":session": f"{session_id}#"},
         )
@@ -90,11 +307,7 @@ class ChatTable(Table):
         """Delete messages in batches of 25, retrying unprocessed items with backoff."""
         for start in range(0, len(message_ids), BATCH_WRITE_MAX_ITEMS):
             chunk = message_ids[start : start + BATCH_WRITE_MAX_ITEMS]
-            requests = [
-                {"DeleteRequest": {"Key": {"user_id": {"S": user_id}, "message_id": {"S": m}}}}
-                for m in chunk
-            ]
-            self.batch_write(requests)
+            self.batch_write([{"DeleteRequest": {"Key": self.key(user_id, m)}} for m in chunk])
 
 
 @functools.cache

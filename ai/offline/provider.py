@@ -7,13 +7,14 @@ Deterministic: the same bytes give the same analysis (but for ``analyzed_at``).
 """
 
 from ai.analysis import InvalidAnalysis, SkinAnalysis
+from ai.chat import OfflineChat
 from ai.offline.examine import examine_photo
 from ai.offline.images import decode_image
 from ai.offline.scores import score_examination
 from ai.providers import AnalysisFailed, SkinProfile
 
 
-class OfflineProvider:
+class OfflineProvider(OfflineChat):
     """Heuristic pixel measures (skin mask, redness, tone, shine, texture, spots)."""
 
     name = "offline"

@@ -7,7 +7,6 @@ import pytest
 
 from ai.analysis import METRICS, SkinAnalysis
 from ai.gemini import GeminiProvider
-from ai.gemini_plans import GeminiPlanDrafting
 from ai.offline import OfflineProvider
 from ai.plan_prompts import CONTEXT_END, CONTEXT_START, PLAN_DRAFTING_INSTRUCTION
 from ai.providers import AnalysisFailed, SkinProfile
@@ -23,13 +22,9 @@ PROFILE = SkinProfile(
 )
 
 
-class _Provider(GeminiPlanDrafting, GeminiProvider):
-    """GeminiProvider with plan drafting, combined as the provider itself will be."""
-
-
 @pytest.fixture
 def gemini(gemini_settings):
-    return _Provider(retry_initial_delay_seconds=0.01, retry_max_delay_seconds=0.05)
+    return GeminiProvider(retry_initial_delay_seconds=0.01, retry_max_delay_seconds=0.05)
 
 
 def acne_analysis(**scores: float) -> dict:

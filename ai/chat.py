@@ -1,0 +1,486 @@
+"""The chat contract every AI provider meets, and the offline assistant's replies.
+
+    context = ChatContext(skin_type="oily", analysis=AnalysisSummary.from_scan(...), plan=None)
+    text = chat_provider().reply(context=context, history=turns, message="Is my skin dry?")
+
+A provider is given what the person told us about their skin (never their name or
+email), their latest analysis, their active plan and the session's recent turns, and
+answers in plain text. ``ChatFailed`` says why no reply came; the chat service keeps the
+person's message and answers 503. The offline assistant (``OfflineChat``) answers from
+the person's data and general skin-care rules, says that it is offline, and sends any
+red flag to a dermatologist or urgent care. No reply is a diagnosis or a prescription.
+"""
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol, cast
+
+from ai.analysis import METRICS
+from ai.providers import SkinProfile, get_provider
+
+ROLES = ("user", "assistant")
+CHAT_FAILURE_REASONS = (
+    "safety_block",  # the model refused the conversation or its answer was blocked
+    "invalid_response",  # no usable text in the answer
+    "provider_unavailable",  # 5xx or connection errors after retries
+    "rate_limited",  # 429 after retries
+    "timeout",  # no answer in time
+)
+# A reply longer than this is cut (at a word) before it is stored.
+REPLY_MAX_LENGTH = 8000
+STREAM_CHUNK_CHARS = 48
+LOWEST_METRICS_SHOWN = 2
+TOPICS_SHOWN = 2
+INGREDIENTS_SHOWN = 3
+
+
+class ChatFailed(Exception):
+    """No reply: ``reason`` is one of CHAT_FAILURE_REASONS (the message names no user data)."""
+
+    def __init__(self, reason: str, message: str = ""):
+        if reason not in CHAT_FAILURE_REASONS:
+            raise ValueError(f"unknown chat failure reason {reason!r}")
+        super().__init__(message or reason)
+        self.reason = reason
+        self.message = message or reason
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    role: str  # user | assistant
+    content: str
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"a chat turn's role is one of {ROLES}, not {self.role!r}")
+
+
+@dataclass(frozen=True)
+class AnalysisSummary:
+    """The latest completed analysis, as a chat needs it (scores 0-100, higher healthier)."""
+
+    scanned_at: str
+    area: str
+    overall_score: float | None
+    skin_type: str | None
+    scores: dict[str, float]  # judged metrics only
+    concerns: tuple[str, ...]
+    red_flags: tuple[str, ...]
+    summary: str
+    heuristic: bool
+    notes: str | None = None  # the person's own note on the scan
+
+    @classmethod
+    def from_scan(
+        cls, analysis: Mapping[str, Any], *, scanned_at: str, area: str, notes: str | None = None
+    ) -> "AnalysisSummary":
+        """From a stored ``SkinAnalysis`` dict (numbers may be Decimals)."""
+        metrics = analysis.get("metrics") or {}
+        scores = {
+            name: float(metrics[name]["score"])
+            for name in METRICS
+            if isinstance(metrics.get(name), Mapping) and metrics[name].get("score") is not None
+        }
+        overall = analysis.get("overall_score")
+        return cls(
+            scanned_at=scanned_at,
+            area=area,
+            overall_score=float(overall) if overall is not None else None,
+            skin_type=analysis.get("skin_type"),
+            scores=scores,
+            concerns=tuple(
+                str(c.get("name")) for c in analysis.get("concerns") or [] if c.get("name")
+            ),
+            red_flags=tuple(str(flag) for flag in analysis.get("red_flags") or []),
+            summary=str(analysis.get("summary") or ""),
+            heuristic=bool(analysis.get("heuristic", False)),
+            notes=notes,
+        )
+
+    def lowest(self, count: int = LOWEST_METRICS_SHOWN) -> list[tuple[str, float]]:
+        return sorted(self.scores.items(), key=lambda entry: entry[1])[:count]
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    category: str
+    name: str
+    actives: tuple[str, ...] = ()
+    frequency: str | None = None
+
+    def describe(self) -> str:
+        frequency = f" ({self.frequency.replace('_', ' ')})" if self.frequency else ""
+        return f"{self.name}{frequency}"
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """The active plan, as a chat needs it: its routines and cautions."""
+
+    title: str
+    started_at: str
+    duration_weeks: int | None
+    am: tuple[PlanStep, ...]
+    pm: tuple[PlanStep, ...]
+    cautions: tuple[str, ...]
+
+    @classmethod
+    def from_plan(cls, content: Mapping[str, Any], *, title: str, started_at: str) -> "PlanSummary":
+        """From a stored plan's ``content`` dict."""
+        weeks = content.get("duration_weeks")
+        return cls(
+            title=title,
+            started_at=started_at,
+            duration_weeks=int(weeks) if weeks is not None else None,
+            am=_steps(content.get("am")),
+            pm=_steps(content.get("pm")),
+            cautions=tuple(str(c) for c in content.get("cautions") or []),
+        )
+
+
+def _steps(steps: Any) -> tuple[PlanStep, ...]:
+    ordered = sorted(
+        (s for s in steps or [] if isinstance(s, Mapping)),
+        key=lambda s: int(s.get("order") or s.get("step") or 0),
+    )
+    return tuple(
+        PlanStep(
+            category=str(s.get("category") or "step"),
+            name=str(s.get("name") or s.get("category") or "step"),
+            actives=tuple(str(a) for a in s.get("actives") or []),
+            frequency=s.get("frequency"),
+        )
+        for s in ordered
+    )
+
+
+@dataclass(frozen=True)
+class ChatContext:
+    """Everything a provider may know of the person: no name, no email, no ids."""
+
+    skin_type: str | None = None
+    skin_concerns: tuple[str, ...] = ()
+    sensitivities: tuple[str, ...] = ()
+    allergies: tuple[str, ...] = ()
+    age_range: str | None = None
+    pregnant_or_breastfeeding: bool | None = None
+    analysis: AnalysisSummary | None = None
+    plan: PlanSummary | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain JSON-ready data, grouped as the model reads it."""
+        data = asdict(self)
+        return {
+            "profile": {
+                name: data[name]
+                for name in (
+                    "skin_type",
+                    "skin_concerns",
+                    "sensitivities",
+                    "allergies",
+                    "age_range",
+                    "pregnant_or_breastfeeding",
+                )
+            },
+            "latest_analysis": data["analysis"],
+            "active_plan": data["plan"],
+        }
+
+
+class ChatProvider(Protocol):
+    def reply(self, *, context: ChatContext, history: Sequence[ChatTurn], message: str) -> str:
+        """The assistant's plain-text answer to ``message``; ChatFailed when there is none."""
+        ...
+
+    def stream_reply(
+        self, *, context: ChatContext, history: Sequence[ChatTurn], message: str
+    ) -> Iterator[str]:
+        """The same answer in pieces, as they come; ChatFailed when it stops."""
+        ...
+
+
+def chat_provider() -> ChatProvider:
+    """The configured provider: every provider chats (``OfflineChat``, ``GeminiChat``)."""
+    return cast(ChatProvider, get_provider())
+
+
+def as_plain_text(text: str) -> str:
+    """A model's answer as plain text: Markdown marks removed, length capped.
+
+    Clients show the reply as text, never as HTML or Markdown; this only keeps stray
+    formatting (headings, bold, code fences, ``*`` bullets) out of what they show.
+    """
+    lines = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if line.strip().startswith("```"):
+            continue
+        line = re.sub(r"^\s{0,3}#{1,6}\s+", "", line)
+        line = re.sub(r"^(\s*)[*+]\s+", r"\1- ", line)
+        lines.append(line.replace("**", "").replace("__", ""))
+    plain = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    if len(plain) > REPLY_MAX_LENGTH:
+        plain = plain[:REPLY_MAX_LENGTH].rsplit(maxsplit=1)[0] + " ..."
+    return plain
+
+
+def text_chunks(text: str, size: int = STREAM_CHUNK_CHARS) -> Iterator[str]:
+    """``text`` in pieces of about ``size`` characters, split after whitespace."""
+    piece = ""
+    for word in re.findall(r"\S+\s*|\s+", text):
+        piece += word
+        if len(piece) >= size:
+            yield piece
+            piece = ""
+    if piece:
+        yield piece
+
+
+# --- the offline assistant ------------------------------------------------------------
+
+OFFLINE_NOTICE = (
+    "I'm the DermaLens offline assistant: I answer from your saved scans, your plan and "
+    "general skin-care rules, not from an AI model."
+)
+NOT_A_DIAGNOSIS = "This is general skin-care guidance, not a diagnosis."
+NO_PRESCRIPTIONS = (
+    "I can't advise on prescription medicines or their doses; your doctor or pharmacist "
+    "can, and they know your history."
+)
+SEE_A_DOCTOR = (
+    "Please see a dermatologist soon, or go to urgent care today if it is getting worse "
+    "quickly, you have a fever, your eye is involved or you have trouble breathing. This "
+    "needs someone to look at it in person; I can't judge it from a chat."
+)
+
+# Signs that need a doctor, not a routine (matched in the message, case-insensitively).
+RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
+        (
+            "a changing or bleeding mole",
+            r"\bmoles?\b[^.?!]{0,60}\b(chang|grow|bigger|larger|bleed|itch|dark|irregular|"
+            r"uneven|crust)|\b(chang|grow|bleed|itch|crust)\w*\b[^.?!]{0,60}\bmoles?\b",
+        ),
+        ("bleeding", r"\bbleed(s|ing)?\b|\bbled\b"),
+        (
+            "something spreading fast",
+            r"\bspread\w*\b[^.?!]{0,40}\b(fast|quick\w*|rapid\w*)\b|"
+            r"\b(fast|quick\w*|rapid\w*)\b[^.?!]{0,20}\bspread",
+        ),
+        ("fever", r"\bfever\w*\b|\bchills\b|\bhigh temperature\b"),
+        (
+            "your eye being involved",
+            r"\b(eyes?|eyelids?)\b[^.?!]{0,40}\b(swell\w*|swollen|pain\w*|vision|blur\w*|"
+            r"infect\w*|discharge|rash|spread\w*|shingles)|\b(rash|swelling|spread\w*|"
+            r"infection|blister\w*|shingles)\b[^.?!]{0,40}\b(eyes?|eyelids?)\b",
+        ),
+        (
+            "swelling of the face, lips or tongue",
+            r"\b(swell\w*|swollen)\b[^.?!]{0,30}\b(face|lips?|tongue|throat)\b|"
+            r"\b(face|lips?|tongue|throat)\b[^.?!]{0,30}\b(swell\w*|swollen)\b|"
+            r"\b(trouble|difficulty|hard)\s+breathing\b",
+        ),
+    )
+)
+PRESCRIPTION = re.compile(
+    r"\b(dose|doses|dosage|dosing|mg|milligrams?|prescri\w*|isotretinoin|accutane|"
+    r"tretinoin|antibiotics?|doxycycline|minocycline|spironolactone|steroids?|"
+    r"clindamycin|tablets?|pills?)\b",
+    re.IGNORECASE,
+)
+# Everyday habits per metric; the ingredients come from the plan rule engine, filtered
+# by the person's sensitivities and pregnancy (``suited_ingredients``).
+METRIC_GUIDANCE = {
+    "acne": "For breakouts: a gentle cleanser twice a day, a non-comedogenic moisturiser, "
+    "one new active at a time, and no picking.",
+    "redness": "For redness: keep the routine short and fragrance-free, and avoid hot water "
+    "and scrubs.",
+    "oiliness": "For shine: a gel cleanser and a light, oil-free moisturiser; skipping "
+    "moisturiser tends to make skin oilier.",
+    "hydration": "For dryness: a mild cleanser, lukewarm water, and moisturiser on damp skin.",
+    "pigmentation": "For dark spots: broad-spectrum sunscreen every morning comes first; "
+    "tone evens out over weeks, not days.",
+    "wrinkles": "For fine lines: daily sunscreen and a good moisturiser; night-time actives "
+    "are brought in slowly.",
+    "pores": "For visible pores: non-comedogenic products and regular, gentle cleansing make "
+    "them look smaller; nothing closes them.",
+    "texture": "For rough texture: gentle exfoliation a few times a week and steady "
+    "moisturising; over-exfoliating makes it worse.",
+    "radiance": "For dullness: gentle exfoliation, daily sunscreen and good hydration help "
+    "skin look brighter.",
+    "firmness": "For firmness: sunscreen every day and patience; skin changes over months.",
+    "dark_circles": "For dark circles: sleep and sunscreen help a little; genes play a large part.",
+    "eye_bags": "For puffiness: enough sleep, less salt in the evening and a cool compress "
+    "in the morning.",
+}
+EXTRA_GUIDANCE = {
+    "sunscreen": "Sunscreen: broad-spectrum SPF 30 or higher every morning, a generous "
+    "amount, reapplied every two hours outdoors.",
+    "retinoid": "Retinoids: start two or three nights a week, build up slowly, use "
+    "sunscreen daily, and skip them while pregnant or breastfeeding.",
+}
+TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (topic, re.compile(pattern, re.IGNORECASE))
+    for topic, pattern in (
+        ("pigmentation", r"dark spots?|pigment|melasma|uneven (skin )?tone|sun ?spots?"),
+        ("dark_circles", r"dark circles?"),
+        ("eye_bags", r"eye ?bags?|puff"),
+        ("acne", r"acne|pimples?|breakouts?|blemish|zits?|whiteheads?|blackheads?"),
+        ("redness", r"\bred(ness)?\b|rosacea|flush|irritat|sting"),
+        ("oiliness", r"\boil|shin(e|y)|greasy|sebum"),
+        ("hydration", r"\bdry|dehydrat|flak|tight|hydrat|moistur"),
+        ("wrinkles", r"wrinkles?|fine lines?|\bageing|\baging|anti-?age"),
+        ("pores", r"\bpores?\b"),
+        ("texture", r"texture|rough|bumpy"),
+        ("radiance", r"\bdull|glow|radian|bright"),
+        ("firmness", r"\bfirm|sagg|elastic"),
+        ("sunscreen", r"sunscreen|\bspf\b|sun ?block|\bsun\b"),
+        ("retinoid", r"retin(ol|oid|al)"),
+    )
+)
+ASKS_ABOUT_PLAN = re.compile(
+    r"\b(plan|routine|morning|evening|night|steps?|products?)\b", re.IGNORECASE
+)
+
+
+SENSITIVITY_LABELS = {"aha_bha": "AHA/BHA acids", "vitamin_c": "vitamin C"}
+WHAT_TO_ASK = (
+    "Ask me about your scan results, your routine, or a concern such as breakouts, redness "
+    "or dryness."
+)
+
+
+def metric_label(metric: str) -> str:
+    return metric.replace("_", " ")
+
+
+def red_flags_in(message: str) -> list[str]:
+    return [name for name, pattern in RED_FLAGS if pattern.search(message)]
+
+
+def offline_reply(context: ChatContext, history: Sequence[ChatTurn], message: str) -> str:
+    """A rule-based answer from the person's data; ``history`` is not needed by the rules."""
+    flags = red_flags_in(message)
+    if flags:
+        return "\n\n".join(
+            [
+                OFFLINE_NOTICE,
+                f"What you describe ({', '.join(flags)}) is a reason to have it checked. "
+                + SEE_A_DOCTOR,
+                NOT_A_DIAGNOSIS,
+            ]
+        )
+    paragraphs = [OFFLINE_NOTICE]
+    if PRESCRIPTION.search(message):
+        paragraphs.append(NO_PRESCRIPTIONS)
+    guidance = _guidance(context, message)
+    paragraphs += guidance or [WHAT_TO_ASK]
+    paragraphs.append(_analysis_paragraph(context.analysis))
+    plan = _plan_paragraph(context.plan, asked=bool(ASKS_ABOUT_PLAN.search(message)))
+    if plan:
+        paragraphs.append(plan)
+    paragraphs += _profile_cautions(context, message)
+    paragraphs.append(NOT_A_DIAGNOSIS)
+    return "\n\n".join(paragraphs)
+
+
+def _guidance(context: ChatContext, message: str) -> list[str]:
+    topics = [topic for topic, pattern in TOPICS if pattern.search(message)]
+    if not topics and context.analysis:
+        topics = [metric for metric, _ in context.analysis.lowest()]
+    if not topics:
+        topics = [c for c in context.skin_concerns if c in METRIC_GUIDANCE]
+    guidance = {**METRIC_GUIDANCE, **EXTRA_GUIDANCE}
+    paragraphs = []
+    for topic in topics[:TOPICS_SHOWN]:
+        text = guidance[topic]
+        ingredients = suited_ingredients(topic, context)
+        if ingredients:
+            text += f" Ingredients that suit you for this: {', '.join(ingredients)}."
+        paragraphs.append(text)
+    return paragraphs
+
+
+def suited_ingredients(metric: str, context: ChatContext) -> list[str]:
+    """What the plan rule engine would use for a metric's concern, minus what the person
+    must avoid (their sensitivities; retinoids in pregnancy)."""
+    # Imported here: the rules live with the plans, which build on this package.
+    from plans import rules
+
+    concern = rules.METRIC_CONCERNS.get(metric)
+    if concern is None:
+        return []
+    avoided = set(rules.avoided_kinds(SkinProfile(sensitivities=context.sensitivities)))
+    if context.pregnant_or_breastfeeding:
+        avoided |= rules.PREGNANCY_AVOIDS_KINDS
+    return [
+        rules.ACTIVES[active]["label"]
+        for active in rules.CONCERN_ACTIVES.get(concern, ())
+        if rules.kind_of(active) not in avoided
+    ][:INGREDIENTS_SHOWN]
+
+
+def _analysis_paragraph(analysis: AnalysisSummary | None) -> str:
+    if analysis is None:
+        return "You have no analysed scan yet; after a scan I can point to your own results."
+    day = analysis.scanned_at[:10]
+    overall = (
+        f" scored {analysis.overall_score:.0f}/100 overall"
+        if analysis.overall_score is not None
+        else ""
+    )
+    lowest = analysis.lowest()
+    if not lowest:
+        return f"Your latest scan ({day}){overall}."
+    listed = " and ".join(f"{metric_label(m)} ({score:.0f})" for m, score in lowest)
+    return (
+        f"Your latest scan ({day}){overall}; its lowest scores were {listed}, "
+        "on a 0-100 scale where higher is healthier."
+    )
+
+
+def _plan_paragraph(plan: PlanSummary | None, *, asked: bool) -> str | None:
+    if plan is None:
+        return "You have no active plan yet; you can build one from a scan." if asked else None
+    routines = []
+    for label, steps in (("Morning", plan.am), ("Evening", plan.pm)):
+        if steps:
+            routines.append(f"{label}: {'; '.join(step.describe() for step in steps)}.")
+    text = f'Your active plan is "{plan.title}".'
+    if routines:
+        text += " " + " ".join(routines)
+    if plan.cautions:
+        text += f" Keep in mind: {plan.cautions[0]}"
+    return text
+
+
+def _profile_cautions(context: ChatContext, message: str) -> list[str]:
+    cautions = []
+    reacts_to = [
+        SENSITIVITY_LABELS.get(s, s.replace("_", " ")) for s in context.sensitivities
+    ] + list(context.allergies)
+    if reacts_to:
+        cautions.append(
+            f"You told us you react to {', '.join(reacts_to)}: check the ingredient list "
+            "and patch-test anything new on a small area for a few days."
+        )
+    mentions_retinoid = re.search(r"retin|wrinkle|fine line|aging|ageing", message, re.I)
+    if context.pregnant_or_breastfeeding and mentions_retinoid:
+        cautions.append(
+            "As you are pregnant or breastfeeding, avoid retinoids and ask your doctor or "
+            "midwife before starting a new active."
+        )
+    return cautions
+
+
+class OfflineChat:
+    """Chat for the offline provider (a mixin for ``OfflineProvider``; usable alone)."""
+
+    def reply(self, *, context: ChatContext, history: Sequence[ChatTurn], message: str) -> str:
+        return offline_reply(context, history, message)
+
+    def stream_reply(
+        self, *, context: ChatContext, history: Sequence[ChatTurn], message: str
+    ) -> Iterator[str]:
+        yield from text_chunks(self.reply(context=context, history=history, message=message))

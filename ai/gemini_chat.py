@@ -1,0 +1,107 @@
+"""Chat replies by Google Gemini: multi-turn, grounded in the person's own data, plain text.
+
+    class GeminiProvider(GeminiChat, ...):   # the mixin uses the provider's client
+        ...
+    text = provider.reply(context=context, history=turns, message="Why is my skin red?")
+
+The conversation goes as Gemini ``contents``: the first user turn carries the person's
+data (``ai.chat_prompts.grounding_text``), then the session's recent turns (the person's
+as delimited JSON, the assistant's as ``model`` turns), then the new message. The system
+instruction is the fixed ``CHAT_INSTRUCTION``. Timeout and retries are the provider's
+(``GEMINI_TIMEOUT_SECONDS``, ``GEMINI_MAX_ATTEMPTS``); whatever still fails, or comes
+back blocked or empty, is ``ChatFailed`` with its reason.
+"""
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+
+from google.genai import types
+
+from ai.chat import ChatContext, ChatFailed, ChatTurn, as_plain_text, text_chunks
+from ai.chat_prompts import CHAT_INSTRUCTION, grounding_text, user_message_text
+from ai.gemini_client import BLOCKED_FINISH_REASONS, SAFETY_SETTINGS
+from ai.providers import AnalysisFailed
+
+logger = logging.getLogger(__name__)
+
+# A little livelier than analysis, still steady.
+CHAT_TEMPERATURE = 0.5
+# Room for a short answer (and a thinking model's thoughts) with a hard ceiling.
+CHAT_MAX_OUTPUT_TOKENS = 2048
+
+
+def chat_config() -> types.GenerateContentConfig:
+    return types.GenerateContentConfig(
+        system_instruction=CHAT_INSTRUCTION,
+        response_mime_type="text/plain",
+        temperature=CHAT_TEMPERATURE,
+        max_output_tokens=CHAT_MAX_OUTPUT_TOKENS,
+        safety_settings=SAFETY_SETTINGS,
+        # No tools: without this google-genai logs "AFC is enabled" on every call.
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+    )
+
+
+def chat_contents(
+    context: ChatContext, history: Sequence[ChatTurn], message: str
+) -> list[types.Content]:
+    """Alternating user/model turns; consecutive turns of one role share one Content."""
+    turns = [("user", grounding_text(context))]
+    for turn in history:
+        if turn.role == "user":
+            turns.append(("user", user_message_text(turn.content)))
+        else:
+            turns.append(("model", turn.content))
+    turns.append(("user", user_message_text(message)))
+    contents: list[types.Content] = []
+    for role, text in turns:
+        if contents and contents[-1].role == role and contents[-1].parts is not None:
+            contents[-1].parts.append(types.Part(text=text))
+        else:
+            contents.append(types.Content(role=role, parts=[types.Part(text=text)]))
+    return contents
+
+
+class GeminiChat:
+    """Chat for ``GeminiProvider``: a mixin that uses its ``_generate`` (client, retries)."""
+
+    # Supplied by GeminiProvider (annotations only, so its own methods stay in charge).
+    model: str
+    _generate: Callable[..., types.GenerateContentResponse]
+
+    def reply(self, *, context: ChatContext, history: Sequence[ChatTurn], message: str) -> str:
+        try:
+            response = self._generate(
+                contents=chat_contents(context, history, message), config=chat_config()
+            )
+        except AnalysisFailed as failure:
+            raise self._chat_failed(failure.reason, failure.message) from failure
+        return self._reply_text(response)
+
+    def stream_reply(
+        self, *, context: ChatContext, history: Sequence[ChatTurn], message: str
+    ) -> Iterator[str]:
+        # The reply is fetched whole (one generateContent call, with the timeout and
+        # retries) and handed on in pieces: a failure then comes before the first piece,
+        # while the API can still answer 503, and the fake Gemini server of the tests
+        # speaks generateContent only. generate_content_stream could replace this.
+        yield from text_chunks(self.reply(context=context, history=history, message=message))
+
+    def _reply_text(self, response: types.GenerateContentResponse) -> str:
+        feedback = response.prompt_feedback
+        if feedback is not None and feedback.block_reason is not None:
+            raise self._chat_failed("safety_block", f"prompt blocked: {feedback.block_reason}")
+        if not response.candidates:
+            raise self._chat_failed("invalid_response", "no candidates in the answer")
+        finish_reason = response.candidates[0].finish_reason
+        if finish_reason in BLOCKED_FINISH_REASONS:
+            raise self._chat_failed("safety_block", f"answer blocked: {finish_reason}")
+        text = as_plain_text(response.text or "")
+        if not text:
+            raise self._chat_failed("invalid_response", f"no text in the answer ({finish_reason})")
+        return text
+
+    def _chat_failed(self, reason: str, message: str) -> ChatFailed:
+        # The message names status codes and reasons only, never what the person wrote.
+        logger.warning("Gemini %s chat reply failed: %s: %s", self.model, reason, message)
+        return ChatFailed(reason, message)

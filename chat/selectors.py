@@ -1,0 +1,78 @@
+"""Chat reads: sessions, a session's messages, and what the assistant may know of a person.
+
+    page = list_sessions(user_id=u, limit=20, cursor=None)
+    context = chat_context(user=user)
+
+Everything is read from the caller's own partitions; the user id comes from the token.
+"""
+
+from django.conf import settings
+
+from ai.chat import AnalysisSummary, ChatContext, ChatTurn, PlanSummary
+from dynamo.base import Page
+from dynamo.chat import ChatMessage, ChatSession, chat_table
+from dynamo.users import User
+from plans.selectors import get_active_plan
+from scans.selectors import latest_completed_scan
+
+
+def list_sessions(*, user_id: str, limit: int, cursor: str | None) -> Page[ChatSession]:
+    """Newest first (by start), each with its title and last activity: one Query."""
+    return chat_table().sessions_page(user_id, limit=limit, cursor=cursor)
+
+
+def get_session(*, user_id: str, session_id: str) -> ChatSession | None:
+    return chat_table().get_session(user_id, session_id)
+
+
+def list_messages(
+    *, user_id: str, session_id: str, limit: int, cursor: str | None
+) -> Page[ChatMessage] | None:
+    """Oldest first, one Query on the session index; None when there is no such session.
+
+    The first page proves the session exists (its item leads the index range); a later
+    page's cursor is signed for this user and this session, so it proves the same.
+    """
+    session, page = chat_table().session_messages(user_id, session_id, limit=limit, cursor=cursor)
+    if cursor is None and session is None:
+        return None
+    return page
+
+
+def recent_messages(*, user_id: str, session_id: str) -> list[ChatMessage]:
+    """The session's latest CHAT_HISTORY_MESSAGES messages, oldest first (one Query)."""
+    count = settings.CHAT_HISTORY_MESSAGES
+    if count <= 0:
+        return []
+    page = chat_table().query_session(user_id, session_id, limit=count, newest_first=True)
+    return list(reversed(page.items))
+
+
+def as_turns(messages: list[ChatMessage]) -> list[ChatTurn]:
+    return [ChatTurn(role=m.role, content=m.content) for m in messages]
+
+
+def chat_context(*, user: User) -> ChatContext:
+    """The person's profile, latest completed analysis and active plan (never name/email)."""
+    scan = latest_completed_scan(user_id=user.user_id)
+    plan = get_active_plan(user_id=user.user_id)
+    return ChatContext(
+        skin_type=user.skin_type,
+        skin_concerns=user.skin_concerns,
+        sensitivities=user.sensitivities,
+        allergies=user.allergies,
+        age_range=user.age_range,
+        pregnant_or_breastfeeding=user.pregnant_or_breastfeeding,
+        analysis=(
+            AnalysisSummary.from_scan(
+                scan.analysis, scanned_at=scan.scanned_at, area=scan.area, notes=scan.notes
+            )
+            if scan is not None and scan.analysis
+            else None
+        ),
+        plan=(
+            PlanSummary.from_plan(plan.content, title=plan.title, started_at=plan.created_at)
+            if plan is not None
+            else None
+        ),
+    )

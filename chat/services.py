@@ -1,0 +1,250 @@
+"""Chat use cases that write: start a session, send a message (reply whole or streamed),
+delete a session.
+
+    session = start_session(user_id=u, title=None)
+    exchange = send_message(user=user, session_id=s, content="Why is my skin red?")
+    question, events = stream_message(user=user, session_id=s, content="...")
+
+Sending goes in this order: the session must exist (else 404), one reply is counted
+against the daily allowance (past it, 429 and nothing stored), the person's message is
+stored (with the session's touch, in one transaction), and only then is the provider
+asked. A provider failure keeps the message and answers 503 with Retry-After; sending
+the same text again retries it without storing it twice.
+"""
+
+import logging
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from rest_framework import status
+from ulid import ULID
+
+from ai.analysis import now_iso
+from ai.chat import ChatContext, ChatFailed, ChatTurn, chat_provider
+from chat import selectors
+from dermalens_site.errors import ApplicationError, NotFound, ServiceUnavailable
+from dynamo.chat import ChatMessage, ChatSession, SessionNotFound, chat_table
+from dynamo.users import User, users_table
+from scans.services import seconds_until_quota_resets
+
+logger = logging.getLogger("dermalens.chat")
+
+SESSION_TITLE_MAX_LENGTH = 120
+# A session without a title is named after the start of its first message.
+AUTO_TITLE_LENGTH = 60
+RETRY_AFTER_SECONDS_REPLY = 5
+RETRY_AFTER_SECONDS_RATE_LIMITED = 30
+
+
+class ChatSessionNotFound(NotFound):
+    default_message = "Chat session not found."
+
+
+class ReplyQuotaExceeded(ApplicationError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "chat_quota_exceeded"
+    default_message = "Today's assistant replies are used up; please come back tomorrow."
+
+    def __init__(self, *, limit_per_day: int, retry_after_seconds: int):
+        super().__init__(details={"limit_per_day": limit_per_day})
+        self.retry_after_seconds = retry_after_seconds
+
+
+class ReplyUnavailable(ServiceUnavailable):
+    default_code = "assistant_unavailable"
+    default_message = (
+        "The assistant could not reply just now. Your message is saved; send it again "
+        "shortly to retry."
+    )
+
+    def __init__(self, *, reason: str, message_id: str):
+        super().__init__(details={"reason": reason, "message_id": message_id})
+        if reason == "rate_limited":
+            self.retry_after_seconds = RETRY_AFTER_SECONDS_RATE_LIMITED
+        else:
+            self.retry_after_seconds = RETRY_AFTER_SECONDS_REPLY
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """The person's stored message and the assistant's stored reply."""
+
+    message: ChatMessage
+    reply: ChatMessage
+
+
+# What a streamed reply yields: pieces, then the stored reply or a failure.
+@dataclass(frozen=True)
+class ReplyPiece:
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyStored:
+    reply: ChatMessage
+
+
+@dataclass(frozen=True)
+class ReplyFailed:
+    error: ReplyUnavailable
+
+
+ReplyEvent = ReplyPiece | ReplyStored | ReplyFailed
+
+
+def start_session(*, user_id: str, title: str | None) -> ChatSession:
+    timestamp = now_iso()
+    session = ChatSession(
+        user_id=user_id,
+        session_id=str(ULID()),
+        created_at=timestamp,
+        last_activity_at=timestamp,
+        title=title or None,
+    )
+    chat_table().create_session(session)
+    return session
+
+
+def delete_session(*, user_id: str, session_id: str) -> None:
+    """Delete the session and every message of it; running it again finishes the job."""
+    try:
+        chat_table().delete_session(user_id, session_id)
+    except SessionNotFound as err:
+        raise ChatSessionNotFound() from err
+
+
+def send_message(*, user: User, session_id: str, content: str) -> Exchange:
+    """Store the message, ask the provider, store and return the reply."""
+    message, context, history = prepare_exchange(user=user, session_id=session_id, content=content)
+    try:
+        text = chat_provider().reply(context=context, history=history, message=content)
+    except Exception as err:
+        raise reply_unavailable(err, message) from err
+    if not text:
+        raise ReplyUnavailable(reason="invalid_response", message_id=message.message_id)
+    return Exchange(message=message, reply=store_reply(message, text))
+
+
+def stream_message(
+    *, user: User, session_id: str, content: str
+) -> tuple[ChatMessage, Generator[ReplyEvent, None, None]]:
+    """Like ``send_message``, but the reply comes as events; it is stored when complete.
+
+    The first piece is awaited here, so a provider that fails before it answers is a
+    503 like any other; a failure later is a ``ReplyFailed`` event.
+    """
+    message, context, history = prepare_exchange(user=user, session_id=session_id, content=content)
+    try:
+        pieces = iter(
+            chat_provider().stream_reply(context=context, history=history, message=content)
+        )
+        first = next(pieces, "")
+    except Exception as err:
+        raise reply_unavailable(err, message) from err
+    if not first:
+        raise ReplyUnavailable(reason="invalid_response", message_id=message.message_id)
+    return message, reply_events(message, first, pieces)
+
+
+def reply_events(
+    message: ChatMessage, first: str, pieces: Iterator[str]
+) -> Generator[ReplyEvent, None, None]:
+    received = [first]
+    try:
+        yield ReplyPiece(first)
+        for piece in pieces:
+            received.append(piece)
+            yield ReplyPiece(piece)
+    except GeneratorExit:
+        finish_unheard_reply(message, received, pieces)
+        raise
+    except Exception as err:
+        yield ReplyFailed(reply_unavailable(err, message))
+        return
+    yield ReplyStored(store_reply(message, "".join(received)))
+
+
+def finish_unheard_reply(message: ChatMessage, received: list[str], pieces: Iterator[str]) -> None:
+    """The client went away mid-stream: read the reply to its end and store it anyway,
+    so the conversation is whole when they come back."""
+    try:
+        store_reply(message, "".join([*received, *pieces]))
+    except Exception:
+        logger.warning("a streamed reply was lost after the client left", exc_info=True)
+
+
+def prepare_exchange(
+    *, user: User, session_id: str, content: str
+) -> tuple[ChatMessage, ChatContext, list[ChatTurn]]:
+    """Check the session and the allowance, store the message; the provider's input."""
+    session = chat_table().get_session(user.user_id, session_id, consistent=True)
+    if session is None:
+        raise ChatSessionNotFound()
+    consume_reply_quota(user.user_id)
+    recent = selectors.recent_messages(user_id=user.user_id, session_id=session_id)
+    if recent and recent[-1].role == "user" and recent[-1].content == content:
+        # The same text again after a failed reply is a retry: the stored one is reused.
+        message, recent = recent[-1], recent[:-1]
+    else:
+        message = store_message(
+            user_id=user.user_id, session_id=session_id, role="user", content=content
+        )
+    context = selectors.chat_context(user=user)
+    return message, context, selectors.as_turns(recent)
+
+
+def store_message(*, user_id: str, session_id: str, role: str, content: str) -> ChatMessage:
+    message = ChatMessage(
+        user_id=user_id,
+        message_id=str(ULID()),
+        session_id=session_id,
+        role=role,
+        content=content,
+        created_at=now_iso(),
+    )
+    title = auto_title(content) if role == "user" else None
+    try:
+        chat_table().add_message(message, title=title)
+    except SessionNotFound as err:
+        raise ChatSessionNotFound() from err  # deleted while we were at it
+    return message
+
+
+def store_reply(message: ChatMessage, text: str) -> ChatMessage:
+    return store_message(
+        user_id=message.user_id, session_id=message.session_id, role="assistant", content=text
+    )
+
+
+def auto_title(content: str) -> str:
+    words = " ".join(content.split())
+    if len(words) <= AUTO_TITLE_LENGTH:
+        return words
+    return words[:AUTO_TITLE_LENGTH].rsplit(" ", 1)[0].rstrip(",.;:") + "..."
+
+
+def reply_unavailable(err: Exception, message: ChatMessage) -> ReplyUnavailable:
+    if isinstance(err, ChatFailed):
+        return ReplyUnavailable(reason=err.reason, message_id=message.message_id)
+    # A provider bug must not lose the person's message: it is stored; this is a 503.
+    logger.exception("chat reply crashed", extra={"session_id": message.session_id})
+    return ReplyUnavailable(reason="provider_unavailable", message_id=message.message_id)
+
+
+def consume_reply_quota(user_id: str) -> None:
+    """Count one assistant reply today (UTC); past AI_REPLIES_PER_DAY, a 429."""
+    limit = settings.AI_REPLIES_PER_DAY
+    allowed = users_table().consume_daily_quota(
+        user_id,
+        name="chat",
+        day=datetime.now(UTC).date().isoformat(),
+        limit=limit,
+        expires_at=int(time.time()) + 2 * 24 * 60 * 60,
+    )
+    if not allowed:
+        raise ReplyQuotaExceeded(
+            limit_per_day=limit, retry_after_seconds=seconds_until_quota_resets()
+        )

@@ -1,0 +1,94 @@
+"""Streamed replies at the service layer: a client that leaves, a provider that breaks."""
+
+import json
+
+import pytest
+
+from ai.chat import ChatFailed
+from chat import services
+from chat.tests.helpers import messages_url, user_id_of
+from dynamo.chat import chat_table
+from dynamo.users import users_table
+
+
+class BreaksMidway:
+    """A chat provider whose stream stops with a failure after its first piece."""
+
+    def reply(self, **kwargs) -> str:
+        raise AssertionError("only streaming is used here")
+
+    def stream_reply(self, **kwargs):
+        yield "Start with a gentle "
+        raise ChatFailed("provider_unavailable", "connection reset")
+
+
+@pytest.fixture
+def me(auth_client):
+    return users_table().get(user_id_of(auth_client))
+
+
+def stored(user_id: str, session_id: str) -> list[tuple[str, str]]:
+    page = chat_table().query_session(user_id, session_id, limit=100)
+    return [(m.role, m.content) for m in page.items]
+
+
+def test_a_reply_whose_client_left_mid_stream_is_still_stored_whole(me, start_session):
+    session_id = start_session()["session_id"]
+    _, events = services.stream_message(
+        user=me, session_id=session_id, content="Tips for dry skin?"
+    )
+    first = next(events)
+    assert isinstance(first, services.ReplyPiece)
+    events.close()
+    (question, reply) = stored(me.user_id, session_id)
+    assert question == ("user", "Tips for dry skin?")
+    assert reply[0] == "assistant"
+    assert reply[1].startswith(first.text) and len(reply[1]) > len(first.text)
+    assert "offline assistant" in reply[1]
+
+
+def test_a_stream_that_breaks_midway_ends_with_an_error_event_and_keeps_my_message(
+    auth_client, start_session, send, monkeypatch
+):
+    monkeypatch.setattr(services, "chat_provider", BreaksMidway)
+    session_id = start_session()["session_id"]
+    response = send(session_id, "Routine?", HTTP_ACCEPT="text/event-stream")
+    assert response.status_code == 200
+    blocks = [b for b in b"".join(response.streaming_content).decode().split("\n\n") if b]
+    events = [
+        (b.split("\n")[0].removeprefix("event: "), json.loads(b.split("data: ", 1)[1]))
+        for b in blocks
+    ]
+    assert [name for name, _ in events] == ["message", "delta", "error"]
+    error = events[-1][1]
+    assert error["error"]["code"] == "assistant_unavailable"
+    assert error["error"]["details"]["reason"] == "provider_unavailable"
+    assert error["retry_after_seconds"] == 5
+    listed = auth_client.get(messages_url(session_id)).json()["items"]
+    assert [(m["role"], m["content"]) for m in listed] == [("user", "Routine?")]
+
+
+def test_a_provider_that_crashes_is_a_503_and_keeps_my_message(
+    auth_client, start_session, send, monkeypatch
+):
+    class Crashes:
+        def reply(self, **kwargs) -> str:
+            raise RuntimeError("a bug in a provider")
+
+    monkeypatch.setattr(services, "chat_provider", Crashes)
+    session_id = start_session()["session_id"]
+    response = send(session_id, "Hello")
+    assert response.status_code == 503
+    assert response.json()["error"]["details"]["reason"] == "provider_unavailable"
+    listed = auth_client.get(messages_url(session_id)).json()["items"]
+    assert [m["content"] for m in listed] == ["Hello"]
+
+
+def test_a_message_to_a_session_deleted_meanwhile_is_not_stored(me, start_session):
+    session_id = start_session()["session_id"]
+    services.delete_session(user_id=me.user_id, session_id=session_id)
+    with pytest.raises(services.ChatSessionNotFound):
+        services.store_message(
+            user_id=me.user_id, session_id=session_id, role="user", content="late"
+        )
+    assert stored(me.user_id, session_id) == []

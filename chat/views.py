@@ -1,0 +1,188 @@
+"""Chat endpoints: sessions (start, list, one, delete) and their messages (list, send).
+
+Sending with ``Accept: text/event-stream`` streams the reply as server-sent events:
+``message`` (your stored message), ``delta`` (a piece of the reply, as it comes), then
+``reply`` (the stored reply, the last event) or ``error`` (the reply failed after it
+began; your message is kept). Every ``data`` line is one JSON object.
+"""
+
+import json
+from collections.abc import Generator, Iterator
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import renderers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from chat import selectors, services
+from chat.serializers import (
+    ExchangeSerializer,
+    MessageCreateSerializer,
+    MessagePageSerializer,
+    MessageSerializer,
+    SessionCreateSerializer,
+    SessionPageSerializer,
+    SessionSerializer,
+)
+from dermalens_site.errors import error_body
+from dermalens_site.serializers import ErrorSerializer, PageQuerySerializer
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer, 503: ErrorSerializer}
+ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
+EVENT_STREAM = "text/event-stream"
+JSON = "application/json"
+
+
+def valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class EventStreamRenderer(renderers.BaseRenderer):
+    """Lets a client ask for ``text/event-stream``; the view streams the events itself."""
+
+    media_type = EVENT_STREAM
+    format = "event-stream"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return json.dumps(data).encode()
+
+
+class ChatSessionViewSet(viewsets.ViewSet):
+    lookup_field = "session_id"
+    lookup_value_regex = ULID_PATTERN
+
+    def get_renderers(self):
+        request = getattr(self, "request", None)
+        if request is not None and request.method == "POST" and self.action == "send":
+            return [renderers.JSONRenderer(), EventStreamRenderer()]
+        return super().get_renderers()
+
+    def handle_exception(self, exc):
+        # Errors leave as JSON in the one shape, also to a client that asked for a stream.
+        self.request.accepted_renderer = renderers.JSONRenderer()
+        self.request.accepted_media_type = renderers.JSONRenderer.media_type
+        return super().handle_exception(exc)
+
+    @extend_schema(
+        parameters=[PageQuerySerializer],
+        responses={200: SessionPageSerializer, **ERRORS},
+        description="Your chat sessions, newest first, each with its title and last activity.",
+    )
+    def list(self, request):
+        params = valid(PageQuerySerializer, request.query_params)
+        page = selectors.list_sessions(
+            user_id=request.user.user_id, limit=params["limit"], cursor=params.get("cursor")
+        )
+        items = SessionSerializer(page.items, many=True).data
+        return Response({"items": items, "next_cursor": page.next_cursor})
+
+    @extend_schema(request=SessionCreateSerializer, responses={201: SessionSerializer, **ERRORS})
+    def create(self, request):
+        params = valid(SessionCreateSerializer, request.data)
+        session = services.start_session(user_id=request.user.user_id, title=params.get("title"))
+        return Response(SessionSerializer(session).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: SessionSerializer, **ERRORS})
+    def retrieve(self, request, session_id: str):
+        session = selectors.get_session(user_id=request.user.user_id, session_id=session_id)
+        if session is None:
+            raise services.ChatSessionNotFound()
+        return Response(SessionSerializer(session).data)
+
+    @extend_schema(
+        responses={204: None, **ERRORS},
+        description="Delete the session and every message in it.",
+    )
+    def destroy(self, request, session_id: str):
+        services.delete_session(user_id=request.user.user_id, session_id=session_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        parameters=[PageQuerySerializer],
+        responses={200: MessagePageSerializer, **ERRORS},
+        description="The session's messages, oldest first.",
+    )
+    @action(detail=True, methods=["get"])
+    def messages(self, request, session_id: str):
+        params = valid(PageQuerySerializer, request.query_params)
+        page = selectors.list_messages(
+            user_id=request.user.user_id,
+            session_id=session_id,
+            limit=params["limit"],
+            cursor=params.get("cursor"),
+        )
+        if page is None:
+            raise services.ChatSessionNotFound()
+        items = MessageSerializer(page.items, many=True).data
+        return Response({"items": items, "next_cursor": page.next_cursor})
+
+    @extend_schema(
+        request=MessageCreateSerializer,
+        responses={
+            (201, JSON): ExchangeSerializer,
+            (200, EVENT_STREAM): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="With `Accept: text/event-stream`: events `message`, `delta`..., "
+                "then `reply` (or `error`).",
+            ),
+            # Errors are JSON whatever the client asked for.
+            **{(code, JSON): ErrorSerializer for code in (400, 401, 404, 429, 503)},
+        },
+        description=(
+            "Send a message; the answer holds it and the assistant's reply, both stored. "
+            "If the assistant fails, your message is kept and the answer is 503 with "
+            "Retry-After: send the same text again to retry. Replies per day are limited "
+            "(429 with Retry-After past the limit)."
+        ),
+    )
+    @messages.mapping.post
+    def send(self, request, session_id: str):
+        content = valid(MessageCreateSerializer, request.data)["content"]
+        if request.accepted_renderer.format == EventStreamRenderer.format:
+            message, events = services.stream_message(
+                user=request.user, session_id=session_id, content=content
+            )
+            return event_stream_response(message, events)
+        exchange = services.send_message(user=request.user, session_id=session_id, content=content)
+        return Response(ExchangeSerializer(exchange).data, status=status.HTTP_201_CREATED)
+
+
+def event_stream_response(
+    message, events: Generator[services.ReplyEvent, None, None]
+) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(
+        server_sent_events(message, events), content_type=f"{EVENT_STREAM}; charset=utf-8"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # a proxy must pass each event on at once
+    return response
+
+
+def server_sent_events(
+    message, events: Generator[services.ReplyEvent, None, None]
+) -> Iterator[bytes]:
+    try:
+        yield sse("message", MessageSerializer(message).data)
+        for event in events:
+            if isinstance(event, services.ReplyPiece):
+                yield sse("delta", {"text": event.text})
+            elif isinstance(event, services.ReplyStored):
+                yield sse("reply", MessageSerializer(event.reply).data)
+            else:
+                error = event.error
+                body = error_body(error.default_code, error.message, error.details)
+                yield sse("error", {**body, "retry_after_seconds": error.retry_after_seconds})
+    finally:
+        # A client that leaves closes this stream; closing the events too lets the
+        # service finish and store the reply (rather than waiting for garbage collection).
+        events.close()
+
+
+def sse(event: str, data: dict) -> bytes:
+    # JSON keeps the data on one line, so a newline in the text cannot end the event.
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
