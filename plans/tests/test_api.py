@@ -232,3 +232,50 @@ class TestIsolation:
 
     def test_a_malformed_plan_id_is_404(self, auth_client):
         assert auth_client.get(f"{PLANS}/not-a-plan").status_code == 404
+
+
+class TestGeminiDraft:
+    def test_a_gemini_draft_pairing_a_retinoid_with_bpo_is_never_stored_as_drafted(
+        self, auth_client, gemini_settings, fake_gemini
+    ):
+        from dynamo.scans import Scan, scans_table
+        from plans.rules import build_plan, kind_of
+        from plans.tests.test_drafting import ANALYSIS, PROFILE, index_of
+        from tests.fake_gemini import FakeResponse
+
+        auth_client.patch(
+            "/api/v1/users/me",
+            {
+                "skin_type": PROFILE.skin_type,
+                "skin_concerns": list(PROFILE.skin_concerns),
+                "sensitivities": list(PROFILE.sensitivities),
+                "age_range": PROFILE.age_range,
+            },
+        )
+        user_id = auth_client.session_data["user"]["user_id"]
+        now = datetime.now(UTC).isoformat()
+        scans_table().create(
+            Scan(
+                user_id=user_id,
+                scan_id="01JD0000000000000000000000",
+                status="complete",
+                area="face",
+                scanned_at=now,
+                created_at=now,
+                updated_at=now,
+                image_key=f"{user_id}/01JD0000000000000000000000/image.jpg",
+                analysis=ANALYSIS,
+            )
+        )
+        unsafe = build_plan(analysis=ANALYSIS, profile=PROFILE)
+        unsafe["pm"][index_of(unsafe["pm"], "adapalene")]["actives"].append("benzoyl_peroxide")
+        fake_gemini.enqueue(FakeResponse.json_answer(unsafe))
+
+        response = auth_client.post(PLANS, {})
+        assert response.status_code == 201, response.content
+        assert len(fake_gemini.requests) == 1
+        stored = auth_client.get(f"{PLANS}/{response.json()['plan_id']}").json()
+        for routine in ("am", "pm"):
+            routine_kinds = {kind_of(a) for step in stored[routine] for a in step["actives"]}
+            assert not {"retinoid", "benzoyl_peroxide"} <= routine_kinds, routine
+        assert stored["safety_corrections"]
