@@ -8,7 +8,7 @@ export DYNAMODB_LOCAL_PORT ?= 8001
 export PORT ?= 8000
 export HOST ?= 127.0.0.1
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench fuzz clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ lint: $(VENV)/.installed
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+fuzz: install
+	FUZZ_EXAMPLES=200 $(BIN)/pytest tests/test_fuzz.py -n 0
 
 bench: install
 	$(BIN)/python bench/dynamo_layer.py

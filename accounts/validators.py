@@ -1,0 +1,32 @@
+"""Password validators that work with DynamoDB users (plain dataclasses, no ORM model)."""
+
+from types import SimpleNamespace
+from typing import Any
+
+from django.contrib.auth.password_validation import UserAttributeSimilarityValidator
+
+
+class _FieldNames:
+    """What Django's validator asks of ``user._meta``: a field's verbose name."""
+
+    @staticmethod
+    def get_field(name: str) -> SimpleNamespace:
+        return SimpleNamespace(verbose_name=name.replace("_", " "))
+
+
+class _UserView:
+    _meta = _FieldNames()
+
+    def __init__(self, user: Any):
+        self._user = user
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._user, name)
+
+
+class AttributeSimilarityValidator(UserAttributeSimilarityValidator):
+    """Django's similarity check; it names the field through ``user._meta``, which a
+    dataclass user lacks, so the user is given a view that has it."""
+
+    def validate(self, password: str, user: Any = None) -> None:
+        super().validate(password, _UserView(user) if user is not None else None)
