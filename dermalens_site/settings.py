@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "chat",
     "ops",
     "ai",
+    "privacy",
 ]
 
 MIDDLEWARE = [

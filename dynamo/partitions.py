@@ -1,0 +1,205 @@
+"""Every item of one user, table by table: read them all, delete them all.
+
+    for item in partition_items(SCANS, user_id):        # every page of one Query
+        ...
+    delete_partition(SCANS, user_id)                     # batches of 25, re-runnable
+    delete_user_items(user_id, "ana@example.com")        # the users table's own items
+
+Account export and erasure need the whole of a user's data, whatever item kinds a
+table manager keeps in the partition, so this module works from the table definitions
+only: a Query on the partition key (never a Scan), all pages, strongly consistent.
+Deletes are unconditional BatchWriteItem requests, so running an erasure again after
+an interruption deletes what is left and finds the rest already gone.
+
+The users table is keyed by item, not by user: besides the user item it holds the email
+claim ("email#<address>"), daily quota counters ("quota#<name>#<user_id>#<day>"),
+upload idempotency claims ("idempotency#<user_id>#<sha256 of the client's key>") and
+revoked refresh tokens ("revoked-refresh#<jti>", naming the user in ``owner_user_id``).
+None of these is in the user's partition and no index finds them by user. The user
+item and the claim are deleted by key; the quota counters of the last few days are
+computed and deleted; idempotency claims (24 hours) and revoked-token records (the
+refresh token's lifetime) cannot be addressed without a Scan and are left to expire
+through the table's TTL (``expires_at``).
+"""
+
+import contextlib
+import functools
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from dynamo.base import Table
+from dynamo.codec import Item
+from dynamo.errors import ConditionFailed
+from dynamo.tables import CHAT, PLANS, SCANS, USERS, TableDefinition
+from dynamo.users import EMAIL_CLAIM_PREFIX
+
+# The tables whose partition key is the owner's user id: a partition is one user's.
+USER_PARTITIONS: tuple[TableDefinition, ...] = (SCANS, PLANS, CHAT)
+
+# BatchWriteItem takes at most 25 requests.
+BATCH_WRITE_MAX_ITEMS = 25
+# Items per Query page: big enough for few round trips, small enough to keep memory flat.
+PAGE_SIZE = 200
+# The daily allowances counted in the users table (scans' "analysis", chat's "chat").
+QUOTA_NAMES: tuple[str, ...] = ("analysis", "chat")
+# A counter lives two days after its last use, and DynamoDB's TTL usually deletes expired
+# items within two days more: older counters are (nearly always) gone by themselves.
+QUOTA_DAYS_KEPT = 5
+EMAIL_INDEX = "email-index"
+
+
+@functools.cache
+def partition_table(definition: TableDefinition) -> Table:
+    """A ``Table`` for ``definition``, sharing the client and the error translation."""
+    return type("PartitionTable", (Table,), {"definition": definition})()
+
+
+def partition_pages(
+    definition: TableDefinition,
+    user_id: str,
+    *,
+    sort_key_prefix: str | None = None,
+    sort_key_below: str | None = None,
+    keys_only: bool = False,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[list[Item]]:
+    """Every page of the Query of ``user_id``'s partition, in sort-key order.
+
+    ``sort_key_prefix`` (begins_with) or ``sort_key_below`` (<) narrow the Query to one
+    item kind; ``keys_only`` reads just the key attributes (for deletes).
+    """
+    table = partition_table(definition)
+    partition_key = definition.partition_key[0]
+    names = {"#pk": partition_key}
+    values: dict[str, Any] = {":pk": {"S": user_id}}
+    condition = "#pk = :pk"
+    if sort_key_prefix is not None or sort_key_below is not None:
+        if definition.sort_key is None:
+            raise ValueError(f"{definition.name} has no sort key to narrow the Query by.")
+        names["#sk"] = definition.sort_key[0]
+        if sort_key_prefix is not None:
+            condition += " AND begins_with(#sk, :sk)"
+            values[":sk"] = {"S": sort_key_prefix}
+        else:
+            condition += " AND #sk < :sk"
+            values[":sk"] = {"S": sort_key_below}
+    request: dict[str, Any] = {
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ConsistentRead": True,
+        "Limit": page_size,
+    }
+    if keys_only:
+        key_names = {f"#k{i}": name for i, name in enumerate(_key_attributes(definition))}
+        names.update(key_names)
+        request["ProjectionExpression"] = ", ".join(key_names)
+    while True:
+        response = table.call("query", **request)
+        if response["Items"]:
+            yield response["Items"]
+        last_key = response.get("LastEvaluatedKey")
+        if not last_key:
+            return
+        request["ExclusiveStartKey"] = last_key
+
+
+def partition_items(
+    definition: TableDefinition,
+    user_id: str,
+    *,
+    sort_key_prefix: str | None = None,
+    sort_key_below: str | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[Item]:
+    """Every item of ``user_id``'s partition, one page in memory at a time."""
+    for page in partition_pages(
+        definition,
+        user_id,
+        sort_key_prefix=sort_key_prefix,
+        sort_key_below=sort_key_below,
+        page_size=page_size,
+    ):
+        yield from page
+
+
+def delete_partition(definition: TableDefinition, user_id: str) -> int:
+    """Delete every item of ``user_id``'s partition; returns how many were deleted.
+
+    Deleting behind the Query's position does not disturb its pagination, and a
+    repeated run finds only what an interrupted one left.
+    """
+    table = partition_table(definition)
+    deleted = 0
+    for page in partition_pages(definition, user_id, keys_only=True):
+        delete_keys(table, page)
+        deleted += len(page)
+    return deleted
+
+
+def delete_keys(table: Table, keys: Sequence[Item]) -> None:
+    """Unconditional deletes in batches of 25 (unprocessed items are sent again)."""
+    for start in range(0, len(keys), BATCH_WRITE_MAX_ITEMS):
+        chunk = keys[start : start + BATCH_WRITE_MAX_ITEMS]
+        table.batch_write([{"DeleteRequest": {"Key": key}} for key in chunk])
+
+
+def delete_user_items(
+    user_id: str,
+    email: str | None,
+    *,
+    quota_names: Iterable[str] = QUOTA_NAMES,
+    today: date | None = None,
+) -> None:
+    """Delete the user's own items in the users table: quota counters, claim, user item.
+
+    The user item goes last: while it exists the account can still be found (by its
+    email claim, or by the ``email-index`` once the claim is gone) and the erasure run
+    again. The claim is deleted only while it still names this user, so a re-run can
+    never release an address that someone has registered since. Idempotency claims and
+    revoked-token records are not addressable by user and expire by TTL (see above).
+    """
+    table = partition_table(USERS)
+    today = today or datetime.now(UTC).date()
+    days = [(today - timedelta(days=back)).isoformat() for back in range(QUOTA_DAYS_KEPT)]
+    quota_keys = [
+        {"user_id": {"S": f"quota#{name}#{user_id}#{day}"}} for name in quota_names for day in days
+    ]
+    delete_keys(table, quota_keys)
+    if email is not None:
+        # A refusal means the address belongs to another account now: not ours to delete.
+        with contextlib.suppress(ConditionFailed):
+            table.call(
+                "delete_item",
+                Key={"user_id": {"S": EMAIL_CLAIM_PREFIX + email}},
+                ConditionExpression="attribute_not_exists(user_id) OR owner_user_id = :owner",
+                ExpressionAttributeValues={":owner": {"S": user_id}},
+            )
+    table.call("delete_item", Key={"user_id": {"S": user_id}})
+
+
+def find_user_id_by_email(email: str) -> str | None:
+    """The id of the account with ``email`` (already normalised), or None.
+
+    The email claim answers with a strongly consistent read; when an interrupted
+    erasure has deleted the claim but not yet the user item, the ``email-index`` GSI
+    (eventually consistent) still finds the user item.
+    """
+    table = partition_table(USERS)
+    claim = table.get_item({"user_id": {"S": EMAIL_CLAIM_PREFIX + email}}, consistent=True)
+    if claim is not None:
+        return claim["owner_user_id"]["S"]
+    response = table.call(
+        "query",
+        IndexName=EMAIL_INDEX,
+        KeyConditionExpression="email = :email",
+        FilterExpression="item_type = :user",
+        ExpressionAttributeValues={":email": {"S": email}, ":user": {"S": "user"}},
+    )
+    users = response["Items"]
+    return users[0]["user_id"]["S"] if users else None
+
+
+def _key_attributes(definition: TableDefinition) -> list[str]:
+    return [key[0] for key in (definition.partition_key, definition.sort_key) if key]

@@ -1,0 +1,46 @@
+"""Write one account's export (the same zip as GET /users/me/export) to a file.
+
+    python manage.py export_user --email ana@example.com --output ana.zip
+
+The archive is written in chunks as it is produced, to FILE.partial first, and renamed
+only when complete: a failed export never leaves a file that looks whole.
+"""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from privacy import selectors, services
+
+
+class Command(BaseCommand):
+    help = "Export everything the service holds about one account to a zip file."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--email", required=True, help="the account's email address")
+        parser.add_argument(
+            "--output",
+            metavar="FILE",
+            help="where to write the zip (default: dermalens-export-<user id>-<date>.zip)",
+        )
+
+    def handle(self, *args, email: str, output: str | None, **options):
+        user_id = selectors.find_account_id(email=email)
+        if user_id is None:
+            raise CommandError(f"No account has the email {email!r}.")
+        path = Path(output or services.export_filename(user_id=user_id))
+        if path.exists():
+            raise CommandError(f"{path} exists already; choose another --output.")
+        partial = path.with_name(path.name + ".partial")
+        size = 0
+        try:
+            with partial.open("xb") as archive:
+                for chunk in services.export_account(user_id=user_id):
+                    archive.write(chunk)
+                    size += len(chunk)
+            partial.rename(path)
+        except services.AccountNotFound as err:
+            raise CommandError(f"The account {user_id} is gone.") from err
+        finally:
+            partial.unlink(missing_ok=True)
+        self.stdout.write(f"Wrote the export of {user_id} ({size} bytes) to {path}")

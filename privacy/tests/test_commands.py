@@ -1,0 +1,105 @@
+"""manage.py export_user and erase_user, for staff."""
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from dynamo.users import users_table
+from privacy.tests.helpers import (
+    email_claim,
+    erase,
+    interrupt_before_the_user_item,
+    items_of,
+    local_files_of,
+    log_in,
+    open_zip,
+)
+
+
+def run(*args, stdin: str | None = None, monkeypatch=None) -> str:
+    if stdin is not None:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+class TestExportUser:
+    def test_export_user_writes_the_accounts_zip_to_the_output_file(self, full_account, tmp_path):
+        account = full_account()
+        output = tmp_path / "export.zip"
+        said = run("export_user", "--email", account.email.upper(), "--output", str(output))
+        assert str(output) in said
+        archive = open_zip(output.read_bytes())
+        document = json.loads(archive.read("dermalens-export.json"))
+        assert document["profile"]["user_id"] == account.user_id
+        assert [s["scan_id"] for s in document["scans"]] == account.scan_ids
+        assert f"images/{account.scan_ids[0]}/image.jpg" in archive.namelist()
+        assert list(tmp_path.iterdir()) == [output]
+
+    def test_export_user_never_overwrites_a_file(self, new_account, tmp_path):
+        account = new_account()
+        output = tmp_path / "export.zip"
+        output.write_bytes(b"keep me")
+        with pytest.raises(CommandError, match="exists already"):
+            run("export_user", "--email", account.email, "--output", str(output))
+        assert output.read_bytes() == b"keep me"
+
+    def test_export_user_of_an_unknown_email_fails(self, tmp_path):
+        with pytest.raises(CommandError, match="No account"):
+            run(
+                "export_user", "--email", "nobody-here@example.com", "--output", str(tmp_path / "x")
+            )
+
+
+class TestEraseUser:
+    def test_erase_user_answered_no_aborts_and_erases_nothing(self, full_account, monkeypatch):
+        account = full_account()
+        before = len(items_of(account.user_id))
+        with pytest.raises(CommandError, match="Aborted"):
+            run("erase_user", "--email", account.email, stdin="no\n", monkeypatch=monkeypatch)
+        assert len(items_of(account.user_id)) == before
+        assert log_in(account).status_code == 200
+
+    def test_erase_user_with_no_answer_at_all_aborts(self, full_account, monkeypatch):
+        account = full_account()
+        with pytest.raises(CommandError, match="Aborted"):
+            run("erase_user", "--email", account.email, stdin="", monkeypatch=monkeypatch)
+        assert log_in(account).status_code == 200
+
+    def test_erase_user_answered_yes_erases_the_account(self, full_account, monkeypatch):
+        account = full_account()
+        said = run("erase_user", "--email", account.email, stdin="yes\n", monkeypatch=monkeypatch)
+        assert account.user_id in said
+        assert items_of(account.user_id) == []
+
+    def test_erase_user_with_yes_erases_without_asking(self, full_account, monkeypatch):
+        account = full_account()
+        monkeypatch.setattr("builtins.input", fail_if_asked)
+        run("erase_user", "--email", account.email, "--yes")
+        assert items_of(account.user_id) == []
+        assert email_claim(account.email) is None
+        assert local_files_of(account.user_id) == []
+        assert log_in(account).status_code == 401
+
+    def test_erase_user_finishes_an_erasure_interrupted_after_the_email_claim(
+        self, full_account, monkeypatch
+    ):
+        account = full_account()
+        interrupt_before_the_user_item(monkeypatch, account.user_id)
+        assert erase(account).status_code == 503
+        assert email_claim(account.email) is None  # found now only through the email-index
+        monkeypatch.undo()
+        assert users_table().get(account.user_id) is not None
+        run("erase_user", "--email", account.email, "--yes")
+        assert items_of(account.user_id) == []
+
+    def test_erase_user_of_an_unknown_email_fails(self):
+        with pytest.raises(CommandError, match="No account"):
+            run("erase_user", "--email", "nobody-here@example.com", "--yes")
+
+
+def fail_if_asked(prompt=""):
+    raise AssertionError("--yes must not ask")
