@@ -24,8 +24,18 @@ install: $(VENV)/.installed node_modules/.installed
 run: install
 	scripts/run-local
 
-test: install lint
+test: install lint browser
 	$(BIN)/pytest
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot
+# work here). CI runs as root and installs it; elsewhere this says what to install.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else \
+	    echo "The browser tests need Chromium: sudo apt-get install chromium" >&2; \
+	  fi; }
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

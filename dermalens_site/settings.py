@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "dermalens_site.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -88,6 +89,9 @@ TEMPLATES = [
 # No SQL database, and no ORM model anywhere.
 DATABASES: dict = {}
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# Only the ops pages keep a session (a staff sign-in): a working day, sent to /ops/ only.
+SESSION_COOKIE_AGE = 8 * 60 * 60
+SESSION_COOKIE_PATH = "/ops/"
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -145,6 +149,7 @@ DYNAMODB_USERS_TABLE = env.str("DYNAMODB_USERS_TABLE", default="dermalens-users"
 DYNAMODB_SCANS_TABLE = env.str("DYNAMODB_SCANS_TABLE", default="dermalens-scans")
 DYNAMODB_PLANS_TABLE = env.str("DYNAMODB_PLANS_TABLE", default="dermalens-treatment-plans")
 DYNAMODB_CHAT_TABLE = env.str("DYNAMODB_CHAT_TABLE", default="dermalens-chat-messages")
+DYNAMODB_AUDIT_TABLE = env.str("DYNAMODB_AUDIT_TABLE", default="dermalens-audit")
 DYNAMODB_CONNECT_TIMEOUT_SECONDS = env.float("DYNAMODB_CONNECT_TIMEOUT_SECONDS", default=2.0)
 DYNAMODB_READ_TIMEOUT_SECONDS = env.float("DYNAMODB_READ_TIMEOUT_SECONDS", default=5.0)
 DYNAMODB_MAX_ATTEMPTS = env.int("DYNAMODB_MAX_ATTEMPTS", default=3)
@@ -152,6 +157,22 @@ S3_BUCKET_NAME = env.str("S3_BUCKET_NAME", default="") or None
 # Only for S3-compatible local servers (tests): another S3 address.
 AWS_S3_ENDPOINT = env.str("AWS_S3_ENDPOINT", default="") or None
 ANALYSIS_QUEUE_URL = env.str("ANALYSIS_QUEUE_URL", default="") or None
+# Only for a local SQS server (tests: moto's server mode): another SQS address.
+AWS_SQS_ENDPOINT = env.str("AWS_SQS_ENDPOINT", default="") or None
+# A received message stays hidden from other workers this long, so it must outlast one
+# analysis (Gemini: GEMINI_TIMEOUT_SECONDS x GEMINI_MAX_ATTEMPTS plus backoff); only a
+# worker that died leaves its message to reappear. SQS allows 0 to 43200.
+ANALYSIS_VISIBILITY_TIMEOUT_SECONDS = env.int("ANALYSIS_VISIBILITY_TIMEOUT_SECONDS", default=300)
+# SQS long polling: a receive waits up to this long for a message (SQS allows 0 to 20).
+ANALYSIS_WORKER_WAIT_SECONDS = env.int("ANALYSIS_WORKER_WAIT_SECONDS", default=20)
+if (
+    not 1 <= ANALYSIS_VISIBILITY_TIMEOUT_SECONDS <= 43_200
+    or not 0 <= ANALYSIS_WORKER_WAIT_SECONDS <= 20
+):
+    raise ImproperlyConfigured(
+        "ANALYSIS_VISIBILITY_TIMEOUT_SECONDS must be 1 to 43200 and "
+        "ANALYSIS_WORKER_WAIT_SECONDS 0 to 20 (the limits of Amazon SQS)."
+    )
 
 # --- AI ---------------------------------------------------------------------------
 # "gemini" or "offline"; unset: Gemini when GEMINI_API_KEY is set, offline otherwise.

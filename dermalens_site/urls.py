@@ -19,6 +19,7 @@ api_v1 = [
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
+    path("ops/", include("ops.urls")),
 ]
 
 handler400 = errors.bad_request

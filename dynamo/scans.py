@@ -8,6 +8,7 @@
 ``scan-date-index`` LSI orders them by ``scanned_at`` for date-range queries.
 """
 
+import contextlib
 import functools
 import hashlib
 from collections.abc import Mapping
@@ -169,6 +170,49 @@ class ScansTable(Table):
             expected_version=expected_version,
         )
         return scan_from_item(item)
+
+    def claim_for_analysis(
+        self, user_id: str, scan_id: str, *, claim_id: str, now: int, until: int
+    ) -> Scan | None:
+        """Let one analysis worker have a pending scan until ``until`` (epoch seconds).
+
+        SQS delivers a message at least once and a scan can be queued twice, so two
+        workers may hold messages for one scan; the condition lets exactly one of them
+        analyse it. A claim that outlives a crashed worker expires. Returns the scan, or
+        None when it is gone, not waiting for analysis, or claimed by a live worker.
+        """
+        try:
+            response = self.call(
+                "update_item",
+                Key={"user_id": {"S": user_id}, "scan_id": {"S": scan_id}},
+                UpdateExpression="SET claimed_until = :until, claim_id = :claim",
+                ConditionExpression=(
+                    "#status = :pending AND attribute_not_exists(failure_reason) AND "
+                    "(attribute_not_exists(claimed_until) OR claimed_until < :now)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":until": {"N": str(until)},
+                    ":claim": {"S": claim_id},
+                    ":pending": {"S": "pending"},
+                    ":now": {"N": str(now)},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ConditionFailed:
+            return None
+        return scan_from_item(response["Attributes"])
+
+    def release_claim(self, user_id: str, scan_id: str, *, claim_id: str) -> None:
+        """End a worker's claim; one that expired and was taken over is left alone."""
+        with contextlib.suppress(ConditionFailed):
+            self.call(
+                "update_item",
+                Key={"user_id": {"S": user_id}, "scan_id": {"S": scan_id}},
+                UpdateExpression="REMOVE claimed_until, claim_id",
+                ConditionExpression="claim_id = :claim",
+                ExpressionAttributeValues={":claim": {"S": claim_id}},
+            )
 
     def query_page(
         self,

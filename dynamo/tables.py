@@ -140,4 +140,14 @@ CHAT = TableDefinition(
     local_indexes=(Index("session-index", ("user_id", "S"), ("session_message_id", "S")),),
 )
 
-ALL_TABLES: tuple[TableDefinition, ...] = (USERS, SCANS, PLANS, CHAT)
+# The ops audit trail (staff actions) and the failed-analysis log, in month and day
+# partitions so that "newest first" is a Query, never a Scan; see dynamo/audit.py.
+AUDIT = TableDefinition(
+    setting="DYNAMODB_AUDIT_TABLE",
+    partition_key=("period", "S"),
+    sort_key=("entry_id", "S"),
+    global_indexes=(Index("target-index", ("target_user_id", "S"), ("entry_id", "S")),),
+    ttl_attribute="expires_at",
+)
+
+ALL_TABLES: tuple[TableDefinition, ...] = (USERS, SCANS, PLANS, CHAT, AUDIT)

@@ -16,9 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from dynamo.base import Table
+from django.conf import settings
+from django.core import signing
+
+from dynamo.base import Page, Table
 from dynamo.codec import Item, to_item
-from dynamo.errors import ConditionFailed
+from dynamo.errors import ConditionFailed, InvalidCursor
 from dynamo.tables import USERS
 
 EMAIL_CLAIM_PREFIX = "email#"
@@ -235,6 +238,112 @@ class UsersTable(Table):
     def is_refresh_token_revoked(self, token_id: str) -> bool:
         key = {"user_id": {"S": REVOKED_REFRESH_PREFIX + token_id}}
         return self.get_item(key, consistent=True) is not None
+
+    # --- for the ops pages ------------------------------------------------------------
+
+    def set_staff(self, user_id: str, *, is_staff: bool, updated_at: str) -> User:
+        item = self.update_versioned(
+            {"user_id": {"S": user_id}},
+            changes={"is_staff": is_staff, "updated_at": updated_at},
+        )
+        return user_from_item(item)
+
+    def disable(self, user_id: str, *, updated_at: str) -> User:
+        """Disable the account and revoke its tokens in one write.
+
+        Bumping token_version too means that enabling the account again does not bring
+        back the tokens (or the ops sign-in) it had before.
+        """
+        item = self.update_versioned(
+            {"user_id": {"S": user_id}},
+            changes={"is_active": False, "updated_at": updated_at},
+            add={"token_version": 1},
+        )
+        return user_from_item(item)
+
+    def revoke_sessions(self, user_id: str, *, updated_at: str) -> User:
+        """Bump token_version: every access and refresh token issued so far stops working."""
+        item = self.update_versioned(
+            {"user_id": {"S": user_id}},
+            changes={"updated_at": updated_at},
+            add={"token_version": 1},
+        )
+        return user_from_item(item)
+
+    def find_by_email(self, email: str) -> User | None:
+        """The account with exactly this (normalised) email, through the email-index GSI.
+
+        The GSI is eventually consistent: fine for a staff search, never for login or
+        uniqueness (those read the email claim).
+        """
+        response = self.call(
+            "query",
+            IndexName="email-index",
+            KeyConditionExpression="email = :email",
+            FilterExpression="item_type = :user",
+            ExpressionAttributeValues={":email": {"S": email}, ":user": {"S": "user"}},
+        )
+        items = response["Items"]
+        return user_from_item(items[0]) if items else None
+
+    def scan_users(self, *, limit: int, cursor: str | None, scope: str) -> Page[User]:
+        """A page of accounts in the table's own order, for the ops users list.
+
+        A Scan with a filter (the table also holds claims, revoked tokens and quotas):
+        acceptable on a staff page, never on an API path. Each call evaluates at most
+        ``USERS_SCAN_BATCH`` items and a page makes at most ``USERS_SCAN_MAX_CALLS``
+        calls, so a page's cost is bounded even when accounts are sparse.
+        """
+        start_id = _decode_users_cursor(cursor, scope=scope)
+        users: list[User] = []
+        for _ in range(USERS_SCAN_MAX_CALLS):
+            request: dict[str, Any] = {
+                "FilterExpression": "item_type = :user",
+                "ExpressionAttributeValues": {":user": {"S": "user"}},
+                "Limit": USERS_SCAN_BATCH,
+            }
+            if start_id:
+                request["ExclusiveStartKey"] = {"user_id": {"S": start_id}}
+            response = self.call("scan", **request)
+            last_key = response.get("LastEvaluatedKey")
+            items = response["Items"]
+            for position, item in enumerate(items):
+                users.append(user_from_item(item))
+                if len(users) == limit:
+                    at_end = position == len(items) - 1 and not last_key
+                    next_cursor = None if at_end else _users_cursor(users[-1].user_id, scope)
+                    return Page(users, next_cursor)
+            if not last_key:
+                return Page(users, None)
+            start_id = last_key["user_id"]["S"]
+        return Page(users, _users_cursor(start_id, scope))
+
+
+USERS_SCAN_BATCH = 200
+USERS_SCAN_MAX_CALLS = 10
+USERS_CURSOR_SALT = "dermalens.dynamo.users.scan-cursor"
+
+
+def _users_cursor(start_id: str, scope: str) -> str:
+    # A Scan's start key is any key of the table: the last account shown is enough.
+    return signing.dumps({"s": scope, "k": start_id}, salt=USERS_CURSOR_SALT)
+
+
+def _decode_users_cursor(cursor: str | None, *, scope: str) -> str | None:
+    if not cursor:
+        return None
+    try:
+        payload = signing.loads(
+            cursor, salt=USERS_CURSOR_SALT, max_age=settings.CURSOR_MAX_AGE_SECONDS
+        )
+    except signing.BadSignature as err:
+        raise InvalidCursor(cause=err) from err
+    if not isinstance(payload, dict) or payload.get("s") != scope:
+        raise InvalidCursor("The pagination cursor belongs to another list.")
+    start_id = payload.get("k")
+    if not isinstance(start_id, str) or not start_id:
+        raise InvalidCursor()
+    return start_id
 
 
 @functools.cache

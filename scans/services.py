@@ -6,6 +6,11 @@ Nothing is lost on failure: the image is stored first, then the scan item (statu
 ``pending``), and only then does analysis start; an analysis failure leaves the scan
 ``failed`` with a reason code, ready for ``analyze_scan``. If storing the image fails,
 no scan item is written; if writing the item fails, the stored files are removed.
+
+With ``ANALYSIS_QUEUE_URL`` set the analysis leaves the web process: the scan is stored
+``pending``, one message goes to SQS (``scans.queue``) and ``analysis_worker`` runs it;
+``analysis_queued(scan)`` tells the view to answer 202. The daily quota is still
+counted here, so a refusal is immediate.
 """
 
 import logging
@@ -21,10 +26,13 @@ from accounts.selectors import skin_profile_of
 from ai.analysis import now_iso
 from ai.providers import AnalysisFailed, get_provider
 from dermalens_site.errors import ApplicationError, Conflict, NotFound
+from dynamo.audit import audit_table
+from dynamo.errors import DynamoError, ItemNotFound, VersionConflict
 from dynamo.scans import IdempotencyKeyUsed, Scan, scans_table
 from dynamo.users import User, users_table
 from scans import storage
 from scans.images import prepare_scan_image
+from scans.queue import QueueUnavailable, enqueue_analysis
 
 logger = logging.getLogger("dermalens.scans")
 
@@ -95,6 +103,8 @@ def upload_scan(
     except Exception:
         storage.delete_scan_files(list(files))
         raise
+    if settings.ANALYSIS_QUEUE_URL:
+        return queue_analysis(user=user, scan=scan), True
     return run_analysis(user=user, scan=scan, image_jpeg=prepared.jpeg), True
 
 
@@ -119,6 +129,10 @@ def analyze_scan(*, user: User, scan_id: str) -> Scan:
     scan = scans_table().get(user.user_id, scan_id, consistent=True)
     if scan is None:
         raise ScanNotFound()
+    if settings.ANALYSIS_QUEUE_URL:
+        if not image_is_stored(scan.image_key):
+            raise ScanImageMissing()
+        return queue_analysis(user=user, scan=scan, refuse_past_quota=True)
     image = storage.read_scan_file(scan.image_key)
     if image is None:
         raise ScanImageMissing()
@@ -129,10 +143,54 @@ def run_analysis(
     *, user: User, scan: Scan, image_jpeg: bytes, refuse_past_quota: bool = False
 ) -> Scan:
     if not consume_analysis_quota(user.user_id):
-        updated = record(scan, status="pending", failure_reason=QUOTA_REASON, analysis=None)
-        if refuse_past_quota:
-            raise AnalysisQuotaExceeded(seconds_until_quota_resets())
-        return updated
+        return keep_past_quota(scan, refuse=refuse_past_quota)
+    return analyze_image(user=user, scan=scan, image_jpeg=image_jpeg)
+
+
+def queue_analysis(*, user: User, scan: Scan, refuse_past_quota: bool = False) -> Scan:
+    """Leave the analysis to ``analysis_worker``: the scan is ``pending`` until it runs."""
+    if not consume_analysis_quota(user.user_id):
+        return keep_past_quota(scan, refuse=refuse_past_quota)
+    if scan.status != "pending" or scan.failure_reason:
+        # Pending first, so that the worker finds it waiting; a stored analysis stays
+        # until the new one replaces it.
+        scan = record(scan, status="pending", failure_reason=None, analysis=None)
+    try:
+        enqueue_analysis(user_id=user.user_id, scan_id=scan.scan_id)
+    except QueueUnavailable:
+        # Nothing will analyse it: say so, as a provider outage would, so it can be retried.
+        return record(scan, status="failed", failure_reason="provider_unavailable", analysis=None)
+    return scan
+
+
+def analysis_queued(scan: Scan) -> bool:
+    """True when the scan waits for ``analysis_worker`` (the request is accepted, not done)."""
+    return scan.status == "pending" and scan.failure_reason is None
+
+
+def analyze_claimed_scan(*, user: User, scan: Scan) -> str:
+    """Analyse a queued scan that this worker has claimed; returns the worker's outcome:
+    the scan's new status, ``image_missing`` or ``scan_changed``."""
+    image = storage.read_scan_file(scan.image_key)
+    try:
+        if image is None:
+            record(scan, status="failed", failure_reason="unreadable_image", analysis=None)
+            return "image_missing"
+        return analyze_image(user=user, scan=scan, image_jpeg=image).status
+    except (ItemNotFound, VersionConflict):
+        # Deleted meanwhile, or queued again (that newer message will analyse it).
+        return "scan_changed"
+
+
+def keep_past_quota(scan: Scan, *, refuse: bool) -> Scan:
+    updated = record(scan, status="pending", failure_reason=QUOTA_REASON, analysis=None)
+    if refuse:
+        raise AnalysisQuotaExceeded(seconds_until_quota_resets())
+    return updated
+
+
+def analyze_image(*, user: User, scan: Scan, image_jpeg: bytes) -> Scan:
+    """Run the provider on the image and record the outcome (the quota is already counted)."""
     try:
         analysis = get_provider().analyze_skin(
             image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(user)
@@ -147,12 +205,34 @@ def run_analysis(
 
 
 def record(scan: Scan, *, status: str, failure_reason: str | None, analysis: dict | None) -> Scan:
-    changes = {"status": status, "failure_reason": failure_reason, "updated_at": now_iso()}
+    timestamp = now_iso()
+    changes = {"status": status, "failure_reason": failure_reason, "updated_at": timestamp}
     if analysis is not None or status != "pending":
         changes["analysis"] = analysis
-    return scans_table().update(
+    updated = scans_table().update(
         scan.user_id, scan.scan_id, changes=changes, expected_version=scan.version
     )
+    if status == "failed":
+        log_failed_analysis(updated, reason=failure_reason or "provider_unavailable")
+    return updated
+
+
+def log_failed_analysis(scan: Scan, *, reason: str) -> None:
+    """Tell the ops dashboard (the scans table has no index by status to find failures)."""
+    try:
+        audit_table().record_failed_analysis(
+            user_id=scan.user_id, scan_id=scan.scan_id, reason=reason, failed_at=scan.updated_at
+        )
+    except DynamoError:
+        # The scan itself says it failed; a missed dashboard line must not fail the request.
+        logger.warning("failed analysis not logged", extra={"scan_id": scan.scan_id})
+
+
+def image_is_stored(key: str) -> bool:
+    try:
+        return storage.scan_storage().exists(key)
+    except storage.storage_errors() as err:
+        raise storage.StorageUnavailable() from err
 
 
 def consume_analysis_quota(user_id: str) -> bool:

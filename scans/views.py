@@ -85,6 +85,11 @@ class ScanViewSet(viewsets.ViewSet):
         ],
         responses={
             201: ScanDetailSerializer,
+            202: OpenApiResponse(
+                ScanDetailSerializer,
+                description="Stored and queued for analysis (when analysis runs in workers): "
+                "`pending` until it is done; read the scan again to see the result.",
+            ),
             200: OpenApiResponse(ScanDetailSerializer, description="A replayed upload."),
             413: ErrorSerializer,
             415: ErrorSerializer,
@@ -94,7 +99,8 @@ class ScanViewSet(viewsets.ViewSet):
         description=(
             "Upload a photo. It is stored before analysis starts, so an analysis failure "
             "never loses it: the scan is `complete`, or `failed` with a reason and can be "
-            "analysed again."
+            "analysed again. Where analysis runs in background workers the answer is 202 "
+            "with the scan `pending`."
         ),
     )
     def create(self, request):
@@ -108,6 +114,8 @@ class ScanViewSet(viewsets.ViewSet):
             idempotency_key=idempotency_key(request),
         )
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        if created and services.analysis_queued(scan):
+            code = status.HTTP_202_ACCEPTED
         return Response(ScanDetailSerializer(scan).data, status=code)
 
     @extend_schema(responses={200: ScanDetailSerializer, **ERRORS})
@@ -124,13 +132,25 @@ class ScanViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=None,
-        responses={200: ScanDetailSerializer, 409: ErrorSerializer, 429: ErrorSerializer, **ERRORS},
+        responses={
+            200: ScanDetailSerializer,
+            202: OpenApiResponse(
+                ScanDetailSerializer,
+                description="Queued for analysis (when analysis runs in workers): `pending` "
+                "until it is done.",
+            ),
+            409: ErrorSerializer,
+            429: ErrorSerializer,
+            **ERRORS,
+        },
         description="Analyse a stored scan again (after a failure or past the daily quota).",
     )
     @action(detail=True, methods=["post"])
     def analyze(self, request, scan_id: str):
         scan = services.analyze_scan(user=request.user, scan_id=scan_id)
-        return Response(ScanDetailSerializer(scan).data)
+        queued = services.analysis_queued(scan)
+        code = status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK
+        return Response(ScanDetailSerializer(scan).data, status=code)
 
     @extend_schema(
         parameters=[OverlayQuerySerializer],

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from dynamo.tables import USERS
+from dynamo.tables import ALL_TABLES, USERS
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = {
@@ -73,7 +73,7 @@ class TestHealth:
         body = response.json()
         assert body["status"] == "ready"
         assert set(body["tables"].values()) == {"ACTIVE"}
-        assert len(body["tables"]) == 4
+        assert len(body["tables"]) == len(ALL_TABLES)
 
     def test_not_ready_names_the_missing_table(self, settings):
         settings.DYNAMODB_USERS_TABLE = "missing-users-table"

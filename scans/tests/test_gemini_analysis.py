@@ -89,3 +89,12 @@ def test_a_timeout_fails_the_analysis_and_analyze_completes_it_later(
     assert again.status_code == 200
     assert again.json()["status"] == "complete"
     assert again.json()["failure_reason"] is None
+
+
+def test_a_failed_analysis_is_listed_for_the_ops_dashboard(gemini_uploads):
+    from dynamo.audit import audit_table
+
+    scan = gemini_uploads(FakeResponse.malformed()).json()
+    failures = audit_table().recent_failed_analyses(days=1, limit=500)
+    logged = [f for f in failures if f.scan_id == scan["scan_id"]]
+    assert [f.reason for f in logged] == ["invalid_response"]

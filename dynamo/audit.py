@@ -1,0 +1,264 @@
+"""The audit table: what staff did on the ops pages, and the log of failed analyses.
+
+    audit = audit_table()
+    audit.record(entry)                                        # one PutItem
+    page = audit.list_entries(limit=50, cursor=None, scope="audit:<staff id>")
+    audit.record_failed_analysis(user_id=u, scan_id=s, reason="timeout", failed_at=t)
+    failures = audit.recent_failed_analyses(days=7, limit=50)
+
+Why these keys: "newest first" has to be a Query, never a Scan, and no single partition
+may grow without end.
+
+- An audit entry lives in its month's partition, ``period = "audit#<YYYY-MM>"``, sorted
+  by ``entry_id`` (a ULID, so by time). A page is a backwards Query on the current month
+  that carries on into earlier months until the page is full; the walk stops at the
+  month the table was created (DescribeTable's ``CreationDateTime``), so an empty past
+  costs nothing, and at most ``MAX_MONTHS_PER_PAGE`` months are read per page. Staff
+  actions come a few a minute at most, far below one partition's write limit, and a
+  month is a natural unit to export or archive. Audit entries never expire.
+- A failed analysis lives in its day's partition, ``period = "failed-analysis#<YYYY-MM-DD>"``
+  (days, because failures come in bursts when a provider is down), and expires through
+  TTL after ``FAILED_ANALYSIS_DAYS``. The dashboard reads the last few days, newest first,
+  one Query a day.
+- The sparse GSI ``target-index`` (``target_user_id``, ``entry_id``) holds the entries about
+  an account, so a user's ops page lists what staff did to it in one Query.
+
+Entries name accounts by id, and say what was done, never what the account holds: no
+photo, analysis or chat text is ever written here.
+"""
+
+import functools
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from ulid import ULID
+
+from dynamo.base import Page, Table
+from dynamo.codec import Item, from_attribute, to_item
+from dynamo.errors import InvalidCursor
+from dynamo.tables import AUDIT
+
+AUDIT_PREFIX = "audit#"
+FAILED_ANALYSIS_PREFIX = "failed-analysis#"
+TARGET_INDEX = "target-index"
+FAILED_ANALYSIS_DAYS = 30
+MAX_MONTHS_PER_PAGE = 12
+CURSOR_SALT = "dermalens.dynamo.audit.cursor"
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+ENTRY_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    entry_id: str  # a ULID
+    at: str  # ISO 8601, UTC
+    actor_user_id: str  # the staff member, or "manage.py" for a command
+    actor_email: str
+    action: str
+    target_user_id: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # counts and codes, never content
+
+    @property
+    def period(self) -> str:
+        return AUDIT_PREFIX + self.at[:7]
+
+
+@dataclass(frozen=True, slots=True)
+class FailedAnalysis:
+    user_id: str
+    scan_id: str
+    reason: str
+    failed_at: str
+
+
+def entry_to_item(entry: AuditEntry) -> Item:
+    return to_item(
+        {
+            "period": entry.period,
+            "entry_id": entry.entry_id,
+            "item_type": "audit",
+            "at": entry.at,
+            "actor_user_id": entry.actor_user_id,
+            "actor_email": entry.actor_email,
+            "action": entry.action,
+            "target_user_id": entry.target_user_id,
+            "details": entry.details or None,
+        }
+    )
+
+
+def entry_from_item(item: Item) -> AuditEntry:
+    target = item.get("target_user_id")
+    details = item.get("details")
+    return AuditEntry(
+        entry_id=item["entry_id"]["S"],
+        at=item["at"]["S"],
+        actor_user_id=item["actor_user_id"]["S"],
+        actor_email=item["actor_email"]["S"],
+        action=item["action"]["S"],
+        target_user_id=target["S"] if target else None,
+        details=from_attribute(details) if details else {},
+    )
+
+
+def failed_analysis_from_item(item: Item) -> FailedAnalysis:
+    return FailedAnalysis(
+        user_id=item["user_id"]["S"],
+        scan_id=item["scan_id"]["S"],
+        reason=item["reason"]["S"],
+        failed_at=item["failed_at"]["S"],
+    )
+
+
+def previous_month(month: str) -> str:
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
+
+
+class AuditTable(Table):
+    definition = AUDIT
+
+    # --- staff actions ------------------------------------------------------------------
+
+    def record(self, entry: AuditEntry) -> None:
+        self.call(
+            "put_item",
+            Item=entry_to_item(entry),
+            ConditionExpression="attribute_not_exists(entry_id)",
+        )
+
+    def list_entries(
+        self, *, limit: int, cursor: str | None, scope: str, now: datetime | None = None
+    ) -> Page[AuditEntry]:
+        """Every entry, newest first, walking month partitions backwards."""
+        month, start_id = self._decode(cursor, scope) or (_month_of(now), None)
+        earliest = self.earliest_month()
+        entries: list[AuditEntry] = []
+        for _ in range(MAX_MONTHS_PER_PAGE):
+            if month < earliest:
+                return Page(entries, None)
+            request: dict[str, Any] = {
+                "KeyConditionExpression": "period = :period",
+                "ExpressionAttributeValues": {":period": {"S": AUDIT_PREFIX + month}},
+                "ScanIndexForward": False,
+                "Limit": limit - len(entries),
+            }
+            if start_id:
+                request["ExclusiveStartKey"] = {
+                    "period": {"S": AUDIT_PREFIX + month},
+                    "entry_id": {"S": start_id},
+                }
+            response = self.call("query", **request)
+            entries += [entry_from_item(item) for item in response["Items"]]
+            last_key = response.get("LastEvaluatedKey")
+            if last_key:
+                start_id = last_key["entry_id"]["S"]
+            else:
+                month, start_id = previous_month(month), None
+            if len(entries) >= limit:
+                more = month >= earliest
+                return Page(entries, self._encode(scope, month, start_id) if more else None)
+        return Page(entries, self._encode(scope, month, start_id))
+
+    def entries_about(self, target_user_id: str, *, limit: int) -> list[AuditEntry]:
+        """The newest entries about one account (the GSI: eventually consistent)."""
+        response = self.call(
+            "query",
+            IndexName=TARGET_INDEX,
+            KeyConditionExpression="target_user_id = :target",
+            ExpressionAttributeValues={":target": {"S": target_user_id}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [entry_from_item(item) for item in response["Items"]]
+
+    def earliest_month(self) -> str:
+        """The month the table was created: no entry can be older."""
+        return _creation_month(self.name)
+
+    # --- failed analyses ----------------------------------------------------------------
+
+    def record_failed_analysis(
+        self, *, user_id: str, scan_id: str, reason: str, failed_at: str
+    ) -> None:
+        """Log one failed analysis (the scan keeps its own status; this is for the dashboard)."""
+        item = to_item(
+            {
+                "period": FAILED_ANALYSIS_PREFIX + failed_at[:10],
+                "entry_id": str(ULID()),
+                "item_type": "failed_analysis",
+                "user_id": user_id,
+                "scan_id": scan_id,
+                "reason": reason,
+                "failed_at": failed_at,
+                "expires_at": int(time.time()) + FAILED_ANALYSIS_DAYS * 24 * 60 * 60,
+            }
+        )
+        self.call("put_item", Item=item)
+
+    def recent_failed_analyses(
+        self, *, days: int, limit: int, today: date | None = None
+    ) -> list[FailedAnalysis]:
+        """Failures of the last ``days`` days, newest first: one Query per day at most."""
+        day = today or datetime.now(UTC).date()
+        failures: list[FailedAnalysis] = []
+        for _ in range(days):
+            if len(failures) >= limit:
+                break
+            response = self.call(
+                "query",
+                KeyConditionExpression="period = :period",
+                ExpressionAttributeValues={
+                    ":period": {"S": FAILED_ANALYSIS_PREFIX + day.isoformat()}
+                },
+                ScanIndexForward=False,
+                Limit=limit - len(failures),
+            )
+            failures += [failed_analysis_from_item(item) for item in response["Items"]]
+            day -= timedelta(days=1)
+        return failures
+
+    # --- cursors ------------------------------------------------------------------------
+
+    @staticmethod
+    def _encode(scope: str, month: str, start_id: str | None) -> str:
+        return signing.dumps({"s": scope, "m": month, "k": start_id}, salt=CURSOR_SALT)
+
+    @staticmethod
+    def _decode(cursor: str | None, scope: str) -> tuple[str, str | None] | None:
+        if not cursor:
+            return None
+        try:
+            payload = signing.loads(
+                cursor, salt=CURSOR_SALT, max_age=settings.CURSOR_MAX_AGE_SECONDS
+            )
+        except signing.BadSignature as err:
+            raise InvalidCursor(cause=err) from err
+        if not isinstance(payload, dict) or payload.get("s") != scope:
+            raise InvalidCursor("The pagination cursor belongs to another list.")
+        month, start_id = payload.get("m"), payload.get("k")
+        if not isinstance(month, str) or not MONTH.match(month):
+            raise InvalidCursor()
+        if start_id is not None and not (isinstance(start_id, str) and ENTRY_ID.match(start_id)):
+            raise InvalidCursor()
+        return month, start_id
+
+
+def _month_of(moment: datetime | None) -> str:
+    return (moment or datetime.now(UTC)).strftime("%Y-%m")
+
+
+@functools.cache
+def _creation_month(table_name: str) -> str:
+    table = audit_table().call_client("describe_table", TableName=table_name)["Table"]
+    return table["CreationDateTime"].astimezone(UTC).strftime("%Y-%m")
+
+
+@functools.cache
+def audit_table() -> AuditTable:
+    return AuditTable()

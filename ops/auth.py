@@ -1,0 +1,111 @@
+"""Staff sign-in for the ops pages: a signed-cookie session, checked again on every request.
+
+    @staff_required
+    def dashboard(request): ...     # request.staff is the signed-in staff member
+
+The session (a cookie signed with SECRET_KEY, so it cannot be forged or altered) holds
+the staff member's id and ``token_version``. Every ops request reads the account again
+with a strongly consistent GetItem and lets it through only while the account is staff,
+active and still at that ``token_version``: disabling, demoting or "revoke sessions"
+ends a sign-in at once, although a signed cookie cannot be taken back. Anyone else,
+signed in to the API or not, is sent to the login page: no ops page renders for them.
+"""
+
+import functools
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+
+from dynamo.users import User, users_table
+
+SESSION_USER_ID_KEY = "ops_user_id"
+SESSION_VERSION_KEY = "ops_token_version"
+
+# Ops pages run no script and load nothing from elsewhere; they hold personal data, so
+# no cache keeps them and no other site may frame them.
+OPS_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Cache-Control": "no-store",
+}
+
+View = Callable[..., HttpResponse]
+
+
+def sign_in(request: HttpRequest, staff: User) -> None:
+    request.session.cycle_key()  # a fresh session at every sign-in (session fixation)
+    request.session[SESSION_USER_ID_KEY] = staff.user_id
+    request.session[SESSION_VERSION_KEY] = staff.token_version
+
+
+def sign_out(request: HttpRequest) -> None:
+    request.session.flush()
+
+
+def signed_in_staff(request: HttpRequest) -> User | None:
+    user_id = request.session.get(SESSION_USER_ID_KEY)
+    if not isinstance(user_id, str):
+        return None
+    user = users_table().get(user_id, consistent=True)
+    if (
+        user is None
+        or not user.is_staff
+        or not user.is_active
+        or request.session.get(SESSION_VERSION_KEY) != user.token_version
+    ):
+        sign_out(request)
+        return None
+    return user
+
+
+def ops_page(view: View) -> View:
+    """Add the ops pages' security headers to a view's responses."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        for name, value in OPS_HEADERS.items():
+            response.setdefault(name, value)
+        return response
+
+    return wrapped
+
+
+def staff_required(view: View) -> View:
+    """Only signed-in, active staff reach ``view``; anyone else goes to the login page."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        staff = signed_in_staff(request)
+        if staff is None:
+            return redirect_to_login(request)
+        request.staff = staff
+        request.user = staff  # for the request log's user id
+        return view(request, *args, **kwargs)
+
+    return ops_page(wrapped)
+
+
+def redirect_to_login(request: HttpRequest) -> HttpResponseRedirect:
+    login = reverse("ops:login")
+    if request.method == "GET":
+        login += "?" + urlencode({"next": request.get_full_path()})
+    return HttpResponseRedirect(login)
+
+
+def safe_next(request: HttpRequest, target: str | None) -> str:
+    """Where to go after sign-in: an ops page of this site, or the dashboard."""
+    dashboard = reverse("ops:dashboard")
+    if (
+        target
+        and target.startswith(dashboard)
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        return target
+    return dashboard

@@ -1,0 +1,91 @@
+"""Create a staff account, or make an existing account staff.
+
+    python manage.py create_staff_user --email ops@example.com           # asks twice
+    printf '%s\\n' "$PASSWORD" | python manage.py create_staff_user --email ops@example.com
+
+The password is never an argument (arguments show in `ps` and in shell history): it
+is asked for at a terminal, or read as the first line of standard input otherwise. It
+must pass Django's password validators. An existing account keeps its password.
+"""
+
+import getpass
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from rest_framework import serializers
+
+from accounts.services import (
+    EmailAlreadyRegistered,
+    normalize_email,
+    now_iso,
+    register_user,
+)
+from dynamo.users import users_table
+from ops.services import COMMAND_ACTOR, record_action
+
+
+class Command(BaseCommand):
+    help = "Create a staff account (password from a prompt or stdin) or make an account staff."
+    stealth_options = ("stdin",)
+
+    def add_arguments(self, parser):
+        parser.add_argument("--email", required=True, help="the staff member's email")
+        parser.add_argument(
+            "--full-name", default="", help="name for a new account (default: the email)"
+        )
+
+    def handle(self, *args, email: str, full_name: str, **options):
+        self.stdin = options.get("stdin", sys.stdin)  # tests pass their own
+        email = normalize_email(email)
+        users = users_table()
+        user_id = users.find_user_id(email)
+        action = "promote_staff"
+        if user_id is None:
+            password = self.read_password()
+            try:
+                user, _ = register_user(
+                    email=email, password=password, full_name=full_name or email
+                )
+            except serializers.ValidationError as err:
+                raise CommandError(" ".join(_messages(err.detail))) from err
+            except EmailAlreadyRegistered as err:
+                raise CommandError("That email was registered meanwhile; run again.") from err
+            user_id = user.user_id
+            action = "create_staff"
+        else:
+            existing = users.get(user_id)
+            if existing is None:
+                raise CommandError(f"{email} is registered but its account item is missing.")
+            if existing.is_staff:
+                self.stdout.write(f"{email} is staff already ({user_id}).")
+                return
+        users.set_staff(user_id, is_staff=True, updated_at=now_iso())
+        record_action(
+            actor_user_id=COMMAND_ACTOR,
+            actor_email=COMMAND_ACTOR,
+            action=action,
+            target_user_id=user_id,
+        )
+        verb = "Created staff account" if action == "create_staff" else "Made staff"
+        self.stdout.write(f"{verb} {email} ({user_id}).")
+
+    def read_password(self) -> str:
+        if self.stdin.isatty():
+            password = getpass.getpass("Password: ")
+            if password != getpass.getpass("Password (again): "):
+                raise CommandError("The passwords do not match.")
+        else:
+            password = self.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CommandError(
+                "No password given: type it at the prompt, or pipe it on standard input."
+            )
+        return password
+
+
+def _messages(detail) -> list[str]:
+    if isinstance(detail, dict):
+        return [message for value in detail.values() for message in _messages(value)]
+    if isinstance(detail, list):
+        return [message for value in detail for message in _messages(value)]
+    return [str(detail)]

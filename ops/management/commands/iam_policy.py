@@ -1,0 +1,63 @@
+"""Print the least-privilege IAM policy of the app's role (or of the operator's) as JSON.
+
+    python manage.py iam_policy                         # account from ANALYSIS_QUEUE_URL
+    python manage.py iam_policy --account-id 123456789012 --bucket my-bucket
+    python manage.py iam_policy --operator              # what create_tables needs
+
+Resources come from settings: the DYNAMODB_*_TABLE names (and their indexes),
+S3_BUCKET_NAME and ANALYSIS_QUEUE_URL; options override them. The actions are the ones
+the code calls (``ops/iam.py``); a service that is not configured is left out.
+"""
+
+import json
+import re
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from ops.iam import app_policy, operator_policy, parse_queue_url, resources_from_settings
+
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+class Command(BaseCommand):
+    help = "Print the IAM policy (JSON) for the configured tables, bucket and queue."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--account-id", help="the AWS account (default: the one in ANALYSIS_QUEUE_URL)"
+        )
+        parser.add_argument("--region", help="default: AWS_REGION")
+        parser.add_argument("--bucket", help="default: S3_BUCKET_NAME")
+        parser.add_argument("--queue-url", help="default: ANALYSIS_QUEUE_URL")
+        parser.add_argument("--partition", default="aws", help="aws, aws-cn or aws-us-gov")
+        parser.add_argument(
+            "--operator",
+            action="store_true",
+            help="the policy of the operator who runs create_tables, not the app's",
+        )
+
+    def handle(self, *args, **options):
+        queue_url = options["queue_url"] or settings.ANALYSIS_QUEUE_URL
+        account_id = options["account_id"] or self.account_of(queue_url)
+        if not account_id or not ACCOUNT_ID.match(account_id):
+            raise CommandError(
+                "Give --account-id (12 digits); it cannot be read from ANALYSIS_QUEUE_URL."
+            )
+        try:
+            resources = resources_from_settings(
+                account_id=account_id,
+                region=options["region"],
+                bucket=options["bucket"],
+                queue_url=queue_url or "",
+                partition=options["partition"],
+            )
+        except ValueError as err:
+            raise CommandError(str(err)) from err
+        policy = operator_policy(resources) if options["operator"] else app_policy(resources)
+        self.stdout.write(json.dumps(policy, indent=2))
+
+    @staticmethod
+    def account_of(queue_url: str | None) -> str | None:
+        parts = parse_queue_url(queue_url) if queue_url else None
+        return parts["account"] if parts else None

@@ -1,0 +1,115 @@
+"""The ops commands: create_staff_user and table_status."""
+
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from conftest import STRONG_PASSWORD
+from dynamo.audit import audit_table
+from dynamo.tables import ALL_TABLES
+from dynamo.users import users_table
+from ops.tests.conftest import sign_in
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 (our own manage.py)
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=dict(os.environ),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def stored_user(email: str):
+    users = users_table()
+    user_id = users.find_user_id(email)
+    return users.get(user_id) if user_id else None
+
+
+class TestCreateStaffUser:
+    def test_creates_a_staff_account_with_the_password_from_stdin(self, unique_email):
+        email = unique_email()
+        result = manage("create_staff_user", "--email", email, stdin=STRONG_PASSWORD + "\n")
+        assert result.returncode == 0, result.stderr
+        assert f"Created staff account {email}" in result.stdout
+        user = stored_user(email)
+        assert user.is_staff and user.is_active
+        assert sign_in(Client(), email).status_code == 302
+
+    def test_there_is_no_password_argument(self, unique_email):
+        email = unique_email()
+        result = manage("create_staff_user", "--email", email, "--password", STRONG_PASSWORD)
+        assert result.returncode != 0
+        assert "unrecognized arguments" in result.stderr
+        assert stored_user(email) is None
+
+    @pytest.mark.parametrize(
+        ("password", "message"),
+        [("", "No password given"), ("password", "too common"), ("short1", "too short")],
+    )
+    def test_refuses_a_missing_or_weak_password(self, unique_email, password, message):
+        email = unique_email()
+        with pytest.raises(CommandError, match=message):
+            call_command("create_staff_user", "--email", email, stdin=io.StringIO(password + "\n"))
+        assert stored_user(email) is None
+
+    def test_makes_an_existing_account_staff_and_keeps_its_password(self, register):
+        account = register()
+        email = account["user"]["email"]
+        out = io.StringIO()
+        call_command("create_staff_user", "--email", email.upper(), stdin=io.StringIO(), stdout=out)
+        assert f"Made staff {email}" in out.getvalue()
+        assert stored_user(email).is_staff
+        assert sign_in(Client(), email, account["password"]).status_code == 302
+
+    def test_is_recorded_in_the_audit_trail(self, create_staff, register):
+        staff = create_staff()
+        account = register()
+        call_command(
+            "create_staff_user",
+            "--email",
+            account["user"]["email"],
+            stdin=io.StringIO(),
+            stdout=io.StringIO(),
+        )
+        [created] = audit_table().entries_about(staff.user_id, limit=5)
+        assert (created.action, created.actor_user_id) == ("create_staff", "manage.py")
+        [promoted] = audit_table().entries_about(account["user"]["user_id"], limit=5)
+        assert promoted.action == "promote_staff"
+
+    def test_running_it_again_changes_nothing(self, staff):
+        out = io.StringIO()
+        call_command("create_staff_user", "--email", staff.email, stdin=io.StringIO(), stdout=out)
+        assert "is staff already" in out.getvalue()
+        assert len(audit_table().entries_about(staff.user_id, limit=5)) == 1
+
+
+class TestTableStatus:
+    def test_prints_one_line_per_table(self):
+        out = io.StringIO()
+        call_command("table_status", stdout=out)
+        lines = out.getvalue().splitlines()
+        assert len(lines) == len(ALL_TABLES)
+        for definition, line in zip(ALL_TABLES, lines, strict=True):
+            assert line.startswith(definition.name)
+            assert "ACTIVE" in line
+            assert re.search(r"  items: \d+  size: \d+ bytes$", line), line
+
+    def test_a_missing_table_is_reported_and_fails(self, settings):
+        settings.DYNAMODB_AUDIT_TABLE = "test-audit-missing"
+        out = io.StringIO()
+        with pytest.raises(CommandError, match="not ACTIVE: test-audit-missing"):
+            call_command("table_status", stdout=out)
+        assert re.fullmatch(r"test-audit-missing +MISSING", out.getvalue().splitlines()[-1])

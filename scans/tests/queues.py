@@ -1,0 +1,58 @@
+"""An analysis queue with its dead-letter queue on moto's server, for tests that use SQS.
+
+with analysis_queue(moto_s3_server, settings) as queues:
+    ...  # settings.ANALYSIS_QUEUE_URL is queues.url
+"""
+
+import json
+import uuid
+from contextlib import contextmanager
+from types import SimpleNamespace
+
+import boto3
+
+from scans import queue
+
+MAX_RECEIVES = 2  # the redrive policy: after two failed receives, the dead-letter queue
+VISIBILITY_SECONDS = 3
+
+
+@contextmanager
+def analysis_queue(endpoint: str, settings):
+    """Fresh queues on ``endpoint``, set as ANALYSIS_QUEUE_URL, removed afterwards."""
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="dermalenslocal",
+        aws_secret_access_key="dermalenslocal",
+    )
+    name = f"analysis-{uuid.uuid4().hex[:12]}"
+    dead_letters = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dead_letters_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    redrive = {"deadLetterTargetArn": dead_letters_arn, "maxReceiveCount": MAX_RECEIVES}
+    url = sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": json.dumps(redrive)})[
+        "QueueUrl"
+    ]
+    settings.ANALYSIS_QUEUE_URL = url
+    settings.AWS_SQS_ENDPOINT = endpoint
+    settings.ANALYSIS_WORKER_WAIT_SECONDS = 1
+    settings.ANALYSIS_VISIBILITY_TIMEOUT_SECONDS = VISIBILITY_SECONDS
+    queue.reset_client()
+    try:
+        yield SimpleNamespace(url=url, dead_letters=dead_letters, sqs=sqs)
+    finally:
+        queue.reset_client()
+        sqs.delete_queue(QueueUrl=url)
+        sqs.delete_queue(QueueUrl=dead_letters)
+
+
+def messages_in(sqs, url: str) -> int:
+    """Visible and in-flight messages of a queue."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(count) for count in attributes.values())

@@ -1,0 +1,225 @@
+"""deploy/: the CloudFormation template matches the code, and the other files hold up.
+
+The template's tables must be the ones ``create_tables`` would make (same keys, indexes
+and attribute types), its role must carry ``ops/iam.py``'s policy, and the committed
+file must be exactly what ``deploy/make_cloudformation.py`` writes today.
+"""
+
+import configparser
+import importlib.util
+import io
+import json
+import logging
+import runpy
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+from django.conf import settings as django_settings
+from django.core.management import call_command
+
+from dynamo.tables import ALL_TABLES
+from ops import iam
+
+DEPLOY = Path(django_settings.BASE_DIR) / "deploy"
+EXAMPLE_ACCOUNT = "123456789012"
+EXAMPLE_BUCKET = "dermalens-scan-images-example"
+EXAMPLE_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/dermalens-analysis"
+
+
+def load_generator():
+    spec = importlib.util.spec_from_file_location(
+        "make_cloudformation", DEPLOY / "make_cloudformation.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return yaml.safe_load((DEPLOY / "cloudformation.yaml").read_text())
+
+
+def env_example_defaults() -> dict[str, str]:
+    """NAME=value lines of .env.example: the documented defaults."""
+    lines = (Path(django_settings.BASE_DIR) / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def resource_of(template: dict, setting: str) -> tuple[str, dict]:
+    """The table resource whose name parameter stands for ``setting``."""
+    for parameter, spec in template["Parameters"].items():
+        if spec.get("Description", "").endswith(setting):
+            name = parameter.removesuffix("Name")
+            return parameter, template["Resources"][name]
+    raise AssertionError(f"no table parameter for {setting}")
+
+
+class TestCloudFormation:
+    def test_the_committed_template_is_the_generators_output(self):
+        assert (DEPLOY / "cloudformation.yaml").read_text() == load_generator().render(), (
+            "deploy/cloudformation.yaml is stale: run deploy/make_cloudformation.py"
+        )
+
+    @pytest.mark.parametrize("definition", ALL_TABLES, ids=lambda d: d.setting)
+    def test_each_table_is_the_code_definition_on_demand_with_recovery_and_protection(
+        self, template, definition
+    ):
+        parameter, resource = resource_of(template, definition.setting)
+        expected = definition.create_request()
+        properties = resource["Properties"]
+        assert properties["TableName"] == {"Ref": parameter}
+        for key in ("KeySchema", "AttributeDefinitions", "BillingMode"):
+            assert properties[key] == expected[key], key
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            assert properties.get(key) == expected.get(key), key
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        assert properties["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True
+        }
+        assert properties["DeletionProtectionEnabled"] is True
+        assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
+        ttl = properties.get("TimeToLiveSpecification")
+        if definition.ttl_attribute:
+            assert ttl == {"AttributeName": definition.ttl_attribute, "Enabled": True}
+        else:
+            assert ttl is None
+        default = template["Parameters"][parameter]["Default"]
+        assert default == env_example_defaults()[definition.setting]
+
+    def test_the_template_has_no_other_table(self, template):
+        tables = [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+        assert len(tables) == len(ALL_TABLES)
+
+    def test_the_bucket_is_private_encrypted_and_unversioned(self, template):
+        bucket = template["Resources"]["ScanImagesBucket"]["Properties"]
+        assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+        assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+        [rule] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        assert bucket["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+        assert "VersioningConfiguration" not in bucket  # erasure must really erase
+        policy = template["Resources"]["ScanImagesBucketPolicy"]["Properties"]["PolicyDocument"]
+        [deny] = policy["Statement"]
+        assert deny["Effect"] == "Deny"
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+    def test_the_queue_sends_failures_to_its_dead_letter_queue(self, template):
+        queue = template["Resources"]["AnalysisQueue"]["Properties"]
+        assert queue["RedrivePolicy"] == {
+            "deadLetterTargetArn": {"Fn::GetAtt": ["AnalysisDeadLetterQueue", "Arn"]},
+            "maxReceiveCount": 5,
+        }
+        assert queue["VisibilityTimeout"] == {"Ref": "AnalysisVisibilityTimeoutSeconds"}
+        default = template["Parameters"]["AnalysisVisibilityTimeoutSeconds"]["Default"]
+        assert (
+            default == load_generator().settings_defaults()["ANALYSIS_VISIBILITY_TIMEOUT_SECONDS"]
+        )
+        assert queue["ReceiveMessageWaitTimeSeconds"] == 20
+        dead_letters = template["Resources"]["AnalysisDeadLetterQueue"]["Properties"]
+        assert dead_letters["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
+
+    def test_the_role_has_the_app_policy_and_an_instance_profile(self, template):
+        role = template["Resources"]["AppRole"]["Properties"]
+        trust = json.loads((DEPLOY / "iam" / "trust-policy.json").read_text())
+        assert role["AssumeRolePolicyDocument"] == trust
+        [principal] = [s["Principal"]["Service"] for s in trust["Statement"]]
+        assert set(principal) == {"ec2.amazonaws.com", "ecs-tasks.amazonaws.com"}
+        [policy] = role["Policies"]
+        statements = policy["PolicyDocument"]["Statement"]
+        assert {a for s in statements for a in s["Action"]} == iam.granted_actions()
+        assert "ManagedPolicyArns" not in role
+        profile = template["Resources"]["AppInstanceProfile"]["Properties"]
+        assert profile["Roles"] == [{"Ref": "AppRole"}]
+
+    def test_cfn_lint_finds_nothing(self):
+        cfn_lint = Path(sys.executable).parent / "cfn-lint"
+        result = subprocess.run(  # noqa: S603 (a fixed tool on a fixed file)
+            [str(cfn_lint), str(DEPLOY / "cloudformation.yaml")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("file_name", "extra"), [("role-policy.json", ()), ("operator-policy.json", ("--operator",))]
+)
+def test_the_example_policies_are_the_commands_output(settings, file_name, extra):
+    for name, value in env_example_defaults().items():
+        if name.startswith("DYNAMODB_") and name.endswith("_TABLE"):
+            setattr(settings, name, value)
+    output = io.StringIO()
+    call_command(
+        "iam_policy",
+        *extra,
+        "--account-id", EXAMPLE_ACCOUNT,
+        "--region", "us-east-1",
+        "--bucket", EXAMPLE_BUCKET,
+        "--queue-url", EXAMPLE_QUEUE_URL,
+        stdout=output,
+    )  # fmt: skip
+    committed = json.loads((DEPLOY / "iam" / file_name).read_text())
+    assert committed == json.loads(output.getvalue()), f"regenerate deploy/iam/{file_name}"
+
+
+class TestGunicornConfig:
+    def test_workers_follow_the_cpu_count_within_bounds(self, monkeypatch):
+        monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+        config = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+        assert 3 <= config["workers"] <= config["MAX_WORKERS"]
+        assert config["timeout"] > config["graceful_timeout"] > 0
+        assert config["worker_class"] == "gthread" and config["threads"] >= 1
+
+    def test_the_access_log_is_one_json_object_per_request(self):
+        from gunicorn.config import Config
+
+        config = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+        gunicorn_config = Config()
+        gunicorn_config.set("accesslog", "-")
+        logger = config["JsonAccessLogger"](gunicorn_config)
+        stream = io.StringIO()
+        logger.access_log.handlers = [logging.StreamHandler(stream)]
+        response = SimpleNamespace(
+            status="202 Accepted", sent=512, headers=[("X-Request-ID", "req-12345678")]
+        )
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/api/v1/scans",
+            "QUERY_STRING": "token=secret",
+            "REMOTE_ADDR": "10.0.0.5",
+            "HTTP_USER_AGENT": 'app "quoted" \\ agent',
+        }
+        logger.access(response, None, environ, timedelta(milliseconds=42))
+        line = json.loads(stream.getvalue())
+        assert line["status"] == 202 and line["path"] == "/api/v1/scans"
+        assert line["request_id"] == "req-12345678"
+        assert line["user_agent"] == 'app "quoted" \\ agent'
+        assert line["duration_ms"] == 42
+        assert "secret" not in stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("unit", "command"),
+    [
+        ("dermalens-web.service", "gunicorn --config deploy/gunicorn.conf.py"),
+        ("dermalens-worker.service", "manage.py analysis_worker"),
+    ],
+)
+def test_systemd_units_run_unprivileged_from_the_env_file_and_restart(unit, command):
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read(DEPLOY / unit)
+    service = parser["Service"]
+    assert service["User"] == "dermalens" != "root"
+    assert service["EnvironmentFile"] == "/etc/dermalens/env"
+    assert service["Restart"] == "on-failure"
+    assert command in service["ExecStart"]
+    assert service["NoNewPrivileges"] == "true"
+    assert parser["Install"]["WantedBy"] == "multi-user.target"

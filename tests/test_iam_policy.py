@@ -1,0 +1,280 @@
+"""The IAM policy grants exactly what the code calls.
+
+Two views of "what the code calls", both compared with ``ops/iam.py``:
+- observed: botocore's ``before-parameter-build`` event on the process's DynamoDB, S3
+  and SQS clients records every call while the main flows run for real (accounts,
+  scans on S3 analysed through SQS, plans, privacy export and erasure, health, the
+  schema check);
+- named: every DynamoDB, S3 and SQS operation that the source calls by name (table
+  managers' ``call("query", ...)``, ``client.describe_table(...)``, transactions' items),
+  so code that no flow here runs (chat, the ops pages) is covered too.
+"""
+
+import ast
+import io
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import botocore.session
+import pytest
+from botocore import xform_name
+from django.conf import settings as django_settings
+from django.core.files.storage import storages
+from django.core.management import CommandError, call_command
+from rest_framework.test import APIClient
+
+from dynamo.client import get_client
+from ops import iam
+from scans import queue
+from scans.queue import AnalysisWorker
+from scans.tests import queues
+from scans.tests.conftest import SAMPLE_FACE, upload_file
+
+BASE_DIR = Path(django_settings.BASE_DIR)
+SERVICES = ("dynamodb", "s3", "sqs")
+# Development and deployment code, not the service's: its calls need no grant.
+NOT_APP_CODE = {".venv", "node_modules", "var", "bench", "deploy", "tests", "scripts"}
+# create_tables runs with an operator's role (iam.operator_policy).
+OPERATOR_CODE = {Path("dynamo/management/commands/create_tables.py")}
+# A table manager's call("query", ...) and call_client("batch_get_item", ...).
+TABLE_CALLS = {"call", "call_client"}
+STRONG_PASSWORD = "correct-horse-battery-staple"
+
+
+class CallLog:
+    """A botocore event handler that records the IAM actions of every call it sees."""
+
+    def __init__(self):
+        self.actions: dict[str, str] = {}  # action -> the first operation that needed it
+        self._lock = threading.Lock()
+
+    def __call__(self, params, model, **kwargs):
+        service = model.service_model.signing_name
+        with self._lock:
+            for action in iam.actions_for_call(service, model.name, params):
+                self.actions.setdefault(action, model.name)
+
+    @contextmanager
+    def watching(self, *clients):
+        for client in clients:
+            client.meta.events.register("before-parameter-build", self)
+        try:
+            yield self
+        finally:
+            for client in clients:
+                client.meta.events.unregister("before-parameter-build", self)
+
+
+def app_source_files() -> list[Path]:
+    return [
+        path
+        for path in BASE_DIR.rglob("*.py")
+        if not NOT_APP_CODE & set(path.relative_to(BASE_DIR).parts) and path.name != "conftest.py"
+    ]
+
+
+def operations_by_method() -> dict[str, set[tuple[str, str]]]:
+    """boto3 method name -> {(service, operation)} for the three services."""
+    session = botocore.session.get_session()
+    methods: dict[str, set[tuple[str, str]]] = {}
+    for service in SERVICES:
+        for operation in session.get_service_model(service).operation_names:
+            methods.setdefault(xform_name(operation), set()).add((service, operation))
+    return methods
+
+
+def named_methods(tree: ast.AST) -> Iterator[str]:
+    """boto3 method names called in the code: call("query", ...), get_client().get_item(...)."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        function = node.func
+        name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+        if name in TABLE_CALLS and node.args and isinstance(node.args[0], ast.Constant):
+            yield str(node.args[0].value)
+        elif isinstance(function, ast.Attribute) and ast.unparse(function.value).endswith(
+            ("client", "client()")
+        ):
+            yield function.attr
+
+
+def transaction_items(tree: ast.AST) -> Iterator[str]:
+    """The kinds of item in TransactWriteItems requests: {"Put": ...}, {"ConditionCheck": ...}."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            for key in node.keys:
+                if isinstance(key, ast.Constant) and key.value in iam.ACTION_OF_TRANSACTION_ITEM:
+                    yield key.value
+
+
+def named_actions(paths: list[Path]) -> dict[str, str]:
+    """IAM action -> the file that names a call needing it."""
+    methods = operations_by_method()
+    actions: dict[str, str] = {}
+    for path in paths:
+        tree = ast.parse(path.read_text())
+        where = str(path.relative_to(BASE_DIR))
+        names = list(named_methods(tree))
+        for name in names:
+            operations = methods.get(name, set())
+            assert len(operations) <= 1, f"{where}: {name} is ambiguous: {operations}"
+            for service, operation in operations:
+                for action in iam.actions_for_call(service, operation, {}):
+                    actions.setdefault(action, where)
+        if "transact_write_items" in names:
+            for kind in transaction_items(tree):
+                actions.setdefault(iam.ACTION_OF_TRANSACTION_ITEM[kind], where)
+    return actions
+
+
+def bearer(access: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client
+
+
+def run_the_main_flows(api_client: APIClient, email: str) -> None:
+    """Accounts, scans (S3, analysed through SQS), plans, privacy, health, schema check."""
+    body = {"email": email, "password": STRONG_PASSWORD, "full_name": "Policy Check"}
+    session = api_client.post("/api/v1/auth/register", body, format="json").json()
+    credentials = {"email": email, "password": STRONG_PASSWORD}
+    login = api_client.post("/api/v1/auth/login", credentials, format="json").json()
+    refreshed = api_client.post("/api/v1/auth/refresh", {"refresh": login["refresh"]}).json()
+    client = bearer(refreshed["access"])
+    assert client.post("/api/v1/auth/logout", {"refresh": refreshed["refresh"]}).status_code == 204
+    assert client.patch("/api/v1/users/me", {"skin_type": "oily"}).status_code == 200
+    user_id = session["user"]["user_id"]
+
+    def upload(**headers) -> str:
+        image = upload_file(SAMPLE_FACE.read_bytes())
+        response = client.post("/api/v1/scans", {"image": image}, format="multipart", **headers)
+        assert response.status_code == 202, response.content
+        return response.json()["scan_id"]
+
+    first = upload(HTTP_IDEMPOTENCY_KEY="policy-check")
+    second = upload()
+    AnalysisWorker(batch_size=10).run(max_messages=2)
+    scans = "/api/v1/scans"
+    today = datetime.now(UTC).date().isoformat()
+    assert len(client.get(scans).json()["items"]) == 2
+    assert len(client.get(scans, {"from": today, "to": today}).json()["items"]) == 2
+    assert client.get(f"{scans}/{first}").json()["status"] == "complete"
+    overlay = client.get(f"{scans}/{first}/overlay", {"metric": "redness"})
+    assert overlay.status_code == 200
+    assert client.get(f"{scans}/{first}/compare", {"with": second}).status_code == 200
+    assert client.get(f"{scans}/progress").status_code == 200
+    assert client.post(f"{scans}/{second}/analyze").status_code == 202
+    AnalysisWorker().run(max_messages=1)
+
+    plans = "/api/v1/plans"
+    plan = client.post(plans, {}).json()
+    url = f"{plans}/{plan['plan_id']}"
+    assert client.patch(url, {"status": "paused", "version": plan["version"]}).status_code == 200
+    check_in = {"date": today, "am_done": True, "pm_done": False, "irritation": 0}
+    assert client.post(f"{url}/check-ins", check_in).status_code == 201
+    assert client.delete(url).status_code == 204
+    assert client.delete(f"{scans}/{second}").status_code == 204
+
+    from privacy.services import erase_account, export_account
+
+    assert b"".join(export_account(user_id=user_id))
+    erase_account(user_id=user_id)
+
+    assert APIClient().get("/api/v1/health/ready").status_code == 200
+    call_command("create_tables", "--check", stdout=io.StringIO())
+
+
+@pytest.fixture
+def s3_and_sqs(s3_storage, moto_s3_server, settings):
+    with queues.analysis_queue(moto_s3_server, settings) as analysis_queue:
+        yield analysis_queue
+
+
+def test_the_app_policy_grants_every_call_and_nothing_else(api_client, unique_email, s3_and_sqs):
+    clients = (
+        get_client(),
+        storages["scan_images"].connection.meta.client,
+        queue.get_client(),
+    )
+    with CallLog().watching(*clients) as observed:
+        run_the_main_flows(api_client, unique_email())
+    named = named_actions(
+        [p for p in app_source_files() if p.relative_to(BASE_DIR) not in OPERATOR_CODE]
+    )
+    granted = iam.granted_actions()
+
+    assert {"s3:PutObject", "sqs:ReceiveMessage", "dynamodb:Query"} <= set(observed.actions)
+    not_granted = {
+        action: where
+        for action, where in {**named, **observed.actions}.items()
+        if action not in granted
+    }
+    assert not not_granted, f"add these to ops/iam.py (action: where it is called): {not_granted}"
+    never_called = granted - set(named) - set(observed.actions) - set(iam.RARELY_CALLED)
+    assert not never_called, f"nothing calls these; remove them from ops/iam.py: {never_called}"
+
+
+def test_create_tables_needs_only_the_operator_policy():
+    named = named_actions([BASE_DIR / path for path in OPERATOR_CODE])
+    operator = set(iam.OPERATOR_TABLE_ACTIONS) | set(iam.DYNAMODB_ACCOUNT_ACTIONS)
+    assert set(named) <= operator
+    assert "dynamodb:CreateTable" not in iam.granted_actions()
+
+
+def policy_from_command(*args: str) -> dict:
+    output = io.StringIO()
+    call_command("iam_policy", *args, stdout=output)
+    return json.loads(output.getvalue())
+
+
+def statements(policy: dict) -> dict[str, dict]:
+    return {statement["Sid"]: statement for statement in policy["Statement"]}
+
+
+def test_iam_policy_names_the_configured_tables_indexes_bucket_and_queue(settings):
+    settings.S3_BUCKET_NAME = "scan-images"
+    settings.ANALYSIS_QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/analysis"
+    settings.AWS_REGION = "eu-west-1"
+    by_sid = statements(policy_from_command())
+
+    table = "arn:aws:dynamodb:eu-west-1:123456789012:table/"
+    assert by_sid["DynamoDBTables"]["Resource"][0] == f"{table}{settings.DYNAMODB_USERS_TABLE}"
+    assert (
+        f"{table}{settings.DYNAMODB_SCANS_TABLE}/index/*" in by_sid["DynamoDBIndexes"]["Resource"]
+    )
+    assert (
+        f"{table}{settings.DYNAMODB_PLANS_TABLE}/index/*"
+        not in by_sid["DynamoDBIndexes"]["Resource"]
+    )
+    assert by_sid["DynamoDBIndexes"]["Action"] == ["dynamodb:Query"]
+    assert by_sid["DynamoDBListTables"]["Resource"] == "*"
+    assert by_sid["ScanImagesBucket"] == {
+        "Sid": "ScanImagesBucket",
+        "Effect": "Allow",
+        "Action": ["s3:ListBucket"],
+        "Resource": "arn:aws:s3:::scan-images",
+    }
+    assert by_sid["ScanImages"]["Resource"] == "arn:aws:s3:::scan-images/*"
+    assert by_sid["AnalysisQueue"]["Resource"] == "arn:aws:sqs:eu-west-1:123456789012:analysis"
+    actions = {a for s in by_sid.values() for a in s["Action"]}
+    assert actions == iam.granted_actions()
+    assert not {a for a in actions if a.endswith("*") or "Create" in a or "Delete" + "Table" in a}
+
+
+def test_iam_policy_leaves_out_what_is_not_configured_and_needs_an_account(settings):
+    settings.S3_BUCKET_NAME = None
+    settings.ANALYSIS_QUEUE_URL = None
+    with pytest.raises(CommandError, match="--account-id"):
+        policy_from_command()
+    by_sid = statements(policy_from_command("--account-id", "210987654321"))
+    assert set(by_sid) == {"DynamoDBTables", "DynamoDBIndexes", "DynamoDBListTables"}
+
+
+def test_iam_policy_for_the_operator_creates_tables_only(settings):
+    by_sid = statements(policy_from_command("--operator", "--account-id", "210987654321"))
+    assert "dynamodb:CreateTable" in by_sid["CreateTables"]["Action"]
+    assert not {a for s in by_sid.values() for a in s["Action"] if "Item" in a}
