@@ -1,0 +1,57 @@
+"""seed_demo makes an account whose API answers look alive."""
+
+import io
+import re
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from rest_framework.test import APIClient
+
+
+def seed(email: str, *extra: str) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", "--email", email, "--weeks", "3", *extra, stdout=out)
+    return out.getvalue()
+
+
+def signed_in(email: str, output: str) -> APIClient:
+    password = re.search(r"password: (\S+)\)", output).group(1)
+    client = APIClient()
+    login = client.post("/api/v1/auth/login", {"email": email, "password": password})
+    assert login.status_code == 200
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {login.json()['access']}")
+    return client
+
+
+def test_the_demo_account_has_scans_over_time_a_plan_with_check_ins_and_a_chat(unique_email):
+    email = unique_email()
+    client = signed_in(email, seed(email))
+    scans = client.get("/api/v1/scans").json()["items"]
+    assert [s["status"] for s in scans] == ["complete"] * 3
+    dates = [s["scanned_at"] for s in reversed(scans)]
+    assert dates == sorted(dates) and dates[0][:10] != dates[-1][:10]
+    redness = next(
+        m
+        for m in client.get("/api/v1/scans/progress").json()["metrics"]
+        if m["metric"] == "redness"
+    )
+    assert redness["change"] > 0  # the flush fades week by week
+    plan = client.get("/api/v1/plans/active").json()
+    assert plan["adherence"]["check_ins"] == 14
+    sessions = client.get("/api/v1/chat/sessions").json()["items"]
+    messages = client.get(f"/api/v1/chat/sessions/{sessions[0]['session_id']}/messages").json()
+    assert [m["role"] for m in messages["items"]] == ["user", "assistant"]
+
+
+def test_an_existing_demo_account_is_kept_unless_replace_is_given(unique_email):
+    email = unique_email()
+    first = seed(email)
+    with pytest.raises(CommandError):
+        seed(email)
+    second = seed(email, "--replace")
+    client = signed_in(email, second)
+    assert len(client.get("/api/v1/scans").json()["items"]) == 3
+    old_password = re.search(r"password: (\S+)\)", first).group(1)
+    relogin = APIClient().post("/api/v1/auth/login", {"email": email, "password": old_password})
+    assert relogin.status_code == 401
