@@ -1,0 +1,61 @@
+"""DynamoDB going away while the API runs: quick 503s in the error shape, then recovery.
+
+A second DynamoDB Local (data on disk, so it survives the restart) is stopped under a
+signed-in user and started again on the same port; the same process recovers without a
+restart.
+"""
+
+import time
+
+import pytest
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from dynamo.client import reset_client
+from dynamo.local import DynamoDBLocal, free_port
+
+# Connection refused is immediate; three attempts with backoff stay well under this.
+FAST_FAILURE_SECONDS = 5.0
+
+
+@pytest.fixture
+def own_dynamodb(settings, tmp_path):
+    local = DynamoDBLocal(port=free_port(), db_path=tmp_path / "dynamodb").start()
+    settings.AWS_DYNAMODB_ENDPOINT = local.endpoint
+    settings.DYNAMODB_CONNECT_TIMEOUT_SECONDS = 1.0
+    settings.DYNAMODB_READ_TIMEOUT_SECONDS = 2.0
+    reset_client()
+    call_command("create_tables", verbosity=0, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    yield local
+    local.stop()
+    reset_client()
+
+
+def test_with_dynamodb_down_every_call_is_a_quick_503_and_then_it_recovers(own_dynamodb):
+    client = APIClient()
+    body = {"email": "faults@example.com", "password": "a-fault-tolerant-pass", "full_name": "F"}
+    registered = client.post("/api/v1/auth/register", body, format="json")
+    assert registered.status_code == 201
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {registered.json()['access']}")
+    assert client.get("/api/v1/scans").status_code == 200
+
+    own_dynamodb.stop()
+    anonymous = APIClient()
+    login = {"email": body["email"], "password": body["password"]}
+    for call in (
+        lambda: client.get("/api/v1/users/me"),
+        lambda: client.get("/api/v1/scans"),
+        lambda: client.post("/api/v1/plans", {}, format="json"),
+        lambda: anonymous.post("/api/v1/auth/login", login, format="json"),
+        lambda: anonymous.get("/api/v1/health/ready"),
+    ):
+        started = time.monotonic()
+        response = call()
+        assert time.monotonic() - started < FAST_FAILURE_SECONDS
+        assert response.status_code == 503, response.content
+        assert response["Retry-After"]
+
+    own_dynamodb.start()
+    assert client.get("/api/v1/users/me").status_code == 200
+    assert client.get("/api/v1/scans").status_code == 200
+    assert anonymous.get("/api/v1/health/ready").status_code == 200
