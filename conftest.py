@@ -31,9 +31,11 @@ TEST_ENVIRONMENT = {
     "GEMINI_API_KEY": "",
     "ANALYSIS_QUEUE_URL": "",
     "JWT_SIGNING_KEY": "",
-    "THROTTLE_LOGIN_RATE": "10/min",
-    "THROTTLE_REGISTER_RATE": "30/min",
-    "THROTTLE_TOKEN_RATE": "60/min",
+    # Hour-long windows: a test's attempts never straddle a window boundary (which
+    # would reset the count) unless run in the last seconds of an hour.
+    "THROTTLE_LOGIN_RATE": "10/hour",
+    "THROTTLE_REGISTER_RATE": "30/hour",
+    "THROTTLE_TOKEN_RATE": "60/hour",
     "LOG_LEVEL": "WARNING",
     "AI_PROVIDER": "offline",
     "AWS_S3_ENDPOINT": "",
@@ -75,10 +77,12 @@ def pytest_unconfigure(config):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttles():
-    """Throttle counters live in the per-process cache; each test starts from zero."""
+def _fresh_throttles(settings):
+    """Each test starts with untouched allowances: its own namespace for the DynamoDB
+    counters of the account throttles, and an empty cache for DRF's own throttles."""
     from django.core.cache import cache
 
+    settings.RATE_LIMIT_NAMESPACE = f"test-{uuid.uuid4().hex}"
     cache.clear()
     yield
 

@@ -1,20 +1,59 @@
-"""Throttles for the unauthenticated account endpoints, keyed by client address."""
+"""Throttles for the account endpoints, counted in DynamoDB and keyed by client address.
 
+DRF's own throttles count in the process's cache, so four gunicorn workers on two hosts
+would allow eight times the rate; these count in one atomic DynamoDB counter per
+address, scope and window, shared by every worker and host. The window is fixed (it
+starts on multiples of the rate's duration), so a burst across a boundary may reach
+twice the rate for a moment; the counters expire by TTL.
+"""
+
+import time
+
+from django.conf import settings
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from dynamo.users import users_table
 
-class ClientAddressThrottle(SimpleRateThrottle):
-    def get_cache_key(self, request, view):
+# Counters outlive their window a little, so a slow clock never resets one early.
+COUNTER_GRACE_SECONDS = 60
+
+
+class DynamoRateThrottle(SimpleRateThrottle):
+    def get_rate(self) -> str | None:
+        # Read at use, not at import, so a changed setting takes effect.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_cache_key(self, request, view) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        self.now = int(time.time())
+        window = self.now // self.duration
+        self.window_ends_at = (window + 1) * self.duration
+        namespace = settings.RATE_LIMIT_NAMESPACE
+        attempts = users_table().count_attempt(
+            f"{namespace}#{key}#{window}",
+            expires_at=self.window_ends_at + COUNTER_GRACE_SECONDS,
+        )
+        return attempts <= self.num_requests
 
-class LoginThrottle(ClientAddressThrottle):
+    def wait(self) -> float:
+        return max(1, self.window_ends_at - self.now)
+
+
+class LoginThrottle(DynamoRateThrottle):
     scope = "login"
 
 
-class RegisterThrottle(ClientAddressThrottle):
+class RegisterThrottle(DynamoRateThrottle):
     scope = "register"
 
 
-class TokenThrottle(ClientAddressThrottle):
+class TokenThrottle(DynamoRateThrottle):
     scope = "token"

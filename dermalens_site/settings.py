@@ -253,6 +253,10 @@ PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 100
 CURSOR_MAX_AGE_SECONDS = 24 * 60 * 60
 
+# Rate-limit counters (DynamoDB, shared by every worker) of deployments that share a
+# users table are kept apart by this prefix.
+RATE_LIMIT_NAMESPACE = env.str("RATE_LIMIT_NAMESPACE", default="dermalens")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.DynamoJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -235,6 +235,25 @@ class UsersTable(Table):
             return False
         return True
 
+    def count_attempt(self, key: str, *, expires_at: int) -> int:
+        """Add one to a rate-limit counter and return the new count (one atomic write).
+
+        Counters live beside the users (``rate#...`` ids) and expire by TTL; being in
+        DynamoDB, every worker and host counts against the same allowance.
+        """
+        response = self.call(
+            "update_item",
+            Key={"user_id": {"S": f"rate#{key}"}},
+            UpdateExpression="SET item_type = :type, expires_at = :expires ADD hits :one",
+            ExpressionAttributeValues={
+                ":type": {"S": "rate_counter"},
+                ":expires": {"N": str(expires_at)},
+                ":one": {"N": "1"},
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["hits"]["N"])
+
     def is_refresh_token_revoked(self, token_id: str) -> bool:
         key = {"user_id": {"S": REVOKED_REFRESH_PREFIX + token_id}}
         return self.get_item(key, consistent=True) is not None
