@@ -32,7 +32,7 @@ from dynamo.base import Table
 from dynamo.codec import Item
 from dynamo.errors import ConditionFailed
 from dynamo.tables import CHAT, PLANS, SCANS, USERS, TableDefinition
-from dynamo.users import EMAIL_CLAIM_PREFIX
+from dynamo.users import EMAIL_CLAIM_PREFIX, users_table
 
 # The tables whose partition key is the owner's user id: a partition is one user's.
 USER_PARTITIONS: tuple[TableDefinition, ...] = (SCANS, PLANS, CHAT)
@@ -46,7 +46,6 @@ QUOTA_NAMES: tuple[str, ...] = ("analysis", "chat")
 # A counter lives two days after its last use, and DynamoDB's TTL usually deletes expired
 # items within two days more: older counters are (nearly always) gone by themselves.
 QUOTA_DAYS_KEPT = 5
-EMAIL_INDEX = "email-index"
 
 
 @functools.cache
@@ -186,19 +185,12 @@ def find_user_id_by_email(email: str) -> str | None:
     erasure has deleted the claim but not yet the user item, the ``email-index`` GSI
     (eventually consistent) still finds the user item.
     """
-    table = partition_table(USERS)
-    claim = table.get_item({"user_id": {"S": EMAIL_CLAIM_PREFIX + email}}, consistent=True)
-    if claim is not None:
-        return claim["owner_user_id"]["S"]
-    response = table.call(
-        "query",
-        IndexName=EMAIL_INDEX,
-        KeyConditionExpression="email = :email",
-        FilterExpression="item_type = :user",
-        ExpressionAttributeValues={":email": {"S": email}, ":user": {"S": "user"}},
-    )
-    users = response["Items"]
-    return users[0]["user_id"]["S"] if users else None
+    users = users_table()
+    claimed = users.find_user_id(email)
+    if claimed is not None:
+        return claimed
+    user = users.find_by_email(email)
+    return user.user_id if user else None
 
 
 def _key_attributes(definition: TableDefinition) -> list[str]:
