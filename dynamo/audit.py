@@ -34,12 +34,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.conf import settings
-from django.core import signing
 from ulid import ULID
 
 from dynamo.base import Page, Table
 from dynamo.codec import Item, from_attribute, to_item
+from dynamo.cursors import read_cursor, sign_cursor
 from dynamo.errors import InvalidCursor
 from dynamo.tables import AUDIT
 
@@ -48,7 +47,6 @@ FAILED_ANALYSIS_PREFIX = "failed-analysis#"
 TARGET_INDEX = "target-index"
 FAILED_ANALYSIS_DAYS = 30
 MAX_MONTHS_PER_PAGE = 12
-CURSOR_SALT = "dermalens.dynamo.audit.cursor"
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 ENTRY_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
@@ -227,20 +225,13 @@ class AuditTable(Table):
 
     @staticmethod
     def _encode(scope: str, month: str, start_id: str | None) -> str:
-        return signing.dumps({"s": scope, "m": month, "k": start_id}, salt=CURSOR_SALT)
+        return sign_cursor({"m": month, "k": start_id}, scope=f"audit:{scope}")
 
     @staticmethod
     def _decode(cursor: str | None, scope: str) -> tuple[str, str | None] | None:
         if not cursor:
             return None
-        try:
-            payload = signing.loads(
-                cursor, salt=CURSOR_SALT, max_age=settings.CURSOR_MAX_AGE_SECONDS
-            )
-        except signing.BadSignature as err:
-            raise InvalidCursor(cause=err) from err
-        if not isinstance(payload, dict) or payload.get("s") != scope:
-            raise InvalidCursor("The pagination cursor belongs to another list.")
+        payload = read_cursor(cursor, scope=f"audit:{scope}")
         month, start_id = payload.get("m"), payload.get("k")
         if not isinstance(month, str) or not MONTH.match(month):
             raise InvalidCursor()

@@ -49,3 +49,23 @@ def _plain(attribute: dict[str, Any]) -> list:
     # Keys are strings or numbers only, so one [type, value] pair describes each.
     ((kind, value),) = attribute.items()
     return [kind, value]
+
+
+def sign_cursor(payload: dict[str, Any], *, scope: str) -> str:
+    """A signed cursor for a list whose position is not a LastEvaluatedKey."""
+    return signing.dumps({**payload, "s": scope}, salt=SALT, compress=True)
+
+
+def read_cursor(cursor: str, *, scope: str) -> dict[str, Any]:
+    """The payload of a ``sign_cursor`` cursor; InvalidCursor if altered, stale or foreign."""
+    from dynamo.errors import InvalidCursor
+
+    try:
+        payload = signing.loads(cursor, salt=SALT, max_age=settings.CURSOR_MAX_AGE_SECONDS)
+    except signing.SignatureExpired as err:
+        raise InvalidCursor("The pagination cursor has expired; start again.", cause=err) from err
+    except signing.BadSignature as err:
+        raise InvalidCursor(cause=err) from err
+    if not isinstance(payload, dict) or payload.get("s") != scope:
+        raise InvalidCursor("The pagination cursor belongs to another list.")
+    return payload

@@ -16,11 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from django.conf import settings
-from django.core import signing
-
 from dynamo.base import Page, Table
 from dynamo.codec import Item, to_item
+from dynamo.cursors import read_cursor, sign_cursor
 from dynamo.errors import ConditionFailed, InvalidCursor
 from dynamo.tables import USERS
 
@@ -340,26 +338,17 @@ class UsersTable(Table):
 
 USERS_SCAN_BATCH = 200
 USERS_SCAN_MAX_CALLS = 10
-USERS_CURSOR_SALT = "dermalens.dynamo.users.scan-cursor"
 
 
 def _users_cursor(start_id: str, scope: str) -> str:
     # A Scan's start key is any key of the table: the last account shown is enough.
-    return signing.dumps({"s": scope, "k": start_id}, salt=USERS_CURSOR_SALT)
+    return sign_cursor({"k": start_id}, scope=f"users-scan:{scope}")
 
 
 def _decode_users_cursor(cursor: str | None, *, scope: str) -> str | None:
     if not cursor:
         return None
-    try:
-        payload = signing.loads(
-            cursor, salt=USERS_CURSOR_SALT, max_age=settings.CURSOR_MAX_AGE_SECONDS
-        )
-    except signing.BadSignature as err:
-        raise InvalidCursor(cause=err) from err
-    if not isinstance(payload, dict) or payload.get("s") != scope:
-        raise InvalidCursor("The pagination cursor belongs to another list.")
-    start_id = payload.get("k")
+    start_id = read_cursor(cursor, scope=f"users-scan:{scope}").get("k")
     if not isinstance(start_id, str) or not start_id:
         raise InvalidCursor()
     return start_id
