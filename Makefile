@@ -8,7 +8,7 @@ export DYNAMODB_LOCAL_PORT ?= 8001
 export PORT ?= 8000
 export HOST ?= 127.0.0.1
 
-.PHONY: install run test lint format bench fuzz clean
+.PHONY: install run test lint format bench load fuzz clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ bench: install
 	$(BIN)/python bench/dynamo_layer.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/repeatability.py
+
+load: install
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache staticfiles
