@@ -52,6 +52,8 @@ bench: install
 	$(BIN)/python bench/dynamo_layer.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/repeatability.py
+	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/cost.py
 
 load: install
 	$(BIN)/python bench/load.py
