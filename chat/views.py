@@ -27,18 +27,17 @@ from chat.serializers import (
     SessionSerializer,
 )
 from dermalens_site.errors import error_body
-from dermalens_site.serializers import ErrorSerializer, PageQuerySerializer
+from dermalens_site.serializers import (
+    ERROR_RESPONSES,
+    ErrorSerializer,
+    PageQuerySerializer,
+    validated,
+)
 
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer, 503: ErrorSerializer}
+ERRORS = ERROR_RESPONSES
 ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
 EVENT_STREAM = "text/event-stream"
 JSON = "application/json"
-
-
-def valid(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class EventStreamRenderer(renderers.BaseRenderer):
@@ -74,7 +73,7 @@ class ChatSessionViewSet(viewsets.ViewSet):
         description="Your chat sessions, newest first, each with its title and last activity.",
     )
     def list(self, request):
-        params = valid(PageQuerySerializer, request.query_params)
+        params = validated(PageQuerySerializer, request.query_params)
         page = selectors.list_sessions(
             user_id=request.user.user_id, limit=params["limit"], cursor=params.get("cursor")
         )
@@ -83,7 +82,7 @@ class ChatSessionViewSet(viewsets.ViewSet):
 
     @extend_schema(request=SessionCreateSerializer, responses={201: SessionSerializer, **ERRORS})
     def create(self, request):
-        params = valid(SessionCreateSerializer, request.data)
+        params = validated(SessionCreateSerializer, request.data)
         session = services.start_session(user_id=request.user.user_id, title=params.get("title"))
         return Response(SessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
@@ -109,7 +108,7 @@ class ChatSessionViewSet(viewsets.ViewSet):
     )
     @action(detail=True, methods=["get"])
     def messages(self, request, session_id: str):
-        params = valid(PageQuerySerializer, request.query_params)
+        params = validated(PageQuerySerializer, request.query_params)
         page = selectors.list_messages(
             user_id=request.user.user_id,
             session_id=session_id,
@@ -142,7 +141,7 @@ class ChatSessionViewSet(viewsets.ViewSet):
     )
     @messages.mapping.post
     def send(self, request, session_id: str):
-        content = valid(MessageCreateSerializer, request.data)["content"]
+        content = validated(MessageCreateSerializer, request.data)["content"]
         if request.accepted_renderer.format == EventStreamRenderer.format:
             message, events = services.stream_message(
                 user=request.user, session_id=session_id, content=content

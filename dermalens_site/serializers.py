@@ -61,3 +61,18 @@ def page_serializer(item_serializer: type[serializers.Serializer], name: str) ->
             ),
         },
     )
+
+
+def validated(serializer_class: type[serializers.Serializer], data) -> dict:
+    """The validated data of a request body or query string; a ValidationError (400) if bad."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+ERROR_RESPONSES = {
+    400: ErrorSerializer,
+    401: ErrorSerializer,
+    404: ErrorSerializer,
+    503: ErrorSerializer,
+}

@@ -7,7 +7,12 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from dermalens_site.serializers import ErrorSerializer, PageQuerySerializer
+from dermalens_site.serializers import (
+    ERROR_RESPONSES,
+    ErrorSerializer,
+    PageQuerySerializer,
+    validated,
+)
 from plans import selectors, services
 from plans.serializers import (
     CheckInCreateSerializer,
@@ -20,14 +25,8 @@ from plans.serializers import (
     PlanUpdateSerializer,
 )
 
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer, 503: ErrorSerializer}
+ERRORS = ERROR_RESPONSES
 ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
-
-
-def valid(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def plan_detail(plan) -> dict:
@@ -42,7 +41,7 @@ class PlanViewSet(viewsets.ViewSet):
 
     @extend_schema(parameters=[PageQuerySerializer], responses={200: PlanPageSerializer, **ERRORS})
     def list(self, request):
-        params = valid(PageQuerySerializer, request.query_params)
+        params = validated(PageQuerySerializer, request.query_params)
         page = selectors.list_plans(
             user_id=request.user.user_id, limit=params["limit"], cursor=params.get("cursor")
         )
@@ -58,7 +57,7 @@ class PlanViewSet(viewsets.ViewSet):
         ),
     )
     def create(self, request):
-        params = valid(PlanCreateSerializer, request.data)
+        params = validated(PlanCreateSerializer, request.data)
         plan = services.create_plan(user=request.user, scan_id=params.get("scan_id"))
         return Response(plan_detail(plan), status=status.HTTP_201_CREATED)
 
@@ -83,7 +82,7 @@ class PlanViewSet(viewsets.ViewSet):
         description="Activate, pause or complete a plan, at the version you last read.",
     )
     def partial_update(self, request, plan_id: str):
-        params = valid(PlanUpdateSerializer, request.data)
+        params = validated(PlanUpdateSerializer, request.data)
         plan = services.change_plan_status(
             user_id=request.user.user_id,
             plan_id=plan_id,
@@ -106,7 +105,7 @@ class PlanViewSet(viewsets.ViewSet):
     def check_ins(self, request, plan_id: str):
         if selectors.get_plan(user_id=request.user.user_id, plan_id=plan_id) is None:
             raise services.PlanNotFound()
-        params = valid(PageQuerySerializer, request.query_params)
+        params = validated(PageQuerySerializer, request.query_params)
         page = selectors.list_check_ins(
             user_id=request.user.user_id,
             plan_id=plan_id,
@@ -123,7 +122,7 @@ class PlanViewSet(viewsets.ViewSet):
     )
     @check_ins.mapping.post
     def add_check_in(self, request, plan_id: str):
-        params = valid(CheckInCreateSerializer, request.data)
+        params = validated(CheckInCreateSerializer, request.data)
         entry = services.check_in(
             user_id=request.user.user_id,
             plan_id=plan_id,

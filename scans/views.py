@@ -12,7 +12,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
-from dermalens_site.serializers import ErrorSerializer
+from dermalens_site.serializers import ERROR_RESPONSES, ErrorSerializer, validated
 from scans import selectors, services, storage
 from scans.serializers import (
     CompareQuerySerializer,
@@ -27,15 +27,9 @@ from scans.serializers import (
     ScanUploadSerializer,
 )
 
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer, 503: ErrorSerializer}
+ERRORS = ERROR_RESPONSES
 ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
-
-
-def query(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.query_params)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class ScanViewSet(viewsets.ViewSet):
@@ -58,7 +52,7 @@ class ScanViewSet(viewsets.ViewSet):
         description="Your scans, newest first. `from`/`to` filter by scan date (one Query).",
     )
     def list(self, request):
-        params = query(ScanListQuerySerializer, request)
+        params = validated(ScanListQuerySerializer, request.query_params)
         page = selectors.list_scans(
             user_id=request.user.user_id,
             limit=params["limit"],
@@ -159,7 +153,7 @@ class ScanViewSet(viewsets.ViewSet):
     )
     @action(detail=True, methods=["get"])
     def overlay(self, request, scan_id: str):
-        params = query(OverlayQuerySerializer, request)
+        params = validated(OverlayQuerySerializer, request.query_params)
         png = services.overlay_for_scan(
             user_id=request.user.user_id, scan_id=scan_id, metric=params["metric"]
         )
@@ -172,7 +166,7 @@ class ScanViewSet(viewsets.ViewSet):
     )
     @action(detail=False, methods=["get"])
     def progress(self, request):
-        params = query(ProgressQuerySerializer, request)
+        params = validated(ProgressQuerySerializer, request.query_params)
         count, series = selectors.scan_progress(
             user_id=request.user.user_id,
             area=params.get("area"),
@@ -188,7 +182,7 @@ class ScanViewSet(viewsets.ViewSet):
     )
     @action(detail=True, methods=["get"])
     def compare(self, request, scan_id: str):
-        params = query(CompareQuerySerializer, request)
+        params = validated(CompareQuerySerializer, request.query_params)
         comparison = selectors.compare_scans(
             user_id=request.user.user_id, scan_id=scan_id, other_id=params["with"]
         )
