@@ -15,7 +15,6 @@ from ai.gemini_chat import GeminiChat
 from ai.gemini_client import (
     BLOCKED_FINISH_REASONS,
     SAFETY_SETTINGS,
-    TEMPERATURE,
     GeminiClient,
 )
 from ai.gemini_plans import GeminiPlanDrafting
@@ -34,14 +33,8 @@ class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient):
                 types.Part.from_bytes(data=image_jpeg, mime_type="image/jpeg"),
                 skin_analysis_request(area=area, profile=profile),
             ],
-            config=types.GenerateContentConfig(
-                system_instruction=SKIN_ANALYSIS_INSTRUCTION,
-                response_mime_type="application/json",
-                response_schema=analysis_response_schema(),
-                temperature=TEMPERATURE,
-                safety_settings=SAFETY_SETTINGS,
-                # No tools: without this google-genai logs "AFC is enabled" on every call.
-                automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+            config=self._json_config(
+                instruction=SKIN_ANALYSIS_INSTRUCTION, schema=analysis_response_schema()
             ),
         )
         answer = self._answer_from(response)

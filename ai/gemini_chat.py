@@ -19,7 +19,7 @@ from google.genai import types
 
 from ai.chat import ChatContext, ChatFailed, ChatTurn, as_plain_text, text_chunks
 from ai.chat_prompts import CHAT_INSTRUCTION, grounding_text, user_message_text
-from ai.gemini_client import BLOCKED_FINISH_REASONS, SAFETY_SETTINGS
+from ai.gemini_client import SAFETY_SETTINGS
 from ai.providers import AnalysisFailed
 
 logger = logging.getLogger(__name__)
@@ -88,17 +88,9 @@ class GeminiChat:
         yield from text_chunks(self.reply(context=context, history=history, message=message))
 
     def _reply_text(self, response: types.GenerateContentResponse) -> str:
-        feedback = response.prompt_feedback
-        if feedback is not None and feedback.block_reason is not None:
-            raise self._chat_failed("safety_block", f"prompt blocked: {feedback.block_reason}")
-        if not response.candidates:
-            raise self._chat_failed("invalid_response", "no candidates in the answer")
-        finish_reason = response.candidates[0].finish_reason
-        if finish_reason in BLOCKED_FINISH_REASONS:
-            raise self._chat_failed("safety_block", f"answer blocked: {finish_reason}")
-        text = as_plain_text(response.text or "")
+        text = as_plain_text(self._answer_text(response, fail=self._chat_failed))
         if not text:
-            raise self._chat_failed("invalid_response", f"no text in the answer ({finish_reason})")
+            raise self._chat_failed("invalid_response", "the answer was markup only")
         return text
 
     def _chat_failed(self, reason: str, message: str) -> ChatFailed:

@@ -11,6 +11,7 @@ image, the prompt and the API key are never logged.
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -110,21 +111,50 @@ class GeminiClient:
         except errors.UnknownApiResponseError as err:
             raise self._failed("invalid_response", "the HTTP body was not JSON") from err
 
-    def _answer_from(self, response: types.GenerateContentResponse) -> Any:
+    @staticmethod
+    def _json_config(
+        *, instruction: str, schema: dict[str, Any], temperature: float = TEMPERATURE
+    ) -> types.GenerateContentConfig:
+        """Structured JSON output against ``schema``, with the shared safety settings."""
+        return types.GenerateContentConfig(
+            system_instruction=instruction,
+            response_mime_type="application/json",
+            response_schema=schema,
+            temperature=temperature,
+            safety_settings=SAFETY_SETTINGS,
+            # No tools: without this google-genai logs "AFC is enabled" on every call.
+            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+        )
+
+    def _answer_text(
+        self,
+        response: types.GenerateContentResponse,
+        *,
+        fail: Callable[[str, str], Exception] | None = None,
+    ) -> str:
+        """The answer's text; ``fail(reason, message)`` makes the error when it is blocked
+        or empty (default: ``AnalysisFailed``)."""
+        fail = fail or self._failed
         feedback = response.prompt_feedback
         if feedback is not None and feedback.block_reason is not None:
-            raise self._failed("safety_block", f"prompt blocked: {feedback.block_reason}")
+            raise fail("safety_block", f"prompt blocked: {feedback.block_reason}")
         if not response.candidates:
-            raise self._failed("invalid_response", "no candidates in the answer")
+            raise fail("invalid_response", "no candidates in the answer")
         finish_reason = response.candidates[0].finish_reason
         if finish_reason in BLOCKED_FINISH_REASONS:
-            raise self._failed("safety_block", f"answer blocked: {finish_reason}")
+            raise fail("safety_block", f"answer blocked: {finish_reason}")
         text = response.text
         if not text:
-            raise self._failed("invalid_response", f"no text in the answer ({finish_reason})")
+            raise fail("invalid_response", f"no text in the answer ({finish_reason})")
+        return text
+
+    def _answer_from(self, response: types.GenerateContentResponse) -> Any:
+        """The answer's JSON document."""
+        text = self._answer_text(response)
         try:
             return json.loads(text)
         except json.JSONDecodeError as err:
+            finish_reason = response.candidates[0].finish_reason
             raise self._failed(
                 "invalid_response", f"the answer is not JSON ({finish_reason})"
             ) from err

@@ -11,9 +11,6 @@ A mixin for ``ai.gemini.GeminiProvider``: it uses ``GeminiClient``'s ``_generate
 
 from typing import Any
 
-from google.genai import types
-
-from ai.gemini_client import SAFETY_SETTINGS
 from ai.plan_prompts import PLAN_DRAFTING_INSTRUCTION, plan_drafting_request, plan_response_schema
 from ai.providers import SkinProfile
 
@@ -28,21 +25,14 @@ class GeminiPlanDrafting:
         self, *, base_plan: dict, analysis: dict | None, profile: SkinProfile
     ) -> dict[str, Any]:
         """Gemini's personalised version of ``base_plan``; raises ``AnalysisFailed``."""
-        # Imported here: GeminiProvider is to derive from this mixin, so ai.gemini imports
-        # this module, and a module-level import back would be circular.
-
         response = self._generate(
             contents=[
                 plan_drafting_request(base_plan=base_plan, analysis=analysis, profile=profile)
             ],
-            config=types.GenerateContentConfig(
-                system_instruction=PLAN_DRAFTING_INSTRUCTION,
-                response_mime_type="application/json",
-                response_schema=plan_response_schema(),
+            config=self._json_config(
+                instruction=PLAN_DRAFTING_INSTRUCTION,
+                schema=plan_response_schema(),
                 temperature=PLAN_TEMPERATURE,
-                safety_settings=SAFETY_SETTINGS,
-                # No tools: without this google-genai logs "AFC is enabled" on every call.
-                automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
             ),
         )
         answer = self._answer_from(response)
