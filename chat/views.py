@@ -31,6 +31,7 @@ from dermalens_site.serializers import (
     ERROR_RESPONSES,
     ErrorSerializer,
     PageQuerySerializer,
+    page_body,
     validated,
 )
 
@@ -77,8 +78,7 @@ class ChatSessionViewSet(viewsets.ViewSet):
         page = selectors.list_sessions(
             user_id=request.user.user_id, limit=params["limit"], cursor=params.get("cursor")
         )
-        items = SessionSerializer(page.items, many=True).data
-        return Response({"items": items, "next_cursor": page.next_cursor})
+        return Response(page_body(page, SessionSerializer))
 
     @extend_schema(request=SessionCreateSerializer, responses={201: SessionSerializer, **ERRORS})
     def create(self, request):
@@ -117,8 +117,7 @@ class ChatSessionViewSet(viewsets.ViewSet):
         )
         if page is None:
             raise services.ChatSessionNotFound()
-        items = MessageSerializer(page.items, many=True).data
-        return Response({"items": items, "next_cursor": page.next_cursor})
+        return Response(page_body(page, MessageSerializer))
 
     @extend_schema(
         request=MessageCreateSerializer,

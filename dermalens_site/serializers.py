@@ -8,6 +8,8 @@ server-owned value (``user_id``, ``is_staff``, a status) by adding it to a body,
 typo in a field name is a 400 rather than silently ignored.
 """
 
+from typing import Any
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -61,6 +63,17 @@ def page_serializer(item_serializer: type[serializers.Serializer], name: str) ->
             ),
         },
     )
+
+
+def page_body(
+    page: Any, serializer_class: type[serializers.Serializer], *, as_data: Any = None
+) -> dict[str, Any]:
+    """The body of a list response: one page of items and the next page's cursor."""
+    items = [as_data(item) for item in page.items] if as_data else page.items
+    return {
+        "items": serializer_class(items, many=True).data,
+        "next_cursor": page.next_cursor,
+    }
 
 
 def validated(serializer_class: type[serializers.Serializer], data) -> dict:

@@ -11,6 +11,7 @@ from dermalens_site.serializers import (
     ERROR_RESPONSES,
     ErrorSerializer,
     PageQuerySerializer,
+    page_body,
     validated,
 )
 from plans import selectors, services
@@ -45,8 +46,7 @@ class PlanViewSet(viewsets.ViewSet):
         page = selectors.list_plans(
             user_id=request.user.user_id, limit=params["limit"], cursor=params.get("cursor")
         )
-        items = PlanSerializer([asdict(plan) for plan in page.items], many=True).data
-        return Response({"items": items, "next_cursor": page.next_cursor})
+        return Response(page_body(page, PlanSerializer, as_data=asdict))
 
     @extend_schema(
         request=PlanCreateSerializer,
@@ -112,8 +112,7 @@ class PlanViewSet(viewsets.ViewSet):
             limit=params["limit"],
             cursor=params.get("cursor"),
         )
-        items = CheckInSerializer([asdict(c) for c in page.items], many=True).data
-        return Response({"items": items, "next_cursor": page.next_cursor})
+        return Response(page_body(page, CheckInSerializer, as_data=asdict))
 
     @extend_schema(
         request=CheckInCreateSerializer,

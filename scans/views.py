@@ -12,7 +12,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
-from dermalens_site.serializers import ERROR_RESPONSES, ErrorSerializer, validated
+from dermalens_site.serializers import ERROR_RESPONSES, ErrorSerializer, page_body, validated
 from scans import selectors, services, storage
 from scans.serializers import (
     CompareQuerySerializer,
@@ -60,12 +60,7 @@ class ScanViewSet(viewsets.ViewSet):
             date_from=params.get("from"),
             date_to=params.get("to"),
         )
-        return Response(
-            {
-                "items": ScanSerializer(page.items, many=True).data,
-                "next_cursor": page.next_cursor,
-            }
-        )
+        return Response(page_body(page, ScanSerializer))
 
     @extend_schema(
         request={"multipart/form-data": ScanUploadSerializer},
