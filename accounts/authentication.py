@@ -1,9 +1,15 @@
 """DRF authentication: a simplejwt bearer token, its user read from DynamoDB.
 
-simplejwt's own ``get_user`` queries the ORM; here the users table answers (a strongly
-consistent GetItem, so a disabled account or a changed password takes effect at once).
+simplejwt's own ``get_user`` queries the ORM; here the users table answers. The user
+comes from this process's cache when it was read at most ``AUTH_USER_CACHE_SECONDS``
+ago, so that a read endpoint costs one DynamoDB call. A token the cached copy refuses is
+checked again against a strongly consistent read before it is refused (the copy may
+predate a new password or a re-enabled account). So a change made in this process
+(logout everywhere, a new password, an ops page disabling the account) takes effect at
+once; one made by another worker or host within those seconds.
 """
 
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
@@ -19,9 +25,19 @@ class DynamoJWTAuthentication(JWTAuthentication):
         user_id = validated_token.get(api_settings.USER_ID_CLAIM)
         if not isinstance(user_id, str):
             raise InvalidToken(_("Token contained no recognizable user identification"))
-        user = users_table().get(user_id)
+        users = users_table()
+        max_age = settings.AUTH_USER_CACHE_SECONDS
+        user = users.get_recent(user_id, max_age=max_age)
+        if user is not None and refusal(user, validated_token):
+            users.forget(user_id)  # the copy may predate this token: read again
+            user = users.get_recent(user_id, max_age=max_age)
         if user is None or not user.is_active:
             raise AuthenticationFailed(_("The account is disabled or gone."), code="user_inactive")
-        if validated_token.get(VERSION_CLAIM) != user.token_version:
+        if refusal(user, validated_token):
             raise AuthenticationFailed(_("The token has been revoked."), code="token_revoked")
         return user
+
+
+def refusal(user: User, token: Token) -> bool:
+    """Whether ``user`` (as read) refuses ``token``: a disabled account or a revoked token."""
+    return not user.is_active or token.get(VERSION_CLAIM) != user.token_version

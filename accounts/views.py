@@ -4,10 +4,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from accounts import services
+from accounts import selectors, services
 from accounts.serializers import (
     AuthSessionSerializer,
     LoginSerializer,
@@ -132,7 +133,12 @@ class UserViewSet(viewsets.ViewSet):
     @extend_schema(responses={200: UserSerializer, **ERRORS})
     @action(detail=False, methods=["get"])
     def me(self, request):
-        return profile_response(request.user)
+        # Read again, strongly consistent: authentication may have used this worker's
+        # copy, older than a change made through another worker a moment ago.
+        user = selectors.get_user(user_id=request.user.user_id)
+        if user is None:
+            raise AuthenticationFailed("The account is disabled or gone.", code="user_inactive")
+        return profile_response(user)
 
     @extend_schema(
         request=ProfileUpdateSerializer,

@@ -88,6 +88,15 @@ TEMPLATES = [
 
 # No SQL database, and no ORM model anywhere.
 DATABASES: dict = {}
+# Per-process memory only: nothing here outlives AUTH_USER_CACHE_SECONDS (see dynamo/users.py).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "users": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "dermalens-users",
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
+    },
+}
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 # Only the ops pages keep a session (a staff sign-in): a working day, sent to /ops/ only.
 SESSION_COOKIE_AGE = 8 * 60 * 60
@@ -177,6 +186,8 @@ if (
 # --- AI ---------------------------------------------------------------------------
 # "gemini" or "offline"; unset: Gemini when GEMINI_API_KEY is set, offline otherwise.
 AI_PROVIDER = env.str("AI_PROVIDER", default="") or None
+# "gemini" or "offline" for chat replies alone; unset: the provider of AI_PROVIDER.
+AI_CHAT_PROVIDER = env.str("AI_CHAT_PROVIDER", default="") or None
 GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="") or None
 GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-2.5-flash")
 # Only for tests and proxies: another address for the Gemini REST API.
@@ -248,6 +259,10 @@ CHAT_MESSAGE_MAX_LENGTH = 4000
 
 # --- API --------------------------------------------------------------------------
 ACCESS_TOKEN_MINUTES = env.int("ACCESS_TOKEN_MINUTES", default=15)
+# How long a worker may authenticate from its own copy of a user (one DynamoDB call per
+# read request instead of two). A change made by another worker (disable, revoke)
+# reaches this one within this delay; 0 reads the user on every request.
+AUTH_USER_CACHE_SECONDS = env.float("AUTH_USER_CACHE_SECONDS", default=5.0)
 REFRESH_TOKEN_DAYS = env.int("REFRESH_TOKEN_DAYS", default=14)
 PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 100

@@ -176,6 +176,7 @@ def delete_user_items(
                 ExpressionAttributeValues={":owner": {"S": user_id}},
             )
     table.call("delete_item", Key={"user_id": {"S": user_id}})
+    users_table().forget(user_id)
 
 
 def find_user_id_by_email(email: str) -> str | None:

@@ -5,16 +5,24 @@ refresh tokens.
     users.create(user)                      # user + email claim in one transaction
     user_id = users.find_user_id(email)     # strongly consistent, not the GSI
     user = users.get(user_id)
+    user = users.get_recent(user_id, max_age=5)   # this process's copy, if that fresh
 
 Email uniqueness cannot rest on the ``email-index`` GSI, which is eventually
 consistent: registration writes the user and an ``email#<address>`` claim item in one
 TransactWriteItems, each conditioned on ``attribute_not_exists``.
+
+``get_recent`` serves authentication from a per-process cache (Django's ``users`` cache)
+so that a read endpoint costs one DynamoDB call, not two. Every write of a user item
+through this manager drops the cached copy in the writing process; another process
+sees the change once its copy is ``max_age`` seconds old.
 """
 
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from django.core.cache import caches
 
 from dynamo.base import Page, Table
 from dynamo.codec import Item, to_item
@@ -24,6 +32,7 @@ from dynamo.tables import USERS
 
 EMAIL_CLAIM_PREFIX = "email#"
 REVOKED_REFRESH_PREFIX = "revoked-refresh#"
+USER_CACHE_ALIAS = "users"
 
 
 class EmailTaken(ConditionFailed):
@@ -132,6 +141,32 @@ class UsersTable(Table):
         if item is None or item.get("item_type", {}).get("S") != "user":
             return None
         return user_from_item(item)
+
+    def get_recent(self, user_id: str, *, max_age: float) -> User | None:
+        """The user as this process read or wrote it at most ``max_age`` seconds ago.
+
+        Otherwise (or with ``max_age`` 0) a strongly consistent GetItem, remembered for
+        next time. A missing user is never remembered.
+        """
+        if max_age <= 0:
+            return self.get(user_id)
+        cache = caches[USER_CACHE_ALIAS]
+        user = cache.get(user_id)
+        if user is None:
+            user = self.get(user_id)
+            if user is not None:
+                cache.set(user_id, user, max_age)
+        return user
+
+    def forget(self, user_id: str) -> None:
+        """Drop this process's cached copy of the user (after a write, or an erasure)."""
+        caches[USER_CACHE_ALIAS].delete(user_id)
+
+    def update_versioned(self, key: Item, **update: Any) -> Item:
+        try:
+            return super().update_versioned(key, **update)
+        finally:
+            self.forget(key["user_id"]["S"])
 
     def find_user_id(self, email: str) -> str | None:
         """The id of the account that claimed ``email`` (a strongly consistent read)."""
