@@ -1,5 +1,7 @@
 """Request and response shapes of the scan endpoints, ``SkinAnalysis`` among them."""
 
+from typing import Any
+
 from django.conf import settings
 from rest_framework import serializers
 
@@ -7,6 +9,7 @@ from ai.analysis import METRICS, QUALITY_REASONS, REGIONS, SEVERITIES, SKIN_TYPE
 from ai.offline import OVERLAY_METRICS
 from ai.providers import FAILURE_REASONS
 from dermalens_site.serializers import PageQuerySerializer, StrictSerializer, page_serializer
+from dynamo.scans import Scan
 from scans import storage
 from scans.services import AREAS, QUOTA_REASON, SCAN_STATUSES
 
@@ -93,6 +96,15 @@ class SkinAnalysisSerializer(serializers.Serializer):
 
 
 class ScanSerializer(serializers.Serializer):
+    """A scan as the API shows it; the fields document it, ``to_representation`` builds it.
+
+    Field by field, DRF spends about 0.4 ms on one scan (most of it in the nested
+    analysis), 8 ms on a list page of 20: more than the DynamoDB Query behind it. Every
+    value is already in its output form, so the representation is assembled directly:
+    the analysis as ``SkinAnalysis.to_dict`` wrote it (validated before it was stored),
+    timestamps as the ISO strings they are stored as. A test holds the two ways equal.
+    """
+
     scan_id = serializers.CharField()
     status = serializers.ChoiceField(SCAN_STATUSES)
     failure_reason = serializers.ChoiceField(
@@ -109,7 +121,22 @@ class ScanSerializer(serializers.Serializer):
     thumbnail_url = serializers.SerializerMethodField()
     version = serializers.IntegerField()
 
-    def get_thumbnail_url(self, scan) -> str | None:
+    def to_representation(self, instance: Scan) -> dict[str, Any]:
+        return {
+            "scan_id": instance.scan_id,
+            "status": instance.status,
+            "failure_reason": instance.failure_reason,
+            "area": instance.area,
+            "notes": instance.notes,
+            "scanned_at": instance.scanned_at,
+            "created_at": instance.created_at,
+            "updated_at": instance.updated_at,
+            "analysis": instance.analysis,
+            "thumbnail_url": self.get_thumbnail_url(instance),
+            "version": instance.version,
+        }
+
+    def get_thumbnail_url(self, scan: Scan) -> str | None:
         return storage.image_url(scan.thumbnail_key) if scan.thumbnail_key else None
 
 
@@ -118,7 +145,10 @@ class ScanDetailSerializer(ScanSerializer):
         help_text=f"Valid for {settings.IMAGE_URL_SECONDS // 60} minutes."
     )
 
-    def get_image_url(self, scan) -> str:
+    def to_representation(self, instance: Scan) -> dict[str, Any]:
+        return {**super().to_representation(instance), "image_url": self.get_image_url(instance)}
+
+    def get_image_url(self, scan: Scan) -> str:
         return storage.image_url(scan.image_key)
 
 

@@ -9,11 +9,13 @@ are private and encrypted at rest; a client only ever gets a URL that expires in
 ``scan-image`` view checks.
 """
 
+import functools
+
 from django.conf import settings
 from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 
 from dermalens_site.errors import ServiceUnavailable
 
@@ -94,7 +96,14 @@ def image_url(key: str) -> str:
     if uses_s3():
         return scan_storage().url(key)
     token = signing.dumps(key, salt=URL_SALT)
-    return reverse("scan-image-file", kwargs={"token": token})
+    return file_url_prefix(get_script_prefix()) + token
+
+
+@functools.cache
+def file_url_prefix(script_prefix: str) -> str:
+    """The path before the token (``reverse`` costs ~0.2 ms; a list page signs 20 URLs)."""
+    placeholder = "token"
+    return reverse("scan-image-file", kwargs={"token": placeholder}).removesuffix(placeholder)
 
 
 def key_from_token(token: str) -> str | None:
