@@ -7,6 +7,7 @@ environment. No test mocks DynamoDB.
 
 import os
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -77,12 +78,20 @@ def pytest_unconfigure(config):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttles(settings):
+def _fresh_throttles(settings, monkeypatch):
     """Each test starts with untouched allowances: its own namespace for the DynamoDB
-    counters of the account throttles, and an empty cache for DRF's own throttles."""
+    counters of the account throttles, and an empty cache for DRF's own throttles.
+
+    The account throttles count in fixed windows; their clock stands still during a
+    test, so that a test running across a window's end still sees one window.
+    """
     from django.core.cache import cache
 
+    from accounts.throttles import DynamoRateThrottle
+
     settings.RATE_LIMIT_NAMESPACE = f"test-{uuid.uuid4().hex}"
+    started = time.time()
+    monkeypatch.setattr(DynamoRateThrottle, "timer", staticmethod(lambda: started))
     cache.clear()
     yield
 

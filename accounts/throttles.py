@@ -7,8 +7,6 @@ starts on multiples of the rate's duration), so a burst across a boundary may re
 twice the rate for a moment; the counters expire by TTL.
 """
 
-import time
-
 from django.conf import settings
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -33,7 +31,7 @@ class DynamoRateThrottle(SimpleRateThrottle):
         key = self.get_cache_key(request, view)
         if key is None:
             return True
-        self.now = int(time.time())
+        self.now = int(self.timer())
         window = self.now // self.duration
         self.window_ends_at = (window + 1) * self.duration
         namespace = settings.RATE_LIMIT_NAMESPACE
