@@ -55,8 +55,9 @@ bench: install
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/cost.py
 
+# Locust, headless, against gunicorn; flags in LOAD_ARGS, e.g. LOAD_ARGS="--users 40".
 load: install
-	$(BIN)/python bench/load.py
+	$(BIN)/python bench/load.py $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache staticfiles

@@ -201,8 +201,9 @@ class ChatProvider(Protocol):
 
 
 def chat_provider() -> ChatProvider:
-    """The configured provider: every provider chats (``OfflineChat``, ``GeminiChat``)."""
-    return cast(ChatProvider, get_provider())
+    """The provider of AI_CHAT_PROVIDER (unset: of AI_PROVIDER); every provider chats
+    (``OfflineChat``, ``GeminiChat``)."""
+    return cast(ChatProvider, get_provider("chat"))
 
 
 def as_plain_text(text: str) -> str:

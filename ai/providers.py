@@ -5,6 +5,8 @@
 
 Code that uses a provider does not know which one it has: ``GeminiProvider`` (Google
 Gemini through google-genai) or ``OfflineProvider`` (pixel heuristics, no network).
+``AI_PROVIDER`` chooses the one that analyses scans and drafts plans;
+``AI_CHAT_PROVIDER``, when set, another one for chat replies (``get_provider("chat")``).
 """
 
 import functools
@@ -65,14 +67,33 @@ class AIProvider(Protocol):
 
 
 def provider_name() -> str:
+    """The provider of analyses and plans: AI_PROVIDER, or Gemini when there is a key."""
     name = settings.AI_PROVIDER or ("gemini" if settings.GEMINI_API_KEY else "offline")
+    return checked_provider_name(name, setting="AI_PROVIDER")
+
+
+def chat_provider_name() -> str:
+    """The provider of chat replies: AI_CHAT_PROVIDER, or else the one of ``provider_name``."""
+    if not settings.AI_CHAT_PROVIDER:
+        return provider_name()
+    return checked_provider_name(settings.AI_CHAT_PROVIDER, setting="AI_CHAT_PROVIDER")
+
+
+def checked_provider_name(name: str, *, setting: str) -> str:
     if name not in PROVIDERS:
-        raise ImproperlyConfigured(f"AI_PROVIDER must be one of {', '.join(PROVIDERS)}.")
+        raise ImproperlyConfigured(f"{setting} must be one of {', '.join(PROVIDERS)}.")
     if name == "gemini" and not settings.GEMINI_API_KEY:
-        raise ImproperlyConfigured("AI_PROVIDER=gemini needs GEMINI_API_KEY.")
+        raise ImproperlyConfigured(f"{setting}=gemini needs GEMINI_API_KEY.")
     return name
 
 
+# What each use of a provider reads its name from.
+PROVIDER_NAMES_BY_USE = {"analysis": provider_name, "chat": chat_provider_name}
+
+
 @functools.cache
-def get_provider() -> AIProvider:
-    return import_string(PROVIDERS[provider_name()])()
+def get_provider(use: str = "analysis") -> AIProvider:
+    """The provider for ``use``: "analysis" (scans and plans) or "chat"; built once."""
+    if use not in PROVIDER_NAMES_BY_USE:
+        raise ValueError(f"use is one of {', '.join(PROVIDER_NAMES_BY_USE)}, not {use!r}")
+    return import_string(PROVIDERS[PROVIDER_NAMES_BY_USE[use]()])()

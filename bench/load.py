@@ -1,17 +1,31 @@
-"""Load test: simulated users drive the API through gunicorn against DynamoDB Local.
+"""Load test: Locust's simulated users drive the API through gunicorn against DynamoDB Local,
+chat through a fake Gemini server that fails for a while in the middle of the run.
 
     .venv/bin/python bench/load.py [--users 20] [--seconds 75] [--workers 4]
+                                   [--outage-at 30] [--outage-seconds 15]
 
-Each simulated user registers, logs in, then loops over a weighted mix of uploads, scan
-lists and reads, plan creation, check-ins, chat and plan lists until time is up. Every id
-the API acknowledges is recorded; afterwards each user's lists are read back with their
-own token to check that every acknowledged scan, plan, check-in and message is there
-exactly once and that nothing of another user's shows. The AI provider is the offline
-one, for scans and chat alike, so the figures measure this code and not a network.
-Figures go to bench/results/load.json and load.md.
+Locust runs headless, as a library, in this process. Each simulated user registers, logs
+in, then picks from a weighted mix of uploads, scan lists and reads, plan creation,
+check-ins, chat and plan lists, with no think time, until time is up. Scans and plans use
+the offline provider; chat replies come from the app's real google-genai client talking
+to ``tests/fake_gemini.py`` (``AI_CHAT_PROVIDER=gemini``), served from this process too.
+
+From ``--outage-at`` for ``--outage-seconds`` the fake Gemini answers every call with
+503, 500 or 429 in turn. A chat message sent then must get a quick 503
+``assistant_unavailable`` in the one error shape, its message kept; the user sends the
+same text again next time, which must reuse the kept message, and once Gemini answers
+again the replies must come back. Those 503s are reported on a row of their own, not as
+errors; any other unexpected status is an error.
+
+Every id the API acknowledges is recorded (a 503 acknowledges the kept message);
+afterwards each user's lists are read back with their own token to check that every
+acknowledged scan, plan, check-in and message is there exactly once and that nothing of
+another user's shows. Figures go to bench/results/load.json and load.md; the exit status
+is 1 on any error, lost write or failed outage check.
 """
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -20,34 +34,67 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, ClassVar
 
+# Importing locust monkey-patches the standard library for gevent (sockets, ssl, threads,
+# subprocess), so it stays above every import that may load ssl (requests, urllib3).
+import gevent
+import locust
 import requests
+from locust.contrib.fasthttp import ResponseContextManager
+from locust.env import Environment
+from locust.exception import StopUser
+from locust.stats import RequestStats, StatsEntry
+from urllib3 import encode_multipart_formdata
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fake_gemini import FakeGemini, FakeResponse, ReceivedRequest  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 SAMPLE = ROOT / "tests" / "data" / "astronaut.jpg"
 PAGE_LIMIT = 100
 REQUEST_TIMEOUT_SECONDS = 30
-# How often each action is picked once a user is logged in.
-MIX = {
-    "upload_scan": 3,
-    "list_scans": 3,
-    "read_scan": 3,
-    "create_plan": 1,
-    "check_in": 2,
-    "send_message": 2,
-    "list_plans": 1,
+# Short Gemini retries, so that an outage costs a chat message well under a second.
+GEMINI_SETTINGS = {
+    "GEMINI_API_KEY": "bench-load-fake-key",
+    "GEMINI_MODEL": "gemini-2.5-flash",
+    "GEMINI_TIMEOUT_SECONDS": "5",
+    "GEMINI_MAX_ATTEMPTS": "2",
+    "GEMINI_RETRY_INITIAL_DELAY_SECONDS": "0.05",
+    "GEMINI_RETRY_MAX_DELAY_SECONDS": "0.2",
 }
+# What the fake Gemini answers while it fails, in turn.
+OUTAGE_STATUSES = (503, 500, 429)
+# A 503 for a chat message slower than this is an error: the app's bounded retries, not
+# the client's patience, must decide when it gives up.
+UNAVAILABLE_MAX_SECONDS = 10.0
+UNAVAILABLE_REASONS = ("provider_unavailable", "rate_limited")
+GEMINI_REPLY = (
+    "Niacinamide and a retinoid usually sit well together: keep the retinoid for the "
+    "evening and add niacinamide in the morning. This is general skin-care guidance, not a "
+    "diagnosis."
+)
+QUESTIONS = (
+    "Is niacinamide fine with my retinol?",
+    "Why are my cheeks red after washing?",
+    "How often should I exfoliate?",
+    "Which sunscreen suits oily skin?",
+)
+CHAT_ENDPOINT = "POST /chat/sessions/{id}/messages"
+# The expected 503s while Gemini fails get their own row in Locust's statistics.
+UNAVAILABLE_ENDPOINT = f"{CHAT_ENDPOINT} (503, Gemini failing)"
 
 
-def server_environment(*, media_root: str) -> dict[str, str]:
+def server_environment(*, media_root: str, gemini_base_url: str) -> dict[str, str]:
     generous = "100000/hour"
     return {
         **os.environ,
@@ -70,7 +117,9 @@ def server_environment(*, media_root: str) -> dict[str, str]:
         "S3_BUCKET_NAME": "",
         "ANALYSIS_QUEUE_URL": "",
         "AI_PROVIDER": "offline",
-        "GEMINI_API_KEY": "",
+        "AI_CHAT_PROVIDER": "gemini",
+        **GEMINI_SETTINGS,
+        "GEMINI_BASE_URL": gemini_base_url,
         "AI_ANALYSES_PER_DAY": "100000",
         "AI_REPLIES_PER_DAY": "100000",
         "MEDIA_ROOT": media_root,
@@ -82,216 +131,388 @@ def server_environment(*, media_root: str) -> dict[str, str]:
     }
 
 
-@dataclass
-class Outcome:
-    endpoint: str
-    status: int
-    seconds: float
-    expected: bool
-    detail: str = ""
+class GeminiScript:
+    """The fake Gemini's responder: a chat reply, or while failing 503, 500 and 429 in turn.
+
+    The failing window is kept in wall-clock seconds (``time.time()``, as Locust times
+    requests), so a request can be checked for overlapping it.
+    """
+
+    def __init__(self) -> None:
+        self.failing = False
+        self.failing_from: float | None = None
+        self.failing_until: float | None = None
+        self.answered: Counter[int] = Counter()
+        self._statuses = itertools.cycle(OUTAGE_STATUSES)
+
+    def __call__(self, request: ReceivedRequest) -> FakeResponse:
+        if self.failing:
+            response = FakeResponse.status(next(self._statuses))
+        else:
+            response = FakeResponse.text_answer(GEMINI_REPLY)
+        self.answered[response.status_code] += 1
+        return response
+
+    def start_failing(self) -> None:
+        self.failing_from = time.time()
+        self.failing = True
+
+    def stop_failing(self) -> None:
+        self.failing = False
+        self.failing_until = time.time()
+
+    def failed_during(self, started: float, ended: float) -> bool:
+        """Whether Gemini failed at any moment between ``started`` and ``ended``."""
+        if self.failing_from is None:
+            return False
+        return started <= (self.failing_until or float("inf")) and ended >= self.failing_from
+
+    def recovered_before(self, started: float) -> bool:
+        return self.failing_until is not None and started > self.failing_until
 
 
 @dataclass
-class Acknowledged:
-    """What the API said it stored for one user."""
+class Ledger:
+    """One user's account and what the API said it stored for them."""
 
+    email: str
+    password: str
+    token: str = ""
     scan_ids: list[str] = field(default_factory=list)
     plan_ids: list[str] = field(default_factory=list)
     check_ins: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     session_ids: list[str] = field(default_factory=list)
-    message_ids: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    # Per session, in order and once each (a retried message is acknowledged again).
+    message_ids: dict[str, dict[str, None]] = field(default_factory=lambda: defaultdict(dict))
+    # The messages a 503 acknowledged: kept without a reply at the time.
+    kept_message_ids: set[str] = field(default_factory=set)
+
+    def acknowledge_message(self, session_id: str, message_id: str) -> None:
+        self.message_ids[session_id][message_id] = None
+
+    def expected(self) -> dict[str, list[str]]:
+        return {
+            "scans": self.scan_ids,
+            "plans": self.plan_ids,
+            "chat_sessions": self.session_ids,
+            "check_ins": [
+                f"{plan_id}/{day}" for plan_id, days in self.check_ins.items() for day in days
+            ],
+            "messages": [m for ids in self.message_ids.values() for m in ids],
+        }
 
 
-class SimulatedUser(threading.Thread):
-    def __init__(self, *, base: str, photo: bytes, deadline: float, seed: int) -> None:
-        super().__init__(daemon=True)
-        self.base = base
-        self.photo = photo
-        self.deadline = deadline
+@dataclass(frozen=True)
+class Unanswered:
+    """A message kept by a 503: the user sends the same text again next time."""
+
+    session_id: str
+    content: str
+    message_id: str
+
+
+@dataclass
+class LoadRun:
+    """What the simulated users share: the upload body, the fake Gemini, their ledgers."""
+
+    upload_body: bytes
+    upload_content_type: str
+    gemini: GeminiScript
+    ledgers: list[Ledger] = field(default_factory=list)
+    seeds: Iterator[int] = field(default_factory=itertools.count)
+    unavailable_reasons: Counter[str] = field(default_factory=Counter)
+    retries_answered: int = 0
+    replies_after_recovery: int = 0
+    started_at: float = 0.0  # time.time() when the users started
+
+    def seconds_in(self, moment: float | None) -> float | None:
+        """``moment`` (a ``time.time()``) as seconds into the run."""
+        return None if moment is None else round(moment - self.started_at, 1)
+
+
+class Patient(locust.FastHttpUser):
+    """A person using the app: registers, logs in, then acts by the task weights."""
+
+    wait_time = locust.constant(0)  # saturation: no think time
+    network_timeout = connection_timeout = REQUEST_TIMEOUT_SECONDS
+    load: ClassVar[LoadRun]  # set by drive_load(); User.run is locust's own
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        seed = next(self.load.seeds)
         self.random = random.Random(seed)
-        self.http = requests.Session()
-        self.email = f"load-{uuid.uuid4().hex}@example.com"
         # Words, not hex: a random hex password can look "too similar" to the hex email.
-        self.password = f"glowing-spruce-lantern-{seed}"
-        self.outcomes: list[Outcome] = []
-        self.acknowledged = Acknowledged()
-        self.token = ""
-
-    def call(self, endpoint: str, method: str, path: str, *, ok: tuple[int, ...], **kwargs):
-        headers = kwargs.pop("headers", {})
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        started = time.perf_counter()
-        try:
-            response = self.http.request(
-                method,
-                self.base + path,
-                headers=headers,
-                timeout=REQUEST_TIMEOUT_SECONDS,
-                **kwargs,
-            )
-            status, detail = response.status_code, response.text[:200]
-        except requests.RequestException as err:
-            response, status, detail = None, 0, repr(err)[:200]
-        elapsed = time.perf_counter() - started
-        expected = status in ok
-        self.outcomes.append(
-            Outcome(endpoint, status, elapsed, expected, "" if expected else detail)
+        self.ledger = Ledger(
+            email=f"load-{uuid.uuid4().hex}@example.com",
+            password=f"glowing-spruce-lantern-{seed}",
         )
-        return response if status in ok else None
+        self.unanswered: Unanswered | None = None
+        self.load.ledgers.append(self.ledger)
 
-    def run(self) -> None:
-        account = {"email": self.email, "password": self.password, "full_name": "Load Test"}
-        if self.call("register", "POST", "/api/v1/auth/register", ok=(201,), json=account) is None:
-            return
-        credentials = {"email": self.email, "password": self.password}
-        login = self.call("login", "POST", "/api/v1/auth/login", ok=(200,), json=credentials)
+    def on_start(self) -> None:
+        account = {"email": self.ledger.email, "password": self.ledger.password}
+        registered = self.call(
+            "POST /auth/register",
+            "POST",
+            "/api/v1/auth/register",
+            ok=201,
+            json={**account, "full_name": "Load Test"},
+        )
+        if registered is None:
+            raise StopUser()
+        login = self.call("POST /auth/login", "POST", "/api/v1/auth/login", ok=200, json=account)
         if login is None:
-            return
-        self.token = login.json()["access"]
-        actions = list(MIX)
-        weights = list(MIX.values())
-        while time.monotonic() < self.deadline:
-            getattr(self, self.random.choices(actions, weights)[0])()
+            raise StopUser()
+        self.ledger.token = login["access"]
 
+    def request(self, endpoint: str, method: str, path: str, **kwargs) -> ResponseContextManager:
+        headers = kwargs.pop("headers", {})
+        if self.ledger.token:
+            headers["Authorization"] = f"Bearer {self.ledger.token}"
+        return self.client.request(
+            method, path, name=endpoint, headers=headers, catch_response=True, **kwargs
+        )
+
+    def call(self, endpoint: str, method: str, path: str, *, ok: int, **kwargs) -> dict | None:
+        """The JSON body of an answer with status ``ok``; anything else is an error."""
+        with self.request(endpoint, method, path, **kwargs) as response:
+            body = json_body(response) if response.status_code == ok else None
+            if body is None:
+                response.failure(describe(response))
+            return body
+
+    @locust.task(3)
     def upload_scan(self) -> None:
-        response = self.call(
+        scan = self.call(
             "POST /scans",
             "POST",
             "/api/v1/scans",
-            ok=(201,),
-            files={"image": ("face.jpg", self.photo, "image/jpeg")},
-            data={"area": "face"},
-            headers={"Idempotency-Key": uuid.uuid4().hex},
+            ok=201,
+            data=self.load.upload_body,
+            headers={
+                "Content-Type": self.load.upload_content_type,
+                "Idempotency-Key": uuid.uuid4().hex,
+            },
         )
-        if response is not None:
-            self.acknowledged.scan_ids.append(response.json()["scan_id"])
+        if scan is not None:
+            self.ledger.scan_ids.append(scan["scan_id"])
 
+    @locust.task(3)
     def list_scans(self) -> None:
-        self.call("GET /scans", "GET", "/api/v1/scans?limit=20", ok=(200,))
+        self.call("GET /scans", "GET", "/api/v1/scans?limit=20", ok=200)
 
+    @locust.task(3)
     def read_scan(self) -> None:
-        if self.acknowledged.scan_ids:
-            scan_id = self.random.choice(self.acknowledged.scan_ids)
-            self.call("GET /scans/{id}", "GET", f"/api/v1/scans/{scan_id}", ok=(200,))
+        if self.ledger.scan_ids:
+            scan_id = self.random.choice(self.ledger.scan_ids)
+            self.call("GET /scans/{id}", "GET", f"/api/v1/scans/{scan_id}", ok=200)
 
+    @locust.task(1)
     def create_plan(self) -> None:
-        if not self.acknowledged.scan_ids:
+        if not self.ledger.scan_ids:
             return
-        response = self.call("POST /plans", "POST", "/api/v1/plans", ok=(201,), json={})
-        if response is not None:
-            self.acknowledged.plan_ids.append(response.json()["plan_id"])
+        plan = self.call("POST /plans", "POST", "/api/v1/plans", ok=201, json={})
+        if plan is not None:
+            self.ledger.plan_ids.append(plan["plan_id"])
 
+    @locust.task(2)
     def check_in(self) -> None:
-        if not self.acknowledged.plan_ids:
+        if not self.ledger.plan_ids:
             return
         # Only the newest plan is active; creating one archives the one before.
-        plan_id = self.acknowledged.plan_ids[-1]
+        plan_id = self.ledger.plan_ids[-1]
         day = (datetime.now(UTC).date() - timedelta(days=self.random.randrange(7))).isoformat()
         body = {"date": day, "am_done": True, "pm_done": self.random.random() < 0.5}
         body["irritation"] = self.random.randrange(3)
-        response = self.call(
+        entry = self.call(
             "POST /plans/{id}/check-ins",
             "POST",
             f"/api/v1/plans/{plan_id}/check-ins",
-            ok=(201,),
+            ok=201,
             json=body,
         )
-        if response is not None:
-            self.acknowledged.check_ins[plan_id].add(response.json()["date"])
+        if entry is not None:
+            self.ledger.check_ins[plan_id].add(entry["date"])
 
-    def send_message(self) -> None:
-        if not self.acknowledged.session_ids:
-            response = self.call(
-                "POST /chat/sessions", "POST", "/api/v1/chat/sessions", ok=(201,), json={}
-            )
-            if response is None:
-                return
-            self.acknowledged.session_ids.append(response.json()["session_id"])
-        session_id = self.acknowledged.session_ids[-1]
-        response = self.call(
-            "POST /chat/sessions/{id}/messages",
-            "POST",
-            f"/api/v1/chat/sessions/{session_id}/messages",
-            ok=(201,),
-            json={"content": "Is niacinamide fine with my retinol?"},
-        )
-        if response is not None:
-            exchange = response.json()
-            self.acknowledged.message_ids[session_id] += [
-                exchange["message"]["message_id"],
-                exchange["reply"]["message_id"],
-            ]
-
+    @locust.task(1)
     def list_plans(self) -> None:
-        self.call("GET /plans", "GET", "/api/v1/plans?limit=20", ok=(200,))
+        self.call("GET /plans", "GET", "/api/v1/plans?limit=20", ok=200)
 
-    def read_all(self, path: str, key: str) -> list[str]:
-        """Every id of a paginated list, following the cursors."""
-        found: list[str] = []
-        params: dict[str, str | int] = {"limit": PAGE_LIMIT}
-        while True:
-            response = self.http.get(
-                self.base + path,
-                params=params,
-                headers={"Authorization": f"Bearer {self.token}"},
-                timeout=REQUEST_TIMEOUT_SECONDS,
+    @locust.task(2)
+    def send_message(self) -> None:
+        if not self.ledger.session_ids:
+            session = self.call(
+                "POST /chat/sessions", "POST", "/api/v1/chat/sessions", ok=201, json={}
             )
-            response.raise_for_status()
-            page = response.json()
-            found += [item[key] for item in page["items"]]
-            if not page["next_cursor"]:
-                return found
-            params["cursor"] = page["next_cursor"]
+            if session is None:
+                return
+            self.ledger.session_ids.append(session["session_id"])
+        if self.unanswered is not None:
+            session_id, content = self.unanswered.session_id, self.unanswered.content
+        else:
+            session_id, content = self.ledger.session_ids[-1], self.random.choice(QUESTIONS)
+        path = f"/api/v1/chat/sessions/{session_id}/messages"
+        with self.request(CHAT_ENDPOINT, "POST", path, json={"content": content}) as response:
+            problem = self.take_reply(response, session_id, content)
+            if problem:
+                response.failure(problem)
 
-    def stored(self) -> dict[str, list[str]]:
-        """What the API shows this user now, one list of ids per kind."""
-        acknowledged = self.acknowledged
-        if not self.token:  # never got in, so nothing was acknowledged either
-            return {kind: [] for kind in self.expected()}
-        stored = {
-            "scans": self.read_all("/api/v1/scans", "scan_id"),
-            "plans": self.read_all("/api/v1/plans", "plan_id"),
-            "chat_sessions": self.read_all("/api/v1/chat/sessions", "session_id"),
+    def take_reply(
+        self, response: ResponseContextManager, session_id: str, content: str
+    ) -> str | None:
+        """Record what a chat answer acknowledged; what is wrong with it, or None."""
+        started = response.request_meta["start_time"]
+        seconds = response.request_meta["response_time"] / 1000
+        gemini = self.load.gemini
+        body = json_body(response)
+        sent_again, self.unanswered = self.unanswered, None
+        if response.status_code == 201 and body is not None:
+            message_id = body["message"]["message_id"]
+            self.ledger.acknowledge_message(session_id, message_id)
+            self.ledger.acknowledge_message(session_id, body["reply"]["message_id"])
+            if sent_again and message_id != sent_again.message_id:
+                return "a message sent again after a 503 was stored twice"
+            if body["reply"]["content"] != GEMINI_REPLY:
+                return "the reply did not come from Gemini"
+            if sent_again:
+                self.load.retries_answered += 1
+            if gemini.recovered_before(started):
+                self.load.replies_after_recovery += 1
+            return None
+        if response.status_code == 503 and gemini.failed_during(started, started + seconds):
+            problem = unavailable_problem(response, body)
+            if problem:
+                return problem
+            details = body["error"]["details"]
+            self.ledger.acknowledge_message(session_id, details["message_id"])
+            self.ledger.kept_message_ids.add(details["message_id"])
+            self.unanswered = Unanswered(session_id, content, details["message_id"])
+            if sent_again and details["message_id"] != sent_again.message_id:
+                return "a message sent again after a 503 was stored twice"
+            if seconds > UNAVAILABLE_MAX_SECONDS:
+                return f"the 503 took {seconds:.1f} s"
+            self.load.unavailable_reasons[details["reason"]] += 1
+            # Reported under its own name, so Locust counts it on a row of its own.
+            response.request_meta["name"] = UNAVAILABLE_ENDPOINT
+            response.success()
+            return None
+        return describe(response)
+
+
+def json_body(response: ResponseContextManager) -> dict | None:
+    try:
+        body = response.json()
+    except (TypeError, ValueError):  # no body, or not JSON
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def describe(response: ResponseContextManager) -> str:
+    if response.status_code == 0:
+        return f"no answer: {response.error!r}"[:200]
+    return f"{response.status_code}: {response.text or ''}"[:200]
+
+
+def unavailable_problem(response: ResponseContextManager, body: dict | None) -> str | None:
+    """What is wrong with a 503 for a chat message while Gemini fails, or None."""
+    error = (body or {}).get("error")
+    if not isinstance(error, dict) or set(error) != {"code", "message", "details"}:
+        return f"a 503 not in the error shape: {describe(response)}"
+    if error["code"] != "assistant_unavailable":
+        return f"a 503 {error['code']}, not assistant_unavailable"
+    details = error["details"]
+    if details.get("reason") not in UNAVAILABLE_REASONS or not details.get("message_id"):
+        return f"a 503 without a reason or the kept message's id: {details}"
+    if not response.headers.get("Retry-After"):
+        return "a 503 without Retry-After"
+    return None
+
+
+def drive_load(
+    run: LoadRun, *, base: str, users: int, seconds: float, outage_at: float, outage_seconds: float
+) -> tuple[Environment, dict[str, Counter[str]], float]:
+    """Run Locust for ``seconds``; its environment, statuses per endpoint, the time taken."""
+    Patient.load = run
+    # Users finish the task in hand when time is up, so no acknowledged write is cut off.
+    environment = Environment(
+        user_classes=[Patient], host=base, stop_timeout=2 * REQUEST_TIMEOUT_SECONDS
+    )
+    statuses: dict[str, Counter[str]] = defaultdict(Counter)
+
+    def count_status(name: str, response: Any, **_: Any) -> None:
+        statuses[name][str(getattr(response, "status_code", 0))] += 1
+
+    environment.events.request.add_listener(count_status)
+    runner = environment.create_local_runner()
+    if outage_seconds:
+        gevent.spawn_later(outage_at, run.gemini.start_failing)
+        gevent.spawn_later(outage_at + outage_seconds, run.gemini.stop_failing)
+    started = time.monotonic()
+    run.started_at = time.time()
+    runner.start(users, spawn_rate=users)
+    gevent.spawn_later(seconds, runner.quit)
+    runner.greenlet.join()
+    return environment, statuses, time.monotonic() - started
+
+
+def read_all(http: requests.Session, base: str, token: str, path: str, key: str) -> list[str]:
+    """Every id of a paginated list, following the cursors."""
+    found: list[str] = []
+    params: dict[str, str | int] = {"limit": PAGE_LIMIT}
+    while True:
+        response = http.get(
+            base + path,
+            params=params,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=REQUEST_TIMEOUT_SECONDS,
+        )
+        response.raise_for_status()
+        page = response.json()
+        found += [item[key] for item in page["items"]]
+        if not page["next_cursor"]:
+            return found
+        params["cursor"] = page["next_cursor"]
+
+
+def stored(ledger: Ledger, base: str) -> dict[str, list[str]]:
+    """What the API shows this user now, one list of ids per kind."""
+    if not ledger.token:  # never got in, so nothing was acknowledged either
+        return {kind: [] for kind in ledger.expected()}
+    with requests.Session() as http:
+
+        def ids(path: str, key: str) -> list[str]:
+            return read_all(http, base, ledger.token, path, key)
+
+        found = {
+            "scans": ids("/api/v1/scans", "scan_id"),
+            "plans": ids("/api/v1/plans", "plan_id"),
+            "chat_sessions": ids("/api/v1/chat/sessions", "session_id"),
             "check_ins": [],
             "messages": [],
         }
-        for plan_id in acknowledged.check_ins:
-            path = f"/api/v1/plans/{plan_id}/check-ins"
-            stored["check_ins"] += [f"{plan_id}/{day}" for day in self.read_all(path, "date")]
-        for session_id in acknowledged.session_ids:
-            path = f"/api/v1/chat/sessions/{session_id}/messages"
-            stored["messages"] += self.read_all(path, "message_id")
-        return stored
-
-    def expected(self) -> dict[str, list[str]]:
-        acknowledged = self.acknowledged
-        return {
-            "scans": acknowledged.scan_ids,
-            "plans": acknowledged.plan_ids,
-            "chat_sessions": acknowledged.session_ids,
-            "check_ins": [
-                f"{plan_id}/{day}"
-                for plan_id, days in acknowledged.check_ins.items()
-                for day in days
-            ],
-            "messages": [m for ids in acknowledged.message_ids.values() for m in ids],
-        }
+        for plan_id in ledger.check_ins:
+            days = ids(f"/api/v1/plans/{plan_id}/check-ins", "date")
+            found["check_ins"] += [f"{plan_id}/{day}" for day in days]
+        for session_id in ledger.session_ids:
+            found["messages"] += ids(f"/api/v1/chat/sessions/{session_id}/messages", "message_id")
+    return found
 
 
-def check_integrity(users: list[SimulatedUser]) -> dict:
+def check_integrity(ledgers: list[Ledger], base: str) -> dict:
     """Acknowledged ids present exactly once; nothing a user did not write shows up."""
     owner = {}
-    for user in users:
-        for ids in user.expected().values():
-            owner.update(dict.fromkeys(ids, user.email))
+    for ledger in ledgers:
+        for ids in ledger.expected().values():
+            owner.update(dict.fromkeys(ids, ledger.email))
     lost, duplicated, foreign, unexpected = [], [], [], []
-    acknowledged_counts: Counter[str] = Counter()
-    for user in users:
-        expected, stored = user.expected(), user.stored()
+    acknowledged: Counter[str] = Counter()
+    kept_found = 0
+    for ledger in ledgers:
+        expected, found = ledger.expected(), stored(ledger, base)
+        kept_found += len(ledger.kept_message_ids & set(found["messages"]))
         for kind, ids in expected.items():
-            acknowledged_counts[kind] += len(ids)
-            counts = Counter(stored[kind])
+            acknowledged[kind] += len(ids)
+            counts = Counter(found[kind])
             lost += [f"{kind}:{i}" for i in ids if counts[i] == 0]
             duplicated += [f"{kind}:{i}" for i, n in counts.items() if n > 1]
             for stored_id in counts:
@@ -302,7 +523,9 @@ def check_integrity(users: list[SimulatedUser]) -> dict:
                 else:
                     unexpected.append(f"{kind}:{stored_id}")
     return {
-        "acknowledged": dict(acknowledged_counts),
+        "acknowledged": dict(acknowledged),
+        "kept_by_503": sum(len(ledger.kept_message_ids) for ledger in ledgers),
+        "kept_by_503_found": kept_found,
         "lost": lost,
         "duplicated": duplicated,
         "foreign": foreign,
@@ -311,31 +534,28 @@ def check_integrity(users: list[SimulatedUser]) -> dict:
     }
 
 
-def percentile(sorted_values: list[float], share: float) -> float:
-    index = min(len(sorted_values) - 1, max(0, round(share * len(sorted_values)) - 1))
-    return sorted_values[index]
+def endpoint_row(name: str, entry: StatsEntry, statuses: Counter[str]) -> dict:
+    return {
+        "endpoint": name,
+        "requests": entry.num_requests,
+        "rps": round(entry.total_rps, 2),
+        "p50_ms": entry.get_response_time_percentile(0.50),
+        "p95_ms": entry.get_response_time_percentile(0.95),
+        "p99_ms": entry.get_response_time_percentile(0.99),
+        "max_ms": round(entry.max_response_time or 0),
+        "errors": entry.num_failures,
+        "statuses": dict(sorted(statuses.items())),
+    }
 
 
-def summarise(outcomes: list[Outcome], seconds: float) -> list[dict]:
-    by_endpoint: dict[str, list[Outcome]] = defaultdict(list)
-    for outcome in outcomes:
-        by_endpoint[outcome.endpoint].append(outcome)
-    rows = []
-    for endpoint, group in [*sorted(by_endpoint.items()), ("all", outcomes)]:
-        latencies = sorted(o.seconds * 1000 for o in group)
-        rows.append(
-            {
-                "endpoint": endpoint,
-                "requests": len(group),
-                "rps": round(len(group) / seconds, 2),
-                "p50_ms": round(percentile(latencies, 0.50), 1),
-                "p95_ms": round(percentile(latencies, 0.95), 1),
-                "p99_ms": round(percentile(latencies, 0.99), 1),
-                "errors": sum(not o.expected for o in group),
-                "statuses": dict(Counter(str(o.status) for o in group)),
-            }
-        )
-    return rows
+def endpoint_rows(stats: RequestStats, statuses: dict[str, Counter[str]]) -> list[dict]:
+    """Locust's figures per endpoint, then for all requests together."""
+    rows = [
+        endpoint_row(entry.name, entry, statuses[entry.name])
+        for entry in sorted(stats.entries.values(), key=lambda entry: entry.name)
+    ]
+    everything = sum(statuses.values(), Counter())
+    return [*rows, endpoint_row("all", stats.total, everything)]
 
 
 def start_gunicorn(env: dict[str, str], workers: int, log: Path) -> tuple[subprocess.Popen, str]:
@@ -370,22 +590,61 @@ def start_gunicorn(env: dict[str, str], workers: int, log: Path) -> tuple[subpro
     raise SystemExit(f"gunicorn did not start within 60 s; its log: {log}")
 
 
-def small_photo() -> bytes:
-    return SAMPLE.read_bytes()
+def outage_summary(run: LoadRun, rows: list[dict], integrity: dict, *, planned: bool) -> dict:
+    """How the API behaved while Gemini failed, and whether it held the bar."""
+    gemini = run.gemini
+    unavailable = next((r for r in rows if r["endpoint"] == UNAVAILABLE_ENDPOINT), None)
+    chat = next((r for r in rows if r["endpoint"] == CHAT_ENDPOINT), {"statuses": {}})
+    summary = {
+        "planned": planned,
+        "from_s": run.seconds_in(gemini.failing_from),
+        "until_s": run.seconds_in(gemini.failing_until),
+        "gemini_answers": {str(status): n for status, n in sorted(gemini.answered.items())},
+        "unavailable_replies": unavailable["requests"] if unavailable else 0,
+        "unavailable_p50_ms": unavailable["p50_ms"] if unavailable else None,
+        "unavailable_p95_ms": unavailable["p95_ms"] if unavailable else None,
+        "unavailable_max_ms": unavailable["max_ms"] if unavailable else None,
+        "chat_server_errors": sum(
+            n
+            for status, n in chat["statuses"].items()
+            if status.startswith("5") and status != "503"
+        ),
+        "reasons": dict(run.unavailable_reasons),
+        "kept_messages": integrity["kept_by_503"],
+        "kept_messages_found": integrity["kept_by_503_found"],
+        "retries_answered": run.retries_answered,
+        "replies_after_recovery": run.replies_after_recovery,
+    }
+    summary["ok"] = not planned or (
+        summary["unavailable_replies"] > 0
+        and summary["chat_server_errors"] == 0
+        and summary["kept_messages_found"] == summary["kept_messages"]
+        and summary["replies_after_recovery"] > 0
+    )
+    return summary
 
 
 def write_results(result: dict) -> str:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "load.json").write_text(json.dumps(result, indent=2) + "\n")
-    integrity = result["integrity"]
-    machine = result["machine"]
+    integrity, outage, machine = result["integrity"], result["outage"], result["machine"]
+    if outage["planned"]:
+        statuses = ", ".join(str(status) for status in OUTAGE_STATUSES)
+        outage_line = (
+            f"that failed every call ({statuses} in turn) from {outage['from_s']} s to "
+            f"{outage['until_s']} s"
+        )
+    else:
+        outage_line = "that never failed"
     lines = [
         "# Load test",
         "",
-        f"{result['users']} simulated users for {result['seconds']} s through gunicorn "
-        f"({result['workers']} workers) against DynamoDB Local, offline AI provider; "
+        f"{result['users']} simulated users (Locust {result['locust']}, headless, no think "
+        f"time) for {result['seconds']} s through gunicorn ({result['workers']} workers) "
+        "against DynamoDB Local. Scans and plans by the offline provider; chat by the "
+        f"google-genai client against a local fake Gemini server {outage_line}. "
         f"{machine['cpus']} CPUs ({machine['processor']}), Python {machine['python']}, "
-        f"{result['date']}. The load generator runs on the same machine.",
+        f"{result['date']}. Locust and the fake Gemini server run on the same machine.",
         "",
         "| endpoint | requests | rps | p50 | p95 | p99 | errors |",
         "|---|---:|---:|---:|---:|---:|---:|",
@@ -395,8 +654,32 @@ def write_results(result: dict) -> str:
             for r in result["endpoints"]
         ),
         "",
-        f"Error rate: {result['error_rate']:.2%}.",
+        "Locust keeps response times to two significant digits (10 ms steps from 100 ms, "
+        "100 ms steps from 1 s).",
         "",
+        f"Errors: {result['errors']} of {result['requests']} requests "
+        f"({result['error_rate']:.2%}); the {outage['unavailable_replies']} expected 503s "
+        "while Gemini failed are not errors.",
+        "",
+    ]
+    if outage["planned"]:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(outage["reasons"].items()))
+        answers = ", ".join(f"{n} x {status}" for status, n in outage["gemini_answers"].items())
+        lines += [
+            "Gemini failing: "
+            + ("ok" if outage["ok"] else "FAILED")
+            + f". {outage['unavailable_replies']} sends of a chat message while it failed "
+            "got a 503 `assistant_unavailable` in the one error shape with Retry-After (p50 "
+            f"{outage['unavailable_p50_ms']} ms, max {outage['unavailable_max_ms']} ms; "
+            f"{reasons}); {outage['chat_server_errors']} chat sends of the run got another 5xx; "
+            f"{outage['kept_messages_found']} of the "
+            f"{outage['kept_messages']} messages they kept were read back, "
+            f"{outage['retries_answered']} of them sent again later and answered without "
+            f"being stored twice; {outage['replies_after_recovery']} replies came after Gemini "
+            f"recovered. The fake Gemini answered {answers}.",
+            "",
+        ]
+    lines += [
         "Integrity: "
         + ("ok" if integrity["ok"] else "FAILED")
         + " (acknowledged: "
@@ -411,15 +694,31 @@ def write_results(result: dict) -> str:
     return text
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--seconds", type=int, default=75)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=75)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument(
+        "--outage-at", type=float, default=30, help="seconds into the run when Gemini fails"
+    )
+    parser.add_argument(
+        "--outage-seconds", type=float, default=15, help="how long Gemini fails (0: never)"
+    )
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
+    if args.outage_seconds and args.outage_at + args.outage_seconds > args.seconds - 10:
+        parser.error("the Gemini outage must end at least 10 s before the run does")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="dermalens-load-"))
-    env = server_environment(media_root=str(scratch / "media"))
+    gemini = GeminiScript()
+    fake_gemini = FakeGemini(responder=gemini).start()
+    env = server_environment(
+        media_root=str(scratch / "media"), gemini_base_url=fake_gemini.base_url
+    )
     # dynamo.local reads Django settings, so they come from the same environment.
     os.environ.update(env)
     from dynamo.local import DynamoDBLocal, free_port
@@ -436,28 +735,33 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
         )
         server, base = start_gunicorn(env, args.workers, scratch / "gunicorn.log")
-        photo = small_photo()
-        started = time.monotonic()
-        users = [
-            SimulatedUser(base=base, photo=photo, deadline=started + args.seconds, seed=n)
-            for n in range(args.users)
-        ]
-        for user in users:
-            user.start()
-        for user in users:
-            user.join(timeout=args.seconds + 2 * REQUEST_TIMEOUT_SECONDS)
-        elapsed = time.monotonic() - started
-        outcomes = [o for user in users for o in user.outcomes]
-        integrity = check_integrity(users)
+        upload_body, upload_content_type = encode_multipart_formdata(
+            {"image": ("face.jpg", SAMPLE.read_bytes(), "image/jpeg"), "area": "face"}
+        )
+        run = LoadRun(upload_body, upload_content_type, gemini)
+        environment, statuses, elapsed = drive_load(
+            run,
+            base=base,
+            users=args.users,
+            seconds=args.seconds,
+            outage_at=args.outage_at,
+            outage_seconds=args.outage_seconds,
+        )
+        integrity = check_integrity(run.ledgers, base)
     finally:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
         dynamodb.stop()
+        fake_gemini.stop()
         shutil.rmtree(scratch / "media", ignore_errors=True)
 
-    rows = summarise(outcomes, elapsed)
-    errors = sum(not o.expected for o in outcomes)
+    stats, runner = environment.stats, environment.runner
+    rows = endpoint_rows(stats, statuses)
+    outage = outage_summary(run, rows, integrity, planned=bool(args.outage_seconds))
+    task_crashes = sum(crash["count"] for crash in runner.exceptions.values())
+    errors = stats.total.num_failures + task_crashes
+    requests_made = stats.total.num_requests
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -466,20 +770,27 @@ def main() -> None:
             "python": platform.python_version(),
             "system": platform.platform(),
         },
+        "locust": locust.__version__,
         "users": args.users,
         "seconds": round(elapsed, 1),
         "workers": args.workers,
-        "photo_bytes": len(photo),
+        "photo_bytes": SAMPLE.stat().st_size,
         "ai_provider": "offline",
-        "requests": len(outcomes),
+        "ai_chat_provider": "gemini (fake server)",
+        "gemini_settings": {k: v for k, v in GEMINI_SETTINGS.items() if k != "GEMINI_API_KEY"},
+        "requests": requests_made,
         "errors": errors,
-        "error_rate": errors / len(outcomes) if outcomes else 1.0,
+        "error_rate": errors / requests_made if requests_made else 1.0,
+        "load_generator_cpu_warning": runner.cpu_warning_emitted,
         "endpoints": rows,
         "error_samples": [
-            f"{o.endpoint} {o.status}: {o.detail}" for o in outcomes if not o.expected
+            f"{error.method} {error.name} x{error.occurrences}: {error.error}"
+            for error in stats.errors.values()
         ][:20],
+        "task_crashes": [crash["traceback"] for crash in runner.exceptions.values()][:5],
+        "outage": outage,
         "integrity": integrity,
-        "passed": errors == 0 and integrity["ok"] and bool(outcomes),
+        "passed": errors == 0 and integrity["ok"] and outage["ok"] and requests_made > 0,
     }
     print(write_results(result))
     if result["passed"]:

@@ -7,13 +7,18 @@
 
 It answers ``POST /{version}/models/{model}:generateContent`` on 127.0.0.1 (any version
 segment: google-genai 3.x calls ``/v1/...``), records every request it receives, and
-plays the scripted responses in order; with nothing scripted it answers a valid analysis.
+plays the scripted responses in order; with nothing scripted it asks its ``responder``,
+if it was given one, and otherwise answers a valid analysis. A responder chooses the
+answer from the request, which suits many concurrent callers (the load benchmark):
+
+    server = FakeGemini(responder=lambda request: FakeResponse.text_answer("Hello.")).start()
 """
 
 import json
 import re
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -172,9 +177,14 @@ class ReceivedRequest:
 
 
 class FakeGemini:
-    """The server: ``start()``, ``enqueue(...)``, ``requests``, ``reset()``, ``stop()``."""
+    """The server: ``start()``, ``enqueue(...)``, ``requests``, ``reset()``, ``stop()``.
 
-    def __init__(self) -> None:
+    ``responder``, if given, answers every request that finds the script empty (``reset``
+    keeps it); it is called outside the server's lock, so it may read ``requests``.
+    """
+
+    def __init__(self, responder: Callable[[ReceivedRequest], FakeResponse] | None = None) -> None:
+        self._responder = responder
         self._lock = threading.Lock()
         self._queue: deque[FakeResponse] = deque()
         self._requests: list[ReceivedRequest] = []
@@ -236,11 +246,14 @@ class FakeGemini:
     def _receive(self, request: ReceivedRequest) -> tuple[FakeResponse, threading.Event]:
         with self._lock:
             self._requests.append(request)
+            wake = self._wake
             if not GENERATE_CONTENT_PATH.match(request.path) or request.method != "POST":
-                return FakeResponse.status(404), self._wake
+                return FakeResponse.status(404), wake
             if self._queue:
-                return self._queue.popleft(), self._wake
-            return FakeResponse.json_answer(valid_analysis_answer()), self._wake
+                return self._queue.popleft(), wake
+        if self._responder is not None:
+            return self._responder(request), wake
+        return FakeResponse.json_answer(valid_analysis_answer()), wake
 
 
 def _handler_for(server: FakeGemini) -> type[BaseHTTPRequestHandler]:
