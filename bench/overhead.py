@@ -6,7 +6,8 @@ Starts a private DynamoDB Local and the tables (``bench-*`` names, as in
 bench/dynamo_layer.py), registers one user over HTTP and seeds 25 scans (about half with
 analyses), then runs gunicorn (2 workers, 1 thread, DEBUG off, LOG_LEVEL=WARNING). In
 interleaved rounds, after a warm-up, it times (a) GET /api/v1/scans?limit=20 over one
-kept-alive connection and (b) the Query the manager issues, sent with the boto3 client.
+kept-alive connection, (b) the Query the manager issues, sent with the boto3 client, and
+(c) the same GET through Django's test client in this process (no HTTP, no gunicorn).
 Goal: the API's median at most 1.3x the Query's. The API's in-process path is then
 profiled with cProfile to show where the extra time goes. Figures go to
 bench/results/overhead.json and overhead.md; the exit code is 0 either way.
@@ -120,6 +121,7 @@ def register(connection: http.client.HTTPConnection) -> dict[str, Any]:
 
 def measure(connection: http.client.HTTPConnection, access: str, user_id: str, rounds: int):
     from django.conf import settings
+    from rest_framework.test import APIClient
 
     from dynamo.client import get_client
 
@@ -142,10 +144,17 @@ def measure(connection: http.client.HTTPConnection, access: str, user_id: str, r
     def boto3_query() -> None:
         client.query(**query)
 
-    timings: dict[str, list[float]] = {"api": [], "boto3": []}
+    in_process_client = APIClient(HTTP_HOST="127.0.0.1")
+    in_process_client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+
+    def in_process() -> None:
+        response = in_process_client.get(f"/api/v1/scans?limit={PAGE_SIZE}")
+        assert response.status_code == 200, response.content[:300]
+
+    timings: dict[str, list[float]] = {"api": [], "boto3": [], "in_process": []}
     rng = random.Random(dynamo_layer.SEED)
     for round_number in range(WARMUP_ROUNDS + rounds):
-        order = [("api", api), ("boto3", boto3_query)]
+        order = [("api", api), ("boto3", boto3_query), ("in_process", in_process)]
         rng.shuffle(order)
         for name, call in order:
             started = time.perf_counter_ns()
@@ -199,6 +208,8 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---:|---:|",
         f"| GET /api/v1/scans via gunicorn | {api['median']:.0f} | {api['p90']:.0f} |",
         f"| boto3 client.query | {query['median']:.0f} | {query['p90']:.0f} |",
+        f"| the same GET in the bench process (Django test client, no HTTP, no gunicorn) "
+        f"| {result['in_process_us']['median']:.0f} | {result['in_process_us']['p90']:.0f} |",
         "",
         f"Ratio of medians: **{result['ratio_median']:.2f}x** (p90 {result['ratio_p90']:.2f}x); "
         f"goal at most {TARGET_RATIO}x: **{verdict}**.",
@@ -256,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         "median": statistics.median(timings["boto3"]),
         "p90": percentile(timings["boto3"], 0.9),
     }
+    in_process = {
+        "median": statistics.median(timings["in_process"]),
+        "p90": percentile(timings["in_process"], 0.9),
+    }
     result = {
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -267,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": arguments.rounds,
         "api_us": api,
         "boto3_query_us": query,
+        "in_process_us": in_process,
         "ratio_median": api["median"] / query["median"],
         "ratio_p90": api["p90"] / query["p90"],
         "target_ratio": TARGET_RATIO,

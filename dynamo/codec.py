@@ -11,7 +11,7 @@ attributes of a known shape are read directly, which is faster.
 """
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +51,13 @@ def from_number(text: str) -> int | Decimal:
     return int(text)
 
 
+def from_float_number(text: str) -> int | float:
+    """For documents written from Python floats (an analysis): JSON takes them as they are."""
+    if "." in text or "e" in text or "E" in text:
+        return float(text)
+    return int(text)
+
+
 def to_attribute(value: Any) -> AttributeValue:
     kind = type(value)
     if kind is str:
@@ -76,24 +83,24 @@ def to_attribute(value: Any) -> AttributeValue:
     raise TypeError(f"Cannot store a {kind.__name__} in DynamoDB.")
 
 
-def from_attribute(attribute: AttributeValue) -> Any:
+def from_attribute(attribute: AttributeValue, number: Callable[[str], Any] = from_number) -> Any:
     ((tag, value),) = attribute.items()
     if tag == "S":
         return value
     if tag == "N":
-        return from_number(value)
+        return number(value)
     if tag == "BOOL":
         return value
     if tag == "NULL":
         return None
     if tag == "M":
-        return {key: from_attribute(element) for key, element in value.items()}
+        return {key: from_attribute(element, number) for key, element in value.items()}
     if tag == "L":
-        return [from_attribute(element) for element in value]
+        return [from_attribute(element, number) for element in value]
     if tag == "SS":
         return set(value)
     if tag == "NS":
-        return {from_number(element) for element in value}
+        return {number(element) for element in value}
     if tag == "B":
         return value
     if tag == "BS":
