@@ -31,15 +31,7 @@ def decode_cursor(cursor: str | None, *, user_id: str, scope: str) -> Item | Non
 
     if not cursor:
         return None
-    try:
-        payload = signing.loads(cursor, salt=SALT, max_age=settings.CURSOR_MAX_AGE_SECONDS)
-    except signing.SignatureExpired as err:
-        raise InvalidCursor("The pagination cursor has expired; start again.", cause=err) from err
-    except signing.BadSignature as err:
-        raise InvalidCursor(cause=err) from err
-    if not isinstance(payload, dict) or payload.get("s") != scope:
-        raise InvalidCursor("The pagination cursor belongs to another list.")
-    key = payload.get("k")
+    key = read_cursor(cursor, scope=scope).get("k")
     if not isinstance(key, dict) or key.get("user_id") != ["S", user_id]:
         raise InvalidCursor("The pagination cursor belongs to another account.")
     return {name: {kind: value} for name, (kind, value) in key.items()}
