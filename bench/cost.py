@@ -11,7 +11,6 @@ user. Figures go to bench/results/cost.json and cost.md.
 
 import datetime as dt
 import json
-import os
 import platform
 import sys
 import uuid
@@ -19,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import dynamo_layer  # noqa: E402 (shares the bench environment and DynamoDB Local set-up)
+
 RESULTS_DIR = ROOT / "bench" / "results"
 SAMPLE_FACE = ROOT / "tests" / "data" / "astronaut.jpg"
 REPEATS = 3
@@ -52,31 +55,16 @@ MONTHLY_USAGE = {
     "POST /plans/{id}/check-ins": 30,
 }
 
-BENCH_ENVIRONMENT = {
-    "DJANGO_SETTINGS_MODULE": "dermalens_site.settings",
-    "DEBUG": "false",
-    "SECRET_KEY": "dermalens-bench-only-" + "b3nch-" * 10,
+# On top of bench/dynamo_layer.py's environment: the API in-process, offline AI, and
+# allowances that a few hundred requests from one user cannot exhaust.
+COST_ENVIRONMENT = {
     "ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
-    "SECURE_SSL_REDIRECT": "false",
-    "STATIC_FROM_APPS": "true",
-    "AWS_REGION": "us-east-1",
-    "DYNAMODB_USERS_TABLE": "bench-users",
-    "DYNAMODB_SCANS_TABLE": "bench-scans",
-    "DYNAMODB_PLANS_TABLE": "bench-treatment-plans",
-    "DYNAMODB_CHAT_TABLE": "bench-chat-messages",
-    "DYNAMODB_AUDIT_TABLE": "bench-audit",
-    "S3_BUCKET_NAME": "",
-    "GEMINI_API_KEY": "",
-    "ANALYSIS_QUEUE_URL": "",
-    "JWT_SIGNING_KEY": "",
     "AI_PROVIDER": "offline",
     "AI_ANALYSES_PER_DAY": "1000",
     "THROTTLE_LOGIN_RATE": "1000/hour",
     "THROTTLE_REGISTER_RATE": "1000/hour",
     "THROTTLE_TOKEN_RATE": "1000/hour",
     "THROTTLE_UPLOAD_RATE": "1000/hour",
-    "LOG_LEVEL": "WARNING",
-    "DDB_LOCAL_TELEMETRY": "0",
 }
 
 
@@ -241,23 +229,8 @@ def markdown(rows: dict[str, dict[str, float]], monthly_usd: float) -> str:
 
 
 def main() -> int:
-    os.environ.update(BENCH_ENVIRONMENT)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    from dynamo.client import reset_client
-    from dynamo.local import DynamoDBLocal, free_port
-
-    local = DynamoDBLocal(port=free_port()).start()
+    local = dynamo_layer.configure(COST_ENVIRONMENT)
     try:
-        os.environ["AWS_DYNAMODB_ENDPOINT"] = local.endpoint
-        settings.AWS_DYNAMODB_ENDPOINT = local.endpoint
-        reset_client()
-        call_command("create_tables", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
         meter = Meter()
         exercise(meter)
     finally:

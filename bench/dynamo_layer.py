@@ -84,6 +84,7 @@ BENCH_ENVIRONMENT = {
     "DYNAMODB_SCANS_TABLE": "bench-scans",
     "DYNAMODB_PLANS_TABLE": "bench-treatment-plans",
     "DYNAMODB_CHAT_TABLE": "bench-chat-messages",
+    "DYNAMODB_AUDIT_TABLE": "bench-audit",
     "DYNAMODB_READ_TIMEOUT_SECONDS": "5",
     "S3_BUCKET_NAME": "",
     "GEMINI_API_KEY": "",
@@ -480,9 +481,10 @@ def markdown(result: dict[str, Any]) -> str:
 # --- main ---------------------------------------------------------------------------------
 
 
-def configure() -> "DynamoDBLocal":
-    """Environment, Django, a private DynamoDB Local and the tables; returns the server."""
-    os.environ.update(BENCH_ENVIRONMENT)
+def configure(extra_environment: dict[str, str] | None = None) -> "DynamoDBLocal":
+    """Environment (BENCH_ENVIRONMENT, then ``extra_environment``), Django, a private
+    DynamoDB Local and the tables; returns the server."""
+    os.environ.update({**BENCH_ENVIRONMENT, **(extra_environment or {})})
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     import django
