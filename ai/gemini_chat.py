@@ -19,7 +19,7 @@ from google.genai import types
 
 from ai.chat import ChatContext, ChatFailed, ChatTurn, as_plain_text, text_chunks
 from ai.chat_prompts import CHAT_INSTRUCTION, grounding_text, user_message_text
-from ai.gemini_client import SAFETY_SETTINGS
+from ai.gemini_client import generation_config
 from ai.providers import AnalysisFailed
 
 logger = logging.getLogger(__name__)
@@ -31,14 +31,11 @@ CHAT_MAX_OUTPUT_TOKENS = 2048
 
 
 def chat_config() -> types.GenerateContentConfig:
-    return types.GenerateContentConfig(
-        system_instruction=CHAT_INSTRUCTION,
+    return generation_config(
+        instruction=CHAT_INSTRUCTION,
         response_mime_type="text/plain",
         temperature=CHAT_TEMPERATURE,
         max_output_tokens=CHAT_MAX_OUTPUT_TOKENS,
-        safety_settings=SAFETY_SETTINGS,
-        # No tools: without this google-genai logs "AFC is enabled" on every call.
-        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
     )
 
 

@@ -52,6 +52,17 @@ SAFETY_SETTINGS = [
 ]
 
 
+def generation_config(*, instruction: str, **options: Any) -> types.GenerateContentConfig:
+    """A request's configuration: ``instruction``, ``options``, the shared safety settings."""
+    return types.GenerateContentConfig(
+        system_instruction=instruction,
+        safety_settings=SAFETY_SETTINGS,
+        # No tools: without this google-genai logs "AFC is enabled" on every call.
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+        **options,
+    )
+
+
 class GeminiClient:
     """One google-genai client per provider instance, configured from the GEMINI_* settings."""
 
@@ -116,14 +127,11 @@ class GeminiClient:
         *, instruction: str, schema: dict[str, Any], temperature: float = TEMPERATURE
     ) -> types.GenerateContentConfig:
         """Structured JSON output against ``schema``, with the shared safety settings."""
-        return types.GenerateContentConfig(
-            system_instruction=instruction,
+        return generation_config(
+            instruction=instruction,
             response_mime_type="application/json",
             response_schema=schema,
             temperature=temperature,
-            safety_settings=SAFETY_SETTINGS,
-            # No tools: without this google-genai logs "AFC is enabled" on every call.
-            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         )
 
     def _answer_text(
