@@ -27,20 +27,28 @@ class ScanUploadSerializer(StrictSerializer):
     )
 
 
+def validate_date_range(attrs):
+    """``from`` may not come after ``to`` (DynamoDB refuses such a BETWEEN)."""
+    if attrs.get("from") and attrs.get("to") and attrs["from"] > attrs["to"]:
+        raise serializers.ValidationError({"to": ["Must not be before 'from'."]})
+    return attrs
+
+
 class ScanListQuerySerializer(PageQuerySerializer):
     locals()["from"] = serializers.DateField(required=False, help_text="First day (UTC).")
     locals()["to"] = serializers.DateField(required=False, help_text="Last day (UTC).")
 
     def validate(self, attrs):
-        if attrs.get("from") and attrs.get("to") and attrs["from"] > attrs["to"]:
-            raise serializers.ValidationError({"to": ["Must not be before 'from'."]})
-        return attrs
+        return validate_date_range(attrs)
 
 
 class ProgressQuerySerializer(StrictSerializer):
     area = serializers.ChoiceField(AREAS, required=False)
     locals()["from"] = serializers.DateField(required=False)
     locals()["to"] = serializers.DateField(required=False)
+
+    def validate(self, attrs):
+        return validate_date_range(attrs)
 
 
 class CompareQuerySerializer(StrictSerializer):

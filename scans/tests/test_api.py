@@ -199,6 +199,12 @@ class TestHistory:
         assert response.status_code == 400
         assert error_code(response) == "invalid"
 
+    def test_a_progress_range_ending_before_it_starts_is_400(self, auth_client):
+        # Found by the fuzzer: DynamoDB refused the BETWEEN and the API answered 500.
+        response = auth_client.get(f"{SCANS}/progress", {"from": "0255-02-24", "to": "0210-04-20"})
+        assert response.status_code == 400
+        assert error_code(response) == "invalid"
+
     def test_a_tampered_or_foreign_cursor_is_400(self, auth_client, register, upload):
         for _ in range(2):
             upload()
