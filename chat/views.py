@@ -57,15 +57,17 @@ class ChatSessionViewSet(viewsets.ViewSet):
     lookup_value_regex = ULID_PATTERN
 
     def get_renderers(self):
+        json_renderers = super().get_renderers()
         request = getattr(self, "request", None)
         if request is not None and request.method == "POST" and self.action == "send":
-            return [renderers.JSONRenderer(), EventStreamRenderer()]
-        return super().get_renderers()
+            return [*json_renderers, EventStreamRenderer()]
+        return json_renderers
 
     def handle_exception(self, exc):
         # Errors leave as JSON in the one shape, also to a client that asked for a stream.
-        self.request.accepted_renderer = renderers.JSONRenderer()
-        self.request.accepted_media_type = renderers.JSONRenderer.media_type
+        json_renderer = self.get_renderers()[0]
+        self.request.accepted_renderer = json_renderer
+        self.request.accepted_media_type = json_renderer.media_type
         return super().handle_exception(exc)
 
     @extend_schema(
