@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dynamo.base import Page, Table
-from dynamo.codec import Item, from_attribute, from_float_number, to_item
+from dynamo.codec import Item, from_document, to_item
 from dynamo.errors import ConditionFailed, ItemNotFound
 from dynamo.tables import SCANS, USERS
 
@@ -63,7 +63,7 @@ def scan_from_item(item: Item) -> Scan:
         image_key=item["image_key"]["S"],
         thumbnail_key=thumbnail["S"] if thumbnail else None,
         notes=notes["S"] if notes else None,
-        analysis=from_attribute(analysis, from_float_number) if analysis else None,
+        analysis=from_document(analysis) if analysis else None,
         failure_reason=failure["S"] if failure else None,
         version=int(item["version"]["N"]),
     )

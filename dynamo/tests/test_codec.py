@@ -97,6 +97,28 @@ def test_floats_inside_a_scan_analysis_survive_the_scans_table():
     assert type(stored["count"]) is int
 
 
+def test_a_scan_analysis_comes_back_as_the_json_document_it_was_stored_as():
+    analysis = {
+        "overall_score": 71.5,
+        "skin_type": "combination",
+        "metrics": {"acne": {"score": 64.25, "band": "good", "confidence": 0.8}},
+        "regions": {"forehead": {"acne": 70, "redness": None}, "chin": {}},
+        "concerns": [{"name": "Blackheads", "severity": "mild", "region": None}],
+        "image_quality": {"acceptable": True, "reasons": []},
+        "red_flags": ["a changing mole", "bleeding"],
+        "heuristic": False,
+        "nested_lists": [[1, 2.5], ["x", {"deep": [True, None]}]],
+    }
+    scan = a_scan(new_id(), analysis=analysis)
+    scans_table().create(scan)
+
+    stored = scans_table().get(scan.user_id, scan.scan_id).analysis
+
+    assert stored == analysis
+    assert type(stored["regions"]["forehead"]["acne"]) is int
+    assert type(stored["nested_lists"][0][1]) is float
+
+
 @pytest.mark.parametrize(
     "value",
     [
