@@ -6,13 +6,19 @@
 boto3 clients are thread-safe and hold the connection pool, so every table manager
 shares this one. Credentials come from boto3's default chain (the IAM role in
 production); dummy values are used only against DynamoDB Local, which accepts any.
+
+The client reads the answers of item-reading operations (GetItem, Query, Scan,
+BatchGetItem, TransactGetItems) as plain JSON: see ``ItemResponseParser``.
 """
 
 import functools
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.parsers import JSONParser, ResponseParserFactory
 from django.conf import settings
 
 if TYPE_CHECKING:  # type stubs are a development tool, not a runtime need
@@ -23,6 +29,37 @@ LOCAL_CREDENTIALS = {
     "aws_access_key_id": "dermalenslocal",
     "aws_secret_access_key": "dermalenslocal",
 }
+
+# Output shapes made of items, counts, keys and consumed capacity: no timestamps, and
+# binary only as B and BS attribute values.
+ITEM_OUTPUTS = frozenset(
+    {"GetItemOutput", "QueryOutput", "ScanOutput", "BatchGetItemOutput", "TransactGetItemsOutput"}
+)
+# A B or BS attribute value, or (conservatively) text that merely looks like one.
+BINARY_VALUE = re.compile(rb'"BS?"\s*:')
+
+
+class ItemResponseParser(JSONParser):
+    """botocore's JSON parser, without its walk of the service model for item answers.
+
+    botocore checks every attribute value of an answer against the model: for a page of
+    20 scans, some 2,000 values, which takes about as long as the call itself
+    (boto/boto3#2928). For the item outputs the walk changes one thing only: base64
+    binary values become bytes. So their JSON is taken as it is, unless it holds a
+    binary value, which goes the whole way as before. Errors are parsed as before.
+    """
+
+    def _handle_json_body(self, raw_body: bytes, shape: Any) -> dict[str, Any]:
+        if shape is not None and shape.name in ITEM_OUTPUTS and not BINARY_VALUE.search(raw_body):
+            return self._parse_body_as_json(raw_body)
+        return super()._handle_json_body(raw_body, shape)
+
+
+class DynamoDBParserFactory(ResponseParserFactory):
+    def create_parser(self, protocol_name: str) -> Any:
+        if protocol_name == "json":
+            return ItemResponseParser(**self._defaults)
+        return super().create_parser(protocol_name)
 
 
 def client_config() -> Config:
@@ -38,12 +75,19 @@ def client_config() -> Config:
     )
 
 
+def client_arguments() -> dict[str, Any]:
+    """The endpoint and (only against DynamoDB Local) credentials, from settings."""
+    endpoint = settings.AWS_DYNAMODB_ENDPOINT
+    return {"endpoint_url": endpoint, **LOCAL_CREDENTIALS} if endpoint else {}
+
+
 @functools.cache
 def get_client() -> "DynamoDBClient":
     """Return the process's DynamoDB client, creating it on first use."""
-    endpoint = settings.AWS_DYNAMODB_ENDPOINT
-    extra = {"endpoint_url": endpoint, **LOCAL_CREDENTIALS} if endpoint else {}
-    return boto3.session.Session().client("dynamodb", config=client_config(), **extra)
+    core = botocore.session.get_session()
+    core.register_component("response_parser_factory", DynamoDBParserFactory())
+    session = boto3.session.Session(botocore_session=core)
+    return session.client("dynamodb", config=client_config(), **client_arguments())
 
 
 def reset_client() -> None:
