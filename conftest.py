@@ -80,12 +80,13 @@ def pytest_unconfigure(config):
 @pytest.fixture(autouse=True)
 def _fresh_throttles(settings, monkeypatch):
     """Each test starts with untouched allowances: its own namespace for the DynamoDB
-    counters of the account throttles, and an empty cache for DRF's own throttles.
+    counters of the account throttles, and an empty cache for DRF's own throttles (and
+    no image URL made by an earlier test).
 
     The account throttles count in fixed windows; their clock stands still during a
     test, so that a test running across a window's end still sees one window.
     """
-    from django.core.cache import cache
+    from django.core.cache import cache, caches
 
     from accounts.throttles import DynamoRateThrottle
 
@@ -93,6 +94,7 @@ def _fresh_throttles(settings, monkeypatch):
     started = time.time()
     monkeypatch.setattr(DynamoRateThrottle, "timer", staticmethod(lambda: started))
     cache.clear()
+    caches["image_urls"].clear()
     yield
 
 

@@ -96,6 +96,12 @@ CACHES = {
         "LOCATION": "dermalens-users",
         "OPTIONS": {"MAX_ENTRIES": 10_000},
     },
+    # Signed image URLs, each reused for a third of its life (scans/storage.py).
+    "image_urls": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "dermalens-image-urls",
+        "OPTIONS": {"MAX_ENTRIES": 20_000},
+    },
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 # Only the ops pages keep a session (a staff sign-in): a working day, sent to /ops/ only.
