@@ -8,6 +8,16 @@ def get_user(*, user_id: str) -> User | None:
     return users_table().get(user_id)
 
 
+def as_stored(user: User) -> User:
+    """``user`` read again, strongly consistent.
+
+    The request's user may be the worker's copy, up to AUTH_USER_CACHE_SECONDS old; a
+    profile changed through another worker a moment ago (a pregnancy, a new
+    sensitivity) must still shape the plan, the analysis or the chat reply drafted now.
+    """
+    return get_user(user_id=user.user_id) or user
+
+
 def skin_profile_of(user: User) -> SkinProfile:
     """What an AI provider may know of a person: their skin, never their name or email."""
     return SkinProfile(

@@ -8,6 +8,7 @@ Everything is read from the caller's own partitions; the user id comes from the 
 
 from django.conf import settings
 
+from accounts.selectors import as_stored
 from ai.chat import AnalysisSummary, ChatContext, ChatTurn, PlanSummary
 from dynamo.base import Page
 from dynamo.chat import ChatMessage, ChatSession, chat_table
@@ -54,6 +55,7 @@ def as_turns(messages: list[ChatMessage]) -> list[ChatTurn]:
 
 def chat_context(*, user: User) -> ChatContext:
     """The person's profile, latest completed analysis and active plan (never name/email)."""
+    user = as_stored(user)
     scan = latest_completed_scan(user_id=user.user_id)
     plan = get_active_plan(user_id=user.user_id)
     return ChatContext(

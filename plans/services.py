@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from ulid import ULID
 
-from accounts.selectors import skin_profile_of
+from accounts.selectors import as_stored, skin_profile_of
 from ai.analysis import now_iso
 from ai.providers import get_provider
 from dermalens_site.errors import Conflict, NotFound
@@ -47,7 +47,7 @@ def create_plan(*, user: User, scan_id: str | None = None) -> Plan:
         scan = latest_completed_scan(user_id=user.user_id)
     content = draft_treatment_plan(
         analysis=scan.analysis if scan else None,
-        profile=skin_profile_of(user),
+        profile=skin_profile_of(as_stored(user)),
         provider=get_provider(),
     )
     timestamp = now_iso()

@@ -22,7 +22,7 @@ from django.core.files.uploadedfile import UploadedFile
 from rest_framework import status
 from ulid import ULID
 
-from accounts.selectors import skin_profile_of
+from accounts.selectors import as_stored, skin_profile_of
 from ai.analysis import now_iso
 from ai.providers import AnalysisFailed, get_provider
 from dermalens_site.errors import ApplicationError, Conflict, NotFound
@@ -193,7 +193,7 @@ def analyze_image(*, user: User, scan: Scan, image_jpeg: bytes) -> Scan:
     """Run the provider on the image and record the outcome (the quota is already counted)."""
     try:
         analysis = get_provider().analyze_skin(
-            image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(user)
+            image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(as_stored(user))
         )
     except AnalysisFailed as failure:
         return record(scan, status="failed", failure_reason=failure.reason, analysis=None)

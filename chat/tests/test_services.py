@@ -5,7 +5,7 @@ import json
 import pytest
 
 from ai.chat import ChatFailed
-from chat import services
+from chat import selectors, services
 from chat.tests.helpers import messages_url, user_id_of
 from dynamo.chat import chat_table
 from dynamo.users import users_table
@@ -92,3 +92,19 @@ def test_a_message_to_a_session_deleted_meanwhile_is_not_stored(me, start_sessio
             user_id=me.user_id, session_id=session_id, role="user", content="late"
         )
     assert stored(me.user_id, session_id) == []
+
+
+def test_the_reply_is_grounded_in_the_profile_as_stored_not_a_workers_copy(me):
+    # Another worker records a pregnancy after this one read the user (``me``).
+    users_table().call(
+        "update_item",
+        Key={"user_id": {"S": me.user_id}},
+        UpdateExpression="SET pregnant_or_breastfeeding = :yes, skin_type = :oily",
+        ExpressionAttributeValues={":yes": {"BOOL": True}, ":oily": {"S": "oily"}},
+    )
+
+    context = selectors.chat_context(user=me)
+
+    assert me.pregnant_or_breastfeeding is None
+    assert context.pregnant_or_breastfeeding is True
+    assert context.skin_type == "oily"

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from dynamo.plans import plans_table
+from dynamo.users import users_table
 from scans.tests.conftest import SAMPLE_FACE
 
 PLANS = "/api/v1/plans"
@@ -71,6 +72,23 @@ class TestCreate:
         )
         scanned(auth_client)
         plan = auth_client.post(PLANS, {}).json()
+        actives = {a for step in plan["am"] + plan["pm"] for a in step["actives"]}
+        assert not actives & {"adapalene", "retinol", "retinal", "tretinoin"}
+
+    def test_a_pregnancy_recorded_through_another_worker_a_moment_ago_is_respected(
+        self, auth_client
+    ):
+        auth_client.patch("/api/v1/users/me", {"skin_concerns": ["acne", "wrinkles"]})
+        scanned(auth_client)  # this worker now holds a copy of the user, without it
+        users_table().call(
+            "update_item",
+            Key={"user_id": {"S": auth_client.session_data["user"]["user_id"]}},
+            UpdateExpression="SET pregnant_or_breastfeeding = :yes",
+            ExpressionAttributeValues={":yes": {"BOOL": True}},
+        )
+
+        plan = auth_client.post(PLANS, {}).json()
+
         actives = {a for step in plan["am"] + plan["pm"] for a in step["actives"]}
         assert not actives & {"adapalene", "retinol", "retinal", "tretinoin"}
 
