@@ -4,9 +4,10 @@
 
 Starts a private DynamoDB Local and the tables (``bench-*`` names, as in
 bench/dynamo_layer.py), registers one user over HTTP and seeds 25 scans (about half with
-analyses), then runs gunicorn (2 workers, 1 thread, DEBUG off, LOG_LEVEL=WARNING). In
-interleaved rounds, after a warm-up, it times (a) GET /api/v1/scans?limit=20 over one
-connection, (b) the Query the manager issues, sent with a boto3 client as boto3 makes
+analyses), then runs gunicorn with the production settings (deploy/gunicorn.conf.py:
+gthread workers with 4 threads, keep-alive, the JSON access log) and 2 workers, DEBUG off.
+In interleaved rounds, after a warm-up, it times (a) GET /api/v1/scans?limit=20 over one
+kept-alive connection, (b) the Query the manager issues, sent with a boto3 client as boto3 makes
 it, (c) the same Query on the manager's own client (``dynamo.client``, which reads item
 answers as plain JSON) and (d) the same GET through Django's test client in this
 process (no HTTP, no gunicorn). Goal: the API's median at most 1.3x (b)'s. The API's
@@ -43,6 +44,7 @@ SEEDED_SCANS = 25
 PAGE_SIZE = 20
 WARMUP_ROUNDS = 50
 PROFILED_REQUESTS = 200
+WORKERS = 2
 # Areas of the profile: (area, file marker, function); cumulative time of the function.
 PROFILE_AREAS = (
     ("whole request (in-process, under cProfile)", "django/test/client.py", "request"),
@@ -64,19 +66,20 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def start_gunicorn(port: int) -> subprocess.Popen:
-    environment = {**os.environ, "ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING"}
+    """gunicorn with the production settings (deploy/gunicorn.conf.py), 2 workers."""
+    environment = {
+        **os.environ,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+        "WEB_CONCURRENCY": str(WORKERS),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+    }
     server = subprocess.Popen(  # noqa: S603 (a fixed command line)
         [
             str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "--config",
+            str(ROOT / "deploy" / "gunicorn.conf.py"),
             "dermalens_site.wsgi",
-            "--workers",
-            "2",
-            "--threads",
-            "1",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
         ],
         cwd=ROOT,
         env=environment,
@@ -220,7 +223,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Measured {result['measured_at']} on {result['machine']['cpu']} "
         f"({result['machine']['cpus']} CPUs), Python {result['machine']['python']}, "
-        f"DynamoDB Local, gunicorn 2 workers x 1 thread, {result['rounds']} interleaved rounds "
+        f"DynamoDB Local, gunicorn as deployed (deploy/gunicorn.conf.py) with {WORKERS} workers, "
+        f"{result['rounds']} interleaved rounds "
         f"after {WARMUP_ROUNDS} warm-up.",
         "",
         "| Path | Median (us) | p90 (us) |",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.session
+import orjson
 from botocore.config import Config
 from botocore.parsers import JSONParser, ResponseParserFactory
 from django.conf import settings
@@ -46,12 +47,16 @@ class ItemResponseParser(JSONParser):
     20 scans, some 2,000 values, which takes about as long as the call itself
     (boto/boto3#2928). For the item outputs the walk changes one thing only: base64
     binary values become bytes. So their JSON is taken as it is, unless it holds a
-    binary value, which goes the whole way as before. Errors are parsed as before.
+    binary value, which goes the whole way as before. orjson reads the JSON (about a
+    fifth faster than the json module on a page of scans). Errors are parsed as before.
     """
 
     def _handle_json_body(self, raw_body: bytes, shape: Any) -> dict[str, Any]:
         if shape is not None and shape.name in ITEM_OUTPUTS and not BINARY_VALUE.search(raw_body):
-            return self._parse_body_as_json(raw_body)
+            try:
+                return orjson.loads(raw_body) if raw_body else {}
+            except orjson.JSONDecodeError:
+                return self._parse_body_as_json(raw_body)  # botocore's answer to bad JSON
         return super()._handle_json_body(raw_body, shape)
 
 
