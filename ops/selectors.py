@@ -30,10 +30,16 @@ ACTIONS_SHOWN = 20
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderInUse:
+    use: str
+    name: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
 class Dashboard:
     tables: list[TableStatus]
-    provider_name: str
-    provider_model: str
+    providers: list[ProviderInUse]
     recent_failures: list[FailedAnalysis]
     recent_failure_days: int
 
@@ -47,12 +53,22 @@ class UserOverview:
     recent_actions: list[AuditEntry]
 
 
+# What each provider is used for (AI_PROVIDER; AI_CHAT_PROVIDER, which defaults to it).
+PROVIDER_USES = (("analysis", "Scan analysis and plans"), ("chat", "Chat replies"))
+
+
+def providers_in_use() -> list[ProviderInUse]:
+    return [
+        ProviderInUse(use=label, name=provider.name, model=provider.model)
+        for use, label in PROVIDER_USES
+        for provider in [get_provider(use)]
+    ]
+
+
 def dashboard() -> Dashboard:
-    provider = get_provider()
     return Dashboard(
         tables=describe_tables(),
-        provider_name=provider.name,
-        provider_model=provider.model,
+        providers=providers_in_use(),
         recent_failures=audit_table().recent_failed_analyses(
             days=RECENT_FAILURE_DAYS, limit=RECENT_FAILURES_SHOWN
         ),

@@ -64,6 +64,18 @@ class TestDashboard:
         assert "rate_limited" in row
         assert f'href="/ops/users/{user_id}"' in row
 
+    def test_names_the_provider_of_each_use(self, staff_client, gemini_settings):
+        gemini_settings.AI_PROVIDER = "offline"
+        gemini_settings.AI_CHAT_PROVIDER = "gemini"
+
+        html = staff_client.get("/ops/").content.decode()
+
+        items = re.findall(r"<li>(.*?)</li>", html, re.S)
+        [analysis] = [item for item in items if "Scan analysis and plans" in item]
+        [chat] = [item for item in items if "Chat replies" in item]
+        assert "offline" in analysis and "gemini" not in analysis
+        assert "gemini" in chat and gemini_settings.GEMINI_MODEL in chat
+
     def test_loads_its_stylesheet_from_this_server(self, staff_client):
         html = staff_client.get("/ops/").content.decode()
         [stylesheet] = re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
