@@ -171,6 +171,10 @@ def s3_storage(moto_s3_server, settings):
         aws_secret_access_key="dermalenslocal",
     )
     s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_ownership_controls(
+        Bucket=bucket,
+        OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+    )
     settings.S3_BUCKET_NAME = bucket
     settings.AWS_S3_ENDPOINT = moto_s3_server
     settings.STORAGES = {

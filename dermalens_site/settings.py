@@ -224,7 +224,11 @@ def s3_scan_images_storage(bucket: str, region: str, endpoint: str | None) -> di
         "OPTIONS": {
             "bucket_name": bucket,
             "region_name": region,
-            "default_acl": "private",
+            # No ACL header: objects are private to the bucket's account anyway, and a
+            # bucket with ACLs disabled (BucketOwnerEnforced, the default for new
+            # buckets and our CloudFormation template's) refuses any ACL but
+            # bucket-owner-full-control.
+            "default_acl": None,
             "object_parameters": {"ServerSideEncryption": "AES256"},
             "signature_version": "s3v4",
             "querystring_auth": True,

@@ -40,14 +40,13 @@ DYNAMODB_INDEX_ACTIONS = ("dynamodb:Query",)
 # ListTables has no resource: create_tables --check calls it to see DynamoDB answers.
 DYNAMODB_ACCOUNT_ACTIONS = ("dynamodb:ListTables",)
 # On the scan images: django-storages' save, open (HeadObject and GetObject), delete.
-# It sends the private canned ACL with each upload, which needs PutObjectAcl. A file
-# over s3transfer's 8 MB threshold goes up in parts, and a failed one is aborted.
+# Uploads send no ACL (the bucket has ACLs disabled), so PutObjectAcl is not needed. A
+# file over s3transfer's 8 MB threshold goes up in parts, and a failed one is aborted.
 S3_OBJECT_ACTIONS = (
     "s3:AbortMultipartUpload",
     "s3:DeleteObject",
     "s3:GetObject",
     "s3:PutObject",
-    "s3:PutObjectAcl",
 )
 # On the bucket: listdir (privacy export and erasure walk a user's prefix), and without
 # it S3 answers 403 instead of 404 for a missing key, which the code reads as an outage.

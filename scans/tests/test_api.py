@@ -359,6 +359,23 @@ class TestS3Storage:
         with urllib.request.urlopen(scan["image_url"], timeout=10) as fetched:  # noqa: S310
             assert fetched.read() == stored
 
+    def test_uploads_send_no_acl_which_a_bucket_with_acls_disabled_would_refuse(
+        self, upload, s3_storage
+    ):
+        # S3 refuses every ACL but bucket-owner-full-control on a BucketOwnerEnforced
+        # bucket (the moto server does not check that, so the request is looked at).
+        sent_headers = []
+        events = storage.scan_storage().connection.meta.client.meta.events
+        events.register(
+            "before-send.s3.PutObject",
+            lambda request, **_: sent_headers.append({h.lower() for h in request.headers}),
+        )
+
+        assert upload().status_code == 201
+
+        assert len(sent_headers) == 2  # the image and its thumbnail
+        assert all("x-amz-acl" not in headers for headers in sent_headers)
+
     def test_deleting_a_scan_on_s3_removes_its_objects(self, auth_client, upload, s3_storage):
         scan = upload().json()
         user_id = auth_client.session_data["user"]["user_id"]
