@@ -3,8 +3,9 @@
 Each worker imports this once. After Django is set up and the DynamoDB client built
 (botocore loads its service model then, not on the first request), everything loaded so
 far is moved out of the garbage collector's reach with ``gc.freeze()``: some 140,000
-objects that live as long as the worker. Full collections then no longer walk them;
-they did every few requests, which cost a list page of scans about 1.5 ms on average.
+objects that live as long as the worker. Full collections, which a list page of scans
+sets off every few requests, then no longer walk them (in the overhead benchmark's
+process, the page took about 1.3 ms less on average).
 """
 
 import gc
