@@ -96,11 +96,12 @@ CACHES = {
         "LOCATION": "dermalens-users",
         "OPTIONS": {"MAX_ENTRIES": 10_000},
     },
-    # Signed image URLs, each reused for a third of its life (scans/storage.py).
+    # Signed image URLs, each reused for a third of its life (scans/storage.py). A
+    # presigned S3 URL is about 1 KB: at most some 5 MB per worker.
     "image_urls": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "dermalens-image-urls",
-        "OPTIONS": {"MAX_ENTRIES": 20_000},
+        "OPTIONS": {"MAX_ENTRIES": 5_000},
     },
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
