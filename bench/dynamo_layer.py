@@ -512,6 +512,16 @@ def configure(extra_environment: dict[str, str] | None = None) -> "DynamoDBLocal
     return local
 
 
+def stock_client() -> Any:
+    """A DynamoDB client as boto3 makes it (botocore parses every answer in full), with
+    the managers' endpoint, credentials and botocore config."""
+    import boto3
+
+    from dynamo.client import client_arguments, client_config
+
+    return boto3.session.Session().client("dynamodb", config=client_config(), **client_arguments())
+
+
 def build_contenders(user_id: str, scan_ids: list[str]) -> list[Contender]:
     import boto3
     from boto3.dynamodb.conditions import Key
@@ -520,9 +530,7 @@ def build_contenders(user_id: str, scan_ids: list[str]) -> list[Contender]:
     from dynamo.client import client_arguments, client_config, get_client
     from dynamo.scans import scans_table
 
-    client = boto3.session.Session().client(
-        "dynamodb", config=client_config(), **client_arguments()
-    )
+    client = stock_client()
     shared_client = get_client()
     manager = scans_table()
     table_name = manager.name

@@ -7,10 +7,10 @@ bench/dynamo_layer.py), registers one user over HTTP and seeds 25 scans (about h
 analyses), then runs gunicorn with the production settings (deploy/gunicorn.conf.py:
 gthread workers with 4 threads, keep-alive, the JSON access log) and 2 workers, DEBUG off.
 In interleaved rounds, after a warm-up, it times (a) GET /api/v1/scans?limit=20 over one
-kept-alive connection, (b) the Query the manager issues, sent with a boto3 client as boto3 makes
-it, (c) the same Query on the manager's own client (``dynamo.client``, which reads item
-answers as plain JSON) and (d) the same GET through Django's test client in this
-process (no HTTP, no gunicorn). Goal: the API's median at most 1.3x (b)'s. The API's
+kept-alive connection, (b) the Query the manager issues, sent with a boto3 client as
+boto3 makes it, (c) the same Query on the manager's own client (``dynamo.client``, which
+reads item answers as plain JSON) and (d) the same GET through Django's test client in
+this process (no HTTP, no gunicorn). Goal: the API's median at most 1.3x (b)'s. The API's
 in-process path is then profiled with cProfile to show where the extra time goes.
 Figures go to bench/results/overhead.json and overhead.md; the exit code is 0 either way.
 """
@@ -126,15 +126,12 @@ def register(connection: http.client.HTTPConnection) -> dict[str, Any]:
 
 
 def measure(connection: http.client.HTTPConnection, access: str, user_id: str, rounds: int):
-    import boto3
     from django.conf import settings
     from rest_framework.test import APIClient
 
-    from dynamo.client import client_arguments, client_config, get_client
+    from dynamo.client import get_client
 
-    stock_client = boto3.session.Session().client(
-        "dynamodb", config=client_config(), **client_arguments()
-    )
+    stock_client = dynamo_layer.stock_client()
     client = get_client()
     headers = {"Authorization": f"Bearer {access}"}
     query = {
