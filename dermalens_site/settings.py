@@ -288,6 +288,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # orjson writes a list page of scans in a tenth of the time of the json module.
     "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
+    # A Decimal read from DynamoDB that reaches the renderer stays a JSON number, as
+    # with DRF's own renderer (the orjson one would write it as a string).
+    "COERCE_DECIMAL_TO_STRING": False,
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "dermalens_site.schema.AutoSchema",
     "EXCEPTION_HANDLER": "dermalens_site.errors.exception_handler",
