@@ -144,7 +144,8 @@ def run_analysis(
 ) -> Scan:
     if not consume_analysis_quota(user.user_id):
         return keep_past_quota(scan, refuse=refuse_past_quota)
-    return analyze_image(user=user, scan=scan, image_jpeg=image_jpeg)
+    # The request's user may be the worker's cached copy; the profile must be current.
+    return analyze_image(user=as_stored(user), scan=scan, image_jpeg=image_jpeg)
 
 
 def queue_analysis(*, user: User, scan: Scan, refuse_past_quota: bool = False) -> Scan:
@@ -190,10 +191,14 @@ def keep_past_quota(scan: Scan, *, refuse: bool) -> Scan:
 
 
 def analyze_image(*, user: User, scan: Scan, image_jpeg: bytes) -> Scan:
-    """Run the provider on the image and record the outcome (the quota is already counted)."""
+    """Run the provider on the image and record the outcome (the quota is already counted).
+
+    ``user`` is read as stored: ``run_analysis`` reads the request's user again, and
+    ``analysis_worker`` reads the user itself.
+    """
     try:
         analysis = get_provider().analyze_skin(
-            image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(as_stored(user))
+            image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(user)
         )
     except AnalysisFailed as failure:
         return record(scan, status="failed", failure_reason=failure.reason, analysis=None)
