@@ -55,7 +55,9 @@ from locust.stats import RequestStats, StatsEntry
 from urllib3 import encode_multipart_formdata
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import dynamo_layer  # noqa: E402 (the benchmarks' shared environment)
 
 from tests.fake_gemini import FakeGemini, FakeResponse, ReceivedRequest  # noqa: E402
 
@@ -95,18 +97,15 @@ UNAVAILABLE_ENDPOINT = f"{CHAT_ENDPOINT} (503, Gemini failing)"
 
 
 def server_environment(*, media_root: str, gemini_base_url: str) -> dict[str, str]:
+    """The benchmarks' environment (bench/dynamo_layer.py), with what a load run adds:
+    a fresh secret, its own rate-limit counters and allowances no load reaches, chat on
+    the fake Gemini server, scans and plans offline."""
     generous = "100000/hour"
     return {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "dermalens_site.settings",
-        "DEBUG": "false",
+        **dynamo_layer.BENCH_ENVIRONMENT,
         "SECRET_KEY": "bench-load-only-" + uuid.uuid4().hex + uuid.uuid4().hex,
-        "JWT_SIGNING_KEY": "",
         "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "STATIC_FROM_APPS": "true",
-        "LOG_LEVEL": "WARNING",
-        "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",  # DynamoDB Local accepts any key
         "DYNAMODB_USERS_TABLE": "bench-load-users",
@@ -114,8 +113,6 @@ def server_environment(*, media_root: str, gemini_base_url: str) -> dict[str, st
         "DYNAMODB_PLANS_TABLE": "bench-load-treatment-plans",
         "DYNAMODB_CHAT_TABLE": "bench-load-chat-messages",
         "DYNAMODB_AUDIT_TABLE": "bench-load-audit",
-        "S3_BUCKET_NAME": "",
-        "ANALYSIS_QUEUE_URL": "",
         "AI_PROVIDER": "offline",
         "AI_CHAT_PROVIDER": "gemini",
         **GEMINI_SETTINGS,
