@@ -58,11 +58,11 @@ PROVIDER_USES = (("analysis", "Scan analysis and plans"), ("chat", "Chat replies
 
 
 def providers_in_use() -> list[ProviderInUse]:
-    return [
-        ProviderInUse(use=label, name=provider.name, model=provider.model)
-        for use, label in PROVIDER_USES
-        for provider in [get_provider(use)]
-    ]
+    providers = []
+    for use, label in PROVIDER_USES:
+        provider = get_provider(use)
+        providers.append(ProviderInUse(use=label, name=provider.name, model=provider.model))
+    return providers
 
 
 def dashboard() -> Dashboard:
