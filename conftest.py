@@ -42,6 +42,9 @@ TEST_ENVIRONMENT = {
     "AWS_S3_ENDPOINT": "",
     "AI_ANALYSES_PER_DAY": "50",
     "THROTTLE_UPLOAD_RATE": "1000/hour",
+    # Test clients connect directly (no proxy), and production settings (DEBUG off)
+    # refuse to start without it.
+    "NUM_PROXIES": "0",
 }
 ENDPOINT_VARIABLE = "AWS_DYNAMODB_ENDPOINT"
 IS_XDIST_WORKER = "PYTEST_XDIST_WORKER" in os.environ

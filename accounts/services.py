@@ -6,6 +6,7 @@ Passwords are hashed with Argon2 and checked by Django's validators; emails are
 normalised (trimmed, lower-cased) before anything else sees them.
 """
 
+import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -17,9 +18,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from ulid import ULID
 
+from accounts.lockouts import claim_attempt, forget_attempts, login_policy
 from accounts.tokens import VERSION_CLAIM, TokenPair, issue_tokens, read_refresh_token
 from dermalens_site.errors import AuthenticationError, Conflict
-from dynamo.users import EmailTaken, User, users_table
+from dynamo.users import REFRESH_ROTATED, EmailTaken, User, users_table
+
+logger = logging.getLogger("dermalens.accounts")
 
 
 class EmailAlreadyRegistered(Conflict):
@@ -73,9 +77,16 @@ def register_user(*, email: str, password: str, full_name: str) -> tuple[User, T
 
 
 def log_in(*, email: str, password: str) -> tuple[User, TokenPair]:
-    """Unknown email and wrong password fail alike, in about the same time."""
+    """Unknown email and wrong password fail alike, in about the same time.
+
+    Failures are limited per email (``accounts/lockouts.py``), registered or not: a
+    locked email is ``TooManyAttempts`` (429) before any password is checked.
+    """
+    email = normalize_email(email)
+    policy = login_policy()
+    claim_attempt(policy=policy, subject=email)
     users = users_table()
-    user_id = users.find_user_id(normalize_email(email))
+    user_id = users.find_user_id(email)
     user = users.get(user_id) if user_id else None
     if user is None:
         # Hash anyway, so the response time does not tell whether the email exists.
@@ -83,11 +94,18 @@ def log_in(*, email: str, password: str) -> tuple[User, TokenPair]:
         raise InvalidCredentials()
     if not check_password(password, user.password_hash) or not user.is_active:
         raise InvalidCredentials()
+    forget_attempts(policy=policy, subject=email)
     return user, issue_tokens(user)
 
 
 def refresh_session(*, refresh: str) -> tuple[User, TokenPair]:
-    """Trade a refresh token for a new pair; the presented one is used up (rotation)."""
+    """Trade a refresh token for a new pair; the presented one is used up (rotation).
+
+    A rotated token presented again means that two parties hold the chain, the owner
+    and someone who copied a token, and the server cannot tell which is which: every
+    session of the account ends (RFC 9700, refresh token rotation), and the owner logs
+    in again. A token revoked by logout is only refused.
+    """
     token = read_refresh_token(refresh)
     if token is None:
         raise InvalidRefreshToken()
@@ -95,13 +113,20 @@ def refresh_session(*, refresh: str) -> tuple[User, TokenPair]:
     user = users.get(str(token.get("sub", "")))
     if user is None or not user.is_active or token.get(VERSION_CLAIM) != user.token_version:
         raise InvalidRefreshToken()
+    token_id = str(token["jti"])
     # The conditional write both checks and records revocation, so two requests
     # racing with one refresh token cannot both succeed.
-    if not users.revoke_refresh_token(
-        user.user_id, token_id=str(token["jti"]), expires_at=int(token["exp"])
+    if users.revoke_refresh_token(
+        user.user_id, token_id=token_id, expires_at=int(token["exp"]), reason=REFRESH_ROTATED
     ):
-        raise InvalidRefreshToken()
-    return user, issue_tokens(user)
+        return user, issue_tokens(user)
+    if users.refresh_token_revocation(token_id) == REFRESH_ROTATED:
+        users.revoke_sessions(user.user_id, updated_at=now_iso())
+        logger.warning(
+            "rotated refresh token reused: every session of the account revoked",
+            extra={"user_id": user.user_id},
+        )
+    raise InvalidRefreshToken()
 
 
 def log_out(*, user_id: str, refresh: str) -> None:

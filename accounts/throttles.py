@@ -1,26 +1,68 @@
-"""Throttles for the account endpoints, counted in DynamoDB and keyed by client address.
+"""Throttles counted in DynamoDB, keyed by client address (or, for uploads, by account).
+
+    @action(detail=False, methods=["post"], throttle_classes=[LoginThrottle])
 
 DRF's own throttles count in the process's cache, so four gunicorn workers on two hosts
-would allow eight times the rate; these count in one atomic DynamoDB counter per
-address, scope and window, shared by every worker and host. The window is fixed (it
-starts on multiples of the rate's duration), so a burst across a boundary may reach
-twice the rate for a moment; the counters expire by TTL.
+would allow eight times the rate; these count in one atomic DynamoDB counter per key,
+scope and window, shared by every worker and host. The window is fixed (it starts on
+multiples of the rate's duration), so a burst across a boundary may reach twice the
+rate for a moment; the counters expire by TTL.
+
+The per-address limits are generous flood brakes: an account's password is defended by
+the per-account lockout (``accounts/lockouts.py``), which no change of address escapes.
+The client's address is read through ``NUM_PROXIES`` trusted proxies (``client_address``),
+so a client cannot choose it by writing ``X-Forwarded-For``.
 """
 
+import ipaddress
+
 from django.conf import settings
+from django.http import HttpRequest
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from dynamo.users import users_table
+from dynamo.limits import limits_table
 
 # Counters outlive their window a little, so a slow clock never resets one early.
 COUNTER_GRACE_SECONDS = 60
+# One IPv6 host usually holds a whole /64 and can pick any address in it: counting per
+# address would give it 2**64 allowances, so an IPv6 client is counted per /64.
+IPV6_CLIENT_PREFIX_LENGTH = 64
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address as the trusted proxies saw it (an IPv6 client's /64).
+
+    The chain is X-Forwarded-For's entries followed by the peer (REMOTE_ADDR); each of the
+    ``NUM_PROXIES`` proxies appends the address it was reached from, so the client is the
+    entry just before the last ``NUM_PROXIES``; anything further left was written by the
+    client. A chain shorter than that did not come through the proxies: the peer is used.
+    """
+    peer = request.META.get("REMOTE_ADDR", "")
+    proxies = api_settings.NUM_PROXIES or 0
+    chain = [peer]
+    if proxies:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        chain = [entry.strip() for entry in forwarded.split(",") if entry.strip()] + chain
+    address = chain[-1 - proxies] if len(chain) > proxies else peer
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX_LENGTH}", strict=False))
+    return str(parsed)
 
 
 class DynamoRateThrottle(SimpleRateThrottle):
     def get_rate(self) -> str | None:
         # Read at use, not at import, so a changed setting takes effect.
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_ident(self, request) -> str:
+        return client_address(request)
 
     def get_cache_key(self, request, view) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
@@ -35,11 +77,11 @@ class DynamoRateThrottle(SimpleRateThrottle):
         window = self.now // self.duration
         self.window_ends_at = (window + 1) * self.duration
         namespace = settings.RATE_LIMIT_NAMESPACE
-        attempts = users_table().count_attempt(
+        hits = limits_table().count_hit(
             f"{namespace}#{key}#{window}",
             expires_at=self.window_ends_at + COUNTER_GRACE_SECONDS,
         )
-        return attempts <= self.num_requests
+        return hits <= self.num_requests
 
     def wait(self) -> float:
         return max(1, self.window_ends_at - self.now)
@@ -55,3 +97,13 @@ class RegisterThrottle(DynamoRateThrottle):
 
 class TokenThrottle(DynamoRateThrottle):
     scope = "token"
+
+
+class AccountRateThrottle(DynamoRateThrottle):
+    """Counted per signed-in account (the address for an anonymous caller)."""
+
+    def get_ident(self, request) -> str:
+        user = getattr(request, "user", None)
+        if user is not None and getattr(user, "is_authenticated", False):
+            return f"user-{user.user_id}"
+        return client_address(request)

@@ -89,6 +89,7 @@ BENCH_ENVIRONMENT = {
     "DYNAMODB_CHAT_TABLE": "bench-chat-messages",
     "DYNAMODB_AUDIT_TABLE": "bench-audit",
     "DYNAMODB_READ_TIMEOUT_SECONDS": "5",
+    "NUM_PROXIES": "0",
     "S3_BUCKET_NAME": "",
     "GEMINI_API_KEY": "",
     "ANALYSIS_QUEUE_URL": "",

@@ -283,6 +283,38 @@ CURSOR_MAX_AGE_SECONDS = 24 * 60 * 60
 # users table are kept apart by this prefix.
 RATE_LIMIT_NAMESPACE = env.str("RATE_LIMIT_NAMESPACE", default="dermalens")
 
+# Failed logins are limited per account (by normalised email, whether or not it is
+# registered), not per address: these many failures are free, then each further one
+# locks the account's logins for a wait that doubles from the first to the longest;
+# a successful login forgets them, and so does a day without a failure.
+LOGIN_FAILURES_BEFORE_LOCKOUT = env.int("LOGIN_FAILURES_BEFORE_LOCKOUT", default=5)
+LOGIN_LOCKOUT_FIRST_SECONDS = env.int("LOGIN_LOCKOUT_FIRST_SECONDS", default=60)
+LOGIN_LOCKOUT_MAX_SECONDS = env.int("LOGIN_LOCKOUT_MAX_SECONDS", default=60 * 60)
+LOGIN_FAILURES_MEMORY_SECONDS = env.int("LOGIN_FAILURES_MEMORY_SECONDS", default=24 * 60 * 60)
+
+# The per-address limits are flood brakes, not the defence of an account (that is the
+# per-account lockout): hundreds of people may share one address behind a mobile
+# carrier's NAT, a campus or an office, and must not lock each other out.
+ADDRESS_RATE_DEFAULTS = {
+    "login": "300/min",
+    "register": "300/hour",
+    "token": "600/min",
+}
+
+# Proxies in front of the app that append to X-Forwarded-For (an ALB: 1; none: 0). The
+# client's address is the entry this many hops from the end; without it anyone could
+# write their own address. Required with DEBUG off: a wrong guess either trusts a
+# forged header or puts every client behind the load balancer's address.
+NUM_PROXIES = env.int("NUM_PROXIES", default=None)
+if NUM_PROXIES is None and DEBUG:
+    NUM_PROXIES = 0
+if NUM_PROXIES is None or NUM_PROXIES < 0:
+    raise ImproperlyConfigured(
+        "NUM_PROXIES must be set when DEBUG=false: the number of proxies in front of the "
+        "app that append to X-Forwarded-For (0 when clients connect directly, 1 behind "
+        "the Application Load Balancer of deploy/)."
+    )
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.DynamoJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -295,15 +327,15 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "dermalens_site.schema.AutoSchema",
     "EXCEPTION_HANDLER": "dermalens_site.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Per client address (login, register, token) or per account (uploads); every
+    # count is kept in DynamoDB, shared by all workers and hosts (accounts/throttles.py).
     "DEFAULT_THROTTLE_RATES": {
-        "login": env.str("THROTTLE_LOGIN_RATE", default="10/min"),
-        "register": env.str("THROTTLE_REGISTER_RATE", default="10/hour"),
-        "token": env.str("THROTTLE_TOKEN_RATE", default="60/min"),
+        "login": env.str("THROTTLE_LOGIN_RATE", default=ADDRESS_RATE_DEFAULTS["login"]),
+        "register": env.str("THROTTLE_REGISTER_RATE", default=ADDRESS_RATE_DEFAULTS["register"]),
+        "token": env.str("THROTTLE_TOKEN_RATE", default=ADDRESS_RATE_DEFAULTS["token"]),
         "uploads": env.str("THROTTLE_UPLOAD_RATE", default="60/hour"),
     },
-    # Number of trusted proxies in front of the app (the load balancer), so that the
-    # throttles see the client's address and not the proxy's.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
+    "NUM_PROXIES": NUM_PROXIES,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 

@@ -32,6 +32,9 @@ from dynamo.tables import USERS
 
 EMAIL_CLAIM_PREFIX = "email#"
 REVOKED_REFRESH_PREFIX = "revoked-refresh#"
+# Why a refresh token is revoked: traded for a new pair, or signed out.
+REFRESH_ROTATED = "rotated"
+REFRESH_LOGGED_OUT = "logged_out"
 USER_CACHE_ALIAS = "users"
 
 
@@ -224,11 +227,14 @@ class UsersTable(Table):
         )
         return user_from_item(item)
 
-    def revoke_refresh_token(self, user_id: str, *, token_id: str, expires_at: int) -> bool:
+    def revoke_refresh_token(
+        self, user_id: str, *, token_id: str, expires_at: int, reason: str = REFRESH_LOGGED_OUT
+    ) -> bool:
         """Record a refresh token as used up; False if it already was (a replay).
 
         The conditional put makes rotation race-free: of two requests presenting
-        the same refresh token, exactly one gets True.
+        the same refresh token, exactly one gets True. ``reason`` (``REFRESH_ROTATED``
+        or ``REFRESH_LOGGED_OUT``) tells a later replay what it replays.
         """
         item = to_item(
             {
@@ -236,6 +242,7 @@ class UsersTable(Table):
                 "item_type": "revoked_refresh_token",
                 "owner_user_id": user_id,
                 "expires_at": expires_at,
+                "reason": reason,
             }
         )
         try:
@@ -243,6 +250,16 @@ class UsersTable(Table):
         except ConditionFailed:
             return False
         return True
+
+    def refresh_token_revocation(self, token_id: str) -> str | None:
+        """Why the refresh token was revoked (``REFRESH_ROTATED`` ...); None if it was not.
+
+        Records written before reasons were kept read as ``REFRESH_LOGGED_OUT``.
+        """
+        item = self.get_item({"user_id": {"S": REVOKED_REFRESH_PREFIX + token_id}}, consistent=True)
+        if item is None:
+            return None
+        return item.get("reason", {}).get("S", REFRESH_LOGGED_OUT)
 
     def consume_daily_quota(
         self, user_id: str, *, name: str, day: str, limit: int, expires_at: int
@@ -267,25 +284,6 @@ class UsersTable(Table):
         except ConditionFailed:
             return False
         return True
-
-    def count_attempt(self, key: str, *, expires_at: int) -> int:
-        """Add one to a rate-limit counter and return the new count (one atomic write).
-
-        Counters live beside the users (``rate#...`` ids) and expire by TTL; being in
-        DynamoDB, every worker and host counts against the same allowance.
-        """
-        response = self.call(
-            "update_item",
-            Key={"user_id": {"S": f"rate#{key}"}},
-            UpdateExpression="SET item_type = :type, expires_at = :expires ADD hits :one",
-            ExpressionAttributeValues={
-                ":type": {"S": "rate_counter"},
-                ":expires": {"N": str(expires_at)},
-                ":one": {"N": "1"},
-            },
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(response["Attributes"]["hits"]["N"])
 
     def is_refresh_token_revoked(self, token_id: str) -> bool:
         key = {"user_id": {"S": REVOKED_REFRESH_PREFIX + token_id}}

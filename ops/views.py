@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.lockouts import TooManyAttempts
 from accounts.services import InvalidCredentials, log_in
 from accounts.throttles import LoginThrottle
 from dermalens_site.errors import ApplicationError, NotFound
@@ -45,8 +46,8 @@ def login(request: HttpRequest) -> HttpResponse:
         if signed_in_staff(request) is not None:
             return HttpResponseRedirect(safe_next(request, next_page))
         return render_login(request, LoginForm(), next_page)
-    # The API's login throttle, keyed by client address: attempts here and at
-    # /api/v1/auth/login share one allowance.
+    # The API's login limits: attempts here and at /api/v1/auth/login share one
+    # allowance per client address (this throttle) and per account (in log_in).
     throttle = LoginThrottle()
     if not throttle.allow_request(request, None):
         wait_seconds = int(throttle.wait() or 0) + 1
@@ -68,6 +69,10 @@ def login(request: HttpRequest) -> HttpResponse:
         return render_login(
             request, form, next_page, error="The email or password is incorrect.", status=401
         )
+    except TooManyAttempts as locked:
+        response = render_login(request, form, next_page, error=locked.message, status=429)
+        response["Retry-After"] = str(locked.retry_after_seconds)
+        return response
     if not user.is_staff:
         return render_login(
             request, form, next_page, error="This account cannot use the ops pages.", status=403

@@ -10,8 +10,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
+from accounts.throttles import AccountRateThrottle
 from dermalens_site.serializers import ERROR_RESPONSES, ErrorSerializer, page_body, validated
 from scans import selectors, services, storage
 from scans.serializers import (
@@ -32,6 +32,12 @@ ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 
+class UploadThrottle(AccountRateThrottle):
+    """Uploads per account, counted in DynamoDB: one allowance across workers and hosts."""
+
+    scope = "uploads"
+
+
 class ScanViewSet(viewsets.ViewSet):
     lookup_field = "scan_id"
     lookup_value_regex = ULID_PATTERN
@@ -42,8 +48,7 @@ class ScanViewSet(viewsets.ViewSet):
 
     def get_throttles(self):
         if self.action == "create":
-            self.throttle_scope = "uploads"
-            return [ScopedRateThrottle()]
+            return [UploadThrottle()]
         return super().get_throttles()
 
     @extend_schema(

@@ -1,4 +1,4 @@
-"""Login attempts are limited across worker processes, not per worker."""
+"""Rate limits hold across worker processes, not per worker."""
 
 import json
 import os
@@ -60,7 +60,9 @@ def gunicorn_server():
 
 
 def attempt_login(base: str) -> int:
-    body = json.dumps({"email": "nobody@example.com", "password": "a-wrong-guess-123"}).encode()
+    # Another email each time: the per-address limit is under test, not the per-account one.
+    email = f"nobody-{uuid.uuid4().hex[:12]}@example.com"
+    body = json.dumps({"email": email, "password": "a-wrong-guess-123"}).encode()
     request = urllib.request.Request(  # noqa: S310 (loopback)
         f"{base}/api/v1/auth/login",
         data=body,

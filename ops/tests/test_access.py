@@ -154,10 +154,11 @@ class TestCsrf:
 
 
 class TestLoginThrottle:
-    def test_the_eleventh_attempt_is_429(self, staff):
+    def test_the_eleventh_attempt_from_one_address_is_429(self, staff):
         client = Client()
-        for _ in range(10):
-            assert sign_in(client, staff.email, "wrong-password-guess").status_code == 401
+        for number in range(10):
+            wrong = sign_in(client, f"guess-{number}@example.com", "wrong-password-guess")
+            assert wrong.status_code == 401
         response = sign_in(client, staff.email)  # even the right password
         assert response.status_code == 429
         assert int(response["Retry-After"]) > 0
@@ -166,13 +167,25 @@ class TestLoginThrottle:
 
     def test_api_and_ops_logins_share_one_allowance(self, staff):
         api = APIClient()
-        for _ in range(10):
+        for number in range(10):
             api.post(
                 "/api/v1/auth/login",
-                {"email": staff.email, "password": "wrong-password-guess"},
+                {"email": f"guess-{number}@example.com", "password": "wrong-password-guess"},
                 format="json",
             )
         assert sign_in(Client(), staff.email).status_code == 429
+
+    def test_a_staff_account_locked_by_failed_api_logins_cannot_sign_in_here(self, staff):
+        for number in range(5):
+            api = APIClient(REMOTE_ADDR=f"192.0.2.{number + 1}")
+            wrong = {"email": staff.email, "password": "wrong-password-guess"}
+            assert api.post("/api/v1/auth/login", wrong, format="json").status_code == 401
+        client = Client(REMOTE_ADDR="192.0.2.100")
+        response = sign_in(client, staff.email)
+        assert response.status_code == 429
+        assert int(response["Retry-After"]) > 0
+        assert "Too many failed attempts" in response.content.decode()
+        assert client.get("/ops/").status_code == 302
 
     def test_showing_the_login_page_is_not_an_attempt(self, staff):
         client = Client()

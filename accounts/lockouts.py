@@ -1,0 +1,127 @@
+"""Failed attempts limited per subject (an account's email), whatever the address.
+
+    claim_attempt(policy=login_policy(), subject=email)   # TooManyAttempts while locked
+    ...check the password...
+    forget_attempts(policy=login_policy(), subject=email)  # after a success only
+
+Each attempt is counted as a failure *before* the secret is checked, and forgotten
+after a success. Counting first is what makes the limit hold under concurrency: a
+burst of parallel guesses is counted one by one (``dynamo/limits.py`` writes with
+optimistic locking), and the attempt that spends the last allowed failure locks the
+subject before its secret is even checked, so every other one is refused unchecked.
+
+The ``failures_before_lock``-th failure locks the subject for ``first_lock_seconds``;
+each further one (one per lock, once it has passed) doubles the wait, up to
+``max_lock_seconds``; a failure-free ``memory_seconds`` forgets them. A subject that
+names no account (an unknown email) is counted exactly as one that does, so a lock
+says nothing about who is registered. Subjects are stored as keyed digests (HMAC with
+SECRET_KEY): the table never holds the email addresses people tried.
+
+The cost of the design is that anyone who knows an email can keep its logins locked by
+failing on purpose; the wait is capped, and the per-address limits slow that down.
+"""
+
+import math
+import random
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.crypto import salted_hmac
+from rest_framework import status
+
+from dermalens_site.errors import ApplicationError
+from dynamo.limits import FailureRecord, limits_table
+
+# Optimistic writes that lose to a concurrent attempt read again; after this many the
+# subject is under a burst, and the attempt is refused like a locked one.
+CLAIM_ATTEMPTS = 5
+# A refused burst is told to wait this long.
+BUSY_RETRY_AFTER_SECONDS = 1
+
+
+class TooManyAttempts(ApplicationError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_attempts"
+    default_message = "Too many failed attempts. Try again later."
+
+    def __init__(self, *, retry_after_seconds: int):
+        self.retry_after_seconds = max(1, retry_after_seconds)
+        super().__init__(
+            f"Too many failed attempts. Try again in {self.retry_after_seconds} seconds.",
+            details={"retry_after_seconds": self.retry_after_seconds},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LockoutPolicy:
+    scope: str  # what is guarded ("login"); subjects of two scopes never share a count
+    failures_before_lock: int
+    first_lock_seconds: int
+    max_lock_seconds: int
+    memory_seconds: int
+
+    def lock_seconds(self, failures: int) -> int:
+        """How long ``failures`` failures lock the subject (0: not at all)."""
+        if failures < self.failures_before_lock:
+            return 0
+        doublings = failures - self.failures_before_lock
+        # Past the cap, doubling further changes nothing; stop before the number grows.
+        if self.first_lock_seconds << min(doublings, 62) >= self.max_lock_seconds:
+            return self.max_lock_seconds
+        return self.first_lock_seconds << doublings
+
+
+def login_policy() -> LockoutPolicy:
+    return LockoutPolicy(
+        scope="login",
+        failures_before_lock=settings.LOGIN_FAILURES_BEFORE_LOCKOUT,
+        first_lock_seconds=settings.LOGIN_LOCKOUT_FIRST_SECONDS,
+        max_lock_seconds=settings.LOGIN_LOCKOUT_MAX_SECONDS,
+        memory_seconds=settings.LOGIN_FAILURES_MEMORY_SECONDS,
+    )
+
+
+def now_seconds() -> float:
+    return time.time()
+
+
+def subject_key(*, policy: LockoutPolicy, subject: str) -> str:
+    digest = salted_hmac("dermalens.lockouts", f"{policy.scope}:{subject}", algorithm="sha256")
+    return f"{settings.RATE_LIMIT_NAMESPACE}#{policy.scope}#{digest.hexdigest()}"
+
+
+def claim_attempt(*, policy: LockoutPolicy, subject: str) -> None:
+    """Count one attempt on ``subject`` as failed, or raise ``TooManyAttempts``."""
+    key = subject_key(policy=policy, subject=subject)
+    limits = limits_table()
+    for attempt in range(CLAIM_ATTEMPTS):
+        now = math.floor(now_seconds())
+        record = limits.get_failures(key)
+        failures = _current_failures(record, now=now)
+        if record is not None and failures and record.locked_until > now:
+            raise TooManyAttempts(retry_after_seconds=record.locked_until - now)
+        failures += 1
+        written = limits.put_failures(
+            key,
+            failures=failures,
+            locked_until=now + policy.lock_seconds(failures),
+            expires_at=now + policy.lock_seconds(failures) + policy.memory_seconds,
+            previous=record,
+        )
+        if written:
+            return
+        time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 (jitter)
+    raise TooManyAttempts(retry_after_seconds=BUSY_RETRY_AFTER_SECONDS)
+
+
+def forget_attempts(*, policy: LockoutPolicy, subject: str) -> None:
+    """A success: the subject's failures no longer count."""
+    limits_table().delete_failures(subject_key(policy=policy, subject=subject))
+
+
+def _current_failures(record: FailureRecord | None, *, now: int) -> int:
+    # DynamoDB's TTL deletes an expired record only eventually: it no longer counts.
+    if record is None or record.expires_at <= now:
+        return 0
+    return record.failures

@@ -1,0 +1,223 @@
+"""Login limits over the HTTP API: per account, per address, and the trusted proxies."""
+
+import itertools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import argon2
+import pytest
+from django.conf import settings as django_settings
+from rest_framework.test import APIClient
+from ulid import ULID
+
+from accounts import lockouts
+from accounts.tests.test_api import LOGIN, ME, assert_error, bearer
+from conftest import STRONG_PASSWORD
+from dynamo.users import User, users_table
+
+WRONG_PASSWORD = "not-the-password-at-all"
+# The load balancer's own address, as the app sees it (the peer of every request).
+LOAD_BALANCER = "10.0.0.2"
+
+
+LIGHT_ARGON2 = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+# Addresses for clients of the per-account tests, each used once: the per-address limit
+# (10 in tests) never takes part.
+ADDRESSES = (f"100.64.{n // 250}.{n % 250 + 1}" for n in itertools.count())
+
+
+def anywhere() -> APIClient:
+    return APIClient(REMOTE_ADDR=next(ADDRESSES))
+
+
+def behind_the_load_balancer(client_address: str, forged: str = "") -> APIClient:
+    """A client as the app sees it behind one ALB: the ALB appends the real address."""
+    forwarded = f"{forged}, {client_address}" if forged else client_address
+    return APIClient(REMOTE_ADDR=LOAD_BALANCER, HTTP_X_FORWARDED_FOR=forwarded)
+
+
+def log_in(client: APIClient, email: str, password: str = WRONG_PASSWORD):
+    return client.post(LOGIN, {"email": email, "password": password}, format="json")
+
+
+@pytest.fixture
+def one_proxy(settings):
+    """The app behind one trusted proxy (the ALB of deploy/)."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The lockouts' clock, moved by hand."""
+
+    class Clock:
+        now = 1_900_000_000.0
+
+        def advance(self, seconds: float) -> None:
+            self.now += seconds
+
+    moving = Clock()
+    monkeypatch.setattr(lockouts, "now_seconds", lambda: moving.now)
+    return moving
+
+
+class TestPerAccountLimit:
+    def test_writing_another_x_forwarded_for_each_time_does_not_escape_the_limit(
+        self, one_proxy, register
+    ):
+        email = register()["user"]["email"]
+        statuses = [
+            log_in(behind_the_load_balancer(f"203.0.113.{n}", forged=f"198.51.100.{n}"), email)
+            for n in range(25)
+        ]
+        assert [r.status_code for r in statuses[:5]] == [401] * 5
+        for response in statuses[5:]:
+            error = assert_error(response, 429, "too_many_attempts")
+            assert int(response["Retry-After"]) == error["details"]["retry_after_seconds"] > 0
+
+    def test_even_the_right_password_is_refused_while_the_account_is_locked(self, register):
+        email = register()["user"]["email"]
+        for _ in range(5):
+            assert log_in(anywhere(), email).status_code == 401
+        assert_error(log_in(anywhere(), email, STRONG_PASSWORD), 429, "too_many_attempts")
+
+    def test_a_locked_unknown_email_looks_exactly_like_a_locked_account(
+        self, register, unique_email, clock
+    ):
+        known, unknown = register()["user"]["email"], unique_email()
+        answers = {}
+        for email in (known, unknown):
+            statuses = [log_in(anywhere(), email).status_code for _ in range(5)]
+            assert statuses == [401] * 5
+            answers[email] = log_in(anywhere(), email)
+        assert_error(answers[known], 429, "too_many_attempts")
+        assert answers[known].json() == answers[unknown].json()
+        assert answers[known]["Retry-After"] == answers[unknown]["Retry-After"] == "60"
+        # Counting an unknown email creates no account and no claim on the email.
+        assert users_table().find_user_id(unknown) is None
+
+    def test_a_successful_login_forgets_the_failures(self, register):
+        email = register()["user"]["email"]
+        for _ in range(4):
+            assert log_in(anywhere(), email).status_code == 401
+        assert log_in(anywhere(), email, STRONG_PASSWORD).status_code == 200
+        assert [log_in(anywhere(), email).status_code for _ in range(4)] == [401] * 4
+        assert log_in(anywhere(), email, STRONG_PASSWORD).status_code == 200
+
+    def test_the_wait_doubles_with_each_failure_after_the_lock_up_to_the_cap(
+        self, register, settings, clock
+    ):
+        settings.LOGIN_LOCKOUT_MAX_SECONDS = 300
+        email = register()["user"]["email"]
+        assert [log_in(anywhere(), email).status_code for _ in range(5)] == [401] * 5
+        waits = []
+        for _ in range(4):
+            locked = log_in(anywhere(), email)
+            assert_error(locked, 429, "too_many_attempts")
+            wait = int(locked["Retry-After"])
+            waits.append(wait)
+            clock.advance(wait - 1)
+            assert log_in(anywhere(), email).status_code == 429  # not a second early
+            clock.advance(1)
+            assert log_in(anywhere(), email).status_code == 401  # one more guess, then locked
+        assert waits == [60, 120, 240, 300]
+        clock.advance(300)
+        response = log_in(anywhere(), email, STRONG_PASSWORD)
+        assert response.status_code == 200
+        assert bearer(response.json()["access"]).get(ME).status_code == 200
+
+    def test_failures_older_than_the_memory_no_longer_count(self, register, settings, clock):
+        email = register()["user"]["email"]
+        for _ in range(4):
+            assert log_in(anywhere(), email).status_code == 401
+        clock.advance(settings.LOGIN_FAILURES_MEMORY_SECONDS)
+        assert [log_in(anywhere(), email).status_code for _ in range(4)] == [401] * 4
+        assert log_in(anywhere(), email, STRONG_PASSWORD).status_code == 200
+
+    def test_twenty_parallel_guesses_get_no_more_than_five_answers(self, register):
+        email = register()["user"]["email"]
+        start = threading.Barrier(20)
+
+        def guess(number: int) -> int:
+            client = APIClient(REMOTE_ADDR=f"192.0.2.{number + 1}")
+            start.wait()
+            return log_in(client, email).status_code
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = list(pool.map(guess, range(20)))
+        assert statuses.count(401) == 5, statuses
+        assert statuses.count(429) == 15, statuses
+
+
+class TestPerAddressLimit:
+    def test_two_hundred_accounts_log_in_from_one_address_within_a_minute(self, settings):
+        # The production defaults of the per-address limits, not the test suite's.
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {
+                **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+                **django_settings.ADDRESS_RATE_DEFAULTS,
+            },
+        }
+        # Created through the table, as 200 sign-ups from one address within the hour would
+        # be past the per-address registration limit. Each login still checks its password
+        # with the app's Argon2 hasher, which reads the cost from the stored hash: a light
+        # one here, so that the test measures the limits and not 200 hashes.
+        password_hash = "argon2" + LIGHT_ARGON2.hash(STRONG_PASSWORD)
+        emails = [f"campus-{ULID()}@example.com".lower() for _ in range(200)]
+        for email in emails:
+            users_table().create(
+                User(
+                    user_id=str(ULID()),
+                    email=email,
+                    full_name="Campus User",
+                    password_hash=password_hash,
+                    created_at="2026-11-26T08:00:00Z",
+                    updated_at="2026-11-26T08:00:00Z",
+                )
+            )
+        campus = APIClient(REMOTE_ADDR="198.51.100.200")
+        statuses = [log_in(campus, email, STRONG_PASSWORD).status_code for email in emails]
+        assert statuses == [200] * 200
+
+    def test_the_login_rate_brakes_a_flood_from_one_address(self, unique_email):
+        # Each attempt names another email: only the per-address limit (10 in tests) holds.
+        client = APIClient(REMOTE_ADDR="10.8.8.8")
+        statuses = [log_in(client, unique_email()).status_code for _ in range(10)]
+        assert statuses == [401] * 10
+        response = log_in(client, unique_email())
+        assert_error(response, 429, "throttled")
+        assert int(response["Retry-After"]) > 0
+
+
+class TestTrustedProxies:
+    def test_the_address_the_load_balancer_appended_is_the_one_counted(
+        self, one_proxy, unique_email
+    ):
+        statuses = [
+            log_in(
+                behind_the_load_balancer("203.0.113.7", forged=f"198.51.100.{n}"), unique_email()
+            ).status_code
+            for n in range(11)
+        ]
+        assert statuses == [401] * 10 + [429]
+        # Another client behind the same load balancer has its own allowance.
+        assert log_in(behind_the_load_balancer("203.0.113.8"), unique_email()).status_code == 401
+
+    def test_without_proxies_the_header_is_ignored(self, unique_email):
+        statuses = [
+            APIClient(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
+            .post(LOGIN, {"email": unique_email(), "password": WRONG_PASSWORD}, format="json")
+            .status_code
+            for n in range(11)
+        ]
+        assert statuses == [401] * 10 + [429]
+
+    def test_an_ipv6_client_is_counted_by_its_64_bit_prefix(self, one_proxy, unique_email):
+        statuses = [
+            log_in(behind_the_load_balancer(f"2001:db8:1:2::{n:x}"), unique_email()).status_code
+            for n in range(1, 12)
+        ]
+        assert statuses == [401] * 10 + [429]
+        other_network = behind_the_load_balancer("2001:db8:1:3::1")
+        assert log_in(other_network, unique_email()).status_code == 401

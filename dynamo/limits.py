@@ -1,0 +1,109 @@
+"""Limit counters shared by every worker and host: request rates and failed attempts.
+
+    limits = limits_table()
+    hits = limits.count_hit("dermalens#throttle_login_10.0.0.1#29384", expires_at=t)
+    failures = limits.get_failures("dermalens#login#<digest>")      # None: no record
+    limits.put_failures(key, failures=6, locked_until=t, expires_at=t2, previous=failures)
+    limits.delete_failures(key)
+
+Both kinds live in the users table beside the accounts, under ids no account can have
+(``rate#...``, ``failures#...``), and expire through the table's TTL (``expires_at``).
+DynamoDB deletes expired items within a day or two, not at once, so ``get_failures``
+returns the record with its expiry and the caller treats an expired one as absent.
+
+A failure record is written with optimistic locking on the count it replaces: of two
+requests that read the same record, one writes and the other is told to read again, so
+concurrent attempts on one subject are counted one by one and none slips past a lock.
+"""
+
+import functools
+from dataclasses import dataclass
+
+from dynamo.base import Table
+from dynamo.codec import to_item
+from dynamo.errors import ConditionFailed
+from dynamo.tables import USERS
+
+RATE_PREFIX = "rate#"
+FAILURES_PREFIX = "failures#"
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRecord:
+    """Failed attempts on one subject, and until when (epoch seconds) it is locked."""
+
+    failures: int
+    locked_until: int
+    expires_at: int
+
+
+class LimitsTable(Table):
+    definition = USERS
+
+    def count_hit(self, key: str, *, expires_at: int) -> int:
+        """Add one to a rate counter and return the new count (one atomic write)."""
+        response = self.call(
+            "update_item",
+            Key={"user_id": {"S": RATE_PREFIX + key}},
+            UpdateExpression="SET item_type = :type, expires_at = :expires ADD hits :one",
+            ExpressionAttributeValues={
+                ":type": {"S": "rate_counter"},
+                ":expires": {"N": str(expires_at)},
+                ":one": {"N": "1"},
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["hits"]["N"])
+
+    def get_failures(self, key: str) -> FailureRecord | None:
+        item = self.get_item({"user_id": {"S": FAILURES_PREFIX + key}}, consistent=True)
+        if item is None:
+            return None
+        return FailureRecord(
+            failures=int(item["failures"]["N"]),
+            locked_until=int(item["locked_until"]["N"]),
+            expires_at=int(item["expires_at"]["N"]),
+        )
+
+    def put_failures(
+        self,
+        key: str,
+        *,
+        failures: int,
+        locked_until: int,
+        expires_at: int,
+        previous: FailureRecord | None,
+    ) -> bool:
+        """Replace the record read as ``previous``; False if it changed meanwhile."""
+        item = to_item(
+            {
+                "user_id": FAILURES_PREFIX + key,
+                "item_type": "failure_counter",
+                "failures": failures,
+                "locked_until": locked_until,
+                "expires_at": expires_at,
+            }
+        )
+        if previous is None:
+            condition = {"ConditionExpression": "attribute_not_exists(user_id)"}
+        else:
+            condition = {
+                "ConditionExpression": "failures = :failures AND expires_at = :expires",
+                "ExpressionAttributeValues": {
+                    ":failures": {"N": str(previous.failures)},
+                    ":expires": {"N": str(previous.expires_at)},
+                },
+            }
+        try:
+            self.call("put_item", Item=item, **condition)
+        except ConditionFailed:
+            return False
+        return True
+
+    def delete_failures(self, key: str) -> None:
+        self.call("delete_item", Key={"user_id": {"S": FAILURES_PREFIX + key}})
+
+
+@functools.cache
+def limits_table() -> LimitsTable:
+    return LimitsTable()

@@ -1,0 +1,36 @@
+"""The upload limit is one allowance per account, shared by every worker and host."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+
+@pytest.fixture
+def upload_rate(settings):
+    def set_rate(rate: str) -> None:
+        rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {**rates, "uploads": rate},
+        }
+
+    return set_rate
+
+
+def test_uploads_are_counted_in_dynamodb_not_in_each_workers_memory(upload_rate, upload):
+    upload_rate("2/hour")
+    statuses = []
+    for _ in range(3):
+        # Each upload as if a fresh worker served it: nothing remembered in its memory.
+        cache.clear()
+        statuses.append(upload().status_code)
+    assert statuses == [201, 201, 429]
+
+
+def test_one_accounts_uploads_do_not_spend_anothers(upload_rate, upload, register):
+    upload_rate("1/hour")
+    assert upload().status_code == 201
+    assert upload().status_code == 429
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {register()['access']}")
+    assert upload(client=other).status_code == 201
