@@ -18,6 +18,7 @@ import ipaddress
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.crypto import salted_hmac
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -100,10 +101,15 @@ class TokenThrottle(DynamoRateThrottle):
 
 
 class AccountRateThrottle(DynamoRateThrottle):
-    """Counted per signed-in account (the address for an anonymous caller)."""
+    """Counted per signed-in account (the address for an anonymous caller).
+
+    The counter's id holds a keyed digest of the account's id, not the id: an erased
+    account leaves no item that names it, only counters that expire within the hour.
+    """
 
     def get_ident(self, request) -> str:
         user = getattr(request, "user", None)
         if user is not None and getattr(user, "is_authenticated", False):
-            return f"user-{user.user_id}"
+            digest = salted_hmac("dermalens.throttles", user.user_id, algorithm="sha256")
+            return f"account-{digest.hexdigest()}"
         return client_address(request)

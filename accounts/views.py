@@ -38,7 +38,10 @@ def session_response(user, tokens, status_code=status.HTTP_200_OK) -> Response:
 
 
 class PublicAuthViewSet(viewsets.ViewSet):
-    """Register, log in and refresh: open to anonymous callers, throttled per address."""
+    """Register, log in and refresh: open to anonymous callers, throttled per address.
+
+    Failed logins are limited per account too, inside ``services.log_in``.
+    """
 
     authentication_classes: list = []
     permission_classes = [AllowAny]

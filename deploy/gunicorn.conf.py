@@ -3,7 +3,8 @@
     gunicorn --config deploy/gunicorn.conf.py dermalens_site.wsgi
 
 Each value can be overridden from the environment (/etc/dermalens/env): WEB_CONCURRENCY,
-GUNICORN_THREADS, GUNICORN_TIMEOUT_SECONDS, GUNICORN_BIND, FORWARDED_ALLOW_IPS.
+GUNICORN_THREADS, GUNICORN_TIMEOUT_SECONDS, GUNICORN_BIND, FORWARDED_ALLOW_IPS, and the
+app's NUM_PROXIES (1 here: the load balancer).
 The access log is one JSON object per line on stdout (journald), built with json.dumps
 so a quote in a header cannot break the line; query strings are left out (they may
 hold signed image tokens).
@@ -38,6 +39,11 @@ max_requests = 2000
 max_requests_jitter = 200
 # Only the load balancer sets X-Forwarded-*; it reaches the instance from inside the VPC.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+# The web servers sit behind one Application Load Balancer, which appends the client's
+# address to X-Forwarded-For: the app reads the client from there (NUM_PROXIES, which
+# it requires in production). /etc/dermalens/env may say otherwise (another proxy: 2).
+LOAD_BALANCER_PROXIES = 1
+os.environ.setdefault("NUM_PROXIES", str(LOAD_BALANCER_PROXIES))
 proxy_allow_ips = forwarded_allow_ips
 limit_request_line = 4094
 limit_request_fields = 100

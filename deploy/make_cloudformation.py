@@ -35,6 +35,9 @@ HEADER = """\
 #     --stack-name dermalens --capabilities CAPABILITY_IAM \\
 #     --parameter-overrides BucketName=<a globally unique bucket name>
 """
+# The web servers are reached through one Application Load Balancer, the one proxy that
+# appends to X-Forwarded-For before the app: the app's NUM_PROXIES.
+LOAD_BALANCER_PROXIES = 1
 MAX_RECEIVE_COUNT = 5  # failed receives before a message goes to the dead-letter queue
 QUEUE_RETENTION_SECONDS = 4 * 24 * 60 * 60
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 60 * 60  # SQS's maximum: time to look at them
@@ -246,6 +249,10 @@ def template() -> dict[str, Any]:
         "AnalysisDeadLetterQueueUrl": {
             "Description": f"Messages that failed {MAX_RECEIVE_COUNT} times",
             "Value": {"Ref": "AnalysisDeadLetterQueue"},
+        },
+        "NumProxies": {
+            "Description": "NUM_PROXIES: the load balancer in front of the web servers",
+            "Value": str(LOAD_BALANCER_PROXIES),
         },
         "AppRoleArn": {
             "Description": "For an ECS task role",

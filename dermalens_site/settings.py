@@ -305,14 +305,15 @@ ADDRESS_RATE_DEFAULTS = {
 # client's address is the entry this many hops from the end; without it anyone could
 # write their own address. Required with DEBUG off: a wrong guess either trusts a
 # forged header or puts every client behind the load balancer's address.
-NUM_PROXIES = env.int("NUM_PROXIES", default=None)
-if NUM_PROXIES is None and DEBUG:
+_NUM_PROXIES = env.str("NUM_PROXIES", default="").strip()
+NUM_PROXIES = int(_NUM_PROXIES) if _NUM_PROXIES.isdigit() else None
+if not _NUM_PROXIES and DEBUG:
     NUM_PROXIES = 0
-if NUM_PROXIES is None or NUM_PROXIES < 0:
+if NUM_PROXIES is None:
     raise ImproperlyConfigured(
-        "NUM_PROXIES must be set when DEBUG=false: the number of proxies in front of the "
-        "app that append to X-Forwarded-For (0 when clients connect directly, 1 behind "
-        "the Application Load Balancer of deploy/)."
+        "NUM_PROXIES must be a whole number, and is required when DEBUG=false: the number "
+        "of proxies in front of the app that append to X-Forwarded-For (0 when clients "
+        "connect directly, 1 behind the Application Load Balancer of deploy/)."
     )
 
 REST_FRAMEWORK = {

@@ -111,9 +111,10 @@ def _normal(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
     return sorted((part["KeyType"], part["AttributeName"]) for part in schema)
 
 
-# The users table also holds two small item kinds keyed by a prefixed id: the
-# email claim ("email#<address>") that makes emails unique, and revoked refresh
-# tokens ("revoked-refresh#<jti>") that expire through TTL.
+# The users table also holds small item kinds keyed by a prefixed id: the email claim
+# ("email#<address>") that makes emails unique, and, expiring through TTL, revoked
+# refresh tokens ("revoked-refresh#<jti>") and the limits' counters ("rate#...",
+# "failures#...", see dynamo/limits.py).
 USERS = TableDefinition(
     setting="DYNAMODB_USERS_TABLE",
     partition_key=("user_id", "S"),

@@ -10,6 +10,7 @@ import importlib.util
 import io
 import json
 import logging
+import os
 import runpy
 import subprocess
 import sys
@@ -223,3 +224,17 @@ def test_systemd_units_run_unprivileged_from_the_env_file_and_restart(unit, comm
     assert command in service["ExecStart"]
     assert service["NoNewPrivileges"] == "true"
     assert parser["Install"]["WantedBy"] == "multi-user.target"
+
+
+def test_every_deploy_file_trusts_exactly_the_one_load_balancer(monkeypatch, template):
+    monkeypatch.delenv("NUM_PROXIES", raising=False)
+    gunicorn = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    assert gunicorn["LOAD_BALANCER_PROXIES"] == 1
+    assert os.environ["NUM_PROXIES"] == "1"
+    for unit in ("dermalens-web.service", "dermalens-worker.service"):
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        parser.optionxform = str
+        parser.read(DEPLOY / unit)
+        assert parser["Service"]["Environment"] == "NUM_PROXIES=1", unit
+    assert template["Outputs"]["NumProxies"]["Value"] == "1"
+    assert load_generator().LOAD_BALANCER_PROXIES == 1

@@ -47,6 +47,21 @@ class TestProductionSettings:
         assert result.returncode != 0
         assert "SECRET_KEY is missing or insecure" in result.stderr
 
+    @pytest.mark.parametrize("proxies", ["", "-1", "one"])
+    def test_production_refuses_to_start_without_a_trusted_proxy_count(self, proxies):
+        result = manage("check", **{**PRODUCTION, "NUM_PROXIES": proxies})
+        assert result.returncode != 0
+        assert "NUM_PROXIES must be a whole number, and is required" in result.stderr
+
+    @pytest.mark.parametrize("proxies", ["0", "1", "2"])
+    def test_any_count_of_trusted_proxies_is_an_answer_zero_included(self, proxies):
+        result = manage("check", **{**PRODUCTION, "NUM_PROXIES": proxies})
+        assert result.returncode == 0, result.stderr
+
+    def test_development_needs_no_trusted_proxy_count(self):
+        result = manage("check", DEBUG="true", NUM_PROXIES="")
+        assert result.returncode == 0, result.stderr
+
     def test_development_may_use_the_placeholder_key(self):
         result = manage("check", DEBUG="true", SECRET_KEY="")
         assert result.returncode == 0, result.stderr
