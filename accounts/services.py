@@ -142,11 +142,18 @@ def log_out(*, user_id: str, refresh: str) -> None:
 def change_password(
     *, user: User, current_password: str, new_password: str
 ) -> tuple[User, TokenPair]:
-    """Set a new password, revoke every token issued before, and return a fresh pair."""
+    """Set a new password, revoke every token issued before, and return a fresh pair.
+
+    Guessing the current password is limited like a login, with the same count: a
+    stolen access token must not become a way to try passwords.
+    """
+    policy = login_policy()
+    claim_attempt(policy=policy, subject=user.email)
     if not check_password(current_password, user.password_hash):
         raise serializers.ValidationError(
             {"current_password": ["The current password is incorrect."]}
         )
+    forget_attempts(policy=policy, subject=user.email)
     check_new_password(new_password, user=user, field="new_password")
     updated = users_table().set_password(
         user.user_id, password_hash=make_password(new_password), updated_at=now_iso()

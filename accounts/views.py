@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from accounts import selectors, services
+from accounts.lockouts import claim_attempt, forget_attempts, login_policy
 from accounts.serializers import (
     AuthSessionSerializer,
     LoginSerializer,
@@ -179,11 +180,15 @@ class UserViewSet(viewsets.ViewSet):
     )
     @me.mapping.delete
     def erase_me(self, request):
-        # The password is a second factor here: guessing it is throttled like a login.
+        # The password is a second factor here: guessing it is limited like a login,
+        # per address (this throttle) and per account (the login's own count).
         throttle = LoginThrottle()
         if not throttle.allow_request(request, self):
             self.throttled(request, throttle.wait())
         serializer = AccountErasureSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        policy = login_policy()
+        claim_attempt(policy=policy, subject=request.user.email)
         erase_own_account(user=request.user, **serializer.validated_data)
+        forget_attempts(policy=policy, subject=request.user.email)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from ulid import ULID
 
 from accounts import lockouts
-from accounts.tests.test_api import LOGIN, ME, assert_error, bearer
+from accounts.tests.test_api import LOGIN, ME, PASSWORD, assert_error, bearer
 from conftest import STRONG_PASSWORD
 from dynamo.users import User, users_table
 
@@ -147,6 +147,34 @@ class TestPerAccountLimit:
             statuses = list(pool.map(guess, range(20)))
         assert statuses.count(401) == 5, statuses
         assert statuses.count(429) == 15, statuses
+
+
+class TestOtherPasswordChecks:
+    NEW_PASSWORD = "a-brand-new-passphrase-42"
+
+    def test_guessing_the_current_password_spends_the_accounts_login_failures(self, register):
+        session = register()
+        email = session["user"]["email"]
+        for _ in range(5):
+            client = anywhere()
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {session['access']}")
+            guess = {"current_password": WRONG_PASSWORD, "new_password": self.NEW_PASSWORD}
+            assert client.post(PASSWORD, guess, format="json").status_code == 400
+        right = {"current_password": STRONG_PASSWORD, "new_password": self.NEW_PASSWORD}
+        changed = bearer(session["access"]).post(PASSWORD, right, format="json")
+        assert_error(changed, 429, "too_many_attempts")
+        assert_error(log_in(anywhere(), email, STRONG_PASSWORD), 429, "too_many_attempts")
+
+    def test_the_right_current_password_forgets_the_failures(self, register):
+        session = register()
+        for _ in range(4):
+            guess = {"current_password": WRONG_PASSWORD, "new_password": self.NEW_PASSWORD}
+            assert bearer(session["access"]).post(PASSWORD, guess).status_code == 400
+        right = {"current_password": STRONG_PASSWORD, "new_password": self.NEW_PASSWORD}
+        assert bearer(session["access"]).post(PASSWORD, right).status_code == 200
+        email = session["user"]["email"]
+        assert [log_in(anywhere(), email).status_code for _ in range(4)] == [401] * 4
+        assert log_in(anywhere(), email, self.NEW_PASSWORD).status_code == 200
 
 
 class TestPerAddressLimit:
