@@ -1,12 +1,14 @@
 """Request and response shapes of the account endpoints."""
 
+from typing import Any
+
 from django.conf import settings
 from rest_framework import serializers
 
 from accounts import choices
 from dermalens_site.serializers import StrictSerializer
 
-PASSWORD_FIELD = {
+PASSWORD_FIELD: dict[str, Any] = {
     "write_only": True,
     "trim_whitespace": False,
     "max_length": settings.PASSWORD_MAX_LENGTH,

@@ -49,7 +49,7 @@ def settings_defaults() -> dict[str, Any]:
     Read from the source, not from django.conf.settings, so that neither the
     environment nor a .env file changes the generated template.
     """
-    defaults = {}
+    defaults: dict[str, Any] = {}
     for node in ast.walk(ast.parse(SETTINGS_SOURCE.read_text())):
         if (
             isinstance(node, ast.Call)
@@ -60,7 +60,7 @@ def settings_defaults() -> dict[str, Any]:
         ):
             for keyword in node.keywords:
                 if keyword.arg == "default" and isinstance(keyword.value, ast.Constant):
-                    defaults[node.args[0].value] = keyword.value.value
+                    defaults[str(node.args[0].value)] = keyword.value.value
     return defaults
 
 

@@ -28,11 +28,12 @@ RETRY_AFTER_SECONDS_UNAVAILABLE = 2
 class ApplicationError(Exception):
     """Base of the errors that use cases raise on purpose."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_code = "invalid_request"
     default_message = "The request cannot be processed."
+    retry_after_seconds: int | None = None
 
-    def __init__(self, message: str | None = None, *, details: dict | None = None):
+    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None):
         self.message = message or self.default_message
         self.details = details or {}
         super().__init__(self.message)
@@ -87,11 +88,11 @@ DRF_CODES = {
 }
 
 
-def error_body(code: str, message: str, details: dict | None = None) -> dict[str, Any]:
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def exception_handler(exc: Exception, context: dict) -> Response | None:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every handled error leaves in the one shape."""
     headers: dict[str, str] = {}
     if isinstance(exc, ApplicationError):
@@ -101,7 +102,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             exc.details,
             exc.status_code,
         )
-        if getattr(exc, "retry_after_seconds", None):
+        if exc.retry_after_seconds:
             headers["Retry-After"] = str(exc.retry_after_seconds)
     elif isinstance(exc, dynamo_errors.DynamoError):
         status_code, code = next(
@@ -118,8 +119,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     elif isinstance(exc, exceptions.APIException):
         status_code = exc.status_code
         code, message, details = describe_api_exception(exc)
-        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait) + 1)
+        # Throttled sets ``wait`` (seconds until the window frees); its stub omits it.
+        wait: float | None = getattr(exc, "wait", None)
+        if isinstance(exc, exceptions.Throttled) and wait is not None:
+            headers["Retry-After"] = str(int(wait) + 1)
         auth_header = getattr(exc, "auth_header", None)
         if auth_header:
             headers["WWW-Authenticate"] = auth_header

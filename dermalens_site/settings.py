@@ -8,7 +8,7 @@ database: records live in DynamoDB behind the ``dynamo`` package.
 from datetime import timedelta
 from pathlib import Path
 
-import environ
+import environ  # type: ignore[import-untyped]  # django-environ ships no type information
 from botocore.config import Config as BotocoreConfig
 from django.core.exceptions import ImproperlyConfigured
 

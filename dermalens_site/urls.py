@@ -1,11 +1,11 @@
 """Root URLs: the versioned API under /api/v1/ and its documentation."""
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from dermalens_site import errors
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("", include("accounts.urls")),
     path("", include("ops.api_urls")),
     path("", include("scans.urls")),

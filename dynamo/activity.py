@@ -154,7 +154,7 @@ def count_items(
     total = 0
     while True:
         response = table.call("query", **request)
-        total += response["Count"]
+        total += int(response["Count"])
         last_key = response.get("LastEvaluatedKey")
         if not last_key:
             return total
@@ -182,4 +182,5 @@ def newest_attribute(
     items = response["Items"]
     if not items or attribute not in items[0]:
         return None
-    return items[0][attribute]["S"]
+    value: str = items[0][attribute]["S"]
+    return value

@@ -247,7 +247,8 @@ def _month_of(moment: datetime | None) -> str:
 @functools.cache
 def _creation_month(table_name: str) -> str:
     table = audit_table().call_client("describe_table", TableName=table_name)["Table"]
-    return table["CreationDateTime"].astimezone(UTC).strftime("%Y-%m")
+    created: datetime = table["CreationDateTime"]
+    return created.astimezone(UTC).strftime("%Y-%m")
 
 
 @functools.cache

@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -67,7 +67,7 @@ class Table:
     def call_client(self, operation: str, **request: Any) -> dict[str, Any]:
         """A client call that names its tables itself (transactions, batches)."""
         try:
-            return getattr(self.client, operation)(**request)
+            return cast(dict[str, Any], getattr(self.client, operation)(**request))
         except (ClientError, BotoCoreError) as err:
             translated = translate(err)
             if translated is err:
@@ -210,11 +210,11 @@ class Table:
             version = int(from_number(current.get("version", {"N": "0"})["N"]))
             conflict = PreconditionFailed if if_match else VersionConflict
             raise conflict(current_version=version, cause=err.cause) from err
-        return response["Attributes"]
+        return cast(Item, response["Attributes"])
 
 
 def _item_on_failure(err: ConditionFailed) -> Item | None:
     cause = err.cause
     if isinstance(cause, ClientError):
-        return cause.response.get("Item")
+        return cast(Item | None, cause.response.get("Item"))
     return None

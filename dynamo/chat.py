@@ -124,7 +124,8 @@ def session_to_item(session: ChatSession) -> Item:
 
 
 def is_session_item(item: Item) -> bool:
-    return item["message_id"]["S"].startswith(SESSION_PREFIX)
+    message_id: str = item["message_id"]["S"]
+    return message_id.startswith(SESSION_PREFIX)
 
 
 def entry_from_item(item: Item) -> ChatMessage | ChatSession:

@@ -13,7 +13,7 @@ BatchGetItem, TransactGetItems) as plain JSON: see ``ItemResponseParser``.
 
 import functools
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 import botocore.session
@@ -56,14 +56,15 @@ class ItemResponseParser(JSONParser):
             try:
                 return orjson.loads(raw_body) if raw_body else {}
             except orjson.JSONDecodeError:
-                return self._parse_body_as_json(raw_body)  # botocore's answer to bad JSON
-        return super()._handle_json_body(raw_body, shape)
+                # botocore's answer to bad JSON (private hooks: not in botocore's stubs)
+                return cast(dict[str, Any], self._parse_body_as_json(raw_body))  # type: ignore[attr-defined]
+        return cast(dict[str, Any], super()._handle_json_body(raw_body, shape))  # type: ignore[misc]
 
 
 class DynamoDBParserFactory(ResponseParserFactory):
     def create_parser(self, protocol_name: str) -> Any:
         if protocol_name == "json":
-            return ItemResponseParser(**self._defaults)
+            return ItemResponseParser(**self._defaults)  # type: ignore[attr-defined]
         return super().create_parser(protocol_name)
 
 

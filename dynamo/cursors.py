@@ -37,7 +37,7 @@ def decode_cursor(cursor: str | None, *, user_id: str, scope: str) -> Item | Non
     return {name: {kind: value} for name, (kind, value) in key.items()}
 
 
-def _plain(attribute: dict[str, Any]) -> list:
+def _plain(attribute: dict[str, Any]) -> list[str]:
     # Keys are strings or numbers only, so one [type, value] pair describes each.
     ((kind, value),) = attribute.items()
     return [kind, value]

@@ -44,8 +44,14 @@ class VersionConflict(ConditionFailed):
 
     default_message = "The item has changed since it was read; read it again and retry."
 
-    def __init__(self, message: str | None = None, *, current_version: int | None = None, **kw):
-        super().__init__(message, **kw)
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        current_version: int | None = None,
+        cause: BaseException | None = None,
+    ):
+        super().__init__(message, cause=cause)
         self.current_version = current_version
 
 

@@ -63,7 +63,7 @@ def require_java() -> None:
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def _die_with_parent() -> None:
@@ -79,7 +79,7 @@ class DynamoDBLocal:
         self.port = port
         self.host = host
         self.db_path = db_path
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def endpoint(self) -> str:

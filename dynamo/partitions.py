@@ -51,7 +51,8 @@ QUOTA_DAYS_KEPT = 5
 @functools.cache
 def partition_table(definition: TableDefinition) -> Table:
     """A ``Table`` for ``definition``, sharing the client and the error translation."""
-    return type("PartitionTable", (Table,), {"definition": definition})()
+    table: Table = type("PartitionTable", (Table,), {"definition": definition})()
+    return table
 
 
 def partition_pages(

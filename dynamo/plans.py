@@ -183,15 +183,15 @@ class PlansTable(Table):
         condition fail; the attempt is repeated against the new pointer.
         """
         target = new_plan.plan_id if new_plan else plan_id
+        if target is None:
+            raise TypeError("activate() needs new_plan or plan_id.")
         for attempt in range(ACTIVATION_ATTEMPTS):
             pointer = self.get_item(self.key(user_id, ACTIVE_POINTER), consistent=True)
             previous = (
                 pointer["active_plan_id"]["S"] if pointer and "active_plan_id" in pointer else None
             )
             pointer_version = int(pointer["version"]["N"]) if pointer else 0
-            actions = [
-                self._target_action(user_id, new_plan, plan_id, expected_version, updated_at)
-            ]
+            actions = [self._target_action(user_id, new_plan, target, expected_version, updated_at)]
             if previous and previous != target:
                 actions.append(self._archive_action(user_id, previous, updated_at))
             actions.append(self._pointer_action(user_id, target, pointer_version))
@@ -205,7 +205,7 @@ class PlansTable(Table):
                 if reasons[0] == "ConditionalCheckFailed":
                     if new_plan is not None:
                         raise ConditionFailed("The plan exists already.", cause=err) from err
-                    current = self.get(user_id, plan_id, consistent=True)
+                    current = self.get(user_id, target, consistent=True)
                     if current is None:
                         raise ItemNotFound(cause=err) from err
                     raise VersionConflict(current_version=current.version, cause=err) from err
@@ -222,7 +222,7 @@ class PlansTable(Table):
         self,
         user_id: str,
         new_plan: Plan | None,
-        plan_id: str | None,
+        plan_id: str,
         expected_version: int | None,
         updated_at: str,
     ) -> dict[str, Any]:
@@ -325,7 +325,10 @@ class PlansTable(Table):
             if current is None:
                 raise ItemNotFound(cause=err) from err
             raise VersionConflict(current_version=current.version, cause=err) from err
-        return self.get(user_id, plan_id, consistent=True)
+        changed = self.get(user_id, plan_id, consistent=True)
+        if changed is None:
+            raise ItemNotFound()
+        return changed
 
     def _clear_pointer_action(self, user_id: str, plan_id: str) -> dict[str, Any]:
         return {

@@ -7,6 +7,7 @@ The definitions are the single source for ``create_tables``, its ``--check`` and
 table managers. Attribute types: ``S`` string, ``N`` number.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +56,7 @@ class TableDefinition:
 
     @property
     def name(self) -> str:
-        return getattr(settings, self.setting)
+        return str(getattr(settings, self.setting))
 
     def key_schema(self) -> list[dict[str, str]]:
         return key_schema(self.partition_key, self.sort_key)
@@ -75,7 +76,7 @@ class TableDefinition:
             request["LocalSecondaryIndexes"] = [i.request() for i in self.local_indexes]
         return request
 
-    def schema_differences(self, description: dict[str, Any]) -> list[str]:
+    def schema_differences(self, description: Mapping[str, Any]) -> list[str]:
         """What differs between this definition and a DescribeTable ``Table``."""
         problems = []
         if _normal(description.get("KeySchema", [])) != _normal(self.key_schema()):

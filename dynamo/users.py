@@ -154,7 +154,7 @@ class UsersTable(Table):
         if max_age <= 0:
             return self.get(user_id)
         cache = caches[USER_CACHE_ALIAS]
-        user = cache.get(user_id)
+        user: User | None = cache.get(user_id)
         if user is None:
             user = self.get(user_id)
             if user is not None:
@@ -366,7 +366,7 @@ class UsersTable(Table):
             if not last_key:
                 return Page(users, None)
             start_id = last_key["user_id"]["S"]
-        return Page(users, _users_cursor(start_id, scope))
+        return Page(users, _users_cursor(start_id, scope) if start_id else None)
 
 
 USERS_SCAN_BATCH = 200

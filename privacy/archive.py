@@ -32,6 +32,9 @@ class _Sink:
     def flush(self) -> None:
         """Nothing is buffered here; zipfile calls it when it closes."""
 
+    def close(self) -> None:
+        """Nothing to release: the bytes leave through ``take``."""
+
     def take(self) -> bytes:
         data = b"".join(self._chunks)
         self._chunks.clear()

@@ -7,6 +7,8 @@ Works the same against DynamoDB Local and AWS (names come from settings).
 """
 
 import time
+from argparse import ArgumentParser
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.management.base import BaseCommand, CommandError
@@ -15,11 +17,15 @@ from dynamo.client import get_client
 from dynamo.errors import CONNECTION_ERRORS, error_code
 from dynamo.tables import ALL_TABLES, TableDefinition
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TableDescriptionTypeDef
+
 
 class Command(BaseCommand):
     help = "Create missing DynamoDB tables (idempotent) and wait until they are ACTIVE."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--check",
             action="store_true",
@@ -33,7 +39,7 @@ class Command(BaseCommand):
             help="wait up to SECONDS for DynamoDB to answer before starting",
         )
 
-    def handle(self, *args, check: bool, wait: float, **options):
+    def handle(self, *args: Any, check: bool, wait: float, **options: Any) -> None:
         client = get_client()
         self.wait_for_service(client, wait)
         problems = 0
@@ -46,7 +52,7 @@ class Command(BaseCommand):
         if problems:
             raise CommandError(f"{problems} table(s) missing or different from the definitions.")
 
-    def wait_for_service(self, client, seconds: float) -> None:
+    def wait_for_service(self, client: "DynamoDBClient", seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while True:
             try:
@@ -58,7 +64,7 @@ class Command(BaseCommand):
                 time.sleep(0.5)
 
     @staticmethod
-    def describe(client, name: str) -> dict | None:
+    def describe(client: "DynamoDBClient", name: str) -> "TableDescriptionTypeDef | None":
         try:
             return client.describe_table(TableName=name)["Table"]
         except ClientError as err:
@@ -66,7 +72,9 @@ class Command(BaseCommand):
                 return None
             raise
 
-    def report(self, definition: TableDefinition, description: dict | None) -> int:
+    def report(
+        self, definition: TableDefinition, description: "TableDescriptionTypeDef | None"
+    ) -> int:
         if description is None:
             self.stdout.write(f"{definition.name}: MISSING")
             return 1
@@ -78,7 +86,12 @@ class Command(BaseCommand):
         self.stdout.write(f"{definition.name}: {status}, schema matches")
         return 0
 
-    def create(self, client, definition: TableDefinition, description: dict | None) -> None:
+    def create(
+        self,
+        client: "DynamoDBClient",
+        definition: TableDefinition,
+        description: "TableDescriptionTypeDef | None",
+    ) -> None:
         action = "exists"
         if description is None:
             try:
@@ -98,7 +111,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{definition.name}: {action}, ACTIVE")
 
     @staticmethod
-    def enable_ttl(client, definition: TableDefinition) -> None:
+    def enable_ttl(client: "DynamoDBClient", definition: TableDefinition) -> None:
         if not definition.ttl_attribute:
             return
         status = client.describe_time_to_live(TableName=definition.name)
