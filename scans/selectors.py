@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ai.analysis import METRICS
 from dynamo.base import Page
 from dynamo.scans import Scan, scans_table
+from skincare.metrics import METRICS
 
 # Progress reads at most this many scans (a weekly scan for ten years is 520).
 PROGRESS_MAX_SCANS = 1000
