@@ -52,7 +52,7 @@ class InvalidAnalysis(ValueError):
 class MetricScore:
     score: float | None
     confidence: float
-    source: str = MODEL  # SOURCES: "measured" from the pixels, or judged by a "model"
+    source: str  # SOURCES: "measured" from the pixels, or judged by a "model"
     band: str | None = field(init=False)
 
     def __post_init__(self) -> None:
