@@ -1,9 +1,8 @@
 """``SkinAnalysis``: what every provider returns for a skin photo, and its validation.
 
-    analysis = SkinAnalysis.from_dict(answer, provider="gemini", model="gemini-2.5-flash")
+    judged = SkinAnalysis.from_dict(answer, provider="gemini", model=name, source="model")
+    analysis = with_measurements(judged, measured=offline_analysis_of_the_same_photo)
     stored = analysis.to_dict()
-    analysis = with_measurements(judged, measured=pipeline_analysis)
-
 
 Scores are 0-100 and one direction only: **higher is healthier** (as in the commercial
 skin-analysis APIs), so an acne score of 90 means little acne. A provider that cannot
@@ -14,7 +13,7 @@ Measured and judged are kept apart. Every metric says its ``source``: ``measured
 offline pixel pipeline (the same photo always gives the same number) or judged by a
 ``model``. ``with_measurements`` puts a model's analysis together with the pipeline's
 measures of the same photo: what the pipeline measured stays measured, the model adds
-the rest, and a face photo in which the pipeline found no face is not scored at all.
+the rest. A face photo in which the pipeline found no face is ``not_scored`` at all.
 """
 
 from dataclasses import asdict, dataclass, field
@@ -223,7 +222,8 @@ def measured_metrics(measured: SkinAnalysis) -> tuple[str, ...]:
     return tuple(name for name in METRICS if measured.metrics[name].score is not None)
 
 
-def is_faceless_face_photo(measured: SkinAnalysis) -> bool:
+def found_no_face(measured: SkinAnalysis) -> bool:
+    """Whether the pipeline looked for a face (a face photo) and found none."""
     return NO_FACE in measured.image_quality.reasons
 
 

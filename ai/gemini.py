@@ -19,7 +19,7 @@ from google.genai import types
 from ai.analysis import (
     InvalidAnalysis,
     SkinAnalysis,
-    is_faceless_face_photo,
+    found_no_face,
     measured_metrics,
     not_scored,
     with_measurements,
@@ -47,7 +47,7 @@ class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient):
 
     def analyze_skin(self, *, image_jpeg: bytes, area: str, profile: SkinProfile) -> SkinAnalysis:
         measured = self.pipeline.analyze_skin(image_jpeg=image_jpeg, area=area, profile=profile)
-        if is_faceless_face_photo(measured):
+        if found_no_face(measured):
             return not_scored(measured, provider=self.name, model=self.model)
         by_pipeline = measured_metrics(measured)
         response = self._generate(
