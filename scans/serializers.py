@@ -181,6 +181,9 @@ class ProgressPointSerializer(serializers.Serializer):
     scan_id = serializers.CharField()
     scanned_at = serializers.DateTimeField()
     score = serializers.FloatField()
+    source = serializers.ChoiceField(
+        SOURCES, help_text="'measured' from the photo's pixels or judged by a 'model'."
+    )
 
 
 class MetricProgressSerializer(serializers.Serializer):

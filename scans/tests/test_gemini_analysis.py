@@ -250,3 +250,23 @@ def test_an_analysis_stored_before_sources_reads_back_with_them(
     ):
         assert {entry["source"] for entry in analysis["metrics"].values()} == {legacy_source}
         assert analysis["metrics"]["acne"]["score"] == legacy["metrics"]["acne"]["score"]
+
+
+def test_progress_points_say_where_each_score_came_from(gemini_uploads, auth_client):
+    scan = gemini_uploads(FakeResponse.json_answer(valid_analysis_answer())).json()
+
+    progress = auth_client.get(f"{SCANS}/progress").json()
+
+    sources = {
+        series["metric"]: {point["source"] for point in series["points"]}
+        for series in progress["metrics"]
+        if series["points"]
+    }
+    expected = {
+        name: {entry["source"]}
+        for name, entry in scan["analysis"]["metrics"].items()
+        if entry["score"] is not None
+    }
+    assert sources == expected
+    assert sources["hydration"] == {"model"}
+    assert "measured" in set().union(*sources.values())
