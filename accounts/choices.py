@@ -1,31 +1,11 @@
 """The fixed choices of a DermaLens profile (product decisions, in one place)."""
 
-SKIN_TYPES = ("normal", "dry", "oily", "combination", "sensitive")
-SKIN_CONCERNS = (
-    "acne",
-    "redness",
-    "pigmentation",
-    "wrinkles",
-    "dryness",
-    "oiliness",
-    "pores",
-    "dark_circles",
-    "texture",
-    "sensitivity",
-)
-SENSITIVITIES = (
-    "fragrance",
-    "essential_oils",
-    "alcohol",
-    "lanolin",
-    "parabens",
-    "sulfates",
-    "retinoids",
-    "aha_bha",
-    "benzoyl_peroxide",
-    "vitamin_c",
-    "niacinamide",
-)
+from skincare import actives, concerns, metrics
+
+# The skin-care words a profile shares with analyses and plans.
+SKIN_TYPES = metrics.SKIN_TYPES
+SKIN_CONCERNS = concerns.CONCERNS
+SENSITIVITIES = actives.SENSITIVITIES
 AGE_RANGES = ("under_18", "18_24", "25_34", "35_44", "45_54", "55_64", "65_plus")
 
 FULL_NAME_MAX_LENGTH = 100

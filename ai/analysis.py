@@ -1,35 +1,28 @@
 """``SkinAnalysis``: what every provider returns for a skin photo, and its validation.
 
-    analysis = SkinAnalysis.from_dict(answer, provider="gemini", model="gemini-2.5-flash")
+    judged = SkinAnalysis.from_dict(answer, provider="gemini", model=name, source="model")
+    analysis = with_measurements(judged, measured=offline_analysis_of_the_same_photo)
     stored = analysis.to_dict()
 
 Scores are 0-100 and one direction only: **higher is healthier** (as in the commercial
 skin-analysis APIs), so an acne score of 90 means little acne. A provider that cannot
 judge a metric reports ``score: None`` rather than a made-up number. ``confidence``
 (0-1) lets a client tell "low confidence" from "failed". No analysis is a diagnosis.
+
+Measured and judged are kept apart. Every metric says its ``source``: ``measured`` by the
+offline pixel pipeline (the same photo always gives the same number) or judged by a
+``model``. ``with_measurements`` puts a model's analysis together with the pipeline's
+measures of the same photo: what the pipeline measured stays measured, the model adds
+the rest. A face photo in which the pipeline found no face is ``not_scored`` at all.
 """
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-METRICS = (
-    "acne",
-    "redness",
-    "oiliness",
-    "hydration",
-    "pigmentation",
-    "wrinkles",
-    "pores",
-    "texture",
-    "radiance",
-    "firmness",
-    "dark_circles",
-    "eye_bags",
-)
-REGIONS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
-SKIN_TYPES = ("normal", "dry", "oily", "combination", "sensitive")
-SEVERITIES = ("mild", "moderate", "severe")
+from skincare.concerns import SEVERITIES
+from skincare.metrics import MEASURED, METRICS, MODEL, REGIONS, SKIN_TYPES, SOURCES, band_for
+
 QUALITY_REASONS = (
     "too_dark",
     "too_bright",
@@ -38,30 +31,27 @@ QUALITY_REASONS = (
     "too_little_skin",
     "no_face",
 )
-# (lower bound, band): a score above the bound gets the band; 30 or less is "bad".
-BANDS = ((90, "excellent"), (80, "great"), (70, "good"), (50, "average"), (30, "poor"))
 SUMMARY_MAX_LENGTH = 600
 LIST_MAX_ITEMS = 12
 TEXT_MAX_LENGTH = 200
+# A face photo with this reason is not scored: whatever skin it shows, it is not a face.
+NO_FACE = "no_face"
+NO_FACE_SUMMARY = (
+    "No face was found in this face photo, so nothing was scored. Retake it facing the "
+    "camera with your whole face in view, in even daylight, or choose the area the photo "
+    "shows. This is general skin-care guidance, not a diagnosis."
+)
 
 
 class InvalidAnalysis(ValueError):
     """A provider's answer does not fit the contract (types, ranges, choices)."""
 
 
-def band_for(score: float | None) -> str | None:
-    if score is None:
-        return None
-    for bound, name in BANDS:
-        if score > bound:
-            return name
-    return "bad"
-
-
 @dataclass(frozen=True)
 class MetricScore:
     score: float | None
     confidence: float
+    source: str  # SOURCES: "measured" from the pixels, or judged by a "model"
     band: str | None = field(init=False)
 
     def __post_init__(self) -> None:
@@ -111,24 +101,36 @@ class SkinAnalysis:
         provider: str | None = None,
         model: str | None = None,
         heuristic: bool | None = None,
+        source: str | None = None,
     ) -> "SkinAnalysis":
         """Validate an untrusted answer (a model's, or a stored one) into an analysis.
 
+        ``source``, when given, is every metric's source whatever the answer says (a
+        model cannot call its own numbers measured); otherwise each metric keeps the one
+        stored with it, or, stored before sources were, ``legacy_source``.
         Raises ``InvalidAnalysis`` naming the first thing that is wrong.
         """
         if not isinstance(data, dict):
             raise InvalidAnalysis("the analysis is not an object")
+        heuristic = heuristic if heuristic is not None else bool(data.get("heuristic", False))
+        if source is not None and source not in SOURCES:
+            raise ValueError(f"source is one of {', '.join(SOURCES)}, not {source!r}")
         metrics_in = _mapping(data.get("metrics"), "metrics")
         metrics = {}
         for name in METRICS:
             entry = metrics_in.get(name)
             if entry is None:
-                metrics[name] = MetricScore(score=None, confidence=0.0)
-                continue
+                entry = {"score": None, "confidence": 0.0}
             entry = _mapping(entry, f"metrics.{name}")
             metrics[name] = MetricScore(
                 score=_score(entry.get("score"), f"metrics.{name}.score"),
                 confidence=_unit(entry.get("confidence", 0.0), f"metrics.{name}.confidence"),
+                source=source
+                or _choice(
+                    entry.get("source", legacy_source(heuristic=heuristic)),
+                    SOURCES,
+                    f"metrics.{name}.source",
+                ),
             )
         unknown = set(metrics_in) - set(METRICS)
         if unknown:
@@ -177,9 +179,124 @@ class SkinAnalysis:
             ),
             provider=provider or _text(data.get("provider"), "provider"),
             model=model or _text(data.get("model"), "model"),
-            heuristic=heuristic if heuristic is not None else bool(data.get("heuristic", False)),
+            heuristic=heuristic,
             analyzed_at=data.get("analyzed_at") or now_iso(),
         )
+
+
+def legacy_source(*, heuristic: bool) -> str:
+    """The source of a metric stored before metrics said theirs.
+
+    A heuristic analysis was the offline pipeline's own measure; any other was a model's.
+    """
+    return MEASURED if heuristic else MODEL
+
+
+def readable(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored analysis as the API shows it: every metric with its ``source``.
+
+    Analyses stored before sources were recorded get ``legacy_source``; the stored item
+    is left as it is. Others are returned untouched (no copy on the hot path).
+    """
+    if not stored:
+        return stored
+    metrics = stored.get("metrics") or {}
+    if all("source" in entry for entry in metrics.values()):
+        return stored
+    source = legacy_source(heuristic=bool(stored.get("heuristic", False)))
+    return {
+        **stored,
+        "metrics": {
+            name: entry if "source" in entry else {**entry, "source": source}
+            for name, entry in metrics.items()
+        },
+    }
+
+
+def measured_metrics(measured: SkinAnalysis) -> tuple[str, ...]:
+    """The metrics the pipeline actually measured in this photo (a score, not ``None``).
+
+    Read from the result, not from a list: what the pipeline can measure grows with it,
+    and one photo may hide what another shows (no eyes found, no dark-circle measure).
+    """
+    return tuple(name for name in METRICS if measured.metrics[name].score is not None)
+
+
+def found_no_face(measured: SkinAnalysis) -> bool:
+    """Whether the pipeline looked for a face (a face photo) and found none."""
+    return NO_FACE in measured.image_quality.reasons
+
+
+def not_scored(measured: SkinAnalysis, *, provider: str, model: str) -> SkinAnalysis:
+    """The analysis of a face photo without a face: its image quality, and no score."""
+    return SkinAnalysis(
+        overall_score=None,
+        skin_type=None,
+        metrics={
+            name: MetricScore(score=None, confidence=0.0, source=MEASURED) for name in METRICS
+        },
+        regions={},
+        concerns=(),
+        image_quality=ImageQuality(acceptable=False, reasons=measured.image_quality.reasons),
+        summary=NO_FACE_SUMMARY,
+        red_flags=(),
+        provider=provider,
+        model=model,
+        heuristic=False,
+        analyzed_at=now_iso(),
+    )
+
+
+def with_measurements(judged: SkinAnalysis, *, measured: SkinAnalysis) -> SkinAnalysis:
+    """A model's analysis of a photo with the pipeline's measures of it put first.
+
+    Every metric the pipeline measured keeps the pipeline's score, confidence and region
+    scores (``source: measured``), whatever the model said; the model's scores fill only
+    the metrics the pipeline could not measure (``source: model``). The overall score is
+    the mean of the measured scores, so it too is the same for the same photo (the
+    model's only when nothing was measured). The image quality is the pipeline's; skin
+    type (the model's, else the pipeline's), concerns, summary and red flags are the
+    model's words.
+    """
+    by_pipeline = measured_metrics(measured)
+    metrics = {
+        name: measured.metrics[name] if name in by_pipeline else judged.metrics[name]
+        for name in METRICS
+    }
+    regions: dict[str, dict[str, float | None]] = {}
+    for region in REGIONS:
+        scores = {
+            metric: score
+            for metric, score in judged.regions.get(region, {}).items()
+            if metric not in by_pipeline
+        }
+        scores.update(
+            (metric, score)
+            for metric, score in measured.regions.get(region, {}).items()
+            if metric in by_pipeline
+        )
+        if scores:
+            regions[region] = scores
+    measured_scores = [measured.metrics[name].score for name in by_pipeline]
+    overall = (
+        round(sum(measured_scores) / len(measured_scores), 1)
+        if measured_scores
+        else judged.overall_score
+    )
+    return SkinAnalysis(
+        overall_score=overall,
+        skin_type=judged.skin_type or measured.skin_type,
+        metrics=metrics,
+        regions=regions,
+        concerns=judged.concerns,
+        image_quality=measured.image_quality,
+        summary=judged.summary,
+        red_flags=judged.red_flags,
+        provider=judged.provider,
+        model=judged.model,
+        heuristic=judged.heuristic,
+        analyzed_at=judged.analyzed_at,
+    )
 
 
 def now_iso() -> str:

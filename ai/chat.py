@@ -16,8 +16,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, cast
 
-from ai.analysis import METRICS
-from ai.providers import SkinProfile, get_provider
+from ai.providers import get_provider
+from skincare.actives import (
+    ACTIVES,
+    CONCERN_ACTIVES,
+    PREGNANCY_AVOIDS_KINDS,
+    avoided_kinds,
+    kind_of,
+)
+from skincare.concerns import METRIC_CONCERNS
+from skincare.metrics import METRICS
 
 ROLES = ("user", "assistant")
 CHAT_FAILURE_REASONS = (
@@ -290,7 +298,7 @@ PRESCRIPTION = re.compile(
     r"clindamycin|tablets?|pills?)\b",
     re.IGNORECASE,
 )
-# Everyday habits per metric; the ingredients come from the plan rule engine, filtered
+# Everyday habits per metric; the ingredients come from ``skincare.actives``, filtered
 # by the person's sensitivities and pregnancy (``suited_ingredients``).
 METRIC_GUIDANCE = {
     "acne": "For breakouts: a gentle cleanser twice a day, a non-comedogenic moisturiser, "
@@ -404,21 +412,18 @@ def _guidance(context: ChatContext, message: str) -> list[str]:
 
 
 def suited_ingredients(metric: str, context: ChatContext) -> list[str]:
-    """What the plan rule engine would use for a metric's concern, minus what the person
-    must avoid (their sensitivities; retinoids in pregnancy)."""
-    # Imported here: the rules live with the plans, which build on this package.
-    from plans import rules
-
-    concern = rules.METRIC_CONCERNS.get(metric)
+    """The actives suited to a metric's concern (best first, as the plan rules rank them),
+    minus what the person must avoid (their sensitivities; retinoids in pregnancy)."""
+    concern = METRIC_CONCERNS.get(metric)
     if concern is None:
         return []
-    avoided = set(rules.avoided_kinds(SkinProfile(sensitivities=context.sensitivities)))
+    avoided = set(avoided_kinds(context.sensitivities))
     if context.pregnant_or_breastfeeding:
-        avoided |= rules.PREGNANCY_AVOIDS_KINDS
+        avoided |= PREGNANCY_AVOIDS_KINDS
     return [
-        rules.ACTIVES[active]["label"]
-        for active in rules.CONCERN_ACTIVES.get(concern, ())
-        if rules.kind_of(active) not in avoided
+        ACTIVES[active]["label"]
+        for active in CONCERN_ACTIVES.get(concern, ())
+        if kind_of(active) not in avoided
     ][:INGREDIENTS_SHOWN]
 
 

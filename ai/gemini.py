@@ -6,11 +6,24 @@
 Every answer is validated before anything is stored: an analysis against the
 ``SkinAnalysis`` contract, a plan by the safety check (``plans.safety``), a chat reply
 as plain text.
+
+An analysis starts with the offline pixel pipeline on the same photo: what it measures
+stays its measure (``source: measured``), so the same photo gives the same numbers
+whatever the model answers; Gemini receives those measures as context and adds what
+pixels cannot give (skin type, concerns in words, judged metrics, summary, red flags).
+A face photo in which the pipeline finds no face is not scored, and Gemini is not asked.
 """
 
 from google.genai import types
 
-from ai.analysis import InvalidAnalysis, SkinAnalysis
+from ai.analysis import (
+    InvalidAnalysis,
+    SkinAnalysis,
+    found_no_face,
+    measured_metrics,
+    not_scored,
+    with_measurements,
+)
 from ai.gemini_chat import GeminiChat
 from ai.gemini_client import (
     BLOCKED_FINISH_REASONS,
@@ -18,8 +31,10 @@ from ai.gemini_client import (
     GeminiClient,
 )
 from ai.gemini_plans import GeminiPlanDrafting
+from ai.offline import OfflineProvider
 from ai.prompts import SKIN_ANALYSIS_INSTRUCTION, analysis_response_schema, skin_analysis_request
 from ai.providers import SkinProfile
+from skincare.metrics import METRICS, MODEL
 
 __all__ = ["BLOCKED_FINISH_REASONS", "SAFETY_SETTINGS", "GeminiProvider"]
 
@@ -27,20 +42,31 @@ __all__ = ["BLOCKED_FINISH_REASONS", "SAFETY_SETTINGS", "GeminiProvider"]
 class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient):
     """Gemini for every AI use of DermaLens; one google-genai client per instance."""
 
+    # Measures the photo before the model sees it; deterministic and without network.
+    pipeline = OfflineProvider()
+
     def analyze_skin(self, *, image_jpeg: bytes, area: str, profile: SkinProfile) -> SkinAnalysis:
+        measured = self.pipeline.analyze_skin(image_jpeg=image_jpeg, area=area, profile=profile)
+        if found_no_face(measured):
+            return not_scored(measured, provider=self.name, model=self.model)
+        by_pipeline = measured_metrics(measured)
         response = self._generate(
             contents=[
                 types.Part.from_bytes(data=image_jpeg, mime_type="image/jpeg"),
-                skin_analysis_request(area=area, profile=profile),
+                skin_analysis_request(area=area, profile=profile, measured=measured),
             ],
             config=self._json_config(
-                instruction=SKIN_ANALYSIS_INSTRUCTION, schema=analysis_response_schema()
+                instruction=SKIN_ANALYSIS_INSTRUCTION,
+                schema=analysis_response_schema(
+                    judged_metrics=[name for name in METRICS if name not in by_pipeline]
+                ),
             ),
         )
         answer = self._answer_from(response)
         try:
-            return SkinAnalysis.from_dict(
-                answer, provider=self.name, model=self.model, heuristic=False
+            judged = SkinAnalysis.from_dict(
+                answer, provider=self.name, model=self.model, heuristic=False, source=MODEL
             )
         except InvalidAnalysis as err:
             raise self._failed("invalid_response", f"the answer broke the contract: {err}") from err
+        return with_measurements(judged, measured=measured)

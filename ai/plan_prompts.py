@@ -14,10 +14,10 @@ from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
 
-from ai.analysis import METRICS
 from ai.providers import SkinProfile
-from plans.rules import (
-    ACTIVES,
+from skincare.actives import ACTIVES
+from skincare.metrics import METRICS
+from skincare.routines import (
     FREQUENCIES,
     MAX_ACTIVES_PER_STEP,
     MAX_LIST_ITEMS,
@@ -107,7 +107,7 @@ def _plain_number(value: Any) -> int | float:
 
 
 def plan_response_schema() -> dict[str, Any]:
-    """The answer's JSON schema: the plan content shape of ``plans.rules``.
+    """The answer's JSON schema: the plan content shape (``skincare.routines``).
 
     A fresh dict on every call: google-genai rewrites a schema dict in place.
     """

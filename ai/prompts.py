@@ -1,30 +1,33 @@
 """What DermaLens tells Gemini: the system instruction, the user content, the answer's schema.
 
+    judged = [name for name in METRICS if name not in measured_metrics(measured)]
     config = types.GenerateContentConfig(
-        system_instruction=SKIN_ANALYSIS_INSTRUCTION, response_schema=analysis_response_schema()
+        system_instruction=SKIN_ANALYSIS_INSTRUCTION,
+        response_schema=analysis_response_schema(judged_metrics=judged),
     )
-    contents = [image_part, skin_analysis_request(area="face", profile=profile)]
+    contents = [image_part, skin_analysis_request(area="face", profile=profile, measured=measured)]
 
 The system instruction is fixed text. Everything a user supplied (the area, their
-profile) goes into the user content as delimited JSON data, never into the instruction.
+profile) and what the pixel pipeline measured go into the user content as delimited JSON
+data, never into the instruction. The model is asked only for what was not measured.
 """
 
 import copy
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
 from ai.analysis import (
     LIST_MAX_ITEMS,
-    METRICS,
-    QUALITY_REASONS,
-    REGIONS,
-    SEVERITIES,
-    SKIN_TYPES,
     SUMMARY_MAX_LENGTH,
     TEXT_MAX_LENGTH,
+    SkinAnalysis,
+    measured_metrics,
 )
 from ai.providers import SkinProfile
+from skincare.concerns import SEVERITIES
+from skincare.metrics import METRICS, REGIONS, SKIN_TYPES
 
 CONTEXT_START = "<skin_photo_context>"
 CONTEXT_END = "</skin_photo_context>"
@@ -36,17 +39,22 @@ person's skin and describe its condition for everyday skin care.
 What you give is general skin-care guidance, never a medical diagnosis. Do not name diseases \
 as certain, do not prescribe medication, and keep the tone calm and practical.
 
+Measured values: DermaLens measures some metrics itself from the photo's pixels, the \
+same way every time. They are in the context block under "measured" (metric scores with \
+their confidence, region scores, and the photo's measured image quality). Do not score \
+those metrics again and do not contradict them; use them, with what you see, for the \
+skin type, the concerns and the summary.
 Scores: every score is a number from 0 to 100 where HIGHER IS HEALTHIER. An acne score of 90 \
 means little or no acne; a redness score of 20 means a lot of redness. overall_score follows \
 the same direction.
-Metrics: {", ".join(METRICS)}. For each, give a score and a confidence from 0 to 1. When a \
-metric cannot be judged from this photo (not visible, wrong area, poor light), its score is \
-null and its confidence is low; never invent a number.
-Regions ({", ".join(REGIONS)}): scores for the metrics that differ visibly in that region; \
-leave out regions that are not in the photo.
-Image quality: if the photo is too dark, too bright, blurry, too small, shows too little \
-skin, or (for a face photo) shows no face, set image_quality.acceptable to false with the \
-reasons, and give null scores for whatever cannot be judged.
+Metrics: score only the metrics in the response schema (those DermaLens could not \
+measure), each with a confidence from 0 to 1. When a metric cannot be judged from this \
+photo (not visible, wrong area, poor light), its score is null and its confidence is low; \
+never invent a number.
+Regions ({", ".join(REGIONS)}): scores for the metrics you score that differ visibly in \
+that region; leave out regions that are not in the photo.
+Image quality: if the measured image quality is poor (too dark, too bright, blurry, too \
+small, too little skin), say so in the summary and lower your confidence accordingly.
 Concerns: at most {LIST_MAX_ITEMS}, each with a short name, a severity and the region if \
 there is one.
 Summary: at most {SUMMARY_MAX_LENGTH} characters, plain language, with one or two gentle \
@@ -69,12 +77,34 @@ Answer only with JSON that matches the response schema.
 """
 
 
-def skin_analysis_request(*, area: str, profile: SkinProfile) -> str:
-    """The user's text for one analysis: the request, then the context as delimited JSON."""
-    context = {"area": area, "profile": asdict(profile)}
+def skin_analysis_request(*, area: str, profile: SkinProfile, measured: SkinAnalysis) -> str:
+    """The user's text for one analysis: the request, then the context as delimited JSON.
+
+    ``measured`` is the pixel pipeline's analysis of the same photo: its measured metrics,
+    their region scores and the photo's image quality go to the model as context.
+    """
+    by_pipeline = measured_metrics(measured)
+    context = {
+        "area": area,
+        "profile": asdict(profile),
+        "measured": {
+            "metrics": {
+                name: {
+                    "score": measured.metrics[name].score,
+                    "confidence": measured.metrics[name].confidence,
+                }
+                for name in by_pipeline
+            },
+            "regions": {
+                region: {metric: score for metric, score in scores.items() if metric in by_pipeline}
+                for region, scores in measured.regions.items()
+            },
+            "image_quality": asdict(measured.image_quality),
+        },
+    }
     return (
         "Analyse the skin in the attached photo. What the person told us about themselves "
-        "follows as JSON data in the context block.\n"
+        "and what DermaLens measured in the photo follow as JSON data in the context block.\n"
         f"{CONTEXT_START}\n{_json_data(context)}\n{CONTEXT_END}"
     )
 
@@ -85,11 +115,14 @@ def _json_data(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def analysis_response_schema() -> dict[str, Any]:
+def analysis_response_schema(*, judged_metrics: Sequence[str] = METRICS) -> dict[str, Any]:
     """The answer's JSON schema (the OpenAPI subset google-genai's ``response_schema`` takes).
 
+    ``judged_metrics`` are the metrics the model scores (those the pipeline did not
+    measure in this photo); the image quality is the pipeline's, so it is not asked for.
     A fresh dict on every call: google-genai rewrites a schema dict in place.
     """
+    judged = [name for name in METRICS if name in judged_metrics]
     score = {"type": "NUMBER", "minimum": 0, "maximum": 100, "nullable": True}
     metric = {
         "type": "OBJECT",
@@ -99,10 +132,6 @@ def analysis_response_schema() -> dict[str, Any]:
         },
         "required": ["score", "confidence"],
         "propertyOrdering": ["score", "confidence"],
-    }
-    region_scores = {
-        "type": "OBJECT",
-        "properties": {name: dict(score) for name in METRICS},
     }
     concern = {
         "type": "OBJECT",
@@ -114,30 +143,25 @@ def analysis_response_schema() -> dict[str, Any]:
         "required": ["name", "severity"],
         "propertyOrdering": ["name", "severity", "region"],
     }
-    properties = {
-        "image_quality": {
+    properties: dict[str, Any] = {
+        "skin_type": {"type": "STRING", "enum": list(SKIN_TYPES), "nullable": True},
+    }
+    if judged:
+        # Gemini refuses an OBJECT without properties: no metric to judge, no metrics key.
+        properties["metrics"] = {
+            "type": "OBJECT",
+            "properties": {name: copy.deepcopy(metric) for name in judged},
+            "required": judged,
+            "propertyOrdering": judged,
+        }
+        properties["regions"] = {
             "type": "OBJECT",
             "properties": {
-                "acceptable": {"type": "BOOLEAN"},
-                "reasons": {
-                    "type": "ARRAY",
-                    "items": {"type": "STRING", "enum": list(QUALITY_REASONS)},
-                },
+                region: {"type": "OBJECT", "properties": {name: dict(score) for name in judged}}
+                for region in REGIONS
             },
-            "required": ["acceptable", "reasons"],
-            "propertyOrdering": ["acceptable", "reasons"],
-        },
-        "skin_type": {"type": "STRING", "enum": list(SKIN_TYPES), "nullable": True},
-        "metrics": {
-            "type": "OBJECT",
-            "properties": {name: copy.deepcopy(metric) for name in METRICS},
-            "required": list(METRICS),
-            "propertyOrdering": list(METRICS),
-        },
-        "regions": {
-            "type": "OBJECT",
-            "properties": {name: copy.deepcopy(region_scores) for name in REGIONS},
-        },
+        }
+    properties |= {
         "concerns": {"type": "ARRAY", "items": concern, "maxItems": LIST_MAX_ITEMS},
         "red_flags": {
             "type": "ARRAY",

@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from ai.providers import AIProvider, AnalysisFailed, SkinProfile
-from plans.rules import FREQUENCIES, ROUTINES, build_plan
+from plans.rules import build_plan
 from plans.safety import (
     RECORD_KEYS,
     UNCORRECTABLE,
@@ -24,6 +24,7 @@ from plans.safety import (
     make_safe,
     without_actives,
 )
+from skincare.routines import FREQUENCIES, ROUTINES
 
 logger = logging.getLogger(__name__)
 

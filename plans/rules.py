@@ -1,4 +1,4 @@
-"""The treatment-plan vocabulary and the rule engine that chooses a plan's actives.
+"""The rule engine that builds a treatment plan and chooses its actives.
 
     content = build_plan(analysis=scan_analysis_dict, profile=profile)
 
@@ -7,7 +7,9 @@ person's stated concerns pick target concerns, each concern maps to ingredients,
 person's sensitivities, pregnancy and sensitive skin narrow the choice. New actives start
 one at a time (``start_week``), a retinoid only at night, sunscreen last every morning.
 The same inputs always give the same plan. Nothing here is a diagnosis or a prescription:
-the only retinoid of medical strength is over-the-counter adapalene 0.1%.
+the only retinoid of medical strength is over-the-counter adapalene 0.1%. The words it
+uses (metrics, concerns, actives and their clashes, the parts of a routine) are the
+shared ``skincare`` vocabulary.
 
 A plan's content is a plain dict (stored as a DynamoDB map)::
 
@@ -20,115 +22,35 @@ A plan's content is a plain dict (stored as a DynamoDB map)::
 
 from typing import Any
 
-from ai.analysis import METRICS
 from ai.providers import SkinProfile
-
-ROUTINES = ("am", "pm")
-# In the order they go on the skin; a routine's steps are sorted by it.
-STEP_CATEGORIES = (
-    "cleanser",
-    "toner",
-    "exfoliant",
-    "serum",
-    "treatment",
-    "eye_cream",
-    "moisturiser",
-    "sunscreen",
+from skincare.actives import (
+    ACID_KINDS,
+    ACTIVES,
+    BENZOYL_PEROXIDE,
+    CONCERN_ACTIVES,
+    FAMILIES,
+    INGREDIENT_SENSITIVITY_LABELS,
+    PREGNANCY_AVOIDS_KINDS,
+    PREGNANCY_PREFERS,
+    RETINOID,
+    SENSITIVE_SKIN_AVOIDS,
+    SUPPORT_KINDS,
+    avoided_kinds,
+    clashes,
+    is_new_active,
+    kind_of,
 )
-# Most often first.
-FREQUENCIES = ("daily", "every_other_day", "2_3_times_week", "weekly")
+from skincare.concerns import CONCERN_METRICS, METRIC_CONCERNS
+from skincare.metrics import METRICS
+from skincare.routines import (
+    MAX_LIST_ITEMS,
+    ROUTINES,
+    STEP_CATEGORIES,
+    TEXT_MAX_CHARS,
+    TITLE_MAX_CHARS,
+)
 
-# Over-the-counter product strengths only; nothing prescription-only beyond adapalene 0.1%.
-ACTIVES: dict[str, dict[str, str]] = {
-    "adapalene": {"label": "Adapalene 0.1% gel", "kind": "retinoid"},
-    "retinol": {"label": "Retinol serum", "kind": "retinoid"},
-    "retinal": {"label": "Retinal (retinaldehyde) serum", "kind": "retinoid"},
-    "salicylic_acid": {"label": "Salicylic acid (BHA) 2%", "kind": "bha"},
-    "glycolic_acid": {"label": "Glycolic acid (AHA) toner", "kind": "aha"},
-    "lactic_acid": {"label": "Lactic acid (AHA) serum", "kind": "aha"},
-    "mandelic_acid": {"label": "Mandelic acid (AHA) serum", "kind": "aha"},
-    "benzoyl_peroxide": {"label": "Benzoyl peroxide 2.5% gel", "kind": "benzoyl_peroxide"},
-    "azelaic_acid": {"label": "Azelaic acid 10% cream", "kind": "azelaic_acid"},
-    "niacinamide": {"label": "Niacinamide 5% serum", "kind": "niacinamide"},
-    "vitamin_c": {"label": "Vitamin C serum", "kind": "vitamin_c"},
-    "zinc": {"label": "Zinc PCA serum", "kind": "zinc"},
-    "peptides": {"label": "Peptide serum", "kind": "peptide"},
-    "caffeine": {"label": "Caffeine eye cream", "kind": "caffeine"},
-    "centella": {"label": "Centella asiatica serum", "kind": "soothing"},
-    "panthenol": {"label": "Panthenol (vitamin B5) serum", "kind": "soothing"},
-    "ceramides": {"label": "Ceramide moisturiser", "kind": "barrier"},
-    "hyaluronic_acid": {"label": "Hyaluronic acid serum", "kind": "hydrator"},
-    "sunscreen_spf50": {"label": "Broad-spectrum sunscreen SPF 50", "kind": "sunscreen"},
-}
-RETINOID = "retinoid"
-BENZOYL_PEROXIDE = "benzoyl_peroxide"
-ACID_KINDS = frozenset({"aha", "bha"})
-SUNSCREEN = "sunscreen"
-# Kinds that support the skin rather than treat it: they need no one-at-a-time start.
-SUPPORT_KINDS = frozenset({"barrier", "hydrator", "soothing", SUNSCREEN})
-
-# Profile sensitivities (accounts.choices.SENSITIVITIES) that rule out kinds of active.
-SENSITIVITY_KINDS: dict[str, frozenset[str]] = {
-    "retinoids": frozenset({RETINOID}),
-    "aha_bha": ACID_KINDS,
-    "benzoyl_peroxide": frozenset({BENZOYL_PEROXIDE}),
-    "vitamin_c": frozenset({"vitamin_c"}),
-    "niacinamide": frozenset({"niacinamide"}),
-}
-# Profile sensitivities to ingredients of any product, which the plan names as cautions.
-INGREDIENT_SENSITIVITY_LABELS = {
-    "fragrance": "fragrance",
-    "essential_oils": "essential oils",
-    "alcohol": "drying alcohol",
-    "lanolin": "lanolin",
-    "parabens": "parabens",
-    "sulfates": "sulfates",
-}
-SENSITIVE_SKIN_AVOIDS = frozenset({"glycolic_acid"})  # the harshest AHA
-PREGNANCY_AVOIDS_KINDS = frozenset({RETINOID})
-PREGNANCY_PREFERS = ("azelaic_acid",)
-
-# Which concern each analysis metric speaks to (hydration low means dryness).
-METRIC_CONCERNS = {
-    "acne": "acne",
-    "redness": "redness",
-    "oiliness": "oiliness",
-    "hydration": "dryness",
-    "pigmentation": "pigmentation",
-    "wrinkles": "wrinkles",
-    "pores": "pores",
-    "texture": "texture",
-    "radiance": "pigmentation",
-    "firmness": "wrinkles",
-    "dark_circles": "dark_circles",
-    "eye_bags": "dark_circles",
-}
-# The metric a stated concern is measured by, for its goal.
-CONCERN_METRICS = {
-    "acne": "acne",
-    "redness": "redness",
-    "oiliness": "oiliness",
-    "dryness": "hydration",
-    "pigmentation": "pigmentation",
-    "wrinkles": "wrinkles",
-    "pores": "pores",
-    "texture": "texture",
-    "dark_circles": "dark_circles",
-    "sensitivity": "redness",
-}
-# Candidates per concern, best first; the first ones that fit the person are chosen.
-CONCERN_ACTIVES = {
-    "acne": ("adapalene", "benzoyl_peroxide", "salicylic_acid", "azelaic_acid", "niacinamide"),
-    "redness": ("azelaic_acid", "centella", "panthenol"),
-    "pigmentation": ("vitamin_c", "azelaic_acid", "niacinamide"),
-    "dryness": ("ceramides", "hyaluronic_acid", "panthenol"),
-    "oiliness": ("niacinamide", "zinc", "salicylic_acid"),
-    "pores": ("niacinamide", "salicylic_acid", "retinol"),
-    "texture": ("lactic_acid", "mandelic_acid", "glycolic_acid", "retinol"),
-    "wrinkles": ("retinol", "peptides", "vitamin_c"),
-    "dark_circles": ("caffeine", "peptides"),
-    "sensitivity": ("centella", "panthenol"),
-}
+# How a plan's title names each concern it targets.
 CONCERN_TITLES = {
     "acne": "breakouts",
     "redness": "redness",
@@ -157,32 +79,7 @@ NEW_ACTIVE_SPACING_WEEKS = 2
 SENSITIVE_NEW_ACTIVE_SPACING_WEEKS = 3
 PLAN_WEEKS = 12
 BASIC_PLAN_WEEKS = 6
-MIN_PLAN_WEEKS = 2
-MAX_PLAN_WEEKS = 24
-MAX_STEPS_PER_ROUTINE = 8
-MAX_ACTIVES_PER_STEP = 4
-MAX_LIST_ITEMS = 12
-TITLE_MAX_CHARS = 120
-TEXT_MAX_CHARS = 300
 
-# Kinds that never share a routine in a plan the engine builds. The safety check
-# enforces the first three (retinoid with BPO or an acid); the rest only irritate.
-CLASHING_KINDS = frozenset(
-    frozenset(pair)
-    for pair in (
-        (RETINOID, BENZOYL_PEROXIDE),
-        (RETINOID, "aha"),
-        (RETINOID, "bha"),
-        ("aha", "bha"),
-        (BENZOYL_PEROXIDE, "aha"),
-        (BENZOYL_PEROXIDE, "bha"),
-        (BENZOYL_PEROXIDE, "vitamin_c"),
-        ("vitamin_c", "aha"),
-        ("vitamin_c", "bha"),
-    )
-)
-# Kinds of which a plan holds one active at most (AHA and BHA count as one family).
-FAMILIES = {"aha": "acid", "bha": "acid"}
 # Where each kind may go, preferred routine first; the rest prefer the evening.
 ROUTINES_BY_KIND = {
     RETINOID: ("pm",),  # sunlight breaks retinoids down and they add sun sensitivity
@@ -332,33 +229,12 @@ BENZOYL_PEROXIDE_CAUTION = "Benzoyl peroxide bleaches fabric: use white towels a
 INGREDIENTS_CAUTION = "Choose products free of {ingredients}, as you asked."
 
 
-def kind_of(active: str) -> str:
-    return ACTIVES[active]["kind"]
-
-
-def is_new_active(active: str) -> bool:
-    """Whether an active treats (and so starts on its own week) rather than supports."""
-    return kind_of(active) not in SUPPORT_KINDS
-
-
 def is_pregnant_or_breastfeeding(profile: SkinProfile) -> bool:
     return profile.pregnant_or_breastfeeding is True
 
 
 def has_sensitive_skin(profile: SkinProfile) -> bool:
     return profile.skin_type == "sensitive" or "sensitivity" in profile.skin_concerns
-
-
-def avoided_kinds(profile: SkinProfile) -> frozenset[str]:
-    """The kinds of active the person's stated sensitivities rule out."""
-    kinds: set[str] = set()
-    for sensitivity in profile.sensitivities:
-        kinds |= SENSITIVITY_KINDS.get(sensitivity, frozenset())
-    return frozenset(kinds)
-
-
-def clashes(kind: str, other: str) -> bool:
-    return frozenset((kind, other)) in CLASHING_KINDS
 
 
 def product_step(active: str, *, frequency: str, start_week: int, order: int = 0) -> dict:
@@ -470,7 +346,7 @@ def _choose_actives(
     targets: list[tuple[str, tuple[str, ...]]], *, profile: SkinProfile, sensitive: bool
 ) -> dict[str, str]:
     """Active -> routine, in the order they start: the first concern's first."""
-    excluded = avoided_kinds(profile)
+    excluded = avoided_kinds(profile.sensitivities)
     pregnant = is_pregnant_or_breastfeeding(profile)
     if pregnant:
         excluded |= PREGNANCY_AVOIDS_KINDS

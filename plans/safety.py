@@ -20,35 +20,39 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from ai.analysis import METRICS
 from ai.providers import SkinProfile
 from plans.rules import (
+    MOISTURISER,
+    NEW_ACTIVE_SPACING_WEEKS,
+    cleanser_step,
+    has_sensitive_skin,
+    is_pregnant_or_breastfeeding,
+    product_step,
+    red_flags,
+    sunscreen_step,
+)
+from skincare.actives import (
     ACID_KINDS,
     ACTIVES,
     BENZOYL_PEROXIDE,
+    RETINOID,
+    SUNSCREEN,
+    avoided_kinds,
+    is_new_active,
+    kind_of,
+)
+from skincare.metrics import METRICS
+from skincare.routines import (
     FREQUENCIES,
     MAX_ACTIVES_PER_STEP,
     MAX_LIST_ITEMS,
     MAX_PLAN_WEEKS,
     MAX_STEPS_PER_ROUTINE,
     MIN_PLAN_WEEKS,
-    MOISTURISER,
-    NEW_ACTIVE_SPACING_WEEKS,
-    RETINOID,
     ROUTINES,
     STEP_CATEGORIES,
-    SUNSCREEN,
     TEXT_MAX_CHARS,
     TITLE_MAX_CHARS,
-    avoided_kinds,
-    cleanser_step,
-    has_sensitive_skin,
-    is_new_active,
-    is_pregnant_or_breastfeeding,
-    kind_of,
-    product_step,
-    red_flags,
-    sunscreen_step,
 )
 
 # Problem codes, in the order a report lists them.
@@ -132,7 +136,7 @@ def check_plan(content: dict, *, profile: SkinProfile) -> SafetyReport:
     }
     if is_pregnant_or_breastfeeding(profile) and any(RETINOID in kinds[r] for r in ROUTINES):
         found.add("retinoid_in_pregnancy")
-    if any(kinds[routine] & avoided_kinds(profile) for routine in ROUTINES):
+    if any(kinds[routine] & avoided_kinds(profile.sensitivities) for routine in ROUTINES):
         found.add("avoided_active")
     if RETINOID in kinds["am"]:
         found.add("retinoid_in_am")
@@ -172,7 +176,7 @@ def make_safe(content: dict, *, profile: SkinProfile) -> tuple[dict, tuple[str, 
         for routine in ROUTINES:
             if _take_out(plan, routine, lambda active: kind_of(active) == RETINOID):
                 corrections.append("removed_retinoid_for_pregnancy")
-    avoided = avoided_kinds(profile)
+    avoided = avoided_kinds(profile.sensitivities)
     for routine in ROUTINES:
         if _take_out(plan, routine, lambda active: kind_of(active) in avoided):
             corrections.append("removed_avoided_active")

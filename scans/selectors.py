@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ai.analysis import METRICS
+from ai.analysis import readable
 from dynamo.base import Page
 from dynamo.scans import Scan, scans_table
+from skincare.metrics import METRICS
 
 # Progress reads at most this many scans (a weekly scan for ten years is 520).
 PROGRESS_MAX_SCANS = 1000
@@ -77,7 +78,12 @@ def scan_progress(
             score = metric_score(scan, metric)
             if score is not None:
                 points.append(
-                    {"scan_id": scan.scan_id, "scanned_at": scan.scanned_at, "score": score}
+                    {
+                        "scan_id": scan.scan_id,
+                        "scanned_at": scan.scanned_at,
+                        "score": score,
+                        "source": metric_source(scan, metric),
+                    }
                 )
         first = points[0]["score"] if points else None
         latest = points[-1]["score"] if points else None
@@ -132,6 +138,14 @@ def metric_score(scan: Scan, metric: str) -> float | None:
         return None
     score = ((scan.analysis.get("metrics") or {}).get(metric) or {}).get("score")
     return float(score) if score is not None else None
+
+
+def metric_source(scan: Scan, metric: str) -> str | None:
+    """Where a scan's score came from (``measured`` or ``model``), as the API shows it."""
+    analysis = readable(scan.analysis)
+    if not analysis:
+        return None
+    return ((analysis.get("metrics") or {}).get(metric) or {}).get("source")
 
 
 def latest_completed_scan(*, user_id: str) -> Scan | None:

@@ -5,15 +5,15 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from ai.analysis import METRICS, QUALITY_REASONS, REGIONS, SEVERITIES, SKIN_TYPES
+from ai.analysis import QUALITY_REASONS, readable
 from ai.offline import OVERLAY_METRICS
 from ai.providers import FAILURE_REASONS
 from dermalens_site.serializers import PageQuerySerializer, StrictSerializer, page_serializer
 from dynamo.scans import Scan
 from scans import storage
 from scans.services import AREAS, QUOTA_REASON, SCAN_STATUSES
-
-BANDS = ("excellent", "great", "good", "average", "poor", "bad")
+from skincare.concerns import SEVERITIES
+from skincare.metrics import BAND_NAMES, METRICS, REGIONS, SKIN_TYPES, SOURCES
 
 
 class ScanUploadSerializer(StrictSerializer):
@@ -66,8 +66,14 @@ class MetricScoreSerializer(serializers.Serializer):
         max_value=100,
         help_text="0-100, higher is healthier; null when the provider cannot judge it.",
     )
-    band = serializers.ChoiceField(BANDS, allow_null=True)
+    band = serializers.ChoiceField(BAND_NAMES, allow_null=True)
     confidence = serializers.FloatField(min_value=0, max_value=1)
+    source = serializers.ChoiceField(
+        SOURCES,
+        help_text="Where the score came from: 'measured' from the photo's pixels by DermaLens' "
+        "own pipeline (the same photo always gives the same score, whichever AI provider is "
+        "configured), or judged by a 'model' (Gemini), which may vary between photos.",
+    )
 
 
 class ConcernSerializer(serializers.Serializer):
@@ -82,7 +88,11 @@ class ImageQualitySerializer(serializers.Serializer):
 
 
 class SkinAnalysisSerializer(serializers.Serializer):
-    overall_score = serializers.FloatField(allow_null=True)
+    overall_score = serializers.FloatField(
+        allow_null=True,
+        help_text="0-100, higher is healthier: the mean of the measured metric scores (a "
+        "model's overall judgement only when no metric was measured).",
+    )
     skin_type = serializers.ChoiceField(SKIN_TYPES, allow_null=True)
     metrics = serializers.DictField(
         child=MetricScoreSerializer(), help_text=f"One entry per metric: {', '.join(METRICS)}."
@@ -102,6 +112,9 @@ class SkinAnalysisSerializer(serializers.Serializer):
     heuristic = serializers.BooleanField()
     analyzed_at = serializers.DateTimeField()
 
+    def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
+        return super().to_representation(readable(instance))
+
 
 class ScanSerializer(serializers.Serializer):
     """A scan as the API shows it; the fields document it, ``to_representation`` builds it.
@@ -109,7 +122,8 @@ class ScanSerializer(serializers.Serializer):
     Field by field, DRF spends about 0.4 ms on one scan (most of it in the nested
     analysis), 8 ms on a list page of 20: more than the DynamoDB Query behind it. Every
     value is already in its output form, so the representation is assembled directly:
-    the analysis as ``SkinAnalysis.to_dict`` wrote it (validated before it was stored),
+    the analysis as ``SkinAnalysis.to_dict`` wrote it (validated before it was stored;
+    ``readable`` adds the metric sources an older one lacks),
     timestamps as the ISO strings they are stored as. A test holds the two ways equal.
     """
 
@@ -139,7 +153,7 @@ class ScanSerializer(serializers.Serializer):
             "scanned_at": instance.scanned_at,
             "created_at": instance.created_at,
             "updated_at": instance.updated_at,
-            "analysis": instance.analysis,
+            "analysis": readable(instance.analysis),
             "thumbnail_url": self.get_thumbnail_url(instance),
             "version": instance.version,
         }
@@ -167,6 +181,9 @@ class ProgressPointSerializer(serializers.Serializer):
     scan_id = serializers.CharField()
     scanned_at = serializers.DateTimeField()
     score = serializers.FloatField()
+    source = serializers.ChoiceField(
+        SOURCES, help_text="'measured' from the photo's pixels or judged by a 'model'."
+    )
 
 
 class MetricProgressSerializer(serializers.Serializer):

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ai.analysis import METRICS, SUMMARY_MAX_LENGTH, band_for
+from ai.analysis import SUMMARY_MAX_LENGTH
 from ai.offline.examine import Examination
 from ai.offline.pixels import Measures
+from skincare.metrics import METRICS, band_for
 
 
 @dataclass(frozen=True)

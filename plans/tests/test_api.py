@@ -257,8 +257,9 @@ class TestGeminiDraft:
         self, auth_client, gemini_settings, fake_gemini
     ):
         from dynamo.scans import Scan, scans_table
-        from plans.rules import build_plan, kind_of
+        from plans.rules import build_plan
         from plans.tests.test_drafting import ANALYSIS, PROFILE, index_of
+        from skincare.actives import kind_of
         from tests.fake_gemini import FakeResponse
 
         auth_client.patch(

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ai.analysis import METRICS, SkinAnalysis
+from ai.analysis import SkinAnalysis
 from ai.gemini import GeminiProvider
 from ai.offline import OfflineProvider
 from ai.plan_prompts import CONTEXT_END, CONTEXT_START, PLAN_DRAFTING_INSTRUCTION
@@ -13,8 +13,10 @@ from ai.providers import AnalysisFailed, SkinProfile
 from conftest import GEMINI_TEST_MODEL as TEST_MODEL
 from dynamo.codec import from_attribute, to_attribute
 from plans.drafting import RULES_MODEL, RULES_PROVIDER, draft_treatment_plan
-from plans.rules import build_plan, kind_of
+from plans.rules import build_plan
 from plans.safety import check_plan
+from skincare.actives import kind_of
+from skincare.metrics import METRICS
 from tests.fake_gemini import FakeResponse, valid_analysis_answer
 
 PROFILE = SkinProfile(

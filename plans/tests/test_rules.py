@@ -4,21 +4,13 @@ import itertools
 
 import pytest
 
-from ai.analysis import METRICS, SkinAnalysis
+from ai.analysis import SkinAnalysis
 from ai.providers import SkinProfile
-from plans.rules import (
-    ACTIVE_STEPS,
-    ACTIVES,
-    CONCERN_ACTIVES,
-    FREQUENCIES,
-    NEW_ACTIVE_SPACING_WEEKS,
-    STEP_CATEGORIES,
-    TEXT_MAX_CHARS,
-    build_plan,
-    is_new_active,
-    kind_of,
-)
+from plans.rules import ACTIVE_STEPS, NEW_ACTIVE_SPACING_WEEKS, build_plan
 from plans.safety import check_plan
+from skincare.actives import ACTIVES, CONCERN_ACTIVES, is_new_active, kind_of
+from skincare.metrics import METRICS
+from skincare.routines import FREQUENCIES, STEP_CATEGORIES, TEXT_MAX_CHARS
 from tests.fake_gemini import valid_analysis_answer
 
 ACNE_ACTIVES = {"adapalene", "benzoyl_peroxide", "salicylic_acid", "azelaic_acid"}

@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 
 from ai.providers import SkinProfile
-from plans.rules import kind_of
 from plans.safety import SafetyReport, UnsafePlan, check_plan, make_safe
+from skincare.actives import kind_of
 
 ANYONE = SkinProfile()
 PREGNANT = SkinProfile(pregnant_or_breastfeeding=True)

@@ -1,9 +1,14 @@
 """Scans analysed by Gemini: the real google-genai client against the fake Gemini server.
 
-Whatever the provider does, the upload is stored and ends with the right status.
+Whatever the provider does, the upload is stored and ends with the right status. What
+the pixel pipeline measures stays measured: the model only adds what it cannot measure.
 """
 
+import io
+import json
+
 import pytest
+from PIL import Image
 
 from dynamo.scans import scans_table
 from tests.fake_gemini import FakeResponse, valid_analysis_answer
@@ -98,3 +103,170 @@ def test_a_failed_analysis_is_listed_for_the_ops_dashboard(gemini_uploads):
     failures = audit_table().recent_failed_analyses(days=1, limit=500)
     logged = [f for f in failures if f.scan_id == scan["scan_id"]]
     assert [f.reason for f in logged] == ["invalid_response"]
+
+
+# --- measured numbers stay measured ------------------------------------------------------
+
+
+def answer_scoring_everything(score: float) -> dict:
+    """A valid answer that gives every metric and region the same score (a moody model)."""
+    answer = valid_analysis_answer()
+    for name in answer["metrics"]:
+        answer["metrics"][name] = {"score": score, "confidence": 0.9}
+    answer["regions"] = {region: {"acne": score, "redness": score} for region in answer["regions"]}
+    answer["overall_score"] = score
+    return answer
+
+
+def measured_part(analysis: dict) -> dict:
+    return {
+        name: entry for name, entry in analysis["metrics"].items() if entry["source"] == "measured"
+    }
+
+
+def context_block(request) -> dict:
+    from ai.prompts import CONTEXT_END, CONTEXT_START
+
+    (content,) = request.body["contents"]
+    text = "\n".join(part["text"] for part in content["parts"] if "text" in part)
+    return json.loads(text.split(CONTEXT_START, 1)[1].split(CONTEXT_END, 1)[0])
+
+
+def test_the_same_photo_gets_the_same_measured_scores_however_the_model_scores_it(
+    gemini_uploads,
+):
+    first = gemini_uploads(FakeResponse.json_answer(answer_scoring_everything(95))).json()
+    second = gemini_uploads(FakeResponse.json_answer(answer_scoring_everything(15))).json()
+
+    assert first["status"] == second["status"] == "complete"
+    assert measured_part(first["analysis"]), "the sample face has measured metrics"
+    assert measured_part(first["analysis"]) == measured_part(second["analysis"])
+    assert first["analysis"]["overall_score"] == second["analysis"]["overall_score"]
+    for region, scores in first["analysis"]["regions"].items():
+        assert scores["acne"] == second["analysis"]["regions"][region]["acne"]
+    # What the model alone judges does follow the model.
+    assert first["analysis"]["metrics"]["hydration"]["score"] == 95
+    assert second["analysis"]["metrics"]["hydration"]["score"] == 15
+
+
+def test_metrics_the_pipeline_cannot_measure_come_from_the_model(gemini_uploads):
+    scan = gemini_uploads(FakeResponse.json_answer(valid_analysis_answer())).json()
+
+    metrics = scan["analysis"]["metrics"]
+    assert {entry["source"] for entry in metrics.values()} == {"measured", "model"}
+    for name in ("hydration", "firmness"):
+        assert metrics[name]["source"] == "model"
+        assert metrics[name]["score"] == valid_analysis_answer()["metrics"][name]["score"]
+
+
+def test_gemini_is_told_the_measured_values(gemini_uploads, fake_gemini):
+    scan = gemini_uploads(FakeResponse.json_answer(valid_analysis_answer())).json()
+
+    (request,) = fake_gemini.requests
+    sent = context_block(request)["measured"]
+    assert sent["metrics"] == {
+        name: {"score": entry["score"], "confidence": entry["confidence"]}
+        for name, entry in measured_part(scan["analysis"]).items()
+    }
+    assert sent["image_quality"] == scan["analysis"]["image_quality"]
+    schema = request.body["generationConfig"]["responseSchema"]
+    asked = set(schema["properties"]["metrics"]["properties"])
+    assert asked.isdisjoint(measured_part(scan["analysis"]))
+    assert {"hydration", "firmness"} <= asked
+
+
+def test_a_face_scan_without_a_face_is_not_scored_even_if_the_model_would(
+    gemini_settings, fake_gemini, upload
+):
+    skin_without_a_face = io.BytesIO()
+    Image.new("RGB", (640, 640), (224, 172, 150)).save(skin_without_a_face, format="JPEG")
+    fake_gemini.enqueue(FakeResponse.json_answer(answer_scoring_everything(80)))
+
+    response = upload(skin_without_a_face.getvalue(), area="face")
+
+    scan = response.json()
+    assert response.status_code == 201
+    assert scan["status"] == "complete"
+    analysis = scan["analysis"]
+    assert analysis["overall_score"] is None
+    assert all(entry["score"] is None for entry in analysis["metrics"].values())
+    assert analysis["image_quality"]["acceptable"] is False
+    assert "no_face" in analysis["image_quality"]["reasons"]
+    assert analysis["regions"] == {}
+    assert fake_gemini.requests == []
+
+
+def test_the_openapi_schema_documents_where_a_score_came_from():
+    from rest_framework.test import APIClient
+
+    response = APIClient().get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    schemas = response.json()["components"]["schemas"]
+    metric = schemas["MetricScore"]
+    assert "source" in metric["required"]
+    source = metric["properties"]["source"]
+    (choices,) = source["allOf"]
+    assert schemas[choices["$ref"].rsplit("/", 1)[-1]]["enum"] == ["measured", "model"]
+    assert "pixels" in source["description"]
+
+
+@pytest.mark.parametrize(
+    ("provider_fixture", "legacy_source"),
+    [("offline", "measured"), ("gemini", "model")],
+)
+def test_an_analysis_stored_before_sources_reads_back_with_them(
+    request, auth_client, upload, provider_fixture, legacy_source
+):
+    if provider_fixture == "gemini":
+        request.getfixturevalue("gemini_settings")
+        request.getfixturevalue("fake_gemini").enqueue(
+            FakeResponse.json_answer(valid_analysis_answer())
+        )
+    created = upload().json()
+    user_id = auth_client.session_data["user"]["user_id"]
+    scan = scans_table().get(user_id, created["scan_id"], consistent=True)
+    legacy = {
+        **created["analysis"],
+        "metrics": {
+            name: {key: value for key, value in entry.items() if key != "source"}
+            for name, entry in created["analysis"]["metrics"].items()
+        },
+    }
+    scans_table().update(
+        user_id, scan.scan_id, changes={"analysis": legacy}, expected_version=scan.version
+    )
+    assert (
+        "source"
+        not in scans_table().get(user_id, scan.scan_id, consistent=True).analysis["metrics"]["acne"]
+    )
+
+    detail = auth_client.get(f"{SCANS}/{scan.scan_id}")
+    listed = auth_client.get(SCANS)
+
+    assert detail.status_code == 200
+    for analysis in (
+        detail.json()["analysis"],
+        next(s for s in listed.json()["items"] if s["scan_id"] == scan.scan_id)["analysis"],
+    ):
+        assert {entry["source"] for entry in analysis["metrics"].values()} == {legacy_source}
+        assert analysis["metrics"]["acne"]["score"] == legacy["metrics"]["acne"]["score"]
+
+
+def test_progress_points_say_where_each_score_came_from(gemini_uploads, auth_client):
+    scan = gemini_uploads(FakeResponse.json_answer(valid_analysis_answer())).json()
+
+    progress = auth_client.get(f"{SCANS}/progress").json()
+
+    sources = {
+        series["metric"]: {point["source"] for point in series["points"]}
+        for series in progress["metrics"]
+        if series["points"]
+    }
+    expected = {
+        name: {entry["source"]}
+        for name, entry in scan["analysis"]["metrics"].items()
+        if entry["score"] is not None
+    }
+    assert sources == expected
+    assert sources["hydration"] == {"model"}
+    assert "measured" in set().union(*sources.values())

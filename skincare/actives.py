@@ -1,0 +1,118 @@
+"""The actives a treatment plan may use, their kinds, what rules them out and what clashes.
+
+    kind_of("adapalene")                        # "retinoid"
+    avoided_kinds(("retinoids", "fragrance"))   # frozenset({"retinoid"})
+    clashes("retinoid", "aha")                  # True
+
+Over-the-counter product strengths only; nothing prescription-only beyond adapalene 0.1%.
+"""
+
+from collections.abc import Iterable
+
+ACTIVES: dict[str, dict[str, str]] = {
+    "adapalene": {"label": "Adapalene 0.1% gel", "kind": "retinoid"},
+    "retinol": {"label": "Retinol serum", "kind": "retinoid"},
+    "retinal": {"label": "Retinal (retinaldehyde) serum", "kind": "retinoid"},
+    "salicylic_acid": {"label": "Salicylic acid (BHA) 2%", "kind": "bha"},
+    "glycolic_acid": {"label": "Glycolic acid (AHA) toner", "kind": "aha"},
+    "lactic_acid": {"label": "Lactic acid (AHA) serum", "kind": "aha"},
+    "mandelic_acid": {"label": "Mandelic acid (AHA) serum", "kind": "aha"},
+    "benzoyl_peroxide": {"label": "Benzoyl peroxide 2.5% gel", "kind": "benzoyl_peroxide"},
+    "azelaic_acid": {"label": "Azelaic acid 10% cream", "kind": "azelaic_acid"},
+    "niacinamide": {"label": "Niacinamide 5% serum", "kind": "niacinamide"},
+    "vitamin_c": {"label": "Vitamin C serum", "kind": "vitamin_c"},
+    "zinc": {"label": "Zinc PCA serum", "kind": "zinc"},
+    "peptides": {"label": "Peptide serum", "kind": "peptide"},
+    "caffeine": {"label": "Caffeine eye cream", "kind": "caffeine"},
+    "centella": {"label": "Centella asiatica serum", "kind": "soothing"},
+    "panthenol": {"label": "Panthenol (vitamin B5) serum", "kind": "soothing"},
+    "ceramides": {"label": "Ceramide moisturiser", "kind": "barrier"},
+    "hyaluronic_acid": {"label": "Hyaluronic acid serum", "kind": "hydrator"},
+    "sunscreen_spf50": {"label": "Broad-spectrum sunscreen SPF 50", "kind": "sunscreen"},
+}
+RETINOID = "retinoid"
+BENZOYL_PEROXIDE = "benzoyl_peroxide"
+ACID_KINDS = frozenset({"aha", "bha"})
+SUNSCREEN = "sunscreen"
+# Kinds that support the skin rather than treat it: they need no one-at-a-time start.
+SUPPORT_KINDS = frozenset({"barrier", "hydrator", "soothing", SUNSCREEN})
+
+# Sensitivities a person may state that rule out kinds of active.
+SENSITIVITY_KINDS: dict[str, frozenset[str]] = {
+    "retinoids": frozenset({RETINOID}),
+    "aha_bha": ACID_KINDS,
+    "benzoyl_peroxide": frozenset({BENZOYL_PEROXIDE}),
+    "vitamin_c": frozenset({"vitamin_c"}),
+    "niacinamide": frozenset({"niacinamide"}),
+}
+# Sensitivities to ingredients of any product (not actives), in words.
+INGREDIENT_SENSITIVITY_LABELS = {
+    "fragrance": "fragrance",
+    "essential_oils": "essential oils",
+    "alcohol": "drying alcohol",
+    "lanolin": "lanolin",
+    "parabens": "parabens",
+    "sulfates": "sulfates",
+}
+# Every sensitivity a profile may state (the choices of its ``sensitivities``).
+SENSITIVITIES = (*INGREDIENT_SENSITIVITY_LABELS, *SENSITIVITY_KINDS)
+SENSITIVE_SKIN_AVOIDS = frozenset({"glycolic_acid"})  # the harshest AHA
+PREGNANCY_AVOIDS_KINDS = frozenset({RETINOID})
+PREGNANCY_PREFERS = ("azelaic_acid",)
+
+# Candidates per concern (skincare.concerns), best first.
+CONCERN_ACTIVES = {
+    "acne": ("adapalene", "benzoyl_peroxide", "salicylic_acid", "azelaic_acid", "niacinamide"),
+    "redness": ("azelaic_acid", "centella", "panthenol"),
+    "pigmentation": ("vitamin_c", "azelaic_acid", "niacinamide"),
+    "dryness": ("ceramides", "hyaluronic_acid", "panthenol"),
+    "oiliness": ("niacinamide", "zinc", "salicylic_acid"),
+    "pores": ("niacinamide", "salicylic_acid", "retinol"),
+    "texture": ("lactic_acid", "mandelic_acid", "glycolic_acid", "retinol"),
+    "wrinkles": ("retinol", "peptides", "vitamin_c"),
+    "dark_circles": ("caffeine", "peptides"),
+    "sensitivity": ("centella", "panthenol"),
+}
+
+# Kinds that never share a routine in a plan the rules build. The first three are unsafe
+# together (a plan's safety check enforces them); the rest only irritate.
+UNSAFE_PAIRS = (
+    (RETINOID, BENZOYL_PEROXIDE),
+    (RETINOID, "aha"),
+    (RETINOID, "bha"),
+)
+CLASHING_KINDS = frozenset(
+    frozenset(pair)
+    for pair in (
+        *UNSAFE_PAIRS,
+        ("aha", "bha"),
+        (BENZOYL_PEROXIDE, "aha"),
+        (BENZOYL_PEROXIDE, "bha"),
+        (BENZOYL_PEROXIDE, "vitamin_c"),
+        ("vitamin_c", "aha"),
+        ("vitamin_c", "bha"),
+    )
+)
+# Kinds of which a plan holds one active at most (AHA and BHA count as one family).
+FAMILIES = {"aha": "acid", "bha": "acid"}
+
+
+def kind_of(active: str) -> str:
+    return ACTIVES[active]["kind"]
+
+
+def is_new_active(active: str) -> bool:
+    """Whether an active treats (and so starts on its own week) rather than supports."""
+    return kind_of(active) not in SUPPORT_KINDS
+
+
+def avoided_kinds(sensitivities: Iterable[str]) -> frozenset[str]:
+    """The kinds of active that stated sensitivities rule out."""
+    kinds: set[str] = set()
+    for sensitivity in sensitivities:
+        kinds |= SENSITIVITY_KINDS.get(sensitivity, frozenset())
+    return frozenset(kinds)
+
+
+def clashes(kind: str, other: str) -> bool:
+    return frozenset((kind, other)) in CLASHING_KINDS
