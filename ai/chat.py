@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, cast
 
+from ai.analysis import readable
 from ai.providers import get_provider
 from skincare.actives import (
     ACTIVES,
@@ -25,7 +26,7 @@ from skincare.actives import (
     kind_of,
 )
 from skincare.concerns import METRIC_CONCERNS
-from skincare.metrics import METRICS
+from skincare.metrics import MEASURED, METRICS
 
 ROLES = ("user", "assistant")
 CHAT_FAILURE_REASONS = (
@@ -78,13 +79,15 @@ class AnalysisSummary:
     summary: str
     heuristic: bool
     notes: str | None = None  # the person's own note on the scan
+    # The scored metrics measured from the photo's pixels; the others are a model's.
+    measured: tuple[str, ...] = ()
 
     @classmethod
     def from_scan(
         cls, analysis: Mapping[str, Any], *, scanned_at: str, area: str, notes: str | None = None
     ) -> "AnalysisSummary":
         """From a stored ``SkinAnalysis`` dict (numbers may be Decimals)."""
-        metrics = analysis.get("metrics") or {}
+        metrics = (readable(dict(analysis)) or {}).get("metrics") or {}
         scores = {
             name: float(metrics[name]["score"])
             for name in METRICS
@@ -104,6 +107,7 @@ class AnalysisSummary:
             summary=str(analysis.get("summary") or ""),
             heuristic=bool(analysis.get("heuristic", False)),
             notes=notes,
+            measured=tuple(name for name in scores if metrics[name].get("source") == MEASURED),
         )
 
     def lowest(self, count: int = LOWEST_METRICS_SHOWN) -> list[tuple[str, float]]:

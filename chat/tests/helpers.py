@@ -26,12 +26,15 @@ class Grounding:
     plan: Plan
 
 
-def store_scan_and_plan(user_id: str, *, marker: str, redness: float) -> Grounding:
-    """A completed scan (its summary and note carry ``marker``) and an active plan."""
+def store_scan_and_plan(
+    user_id: str, *, marker: str, redness: float, source: str = "model"
+) -> Grounding:
+    """A completed scan (its summary and note carry ``marker``, ``source`` is every
+    metric's) and an active plan."""
     answer = valid_analysis_answer()
     answer["metrics"]["redness"]["score"] = redness
     answer["summary"] = f"Mild redness on the cheeks ({marker} summary)."
-    analysis = SkinAnalysis.from_dict(answer, provider="gemini", model="gemini-test")
+    analysis = SkinAnalysis.from_dict(answer, provider="gemini", model="gemini-test", source=source)
     timestamp = now_iso()
     scan = Scan(
         user_id=user_id,

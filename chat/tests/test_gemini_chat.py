@@ -225,3 +225,22 @@ def test_a_stream_whose_provider_fails_at_once_is_a_503_and_keeps_my_message(
     assert response["Retry-After"] == "5"
     listed = auth_client.get(messages_url(gemini_chat.session_id)).json()["items"]
     assert [m["role"] for m in listed] == ["user"]
+
+
+@pytest.mark.parametrize("source", ["measured", "model"])
+def test_the_model_is_told_which_of_my_scores_were_measured(
+    auth_client, start_session, send, gemini_settings, fake_gemini, source
+):
+    store_scan_and_plan(user_id_of(auth_client), marker="Cirrus", redness=55, source=source)
+    session = start_session()["session_id"]
+    fake_gemini.enqueue(FakeResponse.text_answer("Noted."))
+
+    assert send(session, "How is my redness?").status_code == 201
+
+    (request,) = fake_gemini.requests
+    grounding = request.body["contents"][0]["parts"][0]["text"]
+    context = json.loads(grounding.split(CONTEXT_START, 1)[1].split(CONTEXT_END, 1)[0])
+    analysis = context["latest_analysis"]
+    assert analysis["scores"]["redness"] == 55
+    measured = sorted(analysis["scores"]) if source == "measured" else []
+    assert sorted(analysis["measured"]) == measured
