@@ -274,17 +274,6 @@ class UserViewSet(viewsets.ViewSet):
         return profile_response(user)
 
     @extend_schema(
-        request=AccountErasureSerializer,
-        responses={204: OpenApiResponse(description="The account is erased."), **ERRORS},
-        description=(
-            "Erase the account and everything it holds: profile, scans, images, plans, "
-            'check-ins and chat. The JSON body confirms it: `{"password": "<current '
-            'password>"}`; a wrong one is a 400. Afterwards no token of the account works '
-            "and its email can be registered again. (OpenAPI 3.0 tools do not show a "
-            "DELETE body, hence this note.)"
-        ),
-    )
-    @extend_schema(
         request=EmailChangeSerializer,
         responses={202: AcceptedSerializer, 409: ErrorSerializer, **ERRORS},
         description=(
@@ -305,6 +294,17 @@ class UserViewSet(viewsets.ViewSet):
         services.request_email_change(user_id=request.user.user_id, **serializer.validated_data)
         return accepted(EMAIL_CHANGE_SENT)
 
+    @extend_schema(
+        request=AccountErasureSerializer,
+        responses={204: OpenApiResponse(description="The account is erased."), **ERRORS},
+        description=(
+            "Erase the account and everything it holds: profile, scans, images, plans, "
+            'check-ins and chat. The JSON body confirms it: `{"password": "<current '
+            'password>"}`; a wrong one is a 400. Afterwards no token of the account works '
+            "and its email can be registered again. (OpenAPI 3.0 tools do not show a "
+            "DELETE body, hence this note.)"
+        ),
+    )
     @me.mapping.delete
     def erase_me(self, request):
         # The password is a second factor here: guessing it is throttled like a login.
