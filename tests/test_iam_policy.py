@@ -27,8 +27,8 @@ from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from dynamo.client import get_client
 from accounts.mail import wait_for_account_email
+from dynamo.client import get_client
 from ops import iam
 from scans import queue
 from scans.queue import AnalysisWorker
