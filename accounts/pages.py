@@ -5,7 +5,9 @@ the app at hand: choose a new password, confirm an email address.
     /account/verify-email?token=...     (EMAIL_VERIFY_URL's default)
 
 Plain HTML forms with Django's CSRF protection, no script (the Content-Security-Policy
-allows none), nothing loaded from elsewhere. Opening a link changes nothing: a mail
+allows none), nothing loaded from elsewhere, and the token in the address never leaves
+for another site (the project's ``Referrer-Policy: same-origin``; ``no-referrer`` would
+make the browser send ``Origin: null`` with the form, which CSRF protection refuses). Opening a link changes nothing: a mail
 scanner that follows it cannot use it up; the form's POST does the work, through the
 same use cases as the API, and is throttled like the API's token endpoints.
 """
@@ -30,8 +32,6 @@ PAGE_HEADERS = {
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "Cache-Control": "no-store",
-    # The token is in the address: never hand it to another site.
-    "Referrer-Policy": "no-referrer",
 }
 TOKEN_MAX_LENGTH = 1024
 THROTTLED = "Too many attempts from your network; wait a few minutes and try again."

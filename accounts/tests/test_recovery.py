@@ -406,3 +406,25 @@ class TestSecurityNotices:
         notice = ses_mailbox.last(session["user"]["email"], subject="password was changed")
         assert "If this was not you" in notice.text
         assert NEW_PASSWORD not in notice.text
+
+
+class TestVerifyEmailPage:
+    def test_opening_the_link_changes_nothing_until_the_button_is_pressed(
+        self, ses_mailbox, register
+    ):
+        from django.test import Client
+
+        session = register()
+        email = session["user"]["email"]
+        token = ses_mailbox.last(email, subject="Confirm your email address").token
+        browser = Client()
+        opened = browser.get("/account/verify-email", {"token": token})
+        assert opened.status_code == 200
+        assert "Confirm this address" in opened.content.decode()
+        assert bearer(session["access"]).get(ME).json()["email_verified"] is False
+        confirmed = browser.post("/account/verify-email", {"token": token})
+        assert confirmed.status_code == 200
+        assert f"{email} is confirmed" in confirmed.content.decode()
+        assert bearer(session["access"]).get(ME).json()["email_verified"] is True
+        refused = browser.post("/account/verify-email", {"token": token[:-3] + "abc"})
+        assert refused.status_code == 400
