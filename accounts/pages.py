@@ -7,9 +7,10 @@ the app at hand: choose a new password, confirm an email address.
 Plain HTML forms with Django's CSRF protection, no script (the Content-Security-Policy
 allows none), nothing loaded from elsewhere, and the token in the address never leaves
 for another site (the project's ``Referrer-Policy: same-origin``; ``no-referrer`` would
-make the browser send ``Origin: null`` with the form, which CSRF protection refuses). Opening a link changes nothing: a mail
-scanner that follows it cannot use it up; the form's POST does the work, through the
-same use cases as the API, and is throttled like the API's token endpoints.
+make the browser send ``Origin: null`` with the form, which CSRF protection refuses).
+Opening a link changes nothing: a mail scanner that follows it cannot use it up; the
+form's POST does the work, through the same use cases as the API, and is throttled like
+the API's token endpoints.
 """
 
 import functools
