@@ -53,10 +53,19 @@ class InvalidLinkToken(ApplicationError):
     default_message = "This link is invalid, expired or already used; ask for a new one."
 
 
+class AccountGone(AuthenticationError):
+    default_code = "user_inactive"
+    default_message = "The account is disabled or gone."
+
+
 class EmailAlreadyVerified(Conflict):
     default_code = "email_already_verified"
     default_message = "This account's email address is already verified."
 
+
+# A write conditioned on the account's version may meet another write of the account (a
+# profile edit): the link is checked again against a fresh read and the write retried.
+LINK_WRITE_ATTEMPTS = 3
 
 # An account that does not exist still costs a token and a rendered message, so that a
 # password-reset request takes about as long either way.
@@ -225,23 +234,32 @@ def reset_password(*, token: str, new_password: str) -> tuple[User, TokenPair]:
     """Set the password a reset link allows; every session ends; a fresh pair is returned.
 
     The write is conditioned on the account's version as the token was checked, so of
-    two requests racing with one link exactly one sets a password. Using the link also
-    proves the address, which is marked verified.
+    two requests racing with one link exactly one sets a password (the other finds the
+    token no longer matches). Using the link also proves the address: it is marked
+    verified.
     """
     user = check_password_reset_token(token=token)
     check_new_password(new_password, user=user, field="new_password")
-    try:
-        updated = users_table().set_password(
-            user.user_id,
-            password_hash=make_password(new_password),
-            updated_at=now_iso(),
-            expected_version=user.version,
-            email_verified=True,
-        )
-    except (VersionConflict, ItemNotFound) as err:
-        raise InvalidLinkToken() from err
-    notify_password_changed(user=updated, by_reset=True)
-    return updated, issue_tokens(updated)
+    password_hash = make_password(new_password)
+    last_error: Exception | None = None
+    for _ in range(LINK_WRITE_ATTEMPTS):
+        try:
+            updated = users_table().set_password(
+                user.user_id,
+                password_hash=password_hash,
+                updated_at=now_iso(),
+                expected_version=user.version,
+                email_verified=True,
+            )
+        except (VersionConflict, ItemNotFound) as err:
+            # Something else changed the account (a profile edit, or this very link
+            # used by a racing request): the token decides whether to try again.
+            user = check_password_reset_token(token=token)
+            last_error = err
+            continue
+        notify_password_changed(user=updated, by_reset=True)
+        return updated, issue_tokens(updated)
+    raise InvalidLinkToken() from last_error
 
 
 def send_verification_link(*, user: User) -> None:
@@ -260,7 +278,7 @@ def send_verification_link(*, user: User) -> None:
 def resend_verification_link(*, user_id: str) -> None:
     user = users_table().get(user_id)
     if user is None:
-        raise InvalidLinkToken()
+        raise AccountGone()
     if user.email_verified:
         raise EmailAlreadyVerified()
     send_verification_link(user=user)
@@ -270,26 +288,32 @@ def use_email_link(*, token: str) -> User:
     """Verify the address a verification link was sent to, or move the account to the
     address an email-change link was sent to (which proves that address too)."""
     link = links.read_email_link(token)
-    users = users_table()
-    user = users.get(link.user_id) if link else None
-    if link is None or user is None or not user.is_active or not link.matches(user):
+    if link is None:
         raise InvalidLinkToken()
-    if link.kind == links.VERIFY:
-        if user.email_verified:
-            return user  # the same link opened twice: nothing more to do
+    users = users_table()
+    for _ in range(LINK_WRITE_ATTEMPTS):
+        # Read (again, after a conflicting write): the link must still match the account.
+        user = users.get(link.user_id)
+        if user is None or not user.is_active or not link.matches(user):
+            raise InvalidLinkToken()
         try:
-            return users.mark_email_verified(
-                user.user_id, expected_version=user.version, updated_at=now_iso()
-            )
-        except (VersionConflict, ItemNotFound) as err:
-            raise InvalidLinkToken() from err
-    assert link.new_email is not None  # noqa: S101 (an email-change link always names one)
+            if link.kind == links.VERIFY:
+                if user.email_verified:
+                    return user  # the same link opened twice: nothing more to do
+                return users.mark_email_verified(
+                    user.user_id, expected_version=user.version, updated_at=now_iso()
+                )
+            return change_email(user=user, new_email=str(link.new_email))
+        except (VersionConflict, ItemNotFound, EmailChangeRefused):
+            continue
+    raise InvalidLinkToken()
+
+
+def change_email(*, user: User, new_email: str) -> User:
     try:
-        updated = users.change_email(user, new_email=link.new_email, updated_at=now_iso())
+        updated = users_table().change_email(user, new_email=new_email, updated_at=now_iso())
     except EmailTaken as err:
         raise EmailAlreadyRegistered() from err
-    except EmailChangeRefused as err:
-        raise InvalidLinkToken() from err
     send_account_email(
         kind="email_changed",
         to=user.email,
@@ -311,7 +335,7 @@ def request_email_change(*, user_id: str, new_email: str, password: str) -> None
     users = users_table()
     user = users.get(user_id)
     if user is None:
-        raise InvalidLinkToken()
+        raise AccountGone()
     if not check_password(password, user.password_hash):
         raise serializers.ValidationError({"password": ["The password is incorrect."]})
     new_email = normalize_email(new_email)

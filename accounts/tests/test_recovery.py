@@ -193,6 +193,16 @@ class TestPasswordReset:
         )
         assert_error(response, 400, "invalid_token")
 
+    def test_a_profile_edit_does_not_spoil_the_link(self, ses_mailbox, register):
+        session = register()
+        email = session["user"]["email"]
+        ask_for_reset(email)
+        token = reset_link_token(ses_mailbox, email)
+        assert bearer(session["access"]).patch(ME, {"skin_type": "oily"}).status_code == 200
+        response = APIClient().post(RESET_CONFIRM, {"token": token, "new_password": NEW_PASSWORD})
+        assert response.status_code == 200
+        assert response.json()["user"]["skin_type"] == "oily"
+
     def test_a_weak_new_password_is_refused_and_the_link_stays_usable(self, ses_mailbox, register):
         email = register()["user"]["email"]
         ask_for_reset(email)
