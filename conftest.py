@@ -188,6 +188,39 @@ def s3_storage(moto_s3_server, settings):
     return s3
 
 
+SES_TEST_DOMAIN = "dermalens.test"
+
+
+@pytest.fixture
+def ses_mailbox(moto_s3_server, settings):
+    """Account email goes through django-ses to moto's SES server, as in production to
+    Amazon SES, from a sender domain verified there; returns a reader of what it accepted
+    (``accounts/tests/mailbox.py``)."""
+    import boto3
+
+    from accounts.mail import wait_for_account_email
+    from accounts.tests.mailbox import SesMailbox
+
+    ses = boto3.client(
+        "ses",
+        endpoint_url=moto_s3_server,
+        region_name="us-east-1",
+        aws_access_key_id="dermalenslocal",
+        aws_secret_access_key="dermalenslocal",
+    )
+    ses.verify_domain_identity(Domain=SES_TEST_DOMAIN)
+    settings.EMAIL_BACKEND = "django_ses.SESBackend"
+    settings.DEFAULT_FROM_EMAIL = f"DermaLens <no-reply@{SES_TEST_DOMAIN}>"
+    settings.AWS_SES_REGION_NAME = "us-east-1"
+    settings.AWS_SES_REGION_ENDPOINT_URL = moto_s3_server
+    # A local SES server accepts any credentials; AWS gets the IAM role's.
+    settings.AWS_SES_ACCESS_KEY_ID = "dermalenslocal"
+    settings.AWS_SES_SECRET_ACCESS_KEY = "dermalenslocal"
+    mailbox = SesMailbox(moto_s3_server)
+    yield mailbox
+    wait_for_account_email()  # nothing of this test is sent under the next test's settings
+
+
 GEMINI_TEST_API_KEY = "test-key"
 GEMINI_TEST_MODEL = "gemini-2.5-flash"
 

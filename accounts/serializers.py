@@ -19,6 +19,9 @@ PASSWORD_FIELD: dict[str, Any] = {
 class UserSerializer(serializers.Serializer):
     user_id = serializers.CharField()
     email = serializers.EmailField()
+    email_verified = serializers.BooleanField(
+        help_text="Whether a link sent to the address has been used."
+    )
     full_name = serializers.CharField()
     skin_type = serializers.ChoiceField(choices.SKIN_TYPES, allow_null=True)
     skin_concerns = serializers.ListField(child=serializers.ChoiceField(choices.SKIN_CONCERNS))
@@ -84,3 +87,34 @@ class ProfileUpdateSerializer(StrictSerializer):
         if not attrs:
             raise serializers.ValidationError("Send at least one field to change.")
         return attrs
+
+
+# Signed tokens are a few hundred characters; anything much longer is not one of ours.
+LINK_TOKEN_MAX_LENGTH = 1024
+
+
+class PasswordResetRequestSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=choices.EMAIL_MAX_LENGTH)
+
+
+class PasswordResetConfirmSerializer(StrictSerializer):
+    token = serializers.CharField(max_length=LINK_TOKEN_MAX_LENGTH)
+    new_password = serializers.CharField(**PASSWORD_FIELD)
+
+
+class EmailLinkSerializer(StrictSerializer):
+    token = serializers.CharField(max_length=LINK_TOKEN_MAX_LENGTH)
+
+
+class EmailChangeSerializer(StrictSerializer):
+    new_email = serializers.EmailField(max_length=choices.EMAIL_MAX_LENGTH)
+    password = serializers.CharField(**PASSWORD_FIELD)
+
+
+class AcceptedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class EmailStatusSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    email_verified = serializers.BooleanField()

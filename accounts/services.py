@@ -1,9 +1,13 @@
-"""Account use cases: register, log in, refresh, log out, change password, edit profile.
+"""Account use cases: register, log in, refresh, log out, change password, edit profile,
+and getting back in: password reset, email verification, email change.
 
     user, tokens = register_user(email="a@example.com", password="...", full_name="Ana")
+    request_password_reset(email="a@example.com")      # a link by email, if the account exists
+    user, tokens = reset_password(token=token, new_password="...")
 
 Passwords are hashed with Argon2 and checked by Django's validators; emails are
-normalised (trimmed, lower-cased) before anything else sees them.
+normalised (trimmed, lower-cased) before anything else sees them. Emails are sent
+(``accounts.mail``) only once the use case's writes have succeeded.
 """
 
 import logging
@@ -11,17 +15,22 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from ulid import ULID
 
+from accounts import links
 from accounts.lockouts import claim_attempt, forget_attempts, login_policy
+from accounts.mail import render_account_email, send_account_email
 from accounts.tokens import VERSION_CLAIM, TokenPair, issue_tokens, read_refresh_token
-from dermalens_site.errors import AuthenticationError, Conflict
-from dynamo.users import REFRESH_ROTATED, EmailTaken, User, users_table
+from dermalens_site.errors import ApplicationError, AuthenticationError, Conflict
+from dynamo.errors import ItemNotFound, VersionConflict
+from dynamo.users import REFRESH_ROTATED, EmailChangeRefused, EmailTaken, User, users_table
 
 logger = logging.getLogger("dermalens.accounts")
 
@@ -39,6 +48,39 @@ class InvalidCredentials(AuthenticationError):
 class InvalidRefreshToken(AuthenticationError):
     default_code = "invalid_refresh_token"
     default_message = "The refresh token is invalid, expired or revoked."
+
+
+class InvalidLinkToken(ApplicationError):
+    """One answer for every token that cannot be used: tampered, expired, used or outdated."""
+
+    default_code = "invalid_token"
+    default_message = "This link is invalid, expired or already used; ask for a new one."
+
+
+class AccountGone(AuthenticationError):
+    default_code = "user_inactive"
+    default_message = "The account is disabled or gone."
+
+
+class EmailAlreadyVerified(Conflict):
+    default_code = "email_already_verified"
+    default_message = "This account's email address is already verified."
+
+
+# A write conditioned on the account's version may meet another write of the account (a
+# profile edit): the link is checked again against a fresh read and the write retried.
+LINK_WRITE_ATTEMPTS = 3
+
+# An account that does not exist still costs a token and a rendered message, so that a
+# password-reset request takes about as long either way.
+DECOY_USER = User(
+    user_id="0" * 26,
+    email="nobody@invalid",
+    full_name="",
+    password_hash=make_password(None),
+    created_at="",
+    updated_at="",
+)
 
 
 def normalize_email(email: str) -> str:
@@ -73,6 +115,7 @@ def register_user(*, email: str, password: str, full_name: str) -> tuple[User, T
         users_table().create(user)
     except EmailTaken as err:
         raise EmailAlreadyRegistered() from err
+    send_verification_link(user=user)
     return user, issue_tokens(user)
 
 
@@ -158,6 +201,7 @@ def change_password(
     updated = users_table().set_password(
         user.user_id, password_hash=make_password(new_password), updated_at=now_iso()
     )
+    notify_password_changed(user=updated, by_reset=False)
     return updated, issue_tokens(updated)
 
 
@@ -167,3 +211,207 @@ def update_profile(
     return users_table().update_profile(
         user_id, {**changes, "updated_at": now_iso()}, expected_version=expected_version
     )
+
+
+# --- Getting back in: password reset, email verification, email change -----------------
+
+
+def request_password_reset(*, email: str) -> None:
+    """Email a reset link when an active account has this address; nothing tells which.
+
+    Known and unknown addresses cost the same: two strongly consistent reads, a token
+    and a rendered message; the message itself leaves on the sender thread.
+    """
+    users = users_table()
+    user_id = users.find_user_id(normalize_email(email))
+    user = users.get(user_id or DECOY_USER.user_id)
+    if user is None or not user.is_active:
+        render_account_email(**password_reset_email(DECOY_USER))
+        return
+    send_password_reset_link(user=user)
+
+
+def send_password_reset_link(*, user: User) -> None:
+    """Email ``user`` a link to set a new password (also what staff send from ops).
+
+    The link goes to the account's current address only, which is either the one it
+    registered with or one proven by a link sent there (an email change takes effect
+    only through such a link), never an address nobody has shown to be theirs.
+    """
+    send_account_email(**password_reset_email(user))
+
+
+def password_reset_email(user: User) -> dict[str, Any]:
+    return {
+        "kind": "password_reset",
+        "to": user.email,
+        "context": {
+            "full_name": user.full_name,
+            "link": link_to(settings.PASSWORD_RESET_URL, links.password_reset_token(user)),
+            "lifetime_minutes": settings.PASSWORD_RESET_TOKEN_MINUTES,
+        },
+    }
+
+
+def check_password_reset_token(*, token: str) -> User:
+    """The account a reset token may set a password for, or ``InvalidLinkToken``."""
+    user_id = links.password_reset_user_id(token)
+    user = users_table().get(user_id) if user_id else None
+    if user is None or not user.is_active or not links.password_reset_token_valid(user, token):
+        raise InvalidLinkToken()
+    return user
+
+
+def reset_password(*, token: str, new_password: str) -> tuple[User, TokenPair]:
+    """Set the password a reset link allows; every session ends; a fresh pair is returned.
+
+    The write is conditioned on the account's version as the token was checked, so of
+    two requests racing with one link exactly one sets a password (the other finds the
+    token no longer matches). Using the link also proves the address: it is marked
+    verified.
+    """
+    user = check_password_reset_token(token=token)
+    check_new_password(new_password, user=user, field="new_password")
+    password_hash = make_password(new_password)
+    last_error: Exception | None = None
+    for _ in range(LINK_WRITE_ATTEMPTS):
+        try:
+            updated = users_table().set_password(
+                user.user_id,
+                password_hash=password_hash,
+                updated_at=now_iso(),
+                expected_version=user.version,
+                email_verified=True,
+            )
+        except (VersionConflict, ItemNotFound) as err:
+            # Something else changed the account (a profile edit, or this very link
+            # used by a racing request): the token decides whether to try again.
+            user = check_password_reset_token(token=token)
+            last_error = err
+            continue
+        notify_password_changed(user=updated, by_reset=True)
+        return updated, issue_tokens(updated)
+    raise InvalidLinkToken() from last_error
+
+
+def send_verification_link(*, user: User) -> None:
+    token = links.verification_token(user)
+    send_account_email(
+        kind="verify_email",
+        to=user.email,
+        context={
+            "full_name": user.full_name,
+            "link": link_to(settings.EMAIL_VERIFY_URL, token),
+            "lifetime_hours": settings.EMAIL_VERIFY_TOKEN_HOURS,
+        },
+    )
+
+
+def resend_verification_link(*, user_id: str) -> None:
+    user = users_table().get(user_id)
+    if user is None:
+        raise AccountGone()
+    if user.email_verified:
+        raise EmailAlreadyVerified()
+    send_verification_link(user=user)
+
+
+def use_email_link(*, token: str) -> User:
+    """Verify the address a verification link was sent to, or move the account to the
+    address an email-change link was sent to (which proves that address too)."""
+    link = links.read_email_link(token)
+    if link is None:
+        raise InvalidLinkToken()
+    users = users_table()
+    for _ in range(LINK_WRITE_ATTEMPTS):
+        # Read (again, after a conflicting write): the link must still match the account.
+        user = users.get(link.user_id)
+        if user is None or not user.is_active or not link.matches(user):
+            raise InvalidLinkToken()
+        try:
+            if link.kind == links.VERIFY:
+                if user.email_verified:
+                    return user  # the same link opened twice: nothing more to do
+                return users.mark_email_verified(
+                    user.user_id, expected_version=user.version, updated_at=now_iso()
+                )
+            return change_email(user=user, new_email=str(link.new_email))
+        except (VersionConflict, ItemNotFound, EmailChangeRefused):
+            continue
+    raise InvalidLinkToken()
+
+
+def change_email(*, user: User, new_email: str) -> User:
+    try:
+        updated = users_table().change_email(user, new_email=new_email, updated_at=now_iso())
+    except EmailTaken as err:
+        raise EmailAlreadyRegistered() from err
+    send_account_email(
+        kind="email_changed",
+        to=user.email,
+        context={
+            "full_name": user.full_name,
+            "new_email_hint": email_hint(updated.email),
+            "at": updated.updated_at[:16].replace("T", " "),
+        },
+    )
+    return updated
+
+
+def request_email_change(*, user_id: str, new_email: str, password: str) -> None:
+    """Send a confirmation link to ``new_email`` and a notice to the current address.
+
+    Nothing changes until the link is used (``use_email_link``); a password change in
+    the meantime makes the link useless.
+    """
+    users = users_table()
+    user = users.get(user_id)
+    if user is None:
+        raise AccountGone()
+    if not check_password(password, user.password_hash):
+        raise serializers.ValidationError({"password": ["The password is incorrect."]})
+    new_email = normalize_email(new_email)
+    if new_email == user.email:
+        raise serializers.ValidationError(
+            {"new_email": ["This is already the account's email address."]}
+        )
+    if users.find_user_id(new_email) is not None:
+        raise EmailAlreadyRegistered()
+    token = links.email_change_token(user, new_email=new_email)
+    send_account_email(
+        kind="email_change",
+        to=new_email,
+        context={
+            "full_name": user.full_name,
+            "link": link_to(settings.EMAIL_VERIFY_URL, token),
+            "lifetime_hours": settings.EMAIL_CHANGE_TOKEN_HOURS,
+        },
+    )
+    send_account_email(
+        kind="email_change_requested",
+        to=user.email,
+        context={"full_name": user.full_name, "new_email_hint": email_hint(new_email)},
+    )
+
+
+def notify_password_changed(*, user: User, by_reset: bool) -> None:
+    send_account_email(
+        kind="password_changed",
+        to=user.email,
+        context={
+            "full_name": user.full_name,
+            "by_reset": by_reset,
+            "at": user.updated_at[:16].replace("T", " "),
+        },
+    )
+
+
+def link_to(page: str, token: str) -> str:
+    separator = "&" if "?" in page else "?"
+    return f"{page}{separator}{urlencode({'token': token})}"
+
+
+def email_hint(email: str) -> str:
+    """a***@example.com: enough to recognise an address, not to harvest one."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"

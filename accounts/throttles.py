@@ -22,6 +22,8 @@ from django.utils.crypto import salted_hmac
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.links import email_digest
+from accounts.services import normalize_email
 from dynamo.limits import limits_table
 
 # Counters outlive their window a little, so a slow clock never resets one early.
@@ -113,3 +115,43 @@ class AccountRateThrottle(DynamoRateThrottle):
             digest = salted_hmac("dermalens.throttles", user.user_id, algorithm="sha256")
             return f"account-{digest.hexdigest()}"
         return client_address(request)
+
+
+class AccountEmailThrottle(DynamoRateThrottle):
+    """Requests that send an account email (reset, verification, email change), per client
+    address."""
+
+    scope = "account_email"
+
+
+class EmailAddressThrottle(DynamoRateThrottle):
+    """The same requests counted per email address they would write to, whoever asks, so
+    that no mailbox can be flooded from many addresses. The address is counted whether or
+    not an account has it (the answer must not tell), and only as a keyed digest: the
+    counters never hold an address.
+    """
+
+    scope = "account_email_address"
+    # The body field that holds the address; None: the signed-in account's own address.
+    email_field: str | None = "email"
+
+    def get_cache_key(self, request, view) -> str | None:
+        email = self.email_of(request)
+        if not email:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": email_digest(email)}
+
+    def email_of(self, request) -> str | None:
+        if self.email_field is None:
+            return getattr(request.user, "email", None)
+        data = request.data
+        value = data.get(self.email_field) if isinstance(data, dict) else None
+        return normalize_email(value) if isinstance(value, str) else None
+
+
+class NewEmailAddressThrottle(EmailAddressThrottle):
+    email_field = "new_email"
+
+
+class OwnEmailAddressThrottle(EmailAddressThrottle):
+    email_field = None

@@ -11,15 +11,29 @@ from rest_framework.response import Response
 from accounts import selectors, services
 from accounts.lockouts import claim_attempt, forget_attempts, login_policy
 from accounts.serializers import (
+    AcceptedSerializer,
     AuthSessionSerializer,
+    EmailChangeSerializer,
+    EmailLinkSerializer,
+    EmailStatusSerializer,
     LoginSerializer,
     PasswordChangeSerializer,
+    PasswordResetConfirmSerializer,
+    PasswordResetRequestSerializer,
     ProfileUpdateSerializer,
     RefreshSerializer,
     RegisterSerializer,
     UserSerializer,
 )
-from accounts.throttles import LoginThrottle, RegisterThrottle, TokenThrottle
+from accounts.throttles import (
+    AccountEmailThrottle,
+    EmailAddressThrottle,
+    LoginThrottle,
+    NewEmailAddressThrottle,
+    OwnEmailAddressThrottle,
+    RegisterThrottle,
+    TokenThrottle,
+)
 from dermalens_site.errors import ApplicationError
 from dermalens_site.serializers import ErrorSerializer
 from privacy.serializers import AccountErasureSerializer
@@ -31,6 +45,20 @@ ERRORS = {
     429: ErrorSerializer,
     503: ErrorSerializer,
 }
+
+
+RESET_REQUESTED = (
+    "If an account has this email address, a link to reset its password is on its way."
+)
+VERIFICATION_SENT = "A new verification link is on its way to the account's email address."
+EMAIL_CHANGE_SENT = (
+    "A confirmation link is on its way to the new address; the account keeps its current "
+    "address until the link is used."
+)
+
+
+def accepted(detail: str) -> Response:
+    return Response(AcceptedSerializer({"detail": detail}).data, status=status.HTTP_202_ACCEPTED)
 
 
 def session_response(user, tokens, status_code=status.HTTP_200_OK) -> Response:
@@ -82,6 +110,70 @@ class PublicAuthViewSet(viewsets.ViewSet):
         user, tokens = services.refresh_session(**serializer.validated_data)
         return session_response(user, tokens)
 
+    @extend_schema(
+        request=PasswordResetRequestSerializer,
+        responses={202: AcceptedSerializer, **ERRORS},
+        auth=[],
+        description=(
+            "Email a link to reset the password (`PASSWORD_RESET_URL?token=...`). The answer "
+            "is the same whether or not an account has the address. Limited per client "
+            "address and per email address."
+        ),
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="password/reset",
+        throttle_classes=[AccountEmailThrottle, EmailAddressThrottle],
+    )
+    def password_reset(self, request):
+        serializer = PasswordResetRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.request_password_reset(**serializer.validated_data)
+        return accepted(RESET_REQUESTED)
+
+    @extend_schema(
+        request=PasswordResetConfirmSerializer,
+        responses={200: AuthSessionSerializer, **ERRORS},
+        auth=[],
+        description=(
+            "Set a new password with the token of a reset link. Every session of the "
+            "account ends; the answer holds a fresh pair. A tampered, expired, used or "
+            "outdated token is a 400 `invalid_token`."
+        ),
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="password/reset/confirm",
+        throttle_classes=[TokenThrottle],
+    )
+    def password_reset_confirm(self, request):
+        serializer = PasswordResetConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user, tokens = services.reset_password(**serializer.validated_data)
+        return session_response(user, tokens)
+
+    @extend_schema(
+        request=EmailLinkSerializer,
+        responses={200: EmailStatusSerializer, 409: ErrorSerializer, **ERRORS},
+        auth=[],
+        description=(
+            "Use the token of an emailed link: a verification link marks the address "
+            "verified; an email-change link moves the account to the new address (409 "
+            "`email_taken` if another account took it meanwhile). A tampered, expired or "
+            "outdated token is a 400 `invalid_token`."
+        ),
+    )
+    @action(
+        detail=False, methods=["post"], url_path="email/verify", throttle_classes=[TokenThrottle]
+    )
+    def email_verify(self, request):
+        serializer = EmailLinkSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.use_email_link(**serializer.validated_data)
+        return Response(EmailStatusSerializer(user).data)
+
 
 class SessionViewSet(viewsets.ViewSet):
     """Log out and change password: for a signed-in caller."""
@@ -112,6 +204,24 @@ class SessionViewSet(viewsets.ViewSet):
         serializer.is_valid(raise_exception=True)
         user, tokens = services.change_password(user=request.user, **serializer.validated_data)
         return session_response(user, tokens)
+
+    @extend_schema(
+        request=None,
+        responses={202: AcceptedSerializer, 409: ErrorSerializer, **ERRORS},
+        description=(
+            "Send a new verification link to the account's address (409 "
+            "`email_already_verified` once it is verified). Limited."
+        ),
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="email/verify/resend",
+        throttle_classes=[AccountEmailThrottle, OwnEmailAddressThrottle],
+    )
+    def email_verify_resend(self, request):
+        services.resend_verification_link(user_id=request.user.user_id)
+        return accepted(VERIFICATION_SENT)
 
 
 class InvalidIfMatch(ApplicationError):
@@ -166,6 +276,27 @@ class UserViewSet(viewsets.ViewSet):
             expected_version=parse_if_match(request.headers.get("If-Match")),
         )
         return profile_response(user)
+
+    @extend_schema(
+        request=EmailChangeSerializer,
+        responses={202: AcceptedSerializer, 409: ErrorSerializer, **ERRORS},
+        description=(
+            "Ask to move the account to `new_email` (the current password confirms it): a "
+            "confirmation link goes to the new address, a notice to the current one. The "
+            "change happens when the link is used (`POST /auth/email/verify`)."
+        ),
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="me/email",
+        throttle_classes=[LoginThrottle, AccountEmailThrottle, NewEmailAddressThrottle],
+    )
+    def change_email(self, request):
+        serializer = EmailChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.request_email_change(user_id=request.user.user_id, **serializer.validated_data)
+        return accepted(EMAIL_CHANGE_SENT)
 
     @extend_schema(
         request=AccountErasureSerializer,

@@ -279,6 +279,42 @@ PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 100
 CURSOR_MAX_AGE_SECONDS = 24 * 60 * 60
 
+# --- Account email ------------------------------------------------------------------
+# The address people reach this service at; links in emails start with it unless
+# PASSWORD_RESET_URL / EMAIL_VERIFY_URL point at the app's own pages.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", default=f"{SITE_URL}/account/reset-password")
+EMAIL_VERIFY_URL = env.str("EMAIL_VERIFY_URL", default=f"{SITE_URL}/account/verify-email")
+PASSWORD_RESET_TOKEN_MINUTES = env.int("PASSWORD_RESET_TOKEN_MINUTES", default=30)
+# Django's PasswordResetTokenGenerator (accounts/links.py) reads this one.
+PASSWORD_RESET_TIMEOUT = PASSWORD_RESET_TOKEN_MINUTES * 60
+EMAIL_VERIFY_TOKEN_HOURS = env.int("EMAIL_VERIFY_TOKEN_HOURS", default=72)
+EMAIL_CHANGE_TOKEN_HOURS = env.int("EMAIL_CHANGE_TOKEN_HOURS", default=24)
+# The sender: an address (or a domain) verified in Amazon SES.
+DEFAULT_FROM_EMAIL = env.str("EMAIL_FROM", default="DermaLens <no-reply@localhost>")
+# Production: Amazon SES through django-ses, with the host's IAM role (no SMTP password,
+# no keys). `make run` (DEBUG) prints each message on the server's console instead.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default=(
+        "django.core.mail.backends.console.EmailBackend" if DEBUG else "django_ses.SESBackend"
+    ),
+)
+AWS_SES_REGION_NAME = env.str("AWS_SES_REGION", default=AWS_REGION)
+# Only for a local SES server (tests: moto's server mode): another SES address.
+_SES_ENDPOINT = env.str("AWS_SES_ENDPOINT", default="")
+if _SES_ENDPOINT:
+    AWS_SES_REGION_ENDPOINT_URL = _SES_ENDPOINT
+# django-ses would ask SES for the account's send rate (GetSendQuota) before every
+# message; one sender thread per process and botocore's retries on Throttling do instead.
+AWS_SES_AUTO_THROTTLE = None
+AWS_SES_CONFIG = BotocoreConfig(
+    connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 4}
+)
+# The SES identity (a domain or an address) that the IAM policy lets the app send as;
+# unset: the domain of EMAIL_FROM.
+AWS_SES_IDENTITY = env.str("AWS_SES_IDENTITY", default="") or None
+
 # Rate-limit counters (DynamoDB, shared by every worker) of deployments that share a
 # users table are kept apart by this prefix.
 RATE_LIMIT_NAMESPACE = env.str("RATE_LIMIT_NAMESPACE", default="dermalens")
@@ -335,6 +371,10 @@ REST_FRAMEWORK = {
         "register": env.str("THROTTLE_REGISTER_RATE", default=ADDRESS_RATE_DEFAULTS["register"]),
         "token": env.str("THROTTLE_TOKEN_RATE", default=ADDRESS_RATE_DEFAULTS["token"]),
         "uploads": env.str("THROTTLE_UPLOAD_RATE", default="60/hour"),
+        # Password-reset and verification requests: per client address, and per email
+        # address (whoever asks), so one mailbox is never flooded.
+        "account_email": env.str("THROTTLE_ACCOUNT_EMAIL_RATE", default="30/hour"),
+        "account_email_address": env.str("THROTTLE_EMAIL_ADDRESS_RATE", default="5/hour"),
     },
     "NUM_PROXIES": NUM_PROXIES,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -20,6 +20,7 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("ops/", include("ops.urls")),
+    path("account/", include("accounts.page_urls")),
 ]
 
 handler400 = errors.bad_request

@@ -19,7 +19,7 @@ sees the change once its copy is ``max_age`` seconds old.
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from django.core.cache import caches
@@ -42,6 +42,10 @@ class EmailTaken(ConditionFailed):
     default_message = "An account with this email already exists."
 
 
+class EmailChangeRefused(ConditionFailed):
+    """The new address was claimed meanwhile, or the account changed since it was read."""
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     user_id: str
@@ -52,6 +56,7 @@ class User:
     updated_at: str
     is_active: bool = True
     is_staff: bool = False
+    email_verified: bool = False
     token_version: int = 0
     version: int = 1
     skin_type: str | None = None
@@ -87,6 +92,7 @@ def user_from_item(item: Item) -> User:
         return tuple(sorted(attribute["SS"])) if attribute else ()
 
     pregnant = item.get("pregnant_or_breastfeeding")
+    verified = item.get("email_verified")  # absent on accounts made before verification
     return User(
         user_id=item["user_id"]["S"],
         email=item["email"]["S"],
@@ -96,6 +102,7 @@ def user_from_item(item: Item) -> User:
         updated_at=item["updated_at"]["S"],
         is_active=item["is_active"]["BOOL"],
         is_staff=item["is_staff"]["BOOL"],
+        email_verified=verified["BOOL"] if verified else False,
         token_version=int(item["token_version"]["N"]),
         version=int(item["version"]["N"]),
         skin_type=text("skin_type"),
@@ -118,6 +125,7 @@ def user_to_item(user: User) -> Item:
         "updated_at": user.updated_at,
         "is_active": user.is_active,
         "is_staff": user.is_staff,
+        "email_verified": user.email_verified,
         "token_version": user.token_version,
         "version": user.version,
         "skin_type": user.skin_type,
@@ -211,14 +219,111 @@ class UsersTable(Table):
         )
         return user_from_item(item)
 
-    def set_password(self, user_id: str, *, password_hash: str, updated_at: str) -> User:
-        """Store a new password hash; bumping token_version revokes every token."""
+    def set_password(
+        self,
+        user_id: str,
+        *,
+        password_hash: str,
+        updated_at: str,
+        expected_version: int | None = None,
+        email_verified: bool | None = None,
+    ) -> User:
+        """Store a new password hash; bumping token_version revokes every token.
+
+        With ``expected_version`` (a password reset) the write holds only if the account
+        is unchanged since the token was checked, so one reset link sets one password;
+        a reset link also proves the address (``email_verified``).
+        """
+        changes: dict[str, Any] = {"password_hash": password_hash, "updated_at": updated_at}
+        if email_verified is not None:
+            changes["email_verified"] = email_verified
         item = self.update_versioned(
             {"user_id": {"S": user_id}},
-            changes={"password_hash": password_hash, "updated_at": updated_at},
+            changes=changes,
             add={"token_version": 1},
+            expected_version=expected_version,
         )
         return user_from_item(item)
+
+    def mark_email_verified(self, user_id: str, *, expected_version: int, updated_at: str) -> User:
+        """Record that the account's email is proven; refused if the account changed since."""
+        item = self.update_versioned(
+            {"user_id": {"S": user_id}},
+            changes={"email_verified": True, "updated_at": updated_at},
+            expected_version=expected_version,
+        )
+        return user_from_item(item)
+
+    def change_email(self, user: User, *, new_email: str, updated_at: str) -> User:
+        """Move the account to ``new_email`` (verified, since a link sent there was used).
+
+        One transaction, as at registration: the claim on the new address is written
+        only if nobody holds it (two accounts racing for one address: one wins, the
+        other gets ``EmailTaken``), the old claim is deleted only if it is this
+        account's, and the user item changes only if it is still as ``user`` read it.
+        """
+        claim = to_item(
+            {
+                "user_id": EMAIL_CLAIM_PREFIX + new_email,
+                "item_type": "email_claim",
+                "owner_user_id": user.user_id,
+                "created_at": updated_at,
+            }
+        )
+        request = [
+            {
+                "Put": {
+                    "TableName": self.name,
+                    "Item": claim,
+                    "ConditionExpression": "attribute_not_exists(user_id)",
+                }
+            },
+            {
+                "Delete": {
+                    "TableName": self.name,
+                    "Key": {"user_id": {"S": EMAIL_CLAIM_PREFIX + user.email}},
+                    "ConditionExpression": "owner_user_id = :owner",
+                    "ExpressionAttributeValues": {":owner": {"S": user.user_id}},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.name,
+                    "Key": {"user_id": {"S": user.user_id}},
+                    "UpdateExpression": (
+                        "SET email = :new, email_verified = :true, updated_at = :at, "
+                        "#version = #version + :one"
+                    ),
+                    "ConditionExpression": "#version = :expected AND email = :old",
+                    "ExpressionAttributeNames": {"#version": "version"},
+                    "ExpressionAttributeValues": {
+                        ":new": {"S": new_email},
+                        ":old": {"S": user.email},
+                        ":true": {"BOOL": True},
+                        ":at": {"S": updated_at},
+                        ":one": {"N": "1"},
+                        ":expected": {"N": str(user.version)},
+                    },
+                }
+            },
+        ]
+        try:
+            self.transact_write(request, refused=EmailChangeRefused)
+        except EmailChangeRefused as err:
+            cause = err.cause
+            reasons = getattr(cause, "response", {}).get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise EmailTaken(cause=cause) from err
+            raise
+        finally:
+            self.forget(user.user_id)
+        return replace(
+            user,
+            email=new_email,
+            email_verified=True,
+            updated_at=updated_at,
+            version=user.version + 1,
+        )
 
     def set_active(self, user_id: str, *, is_active: bool, updated_at: str) -> User:
         item = self.update_versioned(

@@ -12,6 +12,7 @@ operator's role (``operator_policy``).
 
 import re
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
@@ -54,6 +55,9 @@ S3_BUCKET_ACTIONS = ("s3:ListBucket",)
 # On the analysis queue: the web process sends, analysis_worker receives and deletes.
 # The dead-letter queue needs nothing: SQS itself moves messages there.
 SQS_QUEUE_ACTIONS = ("sqs:DeleteMessage", "sqs:ReceiveMessage", "sqs:SendMessage")
+# On the sender's SES identity: account email (accounts/mail.py). django-ses sends each
+# message whole, as MIME (SES v1 SendRawEmail), so its plain-text part is as Django built it.
+SES_IDENTITY_ACTIONS = ("ses:SendRawEmail",)
 
 # create_tables, run by an operator: the app's role has none of the writes here.
 OPERATOR_TABLE_ACTIONS = (
@@ -102,6 +106,7 @@ class Resources:
     bucket_arn: Resource | None = None
     objects_arn: Resource | None = None
     queue_arn: Resource | None = None
+    ses_identity_arn: Resource | None = None
 
 
 def app_policy(resources: Resources) -> dict[str, Any]:
@@ -118,6 +123,10 @@ def app_policy(resources: Resources) -> dict[str, Any]:
         ]
     if resources.queue_arn is not None:
         statements.append(statement("AnalysisQueue", SQS_QUEUE_ACTIONS, (resources.queue_arn,)))
+    if resources.ses_identity_arn is not None:
+        statements.append(
+            statement("AccountEmail", SES_IDENTITY_ACTIONS, (resources.ses_identity_arn,))
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -166,6 +175,7 @@ def granted_actions() -> frozenset[str]:
             *S3_OBJECT_ACTIONS,
             *S3_BUCKET_ACTIONS,
             *SQS_QUEUE_ACTIONS,
+            *SES_IDENTITY_ACTIONS,
         )
     )
 
@@ -188,9 +198,10 @@ def resources_from_settings(
     region: str | None = None,
     bucket: str | None = None,
     queue_url: str | None = None,
+    ses_identity: str | None = None,
     partition: str = "aws",
 ) -> Resources:
-    """ARNs of the configured tables (and their indexes), bucket and queue."""
+    """ARNs of the configured tables (and their indexes), bucket, queue and SES identity."""
     region = region or settings.AWS_REGION
     bucket = bucket if bucket is not None else settings.S3_BUCKET_NAME
     queue_url = queue_url if queue_url is not None else settings.ANALYSIS_QUEUE_URL
@@ -208,10 +219,32 @@ def resources_from_settings(
         if parts is None:
             raise ValueError(f"{queue_url!r} is not an SQS queue URL.")
         queue_arn = f"arn:{partition}:sqs:{parts['region']}:{parts['account']}:{parts['name']}"
+    ses_identity = ses_identity or configured_ses_identity()
+    # SES may live in another region than the tables (AWS_SES_REGION).
+    ses_region = (
+        settings.AWS_SES_REGION_NAME
+        if settings.AWS_SES_REGION_NAME != settings.AWS_REGION
+        else region
+    )
     return Resources(
         table_arns=table_arns,
         index_arns=index_arns,
         bucket_arn=f"arn:{partition}:s3:::{bucket}" if bucket else None,
         objects_arn=f"arn:{partition}:s3:::{bucket}/*" if bucket else None,
         queue_arn=queue_arn,
+        ses_identity_arn=(
+            f"arn:{partition}:ses:{ses_region}:{account_id}:identity/{ses_identity}"
+            if ses_identity
+            else None
+        ),
     )
+
+
+def configured_ses_identity() -> str | None:
+    """AWS_SES_IDENTITY, else the domain of EMAIL_FROM; None when mail does not go to SES."""
+    if not settings.EMAIL_BACKEND.startswith("django_ses."):
+        return None
+    if settings.AWS_SES_IDENTITY:
+        return settings.AWS_SES_IDENTITY
+    _, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    return address.rpartition("@")[2] or None

@@ -17,7 +17,7 @@ from typing import Any
 from rest_framework import status
 from ulid import ULID
 
-from accounts.services import normalize_email, now_iso
+from accounts.services import normalize_email, now_iso, send_password_reset_link
 from dermalens_site.errors import ApplicationError, NotFound
 from dynamo.activity import failed_scans
 from dynamo.audit import AuditEntry, audit_table
@@ -36,6 +36,7 @@ ACTION_LABELS = {
     "enable_account": "enabled the account",
     "revoke_sessions": "revoked every session",
     "rerun_analyses": "re-ran failed analyses",
+    "send_password_reset": "sent a password reset link",
     "erase_account": "erased the account",
     "erase_account_failed": "tried to erase the account (failed)",
     "create_staff": "created a staff account",
@@ -133,6 +134,15 @@ def revoke_sessions(*, staff: User, user_id: str) -> User:
     user = change_account(lambda: users_table().revoke_sessions(user_id, updated_at=now_iso()))
     record_staff_action(staff=staff, action="revoke_sessions", target_user_id=user_id)
     return user
+
+
+def send_password_reset(*, staff: User, user_id: str) -> None:
+    """Email the account a reset link, as "forgot password" would: staff never see it."""
+    user = existing_user(user_id)
+    if not user.is_active:
+        raise ActionRefused("The account is disabled: enable it before sending a reset link.")
+    record_staff_action(staff=staff, action="send_password_reset", target_user_id=user_id)
+    send_password_reset_link(user=user)
 
 
 def rerun_failed_analyses(*, staff: User, user_id: str) -> RerunOutcome:

@@ -26,6 +26,7 @@ NOTICES = {
     "enable_account": "The account is enabled. Its earlier tokens stay revoked.",
     "revoke_sessions": "Every session and token of the account is revoked.",
     "rerun_analyses": "Failed analyses ran again.",
+    "send_password_reset": "A password reset link is on its way to the account's email address.",
 }
 RERUN_COUNTS = ("complete", "failed", "pending", "skipped")
 # The action in the URL (/ops/users/<id>/<action>) and the audit action it performs.
@@ -34,6 +35,7 @@ URL_ACTIONS = {
     "enable": "enable_account",
     "revoke-sessions": "revoke_sessions",
     "rerun-analyses": "rerun_analyses",
+    "send-reset-link": "send_password_reset",
     "erase": "erase_account",
 }
 
@@ -192,6 +194,8 @@ def user_action(request: HttpRequest, user_id: str, action: str) -> HttpResponse
             services.enable_account(staff=staff, user_id=user_id)
         elif action == "revoke_sessions":
             services.revoke_sessions(staff=staff, user_id=user_id)
+        elif action == "send_password_reset":
+            services.send_password_reset(staff=staff, user_id=user_id)
         elif action == "rerun_analyses":
             outcome = services.rerun_failed_analyses(staff=staff, user_id=user_id)
             query.update(outcome.as_details())

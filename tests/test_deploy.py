@@ -30,6 +30,7 @@ DEPLOY = Path(django_settings.BASE_DIR) / "deploy"
 EXAMPLE_ACCOUNT = "123456789012"
 EXAMPLE_BUCKET = "dermalens-scan-images-example"
 EXAMPLE_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/dermalens-analysis"
+EXAMPLE_SES_IDENTITY = "dermalens.example.com"
 
 
 def load_generator():
@@ -135,6 +136,10 @@ class TestCloudFormation:
         statements = policy["PolicyDocument"]["Statement"]
         assert {a for s in statements for a in s["Action"]} == iam.granted_actions()
         assert "ManagedPolicyArns" not in role
+        [sender] = [s for s in statements if s["Sid"] == "AccountEmail"]
+        assert sender["Action"] == ["ses:SendRawEmail"]
+        assert sender["Resource"]["Fn::Sub"].endswith(":identity/${SesIdentity}")
+        assert "Default" not in template["Parameters"]["SesIdentity"]  # the operator names it
         profile = template["Resources"]["AppInstanceProfile"]["Properties"]
         assert profile["Roles"] == [{"Ref": "AppRole"}]
 
@@ -164,6 +169,7 @@ def test_the_example_policies_are_the_commands_output(settings, file_name, extra
         "--region", "us-east-1",
         "--bucket", EXAMPLE_BUCKET,
         "--queue-url", EXAMPLE_QUEUE_URL,
+        "--ses-identity", EXAMPLE_SES_IDENTITY,
         stdout=output,
     )  # fmt: skip
     committed = json.loads((DEPLOY / "iam" / file_name).read_text())

@@ -1,10 +1,10 @@
 """The IAM policy grants exactly what the code calls.
 
 Two views of "what the code calls", both compared with ``ops/iam.py``:
-- observed: botocore's ``before-parameter-build`` event on the process's DynamoDB, S3
-  and SQS clients records every call while the main flows run for real (accounts,
-  scans on S3 analysed through SQS, plans, privacy export and erasure, health, the
-  schema check);
+- observed: botocore's ``before-parameter-build`` event on the process's DynamoDB, S3,
+  SQS and SES clients records every call while the main flows run for real (accounts
+  with their email sent through django-ses, scans on S3 analysed through SQS, plans,
+  privacy export and erasure, health, the schema check);
 - named: every DynamoDB, S3 and SQS operation that the source calls by name (table
   managers' ``call("query", ...)``, ``client.describe_table(...)``, transactions' items),
   so code that no flow here runs (chat, the ops pages) is covered too.
@@ -27,6 +27,7 @@ from django.core.files.storage import storages
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
+from accounts.mail import wait_for_account_email
 from dynamo.client import get_client
 from ops import iam
 from scans import queue
@@ -141,6 +142,7 @@ def run_the_main_flows(api_client: APIClient, email: str) -> None:
     """Accounts, scans (S3, analysed through SQS), plans, privacy, health, schema check."""
     body = {"email": email, "password": STRONG_PASSWORD, "full_name": "Policy Check"}
     session = api_client.post("/api/v1/auth/register", body, format="json").json()
+    assert api_client.post("/api/v1/auth/password/reset", {"email": email}).status_code == 202
     credentials = {"email": email, "password": STRONG_PASSWORD}
     login = api_client.post("/api/v1/auth/login", credentials, format="json").json()
     refreshed = api_client.post("/api/v1/auth/refresh", {"refresh": login["refresh"]}).json()
@@ -194,7 +196,27 @@ def s3_and_sqs(s3_storage, moto_s3_server, settings):
         yield analysis_queue
 
 
-def test_the_app_policy_grants_every_call_and_nothing_else(api_client, unique_email, s3_and_sqs):
+@pytest.fixture
+def watched_ses(ses_mailbox, monkeypatch):
+    """django-ses makes a client per connection: each one is watched as it is made."""
+    from django_ses import SESBackend
+
+    log = CallLog()
+    open_connection = SESBackend.open
+
+    def open_watched(backend):
+        created = open_connection(backend)
+        if backend.connection is not None:
+            backend.connection.meta.events.register("before-parameter-build", log)
+        return created
+
+    monkeypatch.setattr(SESBackend, "open", open_watched)
+    return log
+
+
+def test_the_app_policy_grants_every_call_and_nothing_else(
+    api_client, unique_email, s3_and_sqs, watched_ses
+):
     clients = (
         get_client(),
         storages["scan_images"].connection.meta.client,
@@ -202,12 +224,16 @@ def test_the_app_policy_grants_every_call_and_nothing_else(api_client, unique_em
     )
     with CallLog().watching(*clients) as observed:
         run_the_main_flows(api_client, unique_email())
+    wait_for_account_email()
+    observed.actions.update(watched_ses.actions)
     named = named_actions(
         [p for p in app_source_files() if p.relative_to(BASE_DIR) not in OPERATOR_CODE]
     )
     granted = iam.granted_actions()
 
-    assert {"s3:PutObject", "sqs:ReceiveMessage", "dynamodb:Query"} <= set(observed.actions)
+    assert {"s3:PutObject", "sqs:ReceiveMessage", "dynamodb:Query", "ses:SendRawEmail"} <= set(
+        observed.actions
+    )
     not_granted = {
         action: where
         for action, where in {**named, **observed.actions}.items()
@@ -235,10 +261,12 @@ def statements(policy: dict) -> dict[str, dict]:
     return {statement["Sid"]: statement for statement in policy["Statement"]}
 
 
-def test_iam_policy_names_the_configured_tables_indexes_bucket_and_queue(settings):
+def test_iam_policy_names_the_configured_tables_indexes_bucket_queue_and_sender(settings):
     settings.S3_BUCKET_NAME = "scan-images"
     settings.ANALYSIS_QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/analysis"
-    settings.AWS_REGION = "eu-west-1"
+    settings.AWS_REGION = settings.AWS_SES_REGION_NAME = "eu-west-1"
+    settings.EMAIL_BACKEND = "django_ses.SESBackend"
+    settings.DEFAULT_FROM_EMAIL = "DermaLens <no-reply@mail.example.com>"
     by_sid = statements(policy_from_command())
 
     table = "arn:aws:dynamodb:eu-west-1:123456789012:table/"
@@ -260,6 +288,12 @@ def test_iam_policy_names_the_configured_tables_indexes_bucket_and_queue(setting
     }
     assert by_sid["ScanImages"]["Resource"] == "arn:aws:s3:::scan-images/*"
     assert by_sid["AnalysisQueue"]["Resource"] == "arn:aws:sqs:eu-west-1:123456789012:analysis"
+    assert by_sid["AccountEmail"] == {
+        "Sid": "AccountEmail",
+        "Effect": "Allow",
+        "Action": ["ses:SendRawEmail"],
+        "Resource": "arn:aws:ses:eu-west-1:123456789012:identity/mail.example.com",
+    }
     actions = {a for s in by_sid.values() for a in s["Action"]}
     assert actions == iam.granted_actions()
     assert not {a for a in actions if a.endswith("*") or "Create" in a or "Delete" + "Table" in a}
@@ -268,10 +302,23 @@ def test_iam_policy_names_the_configured_tables_indexes_bucket_and_queue(setting
 def test_iam_policy_leaves_out_what_is_not_configured_and_needs_an_account(settings):
     settings.S3_BUCKET_NAME = None
     settings.ANALYSIS_QUEUE_URL = None
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
     with pytest.raises(CommandError, match="--account-id"):
         policy_from_command()
     by_sid = statements(policy_from_command("--account-id", "210987654321"))
     assert set(by_sid) == {"DynamoDBTables", "DynamoDBIndexes", "DynamoDBListTables"}
+
+
+def test_iam_policy_sends_as_the_configured_ses_identity_or_the_one_given(settings):
+    settings.EMAIL_BACKEND = "django_ses.SESBackend"
+    settings.AWS_SES_IDENTITY = "dermalens.example"
+    settings.AWS_REGION = settings.AWS_SES_REGION_NAME = "us-east-1"
+    identity = "arn:aws:ses:us-east-1:210987654321:identity/"
+    by_sid = statements(policy_from_command("--account-id", "210987654321"))
+    assert by_sid["AccountEmail"]["Resource"] == f"{identity}dermalens.example"
+    given = ("--account-id", "210987654321", "--ses-identity", "no-reply@other.example")
+    by_sid = statements(policy_from_command(*given))
+    assert by_sid["AccountEmail"]["Resource"] == f"{identity}no-reply@other.example"
 
 
 def test_iam_policy_for_the_operator_creates_tables_only(settings):

@@ -51,6 +51,18 @@ def requests(session: dict, resources: dict) -> list[tuple[str, str, dict]]:
             "/api/v1/auth/password",
             {"current_password": STRONG_PASSWORD, "new_password": "another-passphrase-9"},
         ),
+        ("post", "/api/v1/auth/password/reset", {"email": session["user"]["email"]}),
+        (
+            "post",
+            "/api/v1/auth/password/reset/confirm",
+            {"token": "not-a-token", "new_password": "another-passphrase-9"},
+        ),
+        ("post", "/api/v1/auth/email/verify", {"token": "not-a-token"}),
+        (
+            "post",
+            "/api/v1/users/me/email",
+            {"new_email": "elsewhere@example.com", "password": STRONG_PASSWORD},
+        ),
         ("patch", "/api/v1/users/me", {"full_name": "Changed"}),
         ("delete", "/api/v1/users/me", {"password": STRONG_PASSWORD}),
         ("post", "/api/v1/plans", {}),

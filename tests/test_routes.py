@@ -14,6 +14,9 @@ ANONYMOUS_ALLOWED = {
     "/api/v1/auth/register",  # signing up
     "/api/v1/auth/login",  # signing in
     "/api/v1/auth/refresh",  # the refresh token is the credential
+    "/api/v1/auth/password/reset",  # forgot password: the answer never tells anything
+    "/api/v1/auth/password/reset/confirm",  # the emailed, signed token is the credential
+    "/api/v1/auth/email/verify",  # the emailed, signed token is the credential
     "/api/v1/health",  # load balancer
     "/api/v1/health/ready",  # load balancer
     "/api/v1/schema",  # documentation

@@ -5,7 +5,8 @@
     python manage.py iam_policy --operator              # what create_tables needs
 
 Resources come from settings: the DYNAMODB_*_TABLE names (and their indexes),
-S3_BUCKET_NAME and ANALYSIS_QUEUE_URL; options override them. The actions are the ones
+S3_BUCKET_NAME, ANALYSIS_QUEUE_URL and the SES identity of EMAIL_FROM; options override
+them. The actions are the ones
 the code calls (``ops/iam.py``); a service that is not configured is left out.
 """
 
@@ -30,6 +31,11 @@ class Command(BaseCommand):
         parser.add_argument("--region", help="default: AWS_REGION")
         parser.add_argument("--bucket", help="default: S3_BUCKET_NAME")
         parser.add_argument("--queue-url", help="default: ANALYSIS_QUEUE_URL")
+        parser.add_argument(
+            "--ses-identity",
+            help="the SES identity mail is sent as (default: AWS_SES_IDENTITY, else the "
+            "domain of EMAIL_FROM, when EMAIL_BACKEND is SES)",
+        )
         parser.add_argument("--partition", default="aws", help="aws, aws-cn or aws-us-gov")
         parser.add_argument(
             "--operator",
@@ -50,6 +56,7 @@ class Command(BaseCommand):
                 region=options["region"],
                 bucket=options["bucket"],
                 queue_url=queue_url or "",
+                ses_identity=options["ses_identity"],
                 partition=options["partition"],
             )
         except ValueError as err:

@@ -1,0 +1,91 @@
+"""Account email: the one door through which DermaLens writes to a person.
+
+    send_account_email(kind="password_reset", to=user.email, context={"link": link})
+
+Call it only after the request's writes have succeeded: the message then describes
+something that happened. Each kind is two templates, ``accounts/email/<kind>_subject.txt``
+and ``accounts/email/<kind>.txt`` (the plain-text body, every message has one), rendered
+here in the caller's thread, so a template error shows at once.
+
+Sending goes through Django's ``EMAIL_BACKEND`` (Amazon SES through django-ses with the
+host's IAM role in production, the console under ``make run``) on one sender thread per
+process, off the request's path: a request never waits on SES, and an account that
+exists answers a password-reset request as fast as one that does not. What it costs:
+the queue is in memory, so a process that is killed (not stopped) loses the messages
+not yet handed to SES; a graceful stop sends them first (Python joins the sender thread
+at exit). A failed send is logged (kind and error type, never the address or the link)
+and not retried; the person can ask again. When the job framework exists, this is the
+one function to re-route onto it.
+"""
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.template.loader import render_to_string
+
+logger = logging.getLogger("dermalens.mail")
+
+KINDS = frozenset(
+    {
+        "verify_email",
+        "password_reset",
+        "password_changed",
+        "email_change",
+        "email_change_requested",
+        "email_changed",
+    }
+)
+# One sender thread: messages leave in the order they were asked for, and a burst of
+# requests never opens more than one SES connection per process.
+SENDER_THREADS = 1
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def send_account_email(*, kind: str, to: str, context: dict[str, Any]) -> Future:
+    """Render one message of ``kind`` for ``to`` and queue it for sending; returns at once."""
+    message = render_account_email(kind=kind, to=to, context=context)
+    return sender().submit(deliver, kind, message)
+
+
+def render_account_email(*, kind: str, to: str, context: dict[str, Any]) -> EmailMessage:
+    if kind not in KINDS:
+        raise ValueError(f"unknown account email {kind!r}; add its templates and name to KINDS")
+    subject = render_to_string(f"accounts/email/{kind}_subject.txt", context)
+    body = render_to_string(f"accounts/email/{kind}.txt", context)
+    return EmailMessage(
+        subject=" ".join(subject.split()),  # one line: a header cannot hold a newline
+        body=body.strip() + "\n",
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+    )
+
+
+def deliver(kind: str, message: EmailMessage) -> None:
+    try:
+        message.send()
+    except Exception as err:  # a sender thread must outlive any provider failure
+        logger.warning("account email not sent", extra={"kind": kind, "error": type(err).__name__})
+    else:
+        logger.info("account email sent", extra={"kind": kind})
+
+
+def wait_for_account_email(timeout: float = 30.0) -> None:
+    """Block until every message queued so far in this process has been handed over."""
+    sender().submit(lambda: None).result(timeout=timeout)
+
+
+def sender() -> ThreadPoolExecutor:
+    # Made at first use, so that each gunicorn worker (forked) has its own thread.
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=SENDER_THREADS, thread_name_prefix="account-email"
+            )
+        return _executor

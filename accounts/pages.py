@@ -1,0 +1,122 @@
+"""Two small server-rendered pages for the links DermaLens emails, for someone without
+the app at hand: choose a new password, confirm an email address.
+
+    /account/reset-password?token=...   (PASSWORD_RESET_URL's default)
+    /account/verify-email?token=...     (EMAIL_VERIFY_URL's default)
+
+Plain HTML forms with Django's CSRF protection, no script (the Content-Security-Policy
+allows none), nothing loaded from elsewhere, and the token in the address never leaves
+for another site (the project's ``Referrer-Policy: same-origin``; ``no-referrer`` would
+make the browser send ``Origin: null`` with the form, which CSRF protection refuses).
+Opening a link changes nothing: a mail scanner that follows it cannot use it up; the
+form's POST does the work, through the same use cases as the API, and is throttled like
+the API's token endpoints.
+"""
+
+import functools
+from collections.abc import Callable
+
+from django import forms
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+from rest_framework import serializers
+
+from accounts import services
+from accounts.throttles import TokenThrottle
+from dermalens_site.errors import ApplicationError
+
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Cache-Control": "no-store",
+}
+TOKEN_MAX_LENGTH = 1024
+THROTTLED = "Too many attempts from your network; wait a few minutes and try again."
+
+
+def account_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        for name, value in PAGE_HEADERS.items():
+            response[name] = value
+        return response
+
+    return wrapped
+
+
+class ResetPasswordForm(forms.Form):
+    new_password = forms.CharField(
+        max_length=settings.PASSWORD_MAX_LENGTH,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    new_password_again = forms.CharField(
+        max_length=settings.PASSWORD_MAX_LENGTH,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        first, second = cleaned.get("new_password"), cleaned.get("new_password_again")
+        if first and second and first != second:
+            self.add_error("new_password_again", "The two passwords differ.")
+        return cleaned
+
+
+def token_of(request: HttpRequest) -> str:
+    token = request.POST.get("token") if request.method == "POST" else request.GET.get("token")
+    return (token or "")[:TOKEN_MAX_LENGTH]
+
+
+def allowed(request: HttpRequest) -> bool:
+    return request.method != "POST" or TokenThrottle().allow_request(request, None)
+
+
+@account_page
+@require_http_methods(["GET", "POST"])
+def reset_password(request: HttpRequest) -> HttpResponse:
+    token = token_of(request)
+    context = {"token": token, "min_length": settings.PASSWORD_MIN_LENGTH}
+    template = "accounts/reset_password.html"
+    if not allowed(request):
+        return render(request, template, {**context, "error": THROTTLED}, status=429)
+    try:
+        services.check_password_reset_token(token=token)
+    except ApplicationError as err:
+        return render(request, template, {**context, "error": err.message}, status=400)
+    if request.method == "GET":
+        return render(request, template, {**context, "form": ResetPasswordForm()})
+    form = ResetPasswordForm(request.POST)
+    if not form.is_valid():
+        return render(request, template, {**context, "form": form}, status=400)
+    try:
+        services.reset_password(token=token, new_password=form.cleaned_data["new_password"])
+    except serializers.ValidationError as err:
+        for message in err.detail.get("new_password", []) if isinstance(err.detail, dict) else []:
+            form.add_error("new_password", str(message))
+        return render(request, template, {**context, "form": form}, status=400)
+    except ApplicationError as err:
+        return render(request, template, {**context, "error": err.message}, status=400)
+    return render(request, template, {"done": True})
+
+
+@account_page
+@require_http_methods(["GET", "POST"])
+def verify_email(request: HttpRequest) -> HttpResponse:
+    token = token_of(request)
+    template = "accounts/verify_email.html"
+    if request.method == "GET":
+        return render(request, template, {"token": token})
+    if not allowed(request):
+        return render(request, template, {"token": token, "error": THROTTLED}, status=429)
+    try:
+        user = services.use_email_link(token=token)
+    except ApplicationError as err:
+        return render(request, template, {"error": err.message}, status=err.status_code)
+    return render(request, template, {"done": True, "email": user.email})

@@ -1,0 +1,440 @@
+"""Getting back into an account: password reset, email verification, email change and
+the notices they send, through the HTTP API against DynamoDB Local, with every message
+sent through django-ses to moto's SES server and read back from it."""
+
+import statistics
+import threading
+import time
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.mail import wait_for_account_email
+from conftest import STRONG_PASSWORD
+from dynamo.users import users_table
+
+LOGIN = "/api/v1/auth/login"
+REFRESH = "/api/v1/auth/refresh"
+PASSWORD = "/api/v1/auth/password"
+RESET = "/api/v1/auth/password/reset"
+RESET_CONFIRM = "/api/v1/auth/password/reset/confirm"
+VERIFY = "/api/v1/auth/email/verify"
+RESEND = "/api/v1/auth/email/verify/resend"
+ME = "/api/v1/users/me"
+CHANGE_EMAIL = "/api/v1/users/me/email"
+NEW_PASSWORD = "a-brand-new-passphrase-42"
+
+
+def bearer(access: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content
+    assert response.json()["error"]["code"] == code, response.content
+    return response.json()["error"]
+
+
+def reset_link_token(mailbox, email: str) -> str:
+    return mailbox.last(email, subject="Reset your DermaLens password").token
+
+
+def ask_for_reset(email: str, *, address: str = "10.20.0.1") -> object:
+    return APIClient(REMOTE_ADDR=address).post(RESET, {"email": email}, format="json")
+
+
+@pytest.fixture
+def generous_email_limits(settings):
+    rates = {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+        "account_email": "1000/hour",
+        "account_email_address": "1000/hour",
+    }
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+
+
+class TestPasswordReset:
+    def test_a_reset_request_emails_a_plain_text_link_to_the_app_page(
+        self, ses_mailbox, register, settings
+    ):
+        email = register()["user"]["email"]
+        response = ask_for_reset(email)
+        assert response.status_code == 202
+        message = ses_mailbox.last(email, subject="Reset your DermaLens password")
+        assert message.sender == settings.DEFAULT_FROM_EMAIL.split("<")[1].rstrip(">")
+        assert message.recipients == (email,)
+        assert message.content_types == ("text/plain",)
+        assert message.link.startswith(f"{settings.PASSWORD_RESET_URL}?token=")
+        assert "30 minutes" in message.text
+
+    def test_an_unknown_email_gets_the_same_answer_and_no_message(
+        self, ses_mailbox, register, unique_email
+    ):
+        known = ask_for_reset(register()["user"]["email"])
+        nobody = unique_email()
+        unknown = ask_for_reset(nobody)
+        assert (unknown.status_code, unknown.json()) == (known.status_code, known.json())
+        assert ses_mailbox.to(nobody) == []
+
+    def test_a_known_and_an_unknown_email_take_about_the_same_time(
+        self, register, unique_email, generous_email_limits
+    ):
+        email = register()["user"]["email"]
+
+        def timed(address: str) -> float:
+            started = time.perf_counter()
+            assert ask_for_reset(address).status_code == 202
+            return time.perf_counter() - started
+
+        known, unknown = [], []
+        for _ in range(9):
+            known.append(timed(email))
+            unknown.append(timed(unique_email()))
+        wait_for_account_email()
+        # Both paths read twice, make a token and render a message; the sending happens
+        # on the sender thread. A path that skipped the work would be several times faster.
+        assert 0.5 < statistics.median(unknown) / statistics.median(known) < 2.0
+
+    def test_the_link_sets_a_new_password_ends_every_session_and_returns_a_pair(
+        self, ses_mailbox, register
+    ):
+        session = register()
+        email = session["user"]["email"]
+        ask_for_reset(email)
+        token = reset_link_token(ses_mailbox, email)
+
+        response = APIClient().post(RESET_CONFIRM, {"token": token, "new_password": NEW_PASSWORD})
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert body["user"]["email"] == email and body["user"]["email_verified"] is True
+        assert bearer(body["access"]).get(ME).status_code == 200
+        assert bearer(session["access"]).get(ME).status_code == 401
+        assert APIClient().post(REFRESH, {"refresh": session["refresh"]}).status_code == 401
+        old_login = APIClient().post(LOGIN, {"email": email, "password": STRONG_PASSWORD})
+        assert old_login.status_code == 401
+        new_login = APIClient().post(LOGIN, {"email": email, "password": NEW_PASSWORD})
+        assert new_login.status_code == 200
+        notice = ses_mailbox.last(email, subject="password was changed")
+        assert "reset with a link" in notice.text and "If this was not you" in notice.text
+
+    def test_a_used_link_is_refused(self, ses_mailbox, register):
+        email = register()["user"]["email"]
+        ask_for_reset(email)
+        token = reset_link_token(ses_mailbox, email)
+        first = APIClient().post(RESET_CONFIRM, {"token": token, "new_password": NEW_PASSWORD})
+        assert first.status_code == 200
+        again = APIClient().post(
+            RESET_CONFIRM, {"token": token, "new_password": "x" + NEW_PASSWORD}
+        )
+        assert_error(again, 400, "invalid_token")
+        login = APIClient().post(LOGIN, {"email": email, "password": NEW_PASSWORD})
+        assert login.status_code == 200
+
+    def test_two_requests_racing_with_one_link_set_one_password(self, ses_mailbox, register):
+        email = register()["user"]["email"]
+        ask_for_reset(email)
+        token = reset_link_token(ses_mailbox, email)
+        barrier = threading.Barrier(2)
+        statuses: list[int] = []
+
+        def confirm(password: str) -> None:
+            client = APIClient()
+            barrier.wait()
+            body = {"token": token, "new_password": password}
+            statuses.append(client.post(RESET_CONFIRM, body).status_code)
+
+        threads = [
+            threading.Thread(target=confirm, args=(p,)) for p in (NEW_PASSWORD, "y" + NEW_PASSWORD)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(statuses) == [200, 400]
+
+    def test_an_expired_link_is_refused(self, ses_mailbox, register, settings):
+        email = register()["user"]["email"]
+        ask_for_reset(email)
+        token = reset_link_token(ses_mailbox, email)
+        settings.PASSWORD_RESET_TIMEOUT = 0
+        time.sleep(1.1)
+        response = APIClient().post(RESET_CONFIRM, {"token": token, "new_password": NEW_PASSWORD})
+        assert_error(response, 400, "invalid_token")
+
+    def test_a_tampered_or_made_up_token_is_refused_alike(self, ses_mailbox, register):
+        email = register()["user"]["email"]
+        other = register()["user"]["user_id"]
+        ask_for_reset(email)
+        token = reset_link_token(ses_mailbox, email)
+        user_id, _, rest = token.partition("-")
+        last = "a" if token[-1] != "a" else "b"
+        for forged in (token[:-1] + last, f"{other}-{rest}", "not-a-token", user_id):
+            response = APIClient().post(
+                RESET_CONFIRM, {"token": forged, "new_password": NEW_PASSWORD}
+            )
+            assert_error(response, 400, "invalid_token")
+        # The genuine link still works afterwards.
+        response = APIClient().post(RESET_CONFIRM, {"token": token, "new_password": NEW_PASSWORD})
+        assert response.status_code == 200
+
+    def test_a_link_made_before_a_password_change_is_refused(self, ses_mailbox, register):
+        session = register()
+        email = session["user"]["email"]
+        ask_for_reset(email)
+        token = reset_link_token(ses_mailbox, email)
+        changed = bearer(session["access"]).post(
+            PASSWORD, {"current_password": STRONG_PASSWORD, "new_password": NEW_PASSWORD}
+        )
+        assert changed.status_code == 200
+        response = APIClient().post(
+            RESET_CONFIRM, {"token": token, "new_password": "z" + NEW_PASSWORD}
+        )
+        assert_error(response, 400, "invalid_token")
+
+    def test_a_profile_edit_does_not_spoil_the_link(self, ses_mailbox, register):
+        session = register()
+        email = session["user"]["email"]
+        ask_for_reset(email)
+        token = reset_link_token(ses_mailbox, email)
+        assert bearer(session["access"]).patch(ME, {"skin_type": "oily"}).status_code == 200
+        response = APIClient().post(RESET_CONFIRM, {"token": token, "new_password": NEW_PASSWORD})
+        assert response.status_code == 200
+        assert response.json()["user"]["skin_type"] == "oily"
+
+    def test_a_weak_new_password_is_refused_and_the_link_stays_usable(self, ses_mailbox, register):
+        email = register()["user"]["email"]
+        ask_for_reset(email)
+        token = reset_link_token(ses_mailbox, email)
+        weak = APIClient().post(RESET_CONFIRM, {"token": token, "new_password": "password"})
+        error = assert_error(weak, 400, "invalid")
+        assert "new_password" in error["details"]
+        strong = APIClient().post(RESET_CONFIRM, {"token": token, "new_password": NEW_PASSWORD})
+        assert strong.status_code == 200
+
+    def test_a_disabled_account_gets_no_link(self, ses_mailbox, register):
+        session = register()
+        email = session["user"]["email"]
+        users_table().disable(session["user"]["user_id"], updated_at="2026-01-01T00:00:00Z")
+        assert ask_for_reset(email).status_code == 202
+        assert [m for m in ses_mailbox.to(email) if "Reset" in m.subject] == []
+
+    def test_many_requests_for_one_address_are_limited_from_any_client_address(
+        self, ses_mailbox, register, unique_email
+    ):
+        email = register()["user"]["email"]
+        statuses = [ask_for_reset(email, address=f"10.30.0.{n}").status_code for n in range(6)]
+        assert statuses == [202] * 5 + [429]
+        limited = ask_for_reset(email, address="10.30.1.1")
+        assert_error(limited, 429, "throttled")
+        assert int(limited["Retry-After"]) > 0
+        assert len([m for m in ses_mailbox.to(email) if "Reset" in m.subject]) == 5
+        # An address nobody has is limited the same way: the 429 tells nothing either.
+        nobody = unique_email()
+        statuses = [ask_for_reset(nobody, address=f"10.31.0.{n}").status_code for n in range(6)]
+        assert statuses == [202] * 5 + [429]
+
+    def test_many_requests_from_one_client_address_are_limited(self, unique_email):
+        statuses = [
+            ask_for_reset(unique_email(), address="10.32.0.1").status_code for _ in range(31)
+        ]
+        assert statuses[:30] == [202] * 30
+        assert statuses[30] == 429
+
+
+class TestEmailVerification:
+    def test_registration_sends_a_link_that_verifies_the_address(self, ses_mailbox, register):
+        session = register()
+        email = session["user"]["email"]
+        assert session["user"]["email_verified"] is False
+        client = bearer(session["access"])
+        assert client.get(ME).json()["email_verified"] is False
+        # An unverified account can use the app.
+        assert client.get("/api/v1/scans").status_code == 200
+
+        message = ses_mailbox.last(email, subject="Confirm your email address")
+        assert message.content_types == ("text/plain",)
+        response = APIClient().post(VERIFY, {"token": message.token})
+        assert response.status_code == 200, response.content
+        assert response.json() == {"email": email, "email_verified": True}
+        assert client.get(ME).json()["email_verified"] is True
+        # The same link opened again changes nothing and is not an error.
+        assert APIClient().post(VERIFY, {"token": message.token}).status_code == 200
+
+    def test_a_tampered_or_expired_verification_link_is_refused(
+        self, ses_mailbox, register, settings
+    ):
+        email = register()["user"]["email"]
+        token = ses_mailbox.last(email, subject="Confirm your email address").token
+        for forged in (token[:-2] + "xx", "nonsense", token.replace(":", ";", 1)):
+            assert_error(APIClient().post(VERIFY, {"token": forged}), 400, "invalid_token")
+        settings.EMAIL_VERIFY_TOKEN_HOURS = 0
+        time.sleep(1.1)
+        assert_error(APIClient().post(VERIFY, {"token": token}), 400, "invalid_token")
+
+    def test_resend_sends_a_new_link_until_the_address_is_verified(self, ses_mailbox, register):
+        session = register()
+        email = session["user"]["email"]
+        client = bearer(session["access"])
+        assert client.post(RESEND).status_code == 202
+        links = [m for m in ses_mailbox.to(email) if "Confirm your email" in m.subject]
+        assert len(links) == 2
+        assert APIClient().post(VERIFY, {"token": links[-1].token}).status_code == 200
+        assert_error(client.post(RESEND), 409, "email_already_verified")
+
+    def test_resend_is_limited(self, register):
+        client = bearer(register()["access"])
+        statuses = [client.post(RESEND).status_code for _ in range(6)]
+        assert statuses == [202] * 5 + [429]
+
+
+def request_change(session: dict, new_email: str, password: str = STRONG_PASSWORD):
+    body = {"new_email": new_email, "password": password}
+    return bearer(session["access"]).post(CHANGE_EMAIL, body)
+
+
+class TestEmailChange:
+    def test_the_change_happens_when_the_link_sent_to_the_new_address_is_used(
+        self, ses_mailbox, register, unique_email
+    ):
+        session = register()
+        old, new = session["user"]["email"], unique_email()
+        response = request_change(session, new.upper())
+        assert response.status_code == 202, response.content
+        client = bearer(session["access"])
+        assert client.get(ME).json()["email"] == old  # nothing changes yet
+
+        notice = ses_mailbox.last(old, subject="new email address was requested")
+        assert f"{new[0]}***@example.com" in notice.text and new not in notice.text
+        confirmation = ses_mailbox.last(new, subject="Confirm your new email address")
+        response = APIClient().post(VERIFY, {"token": confirmation.token})
+        assert response.status_code == 200, response.content
+        assert response.json() == {"email": new, "email_verified": True}
+
+        me = client.get(ME).json()
+        assert (me["email"], me["email_verified"]) == (new, True)
+        assert (
+            APIClient().post(LOGIN, {"email": new, "password": STRONG_PASSWORD}).status_code == 200
+        )
+        assert (
+            APIClient().post(LOGIN, {"email": old, "password": STRONG_PASSWORD}).status_code == 401
+        )
+        assert ses_mailbox.last(old, subject="email address was changed")
+        # The old address is free again; the link is used up.
+        assert users_table().find_user_id(old) is None
+        assert_error(APIClient().post(VERIFY, {"token": confirmation.token}), 400, "invalid_token")
+
+    def test_a_reset_link_then_goes_to_the_new_address_only(
+        self, ses_mailbox, register, unique_email
+    ):
+        session = register()
+        old, new = session["user"]["email"], unique_email()
+        request_change(session, new)
+        token = ses_mailbox.last(new, subject="Confirm your new email address").token
+        assert APIClient().post(VERIFY, {"token": token}).status_code == 200
+        ask_for_reset(old)
+        ask_for_reset(new)
+        assert ses_mailbox.last(new, subject="Reset your DermaLens password")
+        assert [m for m in ses_mailbox.to(old) if "Reset" in m.subject] == []
+
+    @pytest.mark.parametrize(
+        ("password", "same_address", "field"),
+        [("wrong-password-123", False, "password"), (STRONG_PASSWORD, True, "new_email")],
+    )
+    def test_a_wrong_password_or_the_same_address_is_refused(
+        self, ses_mailbox, register, unique_email, password, same_address, field
+    ):
+        session = register()
+        new = session["user"]["email"] if same_address else unique_email()
+        error = assert_error(request_change(session, new, password), 400, "invalid")
+        assert field in error["details"]
+        assert ses_mailbox.to(new) == [] or same_address
+
+    def test_an_address_another_account_has_is_refused(self, register):
+        session, other = register(), register()
+        response = request_change(session, other["user"]["email"])
+        assert_error(response, 409, "email_taken")
+
+    def test_a_link_made_before_a_password_change_is_refused(
+        self, ses_mailbox, register, unique_email
+    ):
+        session = register()
+        new = unique_email()
+        request_change(session, new)
+        token = ses_mailbox.last(new, subject="Confirm your new email address").token
+        bearer(session["access"]).post(
+            PASSWORD, {"current_password": STRONG_PASSWORD, "new_password": NEW_PASSWORD}
+        )
+        assert_error(APIClient().post(VERIFY, {"token": token}), 400, "invalid_token")
+        assert users_table().find_user_id(new) is None
+
+    def test_two_accounts_racing_for_one_new_address_one_wins(
+        self, ses_mailbox, register, unique_email
+    ):
+        first, second = register(), register()
+        contested = unique_email()
+        request_change(first, contested)
+        request_change(second, contested)
+        tokens = [m.token for m in ses_mailbox.to(contested)]
+        assert len(tokens) == 2
+        barrier = threading.Barrier(2)
+        responses: list = []
+
+        def use(token: str) -> None:
+            client = APIClient()
+            barrier.wait()
+            responses.append(client.post(VERIFY, {"token": token}))
+
+        threads = [threading.Thread(target=use, args=(token,)) for token in tokens]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        statuses = sorted(response.status_code for response in responses)
+        assert statuses == [200, 409]
+        loser = next(r for r in responses if r.status_code == 409)
+        assert loser.json()["error"]["code"] == "email_taken"
+        winner_id = users_table().find_user_id(contested)
+        sessions = {first["user"]["user_id"]: first, second["user"]["user_id"]: second}
+        assert winner_id in sessions
+        loser_session = next(s for uid, s in sessions.items() if uid != winner_id)
+        loser_email = loser_session["user"]["email"]
+        assert users_table().get(loser_session["user"]["user_id"]).email == loser_email
+        assert users_table().find_user_id(loser_email) == loser_session["user"]["user_id"]
+        login = APIClient().post(LOGIN, {"email": loser_email, "password": STRONG_PASSWORD})
+        assert login.status_code == 200
+
+
+class TestSecurityNotices:
+    def test_a_changed_password_sends_a_notice_to_the_account(self, ses_mailbox, register):
+        session = register()
+        response = bearer(session["access"]).post(
+            PASSWORD, {"current_password": STRONG_PASSWORD, "new_password": NEW_PASSWORD}
+        )
+        assert response.status_code == 200
+        notice = ses_mailbox.last(session["user"]["email"], subject="password was changed")
+        assert "If this was not you" in notice.text
+        assert NEW_PASSWORD not in notice.text
+
+
+class TestVerifyEmailPage:
+    def test_opening_the_link_changes_nothing_until_the_button_is_pressed(
+        self, ses_mailbox, register
+    ):
+        from django.test import Client
+
+        session = register()
+        email = session["user"]["email"]
+        token = ses_mailbox.last(email, subject="Confirm your email address").token
+        browser = Client()
+        opened = browser.get("/account/verify-email", {"token": token})
+        assert opened.status_code == 200
+        assert "Confirm this address" in opened.content.decode()
+        assert bearer(session["access"]).get(ME).json()["email_verified"] is False
+        confirmed = browser.post("/account/verify-email", {"token": token})
+        assert confirmed.status_code == 200
+        assert f"{email} is confirmed" in confirmed.content.decode()
+        assert bearer(session["access"]).get(ME).json()["email_verified"] is True
+        refused = browser.post("/account/verify-email", {"token": token[:-3] + "abc"})
+        assert refused.status_code == 400
