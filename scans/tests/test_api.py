@@ -312,7 +312,7 @@ class TestAnalysis:
 
     def test_an_unknown_overlay_metric_is_400(self, auth_client, upload):
         scan_id = upload().json()["scan_id"]
-        response = auth_client.get(f"{SCANS}/{scan_id}/overlay", {"metric": "wrinkles"})
+        response = auth_client.get(f"{SCANS}/{scan_id}/overlay", {"metric": "hydration"})
         assert response.status_code == 400
 
     def test_progress_and_compare_follow_the_completed_scans(self, auth_client, upload):
