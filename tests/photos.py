@@ -56,6 +56,15 @@ def face_box(picture: np.ndarray) -> tuple[float, float, float, float]:
     return x * scale, y * scale, width * scale, height * scale
 
 
+def at_least(picture: np.ndarray, short_side_px: int) -> np.ndarray:
+    """The picture enlarged, if need be, to ``short_side_px`` on its short side."""
+    factor = short_side_px / min(picture.shape[:2])
+    if factor <= 1:
+        return picture
+    size = (round(picture.shape[1] * factor), round(picture.shape[0] * factor))
+    return cv2.resize(picture, size, interpolation=cv2.INTER_CUBIC)
+
+
 def encode(picture: np.ndarray, quality: int = 92) -> bytes:
     ok, jpeg = cv2.imencode(
         ".jpg", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
