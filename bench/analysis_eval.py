@@ -183,7 +183,9 @@ def render(result: dict) -> list[str]:
         "|---|---|",
     ]
     for name, count in faces["portrait_variants_found"].items():
-        lines.append(f"| {name}: found in variants | {count} of {faces['portrait_variants_each']} |")
+        lines.append(
+            f"| {name}: found in variants | {count} of {faces['portrait_variants_each']} |"
+        )
     lines += [
         f"| non-face photos scored as a face (false faces) | {len(faces['false_faces'])} of "
         f"{faces['non_face_photos']} {', '.join(faces['false_faces'])} |",

@@ -45,12 +45,15 @@ FACE_CANVAS_MARGIN_FRACTION = 0.12
 # Wrinkles and pores are measured on a second canvas where the face is this wide
 # (about 0.14 mm a pixel on an adult face): fine lines and pores are a few pixels across.
 DETAIL_CANVAS_WIDTH_PX = 1024
-# Wrinkles need the face at least this wide in the photo (the detail canvas then
-# enlarges it at most 1.7 times); pores need more (see ai.offline.scores).
-MIN_DETAIL_FACE_WIDTH_PX = 600
-# The photo is decoded for the quality checks and the face search at no less than this
-# long side (a 12 MP photo at a quarter of its size).
-MIN_WORKING_LONG_SIDE_PX = 960
+# Wrinkles and pores need the face at least this wide in the photo (the detail canvas
+# then enlarges it at most by 2.4 %): below it, lines and pores do not resolve.
+MIN_DETAIL_FACE_WIDTH_PX = 1000
+# The photo is decoded first at no less than this long side (a 12 MP photo at a quarter
+# of its size: libjpeg scales while decoding, several times faster than in full). It is
+# decoded again, finer, only when a canvas would have to enlarge the face more than
+# MAX_CANVAS_ENLARGEMENT times: a selfie's face 1,000 px wide is 250 px at a quarter.
+MIN_DECODED_LONG_SIDE_PX = 960
+MAX_CANVAS_ENLARGEMENT = 1.5
 # Close-ups of one area (a cheek, the neck) have no face to scale by: the whole frame is
 # measured at this long side.
 FRAME_CANVAS_LONG_SIDE_PX = 512
@@ -146,7 +149,7 @@ class Examination:
 def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
     """Check the photo's quality and measure its skin; ``area`` "face" looks for a face."""
     width, height = photo_size(image_jpeg)
-    reduction = reduction_for(max(width, height), MIN_WORKING_LONG_SIDE_PX)
+    reduction = reduction_for(max(width, height), MIN_DECODED_LONG_SIDE_PX)
     decoded = decode_image(image_jpeg, reduction=reduction)
     # The decoder's own size (EXIF orientation applied) is the photo's, ``reduction`` smaller.
     height, width = decoded.shape[0] * reduction, decoded.shape[1] * reduction
@@ -191,12 +194,13 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
     face_width = landmarks.width_px
     detail_wanted = face_width >= MIN_DETAIL_FACE_WIDTH_PX and not pose.turned
     needed_px = DETAIL_CANVAS_WIDTH_PX if detail_wanted else FACE_CANVAS_WIDTH_PX
-    # Decode again, finer, only when the face needs more pixels than the working copy has.
-    source, source_factor = working, working.shape[1] / width
-    if face_width * source_factor < needed_px and source_factor < 1:
+    # Decode again, finer, only when the face needs more pixels than the first decode has.
+    source, source_factor = decoded, decoded.shape[1] / width
+    if face_width * source_factor * MAX_CANVAS_ENLARGEMENT < needed_px and reduction > 1:
         finer = reduction_for_face(face_width, needed_px)
-        source = decoded if finer >= reduction else decode_image(image_jpeg, reduction=finer)
-        source_factor = source.shape[1] / width
+        if finer < reduction:
+            source = decode_image(image_jpeg, reduction=finer)
+            source_factor = source.shape[1] / width
     canvas, pixels = _face_canvas(source, source_factor, landmarks, FACE_CANVAS_WIDTH_PX)
     maps = measure_pixels(pixels, canvas.layout.skin_area, canvas.layout.core_area)
     skin_fraction = float(maps.skin.sum() / max(canvas.layout.skin_area.sum(), 1))

@@ -18,7 +18,7 @@ import numpy as np
 
 from ai.analysis import METRICS, SUMMARY_MAX_LENGTH, band_for
 from ai.offline.detail import PORE_REGIONS, WRINKLE_REGIONS
-from ai.offline.examine import Examination
+from ai.offline.examine import MIN_DETAIL_FACE_WIDTH_PX, Examination
 from ai.offline.pixels import Measures
 from ai.offline.regions import CHEEKS, MAIN_REGIONS, UNDER_EYES
 
@@ -75,10 +75,10 @@ UNJUDGED_METRICS = {
     "hydration": "water content does not show in colour or shine",
     "firmness": "firmness is a mechanical property",
 }
-# Fine detail needs pixels: wrinkles from this face width (photo px), pores from the
-# next; confidence grows until FULL_DETAIL_CONFIDENCE_WIDTH_PX.
-MIN_WRINKLE_FACE_WIDTH_PX = 600.0
-MIN_PORE_FACE_WIDTH_PX = 1000.0
+# Fine detail needs pixels: lines and pores are measured from this face width (photo
+# px); confidence grows until FULL_DETAIL_CONFIDENCE_WIDTH_PX.
+MIN_WRINKLE_FACE_WIDTH_PX = float(MIN_DETAIL_FACE_WIDTH_PX)
+MIN_PORE_FACE_WIDTH_PX = float(MIN_DETAIL_FACE_WIDTH_PX)
 FULL_DETAIL_CONFIDENCE_WIDTH_PX = {"wrinkles": 1500.0, "pores": 2000.0}
 DETAIL_MIN_CONFIDENCE_SHARE = 0.5
 # Metrics that need open, visible eyes (the lids and the skin under them).
@@ -258,8 +258,9 @@ def _under_eye_values(
     }
 
 
-# The tear trough: the darkest band of rows under the eye, each row at least this many
-# skin pixels, smoothed over this many rows so one row of noise is not a trough.
+# The tear trough: the darkest band of rows under the eye (row means of its skin), each
+# row with at least this many skin pixels, smoothed over this many rows so one row of
+# noise is not a trough.
 TROUGH_MIN_ROW_PIXELS = 4
 TROUGH_SMOOTHING_ROWS = 3
 
@@ -267,14 +268,17 @@ TROUGH_SMOOTHING_ROWS = 3
 def _trough_lightness(examination: Examination, region: np.ndarray) -> float | None:
     maps = examination.maps
     selected = region & maps.skin_colour
-    rows = [
-        float(np.median(maps.lightness[row][selected[row]]))
-        for row in np.flatnonzero(selected.sum(axis=1) >= TROUGH_MIN_ROW_PIXELS)
-    ]
-    if len(rows) < TROUGH_SMOOTHING_ROWS:
+    rows = np.flatnonzero(selected.any(axis=1))
+    if rows.size == 0:
         return None
-    smooth = np.convolve(rows, np.ones(TROUGH_SMOOTHING_ROWS) / TROUGH_SMOOTHING_ROWS, "valid")
-    return float(smooth.min())
+    band = slice(rows[0], rows[-1] + 1)
+    counts = selected[band].sum(axis=1)
+    sums = (maps.lightness[band] * selected[band]).sum(axis=1)
+    means = sums[counts >= TROUGH_MIN_ROW_PIXELS] / counts[counts >= TROUGH_MIN_ROW_PIXELS]
+    if means.size < TROUGH_SMOOTHING_ROWS:
+        return None
+    window = np.ones(TROUGH_SMOOTHING_ROWS) / TROUGH_SMOOTHING_ROWS
+    return float(np.convolve(means, window, "valid").min())
 
 
 def _wrinkle_value(examination: Examination, names: tuple[str, ...]) -> float | None:

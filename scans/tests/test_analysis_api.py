@@ -2,10 +2,12 @@
 sample portrait, edits of it, photos of no face, a turned head and a close-up."""
 
 import io
+import json
 
 import numpy as np
 import pytest
 from PIL import Image
+from rest_framework.test import APIClient
 
 from scans.tests.conftest import upload_file
 from tests import photos
@@ -96,3 +98,18 @@ class TestCloseUps:
         analysis = send(photos.non_face(name), area="left_cheek")["analysis"]
         assert "too_little_skin" in analysis["image_quality"]["reasons"]
         assert analysis["overall_score"] is None
+
+
+class TestSchema:
+    def test_the_openapi_schema_documents_the_new_regions_reasons_and_overlays(self):
+        response = APIClient().get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+        assert response.status_code == 200
+        schema = json.loads(response.content)
+        text = json.dumps(schema)
+        for word in ("left_crows_feet", "right_nasolabial", "left_under_eye", "eye_bags"):
+            assert word in text, word
+        components = schema["components"]["schemas"]
+        reasons = json.dumps(components["ImageQuality"])
+        assert "face_turned" in reasons and "eyes_closed" in reasons and "no_face" in reasons
+        overlay = schema["paths"][f"{SCANS}/{{scan_id}}/overlay"]["get"]["parameters"]
+        assert "dark_circles" in json.dumps(overlay)
