@@ -52,7 +52,10 @@ DARK_SPOT_SOFTNESS_L = 1.0
 # bright as the person's median skin and has lost at least half its saturation. The
 # saturation test carries the weight: unlike brightness, it does not change with the
 # exposure, and a highlight is whiter than the skin however bright the photo.
-SHINE_VALUE_RATIO = 1.0
+# A tenth brighter than the median skin, not merely as bright: a photo exposed 10 %
+# brighter clips its near-highlights white, and at a ratio of 1 those counted as shine
+# (the oiliness score moved 7 points with exposure alone).
+SHINE_VALUE_RATIO = 1.1
 SHINE_VALUE_SOFTNESS = 0.04
 SHINE_DESATURATION = 0.50
 SHINE_DESATURATION_SOFTNESS = 0.10
