@@ -262,7 +262,7 @@ def _under_eye_values(
 # row with at least this many skin pixels, smoothed over this many rows so one row of
 # noise is not a trough.
 TROUGH_MIN_ROW_PIXELS = 4
-TROUGH_SMOOTHING_ROWS = 3
+TROUGH_SMOOTHING_ROWS = 5
 
 
 def _trough_lightness(examination: Examination, region: np.ndarray) -> float | None:
