@@ -51,7 +51,7 @@ QUALITY_REASONS = (
     "too_little_skin",
     "no_face",
     "face_turned",
-    "eyes_closed",
+    "eyes_hidden",
 )
 # (lower bound, band): a score above the bound gets the band; 30 or less is "bad".
 BANDS = ((90, "excellent"), (80, "great"), (70, "good"), (50, "average"), (30, "poor"))

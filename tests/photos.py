@@ -162,6 +162,36 @@ def with_pores(picture: np.ndarray, density: float = 0.004, depth: float = 0.25)
     return np.clip(pixels, 0, 255).astype(np.uint8)
 
 
+# Where the eyes lie (centre x, centre y, half-width, half-height), fractions of the face box.
+EYES = ((0.30, 0.36, 0.11, 0.05), (0.70, 0.36, 0.11, 0.05))
+
+
+def with_closed_eyes(picture: np.ndarray) -> np.ndarray:
+    """Each eye painted over with the skin below it and a dark lash line across: a
+    closed lid, as far as paint can make one."""
+    painted = picture.copy()
+    x, y, width, height = face_box(picture)
+    skin = picture[round(y + 0.6 * height), round(x + 0.25 * width)].tolist()
+    lash = max(1, round(width * 0.012))
+    for cx, cy, half_w, half_h in EYES:
+        centre = (round(x + cx * width), round(y + cy * height))
+        axes = (round(half_w * width), round(half_h * height))
+        cv2.ellipse(painted, centre, axes, 0, 0, 360, skin, -1)
+        ends = ((centre[0] - axes[0], centre[1]), (centre[0] + axes[0], centre[1]))
+        cv2.line(painted, *ends, (60, 40, 30), lash)
+    return painted
+
+
+def with_sunglasses(picture: np.ndarray) -> np.ndarray:
+    painted = picture.copy()
+    x, y, width, height = face_box(picture)
+    for cx, cy, half_w, half_h in EYES:
+        centre = (round(x + cx * width), round(y + cy * height))
+        axes = (round(1.2 * half_w * width), round(1.6 * half_h * height))
+        cv2.ellipse(painted, centre, axes, 0, 0, 360, (20, 20, 25), -1)
+    return painted
+
+
 def rotated(picture: np.ndarray, degrees: float) -> np.ndarray:
     height, width = picture.shape[:2]
     matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)

@@ -35,7 +35,7 @@ from ai.offline.images import (
 )
 from ai.offline.landmarks import FaceLandmarks, find_face
 from ai.offline.pixels import PixelMaps, measure_pixels
-from ai.offline.regions import FaceLayout, face_layout
+from ai.offline.regions import NOT_SKIN, FaceLayout, face_layout, polygon_mask
 
 FACE_AREA = "face"
 FACE_CANVAS_WIDTH_PX = 256
@@ -77,6 +77,13 @@ MAX_PITCH_DEG = 25.0
 MAX_ROLL_DEG = 20.0
 # An eye whose lid gap is under this share of its width is closed (open: about 0.3).
 MIN_EYE_OPENNESS = 0.12
+# The mesh model draws an open eye's outline even over a closed or covered one, so what
+# is inside the outline decides too: an open eye is under 60 % skin-coloured (iris and
+# white) with a lightness range (5th to 95th percentile, L*) of about 60; a closed lid
+# is skin all over, and sunglasses or a hand flatten the range.
+EYE_HIDDEN_SKIN_SHARE = 0.85
+EYE_MIN_LIGHTNESS_RANGE = 35.0
+MIN_EYE_PIXELS = 40
 
 
 @dataclass(frozen=True)
@@ -122,6 +129,7 @@ class Canvas:
     box: Box  # the part of the photo, in the photo's pixels
     scale: float  # canvas px per photo px
     layout: FaceLayout | None  # None when the whole frame is measured
+    points: np.ndarray | None = None  # the landmarks in canvas pixels
 
 
 @dataclass(frozen=True)
@@ -191,8 +199,6 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
     pose = FacePose(yaw, pitch, roll, landmarks.eye_openness())
     if pose.turned:
         reasons.add("face_turned")
-    if pose.eyes_closed:
-        reasons.add("eyes_closed")
     face_width = landmarks.width_px
     detail_wanted = face_width >= MIN_DETAIL_FACE_WIDTH_PX and not pose.turned
     source = _source_for(image_jpeg, decoded, reduction, width, face_width, FACE_CANVAS_WIDTH_PX)
@@ -201,6 +207,8 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
     skin_fraction = float(maps.skin.sum() / max(canvas.layout.skin_area.sum(), 1))
     if skin_fraction < MIN_FACE_SKIN_FRACTION:
         reasons.add("too_little_skin")
+    if pose.eyes_closed or _eyes_hidden(maps, canvas):
+        reasons.add("eyes_hidden")
     detail = detail_canvas = None
     if detail_wanted:
         fine = source
@@ -274,6 +282,20 @@ def _examine_close_up(
     )
 
 
+def _eyes_hidden(maps: PixelMaps, canvas: Canvas) -> bool:
+    """Whether either eye is closed or covered, judged by what lies inside its outline."""
+    for eye in ("right_eye", "left_eye"):
+        inside = polygon_mask(canvas.points, NOT_SKIN[eye], maps.skin.shape)
+        if inside.sum() < MIN_EYE_PIXELS:
+            continue
+        lightness = maps.lightness[inside]
+        spread = float(np.percentile(lightness, 95) - np.percentile(lightness, 5))
+        skin_share = float(maps.skin_colour[inside].mean())
+        if skin_share >= EYE_HIDDEN_SKIN_SHARE or spread < EYE_MIN_LIGHTNESS_RANGE:
+            return True
+    return False
+
+
 def _shows_skin(maps: PixelMaps, skin_fraction: float) -> bool:
     if skin_fraction < CLOSE_UP_MIN_SKIN_FRACTION:
         return False
@@ -312,7 +334,8 @@ def _face_canvas(
         on_canvas.points, pixels.shape, face_width_px=landmarks.width_px * actual_scale
     )
     canvas_box = Box(start_x, start_y, part.shape[1] / source_factor, part.shape[0] / source_factor)
-    return Canvas(box=canvas_box, scale=actual_scale, layout=layout), pixels
+    canvas = Canvas(box=canvas_box, scale=actual_scale, layout=layout, points=on_canvas.points)
+    return canvas, pixels
 
 
 def _ordered(reasons: set[str]) -> tuple[str, ...]:

@@ -100,6 +100,15 @@ def face_layout(points: np.ndarray, shape: tuple[int, ...], *, face_width_px: fl
     return FaceLayout(regions=regions, skin_area=skin_area, core_area=core_area, outlines=outlines)
 
 
+def polygon_mask(
+    points: np.ndarray, polygon: tuple[int, ...], shape: tuple[int, ...]
+) -> np.ndarray:
+    """The bool mask of one landmark polygon (no margin) on a canvas of ``shape``."""
+    mask = np.zeros(shape[:2], dtype=np.uint8)
+    _fill(mask, points[:, :2].astype(np.float32), polygon)
+    return mask > 0
+
+
 def _fill(mask: np.ndarray, xy: np.ndarray, polygon: tuple[int, ...]) -> None:
     # Sub-pixel vertices (4 fractional bits): a landmark moving by a fraction of a pixel
     # moves the mask's edge by as much, not by a whole pixel at a time.

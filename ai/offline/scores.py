@@ -190,9 +190,9 @@ def _raw_values(
     unmeasured: dict[str, str] = {}
     if examination.canvas is None or examination.canvas.layout is None:
         return values, unmeasured
-    if examination.pose is not None and examination.pose.eyes_closed:
+    if "eyes_hidden" in examination.reasons:
         for name in EYE_METRICS:
-            unmeasured[name] = "the eyes are closed"
+            unmeasured[name] = "the eyes are closed or covered"
     else:
         for name, value in _under_eye_values(examination).items():
             if value is None:
@@ -318,7 +318,7 @@ def _region_scores(examination: Examination) -> dict[str, dict[str, float | None
     if canvas is None or canvas.layout is None:
         return {}
     maps = examination.maps
-    eyes_closed = examination.pose is not None and examination.pose.eyes_closed
+    eyes_hidden = "eyes_hidden" in examination.reasons
     face_width = examination.face_width_px or 0.0
     scores: dict[str, dict[str, float | None]] = {}
     for region in (*MAIN_REGIONS, *REGION_DETAIL_METRICS):
@@ -331,7 +331,7 @@ def _region_scores(examination: Examination) -> dict[str, dict[str, float | None
             values.update({name: main.get(name) for name in REGION_METRICS})
         for name in REGION_DETAIL_METRICS.get(region, ()):
             value = None
-            if name in EYE_METRICS and not eyes_closed:
+            if name in EYE_METRICS and not eyes_hidden:
                 value = _under_eye_values(examination, (region,))[name]
             elif name == "wrinkles" and face_width >= MIN_WRINKLE_FACE_WIDTH_PX:
                 value = _wrinkle_value(examination, (region,))

@@ -73,6 +73,19 @@ class TestFaceScans:
         assert "face_turned" in analysis["image_quality"]["reasons"]
         assert analysis["image_quality"]["acceptable"] is False
 
+    @pytest.mark.parametrize("edit", [photos.with_closed_eyes, photos.with_sunglasses])
+    def test_closed_or_covered_eyes_are_eyes_hidden_and_skip_the_eye_metrics(self, send, edit):
+        analysis = send(edit(photos.astronaut()))["analysis"]
+        assert "eyes_hidden" in analysis["image_quality"]["reasons"]
+        assert analysis["metrics"]["dark_circles"]["score"] is None
+        assert analysis["metrics"]["eye_bags"]["score"] is None
+        assert analysis["metrics"]["redness"]["score"] is not None
+        assert "dark circles: the eyes are closed or covered" in analysis["summary"]
+
+    def test_open_eyes_are_not_flagged(self, send):
+        analysis = send(photos.astronaut())["analysis"]
+        assert "eyes_hidden" not in analysis["image_quality"]["reasons"]
+
     def test_the_wrinkles_overlay_draws_on_a_large_face(self, auth_client, send, large_portrait):
         scan = send(large_portrait)
         response = auth_client.get(f"{SCANS}/{scan['scan_id']}/overlay", {"metric": "wrinkles"})
@@ -110,6 +123,6 @@ class TestSchema:
             assert word in text, word
         components = schema["components"]["schemas"]
         reasons = json.dumps(components["ImageQuality"])
-        assert "face_turned" in reasons and "eyes_closed" in reasons and "no_face" in reasons
+        assert "face_turned" in reasons and "eyes_hidden" in reasons and "no_face" in reasons
         overlay = schema["paths"][f"{SCANS}/{{scan_id}}/overlay"]["get"]["parameters"]
         assert "dark_circles" in json.dumps(overlay)
