@@ -57,6 +57,7 @@ bench: install
 	$(BIN)/python bench/dynamo_layer.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/repeatability.py
+	$(BIN)/python bench/analysis_eval.py
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/cost.py
 

@@ -30,6 +30,8 @@ QUALITY_REASONS = (
     "too_small",
     "too_little_skin",
     "no_face",
+    "face_turned",
+    "eyes_hidden",
 )
 SUMMARY_MAX_LENGTH = 600
 LIST_MAX_ITEMS = 12

@@ -224,7 +224,7 @@ def markdown(report: dict[str, Any]) -> str:
         rows = {**figures["metrics"], "overall": figures["overall_score"]}
         for name, row in rows.items():
             if row["n"] == 0:
-                lines.append(f"| {name} | 0/10 | not judged offline | | | |")
+                lines.append(f"| {name} | 0/10 | null (the summary says why) | | | |")
                 continue
             lines.append(
                 f"| {name} | {row['n']}/10 | {row['mean']:.1f} | {row['std']:.2f} "

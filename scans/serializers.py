@@ -84,7 +84,18 @@ class ConcernSerializer(serializers.Serializer):
 
 class ImageQualitySerializer(serializers.Serializer):
     acceptable = serializers.BooleanField()
-    reasons = serializers.ListField(child=serializers.ChoiceField(QUALITY_REASONS))
+    reasons = serializers.ListField(
+        child=serializers.ChoiceField(QUALITY_REASONS),
+        help_text=(
+            "Why the photo is not ideal: too_dark, too_bright, blurry, too_small (under "
+            "480 px on its short side); too_little_skin (too little skin to judge, or a "
+            "close-up that does not show skin: fur, stone, a wall); no_face (a face scan "
+            "in which no face was found: nothing is scored); face_turned (the head is "
+            "turned or tilted past 20-25 degrees: scores are given with less confidence, "
+            "lines and pores not at all); eyes_hidden (closed or covered: dark circles and "
+            "eye bags are not scored)."
+        ),
+    )
 
 
 class SkinAnalysisSerializer(serializers.Serializer):
@@ -95,11 +106,26 @@ class SkinAnalysisSerializer(serializers.Serializer):
     )
     skin_type = serializers.ChoiceField(SKIN_TYPES, allow_null=True)
     metrics = serializers.DictField(
-        child=MetricScoreSerializer(), help_text=f"One entry per metric: {', '.join(METRICS)}."
+        child=MetricScoreSerializer(),
+        help_text=(
+            f"One entry per metric: {', '.join(METRICS)}. The offline analyser measures "
+            "wrinkles (line density and depth in the forehead, crow's-feet, under-eye and "
+            "nasolabial regions) and pores (pits on the nose and cheeks) only when the face "
+            "is at least 1,000 px wide, eye_bags from the shading under the lower lids, "
+            "radiance from the skin's lightness, evenness and shine; it leaves hydration and "
+            "firmness null. The summary says why a metric is null."
+        ),
     )
     regions = serializers.DictField(
         child=serializers.DictField(child=serializers.FloatField(allow_null=True)),
-        help_text=f"Per region ({', '.join(REGIONS)}), metric scores where judged.",
+        help_text=(
+            f"Per region ({', '.join(REGIONS)}), metric scores where judged. Offline, "
+            "regions are polygons of 468 face landmarks without eyes, brows, lips, nostrils "
+            "or hair; left and right are the person's own. The five main regions carry "
+            "redness, oiliness, pigmentation, texture and acne (nose and cheeks also pores, "
+            "forehead wrinkles); under-eyes dark_circles, eye_bags and wrinkles; crow's feet "
+            "and nasolabial folds wrinkles."
+        ),
     )
     concerns = ConcernSerializer(many=True)
     image_quality = ImageQualitySerializer()

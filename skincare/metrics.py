@@ -21,7 +21,20 @@ METRICS = (
     "dark_circles",
     "eye_bags",
 )
-REGIONS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
+REGIONS = (
+    "forehead",
+    "nose",
+    "left_cheek",
+    "right_cheek",
+    "chin",
+    # Placed by face landmarks: the offline analyser scores them when it finds the face.
+    "left_under_eye",
+    "right_under_eye",
+    "left_crows_feet",
+    "right_crows_feet",
+    "left_nasolabial",
+    "right_nasolabial",
+)
 SKIN_TYPES = ("normal", "dry", "oily", "combination", "sensitive")
 
 # (lower bound, band): a score above the bound gets the band; 30 or less is "bad".

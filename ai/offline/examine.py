@@ -1,11 +1,17 @@
-"""One photo examined: image-quality checks, the face and its regions, the per-pixel maps.
+"""One photo examined: image-quality checks, the face, its pose and regions, the per-pixel maps.
 
-    examination = examine_photo(image, area="face")
+    examination = examine_photo(image_jpeg, area="face")
 
 Shared by the provider (which turns the maps into scores) and the overlays (which draw
-them). Measures are taken on a "canvas" of fixed scale: for a face, the face box resized
-to FACE_CANVAS_WIDTH_PX wide, cut from the full-resolution photo, so the same face gives
-the same canvas whether it was photographed at 1 or 12 megapixels.
+them). Measures are taken on "canvases" of fixed scale, cut from the photo decoded at
+just the resolution they need: the face at FACE_CANVAS_WIDTH_PX wide for colour, shine,
+spots and texture, and at DETAIL_CANVAS_WIDTH_PX for wrinkles and pores when the photo
+holds that much detail. The same face gives the same canvases whether it was
+photographed at 1 or 12 megapixels.
+
+A face scan in which no face is found is not scored: there is no fallback that measures
+whatever skin-coloured pixels fill the frame. Close-ups of other areas are measured over
+the whole frame, after a check that the frame shows skin.
 """
 
 from dataclasses import dataclass
@@ -14,36 +20,116 @@ import cv2
 import numpy as np
 
 from ai.analysis import QUALITY_REASONS
-from ai.offline.faces import Box, FaceDetection, FaceLayout, detect_face, face_layout
+from ai.offline.detail import DetailMaps, measure_detail
 from ai.offline.images import (
     BLURRY_LAPLACIAN_VARIANCE,
     MIN_SHORT_SIDE_PX,
     WORKING_LONG_SIDE_PX,
+    decode_image,
     exposure_reasons,
+    photo_size,
+    reduction_for,
     resize_long_side,
     sharpness,
     to_gray,
 )
+from ai.offline.landmarks import FaceLandmarks, find_face
 from ai.offline.pixels import PixelMaps, measure_pixels
+from ai.offline.regions import NOT_SKIN, FaceLayout, face_layout, polygon_mask
 
 FACE_AREA = "face"
 FACE_CANVAS_WIDTH_PX = 256
-# The canvas is the face box widened by these fractions of its size (left, top, right,
-# bottom): room for the chin, which runs below the Haar box, and for the blurs' support.
-FACE_CANVAS_MARGINS = (0.30, 0.20, 0.30, 0.35)
+# The canvas is the landmarks' box widened by this share of the face's width on every
+# side: room for the blurs' support around the face's outline.
+FACE_CANVAS_MARGIN_FRACTION = 0.12
+# Wrinkles and pores are measured on a second canvas where the face is this wide
+# (about 0.14 mm a pixel on an adult face): fine lines and pores are a few pixels across.
+DETAIL_CANVAS_WIDTH_PX = 1024
+# Wrinkles and pores need the face at least this wide in the photo (the detail canvas
+# then enlarges it at most by 2.4 %): below it, lines and pores do not resolve.
+MIN_DETAIL_FACE_WIDTH_PX = 1000
+# The photo is decoded first at no less than this long side (a 12 MP photo at a quarter
+# of its size: libjpeg scales while decoding, several times faster than in full). It is
+# decoded again, finer, only when a canvas would have to enlarge the face more than
+# MAX_CANVAS_ENLARGEMENT times: a selfie's face 1,000 px wide is 250 px at a quarter.
+MIN_DECODED_LONG_SIDE_PX = 960
+MAX_CANVAS_ENLARGEMENT = 1.5
+# A canvas shrunk by less than this (factor above it) is resized bilinearly.
+SLIGHT_SHRINK_FACTOR = 0.75
 # Close-ups of one area (a cheek, the neck) have no face to scale by: the whole frame is
 # measured at this long side.
 FRAME_CANVAS_LONG_SIDE_PX = 512
-# Below these shares of skin there is too little to judge: of the face ellipse when a
-# face is found, of the frame for a close-up of another area. A face photo in which no
-# face is found is measured only when skin fills most of the frame (a close-up of part
-# of the face); otherwise the skin-coloured pixels may be anything (clothes, a wall).
+# Below this share of skin in the face's measured area there is too little to judge.
 MIN_FACE_SKIN_FRACTION = 0.30
-MIN_FRAME_SKIN_FRACTION = 0.12
-MIN_FRAME_SKIN_FRACTION_WITHOUT_FACE = 0.50
+# A close-up shows skin when most of the frame is skin-coloured, of one colour (the
+# chroma of skin under one light varies little; fur, gravel and brick vary a lot) and
+# smooth at the finest scale (skin texture is faint beside fur or stone).
+CLOSE_UP_MIN_SKIN_FRACTION = 0.60
+CLOSE_UP_MAX_CHROMA_SPREAD = 6.0  # robust std of CIELAB a* and b* combined
+CLOSE_UP_MAX_TEXTURE_PCT = 3.0  # median fine-scale contrast, % of the lightness
 # Below this short side (photo px) nothing is scored at all: a thumbnail's few pixels
 # would give confident-looking numbers about skin they cannot show.
 MIN_JUDGEABLE_SIDE_PX = 64
+# Head pose past which the regions no longer face the camera: the far cheek is
+# foreshortened and shaded, and its measures are not comparable week to week.
+MAX_YAW_DEG = 20.0
+MAX_PITCH_DEG = 25.0
+MAX_ROLL_DEG = 20.0
+# An eye whose lid gap is under this share of its width is closed (open: about 0.3).
+MIN_EYE_OPENNESS = 0.12
+# The mesh model draws an open eye's outline even over a closed or covered one, so what
+# is inside the outline decides too: an open eye is under 60 % skin-coloured (iris and
+# white) with a lightness range (5th to 95th percentile, L*) of about 60; a closed lid
+# is skin all over, and sunglasses or a hand flatten the range.
+EYE_HIDDEN_SKIN_SHARE = 0.85
+EYE_MIN_LIGHTNESS_RANGE = 35.0
+MIN_EYE_PIXELS = 40
+
+
+@dataclass(frozen=True)
+class Box:
+    x: float
+    y: float
+    w: float
+    h: float
+
+    def slices(self, shape: tuple[int, ...]) -> tuple[slice, slice]:
+        """Row and column slices of this box, clipped to an array of ``shape``."""
+        top = min(max(round(self.y), 0), shape[0])
+        left = min(max(round(self.x), 0), shape[1])
+        bottom = min(max(round(self.y + self.h), top), shape[0])
+        right = min(max(round(self.x + self.w), left), shape[1])
+        return slice(top, bottom), slice(left, right)
+
+
+@dataclass(frozen=True)
+class FacePose:
+    yaw_deg: float
+    pitch_deg: float
+    roll_deg: float
+    eye_openness: tuple[float, float]
+
+    @property
+    def turned(self) -> bool:
+        return (
+            abs(self.yaw_deg) > MAX_YAW_DEG
+            or abs(self.pitch_deg) > MAX_PITCH_DEG
+            or abs(self.roll_deg) > MAX_ROLL_DEG
+        )
+
+    @property
+    def eyes_closed(self) -> bool:
+        return min(self.eye_openness) < MIN_EYE_OPENNESS
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """A part of the photo at a fixed scale, with the face's layout on it."""
+
+    box: Box  # the part of the photo, in the photo's pixels
+    scale: float  # canvas px per photo px
+    layout: FaceLayout | None  # None when the whole frame is measured
+    points: np.ndarray | None = None  # the landmarks in canvas pixels
 
 
 @dataclass(frozen=True)
@@ -53,21 +139,32 @@ class Examination:
     mean_luma: float
     sharpness: float
     skin_fraction: float
-    face_width_px: float | None  # in the photo's own pixels; None when no face was used
-    canvas_box: Box  # the part of the photo measured, in the photo's pixels
-    layout: FaceLayout | None  # in canvas pixels; None when the whole frame was measured
-    maps: PixelMaps
+    face_width_px: float | None  # in the photo's own pixels; None when no face was found
+    pose: FacePose | None
+    canvas: Canvas | None  # None when nothing was measured (no face)
+    maps: PixelMaps | None
+    detail: DetailMaps | None  # wrinkles and pores; None when the face is too small
+    detail_canvas: Canvas | None
 
     @property
     def judgeable(self) -> bool:
-        """Whether any score may be given: enough skin, in enough pixels."""
-        return "too_little_skin" not in self.reasons and self.short_side_px >= MIN_JUDGEABLE_SIDE_PX
+        """Whether any score may be given: a face (for a face scan), enough skin, enough pixels."""
+        return (
+            self.maps is not None
+            and "too_little_skin" not in self.reasons
+            and self.short_side_px >= MIN_JUDGEABLE_SIDE_PX
+        )
 
 
-def examine_photo(image: np.ndarray, *, area: str) -> Examination:
-    """Check the BGR photo's quality and measure its skin; ``area`` "face" looks for a face."""
-    height, width = image.shape[:2]
-    gray = to_gray(resize_long_side(image, WORKING_LONG_SIDE_PX))
+def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
+    """Check the photo's quality and measure its skin; ``area`` "face" looks for a face."""
+    width, height = photo_size(image_jpeg)
+    reduction = reduction_for(max(width, height), MIN_DECODED_LONG_SIDE_PX)
+    decoded = decode_image(image_jpeg, reduction=reduction)
+    # The decoder's own size (EXIF orientation applied) is the photo's, ``reduction`` smaller.
+    height, width = decoded.shape[0] * reduction, decoded.shape[1] * reduction
+    working = resize_long_side(decoded, WORKING_LONG_SIDE_PX)
+    gray = to_gray(working)
     mean_luma = float(gray.mean())
     measured_sharpness = sharpness(gray)
     reasons = set(exposure_reasons(mean_luma))
@@ -75,61 +172,178 @@ def examine_photo(image: np.ndarray, *, area: str) -> Examination:
         reasons.add("blurry")
     if min(height, width) < MIN_SHORT_SIDE_PX:
         reasons.add("too_small")
+    common = {
+        "short_side_px": min(height, width),
+        "mean_luma": mean_luma,
+        "sharpness": measured_sharpness,
+    }
+    if area != FACE_AREA:
+        return _examine_close_up(working, width, reasons, common)
 
-    detection = detect_face(gray) if area == FACE_AREA else None
-    if detection is not None:
-        in_photo = detection.scaled(width / gray.shape[1])
-        box, layout, maps = _measure_face(image, in_photo)
-        skin_fraction = float(maps.skin.sum() / max(layout.skin_area.sum(), 1))
-        enough_skin = skin_fraction >= MIN_FACE_SKIN_FRACTION
-        face_width_px = in_photo.face.w
-    else:
-        if area == FACE_AREA:
-            reasons.add("no_face")
-        box, layout = Box(0, 0, width, height), None
-        canvas = _cut(image, box, FRAME_CANVAS_LONG_SIDE_PX / max(width, height))
-        maps = measure_pixels(canvas, None, None)
-        skin_fraction = float(maps.skin.mean())
-        enough_skin = skin_fraction >= (
-            MIN_FRAME_SKIN_FRACTION_WITHOUT_FACE if area == FACE_AREA else MIN_FRAME_SKIN_FRACTION
+    found = find_face(cv2.cvtColor(working, cv2.COLOR_BGR2RGB))
+    if found is None:
+        reasons.add("no_face")
+        return Examination(
+            reasons=_ordered(reasons),
+            skin_fraction=0.0,
+            face_width_px=None,
+            pose=None,
+            canvas=None,
+            maps=None,
+            detail=None,
+            detail_canvas=None,
+            **common,
         )
-        face_width_px = None
-    if not enough_skin:
+    landmarks = found.scaled(width / working.shape[1])
+    yaw, pitch, roll = landmarks.pose_deg()
+    pose = FacePose(yaw, pitch, roll, landmarks.eye_openness())
+    if pose.turned:
+        reasons.add("face_turned")
+    face_width = landmarks.width_px
+    detail_wanted = face_width >= MIN_DETAIL_FACE_WIDTH_PX and not pose.turned
+    source = _source_for(image_jpeg, decoded, reduction, width, face_width, FACE_CANVAS_WIDTH_PX)
+    canvas, pixels = _face_canvas(source, source.shape[1] / width, landmarks, FACE_CANVAS_WIDTH_PX)
+    maps = measure_pixels(pixels, canvas.layout.skin_area, canvas.layout.core_area)
+    skin_fraction = float(maps.skin.sum() / max(canvas.layout.skin_area.sum(), 1))
+    if skin_fraction < MIN_FACE_SKIN_FRACTION:
         reasons.add("too_little_skin")
+    if pose.eyes_closed or _eyes_hidden(maps, canvas):
+        reasons.add("eyes_hidden")
+    detail = detail_canvas = None
+    if detail_wanted:
+        fine = source
+        if face_width * source.shape[1] / width < DETAIL_CANVAS_WIDTH_PX:
+            fine = decode_image(
+                image_jpeg, reduction=reduction_for_face(face_width, DETAIL_CANVAS_WIDTH_PX)
+            )
+        detail_canvas, detail_pixels = _face_canvas(
+            fine, fine.shape[1] / width, landmarks, DETAIL_CANVAS_WIDTH_PX
+        )
+        skin = cv2.resize(
+            maps.skin.astype(np.float32),
+            detail_pixels.shape[1::-1],
+            interpolation=cv2.INTER_LINEAR,
+        )
+        detail = measure_detail(detail_pixels, detail_canvas.layout, skin > 0.5)
     return Examination(
-        reasons=tuple(reason for reason in QUALITY_REASONS if reason in reasons),
-        short_side_px=min(height, width),
-        mean_luma=mean_luma,
-        sharpness=measured_sharpness,
+        reasons=_ordered(reasons),
         skin_fraction=skin_fraction,
-        face_width_px=face_width_px,
-        canvas_box=box,
-        layout=layout,
+        face_width_px=face_width,
+        pose=pose,
+        canvas=canvas,
         maps=maps,
+        detail=detail,
+        detail_canvas=detail_canvas,
+        **common,
     )
 
 
-def _measure_face(image: np.ndarray, detection: FaceDetection) -> tuple[Box, FaceLayout, PixelMaps]:
-    """Cut the face canvas (detection in the photo's pixels) and measure its skin."""
-    left, top, right, bottom = FACE_CANVAS_MARGINS
-    face = detection.face
-    box = _clip(face.part(-left, -top, 1 + right, 1 + bottom), *image.shape[1::-1])
-    canvas_scale = FACE_CANVAS_WIDTH_PX / face.w
-    canvas = _cut(image, box, canvas_scale)
-    layout = face_layout(detection.scaled(canvas_scale, dx=-box.x, dy=-box.y), canvas.shape)
-    return box, layout, measure_pixels(canvas, layout.skin_area, layout.core_area)
+def _source_for(
+    image_jpeg: bytes,
+    decoded: np.ndarray,
+    reduction: int,
+    width: int,
+    face_width: float,
+    needed_px: int,
+) -> np.ndarray:
+    """The first decode, or a finer one when a canvas would enlarge the face in it more
+    than MAX_CANVAS_ENLARGEMENT times."""
+    if face_width * decoded.shape[1] / width * MAX_CANVAS_ENLARGEMENT >= needed_px:
+        return decoded
+    finer = reduction_for_face(face_width, needed_px)
+    return decoded if finer >= reduction else decode_image(image_jpeg, reduction=finer)
 
 
-def _clip(box: Box, width: int, height: int) -> Box:
-    left, top = max(0, round(box.x)), max(0, round(box.y))
-    right, bottom = min(width, round(box.x + box.w)), min(height, round(box.y + box.h))
-    return Box(left, top, max(right - left, 1), max(bottom - top, 1))
+def reduction_for_face(face_width_px: float, needed_px: float) -> int:
+    """The largest decode reduction that keeps the face at least ``needed_px`` wide."""
+    return max((r for r in (1, 2, 4, 8) if face_width_px / r >= needed_px), default=1)
 
 
-def _cut(image: np.ndarray, box: Box, scale: float) -> np.ndarray:
-    """The box's pixels resized by ``scale`` (at least 16 px a side)."""
-    rows, cols = box.slices(image.shape)
-    part = image[rows, cols]
-    size = (max(16, round(part.shape[1] * scale)), max(16, round(part.shape[0] * scale)))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.resize(part, size, interpolation=interpolation)
+def _examine_close_up(
+    working: np.ndarray, width: int, reasons: set[str], common: dict
+) -> Examination:
+    """A close-up of one area: the whole frame, if it shows skin."""
+    pixels = resize_long_side(working, FRAME_CANVAS_LONG_SIDE_PX, upscale=True)
+    maps = measure_pixels(pixels, None, None)
+    skin_fraction = float(maps.skin.mean())
+    if not _shows_skin(maps, skin_fraction):
+        reasons.add("too_little_skin")
+    box = Box(0, 0, width, width * working.shape[0] / working.shape[1])
+    return Examination(
+        reasons=_ordered(reasons),
+        skin_fraction=skin_fraction,
+        face_width_px=None,
+        pose=None,
+        canvas=Canvas(box=box, scale=pixels.shape[1] / width, layout=None),
+        maps=maps,
+        detail=None,
+        detail_canvas=None,
+        **common,
+    )
+
+
+def _eyes_hidden(maps: PixelMaps, canvas: Canvas) -> bool:
+    """Whether either eye is closed or covered, judged by what lies inside its outline."""
+    for eye in ("right_eye", "left_eye"):
+        inside = polygon_mask(canvas.points, NOT_SKIN[eye], maps.skin.shape)
+        if inside.sum() < MIN_EYE_PIXELS:
+            continue
+        lightness = maps.lightness[inside]
+        spread = float(np.percentile(lightness, 95) - np.percentile(lightness, 5))
+        skin_share = float(maps.skin_colour[inside].mean())
+        if skin_share >= EYE_HIDDEN_SKIN_SHARE or spread < EYE_MIN_LIGHTNESS_RANGE:
+            return True
+    return False
+
+
+def _shows_skin(maps: PixelMaps, skin_fraction: float) -> bool:
+    if skin_fraction < CLOSE_UP_MIN_SKIN_FRACTION:
+        return False
+    skin = maps.skin
+    chroma_spread = float(np.hypot(_robust_std(maps.a_star[skin]), _robust_std(maps.b_star[skin])))
+    texture = float(np.median(maps.texture[skin]))
+    return chroma_spread <= CLOSE_UP_MAX_CHROMA_SPREAD and texture <= CLOSE_UP_MAX_TEXTURE_PCT
+
+
+def _face_canvas(
+    source: np.ndarray, source_factor: float, landmarks: FaceLandmarks, face_canvas_px: int
+) -> tuple[Canvas, np.ndarray]:
+    """The face cut from ``source`` (the photo scaled by ``source_factor``) so that it is
+    ``face_canvas_px`` wide, with its layout."""
+    points = landmarks.points[:, :2]
+    margin = FACE_CANVAS_MARGIN_FRACTION * landmarks.width_px
+    low = np.maximum(points.min(axis=0) - margin, 0)
+    photo_size_px = np.array(source.shape[1::-1]) / source_factor
+    high = np.minimum(points.max(axis=0) + margin, photo_size_px)
+    box = Box(float(low[0]), float(low[1]), float(high[0] - low[0]), float(high[1] - low[1]))
+    scale = face_canvas_px / landmarks.width_px  # canvas px per photo px
+    in_source = Box(*(value * source_factor for value in (box.x, box.y, box.w, box.h)))
+    rows, cols = in_source.slices(source.shape)
+    part = source[rows, cols]
+    factor = scale / source_factor
+    size = (max(16, round(part.shape[1] * factor)), max(16, round(part.shape[0] * factor)))
+    # INTER_AREA averages what it drops (no aliasing) but is slow for a slight shrink,
+    # where bilinear loses nothing that matters.
+    interpolation = cv2.INTER_AREA if factor < SLIGHT_SHRINK_FACTOR else cv2.INTER_LINEAR
+    pixels = cv2.resize(part, size, interpolation=interpolation)
+    # Where the cut really starts (rounded to source pixels), in photo pixels.
+    start_x, start_y = cols.start / source_factor, rows.start / source_factor
+    actual_scale = pixels.shape[1] / (part.shape[1] / source_factor)
+    on_canvas = landmarks.scaled(actual_scale, dx=-start_x, dy=-start_y)
+    layout = face_layout(
+        on_canvas.points, pixels.shape, face_width_px=landmarks.width_px * actual_scale
+    )
+    canvas_box = Box(start_x, start_y, part.shape[1] / source_factor, part.shape[0] / source_factor)
+    canvas = Canvas(box=canvas_box, scale=actual_scale, layout=layout, points=on_canvas.points)
+    return canvas, pixels
+
+
+def _ordered(reasons: set[str]) -> tuple[str, ...]:
+    return tuple(reason for reason in QUALITY_REASONS if reason in reasons)
+
+
+def _robust_std(values: np.ndarray) -> float:
+    if values.size == 0:
+        return 0.0
+    median = np.median(values)
+    return float(1.4826 * np.median(np.abs(values - median)))

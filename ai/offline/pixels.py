@@ -52,7 +52,10 @@ DARK_SPOT_SOFTNESS_L = 1.0
 # bright as the person's median skin and has lost at least half its saturation. The
 # saturation test carries the weight: unlike brightness, it does not change with the
 # exposure, and a highlight is whiter than the skin however bright the photo.
-SHINE_VALUE_RATIO = 1.0
+# A tenth brighter than the median skin, not merely as bright: a photo exposed 10 %
+# brighter clips its near-highlights white, and at a ratio of 1 those counted as shine
+# (the oiliness score moved 7 points with exposure alone).
+SHINE_VALUE_RATIO = 1.1
 SHINE_VALUE_SOFTNESS = 0.04
 SHINE_DESATURATION = 0.50
 SHINE_DESATURATION_SOFTNESS = 0.10
@@ -180,12 +183,13 @@ def measure_pixels(
     baseline_a = _median(a_star, skin, 12.0)
     baseline_v = max(_median(value, skin, 0.6), 0.05)
 
-    fine_a = _masked_blur(a_star, weight, CHROMA_SIGMA_PX)
+    blur = _MaskedBlurs(weight)
+    fine_a = blur("a", a_star, CHROMA_SIGMA_PX)
     red_excess = fine_a - baseline_a
     # A spot is a blob: curved the same way in every direction (a crease or the edge of a
     # shadow is curved one way only), so its strength is the Hessian's smaller eigenvalue.
-    dark_depth = _blob_depth(lightness, weight, sign=1.0)
-    red_height = _blob_depth(a_star, weight, sign=-1.0)
+    dark_depth = _blob_depth(blur, "L", lightness, sign=1.0)
+    red_height = _blob_depth(blur, "a", a_star, sign=-1.0)
     blemish = _soft_above(red_height, BLEMISH_EXCESS_A, BLEMISH_SOFTNESS_A) * inner
     not_red = _soft_above(-red_height, -BLEMISH_EXCESS_A / 2, BLEMISH_SOFTNESS_A)
     dark_spot = _soft_above(dark_depth, DARK_SPOT_DEPTH_L, DARK_SPOT_SOFTNESS_L) * not_red * inner
@@ -197,11 +201,13 @@ def measure_pixels(
     )
 
     # Relative to the local lightness, so a brighter exposure of the same skin measures the same.
-    wide = _masked_blur(lightness, weight, TEXTURE_SIGMA_PX[1])
-    texture = np.abs(_band_pass(lightness, weight, TEXTURE_SIGMA_PX)) / np.maximum(wide, 5.0) * 100
+    wide = blur("L", lightness, TEXTURE_SIGMA_PX[1])
+    texture = np.abs(_band_pass(blur, "L", lightness, TEXTURE_SIGMA_PX)) / np.maximum(wide, 5.0)
+    texture *= 100
 
     tone_l, tone_b = (
-        _band_pass(channel, weight, TONE_SIGMAS_PX) for channel in (lightness, b_star)
+        _band_pass(blur, name, channel, TONE_SIGMAS_PX)
+        for name, channel in (("L", lightness), ("b", b_star))
     )
     return PixelMaps(
         skin=skin,
@@ -319,17 +325,34 @@ def _value_desaturation(canvas: np.ndarray, skin: np.ndarray) -> tuple[np.ndarra
     return value, (1.0 - clipped) * loss + clipped * lower_loss
 
 
-def _masked_blur(image: np.ndarray, weight: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Gaussian blur that averages skin pixels only (normalised convolution): eyes, hair
-    and background do not bleed into the skin near their edges."""
-    numerator = cv2.GaussianBlur(image * weight, (0, 0), sigma_px)
-    denominator = cv2.GaussianBlur(weight, (0, 0), sigma_px)
-    blurred = cv2.GaussianBlur(image, (0, 0), sigma_px)
-    covered = denominator > 1e-3
-    return np.where(covered, numerator / np.maximum(denominator, 1e-3), blurred)
+class _MaskedBlurs:
+    """Gaussian blurs that average skin pixels only (normalised convolution): eyes, hair
+    and background do not bleed into the skin near their edges.
+
+    Each is computed once per canvas: the weight's own blur at a scale is shared by
+    every channel, and a channel's blur by every measure that reads it.
+    """
+
+    def __init__(self, weight: np.ndarray) -> None:
+        self.weight = weight
+        self._weights: dict[float, np.ndarray] = {}
+        self._blurs: dict[tuple[str, float], np.ndarray] = {}
+
+    def __call__(self, name: str, channel: np.ndarray, sigma_px: float) -> np.ndarray:
+        key = (name, sigma_px)
+        if key not in self._blurs:
+            if sigma_px not in self._weights:
+                self._weights[sigma_px] = cv2.GaussianBlur(self.weight, (0, 0), sigma_px)
+            denominator = self._weights[sigma_px]
+            numerator = cv2.GaussianBlur(channel * self.weight, (0, 0), sigma_px)
+            # Far from any skin nothing is measured; the pixel itself stands in there.
+            self._blurs[key] = np.where(
+                denominator > 1e-3, numerator / np.maximum(denominator, 1e-3), channel
+            )
+        return self._blurs[key]
 
 
-def _blob_depth(channel: np.ndarray, weight: np.ndarray, *, sign: float) -> np.ndarray:
+def _blob_depth(blur: _MaskedBlurs, name: str, channel: np.ndarray, *, sign: float) -> np.ndarray:
     """How far a small round blob dips below (``sign`` 1) or rises above (-1) its
     surroundings, in the channel's units, best over SPOT_SIGMAS_PX.
 
@@ -338,7 +361,7 @@ def _blob_depth(channel: np.ndarray, weight: np.ndarray, *, sign: float) -> np.n
     """
     depth = np.zeros(channel.shape, dtype=np.float32)
     for sigma in SPOT_SIGMAS_PX:
-        smooth = _masked_blur(channel, weight, sigma) * sign
+        smooth = blur(name, channel, sigma) * sign
         # Sobel with ksize 3 weights its second differences by 4 (the [1, 2, 1] smoothing).
         dxx = cv2.Sobel(smooth, cv2.CV_32F, 2, 0, ksize=3) / 4.0
         dyy = cv2.Sobel(smooth, cv2.CV_32F, 0, 2, ksize=3) / 4.0
@@ -349,11 +372,11 @@ def _blob_depth(channel: np.ndarray, weight: np.ndarray, *, sign: float) -> np.n
 
 
 def _band_pass(
-    channel: np.ndarray, weight: np.ndarray, sigmas_px: tuple[float, float]
+    blur: _MaskedBlurs, name: str, channel: np.ndarray, sigmas_px: tuple[float, float]
 ) -> np.ndarray:
     """Detail between two scales (difference of masked Gaussian blurs)."""
     fine, coarse = sigmas_px
-    return _masked_blur(channel, weight, fine) - _masked_blur(channel, weight, coarse)
+    return blur(name, channel, fine) - blur(name, channel, coarse)
 
 
 def _soft_above(values: np.ndarray, threshold: float, softness: float) -> np.ndarray:

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ai.analysis import SUMMARY_MAX_LENGTH
-from ai.offline.examine import Examination
+from ai.offline.detail import PORE_REGIONS, WRINKLE_REGIONS
+from ai.offline.examine import MIN_DETAIL_FACE_WIDTH_PX, Examination
 from ai.offline.pixels import Measures
+from ai.offline.regions import CHEEKS, MAIN_REGIONS, UNDER_EYES
 from skincare.metrics import METRICS, band_for
 
 
@@ -52,16 +54,36 @@ SCORE_ANCHORS = {
     "texture": Anchors(good=0.8, bad=2.5),  # mean fine-scale contrast, % of lightness
     "acne": Anchors(good=0.3, bad=3.0),  # red-blob % of skin
     "dark_circles": Anchors(good=2.0, bad=10.0),  # cheek L* minus under-eye L*
+    "eye_bags": Anchors(good=10.0, bad=25.0),  # cheek L* minus the tear trough's L*
+    "wrinkles": Anchors(good=20.0, bad=60.0),  # line density % + weighted line depth
+    "pores": Anchors(good=1.5, bad=8.0),  # % of nose and cheek skin in pores
+    "radiance": Anchors(good=4.0, bad=16.0),  # dullness: dim, uneven, flat or greasy
 }
+# Wrinkles: a line's mean depth (% of the local lightness) counts this much beside the
+# share of the skin on lines.
+WRINKLE_DEPTH_WEIGHT = 2.0
+# Radiance is the opposite of dullness: skin darker than REFERENCE_LIGHTNESS (L*),
+# uneven tone, and specular light away from a soft glow of RADIANT_SHINE_PCT (none is
+# flat, much more is grease). Lighting moves it more than any other measure: its
+# confidence says so.
+RADIANCE_REFERENCE_LIGHTNESS = 65.0
+RADIANCE_LIGHTNESS_WEIGHT = 0.3
+RADIANCE_UNEVENNESS_WEIGHT = 1.0
+RADIANT_SHINE_PCT = 3.0
+RADIANCE_SHINE_WEIGHT = 0.5
 # What a photo cannot show honestly; these stay None whatever the pixels.
 UNJUDGED_METRICS = {
     "hydration": "water content does not show in colour or shine",
-    "wrinkles": "fine lines need a resolution and lighting a selfie rarely has",
-    "pores": "pores need a close-up; a face photo blurs them into texture",
-    "radiance": "glow is dominated by the lighting, not the skin",
     "firmness": "firmness is a mechanical property",
-    "eye_bags": "puffiness is a 3-D shape; one frontal photo cannot measure it",
 }
+# Fine detail needs pixels: lines and pores are measured from this face width (photo
+# px); confidence grows until FULL_DETAIL_CONFIDENCE_WIDTH_PX.
+MIN_WRINKLE_FACE_WIDTH_PX = float(MIN_DETAIL_FACE_WIDTH_PX)
+MIN_PORE_FACE_WIDTH_PX = float(MIN_DETAIL_FACE_WIDTH_PX)
+FULL_DETAIL_CONFIDENCE_WIDTH_PX = {"wrinkles": 1500.0, "pores": 2000.0}
+DETAIL_MIN_CONFIDENCE_SHARE = 0.5
+# Metrics that need open, visible eyes (the lids and the skin under them).
+EYE_METRICS = ("dark_circles", "eye_bags")
 REGION_METRICS = ("redness", "oiliness", "pigmentation", "texture", "acne")
 # How far each measure can be trusted at best; multiplied down by the photo's faults.
 BASE_CONFIDENCE = {
@@ -71,8 +93,12 @@ BASE_CONFIDENCE = {
     "texture": 0.4,
     "acne": 0.45,
     "dark_circles": 0.4,
+    "eye_bags": 0.3,
+    "wrinkles": 0.45,
+    "pores": 0.4,
+    "radiance": 0.3,
 }
-FINE_DETAIL_METRICS = ("texture", "acne", "pigmentation")
+FINE_DETAIL_METRICS = ("texture", "acne", "pigmentation", "wrinkles", "pores")
 # Face width (px in the photo) from which detail is fully resolved, and the floor factor.
 FULL_DETAIL_FACE_WIDTH_PX = 320.0
 SMALL_FACE_WIDTH_PX = 80.0
@@ -82,6 +108,7 @@ REASON_CONFIDENCE = {
     "too_bright": 0.5,
     "too_small": 0.7,
     "no_face": 0.5,
+    "face_turned": 0.5,
 }
 BLURRY_CONFIDENCE = {"fine": 0.4, "other": 0.8}
 # A concern is raised at this score or below ("good" starts above 70).
@@ -94,6 +121,10 @@ CONCERN_NAMES = {
     "texture": "uneven texture",
     "acne": "blemishes",
     "dark_circles": "dark circles",
+    "eye_bags": "under-eye bags",
+    "wrinkles": "fine lines and wrinkles",
+    "pores": "visible pores",
+    "radiance": "dull skin",
 }
 # Skin type from shine (specular % of skin) in the T-zone and on the cheeks. Shine moves
 # with the exposure (a brighter photo of the same face shines more), so only clear cases
@@ -107,10 +138,10 @@ SKIN_TYPE_MIN_FACE_WIDTH_PX = 150.0
 
 DISCLAIMER = "Offline heuristic estimate from the photo's pixels, not a diagnosis."
 NOT_JUDGEABLE_NOTE = "Too little skin was visible to judge; retake the photo closer, in daylight."
+NO_FACE_NOTE = "No face was found, so nothing was scored: retake it facing the camera."
 LIMITS_NOTE = (
-    "Wrinkles, firmness, hydration, pores, radiance and eye bags are not judged offline, "
-    "nor can it tell whether a mole changes: see a dermatologist about any spot that "
-    "changes, bleeds or spreads."
+    "Firmness and hydration are not judged offline, nor can it tell whether a mole "
+    "changes: see a dermatologist about any spot that changes, bleeds or spreads."
 )
 
 
@@ -119,13 +150,14 @@ def score_examination(examination: Examination) -> dict:
     measures = _measures(examination)
     metrics = {name: {"score": None, "confidence": 0.0} for name in METRICS}
     regions: dict[str, dict[str, float | None]] = {}
+    unmeasured: dict[str, str] = {}
     if measures is not None:
-        for name, value in _raw_values(examination, measures).items():
-            if value is not None:
-                metrics[name] = {
-                    "score": round(falling_score(value, SCORE_ANCHORS[name]), 1),
-                    "confidence": round(_confidence(examination, name), 2),
-                }
+        values, unmeasured = _raw_values(examination, measures)
+        for name, value in values.items():
+            metrics[name] = {
+                "score": round(falling_score(value, SCORE_ANCHORS[name]), 1),
+                "confidence": round(_confidence(examination, name), 2),
+            }
         regions = _region_scores(examination)
     scores = [entry["score"] for entry in metrics.values() if entry["score"] is not None]
     concerns = _concerns(metrics, regions)
@@ -139,7 +171,7 @@ def score_examination(examination: Examination) -> dict:
             "acceptable": not examination.reasons,
             "reasons": list(examination.reasons),
         },
-        "summary": _summary(examination, concerns),
+        "summary": _summary(examination, concerns, unmeasured),
         "red_flags": [],
     }
 
@@ -150,10 +182,38 @@ def _measures(examination: Examination) -> Measures | None:
     return examination.maps.measure(examination.maps.skin)
 
 
-def _raw_values(examination: Examination, measures: Measures) -> dict[str, float | None]:
+def _raw_values(
+    examination: Examination, measures: Measures
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Each measured metric's raw value, and why the others were not measured."""
     values = _region_values(measures)
-    values["dark_circles"] = _under_eye_darkness(examination)
-    return values
+    values["radiance"] = _dullness(measures)
+    unmeasured: dict[str, str] = {}
+    if examination.canvas is None or examination.canvas.layout is None:
+        return values, unmeasured
+    if "eyes_hidden" in examination.reasons:
+        for name in EYE_METRICS:
+            unmeasured[name] = "the eyes are closed or covered"
+    else:
+        for name, value in _under_eye_values(examination).items():
+            if value is None:
+                unmeasured[name] = "too little skin under the eyes was visible"
+            else:
+                values[name] = value
+    face_width = examination.face_width_px or 0.0
+    for name, minimum, value in (
+        ("wrinkles", MIN_WRINKLE_FACE_WIDTH_PX, _wrinkle_value(examination, WRINKLE_REGIONS)),
+        ("pores", MIN_PORE_FACE_WIDTH_PX, _pore_value(examination, PORE_REGIONS)),
+    ):
+        if face_width < minimum:
+            unmeasured[name] = f"the face is {face_width:.0f} px wide and needs {minimum:.0f}"
+        elif examination.detail is None:
+            unmeasured[name] = "the face is turned"
+        elif value is None:
+            unmeasured[name] = "too little skin was visible where it shows"
+        else:
+            values[name] = value
+    return values, unmeasured
 
 
 def _region_values(measures: Measures) -> dict[str, float]:
@@ -167,37 +227,121 @@ def _region_values(measures: Measures) -> dict[str, float]:
     }
 
 
-def _under_eye_darkness(examination: Examination) -> float | None:
-    """Cheek L* minus under-eye L*; None unless both eyes were found."""
-    layout = examination.layout
-    if layout is None or not layout.eyes_found:
-        return None
-    maps = examination.maps
-    shape = maps.skin.shape
-    under_eye = [maps.lightness_median(box.mask(shape)) for box in layout.under_eyes]
-    cheeks = maps.lightness_median(
-        layout.regions["left_cheek"].mask(shape) | layout.regions["right_cheek"].mask(shape)
+def _dullness(measures: Measures) -> float:
+    return (
+        RADIANCE_LIGHTNESS_WEIGHT * max(RADIANCE_REFERENCE_LIGHTNESS - measures.lightness, 0.0)
+        + RADIANCE_UNEVENNESS_WEIGHT * measures.unevenness
+        + RADIANCE_SHINE_WEIGHT * abs(measures.shine_pct - RADIANT_SHINE_PCT)
     )
-    if cheeks is None or None in under_eye:
+
+
+def _under_eye_values(
+    examination: Examination, names: tuple[str, ...] = UNDER_EYES
+) -> dict[str, float | None]:
+    """Dark circles (cheek L* minus the under-eyes' median L*) and eye bags (cheek L*
+    minus the darkest band under the lower lid, the tear trough), over ``names``."""
+    layout = examination.canvas.layout
+    maps = examination.maps
+    cheeks = maps.lightness_median(layout.union(CHEEKS))
+    medians, troughs = [], []
+    for name in names:
+        median = maps.lightness_median(layout.regions[name])
+        trough = _trough_lightness(examination, layout.regions[name])
+        if median is None or trough is None:
+            return {"dark_circles": None, "eye_bags": None}
+        medians.append(median)
+        troughs.append(trough)
+    if cheeks is None:
+        return {"dark_circles": None, "eye_bags": None}
+    return {
+        "dark_circles": cheeks - float(np.mean(medians)),
+        "eye_bags": cheeks - float(np.mean(troughs)),
+    }
+
+
+# The tear trough: the darkest band of rows under the eye (row means of its skin), each
+# row with at least this many skin pixels, smoothed over this many rows so one row of
+# noise is not a trough.
+TROUGH_MIN_ROW_PIXELS = 4
+TROUGH_SMOOTHING_ROWS = 5
+
+
+def _trough_lightness(examination: Examination, region: np.ndarray) -> float | None:
+    maps = examination.maps
+    selected = region & maps.skin_colour
+    rows = np.flatnonzero(selected.any(axis=1))
+    if rows.size == 0:
         return None
-    return cheeks - float(np.mean(under_eye))
+    band = slice(rows[0], rows[-1] + 1)
+    counts = selected[band].sum(axis=1)
+    sums = (maps.lightness[band] * selected[band]).sum(axis=1)
+    means = sums[counts >= TROUGH_MIN_ROW_PIXELS] / counts[counts >= TROUGH_MIN_ROW_PIXELS]
+    if means.size < TROUGH_SMOOTHING_ROWS:
+        return None
+    window = np.ones(TROUGH_SMOOTHING_ROWS) / TROUGH_SMOOTHING_ROWS
+    return float(np.convolve(means, window, "valid").min())
+
+
+def _wrinkle_value(examination: Examination, names: tuple[str, ...]) -> float | None:
+    if examination.detail is None:
+        return None
+    found = examination.detail.wrinkles(examination.detail_canvas.layout.union(names))
+    if found is None:
+        return None
+    density, depth = found
+    return density + WRINKLE_DEPTH_WEIGHT * depth
+
+
+def _pore_value(examination: Examination, names: tuple[str, ...]) -> float | None:
+    if examination.detail is None:
+        return None
+    return examination.detail.pores(examination.detail_canvas.layout.union(names))
+
+
+# Which metrics each landmark region is scored on, beyond the five main ones' colour,
+# shine and spot measures.
+REGION_DETAIL_METRICS = {
+    "forehead": ("wrinkles",),
+    "nose": ("pores",),
+    "left_cheek": ("pores",),
+    "right_cheek": ("pores",),
+    "left_under_eye": ("dark_circles", "eye_bags", "wrinkles"),
+    "right_under_eye": ("dark_circles", "eye_bags", "wrinkles"),
+    "left_crows_feet": ("wrinkles",),
+    "right_crows_feet": ("wrinkles",),
+    "left_nasolabial": ("wrinkles",),
+    "right_nasolabial": ("wrinkles",),
+}
 
 
 def _region_scores(examination: Examination) -> dict[str, dict[str, float | None]]:
-    layout = examination.layout
-    if layout is None:
+    canvas = examination.canvas
+    if canvas is None or canvas.layout is None:
         return {}
     maps = examination.maps
-    scores = {}
-    for region, box in layout.regions.items():
-        measures = maps.measure(maps.skin & box.mask(maps.skin.shape))
-        if measures is None:
-            scores[region] = dict.fromkeys(REGION_METRICS)
+    eyes_hidden = "eyes_hidden" in examination.reasons
+    face_width = examination.face_width_px or 0.0
+    scores: dict[str, dict[str, float | None]] = {}
+    for region in (*MAIN_REGIONS, *REGION_DETAIL_METRICS):
+        if region in scores:
             continue
-        values = _region_values(measures)
+        values: dict[str, float | None] = {}
+        if region in MAIN_REGIONS:
+            measures = maps.measure(maps.skin & canvas.layout.regions[region])
+            main = _region_values(measures) if measures is not None else {}
+            values.update({name: main.get(name) for name in REGION_METRICS})
+        for name in REGION_DETAIL_METRICS.get(region, ()):
+            value = None
+            if name in EYE_METRICS and not eyes_hidden:
+                value = _under_eye_values(examination, (region,))[name]
+            elif name == "wrinkles" and face_width >= MIN_WRINKLE_FACE_WIDTH_PX:
+                value = _wrinkle_value(examination, (region,))
+            elif name == "pores" and face_width >= MIN_PORE_FACE_WIDTH_PX:
+                value = _pore_value(examination, (region,))
+            values[name] = value
         scores[region] = {
-            name: round(falling_score(values[name], SCORE_ANCHORS[name]), 1)
-            for name in REGION_METRICS
+            name: None if value is None else round(falling_score(value, SCORE_ANCHORS[name]), 1)
+            for name, value in values.items()
         }
     return scores
 
@@ -209,6 +353,14 @@ def _confidence(examination: Examination, metric: str) -> float:
             FULL_DETAIL_FACE_WIDTH_PX - SMALL_FACE_WIDTH_PX
         )
         confidence *= SMALL_FACE_CONFIDENCE + (1 - SMALL_FACE_CONFIDENCE) * min(max(detail, 0), 1)
+    if metric in FULL_DETAIL_CONFIDENCE_WIDTH_PX and examination.face_width_px is not None:
+        minimum = MIN_WRINKLE_FACE_WIDTH_PX if metric == "wrinkles" else MIN_PORE_FACE_WIDTH_PX
+        share = (examination.face_width_px - minimum) / (
+            FULL_DETAIL_CONFIDENCE_WIDTH_PX[metric] - minimum
+        )
+        confidence *= DETAIL_MIN_CONFIDENCE_SHARE + (1 - DETAIL_MIN_CONFIDENCE_SHARE) * min(
+            max(share, 0.0), 1.0
+        )
     for reason in examination.reasons:
         confidence *= REASON_CONFIDENCE.get(reason, 1.0)
     if "blurry" in examination.reasons:
@@ -262,16 +414,14 @@ def _skin_type(examination: Examination, metrics: dict[str, dict]) -> str | None
     Dry is only said of matte skin with poor texture: a matte photo alone cannot tell
     dry skin from normal or powdered skin.
     """
-    layout = examination.layout
-    if layout is None or examination.reasons:
+    if examination.canvas is None or examination.canvas.layout is None or examination.reasons:
         return None
     if (examination.face_width_px or 0) < SKIN_TYPE_MIN_FACE_WIDTH_PX:
         return None
+    layout = examination.canvas.layout
     maps = examination.maps
-    shape = maps.skin.shape
-    t_zone = layout.regions["forehead"].mask(shape) | layout.regions["nose"].mask(shape)
-    t_zone |= layout.regions["chin"].mask(shape)
-    cheeks = layout.regions["left_cheek"].mask(shape) | layout.regions["right_cheek"].mask(shape)
+    t_zone = layout.union(("forehead", "nose", "chin"))
+    cheeks = layout.union(CHEEKS)
     t_measures, cheek_measures = maps.measure(maps.skin & t_zone), maps.measure(maps.skin & cheeks)
     if t_measures is None or cheek_measures is None:
         return None
@@ -288,17 +438,22 @@ def _skin_type(examination: Examination, metrics: dict[str, dict]) -> str | None
     return None
 
 
-def _summary(examination: Examination, concerns: list[dict]) -> str:
+def _summary(examination: Examination, concerns: list[dict], unmeasured: dict[str, str]) -> str:
     sentences = [DISCLAIMER]
     if examination.reasons:
         sentences.append("Photo issues: " + ", ".join(_words(r) for r in examination.reasons) + ".")
-    if not examination.judgeable:
+    if "no_face" in examination.reasons:
+        sentences.append(NO_FACE_NOTE)
+    elif not examination.judgeable:
         sentences.append(NOT_JUDGEABLE_NOTE)
     elif concerns:
         listed = ", ".join(f"{c['name']} ({c['severity']})" for c in concerns[:4])
         sentences.append(f"Most visible: {listed}.")
     else:
         sentences.append("No marked concern was measured.")
+    if unmeasured:
+        listed = "; ".join(f"{_words(name)}: {why}" for name, why in unmeasured.items())
+        sentences.append(f"Not measured ({listed}).")
     sentences.append(LIMITS_NOTE)
     return " ".join(sentences)[:SUMMARY_MAX_LENGTH]
 

@@ -298,7 +298,9 @@ class TestAnalysis:
         assert again.json()["status"] == "complete"
         assert again.json()["failure_reason"] is None
 
-    @pytest.mark.parametrize("metric", ["redness", "shine", "spots"])
+    @pytest.mark.parametrize(
+        "metric", ["redness", "shine", "spots", "wrinkles", "pores", "dark_circles"]
+    )
     def test_an_overlay_is_a_png_of_the_scans_size(self, auth_client, upload, metric):
         scan_id = upload().json()["scan_id"]
         response = auth_client.get(f"{SCANS}/{scan_id}/overlay", {"metric": metric})
@@ -312,7 +314,7 @@ class TestAnalysis:
 
     def test_an_unknown_overlay_metric_is_400(self, auth_client, upload):
         scan_id = upload().json()["scan_id"]
-        response = auth_client.get(f"{SCANS}/{scan_id}/overlay", {"metric": "wrinkles"})
+        response = auth_client.get(f"{SCANS}/{scan_id}/overlay", {"metric": "hydration"})
         assert response.status_code == 400
 
     def test_progress_and_compare_follow_the_completed_scans(self, auth_client, upload):

@@ -1,0 +1,162 @@
+"""Fine detail on the detail canvas (the face DETAIL_CANVAS_WIDTH_PX wide): lines and pores.
+
+    detail = measure_detail(canvas, layout, skin)
+    detail.wrinkles(layout.regions["forehead"])  # (line density %, mean line depth %)
+
+Both come from the Hessian of the lightness (its second derivatives), read at a few
+scales, as oriented ridge filters do:
+- a line (wrinkle, fine line) is a valley curved across and flat along: one large
+  positive eigenvalue, one near zero, whatever its direction;
+- a pore is a small pit curved the same way in every direction: both eigenvalues
+  positive and alike.
+Strengths are relative to the local lightness (% of it), so a brighter exposure of the
+same skin measures the same. Only each region's bounding box is filtered, which keeps a
+12-megapixel face cheap.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ai.offline.regions import FaceLayout
+
+WRINKLE_REGIONS = (
+    "forehead",
+    "left_crows_feet",
+    "right_crows_feet",
+    "left_under_eye",
+    "right_under_eye",
+    "left_nasolabial",
+    "right_nasolabial",
+)
+PORE_REGIONS = ("nose", "left_cheek", "right_cheek")
+# Scales (Gaussian sigma, detail-canvas px, about 0.14 mm each): fine lines are 0.2-0.5
+# mm wide, wrinkles and folds up to a millimetre or more; pores 0.1-0.4 mm across.
+LINE_SIGMAS_PX = (1.5, 3.0, 5.0)
+PORE_SIGMAS_PX = (1.0, 1.6)
+# A line is counted from this depth (scale-normalised curvature, % of the local
+# lightness); the soft step spreads over the softness.
+LINE_DEPTH_PCT = 1.2
+LINE_SOFTNESS_PCT = 0.4
+# A valley is a line when its curvature across is at least this many times the curvature
+# along it (a blob's are alike).
+LINE_ANISOTROPY = 3.0
+PORE_DEPTH_PCT = 1.0
+PORE_SOFTNESS_PCT = 0.3
+# The local lightness the strengths are relative to: a blur wider than any line.
+LOCAL_LIGHTNESS_SIGMA_PX = 8.0
+# Region edges (hair, brows, the margin round the eyes) are left out by this much.
+EDGE_MARGIN_PX = 6
+MIN_MEASURE_PIXELS = 400
+
+
+@dataclass(frozen=True)
+class DetailMaps:
+    line: np.ndarray  # 0-1: how surely a pixel lies on a line
+    line_depth: np.ndarray  # % of the local lightness
+    pore: np.ndarray  # 0-1: how surely a pixel lies in a pore
+    measured: np.ndarray  # bool: skin inside the regions, away from their edges
+
+    def wrinkles(self, mask: np.ndarray) -> tuple[float, float] | None:
+        """(line density: % of the skin on lines, mean depth of those lines %)."""
+        selected = mask & self.measured
+        if selected.sum() < MIN_MEASURE_PIXELS:
+            return None
+        line = self.line[selected]
+        density = float(line.mean() * 100.0)
+        depth = float((self.line_depth[selected] * line).sum() / max(line.sum(), 1.0))
+        return density, depth
+
+    def pores(self, mask: np.ndarray) -> float | None:
+        """Pore density: % of the skin in pores."""
+        selected = mask & self.measured
+        if selected.sum() < MIN_MEASURE_PIXELS:
+            return None
+        return float(self.pore[selected].mean() * 100.0)
+
+
+def measure_detail(canvas: np.ndarray, layout: FaceLayout, skin: np.ndarray) -> DetailMaps:
+    """Line and pore maps over the wrinkle and pore regions of a BGR ``uint8`` canvas."""
+    shape = canvas.shape[:2]
+    line = np.zeros(shape, dtype=np.float32)
+    line_depth = np.zeros(shape, dtype=np.float32)
+    pore = np.zeros(shape, dtype=np.float32)
+    kernel = cv2.getStructuringElement(
+        cv2.MORPH_ELLIPSE, (2 * EDGE_MARGIN_PX + 1, 2 * EDGE_MARGIN_PX + 1)
+    )
+    measured = np.zeros(shape, dtype=bool)
+    for names, sigmas, kind in (
+        (WRINKLE_REGIONS, LINE_SIGMAS_PX, "line"),
+        (PORE_REGIONS, PORE_SIGMAS_PX, "pore"),
+    ):
+        for name in names:
+            region = layout.regions[name] & skin
+            if region.sum() < MIN_MEASURE_PIXELS:
+                continue
+            rows, cols = _padded_box(region, round(3 * max(sigmas) + LOCAL_LIGHTNESS_SIGMA_PX))
+            inside = cv2.erode(region[rows, cols].astype(np.uint8), kernel).astype(bool)
+            if inside.sum() < MIN_MEASURE_PIXELS:
+                continue
+            measured[rows, cols] |= inside
+            gray = cv2.cvtColor(canvas[rows, cols], cv2.COLOR_BGR2GRAY).astype(np.float32)
+            local = np.maximum(cv2.GaussianBlur(gray, (0, 0), LOCAL_LIGHTNESS_SIGMA_PX), 10.0)
+            if kind == "line":
+                depth = _line_depth(gray, sigmas) / local * 100.0
+                strength = _soft_above(depth, LINE_DEPTH_PCT, LINE_SOFTNESS_PCT)
+                line[rows, cols] = np.where(inside, strength, line[rows, cols])
+                line_depth[rows, cols] = np.where(inside, depth, line_depth[rows, cols])
+            else:
+                depth = _pore_depth(gray, sigmas) / local * 100.0
+                strength = _soft_above(depth, PORE_DEPTH_PCT, PORE_SOFTNESS_PCT)
+                pore[rows, cols] = np.where(inside, strength, pore[rows, cols])
+    return DetailMaps(line=line, line_depth=line_depth, pore=pore, measured=measured)
+
+
+def _hessian_eigen(gray: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The larger and smaller eigenvalues of the scale-normalised Hessian at ``sigma``."""
+    smooth = cv2.GaussianBlur(gray, (0, 0), sigma)
+    # Sobel with ksize 3 weights its second differences by 4 (the [1, 2, 1] smoothing).
+    dxx = cv2.Sobel(smooth, cv2.CV_32F, 2, 0, ksize=3) / 4.0
+    dyy = cv2.Sobel(smooth, cv2.CV_32F, 0, 2, ksize=3) / 4.0
+    dxy = cv2.Sobel(smooth, cv2.CV_32F, 1, 1, ksize=3) / 4.0
+    half_trace = (dxx + dyy) / 2.0
+    root = np.sqrt(((dxx - dyy) / 2.0) ** 2 + dxy**2)
+    norm = sigma**2
+    return (half_trace + root) * norm, (half_trace - root) * norm
+
+
+def _line_depth(gray: np.ndarray, sigmas: tuple[float, ...]) -> np.ndarray:
+    """How deep a dark line is (grey levels), best over ``sigmas``; 0 off lines."""
+    best = np.zeros(gray.shape, dtype=np.float32)
+    for sigma in sigmas:
+        across, along = _hessian_eigen(gray, sigma)
+        is_line = (across > 0) & (across >= LINE_ANISOTROPY * np.abs(along))
+        # A Gaussian valley of depth D seen at its own scale has sigma^2 * lambda of about
+        # D / 2.6; the factor keeps the depth in the lightness' own units.
+        best = np.maximum(best, np.where(is_line, 2.6 * (across - np.abs(along)), 0.0))
+    return best
+
+
+def _pore_depth(gray: np.ndarray, sigmas: tuple[float, ...]) -> np.ndarray:
+    """How deep a small pit is (grey levels), best over ``sigmas``; 0 off pits."""
+    best = np.zeros(gray.shape, dtype=np.float32)
+    for sigma in sigmas:
+        _, smaller = _hessian_eigen(gray, sigma)
+        # A round Gaussian pit of depth D at its own scale: sigma^2 * lambda = D / 4.
+        best = np.maximum(best, 4.0 * np.maximum(smaller, 0.0))
+    return best
+
+
+def _padded_box(mask: np.ndarray, pad: int) -> tuple[slice, slice]:
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    top, bottom = max(rows[0] - pad, 0), min(rows[-1] + pad + 1, mask.shape[0])
+    left, right = max(cols[0] - pad, 0), min(cols[-1] + pad + 1, mask.shape[1])
+    return slice(top, bottom), slice(left, right)
+
+
+def _soft_above(values: np.ndarray, threshold: float, softness: float) -> np.ndarray:
+    """A logistic step: 0.5 at ``threshold``, 0.88 one ``softness`` above it."""
+    z = np.clip((values - threshold) / (softness / 2.0), -30.0, 30.0)
+    return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)

@@ -1,0 +1,290 @@
+"""The face and its 468 landmarks: MediaPipe's BlazeFace detector and Face Mesh model,
+run by Google's LiteRT interpreter.
+
+    face = find_face(rgb)  # FaceLandmarks in ``rgb``'s pixels, or None
+
+Both models ship with this repository (``ai/offline/models``, Apache 2.0, taken from the
+``mediapipe==0.10.21`` wheel on PyPI; see the README there): nothing is downloaded at
+run time. MediaPipe itself is not installed: its wheel pins ``numpy<2`` and pulls in
+jax, matplotlib and opencv-contrib-python, while ``ai-edge-litert`` runs the same
+``.tflite`` files with numpy, protobuf and flatbuffers alone. The graph MediaPipe wraps
+around them (anchors, the crop rotated upright, the second pass on the landmarks' own
+box) is rebuilt here after its ``face_detection_short_range`` and ``face_landmark_cpu``
+graphs.
+
+A face is reported only when both models agree: the detector finds one and the mesh
+model, shown that crop, says it holds a face. A pattern in a coffee cup can fool one
+of them, rarely both.
+"""
+
+import functools
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+DETECTOR_FILE = "face_detection_short_range.tflite"
+MESH_FILE = "face_landmark.tflite"
+# One thread per interpreter: a worker analyses one photo at a time, and the web and
+# analysis processes share two cores.
+INTERPRETER_THREADS = 1
+
+# BlazeFace short range: 128 px input in [-1, 1]; SSD anchors of its graph (strides
+# 8, 16, 16, 16; two anchors per cell and layer; all of size 1).
+DETECTOR_INPUT_PX = 128
+DETECTOR_STRIDES = (8, 16, 16, 16)
+DETECTOR_ANCHORS_PER_CELL = 2
+# MediaPipe's own default minimum detection confidence.
+MIN_DETECTION_SCORE = 0.5
+# Detections overlapping the best one by more than this share are the same face.
+SAME_FACE_IOU = 0.3
+# The mesh model: a 192 px upright crop in [0, 1]; its face flag (a logit) must say
+# "face" at least this surely. MediaPipe tracks with 0.5; a still photo is scored once,
+# so it asks for more.
+MESH_INPUT_PX = 192
+MIN_FACE_PRESENCE = 0.8
+# The crop around a face is its box (detector's, or the landmarks') enlarged this much,
+# square (MediaPipe's face_detection_front_detection_to_roi and landmarks_to_roi).
+DETECTION_ROI_SCALE = 1.5
+LANDMARKS_ROI_SCALE = 1.5
+# Landmarks by their index in the canonical mesh (person's right eye is on the image's left).
+RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
+RIGHT_FACE_EDGE, LEFT_FACE_EDGE = 234, 454
+FOREHEAD_TOP, CHIN_BOTTOM = 10, 152
+RIGHT_EYE_LIDS = (159, 145, 33, 133)  # upper, lower, outer corner, inner corner
+LEFT_EYE_LIDS = (386, 374, 263, 362)
+
+
+@dataclass(frozen=True)
+class FaceLandmarks:
+    points: np.ndarray  # (468, 3) float32: x, y in pixels; z depth, in x's units
+    detection_score: float
+    presence: float
+
+    def scaled(self, factor: float, *, dx: float = 0.0, dy: float = 0.0) -> "FaceLandmarks":
+        """The landmarks after the image is shifted by (dx, dy) then scaled by ``factor``."""
+        points = self.points.copy()
+        points[:, 0] = (points[:, 0] + dx) * factor
+        points[:, 1] = (points[:, 1] + dy) * factor
+        points[:, 2] *= factor
+        return FaceLandmarks(points, self.detection_score, self.presence)
+
+    @property
+    def width_px(self) -> float:
+        """The face's width: from one side of the face to the other, at the cheekbones."""
+        return float(
+            np.hypot(*(self.points[LEFT_FACE_EDGE, :2] - self.points[RIGHT_FACE_EDGE, :2]))
+        )
+
+    def pose_deg(self) -> tuple[float, float, float]:
+        """(yaw, pitch, roll) in degrees, 0 for a face looking straight at the camera.
+
+        Read from the mesh's own depth: yaw is how far the line between the face's sides
+        turns out of the image plane, pitch the line from forehead to chin; roll is the
+        slope of the line between the eyes' outer corners.
+        """
+        right, left = self.points[RIGHT_FACE_EDGE], self.points[LEFT_FACE_EDGE]
+        top, bottom = self.points[FOREHEAD_TOP], self.points[CHIN_BOTTOM]
+        across = float(np.hypot(left[0] - right[0], left[1] - right[1]))
+        down = float(np.hypot(bottom[0] - top[0], bottom[1] - top[1]))
+        yaw = math.degrees(math.atan2(float(left[2] - right[2]), across))
+        pitch = math.degrees(math.atan2(float(bottom[2] - top[2]), down))
+        eye_r, eye_l = self.points[RIGHT_EYE_OUTER], self.points[LEFT_EYE_OUTER]
+        roll = math.degrees(math.atan2(float(eye_l[1] - eye_r[1]), float(eye_l[0] - eye_r[0])))
+        return yaw, pitch, roll
+
+    def eye_openness(self) -> tuple[float, float]:
+        """Each eye's lid gap over its width (about 0.3 open, under 0.1 closed)."""
+        return tuple(self._openness(lids) for lids in (RIGHT_EYE_LIDS, LEFT_EYE_LIDS))
+
+    def _openness(self, lids: tuple[int, int, int, int]) -> float:
+        upper, lower, outer, inner = (self.points[i, :2] for i in lids)
+        width = float(np.hypot(*(outer - inner)))
+        return float(np.hypot(*(upper - lower))) / max(width, 1e-3)
+
+
+@dataclass(frozen=True)
+class _Roi:
+    """A square crop, rotated: centre, side (px) and angle (radians, image's x towards y)."""
+
+    x: float
+    y: float
+    side: float
+    angle: float
+
+    def crop_to_image(self, size: int) -> np.ndarray:
+        """The 2x3 affine matrix from crop pixels (``size`` square) to image pixels."""
+        k = self.side / size
+        cos, sin = math.cos(self.angle) * k, math.sin(self.angle) * k
+        half = size / 2
+        return np.array(
+            [
+                [cos, -sin, self.x - half * cos + half * sin],
+                [sin, cos, self.y - half * sin - half * cos],
+            ],
+            dtype=np.float64,
+        )
+
+
+class _Model:
+    """One LiteRT interpreter, loaded once per process; ``invoke`` is guarded by a lock
+    because an interpreter keeps its tensors between calls."""
+
+    def __init__(self, filename: str) -> None:
+        self.interpreter = Interpreter(
+            model_path=str(MODELS_DIR / filename), num_threads=INTERPRETER_THREADS
+        )
+        self.interpreter.allocate_tensors()
+        self.input_index = self.interpreter.get_input_details()[0]["index"]
+        self.outputs = [d["index"] for d in self.interpreter.get_output_details()]
+        self.lock = threading.Lock()
+
+    def run(self, tensor: np.ndarray) -> list[np.ndarray]:
+        with self.lock:
+            self.interpreter.set_tensor(self.input_index, tensor[None].astype(np.float32))
+            self.interpreter.invoke()
+            return [self.interpreter.get_tensor(index)[0].copy() for index in self.outputs]
+
+
+@functools.cache
+def _model(filename: str) -> _Model:
+    return _Model(filename)
+
+
+@functools.cache
+def _anchors() -> np.ndarray:
+    """(896, 2) anchor centres in [0, 1], in the detector's output order."""
+    centres = []
+    layer = 0
+    while layer < len(DETECTOR_STRIDES):
+        stride = DETECTOR_STRIDES[layer]
+        # Consecutive layers with the same stride share one grid (as MediaPipe's
+        # SsdAnchorsCalculator does): their anchors come cell by cell.
+        repeats = 0
+        while layer < len(DETECTOR_STRIDES) and DETECTOR_STRIDES[layer] == stride:
+            repeats += DETECTOR_ANCHORS_PER_CELL
+            layer += 1
+        cells = math.ceil(DETECTOR_INPUT_PX / stride)
+        for row in range(cells):
+            for col in range(cells):
+                centres.extend([((col + 0.5) / cells, (row + 0.5) / cells)] * repeats)
+    return np.array(centres, dtype=np.float32)
+
+
+def load_models() -> None:
+    """Load both models now (a worker's start-up) rather than at the first photo."""
+    _model(DETECTOR_FILE)
+    _model(MESH_FILE)
+    _anchors()
+
+
+def find_face(rgb: np.ndarray) -> FaceLandmarks | None:
+    """The most certain face in the RGB ``uint8`` image and its landmarks, or None.
+
+    Faces smaller than about a fifth of the image's long side are not looked for: the
+    short-range detector is made for selfies, and a face that small is too few pixels to
+    analyse anyway.
+    """
+    detection = _detect(rgb)
+    if detection is None:
+        return None
+    score, roi = detection
+    first = _mesh(rgb, roi)
+    if first is None:
+        return None
+    points, _ = first
+    # Second pass on the crop the landmarks themselves give: steadier than the detector's
+    # box, so near-identical photos give near-identical landmarks.
+    second = _mesh(rgb, _landmarks_roi(points))
+    if second is None:
+        return None
+    points, presence = second
+    return FaceLandmarks(points.astype(np.float32), score, presence)
+
+
+def _detect(rgb: np.ndarray) -> tuple[float, _Roi] | None:
+    height, width = rgb.shape[:2]
+    side = max(height, width)
+    # Letterboxed into a square, as MediaPipe does (keep the aspect ratio, pad).
+    factor = DETECTOR_INPUT_PX / side
+    small = cv2.resize(
+        rgb,
+        (max(1, round(width * factor)), max(1, round(height * factor))),
+        interpolation=cv2.INTER_AREA,
+    )
+    square = np.zeros((DETECTOR_INPUT_PX, DETECTOR_INPUT_PX, 3), dtype=np.float32)
+    top = (DETECTOR_INPUT_PX - small.shape[0]) // 2
+    left = (DETECTOR_INPUT_PX - small.shape[1]) // 2
+    square[top : top + small.shape[0], left : left + small.shape[1]] = small
+    regressors, classificators = _model(DETECTOR_FILE).run(square / 127.5 - 1.0)
+    scores = 1.0 / (1.0 + np.exp(-np.clip(classificators[:, 0].astype(np.float64), -50, 50)))
+    best = int(np.argmax(scores))
+    if scores[best] < MIN_DETECTION_SCORE:
+        return None
+    anchors = _anchors()
+    boxes = regressors[:, :4] / DETECTOR_INPUT_PX
+    centres = boxes[:, :2] + anchors
+    # Average the overlapping detections of the best face, weighted by score (MediaPipe's
+    # weighted non-maximum suppression): steadier than the single best anchor.
+    same = (_iou(centres, boxes[:, 2:], best) > SAME_FACE_IOU) & (scores >= MIN_DETECTION_SCORE)
+    weights = scores[same][:, None]
+    keypoints = (regressors[same, 4:].reshape(-1, 6, 2) / DETECTOR_INPUT_PX) + anchors[same, None]
+    box = np.concatenate([centres[same], boxes[same, 2:]], axis=1)
+    box = (box * weights).sum(axis=0) / weights.sum()
+    keypoints = (keypoints * weights[:, None]).sum(axis=0) / weights.sum()
+
+    def to_image(x: float, y: float) -> tuple[float, float]:
+        return (x * DETECTOR_INPUT_PX - left) / factor, (y * DETECTOR_INPUT_PX - top) / factor
+
+    centre_x, centre_y = to_image(box[0], box[1])
+    box_side = max(box[2], box[3]) * DETECTOR_INPUT_PX / factor
+    (right_x, right_y), (left_x, left_y) = (to_image(*point) for point in keypoints[:2])
+    angle = math.atan2(left_y - right_y, left_x - right_x)
+    roi = _Roi(centre_x, centre_y, box_side * DETECTION_ROI_SCALE, angle)
+    return float(scores[best]), roi
+
+
+def _iou(centres: np.ndarray, sizes: np.ndarray, best: int) -> np.ndarray:
+    low, high = centres - sizes / 2, centres + sizes / 2
+    overlap = np.clip(np.minimum(high, high[best]) - np.maximum(low, low[best]), 0, None)
+    intersection = overlap[:, 0] * overlap[:, 1]
+    areas = sizes[:, 0] * sizes[:, 1]
+    return intersection / np.maximum(areas + areas[best] - intersection, 1e-9)
+
+
+def _mesh(rgb: np.ndarray, roi: _Roi) -> tuple[np.ndarray, float] | None:
+    """Landmarks (468 x 3, image pixels) in the crop ``roi`` and the face presence."""
+    to_image = roi.crop_to_image(MESH_INPUT_PX)
+    crop = cv2.warpAffine(
+        rgb,
+        to_image,
+        (MESH_INPUT_PX, MESH_INPUT_PX),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    landmarks, face_flag = _model(MESH_FILE).run(crop.astype(np.float32) / 255.0)
+    presence = float(1.0 / (1.0 + math.exp(-float(np.clip(face_flag.reshape(-1)[0], -100, 100)))))
+    if presence < MIN_FACE_PRESENCE:
+        return None
+    points = landmarks.reshape(-1, 3).astype(np.float64)
+    xy = points[:, :2] @ to_image[:, :2].T + to_image[:, 2]
+    z = points[:, 2] * roi.side / MESH_INPUT_PX
+    return np.column_stack([xy, z]), presence
+
+
+def _landmarks_roi(points: np.ndarray) -> _Roi:
+    right, left = points[RIGHT_EYE_OUTER], points[LEFT_EYE_OUTER]
+    angle = math.atan2(left[1] - right[1], left[0] - right[0])
+    # The landmarks' box in the face's own upright frame, then back to the image.
+    cos, sin = math.cos(angle), math.sin(angle)
+    upright = points[:, :2] @ np.array([[cos, -sin], [sin, cos]])
+    low, high = upright.min(axis=0), upright.max(axis=0)
+    middle = (low + high) / 2
+    centre = np.array([[cos, -sin], [sin, cos]]) @ middle
+    side = float(max(high - low)) * LANDMARKS_ROI_SCALE
+    return _Roi(float(centre[0]), float(centre[1]), side, angle)

@@ -1,0 +1,237 @@
+"""Analysis evaluation: a labelled set from real photographs, rerun at will.
+
+    .venv/bin/python bench/analysis_eval.py
+
+The photographs ship inside scikit-image (``skimage.data``, installed for the tests):
+the sample portrait, a real turned head (the cameraman) and photos of no face, each
+non-face photo at JPEG quality 85, 90 and 95. Controlled edits of the portrait (painted
+blemishes and dark spots, reddening, darkened under-eyes, drawn fine lines, added pore
+texture) and ten variants of it (rotation, exposure, JPEG quality, crop) come from
+``tests/photos.py``. Edits and variants use the portrait enlarged so the face is about
+1,100 px wide, large enough for every measured metric.
+
+It prints and writes (bench/results/analysis_eval.json and .md): faces found, missed and
+false; for each edit whether its metric moved the right way and by more than the
+metric's own variation; each metric's standard deviation over the ten variants; and
+the time per analysis.
+"""
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+NON_FACE_QUALITIES = (85, 90, 95)
+
+
+def set_up_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dermalens_site.settings")
+    os.environ.setdefault("DEBUG", "true")
+    import django
+
+    django.setup()
+
+
+def analyse(photo: bytes, timings: list[tuple[float, float]], area: str = "face"):
+    """The offline analysis; appends (wall seconds, CPU seconds) to ``timings``."""
+    from ai.offline import OfflineProvider
+    from ai.providers import SkinProfile
+
+    started, cpu = time.perf_counter(), time.process_time()
+    analysis = OfflineProvider().analyze_skin(image_jpeg=photo, area=area, profile=SkinProfile())
+    timings.append((time.perf_counter() - started, time.process_time() - cpu))
+    return analysis
+
+
+def variants(picture):
+    from tests import photos
+
+    return {
+        "original": photos.encode(picture),
+        "rotated +5": photos.encode(photos.rotated(picture, 5)),
+        "rotated -5": photos.encode(photos.rotated(picture, -5)),
+        "rotated +2": photos.encode(photos.rotated(picture, 2)),
+        "brighter 10%": photos.encode(photos.exposed(picture, 1.1)),
+        "darker 10%": photos.encode(photos.exposed(picture, 0.9)),
+        "JPEG 85": photos.encode(picture, 85),
+        "JPEG 95": photos.encode(picture, 95),
+        "cropped 3%": photos.encode(photos.cropped(picture, 0.03)),
+        "cropped 6%": photos.encode(photos.cropped(picture, 0.06)),
+    }
+
+
+def edits(picture):
+    from tests import photos
+
+    return {
+        "red blemishes": ("acne", photos.with_dots(picture, (200, 60, 60))),
+        "dark spots": ("pigmentation", photos.with_dots(picture, (110, 75, 55))),
+        "reddened skin": ("redness", photos.redder(picture)),
+        "darkened under-eyes": ("dark_circles", photos.with_dark_under_eyes(picture)),
+        "drawn fine lines": ("wrinkles", photos.with_fine_lines(picture)),
+        "added pore texture": ("pores", photos.with_pores(picture)),
+    }
+
+
+def main() -> None:
+    set_up_django()
+    from ai.analysis import METRICS
+    from ai.offline.landmarks import load_models
+    from tests import photos
+
+    load_models()
+    timings: dict[str, list[tuple[float, float]]] = {"small": [], "large": [], "non_face": []}
+
+    # Faces found, missed and false.
+    portrait_variants = variants(photos.astronaut())
+    large = photos.large_portrait()
+    large_variants = variants(large)
+    found = {"portrait (512 px)": 0, "portrait (2400 px)": 0}
+    small_results = {}
+    for name, photo in portrait_variants.items():
+        analysis = analyse(photo, timings["small"])
+        small_results[name] = analysis
+        found["portrait (512 px)"] += "no_face" not in analysis.image_quality.reasons
+    large_results = {}
+    for name, photo in large_variants.items():
+        analysis = analyse(photo, timings["large"])
+        large_results[name] = analysis
+        found["portrait (2400 px)"] += "no_face" not in analysis.image_quality.reasons
+    false_faces = []
+    for name in photos.NON_FACE_NAMES:
+        for quality in NON_FACE_QUALITIES:
+            photo = photos.encode(photos.non_face(name), quality)
+            analysis = analyse(photo, timings["non_face"])
+            if "no_face" not in analysis.image_quality.reasons:
+                false_faces.append(f"{name} q{quality}")
+    cameraman = analyse(photos.encode(photos.non_face("camera")), [])
+
+    # Each metric's own variation over the ten variants of the large portrait.
+    spread = {}
+    for metric in METRICS:
+        scores = [a.metrics[metric].score for a in large_results.values()]
+        if all(score is not None for score in scores):
+            spread[metric] = statistics.pstdev(scores)
+    small_spread = {}
+    for metric in METRICS:
+        scores = [a.metrics[metric].score for a in small_results.values()]
+        if all(score is not None for score in scores):
+            small_spread[metric] = statistics.pstdev(scores)
+
+    # Each edit against the unedited large portrait.
+    base = large_results["original"]
+    edit_rows = []
+    for edit, (metric, picture) in edits(large).items():
+        edited = analyse(photos.encode(picture), timings["large"])
+        before, after = base.metrics[metric].score, edited.metrics[metric].score
+        delta = None if before is None or after is None else after - before
+        own = spread.get(metric)
+        edit_rows.append(
+            {
+                "edit": edit,
+                "metric": metric,
+                "before": before,
+                "after": after,
+                "change": None if delta is None else round(delta, 1),
+                "metric_std": None if own is None else round(own, 2),
+                "right_way": delta is not None and delta < 0,
+                "beyond_own_variation": delta is not None and own is not None and -delta > own,
+            }
+        )
+
+    measured = [m for m in METRICS if base.metrics[m].score is not None]
+    result = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "faces": {
+            "portrait_variants_found": found,
+            "portrait_variants_each": len(portrait_variants),
+            "non_face_photos": len(photos.NON_FACE_NAMES) * len(NON_FACE_QUALITIES),
+            "false_faces": false_faces,
+            "cameraman_reasons": list(cameraman.image_quality.reasons),
+        },
+        "metrics_scored_on_large_face": measured,
+        "edits": edit_rows,
+        "std_over_ten_variants_large": {k: round(v, 2) for k, v in spread.items()},
+        "std_over_ten_variants_512": {k: round(v, 2) for k, v in small_spread.items()},
+        "median_ms_per_analysis": {
+            key: round(statistics.median(wall for wall, _ in values) * 1000, 1)
+            for key, values in timings.items()
+        },
+        "median_cpu_ms_per_analysis": {
+            key: round(statistics.median(cpu for _, cpu in values) * 1000, 1)
+            for key, values in timings.items()
+        },
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "analysis_eval.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = render(result)
+    (RESULTS / "analysis_eval.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def render(result: dict) -> list[str]:
+    faces = result["faces"]
+    lines = [
+        "# Analysis evaluation",
+        "",
+        f"{result['date']}, {result['machine']['cpus']} CPUs, Python "
+        f"{result['machine']['python']}. Photos from scikit-image's sample data.",
+        "",
+        "| faces | result |",
+        "|---|---|",
+    ]
+    for name, count in faces["portrait_variants_found"].items():
+        lines.append(
+            f"| {name}: found in variants | {count} of {faces['portrait_variants_each']} |"
+        )
+    lines += [
+        f"| non-face photos scored as a face (false faces) | {len(faces['false_faces'])} of "
+        f"{faces['non_face_photos']} {', '.join(faces['false_faces'])} |",
+        f"| cameraman (a real, turned head) | {', '.join(faces['cameraman_reasons']) or 'ok'} |",
+        "",
+        f"Metrics scored on the large face: {len(result['metrics_scored_on_large_face'])} of 12 "
+        f"({', '.join(result['metrics_scored_on_large_face'])}).",
+        "",
+        "| edit | metric | before | after | change | metric's std | right way | beyond std |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in result["edits"]:
+        lines.append(
+            f"| {row['edit']} | {row['metric']} | {row['before']} | {row['after']} | "
+            f"{row['change']} | {row['metric_std']} | {'yes' if row['right_way'] else 'NO'} | "
+            f"{'yes' if row['beyond_own_variation'] else 'NO'} |"
+        )
+    large, small = result["std_over_ten_variants_large"], result["std_over_ten_variants_512"]
+    lines += [
+        "",
+        "Standard deviation of each score over ten variants of one photo (rotation ±5° and "
+        "+2°, exposure ±10 %, JPEG 85 and 95, crops of 3 and 6 %):",
+        "",
+        "| metric | face 1,100 px | face 92 px |",
+        "|---|---|---|",
+    ]
+    for metric in sorted(set(large) | set(small)):
+        lines.append(f"| {metric} | {large.get(metric, '-')} | {small.get(metric, '-')} |")
+    wall, cpu = result["median_ms_per_analysis"], result["median_cpu_ms_per_analysis"]
+    lines += [
+        "",
+        "| median per analysis | wall | CPU |",
+        "|---|---|---|",
+        f"| 512 px portrait (face 92 px) | {wall['small']} ms | {cpu['small']} ms |",
+        f"| 2400 px portrait (face 1,100 px: lines and pores too) | {wall['large']} ms | "
+        f"{cpu['large']} ms |",
+        f"| photos of no face | {wall['non_face']} ms | {cpu['non_face']} ms |",
+    ]
+    return lines
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""What the offline analysis tells a user over the HTTP API, on real photographs: the
+sample portrait, edits of it, photos of no face, a turned head and a close-up."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from rest_framework.test import APIClient
+
+from scans.tests.conftest import upload_file
+from tests import photos
+
+SCANS = "/api/v1/scans"
+MIN_UPLOAD_SIDE_PX = 480  # uploads are refused below this short side
+
+
+@pytest.fixture
+def send(auth_client):
+    def post(picture: np.ndarray, area: str = "face", quality: int = 92) -> dict:
+        picture = photos.at_least(picture, MIN_UPLOAD_SIDE_PX)
+        body = {"image": upload_file(photos.encode(picture, quality)), "area": area}
+        response = auth_client.post(SCANS, body, format="multipart")
+        assert response.status_code == 201, response.content
+        return response.json()
+
+    return post
+
+
+@pytest.fixture(scope="module")
+def large_portrait() -> np.ndarray:
+    return photos.large_portrait()
+
+
+class TestFaceScans:
+    def test_a_coffee_cup_uploaded_as_a_face_scan_is_not_scored(self, send):
+        scan = send(photos.non_face("coffee"), quality=90)
+        analysis = scan["analysis"]
+        assert analysis["overall_score"] is None
+        assert analysis["image_quality"] == {"acceptable": False, "reasons": ["no_face"]}
+        assert all(metric["score"] is None for metric in analysis["metrics"].values())
+        assert analysis["regions"] == {}
+        assert "No face was found" in analysis["summary"]
+
+    def test_the_portrait_is_scored_on_landmark_regions(self, send):
+        analysis = send(photos.astronaut())["analysis"]
+        assert analysis["image_quality"] == {"acceptable": True, "reasons": []}
+        assert analysis["regions"]["left_cheek"]["redness"] is not None
+        assert analysis["regions"]["right_under_eye"]["dark_circles"] is not None
+        # 92 px across: too small for pores and lines, which say so instead of guessing.
+        assert analysis["metrics"]["pores"]["score"] is None
+        assert "pores: the face is 92 px wide" in analysis["summary"]
+
+    def test_a_large_face_has_ten_metrics_scored(self, send, large_portrait):
+        analysis = send(large_portrait)["analysis"]
+        scored = {name for name, m in analysis["metrics"].items() if m["score"] is not None}
+        assert scored == {
+            "acne", "redness", "oiliness", "pigmentation", "wrinkles", "pores", "texture",
+            "radiance", "dark_circles", "eye_bags",
+        }  # fmt: skip
+        assert analysis["regions"]["right_crows_feet"]["wrinkles"] is not None
+
+    def test_drawn_fine_lines_and_pores_lower_their_scores(self, send, large_portrait):
+        plain = send(large_portrait)["analysis"]["metrics"]
+        lined = send(photos.with_fine_lines(large_portrait))["analysis"]["metrics"]
+        porous = send(photos.with_pores(large_portrait))["analysis"]["metrics"]
+        assert lined["wrinkles"]["score"] < plain["wrinkles"]["score"]
+        assert porous["pores"]["score"] < plain["pores"]["score"] - 10
+
+    def test_a_tilted_head_is_flagged_face_turned(self, send):
+        analysis = send(photos.rotated(photos.astronaut(), 30))["analysis"]
+        assert "face_turned" in analysis["image_quality"]["reasons"]
+        assert analysis["image_quality"]["acceptable"] is False
+
+    @pytest.mark.parametrize("edit", [photos.with_closed_eyes, photos.with_sunglasses])
+    def test_closed_or_covered_eyes_are_eyes_hidden_and_skip_the_eye_metrics(self, send, edit):
+        analysis = send(edit(photos.astronaut()))["analysis"]
+        assert "eyes_hidden" in analysis["image_quality"]["reasons"]
+        assert analysis["metrics"]["dark_circles"]["score"] is None
+        assert analysis["metrics"]["eye_bags"]["score"] is None
+        assert analysis["metrics"]["redness"]["score"] is not None
+        assert "dark circles: the eyes are closed or covered" in analysis["summary"]
+
+    def test_open_eyes_are_not_flagged(self, send):
+        analysis = send(photos.astronaut())["analysis"]
+        assert "eyes_hidden" not in analysis["image_quality"]["reasons"]
+
+    def test_the_wrinkles_overlay_draws_on_a_large_face(self, auth_client, send, large_portrait):
+        scan = send(large_portrait)
+        response = auth_client.get(f"{SCANS}/{scan['scan_id']}/overlay", {"metric": "wrinkles"})
+        assert response.status_code == 200
+        overlay = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"))
+        stored = auth_client.get(scan["image_url"])
+        photo = np.asarray(
+            Image.open(io.BytesIO(b"".join(stored.streaming_content))).convert("RGB")
+        )
+        assert overlay.shape == photo.shape
+        assert np.abs(overlay.astype(int) - photo).mean() > 0.5
+
+
+class TestCloseUps:
+    def test_a_cheek_close_up_is_scored_as_a_cheek(self, send, large_portrait):
+        analysis = send(photos.cheek_close_up(large_portrait), area="left_cheek")["analysis"]
+        assert "no_face" not in analysis["image_quality"]["reasons"]
+        assert analysis["metrics"]["redness"]["score"] is not None
+        assert analysis["metrics"]["dark_circles"]["score"] is None
+
+    @pytest.mark.parametrize("name", ["chelsea", "gravel", "brick"])
+    def test_a_cat_gravel_or_brick_is_not_a_cheek(self, send, name):
+        analysis = send(photos.non_face(name), area="left_cheek")["analysis"]
+        assert "too_little_skin" in analysis["image_quality"]["reasons"]
+        assert analysis["overall_score"] is None
+
+
+class TestSchema:
+    def test_the_openapi_schema_documents_the_new_regions_reasons_and_overlays(self):
+        response = APIClient().get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+        assert response.status_code == 200
+        schema = json.loads(response.content)
+        text = json.dumps(schema)
+        for word in ("left_crows_feet", "right_nasolabial", "left_under_eye", "eye_bags"):
+            assert word in text, word
+        components = schema["components"]["schemas"]
+        reasons = json.dumps(components["ImageQuality"])
+        assert "face_turned" in reasons and "eyes_hidden" in reasons and "no_face" in reasons
+        overlay = schema["paths"][f"{SCANS}/{{scan_id}}/overlay"]["get"]["parameters"]
+        assert "dark_circles" in json.dumps(overlay)

@@ -1,0 +1,231 @@
+"""Real photographs for the analysis tests and bench/analysis_eval.py, and controlled edits.
+
+    portrait = large_portrait()          # RGB uint8: the sample face about 1,100 px wide
+    photo = encode(with_fine_lines(portrait))
+
+The photographs ship inside scikit-image (``skimage.data``): a portrait (NASA's
+astronaut Eileen Collins, public domain) and several photos of no face. Edits are
+placed by fixed fractions of where the face lies in the portrait, never by the
+analyser's own landmarks, so a test of the analyser does not lean on the analyser.
+"""
+
+import cv2
+import numpy as np
+from skimage import data
+
+# The portrait's face in the 512 px original (x, y, width, height), and the part of the
+# photo cut around it for the large portrait.
+FACE_BOX = (178, 67, 92, 92)
+LARGE_CROP = (124, 20, 200, 200)  # x, y, width, height
+LARGE_SIDE_PX = 2400
+# Photos of no face, each with its scikit-image name.
+NON_FACE_NAMES = ("coffee", "chelsea", "rocket", "brick", "gravel", "grass", "coins", "moon")
+
+
+def astronaut() -> np.ndarray:
+    return data.astronaut()
+
+
+def non_face(name: str) -> np.ndarray:
+    picture = getattr(data, name)()
+    return picture if picture.ndim == 3 else np.dstack([picture] * 3)
+
+
+def large_portrait() -> np.ndarray:
+    """The face cut out and enlarged: about 1,100 px wide in a 2,400 px square.
+
+    Enlarging adds no pores or lines; the detail edits below add them.
+    """
+    x, y, width, height = LARGE_CROP
+    part = data.astronaut()[y : y + height, x : x + width]
+    return cv2.resize(part, (LARGE_SIDE_PX, LARGE_SIDE_PX), interpolation=cv2.INTER_CUBIC)
+
+
+def face_box(picture: np.ndarray) -> tuple[float, float, float, float]:
+    """Where the face lies in the 512 px portrait or in the large one."""
+    x, y, width, height = FACE_BOX
+    if picture.shape[0] == LARGE_SIDE_PX:
+        scale = LARGE_SIDE_PX / LARGE_CROP[2]
+        return (
+            (x - LARGE_CROP[0]) * scale,
+            (y - LARGE_CROP[1]) * scale,
+            width * scale,
+            height * scale,
+        )
+    scale = picture.shape[1] / 512
+    return x * scale, y * scale, width * scale, height * scale
+
+
+def at_least(picture: np.ndarray, short_side_px: int) -> np.ndarray:
+    """The picture enlarged, if need be, to ``short_side_px`` on its short side."""
+    factor = short_side_px / min(picture.shape[:2])
+    if factor <= 1:
+        return picture
+    size = (round(picture.shape[1] * factor), round(picture.shape[0] * factor))
+    return cv2.resize(picture, size, interpolation=cv2.INTER_CUBIC)
+
+
+def encode(picture: np.ndarray, quality: int = 92) -> bytes:
+    ok, jpeg = cv2.imencode(
+        ".jpg", cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    assert ok
+    return jpeg.tobytes()
+
+
+def _part(picture: np.ndarray, fractions: tuple[float, float, float, float]) -> tuple[slice, slice]:
+    x, y, width, height = face_box(picture)
+    left, top, right, bottom = fractions
+    return (
+        slice(round(y + top * height), round(y + bottom * height)),
+        slice(round(x + left * width), round(x + right * width)),
+    )
+
+
+# Where the edits go, as fractions (left, top, right, bottom) of the face box.
+CHEEKS = ((0.14, 0.55, 0.32, 0.72), (0.68, 0.55, 0.86, 0.72))
+NOSE = (0.43, 0.45, 0.57, 0.62)
+FOREHEAD = (0.30, 0.02, 0.70, 0.18)
+UNDER_EYES = ((0.16, 0.47, 0.40, 0.55), (0.60, 0.47, 0.84, 0.55))
+
+
+def _skin(pixels: np.ndarray) -> np.ndarray:
+    red, green, blue = (pixels[..., channel] for channel in range(3))
+    return (red > 95) & (red > green) & (green > blue) & (red - blue > 15)
+
+
+def redder(picture: np.ndarray) -> np.ndarray:
+    pixels = picture.astype(np.float32)
+    pixels[_skin(pixels)] *= (1.15, 0.97, 0.97)
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def with_dots(picture: np.ndarray, colour: tuple[int, int, int], count: int = 24) -> np.ndarray:
+    """Small soft dots on the cheeks and nose: red blemishes or dark spots."""
+    rng = np.random.default_rng(11)
+    pixels = picture.astype(np.float32)
+    width = face_box(picture)[2]
+    radius = width * 0.017
+    for _ in range(count):
+        rows, cols = _part(picture, CHEEKS[rng.integers(2)])
+        centre = (rng.uniform(cols.start, cols.stop), rng.uniform(rows.start, rows.stop))
+        _soft_disc(pixels, centre, radius, np.array(colour, dtype=np.float32), 0.8)
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def with_dark_under_eyes(picture: np.ndarray, darkening: float = 0.78) -> np.ndarray:
+    pixels = picture.astype(np.float32)
+    for fractions in UNDER_EYES:
+        rows, cols = _part(picture, fractions)
+        height, width = rows.stop - rows.start, cols.stop - cols.start
+        yy, xx = np.mgrid[0:height, 0:width]
+        weight = np.exp(
+            -(((xx - width / 2) / (width / 2.2)) ** 2 + ((yy - height / 2) / (height / 1.5)) ** 2)
+        )
+        pixels[rows, cols] *= 1 - (1 - darkening) * weight[..., None]
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def with_fine_lines(picture: np.ndarray, count: int = 7, depth: float = 0.18) -> np.ndarray:
+    """Thin, slightly wavy darker lines across the forehead, a few pixels wide."""
+    pixels = picture.astype(np.float32)
+    rows, cols = _part(picture, FOREHEAD)
+    width = face_box(picture)[2]
+    shade = np.zeros(picture.shape[:2], dtype=np.float32)
+    thickness = max(1, round(width * 0.004))
+    for index in range(count):
+        y = rows.start + (index + 0.5) * (rows.stop - rows.start) / count
+        xs = np.linspace(cols.start, cols.stop, 40)
+        ys = y + np.sin(xs / width * 9 + index) * width * 0.006
+        points = np.round(np.column_stack([xs, ys]) * 16).astype(np.int32)
+        cv2.polylines(shade, [points], False, 1.0, thickness, cv2.LINE_AA, shift=4)
+    shade = cv2.GaussianBlur(shade, (0, 0), max(0.6, width * 0.0015))
+    pixels *= 1 - depth * np.clip(shade, 0, 1)[..., None]
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def with_pores(picture: np.ndarray, density: float = 0.004, depth: float = 0.25) -> np.ndarray:
+    """Pore-sized dark pits scattered over the cheeks and nose."""
+    rng = np.random.default_rng(5)
+    pixels = picture.astype(np.float32)
+    width = face_box(picture)[2]
+    radius = max(1.0, width * 0.0018)
+    pits = np.zeros(picture.shape[:2], dtype=np.float32)
+    for fractions in (*CHEEKS, NOSE):
+        rows, cols = _part(picture, fractions)
+        count = int((rows.stop - rows.start) * (cols.stop - cols.start) * density)
+        ys = rng.integers(rows.start, rows.stop, count)
+        xs = rng.integers(cols.start, cols.stop, count)
+        pits[ys, xs] = 1.0
+    pits = cv2.GaussianBlur(pits, (0, 0), radius) * (2 * np.pi * radius**2)
+    pixels *= 1 - depth * np.clip(pits, 0, 1)[..., None]
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+# Where the eyes lie (centre x, centre y, half-width, half-height), fractions of the face box.
+EYES = ((0.30, 0.36, 0.11, 0.05), (0.70, 0.36, 0.11, 0.05))
+
+
+def with_closed_eyes(picture: np.ndarray) -> np.ndarray:
+    """Each eye painted over with the skin below it and a dark lash line across: a
+    closed lid, as far as paint can make one."""
+    painted = picture.copy()
+    x, y, width, height = face_box(picture)
+    skin = picture[round(y + 0.6 * height), round(x + 0.25 * width)].tolist()
+    lash = max(1, round(width * 0.012))
+    for cx, cy, half_w, half_h in EYES:
+        centre = (round(x + cx * width), round(y + cy * height))
+        axes = (round(half_w * width), round(half_h * height))
+        cv2.ellipse(painted, centre, axes, 0, 0, 360, skin, -1)
+        ends = ((centre[0] - axes[0], centre[1]), (centre[0] + axes[0], centre[1]))
+        cv2.line(painted, *ends, (60, 40, 30), lash)
+    return painted
+
+
+def with_sunglasses(picture: np.ndarray) -> np.ndarray:
+    painted = picture.copy()
+    x, y, width, height = face_box(picture)
+    for cx, cy, half_w, half_h in EYES:
+        centre = (round(x + cx * width), round(y + cy * height))
+        axes = (round(1.2 * half_w * width), round(1.6 * half_h * height))
+        cv2.ellipse(painted, centre, axes, 0, 0, 360, (20, 20, 25), -1)
+    return painted
+
+
+def rotated(picture: np.ndarray, degrees: float) -> np.ndarray:
+    height, width = picture.shape[:2]
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    return cv2.warpAffine(picture, matrix, (width, height), borderMode=cv2.BORDER_REFLECT)
+
+
+def exposed(picture: np.ndarray, factor: float) -> np.ndarray:
+    return np.clip(picture.astype(np.float32) * factor, 0, 255).astype(np.uint8)
+
+
+def cropped(picture: np.ndarray, fraction: float) -> np.ndarray:
+    """``fraction`` of the width and height cut off the top-left corner."""
+    height, width = picture.shape[:2]
+    return picture[round(height * fraction) :, round(width * fraction) :]
+
+
+def cheek_close_up(picture: np.ndarray) -> np.ndarray:
+    """The large portrait's left cheek filling the frame (a close-up of an area)."""
+    rows, cols = _part(picture, (0.62, 0.50, 0.90, 0.78))
+    return cv2.resize(picture[rows, cols], (800, 800), interpolation=cv2.INTER_CUBIC)
+
+
+def _soft_disc(
+    pixels: np.ndarray,
+    centre: tuple[float, float],
+    radius: float,
+    colour: np.ndarray,
+    strength: float,
+) -> None:
+    reach = int(4 * radius) + 1
+    x, y = round(centre[0]), round(centre[1])
+    rows = slice(max(y - reach, 0), min(y + reach + 1, pixels.shape[0]))
+    cols = slice(max(x - reach, 0), min(x + reach + 1, pixels.shape[1]))
+    yy, xx = np.mgrid[rows, cols]
+    weight = strength * np.exp(-((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2) / (2 * radius**2))
+    window = pixels[rows, cols]
+    window[:] = window * (1 - weight[..., None]) + colour * weight[..., None]
