@@ -21,8 +21,6 @@ from accounts.serializers import (
 from accounts.throttles import LoginThrottle, RegisterThrottle, TokenThrottle
 from dermalens_site.errors import ApplicationError
 from dermalens_site.serializers import ErrorSerializer
-from privacy.serializers import AccountErasureSerializer
-from privacy.services import erase_own_account
 
 ERRORS = {
     400: ErrorSerializer,
@@ -162,25 +160,3 @@ class UserViewSet(viewsets.ViewSet):
             expected_version=parse_if_match(request.headers.get("If-Match")),
         )
         return profile_response(user)
-
-    @extend_schema(
-        request=AccountErasureSerializer,
-        responses={204: OpenApiResponse(description="The account is erased."), **ERRORS},
-        description=(
-            "Erase the account and everything it holds: profile, scans, images, plans, "
-            'check-ins and chat. The JSON body confirms it: `{"password": "<current '
-            'password>"}`; a wrong one is a 400. Afterwards no token of the account works '
-            "and its email can be registered again. (OpenAPI 3.0 tools do not show a "
-            "DELETE body, hence this note.)"
-        ),
-    )
-    @me.mapping.delete
-    def erase_me(self, request):
-        # The password is a second factor here: guessing it is throttled like a login.
-        throttle = LoginThrottle()
-        if not throttle.allow_request(request, self):
-            self.throttled(request, throttle.wait())
-        serializer = AccountErasureSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        erase_own_account(user=request.user, **serializer.validated_data)
-        return Response(status=status.HTTP_204_NO_CONTENT)
