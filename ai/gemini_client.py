@@ -129,9 +129,11 @@ class GeminiClient:
         except (errors.UnknownApiResponseError, json.JSONDecodeError) as err:
             raise self._failed("invalid_response", "the HTTP body was not JSON") from err
         except pydantic.ValidationError as err:
-            # JSON, but not the shape of a generateContent answer.
+            # JSON, but not the shape of a generateContent answer. Field names only: the
+            # values could be the model's text.
+            fields = sorted({".".join(map(str, error["loc"])) for error in err.errors()})
             raise self._failed(
-                "invalid_response", f"the answer is not a generateContent response: {err!r:.200}"
+                "invalid_response", f"not a generateContent answer (fields: {fields[:5]})"
             ) from err
 
     @staticmethod

@@ -7,8 +7,8 @@ The rule engine builds the base plan and owns the choice of actives. A provider 
 plan's actives, schedule, goals and duration, then corrected by the safety check, or
 rejected for the base plan when it cannot be. What is returned is safe to store, and
 records who wrote it (``provider``, ``model``), what was corrected
-(``safety_corrections``) and, when the provider could not draft at all, why the rules'
-plan stands alone (``drafting_note``). A provider failure is never an error here: the
+(``safety_corrections``) and, when the rules' plan stands in for the provider's draft,
+why (``drafting_note``). A provider failure is never an error here: the
 person gets the rules' plan, and the provider's own message goes to the log.
 """
 
