@@ -9,7 +9,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from accounts import selectors, services
-from accounts.lockouts import claim_attempt, forget_attempts, login_policy
 from accounts.serializers import (
     AcceptedSerializer,
     AuthSessionSerializer,
@@ -36,8 +35,6 @@ from accounts.throttles import (
 )
 from dermalens_site.errors import ApplicationError
 from dermalens_site.serializers import ErrorSerializer
-from privacy.serializers import AccountErasureSerializer
-from privacy.services import erase_own_account
 
 ERRORS = {
     400: ErrorSerializer,
@@ -297,29 +294,3 @@ class UserViewSet(viewsets.ViewSet):
         serializer.is_valid(raise_exception=True)
         services.request_email_change(user_id=request.user.user_id, **serializer.validated_data)
         return accepted(EMAIL_CHANGE_SENT)
-
-    @extend_schema(
-        request=AccountErasureSerializer,
-        responses={204: OpenApiResponse(description="The account is erased."), **ERRORS},
-        description=(
-            "Erase the account and everything it holds: profile, scans, images, plans, "
-            'check-ins and chat. The JSON body confirms it: `{"password": "<current '
-            'password>"}`; a wrong one is a 400. Afterwards no token of the account works '
-            "and its email can be registered again. (OpenAPI 3.0 tools do not show a "
-            "DELETE body, hence this note.)"
-        ),
-    )
-    @me.mapping.delete
-    def erase_me(self, request):
-        # The password is a second factor here: guessing it is limited like a login,
-        # per address (this throttle) and per account (the login's own count).
-        throttle = LoginThrottle()
-        if not throttle.allow_request(request, self):
-            self.throttled(request, throttle.wait())
-        serializer = AccountErasureSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        policy = login_policy()
-        claim_attempt(policy=policy, subject=request.user.email)
-        erase_own_account(user=request.user, **serializer.validated_data)
-        forget_attempts(policy=policy, subject=request.user.email)
-        return Response(status=status.HTTP_204_NO_CONTENT)

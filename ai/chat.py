@@ -33,6 +33,7 @@ CHAT_FAILURE_REASONS = (
     "safety_block",  # the model refused the conversation or its answer was blocked
     "invalid_response",  # no usable text in the answer
     "provider_unavailable",  # 5xx or connection errors after retries
+    "provider_rejected",  # the provider refused the request (400, 401, 403, 404: not retried)
     "rate_limited",  # 429 after retries
     "timeout",  # no answer in time
 )

@@ -4,8 +4,10 @@
 
 Retries are google-genai's own (``HttpRetryOptions``, tenacity underneath): 408, 429 and
 5xx answers, timeouts and connection errors are tried again with exponential backoff and
-jitter, at most ``GEMINI_MAX_ATTEMPTS`` attempts in all. What still fails, and any answer
-that is blocked or is not JSON, becomes ``AnalysisFailed`` with its reason code. The
+jitter, at most ``GEMINI_MAX_ATTEMPTS`` attempts in all. What still fails, any other
+refusal (400 INVALID_ARGUMENT, 403, 404 NOT_FOUND for a retired model: not retried),
+and any answer that is blocked or is not JSON, becomes ``AnalysisFailed`` with its
+reason code. The provider's own error message goes to the log, never to a client; the
 image, the prompt and the API key are never logged.
 """
 
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx2
+import pydantic
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from google import genai
@@ -25,6 +28,8 @@ from ai.providers import AnalysisFailed
 logger = logging.getLogger(__name__)
 
 RETRY_STATUS_CODES = (408, 429, 500, 502, 503, 504)
+# Enough of a provider's error message to tell one refusal from another in the log.
+PROVIDER_MESSAGE_MAX_CHARS = 300
 # Low: the same photo should get the same scores.
 TEMPERATURE = 0.2
 # Finish reasons that mean the answer was withheld, not cut short or malformed.
@@ -112,15 +117,24 @@ class GeminiClient:
             )
         except errors.APIError as err:
             reason = _reason_for_status(err.code)
-            if reason is None:
-                raise  # 400, 401, 403, 404: our request or our key is wrong; not a scan failure
-            raise self._failed(reason, f"Gemini answered {err.code} {err.status}") from err
+            provider_message = str(err.message or "")[:PROVIDER_MESSAGE_MAX_CHARS]
+            message = f"Gemini answered {err.code} {err.status}: {provider_message}"
+            # A refusal is our request, model name or key gone wrong: someone must act.
+            level = logging.ERROR if reason == "provider_rejected" else logging.WARNING
+            raise self._failed(reason, message, level=level) from err
         except httpx2.TimeoutException as err:
             raise self._failed("timeout", f"no answer in time ({type(err).__name__})") from err
         except httpx2.TransportError as err:
             raise self._failed("provider_unavailable", f"{type(err).__name__}") from err
-        except errors.UnknownApiResponseError as err:
+        except (errors.UnknownApiResponseError, json.JSONDecodeError) as err:
             raise self._failed("invalid_response", "the HTTP body was not JSON") from err
+        except pydantic.ValidationError as err:
+            # JSON, but not the shape of a generateContent answer. Field names only: the
+            # values could be the model's text.
+            fields = sorted({".".join(map(str, error["loc"])) for error in err.errors()})
+            raise self._failed(
+                "invalid_response", f"not a generateContent answer (fields: {fields[:5]})"
+            ) from err
 
     @staticmethod
     def _json_config(
@@ -167,17 +181,21 @@ class GeminiClient:
                 "invalid_response", f"the answer is not JSON ({finish_reason})"
             ) from err
 
-    def _failed(self, reason: str, message: str) -> AnalysisFailed:
-        # The message names status codes and contract fields only, never user data.
-        logger.warning("Gemini %s analysis failed: %s: %s", self.model, reason, message)
+    def _failed(self, reason: str, message: str, *, level: int = logging.WARNING) -> AnalysisFailed:
+        # The message names status codes, contract fields and the provider's own error
+        # text only, never user data; it stays in the log (clients see the reason code).
+        logger.log(level, "Gemini %s call failed: %s: %s", self.model, reason, message)
         return AnalysisFailed(reason, message)
 
 
-def _reason_for_status(status_code: int) -> str | None:
+def _reason_for_status(status_code: int | None) -> str:
+    """The failure reason of an HTTP error answer (after google-genai's retries)."""
     if status_code == 429:
         return "rate_limited"
     if status_code == 408:
         return "timeout"
-    if status_code >= 500:
+    if status_code is not None and 400 <= status_code < 500:
+        return "provider_rejected"  # 400 INVALID_ARGUMENT, 401, 403, 404 NOT_FOUND, ...
+    if status_code is not None and status_code >= 500:
         return "provider_unavailable"
-    return None
+    return "invalid_response"  # an answer that is neither a success nor an error

@@ -29,6 +29,7 @@ FAILURE_REASONS = (
     "safety_block",  # the model refused the image or its answer was blocked
     "invalid_response",  # the answer broke the schema (types, ranges, malformed JSON)
     "provider_unavailable",  # 5xx or connection errors after retries
+    "provider_rejected",  # the provider refused the request (400, 401, 403, 404: not retried)
     "rate_limited",  # 429 after retries
     "timeout",  # no answer in time
     "unreadable_image",  # the image could not be analysed at all

@@ -6,16 +6,22 @@ Each value can be overridden from the environment (/etc/dermalens/env): WEB_CONC
 GUNICORN_THREADS, GUNICORN_TIMEOUT_SECONDS, GUNICORN_BIND, FORWARDED_ALLOW_IPS, and the
 app's NUM_PROXIES (1 here: the load balancer).
 The access log is one JSON object per line on stdout (journald), built with json.dumps
-so a quote in a header cannot break the line; query strings are left out (they may
-hold signed image tokens).
+so a quote in a header cannot break the line; query strings are left out and a signed
+image token in the path is replaced by its name (``dermalens_site.log_paths``).
 """
 
 import json
 import multiprocessing
 import os
+import sys
 import time
 
 from gunicorn import glogging
+
+# The application's directory: gunicorn puts it on the path only when it loads the app.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from dermalens_site.log_paths import loggable_path
 
 MAX_WORKERS = 12  # memory: each worker holds OpenCV and up to ~130 MiB per upload
 
@@ -70,7 +76,7 @@ class JsonAccessLogger(glogging.Logger):
             "remote_addr": environ.get("REMOTE_ADDR"),
             "forwarded_for": environ.get("HTTP_X_FORWARDED_FOR"),
             "method": environ.get("REQUEST_METHOD"),
-            "path": environ.get("PATH_INFO"),
+            "path": loggable_path(environ.get("PATH_INFO") or ""),
             "status": int(status),
             "bytes": getattr(resp, "sent", None),
             "duration_ms": round(request_time.total_seconds() * 1000, 2),

@@ -1,7 +1,8 @@
 """Request middleware: one structured log line per request, and early body-size limits.
 
-The log line holds method, path (no query string), status, duration, request id and
-the caller's user id; never a header, a token, a password or a body.
+The log line holds method, path (no query string, and no credential in it: see
+``dermalens_site.log_paths``), status, duration, request id and the caller's user id;
+never a header, a token, a password or a body.
 """
 
 import logging
@@ -13,6 +14,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from dermalens_site.errors import error_body
+from dermalens_site.log_paths import loggable_path
 
 logger = logging.getLogger("dermalens.request")
 
@@ -38,7 +40,7 @@ class RequestLogMiddleware:
             extra={
                 "request_id": request_id,
                 "method": request.method,
-                "path": request.path,
+                "path": loggable_path(request.path),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "user_id": getattr(user, "user_id", None),

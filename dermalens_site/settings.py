@@ -445,8 +445,10 @@ LOGGING = {
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
+    # No log line holds a credential that travels in a URL path (signed image tokens).
+    "filters": {"paths": {"()": "dermalens_site.log_paths.LoggablePathsFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json"},
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["paths"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -4,8 +4,11 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from dermalens_site import errors
+from dermalens_site.routing import shared_path
 
 api_v1: list[URLPattern | URLResolver] = [
+    # Accounts answer GET and PATCH, privacy DELETE (the erasure).
+    path("users/me", shared_path("users/me", "accounts.urls", "privacy.urls")),
     path("", include("accounts.urls")),
     path("", include("ops.api_urls")),
     path("", include("scans.urls")),

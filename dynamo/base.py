@@ -1,16 +1,22 @@
 """What every table manager shares: the client, the table's name, error translation,
-one page of a Query, and optimistic-locking updates.
+one page of a Query, batches and transactions within DynamoDB's limits, and
+optimistic-locking updates.
 
     class ScansTable(Table):
         definition = SCANS
 
 A manager subclasses ``Table``, knows one table's keys and item shape, and returns
 frozen dataclasses. This module holds no knowledge of HTTP.
+
+DynamoDB's size limits are enforced here and nowhere else: ``batch_write`` and
+``batch_get`` take any number of requests and send them in batches DynamoDB accepts,
+and every transaction goes through ``transact``.
 """
 
+import json
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
@@ -39,6 +45,13 @@ T = TypeVar("T")
 
 TRANSACTION_ATTEMPTS = 6
 BATCH_WRITE_ATTEMPTS = 8
+BATCH_GET_ATTEMPTS = 8
+# DynamoDB refuses a BatchWriteItem of more than 25 put/delete requests, a BatchGetItem
+# of more than 100 keys and a TransactWriteItems of more than 100 actions. A BatchGetItem
+# answers at most 16 MB and returns the rest as UnprocessedKeys, which are read again.
+BATCH_WRITE_MAX_ITEMS = 25
+BATCH_GET_MAX_KEYS = 100
+TRANSACTION_MAX_ACTIONS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +87,19 @@ class Table:
                 raise
             raise translated from err
 
+    def transact(self, actions: list[dict[str, Any]]) -> None:
+        """One TransactWriteItems call (no retry); the way every transaction is sent.
+
+        A change that needs more than 100 actions cannot be one transaction: it is a
+        design error to split up or to run as a job, not a request to send in parts.
+        """
+        if not actions or len(actions) > TRANSACTION_MAX_ACTIONS:
+            raise ValueError(
+                f"A transaction holds 1 to {TRANSACTION_MAX_ACTIONS} actions, not "
+                f"{len(actions)}; split the change into steps that are each safe alone."
+            )
+        self.call_client("transact_write_items", TransactItems=actions)
+
     def transact_write(self, request: list[dict[str, Any]], *, refused: type[DynamoError]) -> None:
         """TransactWriteItems; ``refused`` is raised when one of its conditions fails.
 
@@ -82,7 +108,7 @@ class Table:
         """
         for attempt in range(TRANSACTION_ATTEMPTS):
             try:
-                self.call_client("transact_write_items", TransactItems=request)
+                self.transact(request)
                 return
             except ClientError as err:
                 if error_code(err) != "TransactionCanceledException":
@@ -139,12 +165,18 @@ class Table:
         last_key = response.get("LastEvaluatedKey")
         return Page(items, encode_cursor(user_id=user_id, scope=scope, last_key=last_key))
 
-    def batch_write(self, requests: list[dict[str, Any]]) -> None:
-        """BatchWriteItem on this table, retrying unprocessed items with backoff.
+    def batch_write(self, requests: Sequence[dict[str, Any]]) -> None:
+        """Any number of put/delete requests on this table, 25 per BatchWriteItem.
 
         DynamoDB may accept part of a batch under load and return the rest as
-        UnprocessedItems; nothing is lost as long as those are sent again.
+        UnprocessedItems; nothing is lost as long as those are sent again (with backoff).
+        The batches are not one transaction: a failure part-way leaves the earlier ones
+        written, so callers write what can be repeated (deletes, idempotent puts).
         """
+        for start in range(0, len(requests), BATCH_WRITE_MAX_ITEMS):
+            self._write_batch(list(requests[start : start + BATCH_WRITE_MAX_ITEMS]))
+
+    def _write_batch(self, requests: list[dict[str, Any]]) -> None:
         pending = requests
         for attempt in range(BATCH_WRITE_ATTEMPTS):
             response = self.call_client("batch_write_item", RequestItems={self.name: pending})
@@ -153,6 +185,34 @@ class Table:
                 return
             time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter)
         raise Unavailable(f"{len(pending)} writes were still unprocessed after retries.")
+
+    def batch_get(self, keys: Sequence[Item], *, consistent: bool = False) -> list[Item]:
+        """The items at ``keys`` that exist, in no particular order, 100 keys per BatchGetItem.
+
+        A repeated key is read once (DynamoDB refuses a batch that names a key twice).
+        Keys that DynamoDB leaves unprocessed (under load, or past 16 MB of answer) are
+        asked for again with backoff.
+        """
+        unique = list({json.dumps(key, sort_keys=True): key for key in keys}.values())
+        items: list[Item] = []
+        for start in range(0, len(unique), BATCH_GET_MAX_KEYS):
+            items += self._get_batch(unique[start : start + BATCH_GET_MAX_KEYS], consistent)
+        return items
+
+    def _get_batch(self, keys: list[Item], consistent: bool) -> list[Item]:
+        items: list[Item] = []
+        pending = keys
+        for attempt in range(BATCH_GET_ATTEMPTS):
+            response = self.call_client(
+                "batch_get_item",
+                RequestItems={self.name: {"Keys": pending, "ConsistentRead": consistent}},
+            )
+            items += response.get("Responses", {}).get(self.name, [])
+            pending = response.get("UnprocessedKeys", {}).get(self.name, {}).get("Keys", [])
+            if not pending:
+                return items
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter)
+        raise Unavailable(f"{len(pending)} reads were still unprocessed after retries.")
 
     def update_versioned(
         self,

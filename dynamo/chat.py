@@ -30,8 +30,6 @@ from dynamo.codec import Item, to_item
 from dynamo.errors import ItemNotFound
 from dynamo.tables import CHAT
 
-# BatchWriteItem takes at most 25 requests.
-BATCH_WRITE_MAX_ITEMS = 25
 SESSION_PREFIX = "session#"
 SESSION_INDEX = "session-index"
 # Keys read per page while deleting a session (keys only, so a page stays small).
@@ -305,10 +303,8 @@ class ChatTable(Table):
         )
 
     def delete_messages(self, user_id: str, message_ids: list[str]) -> None:
-        """Delete messages in batches of 25, retrying unprocessed items with backoff."""
-        for start in range(0, len(message_ids), BATCH_WRITE_MAX_ITEMS):
-            chunk = message_ids[start : start + BATCH_WRITE_MAX_ITEMS]
-            self.batch_write([{"DeleteRequest": {"Key": self.key(user_id, m)}} for m in chunk])
+        """Delete messages (``batch_write`` sends them in batches DynamoDB accepts)."""
+        self.batch_write([{"DeleteRequest": {"Key": self.key(user_id, m)}} for m in message_ids])
 
 
 @functools.cache

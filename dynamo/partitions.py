@@ -37,8 +37,6 @@ from dynamo.users import EMAIL_CLAIM_PREFIX, users_table
 # The tables whose partition key is the owner's user id: a partition is one user's.
 USER_PARTITIONS: tuple[TableDefinition, ...] = (SCANS, PLANS, CHAT)
 
-# BatchWriteItem takes at most 25 requests.
-BATCH_WRITE_MAX_ITEMS = 25
 # Items per Query page: big enough for few round trips, small enough to keep memory flat.
 PAGE_SIZE = 200
 # The daily allowances counted in the users table (scans' "analysis", chat's "chat").
@@ -139,10 +137,8 @@ def delete_partition(definition: TableDefinition, user_id: str) -> int:
 
 
 def delete_keys(table: Table, keys: Sequence[Item]) -> None:
-    """Unconditional deletes in batches of 25 (unprocessed items are sent again)."""
-    for start in range(0, len(keys), BATCH_WRITE_MAX_ITEMS):
-        chunk = keys[start : start + BATCH_WRITE_MAX_ITEMS]
-        table.batch_write([{"DeleteRequest": {"Key": key}} for key in chunk])
+    """Unconditional deletes (``batch_write`` keeps to DynamoDB's batch limits)."""
+    table.batch_write([{"DeleteRequest": {"Key": key}} for key in keys])
 
 
 def delete_user_items(

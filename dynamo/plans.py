@@ -196,7 +196,7 @@ class PlansTable(Table):
                 actions.append(self._archive_action(user_id, previous, updated_at))
             actions.append(self._pointer_action(user_id, target, pointer_version))
             try:
-                self.call_client("transact_write_items", TransactItems=actions)
+                self.transact(actions)
                 break
             except ClientError as err:
                 if error_code(err) != "TransactionCanceledException":
@@ -317,7 +317,7 @@ class PlansTable(Table):
         if plan.status == "active":
             actions.append(self._clear_pointer_action(user_id, plan_id))
         try:
-            self.call_client("transact_write_items", TransactItems=actions)
+            self.transact(actions)
         except ClientError as err:
             if error_code(err) != "TransactionCanceledException":
                 raise
@@ -367,7 +367,7 @@ class PlansTable(Table):
         if plan.status == "active":
             actions.append(self._clear_pointer_action(user_id, plan_id))
         try:
-            self.call_client("transact_write_items", TransactItems=actions)
+            self.transact(actions)
         except ClientError as err:
             if error_code(err) != "TransactionCanceledException":
                 raise
@@ -400,7 +400,7 @@ class PlansTable(Table):
             {"Put": {"TableName": self.name, "Item": item}},
         ]
         try:
-            self.call_client("transact_write_items", TransactItems=actions)
+            self.transact(actions)
         except ClientError as err:
             if error_code(err) != "TransactionCanceledException":
                 raise

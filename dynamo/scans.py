@@ -98,16 +98,9 @@ class ScansTable(Table):
         return scan_from_item(item) if item else None
 
     def get_many(self, user_id: str, scan_ids: list[str]) -> dict[str, Scan]:
-        """Several of the user's scans in one BatchGetItem (up to 100 ids)."""
-        keys = [{"user_id": {"S": user_id}, "scan_id": {"S": s}} for s in dict.fromkeys(scan_ids)]
-        response = self.call_client("batch_get_item", RequestItems={self.name: {"Keys": keys}})
-        items = response["Responses"].get(self.name, [])
-        # Unprocessed keys are rare at this size; read them one by one rather than fail.
-        for key in response.get("UnprocessedKeys", {}).get(self.name, {}).get("Keys", []):
-            item = self.get_item(key)
-            if item:
-                items.append(item)
-        return {scan.scan_id: scan for scan in map(scan_from_item, items)}
+        """Several of the user's scans by id (one BatchGetItem per 100 ids)."""
+        keys = [{"user_id": {"S": user_id}, "scan_id": {"S": s}} for s in scan_ids]
+        return {scan.scan_id: scan for scan in map(scan_from_item, self.batch_get(keys))}
 
     def create(self, scan: Scan, *, idempotency_key: str | None = None, now: int = 0) -> None:
         """Store a new scan; with an idempotency key, claim the key in the same transaction.

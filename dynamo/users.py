@@ -58,6 +58,9 @@ class User:
     is_staff: bool = False
     email_verified: bool = False
     token_version: int = 0
+    # Bumped when the staff member signs out of the ops pages: every ops session
+    # cookie signed before it stops working (the API's tokens are not touched).
+    ops_session_version: int = 0
     version: int = 1
     skin_type: str | None = None
     skin_concerns: tuple[str, ...] = ()
@@ -104,6 +107,7 @@ def user_from_item(item: Item) -> User:
         is_staff=item["is_staff"]["BOOL"],
         email_verified=verified["BOOL"] if verified else False,
         token_version=int(item["token_version"]["N"]),
+        ops_session_version=int(item.get("ops_session_version", {"N": "0"})["N"]),
         version=int(item["version"]["N"]),
         skin_type=text("skin_type"),
         skin_concerns=strings("skin_concerns"),
@@ -127,6 +131,7 @@ def user_to_item(user: User) -> Item:
         "is_staff": user.is_staff,
         "email_verified": user.email_verified,
         "token_version": user.token_version,
+        "ops_session_version": user.ops_session_version,
         "version": user.version,
         "skin_type": user.skin_type,
         "age_range": user.age_range,
@@ -422,6 +427,15 @@ class UsersTable(Table):
             {"user_id": {"S": user_id}},
             changes={"updated_at": updated_at},
             add={"token_version": 1},
+        )
+        return user_from_item(item)
+
+    def end_ops_sessions(self, user_id: str, *, updated_at: str) -> User:
+        """Bump ops_session_version: every ops sign-in of this staff member ends."""
+        item = self.update_versioned(
+            {"user_id": {"S": user_id}},
+            changes={"updated_at": updated_at},
+            add={"ops_session_version": 1},
         )
         return user_from_item(item)
 

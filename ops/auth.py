@@ -4,11 +4,14 @@
     def dashboard(request): ...     # request.staff is the signed-in staff member
 
 The session (a cookie signed with SECRET_KEY, so it cannot be forged or altered) holds
-the staff member's id and ``token_version``. Every ops request reads the account again
-with a strongly consistent GetItem and lets it through only while the account is staff,
-active and still at that ``token_version``: disabling, demoting or "revoke sessions"
-ends a sign-in at once, although a signed cookie cannot be taken back. Anyone else,
-signed in to the API or not, is sent to the login page: no ops page renders for them.
+the staff member's id, ``token_version`` and ``ops_session_version``. Every ops request
+reads the account again with a strongly consistent GetItem and lets it through only
+while the account is staff, active and still at both versions: disabling, demoting or
+"revoke sessions" ends a sign-in at once, although a signed cookie cannot be taken back.
+Signing out bumps ``ops_session_version``, so a copy of the cookie taken before is
+worthless too (it ends that staff member's other ops sign-ins as well; their API tokens
+are untouched). Anyone else, signed in to the API or not, is sent to the login page: no
+ops page renders for them.
 """
 
 import functools
@@ -18,10 +21,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
+from accounts.services import now_iso
 from dynamo.users import User, users_table
 
 SESSION_USER_ID_KEY = "ops_user_id"
 SESSION_VERSION_KEY = "ops_token_version"
+SESSION_OPS_VERSION_KEY = "ops_session_version"
 
 # Ops pages run no script and load nothing from elsewhere; they hold personal data, so
 # no cache keeps them and no other site may frame them.
@@ -40,9 +45,13 @@ def sign_in(request: HttpRequest, staff: User) -> None:
     request.session.cycle_key()  # a fresh session at every sign-in (session fixation)
     request.session[SESSION_USER_ID_KEY] = staff.user_id
     request.session[SESSION_VERSION_KEY] = staff.token_version
+    request.session[SESSION_OPS_VERSION_KEY] = staff.ops_session_version
 
 
-def sign_out(request: HttpRequest) -> None:
+def sign_out(request: HttpRequest, staff: User | None = None) -> None:
+    """Forget the session here; with ``staff``, end their ops sessions on the server too."""
+    if staff is not None:
+        users_table().end_ops_sessions(staff.user_id, updated_at=now_iso())
     request.session.flush()
 
 
@@ -56,6 +65,7 @@ def signed_in_staff(request: HttpRequest) -> User | None:
         or not user.is_staff
         or not user.is_active
         or request.session.get(SESSION_VERSION_KEY) != user.token_version
+        or request.session.get(SESSION_OPS_VERSION_KEY) != user.ops_session_version
     ):
         sign_out(request)
         return None

@@ -102,7 +102,7 @@ def logout(request: HttpRequest) -> HttpResponse:
     staff = signed_in_staff(request)
     if staff is not None:
         services.record_staff_action(staff=staff, action="logout")
-    sign_out(request)
+    sign_out(request, staff)
     return HttpResponseRedirect(reverse("ops:login"))
 
 

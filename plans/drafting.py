@@ -6,8 +6,10 @@ The rule engine builds the base plan and owns the choice of actives. A provider 
 ``draft_plan`` method (Gemini) may reword and reorder it; its draft is held to the base
 plan's actives, schedule, goals and duration, then corrected by the safety check, or
 rejected for the base plan when it cannot be. What is returned is safe to store, and
-records who wrote it (``provider``, ``model``) and what was corrected
-(``safety_corrections``).
+records who wrote it (``provider``, ``model``), what was corrected
+(``safety_corrections``) and, when the rules' plan stands in for the provider's draft,
+why (``drafting_note``). A provider failure is never an error here: the
+person gets the rules' plan, and the provider's own message goes to the log.
 """
 
 import copy
@@ -38,6 +40,12 @@ HOLD_CORRECTIONS = (
     "dropped_active_not_in_base_plan",
     "restored_schedule",
 )
+# Why a plan is the rules' own although the provider drafts plans (``drafting_note``):
+# the assistant gave no usable answer (an error, a refusal, a timeout, a blocked or
+# malformed answer), or its draft broke the plan contract or a safety rule that cannot
+# be corrected.
+ASSISTANT_UNAVAILABLE_NOTE = "assistant_unavailable"
+DRAFT_REJECTED_NOTE = "assistant_draft_rejected"
 
 
 def draft_treatment_plan(
@@ -50,16 +58,36 @@ def draft_treatment_plan(
         raise UnsafePlan(report.problems)  # a bug in the rules; never store it
     draft_plan = getattr(provider, "draft_plan", None)
     if draft_plan is None:
-        return _recorded(base, provider=RULES_PROVIDER, model=RULES_MODEL, corrections=())
+        return _rules_alone(base)
     try:
         draft = draft_plan(base_plan=copy.deepcopy(base), analysis=analysis, profile=profile)
+    except AnalysisFailed as failure:
+        # The provider logged its own message; the reason code is enough here.
+        logger.warning(
+            "%s plan draft failed (%s); the rules' plan stands", provider.name, failure.reason
+        )
+        return _rules_alone(base, note=ASSISTANT_UNAVAILABLE_NOTE)
+    except Exception:
+        # A provider's unexpected error must not cost the person their plan.
+        logger.exception("%s plan draft crashed; the rules' plan stands", provider.name)
+        return _rules_alone(base, note=ASSISTANT_UNAVAILABLE_NOTE)
+    try:
         content, corrections = _corrected(draft, base=base, profile=profile)
-    except (AnalysisFailed, UnsafePlan) as err:
+    except UnsafePlan as err:
         # Codes only: a plan and a profile are health data and stay out of the logs.
-        reason = err.reason if isinstance(err, AnalysisFailed) else ", ".join(err.problems)
-        logger.warning("%s plan draft not used (%s); the rules' plan stands", provider.name, reason)
-        return _recorded(base, provider=RULES_PROVIDER, model=RULES_MODEL, corrections=())
+        problems = ", ".join(err.problems)
+        logger.warning(
+            "%s plan draft not used (%s); the rules' plan stands", provider.name, problems
+        )
+        return _rules_alone(base, note=DRAFT_REJECTED_NOTE)
     return _recorded(content, provider=provider.name, model=provider.model, corrections=corrections)
+
+
+def _rules_alone(base: dict, *, note: str | None = None) -> dict:
+    recorded = _recorded(base, provider=RULES_PROVIDER, model=RULES_MODEL, corrections=())
+    if note is not None:
+        recorded["drafting_note"] = note
+    return recorded
 
 
 def _corrected(draft: Any, *, base: dict, profile: SkinProfile) -> tuple[dict, tuple[str, ...]]:

@@ -94,7 +94,7 @@ SENSITIVE_MIN_WEEKS_BETWEEN_NEW_ACTIVES = 2
 
 PLAN_KEYS = ("title", "duration_weeks", "goals", "am", "pm", "cautions", "see_dermatologist")
 # Who drafted a stored plan and what was corrected: written by plans.drafting.
-RECORD_KEYS = ("provider", "model", "safety_corrections")
+RECORD_KEYS = ("provider", "model", "safety_corrections", "drafting_note")
 RECORD_TEXT_MAX_CHARS = 120
 RECORD_LIST_MAX_ITEMS = 32
 GOAL_KEYS = ("metric", "baseline")
@@ -402,7 +402,7 @@ def _has_valid_shape(content: Any) -> bool:
 def _is_record(content: dict) -> bool:
     return all(
         _is_text(content[key], RECORD_TEXT_MAX_CHARS)
-        for key in ("provider", "model")
+        for key in ("provider", "model", "drafting_note")
         if key in content
     ) and (
         "safety_corrections" not in content

@@ -67,6 +67,16 @@ class PlanSerializer(serializers.Serializer):
         source="content.safety_corrections",
         help_text="What the safety check changed in the provider's draft.",
     )
+    drafting_note = serializers.CharField(
+        source="content.drafting_note",
+        default=None,
+        allow_null=True,
+        help_text=(
+            "Why the rules drafted this plan alone: `assistant_unavailable` (the assistant "
+            "gave no usable answer; create the plan again later for a personalised one) or "
+            "`assistant_draft_rejected` (its draft broke a safety rule); null otherwise."
+        ),
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     version = serializers.IntegerField()

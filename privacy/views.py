@@ -1,15 +1,31 @@
-"""Privacy endpoints: GET /api/v1/users/me/export (the erasure is DELETE /users/me,
-mapped on the accounts' ``me`` action so that one path has one view).
+"""Privacy endpoints: GET /api/v1/users/me/export and DELETE /api/v1/users/me.
+
+The erasure shares its path with the accounts' profile (GET and PATCH /users/me): each
+app routes its own methods, and the root urlconf hands each request to the view of its
+method (``dermalens_site.routing.shared_path``), so that accounts knows nothing of
+privacy.
 """
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.lockouts import claim_attempt, forget_attempts, login_policy
+from accounts.throttles import LoginThrottle
 from dermalens_site.serializers import ErrorSerializer
 from privacy import services
+from privacy.serializers import AccountErasureSerializer
+
+ERASURE_ERRORS = {
+    400: ErrorSerializer,
+    401: ErrorSerializer,
+    429: ErrorSerializer,
+    503: ErrorSerializer,
+}
 
 
 class JsonErrorsNegotiation(BaseContentNegotiation):
@@ -51,3 +67,31 @@ class AccountExportView(APIView):
         response["Content-Disposition"] = f'attachment; filename="{services.export_filename()}"'
         response["Cache-Control"] = "no-store"
         return response
+
+
+class AccountErasureView(APIView):
+    @extend_schema(
+        operation_id="users_me_destroy",
+        request=AccountErasureSerializer,
+        responses={204: OpenApiResponse(description="The account is erased."), **ERASURE_ERRORS},
+        description=(
+            "Erase the account and everything it holds: profile, scans, images, plans, "
+            'check-ins and chat. The JSON body confirms it: `{"password": "<current '
+            'password>"}`; a wrong one is a 400. Afterwards no token of the account works '
+            "and its email can be registered again. (OpenAPI 3.0 tools do not show a "
+            "DELETE body, hence this note.)"
+        ),
+    )
+    def delete(self, request):
+        # The password is a second factor here: guessing it is limited like a login,
+        # per address (this throttle) and per account (the login's own count).
+        throttle = LoginThrottle()
+        if not throttle.allow_request(request, self):
+            self.throttled(request, throttle.wait())
+        serializer = AccountErasureSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        policy = login_policy()
+        claim_attempt(policy=policy, subject=request.user.email)
+        services.erase_own_account(user=request.user, **serializer.validated_data)
+        forget_attempts(policy=policy, subject=request.user.email)
+        return Response(status=status.HTTP_204_NO_CONTENT)

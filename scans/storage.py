@@ -16,6 +16,9 @@ image rather than fetch it again on every refresh.
 """
 
 import functools
+import math
+import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
@@ -124,11 +127,30 @@ def file_url_prefix(script_prefix: str) -> str:
     return reverse("scan-image-file", kwargs={"token": placeholder}).removesuffix(placeholder)
 
 
-def key_from_token(token: str) -> str | None:
+@dataclass(frozen=True, slots=True)
+class SignedImage:
+    """What a valid signed URL grants: one file, for ``seconds_left`` more seconds."""
+
+    key: str
+    seconds_left: int
+
+
+def signed_image(token: str) -> SignedImage | None:
+    """The file a token names and how long it still may be shown; None if invalid or expired."""
     try:
-        return signing.loads(token, salt=URL_SALT, max_age=settings.IMAGE_URL_SECONDS)
+        key = signing.loads(token, salt=URL_SALT, max_age=settings.IMAGE_URL_SECONDS)
     except signing.BadSignature:
         return None
+    # A token is "<payload>:<base62 timestamp>:<signature>" (django.core.signing); the
+    # signature has been checked, so its timestamp is the one it was signed with.
+    signed_at = signing.b62_decode(token.rsplit(signing.Signer().sep, 2)[-2])
+    seconds_left = settings.IMAGE_URL_SECONDS - (time.time() - signed_at)
+    return SignedImage(key=key, seconds_left=max(0, math.floor(seconds_left)))
+
+
+def key_from_token(token: str) -> str | None:
+    image = signed_image(token)
+    return image.key if image else None
 
 
 def _is_missing(err: BaseException) -> bool:

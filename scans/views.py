@@ -1,6 +1,5 @@
 """Scan endpoints: upload, history, one scan, analyse again, overlays, progress, compare."""
 
-from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
@@ -206,13 +205,14 @@ def scan_image_file(request: HttpRequest, token: str) -> FileResponse:
     """A stored image behind a signed, expiring URL (local filesystem storage only).
 
     The token is the capability, as an S3 presigned URL would be: it names one file and
-    expires after IMAGE_URL_SECONDS. Anything else is a 404, never a hint.
+    expires after IMAGE_URL_SECONDS. Anything else is a 404, never a hint. No cache
+    keeps the image longer than the URL works, and no shared cache keeps it at all.
     """
-    key = storage.key_from_token(token)
-    data = storage.read_scan_file(key) if key else None
+    image = storage.signed_image(token)
+    data = storage.read_scan_file(image.key) if image else None
     if data is None:
         raise Http404
-    content_type = "image/png" if key.endswith(".png") else "image/jpeg"
+    content_type = "image/png" if image.key.endswith(".png") else "image/jpeg"
     response = FileResponse(iter([data]), content_type=content_type)
-    response["Cache-Control"] = f"private, max-age={settings.IMAGE_URL_SECONDS}"
+    response["Cache-Control"] = f"private, max-age={image.seconds_left}"
     return response

@@ -81,6 +81,8 @@ class FakeResponse:
     body: dict[str, Any]
     delay_seconds: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    # Sent as it is instead of ``body`` (a body that is not JSON).
+    raw_body: str | None = None
 
     @classmethod
     def text_answer(cls, text: str, *, finish_reason: str = "STOP") -> "FakeResponse":
@@ -136,6 +138,16 @@ class FakeResponse:
             {"error": {"code": status_code, "message": message, "status": status}},
             headers=headers,
         )
+
+    @classmethod
+    def not_json(cls, status_code: int = 200) -> "FakeResponse":
+        """A body that is not JSON at all: a proxy's HTML error page, a cut-off answer."""
+        return cls(status_code, {}, raw_body="<html><body>Bad gateway</body></html>")
+
+    @classmethod
+    def shapeless(cls) -> "FakeResponse":
+        """A 200 whose JSON is not a generateContent answer."""
+        return cls(200, {"candidates": "none today", "usageMetadata": [1, 2]})
 
     @classmethod
     def timeout(cls, seconds: float) -> "FakeResponse":
@@ -283,7 +295,10 @@ def _handler_for(server: FakeGemini) -> type[BaseHTTPRequestHandler]:
             )
             if response.delay_seconds and wake.wait(response.delay_seconds):
                 return  # reset or stopped while waiting: the client gave up long ago
-            payload = json.dumps(response.body).encode()
+            if response.raw_body is None:
+                payload = json.dumps(response.body).encode()
+            else:
+                payload = response.raw_body.encode()
             try:
                 self.send_response(response.status_code)
                 self.send_header("Content-Type", "application/json; charset=UTF-8")

@@ -43,6 +43,8 @@ NOT_APP_CODE = {".venv", "node_modules", "var", "bench", "deploy", "tests", "scr
 OPERATOR_CODE = {Path("dynamo/management/commands/create_tables.py")}
 # A table manager's call("query", ...) and call_client("batch_get_item", ...).
 TABLE_CALLS = {"call", "call_client"}
+# A table manager's transactions: transact(actions) and transact_write(actions, ...).
+TRANSACTION_CALLS = {"transact", "transact_write"}
 STRONG_PASSWORD = "correct-horse-battery-staple"
 
 
@@ -97,6 +99,8 @@ def named_methods(tree: ast.AST) -> Iterator[str]:
         name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
         if name in TABLE_CALLS and node.args and isinstance(node.args[0], ast.Constant):
             yield str(node.args[0].value)
+        elif name in TRANSACTION_CALLS and isinstance(function, ast.Attribute):
+            yield "transact_write_items"
         elif isinstance(function, ast.Attribute) and ast.unparse(function.value).endswith(
             ("client", "client()")
         ):

@@ -285,13 +285,13 @@ def test_max_attempts_setting_bounds_the_retries(make_gemini, gemini_settings, f
     assert len(fake_gemini.requests) == 2
 
 
-def test_bad_request_is_not_retried_and_not_a_scan_failure(gemini, fake_gemini, photo):
-    from google.genai import errors
+@pytest.mark.parametrize("status", [400, 403, 404])
+def test_a_refused_request_is_provider_rejected_without_retry(gemini, fake_gemini, photo, status):
+    fake_gemini.enqueue(
+        FakeResponse.status(status), FakeResponse.json_answer(valid_analysis_answer())
+    )
 
-    fake_gemini.enqueue(FakeResponse.status(400), FakeResponse.json_answer(valid_analysis_answer()))
-
-    with pytest.raises(errors.ClientError):
-        analyze(gemini, photo)
+    assert failure_of(gemini, photo).reason == "provider_rejected"
     assert len(fake_gemini.requests) == 1
 
 

@@ -1,6 +1,7 @@
 """Who reaches the ops pages: staff only, signed in, with CSRF and the login throttle."""
 
 import re
+from http.cookies import SimpleCookie
 
 import pytest
 from django.test import Client
@@ -93,6 +94,39 @@ class TestSignIn:
         response = staff_client.post("/ops/logout")
         assert response.status_code == 302
         assert staff_client.get("/ops/").status_code == 302
+
+    @pytest.mark.parametrize("page", PAGES[:3])
+    def test_a_copy_of_the_session_cookie_stops_working_at_log_out(self, staff_client, page):
+        copy = Client()
+        copy.cookies = SimpleCookie(staff_client.cookies.output(header="", sep=";"))
+        assert copy.get(page).status_code == 200
+
+        assert staff_client.post("/ops/logout").status_code == 302
+
+        response = copy.get(page)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/ops/login")
+        assert copy.post("/ops/logout").status_code == 302  # harmless, and no error
+
+    def test_log_out_ends_every_other_ops_sign_in_of_that_staff_member(self, staff_client):
+        other_browser = Client()
+        assert sign_in(other_browser, staff_client.staff.email).status_code == 302
+        staff_client.post("/ops/logout")
+        assert other_browser.get("/ops/").status_code == 302
+
+    def test_signing_in_again_after_log_out_works_and_the_api_tokens_still_do(self, staff_client):
+        api = APIClient()
+        login = api.post(
+            "/api/v1/auth/login",
+            {"email": staff_client.staff.email, "password": "correct-horse-battery-staple"},
+            format="json",
+        )
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {login.json()['access']}")
+        staff_client.post("/ops/logout")
+
+        assert api.get("/api/v1/users/me").status_code == 200
+        assert sign_in(staff_client, staff_client.staff.email).status_code == 302
+        assert staff_client.get("/ops/").status_code == 200
 
 
 class TestSessionChecks:

@@ -177,6 +177,24 @@ class TestStatus:
         assert plans_table().all_check_ins(user_id, plan["plan_id"]) == []
         assert auth_client.delete(url).status_code == 404
 
+    def test_a_plan_with_sixty_days_of_check_ins_is_deleted_with_every_one_of_them(
+        self, auth_client
+    ):
+        # More check-ins than one BatchWriteItem may delete (25), over several batches.
+        plan = auth_client.post(PLANS, {}).json()
+        url = f"{PLANS}/{plan['plan_id']}"
+        for days in range(59, -1, -1):
+            day = {"date": days_ago(days), "am_done": True, "pm_done": days % 2 == 0}
+            response = auth_client.post(f"{url}/check-ins", {**day, "irritation": 0})
+            assert response.status_code == 201, response.content
+        assert auth_client.get(url).json()["adherence"]["check_ins"] == 60
+
+        assert auth_client.delete(url).status_code == 204
+        assert auth_client.get(url).status_code == 404
+        assert auth_client.get(f"{url}/check-ins").status_code == 404
+        user_id = auth_client.session_data["user"]["user_id"]
+        assert plans_table().all_check_ins(user_id, plan["plan_id"]) == []
+
 
 class TestCheckIns:
     def test_check_ins_report_adherence_and_a_second_one_replaces_the_first(self, auth_client):

@@ -237,28 +237,36 @@ def _with(change):
     return FakeResponse.json_answer(content)
 
 
+UNAVAILABLE = "assistant_unavailable"
+REJECTED = "assistant_draft_rejected"
 FALLBACKS = {
-    "malformed JSON": [FakeResponse.malformed()],
-    "prompt blocked": [FakeResponse.safety_block()],
-    "answer blocked": [FakeResponse.safety_block(in_candidate=True)],
-    "server errors after retries": [FakeResponse.status(500)] * 3,
-    "rate limited after retries": [FakeResponse.status(429)] * 3,
-    "not an object": [FakeResponse.text_answer('["a", "list"]')],
-    "an analysis instead of a plan": [FakeResponse.json_answer(valid_analysis_answer())],
-    "unknown active": [_with(lambda c: c["pm"][1].update(actives=["hydroquinone"]))],
-    "title too long": [_with(lambda c: c.update(title="t" * 500))],
-    "nine morning steps": [_with(lambda c: c.update(am=renumbered(c["am"] * 3)[:9]))],
-    "step text too long": [_with(lambda c: c["am"][0].update(how="h" * 301))],
+    "malformed JSON": ([FakeResponse.malformed()], UNAVAILABLE),
+    "prompt blocked": ([FakeResponse.safety_block()], UNAVAILABLE),
+    "answer blocked": ([FakeResponse.safety_block(in_candidate=True)], UNAVAILABLE),
+    "server errors after retries": ([FakeResponse.status(500)] * 3, UNAVAILABLE),
+    "rate limited after retries": ([FakeResponse.status(429)] * 3, UNAVAILABLE),
+    "bad request": ([FakeResponse.status(400)], UNAVAILABLE),
+    "not an object": ([FakeResponse.text_answer('["a", "list"]')], UNAVAILABLE),
+    "an analysis instead of a plan": (
+        [FakeResponse.json_answer(valid_analysis_answer())],
+        REJECTED,
+    ),
+    "unknown active": ([_with(lambda c: c["pm"][1].update(actives=["hydroquinone"]))], REJECTED),
+    "title too long": ([_with(lambda c: c.update(title="t" * 500))], REJECTED),
+    "nine morning steps": ([_with(lambda c: c.update(am=renumbered(c["am"] * 3)[:9]))], REJECTED),
+    "step text too long": ([_with(lambda c: c["am"][0].update(how="h" * 301))], REJECTED),
 }
 
 
-@pytest.mark.parametrize("responses", list(FALLBACKS.values()), ids=list(FALLBACKS))
-def test_a_failed_or_unusable_draft_falls_back_to_the_rules_plan(gemini, fake_gemini, responses):
+@pytest.mark.parametrize(("responses", "note"), list(FALLBACKS.values()), ids=list(FALLBACKS))
+def test_a_failed_or_unusable_draft_falls_back_to_the_rules_plan_with_a_note(
+    gemini, fake_gemini, responses, note
+):
     fake_gemini.enqueue(*responses)
 
     content = run(gemini)
 
-    assert content == rules_plan()
+    assert content == {**rules_plan(), "drafting_note": note}
     assert check_plan(content, profile=PROFILE).ok
 
 
