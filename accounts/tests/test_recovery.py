@@ -438,3 +438,19 @@ class TestVerifyEmailPage:
         assert bearer(session["access"]).get(ME).json()["email_verified"] is True
         refused = browser.post("/account/verify-email", {"token": token[:-3] + "abc"})
         assert refused.status_code == 400
+
+
+class TestDeployChecks:
+    def test_a_local_sender_or_local_links_are_reported_by_check_deploy(self, settings):
+        from django.core.checks import run_checks
+
+        settings.DEFAULT_FROM_EMAIL = "DermaLens <no-reply@localhost>"
+        settings.PASSWORD_RESET_URL = "http://127.0.0.1:8000/account/reset-password"
+        settings.EMAIL_VERIFY_URL = "https://app.example.com/verify"
+        ids = {message.id for message in run_checks(include_deployment_checks=True)}
+        assert {"accounts.W001", "accounts.W002"} <= ids
+
+        settings.DEFAULT_FROM_EMAIL = "DermaLens <no-reply@mail.example.com>"
+        settings.PASSWORD_RESET_URL = "https://app.example.com/reset"
+        ids = {message.id for message in run_checks(include_deployment_checks=True)}
+        assert not {"accounts.W001", "accounts.W002"} & ids
