@@ -218,7 +218,8 @@ def ses_mailbox(moto_s3_server, settings):
     settings.AWS_SES_SECRET_ACCESS_KEY = "dermalenslocal"
     mailbox = SesMailbox(moto_s3_server)
     yield mailbox
-    wait_for_account_email()  # nothing of this test is sent under the next test's settings
+    # Nothing of this test is sent under the next test's settings.
+    wait_for_account_email(timeout=120)
 
 
 GEMINI_TEST_API_KEY = "test-key"

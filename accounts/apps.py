@@ -5,4 +5,5 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
-        from accounts import schema  # noqa: F401 (registers the OpenAPI auth extension)
+        # Imported for what they register: the deploy checks, the OpenAPI auth extension.
+        from accounts import checks, schema  # noqa: F401

@@ -20,6 +20,8 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "api.dermalens.example",
     "SECURE_SSL_REDIRECT": "true",
     "STATIC_FROM_APPS": "false",
+    "EMAIL_FROM": "DermaLens <no-reply@dermalens.example>",
+    "SITE_URL": "https://api.dermalens.example",
 }
 
 

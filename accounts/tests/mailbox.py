@@ -21,6 +21,9 @@ from urllib.parse import unquote
 from accounts.mail import wait_for_account_email
 
 TOKEN_IN_LINK = re.compile(r"[?&]token=([^\s&]+)")
+# Generous: on a machine busy with parallel test runs a send to the local SES server
+# (botocore's timeouts and retries) can take long; a real failure still ends the wait.
+SEND_WAIT_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class SesMailbox:
         self.endpoint = endpoint
 
     def all(self) -> list[SentEmail]:
-        wait_for_account_email()
+        wait_for_account_email(timeout=SEND_WAIT_SECONDS)
         url = f"{self.endpoint}/moto-api/data.json"
         with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (loopback)
             models = json.load(response)

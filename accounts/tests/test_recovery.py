@@ -2,7 +2,6 @@
 the notices they send, through the HTTP API against DynamoDB Local, with every message
 sent through django-ses to moto's SES server and read back from it."""
 
-import statistics
 import threading
 import time
 
@@ -88,14 +87,16 @@ class TestPasswordReset:
             assert ask_for_reset(address).status_code == 202
             return time.perf_counter() - started
 
+        timed(email), timed(unique_email())  # warm both paths up
         known, unknown = [], []
-        for _ in range(9):
+        for _ in range(15):
             known.append(timed(email))
             unknown.append(timed(unique_email()))
-        wait_for_account_email()
+        wait_for_account_email(timeout=120)
         # Both paths read twice, make a token and render a message; the sending happens
-        # on the sender thread. A path that skipped the work would be several times faster.
-        assert 0.5 < statistics.median(unknown) / statistics.median(known) < 2.0
+        # on the sender thread. The fastest of each (least disturbed by a busy machine)
+        # are compared.
+        assert 0.5 < min(unknown) / min(known) < 2.0
 
     def test_the_link_sets_a_new_password_ends_every_session_and_returns_a_pair(
         self, ses_mailbox, register
@@ -438,3 +439,19 @@ class TestVerifyEmailPage:
         assert bearer(session["access"]).get(ME).json()["email_verified"] is True
         refused = browser.post("/account/verify-email", {"token": token[:-3] + "abc"})
         assert refused.status_code == 400
+
+
+class TestDeployChecks:
+    def test_a_local_sender_or_local_links_are_reported_by_check_deploy(self, settings):
+        from django.core.checks import run_checks
+
+        settings.DEFAULT_FROM_EMAIL = "DermaLens <no-reply@localhost>"
+        settings.PASSWORD_RESET_URL = "http://127.0.0.1:8000/account/reset-password"
+        settings.EMAIL_VERIFY_URL = "https://app.example.com/verify"
+        ids = {message.id for message in run_checks(include_deployment_checks=True)}
+        assert {"accounts.W001", "accounts.W002"} <= ids
+
+        settings.DEFAULT_FROM_EMAIL = "DermaLens <no-reply@mail.example.com>"
+        settings.PASSWORD_RESET_URL = "https://app.example.com/reset"
+        ids = {message.id for message in run_checks(include_deployment_checks=True)}
+        assert not {"accounts.W001", "accounts.W002"} & ids

@@ -169,5 +169,6 @@ class TestSchema:
         assert "application/zip" in export["responses"]["200"]["content"]
         assert [p for p in paths if p.startswith("/api/v1/users/me")] == [
             "/api/v1/users/me",
+            "/api/v1/users/me/email",
             "/api/v1/users/me/export",
         ]
