@@ -21,7 +21,11 @@ from accounts.serializers import (
 from accounts.throttles import LoginThrottle, RegisterThrottle, TokenThrottle
 from dermalens_site.errors import ApplicationError
 from dermalens_site.serializers import ErrorSerializer
-from privacy.serializers import AccountErasureSerializer
+from privacy.serializers import (
+    ERASURE_ACCEPTED,
+    AccountErasureSerializer,
+    ErasureAcceptedSerializer,
+)
 from privacy.services import erase_own_account
 
 ERRORS = {
@@ -165,13 +169,15 @@ class UserViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=AccountErasureSerializer,
-        responses={204: OpenApiResponse(description="The account is erased."), **ERRORS},
+        responses={202: ErasureAcceptedSerializer, **ERRORS},
         description=(
             "Erase the account and everything it holds: profile, scans, images, plans, "
             'check-ins and chat. The JSON body confirms it: `{"password": "<current '
-            'password>"}`; a wrong one is a 400. Afterwards no token of the account works '
-            "and its email can be registered again. (OpenAPI 3.0 tools do not show a "
-            "DELETE body, hence this note.)"
+            'password>"}`; a wrong one is a 400. The answer is 202: from that moment no '
+            "token of the account works and login is refused; the erasure itself runs as "
+            "a job and completes within minutes (there is no progress to follow: the "
+            "account can no longer sign in), after which the email can be registered "
+            "again. (OpenAPI 3.0 tools do not show a DELETE body, hence this note.)"
         ),
     )
     @me.mapping.delete
@@ -183,4 +189,4 @@ class UserViewSet(viewsets.ViewSet):
         serializer = AccountErasureSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         erase_own_account(user=request.user, **serializer.validated_data)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(ERASURE_ACCEPTED, status=status.HTTP_202_ACCEPTED)

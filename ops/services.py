@@ -184,7 +184,7 @@ def erase_account(*, staff: User, user_id: str, confirm_email: str) -> None:
 def privacy_erasure():
     # Imported when used: privacy depends on every domain, ops must not at import time.
     try:
-        return importlib.import_module("privacy.services").erase_account
+        return importlib.import_module("privacy.services").begin_erasure
     except (ImportError, AttributeError) as err:
         raise ErasureUnavailable() from err
 
