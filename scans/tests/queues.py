@@ -57,19 +57,27 @@ def messages_in(sqs, url: str) -> int:
 
 
 @contextmanager
-def running_worker():
-    """A real Celery worker (one thread, solo pool) consuming the configured queue."""
+def running_worker(*, concurrency: int = 1):
+    """A real Celery worker in a thread, consuming the configured queue.
+
+    One at a time per process: kombu's event loop is a process-wide global. Two jobs at
+    once (two workers, as far as a job can tell) is ``concurrency=2``, a threads pool.
+    """
     from celery.contrib.testing.worker import start_worker
+    from kombu.asynchronous import set_event_loop
 
     from dermalens_site.celery import app, configure_broker
 
     configure_broker()
-    with start_worker(
-        app,
-        pool="solo",
-        concurrency=1,
-        perform_ping_check=False,
-        loglevel="WARNING",
-        shutdown_timeout=15,
-    ) as worker:
-        yield worker
+    try:
+        with start_worker(
+            app,
+            pool="solo" if concurrency == 1 else "threads",
+            concurrency=concurrency,
+            perform_ping_check=False,
+            loglevel="WARNING",
+            shutdown_timeout=15,
+        ) as worker:
+            yield worker
+    finally:
+        set_event_loop(None)  # the next worker starts with a fresh loop

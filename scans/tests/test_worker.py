@@ -166,7 +166,7 @@ class TestWorker:
         user_id = auth_client.session_data["user"]["user_id"]
         for _ in range(3):  # SQS may deliver twice; a client may ask twice
             enqueue(analyze_scan, user_id=user_id, scan_id=scan["scan_id"])
-        with queues.running_worker(), queues.running_worker():
+        with queues.running_worker(concurrency=2):
             assert wait_until(
                 lambda: messages_in(analysis_queue, analysis_queue.url) == 0, seconds=30
             )
