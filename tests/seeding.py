@@ -7,6 +7,8 @@ Thousands of API calls would take minutes; the items written here have the shape
 table managers write, and the account's activity counts move as those writes would.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 from ulid import ULID
 
 from ai.analysis import now_iso
@@ -17,12 +19,18 @@ from dynamo.tables import CHAT, SCANS
 from dynamo.users import users_table
 from scans import storage
 
+# Batches sent at once: DynamoDB Local takes a few milliseconds an item, one at a time.
+SEEDING_THREADS = 4
+
 
 def put_items(definition, items: list[dict]) -> None:
     table = partition_table(definition)
-    for start in range(0, len(items), BATCH_WRITE_MAX_ITEMS):
-        chunk = items[start : start + BATCH_WRITE_MAX_ITEMS]
-        table.batch_write([{"PutRequest": {"Item": item}} for item in chunk])
+    chunks = [
+        [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH_WRITE_MAX_ITEMS]]
+        for start in range(0, len(items), BATCH_WRITE_MAX_ITEMS)
+    ]
+    with ThreadPoolExecutor(SEEDING_THREADS) as pool:
+        list(pool.map(table.batch_write, chunks))
 
 
 def seed_scans(user_id: str, count: int) -> list[str]:
