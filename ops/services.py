@@ -162,7 +162,10 @@ def rerun_failed_analyses(*, staff: User, user_id: str) -> RerunOutcome:
 
 
 def erase_account(*, staff: User, user_id: str, confirm_email: str) -> None:
-    """Erase the account and all its data, once the account's email is typed to confirm."""
+    """Erase the account and all its data, once the account's email is typed to confirm.
+
+    The account is closed at once; its data is erased by a job (``begin_erasure``).
+    """
     user = existing_user(user_id)
     refuse_own_account(staff, user_id, "erase")
     if normalize_email(confirm_email) != user.email:

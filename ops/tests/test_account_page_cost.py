@@ -60,3 +60,31 @@ class TestAccountPageCost:
         assert again_calls["read_units"] < first_calls["read_units"]
         empty_calls, _ = page_calls(staff_client, register()["user"]["user_id"])
         assert again_calls == empty_calls
+
+
+class TestCountsFollowTheWrites:
+    def test_creations_and_deletions_through_the_api_move_the_counts(self, staff_client, register):
+        from ops.tests.test_pages import upload_scan
+
+        account = register()
+        user_id = account["user"]["user_id"]
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {account['access']}")
+        kept, deleted = upload_scan(account["access"]), upload_scan(account["access"])
+        assert client.delete(f"/api/v1/scans/{deleted['scan_id']}").status_code == 204
+        sessions = [start_session(account["access"]) for _ in range(2)]
+        for session_id in sessions:
+            for text in ("Is my skin dry?", "And oily?"):
+                sent = client.post(
+                    f"/api/v1/chat/sessions/{session_id}/messages", {"content": text}
+                )
+                assert sent.status_code == 201, sent.content
+        assert client.delete(f"/api/v1/chat/sessions/{sessions[0]}").status_code == 202
+        assert client.post("/api/v1/plans", {}, format="json").status_code == 201
+
+        html = staff_client.get(f"/ops/users/{user_id}").content.decode()
+
+        assert kept["scan_id"] not in html
+        assert "1 (0 failed analysis)" in html
+        assert "4 messages in 1 conversations" in html  # two questions, two replies
+        assert "<dt>Treatment plans</dt><dd>1</dd>" in html
