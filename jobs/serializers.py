@@ -11,9 +11,9 @@ class JobSerializer(serializers.Serializer):
     subject_id = serializers.CharField(
         allow_null=True, help_text="The id of what the job works on (e.g. the session)."
     )
-    status = serializers.ChoiceField(
-        JOB_STATUSES,
-        help_text="`queued`, `running`, `done`, or `failed` (it is then retried by itself).",
+    # A plain string in the schema: "status" choice sets of other resources share the name.
+    status = serializers.CharField(
+        help_text=f"One of {', '.join(JOB_STATUSES)}; `failed` is retried by itself.",
     )
     done_items = serializers.IntegerField(help_text="Items dealt with so far.")
     error = serializers.CharField(allow_null=True, help_text="A reason code when `failed`.")
