@@ -27,6 +27,7 @@ TEST_ENVIRONMENT = {
     "DYNAMODB_PLANS_TABLE": "test-treatment-plans",
     "DYNAMODB_CHAT_TABLE": "test-chat-messages",
     "DYNAMODB_AUDIT_TABLE": "test-audit",
+    "DYNAMODB_JOBS_TABLE": "test-jobs",
     "DYNAMODB_READ_TIMEOUT_SECONDS": "5",
     "S3_BUCKET_NAME": "",
     "GEMINI_API_KEY": "",

@@ -1,6 +1,7 @@
 """Reads of accounts."""
 
 from ai.providers import SkinProfile
+from dynamo.errors import AccountClosed
 from dynamo.users import User, users_table
 
 
@@ -9,13 +10,18 @@ def get_user(*, user_id: str) -> User | None:
 
 
 def as_stored(user: User) -> User:
-    """``user`` read again, strongly consistent.
+    """``user`` read again, strongly consistent; ``AccountClosed`` when it is gone.
 
     The request's user may be the worker's copy, up to AUTH_USER_CACHE_SECONDS old; a
     profile changed through another worker a moment ago (a pregnancy, a new
     sensitivity) must still shape the plan, the analysis or the chat reply drafted now.
+    An account erased (or being erased) meanwhile has nothing more drafted for it: the
+    cached copy is never a stand-in for it.
     """
-    return get_user(user_id=user.user_id) or user
+    stored = get_user(user_id=user.user_id)
+    if stored is None or stored.erasure_started_at is not None:
+        raise AccountClosed()
+    return stored
 
 
 def skin_profile_of(user: User) -> SkinProfile:

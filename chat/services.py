@@ -24,10 +24,12 @@ from ulid import ULID
 
 from ai.analysis import now_iso
 from ai.chat import ChatContext, ChatFailed, ChatTurn, chat_provider
-from chat import selectors
+from chat import selectors, tasks
 from dermalens_site.errors import ApplicationError, NotFound, ServiceUnavailable
 from dynamo.chat import ChatMessage, ChatSession, SessionNotFound, chat_table
+from dynamo.jobs import Job
 from dynamo.users import User, users_table
+from jobs.services import start_job
 from scans.services import seconds_until_quota_resets
 
 logger = logging.getLogger("dermalens.chat")
@@ -108,12 +110,24 @@ def start_session(*, user_id: str, title: str | None) -> ChatSession:
     return session
 
 
-def delete_session(*, user_id: str, session_id: str) -> None:
-    """Delete the session and every message of it; running it again finishes the job."""
+def delete_session(*, user_id: str, session_id: str) -> Job:
+    """Delete the session and every message of it, as a job; returns the job.
+
+    The session is gone for the person at once (closed to new messages, no longer listed
+    or readable); the job deletes its messages, however many, then the session item. A
+    repeated request starts the job again, which finishes what an earlier run left.
+    """
     try:
-        chat_table().delete_session(user_id, session_id)
+        chat_table().close_session(user_id, session_id, at=now_iso())
     except SessionNotFound as err:
         raise ChatSessionNotFound() from err
+    return start_job(
+        user_id=user_id,
+        kind="delete_chat_session",
+        subject_id=session_id,
+        task=tasks.delete_session,
+        session_id=session_id,
+    )
 
 
 def send_message(*, user: User, session_id: str, content: str) -> Exchange:

@@ -34,6 +34,7 @@ from dermalens_site.serializers import (
     page_body,
     validated,
 )
+from jobs.serializers import AcceptedJobSerializer, accepted_body
 
 ERRORS = ERROR_RESPONSES
 ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
@@ -96,12 +97,18 @@ class ChatSessionViewSet(viewsets.ViewSet):
         return Response(SessionSerializer(session).data)
 
     @extend_schema(
-        responses={204: None, **ERRORS},
-        description="Delete the session and every message in it.",
+        responses={202: AcceptedJobSerializer, **ERRORS},
+        description=(
+            "Delete the session and every message in it. The session is gone at once "
+            "(not listed, not readable, closed to new messages); its messages are deleted "
+            "by a job, which the answer's `url` (also the `Location` header) shows until "
+            "it is `done`."
+        ),
     )
     def destroy(self, request, session_id: str):
-        services.delete_session(user_id=request.user.user_id, session_id=session_id)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        job = services.delete_session(user_id=request.user.user_id, session_id=session_id)
+        body = accepted_body(job)
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
     @extend_schema(
         parameters=[PageQuerySerializer],

@@ -66,6 +66,7 @@ class ServiceUnavailable(ApplicationError):
 
 # Data-layer errors: (HTTP status, code). Order matters: subclasses first.
 DYNAMO_ERRORS: tuple[tuple[type[dynamo_errors.DynamoError], int, str], ...] = (
+    (dynamo_errors.AccountClosed, 401, "authentication_failed"),
     (dynamo_errors.ItemNotFound, 404, "not_found"),
     (dynamo_errors.PreconditionFailed, 412, "precondition_failed"),
     (dynamo_errors.VersionConflict, 409, "version_conflict"),

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "ops",
     "ai",
     "privacy",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -166,6 +167,7 @@ DYNAMODB_SCANS_TABLE = env.str("DYNAMODB_SCANS_TABLE", default="dermalens-scans"
 DYNAMODB_PLANS_TABLE = env.str("DYNAMODB_PLANS_TABLE", default="dermalens-treatment-plans")
 DYNAMODB_CHAT_TABLE = env.str("DYNAMODB_CHAT_TABLE", default="dermalens-chat-messages")
 DYNAMODB_AUDIT_TABLE = env.str("DYNAMODB_AUDIT_TABLE", default="dermalens-audit")
+DYNAMODB_JOBS_TABLE = env.str("DYNAMODB_JOBS_TABLE", default="dermalens-jobs")
 DYNAMODB_CONNECT_TIMEOUT_SECONDS = env.float("DYNAMODB_CONNECT_TIMEOUT_SECONDS", default=2.0)
 DYNAMODB_READ_TIMEOUT_SECONDS = env.float("DYNAMODB_READ_TIMEOUT_SECONDS", default=5.0)
 DYNAMODB_MAX_ATTEMPTS = env.int("DYNAMODB_MAX_ATTEMPTS", default=3)

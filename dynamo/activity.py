@@ -3,20 +3,37 @@
     activity = account_activity(user_id)       # scans, plans, chat sessions and messages
     failures = failed_scans(user_id, limit=20)  # id, reason and time of each failed scan
 
-Every read here either only counts (``Select=COUNT``) or names the attributes it wants
-(``ProjectionExpression``), so no image key, analysis or chat text ever leaves DynamoDB
-for an ops page: staff run the service, they do not browse people's data. All reads
-are Queries on the account's own partitions, never a Scan.
+The counts are kept, not counted: the account's activity item (``activity#<user_id>``
+in the users table, see ``dynamo.users.activity_update``) moves in the same
+transaction as each scan, plan, session and message that is created, and with each
+deletion and each analysis that fails; so the account page costs one GetItem however
+large the account. An account made before these counts existed is counted once, in
+full (``Select=COUNT`` over its partitions), the first time it is read, and its counts
+are kept from then on.
+
+Every read here names the attributes it wants or only counts, so no image key,
+analysis or chat text ever leaves DynamoDB for an ops page: staff run the service, they
+do not browse people's data. All reads are by key or Queries on the account's own
+partitions, never a Scan.
 """
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from dynamo.base import Table
 from dynamo.chat import SESSION_PREFIX, chat_table
+from dynamo.errors import ConditionFailed
 from dynamo.plans import PLANS_END, plans_table
 from dynamo.scans import scans_table
+from dynamo.users import (
+    ACTIVITY_COUNTED,
+    ACTIVITY_COUNTS,
+    ACTIVITY_LATEST,
+    activity_key,
+    users_table,
+)
 
 # Reading failed scans stops after this many pages of a (large) scans partition.
 FAILED_SCANS_MAX_PAGES = 10
@@ -60,6 +77,66 @@ SESSIONS_ONLY = (
 
 
 def account_activity(user_id: str) -> AccountActivity:
+    """The account's kept counts: one strongly consistent GetItem (once: a full count)."""
+    users = users_table()
+    item = users.get_item(activity_key(user_id), consistent=True)
+    if item is None or ACTIVITY_COUNTED not in item:
+        return recount_activity(user_id)
+
+    def latest(name: str) -> str | None:
+        value = item.get(name)
+        return value["S"] if value else None
+
+    counts = {name: max(0, int(item.get(name, {"N": "0"})["N"])) for name in ACTIVITY_COUNTS}
+    return AccountActivity(
+        **counts,
+        last_scan_at=latest("last_scan_at"),
+        last_plan_at=latest("last_plan_at"),
+        last_message_at=latest("last_message_at"),
+    )
+
+
+def recount_activity(user_id: str) -> AccountActivity:
+    """Count the account's items in full, and keep the result as its activity counts.
+
+    For accounts older than the kept counts. Writes that ran meanwhile added to the
+    item; the full count includes them, so it replaces what they added.
+    """
+    activity = count_activity(user_id)
+    values = {name: getattr(activity, name) for name in ACTIVITY_COUNTS}
+    moments = {
+        name: getattr(activity, name)
+        for name in ACTIVITY_LATEST
+        if getattr(activity, name) is not None
+    }
+    names = {f"#a{i}": name for i, name in enumerate([*values, *moments])}
+    attribute_values = {
+        f":a{i}": {"N": str(v)} if isinstance(v, int) else {"S": v}
+        for i, v in enumerate([*values.values(), *moments.values()])
+    }
+    assignments = [f"#a{i} = :a{i}" for i in range(len(names))]
+    users = users_table()
+    if users.get(user_id) is None:
+        return activity  # erased meanwhile: its counts are not brought back
+    # Refused: another read counted it first, and its counts are kept.
+    with contextlib.suppress(ConditionFailed):
+        users.call(
+            "update_item",
+            Key=activity_key(user_id),
+            UpdateExpression="SET item_type = :type, #counted = :yes, " + ", ".join(assignments),
+            ConditionExpression="attribute_not_exists(#counted)",
+            ExpressionAttributeNames={**names, "#counted": ACTIVITY_COUNTED},
+            ExpressionAttributeValues={
+                **attribute_values,
+                ":type": {"S": "activity"},
+                ":yes": {"BOOL": True},
+            },
+        )
+    return activity
+
+
+def count_activity(user_id: str) -> AccountActivity:
+    """Count the account's items: ``Select=COUNT`` over every page of its partitions."""
     scans, plans, chat = scans_table(), plans_table(), chat_table()
     return AccountActivity(
         scans=count_items(scans, user_id),

@@ -100,8 +100,15 @@ class Table:
             )
         self.call_client("transact_write_items", TransactItems=actions)
 
-    def transact_write(self, request: list[dict[str, Any]], *, refused: type[DynamoError]) -> None:
-        """TransactWriteItems; ``refused`` is raised when one of its conditions fails.
+    def transact_write(
+        self,
+        request: list[dict[str, Any]],
+        *,
+        refused: type[DynamoError],
+        refused_at: Mapping[int, type[DynamoError]] | None = None,
+    ) -> None:
+        """TransactWriteItems; ``refused`` is raised when one of its conditions fails,
+        or ``refused_at[i]`` when the condition of the action at position ``i`` does.
 
         Concurrent transactions on one item cancel each other (TransactionConflict);
         retrying with jitter lets exactly one of them win and the rest see its write.
@@ -115,7 +122,8 @@ class Table:
                     raise
                 reasons = [r.get("Code") for r in err.response.get("CancellationReasons", [])]
                 if "ConditionalCheckFailed" in reasons:
-                    raise refused(cause=err) from err
+                    failed_at = reasons.index("ConditionalCheckFailed")
+                    raise (refused_at or {}).get(failed_at, refused)(cause=err) from err
                 if "TransactionConflict" not in reasons or attempt == TRANSACTION_ATTEMPTS - 1:
                     raise Unavailable(cause=err) from err
                 time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 (jitter)

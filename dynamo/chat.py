@@ -21,14 +21,15 @@ time order: one round trip both proves the session exists and reads its first pa
 """
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from dynamo.base import Page, Table
 from dynamo.codec import Item, to_item
-from dynamo.errors import ItemNotFound
+from dynamo.errors import AccountClosed, ConditionFailed, ItemNotFound
 from dynamo.tables import CHAT
+from dynamo.users import account_open_check, activity_update, users_table
 
 SESSION_PREFIX = "session#"
 SESSION_INDEX = "session-index"
@@ -59,6 +60,9 @@ class ChatSession:
     title: str | None = None  # None until given, or taken from the first message
     message_count: int = 0
     version: int = 1
+    # Set when its deletion was asked for: from then on it is gone for the person (not
+    # listed, not readable, closed to new messages) while a job deletes its messages.
+    deleting_since: str | None = None
 
 
 def session_key(session_id: str) -> str:
@@ -92,6 +96,7 @@ def message_to_item(message: ChatMessage) -> Item:
 
 def session_from_item(item: Item) -> ChatSession:
     title = item.get("title")
+    deleting = item.get("deleting_since")
     return ChatSession(
         user_id=item["user_id"]["S"],
         session_id=item["session_id"]["S"],
@@ -100,6 +105,7 @@ def session_from_item(item: Item) -> ChatSession:
         title=title["S"] if title else None,
         message_count=int(item["message_count"]["N"]),
         version=int(item["version"]["N"]),
+        deleting_since=deleting["S"] if deleting else None,
     )
 
 
@@ -139,23 +145,35 @@ class ChatTable(Table):
     # --- sessions ---------------------------------------------------------------------
 
     def create_session(self, session: ChatSession) -> None:
-        self.call(
-            "put_item",
-            Item=session_to_item(session),
-            ConditionExpression="attribute_not_exists(message_id)",
+        """Store a new session while its account is open (else ``AccountClosed``)."""
+        counted = activity_update(session.user_id, counts={"chat_sessions": 1})
+        put = {
+            "TableName": self.name,
+            "Item": session_to_item(session),
+            "ConditionExpression": "attribute_not_exists(message_id)",
+        }
+        self.transact_write(
+            [account_open_check(session.user_id), {"Update": counted}, {"Put": put}],
+            refused=ConditionFailed,
+            refused_at={0: AccountClosed},
         )
 
     def get_session(
         self, user_id: str, session_id: str, *, consistent: bool = False
     ) -> ChatSession | None:
+        """The session; None when it is not there or being deleted."""
         item = self.get_item(self.key(user_id, session_key(session_id)), consistent=consistent)
-        return session_from_item(item) if item else None
+        session = session_from_item(item) if item else None
+        return session if session and session.deleting_since is None else None
 
     def sessions_page(
         self, user_id: str, *, limit: int, cursor: str | None = None
     ) -> Page[ChatSession]:
-        """The user's sessions, newest first (by when they were started): one Query."""
-        return self.query_partition(
+        """The user's sessions, newest first (by when they were started): one Query.
+
+        Sessions being deleted are left out, so a page may hold fewer than ``limit``.
+        """
+        page = self.query_partition(
             user_id,
             parse=session_from_item,
             limit=limit,
@@ -164,8 +182,32 @@ class ChatTable(Table):
             key_condition="user_id = :user_id AND begins_with(message_id, :prefix)",
             values={":prefix": SESSION_PREFIX},
         )
+        return Page([s for s in page.items if s.deleting_since is None], page.next_cursor)
 
-    def delete_session(self, user_id: str, session_id: str) -> None:
+    def close_session(self, user_id: str, session_id: str, *, at: str) -> None:
+        """Mark the session as being deleted: gone for the person from this write on.
+
+        ``SessionNotFound`` when there is no such session (or its deletion finished).
+        Marking it again (a repeated DELETE) is allowed: the deletion job may run twice.
+        """
+        try:
+            self.call(
+                "update_item",
+                Key=self.key(user_id, session_key(session_id)),
+                UpdateExpression="SET deleting_since = if_not_exists(deleting_since, :at)",
+                ConditionExpression="attribute_exists(message_id)",
+                ExpressionAttributeValues={":at": {"S": at}},
+            )
+        except ConditionFailed as err:
+            raise SessionNotFound(cause=err.cause) from err
+
+    def delete_session(
+        self,
+        user_id: str,
+        session_id: str,
+        *,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
         """Delete a session's messages (batches of 25), then the session item.
 
         The session item goes last, so a failure part-way leaves a session that a second
@@ -173,22 +215,30 @@ class ChatTable(Table):
         message can be added once the session item is gone). ``SessionNotFound`` when
         neither the session nor any of its messages is there.
         """
-        found = self._delete_session_messages(user_id, session_id)
+        found = self._delete_session_messages(user_id, session_id, on_progress)
         response = self.call(
             "delete_item", Key=self.key(user_id, session_key(session_id)), ReturnValues="ALL_OLD"
         )
-        found = self._delete_session_messages(user_id, session_id) or found
+        if "Attributes" in response:
+            users_table().count_activity(user_id, counts={"chat_sessions": -1})
+        found = self._delete_session_messages(user_id, session_id, on_progress) or found
         if not found and "Attributes" not in response:
             raise SessionNotFound()
 
-    def _delete_session_messages(self, user_id: str, session_id: str) -> bool:
-        """Delete the session's messages page by page; True if the session had any entry."""
+    def _delete_session_messages(
+        self, user_id: str, session_id: str, on_progress: Callable[[int], None] | None
+    ) -> bool:
+        """Delete the session's messages page by page, and count them off the account's
+        activity as they go; True if the session had any entry."""
         found = False
         for message_ids in self._session_key_pages(user_id, session_id):
             found = True
             messages = [m for m in message_ids if not m.startswith(SESSION_PREFIX)]
             if messages:
                 self.delete_messages(user_id, messages)
+                users_table().count_activity(user_id, counts={"chat_messages": -len(messages)})
+                if on_progress is not None:
+                    on_progress(len(messages))
         return found
 
     def _session_key_pages(self, user_id: str, session_id: str) -> Iterator[list[str]]:
@@ -239,7 +289,8 @@ class ChatTable(Table):
             "TableName": self.name,
             "Key": self.key(message.user_id, session_key(message.session_id)),
             "UpdateExpression": "SET " + ", ".join(sets) + " ADD message_count :one, #version :one",
-            "ConditionExpression": "attribute_exists(message_id)",
+            "ConditionExpression": "attribute_exists(message_id) AND "
+            "attribute_not_exists(deleting_since)",
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
@@ -248,8 +299,23 @@ class ChatTable(Table):
             "Item": message_to_item(message),
             "ConditionExpression": "attribute_not_exists(message_id)",
         }
-        # The put's condition holds for a fresh ULID: a refusal is the session's.
-        self.transact_write([{"Update": touch}, {"Put": put}], refused=SessionNotFound)
+        counted = activity_update(
+            message.user_id,
+            counts={"chat_messages": 1},
+            latest={"last_message_at": message.created_at},
+        )
+        # The put's condition holds for a fresh ULID: a refusal is the session's, or
+        # the account's (closed for an erasure).
+        self.transact_write(
+            [
+                {"Update": touch},
+                {"Put": put},
+                account_open_check(message.user_id),
+                {"Update": counted},
+            ],
+            refused=SessionNotFound,
+            refused_at={2: AccountClosed},
+        )
 
     def session_messages(
         self, user_id: str, session_id: str, *, limit: int, cursor: str | None = None
@@ -268,6 +334,8 @@ class ChatTable(Table):
         session = None
         if first_page and entries and isinstance(entries[0], ChatSession):
             session, entries = entries[0], entries[1:]
+            if session.deleting_since is not None:
+                return None, Page([], None)
         messages = [e for e in entries if isinstance(e, ChatMessage)]
         return session, Page(messages, page.next_cursor)
 

@@ -39,6 +39,12 @@ class ConditionFailed(DynamoError):
     default_message = "The item was changed by another request."
 
 
+class AccountClosed(ConditionFailed):
+    """The account is gone, or its erasure has begun: nothing more may be written for it."""
+
+    default_message = "The account is disabled or gone."
+
+
 class VersionConflict(ConditionFailed):
     """An optimistic-locking write named a version that is no longer current."""
 

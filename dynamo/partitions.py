@@ -12,7 +12,8 @@ Deletes are unconditional BatchWriteItem requests, so running an erasure again a
 an interruption deletes what is left and finds the rest already gone.
 
 The users table is keyed by item, not by user: besides the user item it holds the email
-claim ("email#<address>"), daily quota counters ("quota#<name>#<user_id>#<day>"),
+claim ("email#<address>"), the account's activity counts ("activity#<user_id>"), daily
+quota counters ("quota#<name>#<user_id>#<day>"),
 upload idempotency claims ("idempotency#<user_id>#<sha256 of the client's key>") and
 revoked refresh tokens ("revoked-refresh#<jti>", naming the user in ``owner_user_id``).
 None of these is in the user's partition and no index finds them by user. The user
@@ -31,11 +32,11 @@ from typing import Any
 from dynamo.base import Table
 from dynamo.codec import Item
 from dynamo.errors import ConditionFailed
-from dynamo.tables import CHAT, PLANS, SCANS, USERS, TableDefinition
-from dynamo.users import EMAIL_CLAIM_PREFIX, users_table
+from dynamo.tables import CHAT, JOBS, PLANS, SCANS, USERS, TableDefinition
+from dynamo.users import EMAIL_CLAIM_PREFIX, activity_key, users_table
 
 # The tables whose partition key is the owner's user id: a partition is one user's.
-USER_PARTITIONS: tuple[TableDefinition, ...] = (SCANS, PLANS, CHAT)
+USER_PARTITIONS: tuple[TableDefinition, ...] = (SCANS, PLANS, CHAT, JOBS)
 
 # Items per Query page: big enough for few round trips, small enough to keep memory flat.
 PAGE_SIZE = 200
@@ -148,7 +149,8 @@ def delete_user_items(
     quota_names: Iterable[str] = QUOTA_NAMES,
     today: date | None = None,
 ) -> None:
-    """Delete the user's own items in the users table: quota counters, claim, user item.
+    """Delete the user's own items in the users table: quota counters, the activity
+    counts, claim, user item.
 
     The user item goes last: while it exists the account can still be found (by its
     email claim, or by the ``email-index`` once the claim is gone) and the erasure run
@@ -162,7 +164,7 @@ def delete_user_items(
     quota_keys = [
         {"user_id": {"S": f"quota#{name}#{user_id}#{day}"}} for name in quota_names for day in days
     ]
-    delete_keys(table, quota_keys)
+    delete_keys(table, [*quota_keys, activity_key(user_id)])
     if email is not None:
         # A refusal means the address belongs to another account now: not ours to delete.
         with contextlib.suppress(ConditionFailed):

@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 from dynamo.base import Page, Table
 from dynamo.codec import Item, from_attribute, to_item
 from dynamo.errors import (
+    AccountClosed,
     ConditionFailed,
     ItemNotFound,
     Unavailable,
@@ -37,6 +38,7 @@ from dynamo.errors import (
     error_code,
 )
 from dynamo.tables import PLANS
+from dynamo.users import account_open_check, activity_update, users_table
 
 ACTIVE_POINTER = "active"
 CHECK_IN_PREFIX = "checkin#"
@@ -135,11 +137,17 @@ class PlansTable(Table):
         return self.get(user_id, pointer["active_plan_id"]["S"], consistent=True)
 
     def create(self, plan: Plan) -> None:
-        """Store a plan that is not active (use ``activate`` for one that is)."""
-        self.call(
-            "put_item",
-            Item=plan_to_item(plan),
-            ConditionExpression="attribute_not_exists(plan_id)",
+        """Store a plan that is not active (use ``activate`` for one that is), while its
+        account is open (else ``AccountClosed``)."""
+        put = {
+            "TableName": self.name,
+            "Item": plan_to_item(plan),
+            "ConditionExpression": "attribute_not_exists(plan_id)",
+        }
+        self.transact_write(
+            [*plan_created_actions(plan), {"Put": put}],
+            refused=ConditionFailed,
+            refused_at={0: AccountClosed},
         )
 
     def query_page(self, user_id: str, *, limit: int, cursor: str | None = None) -> Page[Plan]:
@@ -195,6 +203,8 @@ class PlansTable(Table):
             if previous and previous != target:
                 actions.append(self._archive_action(user_id, previous, updated_at))
             actions.append(self._pointer_action(user_id, target, pointer_version))
+            if new_plan is not None:
+                actions += plan_created_actions(new_plan)
             try:
                 self.transact(actions)
                 break
@@ -202,6 +212,8 @@ class PlansTable(Table):
                 if error_code(err) != "TransactionCanceledException":
                     raise
                 reasons = [r.get("Code") for r in err.response.get("CancellationReasons", [])]
+                if new_plan is not None and reasons[-2] == "ConditionalCheckFailed":
+                    raise AccountClosed(cause=err) from err
                 if reasons[0] == "ConditionalCheckFailed":
                     if new_plan is not None:
                         raise ConditionFailed("The plan exists already.", cause=err) from err
@@ -372,6 +384,8 @@ class PlansTable(Table):
             if error_code(err) != "TransactionCanceledException":
                 raise
             raise ConditionFailed(cause=err) from err
+        # The delete is conditioned on the plan, so it succeeds (and counts) once.
+        users_table().count_activity(user_id, counts={"plans": -1})
 
     def put_check_in(self, check_in: CheckIn) -> None:
         """Store the day's check-in (replacing that day's earlier one) if the plan exists."""
@@ -398,6 +412,7 @@ class PlansTable(Table):
                 }
             },
             {"Put": {"TableName": self.name, "Item": item}},
+            account_open_check(check_in.user_id),
         ]
         try:
             self.transact(actions)
@@ -405,6 +420,8 @@ class PlansTable(Table):
             if error_code(err) != "TransactionCanceledException":
                 raise
             reasons = [r.get("Code") for r in err.response.get("CancellationReasons", [])]
+            if reasons and reasons[-1] == "ConditionalCheckFailed":
+                raise AccountClosed(cause=err) from err
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 raise ItemNotFound(cause=err) from err
             raise Unavailable(cause=err) from err
@@ -433,6 +450,15 @@ class PlansTable(Table):
             cursor = page.next_cursor
             if cursor is None:
                 return check_ins
+
+
+def plan_created_actions(plan: Plan) -> list[dict[str, Any]]:
+    """What every new plan's transaction carries: the account is still open, and its
+    count of plans moves with the plan."""
+    counted = activity_update(
+        plan.user_id, counts={"plans": 1}, latest={"last_plan_at": plan.updated_at}
+    )
+    return [account_open_check(plan.user_id), {"Update": counted}]
 
 
 @functools.cache

@@ -17,8 +17,9 @@ from typing import Any
 
 from dynamo.base import Page, Table
 from dynamo.codec import Item, from_document, to_item
-from dynamo.errors import ConditionFailed, ItemNotFound
+from dynamo.errors import AccountClosed, ConditionFailed, ItemNotFound
 from dynamo.tables import SCANS, USERS
+from dynamo.users import account_open_check, activity_update, users_table
 
 IDEMPOTENCY_PREFIX = "idempotency#"
 IDEMPOTENCY_SECONDS = 24 * 60 * 60
@@ -103,8 +104,10 @@ class ScansTable(Table):
         return {scan.scan_id: scan for scan in map(scan_from_item, self.batch_get(keys))}
 
     def create(self, scan: Scan, *, idempotency_key: str | None = None, now: int = 0) -> None:
-        """Store a new scan; with an idempotency key, claim the key in the same transaction.
+        """Store a new scan while its account is open; with an idempotency key, claim the
+        key in the same transaction.
 
+        ``AccountClosed`` means the account is gone or being erased (nothing is written);
         ``IdempotencyKeyUsed`` means another upload holds the key (find it with
         ``find_by_idempotency_key``).
         """
@@ -113,30 +116,35 @@ class ScansTable(Table):
             "Item": scan_to_item(scan),
             "ConditionExpression": "attribute_not_exists(scan_id)",
         }
-        if idempotency_key is None:
-            self.call("put_item", **{k: v for k, v in put.items() if k != "TableName"})
-            return
-        claim = to_item(
-            {
-                "user_id": idempotency_claim_id(scan.user_id, idempotency_key),
-                "item_type": "idempotency_key",
-                "scan_id": scan.scan_id,
-                "expires_at": now + IDEMPOTENCY_SECONDS,
-            }
+        counted = activity_update(
+            scan.user_id,
+            counts={"scans": 1, **({"failed_scans": 1} if scan.status == "failed" else {})},
+            latest={"last_scan_at": scan.created_at},
         )
-        self.transact_write(
-            [
-                {"Put": put},
+        actions: list[dict[str, Any]] = [
+            account_open_check(scan.user_id),
+            {"Update": counted},
+            {"Put": put},
+        ]
+        if idempotency_key is not None:
+            claim = to_item(
+                {
+                    "user_id": idempotency_claim_id(scan.user_id, idempotency_key),
+                    "item_type": "idempotency_key",
+                    "scan_id": scan.scan_id,
+                    "expires_at": now + IDEMPOTENCY_SECONDS,
+                }
+            )
+            actions.append(
                 {
                     "Put": {
                         "TableName": USERS.name,
                         "Item": claim,
                         "ConditionExpression": "attribute_not_exists(user_id)",
                     }
-                },
-            ],
-            refused=IdempotencyKeyUsed,
-        )
+                }
+            )
+        self.transact_write(actions, refused=IdempotencyKeyUsed, refused_at={0: AccountClosed})
 
     def find_by_idempotency_key(self, user_id: str, idempotency_key: str) -> Scan | None:
         claim = self.call_client(
@@ -251,7 +259,11 @@ class ScansTable(Table):
             )
         except ConditionFailed as err:
             raise ItemNotFound(cause=err.cause) from err
-        return scan_from_item(response["Attributes"])
+        deleted = scan_from_item(response["Attributes"])
+        # The conditional delete succeeds once per scan, so the count moves once.
+        failed = {"failed_scans": -1} if deleted.status == "failed" else {}
+        users_table().count_activity(user_id, counts={"scans": -1, **failed})
+        return deleted
 
 
 def idempotency_claim_id(user_id: str, idempotency_key: str) -> str:

@@ -152,4 +152,14 @@ AUDIT = TableDefinition(
     ttl_attribute="expires_at",
 )
 
-ALL_TABLES: tuple[TableDefinition, ...] = (USERS, SCANS, PLANS, CHAT, AUDIT)
+# Jobs (deleting a chat session, ...) in their owner's partition, so a job's progress is
+# one GetItem scoped to the caller, and an erasure sweeps them with the rest; finished
+# jobs expire through TTL. See dynamo/jobs.py.
+JOBS = TableDefinition(
+    setting="DYNAMODB_JOBS_TABLE",
+    partition_key=("user_id", "S"),
+    sort_key=("job_id", "S"),
+    ttl_attribute="expires_at",
+)
+
+ALL_TABLES: tuple[TableDefinition, ...] = (USERS, SCANS, PLANS, CHAT, AUDIT, JOBS)

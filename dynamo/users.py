@@ -17,6 +17,7 @@ through this manager drops the cached copy in the writing process; another proce
 sees the change once its copy is ``max_age`` seconds old.
 """
 
+import contextlib
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -68,6 +69,9 @@ class User:
     allergies: tuple[str, ...] = ()
     age_range: str | None = None
     pregnant_or_breastfeeding: bool | None = None
+    # Set when the account's erasure begins: from then on it is unusable and nothing
+    # more may be written for it (see ``account_open_check``).
+    erasure_started_at: str | None = None
 
     # What Django REST framework and simplejwt expect of a user object.
     is_authenticated: ClassVar[bool] = True
@@ -83,6 +87,27 @@ class User:
 
 
 PROFILE_LISTS = ("skin_concerns", "sensitivities", "allergies")
+ERASURE_STARTED = "erasure_started_at"
+
+
+def account_open_check(user_id: str) -> dict[str, Any]:
+    """A TransactWriteItems action that holds only while the account exists and its
+    erasure has not begun.
+
+    Every write that creates data for a user carries it, in the same transaction as the
+    data: an upload, a plan or a chat message that a worker finishes after the erasure
+    began is refused (``AccountClosed``) instead of outliving the account. What was
+    written before that moment is found by the erasure's sweep, which starts after it.
+    """
+    return {
+        "ConditionCheck": {
+            "TableName": USERS.name,
+            "Key": {"user_id": {"S": user_id}},
+            "ConditionExpression": "item_type = :user AND attribute_not_exists(#erasure)",
+            "ExpressionAttributeNames": {"#erasure": ERASURE_STARTED},
+            "ExpressionAttributeValues": {":user": {"S": "user"}},
+        }
+    }
 
 
 def user_from_item(item: Item) -> User:
@@ -115,6 +140,7 @@ def user_from_item(item: Item) -> User:
         allergies=strings("allergies"),
         age_range=text("age_range"),
         pregnant_or_breastfeeding=pregnant["BOOL"] if pregnant else None,
+        erasure_started_at=text(ERASURE_STARTED),
     )
 
 
@@ -147,6 +173,55 @@ def profile_value(name: str, value: Any) -> Any:
     if name in PROFILE_LISTS:
         return set(value) or None
     return value
+
+
+ACTIVITY_PREFIX = "activity#"
+# What an account's activity item counts, kept up to date by the writes that change them.
+ACTIVITY_COUNTS = ("scans", "failed_scans", "plans", "chat_sessions", "chat_messages")
+# The newest moment of each kind of data, set by the writes that create it.
+ACTIVITY_LATEST = ("last_scan_at", "last_plan_at", "last_message_at")
+# Set once the counts are known to be complete: the item was made with the account, or
+# an account older than these counters was counted once (``dynamo.activity``).
+ACTIVITY_COUNTED = "counted"
+
+
+def activity_key(user_id: str) -> Item:
+    return {"user_id": {"S": ACTIVITY_PREFIX + user_id}}
+
+
+def activity_update(
+    user_id: str, *, counts: Mapping[str, int], latest: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """An Update action on the account's activity item: ``counts`` added, ``latest`` set.
+
+    Goes into the TransactWriteItems that changes the data, after ``account_open_check``,
+    so a count moves exactly when its data does (one transaction, one outcome).
+    """
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {":type": {"S": "activity"}}
+    adds, sets = [], ["item_type = :type"]
+    for position, (name, amount) in enumerate(counts.items()):
+        if name not in ACTIVITY_COUNTS:
+            raise ValueError(f"{name} is not an activity count: {ACTIVITY_COUNTS}")
+        names[f"#n{position}"] = name
+        values[f":n{position}"] = {"N": str(amount)}
+        adds.append(f"#n{position} :n{position}")
+    for position, (name, moment) in enumerate((latest or {}).items()):
+        if name not in ACTIVITY_LATEST:
+            raise ValueError(f"{name} is not an activity moment: {ACTIVITY_LATEST}")
+        names[f"#l{position}"] = name
+        values[f":l{position}"] = {"S": moment}
+        sets.append(f"#l{position} = :l{position}")
+    expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
+    update: dict[str, Any] = {
+        "TableName": USERS.name,
+        "Key": activity_key(user_id),
+        "UpdateExpression": expression,
+        "ExpressionAttributeValues": values,
+    }
+    if names:
+        update["ExpressionAttributeNames"] = names
+    return update
 
 
 class UsersTable(Table):
@@ -199,7 +274,15 @@ class UsersTable(Table):
                 "created_at": user.created_at,
             }
         )
-        items = [user_to_item(user), claim]
+        activity = to_item(
+            {
+                "user_id": ACTIVITY_PREFIX + user.user_id,
+                "item_type": "activity",
+                ACTIVITY_COUNTED: True,
+                **dict.fromkeys(ACTIVITY_COUNTS, 0),
+            }
+        )
+        items = [user_to_item(user), claim, activity]
         request = [
             {
                 "Put": {
@@ -337,6 +420,19 @@ class UsersTable(Table):
         )
         return user_from_item(item)
 
+    def count_activity(
+        self, user_id: str, *, counts: Mapping[str, int], latest: Mapping[str, str] | None = None
+    ) -> None:
+        """Move the activity counts outside a transaction (an analysis failing, a deletion).
+
+        Only an existing activity item is changed: after an erasure nothing may bring it
+        back, and an account older than the counters is counted in full when first read.
+        """
+        update = activity_update(user_id, counts=counts, latest=latest)
+        del update["TableName"]
+        with contextlib.suppress(ConditionFailed):
+            self.call("update_item", ConditionExpression="attribute_exists(user_id)", **update)
+
     def revoke_refresh_token(
         self, user_id: str, *, token_id: str, expires_at: int, reason: str = REFRESH_LOGGED_OUT
     ) -> bool:
@@ -417,6 +513,20 @@ class UsersTable(Table):
         item = self.update_versioned(
             {"user_id": {"S": user_id}},
             changes={"is_active": False, "updated_at": updated_at},
+            add={"token_version": 1},
+        )
+        return user_from_item(item)
+
+    def start_erasure(self, user_id: str, *, started_at: str) -> User:
+        """Make the account unusable at once, before its data is erased.
+
+        One write: disabled (login refused), ``token_version`` bumped (every token
+        revoked) and ``erasure_started_at`` set, which ``account_open_check`` refuses
+        from now on. ``ItemNotFound`` when the account is already gone.
+        """
+        item = self.update_versioned(
+            {"user_id": {"S": user_id}},
+            changes={"is_active": False, ERASURE_STARTED: started_at, "updated_at": started_at},
             add={"token_version": 1},
         )
         return user_from_item(item)

@@ -52,9 +52,18 @@ S3_OBJECT_ACTIONS = (
 # On the bucket: listdir (privacy export and erasure walk a user's prefix), and without
 # it S3 answers 403 instead of 404 for a missing key, which the code reads as an outage.
 S3_BUCKET_ACTIONS = ("s3:ListBucket",)
-# On the analysis queue: the web process sends, analysis_worker receives and deletes.
-# The dead-letter queue needs nothing: SQS itself moves messages there.
-SQS_QUEUE_ACTIONS = ("sqs:DeleteMessage", "sqs:ReceiveMessage", "sqs:SendMessage")
+# On the jobs queue (ANALYSIS_QUEUE_URL), through Celery's broker, kombu: the web process
+# sends; a worker receives, deletes a message once its job is done, reads the redrive
+# policy before it rejects one, and hands unfinished messages back when it stops. The
+# queue is predefined, so nothing lists or creates queues. The dead-letter queue needs
+# nothing: SQS itself moves messages there.
+SQS_QUEUE_ACTIONS = (
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
+    "sqs:SendMessage",
+)
 # On the sender's SES identity: account email (accounts/mail.py). django-ses sends each
 # message whole, as MIME (SES v1 SendRawEmail), so its plain-text part is as Django built it.
 SES_IDENTITY_ACTIONS = ("ses:SendRawEmail",)
@@ -87,6 +96,10 @@ ACTION_OF_TRANSACTION_ITEM = {
 RARELY_CALLED = {
     "s3:ListBucket": "a missing key must answer 404, not 403; privacy export and erasure",
     "s3:AbortMultipartUpload": "s3transfer aborts a failed upload of a file over 8 MB",
+    # kombu's receive signs with botocore but sends through pycurl, past botocore's events.
+    "sqs:ReceiveMessage": "every job worker; kombu's asynchronous receive",
+    "sqs:GetQueueAttributes": "kombu reads the redrive policy when a job fails",
+    "sqs:ChangeMessageVisibility": "kombu hands back unfinished messages when a worker stops",
 }
 
 # https://sqs.<region>.amazonaws.com/<account>/<name>, or the legacy

@@ -172,7 +172,10 @@ def rerun_failed_analyses(*, staff: User, user_id: str) -> RerunOutcome:
 
 
 def erase_account(*, staff: User, user_id: str, confirm_email: str) -> None:
-    """Erase the account and all its data, once the account's email is typed to confirm."""
+    """Erase the account and all its data, once the account's email is typed to confirm.
+
+    The account is closed at once; its data is erased by a job (``begin_erasure``).
+    """
     user = existing_user(user_id)
     refuse_own_account(staff, user_id, "erase")
     if normalize_email(confirm_email) != user.email:
@@ -194,7 +197,7 @@ def erase_account(*, staff: User, user_id: str, confirm_email: str) -> None:
 def privacy_erasure():
     # Imported when used: privacy depends on every domain, ops must not at import time.
     try:
-        return importlib.import_module("privacy.services").erase_account
+        return importlib.import_module("privacy.services").begin_erasure
     except (ImportError, AttributeError) as err:
         raise ErasureUnavailable() from err
 

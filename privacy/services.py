@@ -5,12 +5,19 @@
 
 Export writes one JSON document (profile, scans with analyses, plans, check-ins, chat)
 and every stored file of the user, entry by entry, so memory stays flat however much
-there is. Erasure deletes the stored files first, then the items of every domain, then
-the email claim and the user item last: until the user item goes the account can be
-found (by the claim, or the ``email-index``) and the erasure run again, by the user
-(``DELETE /users/me``) or by staff (``manage.py erase_user``).
+there is.
+
+Erasure first closes the account in one write (login refused, every token revoked, and
+no data may be written for it any more: each write that creates data checks that in
+its own transaction). It then deletes the stored files, then the items of every domain,
+then the email claim and the user item last: until the user item goes the account can
+be found (by the claim, or the ``email-index``) and the erasure run again. A person
+(``DELETE /users/me``) or staff (the ops page) only start it (``begin_erasure``): it
+runs as a job (``privacy.tasks.erase_account``), since a large account takes longer
+than a request may; ``manage.py erase_user`` runs it in the foreground.
 """
 
+import contextlib
 import posixpath
 from collections import defaultdict
 from collections.abc import Iterator
@@ -20,9 +27,12 @@ from typing import Any
 from django.contrib.auth.hashers import check_password
 from rest_framework import serializers
 
+from ai.analysis import now_iso
 from dermalens_site.errors import NotFound
+from dynamo.errors import ItemNotFound
 from dynamo.partitions import USER_PARTITIONS, delete_partition, delete_user_items
-from dynamo.users import User
+from dynamo.users import User, users_table
+from jobs.services import enqueue
 from privacy import selectors
 from privacy.archive import Entry, json_array, json_chunks, json_value, zip_stream
 from privacy.files import delete_user_files, read_file_chunks, user_file_keys, user_prefix
@@ -104,6 +114,7 @@ def erase_account(*, user_id: str, email: str | None = None) -> None:
     profile = selectors.profile_of(user_id=user_id)
     if profile is not None:
         email = profile["email"]
+        close_account(user_id)
     _erase_data(user_id)
     delete_user_items(user_id, email)
     _erase_data(user_id)
@@ -117,8 +128,27 @@ def _erase_data(user_id: str) -> None:
         delete_partition(definition, user_id)
 
 
+def close_account(user_id: str) -> None:
+    """Make the account unusable and closed to new data; nothing when it is gone already."""
+    with contextlib.suppress(ItemNotFound):
+        users_table().start_erasure(user_id, started_at=now_iso())
+
+
+def begin_erasure(*, user_id: str) -> None:
+    """Start erasing the account as a job; it is unusable when this returns.
+
+    The job is handed over first, so that a refusal of the queue (a 503) leaves the
+    account as it was, to be tried again; then the account is closed, unless the job
+    (run here when no queue is configured) has done it already.
+    """
+    from privacy import tasks  # the task calls back into this module
+
+    enqueue(tasks.erase_account, user_id=user_id)
+    close_account(user_id)
+
+
 def erase_own_account(*, user: User, password: str) -> None:
-    """Erase the caller's account once they have confirmed it with their password."""
+    """Start erasing the caller's account once they have confirmed it with their password."""
     if not check_password(password, user.password_hash):
         raise serializers.ValidationError({"password": ["The password is incorrect."]})
-    erase_account(user_id=user.user_id)
+    begin_erasure(user_id=user.user_id)

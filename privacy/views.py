@@ -18,7 +18,11 @@ from accounts.lockouts import claim_attempt, forget_attempts, login_policy
 from accounts.throttles import LoginThrottle
 from dermalens_site.serializers import ErrorSerializer
 from privacy import services
-from privacy.serializers import AccountErasureSerializer
+from privacy.serializers import (
+    ERASURE_ACCEPTED,
+    AccountErasureSerializer,
+    ErasureAcceptedSerializer,
+)
 
 ERASURE_ERRORS = {
     400: ErrorSerializer,
@@ -73,13 +77,15 @@ class AccountErasureView(APIView):
     @extend_schema(
         operation_id="users_me_destroy",
         request=AccountErasureSerializer,
-        responses={204: OpenApiResponse(description="The account is erased."), **ERASURE_ERRORS},
+        responses={202: ErasureAcceptedSerializer, **ERASURE_ERRORS},
         description=(
             "Erase the account and everything it holds: profile, scans, images, plans, "
             'check-ins and chat. The JSON body confirms it: `{"password": "<current '
-            'password>"}`; a wrong one is a 400. Afterwards no token of the account works '
-            "and its email can be registered again. (OpenAPI 3.0 tools do not show a "
-            "DELETE body, hence this note.)"
+            'password>"}`; a wrong one is a 400. The answer is 202: from that moment no '
+            "token of the account works and login is refused; the erasure itself runs as "
+            "a job and completes within minutes (there is no progress to follow: the "
+            "account can no longer sign in), after which the email can be registered "
+            "again. (OpenAPI 3.0 tools do not show a DELETE body, hence this note.)"
         ),
     )
     def delete(self, request):
@@ -94,4 +100,4 @@ class AccountErasureView(APIView):
         claim_attempt(policy=policy, subject=request.user.email)
         services.erase_own_account(user=request.user, **serializer.validated_data)
         forget_attempts(policy=policy, subject=request.user.email)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(ERASURE_ACCEPTED, status=status.HTTP_202_ACCEPTED)

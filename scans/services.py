@@ -8,13 +8,18 @@ Nothing is lost on failure: the image is stored first, then the scan item (statu
 no scan item is written; if writing the item fails, the stored files are removed.
 
 With ``ANALYSIS_QUEUE_URL`` set the analysis leaves the web process: the scan is stored
-``pending``, one message goes to SQS (``scans.queue``) and ``analysis_worker`` runs it;
-``analysis_queued(scan)`` tells the view to answer 202. The daily quota is still
-counted here, so a refusal is immediate.
+``pending``, one job goes to SQS (``scans.tasks.analyze_scan``) and a worker
+(``manage.py jobs_worker``) runs it; ``analysis_queued(scan)`` tells the view to answer
+202. The daily quota is still counted here, so a refusal is immediate.
+
+Nothing outlives an erasure: the scan item is written only while the account is open
+(``AccountClosed`` otherwise, and the stored files are removed), and the analysis reads
+the account again before it runs (``as_stored``).
 """
 
 import logging
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -30,9 +35,9 @@ from dynamo.audit import audit_table
 from dynamo.errors import DynamoError, ItemNotFound, VersionConflict
 from dynamo.scans import IdempotencyKeyUsed, Scan, scans_table
 from dynamo.users import User, users_table
+from jobs.services import QueueUnavailable, enqueue
 from scans import storage
 from scans.images import prepare_scan_image
-from scans.queue import QueueUnavailable, enqueue_analysis
 
 logger = logging.getLogger("dermalens.scans")
 
@@ -149,15 +154,17 @@ def run_analysis(
 
 
 def queue_analysis(*, user: User, scan: Scan, refuse_past_quota: bool = False) -> Scan:
-    """Leave the analysis to ``analysis_worker``: the scan is ``pending`` until it runs."""
+    """Leave the analysis to a worker: the scan is ``pending`` until it runs."""
     if not consume_analysis_quota(user.user_id):
         return keep_past_quota(scan, refuse=refuse_past_quota)
     if scan.status != "pending" or scan.failure_reason:
         # Pending first, so that the worker finds it waiting; a stored analysis stays
         # until the new one replaces it.
         scan = record(scan, status="pending", failure_reason=None, analysis=None)
+    from scans import tasks  # the tasks call back into this module
+
     try:
-        enqueue_analysis(user_id=user.user_id, scan_id=scan.scan_id)
+        enqueue(tasks.analyze_scan, user_id=user.user_id, scan_id=scan.scan_id)
     except QueueUnavailable:
         # Nothing will analyse it: say so, as a provider outage would, so it can be retried.
         return record(scan, status="failed", failure_reason="provider_unavailable", analysis=None)
@@ -165,8 +172,37 @@ def queue_analysis(*, user: User, scan: Scan, refuse_past_quota: bool = False) -
 
 
 def analysis_queued(scan: Scan) -> bool:
-    """True when the scan waits for ``analysis_worker`` (the request is accepted, not done)."""
+    """True when the scan waits for a worker (the request is accepted, not done)."""
     return scan.status == "pending" and scan.failure_reason is None
+
+
+def analyze_queued_scan(*, user_id: str, scan_id: str, claim_seconds: int) -> str:
+    """The analysis job: claim the pending scan, analyse it, release it; the outcome.
+
+    ``scan_gone``, ``already_done`` (analysed on an earlier delivery, or not queued),
+    ``user_gone`` (erased, or being erased), ``busy`` (another worker holds it), or what
+    ``analyze_claimed_scan`` says.
+    """
+    scans = scans_table()
+    scan = scans.get(user_id, scan_id, consistent=True)
+    if scan is None:
+        return "scan_gone"
+    if scan.status != "pending" or scan.failure_reason:
+        return "already_done"
+    user = users_table().get(user_id)
+    if user is None or user.erasure_started_at is not None:
+        return "user_gone"
+    now = int(time.time())
+    claim_id = uuid.uuid4().hex
+    claimed = scans.claim_for_analysis(
+        user_id, scan_id, claim_id=claim_id, now=now, until=now + claim_seconds
+    )
+    if claimed is None:
+        return "busy"
+    try:
+        return analyze_claimed_scan(user=user, scan=claimed)
+    finally:
+        scans.release_claim(user_id, scan_id, claim_id=claim_id)
 
 
 def analyze_claimed_scan(*, user: User, scan: Scan) -> str:
@@ -194,7 +230,7 @@ def analyze_image(*, user: User, scan: Scan, image_jpeg: bytes) -> Scan:
     """Run the provider on the image and record the outcome (the quota is already counted).
 
     ``user`` is read as stored: ``run_analysis`` reads the request's user again, and
-    ``analysis_worker`` reads the user itself.
+    the analysis job (``analyze_queued_scan``) reads the user itself.
     """
     try:
         analysis = get_provider().analyze_skin(
@@ -217,6 +253,11 @@ def record(scan: Scan, *, status: str, failure_reason: str | None, analysis: dic
     updated = scans_table().update(
         scan.user_id, scan.scan_id, changes=changes, expected_version=scan.version
     )
+    was_failed, is_failed = scan.status == "failed", updated.status == "failed"
+    if was_failed != is_failed:
+        # The write above held at ``scan.version``, so the status really moved from
+        # ``scan.status``: the account's count of failed scans moves with it.
+        users_table().count_activity(scan.user_id, counts={"failed_scans": 1 if is_failed else -1})
     if status == "failed":
         log_failed_analysis(updated, reason=failure_reason or "provider_unavailable")
     return updated
@@ -289,4 +330,9 @@ def overlay_for_scan(*, user_id: str, scan_id: str, metric: str) -> bytes:
             raise ScanImageMissing()
         overlay = render_overlay(image, metric)
         storage.save_scan_file(key, overlay)
+        if scans_table().get(user_id, scan_id, consistent=True) is None:
+            # Deleted, or erased with its account, while the overlay was drawn: the
+            # sweep may have passed already, and no file may outlive its scan.
+            storage.delete_scan_files([key])
+            raise ScanNotFound()
     return overlay

@@ -216,7 +216,7 @@ class TestGunicornConfig:
     ("unit", "command"),
     [
         ("dermalens-web.service", "gunicorn --config deploy/gunicorn.conf.py"),
-        ("dermalens-worker.service", "manage.py analysis_worker"),
+        ("dermalens-worker.service", "manage.py jobs_worker"),
     ],
 )
 def test_systemd_units_run_unprivileged_from_the_env_file_and_restart(unit, command):

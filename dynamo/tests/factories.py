@@ -31,6 +31,15 @@ def a_user(**changes) -> User:
     return replace(user, **changes)
 
 
+def new_user_id() -> str:
+    """The id of a stored account: data is written only for an account that exists."""
+    from dynamo.users import users_table
+
+    user = a_user()
+    users_table().create(user)
+    return user.user_id
+
+
 def a_scan(user_id: str, **changes) -> Scan:
     scan = Scan(
         user_id=user_id,

@@ -7,7 +7,7 @@ from django.conf import settings
 from dynamo.client import get_client
 from dynamo.codec import from_attribute, from_item, to_attribute, to_item
 from dynamo.scans import scans_table
-from dynamo.tests.factories import a_scan, new_id
+from dynamo.tests.factories import a_scan, new_id, new_user_id
 
 
 def store_and_read(value):
@@ -84,7 +84,7 @@ def test_nested_maps_and_lists_come_back_with_their_values():
 
 def test_floats_inside_a_scan_analysis_survive_the_scans_table():
     analysis = {"acne": {"score": 0.1, "areas": [0.30000000000000004, 1e-7]}, "count": 3}
-    scan = a_scan(new_id(), analysis=analysis)
+    scan = a_scan(new_user_id(), analysis=analysis)
     scans_table().create(scan)
 
     stored = scans_table().get(scan.user_id, scan.scan_id).analysis
@@ -109,7 +109,7 @@ def test_a_scan_analysis_comes_back_as_the_json_document_it_was_stored_as():
         "heuristic": False,
         "nested_lists": [[1, 2.5], ["x", {"deep": [True, None]}]],
     }
-    scan = a_scan(new_id(), analysis=analysis)
+    scan = a_scan(new_user_id(), analysis=analysis)
     scans_table().create(scan)
 
     stored = scans_table().get(scan.user_id, scan.scan_id).analysis

@@ -10,6 +10,7 @@ from dynamo.chat import ChatMessage, ChatSession, SessionNotFound, chat_table
 from dynamo.client import get_client
 from dynamo.errors import ItemNotFound, VersionConflict
 from dynamo.plans import Plan, plans_table
+from dynamo.tests.factories import new_user_id
 
 NOW = "2026-11-25T10:00:00.000Z"
 LATER = "2026-11-25T10:05:00.000Z"
@@ -33,7 +34,7 @@ def new_plan(user_id: str, **changes) -> Plan:
 
 
 def test_a_plan_round_trips_with_its_nested_content():
-    user_id = str(ULID())
+    user_id = new_user_id()
     plan = new_plan(user_id)
     plans_table().create(plan)
     stored = plans_table().get(user_id, plan.plan_id)
@@ -43,7 +44,7 @@ def test_a_plan_round_trips_with_its_nested_content():
 
 
 def test_a_stale_plan_update_is_refused_and_changes_nothing():
-    user_id = str(ULID())
+    user_id = new_user_id()
     plan = new_plan(user_id)
     plans_table().create(plan)
     plans_table().update(user_id, plan.plan_id, changes={"status": "paused"}, expected_version=1)
@@ -56,7 +57,7 @@ def test_a_stale_plan_update_is_refused_and_changes_nothing():
 
 
 def test_plans_are_listed_newest_first_only_for_their_owner():
-    owner, other = str(ULID()), str(ULID())
+    owner, other = new_user_id(), new_user_id()
     created = [new_plan(owner) for _ in range(3)]
     for plan in created:
         plans_table().create(plan)
@@ -83,7 +84,7 @@ def message(user_id: str, session_id: str, role: str, content: str) -> ChatMessa
 
 
 def test_a_session_query_returns_only_that_sessions_messages_in_order():
-    user_id = str(ULID())
+    user_id = new_user_id()
     first, second = str(ULID()), str(ULID())
     written = []
     for number in range(30):
@@ -103,7 +104,7 @@ def test_a_session_query_returns_only_that_sessions_messages_in_order():
 
 
 def test_deleting_more_than_a_batch_of_messages_removes_them_all():
-    user_id, session = str(ULID()), str(ULID())
+    user_id, session = new_user_id(), str(ULID())
     entries = [message(user_id, session, "assistant", f"reply {n}") for n in range(60)]
     for entry in entries:
         chat_table().put(entry)
@@ -135,7 +136,7 @@ def chat_items(user_id: str) -> list[dict]:
 
 
 def test_sessions_are_listed_newest_first_without_messages_and_only_for_their_owner():
-    owner, other = str(ULID()), str(ULID())
+    owner, other = new_user_id(), new_user_id()
     sessions = [new_session(owner, title=f"chat {n}") for n in range(3)]
     new_session(other)
     chat_table().add_message(message(owner, sessions[0].session_id, "user", "hello"))
@@ -151,7 +152,7 @@ def test_sessions_are_listed_newest_first_without_messages_and_only_for_their_ow
 
 
 def test_adding_a_message_touches_its_session_and_names_it_only_once():
-    user_id = str(ULID())
+    user_id = new_user_id()
     session = new_session(user_id)
     first = message(user_id, session.session_id, "user", "first")
     chat_table().add_message(first, title="Dry patches on my cheeks")
@@ -165,14 +166,14 @@ def test_adding_a_message_touches_its_session_and_names_it_only_once():
 
 
 def test_a_message_for_a_missing_session_is_refused_and_not_stored():
-    user_id = str(ULID())
+    user_id = new_user_id()
     with pytest.raises(SessionNotFound):
         chat_table().add_message(message(user_id, str(ULID()), "user", "hello?"))
     assert chat_items(user_id) == []
 
 
 def test_the_first_page_of_messages_brings_its_session_in_the_same_query():
-    user_id = str(ULID())
+    user_id = new_user_id()
     session = new_session(user_id)
     written = [message(user_id, session.session_id, "user", f"m{n}") for n in range(5)]
     for entry in written:
@@ -189,7 +190,7 @@ def test_the_first_page_of_messages_brings_its_session_in_the_same_query():
 
 
 def test_another_users_session_id_finds_no_session_and_no_messages():
-    owner, stranger = str(ULID()), str(ULID())
+    owner, stranger = new_user_id(), str(ULID())
     session = new_session(owner)
     chat_table().add_message(message(owner, session.session_id, "user", "private"))
     found, page = chat_table().session_messages(stranger, session.session_id, limit=10)
@@ -199,7 +200,7 @@ def test_another_users_session_id_finds_no_session_and_no_messages():
 
 
 def test_deleting_a_session_removes_it_and_all_its_messages_but_no_other():
-    user_id = str(ULID())
+    user_id = new_user_id()
     session, kept = new_session(user_id), new_session(user_id)
     for n in range(60):
         chat_table().add_message(message(user_id, session.session_id, "user", f"m{n}"))
@@ -213,7 +214,7 @@ def test_deleting_a_session_removes_it_and_all_its_messages_but_no_other():
 
 
 def test_a_session_delete_interrupted_part_way_finishes_when_run_again():
-    user_id = str(ULID())
+    user_id = new_user_id()
     session = new_session(user_id)
     entries = [message(user_id, session.session_id, "assistant", f"r{n}") for n in range(30)]
     for entry in entries:
@@ -251,7 +252,7 @@ def half_processed_batches():
 
 
 def test_unprocessed_deletes_are_sent_again_until_every_message_is_gone(half_processed_batches):
-    user_id = str(ULID())
+    user_id = new_user_id()
     session = new_session(user_id)
     for n in range(26):
         chat_table().add_message(message(user_id, session.session_id, "user", f"m{n}"))

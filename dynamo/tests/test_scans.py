@@ -5,7 +5,7 @@ from ulid import ULID
 
 from dynamo.errors import ConditionFailed, InvalidCursor, ItemNotFound
 from dynamo.scans import scans_table
-from dynamo.tests.factories import a_scan, new_id
+from dynamo.tests.factories import a_scan, new_id, new_user_id
 
 
 def create_scans(user_id, count, *, days=None):
@@ -35,9 +35,9 @@ def all_pages(user_id, *, limit, **query):
 
 
 def test_a_user_s_scans_come_in_pages_newest_first_without_repeats():
-    user_id = new_id()
+    user_id = new_user_id()
     scans = create_scans(user_id, 45)
-    create_scans(new_id(), 3)  # a neighbour's scans, never in this user's list
+    create_scans(new_user_id(), 3)  # a neighbour's scans, never in this user's list
 
     pages = all_pages(user_id, limit=20)
 
@@ -48,7 +48,7 @@ def test_a_user_s_scans_come_in_pages_newest_first_without_repeats():
 
 
 def test_oldest_first_lists_scans_in_upload_order():
-    user_id = new_id()
+    user_id = new_user_id()
     scans = create_scans(user_id, 7)
     pages = all_pages(user_id, limit=3, newest_first=False)
     assert [scan for page in pages for scan in page.items] == scans
@@ -61,9 +61,9 @@ def test_a_user_with_no_scans_gets_one_empty_last_page():
 
 
 def test_a_date_range_lists_only_the_scans_scanned_in_it():
-    user_id = new_id()
+    user_id = new_user_id()
     scans = create_scans(user_id, 12, days=[1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23])
-    create_scans(new_id(), 5, days=[5, 6, 7, 8, 9])
+    create_scans(new_user_id(), 5, days=[5, 6, 7, 8, 9])
 
     pages = all_pages(
         user_id, limit=2, scanned_from="2024-03-05T00:00:00Z", scanned_to="2024-03-15T23:59:59Z"
@@ -90,7 +90,7 @@ def test_a_date_range_lists_only_the_scans_scanned_in_it():
     ],
 )
 def test_an_open_ended_date_range_reaches_the_first_or_last_scan(scanned_from, scanned_to, days):
-    user_id = new_id()
+    user_id = new_user_id()
     create_scans(user_id, 6, days=[2, 4, 6, 8, 10, 12])
     page = scans_table().query_page(
         user_id, limit=10, scanned_from=scanned_from, scanned_to=scanned_to, newest_first=False
@@ -99,7 +99,7 @@ def test_an_open_ended_date_range_reaches_the_first_or_last_scan(scanned_from, s
 
 
 def test_a_cursor_of_one_user_cannot_page_through_another_user_s_scans():
-    owner, intruder = new_id(), new_id()
+    owner, intruder = new_user_id(), new_user_id()
     create_scans(owner, 3)
     create_scans(intruder, 3)
     cursor = scans_table().query_page(owner, limit=1).next_cursor
@@ -108,7 +108,7 @@ def test_a_cursor_of_one_user_cannot_page_through_another_user_s_scans():
 
 
 def test_a_cursor_of_the_upload_order_list_is_invalid_for_a_date_range():
-    user_id = new_id()
+    user_id = new_user_id()
     create_scans(user_id, 3)
     cursor = scans_table().query_page(user_id, limit=1).next_cursor
     with pytest.raises(InvalidCursor):
@@ -116,7 +116,7 @@ def test_a_cursor_of_the_upload_order_list_is_invalid_for_a_date_range():
 
 
 def test_a_cursor_of_one_date_range_is_invalid_for_another():
-    user_id = new_id()
+    user_id = new_user_id()
     create_scans(user_id, 10, days=list(range(1, 11)))
     first = scans_table().query_page(
         user_id, limit=3, scanned_from="2024-03-02T00:00:00Z", scanned_to="2024-03-08T23:59:59Z"
@@ -132,13 +132,13 @@ def test_a_cursor_of_one_date_range_is_invalid_for_another():
 
 
 def test_a_scan_reads_back_as_it_was_created():
-    scan = a_scan(new_id(), notes="left cheek", analysis={"acne": {"severity": 2}})
+    scan = a_scan(new_user_id(), notes="left cheek", analysis={"acne": {"severity": 2}})
     scans_table().create(scan)
     assert scans_table().get(scan.user_id, scan.scan_id) == scan
 
 
 def test_creating_a_scan_id_twice_is_refused_and_keeps_the_first():
-    first = a_scan(new_id(), area="face")
+    first = a_scan(new_user_id(), area="face")
     scans_table().create(first)
     with pytest.raises(ConditionFailed):
         scans_table().create(a_scan(first.user_id, scan_id=first.scan_id, area="neck"))
@@ -146,14 +146,14 @@ def test_creating_a_scan_id_twice_is_refused_and_keeps_the_first():
 
 
 def test_the_same_scan_id_in_another_user_s_partition_is_another_scan():
-    first = a_scan(new_id())
+    first = a_scan(new_user_id())
     scans_table().create(first)
-    scans_table().create(a_scan(new_id(), scan_id=first.scan_id))
+    scans_table().create(a_scan(new_user_id(), scan_id=first.scan_id))
     assert scans_table().get(first.user_id, first.scan_id) == first
 
 
 def test_deleting_a_scan_returns_it_and_removes_it():
-    scan = a_scan(new_id(), thumbnail_key="thumbs/1.jpg")
+    scan = a_scan(new_user_id(), thumbnail_key="thumbs/1.jpg")
     scans_table().create(scan)
     assert scans_table().delete(scan.user_id, scan.scan_id) == scan
     assert scans_table().get(scan.user_id, scan.scan_id) is None
@@ -161,7 +161,7 @@ def test_deleting_a_scan_returns_it_and_removes_it():
 
 @pytest.mark.parametrize("whose", ["missing", "another user's"])
 def test_deleting_a_scan_that_is_not_there_raises_item_not_found(whose):
-    scan = a_scan(new_id())
+    scan = a_scan(new_user_id())
     scans_table().create(scan)
     user_id = scan.user_id if whose == "missing" else new_id()
     scan_id = new_id() if whose == "missing" else scan.scan_id

@@ -34,6 +34,8 @@ def fail_scan(user_id: str, scan_id: str, reason: str = "timeout") -> None:
         scan_id,
         changes={"status": "failed", "failure_reason": reason, "analysis": None},
     )
+    # As the analysis's own write of a failure does (scans.services.record).
+    users_table().count_activity(user_id, counts={"failed_scans": 1})
 
 
 def api_status(access: str) -> int:

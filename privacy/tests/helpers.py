@@ -144,6 +144,7 @@ def items_of(user_id: str) -> list[dict]:
         settings.DYNAMODB_SCANS_TABLE,
         settings.DYNAMODB_PLANS_TABLE,
         settings.DYNAMODB_CHAT_TABLE,
+        settings.DYNAMODB_JOBS_TABLE,
     ):
         found += client.query(
             TableName=table,

@@ -1,7 +1,9 @@
-"""An analysis queue with its dead-letter queue on moto's server, for tests that use SQS.
+"""The jobs queue with its dead-letter queue on moto's server, and a real Celery worker.
 
 with analysis_queue(moto_s3_server, settings) as queues:
     ...  # settings.ANALYSIS_QUEUE_URL is queues.url
+    with running_worker():
+        ...  # a Celery worker thread consumes it
 """
 
 import json
@@ -10,8 +12,6 @@ from contextlib import contextmanager
 from types import SimpleNamespace
 
 import boto3
-
-from scans import queue
 
 MAX_RECEIVES = 2  # the redrive policy: after two failed receives, the dead-letter queue
 VISIBILITY_SECONDS = 3
@@ -40,11 +40,9 @@ def analysis_queue(endpoint: str, settings):
     settings.AWS_SQS_ENDPOINT = endpoint
     settings.ANALYSIS_WORKER_WAIT_SECONDS = 1
     settings.ANALYSIS_VISIBILITY_TIMEOUT_SECONDS = VISIBILITY_SECONDS
-    queue.reset_client()
     try:
         yield SimpleNamespace(url=url, dead_letters=dead_letters, sqs=sqs)
     finally:
-        queue.reset_client()
         sqs.delete_queue(QueueUrl=url)
         sqs.delete_queue(QueueUrl=dead_letters)
 
@@ -56,3 +54,30 @@ def messages_in(sqs, url: str) -> int:
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return sum(int(count) for count in attributes.values())
+
+
+@contextmanager
+def running_worker(*, concurrency: int = 1):
+    """A real Celery worker in a thread, consuming the configured queue.
+
+    One at a time per process: kombu's event loop is a process-wide global. Two jobs at
+    once (two workers, as far as a job can tell) is ``concurrency=2``, a threads pool.
+    """
+    from celery.contrib.testing.worker import start_worker
+    from kombu.asynchronous import set_event_loop
+
+    from dermalens_site.celery import app, configure_broker
+
+    configure_broker()
+    try:
+        with start_worker(
+            app,
+            pool="solo" if concurrency == 1 else "threads",
+            concurrency=concurrency,
+            perform_ping_check=False,
+            loglevel="WARNING",
+            shutdown_timeout=15,
+        ) as worker:
+            yield worker
+    finally:
+        set_event_loop(None)  # the next worker starts with a fresh loop

@@ -1,10 +1,10 @@
-"""Analysis through SQS: uploads answer 202 and ``analysis_worker`` analyses them.
+"""Analysis through SQS: uploads answer 202 and a Celery worker analyses them.
 
-The queue and its dead-letter queue live on moto's server (SQS over HTTP, as boto3
-reaches the real one); DynamoDB is DynamoDB Local; the worker is the real loop.
+The queue and its dead-letter queue live on moto's server (SQS over HTTP, as boto3 and
+kombu reach the real one); DynamoDB is DynamoDB Local; the worker is a real Celery
+worker (``celery.contrib.testing``) in a thread of the test process.
 """
 
-import json
 import threading
 import time
 
@@ -12,8 +12,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from ai.providers import get_provider
+from jobs.services import enqueue
 from scans import services
-from scans.queue import AnalysisWorker, enqueue_analysis
+from scans.tasks import analyze_scan
 from scans.tests import queues
 
 SCANS = "/api/v1/scans"
@@ -27,6 +28,10 @@ def analysis_queue(moto_s3_server, settings):
 
 def messages_in(analysis_queue, url: str) -> int:
     return queues.messages_in(analysis_queue.sqs, url)
+
+
+def status_of(client, scan: dict) -> str:
+    return client.get(f"{SCANS}/{scan['scan_id']}").json()["status"]
 
 
 def wait_until(condition, *, seconds: float, step: float = 0.2) -> bool:
@@ -69,7 +74,8 @@ class TestQueuedUpload:
         assert scan["failure_reason"] is None and scan["analysis"] is None
         assert messages_in(analysis_queue, analysis_queue.url) == 1
 
-        call_command("analysis_worker", "--once", verbosity=0)
+        with queues.running_worker():
+            assert wait_until(lambda: status_of(auth_client, scan) == "complete", seconds=30)
 
         stored = auth_client.get(f"{SCANS}/{scan['scan_id']}").json()
         assert stored["status"] == "complete"
@@ -80,18 +86,19 @@ class TestQueuedUpload:
     def test_analyze_again_answers_202_and_keeps_the_old_analysis_until_the_new_one(
         self, auth_client, upload, analysis_queue
     ):
-        scan_id = upload().json()["scan_id"]
-        AnalysisWorker().run(once=True)
-        first = auth_client.get(f"{SCANS}/{scan_id}").json()["analysis"]
+        scan = upload().json()
+        with queues.running_worker():
+            assert wait_until(lambda: status_of(auth_client, scan) == "complete", seconds=30)
+        first = auth_client.get(f"{SCANS}/{scan['scan_id']}").json()["analysis"]
 
-        again = auth_client.post(f"{SCANS}/{scan_id}/analyze")
+        again = auth_client.post(f"{SCANS}/{scan['scan_id']}/analyze")
         assert again.status_code == 202
         assert again.json()["status"] == "pending"
         assert again.json()["analysis"] == first
 
-        assert AnalysisWorker().run(once=True) == 1
-        stored = auth_client.get(f"{SCANS}/{scan_id}").json()
-        assert stored["status"] == "complete"
+        with queues.running_worker():
+            assert wait_until(lambda: status_of(auth_client, scan) == "complete", seconds=30)
+        stored = auth_client.get(f"{SCANS}/{scan['scan_id']}").json()
         assert stored["analysis"]["analyzed_at"] >= first["analyzed_at"]
 
     def test_past_the_quota_nothing_is_queued_and_analyze_is_429(
@@ -117,71 +124,58 @@ class TestQueuedUpload:
 
         settings.ANALYSIS_QUEUE_URL = analysis_queue.url
         assert auth_client.post(f"{SCANS}/{scan['scan_id']}/analyze").status_code == 202
-        AnalysisWorker().run(once=True)
-        assert auth_client.get(f"{SCANS}/{scan['scan_id']}").json()["status"] == "complete"
+        with queues.running_worker():
+            assert wait_until(lambda: status_of(auth_client, scan) == "complete", seconds=30)
 
 
 class TestWorker:
-    def test_a_message_for_a_deleted_scan_is_dropped(self, auth_client, upload, analysis_queue):
+    def test_a_job_for_a_deleted_scan_is_dropped(self, auth_client, upload, analysis_queue):
         scan_id = upload().json()["scan_id"]
         assert auth_client.delete(f"{SCANS}/{scan_id}").status_code == 204
+        assert messages_in(analysis_queue, analysis_queue.url) == 1
 
-        worker = AnalysisWorker()
-        [message] = worker.receive(1)
-        assert worker.handle(message) == "scan_gone"
+        with queues.running_worker():
+            assert wait_until(
+                lambda: messages_in(analysis_queue, analysis_queue.url) == 0, seconds=30
+            )
 
-        assert messages_in(analysis_queue, analysis_queue.url) == 0
         assert messages_in(analysis_queue, analysis_queue.dead_letters) == 0
         assert auth_client.get(f"{SCANS}/{scan_id}").status_code == 404
 
-    def test_malformed_messages_end_in_the_dead_letter_queue(self, analysis_queue, settings):
-        settings.ANALYSIS_VISIBILITY_TIMEOUT_SECONDS = 1
-        poison = [
-            "not json",
-            json.dumps({"kind": "something_else"}),
-            json.dumps({"kind": "analyze_scan", "user_id": "../../etc", "scan_id": 7}),
-        ]
-        for body in poison:
-            analysis_queue.sqs.send_message(QueueUrl=analysis_queue.url, MessageBody=body)
-        worker = AnalysisWorker(batch_size=10)
+    def test_malformed_jobs_end_in_the_dead_letter_queue(self, analysis_queue, settings):
+        from dermalens_site.celery import app
 
-        def all_dead_lettered() -> bool:
-            worker.run(once=True)
-            return messages_in(analysis_queue, analysis_queue.dead_letters) == len(poison)
+        enqueue(analyze_scan, user_id="../../etc", scan_id="7")  # not ids
+        app.send_task("scans.no_such_job", kwargs={"scan_id": "x"})  # not a job we run
 
-        assert wait_until(all_dead_lettered, seconds=20, step=0)
-        dead = analysis_queue.sqs.receive_message(
-            QueueUrl=analysis_queue.dead_letters, MaxNumberOfMessages=10
-        )["Messages"]
-        assert sorted(m["Body"] for m in dead) == sorted(poison)
+        # A rejected message comes back once the queue's visibility timeout has passed.
+        analysis_queue.sqs.set_queue_attributes(
+            QueueUrl=analysis_queue.url, Attributes={"VisibilityTimeout": "1"}
+        )
+        with queues.running_worker():
+            assert wait_until(
+                lambda: messages_in(analysis_queue, analysis_queue.dead_letters) == 2,
+                seconds=30,
+            )
         assert messages_in(analysis_queue, analysis_queue.url) == 0
 
-    def test_two_workers_with_duplicate_messages_analyse_a_scan_once(
+    def test_two_workers_with_duplicate_jobs_analyse_a_scan_once(
         self, auth_client, upload, analysis_queue, counted_provider
     ):
         scan = upload().json()
         user_id = auth_client.session_data["user"]["user_id"]
         for _ in range(3):  # SQS may deliver twice; a client may ask twice
-            enqueue_analysis(user_id=user_id, scan_id=scan["scan_id"])
-        workers = [AnalysisWorker(), AnalysisWorker()]
-        threads = [threading.Thread(target=w.run) for w in workers]
-        for thread in threads:
-            thread.start()
-        try:
+            enqueue(analyze_scan, user_id=user_id, scan_id=scan["scan_id"])
+        with queues.running_worker(concurrency=2):
             assert wait_until(
                 lambda: messages_in(analysis_queue, analysis_queue.url) == 0, seconds=30
             )
-        finally:
-            for worker in workers:
-                worker.stop()
-            for thread in threads:
-                thread.join(timeout=10)
 
         assert counted_provider == ["face"]
-        assert auth_client.get(f"{SCANS}/{scan['scan_id']}").json()["status"] == "complete"
+        assert status_of(auth_client, scan) == "complete"
         assert messages_in(analysis_queue, analysis_queue.dead_letters) == 0
 
     def test_the_command_refuses_to_start_without_a_queue(self, settings):
         settings.ANALYSIS_QUEUE_URL = None
         with pytest.raises(CommandError, match="ANALYSIS_QUEUE_URL"):
-            call_command("analysis_worker", "--once")
+            call_command("jobs_worker")

@@ -1,0 +1,44 @@
+"""Run jobs from the queue (ANALYSIS_QUEUE_URL): a Celery worker, until stopped.
+
+    python manage.py jobs_worker                         # as many processes as cores
+    python manage.py jobs_worker --concurrency 4         # any `celery worker` option
+
+Every job (analyses, erasures, chat session deletions, ...) comes through the one SQS
+queue; run as many workers, on as many hosts, as it needs. SIGTERM is Celery's warm
+shutdown: the jobs in hand are finished (a job cut short comes back through SQS).
+"""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from dermalens_site.celery import JOBS_QUEUE, app, configure_broker
+
+# SQS has no broadcast: these worker features would create queues of their own.
+WORKER_ARGUMENTS = (
+    "worker",
+    f"--queues={JOBS_QUEUE}",
+    "--without-gossip",
+    "--without-mingle",
+    "--without-heartbeat",
+)
+
+
+class Command(BaseCommand):
+    help = "Run the jobs queued in SQS (ANALYSIS_QUEUE_URL) with a Celery worker."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "celery_options",
+            nargs="*",
+            help="options for `celery worker`, after --, e.g. -- --concurrency 4",
+        )
+
+    def handle(self, *args, celery_options: list[str], **options):
+        if not settings.ANALYSIS_QUEUE_URL:
+            raise CommandError(
+                "ANALYSIS_QUEUE_URL is not set: jobs run in the web process and there is "
+                "nothing to consume. Set it to the SQS queue's URL."
+            )
+        configure_broker()
+        level = "WARNING" if options["verbosity"] == 0 else "INFO"
+        app.worker_main([*WORKER_ARGUMENTS, f"--loglevel={level}", *celery_options])

@@ -1,0 +1,77 @@
+"""Large accounts made fast: items written through the data layer's batch writes.
+
+    seed_scans(user_id, 200)                      # 200 complete scans, no files
+    seed_messages(user_id, session_id, 5000)      # 5,000 messages in one session
+
+Thousands of API calls would take minutes; the items written here have the shape the
+table managers write, and the account's activity counts move as those writes would.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ulid import ULID
+
+from ai.analysis import now_iso
+from dynamo.chat import ChatMessage, message_to_item
+from dynamo.partitions import BATCH_WRITE_MAX_ITEMS, partition_table
+from dynamo.scans import Scan, scan_to_item
+from dynamo.tables import CHAT, SCANS
+from dynamo.users import users_table
+from scans import storage
+
+# Batches sent at once: DynamoDB Local takes a few milliseconds an item, one at a time.
+SEEDING_THREADS = 4
+
+
+def put_items(definition, items: list[dict]) -> None:
+    table = partition_table(definition)
+    chunks = [
+        [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH_WRITE_MAX_ITEMS]]
+        for start in range(0, len(items), BATCH_WRITE_MAX_ITEMS)
+    ]
+    with ThreadPoolExecutor(SEEDING_THREADS) as pool:
+        list(pool.map(table.batch_write, chunks))
+
+
+def seed_scans(user_id: str, count: int) -> list[str]:
+    """``count`` complete scans (their image keys name files that are not stored)."""
+    timestamp = now_iso()
+    scan_ids = [str(ULID()) for _ in range(count)]
+    scans = [
+        Scan(
+            user_id=user_id,
+            scan_id=scan_id,
+            status="complete",
+            area="face",
+            scanned_at=timestamp,
+            created_at=timestamp,
+            updated_at=timestamp,
+            image_key=storage.image_key(user_id, scan_id),
+        )
+        for scan_id in scan_ids
+    ]
+    put_items(SCANS, [scan_to_item(scan) for scan in scans])
+    users_table().count_activity(
+        user_id, counts={"scans": count}, latest={"last_scan_at": timestamp}
+    )
+    return scan_ids
+
+
+def seed_messages(user_id: str, session_id: str, count: int) -> None:
+    """``count`` messages in an existing session, alternately the person's and replies."""
+    timestamp = now_iso()
+    messages = [
+        ChatMessage(
+            user_id=user_id,
+            message_id=str(ULID()),
+            session_id=session_id,
+            role="user" if position % 2 == 0 else "assistant",
+            content=f"message {position}",
+            created_at=timestamp,
+        )
+        for position in range(count)
+    ]
+    put_items(CHAT, [message_to_item(message) for message in messages])
+    users_table().count_activity(
+        user_id, counts={"chat_messages": count}, latest={"last_message_at": timestamp}
+    )
