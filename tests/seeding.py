@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from ulid import ULID
 
 from ai.analysis import now_iso
+from dynamo.base import BATCH_WRITE_MAX_ITEMS
 from dynamo.chat import ChatMessage, message_to_item
-from dynamo.partitions import BATCH_WRITE_MAX_ITEMS, partition_table
+from dynamo.partitions import partition_table
 from dynamo.scans import Scan, scan_to_item
 from dynamo.tables import CHAT, SCANS
 from dynamo.users import users_table

@@ -8,7 +8,7 @@ from django.conf import settings
 from dynamo.client import client_arguments, client_config, get_client
 from dynamo.codec import to_item
 from dynamo.scans import scans_table
-from dynamo.tests.factories import a_scan, new_id
+from dynamo.tests.factories import a_scan, new_id, new_user_id
 
 ANALYSIS = {
     "overall_score": 71.5,
@@ -29,7 +29,7 @@ def without_metadata(response):
 
 @pytest.fixture
 def user_with_scans():
-    user_id = new_id()
+    user_id = new_user_id()
     for number in range(3):
         scans_table().create(a_scan(user_id, analysis=ANALYSIS, notes=f"note {number}"))
     return user_id

@@ -51,7 +51,7 @@ class TestOnePathTwoApps:
         changed = account.client.patch(ME, {"full_name": "New Name"}, format="json")
         assert (changed.status_code, changed.json()["full_name"]) == (200, "New Name")
 
-        assert erase(account).status_code == 204
+        assert erase(account).status_code == 202
         assert items_of(account.user_id) == []
 
     @pytest.mark.parametrize("method", ["get", "patch", "delete"])
