@@ -186,7 +186,7 @@ def s3_storage(moto_s3_server, settings):
 
 
 GEMINI_TEST_API_KEY = "test-key"
-GEMINI_TEST_MODEL = "gemini-2.5-flash"
+GEMINI_TEST_MODEL = "gemini-3.5-flash"
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,9 @@ class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient):
                 skin_analysis_request(area=area, profile=profile),
             ],
             config=self._json_config(
-                instruction=SKIN_ANALYSIS_INSTRUCTION, schema=analysis_response_schema()
+                instruction=SKIN_ANALYSIS_INSTRUCTION,
+                schema=analysis_response_schema(),
+                use="analysis",
             ),
         )
         answer = self._answer_from(response)

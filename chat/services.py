@@ -60,9 +60,12 @@ class ReplyUnavailable(ServiceUnavailable):
         "shortly to retry."
     )
 
-    def __init__(self, *, reason: str, message_id: str):
+    def __init__(self, *, reason: str, message_id: str, retry_after_seconds: int | None = None):
         super().__init__(details={"reason": reason, "message_id": message_id})
-        if reason == "rate_limited":
+        if retry_after_seconds:
+            # The provider said when it can answer again (a 429's RetryInfo).
+            self.retry_after_seconds = retry_after_seconds
+        elif reason == "rate_limited":
             self.retry_after_seconds = RETRY_AFTER_SECONDS_RATE_LIMITED
         else:
             self.retry_after_seconds = RETRY_AFTER_SECONDS_REPLY
@@ -228,7 +231,11 @@ def auto_title(content: str) -> str:
 
 def reply_unavailable(err: Exception, message: ChatMessage) -> ReplyUnavailable:
     if isinstance(err, ChatFailed):
-        return ReplyUnavailable(reason=err.reason, message_id=message.message_id)
+        return ReplyUnavailable(
+            reason=err.reason,
+            message_id=message.message_id,
+            retry_after_seconds=err.retry_after_seconds,
+        )
     # A provider bug must not lose the person's message: it is stored; this is a 503.
     logger.exception("chat reply crashed", extra={"session_id": message.session_id})
     return ReplyUnavailable(reason="provider_unavailable", message_id=message.message_id)
