@@ -29,6 +29,7 @@ from dermalens_site.errors import ApplicationError, NotFound, ServiceUnavailable
 from dynamo.chat import ChatMessage, ChatSession, SessionNotFound, chat_table
 from dynamo.users import User, users_table
 from scans.services import seconds_until_quota_resets
+from telemetry import record as telemetry
 
 logger = logging.getLogger("dermalens.chat")
 
@@ -122,8 +123,10 @@ def delete_session(*, user_id: str, session_id: str) -> None:
 def send_message(*, user: User, session_id: str, content: str) -> Exchange:
     """Store the message, ask the provider, store and return the reply."""
     message, context, history = prepare_exchange(user=user, session_id=session_id, content=content)
+    provider = chat_provider()
     try:
-        text = chat_provider().reply(context=context, history=history, message=content)
+        with telemetry.ai_call(use="chat", provider=provider.name, model=provider.model):
+            text = provider.reply(context=context, history=history, message=content)
     except Exception as err:
         raise reply_unavailable(err, message) from err
     if not text:
@@ -140,11 +143,12 @@ def stream_message(
     503 like any other; a failure later is a ``ReplyFailed`` event.
     """
     message, context, history = prepare_exchange(user=user, session_id=session_id, content=content)
+    provider = chat_provider()
     try:
-        pieces = iter(
-            chat_provider().stream_reply(context=context, history=history, message=content)
-        )
-        first = next(pieces, "")
+        # Until the first piece: what follows streams to the client, not to the provider.
+        with telemetry.ai_call(use="chat", provider=provider.name, model=provider.model):
+            pieces = iter(provider.stream_reply(context=context, history=history, message=content))
+            first = next(pieces, "")
     except Exception as err:
         raise reply_unavailable(err, message) from err
     if not first:

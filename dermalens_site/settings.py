@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "ops",
     "ai",
     "privacy",
+    "telemetry",
 ]
 
 MIDDLEWARE = [
@@ -386,8 +387,10 @@ LOGGING = {
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
+    # trace_id and span_id on each line written inside a trace (telemetry on only).
+    "filters": {"trace": {"()": "telemetry.logs.TraceContextFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json"},
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["trace"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

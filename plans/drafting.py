@@ -24,6 +24,7 @@ from plans.safety import (
     make_safe,
     without_actives,
 )
+from telemetry import record as telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ def draft_treatment_plan(
     if draft_plan is None:
         return _recorded(base, provider=RULES_PROVIDER, model=RULES_MODEL, corrections=())
     try:
-        draft = draft_plan(base_plan=copy.deepcopy(base), analysis=analysis, profile=profile)
+        with telemetry.ai_call(use="plan", provider=provider.name, model=provider.model):
+            draft = draft_plan(base_plan=copy.deepcopy(base), analysis=analysis, profile=profile)
         content, corrections = _corrected(draft, base=base, profile=profile)
     except (AnalysisFailed, UnsafePlan) as err:
         # Codes only: a plan and a profile are health data and stay out of the logs.

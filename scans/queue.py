@@ -31,6 +31,7 @@ from django.conf import settings
 from dermalens_site.errors import ServiceUnavailable
 from dynamo.scans import scans_table
 from dynamo.users import users_table
+from telemetry import record as telemetry
 
 logger = logging.getLogger("dermalens.worker")
 
@@ -46,6 +47,9 @@ READ_TIMEOUT_MARGIN_SECONDS = 10
 MAX_ATTEMPTS = 3
 # After a failed receive (SQS unreachable), wait before asking again.
 RECEIVE_RETRY_SECONDS = 5
+# The W3C trace context (traceparent, tracestate) travels in message attributes, so the
+# worker's trace links to the request that queued the scan; absent with telemetry off.
+TRACE_ATTRIBUTES = ("traceparent", "tracestate")
 # Ids are ULIDs; anything else in a message is malformed, never a key to look up.
 ID_PATTERN = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
@@ -107,8 +111,19 @@ class AnalysisRequest:
 def enqueue_analysis(*, user_id: str, scan_id: str) -> None:
     """Send one analysis request to ANALYSIS_QUEUE_URL; QueueUnavailable when SQS fails."""
     body = AnalysisRequest(user_id=user_id, scan_id=scan_id).to_body()
+    trace_context: dict[str, str] = {}
+    telemetry.inject_trace_context(trace_context)
+    attributes = {
+        name: {"DataType": "String", "StringValue": value}
+        for name, value in trace_context.items()
+        if name in TRACE_ATTRIBUTES
+    }
     try:
-        get_client().send_message(QueueUrl=settings.ANALYSIS_QUEUE_URL, MessageBody=body)
+        get_client().send_message(
+            QueueUrl=settings.ANALYSIS_QUEUE_URL,
+            MessageBody=body,
+            **({"MessageAttributes": attributes} if attributes else {}),
+        )
     except (ClientError, BotoCoreError) as err:
         logger.error("analysis not queued", extra={"scan_id": scan_id, "error": str(err)})
         raise QueueUnavailable() from err
@@ -169,7 +184,8 @@ class AnalysisWorker:
                 MaxNumberOfMessages=limit,
                 WaitTimeSeconds=self.wait_seconds,
                 VisibilityTimeout=self.visibility_timeout_seconds,
-                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+                MessageAttributeNames=list(TRACE_ATTRIBUTES),
             )
         except (ClientError, BotoCoreError) as err:
             # SQS unreachable or throttling past botocore's retries: wait, then poll again.
@@ -179,7 +195,26 @@ class AnalysisWorker:
         return response.get("Messages", [])
 
     def handle(self, message: dict[str, Any]) -> str:
-        """Process one message; returns what happened (also logged)."""
+        """Process one message; returns what happened (also logged).
+
+        With telemetry on it is one trace, linked to the request that queued it, and the
+        time the message waited is recorded.
+        """
+        sent_ms = message.get("Attributes", {}).get("SentTimestamp")
+        if sent_ms:
+            telemetry.queue_wait(seconds=time.time() - int(sent_ms) / 1000)
+        carrier = {
+            name: value.get("StringValue", "")
+            for name, value in (message.get("MessageAttributes") or {}).items()
+        }
+        with telemetry.consumer_span(
+            "analysis process",
+            carrier,
+            **{"messaging.system": "aws_sqs", "messaging.message.id": message.get("MessageId", "")},
+        ):
+            return self._handle(message)
+
+    def _handle(self, message: dict[str, Any]) -> str:
         started = time.perf_counter()
         details = {
             "message_id": message.get("MessageId"),

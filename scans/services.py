@@ -33,6 +33,7 @@ from dynamo.users import User, users_table
 from scans import storage
 from scans.images import prepare_scan_image
 from scans.queue import QueueUnavailable, enqueue_analysis
+from telemetry import record as telemetry
 
 logger = logging.getLogger("dermalens.scans")
 
@@ -74,6 +75,7 @@ def upload_scan(
         earlier = scans.find_by_idempotency_key(user.user_id, idempotency_key)
         if earlier is not None:
             return earlier, False
+    telemetry.upload_received(size_bytes=image.size or 0, area=area)
     prepared = prepare_scan_image(image)
     scan_id = str(ULID())
     files = {
@@ -196,10 +198,12 @@ def analyze_image(*, user: User, scan: Scan, image_jpeg: bytes) -> Scan:
     ``user`` is read as stored: ``run_analysis`` reads the request's user again, and
     ``analysis_worker`` reads the user itself.
     """
+    provider = get_provider()
     try:
-        analysis = get_provider().analyze_skin(
-            image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(user)
-        )
+        with telemetry.ai_call(use="analysis", provider=provider.name, model=provider.model):
+            analysis = provider.analyze_skin(
+                image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(user)
+            )
     except AnalysisFailed as failure:
         return record(scan, status="failed", failure_reason=failure.reason, analysis=None)
     except Exception:
@@ -219,6 +223,8 @@ def record(scan: Scan, *, status: str, failure_reason: str | None, analysis: dic
     )
     if status == "failed":
         log_failed_analysis(updated, reason=failure_reason or "provider_unavailable")
+    if status in ("complete", "failed"):
+        telemetry.analysis_finished(status=status, failure_reason=failure_reason)
     return updated
 
 
