@@ -20,6 +20,7 @@ from ulid import ULID
 from accounts.tokens import VERSION_CLAIM, TokenPair, issue_tokens, read_refresh_token
 from dermalens_site.errors import AuthenticationError, Conflict
 from dynamo.users import EmailTaken, User, users_table
+from telemetry import record as telemetry
 
 
 class EmailAlreadyRegistered(Conflict):
@@ -69,6 +70,7 @@ def register_user(*, email: str, password: str, full_name: str) -> tuple[User, T
         users_table().create(user)
     except EmailTaken as err:
         raise EmailAlreadyRegistered() from err
+    telemetry.signed_up()
     return user, issue_tokens(user)
 
 

@@ -105,6 +105,7 @@ def upload_scan(
     except Exception:
         storage.delete_scan_files(list(files))
         raise
+    telemetry.scan_stored()
     if settings.ANALYSIS_QUEUE_URL:
         return queue_analysis(user=user, scan=scan), True
     return run_analysis(user=user, scan=scan, image_jpeg=prepared.jpeg), True

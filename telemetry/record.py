@@ -6,9 +6,11 @@
         ...
 
 Until ``telemetry.sdk.start`` has run (only when an ``OTEL_*`` exporter is configured)
-every function here returns at once and no OpenTelemetry module is imported: the cost
-of telemetry turned off is one ``None`` check. Names and attributes are those of
-``telemetry.catalogue``.
+no OpenTelemetry module is imported and the metric and span parts return at once: the
+cost of telemetry turned off is one ``None`` check. Names and attributes are those of
+``telemetry.catalogue``. The few events the ops dashboard charts (sign-ups, stored scans,
+analyses by outcome, AI latency, chat replies) also go, always, to the daily counters of
+``dynamo.daily_stats``: one UpdateItem each.
 """
 
 import contextlib
@@ -16,6 +18,7 @@ import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
+from dynamo.daily_stats import count_event, latency_counter
 from telemetry import catalogue
 
 # name -> OpenTelemetry instrument, set by telemetry.sdk.start(); None: telemetry is off.
@@ -80,7 +83,16 @@ def dynamodb_refusal(*, table: str, operation: str, throttled: bool) -> None:
     _add(metric, 1, {"aws.dynamodb.table": table, "aws.dynamodb.operation": operation})
 
 
+def signed_up() -> None:
+    count_event(signups=1)
+
+
+def scan_stored() -> None:
+    count_event(scans=1)
+
+
 def analysis_finished(*, status: str, failure_reason: str | None) -> None:
+    count_event(**{f"analyses_{status}": 1})
     _add(
         catalogue.ANALYSES,
         1,
@@ -140,6 +152,7 @@ def ai_call(*, use: str, provider: str, model: str) -> Iterator[AICall]:
             call.fail(getattr(err, "reason", None) or OTHER_REASON)
             raise
         finally:
+            milliseconds = (time.perf_counter() - started_at) * 1000
             if span is not None:
                 span.set_attribute("dermalens.ai.outcome", call.outcome)
                 if call.outcome != "ok":
@@ -147,9 +160,11 @@ def ai_call(*, use: str, provider: str, model: str) -> Iterator[AICall]:
             if _instruments is not None:
                 attributes = {"ai.use": use, "ai.provider": provider, "ai.outcome": call.outcome}
                 _add(catalogue.AI_CALLS, 1, {**attributes, "ai.reason": call.reason})
-                _record(
-                    catalogue.AI_DURATION, (time.perf_counter() - started_at) * 1000, attributes
-                )
+                _record(catalogue.AI_DURATION, milliseconds, attributes)
+            replied = use == "chat" and call.outcome == "ok"
+            count_event(
+                **{latency_counter(milliseconds): 1, **({"chat_replies": 1} if replied else {})}
+            )
 
 
 def _span_kind(name: str) -> Any:
