@@ -123,8 +123,8 @@ def delete_session(*, user_id: str, session_id: str) -> None:
 def send_message(*, user: User, session_id: str, content: str) -> Exchange:
     """Store the message, ask the provider, store and return the reply."""
     message, context, history = prepare_exchange(user=user, session_id=session_id, content=content)
-    provider = chat_provider()
     try:
+        provider = chat_provider()
         with telemetry.ai_call(use="chat", provider=provider.name, model=provider.model):
             text = provider.reply(context=context, history=history, message=content)
     except Exception as err:
@@ -143,8 +143,8 @@ def stream_message(
     503 like any other; a failure later is a ``ReplyFailed`` event.
     """
     message, context, history = prepare_exchange(user=user, session_id=session_id, content=content)
-    provider = chat_provider()
     try:
+        provider = chat_provider()
         # Until the first piece: what follows streams to the client, not to the provider.
         with telemetry.ai_call(use="chat", provider=provider.name, model=provider.model):
             pieces = iter(provider.stream_reply(context=context, history=history, message=content))

@@ -199,8 +199,8 @@ def analyze_image(*, user: User, scan: Scan, image_jpeg: bytes) -> Scan:
     ``user`` is read as stored: ``run_analysis`` reads the request's user again, and
     ``analysis_worker`` reads the user itself.
     """
-    provider = get_provider()
     try:
+        provider = get_provider()
         with telemetry.ai_call(use="analysis", provider=provider.name, model=provider.model):
             analysis = provider.analyze_skin(
                 image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(user)
