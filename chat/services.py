@@ -125,7 +125,7 @@ def send_message(*, user: User, session_id: str, content: str) -> Exchange:
     message, context, history = prepare_exchange(user=user, session_id=session_id, content=content)
     try:
         provider = chat_provider()
-        with telemetry.ai_call(use="chat", provider=provider.name, model=provider.model):
+        with telemetry.ai_call(use="chat", provider=provider):
             text = provider.reply(context=context, history=history, message=content)
     except Exception as err:
         raise reply_unavailable(err, message) from err
@@ -146,7 +146,7 @@ def stream_message(
     try:
         provider = chat_provider()
         # Until the first piece: what follows streams to the client, not to the provider.
-        with telemetry.ai_call(use="chat", provider=provider.name, model=provider.model):
+        with telemetry.ai_call(use="chat", provider=provider):
             pieces = iter(provider.stream_reply(context=context, history=history, message=content))
             first = next(pieces, "")
     except Exception as err:

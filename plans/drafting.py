@@ -52,7 +52,7 @@ def draft_treatment_plan(
     if draft_plan is None:
         return _recorded(base, provider=RULES_PROVIDER, model=RULES_MODEL, corrections=())
     try:
-        with telemetry.ai_call(use="plan", provider=provider.name, model=provider.model):
+        with telemetry.ai_call(use="plan", provider=provider):
             draft = draft_plan(base_plan=copy.deepcopy(base), analysis=analysis, profile=profile)
         content, corrections = _corrected(draft, base=base, profile=profile)
     except (AnalysisFailed, UnsafePlan) as err:

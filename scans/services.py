@@ -201,7 +201,7 @@ def analyze_image(*, user: User, scan: Scan, image_jpeg: bytes) -> Scan:
     """
     try:
         provider = get_provider()
-        with telemetry.ai_call(use="analysis", provider=provider.name, model=provider.model):
+        with telemetry.ai_call(use="analysis", provider=provider):
             analysis = provider.analyze_skin(
                 image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(user)
             )

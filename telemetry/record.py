@@ -2,7 +2,7 @@
 
     from telemetry import record
     record.http_request(route="api/v1/scans", method="GET", status=200, seconds=0.012)
-    with record.ai_call(use="analysis", provider="gemini", model="gemini-3.5-flash"):
+    with record.ai_call(use="analysis", provider=get_provider()):
         ...
 
 Until ``telemetry.sdk.start`` has run (only when an ``OTEL_*`` exporter is configured)
@@ -120,8 +120,9 @@ class AICall:
 
 
 @contextlib.contextmanager
-def ai_call(*, use: str, provider: str, model: str) -> Iterator[AICall]:
-    """Time an AI provider call and count its outcome; a span when tracing is on.
+def ai_call(*, use: str, provider: Any) -> Iterator[AICall]:
+    """Time a call of ``provider`` (its ``name`` and ``model``) for ``use`` and count its
+    outcome; a span when tracing is on.
 
     An exception that leaves the block is a failure with its ``reason`` attribute (our
     providers' ``AnalysisFailed`` and ``ChatFailed`` carry one), else ``error``. The
@@ -130,13 +131,15 @@ def ai_call(*, use: str, provider: str, model: str) -> Iterator[AICall]:
     call's span.
     """
     call = AICall()
+    model = str(getattr(provider, "model", "unknown"))
+    provider_name = str(getattr(provider, "name", "unknown"))
     started_at = time.perf_counter()
     span_context = (
         _tracer.start_as_current_span(
             f"generate_content {model}",
             kind=_span_kind("CLIENT"),
             attributes={
-                "gen_ai.system": provider,
+                "gen_ai.system": provider_name,
                 "gen_ai.operation.name": "generate_content",
                 "gen_ai.request.model": model,
                 "dermalens.ai.use": use,
@@ -158,7 +161,11 @@ def ai_call(*, use: str, provider: str, model: str) -> Iterator[AICall]:
                 if call.outcome != "ok":
                     span.set_attribute("error.type", call.reason)
             if _instruments is not None:
-                attributes = {"ai.use": use, "ai.provider": provider, "ai.outcome": call.outcome}
+                attributes = {
+                    "ai.use": use,
+                    "ai.provider": provider_name,
+                    "ai.outcome": call.outcome,
+                }
                 _add(catalogue.AI_CALLS, 1, {**attributes, "ai.reason": call.reason})
                 _record(catalogue.AI_DURATION, milliseconds, attributes)
             replied = use == "chat" and call.outcome == "ok"
