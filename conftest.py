@@ -224,7 +224,7 @@ def ses_mailbox(moto_s3_server, settings):
 
 
 GEMINI_TEST_API_KEY = "test-key"
-GEMINI_TEST_MODEL = "gemini-2.5-flash"
+GEMINI_TEST_MODEL = "gemini-3.5-flash"
 
 
 @pytest.fixture(scope="session")

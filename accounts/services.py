@@ -33,6 +33,7 @@ from dynamo.errors import ItemNotFound, VersionConflict
 from dynamo.users import REFRESH_ROTATED, EmailChangeRefused, EmailTaken, User, users_table
 
 logger = logging.getLogger("dermalens.accounts")
+from telemetry import record as telemetry
 
 
 class EmailAlreadyRegistered(Conflict):
@@ -116,6 +117,7 @@ def register_user(*, email: str, password: str, full_name: str) -> tuple[User, T
     except EmailTaken as err:
         raise EmailAlreadyRegistered() from err
     send_verification_link(user=user)
+    telemetry.signed_up()
     return user, issue_tokens(user)
 
 

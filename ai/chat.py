@@ -48,12 +48,14 @@ INGREDIENTS_SHOWN = 3
 class ChatFailed(Exception):
     """No reply: ``reason`` is one of CHAT_FAILURE_REASONS (the message names no user data)."""
 
-    def __init__(self, reason: str, message: str = ""):
+    def __init__(self, reason: str, message: str = "", *, retry_after_seconds: int | None = None):
         if reason not in CHAT_FAILURE_REASONS:
             raise ValueError(f"unknown chat failure reason {reason!r}")
         super().__init__(message or reason)
         self.reason = reason
         self.message = message or reason
+        # When the provider said how soon to ask again (a 429's delay).
+        self.retry_after_seconds = retry_after_seconds
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient):
                 schema=analysis_response_schema(
                     judged_metrics=[name for name in METRICS if name not in by_pipeline]
                 ),
+                use="analysis",
             ),
         )
         answer = self._answer_from(response)

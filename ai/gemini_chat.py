@@ -33,6 +33,7 @@ CHAT_MAX_OUTPUT_TOKENS = 2048
 def chat_config() -> types.GenerateContentConfig:
     return generation_config(
         instruction=CHAT_INSTRUCTION,
+        use="chat",
         response_mime_type="text/plain",
         temperature=CHAT_TEMPERATURE,
         max_output_tokens=CHAT_MAX_OUTPUT_TOKENS,
@@ -72,7 +73,9 @@ class GeminiChat:
                 contents=chat_contents(context, history, message), config=chat_config()
             )
         except AnalysisFailed as failure:
-            raise self._chat_failed(failure.reason, failure.message) from failure
+            raise self._chat_failed(
+                failure.reason, failure.message, retry_after_seconds=failure.retry_after_seconds
+            ) from failure
         return self._reply_text(response)
 
     def stream_reply(
@@ -90,7 +93,9 @@ class GeminiChat:
             raise self._chat_failed("invalid_response", "the answer was markup only")
         return text
 
-    def _chat_failed(self, reason: str, message: str) -> ChatFailed:
+    def _chat_failed(
+        self, reason: str, message: str, *, retry_after_seconds: int | None = None
+    ) -> ChatFailed:
         # The message names status codes and reasons only, never what the person wrote.
         logger.warning("Gemini %s chat reply failed: %s: %s", self.model, reason, message)
-        return ChatFailed(reason, message)
+        return ChatFailed(reason, message, retry_after_seconds=retry_after_seconds)

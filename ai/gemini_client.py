@@ -2,17 +2,27 @@
 
     class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient): ...
 
-Retries are google-genai's own (``HttpRetryOptions``, tenacity underneath): 408, 429 and
-5xx answers, timeouts and connection errors are tried again with exponential backoff and
-jitter, at most ``GEMINI_MAX_ATTEMPTS`` attempts in all. What still fails, any other
-refusal (400 INVALID_ARGUMENT, 403, 404 NOT_FOUND for a retired model: not retried),
-and any answer that is blocked or is not JSON, becomes ``AnalysisFailed`` with its
-reason code. The provider's own error message goes to the log, never to a client; the
-image, the prompt and the API key are never logged.
+Retries are google-genai's own (``HttpRetryOptions``, tenacity underneath): 408 and 5xx
+answers, timeouts and connection errors are tried again with exponential backoff and
+jitter, at most ``GEMINI_MAX_ATTEMPTS`` attempts in all. A 429 is ours: the server says
+how long to wait (``google.rpc.RetryInfo``'s ``retryDelay``), and that wait is honoured
+when it fits in ``GEMINI_RATE_LIMIT_BUDGET_SECONDS``; otherwise the call fails at once as
+``rate_limited`` with the server's delay as ``retry_after_seconds``, never hammering a
+quota that has said when it refills. Any other refusal (400 INVALID_ARGUMENT, 403, 404
+NOT_FOUND for a retired model: not retried), and any answer that is blocked or is not
+JSON, becomes ``AnalysisFailed`` with its reason code. The provider's own error message
+goes to the log, never to a client; the image, the prompt and the API key are never
+logged.
+
+The API version (``GEMINI_API_VERSION``) and each use's thinking (``GEMINI_THINKING_*``)
+are settings; see the README for how to choose them.
 """
 
 import json
 import logging
+import math
+import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +37,20 @@ from ai.providers import AnalysisFailed
 
 logger = logging.getLogger(__name__)
 
-RETRY_STATUS_CODES = (408, 429, 500, 502, 503, 504)
+# google-genai retries these on its own schedule; 429 is left to ``_generate``.
+RETRY_STATUS_CODES = (408, 500, 502, 503, 504)
+RATE_LIMITED_STATUS = 429
+RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
+# A protobuf Duration in JSON: "17s", "0.5s", "1.000340012s".
+DURATION = re.compile(r"^(?P<seconds>\d+(?:\.\d+)?)s$")
+# What each use's GEMINI_THINKING_* setting may name (Gemini 3 models); a number is a
+# token budget instead (2.5 models: 0 turns thinking off, -1 lets the model choose).
+THINKING_LEVELS = ("minimal", "low", "medium", "high")
+THINKING_SETTINGS = {
+    "analysis": "GEMINI_THINKING_ANALYSIS",
+    "plan": "GEMINI_THINKING_PLAN",
+    "chat": "GEMINI_THINKING_CHAT",
+}
 # Enough of a provider's error message to tell one refusal from another in the log.
 PROVIDER_MESSAGE_MAX_CHARS = 300
 # Low: the same photo should get the same scores.
@@ -57,11 +80,34 @@ SAFETY_SETTINGS = [
 ]
 
 
-def generation_config(*, instruction: str, **options: Any) -> types.GenerateContentConfig:
-    """A request's configuration: ``instruction``, ``options``, the shared safety settings."""
+def thinking_config(use: str) -> types.ThinkingConfig | None:
+    """The thinking of ``use`` (analysis, plan, chat) from its GEMINI_THINKING_* setting.
+
+    Thinking tokens count against ``max_output_tokens`` and the timeout, so each use
+    says how much it may think; empty leaves the model's own default.
+    """
+    setting = THINKING_SETTINGS[use]
+    value = str(getattr(settings, setting)).strip().lower()
+    if not value:
+        return None
+    if value in THINKING_LEVELS:
+        return types.ThinkingConfig(thinking_level=types.ThinkingLevel(value.upper()))
+    try:
+        return types.ThinkingConfig(thinking_budget=int(value))
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{setting} must be a thinking level ({', '.join(THINKING_LEVELS)}) for a "
+            f"Gemini 3 model, or a token budget (0 off, -1 dynamic) for a 2.5 model."
+        ) from None
+
+
+def generation_config(*, instruction: str, use: str, **options: Any) -> types.GenerateContentConfig:
+    """A request's configuration: ``instruction``, ``use``'s thinking, ``options``, the
+    shared safety settings."""
     return types.GenerateContentConfig(
         system_instruction=instruction,
         safety_settings=SAFETY_SETTINGS,
+        thinking_config=thinking_config(use),
         # No tools: without this google-genai logs "AFC is enabled" on every call.
         automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         **options,
@@ -89,13 +135,22 @@ class GeminiClient:
             raise ImproperlyConfigured("GEMINI_MAX_ATTEMPTS must be 1 or more.")
         if settings.GEMINI_TIMEOUT_SECONDS <= 0:
             raise ImproperlyConfigured("GEMINI_TIMEOUT_SECONDS must be more than 0.")
+        if not settings.GEMINI_API_VERSION:
+            raise ImproperlyConfigured("GEMINI_API_VERSION must name a version, e.g. v1beta.")
+        for use in THINKING_SETTINGS:
+            thinking_config(use)  # a bad setting stops start-up, not the first scan
         self.model: str = settings.GEMINI_MODEL
+        self.api_version: str = settings.GEMINI_API_VERSION
         self.max_attempts: int = settings.GEMINI_MAX_ATTEMPTS
+        self.rate_limit_budget_seconds: float = settings.GEMINI_RATE_LIMIT_BUDGET_SECONDS
+        self.retry_initial_delay_seconds = retry_initial_delay_seconds
+        self.retry_max_delay_seconds = retry_max_delay_seconds
         self._client = genai.Client(
             vertexai=False,
             api_key=settings.GEMINI_API_KEY,
             http_options=types.HttpOptions(
                 base_url=settings.GEMINI_BASE_URL,
+                api_version=self.api_version,
                 timeout=round(settings.GEMINI_TIMEOUT_SECONDS * 1000),  # milliseconds
                 retry_options=types.HttpRetryOptions(
                     attempts=self.max_attempts,
@@ -112,8 +167,10 @@ class GeminiClient:
         self, *, contents: list[Any], config: types.GenerateContentConfig
     ) -> types.GenerateContentResponse:
         try:
-            return self._client.models.generate_content(
-                model=self.model, contents=contents, config=config
+            return self._honouring_rate_limits(
+                lambda: self._client.models.generate_content(
+                    model=self.model, contents=contents, config=config
+                )
             )
         except errors.APIError as err:
             reason = _reason_for_status(err.code)
@@ -136,13 +193,52 @@ class GeminiClient:
                 "invalid_response", f"not a generateContent answer (fields: {fields[:5]})"
             ) from err
 
+    def _honouring_rate_limits(
+        self, call: Callable[[], types.GenerateContentResponse]
+    ) -> types.GenerateContentResponse:
+        """``call()``, waiting out 429s as the server asks while the budget allows.
+
+        Without a RetryInfo the wait is our own backoff. A wait that would pass the
+        budget, or a 429 on the last attempt, fails at once, with the server's delay as
+        ``retry_after_seconds`` when it gave one.
+        """
+        deadline = time.monotonic() + self.rate_limit_budget_seconds
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return call()
+            except errors.APIError as err:
+                if err.code != RATE_LIMITED_STATUS:
+                    raise
+                advised = retry_delay_seconds(err)
+                wait = advised if advised is not None else self._backoff_seconds(attempt)
+                if attempt == self.max_attempts or time.monotonic() + wait > deadline:
+                    raise self._failed(
+                        "rate_limited",
+                        f"Gemini answered 429 {err.status}; advised delay {advised}s",
+                        # Only the server's own delay is passed on as Retry-After.
+                        retry_after_seconds=None if advised is None else max(1, math.ceil(advised)),
+                    ) from err
+                logger.info("Gemini %s rate limited; retrying in %.1fs", self.model, wait)
+                time.sleep(wait)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _backoff_seconds(self, attempt: int) -> float:
+        return min(
+            self.retry_initial_delay_seconds * 2 ** (attempt - 1), self.retry_max_delay_seconds
+        )
+
     @staticmethod
     def _json_config(
-        *, instruction: str, schema: dict[str, Any], temperature: float = TEMPERATURE
+        *,
+        instruction: str,
+        schema: dict[str, Any],
+        use: str,
+        temperature: float = TEMPERATURE,
     ) -> types.GenerateContentConfig:
         """Structured JSON output against ``schema``, with the shared safety settings."""
         return generation_config(
             instruction=instruction,
+            use=use,
             response_mime_type="application/json",
             response_schema=schema,
             temperature=temperature,
@@ -181,11 +277,31 @@ class GeminiClient:
                 "invalid_response", f"the answer is not JSON ({finish_reason})"
             ) from err
 
-    def _failed(self, reason: str, message: str, *, level: int = logging.WARNING) -> AnalysisFailed:
+    def _failed(
+        self,
+        reason: str,
+        message: str,
+        *,
+        level: int = logging.WARNING,
+        retry_after_seconds: int | None = None,
+    ) -> AnalysisFailed:
         # The message names status codes, contract fields and the provider's own error
         # text only, never user data; it stays in the log (clients see the reason code).
         logger.log(level, "Gemini %s call failed: %s: %s", self.model, reason, message)
-        return AnalysisFailed(reason, message)
+        return AnalysisFailed(reason, message, retry_after_seconds=retry_after_seconds)
+
+
+def retry_delay_seconds(err: errors.APIError) -> float | None:
+    """The ``retryDelay`` of the error's ``google.rpc.RetryInfo`` detail, if it has one."""
+    body = err.details if isinstance(err.details, dict) else {}
+    error = body.get("error", body)
+    details = error.get("details") if isinstance(error, dict) else None
+    for detail in details if isinstance(details, list) else ():
+        if isinstance(detail, dict) and detail.get("@type") == RETRY_INFO_TYPE:
+            match = DURATION.match(str(detail.get("retryDelay", "")))
+            if match:
+                return float(match["seconds"])
+    return None
 
 
 def _reason_for_status(status_code: int | None) -> str:

@@ -32,6 +32,7 @@ class GeminiPlanDrafting:
             config=self._json_config(
                 instruction=PLAN_DRAFTING_INSTRUCTION,
                 schema=plan_response_schema(),
+                use="plan",
                 temperature=PLAN_TEMPERATURE,
             ),
         )

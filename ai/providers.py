@@ -37,14 +37,18 @@ FAILURE_REASONS = (
 
 
 class AnalysisFailed(Exception):
-    """The provider could not produce a valid analysis; ``reason`` is a FAILURE_REASONS code."""
+    """The provider could not produce a valid analysis; ``reason`` is a FAILURE_REASONS code.
 
-    def __init__(self, reason: str, message: str = ""):
+    ``retry_after_seconds``: when the provider said how soon to ask again (a 429's delay).
+    """
+
+    def __init__(self, reason: str, message: str = "", *, retry_after_seconds: int | None = None):
         if reason not in FAILURE_REASONS:
             raise ValueError(f"unknown failure reason {reason!r}")
         super().__init__(message or reason)
         self.reason = reason
         self.message = message or reason
+        self.retry_after_seconds = retry_after_seconds
 
 
 @dataclass(frozen=True)

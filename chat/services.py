@@ -31,6 +31,7 @@ from dynamo.jobs import Job
 from dynamo.users import User, users_table
 from jobs.services import start_job
 from scans.services import seconds_until_quota_resets
+from telemetry import record as telemetry
 
 logger = logging.getLogger("dermalens.chat")
 
@@ -62,9 +63,12 @@ class ReplyUnavailable(ServiceUnavailable):
         "shortly to retry."
     )
 
-    def __init__(self, *, reason: str, message_id: str):
+    def __init__(self, *, reason: str, message_id: str, retry_after_seconds: int | None = None):
         super().__init__(details={"reason": reason, "message_id": message_id})
-        if reason == "rate_limited":
+        if retry_after_seconds:
+            # The provider said when it can answer again (a 429's RetryInfo).
+            self.retry_after_seconds = retry_after_seconds
+        elif reason == "rate_limited":
             self.retry_after_seconds = RETRY_AFTER_SECONDS_RATE_LIMITED
         else:
             self.retry_after_seconds = RETRY_AFTER_SECONDS_REPLY
@@ -134,7 +138,9 @@ def send_message(*, user: User, session_id: str, content: str) -> Exchange:
     """Store the message, ask the provider, store and return the reply."""
     message, context, history = prepare_exchange(user=user, session_id=session_id, content=content)
     try:
-        text = chat_provider().reply(context=context, history=history, message=content)
+        provider = chat_provider()
+        with telemetry.ai_call(use="chat", provider=provider):
+            text = provider.reply(context=context, history=history, message=content)
     except Exception as err:
         raise reply_unavailable(err, message) from err
     if not text:
@@ -152,10 +158,11 @@ def stream_message(
     """
     message, context, history = prepare_exchange(user=user, session_id=session_id, content=content)
     try:
-        pieces = iter(
-            chat_provider().stream_reply(context=context, history=history, message=content)
-        )
-        first = next(pieces, "")
+        provider = chat_provider()
+        # Until the first piece: what follows streams to the client, not to the provider.
+        with telemetry.ai_call(use="chat", provider=provider):
+            pieces = iter(provider.stream_reply(context=context, history=history, message=content))
+            first = next(pieces, "")
     except Exception as err:
         raise reply_unavailable(err, message) from err
     if not first:
@@ -242,7 +249,11 @@ def auto_title(content: str) -> str:
 
 def reply_unavailable(err: Exception, message: ChatMessage) -> ReplyUnavailable:
     if isinstance(err, ChatFailed):
-        return ReplyUnavailable(reason=err.reason, message_id=message.message_id)
+        return ReplyUnavailable(
+            reason=err.reason,
+            message_id=message.message_id,
+            retry_after_seconds=err.retry_after_seconds,
+        )
     # A provider bug must not lose the person's message: it is stored; this is a 503.
     logger.exception("chat reply crashed", extra={"session_id": message.session_id})
     return ReplyUnavailable(reason="provider_unavailable", message_id=message.message_id)

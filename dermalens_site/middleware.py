@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from dermalens_site.errors import error_body
 from dermalens_site.log_paths import loggable_path
+from telemetry import record
 
 logger = logging.getLogger("dermalens.request")
 
@@ -34,6 +35,15 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
+        duration = time.perf_counter() - started
+        match = request.resolver_match
+        record.http_request(
+            # The route pattern, never the path: ids in paths would make a metric per scan.
+            route=(match.route or match.view_name) if match else "unmatched",
+            method=request.method or "",
+            status=response.status_code,
+            seconds=duration,
+        )
         user = getattr(request, "user", None)
         logger.info(
             "request",
@@ -42,7 +52,7 @@ class RequestLogMiddleware:
                 "method": request.method,
                 "path": loggable_path(request.path),
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "duration_ms": round(duration * 1000, 2),
                 "user_id": getattr(user, "user_id", None),
             },
         )

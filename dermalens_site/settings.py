@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "ai",
     "privacy",
     "jobs",
+    "telemetry",
 ]
 
 MIDDLEWARE = [
@@ -198,7 +199,18 @@ AI_PROVIDER = env.str("AI_PROVIDER", default="") or None
 # "gemini" or "offline" for chat replies alone; unset: the provider of AI_PROVIDER.
 AI_CHAT_PROVIDER = env.str("AI_CHAT_PROVIDER", default="") or None
 GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="") or None
-GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-2.5-flash")
+# A stable (GA) model with no shutdown date announced; gemini-2.5-flash retires in 2026.
+# Choosing another: README, "Choosing the Gemini model and API version".
+GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-3.5-flash")
+# google-genai 3.x calls "v1" by default, which refuses systemInstruction and
+# responseSchema (400 "Unknown name"); every call sends both, so v1beta it is.
+GEMINI_API_VERSION = env.str("GEMINI_API_VERSION", default="v1beta")
+# How much each use may think: a level (minimal, low, medium, high) for Gemini 3 models,
+# or a token budget for 2.5 ones (0 off, -1 dynamic); empty: the model's default.
+# Thoughts count against max_output_tokens and the timeout.
+GEMINI_THINKING_ANALYSIS = env.str("GEMINI_THINKING_ANALYSIS", default="low")
+GEMINI_THINKING_PLAN = env.str("GEMINI_THINKING_PLAN", default="low")
+GEMINI_THINKING_CHAT = env.str("GEMINI_THINKING_CHAT", default="minimal")
 # Only for tests and proxies: another address for the Gemini REST API.
 GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", default="") or None
 GEMINI_TIMEOUT_SECONDS = env.float("GEMINI_TIMEOUT_SECONDS", default=30.0)
@@ -206,6 +218,9 @@ GEMINI_MAX_ATTEMPTS = env.int("GEMINI_MAX_ATTEMPTS", default=3)
 # Exponential backoff between attempts (429 and 5xx), with jitter.
 GEMINI_RETRY_INITIAL_DELAY_SECONDS = env.float("GEMINI_RETRY_INITIAL_DELAY_SECONDS", default=1.0)
 GEMINI_RETRY_MAX_DELAY_SECONDS = env.float("GEMINI_RETRY_MAX_DELAY_SECONDS", default=10.0)
+# A 429's RetryInfo delay is waited out while the waits of one call stay within this;
+# a longer delay fails at once, with the server's delay as Retry-After.
+GEMINI_RATE_LIMIT_BUDGET_SECONDS = env.float("GEMINI_RATE_LIMIT_BUDGET_SECONDS", default=15.0)
 
 # --- Scans and images ---------------------------------------------------------------
 MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=40_000_000)
@@ -447,10 +462,18 @@ LOGGING = {
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
-    # No log line holds a credential that travels in a URL path (signed image tokens).
-    "filters": {"paths": {"()": "dermalens_site.log_paths.LoggablePathsFilter"}},
+    # No log line holds a credential that travels in a URL path (signed image tokens);
+    # trace_id and span_id on each line written inside a trace (telemetry on only).
+    "filters": {
+        "paths": {"()": "dermalens_site.log_paths.LoggablePathsFilter"},
+        "trace": {"()": "telemetry.logs.TraceContextFilter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["paths"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["paths", "trace"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

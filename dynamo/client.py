@@ -13,6 +13,7 @@ BatchGetItem, TransactGetItems) as plain JSON: see ``ItemResponseParser``.
 
 import functools
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import boto3
@@ -87,13 +88,21 @@ def client_arguments() -> dict[str, Any]:
     return {"endpoint_url": endpoint, **LOCAL_CREDENTIALS} if endpoint else {}
 
 
+# Called with each new client: botocore event hooks that must outlive a reset_client()
+# (``dynamo.metrics.publish_dynamodb_metrics`` adds one).
+CLIENT_HOOKS: list[Callable[[Any], None]] = []
+
+
 @functools.cache
 def get_client() -> "DynamoDBClient":
     """Return the process's DynamoDB client, creating it on first use."""
     core = botocore.session.get_session()
     core.register_component("response_parser_factory", DynamoDBParserFactory())
     session = boto3.session.Session(botocore_session=core)
-    return session.client("dynamodb", config=client_config(), **client_arguments())
+    client = session.client("dynamodb", config=client_config(), **client_arguments())
+    for hook in CLIENT_HOOKS:
+        hook(client)
+    return client
 
 
 def reset_client() -> None:

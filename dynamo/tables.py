@@ -143,7 +143,8 @@ CHAT = TableDefinition(
 )
 
 # The ops audit trail (staff actions) and the failed-analysis log, in month and day
-# partitions so that "newest first" is a Query, never a Scan; see dynamo/audit.py.
+# partitions so that "newest first" is a Query, never a Scan; see dynamo/audit.py. The
+# dashboard's sharded daily counters live here too (dynamo/daily_stats.py).
 AUDIT = TableDefinition(
     setting="DYNAMODB_AUDIT_TABLE",
     partition_key=("period", "S"),

@@ -16,7 +16,7 @@ from accounts.services import InvalidCredentials, log_in
 from accounts.throttles import LoginThrottle
 from dermalens_site.errors import ApplicationError, NotFound
 from dynamo.errors import InvalidCursor
-from ops import selectors, services
+from ops import history, selectors, services
 from ops.auth import ops_page, safe_next, sign_in, sign_out, signed_in_staff, staff_required
 from ops.forms import EraseForm, LoginForm, SearchForm
 
@@ -109,7 +109,11 @@ def logout(request: HttpRequest) -> HttpResponse:
 @staff_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "ops/dashboard.html", {"dashboard": selectors.dashboard()})
+    return render(
+        request,
+        "ops/dashboard.html",
+        {"dashboard": selectors.dashboard(), "history": history.service_history()},
+    )
 
 
 @staff_required

@@ -27,6 +27,7 @@ from plans.safety import (
     without_actives,
 )
 from skincare.routines import FREQUENCIES, ROUTINES
+from telemetry import record as telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ def draft_treatment_plan(
     if draft_plan is None:
         return _rules_alone(base)
     try:
-        draft = draft_plan(base_plan=copy.deepcopy(base), analysis=analysis, profile=profile)
+        with telemetry.ai_call(use="plan", provider=provider):
+            draft = draft_plan(base_plan=copy.deepcopy(base), analysis=analysis, profile=profile)
     except AnalysisFailed as failure:
         # The provider logged its own message; the reason code is enough here.
         logger.warning(

@@ -38,6 +38,7 @@ from dynamo.users import User, users_table
 from jobs.services import QueueUnavailable, enqueue
 from scans import storage
 from scans.images import prepare_scan_image
+from telemetry import record as telemetry
 
 logger = logging.getLogger("dermalens.scans")
 
@@ -79,6 +80,7 @@ def upload_scan(
         earlier = scans.find_by_idempotency_key(user.user_id, idempotency_key)
         if earlier is not None:
             return earlier, False
+    telemetry.upload_received(size_bytes=image.size or 0, area=area)
     prepared = prepare_scan_image(image)
     scan_id = str(ULID())
     files = {
@@ -108,6 +110,7 @@ def upload_scan(
     except Exception:
         storage.delete_scan_files(list(files))
         raise
+    telemetry.scan_stored()
     if settings.ANALYSIS_QUEUE_URL:
         return queue_analysis(user=user, scan=scan), True
     return run_analysis(user=user, scan=scan, image_jpeg=prepared.jpeg), True
@@ -164,7 +167,16 @@ def queue_analysis(*, user: User, scan: Scan, refuse_past_quota: bool = False) -
     from scans import tasks  # the tasks call back into this module
 
     try:
-        enqueue(tasks.analyze_scan, user_id=user.user_id, scan_id=scan.scan_id)
+        # The job's trace links to this request's (telemetry on only).
+        trace: dict[str, str] = {}
+        telemetry.inject_trace_context(trace)
+        enqueue(
+            tasks.analyze_scan,
+            user_id=user.user_id,
+            scan_id=scan.scan_id,
+            trace=trace,
+            queued_at=time.time(),
+        )
     except QueueUnavailable:
         # Nothing will analyse it: say so, as a provider outage would, so it can be retried.
         return record(scan, status="failed", failure_reason="provider_unavailable", analysis=None)
@@ -233,9 +245,11 @@ def analyze_image(*, user: User, scan: Scan, image_jpeg: bytes) -> Scan:
     the analysis job (``analyze_queued_scan``) reads the user itself.
     """
     try:
-        analysis = get_provider().analyze_skin(
-            image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(user)
-        )
+        provider = get_provider()
+        with telemetry.ai_call(use="analysis", provider=provider):
+            analysis = provider.analyze_skin(
+                image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(user)
+            )
     except AnalysisFailed as failure:
         return record(scan, status="failed", failure_reason=failure.reason, analysis=None)
     except Exception:
@@ -260,6 +274,8 @@ def record(scan: Scan, *, status: str, failure_reason: str | None, analysis: dic
         users_table().count_activity(scan.user_id, counts={"failed_scans": 1 if is_failed else -1})
     if status == "failed":
         log_failed_analysis(updated, reason=failure_reason or "provider_unavailable")
+    if status in ("complete", "failed"):
+        telemetry.analysis_finished(status=status, failure_reason=failure_reason)
     return updated
 
 

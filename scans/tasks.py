@@ -17,6 +17,7 @@ from celery import shared_task
 from django.conf import settings
 
 from scans import services
+from telemetry import record as telemetry
 
 logger = logging.getLogger("dermalens.worker")
 
@@ -31,16 +32,29 @@ class MalformedJob(ValueError):
 
 
 @shared_task(name="scans.analyze_scan", bind=True, max_retries=BUSY_RETRIES)
-def analyze_scan(self, *, user_id: str, scan_id: str) -> str:
-    """Analyse one queued scan; returns the outcome (also logged)."""
+def analyze_scan(
+    self,
+    *,
+    user_id: str,
+    scan_id: str,
+    trace: dict[str, str] | None = None,
+    queued_at: float | None = None,
+) -> str:
+    """Analyse one queued scan; returns the outcome (also logged).
+
+    ``trace`` is the queuing request's trace context: the job's own trace links to it.
+    """
     if not all(isinstance(i, str) and ID_PATTERN.match(i) for i in (user_id, scan_id)):
         raise MalformedJob("user_id and scan_id must be ULIDs")
+    if isinstance(queued_at, int | float):
+        telemetry.queue_wait(seconds=time.time() - queued_at)
     started = time.perf_counter()
-    outcome = services.analyze_queued_scan(
-        user_id=user_id,
-        scan_id=scan_id,
-        claim_seconds=settings.ANALYSIS_VISIBILITY_TIMEOUT_SECONDS,
-    )
+    with telemetry.consumer_span("analysis process", trace if isinstance(trace, dict) else {}):
+        outcome = services.analyze_queued_scan(
+            user_id=user_id,
+            scan_id=scan_id,
+            claim_seconds=settings.ANALYSIS_VISIBILITY_TIMEOUT_SECONDS,
+        )
     duration_ms = round((time.perf_counter() - started) * 1000, 2)
     logger.info(
         "analysis job handled",

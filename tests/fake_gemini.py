@@ -5,10 +5,12 @@
     ...  # point GEMINI_BASE_URL at server.base_url, call the provider, read server.requests
     server.stop()
 
-It answers ``POST /{version}/models/{model}:generateContent`` on 127.0.0.1 (any version
-segment: google-genai 3.x calls ``/v1/...``), records every request it receives, and
-plays the scripted responses in order; with nothing scripted it asks its ``responder``,
-if it was given one, and otherwise answers a valid analysis. A responder chooses the
+It answers ``POST /{version}/models/{model}:generateContent`` on 127.0.0.1, records every
+request it receives, and plays the scripted responses in order; with nothing scripted it
+asks its ``responder``, if it was given one, and otherwise answers a valid analysis.
+Like the real service, the ``v1`` version refuses ``systemInstruction`` and
+``responseSchema`` with 400 INVALID_ARGUMENT "Unknown name" (google-genai 3.x calls
+``v1`` unless told otherwise); any other version segment accepts them. A responder chooses the
 answer from the request, which suits many concurrent callers (the load benchmark):
 
     server = FakeGemini(responder=lambda request: FakeResponse.text_answer("Hello.")).start()
@@ -26,7 +28,13 @@ from typing import Any
 GENERATE_CONTENT_PATH = re.compile(
     r"^/(?P<version>[^/]+)/models/(?P<model>[^/:]+):generateContent$"
 )
-MODEL_VERSION = "gemini-2.5-flash-fake"
+MODEL_VERSION = "gemini-3.5-flash-fake"
+# Fields of a generateContent body that the real "v1" API does not know (v1beta does).
+V1_UNKNOWN_FIELDS = {
+    "systemInstruction": ("systemInstruction",),
+    "responseSchema": ("generationConfig", "responseSchema"),
+    "responseJsonSchema": ("generationConfig", "responseJsonSchema"),
+}
 # A handler never waits on a silent client longer than this.
 SOCKET_TIMEOUT_SECONDS = 10
 # How soon stop() takes effect.
@@ -150,6 +158,45 @@ class FakeResponse:
         return cls(200, {"candidates": "none today", "usageMetadata": [1, 2]})
 
     @classmethod
+    def rate_limited(cls, *, retry_delay: str) -> "FakeResponse":
+        """A 429 whose details carry ``google.rpc.RetryInfo`` (``retry_delay``: "17s")."""
+        response = cls.status(429)
+        error = {
+            **response.body["error"],
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                    "violations": [{"quotaMetric": "generate_content_requests"}],
+                },
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay},
+            ],
+        }
+        return cls(429, {"error": error})
+
+    @classmethod
+    def unknown_field(cls, field_name: str) -> "FakeResponse":
+        """The real ``v1`` API's answer to a field it does not know."""
+        description = (
+            f'Invalid JSON payload received. Unknown name "{field_name}": Cannot find field.'
+        )
+        return cls(
+            400,
+            {
+                "error": {
+                    "code": 400,
+                    "message": description,
+                    "status": "INVALID_ARGUMENT",
+                    "details": [
+                        {
+                            "@type": "type.googleapis.com/google.rpc.BadRequest",
+                            "fieldViolations": [{"description": description}],
+                        }
+                    ],
+                }
+            },
+        )
+
+    @classmethod
     def timeout(cls, seconds: float) -> "FakeResponse":
         """A valid answer, but only after ``seconds`` (longer than the client's timeout)."""
         answer = cls.json_answer(valid_analysis_answer())
@@ -186,6 +233,23 @@ class ReceivedRequest:
     def model(self) -> str | None:
         match = GENERATE_CONTENT_PATH.match(self.path)
         return match["model"] if match else None
+
+    @property
+    def version(self) -> str | None:
+        match = GENERATE_CONTENT_PATH.match(self.path)
+        return match["version"] if match else None
+
+    def unknown_to_v1(self) -> str | None:
+        """The first field the real ``v1`` API would refuse, if this is a v1 call."""
+        if self.version != "v1" or not isinstance(self.body, dict):
+            return None
+        for name, path in V1_UNKNOWN_FIELDS.items():
+            value: Any = self.body
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            if value is not None:
+                return name
+        return None
 
 
 class FakeGemini:
@@ -261,6 +325,9 @@ class FakeGemini:
             wake = self._wake
             if not GENERATE_CONTENT_PATH.match(request.path) or request.method != "POST":
                 return FakeResponse.status(404), wake
+            unknown = request.unknown_to_v1()
+            if unknown is not None:
+                return FakeResponse.unknown_field(unknown), wake
             if self._queue:
                 return self._queue.popleft(), wake
         if self._responder is not None:

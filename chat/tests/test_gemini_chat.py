@@ -148,11 +148,13 @@ def test_the_reply_is_stored_as_plain_text(gemini_chat, auth_client):
     [
         ([FakeResponse.status(500)] * 3, "provider_unavailable", 5),
         ([FakeResponse.status(429)] * 3, "rate_limited", 30),
+        # The server's RetryInfo says 42 s, past the wait budget: at once, with its delay.
+        ([FakeResponse.rate_limited(retry_delay="42s")], "rate_limited", 42),
         ([FakeResponse.safety_block()], "safety_block", 5),
         ([FakeResponse.safety_block(in_candidate=True)], "safety_block", 5),
         ([FakeResponse.text_answer("")], "invalid_response", 5),
     ],
-    ids=["500", "429", "prompt-blocked", "answer-blocked", "empty"],
+    ids=["500", "429", "429-retry-info", "prompt-blocked", "answer-blocked", "empty"],
 )
 def test_a_provider_failure_is_503_with_retry_after_and_keeps_my_message(
     gemini_chat, auth_client, script, reason, retry_after

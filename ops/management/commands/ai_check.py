@@ -1,0 +1,112 @@
+"""Send one small real request to Gemini for each use, and say what worked.
+
+    python manage.py ai_check
+
+With the configured ``GEMINI_API_KEY``, ``GEMINI_MODEL``, ``GEMINI_API_VERSION`` and
+thinking settings it analyses a generated face image, drafts a plan from the rules' plan
+for an empty profile, and answers one chat message: the three request shapes the service
+sends. One line per use says ``ok`` (with the time taken) or ``FAILED`` with the reason
+and the provider's own message; the exit code is non-zero when anything failed, so a
+deployment stops before users meet a wrong model name, a refused field or a bad key.
+Nothing of any user is sent.
+"""
+
+import io
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
+from google.genai import errors
+from PIL import Image, ImageDraw, ImageFilter
+
+from ai.chat import ChatContext, ChatFailed
+from ai.providers import AnalysisFailed, SkinProfile
+from plans.rules import build_plan
+
+# Big enough to pass the upload checks (480 px on the short side), small to send.
+FACE_IMAGE_PIXELS = 640
+SKIN_TONE = (214, 170, 140)
+CHECK_MESSAGE = "In one sentence: what does a gentle cleanser do?"
+
+
+def generated_face_jpeg() -> bytes:
+    """A drawn face (oval, eyes, brows, nose, mouth), softened like a photo: no person's."""
+    size = FACE_IMAGE_PIXELS
+    image = Image.new("RGB", (size, size), (196, 206, 214))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((150, 70, 490, 560), fill=SKIN_TONE)
+    for left in (225, 355):
+        draw.ellipse((left, 240, left + 60, 275), fill=(245, 245, 240))
+        draw.ellipse((left + 18, 244, left + 42, 271), fill=(70, 50, 40))
+        draw.arc((left - 5, 205, left + 65, 245), 200, 340, fill=(90, 60, 45), width=8)
+    draw.line((320, 280, 305, 380, 335, 385), fill=(180, 130, 105), width=5)
+    draw.arc((260, 400, 380, 470), 20, 160, fill=(170, 80, 80), width=8)
+    image = image.filter(ImageFilter.GaussianBlur(2))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def provider_message(err: BaseException) -> str:
+    """The provider's own words: the API error's status and message when there is one."""
+    cause: BaseException | None = err
+    while cause is not None and not isinstance(cause, errors.APIError):
+        cause = cause.__cause__
+    if isinstance(cause, errors.APIError):
+        return f"Gemini answered {cause.code} {cause.status}: {cause.message}"
+    return getattr(err, "message", None) or str(err) or type(err).__name__
+
+
+class Command(BaseCommand):
+    help = "Send one small real Gemini request per use (analysis, plan, chat); exit 1 if any fails."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from ai.gemini import GeminiProvider  # needs the settings checked below
+
+        if not settings.GEMINI_API_KEY:
+            raise CommandError("GEMINI_API_KEY is not set: there is no Gemini to check.")
+        try:
+            provider = GeminiProvider()
+        except ImproperlyConfigured as err:
+            raise CommandError(str(err)) from err
+        self.stdout.write(
+            f"Gemini {provider.model}, API {provider.api_version}, "
+            f"{settings.GEMINI_BASE_URL or 'generativelanguage.googleapis.com'}"
+        )
+        profile = SkinProfile()
+        checks: dict[str, Callable[[], object]] = {
+            "analysis": lambda: provider.analyze_skin(
+                image_jpeg=generated_face_jpeg(), area="face", profile=profile
+            ),
+            "plan": lambda: provider.draft_plan(
+                base_plan=build_plan(analysis=None, profile=profile),
+                analysis=None,
+                profile=profile,
+            ),
+            "chat": lambda: provider.reply(
+                context=ChatContext(), history=[], message=CHECK_MESSAGE
+            ),
+        }
+        failed = [use for use, check in checks.items() if not self.run_check(use, check)]
+        if failed:
+            raise CommandError(f"{len(failed)} of {len(checks)} checks failed: {', '.join(failed)}")
+        self.stdout.write(self.style.SUCCESS(f"all {len(checks)} checks passed"))
+
+    def run_check(self, use: str, check: Callable[[], object]) -> bool:
+        started = time.perf_counter()
+        try:
+            check()
+        except (AnalysisFailed, ChatFailed) as failure:
+            self.stdout.write(
+                f"{use:<9} FAILED  {failure.reason}: {provider_message(failure)}",
+            )
+            return False
+        except Exception as err:  # a 400/403/404 is exactly what this command is for
+            self.stdout.write(f"{use:<9} FAILED  {provider_message(err)}")
+            return False
+        seconds = time.perf_counter() - started
+        self.stdout.write(f"{use:<9} ok      {seconds:.1f} s")
+        return True
