@@ -31,9 +31,9 @@ from accounts.tokens import VERSION_CLAIM, TokenPair, issue_tokens, read_refresh
 from dermalens_site.errors import ApplicationError, AuthenticationError, Conflict
 from dynamo.errors import ItemNotFound, VersionConflict
 from dynamo.users import REFRESH_ROTATED, EmailChangeRefused, EmailTaken, User, users_table
+from telemetry import record as telemetry
 
 logger = logging.getLogger("dermalens.accounts")
-from telemetry import record as telemetry
 
 
 class EmailAlreadyRegistered(Conflict):
