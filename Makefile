@@ -44,7 +44,7 @@ lint: $(VENV)/.installed
 # mypy with the Django and DRF plugins (configuration in pyproject.toml). The plugin
 # loads the settings, which in production mode want a real-looking SECRET_KEY.
 typecheck: $(VENV)/.installed
-	SECRET_KEY=typecheck-only-$$(printf '%050d' 0) DEBUG=false $(BIN)/mypy
+	SECRET_KEY=typecheck-only-$$(printf '%050d' 0) DEBUG=false NUM_PROXIES=0 $(BIN)/mypy
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
