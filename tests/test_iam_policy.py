@@ -194,18 +194,18 @@ def run_the_main_flows(api_client: APIClient, email: str) -> None:
 
     first = upload(HTTP_IDEMPOTENCY_KEY="policy-check")
     second = upload()
+    # One worker for every job, as on a host (kombu's event loop is per process).
     with queues.running_worker():
         assert wait_until(lambda: analysed(first, second))
-    today = datetime.now(UTC).date().isoformat()
-    assert len(client.get(scans).json()["items"]) == 2
-    assert len(client.get(scans, {"from": today, "to": today}).json()["items"]) == 2
-    assert client.get(f"{scans}/{first}").json()["status"] == "complete"
-    overlay = client.get(f"{scans}/{first}/overlay", {"metric": "redness"})
-    assert overlay.status_code == 200
-    assert client.get(f"{scans}/{first}/compare", {"with": second}).status_code == 200
-    assert client.get(f"{scans}/progress").status_code == 200
-    assert client.post(f"{scans}/{second}/analyze").status_code == 202
-    with queues.running_worker():
+        today = datetime.now(UTC).date().isoformat()
+        assert len(client.get(scans).json()["items"]) == 2
+        assert len(client.get(scans, {"from": today, "to": today}).json()["items"]) == 2
+        assert client.get(f"{scans}/{first}").json()["status"] == "complete"
+        overlay = client.get(f"{scans}/{first}/overlay", {"metric": "redness"})
+        assert overlay.status_code == 200
+        assert client.get(f"{scans}/{first}/compare", {"with": second}).status_code == 200
+        assert client.get(f"{scans}/progress").status_code == 200
+        assert client.post(f"{scans}/{second}/analyze").status_code == 202
         assert wait_until(lambda: analysed(second))
 
     plans = "/api/v1/plans"
