@@ -18,7 +18,7 @@ the rest. A face photo in which the pipeline found no face is ``not_scored`` at 
 
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from skincare.concerns import SEVERITIES
 from skincare.metrics import MEASURED, METRICS, MODEL, REGIONS, SKIN_TYPES, SOURCES, band_for
@@ -279,7 +279,8 @@ def with_measurements(judged: SkinAnalysis, *, measured: SkinAnalysis) -> SkinAn
         )
         if scores:
             regions[region] = scores
-    measured_scores = [measured.metrics[name].score for name in by_pipeline]
+    # measured_metrics names only the metrics with a score, so none of these is None.
+    measured_scores = [cast(float, measured.metrics[name].score) for name in by_pipeline]
     overall = (
         round(sum(measured_scores) / len(measured_scores), 1)
         if measured_scores
@@ -305,13 +306,13 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _mapping(value: Any, where: str) -> dict:
+def _mapping(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidAnalysis(f"{where} must be an object")
     return value
 
 
-def _list(value: Any, where: str) -> list:
+def _list(value: Any, where: str) -> list[Any]:
     if not isinstance(value, list) or len(value) > LIST_MAX_ITEMS:
         raise InvalidAnalysis(f"{where} must be a list of at most {LIST_MAX_ITEMS} items")
     return value
@@ -353,7 +354,7 @@ def _text(value: Any, where: str) -> str:
     return value.strip()
 
 
-def _choice(value: Any, choices: tuple[str, ...], where: str, *, optional: bool = False):
+def _choice(value: Any, choices: tuple[str, ...], where: str, *, optional: bool = False) -> Any:
     if value is None and optional:
         return None
     if value not in choices:

@@ -66,6 +66,7 @@ class GeminiChat:
     # Supplied by GeminiProvider (annotations only, so its own methods stay in charge).
     model: str
     _generate: Callable[..., types.GenerateContentResponse]
+    _answer_text: Callable[..., str]
 
     def reply(self, *, context: ChatContext, history: Sequence[ChatTurn], message: str) -> str:
         try:

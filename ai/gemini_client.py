@@ -143,8 +143,8 @@ class GeminiClient:
         self.api_version: str = settings.GEMINI_API_VERSION
         self.max_attempts: int = settings.GEMINI_MAX_ATTEMPTS
         self.rate_limit_budget_seconds: float = settings.GEMINI_RATE_LIMIT_BUDGET_SECONDS
-        self.retry_initial_delay_seconds = retry_initial_delay_seconds
-        self.retry_max_delay_seconds = retry_max_delay_seconds
+        self.retry_initial_delay_seconds: float = retry_initial_delay_seconds
+        self.retry_max_delay_seconds: float = retry_max_delay_seconds
         self._client = genai.Client(
             vertexai=False,
             api_key=settings.GEMINI_API_KEY,
@@ -223,9 +223,8 @@ class GeminiClient:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _backoff_seconds(self, attempt: int) -> float:
-        return min(
-            self.retry_initial_delay_seconds * 2 ** (attempt - 1), self.retry_max_delay_seconds
-        )
+        factor: int = 2 ** (attempt - 1)  # int ** int is typed Any (the exponent may be < 0)
+        return min(self.retry_initial_delay_seconds * factor, self.retry_max_delay_seconds)
 
     @staticmethod
     def _json_config(
@@ -272,6 +271,9 @@ class GeminiClient:
         try:
             return json.loads(text)
         except json.JSONDecodeError as err:
+            # _answer_text has returned, so the answer has a candidate.
+            if not response.candidates:
+                raise AssertionError("unreachable: _answer_text checked the candidates") from err
             finish_reason = response.candidates[0].finish_reason
             raise self._failed(
                 "invalid_response", f"the answer is not JSON ({finish_reason})"

@@ -9,10 +9,13 @@ A mixin for ``ai.gemini.GeminiProvider``: it uses ``GeminiClient``'s ``_generate
 (``plans.drafting``) holds it to the base plan and runs the safety check over it.
 """
 
+from collections.abc import Callable
 from typing import Any
 
+from google.genai import types
+
 from ai.plan_prompts import PLAN_DRAFTING_INSTRUCTION, plan_drafting_request, plan_response_schema
-from ai.providers import SkinProfile
+from ai.providers import AnalysisFailed, SkinProfile
 
 # A little wording variety, but the same base plan should read much the same.
 PLAN_TEMPERATURE = 0.4
@@ -21,8 +24,14 @@ PLAN_TEMPERATURE = 0.4
 class GeminiPlanDrafting:
     """``draft_plan`` for a class that also derives from ``GeminiProvider``."""
 
+    # Supplied by GeminiClient (annotations only, so its own methods stay in charge).
+    _generate: Callable[..., types.GenerateContentResponse]
+    _json_config: Callable[..., types.GenerateContentConfig]
+    _answer_from: Callable[[types.GenerateContentResponse], Any]
+    _failed: Callable[..., AnalysisFailed]
+
     def draft_plan(
-        self, *, base_plan: dict, analysis: dict | None, profile: SkinProfile
+        self, *, base_plan: dict[str, Any], analysis: dict[str, Any] | None, profile: SkinProfile
     ) -> dict[str, Any]:
         """Gemini's personalised version of ``base_plan``; raises ``AnalysisFailed``."""
         response = self._generate(

@@ -63,7 +63,9 @@ Answer only with JSON that matches the response schema.
 """
 
 
-def plan_drafting_request(*, base_plan: dict, analysis: dict | None, profile: SkinProfile) -> str:
+def plan_drafting_request(
+    *, base_plan: dict[str, Any], analysis: dict[str, Any] | None, profile: SkinProfile
+) -> str:
     """The user's text: the request, then the base plan and context as delimited JSON."""
     context = {
         "base_plan": base_plan,
@@ -77,7 +79,7 @@ def plan_drafting_request(*, base_plan: dict, analysis: dict | None, profile: Sk
     )
 
 
-def _analysis_context(analysis: dict | None) -> dict | None:
+def _analysis_context(analysis: dict[str, Any] | None) -> dict[str, Any] | None:
     """What of an analysis helps the wording: scores, skin type, concerns, red flags."""
     if not analysis:
         return None

@@ -11,7 +11,7 @@ Gemini through google-genai) or ``OfflineProvider`` (pixel heuristics, no networ
 
 import functools
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -101,4 +101,4 @@ def get_provider(use: str = "analysis") -> AIProvider:
     """The provider for ``use``: "analysis" (scans and plans) or "chat"; built once."""
     if use not in PROVIDER_NAMES_BY_USE:
         raise ValueError(f"use is one of {', '.join(PROVIDER_NAMES_BY_USE)}, not {use!r}")
-    return import_string(PROVIDERS[PROVIDER_NAMES_BY_USE[use]()])()
+    return cast(AIProvider, import_string(PROVIDERS[PROVIDER_NAMES_BY_USE[use]()])())

@@ -15,6 +15,7 @@ the whole frame, after a check that the frame shows skin.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -203,8 +204,11 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
     detail_wanted = face_width >= MIN_DETAIL_FACE_WIDTH_PX and not pose.turned
     source = _source_for(image_jpeg, decoded, reduction, width, face_width, FACE_CANVAS_WIDTH_PX)
     canvas, pixels = _face_canvas(source, source.shape[1] / width, landmarks, FACE_CANVAS_WIDTH_PX)
-    maps = measure_pixels(pixels, canvas.layout.skin_area, canvas.layout.core_area)
-    skin_fraction = float(maps.skin.sum() / max(canvas.layout.skin_area.sum(), 1))
+    layout = canvas.layout
+    if layout is None:
+        raise AssertionError("unreachable: a face canvas has the face's layout")
+    maps = measure_pixels(pixels, layout.skin_area, layout.core_area)
+    skin_fraction = float(maps.skin.sum() / max(layout.skin_area.sum(), 1))
     if skin_fraction < MIN_FACE_SKIN_FRACTION:
         reasons.add("too_little_skin")
     if pose.eyes_closed or _eyes_hidden(maps, canvas):
@@ -224,6 +228,8 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
             detail_pixels.shape[1::-1],
             interpolation=cv2.INTER_LINEAR,
         )
+        if detail_canvas.layout is None:
+            raise AssertionError("unreachable: a face canvas has the face's layout")
         detail = measure_detail(detail_pixels, detail_canvas.layout, skin > 0.5)
     return Examination(
         reasons=_ordered(reasons),
@@ -260,7 +266,7 @@ def reduction_for_face(face_width_px: float, needed_px: float) -> int:
 
 
 def _examine_close_up(
-    working: np.ndarray, width: int, reasons: set[str], common: dict
+    working: np.ndarray, width: int, reasons: set[str], common: dict[str, Any]
 ) -> Examination:
     """A close-up of one area: the whole frame, if it shows skin."""
     pixels = resize_long_side(working, FRAME_CANVAS_LONG_SIDE_PX, upscale=True)
@@ -284,8 +290,11 @@ def _examine_close_up(
 
 def _eyes_hidden(maps: PixelMaps, canvas: Canvas) -> bool:
     """Whether either eye is closed or covered, judged by what lies inside its outline."""
+    points = canvas.points
+    if points is None:
+        raise AssertionError("unreachable: a face canvas has the landmarks")
     for eye in ("right_eye", "left_eye"):
-        inside = polygon_mask(canvas.points, NOT_SKIN[eye], maps.skin.shape)
+        inside = polygon_mask(points, NOT_SKIN[eye], maps.skin.shape)
         if inside.sum() < MIN_EYE_PIXELS:
             continue
         lightness = maps.lightness[inside]

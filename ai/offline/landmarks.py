@@ -22,6 +22,7 @@ import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
@@ -100,7 +101,10 @@ class FaceLandmarks:
 
     def eye_openness(self) -> tuple[float, float]:
         """Each eye's lid gap over its width (about 0.3 open, under 0.1 closed)."""
-        return tuple(self._openness(lids) for lids in (RIGHT_EYE_LIDS, LEFT_EYE_LIDS))
+        return cast(
+            tuple[float, float],
+            tuple(self._openness(lids) for lids in (RIGHT_EYE_LIDS, LEFT_EYE_LIDS)),
+        )
 
     def _openness(self, lids: tuple[int, int, int, int]) -> float:
         upper, lower, outer, inner = (self.points[i, :2] for i in lids)
@@ -254,7 +258,7 @@ def _iou(centres: np.ndarray, sizes: np.ndarray, best: int) -> np.ndarray:
     overlap = np.clip(np.minimum(high, high[best]) - np.maximum(low, low[best]), 0, None)
     intersection = overlap[:, 0] * overlap[:, 1]
     areas = sizes[:, 0] * sizes[:, 1]
-    return intersection / np.maximum(areas + areas[best] - intersection, 1e-9)
+    return cast(np.ndarray, intersection / np.maximum(areas + areas[best] - intersection, 1e-9))
 
 
 def _mesh(rgb: np.ndarray, roi: _Roi) -> tuple[np.ndarray, float] | None:

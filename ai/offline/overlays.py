@@ -73,12 +73,16 @@ def render_overlay(image_jpeg: bytes, metric: str) -> bytes:
 
 
 def _draw_heat(image: np.ndarray, examination: Examination, metric: str) -> np.ndarray:
-    maps = examination.maps
-    canvas, skin = examination.canvas, maps.skin
+    maps, canvas = examination.maps, examination.canvas
+    if maps is None or canvas is None:
+        raise AssertionError("unreachable: render_overlay draws on measured photos only")
+    skin = maps.skin
     if metric in ("wrinkles", "pores"):
         detail = examination.detail
         if detail is None:
             return image
+        if examination.detail_canvas is None:
+            raise AssertionError("unreachable: the detail maps come with their face canvas")
         canvas, skin = examination.detail_canvas, detail.measured
         strength = detail.line if metric == "wrinkles" else detail.pore
     elif metric == "redness":
@@ -97,12 +101,15 @@ def _draw_heat(image: np.ndarray, examination: Examination, metric: str) -> np.n
 
 
 def _line_thickness(image: np.ndarray) -> int:
-    return max(1, round(min(image.shape[:2]) / 500))
+    short_side: int = min(image.shape[:2])
+    return max(1, round(short_side / 500))
 
 
 def _draw_spots(drawn: np.ndarray, examination: Examination) -> None:
-    canvas = examination.canvas
-    for spot in examination.maps.spots():
+    canvas, maps = examination.canvas, examination.maps
+    if canvas is None or maps is None:
+        raise AssertionError("unreachable: render_overlay draws on measured photos only")
+    for spot in maps.spots():
         centre = (
             round(canvas.box.x + spot.x / canvas.scale),
             round(canvas.box.y + spot.y / canvas.scale),
@@ -114,12 +121,15 @@ def _draw_spots(drawn: np.ndarray, examination: Examination) -> None:
 
 def _draw_outlines(drawn: np.ndarray, examination: Examination, metric: str) -> None:
     """The regions the metric was read in (the skin's outline on a close-up)."""
-    canvas = examination.canvas
+    canvas, maps = examination.canvas, examination.maps
+    if canvas is None or maps is None:
+        raise AssertionError("unreachable: render_overlay draws on measured photos only")
     colour = OUTLINE_COLOURS_BGR[metric]
+    polygons: list[np.ndarray]
     if canvas.layout is None:
-        skin = examination.maps.skin.astype(np.uint8)
-        polygons, _ = cv2.findContours(skin, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        polygons = [polygon.reshape(-1, 2).astype(np.float32) for polygon in polygons]
+        skin = maps.skin.astype(np.uint8)
+        contours, _ = cv2.findContours(skin, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        polygons = [contour.reshape(-1, 2).astype(np.float32) for contour in contours]
     else:
         polygons = [canvas.layout.outlines[name] for name in OVERLAY_REGIONS[metric]]
     on_photo = [

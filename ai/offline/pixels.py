@@ -10,6 +10,7 @@ in pixels are sizes on the face.
 """
 
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
@@ -247,7 +248,8 @@ def skin_mask(canvas: np.ndarray, lab: np.ndarray, core_area: np.ndarray | None)
     )
     rule &= _like_core(lab, rule if core_area is None else rule & core_area)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-    mask = cv2.morphologyEx(rule.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+    # OpenCV types its result as an int or float array; a uint8 mask in is uint8 out.
+    mask = cast(np.ndarray, cv2.morphologyEx(rule.astype(np.uint8), cv2.MORPH_OPEN, kernel))
     # A specular highlight is too pale for the colour rules and a dark spot too dark for
     # the person's skin model; both are skin when skin surrounds them. Big dark holes
     # (eyes, nostrils, mouth) stay out.
@@ -284,7 +286,7 @@ def _without_islands(mask: np.ndarray) -> np.ndarray:
     _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     keep = stats[:, cv2.CC_STAT_AREA] >= MIN_MEASURE_PIXELS
     keep[0] = False  # the background
-    return keep[labels]
+    return cast(np.ndarray, keep[labels])  # OpenCV's labels are typed Any
 
 
 def _centre_spread(values: np.ndarray, min_spread: float) -> tuple[float, float]:
@@ -376,7 +378,7 @@ def _band_pass(
 ) -> np.ndarray:
     """Detail between two scales (difference of masked Gaussian blurs)."""
     fine, coarse = sigmas_px
-    return blur(name, channel, fine) - blur(name, channel, coarse)
+    return cast(np.ndarray, blur(name, channel, fine) - blur(name, channel, coarse))
 
 
 def _soft_above(values: np.ndarray, threshold: float, softness: float) -> np.ndarray:

@@ -13,6 +13,7 @@ made redder, shinier, spotted or noisier (and checked for repeatability with
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -145,7 +146,7 @@ LIMITS_NOTE = (
 )
 
 
-def score_examination(examination: Examination) -> dict:
+def score_examination(examination: Examination) -> dict[str, Any]:
     """The contract's answer (without provider fields) for an examined photo."""
     measures = _measures(examination)
     metrics = {name: {"score": None, "confidence": 0.0} for name in METRICS}
@@ -179,7 +180,10 @@ def score_examination(examination: Examination) -> dict:
 def _measures(examination: Examination) -> Measures | None:
     if not examination.judgeable:
         return None
-    return examination.maps.measure(examination.maps.skin)
+    maps = examination.maps
+    if maps is None:
+        raise AssertionError("unreachable: a judgeable examination has maps")
+    return maps.measure(maps.skin)
 
 
 def _raw_values(
@@ -240,8 +244,10 @@ def _under_eye_values(
 ) -> dict[str, float | None]:
     """Dark circles (cheek L* minus the under-eyes' median L*) and eye bags (cheek L*
     minus the darkest band under the lower lid, the tear trough), over ``names``."""
-    layout = examination.canvas.layout
-    maps = examination.maps
+    canvas, maps = examination.canvas, examination.maps
+    if canvas is None or canvas.layout is None or maps is None:
+        raise AssertionError("unreachable: the eyes are measured on a measured face's layout")
+    layout = canvas.layout
     cheeks = maps.lightness_median(layout.union(CHEEKS))
     medians, troughs = [], []
     for name in names:
@@ -268,6 +274,8 @@ TROUGH_SMOOTHING_ROWS = 5
 
 def _trough_lightness(examination: Examination, region: np.ndarray) -> float | None:
     maps = examination.maps
+    if maps is None:
+        raise AssertionError("unreachable: the eyes are measured on a measured face")
     selected = region & maps.skin_colour
     rows = np.flatnonzero(selected.any(axis=1))
     if rows.size == 0:
@@ -285,7 +293,10 @@ def _trough_lightness(examination: Examination, region: np.ndarray) -> float | N
 def _wrinkle_value(examination: Examination, names: tuple[str, ...]) -> float | None:
     if examination.detail is None:
         return None
-    found = examination.detail.wrinkles(examination.detail_canvas.layout.union(names))
+    detail_canvas = examination.detail_canvas
+    if detail_canvas is None or detail_canvas.layout is None:
+        raise AssertionError("unreachable: the detail maps come with their face canvas")
+    found = examination.detail.wrinkles(detail_canvas.layout.union(names))
     if found is None:
         return None
     density, depth = found
@@ -295,7 +306,10 @@ def _wrinkle_value(examination: Examination, names: tuple[str, ...]) -> float | 
 def _pore_value(examination: Examination, names: tuple[str, ...]) -> float | None:
     if examination.detail is None:
         return None
-    return examination.detail.pores(examination.detail_canvas.layout.union(names))
+    detail_canvas = examination.detail_canvas
+    if detail_canvas is None or detail_canvas.layout is None:
+        raise AssertionError("unreachable: the detail maps come with their face canvas")
+    return examination.detail.pores(detail_canvas.layout.union(names))
 
 
 # Which metrics each landmark region is scored on, beyond the five main ones' colour,
@@ -319,6 +333,8 @@ def _region_scores(examination: Examination) -> dict[str, dict[str, float | None
     if canvas is None or canvas.layout is None:
         return {}
     maps = examination.maps
+    if maps is None:
+        raise AssertionError("unreachable: regions are scored on a measured face")
     eyes_hidden = "eyes_hidden" in examination.reasons
     face_width = examination.face_width_px or 0.0
     scores: dict[str, dict[str, float | None]] = {}
@@ -369,8 +385,10 @@ def _confidence(examination: Examination, metric: str) -> float:
     return min(max(confidence, 0.0), 1.0)
 
 
-def _concerns(metrics: dict[str, dict], regions: dict[str, dict]) -> list[dict]:
-    concerns = []
+def _concerns(
+    metrics: dict[str, dict[str, Any]], regions: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    concerns: list[dict[str, Any]] = []
     for name, entry in metrics.items():
         score = entry["score"]
         if score is None or score > CONCERN_MAX_SCORE:
@@ -393,10 +411,11 @@ def _concerns(metrics: dict[str, dict], regions: dict[str, dict]) -> list[dict]:
 def _severity(score: float) -> str:
     # The contract's bands: "average" (50-70] is mild, "poor" (30-50] moderate, "bad" severe.
     band = band_for(score)
-    return {"average": "mild", "poor": "moderate"}.get(band, "severe")
+    severities: dict[str | None, str] = {"average": "mild", "poor": "moderate"}
+    return severities.get(band, "severe")
 
 
-def _worst_region(metric: str, regions: dict[str, dict]) -> str | None:
+def _worst_region(metric: str, regions: dict[str, dict[str, Any]]) -> str | None:
     scored = [
         (scores[metric], region)
         for region, scores in regions.items()
@@ -408,7 +427,7 @@ def _worst_region(metric: str, regions: dict[str, dict]) -> str | None:
     return region if score <= CONCERN_MAX_SCORE else None
 
 
-def _skin_type(examination: Examination, metrics: dict[str, dict]) -> str | None:
+def _skin_type(examination: Examination, metrics: dict[str, dict[str, Any]]) -> str | None:
     """Oily, combination, normal or dry from shine, only on a clear, large enough face.
 
     Dry is only said of matte skin with poor texture: a matte photo alone cannot tell
@@ -420,6 +439,8 @@ def _skin_type(examination: Examination, metrics: dict[str, dict]) -> str | None
         return None
     layout = examination.canvas.layout
     maps = examination.maps
+    if maps is None:
+        raise AssertionError("unreachable: a face without photo issues was measured")
     t_zone = layout.union(("forehead", "nose", "chin"))
     cheeks = layout.union(CHEEKS)
     t_measures, cheek_measures = maps.measure(maps.skin & t_zone), maps.measure(maps.skin & cheeks)
@@ -438,7 +459,9 @@ def _skin_type(examination: Examination, metrics: dict[str, dict]) -> str | None
     return None
 
 
-def _summary(examination: Examination, concerns: list[dict], unmeasured: dict[str, str]) -> str:
+def _summary(
+    examination: Examination, concerns: list[dict[str, Any]], unmeasured: dict[str, str]
+) -> str:
     sentences = [DISCLAIMER]
     if examination.reasons:
         sentences.append("Photo issues: " + ", ".join(_words(r) for r in examination.reasons) + ".")
