@@ -73,7 +73,7 @@ def scan_progress(
     ]
     series = []
     for metric in METRICS:
-        points = []
+        points: list[dict[str, Any]] = []
         for scan in completed:
             score = metric_score(scan, metric)
             if score is not None:
