@@ -10,6 +10,7 @@ must pass Django's password validators. An existing account keeps its password.
 
 import getpass
 import sys
+from typing import TextIO
 
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework import serializers
@@ -27,6 +28,7 @@ from ops.services import COMMAND_ACTOR, record_action
 class Command(BaseCommand):
     help = "Create a staff account (password from a prompt or stdin) or make an account staff."
     stealth_options = ("stdin",)
+    stdin: TextIO  # set by handle
 
     def add_arguments(self, parser):
         parser.add_argument("--email", required=True, help="the staff member's email")
