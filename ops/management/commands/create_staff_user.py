@@ -10,7 +10,7 @@ must pass Django's password validators. An existing account keeps its password.
 
 import getpass
 import sys
-from typing import TextIO
+from typing import TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework import serializers
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, email: str, full_name: str, **options):
-        self.stdin = options.get("stdin", sys.stdin)  # tests pass their own
+        self.stdin = cast(TextIO, options.get("stdin", sys.stdin))  # tests pass their own
         email = normalize_email(email)
         users = users_table()
         user_id = users.find_user_id(email)
