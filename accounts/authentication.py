@@ -21,10 +21,12 @@ from dynamo.users import User, users_table
 
 
 class DynamoJWTAuthentication(JWTAuthentication):
-    def get_user(self, validated_token: Token) -> User:
+    # simplejwt's hints fix the user to Django's AbstractBaseUser; ours is a DynamoDB user.
+    def get_user(self, validated_token: Token) -> User:  # type: ignore[override]
         user_id = validated_token.get(api_settings.USER_ID_CLAIM)
         if not isinstance(user_id, str):
-            raise InvalidToken(_("Token contained no recognizable user identification"))
+            # simplejwt's hints leave out lazy strings, which its exceptions render.
+            raise InvalidToken(_("Token contained no recognizable user identification"))  # type: ignore[arg-type]
         users = users_table()
         max_age = settings.AUTH_USER_CACHE_SECONDS
         user = users.get_recent(user_id, max_age=max_age)
@@ -32,9 +34,11 @@ class DynamoJWTAuthentication(JWTAuthentication):
             users.forget(user_id)  # the copy may predate this token: read again
             user = users.get_recent(user_id, max_age=max_age)
         if user is None or not user.is_active:
-            raise AuthenticationFailed(_("The account is disabled or gone."), code="user_inactive")
+            # simplejwt's hints leave out lazy strings, which its exceptions render.
+            raise AuthenticationFailed(_("The account is disabled or gone."), code="user_inactive")  # type: ignore[arg-type]
         if refusal(user, validated_token):
-            raise AuthenticationFailed(_("The token has been revoked."), code="token_revoked")
+            # simplejwt's hints leave out lazy strings, which its exceptions render.
+            raise AuthenticationFailed(_("The token has been revoked."), code="token_revoked")  # type: ignore[arg-type]
         return user
 
 

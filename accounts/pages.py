@@ -63,6 +63,8 @@ class ResetPasswordForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        if cleaned is None:  # Form.clean returns cleaned_data, a dict
+            raise ValueError("Form.clean returned no data")
         first, second = cleaned.get("new_password"), cleaned.get("new_password_again")
         if first and second and first != second:
             self.add_error("new_password_again", "The two passwords differ.")

@@ -15,6 +15,7 @@ so a client cannot choose it by writing ``X-Forwarded-For``.
 """
 
 import ipaddress
+from typing import cast
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -60,9 +61,14 @@ def client_address(request: HttpRequest) -> str:
 
 
 class DynamoRateThrottle(SimpleRateThrottle):
+    # Set by SimpleRateThrottle.__init__ from parse_rate; read only once ``rate`` is set.
+    num_requests: int
+    duration: int
+
     def get_rate(self) -> str | None:
         # Read at use, not at import, so a changed setting takes effect.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        rates = cast(dict[str | None, str | None], api_settings.DEFAULT_THROTTLE_RATES)
+        return rates.get(self.scope)
 
     def get_ident(self, request) -> str:
         return client_address(request)

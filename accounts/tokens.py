@@ -24,7 +24,9 @@ class TokenPair:
 
 
 def issue_tokens(user: User) -> TokenPair:
-    refresh = RefreshToken.for_user(user)
+    # simplejwt's hints bind the user to Django's AbstractBaseUser; for_user only reads
+    # the configured id attribute, which the DynamoDB user has.
+    refresh = RefreshToken.for_user(user)  # type: ignore[type-var]
     refresh[VERSION_CLAIM] = user.token_version
     return TokenPair(access=str(refresh.access_token), refresh=str(refresh))
 
@@ -32,6 +34,7 @@ def issue_tokens(user: User) -> TokenPair:
 def read_refresh_token(raw: str) -> RefreshToken | None:
     """The verified refresh token (signature, expiry, type), or None."""
     try:
-        return RefreshToken(raw)
+        # simplejwt's hints omit the encoded-string argument its __init__ takes.
+        return RefreshToken(raw)  # type: ignore[arg-type]
     except TokenError:
         return None

@@ -1,7 +1,7 @@
 """Password validators that work with DynamoDB users (plain dataclasses, no ORM model)."""
 
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.password_validation import UserAttributeSimilarityValidator
 
@@ -29,4 +29,6 @@ class AttributeSimilarityValidator(UserAttributeSimilarityValidator):
     dataclass user lacks, so the user is given a view that has it."""
 
     def validate(self, password: str, user: Any = None) -> None:
-        super().validate(password, _UserView(user) if user is not None else None)
+        # The validator only reads attributes and ``_meta``, which the view provides.
+        view = cast(Any, _UserView(user)) if user is not None else None
+        super().validate(password, view)

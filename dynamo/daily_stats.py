@@ -75,7 +75,7 @@ class DayStats:
         return LATENCY_BUCKETS_MS[-1] + 1  # beyond the last bound: "over"
 
 
-def key(day: date, shard: int) -> dict:
+def key(day: date, shard: int) -> dict[str, dict[str, str]]:
     return {"period": {"S": f"{PREFIX}{day.isoformat()}#{shard:02d}"}, "entry_id": {"S": SORT_KEY}}
 
 

@@ -18,6 +18,7 @@ concurrent attempts on one subject are counted one by one and none slips past a 
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 from dynamo.base import Table
 from dynamo.codec import to_item
@@ -85,7 +86,7 @@ class LimitsTable(Table):
             }
         )
         if previous is None:
-            condition = {"ConditionExpression": "attribute_not_exists(user_id)"}
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(user_id)"}
         else:
             condition = {
                 "ConditionExpression": "failures = :failures AND expires_at = :expires",

@@ -63,7 +63,9 @@ def capacity_units(operation: str, entry: dict[str, Any]) -> tuple[float, float]
     return float(reads or 0.0), float(writes or 0.0)
 
 
-def capacity_entries(consumed: dict[str, Any] | list[dict[str, Any]] | None) -> list[dict]:
+def capacity_entries(
+    consumed: dict[str, Any] | list[dict[str, Any]] | None,
+) -> list[dict[str, Any]]:
     # Transactions and batches report one entry per table, single-item calls one entry.
     return consumed if isinstance(consumed, list) else [consumed] if consumed else []
 
@@ -148,13 +150,19 @@ class MetricsPublisher:
         events.unregister("response-received.dynamodb", self.attempt_answered)
         events.unregister("after-call.dynamodb", self.after_call)
 
-    def before_call(self, params: dict[str, Any], model: Any, context: dict, **_: Any) -> None:
+    def before_call(
+        self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
         if model.name in CAPACITY_OPERATIONS:
             params.setdefault("ReturnConsumedCapacity", "TOTAL")
         context["dermalens_table"] = table_of(params)
 
     def attempt_answered(
-        self, response_dict: dict | None, parsed_response: dict | None, context: dict, **kwargs: Any
+        self,
+        response_dict: dict[str, Any] | None,
+        parsed_response: dict[str, Any] | None,
+        context: dict[str, Any],
+        **kwargs: Any,
     ) -> None:
         if not response_dict:
             return  # a connection error: botocore's own retry and the caller's error
@@ -167,7 +175,9 @@ class MetricsPublisher:
         elif status >= 500:
             self.on_refusal(table=table, operation=operation, throttled=False)
 
-    def after_call(self, parsed: dict[str, Any], model: Any, context: dict, **_: Any) -> None:
+    def after_call(
+        self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
         entries = capacity_entries(parsed.get("ConsumedCapacity"))
         if not entries:
             self.on_call(

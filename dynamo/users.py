@@ -465,7 +465,8 @@ class UsersTable(Table):
         item = self.get_item({"user_id": {"S": REVOKED_REFRESH_PREFIX + token_id}}, consistent=True)
         if item is None:
             return None
-        return item.get("reason", {}).get("S", REFRESH_LOGGED_OUT)
+        reason: str = item.get("reason", {}).get("S", REFRESH_LOGGED_OUT)
+        return reason
 
     def consume_daily_quota(
         self, user_id: str, *, name: str, day: str, limit: int, expires_at: int

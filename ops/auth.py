@@ -16,6 +16,7 @@ ops page renders for them.
 
 import functools
 from collections.abc import Callable
+from typing import Any, cast
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -23,6 +24,13 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from accounts.services import now_iso
 from dynamo.users import User, users_table
+
+
+class StaffRequest(HttpRequest):
+    """A request that ``staff_required`` let through: ``staff`` is the signed-in staff member."""
+
+    staff: User
+
 
 SESSION_USER_ID_KEY = "ops_user_id"
 SESSION_VERSION_KEY = "ops_token_version"
@@ -89,12 +97,13 @@ def staff_required(view: View) -> View:
     """Only signed-in, active staff reach ``view``; anyone else goes to the login page."""
 
     @functools.wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         staff = signed_in_staff(request)
         if staff is None:
             return redirect_to_login(request)
-        request.staff = staff
-        request.user = staff  # for the request log's user id
+        cast(StaffRequest, request).staff = staff
+        # for the request log's user id; a DynamoDB user, not a django.contrib.auth one
+        request.user = cast(Any, staff)
         return view(request, *args, **kwargs)
 
     return ops_page(wrapped)

@@ -130,6 +130,8 @@ def app_policy(resources: Resources) -> dict[str, Any]:
         statement("DynamoDBListTables", DYNAMODB_ACCOUNT_ACTIONS, ("*",)),
     ]
     if resources.bucket_arn is not None:
+        if resources.objects_arn is None:
+            raise ValueError("a bucket's objects ARN comes with its ARN")
         statements += [
             statement("ScanImagesBucket", S3_BUCKET_ACTIONS, (resources.bucket_arn,)),
             statement("ScanImages", S3_OBJECT_ACTIONS, (resources.objects_arn,)),

@@ -12,7 +12,7 @@ never the account's data.
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from rest_framework import status
 from ulid import ULID
@@ -194,10 +194,11 @@ def erase_account(*, staff: User, user_id: str, confirm_email: str) -> None:
     record_staff_action(staff=staff, action="erase_account", target_user_id=user_id)
 
 
-def privacy_erasure():
+def privacy_erasure() -> Callable[..., None]:
     # Imported when used: privacy depends on every domain, ops must not at import time.
     try:
-        return importlib.import_module("privacy.services").begin_erasure
+        module = importlib.import_module("privacy.services")
+        return cast(Callable[..., None], module.begin_erasure)
     except (ImportError, AttributeError) as err:
         raise ErasureUnavailable() from err
 

@@ -17,7 +17,15 @@ from accounts.throttles import LoginThrottle
 from dermalens_site.errors import ApplicationError, NotFound
 from dynamo.errors import InvalidCursor
 from ops import history, selectors, services
-from ops.auth import ops_page, safe_next, sign_in, sign_out, signed_in_staff, staff_required
+from ops.auth import (
+    StaffRequest,
+    ops_page,
+    safe_next,
+    sign_in,
+    sign_out,
+    signed_in_staff,
+    staff_required,
+)
 from ops.forms import EraseForm, LoginForm, SearchForm
 
 # What an action's redirect says on the user's page (``?done=<action>``).
@@ -118,7 +126,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 @require_GET
-def users(request: HttpRequest) -> HttpResponse:
+def users(request: StaffRequest) -> HttpResponse:
     context: dict = {"notice": "The account is erased." if "erased" in request.GET else None}
     if "email" in request.GET:
         form = SearchForm(request.GET)
@@ -184,7 +192,7 @@ def notice_from(request: HttpRequest) -> str | None:
 
 @staff_required
 @require_POST
-def user_action(request: HttpRequest, user_id: str, action: str) -> HttpResponse:
+def user_action(request: StaffRequest, user_id: str, action: str) -> HttpResponse:
     action = URL_ACTIONS.get(action, "")
     if not action:
         return render(request, "ops/not_found.html", status=404)
@@ -225,7 +233,7 @@ def user_action(request: HttpRequest, user_id: str, action: str) -> HttpResponse
 
 @staff_required
 @require_GET
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: StaffRequest) -> HttpResponse:
     error = None
     try:
         page = selectors.list_audit_entries(

@@ -73,7 +73,7 @@ def scan_progress(
     ]
     series = []
     for metric in METRICS:
-        points = []
+        points: list[dict[str, Any]] = []
         for scan in completed:
             score = metric_score(scan, metric)
             if score is not None:
@@ -87,7 +87,10 @@ def scan_progress(
                 )
         first = points[0]["score"] if points else None
         latest = points[-1]["score"] if points else None
-        change = round(latest - first, 1) if len(points) > 1 else None
+        change = None
+        # Two points or more: both ends hold a score.
+        if len(points) > 1 and first is not None and latest is not None:
+            change = round(latest - first, 1)
         series.append(MetricProgress(metric, points, first, latest, change))
     return len(completed), series
 

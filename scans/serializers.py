@@ -68,7 +68,9 @@ class MetricScoreSerializer(serializers.Serializer):
     )
     band = serializers.ChoiceField(BAND_NAMES, allow_null=True)
     confidence = serializers.FloatField(min_value=0, max_value=1)
-    source = serializers.ChoiceField(
+    # A declared field named like Field.source: the serializer metaclass moves it
+    # into _declared_fields, which the stubs cannot see.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
         SOURCES,
         help_text="Where the score came from: 'measured' from the photo's pixels by DermaLens' "
         "own pipeline (the same photo always gives the same score, whichever AI provider is "
@@ -207,7 +209,9 @@ class ProgressPointSerializer(serializers.Serializer):
     scan_id = serializers.CharField()
     scanned_at = serializers.DateTimeField()
     score = serializers.FloatField()
-    source = serializers.ChoiceField(
+    # A declared field named like Field.source: the serializer metaclass moves it
+    # into _declared_fields, which the stubs cannot see.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
         SOURCES, help_text="'measured' from the photo's pixels or judged by a 'model'."
     )
 

@@ -21,6 +21,7 @@ import logging
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -106,7 +107,13 @@ def upload_scan(
     except IdempotencyKeyUsed:
         # A concurrent retry of the same upload won the key; ours is the duplicate.
         storage.delete_scan_files(list(files))
-        return scans.find_by_idempotency_key(user.user_id, idempotency_key), False
+        # Only a create that carries a key can collide on it, and the winner holds the key.
+        if idempotency_key is None:
+            raise
+        existing = scans.find_by_idempotency_key(user.user_id, idempotency_key)
+        if existing is None:
+            raise
+        return existing, False
     except Exception:
         storage.delete_scan_files(list(files))
         raise
@@ -259,9 +266,15 @@ def analyze_image(*, user: User, scan: Scan, image_jpeg: bytes) -> Scan:
     return record(scan, status="complete", failure_reason=None, analysis=analysis.to_dict())
 
 
-def record(scan: Scan, *, status: str, failure_reason: str | None, analysis: dict | None) -> Scan:
+def record(
+    scan: Scan, *, status: str, failure_reason: str | None, analysis: dict[str, Any] | None
+) -> Scan:
     timestamp = now_iso()
-    changes = {"status": status, "failure_reason": failure_reason, "updated_at": timestamp}
+    changes: dict[str, Any] = {
+        "status": status,
+        "failure_reason": failure_reason,
+        "updated_at": timestamp,
+    }
     if analysis is not None or status != "pending":
         changes["analysis"] = analysis
     updated = scans_table().update(

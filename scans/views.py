@@ -106,7 +106,7 @@ class ScanViewSet(viewsets.ViewSet):
             notes=serializer.validated_data.get("notes"),
             idempotency_key=idempotency_key(request),
         )
-        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        code: int = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         if created and services.analysis_queued(scan):
             code = status.HTTP_202_ACCEPTED
         return Response(ScanDetailSerializer(scan).data, status=code)
@@ -210,7 +210,7 @@ def scan_image_file(request: HttpRequest, token: str) -> FileResponse:
     """
     image = storage.signed_image(token)
     data = storage.read_scan_file(image.key) if image else None
-    if data is None:
+    if image is None or data is None:
         raise Http404
     content_type = "image/png" if image.key.endswith(".png") else "image/jpeg"
     response = FileResponse(iter([data]), content_type=content_type)

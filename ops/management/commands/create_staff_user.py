@@ -10,6 +10,7 @@ must pass Django's password validators. An existing account keeps its password.
 
 import getpass
 import sys
+from typing import TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework import serializers
@@ -27,6 +28,7 @@ from ops.services import COMMAND_ACTOR, record_action
 class Command(BaseCommand):
     help = "Create a staff account (password from a prompt or stdin) or make an account staff."
     stealth_options = ("stdin",)
+    stdin: TextIO  # set by handle
 
     def add_arguments(self, parser):
         parser.add_argument("--email", required=True, help="the staff member's email")
@@ -35,7 +37,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, email: str, full_name: str, **options):
-        self.stdin = options.get("stdin", sys.stdin)  # tests pass their own
+        self.stdin = cast(TextIO, options.get("stdin", sys.stdin))  # tests pass their own
         email = normalize_email(email)
         users = users_table()
         user_id = users.find_user_id(email)
