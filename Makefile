@@ -24,8 +24,9 @@ install: $(VENV)/.installed node_modules/.installed
 run: install
 	scripts/run-local
 
-test: install lint browser
-	$(BIN)/pytest
+# The suite ends with the branch coverage of our code (configuration in pyproject.toml).
+test: install lint typecheck browser
+	$(BIN)/pytest --cov --cov-report=term
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download cannot
 # work here). CI runs as root and installs it; elsewhere this says what to install.

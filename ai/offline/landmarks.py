@@ -26,7 +26,7 @@ from typing import cast
 
 import cv2
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-untyped]  # untyped
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DETECTOR_FILE = "face_detection_short_range.tflite"
