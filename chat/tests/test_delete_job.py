@@ -5,14 +5,13 @@ calls would take minutes); the deletion goes through the API, in the web process
 no queue is configured and on a real Celery worker over moto's SQS when one is.
 """
 
-import time
-
 import pytest
 
 from chat.tests.helpers import SESSIONS, messages_url, user_id_of
 from dynamo.chat import chat_table
 from dynamo.client import get_client
 from scans.tests import queues
+from scans.tests.queues import wait_until
 from tests.seeding import seed_messages
 
 
@@ -27,15 +26,6 @@ def chat_items(user_id: str, session_id: str) -> int:
         Select="COUNT",
     )
     return response["Count"]
-
-
-def wait_until(condition, *, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
 
 
 @pytest.fixture

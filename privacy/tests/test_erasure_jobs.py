@@ -3,7 +3,6 @@ afterwards survives, and a worker on the SQS queue erases even a large account.
 """
 
 import threading
-import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -21,16 +20,8 @@ from privacy.tests.helpers import (
 )
 from scans import storage
 from scans.tests import queues
+from scans.tests.queues import wait_until
 from tests.seeding import seed_scans
-
-
-def wait_until(condition, *, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ with analysis_queue(moto_s3_server, settings) as queues:
 """
 
 import json
+import time
 import uuid
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -81,3 +82,13 @@ def running_worker(*, concurrency: int = 1):
             yield worker
     finally:
         set_event_loop(None)  # the next worker starts with a fresh loop
+
+
+def wait_until(condition, *, seconds: float) -> bool:
+    """True once ``condition()`` holds, polling for at most ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
