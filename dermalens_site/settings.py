@@ -169,6 +169,9 @@ DYNAMODB_AUDIT_TABLE = env.str("DYNAMODB_AUDIT_TABLE", default="dermalens-audit"
 DYNAMODB_CONNECT_TIMEOUT_SECONDS = env.float("DYNAMODB_CONNECT_TIMEOUT_SECONDS", default=2.0)
 DYNAMODB_READ_TIMEOUT_SECONDS = env.float("DYNAMODB_READ_TIMEOUT_SECONDS", default=5.0)
 DYNAMODB_MAX_ATTEMPTS = env.int("DYNAMODB_MAX_ATTEMPTS", default=3)
+# Kept-alive connections per worker: a gevent worker has hundreds of requests in flight,
+# and past the pool each call opens (and then drops) a connection of its own.
+DYNAMODB_MAX_POOL_CONNECTIONS = env.int("DYNAMODB_MAX_POOL_CONNECTIONS", default=200)
 S3_BUCKET_NAME = env.str("S3_BUCKET_NAME", default="") or None
 # Only for S3-compatible local servers (tests): another S3 address.
 AWS_S3_ENDPOINT = env.str("AWS_S3_ENDPOINT", default="") or None
@@ -204,6 +207,9 @@ GEMINI_MAX_ATTEMPTS = env.int("GEMINI_MAX_ATTEMPTS", default=3)
 # Exponential backoff between attempts (429 and 5xx), with jitter.
 GEMINI_RETRY_INITIAL_DELAY_SECONDS = env.float("GEMINI_RETRY_INITIAL_DELAY_SECONDS", default=1.0)
 GEMINI_RETRY_MAX_DELAY_SECONDS = env.float("GEMINI_RETRY_MAX_DELAY_SECONDS", default=10.0)
+# Connections per worker to Gemini, as many as the calls a gevent worker keeps in flight
+# (gunicorn's worker_connections): httpx's default of 100 would queue the rest.
+GEMINI_MAX_CONNECTIONS = env.int("GEMINI_MAX_CONNECTIONS", default=1000)
 
 # --- Scans and images ---------------------------------------------------------------
 MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=40_000_000)

@@ -13,6 +13,7 @@ With ``ANALYSIS_QUEUE_URL`` set the analysis leaves the web process: the scan is
 counted here, so a refusal is immediate.
 """
 
+import functools
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from ulid import ULID
 from accounts.selectors import as_stored, skin_profile_of
 from ai.analysis import now_iso
 from ai.providers import AnalysisFailed, get_provider
+from dermalens_site.concurrency import run_cpu_bound
 from dermalens_site.errors import ApplicationError, Conflict, NotFound
 from dynamo.audit import audit_table
 from dynamo.errors import DynamoError, ItemNotFound, VersionConflict
@@ -74,7 +76,7 @@ def upload_scan(
         earlier = scans.find_by_idempotency_key(user.user_id, idempotency_key)
         if earlier is not None:
             return earlier, False
-    prepared = prepare_scan_image(image)
+    prepared = run_cpu_bound(prepare_scan_image, image)
     scan_id = str(ULID())
     files = {
         storage.image_key(user.user_id, scan_id): prepared.jpeg,
@@ -196,10 +198,14 @@ def analyze_image(*, user: User, scan: Scan, image_jpeg: bytes) -> Scan:
     ``user`` is read as stored: ``run_analysis`` reads the request's user again, and
     ``analysis_worker`` reads the user itself.
     """
+    provider = get_provider()
+    # A provider that computes (the offline one) does so in a real thread; one that waits
+    # on the network (Gemini) waits as a greenlet, holding no thread.
+    analyze = functools.partial(
+        provider.analyze_skin, image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(user)
+    )
     try:
-        analysis = get_provider().analyze_skin(
-            image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(user)
-        )
+        analysis = run_cpu_bound(analyze) if getattr(provider, "cpu_bound", False) else analyze()
     except AnalysisFailed as failure:
         return record(scan, status="failed", failure_reason=failure.reason, analysis=None)
     except Exception:
@@ -287,6 +293,6 @@ def overlay_for_scan(*, user_id: str, scan_id: str, metric: str) -> bytes:
         image = storage.read_scan_file(scan.image_key)
         if image is None:
             raise ScanImageMissing()
-        overlay = render_overlay(image, metric)
+        overlay = run_cpu_bound(render_overlay, image, metric)
         storage.save_scan_file(key, overlay)
     return overlay

@@ -19,6 +19,8 @@ class OfflineProvider(OfflineChat):
 
     name = "offline"
     model = "dermalens-offline-heuristic-1"
+    # It computes rather than waits: callers run it off the event loop (run_cpu_bound).
+    cpu_bound = True
 
     def analyze_skin(self, *, image_jpeg: bytes, area: str, profile: SkinProfile) -> SkinAnalysis:
         # The profile is deliberately unused: the scores describe this photo, and a
