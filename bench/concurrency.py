@@ -76,6 +76,7 @@ PROBE_SCANS = 20
 REQUEST_TIMEOUT_SECONDS = 120.0
 MEMORY_SAMPLE_SECONDS = 0.2
 WARM_UP_SECONDS = 1.0
+STOP_SECONDS = 10
 # The accounts' one password hash (Argon2 of a throwaway password), made once.
 PASSWORD = "concurrency-bench-password"  # noqa: S105 (a throwaway, for bench accounts)
 MESSAGE = "Is niacinamide fine with my retinol? ({})"
@@ -224,16 +225,25 @@ class MemorySampler:
 
     def measure(self) -> dict[str, Any]:
         rss = uss = 0
+        cpu_seconds = 0.0
         processes = self.processes()
         for process in processes:
             try:
                 info = process.memory_full_info()
+                times = process.cpu_times()
             except psutil.NoSuchProcess:
                 continue
             rss, uss = rss + info.rss, uss + info.uss
+            cpu_seconds += times.user + times.system
         answered = len(self.burst.outcomes)
         started = len(self.burst.calls) - answered if self.burst.go.is_set() else 0
-        return {"processes": len(processes), "rss": rss, "uss": uss, "in_flight": started}
+        return {
+            "processes": len(processes),
+            "rss": rss,
+            "uss": uss,
+            "cpu_seconds": cpu_seconds,
+            "in_flight": started,
+        }
 
     def _run(self) -> None:
         while True:
@@ -271,7 +281,12 @@ def run_burst(burst: Burst, *, master_pid: int, probe_interval_seconds: float) -
     burst.done.wait(timeout=REQUEST_TIMEOUT_SECONDS + 10)
     sampler.stop()
     runner.quit()
-    return summarise(burst, idle=idle, samples=sampler.samples)
+    finished = sampler.measure()
+    figures = summarise(burst, idle=idle, samples=sampler.samples)
+    # The workers' CPU time for the burst (and the probes meanwhile), per request.
+    cpu_seconds = finished["cpu_seconds"] - sampler.samples[0]["cpu_seconds"]
+    figures["server_cpu_ms_per_request"] = round(cpu_seconds / len(burst.calls) * 1000, 1)
+    return figures
 
 
 def summarise(burst: Burst, *, idle: dict, samples: list[dict]) -> dict:
@@ -339,6 +354,16 @@ def start_fake_gemini(delay_seconds: float) -> tuple[subprocess.Popen, str]:
         text=True,
     )
     return server, server.stdout.readline().strip()
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM; gunicorn waits for kept-alive connections, so not for ever."""
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def server_environment(
@@ -584,12 +609,10 @@ def main() -> None:
             print(f"{name}: {json.dumps(results[name])}", flush=True)
             gevent.sleep(2)  # let the last replies' writes settle between scenarios
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+        for process in (server, gemini):
+            if process is not None:
+                stop(process)
         local.stop()
-        gemini.terminate()
-        gemini.wait(timeout=10)
     result = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {
