@@ -218,7 +218,11 @@ class MemorySampler:
         self.master = psutil.Process(master_pid)
         self.burst = burst
         self.samples: list[dict[str, Any]] = []
+        self._greenlet: gevent.Greenlet | None = None
+
+    def start(self) -> "MemorySampler":
         self._greenlet = gevent.spawn(self._run)
+        return self
 
     def processes(self) -> list[psutil.Process]:
         return [self.master, *self.master.children(recursive=True)]
@@ -226,12 +230,15 @@ class MemorySampler:
     def measure(self) -> dict[str, Any]:
         rss = uss = 0
         cpu_seconds = 0.0
-        processes = self.processes()
+        try:
+            processes = self.processes()
+        except psutil.NoSuchProcess:  # gunicorn stopped
+            processes = []
         for process in processes:
             try:
                 info = process.memory_full_info()
                 times = process.cpu_times()
-            except psutil.NoSuchProcess:
+            except psutil.NoSuchProcess:  # a worker replaced meanwhile
                 continue
             rss, uss = rss + info.rss, uss + info.uss
             cpu_seconds += times.user + times.system
@@ -251,7 +258,8 @@ class MemorySampler:
             gevent.sleep(MEMORY_SAMPLE_SECONDS)
 
     def stop(self) -> None:
-        self._greenlet.kill()
+        if self._greenlet is not None:
+            self._greenlet.kill()
 
 
 def mib(count: float) -> float:
@@ -271,7 +279,7 @@ def run_burst(burst: Burst, *, master_pid: int, probe_interval_seconds: float) -
     idle = MemorySampler(master_pid, burst).measure()
     runner.start(2, spawn_rate=2)
     gevent.sleep(WARM_UP_SECONDS)
-    sampler = MemorySampler(master_pid, burst)
+    sampler = MemorySampler(master_pid, burst).start()
     users = 2 + len(burst.calls)
     runner.start(users, spawn_rate=users)
     deadline = time.monotonic() + 30
