@@ -54,6 +54,7 @@ bench: install
 	$(BIN)/python bench/repeatability.py
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/cost.py
+	$(BIN)/python bench/concurrency.py
 
 # Locust, headless, against gunicorn; flags in LOAD_ARGS, e.g. LOAD_ARGS="--users 40".
 load: install

@@ -318,7 +318,7 @@ def summarise(burst: Burst, *, idle: dict, samples: list[dict]) -> dict:
     peak = max(samples, key=lambda sample: sample["uss"], default=idle)
     busiest = max(samples, key=lambda sample: sample["in_flight"], default=idle)
     growth = peak["uss"] - idle["uss"]
-    errors = [o.problem for o in outcomes if not o.ok]
+    errors = [" ".join((o.problem or "").split()) for o in outcomes if not o.ok]
     answered = sum(o.ok for o in outcomes)
     seconds = round(last - first, 2)
     result = {

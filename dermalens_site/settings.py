@@ -110,7 +110,8 @@ SESSION_COOKIE_AGE = 8 * 60 * 60
 SESSION_COOKIE_PATH = "/ops/"
 
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Django's Argon2, hashing off the event loop of a gevent worker (same stored format).
+    "accounts.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 PASSWORD_MIN_LENGTH = 10
