@@ -5,7 +5,7 @@
 Starts a private DynamoDB Local and the tables (``bench-*`` names, as in
 bench/dynamo_layer.py), registers one user over HTTP and seeds 25 scans (about half with
 analyses), then runs gunicorn with the production settings (deploy/gunicorn.conf.py:
-gthread workers with 4 threads, keep-alive, the JSON access log) and 2 workers, DEBUG off.
+gevent workers, keep-alive, the JSON access log) and 2 workers, DEBUG off.
 In interleaved rounds, after a warm-up, it times (a) GET /api/v1/scans?limit=20 over one
 kept-alive connection, (b) the Query the manager issues, sent with a boto3 client as
 boto3 makes it, (c) the same Query on the manager's own client (``dynamo.client``, which
