@@ -283,11 +283,13 @@ def main(argv: list[str] | None = None) -> int:
                 scan = dataclasses.replace(scan, analysis=analysis)
             scans_table().create(scan)
         timings = measure(connection, session["access"], user_id, arguments.rounds)
+        # A gevent worker's graceful stop waits for open keep-alive connections.
+        connection.close()
         profile_us, profile_text = profile_in_process(session["access"])
     finally:
         if server is not None:
             server.terminate()
-            server.wait(timeout=10)
+            server.wait(timeout=40)
         local.stop()
     figures = {
         name: {"median": statistics.median(values), "p90": percentile(values, 0.9)}
