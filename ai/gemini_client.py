@@ -114,6 +114,12 @@ def generation_config(*, instruction: str, use: str, **options: Any) -> types.Ge
     )
 
 
+def connection_limits() -> httpx2.Limits:
+    """As many connections as calls in flight; idle ones are kept for the next calls."""
+    most = settings.GEMINI_MAX_CONNECTIONS
+    return httpx2.Limits(max_connections=most, max_keepalive_connections=most)
+
+
 class GeminiClient:
     """One google-genai client per provider instance, configured from the GEMINI_* settings."""
 
@@ -152,6 +158,9 @@ class GeminiClient:
                 base_url=settings.GEMINI_BASE_URL,
                 api_version=self.api_version,
                 timeout=round(settings.GEMINI_TIMEOUT_SECONDS * 1000),  # milliseconds
+                # A gevent worker keeps hundreds of calls in flight on this one client;
+                # httpx's default pool (100 connections) would make the rest queue.
+                client_args={"limits": connection_limits()},
                 retry_options=types.HttpRetryOptions(
                     attempts=self.max_attempts,
                     initial_delay=retry_initial_delay_seconds,
