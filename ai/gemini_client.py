@@ -34,6 +34,7 @@ from google import genai
 from google.genai import errors, types
 
 from ai.providers import AnalysisFailed
+from dermalens_site.concurrency import waiting
 
 logger = logging.getLogger(__name__)
 
@@ -176,11 +177,13 @@ class GeminiClient:
         self, *, contents: list[Any], config: types.GenerateContentConfig
     ) -> types.GenerateContentResponse:
         try:
-            return self._honouring_rate_limits(
-                lambda: self._client.models.generate_content(
-                    model=self.model, contents=contents, config=config
+            # The request's work slot is free for another while Gemini thinks.
+            with waiting():
+                return self._honouring_rate_limits(
+                    lambda: self._client.models.generate_content(
+                        model=self.model, contents=contents, config=config
+                    )
                 )
-            )
         except errors.APIError as err:
             reason = _reason_for_status(err.code)
             provider_message = str(err.message or "")[:PROVIDER_MESSAGE_MAX_CHARS]

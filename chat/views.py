@@ -56,6 +56,8 @@ class EventStreamRenderer(renderers.BaseRenderer):
 
 
 class ChatSessionViewSet(viewsets.ViewSet):
+    # Run in a work slot of the worker (dermalens_site.middleware.AIWorkSlotMiddleware).
+    ai_actions = frozenset({"send"})
     lookup_field = "session_id"
     lookup_value_regex = ULID_PATTERN
 

@@ -15,13 +15,32 @@ burst of uploads takes.
 
 Outside a gevent worker (tests, ``manage.py`` commands, the analysis worker, gthread)
 the function is simply called: threads there are real already.
+
+The other half is fairness. A burst of hundreds of AI requests would otherwise put
+hundreds of greenlets in the worker's run queue (reading the account, the session, the
+history; storing the message) and a cheap read arriving then would wait behind all of
+them, as would its own DynamoDB call behind theirs. So the requests that call the AI or
+analyse a photo take one of the worker's work slots (``AI_WORK_SLOTS_PER_WORKER``) for
+the work they do themselves, first come first served, and give it back while they wait
+on the AI (``waiting()``, around every Gemini call): hundreds wait on Gemini at once,
+a few compute, and every other request (a profile, a list of scans) goes straight by.
+
+    gate = WorkGate(slots=4)
+    with gate.occupied():          # the AI request's own work
+        prepare()
+        with waiting():            # no slot held while Gemini thinks
+            call_gemini()
+        store()
 """
 
+import contextlib
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import ParamSpec, TypeVar
 
+from gevent.lock import Semaphore
 from gevent.monkey import get_original, is_module_patched
 from gevent.threadpool import ThreadPool
 
@@ -67,3 +86,66 @@ def native_lock() -> threading.Lock:
         allocate: Callable[[], threading.Lock] = get_original("_thread", "allocate_lock")
         return allocate()
     return threading.Lock()
+
+
+class WorkGate:
+    """At most ``slots`` requests do their own work at once; the others wait their turn.
+
+    gevent's semaphore wakes its waiters in the order they came, so no AI request waits
+    for ever; a request in ``waiting()`` holds no slot.
+    """
+
+    def __init__(self, slots: int) -> None:
+        if slots < 1:
+            raise ValueError("a work gate needs at least one slot")
+        self.slots = slots
+        self.semaphore = Semaphore(slots)
+
+    @contextlib.contextmanager
+    def occupied(self) -> Iterator[None]:
+        slot = _Slot(self.semaphore)
+        token = _current_slot.set(slot)
+        slot.take()
+        try:
+            yield
+        finally:
+            slot.give_back()
+            _current_slot.reset(token)
+
+    def in_use(self) -> int:
+        return self.slots - self.semaphore.counter
+
+
+class _Slot:
+    """One request's hold on a gate's slot (each greenlet has its own context)."""
+
+    def __init__(self, semaphore: Semaphore) -> None:
+        self.semaphore = semaphore
+        self.held = False
+
+    def take(self) -> None:
+        self.semaphore.acquire()
+        self.held = True
+
+    def give_back(self) -> None:
+        if self.held:
+            self.held = False
+            self.semaphore.release()
+
+
+_current_slot: ContextVar[_Slot | None] = ContextVar("dermalens_work_slot", default=None)
+
+
+@contextlib.contextmanager
+def waiting() -> Iterator[None]:
+    """Give the request's work slot back for the block (a wait on the AI), then take it
+    again; without a slot (a cheap request, a job, a test), nothing happens."""
+    slot = _current_slot.get()
+    if slot is None or not slot.held:
+        yield
+        return
+    slot.give_back()
+    try:
+        yield
+    finally:
+        slot.take()

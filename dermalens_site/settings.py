@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dermalens_site.middleware.AIWorkSlotMiddleware",
 ]
 
 ROOT_URLCONF = "dermalens_site.urls"
@@ -228,6 +229,13 @@ GEMINI_RATE_LIMIT_BUDGET_SECONDS = env.float("GEMINI_RATE_LIMIT_BUDGET_SECONDS",
 # Connections per worker to Gemini, as many as the calls a gevent worker keeps in flight
 # (gunicorn's worker_connections): httpx's default of 100 would queue the rest.
 GEMINI_MAX_CONNECTIONS = env.int("GEMINI_MAX_CONNECTIONS", default=1000)
+# Requests that call the AI or analyse a photo doing their own work at once, per gevent
+# worker (their waits on Gemini hold no slot): few, so that a burst of them leaves the
+# worker's run queue short for every other request (dermalens_site.concurrency).
+AI_WORK_SLOTS_PER_WORKER = env.int("AI_WORK_SLOTS_PER_WORKER", default=4)
+# The ops pages' daily counters: each process writes what it counted at most this often
+# (0: every event at once), rather than one DynamoDB write per AI call (dynamo.daily_stats).
+DAILY_STATS_WRITE_SECONDS = env.float("DAILY_STATS_WRITE_SECONDS", default=10.0)
 
 # --- Scans and images ---------------------------------------------------------------
 MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=40_000_000)
