@@ -90,6 +90,12 @@ class DynamoDBLocal:
         storage = ["-dbPath", str(self.db_path)] if self.db_path else ["-inMemory"]
         return [
             "java",
+            # It runs for minutes (a test run, a benchmark, make run), often on two
+            # cores shared with the app: the C1 compiler alone and the serial collector
+            # halve its CPU per call (the C2 compiler's warm-up costs as much as the
+            # calls themselves; bench/concurrency.py's chat burst measured it).
+            "-XX:TieredStopAtLevel=1",
+            "-XX:+UseSerialGC",
             f"-Djava.library.path={distribution / 'DynamoDBLocal_lib'}",
             "-jar",
             str(distribution / "DynamoDBLocal.jar"),
