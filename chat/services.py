@@ -26,6 +26,7 @@ from ulid import ULID
 from ai.analysis import now_iso
 from ai.chat import ChatContext, ChatFailed, ChatTurn, chat_provider
 from chat import selectors, tasks
+from dermalens_site.concurrency import work_slot
 from dermalens_site.errors import ApplicationError, NotFound, ServiceUnavailable
 from dynamo.chat import ChatMessage, ChatSession, SessionNotFound, chat_table
 from dynamo.jobs import Job
@@ -186,7 +187,11 @@ def reply_events(
     except Exception as err:
         yield ReplyFailed(reply_unavailable(err, message))
         return
-    yield ReplyStored(store_reply(message, "".join(received)))
+    # The view has returned (and given back its work slot): storing takes one again, so
+    # hundreds of streams finishing at once queue for it rather than crowd the worker.
+    with work_slot():
+        stored = store_reply(message, "".join(received))
+    yield ReplyStored(stored)
 
 
 def finish_unheard_reply(message: ChatMessage, received: list[str], pieces: Iterator[str]) -> None:

@@ -136,6 +136,28 @@ class _Slot:
 _current_slot: ContextVar[_Slot | None] = ContextVar("dermalens_work_slot", default=None)
 
 
+@functools.cache
+def ai_work_gate() -> WorkGate | None:
+    """The worker's gate of AI work (AI_WORK_SLOTS_PER_WORKER slots); None outside a gevent
+    worker, where requests are threads of their own."""
+    from django.conf import settings
+
+    return WorkGate(settings.AI_WORK_SLOTS_PER_WORKER) if cooperative() else None
+
+
+@contextlib.contextmanager
+def work_slot() -> Iterator[None]:
+    """The block in one of the worker's AI work slots, unless it holds one already: for
+    an AI request's work after its view has returned (a streamed reply being stored)."""
+    gate = ai_work_gate()
+    held = _current_slot.get()
+    if gate is None or (held is not None and held.held):
+        yield
+        return
+    with gate.occupied():
+        yield
+
+
 @contextlib.contextmanager
 def waiting() -> Iterator[None]:
     """Give the request's work slot back for the block (a wait on the AI), then take it

@@ -15,7 +15,7 @@ from typing import cast
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from dermalens_site.concurrency import WorkGate, cooperative
+from dermalens_site.concurrency import ai_work_gate
 from dermalens_site.errors import error_body
 from dermalens_site.log_paths import loggable_path
 from telemetry import record
@@ -110,7 +110,7 @@ class AIWorkSlotMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.gate = WorkGate(settings.AI_WORK_SLOTS_PER_WORKER) if cooperative() else None
+        self.gate = ai_work_gate()
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
