@@ -29,7 +29,7 @@ from dynamo.local import DynamoDBLocal, free_port
 from tests.fake_gemini import FakeGemini, FakeResponse, ReceivedRequest, typical_answer
 
 ROOT = Path(__file__).resolve().parent.parent
-GEMINI_SECONDS = 4.0
+GEMINI_SECONDS = 2.0
 REPLIES_PER_DAY = 10
 # More AI calls at once than a gthread server of 2 workers x 4 threads holds (8): there
 # they would go in five rounds of GEMINI_SECONDS.
