@@ -46,6 +46,8 @@ TEST_ENVIRONMENT = {
     # Test clients connect directly (no proxy), and production settings (DEBUG off)
     # refuse to start without it.
     "NUM_PROXIES": "0",
+    # Each count written as it happens, so a test reads it back at once.
+    "DAILY_STATS_WRITE_SECONDS": "0",
 }
 ENDPOINT_VARIABLE = "AWS_DYNAMODB_ENDPOINT"
 IS_XDIST_WORKER = "PYTEST_XDIST_WORKER" in os.environ

@@ -34,6 +34,7 @@ from google import genai
 from google.genai import errors, types
 
 from ai.providers import AnalysisFailed
+from dermalens_site.concurrency import waiting
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,12 @@ def generation_config(*, instruction: str, use: str, **options: Any) -> types.Ge
     )
 
 
+def connection_limits() -> httpx2.Limits:
+    """As many connections as calls in flight; idle ones are kept for the next calls."""
+    most = settings.GEMINI_MAX_CONNECTIONS
+    return httpx2.Limits(max_connections=most, max_keepalive_connections=most)
+
+
 class GeminiClient:
     """One google-genai client per provider instance, configured from the GEMINI_* settings."""
 
@@ -152,6 +159,9 @@ class GeminiClient:
                 base_url=settings.GEMINI_BASE_URL,
                 api_version=self.api_version,
                 timeout=round(settings.GEMINI_TIMEOUT_SECONDS * 1000),  # milliseconds
+                # A gevent worker keeps hundreds of calls in flight on this one client;
+                # httpx's default pool (100 connections) would make the rest queue.
+                client_args={"limits": connection_limits()},
                 retry_options=types.HttpRetryOptions(
                     attempts=self.max_attempts,
                     initial_delay=retry_initial_delay_seconds,
@@ -167,11 +177,13 @@ class GeminiClient:
         self, *, contents: list[Any], config: types.GenerateContentConfig
     ) -> types.GenerateContentResponse:
         try:
-            return self._honouring_rate_limits(
-                lambda: self._client.models.generate_content(
-                    model=self.model, contents=contents, config=config
+            # The request's work slot is free for another while Gemini thinks.
+            with waiting():
+                return self._honouring_rate_limits(
+                    lambda: self._client.models.generate_content(
+                        model=self.model, contents=contents, config=config
+                    )
                 )
-            )
         except errors.APIError as err:
             reason = _reason_for_status(err.code)
             provider_message = str(err.message or "")[:PROVIDER_MESSAGE_MAX_CHARS]

@@ -486,7 +486,9 @@ def markdown(result: dict[str, Any]) -> str:
 # --- main ---------------------------------------------------------------------------------
 
 
-def configure(extra_environment: dict[str, str] | None = None) -> "DynamoDBLocal":
+def configure(
+    extra_environment: dict[str, str] | None = None, *, fully_compiled: bool = False
+) -> "DynamoDBLocal":
     """Environment (BENCH_ENVIRONMENT, then ``extra_environment``), Django, a private
     DynamoDB Local and the tables; returns the server."""
     os.environ.update({**BENCH_ENVIRONMENT, **(extra_environment or {})})
@@ -501,7 +503,7 @@ def configure(extra_environment: dict[str, str] | None = None) -> "DynamoDBLocal
     from dynamo.client import reset_client
     from dynamo.local import DynamoDBLocal, free_port
 
-    local = DynamoDBLocal(port=free_port()).start()
+    local = DynamoDBLocal(port=free_port(), fully_compiled=fully_compiled).start()
     try:
         os.environ["AWS_DYNAMODB_ENDPOINT"] = local.endpoint
         settings.AWS_DYNAMODB_ENDPOINT = local.endpoint

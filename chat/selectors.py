@@ -10,9 +10,11 @@ from django.conf import settings
 
 from accounts.selectors import as_stored
 from ai.chat import AnalysisSummary, ChatContext, ChatTurn, PlanSummary
-from dynamo.base import Page
-from dynamo.chat import ChatMessage, ChatSession, chat_table
-from dynamo.users import User
+from dynamo.base import Page, get_many
+from dynamo.chat import ChatMessage, ChatSession, chat_table, open_session
+from dynamo.errors import AccountClosed
+from dynamo.plans import Plan, plans_table
+from dynamo.users import User, stored_user, users_table
 from plans.selectors import get_active_plan
 from scans.selectors import latest_completed_scan
 
@@ -53,11 +55,39 @@ def as_turns(messages: list[ChatMessage]) -> list[ChatTurn]:
     return [ChatTurn(role=m.role, content=m.content) for m in messages]
 
 
+def exchange_reads(*, user: User, session_id: str) -> tuple[ChatSession | None, User, Plan | None]:
+    """What sending a message reads first, strongly consistent: the session (None when it
+    is not there or being deleted), the account as stored (``AccountClosed`` once it is
+    gone or being erased, as ``as_stored``) and the active plan.
+
+    One BatchGetItem reads the session, the account and the active-plan pointer, and a
+    GetItem the plan it names, if any.
+    """
+    session_item, user_item, pointer = get_many(
+        [
+            (chat_table(), chat_table().session_item_key(user.user_id, session_id)),
+            (users_table(), users_table().user_key(user.user_id)),
+            (plans_table(), plans_table().active_pointer_key(user.user_id)),
+        ],
+        consistent=True,
+    )
+    stored = stored_user(user_item)
+    if stored is None or stored.erasure_started_at is not None:
+        raise AccountClosed()
+    session = open_session(session_item)
+    plan = plans_table().get_active_from(user.user_id, pointer) if session else None
+    return session, stored, plan
+
+
 def chat_context(*, user: User) -> ChatContext:
     """The person's profile, latest completed analysis and active plan (never name/email)."""
     user = as_stored(user)
+    return context_of(user, get_active_plan(user_id=user.user_id))
+
+
+def context_of(user: User, plan: Plan | None) -> ChatContext:
+    """``chat_context`` of a user read as stored, with their active plan."""
     scan = latest_completed_scan(user_id=user.user_id)
-    plan = get_active_plan(user_id=user.user_id)
     return ChatContext(
         skin_type=user.skin_type,
         skin_concerns=user.skin_concerns,

@@ -5,9 +5,9 @@ delete a session.
     exchange = send_message(user=user, session_id=s, content="Why is my skin red?")
     question, events = stream_message(user=user, session_id=s, content="...")
 
-Sending goes in this order: the session must exist (else 404), one reply is counted
-against the daily allowance (past it, 429 and nothing stored), the person's message is
-stored (with the session's touch, in one transaction), and only then is the provider
+Sending goes in this order: the session must exist (else 404); the person's message is
+stored, the session touched and one reply counted against the daily allowance, in one
+transaction (past the allowance, 429 and nothing stored); and only then is the provider
 asked. A provider failure keeps the message and answers 503 with Retry-After; sending
 the same text again retries it without storing it twice.
 """
@@ -17,6 +17,7 @@ import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from rest_framework import status
@@ -25,10 +26,11 @@ from ulid import ULID
 from ai.analysis import now_iso
 from ai.chat import ChatContext, ChatFailed, ChatTurn, chat_provider
 from chat import selectors, tasks
+from dermalens_site.concurrency import work_slot
 from dermalens_site.errors import ApplicationError, NotFound, ServiceUnavailable
 from dynamo.chat import ChatMessage, ChatSession, SessionNotFound, chat_table
 from dynamo.jobs import Job
-from dynamo.users import User, users_table
+from dynamo.users import QuotaUsedUp, User, daily_quota_update, users_table
 from jobs.services import start_job
 from scans.services import seconds_until_quota_resets
 from telemetry import record as telemetry
@@ -185,7 +187,11 @@ def reply_events(
     except Exception as err:
         yield ReplyFailed(reply_unavailable(err, message))
         return
-    yield ReplyStored(store_reply(message, "".join(received)))
+    # The view has returned (and given back its work slot): storing takes one again, so
+    # hundreds of streams finishing at once queue for it rather than crowd the worker.
+    with work_slot():
+        stored = store_reply(message, "".join(received))
+    yield ReplyStored(stored)
 
 
 def finish_unheard_reply(message: ChatMessage, received: list[str], pieces: Iterator[str]) -> None:
@@ -200,24 +206,42 @@ def finish_unheard_reply(message: ChatMessage, received: list[str], pieces: Iter
 def prepare_exchange(
     *, user: User, session_id: str, content: str
 ) -> tuple[ChatMessage, ChatContext, list[ChatTurn]]:
-    """Check the session and the allowance, store the message; the provider's input."""
-    session = chat_table().get_session(user.user_id, session_id, consistent=True)
+    """Check the session, count the reply, store the message; the provider's input.
+
+    Four or five DynamoDB calls: one BatchGetItem for the session, the account and the
+    active-plan pointer (and a GetItem for the plan it names), a Query for the recent
+    messages, one for the latest analysis, and one transaction that stores the message,
+    touches the session and counts the reply against the day's allowance, so a refusal
+    (404, 429) stores and counts nothing.
+    """
+    session, stored, plan = selectors.exchange_reads(user=user, session_id=session_id)
     if session is None:
         raise ChatSessionNotFound()
-    consume_reply_quota(user.user_id)
     recent = selectors.recent_messages(user_id=user.user_id, session_id=session_id)
     if recent and recent[-1].role == "user" and recent[-1].content == content:
         # The same text again after a failed reply is a retry: the stored one is reused.
         message, recent = recent[-1], recent[:-1]
+        consume_reply_quota(user.user_id)
     else:
         message = store_message(
-            user_id=user.user_id, session_id=session_id, role="user", content=content
+            user_id=user.user_id,
+            session_id=session_id,
+            role="user",
+            content=content,
+            counting=reply_quota_update(user.user_id),
         )
-    context = selectors.chat_context(user=user)
+    context = selectors.context_of(stored, plan)
     return message, context, selectors.as_turns(recent)
 
 
-def store_message(*, user_id: str, session_id: str, role: str, content: str) -> ChatMessage:
+def store_message(
+    *,
+    user_id: str,
+    session_id: str,
+    role: str,
+    content: str,
+    counting: dict[str, Any] | None = None,
+) -> ChatMessage:
     message = ChatMessage(
         user_id=user_id,
         message_id=str(ULID()),
@@ -228,9 +252,11 @@ def store_message(*, user_id: str, session_id: str, role: str, content: str) -> 
     )
     title = auto_title(content) if role == "user" else None
     try:
-        chat_table().add_message(message, title=title)
+        chat_table().add_message(message, title=title, counting=counting)
     except SessionNotFound as err:
         raise ChatSessionNotFound() from err  # deleted while we were at it
+    except QuotaUsedUp as err:
+        raise reply_quota_exceeded() from err
     return message
 
 
@@ -261,15 +287,27 @@ def reply_unavailable(err: Exception, message: ChatMessage) -> ReplyUnavailable:
 
 def consume_reply_quota(user_id: str) -> None:
     """Count one assistant reply today (UTC); past AI_REPLIES_PER_DAY, a 429."""
-    limit = settings.AI_REPLIES_PER_DAY
     allowed = users_table().consume_daily_quota(
-        user_id,
-        name="chat",
-        day=datetime.now(UTC).date().isoformat(),
-        limit=limit,
-        expires_at=int(time.time()) + 2 * 24 * 60 * 60,
+        user_id, **reply_quota(), limit=settings.AI_REPLIES_PER_DAY
     )
     if not allowed:
-        raise ReplyQuotaExceeded(
-            limit_per_day=limit, retry_after_seconds=seconds_until_quota_resets()
-        )
+        raise reply_quota_exceeded()
+
+
+def reply_quota_update(user_id: str) -> dict[str, Any]:
+    """The Update that counts one reply against today's (UTC) AI_REPLIES_PER_DAY."""
+    return daily_quota_update(user_id, **reply_quota(), limit=settings.AI_REPLIES_PER_DAY)
+
+
+def reply_quota() -> dict[str, Any]:
+    return {
+        "name": "chat",
+        "day": datetime.now(UTC).date().isoformat(),
+        "expires_at": int(time.time()) + 2 * 24 * 60 * 60,
+    }
+
+
+def reply_quota_exceeded() -> ReplyQuotaExceeded:
+    return ReplyQuotaExceeded(
+        limit_per_day=settings.AI_REPLIES_PER_DAY, retry_after_seconds=seconds_until_quota_resets()
+    )

@@ -3,9 +3,11 @@
 Sending with ``Accept: text/event-stream`` streams the reply as server-sent events:
 ``message`` (your stored message), ``delta`` (a piece of the reply, as it comes), then
 ``reply`` (the stored reply, the last event) or ``error`` (the reply failed after it
-began; your message is kept). Every ``data`` line is one JSON object.
+began; your message is kept). Every ``data`` line is one JSON object. A client that
+leaves before the end still finds the whole reply stored when it comes back.
 """
 
+import inspect
 import json
 from collections.abc import Generator, Iterator
 
@@ -54,6 +56,8 @@ class EventStreamRenderer(renderers.BaseRenderer):
 
 
 class ChatSessionViewSet(viewsets.ViewSet):
+    # Run in a work slot of the worker (dermalens_site.middleware.AIWorkSlotMiddleware).
+    ai_actions = frozenset({"send"})
     lookup_field = "session_id"
     lookup_value_regex = ULID_PATTERN
 
@@ -187,6 +191,10 @@ def server_sent_events(
     finally:
         # A client that leaves closes this stream; closing the events too lets the
         # service finish and store the reply (rather than waiting for garbage collection).
+        # Events never started would close without a trace (a client that left while
+        # Gemini was still thinking): they are started first, so the reply is stored.
+        if inspect.getgeneratorstate(events) == inspect.GEN_CREATED:
+            next(events, None)
         events.close()
 
 

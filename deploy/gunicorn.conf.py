@@ -2,28 +2,50 @@
 
     gunicorn --config deploy/gunicorn.conf.py dermalens_site.wsgi
 
+Workers are gevent's: a request is a greenlet, and one waiting on Gemini, DynamoDB or S3
+holds a few hundred KiB of memory, not a thread, so a worker keeps hundreds of slow AI
+calls in flight while cheap requests go by them (bench/concurrency.py measures it). The
+worker monkey-patches the standard library before the app is imported. CPU work (image
+decoding, the offline analysis, password hashing) goes to real threads
+(``dermalens_site.concurrency``), so it holds no other request for longer than it runs.
+
 Each value can be overridden from the environment (/etc/dermalens/env): WEB_CONCURRENCY,
-GUNICORN_THREADS, GUNICORN_TIMEOUT_SECONDS, GUNICORN_BIND, FORWARDED_ALLOW_IPS, and the
-app's NUM_PROXIES (1 here: the load balancer).
+GUNICORN_WORKER_CONNECTIONS, GUNICORN_TIMEOUT_SECONDS, GUNICORN_BIND,
+FORWARDED_ALLOW_IPS, and the app's NUM_PROXIES (1 here: the load balancer);
+GUNICORN_WORKER_CLASS=gthread (with GUNICORN_THREADS) brings back the
+thread-per-request model, for comparison only.
 The access log is one JSON object per line on stdout (journald), built with json.dumps
 so a quote in a header cannot break the line; query strings are left out and a signed
 image token in the path is replaced by its name (``dermalens_site.log_paths``).
 """
 
+import importlib.util
 import json
 import multiprocessing
 import os
-import sys
 import time
+from pathlib import Path
+from types import ModuleType
 
 from gunicorn import glogging
 
-# The application's directory: gunicorn puts it on the path only when it loads the app.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from dermalens_site.log_paths import loggable_path
+def _load_log_paths() -> ModuleType:
+    """``dermalens_site/log_paths.py``, loaded from its file: importing it as part of its
+    package would run ``dermalens_site/__init__`` (Celery, boto3, ssl) in the master,
+    before a gevent worker patches ssl, which then breaks every TLS connection."""
+    path = Path(__file__).resolve().parent.parent / "dermalens_site" / "log_paths.py"
+    spec = importlib.util.spec_from_file_location("dermalens_log_paths", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-MAX_WORKERS = 12  # memory: each worker holds OpenCV and up to ~130 MiB per upload
+
+loggable_path = _load_log_paths().loggable_path
+
+MAX_WORKERS = 12  # memory: each worker holds OpenCV and its share of the uploads in flight
 
 
 def _int(name: str, default: int) -> int:
@@ -31,12 +53,18 @@ def _int(name: str, default: int) -> int:
 
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-# (2 x cores) + 1 processes, capped; threads overlap the waits on DynamoDB, S3 and Gemini.
-workers = _int("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, MAX_WORKERS))
-threads = _int("GUNICORN_THREADS", 4)
-worker_class = "gthread"
-# An upload analysed in-process waits for Gemini (30 s x 3 attempts at worst); with
-# ANALYSIS_QUEUE_URL set requests are short, and 60 s would do.
+# One process per core: greenlets overlap the waits on DynamoDB, S3 and Gemini, so more
+# processes would add memory (each loads OpenCV) and no concurrency; CPU work runs in
+# real threads, which the cores share.
+workers = _int("WEB_CONCURRENCY", min(max(2, multiprocessing.cpu_count()), MAX_WORKERS))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+# Requests in flight per worker; past it, connections wait in the listen backlog.
+worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 1000)
+backlog = 2048
+threads = _int("GUNICORN_THREADS", 4)  # gthread only
+# A gevent worker that has not run its event loop for this long is stuck and replaced
+# (a slow request does not count: it waits cooperatively). With gthread, a request may
+# take this long: an upload analysed in-process waits for Gemini (30 s x 3 attempts).
 timeout = _int("GUNICORN_TIMEOUT_SECONDS", 120)
 graceful_timeout = 30  # finish requests in flight on SIGTERM before exiting
 keepalive = 75  # longer than the load balancer's 60 s idle timeout, so it closes first

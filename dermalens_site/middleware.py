@@ -1,4 +1,5 @@
-"""Request middleware: one structured log line per request, and early body-size limits.
+"""Request middleware: one structured log line per request, early body-size limits, and
+the work slots of the requests that call the AI.
 
 The log line holds method, path (no query string, and no credential in it: see
 ``dermalens_site.log_paths``), status, duration, request id and the caller's user id;
@@ -14,6 +15,7 @@ from typing import cast
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from dermalens_site.concurrency import ai_work_gate
 from dermalens_site.errors import error_body
 from dermalens_site.log_paths import loggable_path
 from telemetry import record
@@ -94,3 +96,34 @@ class BodySizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+class AIWorkSlotMiddleware:
+    """A request that calls the AI or analyses a photo runs its view in one of the
+    worker's work slots (``dermalens_site.concurrency``), in a gevent worker.
+
+    A view names such actions in ``ai_actions`` (a viewset's action names, an APIView's
+    methods). The slot is taken here, before the view authenticates or reads anything,
+    so a burst of them never fills the run queue; every other request passes by. Last in
+    MIDDLEWARE: the others' ``process_view`` (CSRF) has run when this one calls the view.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.gate = ai_work_gate()
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs) -> HttpResponse | None:
+        if self.gate is None or not calls_the_ai(view_func, request.method or ""):
+            return None
+        with self.gate.occupied():
+            return cast(HttpResponse, view_func(request, *view_args, **view_kwargs))
+
+
+def calls_the_ai(view_func, method: str) -> bool:
+    view_class = getattr(view_func, "cls", None)
+    actions = getattr(view_func, "actions", None)  # a viewset's {"post": "send"}
+    name = actions.get(method.lower()) if actions else method.lower()
+    return name in getattr(view_class, "ai_actions", ())

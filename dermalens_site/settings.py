@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dermalens_site.middleware.AIWorkSlotMiddleware",
 ]
 
 ROOT_URLCONF = "dermalens_site.urls"
@@ -112,7 +113,8 @@ SESSION_COOKIE_AGE = 8 * 60 * 60
 SESSION_COOKIE_PATH = "/ops/"
 
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    # Django's Argon2, hashing off the event loop of a gevent worker (same stored format).
+    "accounts.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 PASSWORD_MIN_LENGTH = 10
@@ -172,6 +174,9 @@ DYNAMODB_JOBS_TABLE = env.str("DYNAMODB_JOBS_TABLE", default="dermalens-jobs")
 DYNAMODB_CONNECT_TIMEOUT_SECONDS = env.float("DYNAMODB_CONNECT_TIMEOUT_SECONDS", default=2.0)
 DYNAMODB_READ_TIMEOUT_SECONDS = env.float("DYNAMODB_READ_TIMEOUT_SECONDS", default=5.0)
 DYNAMODB_MAX_ATTEMPTS = env.int("DYNAMODB_MAX_ATTEMPTS", default=3)
+# Kept-alive connections per worker: a gevent worker has hundreds of requests in flight,
+# and past the pool each call opens (and then drops) a connection of its own.
+DYNAMODB_MAX_POOL_CONNECTIONS = env.int("DYNAMODB_MAX_POOL_CONNECTIONS", default=200)
 S3_BUCKET_NAME = env.str("S3_BUCKET_NAME", default="") or None
 # Only for S3-compatible local servers (tests): another S3 address.
 AWS_S3_ENDPOINT = env.str("AWS_S3_ENDPOINT", default="") or None
@@ -221,6 +226,16 @@ GEMINI_RETRY_MAX_DELAY_SECONDS = env.float("GEMINI_RETRY_MAX_DELAY_SECONDS", def
 # A 429's RetryInfo delay is waited out while the waits of one call stay within this;
 # a longer delay fails at once, with the server's delay as Retry-After.
 GEMINI_RATE_LIMIT_BUDGET_SECONDS = env.float("GEMINI_RATE_LIMIT_BUDGET_SECONDS", default=15.0)
+# Connections per worker to Gemini, as many as the calls a gevent worker keeps in flight
+# (gunicorn's worker_connections): httpx's default of 100 would queue the rest.
+GEMINI_MAX_CONNECTIONS = env.int("GEMINI_MAX_CONNECTIONS", default=1000)
+# Requests that call the AI or analyse a photo doing their own work at once, per gevent
+# worker (their waits on Gemini hold no slot): few, so that a burst of them leaves the
+# worker's run queue short for every other request (dermalens_site.concurrency).
+AI_WORK_SLOTS_PER_WORKER = env.int("AI_WORK_SLOTS_PER_WORKER", default=4)
+# The ops pages' daily counters: each process writes what it counted at most this often
+# (0: every event at once), rather than one DynamoDB write per AI call (dynamo.daily_stats).
+DAILY_STATS_WRITE_SECONDS = env.float("DAILY_STATS_WRITE_SECONDS", default=10.0)
 
 # --- Scans and images ---------------------------------------------------------------
 MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=40_000_000)

@@ -98,6 +98,9 @@ class Table:
                 f"A transaction holds 1 to {TRANSACTION_MAX_ACTIONS} actions, not "
                 f"{len(actions)}; split the change into steps that are each safe alone."
             )
+        # botocore gives each call a ClientRequestToken, which makes its own retries of
+        # the call (after a timeout, say) idempotent: a transaction that did commit is
+        # not applied a second time, nor refused by its own conditions.
         self.call_client("transact_write_items", TransactItems=actions)
 
     def transact_write(
@@ -279,6 +282,52 @@ class Table:
             conflict = PreconditionFailed if if_match else VersionConflict
             raise conflict(current_version=version, cause=err.cause) from err
         return cast(Item, response["Attributes"])
+
+
+def get_many(reads: Sequence[tuple[Table, Item]], *, consistent: bool = False) -> list[Item | None]:
+    """The items at several keys, of one table or several, from one BatchGetItem: in the
+    order of ``reads``, None where nothing is stored.
+
+        session, account = get_many([(chat, session_key), (users, user_key)], consistent=True)
+
+    For the few items one request needs together: one round trip and one call's cost
+    instead of one of each. Strongly consistent when asked, like GetItem. At most
+    BATCH_GET_MAX_KEYS distinct keys; keys left unprocessed are asked for again.
+    """
+    key_names = {table.name: _key_names(table.definition) for table, _ in reads}
+    pending: dict[str, list[Item]] = {}
+    for table, key in reads:
+        keys = pending.setdefault(table.name, [])
+        if key not in keys:
+            keys.append(key)
+    if not reads or sum(map(len, pending.values())) > BATCH_GET_MAX_KEYS:
+        raise ValueError(f"get_many reads 1 to {BATCH_GET_MAX_KEYS} keys, not {len(reads)}")
+    found: dict[tuple[str, str], Item] = {}
+    for attempt in range(BATCH_GET_ATTEMPTS):
+        response = reads[0][0].call_client(
+            "batch_get_item",
+            RequestItems={
+                name: {"Keys": keys, "ConsistentRead": consistent} for name, keys in pending.items()
+            },
+        )
+        for name, items in response.get("Responses", {}).items():
+            for item in items:
+                found[_identity(name, item, key_names[name])] = item
+        unprocessed = response.get("UnprocessedKeys", {})
+        pending = {name: left["Keys"] for name, left in unprocessed.items() if left.get("Keys")}
+        if not pending:
+            return [found.get(_identity(t.name, key, key_names[t.name])) for t, key in reads]
+        time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter)
+    raise Unavailable("reads were still unprocessed after retries.")
+
+
+def _key_names(definition: TableDefinition) -> tuple[str, ...]:
+    keys = (definition.partition_key, definition.sort_key)
+    return tuple(key[0] for key in keys if key is not None)
+
+
+def _identity(table_name: str, item: Item, key_names: tuple[str, ...]) -> tuple[str, str]:
+    return table_name, json.dumps([item[name] for name in key_names])
 
 
 def _item_on_failure(err: ConditionFailed) -> Item | None:

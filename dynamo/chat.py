@@ -29,7 +29,7 @@ from dynamo.base import Page, Table
 from dynamo.codec import Item, to_item
 from dynamo.errors import AccountClosed, ConditionFailed, ItemNotFound
 from dynamo.tables import CHAT
-from dynamo.users import account_open_check, activity_update, users_table
+from dynamo.users import QuotaUsedUp, account_open_check, activity_update, users_table
 
 SESSION_PREFIX = "session#"
 SESSION_INDEX = "session-index"
@@ -92,6 +92,12 @@ def message_to_item(message: ChatMessage) -> Item:
             "created_at": message.created_at,
         }
     )
+
+
+def open_session(item: Item | None) -> ChatSession | None:
+    """The session stored as ``item``; None when there is none or it is being deleted."""
+    session = session_from_item(item) if item else None
+    return session if session and session.deleting_since is None else None
 
 
 def session_from_item(item: Item) -> ChatSession:
@@ -162,9 +168,11 @@ class ChatTable(Table):
         self, user_id: str, session_id: str, *, consistent: bool = False
     ) -> ChatSession | None:
         """The session; None when it is not there or being deleted."""
-        item = self.get_item(self.key(user_id, session_key(session_id)), consistent=consistent)
-        session = session_from_item(item) if item else None
-        return session if session and session.deleting_since is None else None
+        item = self.get_item(self.session_item_key(user_id, session_id), consistent=consistent)
+        return open_session(item)
+
+    def session_item_key(self, user_id: str, session_id: str) -> Item:
+        return self.key(user_id, session_key(session_id))
 
     def sessions_page(
         self, user_id: str, *, limit: int, cursor: str | None = None
@@ -271,13 +279,21 @@ class ChatTable(Table):
             ConditionExpression="attribute_not_exists(message_id)",
         )
 
-    def add_message(self, message: ChatMessage, *, title: str | None = None) -> None:
+    def add_message(
+        self,
+        message: ChatMessage,
+        *,
+        title: str | None = None,
+        counting: dict[str, Any] | None = None,
+    ) -> None:
         """Store a message and touch its session, in one transaction.
 
         The session's last activity, message count and version move with the message;
         ``title`` names the session only if it has no title yet. ``SessionNotFound`` if
         the session is not there (never started, or deleted meanwhile): no message is
-        ever stored outside a session.
+        ever stored outside a session. ``counting`` (a ``daily_quota_update``) counts a
+        use of an allowance in the same transaction: past it, ``QuotaUsedUp`` and
+        nothing is stored; with the session gone too, ``SessionNotFound``.
         """
         names = {"#version": "version"}
         values: dict[str, Any] = {":at": {"S": message.created_at}, ":one": {"N": "1"}}
@@ -312,9 +328,10 @@ class ChatTable(Table):
                 {"Put": put},
                 account_open_check(message.user_id),
                 {"Update": counted},
+                *([{"Update": counting}] if counting else []),
             ],
             refused=SessionNotFound,
-            refused_at={2: AccountClosed},
+            refused_at={2: AccountClosed, 4: QuotaUsedUp},
         )
 
     def session_messages(

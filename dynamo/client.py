@@ -75,9 +75,9 @@ def client_config() -> Config:
         connect_timeout=settings.DYNAMODB_CONNECT_TIMEOUT_SECONDS,
         read_timeout=settings.DYNAMODB_READ_TIMEOUT_SECONDS,
         retries={"mode": "standard", "max_attempts": settings.DYNAMODB_MAX_ATTEMPTS},
-        # One connection per gunicorn thread is plenty; the default of 10 is kept
-        # as the floor so that batch and background work never waits for a socket.
-        max_pool_connections=max(10, getattr(settings, "DYNAMODB_MAX_POOL_CONNECTIONS", 10)),
+        # A gevent worker has many requests in flight at once (DYNAMODB_MAX_POOL_CONNECTIONS);
+        # botocore's default of 10 is kept as the floor.
+        max_pool_connections=max(10, settings.DYNAMODB_MAX_POOL_CONNECTIONS),
         tcp_keepalive=True,
     )
 

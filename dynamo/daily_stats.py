@@ -10,13 +10,18 @@ item (one item takes at most 1,000 writes a second), and a read of 14 days is on
 BatchGetItem of 14 x SHARDS keys (no Scan, no Query per day). Items expire after
 ``KEEP_DAYS``.
 
+Events are counted in each process first and written together, at most once per
+``DAILY_STATS_WRITE_SECONDS`` (``count_event``, ``PendingCounts``).
+
 AI latency is kept as counts per fixed bucket (``LATENCY_BUCKETS_MS``), so p50 and p95
 come from the day's summed buckets: exact to the bucket's bounds, cheap to add up.
 """
 
+import atexit
 import functools
 import logging
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
 
 from dynamo.base import Table
 from dynamo.errors import DynamoError
@@ -126,10 +132,67 @@ def daily_stats() -> DailyStatsTable:
     return DailyStatsTable()
 
 
-def count_event(**counts: int) -> None:
-    """Add to today's counters; a failure is logged, never raised (a missed count must not
-    fail the upload, sign-up or reply that it counts)."""
+class PendingCounts:
+    """Counts of this process not written yet: one write per ``interval_seconds`` at most.
+
+    Every AI call, upload and sign-up counts something; writing each at once would add
+    a DynamoDB write to every such request (and contend on the day's shards under a
+    burst). Counts gather here and leave in one ``add`` once the interval has passed
+    since the last write (by the event that finds it so, or ``flush`` at exit). A worker
+    killed outright loses at most an interval's counts; they are the ops pages' daily
+    charts, not records of anyone's data.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self.day: date | None = None
+        self.written_at = time.monotonic()
+
+    def count(self, counts: Mapping[str, int], *, interval_seconds: float) -> None:
+        today = datetime.now(UTC).date()
+        with self.lock:
+            earlier = self._take() if self.day not in (None, today) else None
+            self.day = today
+            self.counts.update(counts)
+            due = time.monotonic() - self.written_at >= interval_seconds
+            now = self._take() if due else None
+        for taken in (earlier, now):
+            if taken is not None:
+                _write(*taken)
+
+    def flush(self) -> None:
+        with self.lock:
+            taken = self._take()
+        if taken is not None:
+            _write(*taken)
+
+    def _take(self) -> tuple[date, dict[str, int]] | None:
+        self.written_at = time.monotonic()
+        counts, day = {k: v for k, v in self.counts.items() if v}, self.day
+        self.counts.clear()
+        return (day, counts) if counts and day is not None else None
+
+
+def _write(day: date, counts: Mapping[str, int]) -> None:
     try:
-        daily_stats().add(counts=counts)
+        daily_stats().add(counts=counts, day=day)
     except (DynamoError, ClientError, BotoCoreError) as err:
         logger.warning("daily counters not updated", extra={"error": type(err).__name__})
+
+
+_pending = PendingCounts()
+atexit.register(_pending.flush)
+
+
+def count_event(**counts: int) -> None:
+    """Add to today's counters: written at once with DAILY_STATS_WRITE_SECONDS 0, else
+    with this process's other counts, at most one write per that many seconds. A
+    failure is logged, never raised (a missed count must not fail the upload, sign-up
+    or reply that it counts)."""
+    _pending.count(counts, interval_seconds=settings.DAILY_STATS_WRITE_SECONDS)
+
+
+def flush_counts() -> None:
+    """Write this process's pending counts now (at exit; the tests)."""
+    _pending.flush()

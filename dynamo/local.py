@@ -75,10 +75,20 @@ def _die_with_parent() -> None:
 
 
 class DynamoDBLocal:
-    def __init__(self, *, port: int, db_path: Path | None = None, host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        *,
+        port: int,
+        db_path: Path | None = None,
+        host: str = "127.0.0.1",
+        fully_compiled: bool = False,
+    ):
         self.port = port
         self.host = host
         self.db_path = db_path
+        # With the C2 compiler too: slower to warm up, faster per call after it; for
+        # measuring the app against a steadily fast DynamoDB Local (bench/overhead.py).
+        self.fully_compiled = fully_compiled
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -90,6 +100,12 @@ class DynamoDBLocal:
         storage = ["-dbPath", str(self.db_path)] if self.db_path else ["-inMemory"]
         return [
             "java",
+            # It runs for minutes (a test run, a benchmark, make run), often on two
+            # cores shared with the app: the C1 compiler alone and the serial collector
+            # halve its CPU per call (the C2 compiler's warm-up costs as much as the
+            # calls themselves; bench/concurrency.py's chat burst measured it).
+            *([] if self.fully_compiled else ["-XX:TieredStopAtLevel=1"]),
+            "-XX:+UseSerialGC",
             f"-Djava.library.path={distribution / 'DynamoDBLocal_lib'}",
             "-jar",
             str(distribution / "DynamoDBLocal.jar"),

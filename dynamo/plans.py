@@ -131,7 +131,15 @@ class PlansTable(Table):
         return plan_from_item(item) if item else None
 
     def get_active(self, user_id: str) -> Plan | None:
-        pointer = self.get_item(self.key(user_id, ACTIVE_POINTER), consistent=True)
+        pointer = self.get_item(self.active_pointer_key(user_id), consistent=True)
+        return self.get_active_from(user_id, pointer)
+
+    def active_pointer_key(self, user_id: str) -> Item:
+        """The key of the item that names the active plan (read it with ``get_many``)."""
+        return self.key(user_id, ACTIVE_POINTER)
+
+    def get_active_from(self, user_id: str, pointer: Item | None) -> Plan | None:
+        """The plan that ``pointer`` (the item at ``active_pointer_key``) names, if any."""
         if pointer is None or "active_plan_id" not in pointer:
             return None
         return self.get(user_id, pointer["active_plan_id"]["S"], consistent=True)

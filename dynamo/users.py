@@ -47,6 +47,12 @@ class EmailChangeRefused(ConditionFailed):
     """The new address was claimed meanwhile, or the account changed since it was read."""
 
 
+class QuotaUsedUp(ConditionFailed):
+    """A daily allowance counted in a transaction (``daily_quota_update``) is used up."""
+
+    default_message = "Today's allowance is used up."
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     user_id: str
@@ -90,6 +96,25 @@ PROFILE_LISTS = ("skin_concerns", "sensitivities", "allergies")
 ERASURE_STARTED = "erasure_started_at"
 
 
+def daily_quota_update(
+    user_id: str, *, name: str, day: str, limit: int, expires_at: int
+) -> dict[str, Any]:
+    """The Update (of a TransactWriteItems, or alone) that counts one use of the daily
+    allowance ``name``; its condition fails once ``limit`` uses are counted that day."""
+    return {
+        "TableName": USERS.name,
+        "Key": {"user_id": {"S": f"quota#{name}#{user_id}#{day}"}},
+        "UpdateExpression": "SET item_type = :type, expires_at = :expires ADD used :one",
+        "ConditionExpression": "attribute_not_exists(used) OR used < :limit",
+        "ExpressionAttributeValues": {
+            ":type": {"S": "quota"},
+            ":expires": {"N": str(expires_at)},
+            ":one": {"N": "1"},
+            ":limit": {"N": str(limit)},
+        },
+    }
+
+
 def account_open_check(user_id: str) -> dict[str, Any]:
     """A TransactWriteItems action that holds only while the account exists and its
     erasure has not begun.
@@ -108,6 +133,13 @@ def account_open_check(user_id: str) -> dict[str, Any]:
             "ExpressionAttributeValues": {":user": {"S": "user"}},
         }
     }
+
+
+def stored_user(item: Item | None) -> User | None:
+    """The account stored as ``item`` (the users table also holds other kinds of item)."""
+    if item is None or item.get("item_type", {}).get("S") != "user":
+        return None
+    return user_from_item(item)
 
 
 def user_from_item(item: Item) -> User:
@@ -228,10 +260,10 @@ class UsersTable(Table):
     definition = USERS
 
     def get(self, user_id: str, *, consistent: bool = True) -> User | None:
-        item = self.get_item({"user_id": {"S": user_id}}, consistent=consistent)
-        if item is None or item.get("item_type", {}).get("S") != "user":
-            return None
-        return user_from_item(item)
+        return stored_user(self.get_item(self.user_key(user_id), consistent=consistent))
+
+    def user_key(self, user_id: str) -> Item:
+        return {"user_id": {"S": user_id}}
 
     def get_recent(self, user_id: str, *, max_age: float) -> User | None:
         """The user as this process read or wrote it at most ``max_age`` seconds ago.
@@ -473,22 +505,14 @@ class UsersTable(Table):
     ) -> bool:
         """Count one use of a daily allowance; False (and nothing counted) past ``limit``.
 
-        One atomic UpdateItem: concurrent requests on several hosts cannot overshoot.
+        One atomic update: concurrent requests on several hosts cannot overshoot. It is
+        sent as a transaction for its idempotency token (botocore makes one per call): a
+        retry of a call that timed out after it was applied does not count twice.
         """
+        update = daily_quota_update(user_id, name=name, day=day, limit=limit, expires_at=expires_at)
         try:
-            self.call(
-                "update_item",
-                Key={"user_id": {"S": f"quota#{name}#{user_id}#{day}"}},
-                UpdateExpression="SET item_type = :type, expires_at = :expires ADD used :one",
-                ConditionExpression="attribute_not_exists(used) OR used < :limit",
-                ExpressionAttributeValues={
-                    ":type": {"S": "quota"},
-                    ":expires": {"N": str(expires_at)},
-                    ":one": {"N": "1"},
-                    ":limit": {"N": str(limit)},
-                },
-            )
-        except ConditionFailed:
+            self.transact_write([{"Update": update}], refused=QuotaUsedUp)
+        except QuotaUsedUp:
             return False
         return True
 

@@ -37,6 +37,8 @@ def plan_detail(plan) -> dict:
 
 
 class PlanViewSet(viewsets.ViewSet):
+    # Run in a work slot of the worker (dermalens_site.middleware.AIWorkSlotMiddleware).
+    ai_actions = frozenset({"create"})
     lookup_field = "plan_id"
     lookup_value_regex = ULID_PATTERN
 

@@ -14,10 +14,19 @@ Like the real service, the ``v1`` version refuses ``systemInstruction`` and
 answer from the request, which suits many concurrent callers (the load benchmark):
 
     server = FakeGemini(responder=lambda request: FakeResponse.text_answer("Hello.")).start()
+
+``typical_answer`` is such a responder: what a well-behaved Gemini says to each of the
+app's calls. Run as a program, the server answers every call that way after a delay, as
+the real one takes seconds (bench/concurrency.py starts it so, in a process of its own):
+
+    python -m tests.fake_gemini --delay-seconds 5     # prints its base URL, then serves
 """
 
+import argparse
+import dataclasses
 import json
 import re
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -39,6 +48,16 @@ V1_UNKNOWN_FIELDS = {
 SOCKET_TIMEOUT_SECONDS = 10
 # How soon stop() takes effect.
 POLL_INTERVAL_SECONDS = 0.05
+# Connections waiting to be accepted: a load benchmark opens hundreds at once, and the
+# standard library's 5 would make the kernel drop the rest's SYNs (a 1 s retransmit).
+LISTEN_BACKLOG = 1024
+CHAT_REPLY = (
+    "Niacinamide and a retinoid usually sit well together: keep the retinoid for the "
+    "evening and add niacinamide in the morning. This is general skin-care guidance, not a "
+    "diagnosis."
+)
+# The delimiters of the plan-drafting request's data (ai.plan_prompts).
+PLAN_CONTEXT = re.compile(r"<plan_context>\n(?P<data>.*)\n</plan_context>", re.DOTALL)
 
 
 def valid_analysis_answer() -> dict[str, Any]:
@@ -252,6 +271,27 @@ class ReceivedRequest:
         return None
 
 
+def typical_answer(request: ReceivedRequest) -> FakeResponse:
+    """What a well-behaved Gemini answers: an analysis for a photo, the rules' own plan
+    back for a plan draft, a plain-text reply in a chat."""
+    parts = [
+        part
+        for content in (request.body or {}).get("contents", [])
+        for part in content.get("parts", [])
+    ]
+    if any("inlineData" in part for part in parts):
+        return FakeResponse.json_answer(valid_analysis_answer())
+    for part in parts:
+        plan_context = PLAN_CONTEXT.search(part.get("text", ""))
+        if plan_context:
+            return FakeResponse.json_answer(json.loads(plan_context["data"])["base_plan"])
+    return FakeResponse.text_answer(CHAT_REPLY)
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
+
+
 class FakeGemini:
     """The server: ``start()``, ``enqueue(...)``, ``requests``, ``reset()``, ``stop()``.
 
@@ -259,14 +299,23 @@ class FakeGemini:
     keeps it); it is called outside the server's lock, so it may read ``requests``.
     """
 
-    def __init__(self, responder: Callable[[ReceivedRequest], FakeResponse] | None = None) -> None:
+    def __init__(
+        self,
+        responder: Callable[[ReceivedRequest], FakeResponse] | None = None,
+        *,
+        port: int = 0,
+        keep_requests: bool = True,
+    ) -> None:
         self._responder = responder
+        self._port = port
+        # A long-running server (the benchmark's) would hold every request it ever got.
+        self._keep_requests = keep_requests
         self._lock = threading.Lock()
         self._queue: deque[FakeResponse] = deque()
         self._requests: list[ReceivedRequest] = []
         # Set on reset and stop, so a handler sleeping out a timeout ends at once.
         self._wake = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -282,7 +331,7 @@ class FakeGemini:
             return list(self._requests)
 
     def start(self) -> "FakeGemini":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", self._port), _handler_for(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": POLL_INTERVAL_SECONDS},
@@ -321,7 +370,8 @@ class FakeGemini:
 
     def _receive(self, request: ReceivedRequest) -> tuple[FakeResponse, threading.Event]:
         with self._lock:
-            self._requests.append(request)
+            if self._keep_requests:
+                self._requests.append(request)
             wake = self._wake
             if not GENERATE_CONTENT_PATH.match(request.path) or request.method != "POST":
                 return FakeResponse.status(404), wake
@@ -381,3 +431,27 @@ def _handler_for(server: FakeGemini) -> type[BaseHTTPRequestHandler]:
             pass  # keep test output quiet
 
     return Handler
+
+
+def serve(argv: list[str] | None = None) -> None:
+    """Serve ``typical_answer`` after ``--delay-seconds`` until interrupted."""
+    parser = argparse.ArgumentParser(description="A fake Gemini REST API on 127.0.0.1.")
+    parser.add_argument("--delay-seconds", type=float, default=0.0)
+    parser.add_argument("--port", type=int, default=0, help="0: a free port")
+    arguments = parser.parse_args(argv)
+
+    def answer(request: ReceivedRequest) -> FakeResponse:
+        return dataclasses.replace(typical_answer(request), delay_seconds=arguments.delay_seconds)
+
+    server = FakeGemini(responder=answer, port=arguments.port, keep_requests=False).start()
+    print(server.base_url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1:])

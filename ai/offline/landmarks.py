@@ -19,7 +19,6 @@ of them, rarely both.
 
 import functools
 import math
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -27,6 +26,8 @@ from typing import cast
 import cv2
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-untyped]  # untyped
+
+from dermalens_site.concurrency import native_lock
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DETECTOR_FILE = "face_detection_short_range.tflite"
@@ -146,7 +147,7 @@ class _Model:
         self.interpreter.allocate_tensors()
         self.input_index = self.interpreter.get_input_details()[0]["index"]
         self.outputs = [d["index"] for d in self.interpreter.get_output_details()]
-        self.lock = threading.Lock()
+        self.lock = native_lock()  # the CPU threads share the interpreter
 
     def run(self, tensor: np.ndarray) -> list[np.ndarray]:
         with self.lock:

@@ -6,11 +6,18 @@
 Deterministic: the same bytes give the same analysis (but for ``analyzed_at``).
 """
 
+from typing import Any
+
 from ai.analysis import InvalidAnalysis, SkinAnalysis
 from ai.chat import OfflineChat
 from ai.offline.examine import examine_photo
 from ai.offline.scores import score_examination
 from ai.providers import AnalysisFailed, SkinProfile
+from dermalens_site.concurrency import run_cpu_bound
+
+
+def examine_and_score(image_jpeg: bytes, area: str) -> dict[str, Any]:
+    return score_examination(examine_photo(image_jpeg, area=area))
 
 
 class OfflineProvider(OfflineChat):
@@ -23,7 +30,9 @@ class OfflineProvider(OfflineChat):
     def analyze_skin(self, *, image_jpeg: bytes, area: str, profile: SkinProfile) -> SkinAnalysis:
         # The profile is deliberately unused: the scores describe this photo, and a
         # reported skin type must not leak into a measurement that claims to be one.
-        answer = score_examination(examine_photo(image_jpeg, area=area))
+        # It computes rather than waits: in a gevent worker, in a real thread, so the
+        # requests beside it go on (also when the Gemini provider measures with it).
+        answer = run_cpu_bound(examine_and_score, image_jpeg, area)
         try:
             return SkinAnalysis.from_dict(
                 answer, provider=self.name, model=self.model, heuristic=True

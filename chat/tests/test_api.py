@@ -331,6 +331,18 @@ class TestEventStream:
         assert [m["role"] for m in listed] == ["user", "assistant"]
         assert "not a diagnosis" in listed[1]["content"]
 
+    def test_a_reply_is_stored_whole_even_if_the_client_leaves_before_its_first_piece(
+        self, auth_client, start_session, send
+    ):
+        session_id = start_session()["session_id"]
+        response = send(session_id, "What helps redness?", HTTP_ACCEPT="text/event-stream")
+        stream = iter(response.streaming_content)
+        assert next(stream).startswith(b"event: message")
+        response.close()  # gone before a single piece of the reply was sent
+        listed = all_messages(auth_client, session_id)
+        assert [m["role"] for m in listed] == ["user", "assistant"]
+        assert "not a diagnosis" in listed[1]["content"]
+
     def test_bad_input_asked_as_a_stream_is_a_json_400(self, start_session, send):
         session_id = start_session()["session_id"]
         response = send(session_id, "", HTTP_ACCEPT="text/event-stream")

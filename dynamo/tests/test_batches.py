@@ -102,3 +102,58 @@ def test_a_transaction_of_a_hundred_actions_is_written_whole():
     scans = [a_scan(user_id) for _ in range(100)]
     table.transact([{"Put": {"TableName": table.name, "Item": scan_to_item(s)}} for s in scans])
     assert len(table.get_many(user_id, [s.scan_id for s in scans])) == 100
+
+
+def test_get_many_reads_items_of_several_tables_in_the_order_asked_with_none_for_gaps():
+    from dynamo.base import get_many
+    from dynamo.users import users_table
+
+    user_id = new_id()
+    (scan_id,) = stored_scans(user_id, 1)
+    requests = []
+    calls = get_client().meta.events
+    calls.register("before-call.dynamodb", lambda model, **kwargs: requests.append(model.name))
+    try:
+        scan, nobody, missing = get_many(
+            [
+                (scans_table(), scan_key(user_id, scan_id)),
+                (users_table(), users_table().user_key(new_id())),
+                (scans_table(), scan_key(user_id, new_id())),
+            ],
+            consistent=True,
+        )
+    finally:
+        calls.unregister("before-call.dynamodb")
+    assert scan is not None and scan["scan_id"]["S"] == scan_id
+    assert nobody is None and missing is None
+    assert requests == ["BatchGetItem"]  # two tables, one call
+
+
+def test_a_quota_counted_once_even_when_botocore_retries_an_applied_call():
+    """A call that DynamoDB applied but whose answer was lost (a read timeout) is sent
+    again by botocore. The count is a transaction, whose idempotency token (botocore
+    makes one per call) keeps the second sending from counting again; a plain UpdateItem
+    would count twice."""
+    from dynamo.users import users_table
+
+    events = get_client().meta.events
+    sent = []
+
+    def retry_once_after_success(attempts, **kwargs):
+        sent.append(attempts)
+        return 0 if attempts == 1 else None  # "retry now", as after a timeout
+
+    events.register("needs-retry.dynamodb", retry_once_after_success)
+    user_id = new_id()
+    try:
+        allowed = users_table().consume_daily_quota(
+            user_id, name="chat", day="2026-01-01", limit=5, expires_at=2_000_000_000
+        )
+    finally:
+        events.unregister("needs-retry.dynamodb", retry_once_after_success)
+    assert allowed
+    assert sent == [1, 2]  # the call went twice
+    item = users_table().get_item(
+        {"user_id": {"S": f"quota#chat#{user_id}#2026-01-01"}}, consistent=True
+    )
+    assert item is not None and item["used"]["N"] == "1"

@@ -3,11 +3,19 @@ in one batch, drawn as inline SVG (no script), and shown in a real browser."""
 
 import random
 import re
+import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from dynamo.daily_stats import SHARDS, DayStats, daily_stats, key, latency_counter
+from dynamo.daily_stats import (
+    SHARDS,
+    DayStats,
+    PendingCounts,
+    daily_stats,
+    key,
+    latency_counter,
+)
 from ops.history import service_history
 from ops.tests.test_browser import SCREENSHOTS, browser_page, ops_server  # noqa: F401 (fixtures)
 from scans.tests.conftest import SAMPLE_FACE, upload_file
@@ -23,6 +31,21 @@ def today_counts() -> DayStats:
 
 
 class TestCounters:
+    def test_a_process_writes_its_counts_together_once_the_interval_has_passed(self):
+        pending = PendingCounts()
+        name = f"counted_{uuid.uuid4().hex[:8]}"
+
+        pending.count({name: 1}, interval_seconds=3600)
+        pending.count({name: 2}, interval_seconds=3600)
+        assert today_counts().count(name) == 0  # held: the interval has not passed
+
+        pending.count({name: 4}, interval_seconds=0)
+        assert today_counts().count(name) == 7  # all three, in one write
+
+        pending.count({name: 1}, interval_seconds=3600)
+        pending.flush()  # as at the process's exit
+        assert today_counts().count(name) == 8
+
     def test_many_writes_of_a_day_spread_over_shards_and_read_back_summed(self):
         day = a_day_of_its_own()
         for _ in range(40):

@@ -1,0 +1,173 @@
+"""Where CPU-bound work runs, so that it holds no other request for longer than it runs.
+
+    prepared = run_cpu_bound(prepare_scan_image, upload)
+
+The web workers are gevent's (``deploy/gunicorn.conf.py``): every request in flight is a
+greenlet on the worker's one thread, and a greenlet that computes for 400 ms (decoding a
+12-megapixel photo, the offline analysis, an Argon2 hash) would hold all the others,
+cheap reads included, for those 400 ms. So that work goes to the worker's pool of real
+threads (a gevent ``ThreadPool`` of its own, apart from the hub's, which resolves
+host names): Pillow, OpenCV, numpy and Argon2 release the GIL
+while they compute, the other greenlets go on meanwhile, and the request that asked
+waits for the result as it waits for a socket. The pool also bounds how many images are
+decoded at once per worker (``CPU_THREADS_PER_WORKER``), and with them the memory a
+burst of uploads takes.
+
+Outside a gevent worker (tests, ``manage.py`` commands, the analysis worker, gthread)
+the function is simply called: threads there are real already.
+
+The other half is fairness. A burst of hundreds of AI requests would otherwise put
+hundreds of greenlets in the worker's run queue (reading the account, the session, the
+history; storing the message) and a cheap read arriving then would wait behind all of
+them, as would its own DynamoDB call behind theirs. So the requests that call the AI or
+analyse a photo take one of the worker's work slots (``AI_WORK_SLOTS_PER_WORKER``) for
+the work they do themselves, first come first served, and give it back while they wait
+on the AI (``waiting()``, around every Gemini call): hundreds wait on Gemini at once,
+a few compute, and every other request (a profile, a list of scans) goes straight by.
+
+    gate = WorkGate(slots=4)
+    with gate.occupied():          # the AI request's own work
+        prepare()
+        with waiting():            # no slot held while Gemini thinks
+            call_gemini()
+        store()
+"""
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import ParamSpec, TypeVar
+
+from gevent.lock import Semaphore
+from gevent.monkey import get_original, is_module_patched
+from gevent.threadpool import ThreadPool
+
+Parameters = ParamSpec("Parameters")
+Result = TypeVar("Result")
+
+# Threads per worker for CPU work: beyond the cores they only queue for the GIL and hold
+# memory (an upload's decoding takes ~130 MiB at its peak), so a small number suffices.
+CPU_THREADS_PER_WORKER = 4
+
+
+def cooperative() -> bool:
+    """Whether this process runs requests as gevent greenlets (the standard library patched)."""
+    return is_module_patched("threading")
+
+
+@functools.cache
+def cpu_pool() -> ThreadPool:
+    """The worker's pool, made on first use (so after gunicorn forks the worker)."""
+    return ThreadPool(CPU_THREADS_PER_WORKER)
+
+
+def run_cpu_bound(
+    function: Callable[Parameters, Result], *args: Parameters.args, **kwargs: Parameters.kwargs
+) -> Result:
+    """``function(*args, **kwargs)``, in a real thread when requests are greenlets.
+
+    Exceptions reach the caller as if the function had been called directly.
+    """
+    if not cooperative():
+        return function(*args, **kwargs)
+    return cpu_pool().apply(function, args, kwargs)
+
+
+def native_lock() -> threading.Lock:
+    """A lock of the operating system's threads, for state that only CPU threads share.
+
+    In a gevent worker ``threading.Lock`` is gevent's, made for greenlets of one thread;
+    the CPU threads are real threads, and one waiting on gevent's lock would have to wait
+    through the hub of a thread that has none.
+    """
+    if cooperative():
+        allocate: Callable[[], threading.Lock] = get_original("_thread", "allocate_lock")
+        return allocate()
+    return threading.Lock()
+
+
+class WorkGate:
+    """At most ``slots`` requests do their own work at once; the others wait their turn.
+
+    gevent's semaphore wakes its waiters in the order they came, so no AI request waits
+    for ever; a request in ``waiting()`` holds no slot.
+    """
+
+    def __init__(self, slots: int) -> None:
+        if slots < 1:
+            raise ValueError("a work gate needs at least one slot")
+        self.slots = slots
+        self.semaphore = Semaphore(slots)
+
+    @contextlib.contextmanager
+    def occupied(self) -> Iterator[None]:
+        slot = _Slot(self.semaphore)
+        token = _current_slot.set(slot)
+        slot.take()
+        try:
+            yield
+        finally:
+            slot.give_back()
+            _current_slot.reset(token)
+
+    def in_use(self) -> int:
+        return self.slots - self.semaphore.counter
+
+
+class _Slot:
+    """One request's hold on a gate's slot (each greenlet has its own context)."""
+
+    def __init__(self, semaphore: Semaphore) -> None:
+        self.semaphore = semaphore
+        self.held = False
+
+    def take(self) -> None:
+        self.semaphore.acquire()
+        self.held = True
+
+    def give_back(self) -> None:
+        if self.held:
+            self.held = False
+            self.semaphore.release()
+
+
+_current_slot: ContextVar[_Slot | None] = ContextVar("dermalens_work_slot", default=None)
+
+
+@functools.cache
+def ai_work_gate() -> WorkGate | None:
+    """The worker's gate of AI work (AI_WORK_SLOTS_PER_WORKER slots); None outside a gevent
+    worker, where requests are threads of their own."""
+    from django.conf import settings
+
+    return WorkGate(settings.AI_WORK_SLOTS_PER_WORKER) if cooperative() else None
+
+
+@contextlib.contextmanager
+def work_slot() -> Iterator[None]:
+    """The block in one of the worker's AI work slots, unless it holds one already: for
+    an AI request's work after its view has returned (a streamed reply being stored)."""
+    gate = ai_work_gate()
+    held = _current_slot.get()
+    if gate is None or (held is not None and held.held):
+        yield
+        return
+    with gate.occupied():
+        yield
+
+
+@contextlib.contextmanager
+def waiting() -> Iterator[None]:
+    """Give the request's work slot back for the block (a wait on the AI), then take it
+    again; without a slot (a cheap request, a job, a test), nothing happens."""
+    slot = _current_slot.get()
+    if slot is None or not slot.held:
+        yield
+        return
+    slot.give_back()
+    try:
+        yield
+    finally:
+        slot.take()

@@ -1,0 +1,361 @@
+"""The serving model: gunicorn as deployed (gevent workers) with slow Gemini calls in flight.
+
+Each test talks HTTP to gunicorn started with deploy/gunicorn.conf.py (two workers),
+against the suite's DynamoDB Local and a fake Gemini server that answers after
+``GEMINI_SECONDS``, as the real one takes seconds. What a thread-per-request server
+could not do is what is asserted: a cheap read answered while every AI call still
+waits, bursts answered in about one Gemini delay, the daily reply quota exact under
+concurrency, streamed replies stored, and quick 503s when Gemini or DynamoDB is down.
+"""
+
+import dataclasses
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from dynamo.local import DynamoDBLocal, free_port
+from tests.fake_gemini import FakeGemini, FakeResponse, ReceivedRequest, typical_answer
+
+ROOT = Path(__file__).resolve().parent.parent
+GEMINI_SECONDS = 2.0
+REPLIES_PER_DAY = 10
+# More AI calls at once than a gthread server of 2 workers x 4 threads holds (8): there
+# they would go in five rounds of GEMINI_SECONDS.
+BURST = 40
+THREAD_SLOTS = 8
+STARTUP_SECONDS = 90
+# Connection refused is immediate; DynamoDB's retries with backoff stay well under this.
+FAST_FAILURE_SECONDS = 5.0
+RECOVERY_SECONDS = 60
+pytestmark = pytest.mark.timeout(300)
+
+
+class SlowGemini:
+    """The fake Gemini's responder: a typical answer after GEMINI_SECONDS, or 503s."""
+
+    def __init__(self) -> None:
+        self.failing = False
+
+    def __call__(self, request: ReceivedRequest) -> FakeResponse:
+        if self.failing:
+            return FakeResponse.status(503)
+        return dataclasses.replace(typical_answer(request), delay_seconds=GEMINI_SECONDS)
+
+
+@pytest.fixture(scope="module")
+def gemini():
+    responder = SlowGemini()
+    with FakeGemini(responder=responder, keep_requests=False) as server:
+        yield server, responder
+
+
+def start_gunicorn(*, gemini_url: str, **overrides: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "2",
+        "AI_PROVIDER": "gemini",
+        "GEMINI_API_KEY": "test-key",
+        "GEMINI_BASE_URL": gemini_url,
+        "GEMINI_MAX_ATTEMPTS": "1",
+        "AI_REPLIES_PER_DAY": str(REPLIES_PER_DAY),
+        "RATE_LIMIT_NAMESPACE": f"serving-{uuid.uuid4().hex}",
+        "LOG_LEVEL": "ERROR",
+        **overrides,
+    }
+    env.pop("GUNICORN_WORKER_CLASS", None)  # the deployed default
+    server = subprocess.Popen(  # noqa: S603 (our own server)
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--config",
+            str(ROOT / "deploy" / "gunicorn.conf.py"),
+            "dermalens_site.wsgi",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if call(port, "GET", "/api/v1/health", token=None, timeout=2)[0] == 200:
+            return server, port
+        time.sleep(0.2)
+    server.kill()
+    pytest.fail("gunicorn did not start")
+
+
+def stop_gunicorn(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=35)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+@pytest.fixture(scope="module")
+def served(gemini):
+    server, port = start_gunicorn(gemini_url=gemini[0].base_url)
+    yield port
+    stop_gunicorn(server)
+
+
+def call(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    token: str | None,
+    body: dict | None = None,
+    headers: dict | None = None,
+    timeout: float = 60,
+) -> tuple[int, bytes]:
+    """One request on its own connection: (status, body); status 0 when none came."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    if token:
+        sent["Authorization"] = f"Bearer {token}"
+    try:
+        connection.request(method, path, json.dumps(body) if body is not None else None, sent)
+        response = connection.getresponse()
+        return response.status, response.read()
+    except OSError:
+        return 0, b""
+    finally:
+        connection.close()
+
+
+def new_session(port: int, token: str) -> str:
+    status, body = call(port, "POST", "/api/v1/chat/sessions", token=token, body={})
+    assert status == 201, body
+    return json.loads(body)["session_id"]
+
+
+def messages_of(port: int, token: str, session_id: str) -> list[dict]:
+    path = f"/api/v1/chat/sessions/{session_id}/messages?limit=100"
+    status, body = call(port, "GET", path, token=token)
+    assert status == 200, body
+    return json.loads(body)["items"]
+
+
+def send_message(port: int, token: str, session_id: str, content: str, **kwargs):
+    path = f"/api/v1/chat/sessions/{session_id}/messages"
+    return call(port, "POST", path, token=token, body={"content": content}, **kwargs)
+
+
+def test_a_cheap_read_answers_while_every_ai_call_still_waits_on_gemini(served, register):
+    # Half of each account's daily replies: this test is about waiting, not the quota.
+    senders = [register()["access"] for _ in range(2 * BURST // REPLIES_PER_DAY)]
+    sessions = [(token, new_session(served, token)) for token in senders]
+    answered_at: list[float] = []
+
+    def send(number: int) -> tuple[int, bytes]:
+        token, session_id = sessions[number % len(sessions)]
+        answer = send_message(served, token, session_id, f"Question {number}?")
+        answered_at.append(time.monotonic())
+        return answer
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=BURST) as pool:
+        statuses = pool.map(send, range(BURST))
+        time.sleep(0.5)  # every message is in, waiting on Gemini
+        read_at = time.monotonic()
+        status, _ = call(served, "GET", "/api/v1/users/me", token=senders[0])
+        read_done = time.monotonic()
+        statuses = list(statuses)
+    assert status == 200
+    assert [status for status, _ in statuses] == [201] * BURST, [a for a in statuses if a[0] != 201]
+    # The read went by all forty waiting calls, and they waited on Gemini together: a
+    # thread per request would answer them in five rounds, GEMINI_SECONDS apart (the
+    # spread, not the total, so that a busy machine's CPU queue does not count).
+    assert read_done < min(answered_at), (read_done - read_at, min(answered_at) - started)
+    spread = max(answered_at) - min(answered_at)
+    assert spread < (BURST / THREAD_SLOTS - 1) * GEMINI_SECONDS, spread
+
+
+def test_fifty_concurrent_messages_against_a_quota_of_ten_get_exactly_ten_replies(served, register):
+    token = register()["access"]
+    session_id = new_session(served, token)
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(
+            pool.map(lambda n: send_message(served, token, session_id, f"Hi {n}"), range(50))
+        )
+    statuses = Counter(status for status, _ in results)
+    assert statuses == {201: REPLIES_PER_DAY, 429: 50 - REPLIES_PER_DAY}
+    refused = next(json.loads(body) for status, body in results if status == 429)
+    assert refused["error"]["code"] == "chat_quota_exceeded"
+    stored = messages_of(served, token, session_id)
+    assert Counter(m["role"] for m in stored) == {"user": 10, "assistant": 10}
+
+
+def test_a_streamed_reply_is_stored_when_complete(served, register):
+    token = register()["access"]
+    session_id = new_session(served, token)
+    status, body = send_message(
+        served, token, session_id, "Tips for oily skin?", headers={"Accept": "text/event-stream"}
+    )
+    assert status == 200
+    events = [
+        (block.split("\n")[0].removeprefix("event: "), json.loads(block.split("data: ", 1)[1]))
+        for block in body.decode().strip().split("\n\n")
+    ]
+    names = [name for name, _ in events]
+    assert names[0] == "message" and names[-1] == "reply" and "delta" in names
+    streamed = "".join(data["text"] for name, data in events if name == "delta")
+    reply = events[-1][1]
+    assert streamed == reply["content"]
+    assert messages_of(served, token, session_id) == [events[0][1], reply]
+
+
+@pytest.mark.parametrize("leave_after", ["nothing", "the first event"])
+def test_a_client_that_leaves_a_stream_still_has_the_reply_stored(served, register, leave_after):
+    token = register()["access"]
+    session_id = new_session(served, token)
+    payload = json.dumps({"content": "What helps redness?"}).encode()
+    request = (
+        f"POST /api/v1/chat/sessions/{session_id}/messages HTTP/1.1\r\n"
+        f"Host: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        "Content-Type: application/json\r\nAccept: text/event-stream\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    ).encode() + payload
+    with socket.create_connection(("127.0.0.1", served), timeout=30) as client:
+        client.sendall(request)
+        if leave_after == "the first event":
+            received = b""
+            while b"event: message" not in received:
+                chunk = client.recv(65536)
+                assert chunk, received
+                received += chunk
+    # Gone: the reply comes from Gemini later and must still be stored.
+    deadline = time.monotonic() + GEMINI_SECONDS + 20
+    while time.monotonic() < deadline:
+        stored = messages_of(served, token, session_id)
+        if len(stored) == 2:
+            break
+        time.sleep(0.5)
+    assert [m["role"] for m in stored] == ["user", "assistant"]
+    assert "not a diagnosis" in stored[1]["content"]
+
+
+def test_with_gemini_down_a_message_is_a_quick_503_and_kept(served, register, gemini):
+    token = register()["access"]
+    session_id = new_session(served, token)
+    gemini[1].failing = True
+    try:
+        started = time.monotonic()
+        status, body = send_message(served, token, session_id, "Is it down?")
+        elapsed = time.monotonic() - started
+    finally:
+        gemini[1].failing = False
+    error = json.loads(body)["error"]
+    assert status == 503 and error["code"] == "assistant_unavailable", body
+    assert elapsed < FAST_FAILURE_SECONDS
+    stored = messages_of(served, token, session_id)
+    assert [m["message_id"] for m in stored] == [error["details"]["message_id"]]
+
+
+@pytest.fixture
+def own_dynamodb(settings, tmp_path):
+    """A DynamoDB Local of this test's own, with its data on disk so it survives a restart."""
+    from dynamo.client import reset_client
+
+    local = DynamoDBLocal(port=free_port(), db_path=tmp_path / "dynamodb").start()
+    settings.AWS_DYNAMODB_ENDPOINT = local.endpoint
+    reset_client()
+    call_command("create_tables", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    yield local
+    local.stop()
+    reset_client()
+
+
+def test_with_dynamodb_down_requests_are_quick_503s_and_then_it_recovers(own_dynamodb, gemini):
+    server, port = start_gunicorn(
+        gemini_url=gemini[0].base_url,
+        AWS_DYNAMODB_ENDPOINT=own_dynamodb.endpoint,
+        DYNAMODB_CONNECT_TIMEOUT_SECONDS="1",
+        DYNAMODB_READ_TIMEOUT_SECONDS="2",
+    )
+    try:
+        account = {"email": "serving-faults@example.com", "password": "a-fault-tolerant-pass"}
+        status, body = call(
+            port, "POST", "/api/v1/auth/register", token=None, body={**account, "full_name": "F"}
+        )
+        assert status == 201, body
+        token = json.loads(body)["access"]
+        session_id = new_session(port, token)
+
+        own_dynamodb.stop()
+        for method, path, body in (
+            ("GET", "/api/v1/users/me", None),
+            ("GET", "/api/v1/scans", None),
+            ("POST", f"/api/v1/chat/sessions/{session_id}/messages", {"content": "Hello?"}),
+            ("GET", "/api/v1/health/ready", None),
+        ):
+            started = time.monotonic()
+            status, answer = call(port, method, path, token=token, body=body)
+            assert time.monotonic() - started < FAST_FAILURE_SECONDS, path
+            assert status == 503, (path, answer)
+
+        own_dynamodb.start()
+        # The same workers recover, once the restarted DynamoDB Local answers in time.
+        deadline = time.monotonic() + RECOVERY_SECONDS
+        while call(port, "GET", "/api/v1/users/me", token=token)[0] != 200:
+            assert time.monotonic() < deadline, "no recovery"
+            time.sleep(1)
+        status, _ = send_message(port, token, session_id, "Back?")
+        assert status == 201
+    finally:
+        stop_gunicorn(server)
+
+
+def test_uploads_analysed_by_gemini_are_answered_beside_a_read(served, register):
+    """Uploads decode their photo in the worker's threads and wait on Gemini as greenlets."""
+    token = register()["access"]
+    photo = (ROOT / "tests" / "data" / "astronaut.jpg").read_bytes()
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="f.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + photo
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    uploaded: list[int] = []
+
+    def upload() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", served, timeout=60)
+        connection.request(
+            "POST",
+            "/api/v1/scans",
+            body,
+            {
+                "Authorization": f"Bearer {token}",
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+            },
+        )
+        uploaded.append(connection.getresponse().status)
+        connection.close()
+
+    uploads = [threading.Thread(target=upload) for _ in range(4)]
+    for thread in uploads:
+        thread.start()
+    status, _ = call(served, "GET", "/api/v1/users/me", token=token)
+    for thread in uploads:
+        thread.join()
+    assert status == 200
+    assert uploaded == [201] * 4
