@@ -46,6 +46,7 @@ import os
 import platform
 import random
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,8 @@ STOP_SECONDS = 10
 PASSWORD = "concurrency-bench-password"  # noqa: S105 (a throwaway, for bench accounts)
 MESSAGE = "Is niacinamide fine with my retinol? ({})"
 SCENARIOS = ("chat", "plans", "uploads")
+# The jobs worker's CPU priority, as deploy/dermalens-worker.service sets it (Nice=).
+WORKER_NICENESS = 10
 
 
 @dataclasses.dataclass
@@ -360,10 +363,10 @@ def summarise(burst: Burst, *, idle: dict, samples: list[dict]) -> dict:
 
 def start_jobs_queue() -> tuple[subprocess.Popen, str, str]:
     """moto's server (SQS) in a process of its own and the jobs queue on it: the server,
-    its endpoint and the queue's URL."""
-    from dynamo.local import free_port
-
-    port = free_port()
+    its endpoint and the queue's URL (before Django is set up: no app import here)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     server = subprocess.Popen(  # noqa: S603 (moto's own server)
         [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
@@ -397,9 +400,11 @@ def sqs_client(endpoint: str) -> Any:
 
 
 def start_jobs_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
-    """``manage.py jobs_worker`` as deployed (its threads pool), on the bench's queue."""
+    """``manage.py jobs_worker`` as deployed (its threads pool, and the unit's lower CPU
+    priority: deploy/dermalens-worker.service's Nice=), on the bench's queue."""
     return subprocess.Popen(
         [sys.executable, "manage.py", "jobs_worker"],
+        preexec_fn=lambda: os.nice(WORKER_NICENESS),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
