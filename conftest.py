@@ -64,10 +64,12 @@ def pytest_configure(config):
     import django
 
     django.setup()
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["tests.hashers.QuickArgon2PasswordHasher"]
     if IS_XDIST_WORKER:
         return  # the controller started DynamoDB Local and created the tables
 
-    from django.conf import settings
     from django.core.management import call_command
 
     from dynamo.local import DynamoDBLocal, free_port

@@ -17,12 +17,16 @@ Each scenario is one burst, driven by Locust (headless, as a library): two probe
 send ``GET /api/v1/users/me`` and ``GET /api/v1/scans?limit=20`` (20 scans) every
 ``--probe-interval-ms``; after a second of that, N users each send one request at the
 same moment: chat messages (every other one with ``Accept: text/event-stream``, read to
-the stored reply's event), plan creations (Gemini drafting) or photo uploads (analysed by
-Gemini in the request, 201). The burst is over when the last answer is in. Reported per
-scenario: answers, errors, the time from the first send to the last answer, the probes'
-p50/p95/max while the burst was in flight, and memory: the gunicorn processes' RSS and
-USS (memory no other process shares), sampled every 200 ms, idle before the burst and
-at its peak, and the growth per request in flight. Figures go to
+the stored reply's event), plan creations (Gemini drafting) or photo uploads. Uploads go
+as in production: the jobs queue is an SQS queue (moto's server, a process of its own)
+and ``manage.py jobs_worker`` runs the analyses (Gemini), so an upload is answered 202
+once stored; the time until the worker has analysed them all is reported too
+(``--uploads-in-request`` analyses them in the request instead, 201). The burst is over
+when the last answer is in. Reported per scenario: answers, errors, the time from the
+first send to the last answer, the probes' p50/p95/max while the burst was in flight,
+and memory: the gunicorn processes' RSS and USS (memory no other process shares),
+sampled every 200 ms, idle before the burst and at its peak, and the growth per
+request in flight. Figures go to
 bench/results/concurrency.json and concurrency.md (``--output`` names another pair, as
 for a run with ``--worker-class gthread``); the exit status is 1 when a scenario missed
 its goal (every request answered without error within ``GOAL_SECONDS`` of the first
@@ -36,11 +40,13 @@ import locust  # isort: skip
 import argparse
 import dataclasses
 import datetime as dt
+import functools
 import json
 import os
 import platform
 import random
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -81,6 +87,8 @@ STOP_SECONDS = 10
 PASSWORD = "concurrency-bench-password"  # noqa: S105 (a throwaway, for bench accounts)
 MESSAGE = "Is niacinamide fine with my retinol? ({})"
 SCENARIOS = ("chat", "plans", "uploads")
+# The jobs worker's CPU priority, as deploy/dermalens-worker.service sets it (Nice=).
+WORKER_NICENESS = 10
 
 
 @dataclasses.dataclass
@@ -353,6 +361,69 @@ def summarise(burst: Burst, *, idle: dict, samples: list[dict]) -> dict:
 # --- the server and its data ------------------------------------------------------------
 
 
+def start_jobs_queue() -> tuple[subprocess.Popen, str, str]:
+    """moto's server (SQS) in a process of its own and the jobs queue on it: the server,
+    its endpoint and the queue's URL (before Django is set up: no app import here)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(  # noqa: S603 (moto's own server)
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            url = sqs_client(endpoint).create_queue(
+                QueueName="bench-concurrency-jobs", Attributes={"VisibilityTimeout": "300"}
+            )["QueueUrl"]
+            return server, endpoint, url
+        except Exception:
+            if time.monotonic() > deadline:
+                server.kill()
+                raise
+            time.sleep(0.2)
+
+
+def sqs_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "sqs",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 (moto accepts any key)
+    )
+
+
+def start_jobs_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """``manage.py jobs_worker`` as deployed (its threads pool, and the unit's lower CPU
+    priority: deploy/dermalens-worker.service's Nice=), on the bench's queue."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "jobs_worker"],
+        preexec_fn=lambda: os.nice(WORKER_NICENESS),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+    )
+
+
+def seconds_until_queue_is_empty(endpoint: str, url: str, *, limit: float) -> float | None:
+    """How long until no job is waiting or in hand (None past ``limit`` seconds)."""
+    client, started = sqs_client(endpoint), time.monotonic()
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    while time.monotonic() - started < limit:
+        counts = client.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        if all(counts[name] == "0" for name in names):
+            return time.monotonic() - started
+        gevent.sleep(0.5)
+    return None
+
+
 def start_fake_gemini(delay_seconds: float) -> tuple[subprocess.Popen, str]:
     """``tests/fake_gemini.py`` in a process of its own, so this one's CPU is Locust's."""
     server = subprocess.Popen(  # noqa: S603 (our own test server)
@@ -496,12 +567,13 @@ def plan_calls(accounts: list[Account], count: int) -> list[Call]:
     return [Call("POST", "/api/v1/plans", a.token, 201, body=b"{}") for a in accounts[:count]]
 
 
-def upload_calls(accounts: list[Account], count: int) -> list[Call]:
+def upload_calls(accounts: list[Account], count: int, *, queued: bool) -> list[Call]:
     body, content_type = encode_multipart_formdata(
         {"image": ("face.jpg", SAMPLE.read_bytes(), "image/jpeg"), "area": "face"}
     )
+    status = 202 if queued else 201  # stored and queued, or analysed in the request
     return [
-        Call("POST", "/api/v1/scans", accounts[n % len(accounts)].token, 201, body, content_type)
+        Call("POST", "/api/v1/scans", accounts[n % len(accounts)].token, status, body, content_type)
         for n in range(count)
     ]
 
@@ -560,6 +632,13 @@ def markdown(result: dict) -> str:
         "growth is the peak USS less the idle USS, over the requests in flight then.",
         "",
     ]
+    uploads = result["scenarios"].get("uploads", {})
+    if "all_analysed_after_s" in uploads:
+        lines += [
+            f"Uploads were {result['uploads']} (202 once stored): the worker had analysed all "
+            f"{uploads['requests']} {uploads['all_analysed_after_s']} s after the first send.",
+            "",
+        ]
     for name, row in result["scenarios"].items():
         if row["error_samples"]:
             lines += [f"Errors in {name}: " + "; ".join(row["error_samples"]), ""]
@@ -577,6 +656,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, help="default: deploy/gunicorn.conf.py's")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--output", default="concurrency", help="results file name, no suffix")
+    parser.add_argument(
+        "--uploads-in-request",
+        action="store_true",
+        help="no jobs queue: uploads are analysed in the request (201), as under make run",
+    )
     return parser.parse_args()
 
 
@@ -594,12 +678,17 @@ def main() -> None:
         worker_class=args.worker_class,
         workers=args.workers,
     )
+    queue = None if args.uploads_in_request else start_jobs_queue()
+    if queue is not None:
+        env.update({"ANALYSIS_QUEUE_URL": queue[2], "AWS_SQS_ENDPOINT": queue[1]})
     local = dynamo_layer.configure(env)
     env["AWS_DYNAMODB_ENDPOINT"] = local.endpoint
-    server = None
+    server = worker = None
     results: dict[str, dict] = {}
     try:
         server, base = start_gunicorn(env, scratch / "gunicorn.log")
+        if queue is not None:
+            worker = start_jobs_worker(env, scratch / "jobs_worker.log")
         print(f"gunicorn on {base}; seeding accounts", flush=True)
         workers = len(psutil.Process(server.pid).children())
         needed = max(args.plans, args.uploads, 1)
@@ -607,17 +696,27 @@ def main() -> None:
         (probe,) = seed_accounts(1, sessions_each=0, scans_each=PROBE_SCANS)
         accounts = seed_accounts(needed, sessions_each=sessions_each, scans_each=1)
         print(f"{len(accounts)} accounts seeded", flush=True)
-        makers = {"chat": chat_calls, "plans": plan_calls, "uploads": upload_calls}
+        makers = {
+            "chat": chat_calls,
+            "plans": plan_calls,
+            "uploads": functools.partial(upload_calls, queued=queue is not None),
+        }
         sizes = {"chat": args.chat, "plans": args.plans, "uploads": args.uploads}
         for name in scenarios:
             burst = Burst(base, makers[name](accounts, sizes[name]), probe.token)
             results[name] = run_burst(
                 burst, master_pid=server.pid, probe_interval_seconds=args.probe_interval_ms / 1000
             )
+            if name == "uploads" and queue is not None:
+                waited = seconds_until_queue_is_empty(queue[1], queue[2], limit=600)
+                after = results[name]["seconds_to_last_answer"]
+                results[name]["all_analysed_after_s"] = (
+                    None if waited is None else round(after + waited, 1)
+                )
             print(f"{name}: {json.dumps(results[name])}", flush=True)
             gevent.sleep(2)  # let the last replies' writes settle between scenarios
     finally:
-        for process in (server, gemini):
+        for process in (worker, server, gemini, queue[0] if queue else None):
             if process is not None:
                 stop(process)
         local.stop()
@@ -635,6 +734,7 @@ def main() -> None:
         "workers": workers,
         "gemini_delay_seconds": args.gemini_delay_seconds,
         "probe_interval_ms": args.probe_interval_ms,
+        "uploads": "analysed in the request" if queue is None else "queued for jobs_worker",
         "scenarios": results,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -189,6 +189,9 @@ AWS_SQS_ENDPOINT = env.str("AWS_SQS_ENDPOINT", default="") or None
 ANALYSIS_VISIBILITY_TIMEOUT_SECONDS = env.int("ANALYSIS_VISIBILITY_TIMEOUT_SECONDS", default=300)
 # SQS long polling: a receive waits up to this long for a message (SQS allows 0 to 20).
 ANALYSIS_WORKER_WAIT_SECONDS = env.int("ANALYSIS_WORKER_WAIT_SECONDS", default=20)
+# Jobs a worker process runs at once, each in a thread: they mostly wait (on Gemini, on
+# DynamoDB and S3), so many fit in one process (jobs/management/commands/jobs_worker.py).
+JOBS_WORKER_THREADS = env.int("JOBS_WORKER_THREADS", default=32)
 if (
     not 1 <= ANALYSIS_VISIBILITY_TIMEOUT_SECONDS <= 43_200
     or not 0 <= ANALYSIS_WORKER_WAIT_SECONDS <= 20

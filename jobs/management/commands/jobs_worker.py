@@ -1,10 +1,15 @@
 """Run jobs from the queue (ANALYSIS_QUEUE_URL): a Celery worker, until stopped.
 
-    python manage.py jobs_worker                         # as many processes as cores
-    python manage.py jobs_worker --concurrency 4         # any `celery worker` option
+    python manage.py jobs_worker                         # JOBS_WORKER_THREADS threads
+    python manage.py jobs_worker -- --concurrency 64     # any `celery worker` option
 
 Every job (analyses, erasures, chat session deletions, ...) comes through the one SQS
-queue; run as many workers, on as many hosts, as it needs. SIGTERM is Celery's warm
+queue; run as many workers, on as many hosts, as it needs. The jobs mostly wait (an
+analysis on Gemini for seconds, an erasure on DynamoDB and S3), so a worker runs them in
+a pool of threads (``JOBS_WORKER_THREADS``, Celery's ``threads`` pool), not a process
+per job: a process per core would take two analyses at a time and leave the rest of a
+burst queued behind their waits. The computing parts (decoding, the offline measures)
+release the GIL in Pillow, OpenCV, numpy and LiteRT. SIGTERM is Celery's warm
 shutdown: the jobs in hand are finished (a job cut short comes back through SQS).
 """
 
@@ -41,4 +46,6 @@ class Command(BaseCommand):
             )
         configure_broker()
         level = "WARNING" if options["verbosity"] == 0 else "INFO"
-        app.worker_main([*WORKER_ARGUMENTS, f"--loglevel={level}", *celery_options])
+        pool = ["--pool=threads", f"--concurrency={settings.JOBS_WORKER_THREADS}"]
+        # Options given after `--` come last, so they win over these defaults.
+        app.worker_main([*WORKER_ARGUMENTS, f"--loglevel={level}", *pool, *celery_options])
