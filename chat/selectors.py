@@ -1,21 +1,20 @@
 """Chat reads: sessions, a session's messages, and what the assistant may know of a person.
 
     page = list_sessions(user_id=u, limit=20, cursor=None)
-    context = chat_context(user=user)
+    session, user, plan = exchange_reads(user=user, session_id=s)
+    context = context_of(user, plan)
 
 Everything is read from the caller's own partitions; the user id comes from the token.
 """
 
 from django.conf import settings
 
-from accounts.selectors import as_stored
 from ai.chat import AnalysisSummary, ChatContext, ChatTurn, PlanSummary
 from dynamo.base import Page, get_many
 from dynamo.chat import ChatMessage, ChatSession, chat_table, open_session
 from dynamo.errors import AccountClosed
 from dynamo.plans import Plan, plans_table
 from dynamo.users import User, stored_user, users_table
-from plans.selectors import get_active_plan
 from scans.selectors import latest_completed_scan
 
 
@@ -79,14 +78,9 @@ def exchange_reads(*, user: User, session_id: str) -> tuple[ChatSession | None, 
     return session, stored, plan
 
 
-def chat_context(*, user: User) -> ChatContext:
-    """The person's profile, latest completed analysis and active plan (never name/email)."""
-    user = as_stored(user)
-    return context_of(user, get_active_plan(user_id=user.user_id))
-
-
 def context_of(user: User, plan: Plan | None) -> ChatContext:
-    """``chat_context`` of a user read as stored, with their active plan."""
+    """What the assistant may know of a person (read as stored, ``exchange_reads``): the
+    profile (never name or email), the latest completed analysis and the active plan."""
     scan = latest_completed_scan(user_id=user.user_id)
     return ChatContext(
         skin_type=user.skin_type,

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from ai.chat import ChatFailed
-from chat import selectors, services
+from chat import services
 from chat.tests.helpers import messages_url, user_id_of
 from dynamo.chat import chat_table
 from dynamo.users import users_table
@@ -103,7 +103,10 @@ def test_the_reply_is_grounded_in_the_profile_as_stored_not_a_workers_copy(me):
         ExpressionAttributeValues={":yes": {"BOOL": True}, ":oily": {"S": "oily"}},
     )
 
-    context = selectors.chat_context(user=me)
+    session = services.start_session(user_id=me.user_id, title=None)
+    _, context, _ = services.prepare_exchange(
+        user=me, session_id=session.session_id, content="Is retinol fine for me now?"
+    )
 
     assert me.pregnant_or_breastfeeding is None
     assert context.pregnant_or_breastfeeding is True
