@@ -239,6 +239,11 @@ AI_WORK_SLOTS_PER_WORKER = env.int("AI_WORK_SLOTS_PER_WORKER", default=4)
 # The ops pages' daily counters: each process writes what it counted at most this often
 # (0: every event at once), rather than one DynamoDB write per AI call (dynamo.daily_stats).
 DAILY_STATS_WRITE_SECONDS = env.float("DAILY_STATS_WRITE_SECONDS", default=10.0)
+if AI_WORK_SLOTS_PER_WORKER < 1 or JOBS_WORKER_THREADS < 1 or DAILY_STATS_WRITE_SECONDS < 0:
+    raise ImproperlyConfigured(
+        "AI_WORK_SLOTS_PER_WORKER and JOBS_WORKER_THREADS must be at least 1, and "
+        "DAILY_STATS_WRITE_SECONDS at least 0."
+    )
 
 # --- Scans and images ---------------------------------------------------------------
 MAX_IMAGE_PIXELS = env.int("MAX_IMAGE_PIXELS", default=40_000_000)
