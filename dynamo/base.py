@@ -211,19 +211,7 @@ class Table:
         return items
 
     def _get_batch(self, keys: list[Item], consistent: bool) -> list[Item]:
-        items: list[Item] = []
-        pending = keys
-        for attempt in range(BATCH_GET_ATTEMPTS):
-            response = self.call_client(
-                "batch_get_item",
-                RequestItems={self.name: {"Keys": pending, "ConsistentRead": consistent}},
-            )
-            items += response.get("Responses", {}).get(self.name, [])
-            pending = response.get("UnprocessedKeys", {}).get(self.name, {}).get("Keys", [])
-            if not pending:
-                return items
-            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter)
-        raise Unavailable(f"{len(pending)} reads were still unprocessed after retries.")
+        return _read_batch(self, {self.name: keys}, consistent=consistent).get(self.name, [])
 
     def update_versioned(
         self,
@@ -302,23 +290,39 @@ def get_many(reads: Sequence[tuple[Table, Item]], *, consistent: bool = False) -
             keys.append(key)
     if not reads or sum(map(len, pending.values())) > BATCH_GET_MAX_KEYS:
         raise ValueError(f"get_many reads 1 to {BATCH_GET_MAX_KEYS} keys, not {len(reads)}")
-    found: dict[tuple[str, str], Item] = {}
+    found = {
+        _identity(name, item, key_names[name]): item
+        for name, items in _read_batch(reads[0][0], pending, consistent=consistent).items()
+        for item in items
+    }
+    return [found.get(_identity(t.name, key, key_names[t.name])) for t, key in reads]
+
+
+def _read_batch(
+    caller: Table, keys: Mapping[str, list[Item]], *, consistent: bool
+) -> dict[str, list[Item]]:
+    """One BatchGetItem's worth of keys (by table name), read whole: the keys DynamoDB
+    leaves unprocessed (under load, or past 16 MB of answer) are asked for again with
+    backoff. The items found, by table name."""
+    found: dict[str, list[Item]] = {}
+    pending = dict(keys)
     for attempt in range(BATCH_GET_ATTEMPTS):
-        response = reads[0][0].call_client(
+        response = caller.call_client(
             "batch_get_item",
             RequestItems={
-                name: {"Keys": keys, "ConsistentRead": consistent} for name, keys in pending.items()
+                name: {"Keys": table_keys, "ConsistentRead": consistent}
+                for name, table_keys in pending.items()
             },
         )
         for name, items in response.get("Responses", {}).items():
-            for item in items:
-                found[_identity(name, item, key_names[name])] = item
+            found.setdefault(name, []).extend(items)
         unprocessed = response.get("UnprocessedKeys", {})
         pending = {name: left["Keys"] for name, left in unprocessed.items() if left.get("Keys")}
         if not pending:
-            return [found.get(_identity(t.name, key, key_names[t.name])) for t, key in reads]
+            return found
         time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter)
-    raise Unavailable("reads were still unprocessed after retries.")
+    left = sum(map(len, pending.values()))
+    raise Unavailable(f"{left} reads were still unprocessed after retries.")
 
 
 def _key_names(definition: TableDefinition) -> tuple[str, ...]:
