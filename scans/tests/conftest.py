@@ -1,6 +1,7 @@
 """Photos for the scan tests, made here (plus the shipped public-domain face)."""
 
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,14 @@ def upload(auth_client, face_jpeg):
         return (client or auth_client).post("/api/v1/scans", body, format="multipart")
 
     return send
+
+
+class Clock:
+    """Stands in for the ``time`` module of the modules a test patches (signing, the
+    image view, the URL cache), so a test moves time on by setting ``now``."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def time(self):
+        return self.now

@@ -10,7 +10,6 @@ import importlib.util
 import json
 import logging
 import re
-import time
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,19 +21,10 @@ from rest_framework.test import APIClient
 
 from dermalens_site.log_paths import LoggablePathsFilter
 from scans import storage
+from scans.tests.conftest import Clock
 
 IMAGE_ROUTE = "/api/v1/scans/files/<token>"
 GUNICORN_CONF = Path(django_settings.BASE_DIR) / "deploy" / "gunicorn.conf.py"
-
-
-class Clock:
-    """Stands in for the ``time`` module where signing and the image view read it."""
-
-    def __init__(self):
-        self.now = time.time()
-
-    def time(self):
-        return self.now
 
 
 @pytest.fixture

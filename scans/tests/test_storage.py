@@ -1,23 +1,12 @@
 """Image URLs: reused for a third of their life, and always working when handed out."""
 
-import time
-
 import pytest
 from django.core import signing
 from django.core.cache.backends import locmem
 
 from dynamo.tests.factories import new_id
 from scans import storage
-
-
-class Clock:
-    """Stands in for the ``time`` module where signing and the URL cache read it."""
-
-    def __init__(self):
-        self.now = time.time()
-
-    def time(self):
-        return self.now
+from scans.tests.conftest import Clock
 
 
 @pytest.fixture
