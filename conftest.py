@@ -164,6 +164,16 @@ def moto_s3_server():
 
 
 @pytest.fixture
+def jobs_queue(moto_s3_server, settings):
+    """The jobs queue (and its dead-letter queue) on the moto server, configured; a test
+    runs its jobs with ``scans.tests.queues.running_worker()``."""
+    from scans.tests import queues
+
+    with queues.analysis_queue(moto_s3_server, settings) as created:
+        yield created
+
+
+@pytest.fixture
 def s3_storage(moto_s3_server, settings):
     """Scan images go to a fresh private bucket on the moto server, as in production."""
     import boto3

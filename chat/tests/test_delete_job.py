@@ -5,8 +5,6 @@ calls would take minutes); the deletion goes through the API, in the web process
 no queue is configured and on a real Celery worker over moto's SQS when one is.
 """
 
-import pytest
-
 from chat.tests.helpers import SESSIONS, messages_url, user_id_of
 from dynamo.chat import chat_table
 from dynamo.client import get_client
@@ -26,12 +24,6 @@ def chat_items(user_id: str, session_id: str) -> int:
         Select="COUNT",
     )
     return response["Count"]
-
-
-@pytest.fixture
-def jobs_queue(moto_s3_server, settings):
-    with queues.analysis_queue(moto_s3_server, settings) as created:
-        yield created
 
 
 class TestDeletingALongSession:

@@ -4,7 +4,6 @@ afterwards survives, and a worker on the SQS queue erases even a large account.
 
 import threading
 
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
@@ -22,12 +21,6 @@ from scans import storage
 from scans.tests import queues
 from scans.tests.queues import wait_until
 from tests.seeding import seed_scans
-
-
-@pytest.fixture
-def jobs_queue(moto_s3_server, settings):
-    with queues.analysis_queue(moto_s3_server, settings) as created:
-        yield created
 
 
 class TestNothingOutrunsTheErasure:
