@@ -176,18 +176,11 @@ def jobs_queue(moto_s3_server, settings):
 @pytest.fixture
 def s3_storage(moto_s3_server, settings):
     """Scan images go to a fresh private bucket on the moto server, as in production."""
-    import boto3
-
     from dermalens_site.settings import s3_scan_images_storage
+    from tests.moto_clients import moto_client
 
     bucket = f"dermalens-test-{uuid.uuid4().hex[:12]}"
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_s3_server,
-        region_name="us-east-1",
-        aws_access_key_id="dermalenslocal",
-        aws_secret_access_key="dermalenslocal",
-    )
+    s3 = moto_client("s3", moto_s3_server)
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_ownership_controls(
         Bucket=bucket,
@@ -211,18 +204,11 @@ def ses_mailbox(moto_s3_server, settings):
     """Account email goes through django-ses to moto's SES server, as in production to
     Amazon SES, from a sender domain verified there; returns a reader of what it accepted
     (``accounts/tests/mailbox.py``)."""
-    import boto3
-
     from accounts.mail import wait_for_account_email
     from accounts.tests.mailbox import SesMailbox
+    from tests.moto_clients import moto_client
 
-    ses = boto3.client(
-        "ses",
-        endpoint_url=moto_s3_server,
-        region_name="us-east-1",
-        aws_access_key_id="dermalenslocal",
-        aws_secret_access_key="dermalenslocal",
-    )
+    ses = moto_client("ses", moto_s3_server)
     ses.verify_domain_identity(Domain=SES_TEST_DOMAIN)
     settings.EMAIL_BACKEND = "django_ses.SESBackend"
     settings.DEFAULT_FROM_EMAIL = f"DermaLens <no-reply@{SES_TEST_DOMAIN}>"

@@ -70,6 +70,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 import dynamo_layer  # noqa: E402 (the benchmarks' shared environment)
 import load  # noqa: E402 (the load test's server environment and gunicorn start)
 
+from tests.moto_clients import moto_client  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 SAMPLE = ROOT / "tests" / "data" / "astronaut.jpg"
 # The goal: every request answered within this long of the first send...
@@ -376,7 +378,7 @@ def start_jobs_queue() -> tuple[subprocess.Popen, str, str]:
     deadline = time.monotonic() + 30
     while True:
         try:
-            url = sqs_client(endpoint).create_queue(
+            url = moto_client("sqs", endpoint).create_queue(
                 QueueName="bench-concurrency-jobs", Attributes={"VisibilityTimeout": "300"}
             )["QueueUrl"]
             return server, endpoint, url
@@ -385,18 +387,6 @@ def start_jobs_queue() -> tuple[subprocess.Popen, str, str]:
                 server.kill()
                 raise
             time.sleep(0.2)
-
-
-def sqs_client(endpoint: str) -> Any:
-    import boto3
-
-    return boto3.client(
-        "sqs",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 (moto accepts any key)
-    )
 
 
 def start_jobs_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -414,7 +404,7 @@ def start_jobs_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
 
 def seconds_until_queue_is_empty(endpoint: str, url: str, *, limit: float) -> float | None:
     """How long until no job is waiting or in hand (None past ``limit`` seconds)."""
-    client, started = sqs_client(endpoint), time.monotonic()
+    client, started = moto_client("sqs", endpoint), time.monotonic()
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     while time.monotonic() - started < limit:
         counts = client.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]

@@ -12,7 +12,7 @@ import uuid
 from contextlib import contextmanager
 from types import SimpleNamespace
 
-import boto3
+from tests.moto_clients import moto_client
 
 MAX_RECEIVES = 2  # the redrive policy: after two failed receives, the dead-letter queue
 VISIBILITY_SECONDS = 3
@@ -21,13 +21,7 @@ VISIBILITY_SECONDS = 3
 @contextmanager
 def analysis_queue(endpoint: str, settings):
     """Fresh queues on ``endpoint``, set as ANALYSIS_QUEUE_URL, removed afterwards."""
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="dermalenslocal",
-        aws_secret_access_key="dermalenslocal",
-    )
+    sqs = moto_client("sqs", endpoint)
     name = f"analysis-{uuid.uuid4().hex[:12]}"
     dead_letters = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     dead_letters_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])[
