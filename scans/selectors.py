@@ -15,8 +15,11 @@ from skincare.metrics import METRICS
 # Progress reads at most this many scans (a weekly scan for ten years is 520).
 PROGRESS_MAX_SCANS = 1000
 PROGRESS_PAGE_SIZE = 100
-# How far back to look for the latest analysed scan (25 scans a page).
-LATEST_COMPLETED_MAX_PAGES = 4
+# The pages in which to look for the latest analysed scan, newest first: 100 scans in
+# all. Usually the newest is analysed (or the one before, while an upload is analysed),
+# so the first page is small: each scan read holds a whole analysis, and the chat reads
+# this for every message.
+LATEST_COMPLETED_PAGE_SIZES = (2, 8, 30, 60)
 
 
 def day_start(day: date | None) -> str | None:
@@ -152,10 +155,11 @@ def metric_source(scan: Scan, metric: str) -> str | None:
 
 
 def latest_completed_scan(*, user_id: str) -> Scan | None:
-    """The newest scan with an analysis (reads newest first, a page at a time)."""
+    """The newest scan with an analysis among the latest 100 (newest first, a page at a
+    time: ``LATEST_COMPLETED_PAGE_SIZES``)."""
     cursor = None
-    for _ in range(LATEST_COMPLETED_MAX_PAGES):
-        page = scans_table().query_page(user_id, limit=PROGRESS_PAGE_SIZE // 4, cursor=cursor)
+    for size in LATEST_COMPLETED_PAGE_SIZES:
+        page = scans_table().query_page(user_id, limit=size, cursor=cursor)
         for scan in page.items:
             if scan.status == "complete" and scan.analysis:
                 return scan
