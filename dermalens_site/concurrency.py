@@ -25,9 +25,16 @@ the work they do themselves, first come first served, and give it back while the
 on the AI (``waiting()``, around every Gemini call): hundreds wait on Gemini at once,
 a few compute, and every other request (a profile, a list of scans) goes straight by.
 
-    gate = WorkGate(slots=4)
+A slot counts work, not waits: while one of the request's DynamoDB calls is on the wire
+the slot is free for another request too (botocore's ``before-send`` and ``needs-retry``
+events, ``free_slot_while_sending``). The calls on the wire take a place of their own
+instead (``AI_DYNAMODB_CALLS_PER_WORKER``), so a burst cannot queue hundreds of calls at
+DynamoDB before a cheap request's own one. Measured with bench/concurrency.py (500 chat
+messages on 2 cores): slots held through the calls left the cores partly idle.
+
+    gate = WorkGate(slots=4, calls=3)
     with gate.occupied():          # the AI request's own work
-        prepare()
+        prepare()                  # (its DynamoDB calls on the wire hold no slot)
         with waiting():            # no slot held while Gemini thinks
             call_gemini()
         store()
@@ -38,7 +45,7 @@ import functools
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from gevent.lock import Semaphore
 from gevent.monkey import get_original, is_module_patched
@@ -89,48 +96,68 @@ def native_lock() -> threading.Lock:
 
 
 class WorkGate:
-    """At most ``slots`` requests do their own work at once; the others wait their turn.
+    """At most ``slots`` requests do their own work at once, and at most ``calls`` of
+    their DynamoDB calls are on the wire; the others wait their turn.
 
-    gevent's semaphore wakes its waiters in the order they came, so no AI request waits
-    for ever; a request in ``waiting()`` holds no slot.
+    gevent's semaphores wake their waiters in the order they came, so no AI request
+    waits for ever; a request in ``waiting()``, or with a call on the wire, holds no slot.
     """
 
-    def __init__(self, slots: int) -> None:
-        if slots < 1:
-            raise ValueError("a work gate needs at least one slot")
+    def __init__(self, slots: int, calls: int) -> None:
+        if slots < 1 or calls < 1:
+            raise ValueError("a work gate needs at least one slot and one call")
         self.slots = slots
+        self.calls = calls
         self.semaphore = Semaphore(slots)
+        self.wire = Semaphore(calls)
 
     @contextlib.contextmanager
     def occupied(self) -> Iterator[None]:
-        slot = _Slot(self.semaphore)
+        slot = _Slot(self)
         token = _current_slot.set(slot)
         slot.take()
         try:
             yield
         finally:
+            slot.land()
             slot.give_back()
             _current_slot.reset(token)
 
     def in_use(self) -> int:
         return self.slots - self.semaphore.counter
 
+    def calls_in_flight(self) -> int:
+        return self.calls - self.wire.counter
+
 
 class _Slot:
     """One request's hold on a gate's slot (each greenlet has its own context)."""
 
-    def __init__(self, semaphore: Semaphore) -> None:
-        self.semaphore = semaphore
+    def __init__(self, gate: WorkGate) -> None:
+        self.gate = gate
         self.held = False
+        self.sending = False
 
     def take(self) -> None:
-        self.semaphore.acquire()
+        self.gate.semaphore.acquire()
         self.held = True
 
     def give_back(self) -> None:
         if self.held:
             self.held = False
-            self.semaphore.release()
+            self.gate.semaphore.release()
+
+    def send(self) -> None:
+        """Swap the slot for a place on the wire (a DynamoDB call is about to go out)."""
+        self.give_back()
+        self.gate.wire.acquire()
+        self.sending = True
+
+    def land(self) -> None:
+        """Give the place on the wire back (the call was answered, or failed)."""
+        if self.sending:
+            self.sending = False
+            self.gate.wire.release()
 
 
 _current_slot: ContextVar[_Slot | None] = ContextVar("dermalens_work_slot", default=None)
@@ -142,7 +169,9 @@ def ai_work_gate() -> WorkGate | None:
     worker, where requests are threads of their own."""
     from django.conf import settings
 
-    return WorkGate(settings.AI_WORK_SLOTS_PER_WORKER) if cooperative() else None
+    if not cooperative():
+        return None
+    return WorkGate(settings.AI_WORK_SLOTS_PER_WORKER, settings.AI_DYNAMODB_CALLS_PER_WORKER)
 
 
 @contextlib.contextmanager
@@ -171,3 +200,31 @@ def waiting() -> Iterator[None]:
         yield
     finally:
         slot.take()
+
+
+def _before_send(**kwargs: object) -> None:
+    slot = _current_slot.get()
+    if slot is not None and slot.held:
+        slot.send()
+
+
+def _after_attempt(**kwargs: object) -> None:
+    # needs-retry follows every attempt, answered or failed, before botocore decides
+    # whether to try again; a retry's back-off is then waited in the slot.
+    slot = _current_slot.get()
+    if slot is not None and slot.sending:
+        slot.land()
+        slot.take()
+
+
+def free_slot_while_sending(client: Any) -> None:
+    """Register on a DynamoDB client: a request in a work slot gives it back while its
+    call is on the wire, in a place of the gate's ``calls`` (both no-ops without a slot).
+    Registering again is harmless."""
+    events = client.meta.events
+    events.register("before-send.dynamodb", _before_send, unique_id=_BEFORE_SEND_ID)
+    events.register("needs-retry.dynamodb", _after_attempt, unique_id=_AFTER_ATTEMPT_ID)
+
+
+_BEFORE_SEND_ID = "dermalens-work-slot-before-send"
+_AFTER_ATTEMPT_ID = "dermalens-work-slot-after-attempt"

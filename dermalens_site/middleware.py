@@ -15,9 +15,10 @@ from typing import cast
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from dermalens_site.concurrency import ai_work_gate
+from dermalens_site.concurrency import ai_work_gate, free_slot_while_sending
 from dermalens_site.errors import error_body
 from dermalens_site.log_paths import loggable_path
+from dynamo import client as dynamo_client
 from telemetry import record
 
 logger = logging.getLogger("dermalens.request")
@@ -106,11 +107,16 @@ class AIWorkSlotMiddleware:
     methods). The slot is taken here, before the view authenticates or reads anything,
     so a burst of them never fills the run queue; every other request passes by. Last in
     MIDDLEWARE: the others' ``process_view`` (CSRF) has run when this one calls the view.
+    Loading it arranges for the worker's DynamoDB client to free a slot while its
+    request's call is on the wire (``free_slot_while_sending``).
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
         self.gate = ai_work_gate()
+        if free_slot_while_sending not in dynamo_client.CLIENT_HOOKS:
+            dynamo_client.CLIENT_HOOKS.append(free_slot_while_sending)
+        free_slot_while_sending(dynamo_client.get_client())
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)

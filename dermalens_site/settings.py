@@ -236,12 +236,20 @@ GEMINI_MAX_CONNECTIONS = env.int("GEMINI_MAX_CONNECTIONS", default=1000)
 # worker (their waits on Gemini hold no slot): few, so that a burst of them leaves the
 # worker's run queue short for every other request (dermalens_site.concurrency).
 AI_WORK_SLOTS_PER_WORKER = env.int("AI_WORK_SLOTS_PER_WORKER", default=4)
+# Their DynamoDB calls on the wire at once, per gevent worker: a request gives its slot
+# back while its call is out, so that the slots compute while the calls wait; few, so
+# that a burst does not queue hundreds of calls at DynamoDB before a cheap request's.
+AI_DYNAMODB_CALLS_PER_WORKER = env.int("AI_DYNAMODB_CALLS_PER_WORKER", default=3)
 # The ops pages' daily counters: each process writes what it counted at most this often
 # (0: every event at once), rather than one DynamoDB write per AI call (dynamo.daily_stats).
 DAILY_STATS_WRITE_SECONDS = env.float("DAILY_STATS_WRITE_SECONDS", default=10.0)
-if AI_WORK_SLOTS_PER_WORKER < 1 or JOBS_WORKER_THREADS < 1 or DAILY_STATS_WRITE_SECONDS < 0:
+if (
+    min(AI_WORK_SLOTS_PER_WORKER, AI_DYNAMODB_CALLS_PER_WORKER, JOBS_WORKER_THREADS) < 1
+    or DAILY_STATS_WRITE_SECONDS < 0
+):
     raise ImproperlyConfigured(
-        "AI_WORK_SLOTS_PER_WORKER and JOBS_WORKER_THREADS must be at least 1, and "
+        "AI_WORK_SLOTS_PER_WORKER, AI_DYNAMODB_CALLS_PER_WORKER and JOBS_WORKER_THREADS "
+        "must be at least 1, and "
         "DAILY_STATS_WRITE_SECONDS at least 0."
     )
 

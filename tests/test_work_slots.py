@@ -2,7 +2,9 @@
 per worker, any number wait on the AI, and only the AI's routes take one.
 
 Greenlets stand for the requests of one gevent worker; the serving tests
-(tests/test_serving.py) show the same through gunicorn.
+(tests/test_serving.py) show the same through gunicorn. The DynamoDB calls are real
+(DynamoDB Local); a hook that sleeps in ``before-send`` stands for the time a call is
+on the wire, during which the other greenlets run.
 """
 
 import time
@@ -12,13 +14,16 @@ import pytest
 from django.urls import resolve
 
 from dermalens_site.concurrency import WorkGate, waiting
-from dermalens_site.middleware import calls_the_ai
+from dermalens_site.middleware import AIWorkSlotMiddleware, calls_the_ai
+from dynamo.client import get_client
+from dynamo.tests.factories import new_user_id
+from dynamo.users import users_table
 
 ULID = "01JB0000000000000000000000"
 
 
 def test_a_few_requests_work_at_once_and_all_of_them_wait_on_the_ai_together():
-    gate = WorkGate(slots=2)
+    gate = WorkGate(slots=2, calls=2)
     working = []
     most_working = 0
 
@@ -47,7 +52,7 @@ def test_a_few_requests_work_at_once_and_all_of_them_wait_on_the_ai_together():
 
 
 def test_a_slot_is_given_back_when_the_request_fails():
-    gate = WorkGate(slots=1)
+    gate = WorkGate(slots=1, calls=1)
 
     def failing() -> None:
         with gate.occupied(), waiting():
@@ -61,9 +66,81 @@ def test_a_slot_is_given_back_when_the_request_fails():
 
 
 def test_waiting_without_a_slot_changes_nothing():
-    gate = WorkGate(slots=1)
+    gate = WorkGate(slots=1, calls=1)
     with waiting():  # a job or a test calling Gemini: no slot to give back
         assert gate.in_use() == 0
+
+
+@pytest.fixture
+def on_the_wire():
+    """The gate's state each time a DynamoDB call goes out (after the slot was given
+    back), each call then kept on the wire for 50 ms while other greenlets run."""
+    AIWorkSlotMiddleware(lambda request: None)  # loaded as a worker loads it
+    seen: list[tuple[int, int]] = []
+    gates: list[WorkGate] = []
+
+    def observe(**kwargs) -> None:
+        if gates:
+            seen.append((gates[0].in_use(), gates[0].calls_in_flight()))
+        gevent.sleep(0.05)
+
+    events = get_client().meta.events
+    events.register_last("before-send.dynamodb", observe)
+    yield gates, seen
+    events.unregister("before-send.dynamodb", observe)
+
+
+def test_a_request_gives_its_slot_back_while_its_dynamodb_call_is_on_the_wire(on_the_wire):
+    gates, seen = on_the_wire
+    user_id = new_user_id()
+    gate = WorkGate(slots=1, calls=1)
+    gates.append(gate)
+
+    with gate.occupied():
+        assert users_table().get(user_id).user_id == user_id
+        # Answered: the request holds its slot again, and nothing is on the wire.
+        assert (gate.in_use(), gate.calls_in_flight()) == (1, 0)
+
+    assert seen == [(0, 1)]
+    assert (gate.in_use(), gate.calls_in_flight()) == (0, 0)
+
+
+def test_a_failed_dynamodb_call_gives_the_wire_back_and_the_slot_too(on_the_wire):
+    gates, _ = on_the_wire
+    gate = WorkGate(slots=1, calls=1)
+    gates.append(gate)
+
+    with pytest.raises(Exception, match="ResourceNotFoundException"), gate.occupied():
+        get_client().get_item(TableName="no-such-table", Key={"k": {"S": "x"}})
+
+    assert (gate.in_use(), gate.calls_in_flight()) == (0, 0)
+    with gate.occupied():  # the next request gets both
+        users_table().get(new_user_id())
+
+
+def test_while_calls_are_on_the_wire_other_requests_compute_and_the_wire_stays_bounded(
+    on_the_wire,
+):
+    gates, seen = on_the_wire
+    user_ids = [new_user_id() for _ in range(8)]
+    gate = WorkGate(slots=2, calls=3)
+    gates.append(gate)
+
+    def request(user_id: str) -> None:
+        with gate.occupied():
+            for _ in range(2):
+                users_table().get(user_id)
+
+    started = time.monotonic()
+    gevent.joinall([gevent.spawn(request, u) for u in user_ids], raise_error=True)
+    elapsed = time.monotonic() - started
+
+    assert len(seen) == 16
+    assert max(in_flight for _, in_flight in seen) == 3
+    # Slots held through the calls would have sent them two at a time: 8 rounds of
+    # 50 ms. Three on the wire at once take about 16 / 3 of them.
+    assert elapsed < 0.65
+    assert (gate.in_use(), gate.calls_in_flight()) == (0, 0)
 
 
 @pytest.mark.parametrize(
