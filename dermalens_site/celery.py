@@ -18,9 +18,12 @@ the queue (never pickle), and no result backend is used: a job's state lives in 
 """
 
 import os
+import threading
+from typing import Any
 from urllib.parse import urlsplit
 
 from celery import Celery
+from kombu.transport import SQS
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dermalens_site.settings")
 
@@ -55,6 +58,45 @@ app.conf.update(
 app.autodiscover_tasks()
 
 _configured: tuple | None = None
+_sqs_clients: dict[tuple, Any] = {}
+_sqs_clients_lock = threading.Lock()
+
+
+class SharedClientChannel(SQS.Channel):
+    """kombu's SQS channel, with one boto3 client per process for each queue's settings.
+
+    kombu makes a client for every broker connection, and Celery keeps a pool of them
+    (``broker_pool_limit``, 10) in each process: a burst of uploads just after a web
+    worker started made ten clients at once, about 0.1 s of CPU each (a boto3 session
+    reads botocore's service models from disk), on the worker that was answering other
+    requests. boto3 clients are thread-safe, so one serves every connection.
+    """
+
+    def new_sqs_client(self, region, access_key_id, secret_access_key, session_token=None):
+        key = (
+            region,
+            access_key_id,
+            secret_access_key,
+            session_token,
+            self.is_secure,
+            self.endpoint_url,
+            repr(self.transport_options.get("client-config")),
+        )
+        with _sqs_clients_lock:
+            client = _sqs_clients.get(key)
+            if client is None:
+                client = _sqs_clients[key] = super().new_sqs_client(
+                    region, access_key_id, secret_access_key, session_token
+                )
+        return client
+
+
+class SharedClientTransport(SQS.Transport):
+    Channel = SharedClientChannel
+
+
+# Celery's name for it: kombu's SQS transport with the shared client.
+TRANSPORT = f"{__name__}:SharedClientTransport"
 
 
 def broker_settings() -> tuple[str, dict]:
@@ -88,7 +130,9 @@ def configure_broker() -> None:
     wanted = (broker_url, repr(sorted(options.items())))
     if wanted == _configured:
         return
-    app.conf.update(broker_url=broker_url, broker_transport_options=options)
+    app.conf.update(
+        broker_url=broker_url, broker_transport=TRANSPORT, broker_transport_options=options
+    )
     # Connections made for the previous settings must not be reused.
     app.amqp._producer_pool = None
     if app._pool is not None:
