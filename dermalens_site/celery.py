@@ -133,9 +133,11 @@ def configure_broker() -> None:
     app.conf.update(
         broker_url=broker_url, broker_transport=TRANSPORT, broker_transport_options=options
     )
-    # Connections made for the previous settings must not be reused.
+    # Connections (and SQS clients) made for the previous settings must not be reused.
     app.amqp._producer_pool = None
     if app._pool is not None:
         app._pool.force_close_all()
         app._pool = None
+    with _sqs_clients_lock:
+        _sqs_clients.clear()
     _configured = wanted
