@@ -202,6 +202,11 @@ def waiting() -> Iterator[None]:
         slot.take()
 
 
+# botocore keeps one registration per id, however often a worker registers these.
+_BEFORE_SEND_ID = "dermalens-work-slot-before-send"
+_AFTER_ATTEMPT_ID = "dermalens-work-slot-after-attempt"
+
+
 def _before_send(**kwargs: object) -> None:
     slot = _current_slot.get()
     if slot is not None and slot.held:
@@ -224,7 +229,3 @@ def free_slot_while_sending(client: Any) -> None:
     events = client.meta.events
     events.register("before-send.dynamodb", _before_send, unique_id=_BEFORE_SEND_ID)
     events.register("needs-retry.dynamodb", _after_attempt, unique_id=_AFTER_ATTEMPT_ID)
-
-
-_BEFORE_SEND_ID = "dermalens-work-slot-before-send"
-_AFTER_ATTEMPT_ID = "dermalens-work-slot-after-attempt"
