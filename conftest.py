@@ -246,8 +246,8 @@ def fake_gemini(fake_gemini_server):
 
 @pytest.fixture
 def gemini_settings(settings, fake_gemini):
-    """GEMINI_* settings pointing at the fake server; get_provider() forgets its cache."""
-    from ai.providers import get_provider
+    """GEMINI_* settings pointing at the fake server; the providers are built again."""
+    from ai.providers import forget_providers
 
     settings.AI_PROVIDER = "gemini"
     settings.GEMINI_API_KEY = GEMINI_TEST_API_KEY
@@ -257,6 +257,6 @@ def gemini_settings(settings, fake_gemini):
     settings.GEMINI_MAX_ATTEMPTS = 3
     settings.GEMINI_RETRY_INITIAL_DELAY_SECONDS = 0.01
     settings.GEMINI_RETRY_MAX_DELAY_SECONDS = 0.05
-    get_provider.cache_clear()
+    forget_providers()
     yield settings
-    get_provider.cache_clear()
+    forget_providers()

@@ -10,6 +10,7 @@ Gemini through google-genai) or ``OfflineProvider`` (pixel heuristics, no networ
 """
 
 import functools
+import threading
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -96,9 +97,25 @@ def checked_provider_name(name: str, *, setting: str) -> str:
 PROVIDER_NAMES_BY_USE = {"analysis": provider_name, "chat": chat_provider_name}
 
 
-@functools.cache
+# Held while a provider is built: the analysis worker's threads all ask for one on their
+# first job, and each would otherwise build its own Gemini client.
+_building = threading.Lock()
+
+
 def get_provider(use: str = "analysis") -> AIProvider:
     """The provider for ``use``: "analysis" (scans and plans) or "chat"; built once."""
+    with _building:
+        return _built_provider(use)
+
+
+def forget_providers() -> None:
+    """Build the providers again on next use (after their settings change, as in tests)."""
+    with _building:
+        _built_provider.cache_clear()
+
+
+@functools.cache
+def _built_provider(use: str) -> AIProvider:
     if use not in PROVIDER_NAMES_BY_USE:
         raise ValueError(f"use is one of {', '.join(PROVIDER_NAMES_BY_USE)}, not {use!r}")
     return cast(AIProvider, import_string(PROVIDERS[PROVIDER_NAMES_BY_USE[use]()])())

@@ -13,6 +13,7 @@ BatchGetItem, TransactGetItems) as plain JSON: see ``ItemResponseParser``.
 
 import functools
 import re
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -93,9 +94,20 @@ def client_arguments() -> dict[str, Any]:
 CLIENT_HOOKS: list[Callable[[Any], None]] = []
 
 
-@functools.cache
+# Held while the client is made: the analysis worker's threads all ask for it on their
+# first job, and without the lock each of them would build a client of its own (about
+# 0.1 s of CPU each, the service model read and parsed again every time).
+_creating = threading.Lock()
+
+
 def get_client() -> "DynamoDBClient":
     """Return the process's DynamoDB client, creating it on first use."""
+    with _creating:
+        return _made_client()
+
+
+@functools.cache
+def _made_client() -> "DynamoDBClient":
     core = botocore.session.get_session()
     core.register_component("response_parser_factory", DynamoDBParserFactory())
     session = boto3.session.Session(botocore_session=core)
@@ -105,6 +117,12 @@ def get_client() -> "DynamoDBClient":
     return client
 
 
+def client_made() -> bool:
+    """Whether this process has made its client (hooks added later must attach to it)."""
+    return _made_client.cache_info().currsize > 0
+
+
 def reset_client() -> None:
     """Forget the cached client (after the endpoint setting changes, as in tests)."""
-    get_client.cache_clear()
+    with _creating:
+        _made_client.cache_clear()

@@ -213,7 +213,7 @@ def publish_dynamodb_metrics(
     unpublish_dynamodb_metrics()
     _publisher = MetricsPublisher(on_call, on_refusal)
     dynamo_client.CLIENT_HOOKS.append(_publisher.attach)
-    if dynamo_client.get_client.cache_info().currsize:
+    if dynamo_client.client_made():
         _publisher.attach(get_client())
 
 
@@ -222,6 +222,6 @@ def unpublish_dynamodb_metrics() -> None:
     if _publisher is None:
         return
     dynamo_client.CLIENT_HOOKS.remove(_publisher.attach)
-    if dynamo_client.get_client.cache_info().currsize:
+    if dynamo_client.client_made():
         _publisher.detach(get_client())
     _publisher = None

@@ -76,11 +76,11 @@ CASES = pytest.mark.parametrize(
 @pytest.fixture
 def failing_gemini(gemini_settings, fake_gemini, caplog):
     """The Gemini provider with quick retries and a short timeout; ``script`` it fails with."""
-    from ai.providers import get_provider
+    from ai.providers import forget_providers
 
     gemini_settings.GEMINI_MAX_ATTEMPTS = ATTEMPTS
     gemini_settings.GEMINI_TIMEOUT_SECONDS = CLIENT_TIMEOUT_SECONDS
-    get_provider.cache_clear()
+    forget_providers()
     caplog.set_level(logging.WARNING)
 
     def fail_with(script: list[FakeResponse]) -> None:

@@ -7,15 +7,16 @@ from django.core.exceptions import ImproperlyConfigured
 from ai.chat import OFFLINE_NOTICE, ChatContext, chat_provider
 from ai.gemini import GeminiProvider
 from ai.offline import OfflineProvider
-from ai.providers import get_provider
+from ai.providers import forget_providers, get_provider
+from tests.at_once import at_once
 from tests.fake_gemini import FakeResponse
 
 
 @pytest.fixture(autouse=True)
 def _fresh_providers():
-    get_provider.cache_clear()
+    forget_providers()
     yield
-    get_provider.cache_clear()
+    forget_providers()
 
 
 def reply(message: str = "Is my skin dry?") -> str:
@@ -70,3 +71,12 @@ def test_a_bad_ai_chat_provider_is_improperly_configured(
 def test_an_unknown_use_of_a_provider_is_a_value_error():
     with pytest.raises(ValueError, match="use is one of analysis, chat"):
         get_provider("translation")
+
+
+def test_threads_that_start_together_share_one_provider(gemini_settings):
+    """An analysis worker's threads each ask for the provider on their first job; one
+    Gemini client serves them all."""
+    providers = at_once(get_provider, threads=16)
+
+    assert len({id(provider) for provider in providers}) == 1
+    assert isinstance(providers[0], GeminiProvider)

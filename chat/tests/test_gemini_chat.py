@@ -187,11 +187,11 @@ def test_sending_the_same_text_after_a_failure_retries_without_storing_it_twice(
 
 
 def test_a_model_that_does_not_answer_in_time_is_a_503(gemini_chat, settings):
-    from ai.providers import get_provider
+    from ai.providers import forget_providers
 
     settings.GEMINI_TIMEOUT_SECONDS = 1.0
     settings.GEMINI_MAX_ATTEMPTS = 1
-    get_provider.cache_clear()
+    forget_providers()
     response = gemini_chat("Hello?", FakeResponse.timeout(3))
     assert response.status_code == 503
     assert response.json()["error"]["details"]["reason"] == "timeout"

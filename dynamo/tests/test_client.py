@@ -5,10 +5,11 @@ import pytest
 from botocore.parsers import JSONParser
 from django.conf import settings
 
-from dynamo.client import client_arguments, client_config, get_client
+from dynamo.client import client_arguments, client_config, get_client, reset_client
 from dynamo.codec import to_item
 from dynamo.scans import scans_table
 from dynamo.tests.factories import a_scan, new_id, new_user_id
+from tests.at_once import at_once
 
 ANALYSIS = {
     "overall_score": 71.5,
@@ -122,3 +123,13 @@ def test_errors_are_still_raised_as_client_errors():
             KeyConditionExpression="user_id = :u",
             ExpressionAttributeValues={":u": {"S": "x"}},
         )
+
+
+def test_threads_that_start_together_share_one_client():
+    """An analysis worker's threads all reach for the client on their first job."""
+    reset_client()
+
+    clients = at_once(get_client, threads=16)
+
+    assert len({id(client) for client in clients}) == 1
+    assert get_client() is clients[0]

@@ -83,9 +83,9 @@ def test_a_timeout_fails_the_analysis_and_analyze_completes_it_later(
 ):
     settings.GEMINI_TIMEOUT_SECONDS = 1.0
     settings.GEMINI_MAX_ATTEMPTS = 1
-    from ai.providers import get_provider
+    from ai.providers import forget_providers
 
-    get_provider.cache_clear()
+    forget_providers()
     response = gemini_uploads(FakeResponse.timeout(3))
     scan = response.json()
     assert scan["status"] == "failed"
