@@ -269,7 +269,7 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 def s3_scan_images_storage(bucket: str, region: str, endpoint: str | None) -> dict:
     """Private, encrypted S3 objects through django-storages, reached by presigned URLs."""
     return {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "dermalens_site.s3_storage.S3Storage",
         "OPTIONS": {
             "bucket_name": bucket,
             "region_name": region,
