@@ -263,7 +263,7 @@ class Table:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ConditionFailed as err:
-            current = _item_on_failure(err)
+            current = item_on_failure(err)
             if current is None:
                 raise ItemNotFound(cause=err.cause) from err
             version = int(from_number(current.get("version", {"N": "0"})["N"]))
@@ -334,7 +334,9 @@ def _identity(table_name: str, item: Item, key_names: tuple[str, ...]) -> tuple[
     return table_name, json.dumps([item[name] for name in key_names])
 
 
-def _item_on_failure(err: ConditionFailed) -> Item | None:
+def item_on_failure(err: ConditionFailed) -> Item | None:
+    """The item as it stood when a write sent with ``ReturnValuesOnConditionCheckFailure=
+    "ALL_OLD"`` was refused by its condition; None when there was no item."""
     cause = err.cause
     if isinstance(cause, ClientError):
         return cast(Item | None, cause.response.get("Item"))

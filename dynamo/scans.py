@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dynamo.base import Page, Table
+from dynamo.base import Page, Table, item_on_failure
 from dynamo.codec import Item, from_document, to_item
-from dynamo.errors import AccountClosed, ConditionFailed, ItemNotFound
+from dynamo.errors import AccountClosed, ConditionFailed, DynamoError, ItemNotFound
 from dynamo.tables import SCANS, USERS
-from dynamo.users import account_open_check, activity_update, users_table
+from dynamo.users import QuotaUsedUp, account_open_check, activity_update, users_table
 
 IDEMPOTENCY_PREFIX = "idempotency#"
 IDEMPOTENCY_SECONDS = 24 * 60 * 60
@@ -27,6 +27,15 @@ IDEMPOTENCY_SECONDS = 24 * 60 * 60
 
 class IdempotencyKeyUsed(ConditionFailed):
     default_message = "This Idempotency-Key was used for another upload."
+
+
+class ClaimRefused(ConditionFailed):
+    """A scan an analysis worker may not have; ``reason`` says why: ``scan_gone``,
+    ``already_done`` (not waiting for an analysis) or ``busy`` (a live worker holds it)."""
+
+    def __init__(self, reason: str, *, cause: BaseException | None = None):
+        super().__init__(f"The scan cannot be claimed: {reason}.", cause=cause)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +112,22 @@ class ScansTable(Table):
         keys = [{"user_id": {"S": user_id}, "scan_id": {"S": s}} for s in scan_ids]
         return {scan.scan_id: scan for scan in map(scan_from_item, self.batch_get(keys))}
 
-    def create(self, scan: Scan, *, idempotency_key: str | None = None, now: int = 0) -> None:
+    def create(
+        self,
+        scan: Scan,
+        *,
+        idempotency_key: str | None = None,
+        now: int = 0,
+        quota: dict[str, Any] | None = None,
+    ) -> None:
         """Store a new scan while its account is open; with an idempotency key, claim the
-        key in the same transaction.
+        key in the same transaction, and with ``quota`` (a ``daily_quota_update``) count
+        the use of an allowance in it too.
 
         ``AccountClosed`` means the account is gone or being erased (nothing is written);
         ``IdempotencyKeyUsed`` means another upload holds the key (find it with
-        ``find_by_idempotency_key``).
+        ``find_by_idempotency_key``); ``QuotaUsedUp`` means the allowance is used up
+        (nothing is written). A replayed key is told before a used-up allowance.
         """
         put = {
             "TableName": self.name,
@@ -144,7 +162,11 @@ class ScansTable(Table):
                     }
                 }
             )
-        self.transact_write(actions, refused=IdempotencyKeyUsed, refused_at={0: AccountClosed})
+        refused_at: dict[int, type[DynamoError]] = {0: AccountClosed}
+        if quota is not None:
+            refused_at[len(actions)] = QuotaUsedUp
+            actions.append({"Update": quota})
+        self.transact_write(actions, refused=IdempotencyKeyUsed, refused_at=refused_at)
 
     def find_by_idempotency_key(self, user_id: str, idempotency_key: str) -> Scan | None:
         claim = self.call_client(
@@ -174,13 +196,15 @@ class ScansTable(Table):
 
     def claim_for_analysis(
         self, user_id: str, scan_id: str, *, claim_id: str, now: int, until: int
-    ) -> Scan | None:
+    ) -> Scan:
         """Let one analysis worker have a pending scan until ``until`` (epoch seconds).
 
         SQS delivers a message at least once and a scan can be queued twice, so two
         workers may hold messages for one scan; the condition lets exactly one of them
-        analyse it. A claim that outlives a crashed worker expires. Returns the scan, or
-        None when it is gone, not waiting for analysis, or claimed by a live worker.
+        analyse it. A claim that outlives a crashed worker expires. Returns the scan;
+        ``ClaimRefused`` says why not, from the scan as it stood (one write, no read
+        before it). Recording the analysis ends the claim (``CLAIM_ATTRIBUTES``);
+        ``release_claim`` ends one that recorded nothing.
         """
         try:
             response = self.call(
@@ -199,9 +223,10 @@ class ScansTable(Table):
                     ":now": {"N": str(now)},
                 },
                 ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ConditionFailed:
-            return None
+        except ConditionFailed as err:
+            raise ClaimRefused(refusal_reason(item_on_failure(err)), cause=err.cause) from err
         return scan_from_item(response["Attributes"])
 
     def release_claim(self, user_id: str, scan_id: str, *, claim_id: str) -> None:
@@ -270,6 +295,19 @@ def idempotency_claim_id(user_id: str, idempotency_key: str) -> str:
     # Hashed: the key is the client's text, and its length and content are theirs.
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
     return f"{IDEMPOTENCY_PREFIX}{user_id}#{digest}"
+
+
+# What a write of a finished analysis removes: the claim of the worker that made it.
+CLAIM_ATTRIBUTES = ("claimed_until", "claim_id")
+
+
+def refusal_reason(item: Item | None) -> str:
+    """Why a scan stored as ``item`` could not be claimed (``claim_for_analysis``)."""
+    if item is None:
+        return "scan_gone"
+    if item.get("status", {}).get("S") != "pending" or "failure_reason" in item:
+        return "already_done"
+    return "busy"
 
 
 @functools.cache

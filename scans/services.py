@@ -17,6 +17,7 @@ Nothing outlives an erasure: the scan item is written only while the account is 
 the account again before it runs (``as_stored``).
 """
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -35,8 +36,8 @@ from dermalens_site.concurrency import run_cpu_bound
 from dermalens_site.errors import ApplicationError, Conflict, NotFound
 from dynamo.audit import audit_table
 from dynamo.errors import DynamoError, ItemNotFound, VersionConflict
-from dynamo.scans import IdempotencyKeyUsed, Scan, scans_table
-from dynamo.users import User, users_table
+from dynamo.scans import CLAIM_ATTRIBUTES, ClaimRefused, IdempotencyKeyUsed, Scan, scans_table
+from dynamo.users import QuotaUsedUp, User, daily_quota_update, users_table
 from jobs.services import QueueUnavailable, enqueue
 from scans import storage
 from scans.images import prepare_scan_image
@@ -104,7 +105,7 @@ def upload_scan(
         notes=notes or None,
     )
     try:
-        scans.create(scan, idempotency_key=idempotency_key, now=int(time.time()))
+        scan, counted = create_counting_quota(scan, idempotency_key=idempotency_key)
     except IdempotencyKeyUsed:
         # A concurrent retry of the same upload won the key; ours is the duplicate.
         storage.delete_scan_files(list(files))
@@ -119,9 +120,30 @@ def upload_scan(
         storage.delete_scan_files(list(files))
         raise
     telemetry.scan_stored()
+    if not counted:
+        return scan, True  # kept, pending past the quota
     if settings.ANALYSIS_QUEUE_URL:
-        return queue_analysis(user=user, scan=scan), True
-    return run_analysis(user=user, scan=scan, image_jpeg=prepared.jpeg), True
+        return queue_analysis(user=user, scan=scan, quota_counted=True), True
+    return run_analysis(user=user, scan=scan, image_jpeg=prepared.jpeg, quota_counted=True), True
+
+
+def create_counting_quota(scan: Scan, *, idempotency_key: str | None) -> tuple[Scan, bool]:
+    """Store a new scan and count its analysis in the same transaction; past the daily
+    quota, store it pending with ``QUOTA_REASON`` (kept, to be analysed later). Returns
+    the scan as stored and whether its analysis was counted."""
+    scans = scans_table()
+    try:
+        scans.create(
+            scan,
+            idempotency_key=idempotency_key,
+            now=int(time.time()),
+            quota=analysis_quota_update(scan.user_id),
+        )
+    except QuotaUsedUp:
+        kept = dataclasses.replace(scan, failure_reason=QUOTA_REASON)
+        scans.create(kept, idempotency_key=idempotency_key, now=int(time.time()))
+        return kept, False
+    return scan, True
 
 
 def store_files(files: dict[str, bytes]) -> None:
@@ -156,17 +178,26 @@ def analyze_scan(*, user: User, scan_id: str) -> Scan:
 
 
 def run_analysis(
-    *, user: User, scan: Scan, image_jpeg: bytes, refuse_past_quota: bool = False
+    *,
+    user: User,
+    scan: Scan,
+    image_jpeg: bytes,
+    refuse_past_quota: bool = False,
+    quota_counted: bool = False,
 ) -> Scan:
-    if not consume_analysis_quota(user.user_id):
+    """Analyse the scan in this request; ``quota_counted`` when its upload counted it."""
+    if not quota_counted and not consume_analysis_quota(user.user_id):
         return keep_past_quota(scan, refuse=refuse_past_quota)
     # The request's user may be the worker's cached copy; the profile must be current.
     return analyze_image(user=as_stored(user), scan=scan, image_jpeg=image_jpeg)
 
 
-def queue_analysis(*, user: User, scan: Scan, refuse_past_quota: bool = False) -> Scan:
-    """Leave the analysis to a worker: the scan is ``pending`` until it runs."""
-    if not consume_analysis_quota(user.user_id):
+def queue_analysis(
+    *, user: User, scan: Scan, refuse_past_quota: bool = False, quota_counted: bool = False
+) -> Scan:
+    """Leave the analysis to a worker: the scan is ``pending`` until it runs
+    (``quota_counted`` when its upload counted it)."""
+    if not quota_counted and not consume_analysis_quota(user.user_id):
         return keep_past_quota(scan, refuse=refuse_past_quota)
     if scan.status != "pending" or scan.failure_reason:
         # Pending first, so that the worker finds it waiting; a stored analysis stays
@@ -197,32 +228,34 @@ def analysis_queued(scan: Scan) -> bool:
 
 
 def analyze_queued_scan(*, user_id: str, scan_id: str, claim_seconds: int) -> str:
-    """The analysis job: claim the pending scan, analyse it, release it; the outcome.
+    """The analysis job: claim the pending scan, analyse it, record it; the outcome.
 
-    ``scan_gone``, ``already_done`` (analysed on an earlier delivery, or not queued),
-    ``user_gone`` (erased, or being erased), ``busy`` (another worker holds it), or what
-    ``analyze_claimed_scan`` says.
+    ``user_gone`` (erased, or being erased), ``scan_gone``, ``already_done`` (analysed
+    on an earlier delivery, or not queued), ``busy`` (another worker holds it), or what
+    ``analyze_claimed_scan`` says. Three DynamoDB calls when all goes well: the account
+    read, the claim (a conditional write that also tells why it was refused) and the
+    analysis recorded, which ends the claim in the same write.
     """
-    scans = scans_table()
-    scan = scans.get(user_id, scan_id, consistent=True)
-    if scan is None:
-        return "scan_gone"
-    if scan.status != "pending" or scan.failure_reason:
-        return "already_done"
     user = users_table().get(user_id)
     if user is None or user.erasure_started_at is not None:
         return "user_gone"
+    scans = scans_table()
     now = int(time.time())
     claim_id = uuid.uuid4().hex
-    claimed = scans.claim_for_analysis(
-        user_id, scan_id, claim_id=claim_id, now=now, until=now + claim_seconds
-    )
-    if claimed is None:
-        return "busy"
     try:
-        return analyze_claimed_scan(user=user, scan=claimed)
+        claimed = scans.claim_for_analysis(
+            user_id, scan_id, claim_id=claim_id, now=now, until=now + claim_seconds
+        )
+    except ClaimRefused as refused:
+        return refused.reason
+    recorded = False
+    try:
+        outcome = analyze_claimed_scan(user=user, scan=claimed)
+        recorded = outcome != "scan_changed"
+        return outcome
     finally:
-        scans.release_claim(user_id, scan_id, claim_id=claim_id)
+        if not recorded:
+            scans.release_claim(user_id, scan_id, claim_id=claim_id)
 
 
 def analyze_claimed_scan(*, user: User, scan: Scan) -> str:
@@ -278,6 +311,10 @@ def record(
     }
     if analysis is not None or status != "pending":
         changes["analysis"] = analysis
+    if status != "pending":
+        # A finished scan is no worker's to analyse: an analysis worker's claim ends
+        # with this write, not with one more write of the whole item.
+        changes.update(dict.fromkeys(CLAIM_ATTRIBUTES))
     updated = scans_table().update(
         scan.user_id, scan.scan_id, changes=changes, expected_version=scan.version
     )
@@ -312,14 +349,22 @@ def image_is_stored(key: str) -> bool:
 
 
 def consume_analysis_quota(user_id: str) -> bool:
-    today = datetime.now(UTC).date()
-    return users_table().consume_daily_quota(
-        user_id,
-        name="analysis",
-        day=today.isoformat(),
-        limit=settings.AI_ANALYSES_PER_DAY,
-        expires_at=int(time.time()) + 2 * 24 * 60 * 60,
-    )
+    return users_table().consume_daily_quota(user_id, **todays_analysis_quota())
+
+
+def analysis_quota_update(user_id: str) -> dict[str, Any]:
+    """The Update that counts one of today's analyses, for a transaction of its own."""
+    return daily_quota_update(user_id, **todays_analysis_quota())
+
+
+def todays_analysis_quota() -> dict[str, Any]:
+    """The daily allowance of analyses, as ``daily_quota_update`` counts it."""
+    return {
+        "name": "analysis",
+        "day": datetime.now(UTC).date().isoformat(),
+        "limit": settings.AI_ANALYSES_PER_DAY,
+        "expires_at": int(time.time()) + 2 * 24 * 60 * 60,
+    }
 
 
 def seconds_until_quota_resets() -> int:

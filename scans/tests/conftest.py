@@ -65,3 +65,30 @@ class Clock:
 
     def time(self):
         return self.now
+
+
+@pytest.fixture
+def dynamodb_calls():
+    """The operations sent meanwhile on the scans and users tables, in order: the data,
+    not the request's rate-limit counter or the ops dashboard's daily counters."""
+    from dynamo.client import get_client
+    from dynamo.scans import scans_table
+    from dynamo.users import users_table
+
+    sent: list[str] = []
+    tables = {scans_table().name, users_table().name}
+
+    def count(params, model, **kwargs):
+        touched = {params.get("TableName")} | {
+            action.get("TableName")
+            for item in params.get("TransactItems", [])
+            for action in item.values()
+        }
+        key = params.get("Key", {}).get("user_id", {}).get("S", "")
+        if touched & tables and not key.startswith("rate#"):
+            sent.append(model.name)
+
+    events = get_client().meta.events
+    events.register("provide-client-params.dynamodb", count)
+    yield sent
+    events.unregister("provide-client-params.dynamodb", count)

@@ -179,3 +179,36 @@ class TestWorker:
         settings.ANALYSIS_QUEUE_URL = None
         with pytest.raises(CommandError, match="ANALYSIS_QUEUE_URL"):
             call_command("jobs_worker")
+
+
+def signed_in(client, dynamodb_calls) -> None:
+    """The worker's copy of the account is fresh: the calls counted next are the upload's."""
+    assert client.get("/api/v1/users/me").status_code == 200
+    dynamodb_calls.clear()
+
+
+class TestQueuedUploadWrites:
+    def test_a_queued_upload_stores_the_scan_and_counts_its_analysis_in_one_write(
+        self, auth_client, upload, analysis_queue, dynamodb_calls
+    ):
+        signed_in(auth_client, dynamodb_calls)
+        assert upload().status_code == 202
+
+        assert dynamodb_calls == ["TransactWriteItems"]
+
+    def test_past_the_quota_the_upload_is_kept_without_counting_beyond_it(
+        self, auth_client, upload, analysis_queue, settings, dynamodb_calls
+    ):
+        settings.AI_ANALYSES_PER_DAY = 2
+        signed_in(auth_client, dynamodb_calls)
+        assert [upload().status_code for _ in range(3)] == [202, 202, 201]
+
+        # The third: refused as a whole for the quota, then stored pending without it.
+        assert dynamodb_calls == ["TransactWriteItems"] * 4
+        assert messages_in(analysis_queue, analysis_queue.url) == 2
+        listed = auth_client.get(SCANS).json()["items"]
+        assert [(s["status"], s["failure_reason"]) for s in listed] == [
+            ("pending", "quota"),
+            ("pending", None),
+            ("pending", None),
+        ]
