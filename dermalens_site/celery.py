@@ -123,6 +123,14 @@ def broker_settings() -> tuple[str, dict]:
     return f"sqs://{key}:{secret}@{parts.hostname}:{parts.port}", options
 
 
+def make_sqs_client() -> None:
+    """Make this process's SQS client now, sending nothing: the first job queued by a
+    fresh web worker then does not hold the worker while botocore reads its models."""
+    configure_broker()
+    with app.connection_for_write() as connection:
+        connection.default_channel.sqs(queue=JOBS_QUEUE)
+
+
 def configure_broker() -> None:
     """Point Celery at the configured queue; cheap when nothing changed since last time."""
     global _configured

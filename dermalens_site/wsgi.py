@@ -4,7 +4,14 @@ Each worker imports this once (a gevent worker after it has monkey-patched the s
 library: deploy/gunicorn.conf.py). After Django is set up, the DynamoDB client built
 (botocore loads its service model then, not on the first request) and the AI providers
 made (google-genai and its pydantic models load then, not in the first request of a
-worker while hundreds more wait behind it; a bad AI setting stops start-up), everything
+worker while hundreds more wait behind it; a bad AI setting stops start-up), the URL
+configuration resolved (every view and service module imported), the token backend
+made (PyJWT and cryptography imported for the first token checked), the Celery app
+finalised (its tasks bound), with a jobs queue the process's SQS client made and, on
+S3, the worker thread's S3 connection made (no request is sent for either): each of
+these, left to the first request that needs it, held the worker's one thread for 20 ms
+to a few hundred while a burst waited behind it (gevent's blocking monitor saw them at
+the start of bench/concurrency.py's uploads, on every fresh worker). Then everything
 loaded so far is moved out of the garbage collector's reach with ``gc.freeze()``: some 140,000
 objects that live as long as the worker. Full collections, which a list page of scans
 sets off every few requests, then no longer walk them (in the overhead benchmark's
@@ -20,10 +27,23 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dermalens_site.settings")
 
 application = get_wsgi_application()
 
-from ai.providers import get_provider  # noqa: E402 (needs the settings configured above)
+from django.urls import get_resolver  # noqa: E402 (needs the settings configured above)
+from rest_framework_simplejwt.state import token_backend  # noqa: E402, F401 (PyJWT, cryptography)
+
+from ai.providers import get_provider  # noqa: E402
+from dermalens_site.celery import app as celery_app  # noqa: E402
+from dermalens_site.celery import make_sqs_client  # noqa: E402
 from dynamo.client import get_client  # noqa: E402
+from jobs.services import jobs_are_queued  # noqa: E402
+from scans import storage  # noqa: E402
 
 get_client()
 get_provider("analysis")
 get_provider("chat")
+get_resolver().url_patterns  # noqa: B018 (imports the views and what they import)
+celery_app.finalize(auto=True)
+celery_app.backend  # noqa: B018 (none: made once, not at the first job queued)
+if jobs_are_queued():
+    make_sqs_client()
+storage.connect_to_s3()
 gc.freeze()

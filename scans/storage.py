@@ -28,6 +28,7 @@ from django.core.files.storage import Storage, storages
 from django.urls import get_script_prefix, reverse
 
 from dermalens_site.errors import ServiceUnavailable
+from dermalens_site.s3_storage import S3Storage
 
 IMAGE_NAME = "image.jpg"
 THUMBNAIL_NAME = "thumbnail.jpg"
@@ -62,6 +63,14 @@ def overlay_key(user_id: str, scan_id: str, metric: str) -> str:
 
 def uses_s3() -> bool:
     return bool(settings.S3_BUCKET_NAME)
+
+
+def connect_to_s3() -> None:
+    """Make this thread's S3 connection now (nothing is sent), as a web worker does at
+    start; without S3, nothing."""
+    storage = scan_storage()
+    if isinstance(storage, S3Storage):
+        storage.connection  # noqa: B018 (a property that makes it)
 
 
 def storage_errors() -> tuple[type[BaseException], ...]:

@@ -1,0 +1,69 @@
+"""A web worker is ready before its first request: ``dermalens_site.wsgi`` builds at import
+what the first requests would otherwise build while a burst waits behind them.
+
+Checked in a process of its own, patched as a gevent worker is, with S3 and a jobs
+queue configured at addresses where nothing listens: the clients are made, and no
+request is sent for them.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dynamo.local import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+WORKER_START = """
+from gevent import monkey
+
+monkey.patch_all()
+
+import json
+import sys
+
+import dermalens_site.wsgi  # what gunicorn imports in each worker
+from dermalens_site import celery
+from dynamo import client
+from scans import storage
+
+views = ("scans.views", "chat.views", "plans.views")
+print(json.dumps({
+    "views_imported": all(name in sys.modules for name in views),
+    "jwt_imported": "jwt.algorithms" in sys.modules,
+    "dynamodb_client": client.client_made(),
+    "sqs_clients": len(celery._sqs_clients),
+    "s3_connection": getattr(storage.scan_storage()._connections, "connection", None) is not None,
+}))
+"""
+
+
+def test_a_worker_makes_its_clients_and_imports_its_views_before_the_first_request():
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    environment = {
+        **os.environ,
+        "S3_BUCKET_NAME": "dermalens-start-test",
+        "AWS_S3_ENDPOINT": nowhere,
+        "ANALYSIS_QUEUE_URL": f"{nowhere}/123456789012/dermalens-jobs",
+        "AWS_SQS_ENDPOINT": nowhere,
+    }
+    finished = subprocess.run(  # noqa: S603 (our own script)
+        [sys.executable, "-c", WORKER_START],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+
+    assert json.loads(finished.stdout.strip().splitlines()[-1]) == {
+        "views_imported": True,
+        "jwt_imported": True,
+        "dynamodb_client": True,
+        "sqs_clients": 1,
+        "s3_connection": True,
+    }
