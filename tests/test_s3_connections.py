@@ -7,19 +7,9 @@ S3 resource again (about 0.15 s of CPU). The check runs in a process patched as 
 gevent worker is, against the moto S3 server the suite uses for S3.
 """
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.gevent_process import run_patched
 
 REQUESTS_AS_A_GEVENT_WORKER_RUNS_THEM = """
-from gevent import monkey
-
-monkey.patch_all()
-
 import json
 import django
 import gevent
@@ -44,22 +34,11 @@ print(json.dumps({
 
 
 def test_requests_in_a_gevent_worker_share_the_worker_threads_s3_connection(s3_storage):
-    environment = {
-        **os.environ,
-        "S3_BUCKET_NAME": s3_storage.bucket,
-        "AWS_S3_ENDPOINT": s3_storage.meta.endpoint_url,
-    }
-    finished = subprocess.run(  # noqa: S603 (our own script)
-        [sys.executable, "-c", REQUESTS_AS_A_GEVENT_WORKER_RUNS_THEM],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    outcome = run_patched(
+        REQUESTS_AS_A_GEVENT_WORKER_RUNS_THEM,
+        S3_BUCKET_NAME=s3_storage.bucket,
+        AWS_S3_ENDPOINT=s3_storage.meta.endpoint_url,
     )
-    assert finished.returncode == 0, finished.stderr[-2000:]
-    outcome = json.loads(finished.stdout.strip().splitlines()[-1])
 
     assert outcome == {"connections": 1, "signed": 20}
     stored = s3_storage.list_objects_v2(Bucket=s3_storage.bucket, Prefix="user/")

@@ -6,21 +6,10 @@ queue configured at addresses where nothing listens: the clients are made, and n
 request is sent for them.
 """
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from dynamo.local import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.gevent_process import run_patched
 
 WORKER_START = """
-from gevent import monkey
-
-monkey.patch_all()
-
 import json
 import sys
 
@@ -42,25 +31,15 @@ print(json.dumps({
 
 def test_a_worker_makes_its_clients_and_imports_its_views_before_the_first_request():
     nowhere = f"http://127.0.0.1:{free_port()}"
-    environment = {
-        **os.environ,
-        "S3_BUCKET_NAME": "dermalens-start-test",
-        "AWS_S3_ENDPOINT": nowhere,
-        "ANALYSIS_QUEUE_URL": f"{nowhere}/123456789012/dermalens-jobs",
-        "AWS_SQS_ENDPOINT": nowhere,
-    }
-    finished = subprocess.run(  # noqa: S603 (our own script)
-        [sys.executable, "-c", WORKER_START],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    ready = run_patched(
+        WORKER_START,
+        S3_BUCKET_NAME="dermalens-start-test",
+        AWS_S3_ENDPOINT=nowhere,
+        ANALYSIS_QUEUE_URL=f"{nowhere}/123456789012/dermalens-jobs",
+        AWS_SQS_ENDPOINT=nowhere,
     )
-    assert finished.returncode == 0, finished.stderr[-2000:]
 
-    assert json.loads(finished.stdout.strip().splitlines()[-1]) == {
+    assert ready == {
         "views_imported": True,
         "jwt_imported": True,
         "dynamodb_client": True,
