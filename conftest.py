@@ -206,11 +206,13 @@ def ses_mailbox(moto_s3_server, settings):
     (``accounts/tests/mailbox.py``)."""
     from accounts.mail import wait_for_account_email
     from accounts.tests.mailbox import SesMailbox
+    from dermalens_site.ses import forget_clients
     from tests.moto_clients import moto_client
 
     ses = moto_client("ses", moto_s3_server)
     ses.verify_domain_identity(Domain=SES_TEST_DOMAIN)
-    settings.EMAIL_BACKEND = "django_ses.SESBackend"
+    settings.EMAIL_BACKEND = "dermalens_site.ses.SESBackend"
+    forget_clients()  # made again, under these settings and the test's own watchers
     settings.DEFAULT_FROM_EMAIL = f"DermaLens <no-reply@{SES_TEST_DOMAIN}>"
     settings.AWS_SES_REGION_NAME = "us-east-1"
     settings.AWS_SES_REGION_ENDPOINT_URL = moto_s3_server
@@ -221,6 +223,7 @@ def ses_mailbox(moto_s3_server, settings):
     yield mailbox
     # Nothing of this test is sent under the next test's settings.
     wait_for_account_email(timeout=120)
+    forget_clients()
 
 
 GEMINI_TEST_API_KEY = "test-key"

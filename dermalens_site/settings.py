@@ -341,11 +341,14 @@ EMAIL_CHANGE_TOKEN_HOURS = env.int("EMAIL_CHANGE_TOKEN_HOURS", default=24)
 # The sender: an address (or a domain) verified in Amazon SES.
 DEFAULT_FROM_EMAIL = env.str("EMAIL_FROM", default="DermaLens <no-reply@localhost>")
 # Production: Amazon SES through django-ses, with the host's IAM role (no SMTP password,
-# no keys). `make run` (DEBUG) prints each message on the server's console instead.
+# no keys), one SES client per process (dermalens_site/ses.py). `make run` (DEBUG)
+# prints each message on the server's console instead.
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",
     default=(
-        "django.core.mail.backends.console.EmailBackend" if DEBUG else "django_ses.SESBackend"
+        "django.core.mail.backends.console.EmailBackend"
+        if DEBUG
+        else "dermalens_site.ses.SESBackend"
     ),
 )
 AWS_SES_REGION_NAME = env.str("AWS_SES_REGION", default=AWS_REGION)

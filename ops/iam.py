@@ -16,6 +16,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from dynamo.tables import ALL_TABLES
 
@@ -255,9 +256,17 @@ def resources_from_settings(
     )
 
 
+def sends_with_ses() -> bool:
+    """Whether EMAIL_BACKEND is django-ses's backend, or ours built on it."""
+    from django_ses import SESBackend
+
+    backend = import_string(settings.EMAIL_BACKEND)
+    return isinstance(backend, type) and issubclass(backend, SESBackend)
+
+
 def configured_ses_identity() -> str | None:
     """AWS_SES_IDENTITY, else the domain of EMAIL_FROM; None when mail does not go to SES."""
-    if not settings.EMAIL_BACKEND.startswith("django_ses."):
+    if not sends_with_ses():
         return None
     if settings.AWS_SES_IDENTITY:
         return settings.AWS_SES_IDENTITY

@@ -1,0 +1,34 @@
+"""Account email reuses one SES client per process (``dermalens_site/ses.py``).
+
+Django makes an email backend for every message; django-ses alone then made a boto3
+session and SES client for each (about 0.15 s of CPU, and with the IAM role a fresh
+fetch of credentials), which in a gevent web worker held every other request.
+"""
+
+import django_ses
+from django.core.mail import get_connection
+
+from accounts.mail import wait_for_account_email
+from accounts.tests.test_recovery import ask_for_reset, reset_link_token
+
+
+def test_several_account_emails_are_sent_through_one_ses_client(ses_mailbox, register, monkeypatch):
+    made = []
+    make_client = django_ses.SESBackend.open
+
+    def counted(backend):
+        made.append(backend)
+        return make_client(backend)
+
+    monkeypatch.setattr(django_ses.SESBackend, "open", counted)
+    emails = [register()["user"]["email"] for _ in range(3)]
+    for email in emails:
+        assert ask_for_reset(email).status_code == 202
+    wait_for_account_email()
+
+    assert all(reset_link_token(ses_mailbox, email) for email in emails)
+    assert len(made) == 1
+    first, second = get_connection(), get_connection()
+    first.open()
+    second.open()
+    assert first.connection is second.connection

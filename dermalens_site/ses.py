@@ -1,0 +1,53 @@
+"""django-ses's email backend with one SES client per process, not one per message.
+
+    EMAIL_BACKEND = "dermalens_site.ses.SESBackend"
+
+Django makes a backend for every message sent, and django-ses makes a boto3 session and
+an SES client for every backend it opens: about 0.15 s of CPU per account email (botocore
+reads and parses the SES service model each time) and, with the IAM role, credentials
+fetched again from the instance metadata service. In a gevent web worker the sender
+thread is a greenlet, so that CPU held every other request of the worker. boto3 clients
+are thread-safe: the first backend opened makes the client for its settings, and every
+later one uses it.
+"""
+
+import threading
+from typing import Any
+
+import django_ses
+
+_clients: dict[tuple[Any, ...], Any] = {}
+_making = threading.Lock()
+
+
+class SESBackend(django_ses.SESBackend):
+    connection: Any  # the boto3 SES client, or None while closed
+
+    def open(self) -> bool:
+        if self.connection:
+            return False
+        key = (
+            self._session_profile,
+            self._access_key_id,
+            self._access_key,
+            self._session_token,
+            self._use_ses_v2,
+            self._region_name,
+            self._endpoint_url,
+            repr(self._config),
+        )
+        with _making:
+            client = _clients.get(key)
+            if client is None:
+                super().open()  # may fail silently, leaving no connection
+                if self.connection is None:
+                    return False
+                client = _clients[key] = self.connection
+        self.connection = client
+        return True
+
+
+def forget_clients() -> None:
+    """Make the clients again on next use (after the SES settings change, as in tests)."""
+    with _making:
+        _clients.clear()
