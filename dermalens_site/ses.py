@@ -15,6 +15,8 @@ import threading
 from typing import Any
 
 import django_ses
+from django.conf import settings
+from django.utils.module_loading import import_string
 
 _clients: dict[tuple[Any, ...], Any] = {}
 _making = threading.Lock()
@@ -51,3 +53,9 @@ def forget_clients() -> None:
     """Make the clients again on next use (after the SES settings change, as in tests)."""
     with _making:
         _clients.clear()
+
+
+def sends_with_ses() -> bool:
+    """Whether EMAIL_BACKEND is django-ses's backend, or this one built on it."""
+    backend = import_string(settings.EMAIL_BACKEND)
+    return isinstance(backend, type) and issubclass(backend, django_ses.SESBackend)

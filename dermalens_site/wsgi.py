@@ -7,8 +7,9 @@ made (google-genai and its pydantic models load then, not in the first request o
 worker while hundreds more wait behind it; a bad AI setting stops start-up), the URL
 configuration resolved (every view and service module imported), the token backend
 made (PyJWT and cryptography imported for the first token checked), the Celery app
-finalised (its tasks bound), with a jobs queue the process's SQS client made and, on
-S3, the worker thread's S3 connection made (no request is sent for either): each of
+finalised (its tasks bound), with a jobs queue the process's SQS client made, on S3
+the worker thread's S3 connection made, and with SES the process's SES client made
+(no request is sent for any of them): each of
 these, left to the first request that needs it, held the worker's one thread for 20 ms
 to a few hundred while a burst waited behind it (gevent's blocking monitor saw them at
 the start of bench/concurrency.py's uploads, on every fresh worker). Then everything
@@ -27,12 +28,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dermalens_site.settings")
 
 application = get_wsgi_application()
 
-from django.urls import get_resolver  # noqa: E402 (needs the settings configured above)
+from django.core.mail import get_connection  # noqa: E402 (needs the settings configured above)
+from django.urls import get_resolver  # noqa: E402
 from rest_framework_simplejwt.state import token_backend  # noqa: E402, F401 (PyJWT, cryptography)
 
 from ai.providers import get_provider  # noqa: E402
 from dermalens_site.celery import app as celery_app  # noqa: E402
 from dermalens_site.celery import make_sqs_client  # noqa: E402
+from dermalens_site.ses import sends_with_ses  # noqa: E402
 from dynamo.client import get_client  # noqa: E402
 from jobs.services import jobs_are_queued  # noqa: E402
 from scans import storage  # noqa: E402
@@ -46,4 +49,6 @@ celery_app.backend  # noqa: B018 (none: made once, not at the first job queued)
 if jobs_are_queued():
     make_sqs_client()
 storage.connect_to_s3()
+if sends_with_ses():
+    get_connection().open()  # the process's SES client (dermalens_site/ses.py)
 gc.freeze()

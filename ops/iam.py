@@ -16,8 +16,8 @@ from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
-from django.utils.module_loading import import_string
 
+from dermalens_site.ses import sends_with_ses
 from dynamo.tables import ALL_TABLES
 
 # A resource is an ARN, or (in the CloudFormation template) an intrinsic function.
@@ -254,14 +254,6 @@ def resources_from_settings(
             else None
         ),
     )
-
-
-def sends_with_ses() -> bool:
-    """Whether EMAIL_BACKEND is django-ses's backend, or ours built on it."""
-    from django_ses import SESBackend
-
-    backend = import_string(settings.EMAIL_BACKEND)
-    return isinstance(backend, type) and issubclass(backend, SESBackend)
 
 
 def configured_ses_identity() -> str | None:

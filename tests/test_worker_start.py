@@ -1,8 +1,8 @@
 """A web worker is ready before its first request: ``dermalens_site.wsgi`` builds at import
 what the first requests would otherwise build while a burst waits behind them.
 
-Checked in a process of its own, patched as a gevent worker is, with S3 and a jobs
-queue configured at addresses where nothing listens: the clients are made, and no
+Checked in a process of its own, patched as a gevent worker is, with S3, SES and a
+jobs queue configured at addresses where nothing listens: the clients are made, and no
 request is sent for them.
 """
 
@@ -14,7 +14,7 @@ import json
 import sys
 
 import dermalens_site.wsgi  # what gunicorn imports in each worker
-from dermalens_site import celery
+from dermalens_site import celery, ses
 from dynamo import client
 from scans import storage
 
@@ -25,6 +25,7 @@ print(json.dumps({
     "dynamodb_client": client.client_made(),
     "sqs_clients": len(celery._sqs_clients),
     "s3_connection": getattr(storage.scan_storage()._connections, "connection", None) is not None,
+    "ses_clients": len(ses._clients),
 }))
 """
 
@@ -37,6 +38,8 @@ def test_a_worker_makes_its_clients_and_imports_its_views_before_the_first_reque
         AWS_S3_ENDPOINT=nowhere,
         ANALYSIS_QUEUE_URL=f"{nowhere}/123456789012/dermalens-jobs",
         AWS_SQS_ENDPOINT=nowhere,
+        EMAIL_BACKEND="dermalens_site.ses.SESBackend",
+        AWS_SES_ENDPOINT=nowhere,
     )
 
     assert ready == {
@@ -45,4 +48,5 @@ def test_a_worker_makes_its_clients_and_imports_its_views_before_the_first_reque
         "dynamodb_client": True,
         "sqs_clients": 1,
         "s3_connection": True,
+        "ses_clients": 1,
     }
