@@ -353,7 +353,7 @@ def consume_analysis_quota(user_id: str) -> bool:
 
 
 def analysis_quota_update(user_id: str) -> dict[str, Any]:
-    """The Update that counts one of today's analyses, for a transaction of its own."""
+    """The Update that counts one of today's analyses, for the transaction storing a scan."""
     return daily_quota_update(user_id, **todays_analysis_quota())
 
 
