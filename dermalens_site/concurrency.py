@@ -19,11 +19,14 @@ the function is simply called: threads there are real already.
 The other half is fairness. A burst of hundreds of AI requests would otherwise put
 hundreds of greenlets in the worker's run queue (reading the account, the session, the
 history; storing the message) and a cheap read arriving then would wait behind all of
-them, as would its own DynamoDB call behind theirs. So the requests that call the AI or
-analyse a photo take one of the worker's work slots (``AI_WORK_SLOTS_PER_WORKER``) for
-the work they do themselves, first come first served, and give it back while they wait
-on the AI (``waiting()``, around every Gemini call): hundreds wait on Gemini at once,
-a few compute, and every other request (a profile, a list of scans) goes straight by.
+them, as would its own DynamoDB call behind theirs. So the requests that call the AI
+take one of the worker's work slots (``AI_WORK_SLOTS_PER_WORKER``) for the work they do
+themselves, first come first served, and give it back while they wait on the AI
+(``waiting()``, around every Gemini call): hundreds wait on Gemini at once, a few
+compute, and every other request (a profile, a list of scans) goes straight by. The
+requests that work on a photo (an upload: decoding, re-encoding, storing) have a gate
+of their own with fewer slots (``PHOTO_WORK_SLOTS_PER_WORKER``, ``photo_work_gate``):
+their CPU and GIL hold the worker's other requests more than an AI request's do.
 
 A slot counts work, not waits: while one of the request's DynamoDB calls is on the wire
 the slot is free for another request too (botocore's ``before-send`` and ``needs-retry``
@@ -172,6 +175,17 @@ def ai_work_gate() -> WorkGate | None:
     if not cooperative():
         return None
     return WorkGate(settings.AI_WORK_SLOTS_PER_WORKER, settings.AI_DYNAMODB_CALLS_PER_WORKER)
+
+
+@functools.cache
+def photo_work_gate() -> WorkGate | None:
+    """The worker's gate of work on photos (PHOTO_WORK_SLOTS_PER_WORKER slots): uploads
+    decode and store a photo, so few at once; None outside a gevent worker."""
+    from django.conf import settings
+
+    if not cooperative():
+        return None
+    return WorkGate(settings.PHOTO_WORK_SLOTS_PER_WORKER, settings.AI_DYNAMODB_CALLS_PER_WORKER)
 
 
 @contextlib.contextmanager

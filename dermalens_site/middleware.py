@@ -15,7 +15,7 @@ from typing import cast
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from dermalens_site.concurrency import ai_work_gate, free_slot_while_sending
+from dermalens_site.concurrency import ai_work_gate, free_slot_while_sending, photo_work_gate
 from dermalens_site.errors import error_body
 from dermalens_site.log_paths import loggable_path
 from dynamo import client as dynamo_client
@@ -100,20 +100,22 @@ class BodySizeLimitMiddleware:
 
 
 class AIWorkSlotMiddleware:
-    """A request that calls the AI or analyses a photo runs its view in one of the
+    """A request that calls the AI or works on a photo runs its view in one of the
     worker's work slots (``dermalens_site.concurrency``), in a gevent worker.
 
-    A view names such actions in ``ai_actions`` (a viewset's action names, an APIView's
-    methods). The slot is taken here, before the view authenticates or reads anything,
-    so a burst of them never fills the run queue; every other request passes by. Last in
-    MIDDLEWARE: the others' ``process_view`` (CSRF) has run when this one calls the view.
-    Loading it arranges for the worker's DynamoDB client to free a slot while its
-    request's call is on the wire (``free_slot_while_sending``).
+    A view names such actions (a viewset's action names, an APIView's methods) in
+    ``ai_actions`` (they wait on Gemini: the AI slots) or ``photo_actions`` (they decode
+    and store a photo: the fewer photo slots). The slot is taken here, before the view
+    authenticates or reads anything, so a burst of them never fills the run queue;
+    every other request passes by. Last in MIDDLEWARE: the others' ``process_view``
+    (CSRF) has run when this one calls the view. Loading it arranges for the worker's
+    DynamoDB client to free a slot while its request's call is on the wire
+    (``free_slot_while_sending``).
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.gate = ai_work_gate()
+        self.gates = {"ai": ai_work_gate(), "photo": photo_work_gate()}
         if free_slot_while_sending not in dynamo_client.CLIENT_HOOKS:
             dynamo_client.CLIENT_HOOKS.append(free_slot_while_sending)
         free_slot_while_sending(dynamo_client.get_client())
@@ -122,14 +124,21 @@ class AIWorkSlotMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs) -> HttpResponse | None:
-        if self.gate is None or not calls_the_ai(view_func, request.method or ""):
+        kind = slot_kind(view_func, request.method or "")
+        gate = self.gates.get(kind) if kind else None
+        if gate is None:
             return None
-        with self.gate.occupied():
+        with gate.occupied():
             return cast(HttpResponse, view_func(request, *view_args, **view_kwargs))
 
 
-def calls_the_ai(view_func, method: str) -> bool:
+def slot_kind(view_func, method: str) -> str | None:
+    """``"ai"``, ``"photo"``, or None for a request that takes no work slot."""
     view_class = getattr(view_func, "cls", None)
     actions = getattr(view_func, "actions", None)  # a viewset's {"post": "send"}
     name = actions.get(method.lower()) if actions else method.lower()
-    return name in getattr(view_class, "ai_actions", ())
+    if name in getattr(view_class, "photo_actions", ()):
+        return "photo"
+    if name in getattr(view_class, "ai_actions", ()):
+        return "ai"
+    return None

@@ -240,16 +240,28 @@ AI_WORK_SLOTS_PER_WORKER = env.int("AI_WORK_SLOTS_PER_WORKER", default=4)
 # back while its call is out, so that the slots compute while the calls wait; few, so
 # that a burst does not queue hundreds of calls at DynamoDB before a cheap request's.
 AI_DYNAMODB_CALLS_PER_WORKER = env.int("AI_DYNAMODB_CALLS_PER_WORKER", default=3)
+# Requests that work on a photo (an upload, an analysis again) at once per gevent worker,
+# in slots of their own: each decodes, re-encodes and stores a photo, CPU and GIL that
+# every other request of the worker waits behind. bench/concurrency.py's 200 uploads:
+# 1 slot, probes' p95 50-61 ms; 2 slots, 90 ms; in the AI slots (4), 100-122 ms; the
+# burst ends as soon either way, since the cores are what it waits for.
+PHOTO_WORK_SLOTS_PER_WORKER = env.int("PHOTO_WORK_SLOTS_PER_WORKER", default=1)
 # The ops pages' daily counters: each process writes what it counted at most this often
 # (0: every event at once), rather than one DynamoDB write per AI call (dynamo.daily_stats).
 DAILY_STATS_WRITE_SECONDS = env.float("DAILY_STATS_WRITE_SECONDS", default=10.0)
 if (
-    min(AI_WORK_SLOTS_PER_WORKER, AI_DYNAMODB_CALLS_PER_WORKER, JOBS_WORKER_THREADS) < 1
+    min(
+        AI_WORK_SLOTS_PER_WORKER,
+        AI_DYNAMODB_CALLS_PER_WORKER,
+        PHOTO_WORK_SLOTS_PER_WORKER,
+        JOBS_WORKER_THREADS,
+    )
+    < 1
     or DAILY_STATS_WRITE_SECONDS < 0
 ):
     raise ImproperlyConfigured(
-        "AI_WORK_SLOTS_PER_WORKER, AI_DYNAMODB_CALLS_PER_WORKER and JOBS_WORKER_THREADS "
-        "must be at least 1, and "
+        "AI_WORK_SLOTS_PER_WORKER, AI_DYNAMODB_CALLS_PER_WORKER, PHOTO_WORK_SLOTS_PER_WORKER "
+        "and JOBS_WORKER_THREADS must be at least 1, and "
         "DAILY_STATS_WRITE_SECONDS at least 0."
     )
 

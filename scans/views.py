@@ -38,8 +38,8 @@ class UploadThrottle(AccountRateThrottle):
 
 
 class ScanViewSet(viewsets.ViewSet):
-    # Run in a work slot of the worker (dermalens_site.middleware.AIWorkSlotMiddleware).
-    ai_actions = frozenset({"create", "analyze"})
+    # Run in a photo work slot of the worker (dermalens_site.middleware.AIWorkSlotMiddleware).
+    photo_actions = frozenset({"create", "analyze"})
     lookup_field = "scan_id"
     lookup_value_regex = ULID_PATTERN
 

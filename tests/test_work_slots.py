@@ -14,7 +14,7 @@ import pytest
 from django.urls import resolve
 
 from dermalens_site.concurrency import WorkGate, waiting
-from dermalens_site.middleware import AIWorkSlotMiddleware, calls_the_ai
+from dermalens_site.middleware import AIWorkSlotMiddleware, slot_kind
 from dynamo.client import get_client
 from dynamo.tests.factories import new_user_id
 from dynamo.users import users_table
@@ -144,18 +144,52 @@ def test_while_calls_are_on_the_wire_other_requests_compute_and_the_wire_stays_b
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "expected"),
+    ("method", "path", "kind"),
     [
-        ("POST", f"/api/v1/chat/sessions/{ULID}/messages", True),
-        ("GET", f"/api/v1/chat/sessions/{ULID}/messages", False),
-        ("POST", "/api/v1/chat/sessions", False),
-        ("POST", "/api/v1/scans", True),
-        ("POST", f"/api/v1/scans/{ULID}/analyze", True),
-        ("GET", "/api/v1/scans", False),
-        ("POST", "/api/v1/plans", True),
-        ("GET", "/api/v1/plans", False),
-        ("GET", "/api/v1/users/me", False),
+        ("POST", f"/api/v1/chat/sessions/{ULID}/messages", "ai"),
+        ("GET", f"/api/v1/chat/sessions/{ULID}/messages", None),
+        ("POST", "/api/v1/chat/sessions", None),
+        ("POST", "/api/v1/scans", "photo"),
+        ("POST", f"/api/v1/scans/{ULID}/analyze", "photo"),
+        ("GET", "/api/v1/scans", None),
+        ("POST", "/api/v1/plans", "ai"),
+        ("GET", "/api/v1/plans", None),
+        ("GET", "/api/v1/users/me", None),
     ],
 )
-def test_only_the_routes_that_call_the_ai_take_a_slot(method, path, expected):
-    assert calls_the_ai(resolve(path).func, method) is expected
+def test_only_the_routes_that_call_the_ai_or_work_on_a_photo_take_a_slot(method, path, kind):
+    assert slot_kind(resolve(path).func, method) == kind
+
+
+def test_photo_work_has_slots_of_its_own_beside_the_ai_slots():
+    """A burst of uploads takes the photo slots; a chat message still finds an AI slot."""
+    from gevent.lock import Semaphore
+
+    middleware = AIWorkSlotMiddleware(lambda request: None)
+    ai, photo = WorkGate(slots=2, calls=3), WorkGate(slots=1, calls=3)
+    middleware.gates = {"ai": ai, "photo": photo}  # a gevent worker's, sized down
+    holding = Semaphore(0)
+    seen = []
+
+    def view(kind):
+        def run(request):
+            seen.append((kind, ai.in_use(), photo.in_use()))
+            holding.acquire()
+
+        run.cls = type("View", (), {f"{kind}_actions": frozenset({"post"})})
+        return run
+
+    def send(kind):
+        request = type("Request", (), {"method": "POST"})()
+        return gevent.spawn(middleware.process_view, request, view(kind), (), {})
+
+    uploads = [send("photo") for _ in range(3)]
+    chat = send("ai")
+    gevent.sleep(0.05)
+
+    # One upload works, two wait for the photo slot; the chat message is not behind them.
+    assert seen == [("photo", 0, 1), ("ai", 1, 1)]
+    for _ in range(4):
+        holding.release()
+    gevent.joinall([*uploads, chat], timeout=5)
+    assert len(seen) == 4 and (ai.in_use(), photo.in_use()) == (0, 0)
