@@ -92,6 +92,28 @@ class TestUpload:
         assert second.json()["scan_id"] == first.json()["scan_id"]
         assert len(auth_client.get(SCANS).json()["items"]) == 1
 
+    def test_a_retry_of_the_day_s_last_analysed_upload_is_that_upload_not_one_past_the_quota(
+        self, auth_client, face_jpeg, settings
+    ):
+        settings.AI_ANALYSES_PER_DAY = 1
+
+        def send():
+            return auth_client.post(
+                SCANS,
+                {"image": upload_file(face_jpeg)},
+                format="multipart",
+                HTTP_IDEMPOTENCY_KEY="upload-last-of-the-day",
+            )
+
+        first, retry = send(), send()
+        assert (first.status_code, first.json()["status"]) == (201, "complete")
+        assert retry.status_code == 200
+        assert (retry.json()["scan_id"], retry.json()["status"]) == (
+            first.json()["scan_id"],
+            "complete",
+        )
+        assert len(auth_client.get(SCANS).json()["items"]) == 1
+
 
 def bomb_png() -> bytes:
     # 7000 x 7000 = 49 megapixels in a few kilobytes: refused from the header alone.
