@@ -18,12 +18,12 @@ the queue (never pickle), and no result backend is used: a job's state lives in 
 """
 
 import os
-import threading
-from typing import Any
 from urllib.parse import urlsplit
 
 from celery import Celery
 from kombu.transport import SQS
+
+from dermalens_site.shared_clients import SharedClients
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dermalens_site.settings")
 
@@ -58,8 +58,7 @@ app.conf.update(
 app.autodiscover_tasks()
 
 _configured: tuple | None = None
-_sqs_clients: dict[tuple, Any] = {}
-_sqs_clients_lock = threading.Lock()
+_sqs_clients = SharedClients()
 
 
 class SharedClientChannel(SQS.Channel):
@@ -82,13 +81,12 @@ class SharedClientChannel(SQS.Channel):
             self.endpoint_url,
             repr(self.transport_options.get("client-config")),
         )
-        with _sqs_clients_lock:
-            client = _sqs_clients.get(key)
-            if client is None:
-                client = _sqs_clients[key] = super().new_sqs_client(
-                    region, access_key_id, secret_access_key, session_token
-                )
-        return client
+        return _sqs_clients.get(
+            key,
+            lambda: super(SharedClientChannel, self).new_sqs_client(
+                region, access_key_id, secret_access_key, session_token
+            ),
+        )
 
 
 class SharedClientTransport(SQS.Transport):
@@ -146,6 +144,5 @@ def configure_broker() -> None:
     if app._pool is not None:
         app._pool.force_close_all()
         app._pool = None
-    with _sqs_clients_lock:
-        _sqs_clients.clear()
+    _sqs_clients.clear()
     _configured = wanted

@@ -170,22 +170,22 @@ _current_slot: ContextVar[_Slot | None] = ContextVar("dermalens_work_slot", defa
 def ai_work_gate() -> WorkGate | None:
     """The worker's gate of AI work (AI_WORK_SLOTS_PER_WORKER slots); None outside a gevent
     worker, where requests are threads of their own."""
-    from django.conf import settings
-
-    if not cooperative():
-        return None
-    return WorkGate(settings.AI_WORK_SLOTS_PER_WORKER, settings.AI_DYNAMODB_CALLS_PER_WORKER)
+    return _worker_gate("AI_WORK_SLOTS_PER_WORKER")
 
 
 @functools.cache
 def photo_work_gate() -> WorkGate | None:
     """The worker's gate of work on photos (PHOTO_WORK_SLOTS_PER_WORKER slots): uploads
     decode and store a photo, so few at once; None outside a gevent worker."""
+    return _worker_gate("PHOTO_WORK_SLOTS_PER_WORKER")
+
+
+def _worker_gate(slots_setting: str) -> WorkGate | None:
     from django.conf import settings
 
     if not cooperative():
         return None
-    return WorkGate(settings.PHOTO_WORK_SLOTS_PER_WORKER, settings.AI_DYNAMODB_CALLS_PER_WORKER)
+    return WorkGate(getattr(settings, slots_setting), settings.AI_DYNAMODB_CALLS_PER_WORKER)
 
 
 @contextlib.contextmanager

@@ -15,7 +15,12 @@ from typing import cast
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from dermalens_site.concurrency import ai_work_gate, free_slot_while_sending, photo_work_gate
+from dermalens_site.concurrency import (
+    WorkGate,
+    ai_work_gate,
+    free_slot_while_sending,
+    photo_work_gate,
+)
 from dermalens_site.errors import error_body
 from dermalens_site.log_paths import loggable_path
 from dynamo import client as dynamo_client
@@ -115,7 +120,10 @@ class AIWorkSlotMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.gates = {"ai": ai_work_gate(), "photo": photo_work_gate()}
+        self.gates: dict[str | None, WorkGate | None] = {
+            "ai": ai_work_gate(),
+            "photo": photo_work_gate(),
+        }
         if free_slot_while_sending not in dynamo_client.CLIENT_HOOKS:
             dynamo_client.CLIENT_HOOKS.append(free_slot_while_sending)
         free_slot_while_sending(dynamo_client.get_client())
@@ -124,8 +132,7 @@ class AIWorkSlotMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs) -> HttpResponse | None:
-        kind = slot_kind(view_func, request.method or "")
-        gate = self.gates.get(kind) if kind else None
+        gate = self.gates.get(slot_kind(view_func, request.method or ""))
         if gate is None:
             return None
         with gate.occupied():

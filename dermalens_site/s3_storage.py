@@ -17,6 +17,7 @@ because a boto3 session is not safe to make clients from in several threads at o
 """
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -46,18 +47,19 @@ class S3Storage(s3.S3Storage):
 
     @property
     def connection(self) -> Any:
-        connection = getattr(self._connections, "connection", None)
-        if connection is None:
-            with self._making:
-                connection = s3.S3Storage.connection.fget(self)
-        return connection
+        return self._made_once(self._connections, s3.S3Storage.connection.fget)
 
     @property
     def unsigned_connection(self) -> Any:
-        connection = getattr(self._unsigned_connections, "connection", None)
+        return self._made_once(self._unsigned_connections, s3.S3Storage.unsigned_connection.fget)
+
+    def _made_once(self, made: Any, make: Callable[[Any], Any]) -> Any:
+        """This thread's connection in ``made``; if there is none, django-storages' own
+        getter (``make``) makes it there, under the lock."""
+        connection = getattr(made, "connection", None)
         if connection is None:
             with self._making:
-                connection = s3.S3Storage.unsigned_connection.fget(self)
+                connection = make(self)
         return connection
 
     def _create_session(self) -> boto3.session.Session:

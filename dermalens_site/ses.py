@@ -11,15 +11,15 @@ are thread-safe: the first backend opened makes the client for its settings, and
 later one uses it.
 """
 
-import threading
 from typing import Any
 
 import django_ses
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-_clients: dict[tuple[Any, ...], Any] = {}
-_making = threading.Lock()
+from dermalens_site.shared_clients import SharedClients
+
+_clients = SharedClients()
 
 
 class SESBackend(django_ses.SESBackend):
@@ -38,21 +38,17 @@ class SESBackend(django_ses.SESBackend):
             self._endpoint_url,
             repr(self._config),
         )
-        with _making:
-            client = _clients.get(key)
-            if client is None:
-                super().open()  # may fail silently, leaving no connection
-                if self.connection is None:
-                    return False
-                client = _clients[key] = self.connection
-        self.connection = client
-        return True
+        self.connection = _clients.get(key, self._new_client)
+        return self.connection is not None
+
+    def _new_client(self) -> Any:
+        super().open()  # may fail silently, leaving no connection
+        return self.connection
 
 
 def forget_clients() -> None:
     """Make the clients again on next use (after the SES settings change, as in tests)."""
-    with _making:
-        _clients.clear()
+    _clients.clear()
 
 
 def sends_with_ses() -> bool:

@@ -79,12 +79,7 @@ class TestUpload:
         self, auth_client, face_jpeg
     ):
         def send():
-            return auth_client.post(
-                SCANS,
-                {"image": upload_file(face_jpeg)},
-                format="multipart",
-                HTTP_IDEMPOTENCY_KEY="upload-7f3c2a",
-            )
+            return upload_with_key(auth_client, face_jpeg, "upload-7f3c2a")
 
         first, second = send(), send()
         assert first.status_code == 201
@@ -98,12 +93,7 @@ class TestUpload:
         settings.AI_ANALYSES_PER_DAY = 1
 
         def send():
-            return auth_client.post(
-                SCANS,
-                {"image": upload_file(face_jpeg)},
-                format="multipart",
-                HTTP_IDEMPOTENCY_KEY="upload-last-of-the-day",
-            )
+            return upload_with_key(auth_client, face_jpeg, "upload-last-of-the-day")
 
         first, retry = send(), send()
         assert (first.status_code, first.json()["status"]) == (201, "complete")
@@ -113,6 +103,16 @@ class TestUpload:
             "complete",
         )
         assert len(auth_client.get(SCANS).json()["items"]) == 1
+
+
+def upload_with_key(client, jpeg: bytes, idempotency_key: str):
+    """An upload sent with an ``Idempotency-Key`` header, as a retrying app sends it."""
+    return client.post(
+        SCANS,
+        {"image": upload_file(jpeg)},
+        format="multipart",
+        HTTP_IDEMPOTENCY_KEY=idempotency_key,
+    )
 
 
 def bomb_png() -> bytes:
