@@ -63,13 +63,13 @@ def run_once(photo: bytes) -> dict[str, float]:
 
     def reencode() -> None:
         nonlocal stored
-        stored = images.encode_jpeg(picture, quality=90)
+        stored = images.stored_jpeg(picture)
 
     picture = None
     stages = {
         "decode_validate": decode,
         "reencode": reencode,
-        "thumbnail": lambda: images.encode_jpeg(images.thumbnail_of(picture), quality=80),
+        "thumbnail": lambda: images.thumbnail_jpeg(picture),
         "offline_analysis": lambda: OfflineProvider().analyze_skin(
             image_jpeg=stored, area="face", profile=SkinProfile()
         ),

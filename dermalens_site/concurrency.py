@@ -7,11 +7,13 @@ greenlet on the worker's one thread, and a greenlet that computes for 400 ms (de
 12-megapixel photo, the offline analysis, an Argon2 hash) would hold all the others,
 cheap reads included, for those 400 ms. So that work goes to the worker's pool of real
 threads (a gevent ``ThreadPool`` of its own, apart from the hub's, which resolves
-host names): Pillow, OpenCV, numpy and Argon2 release the GIL
+host names): Pillow's decoders and resampling, OpenCV, numpy and Argon2 release the GIL
 while they compute, the other greenlets go on meanwhile, and the request that asked
-waits for the result as it waits for a socket. The pool also bounds how many images are
-decoded at once per worker (``CPU_THREADS_PER_WORKER``), and with them the memory a
-burst of uploads takes.
+waits for the result as it waits for a socket. Work that keeps the GIL gains nothing
+from the thread: Pillow's JPEG encoder keeps it for each piece of output, so a stored
+photo is written in small pieces (``scans.images.stored_jpeg``). The pool also bounds
+how many images are decoded at once per worker (``CPU_THREADS_PER_WORKER``), and with
+them the memory a burst of uploads takes.
 
 Outside a gevent worker (tests, ``manage.py`` commands, the analysis worker, gthread)
 the function is simply called: threads there are real already.
