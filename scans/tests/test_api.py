@@ -3,9 +3,10 @@
 import io
 import urllib.request
 
+import numpy as np
 import pillow_heif
 import pytest
-from PIL import Image
+from PIL import ExifTags, Image
 from rest_framework.test import APIClient
 
 from dynamo.scans import scans_table
@@ -56,6 +57,23 @@ class TestUpload:
         assert "exif" not in picture.info
         assert "comment" not in picture.info
         assert "xmp" not in picture.info and "icc_profile" not in picture.info
+
+    def test_a_webp_photo_is_stored_upright_and_without_metadata_too(self, auth_client, upload):
+        # WebP goes through its own decoder (OpenCV's); the EXIF still turns it upright.
+        exif = Image.Exif()
+        exif[ExifTags.Base.Orientation] = 6
+        exif[ExifTags.Base.Make] = "PhoneMaker"
+        picture = face_photo().resize((640, 512))
+        response = upload(encode(picture, "WEBP", quality=90, exif=exif))
+        assert response.status_code == 201, response.content
+        user_id = auth_client.session_data["user"]["user_id"]
+        stored = stored_image(response.json(), user_id)
+        assert stored.size == (512, 640)
+        assert dict(stored.getexif()) == {}
+        assert "exif" not in stored.info
+        # Rotated the right way (-90 degrees, as Pillow's exif_transpose does), not mirrored.
+        expected = np.asarray(picture.transpose(Image.Transpose.ROTATE_270), dtype=float)
+        assert np.abs(np.asarray(stored, dtype=float) - expected).mean() < 6
 
     def test_a_large_photo_is_stored_at_most_4096_pixels_long(self, auth_client, upload):
         big = face_photo().resize((5000, 3000))

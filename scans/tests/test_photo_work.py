@@ -72,7 +72,7 @@ print(json.dumps({
 STALL_SECONDS = 0.02
 
 
-@pytest.mark.parametrize("image_format", ["JPEG", "PNG", "HEIF"])
+@pytest.mark.parametrize("image_format", ["JPEG", "PNG", "WEBP", "HEIF"])
 def test_preparing_a_phone_photo_holds_the_worker_s_other_requests_little(image_format):
     outcome = run_patched(
         UPLOAD_BESIDE_OTHER_REQUESTS.replace("FORMAT", repr(image_format)).replace(
