@@ -4,6 +4,7 @@ import io
 import json
 import os
 import tracemalloc
+import zipfile
 from datetime import UTC, datetime
 
 import pytest
@@ -107,6 +108,18 @@ class TestExportApi:
                 f"images/{scan_id}/image.jpg",
                 f"images/{scan_id}/thumbnail.jpg",
             ]
+
+    def test_photos_are_stored_as_they_are_and_the_document_is_deflated(self, new_account):
+        account = new_account()
+        upload_scan(account)
+        archive = download(account)
+        kinds = {info.filename: info.compress_type for info in archive.infolist()}
+        [scan_id] = account.scan_ids
+        # JPEGs are compressed already: deflating them again only costs CPU.
+        assert kinds[f"images/{scan_id}/image.jpg"] == zipfile.ZIP_STORED
+        assert kinds[f"images/{scan_id}/thumbnail.jpg"] == zipfile.ZIP_STORED
+        assert kinds[DOCUMENT] == zipfile.ZIP_DEFLATED
+        assert archive.testzip() is None  # every entry's checksum holds
 
     def test_nothing_of_another_user_is_in_the_export(self, full_account):
         mine, theirs = full_account(), full_account(chat=("their secret question",))
