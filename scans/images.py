@@ -109,6 +109,10 @@ def decode(data: bytes) -> Image.Image:
         raise too_many_pixels() from err
     except UnidentifiedImageError as err:
         raise UnsupportedImage() from err
+    except (OSError, SyntaxError, ValueError, RuntimeError) as err:
+        # A file cut short or damaged within its header (a JPEG's markers, a WebP's first
+        # chunk); pillow-heif reports libheif's refusals as RuntimeError.
+        raise CorruptImage() from err
     with source:
         check_header(source)
         try:
@@ -121,7 +125,7 @@ def decode(data: bytes) -> Image.Image:
                 rgb = source if source.mode == "RGB" else source.convert("RGB")
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
             raise too_many_pixels() from err
-        except (OSError, SyntaxError, ValueError) as err:
+        except (OSError, SyntaxError, ValueError, RuntimeError) as err:
             raise CorruptImage() from err
     if min(rgb.size) < settings.MIN_IMAGE_SHORT_SIDE_PX:
         raise too_small()
@@ -140,9 +144,12 @@ def decoded_webp(data: bytes, source: Image.Image) -> Image.Image:
     OpenCV's lets go of it while it decodes, and the pixels are the same. ``source`` is
     the file opened by Pillow, its header checked, its EXIF read.
     """
-    pixels = cv2.imdecode(
-        np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION
-    )
+    try:
+        pixels = cv2.imdecode(
+            np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION
+        )
+    except cv2.error as err:
+        raise CorruptImage() from err
     # libwebp decodes at the size in the header Pillow read, or not at all.
     if pixels is None or (pixels.shape[1], pixels.shape[0]) != source.size:
         raise CorruptImage()

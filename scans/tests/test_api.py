@@ -148,6 +148,11 @@ def truncated_jpeg() -> bytes:
     return data[: len(data) // 2]
 
 
+def truncated_webp() -> bytes:
+    data = encode(face_photo(), "WEBP")
+    return data[: len(data) // 2]
+
+
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="800" height="800"><rect/></svg>'
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF"
 
@@ -159,6 +164,7 @@ class TestBadImages:
             (lambda: b"", 400, "invalid"),
             (lambda: b"this is a text file, not a photo" * 10, 415, "unsupported_image"),
             (truncated_jpeg, 400, "corrupt_image"),
+            (truncated_webp, 400, "corrupt_image"),
             (lambda: encode(Image.new("RGB", (1, 1)), "PNG"), 400, "image_too_small"),
             (lambda: encode(face_photo().resize((600, 400)), "PNG"), 400, "image_too_small"),
             (bomb_png, 413, "image_too_large"),
@@ -172,6 +178,7 @@ class TestBadImages:
             "zero-bytes",
             "text-named-jpg",
             "truncated-jpeg",
+            "truncated-webp",
             "1x1-png",
             "short-side-400",
             "decompression-bomb",
