@@ -36,6 +36,9 @@ from dermalens_site.errors import ApplicationError
 pillow_heif.register_heif_opener()
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")
 THUMBNAIL_JPEG_QUALITY = 80
+# What the decoders raise for a damaged file; pillow-heif reports libheif's refusals as
+# RuntimeError.
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, RuntimeError)
 # Pillow's own bomb limit is set to ours, and its warning (1x-2x the limit) is an error.
 Image.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS
 warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -109,9 +112,9 @@ def decode(data: bytes) -> Image.Image:
         raise too_many_pixels() from err
     except UnidentifiedImageError as err:
         raise UnsupportedImage() from err
-    except (OSError, SyntaxError, ValueError, RuntimeError) as err:
+    except DECODE_ERRORS as err:
         # A file cut short or damaged within its header (a JPEG's markers, a WebP's first
-        # chunk); pillow-heif reports libheif's refusals as RuntimeError.
+        # chunk).
         raise CorruptImage() from err
     with source:
         check_header(source)
@@ -125,7 +128,7 @@ def decode(data: bytes) -> Image.Image:
                 rgb = source if source.mode == "RGB" else source.convert("RGB")
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
             raise too_many_pixels() from err
-        except (OSError, SyntaxError, ValueError, RuntimeError) as err:
+        except DECODE_ERRORS as err:
             raise CorruptImage() from err
     if min(rgb.size) < settings.MIN_IMAGE_SHORT_SIDE_PX:
         raise too_small()
