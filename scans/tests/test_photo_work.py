@@ -6,7 +6,8 @@ the GIL: Pillow's JPEG encoder keeps it for each piece of output, and an optimis
 is written in one piece, so re-encoding a phone's 12-megapixel photo held every other
 request of the worker for 100-150 ms. Here, in a process patched as a gevent worker is,
 a greenlet ticking every millisecond stands for the worker's other requests while
-another prepares an upload, as ``POST /scans`` does.
+another prepares an upload, as ``POST /scans`` does; the least stalled of up to three
+tries counts, since other processes on the same cores stall a try now and then.
 """
 
 from tests.gevent_process import run_patched
@@ -38,7 +39,17 @@ run_cpu_bound(len, "")  # the worker's CPU threads, started before the clock run
 def beside_other_requests(image_format):
     buffer = io.BytesIO()
     pixels.save(buffer, format=image_format)
-    upload = SimpleUploadedFile("photo", buffer.getvalue())
+    # The least stalled of up to three tries: other processes on the same cores stall
+    # a try now and then; an encoder that keeps the GIL stalls every one.
+    tries = []
+    for _ in range(3):
+        tries.append(one_try(SimpleUploadedFile("photo", buffer.getvalue())))
+        if tries[-1]["stalled_seconds"] < 0.05 * tries[-1]["seconds"]:
+            break
+    return min(tries, key=lambda outcome: outcome["stalled_seconds"] / outcome["seconds"])
+
+
+def one_try(upload):
     ticks = []
     done = False
 
