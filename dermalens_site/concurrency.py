@@ -25,7 +25,9 @@ them, as would its own DynamoDB call behind theirs. So the requests that call th
 take one of the worker's work slots (``AI_WORK_SLOTS_PER_WORKER``) for the work they do
 themselves, first come first served, and give it back while they wait on the AI
 (``waiting()``, around every Gemini call): hundreds wait on Gemini at once, a few
-compute, and every other request (a profile, a list of scans) goes straight by. The
+compute, and every other request (a profile, a list of scans) goes straight by. A
+request keeps its place when it comes back for a slot (``OrderedPermits``), so the
+requests of a burst finish in the order they came rather than all at its end. The
 requests that work on a photo (an upload: decoding, re-encoding, storing) have a gate
 of their own with fewer slots (``PHOTO_WORK_SLOTS_PER_WORKER``, ``photo_work_gate``):
 their CPU and GIL hold the worker's other requests more than an AI request's do.
@@ -47,12 +49,14 @@ messages on 2 cores): slots held through the calls left the cores partly idle.
 
 import contextlib
 import functools
+import heapq
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
 
-from gevent.lock import Semaphore
+from gevent.event import Event
 from gevent.monkey import get_original, is_module_patched
 from gevent.threadpool import ThreadPool
 
@@ -100,12 +104,72 @@ def native_lock() -> threading.Lock:
     return threading.Lock()
 
 
+class OrderedPermits:
+    """A semaphore of greenlets (one worker's thread) that wakes the oldest request first.
+
+    Each waiter brings its request's ticket (``next_ticket()``, taken when the request
+    took its first slot); a permit given back goes straight to the waiter with the
+    lowest ticket, so a request that comes back for a slot (its DynamoDB call answered,
+    Gemini's reply in) is served before requests that came after it. gevent's own
+    ``Semaphore`` wakes waiters in the order they *waited*: each request's return from
+    a call put it behind every request of a burst, so hundreds of them shared the cores
+    in turns, all reached Gemini late, and their replies came back together at the end.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.free = count
+        # (ticket, arrival, waiter); a waiter that gave up stays until popped.
+        self._waiters: list[tuple[int, int, _Waiter]] = []
+        self._arrivals = itertools.count()
+
+    def acquire(self, ticket: int) -> None:
+        if self.free:  # a free permit means nobody waits: it went to a waiter otherwise
+            self.free -= 1
+            return
+        waiter = _Waiter()
+        heapq.heappush(self._waiters, (ticket, next(self._arrivals), waiter))
+        try:
+            waiter.granted.wait()
+        except BaseException:  # killed or timed out while waiting
+            if waiter.granted.is_set():
+                self.release()  # the permit came as it left: the next one takes it
+            else:
+                waiter.gone = True
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = heapq.heappop(self._waiters)[2]
+            if not waiter.gone:
+                waiter.granted.set()
+                return
+        self.free += 1
+
+    def in_use(self) -> int:
+        return self.count - self.free
+
+
+class _Waiter:
+    __slots__ = ("gone", "granted")
+
+    def __init__(self) -> None:
+        self.granted = Event()
+        self.gone = False
+
+
+# Requests' places in the worker's queues, in the order they took their first slot.
+next_ticket = itertools.count().__next__
+
+
 class WorkGate:
     """At most ``slots`` requests do their own work at once, and at most ``calls`` of
     their DynamoDB calls are on the wire; the others wait their turn.
 
-    gevent's semaphores wake their waiters in the order they came, so no AI request
-    waits for ever; a request in ``waiting()``, or with a call on the wire, holds no slot.
+    Turns go by the request's arrival (``OrderedPermits``): first come, first served,
+    also when a request comes back from a call or from Gemini, so no AI request waits
+    for ever and each finishes as soon as the work before it allows. A request in
+    ``waiting()``, or with a call on the wire, holds no slot.
     """
 
     def __init__(self, slots: int, calls: int) -> None:
@@ -113,12 +177,13 @@ class WorkGate:
             raise ValueError("a work gate needs at least one slot and one call")
         self.slots = slots
         self.calls = calls
-        self.semaphore = Semaphore(slots)
-        self.wire = Semaphore(calls)
+        self.semaphore = OrderedPermits(slots)
+        self.wire = OrderedPermits(calls)
 
     @contextlib.contextmanager
-    def occupied(self) -> Iterator[None]:
-        slot = _Slot(self)
+    def occupied(self, ticket: int | None = None) -> Iterator[None]:
+        """The block in a slot; ``ticket`` is the request's place (a new one if None)."""
+        slot = _Slot(self, next_ticket() if ticket is None else ticket)
         token = _current_slot.set(slot)
         slot.take()
         try:
@@ -129,22 +194,23 @@ class WorkGate:
             _current_slot.reset(token)
 
     def in_use(self) -> int:
-        return self.slots - self.semaphore.counter
+        return self.semaphore.in_use()
 
     def calls_in_flight(self) -> int:
-        return self.calls - self.wire.counter
+        return self.wire.in_use()
 
 
 class _Slot:
     """One request's hold on a gate's slot (each greenlet has its own context)."""
 
-    def __init__(self, gate: WorkGate) -> None:
+    def __init__(self, gate: WorkGate, ticket: int) -> None:
         self.gate = gate
+        self.ticket = ticket
         self.held = False
         self.sending = False
 
     def take(self) -> None:
-        self.gate.semaphore.acquire()
+        self.gate.semaphore.acquire(self.ticket)
         self.held = True
 
     def give_back(self) -> None:
@@ -155,7 +221,7 @@ class _Slot:
     def send(self) -> None:
         """Swap the slot for a place on the wire (a DynamoDB call is about to go out)."""
         self.give_back()
-        self.gate.wire.acquire()
+        self.gate.wire.acquire(self.ticket)
         self.sending = True
 
     def land(self) -> None:
@@ -190,16 +256,24 @@ def _worker_gate(slots_setting: str) -> WorkGate | None:
     return WorkGate(getattr(settings, slots_setting), settings.AI_DYNAMODB_CALLS_PER_WORKER)
 
 
+def request_ticket() -> int | None:
+    """The current request's place in the work queues (None outside a slot), for work it
+    does after its view has returned (``work_slot``)."""
+    slot = _current_slot.get()
+    return slot.ticket if slot is not None else None
+
+
 @contextlib.contextmanager
-def work_slot() -> Iterator[None]:
+def work_slot(ticket: int | None = None) -> Iterator[None]:
     """The block in one of the worker's AI work slots, unless it holds one already: for
-    an AI request's work after its view has returned (a streamed reply being stored)."""
+    an AI request's work after its view has returned (a streamed reply being stored),
+    in the request's own place (``ticket``, from ``request_ticket()``)."""
     gate = ai_work_gate()
     held = _current_slot.get()
     if gate is None or (held is not None and held.held):
         yield
         return
-    with gate.occupied():
+    with gate.occupied(ticket):
         yield
 
 

@@ -13,7 +13,7 @@ import gevent
 import pytest
 from django.urls import resolve
 
-from dermalens_site.concurrency import WorkGate, waiting
+from dermalens_site.concurrency import WorkGate, request_ticket, waiting, work_slot
 from dermalens_site.middleware import AIWorkSlotMiddleware, slot_kind
 from dynamo.client import get_client
 from dynamo.tests.factories import new_user_id
@@ -69,6 +69,87 @@ def test_waiting_without_a_slot_changes_nothing():
     gate = WorkGate(slots=1, calls=1)
     with waiting():  # a job or a test calling Gemini: no slot to give back
         assert gate.in_use() == 0
+
+
+def test_a_request_back_from_the_ai_goes_before_the_requests_that_came_after_it():
+    """First come, first served by request: coming back for a slot (Gemini answered)
+    keeps the request's place instead of queueing behind every later arrival."""
+    gate = WorkGate(slots=1, calls=1)
+    turns = []
+
+    def request(name: str, ai_seconds: float) -> None:
+        with gate.occupied():
+            turns.append(f"{name} prepares")
+            gevent.sleep(0.02)
+            with waiting():
+                gevent.sleep(ai_seconds)
+            turns.append(f"{name} stores")
+            gevent.sleep(0.02)
+
+    first = gevent.spawn(request, "first", 0.01)
+    gevent.sleep(0)  # the first takes the slot; the others queue behind it in turn
+    later = [gevent.spawn(request, f"later-{n}", 1.0) for n in range(3)]
+    gevent.joinall([first, *later], raise_error=True)
+
+    # Back from the AI while later-0 prepares, the first stores before later-1 starts.
+    assert turns[:4] == ["first prepares", "later-0 prepares", "first stores", "later-1 prepares"]
+    assert gate.in_use() == 0
+
+
+def test_a_streamed_reply_is_stored_in_the_place_of_its_request():
+    gate = WorkGate(slots=1, calls=1)
+    turns = []
+    tickets = []
+
+    def message() -> None:
+        with gate.occupied():
+            tickets.append(request_ticket())
+        # The view has returned; the reply streams, then it is stored in a slot.
+        gevent.sleep(0.05)
+        with gate.occupied(tickets[0]):
+            turns.append("reply stored")
+
+    def later_request(n: int) -> None:
+        with gate.occupied():
+            turns.append(f"later-{n}")
+            gevent.sleep(0.03)
+
+    streamed = gevent.spawn(message)
+    gevent.sleep(0.01)
+    later = [gevent.spawn(later_request, n) for n in range(4)]
+    gevent.joinall([streamed, *later], raise_error=True)
+
+    # Two later requests went while the reply streamed; the store went before the rest.
+    assert turns.index("reply stored") == 2
+    assert gate.in_use() == 0
+
+
+def test_work_slot_outside_a_gevent_worker_takes_no_slot():
+    with work_slot(ticket=7):  # tests and commands: requests are threads of their own
+        assert request_ticket() is None
+
+
+def test_a_request_that_gives_up_waiting_leaves_the_queue_and_the_slot_goes_on():
+    gate = WorkGate(slots=1, calls=1)
+    served = []
+
+    def request(name: str) -> None:
+        with gate.occupied():
+            served.append(name)
+            gevent.sleep(0.05)
+
+    holder = gevent.spawn(request, "holder")
+    gevent.sleep(0)
+    leaving = gevent.spawn(request, "leaving")
+    staying = gevent.spawn(request, "staying")
+    gevent.sleep(0.01)
+    leaving.kill()  # the client went away, or the worker's timeout struck
+
+    gevent.joinall([holder, staying], timeout=5, raise_error=True)
+    assert served == ["holder", "staying"]
+    assert gate.in_use() == 0
+    with gate.occupied():
+        assert gate.in_use() == 1
 
 
 @pytest.fixture
