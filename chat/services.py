@@ -209,16 +209,21 @@ def prepare_exchange(
 ) -> tuple[ChatMessage, ChatContext, list[ChatTurn]]:
     """Check the session, count the reply, store the message; the provider's input.
 
-    Four or five DynamoDB calls: one BatchGetItem for the session, the account and the
+    Three to five DynamoDB calls: one BatchGetItem for the session, the account and the
     active-plan pointer (and a GetItem for the plan it names), a Query for the recent
-    messages, one for the latest analysis, and one transaction that stores the message,
-    touches the session and counts the reply against the day's allowance, so a refusal
-    (404, 429) stores and counts nothing.
+    messages (none for a session's first message: its item counts none), one for the
+    latest analysis, and one transaction that stores the message, touches the session
+    and counts the reply against the day's allowance, so a refusal (404, 429) stores
+    and counts nothing.
     """
     session, stored, plan = selectors.exchange_reads(user=user, session_id=session_id)
     if session is None:
         raise ChatSessionNotFound()
-    recent = selectors.recent_messages(user_id=user.user_id, session_id=session_id)
+    recent = (
+        selectors.recent_messages(user_id=user.user_id, session_id=session_id)
+        if session.message_count
+        else []
+    )
     if recent and recent[-1].role == "user" and recent[-1].content == content:
         # The same text again after a failed reply is a retry: the stored one is reused.
         message, recent = recent[-1], recent[:-1]

@@ -111,3 +111,42 @@ def test_the_reply_is_grounded_in_the_profile_as_stored_not_a_workers_copy(me):
     assert me.pregnant_or_breastfeeding is None
     assert context.pregnant_or_breastfeeding is True
     assert context.skin_type == "oily"
+
+
+def test_a_first_message_reads_no_history_and_the_next_one_reads_the_conversation(
+    start_session, send, monkeypatch
+):
+    """A session's item counts its messages: the first message skips the Query of the
+    recent messages (there are none); every later one reads them."""
+    from dynamo.client import get_client
+
+    histories = []
+
+    class Recording:
+        def reply(self, *, context, history, message) -> str:
+            histories.append([(turn.role, turn.content) for turn in history])
+            return f"About {message}: keep it gentle."
+
+    queried = []
+
+    def count(params, model, **kwargs):
+        if model.name == "Query" and params.get("TableName") == chat_table().name:
+            queried.append(params)
+
+    monkeypatch.setattr(services, "chat_provider", Recording)
+    events = get_client().meta.events
+    events.register("provide-client-params.dynamodb", count)
+    try:
+        session_id = start_session()["session_id"]
+        assert send(session_id, "Is retinol fine?").status_code == 201
+        first_queries = len(queried)
+        assert send(session_id, "And in summer?").status_code == 201
+    finally:
+        events.unregister("provide-client-params.dynamodb", count)
+
+    assert first_queries == 0
+    assert len(queried) == 1
+    assert histories == [
+        [],
+        [("user", "Is retinol fine?"), ("assistant", "About Is retinol fine?: keep it gentle.")],
+    ]
