@@ -26,7 +26,7 @@ from ulid import ULID
 from ai.analysis import now_iso
 from ai.chat import ChatContext, ChatFailed, ChatTurn, chat_provider
 from chat import selectors, tasks
-from dermalens_site.concurrency import request_ticket, work_slot
+from dermalens_site.concurrency import work_slot
 from dermalens_site.errors import ApplicationError, NotFound, ServiceUnavailable
 from dynamo.chat import ChatMessage, ChatSession, SessionNotFound, chat_table
 from dynamo.jobs import Job
@@ -169,11 +169,11 @@ def stream_message(
         raise reply_unavailable(err, message) from err
     if not first:
         raise ReplyUnavailable(reason="invalid_response", message_id=message.message_id)
-    return message, reply_events(message, first, pieces, ticket=request_ticket())
+    return message, reply_events(message, first, pieces)
 
 
 def reply_events(
-    message: ChatMessage, first: str, pieces: Iterator[str], *, ticket: int | None = None
+    message: ChatMessage, first: str, pieces: Iterator[str]
 ) -> Generator[ReplyEvent, None, None]:
     received = [first]
     try:
@@ -188,9 +188,8 @@ def reply_events(
         yield ReplyFailed(reply_unavailable(err, message))
         return
     # The view has returned (and given back its work slot): storing takes one again, so
-    # hundreds of streams finishing at once queue for it rather than crowd the worker,
-    # in the request's own place (before the requests that came after it).
-    with work_slot(ticket):
+    # hundreds of streams finishing at once queue for it rather than crowd the worker.
+    with work_slot():
         stored = store_reply(message, "".join(received))
     yield ReplyStored(stored)
 

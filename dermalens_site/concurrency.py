@@ -26,8 +26,10 @@ take one of the worker's work slots (``AI_WORK_SLOTS_PER_WORKER``) for the work 
 themselves, first come first served, and give it back while they wait on the AI
 (``waiting()``, around every Gemini call): hundreds wait on Gemini at once, a few
 compute, and every other request (a profile, a list of scans) goes straight by. A
-request keeps its place when it comes back for a slot (``OrderedPermits``), so the
-requests of a burst finish in the order they came rather than all at its end. The
+request keeps its place while its DynamoDB calls are on the wire (``OrderedPermits``),
+and what it does with the AI's answer queues from the moment the answer came, so a
+burst's requests reach the AI in the order they came and steadily, and none waits for
+ever. The
 requests that work on a photo (an upload: decoding, re-encoding, storing) have a gate
 of their own with fewer slots (``PHOTO_WORK_SLOTS_PER_WORKER``, ``photo_work_gate``):
 their CPU and GIL hold the worker's other requests more than an AI request's do.
@@ -105,15 +107,15 @@ def native_lock() -> threading.Lock:
 
 
 class OrderedPermits:
-    """A semaphore of greenlets (one worker's thread) that wakes the oldest request first.
+    """A semaphore of greenlets (one worker's thread) that serves the lowest ticket first.
 
-    Each waiter brings its request's ticket (``next_ticket()``, taken when the request
-    took its first slot); a permit given back goes straight to the waiter with the
-    lowest ticket, so a request that comes back for a slot (its DynamoDB call answered,
-    Gemini's reply in) is served before requests that came after it. gevent's own
-    ``Semaphore`` wakes waiters in the order they *waited*: each request's return from
-    a call put it behind every request of a burst, so hundreds of them shared the cores
-    in turns, all reached Gemini late, and their replies came back together at the end.
+    Each waiter brings the ticket of its piece of work (``next_ticket()``, taken when the
+    work became ready: the request arrived, or Gemini answered); a permit given back goes
+    straight to the waiter with the lowest ticket. So a request that comes back from a
+    DynamoDB call keeps its place. gevent's own ``Semaphore`` wakes waiters in the order
+    they *waited*: each return from a call put a request behind every request of a
+    burst, so hundreds of them shared the cores in turns, all reached Gemini late, and
+    their replies came back together at the end.
     """
 
     def __init__(self, count: int) -> None:
@@ -158,7 +160,7 @@ class _Waiter:
         self.gone = False
 
 
-# Requests' places in the worker's queues, in the order they took their first slot.
+# Places in the worker's queues: work is served in the order it became ready.
 next_ticket = itertools.count().__next__
 
 
@@ -166,10 +168,12 @@ class WorkGate:
     """At most ``slots`` requests do their own work at once, and at most ``calls`` of
     their DynamoDB calls are on the wire; the others wait their turn.
 
-    Turns go by the request's arrival (``OrderedPermits``): first come, first served,
-    also when a request comes back from a call or from Gemini, so no AI request waits
-    for ever and each finishes as soon as the work before it allows. A request in
-    ``waiting()``, or with a call on the wire, holds no slot.
+    First come, first served (``OrderedPermits``): a request's own work goes in the
+    order the requests came, each keeping its place while its DynamoDB calls are on the
+    wire; what it does with Gemini's answer is work that came when the answer did
+    (``waiting()``), behind the work that was waiting then. So no request waits for
+    ever, and a burst's requests all reach Gemini before the first answers are stored.
+    A request in ``waiting()``, or with a call on the wire, holds no slot.
     """
 
     def __init__(self, slots: int, calls: int) -> None:
@@ -181,9 +185,8 @@ class WorkGate:
         self.wire = OrderedPermits(calls)
 
     @contextlib.contextmanager
-    def occupied(self, ticket: int | None = None) -> Iterator[None]:
-        """The block in a slot; ``ticket`` is the request's place (a new one if None)."""
-        slot = _Slot(self, next_ticket() if ticket is None else ticket)
+    def occupied(self) -> Iterator[None]:
+        slot = _Slot(self, next_ticket())
         token = _current_slot.set(slot)
         slot.take()
         try:
@@ -256,31 +259,24 @@ def _worker_gate(slots_setting: str) -> WorkGate | None:
     return WorkGate(getattr(settings, slots_setting), settings.AI_DYNAMODB_CALLS_PER_WORKER)
 
 
-def request_ticket() -> int | None:
-    """The current request's place in the work queues (None outside a slot), for work it
-    does after its view has returned (``work_slot``)."""
-    slot = _current_slot.get()
-    return slot.ticket if slot is not None else None
-
-
 @contextlib.contextmanager
-def work_slot(ticket: int | None = None) -> Iterator[None]:
+def work_slot() -> Iterator[None]:
     """The block in one of the worker's AI work slots, unless it holds one already: for
-    an AI request's work after its view has returned (a streamed reply being stored),
-    in the request's own place (``ticket``, from ``request_ticket()``)."""
+    an AI request's work after its view has returned (a streamed reply being stored)."""
     gate = ai_work_gate()
     held = _current_slot.get()
     if gate is None or (held is not None and held.held):
         yield
         return
-    with gate.occupied(ticket):
+    with gate.occupied():
         yield
 
 
 @contextlib.contextmanager
 def waiting() -> Iterator[None]:
     """Give the request's work slot back for the block (a wait on the AI), then take it
-    again; without a slot (a cheap request, a job, a test), nothing happens."""
+    again, as work that came now (behind the work waiting already); without a slot (a
+    cheap request, a job, a test), nothing happens."""
     slot = _current_slot.get()
     if slot is None or not slot.held:
         yield
@@ -289,6 +285,7 @@ def waiting() -> Iterator[None]:
     try:
         yield
     finally:
+        slot.ticket = next_ticket()
         slot.take()
 
 

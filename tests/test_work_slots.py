@@ -13,7 +13,7 @@ import gevent
 import pytest
 from django.urls import resolve
 
-from dermalens_site.concurrency import WorkGate, request_ticket, waiting, work_slot
+from dermalens_site.concurrency import WorkGate, waiting
 from dermalens_site.middleware import AIWorkSlotMiddleware, slot_kind
 from dynamo.client import get_client
 from dynamo.tests.factories import new_user_id
@@ -71,62 +71,36 @@ def test_waiting_without_a_slot_changes_nothing():
         assert gate.in_use() == 0
 
 
-def test_a_request_back_from_the_ai_goes_before_the_requests_that_came_after_it():
-    """First come, first served by request: coming back for a slot (Gemini answered)
-    keeps the request's place instead of queueing behind every later arrival."""
+def test_an_answer_from_the_ai_is_handled_after_the_work_already_waiting_then():
+    """What a request does with Gemini's answer is work that came when the answer did:
+    behind the requests waiting then, before the ones that come after it."""
     gate = WorkGate(slots=1, calls=1)
     turns = []
 
-    def request(name: str, ai_seconds: float) -> None:
+    def request(name: str, ai_seconds: float = 1.0) -> None:
         with gate.occupied():
             turns.append(f"{name} prepares")
             gevent.sleep(0.02)
             with waiting():
                 gevent.sleep(ai_seconds)
             turns.append(f"{name} stores")
-            gevent.sleep(0.02)
 
-    first = gevent.spawn(request, "first", 0.01)
-    gevent.sleep(0)  # the first takes the slot; the others queue behind it in turn
-    later = [gevent.spawn(request, f"later-{n}", 1.0) for n in range(3)]
-    gevent.joinall([first, *later], raise_error=True)
+    first = gevent.spawn(request, "first", ai_seconds=0.01)
+    gevent.sleep(0)  # the first takes the slot; the burst queues behind it
+    burst = [gevent.spawn(request, f"burst-{n}") for n in range(3)]
+    gevent.sleep(0.05)  # the first's answer is in, burst-0 prepares
+    later = gevent.spawn(request, "later")
+    gevent.joinall([first, *burst, later], raise_error=True)
 
-    # Back from the AI while later-0 prepares, the first stores before later-1 starts.
-    assert turns[:4] == ["first prepares", "later-0 prepares", "first stores", "later-1 prepares"]
+    assert turns[:6] == [
+        "first prepares",
+        "burst-0 prepares",
+        "burst-1 prepares",
+        "burst-2 prepares",
+        "first stores",
+        "later prepares",
+    ]
     assert gate.in_use() == 0
-
-
-def test_a_streamed_reply_is_stored_in_the_place_of_its_request():
-    gate = WorkGate(slots=1, calls=1)
-    turns = []
-    tickets = []
-
-    def message() -> None:
-        with gate.occupied():
-            tickets.append(request_ticket())
-        # The view has returned; the reply streams, then it is stored in a slot.
-        gevent.sleep(0.05)
-        with gate.occupied(tickets[0]):
-            turns.append("reply stored")
-
-    def later_request(n: int) -> None:
-        with gate.occupied():
-            turns.append(f"later-{n}")
-            gevent.sleep(0.03)
-
-    streamed = gevent.spawn(message)
-    gevent.sleep(0.01)
-    later = [gevent.spawn(later_request, n) for n in range(4)]
-    gevent.joinall([streamed, *later], raise_error=True)
-
-    # Two later requests went while the reply streamed; the store went before the rest.
-    assert turns.index("reply stored") == 2
-    assert gate.in_use() == 0
-
-
-def test_work_slot_outside_a_gevent_worker_takes_no_slot():
-    with work_slot(ticket=7):  # tests and commands: requests are threads of their own
-        assert request_ticket() is None
 
 
 def test_a_request_that_gives_up_waiting_leaves_the_queue_and_the_slot_goes_on():
@@ -221,6 +195,32 @@ def test_while_calls_are_on_the_wire_other_requests_compute_and_the_wire_stays_b
     # Slots held through the calls would have sent them two at a time: 8 rounds of
     # 50 ms. Three on the wire at once take about 16 / 3 of them.
     assert elapsed < 0.65
+    assert (gate.in_use(), gate.calls_in_flight()) == (0, 0)
+
+
+def test_a_request_back_from_its_dynamodb_call_keeps_its_place_in_the_queue(on_the_wire):
+    """gevent's Semaphore would put it behind every request that queued meanwhile: a
+    burst's requests would take turns call by call and all finish at its end."""
+    gates, _ = on_the_wire
+    user_ids = [new_user_id() for _ in range(6)]
+    gate = WorkGate(slots=1, calls=6)
+    gates.append(gate)
+    turns = []
+
+    def request(n: int) -> None:
+        with gate.occupied():
+            turns.append(f"{n} starts")
+            gevent.sleep(0.02)  # its own work
+            users_table().get(user_ids[n])  # 50 ms on the wire, no slot held
+            gevent.sleep(0.02)
+            turns.append(f"{n} done")
+
+    gevent.joinall([gevent.spawn(request, n) for n in range(6)], raise_error=True)
+
+    # Back from its call, the first went before the requests that came after it (in
+    # gevent's order the last two would have started first).
+    assert turns.index("0 done") < turns.index("5 starts")
+    assert [turn for turn in turns if turn.endswith("done")] == [f"{n} done" for n in range(6)]
     assert (gate.in_use(), gate.calls_in_flight()) == (0, 0)
 
 
