@@ -29,10 +29,10 @@ compute, and every other request (a profile, a list of scans) goes straight by. 
 request keeps its place while its DynamoDB calls are on the wire (``OrderedPermits``),
 and what it does with the AI's answer queues from the moment the answer came, so a
 burst's requests reach the AI in the order they came and steadily, and none waits for
-ever. The
-requests that work on a photo (an upload: decoding, re-encoding, storing) have a gate
-of their own with fewer slots (``PHOTO_WORK_SLOTS_PER_WORKER``, ``photo_work_gate``):
-their CPU and GIL hold the worker's other requests more than an AI request's do.
+ever. The requests that work on a photo (an upload: decoding, re-encoding, storing) have
+a gate of their own with fewer slots (``PHOTO_WORK_SLOTS_PER_WORKER``,
+``photo_work_gate``): their CPU and GIL hold the worker's other requests more than an AI
+request's do.
 
 A slot counts work, not waits: while one of the request's DynamoDB calls is on the wire
 the slot is free for another request too (botocore's ``before-send`` and ``needs-retry``
@@ -172,8 +172,8 @@ class WorkGate:
     order the requests came, each keeping its place while its DynamoDB calls are on the
     wire; what it does with Gemini's answer is work that came when the answer did
     (``waiting()``), behind the work that was waiting then. So no request waits for
-    ever, and a burst's requests all reach Gemini before the first answers are stored.
-    A request in ``waiting()``, or with a call on the wire, holds no slot.
+    ever, and the requests waiting to reach Gemini go before the answers that come back
+    meanwhile. A request in ``waiting()``, or with a call on the wire, holds no slot.
     """
 
     def __init__(self, slots: int, calls: int) -> None:
