@@ -143,13 +143,9 @@ def animated_webp() -> bytes:
     return encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=100)
 
 
-def truncated_jpeg() -> bytes:
-    data = encode(face_photo())
-    return data[: len(data) // 2]
-
-
-def truncated_webp() -> bytes:
-    data = encode(face_photo(), "WEBP")
+def truncated(image_format: str) -> bytes:
+    """The sample portrait in ``image_format``, cut after half its bytes."""
+    data = encode(face_photo(), image_format)
     return data[: len(data) // 2]
 
 
@@ -163,8 +159,8 @@ class TestBadImages:
         [
             (lambda: b"", 400, "invalid"),
             (lambda: b"this is a text file, not a photo" * 10, 415, "unsupported_image"),
-            (truncated_jpeg, 400, "corrupt_image"),
-            (truncated_webp, 400, "corrupt_image"),
+            (lambda: truncated("JPEG"), 400, "corrupt_image"),
+            (lambda: truncated("WEBP"), 400, "corrupt_image"),
             (lambda: encode(Image.new("RGB", (1, 1)), "PNG"), 400, "image_too_small"),
             (lambda: encode(face_photo().resize((600, 400)), "PNG"), 400, "image_too_small"),
             (bomb_png, 413, "image_too_large"),
