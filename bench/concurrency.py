@@ -38,6 +38,7 @@ send, probe p95 under ``PROBE_GOALS_MS``).
 import locust  # isort: skip
 
 import argparse
+import configparser
 import dataclasses
 import datetime as dt
 import functools
@@ -89,8 +90,9 @@ STOP_SECONDS = 10
 PASSWORD = "concurrency-bench-password"  # noqa: S105 (a throwaway, for bench accounts)
 MESSAGE = "Is niacinamide fine with my retinol? ({})"
 SCENARIOS = ("chat", "plans", "uploads")
-# The jobs worker's CPU priority, as deploy/dermalens-worker.service sets it (Nice=).
-WORKER_NICENESS = 10
+# The jobs worker's unit: the benchmark runs the worker at the CPU priority it sets.
+WORKER_UNIT = ROOT / "deploy" / "dermalens-worker.service"
+SCHEDULING_POLICIES = {"other": os.SCHED_OTHER, "batch": os.SCHED_BATCH, "idle": os.SCHED_IDLE}
 
 
 @dataclasses.dataclass
@@ -389,12 +391,30 @@ def start_jobs_queue() -> tuple[subprocess.Popen, str, str]:
             time.sleep(0.2)
 
 
+def unit_cpu_priority(unit: Path) -> Callable[[], None]:
+    """What a systemd unit's CPUSchedulingPolicy= and Nice= do, for a child process to
+    do to itself before it starts (``preexec_fn``); its threads inherit it."""
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read(unit)
+    service = parser["Service"]
+    policy = SCHEDULING_POLICIES[service.get("CPUSchedulingPolicy", "other")]
+    niceness = int(service.get("Nice", "0"))
+
+    def apply() -> None:
+        os.sched_setscheduler(0, policy, os.sched_param(0))
+        os.nice(niceness)
+
+    return apply
+
+
 def start_jobs_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     """``manage.py jobs_worker`` as deployed (its threads pool, and the unit's lower CPU
-    priority: deploy/dermalens-worker.service's Nice=), on the bench's queue."""
+    priority: deploy/dermalens-worker.service's CPUSchedulingPolicy=), on the bench's
+    queue."""
     return subprocess.Popen(
         [sys.executable, "manage.py", "jobs_worker"],
-        preexec_fn=lambda: os.nice(WORKER_NICENESS),
+        preexec_fn=unit_cpu_priority(WORKER_UNIT),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -234,6 +234,18 @@ def test_systemd_units_run_unprivileged_from_the_env_file_and_restart(unit, comm
     assert parser["Install"]["WantedBy"] == "multi-user.target"
 
 
+def test_jobs_yield_the_cpu_to_the_web_workers_on_a_host_that_runs_both():
+    # Per-thread weights (Nice=) let the worker's 32 threads take a quarter of the CPU in
+    # a burst of uploads; SCHED_IDLE runs them only on what the web workers leave.
+    policies = {}
+    for unit in ("dermalens-web.service", "dermalens-worker.service"):
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        parser.optionxform = str
+        parser.read(DEPLOY / unit)
+        policies[unit] = parser["Service"].get("CPUSchedulingPolicy", "other")
+    assert policies == {"dermalens-web.service": "other", "dermalens-worker.service": "idle"}
+
+
 def test_every_deploy_file_trusts_exactly_the_one_load_balancer(monkeypatch, template):
     monkeypatch.delenv("NUM_PROXIES", raising=False)
     gunicorn = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
