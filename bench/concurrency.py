@@ -26,7 +26,9 @@ when the last answer is in. Reported per scenario: answers, errors, the time fro
 first send to the last answer, the probes' p50/p95/max while the burst was in flight,
 and memory: the gunicorn processes' RSS and USS (memory no other process shares),
 sampled every 200 ms, idle before the burst and at its peak, and the growth per
-request in flight. Figures go to
+request in flight; the web workers' CPU per request, and the host's pace just before
+the burst (a fixed piece of work's CPU time: the same code costs more CPU on a busier
+host, so the pace says which runs can be compared). Figures go to
 bench/results/concurrency.json and concurrency.md (``--output`` names another pair, as
 for a run with ``--worker-class gthread``); the exit status is 1 when a scenario missed
 its goal (every request answered without error within ``GOAL_SECONDS`` of the first
@@ -606,8 +608,8 @@ def markdown(result: dict) -> str:
         f"{machine['load_after']} (other work shares these cores: figures are pessimistic).",
         "",
         "| scenario | requests | answered | errors | last answer | /users/me p50 / p95 / max "
-        "| /scans p50 / p95 / max | goal |",
-        "|---|---:|---:|---:|---:|---|---|---|",
+        "| /scans p50 / p95 / max | goal | web CPU per request | host's pace |",
+        "|---|---:|---:|---:|---:|---|---|---|---:|---:|",
     ]
     for name, row in result["scenarios"].items():
         me, scans = row["probes"]["GET /users/me"], row["probes"]["GET /scans"]
@@ -616,7 +618,8 @@ def markdown(result: dict) -> str:
             f"| {row['seconds_to_last_answer']} s "
             f"| {me['p50_ms']} / {me['p95_ms']} / {me['max_ms']} ms "
             f"| {scans['p50_ms']} / {scans['p95_ms']} / {scans['max_ms']} ms "
-            f"| {'met' if row['goal_met'] else 'missed'} |"
+            f"| {'met' if row['goal_met'] else 'missed'} "
+            f"| {row['server_cpu_ms_per_request']} ms | {row['reference_cpu_ms']} ms |"
         )
     lines += [
         "",
@@ -640,6 +643,12 @@ def markdown(result: dict) -> str:
         + " while the burst is in flight. Memory is the gunicorn master and workers: RSS, "
         "and USS (pages no other process shares; the workers share the libraries' pages); "
         "growth is the peak USS less the idle USS, over the requests in flight then.",
+        "",
+        "Web CPU per request is the gunicorn processes' CPU time over the burst (the probes' "
+        "included) by its requests. The host's pace is the CPU time of a fixed piece of "
+        "Python work (bench/dynamo_layer.py's reference_cpu_ms) just before the burst: on "
+        "these shared cores it moved by a third within a few hours, and every figure "
+        "with it.",
         "",
     ]
     uploads = result["scenarios"].get("uploads", {})
@@ -714,9 +723,11 @@ def main() -> None:
         sizes = {"chat": args.chat, "plans": args.plans, "uploads": args.uploads}
         for name in scenarios:
             burst = Burst(base, makers[name](accounts, sizes[name]), probe.token)
+            pace = dynamo_layer.reference_cpu_ms()
             results[name] = run_burst(
                 burst, master_pid=server.pid, probe_interval_seconds=args.probe_interval_ms / 1000
             )
+            results[name]["reference_cpu_ms"] = pace
             if name == "uploads" and queue is not None:
                 waited = seconds_until_queue_is_empty(queue[1], queue[2], limit=600)
                 after = results[name]["seconds_to_last_answer"]

@@ -47,6 +47,7 @@ the target holds; the verdict is printed.
 import argparse
 import cProfile
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -376,6 +377,22 @@ def cpu_model() -> str | None:
     except OSError:
         pass
     return None
+
+
+def reference_cpu_ms(repeats: int = 5) -> float:
+    """CPU milliseconds of a fixed piece of Python work (JSON, hashing, sorting), the
+    best of ``repeats``: the host's pace. On shared cores the same code costs up to a
+    third more CPU from one hour to the next, which moves every figure measured."""
+    document = [{"id": n, "name": f"item-{n}", "scores": [n * 0.5, n / 3]} for n in range(2000)]
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.process_time()
+        for _ in range(5):
+            text = json.dumps(document)
+            hashlib.sha256(text.encode()).hexdigest()
+            sorted(json.loads(text), key=lambda item: item["name"])
+        best = min(best, time.process_time() - started)
+    return round(best * 1000, 1)
 
 
 def load_average() -> list[float] | None:
