@@ -114,6 +114,8 @@ class DynamoDBLocal:
             # One database whatever the credentials or region, so the AWS CLI sees
             # the same tables as the app.
             "-sharedDb",
+            # It would otherwise report its use to AWS from a developer's or CI machine.
+            "-disableTelemetry",
             *storage,
         ]
 
