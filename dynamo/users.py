@@ -19,6 +19,7 @@ sees the change once its copy is ``max_age`` seconds old.
 
 import contextlib
 import functools
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -37,6 +38,11 @@ REVOKED_REFRESH_PREFIX = "revoked-refresh#"
 REFRESH_ROTATED = "rotated"
 REFRESH_LOGGED_OUT = "logged_out"
 USER_CACHE_ALIAS = "users"
+
+# This process's reads of users on the wire (``UsersTable.get_recent``), by user id. The
+# lock is held for the dict alone, never across a call (in a gevent worker it is gevent's).
+_reads_in_flight: dict[str, set[object]] = {}
+_reads_lock = threading.Lock()
 
 
 class EmailTaken(ConditionFailed):
@@ -275,14 +281,32 @@ class UsersTable(Table):
             return self.get(user_id)
         cache = caches[USER_CACHE_ALIAS]
         user: User | None = cache.get(user_id)
-        if user is None:
+        if user is not None:
+            return user
+        read = object()
+        with _reads_lock:
+            _reads_in_flight.setdefault(user_id, set()).add(read)
+        try:
             user = self.get(user_id)
-            if user is not None:
-                cache.set(user_id, user, max_age)
+        finally:
+            with _reads_lock:
+                reads = _reads_in_flight.get(user_id, set())
+                current = read in reads
+                reads.discard(read)
+                if not reads:
+                    _reads_in_flight.pop(user_id, None)
+        # A read that was on the wire when this process wrote the user (``forget``) may
+        # have been answered before the write: it serves its own request, but it is not
+        # remembered, or the older copy would stand for ``max_age`` seconds after the write.
+        if user is not None and current:
+            cache.set(user_id, user, max_age)
         return user
 
     def forget(self, user_id: str) -> None:
-        """Drop this process's cached copy of the user (after a write, or an erasure)."""
+        """Drop this process's cached copy of the user (after a write, or an erasure), and
+        keep the reads of it on the wire now from being remembered."""
+        with _reads_lock:
+            _reads_in_flight.pop(user_id, None)
         caches[USER_CACHE_ALIAS].delete(user_id)
 
     def update_versioned(self, key: Item, **update: Any) -> Item:
