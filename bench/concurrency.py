@@ -26,9 +26,9 @@ when the last answer is in. Reported per scenario: answers, errors, the time fro
 first send to the last answer, the probes' p50/p95/max while the burst was in flight,
 and memory: the gunicorn processes' RSS and USS (memory no other process shares),
 sampled every 200 ms, idle before the burst and at its peak, and the growth per
-request in flight; the web workers' CPU per request, and the host's pace just before
-the burst (a fixed piece of work's CPU time: the same code costs more CPU on a busier
-host, so the pace says which runs can be compared). Figures go to
+request in flight; the web workers' CPU per request, and the host's pace before and
+after the run (a fixed piece of work's CPU time: the same code costs more CPU on a
+busier host, so the pace says which runs can be compared). Figures go to
 bench/results/concurrency.json and concurrency.md (``--output`` names another pair, as
 for a run with ``--worker-class gthread``); the exit status is 1 when a scenario missed
 its goal (every request answered without error within ``GOAL_SECONDS`` of the first
@@ -605,11 +605,13 @@ def markdown(result: dict) -> str:
         f"GET /users/me and GET /scans (20 scans) every {result['probe_interval_ms']} ms. "
         f"{machine['cpus']} CPUs ({machine['cpu']}), Python {machine['python']}, "
         f"{result['date']}; load average before {machine['load_before']}, after "
-        f"{machine['load_after']} (other work shares these cores: figures are pessimistic).",
+        f"{machine['load_after']} (other work shares these cores: figures are pessimistic); "
+        f"the host's pace {machine['reference_cpu_ms_before']} ms before the run, "
+        f"{machine['reference_cpu_ms_after']} ms after.",
         "",
         "| scenario | requests | answered | errors | last answer | /users/me p50 / p95 / max "
-        "| /scans p50 / p95 / max | goal | web CPU per request | host's pace |",
-        "|---|---:|---:|---:|---:|---|---|---|---:|---:|",
+        "| /scans p50 / p95 / max | goal | web CPU per request |",
+        "|---|---:|---:|---:|---:|---|---|---|---:|",
     ]
     for name, row in result["scenarios"].items():
         me, scans = row["probes"]["GET /users/me"], row["probes"]["GET /scans"]
@@ -619,7 +621,7 @@ def markdown(result: dict) -> str:
             f"| {me['p50_ms']} / {me['p95_ms']} / {me['max_ms']} ms "
             f"| {scans['p50_ms']} / {scans['p95_ms']} / {scans['max_ms']} ms "
             f"| {'met' if row['goal_met'] else 'missed'} "
-            f"| {row['server_cpu_ms_per_request']} ms | {row['reference_cpu_ms']} ms |"
+            f"| {row['server_cpu_ms_per_request']} ms |"
         )
     lines += [
         "",
@@ -646,9 +648,9 @@ def markdown(result: dict) -> str:
         "",
         "Web CPU per request is the gunicorn processes' CPU time over the burst (the probes' "
         "included) by its requests. The host's pace is the CPU time of a fixed piece of "
-        "Python work (bench/dynamo_layer.py's reference_cpu_ms) just before the burst: on "
-        "these shared cores it moved by a third within a few hours, and every figure "
-        "with it.",
+        "Python work (bench/dynamo_layer.py's reference_cpu_ms), with nothing else of the "
+        "benchmark running: on these shared cores the same code's CPU per request moved by "
+        "a third within a few hours, and every figure with it.",
         "",
     ]
     uploads = result["scenarios"].get("uploads", {})
@@ -690,6 +692,7 @@ def main() -> None:
         raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
     scratch = Path(tempfile.mkdtemp(prefix="dermalens-concurrency-"))
     load_before = dynamo_layer.load_average()
+    pace_before = dynamo_layer.reference_cpu_ms()
     gemini, gemini_url = start_fake_gemini(args.gemini_delay_seconds)
     env = server_environment(
         media_root=str(scratch / "media"),
@@ -723,11 +726,9 @@ def main() -> None:
         sizes = {"chat": args.chat, "plans": args.plans, "uploads": args.uploads}
         for name in scenarios:
             burst = Burst(base, makers[name](accounts, sizes[name]), probe.token)
-            pace = dynamo_layer.reference_cpu_ms()
             results[name] = run_burst(
                 burst, master_pid=server.pid, probe_interval_seconds=args.probe_interval_ms / 1000
             )
-            results[name]["reference_cpu_ms"] = pace
             if name == "uploads" and queue is not None:
                 waited = seconds_until_queue_is_empty(queue[1], queue[2], limit=600)
                 after = results[name]["seconds_to_last_answer"]
@@ -749,6 +750,8 @@ def main() -> None:
             "python": platform.python_version(),
             "load_before": load_before,
             "load_after": dynamo_layer.load_average(),
+            "reference_cpu_ms_before": pace_before,
+            "reference_cpu_ms_after": dynamo_layer.reference_cpu_ms(),
         },
         "locust": locust.__version__,
         "worker_class": args.worker_class,

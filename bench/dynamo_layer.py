@@ -379,7 +379,7 @@ def cpu_model() -> str | None:
     return None
 
 
-def reference_cpu_ms(repeats: int = 5) -> float:
+def reference_cpu_ms(repeats: int = 10) -> float:
     """CPU milliseconds of a fixed piece of Python work (JSON, hashing, sorting), the
     best of ``repeats``: the host's pace. On shared cores the same code costs up to a
     third more CPU from one hour to the next, which moves every figure measured."""
