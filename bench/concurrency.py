@@ -767,6 +767,9 @@ def main() -> None:
     (RESULTS / f"{args.output}.md").write_text(text)
     print(text)
     passed = all(row["goal_met"] for row in results.values())
+    # The uploaded photos (some 20 MB a run) are never needed afterwards; the logs are
+    # kept when a goal was missed.
+    shutil.rmtree(scratch / "media", ignore_errors=True)
     if passed:
         shutil.rmtree(scratch, ignore_errors=True)
     else:
