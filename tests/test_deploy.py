@@ -214,6 +214,14 @@ class TestGunicornConfig:
         assert "secret" not in stream.getvalue()
 
 
+def systemd_unit(name: str) -> configparser.ConfigParser:
+    """One of deploy/'s systemd units, its keys as written (systemd's are case-sensitive)."""
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read(DEPLOY / name)
+    return parser
+
+
 @pytest.mark.parametrize(
     ("unit", "command"),
     [
@@ -222,9 +230,7 @@ class TestGunicornConfig:
     ],
 )
 def test_systemd_units_run_unprivileged_from_the_env_file_and_restart(unit, command):
-    parser = configparser.ConfigParser(strict=False, interpolation=None)
-    parser.optionxform = str
-    parser.read(DEPLOY / unit)
+    parser = systemd_unit(unit)
     service = parser["Service"]
     assert service["User"] == "dermalens" != "root"
     assert service["EnvironmentFile"] == "/etc/dermalens/env"
@@ -239,10 +245,7 @@ def test_jobs_yield_the_cpu_to_the_web_workers_on_a_host_that_runs_both():
     # a burst of uploads; SCHED_IDLE runs them only on what the web workers leave.
     policies = {}
     for unit in ("dermalens-web.service", "dermalens-worker.service"):
-        parser = configparser.ConfigParser(strict=False, interpolation=None)
-        parser.optionxform = str
-        parser.read(DEPLOY / unit)
-        policies[unit] = parser["Service"].get("CPUSchedulingPolicy", "other")
+        policies[unit] = systemd_unit(unit)["Service"].get("CPUSchedulingPolicy", "other")
     assert policies == {"dermalens-web.service": "other", "dermalens-worker.service": "idle"}
 
 
@@ -252,9 +255,6 @@ def test_every_deploy_file_trusts_exactly_the_one_load_balancer(monkeypatch, tem
     assert gunicorn["LOAD_BALANCER_PROXIES"] == 1
     assert os.environ["NUM_PROXIES"] == "1"
     for unit in ("dermalens-web.service", "dermalens-worker.service"):
-        parser = configparser.ConfigParser(strict=False, interpolation=None)
-        parser.optionxform = str
-        parser.read(DEPLOY / unit)
-        assert parser["Service"]["Environment"] == "NUM_PROXIES=1", unit
+        assert systemd_unit(unit)["Service"]["Environment"] == "NUM_PROXIES=1", unit
     assert template["Outputs"]["NumProxies"]["Value"] == "1"
     assert load_generator().LOAD_BALANCER_PROXIES == 1
