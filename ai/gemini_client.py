@@ -34,7 +34,7 @@ from google import genai
 from google.genai import errors, types
 
 from ai.providers import AnalysisFailed
-from dermalens_site.concurrency import waiting
+from dermalens_site.concurrency import calling_out, http_call_hooks
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class GeminiClient:
                 timeout=round(settings.GEMINI_TIMEOUT_SECONDS * 1000),  # milliseconds
                 # A gevent worker keeps hundreds of calls in flight on this one client;
                 # httpx's default pool (100 connections) would make the rest queue.
-                client_args={"limits": connection_limits()},
+                client_args={"limits": connection_limits(), "event_hooks": http_call_hooks()},
                 retry_options=types.HttpRetryOptions(
                     attempts=self.max_attempts,
                     initial_delay=retry_initial_delay_seconds,
@@ -177,8 +177,9 @@ class GeminiClient:
         self, *, contents: list[Any], config: types.GenerateContentConfig
     ) -> types.GenerateContentResponse:
         try:
-            # The request's work slot is free for another while Gemini thinks.
-            with waiting():
+            # The request's work slot is free for another while the call is on the wire
+            # (the client's event hooks); building it and reading the answer is its own.
+            with calling_out():
                 return self._honouring_rate_limits(
                     lambda: self._client.models.generate_content(
                         model=self.model, contents=contents, config=config

@@ -23,9 +23,11 @@ hundreds of greenlets in the worker's run queue (reading the account, the sessio
 history; storing the message) and a cheap read arriving then would wait behind all of
 them, as would its own DynamoDB call behind theirs. So the requests that call the AI
 take one of the worker's work slots (``AI_WORK_SLOTS_PER_WORKER``) for the work they do
-themselves, first come first served, and give it back while they wait on the AI
-(``waiting()``, around every Gemini call): hundreds wait on Gemini at once, a few
-compute, and every other request (a profile, a list of scans) goes straight by. A
+themselves, first come first served, and give it back while their call to the AI is on
+the wire (``calling_out()``, around every Gemini call, and the Gemini client's httpx
+hooks): hundreds wait on Gemini at once, a few compute, and every other request (a
+profile, a list of scans) goes straight by. Building a call and reading its answer is
+the request's own work, done in its slot. A
 request keeps its place while its DynamoDB calls are on the wire (``OrderedPermits``),
 and what it does with the AI's answer queues from the moment the answer came, so a
 burst's requests reach the AI in the order they came and steadily, and none waits for
@@ -44,8 +46,8 @@ messages on 2 cores): slots held through the calls left the cores partly idle.
     gate = WorkGate(slots=4, calls=3)
     with gate.occupied():          # the AI request's own work
         prepare()                  # (its DynamoDB calls on the wire hold no slot)
-        with waiting():            # no slot held while Gemini thinks
-            call_gemini()
+        with calling_out():        # no slot held while the call to Gemini is on the wire
+            call_gemini()          # (an httpx client made with http_call_hooks())
         store()
 """
 
@@ -171,9 +173,9 @@ class WorkGate:
     First come, first served (``OrderedPermits``): a request's own work goes in the
     order the requests came, each keeping its place while its DynamoDB calls are on the
     wire; what it does with Gemini's answer is work that came when the answer did
-    (``waiting()``), behind the work that was waiting then. So no request waits for
+    (``calling_out()``), behind the work that was waiting then. So no request waits for
     ever, and the requests waiting to reach Gemini go before the answers that come back
-    meanwhile. A request in ``waiting()``, or with a call on the wire, holds no slot.
+    meanwhile. A request with a call on the wire (DynamoDB's or the AI's) holds no slot.
     """
 
     def __init__(self, slots: int, calls: int) -> None:
@@ -211,6 +213,8 @@ class _Slot:
         self.ticket = ticket
         self.held = False
         self.sending = False
+        # In ``calling_out()``: the slot goes back only while an HTTP call is on the wire.
+        self.calling_out = False
 
     def take(self) -> None:
         self.gate.semaphore.acquire(self.ticket)
@@ -273,20 +277,50 @@ def work_slot() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def waiting() -> Iterator[None]:
-    """Give the request's work slot back for the block (a wait on the AI), then take it
-    again, as work that came now (behind the work waiting already); without a slot (a
-    cheap request, a job, a test), nothing happens."""
+def calling_out() -> Iterator[None]:
+    """A block that calls the AI over HTTP, through a client made with
+    ``http_call_hooks()``: the request's slot is given back while each call is on the
+    wire, and the request holds one again when the block ends (without a slot: a job,
+    a test, nothing happens).
+
+    Building a call and reading its answer is the request's own work (google-genai
+    turns the contents and configuration into the API's JSON, and the answer into typed
+    objects: about 7 ms of CPU a chat reply), so it is done in the slot: were the slot
+    given back for the whole block, the hundreds of requests of a burst would do that
+    work all at once, ahead of every cheap request. The slot is taken again when a successful
+    answer's headers come, as work that came then (behind the work waiting already);
+    after an error status it stays free through the back-off before a retry."""
     slot = _current_slot.get()
     if slot is None or not slot.held:
         yield
         return
-    slot.give_back()
+    slot.calling_out = True
     try:
         yield
     finally:
+        slot.calling_out = False
+        if not slot.held:
+            slot.ticket = next_ticket()
+            slot.take()
+
+
+def _call_sent(request: object) -> None:
+    slot = _current_slot.get()
+    if slot is not None and slot.calling_out and slot.held:
+        slot.give_back()
+
+
+def _answer_came(response: Any) -> None:
+    slot = _current_slot.get()
+    if slot is not None and slot.calling_out and not slot.held and response.is_success:
         slot.ticket = next_ticket()
         slot.take()
+
+
+def http_call_hooks() -> dict[str, list[Callable[[Any], None]]]:
+    """httpx event hooks for an AI client's calls made in ``calling_out()`` (no-ops
+    outside it, and for a request without a slot)."""
+    return {"request": [_call_sent], "response": [_answer_came]}
 
 
 # botocore keeps one registration per id, however often a worker registers these.

@@ -4,26 +4,52 @@ per worker, any number wait on the AI, and only the AI's routes take one.
 Greenlets stand for the requests of one gevent worker; the serving tests
 (tests/test_serving.py) show the same through gunicorn. The DynamoDB calls are real
 (DynamoDB Local); a hook that sleeps in ``before-send`` stands for the time a call is
-on the wire, during which the other greenlets run.
+on the wire, during which the other greenlets run. Calls to the AI go through an httpx
+client with the work-slot hooks, whose transport sleeps as Gemini thinks; the last test
+checks the real Gemini client against the fake Gemini server, in a process patched as a
+worker is.
 """
 
+import dataclasses
 import time
+from collections.abc import Iterable
 
 import gevent
+import httpx2
 import pytest
 from django.urls import resolve
 
-from dermalens_site.concurrency import WorkGate, waiting
+from dermalens_site.concurrency import WorkGate, calling_out, http_call_hooks
 from dermalens_site.middleware import AIWorkSlotMiddleware, slot_kind
 from dynamo.client import get_client
 from dynamo.tests.factories import new_user_id
 from dynamo.users import users_table
+from tests.fake_gemini import FakeGemini, FakeResponse
+from tests.gevent_process import run_patched
 
 ULID = "01JB0000000000000000000000"
 
 
+def ai_client(seconds: float = 0.3, statuses: Iterable[int] = ()) -> httpx2.Client:
+    """An HTTP client with the work-slot hooks, as the Gemini client has: each call is on
+    the wire for ``seconds`` (its ``X-Seconds`` header if it has one) while the other
+    greenlets run, then answered ``statuses`` in turn, and 200 after them."""
+    answers = iter(statuses)
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        gevent.sleep(float(request.headers.get("X-Seconds", seconds)))
+        return httpx2.Response(next(answers, 200), json={})
+
+    return httpx2.Client(
+        base_url="http://ai.test",
+        transport=httpx2.MockTransport(answer),
+        event_hooks=http_call_hooks(),
+    )
+
+
 def test_a_few_requests_work_at_once_and_all_of_them_wait_on_the_ai_together():
     gate = WorkGate(slots=2, calls=2)
+    ai = ai_client(seconds=0.3)
     working = []
     most_working = 0
 
@@ -34,8 +60,8 @@ def test_a_few_requests_work_at_once_and_all_of_them_wait_on_the_ai_together():
             most_working = max(most_working, len(working))
             gevent.sleep(0.01)  # its own reads and writes
             working.pop()
-            with waiting():
-                gevent.sleep(0.3)  # Gemini thinking: no slot held
+            with calling_out():
+                ai.post("/generate")  # Gemini thinking: no slot held
             working.append(1)
             most_working = max(most_working, len(working))
             gevent.sleep(0.01)  # storing the reply
@@ -51,23 +77,94 @@ def test_a_few_requests_work_at_once_and_all_of_them_wait_on_the_ai_together():
     assert gate.in_use() == 0
 
 
-def test_a_slot_is_given_back_when_the_request_fails():
+def test_the_slot_is_kept_to_build_the_call_and_read_the_answer_and_free_on_the_wire():
+    """google-genai turns the request into JSON and the answer into objects: work of the
+    request's own, done in its slot, so that a burst's answers are not read all at once."""
     gate = WorkGate(slots=1, calls=1)
+    ai = ai_client(seconds=0.2)
+    turns = []
+
+    def caller() -> None:
+        with gate.occupied(), calling_out():
+            turns.append("caller builds its call")
+            gevent.sleep(0.05)  # stands for the CPU the building takes
+            response = ai.post("/generate")
+            turns.append(f"caller reads the answer ({gate.in_use()} slot in use)")
+            gevent.sleep(0.05)
+            turns.append(f"caller done ({response.status_code})")
+
+    def other() -> None:
+        with gate.occupied():
+            turns.append("other works")
+
+    first = gevent.spawn(caller)
+    gevent.sleep(0)  # the caller holds the slot; the other request queues for it
+    gevent.joinall([first, gevent.spawn(other)], raise_error=True)
+
+    assert turns == [
+        "caller builds its call",
+        "other works",
+        "caller reads the answer (1 slot in use)",
+        "caller done (200)",
+    ]
+    assert gate.in_use() == 0
+
+
+def test_after_an_error_answer_the_slot_stays_free_through_the_back_off():
+    gate = WorkGate(slots=1, calls=1)
+    ai = ai_client(seconds=0.02, statuses=[503])
+    turns = []
+
+    def caller() -> None:
+        with gate.occupied(), calling_out():
+            turns.append(f"caller got {ai.post('/generate').status_code}")
+            gevent.sleep(0.2)  # the back-off before trying again
+            turns.append(f"caller got {ai.post('/generate').status_code}")
+            turns.append(f"caller reads the answer ({gate.in_use()} slot in use)")
+        turns.append("caller done")
+
+    def other() -> None:
+        gevent.sleep(0.1)  # comes during the back-off
+        with gate.occupied():
+            turns.append("other works")
+
+    gevent.joinall([gevent.spawn(caller), gevent.spawn(other)], raise_error=True)
+
+    assert turns == [
+        "caller got 503",
+        "other works",
+        "caller got 200",
+        "caller reads the answer (1 slot in use)",
+        "caller done",
+    ]
+    assert gate.in_use() == 0
+
+
+@pytest.mark.parametrize("failure", ["in the block", "on the wire"])
+def test_a_slot_is_given_back_when_the_request_fails(failure):
+    def down(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ConnectError("Gemini is down", request=request)
+
+    gate = WorkGate(slots=1, calls=1)
+    unreachable = httpx2.Client(transport=httpx2.MockTransport(down), event_hooks=http_call_hooks())
 
     def failing() -> None:
-        with gate.occupied(), waiting():
-            raise RuntimeError("Gemini is down")
+        with gate.occupied(), calling_out():
+            if failure == "in the block":
+                raise RuntimeError("the answer was not JSON")
+            unreachable.post("http://ai.test/generate")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises((RuntimeError, httpx2.ConnectError)):
         failing()
     assert gate.in_use() == 0
     with gate.occupied():  # the next request gets it
         assert gate.in_use() == 1
 
 
-def test_waiting_without_a_slot_changes_nothing():
+def test_calling_out_without_a_slot_changes_nothing():
     gate = WorkGate(slots=1, calls=1)
-    with waiting():  # a job or a test calling Gemini: no slot to give back
+    with calling_out():  # a job or a test calling Gemini: no slot to give back
+        assert ai_client(seconds=0).post("/generate").status_code == 200
         assert gate.in_use() == 0
 
 
@@ -75,14 +172,15 @@ def test_an_answer_from_the_ai_is_handled_after_the_work_already_waiting_then():
     """What a request does with Gemini's answer is work that came when the answer did:
     behind the requests waiting then, before the ones that come after it."""
     gate = WorkGate(slots=1, calls=1)
+    ai = ai_client()
     turns = []
 
     def request(name: str, ai_seconds: float = 1.0) -> None:
         with gate.occupied():
             turns.append(f"{name} prepares")
             gevent.sleep(0.02)
-            with waiting():
-                gevent.sleep(ai_seconds)
+            with calling_out():
+                ai.post("/generate", headers={"X-Seconds": str(ai_seconds)})
             turns.append(f"{name} stores")
 
     first = gevent.spawn(request, "first", ai_seconds=0.01)
@@ -274,3 +372,48 @@ def test_photo_work_has_slots_of_its_own_beside_the_ai_slots():
         holding.release()
     gevent.joinall([*uploads, chat], timeout=5)
     assert len(seen) == 4 and (ai.in_use(), photo.in_use()) == (0, 0)
+
+
+GEMINI_CALL_IN_A_SLOT = """
+import json
+
+import gevent
+
+import dermalens_site.wsgi  # set up as a worker is
+from ai.chat import ChatContext
+from ai.providers import get_provider
+from dermalens_site.concurrency import WorkGate
+
+gate = WorkGate(slots=1, calls=1)
+order = []
+
+
+def asker():
+    with gate.occupied():
+        reply = get_provider("chat").reply(context=ChatContext(), history=[], message="Retinol?")
+        order.append("reply: " + reply)
+
+
+def other():
+    gevent.sleep(0.3)  # the asker's call is on the wire by then
+    with gate.occupied():
+        order.append("other request")
+
+
+gevent.joinall([gevent.spawn(asker), gevent.spawn(other)], raise_error=True)
+print(json.dumps(order))
+"""
+
+
+def test_the_gemini_client_gives_the_slot_back_while_gemini_thinks():
+    answer = dataclasses.replace(FakeResponse.text_answer("Yes, at night."), delay_seconds=1.0)
+    with FakeGemini(responder=lambda request: answer, keep_requests=False) as server:
+        order = run_patched(
+            GEMINI_CALL_IN_A_SLOT,
+            AI_PROVIDER="gemini",
+            GEMINI_API_KEY="test-key",
+            GEMINI_BASE_URL=server.base_url,
+            GEMINI_MAX_ATTEMPTS="1",
+        )
+
+    assert order == ["other request", "reply: Yes, at night."]
