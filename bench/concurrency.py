@@ -61,7 +61,6 @@ from typing import Any, ClassVar
 
 import gevent
 import psutil
-import requests
 from gevent.event import Event
 from locust.env import Environment
 from locust.exception import StopUser
@@ -87,7 +86,6 @@ PROBE_SCANS = 20
 REQUEST_TIMEOUT_SECONDS = 120.0
 MEMORY_SAMPLE_SECONDS = 0.2
 WARM_UP_SECONDS = 1.0
-STOP_SECONDS = 10
 # The accounts' one password hash (Argon2 of a throwaway password), made once.
 PASSWORD = "concurrency-bench-password"  # noqa: S105 (a throwaway, for bench accounts)
 MESSAGE = "Is niacinamide fine with my retinol? ({})"
@@ -447,16 +445,6 @@ def start_fake_gemini(delay_seconds: float) -> tuple[subprocess.Popen, str]:
     return server, server.stdout.readline().strip()
 
 
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM; gunicorn waits for kept-alive connections, so not for ever."""
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def server_environment(
     *, media_root: str, gemini_base_url: str, worker_class: str, workers: int | None
 ) -> dict[str, str]:
@@ -481,35 +469,6 @@ def server_environment(
     else:
         env.pop("WEB_CONCURRENCY", None)
     return env
-
-
-def start_gunicorn(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
-    """gunicorn as deployed (deploy/gunicorn.conf.py) on a free port."""
-    from dynamo.local import free_port
-
-    port = free_port()
-    server = subprocess.Popen(  # noqa: S603 (our own server)
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "--config",
-            str(ROOT / "deploy" / "gunicorn.conf.py"),
-            "dermalens_site.wsgi",
-        ],
-        cwd=ROOT,
-        env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("w"),
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"{base}/api/v1/health", timeout=2).raise_for_status()
-            return server, base
-        except requests.RequestException:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit(f"gunicorn did not start within 60 s; its log: {log}")
 
 
 def seed_accounts(count: int, *, sessions_each: int, scans_each: int) -> list[Account]:
@@ -708,7 +667,7 @@ def main() -> None:
     server = worker = None
     results: dict[str, dict] = {}
     try:
-        server, base = start_gunicorn(env, scratch / "gunicorn.log")
+        server, base = load.start_gunicorn(env, scratch / "gunicorn.log")
         if queue is not None:
             worker = start_jobs_worker(env, scratch / "jobs_worker.log")
         print(f"gunicorn on {base}; seeding accounts", flush=True)
@@ -740,7 +699,7 @@ def main() -> None:
     finally:
         for process in (worker, server, gemini, queue[0] if queue else None):
             if process is not None:
-                stop(process)
+                load.stop(process)
         local.stop()
     result = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -1,7 +1,7 @@
 """Load test: Locust's simulated users drive the API through gunicorn against DynamoDB Local,
 chat through a fake Gemini server that fails for a while in the middle of the run.
 
-    .venv/bin/python bench/load.py [--users 20] [--seconds 75] [--workers 4]
+    .venv/bin/python bench/load.py [--users 20] [--seconds 75] [--workers N]
                                    [--outage-at 30] [--outage-seconds 15]
 
 Locust runs headless, as a library, in this process. Each simulated user registers, logs
@@ -47,6 +47,7 @@ from typing import Any, ClassVar
 # subprocess), so it stays above every import that may load ssl (requests, urllib3).
 import gevent
 import locust
+import psutil
 import requests
 from locust.contrib.fasthttp import ResponseContextManager
 from locust.env import Environment
@@ -65,6 +66,8 @@ RESULTS = ROOT / "bench" / "results"
 SAMPLE = ROOT / "tests" / "data" / "astronaut.jpg"
 PAGE_LIMIT = 100
 REQUEST_TIMEOUT_SECONDS = 30
+# gunicorn waits for kept-alive connections on SIGTERM: this long, then it is killed.
+STOP_SECONDS = 10
 # Short Gemini retries, so that an outage costs a chat message well under a second.
 GEMINI_SETTINGS = {
     "GEMINI_API_KEY": "bench-load-fake-key",
@@ -555,23 +558,22 @@ def endpoint_rows(stats: RequestStats, statuses: dict[str, Counter[str]]) -> lis
     return [*rows, endpoint_row("all", stats.total, everything)]
 
 
-def start_gunicorn(env: dict[str, str], workers: int, log: Path) -> tuple[subprocess.Popen, str]:
+def start_gunicorn(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+    """gunicorn as deployed (deploy/gunicorn.conf.py: gevent workers, their work slots,
+    keep-alive, timeouts) on a free port; ``WEB_CONCURRENCY`` in ``env`` sets the
+    workers, as in production."""
     from dynamo.local import free_port
 
     port = free_port()
     server = subprocess.Popen(  # noqa: S603 (our own server)
         [
             str(Path(sys.executable).parent / "gunicorn"),
+            "--config",
+            str(ROOT / "deploy" / "gunicorn.conf.py"),
             "dermalens_site.wsgi",
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--timeout",
-            "60",
         ],
         cwd=ROOT,
-        env=env,
+        env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
         stdout=subprocess.DEVNULL,
         stderr=log.open("w"),
     )
@@ -585,6 +587,16 @@ def start_gunicorn(env: dict[str, str], workers: int, log: Path) -> tuple[subpro
             time.sleep(0.2)
     server.kill()
     raise SystemExit(f"gunicorn did not start within 60 s; its log: {log}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM; gunicorn waits for kept-alive connections, so not for ever."""
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def outage_summary(run: LoadRun, rows: list[dict], integrity: dict, *, planned: bool) -> dict:
@@ -695,7 +707,12 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=75)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="gunicorn workers (default: as deployed, deploy/gunicorn.conf.py)",
+    )
     parser.add_argument(
         "--outage-at", type=float, default=30, help="seconds into the run when Gemini fails"
     )
@@ -731,7 +748,12 @@ def main() -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        server, base = start_gunicorn(env, args.workers, scratch / "gunicorn.log")
+        if args.workers:
+            env["WEB_CONCURRENCY"] = str(args.workers)
+        else:
+            env.pop("WEB_CONCURRENCY", None)
+        server, base = start_gunicorn(env, scratch / "gunicorn.log")
+        workers = len(psutil.Process(server.pid).children())
         upload_body, upload_content_type = encode_multipart_formdata(
             {"image": ("face.jpg", SAMPLE.read_bytes(), "image/jpeg"), "area": "face"}
         )
@@ -747,8 +769,7 @@ def main() -> None:
         integrity = check_integrity(run.ledgers, base)
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+            stop(server)
         dynamodb.stop()
         fake_gemini.stop()
         shutil.rmtree(scratch / "media", ignore_errors=True)
@@ -770,7 +791,7 @@ def main() -> None:
         "locust": locust.__version__,
         "users": args.users,
         "seconds": round(elapsed, 1),
-        "workers": args.workers,
+        "workers": workers,
         "photo_bytes": SAMPLE.stat().st_size,
         "ai_provider": "offline",
         "ai_chat_provider": "gemini (fake server)",
