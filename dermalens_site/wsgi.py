@@ -3,8 +3,9 @@
 Each worker imports this once (a gevent worker after it has monkey-patched the standard
 library: deploy/gunicorn.conf.py). After Django is set up, the DynamoDB client built
 (botocore loads its service model then, not on the first request) and the AI providers
-made (google-genai and its pydantic models load then, not in the first request of a
-worker while hundreds more wait behind it; a bad AI setting stops start-up), the URL
+made (google-genai loads then, and the pydantic models of a Gemini call are built, not
+in the first request of a worker while hundreds more wait behind it; a bad AI setting
+stops start-up), the URL
 configuration resolved (every view and service module imported), the token backend
 made (PyJWT and cryptography imported for the first token checked), the Celery app
 finalised (its tasks bound), with a jobs queue the process's SQS client made, on S3

@@ -6,7 +6,10 @@ jobs queue configured at addresses where nothing listens: the clients are made, 
 request is sent for them.
 """
 
+import statistics
+
 from dynamo.local import free_port
+from tests.fake_gemini import FakeGemini, FakeResponse
 from tests.gevent_process import run_patched
 
 WORKER_START = """
@@ -50,3 +53,38 @@ def test_a_worker_makes_its_clients_and_imports_its_views_before_the_first_reque
         "s3_connection": True,
         "ses_clients": 1,
     }
+
+
+FIRST_GEMINI_CALLS = """
+import json
+import time
+
+import dermalens_site.wsgi  # a worker's start: the AI providers are made
+from ai.chat import ChatContext
+from ai.providers import get_provider
+
+chat = get_provider("chat")
+cpu_seconds = []
+for _ in range(4):
+    started = time.process_time()
+    chat.reply(context=ChatContext(), history=[], message="Is retinol safe?")
+    cpu_seconds.append(time.process_time() - started)
+print(json.dumps(cpu_seconds))
+"""
+
+
+def test_a_fresh_workers_first_gemini_call_costs_about_what_the_next_ones_do():
+    """google-genai builds its pydantic models on first use: in a worker's first chat
+    reply that was ten times a later reply's CPU, while the worker's other requests
+    waited. The worker builds them as it starts."""
+    answer = FakeResponse.text_answer("Yes, at night.")
+    with FakeGemini(responder=lambda request: answer, keep_requests=False) as server:
+        first, *later = run_patched(
+            FIRST_GEMINI_CALLS,
+            AI_PROVIDER="gemini",
+            GEMINI_API_KEY="test-key",
+            GEMINI_BASE_URL=server.base_url,
+            GEMINI_MAX_ATTEMPTS="1",
+        )
+
+    assert first < 5 * statistics.median(later)
