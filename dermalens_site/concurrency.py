@@ -27,14 +27,13 @@ themselves, first come first served, and give it back while their call to the AI
 the wire (``calling_out()``, around every Gemini call, and the Gemini client's httpx
 hooks): hundreds wait on Gemini at once, a few compute, and every other request (a
 profile, a list of scans) goes straight by. Building a call and reading its answer is
-the request's own work, done in its slot. A
-request keeps its place while its DynamoDB calls are on the wire (``OrderedPermits``),
-and what it does with the AI's answer queues from the moment the answer came, so a
-burst's requests reach the AI in the order they came and steadily, and none waits for
-ever. The requests that work on a photo (an upload: decoding, re-encoding, storing) have
-a gate of their own with fewer slots (``PHOTO_WORK_SLOTS_PER_WORKER``,
-``photo_work_gate``): their CPU and GIL hold the worker's other requests more than an AI
-request's do.
+the request's own work, done in its slot. A request keeps its place while its DynamoDB
+calls are on the wire (``OrderedPermits``), and what it does with the AI's answer
+queues from the moment the answer came, so a burst's requests reach the AI in the order
+they came and steadily, and none waits for ever. The requests that work on a photo (an
+upload: decoding, re-encoding, storing) have a gate of their own with fewer slots
+(``PHOTO_WORK_SLOTS_PER_WORKER``, ``photo_work_gate``): their CPU and GIL hold the
+worker's other requests more than an AI request's do.
 
 A slot counts work, not waits: while one of the request's DynamoDB calls is on the wire
 the slot is free for another request too (botocore's ``before-send`` and ``needs-retry``
@@ -285,11 +284,12 @@ def calling_out() -> Iterator[None]:
 
     Building a call and reading its answer is the request's own work (google-genai
     turns the contents and configuration into the API's JSON, and the answer into typed
-    objects: about 7 ms of CPU a chat reply), so it is done in the slot: were the slot
-    given back for the whole block, the hundreds of requests of a burst would do that
-    work all at once, ahead of every cheap request. The slot is taken again when a successful
-    answer's headers come, as work that came then (behind the work waiting already);
-    after an error status it stays free through the back-off before a retry."""
+    objects: about 7 ms of CPU for a chat reply with ten earlier messages), so it is
+    done in the slot: were the slot given back for the whole block, the hundreds of
+    requests of a burst would do that work all at once, ahead of every cheap request.
+    The slot is taken again when a successful answer's headers come, as work that came
+    then (behind the work waiting already); after an error status it stays free through
+    the back-off before a retry."""
     slot = _current_slot.get()
     if slot is None or not slot.held:
         yield
