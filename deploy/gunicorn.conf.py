@@ -61,6 +61,14 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 # Requests in flight per worker; past it, connections wait in the listen backlog.
 worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 1000)
 backlog = 2048
+# The workers accept from the master's one listening socket, whose backlog holds new
+# connections while a worker restarts (max_requests, below). A socket per worker
+# (SO_REUSEPORT) would share a burst's connections evenly, where the shared socket gave
+# one of two workers 55 % of them (bench/concurrency.py's chat burst, four runs); but
+# then a restarting worker's connections are refused or reset: about 1,500-2,300 refused
+# and 100 reset in 30 s of recycling workers, with or without net.ipv4.tcp_migrate_req,
+# none with the shared socket (tests/test_serving.py checks it).
+reuse_port = False
 threads = _int("GUNICORN_THREADS", 4)  # gthread only
 # A gevent worker that has not run its event loop for this long is stuck and replaced
 # (a slow request does not count: it waits cooperatively). With gthread, a request may

@@ -22,6 +22,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
 from django.core.management import call_command
 
@@ -61,7 +62,10 @@ def gemini():
         yield server, responder
 
 
-def start_gunicorn(*, gemini_url: str, **overrides: str) -> tuple[subprocess.Popen, str]:
+def start_gunicorn(
+    *, gemini_url: str, options: tuple[str, ...] = (), **overrides: str
+) -> tuple[subprocess.Popen, str]:
+    """gunicorn with deploy/gunicorn.conf.py; ``options`` are command-line settings on top."""
     port = free_port()
     env = {
         **os.environ,
@@ -82,6 +86,7 @@ def start_gunicorn(*, gemini_url: str, **overrides: str) -> tuple[subprocess.Pop
             str(Path(sys.executable).parent / "gunicorn"),
             "--config",
             str(ROOT / "deploy" / "gunicorn.conf.py"),
+            *options,
             "dermalens_site.wsgi",
         ],
         cwd=ROOT,
@@ -359,3 +364,40 @@ def test_uploads_analysed_by_gemini_are_answered_beside_a_read(served, register)
         thread.join()
     assert status == 200
     assert uploaded == [201] * 4
+
+
+def test_no_connection_is_refused_or_reset_while_workers_restart(gemini):
+    """Each worker is replaced after ``max_requests``: the connections that come while it
+    restarts wait in the shared listen backlog for a worker, and none is refused or
+    reset (with a socket per worker, SO_REUSEPORT, some were: see deploy/gunicorn.conf.py).
+    Here a worker is replaced after about 60 requests, so each one restarts several times.
+    """
+    server, port = start_gunicorn(
+        gemini_url=gemini[0].base_url,
+        options=("--max-requests", "60", "--max-requests-jitter", "10"),
+    )
+    try:
+        master = psutil.Process(server.pid)
+        workers_seen = {child.pid for child in master.children()}
+        statuses: list[int] = []
+        deadline = time.monotonic() + 60
+        done = threading.Event()
+
+        def keep_connecting() -> None:
+            while not done.is_set():
+                statuses.append(call(port, "GET", "/api/v1/health", token=None, timeout=30)[0])
+
+        clients = [threading.Thread(target=keep_connecting) for _ in range(8)]
+        for client in clients:
+            client.start()
+        # Until each of the two workers has been replaced at least twice.
+        while len(workers_seen) < 6 and time.monotonic() < deadline:
+            workers_seen |= {child.pid for child in master.children()}
+            time.sleep(0.05)
+        done.set()
+        for client in clients:
+            client.join()
+    finally:
+        stop_gunicorn(server)
+    assert len(workers_seen) >= 6, "the workers were not replaced"
+    assert Counter(statuses) == {200: len(statuses)}
