@@ -33,6 +33,7 @@ import pydantic
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from google import genai
+from google.genai import _common as genai_common
 from google.genai import errors, types
 
 from ai.providers import AnalysisFailed
@@ -158,6 +159,30 @@ def build_call_models() -> int:
     return len(built)
 
 
+def _holds_pair(model: pydantic.BaseModel, item: object) -> bool:
+    """``item in model``, answered as pydantic answers it, without listing the fields
+    when ``item`` is a name: iterating a model gives its (name, value) pairs, so a name
+    is never in it."""
+    if isinstance(item, str):
+        return False
+    return any(pair is item or pair == item for pair in model)
+
+
+@functools.cache
+def answer_name_lookups_directly() -> None:
+    """Make google-genai's ``name in model`` cheap; the requests it builds are unchanged.
+
+    Its converters read each field of a request with ``get_value_by_path``, which asks
+    ``name in data`` before ``getattr``. For a pydantic model (the request's parameters,
+    its config, their parts) ``in`` falls back to iterating the model, and pydantic
+    makes a list of every (name, value) pair for each lookup, only to find no match: for
+    a chat reply with ten earlier turns, some 7,000 pairs, and the call cost 7.0 ms of
+    CPU in our process against 4.6 ms with this (bench/ai_calls.py). google-genai's
+    models get the ``__contains__`` that pydantic's lack, with the same answers.
+    """
+    genai_common.BaseModel.__contains__ = _holds_pair  # type: ignore[operator]
+
+
 class GeminiClient:
     """One google-genai client per provider instance, configured from the GEMINI_* settings."""
 
@@ -184,6 +209,7 @@ class GeminiClient:
         for use in THINKING_SETTINGS:
             thinking_config(use)  # a bad setting stops start-up, not the first scan
         build_call_models()
+        answer_name_lookups_directly()
         self.model: str = settings.GEMINI_MODEL
         self.api_version: str = settings.GEMINI_API_VERSION
         self.max_attempts: int = settings.GEMINI_MAX_ATTEMPTS
