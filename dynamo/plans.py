@@ -196,7 +196,8 @@ class PlansTable(Table):
 
         Either ``new_plan`` (stored now, as active) or ``plan_id`` (an existing plan,
         optionally at ``expected_version``). A concurrent activation makes the pointer's
-        condition fail; the attempt is repeated against the new pointer.
+        condition fail; the attempt is repeated against the new pointer. Returns the plan
+        as stored: a new plan as it was written, an existing one read back.
         """
         target = new_plan.plan_id if new_plan else plan_id
         if target is None:
@@ -233,6 +234,8 @@ class PlansTable(Table):
                     raise Unavailable(cause=err) from err
                 # The pointer moved (or a transaction overlapped): read it again.
                 time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 (jitter)
+        if new_plan is not None:
+            return plan_from_item(new_plan_item(new_plan))
         activated = self.get(user_id, target, consistent=True)
         if activated is None:
             raise ItemNotFound()
@@ -247,11 +250,10 @@ class PlansTable(Table):
         updated_at: str,
     ) -> dict[str, Any]:
         if new_plan is not None:
-            item = plan_to_item(replace(new_plan, status="active"))
             return {
                 "Put": {
                     "TableName": self.name,
-                    "Item": item,
+                    "Item": new_plan_item(new_plan),
                     "ConditionExpression": "attribute_not_exists(plan_id)",
                 }
             }
@@ -458,6 +460,11 @@ class PlansTable(Table):
             cursor = page.next_cursor
             if cursor is None:
                 return check_ins
+
+
+def new_plan_item(plan: Plan) -> Item:
+    """The item a new plan is stored as: active from the start."""
+    return plan_to_item(replace(plan, status="active"))
 
 
 def plan_created_actions(plan: Plan) -> list[dict[str, Any]]:

@@ -38,7 +38,12 @@ class Adherence:
 
 
 def plan_adherence(*, user_id: str, plan_id: str) -> Adherence:
-    check_ins = sorted(plans_table().all_check_ins(user_id, plan_id), key=lambda c: c.date)
+    return adherence_of(plans_table().all_check_ins(user_id, plan_id))
+
+
+def adherence_of(check_ins: list[CheckIn]) -> Adherence:
+    """A plan's adherence from its check-ins (any order); none yet for a new plan."""
+    check_ins = sorted(check_ins, key=lambda c: c.date)
     done = sum(int(c.am_done) + int(c.pm_done) for c in check_ins)
     planned = 2 * len(check_ins)
     return Adherence(

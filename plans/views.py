@@ -30,8 +30,10 @@ ERRORS = ERROR_RESPONSES
 ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
 
 
-def plan_detail(plan) -> dict:
-    adherence = selectors.plan_adherence(user_id=plan.user_id, plan_id=plan.plan_id)
+def plan_detail(plan, *, adherence: selectors.Adherence | None = None) -> dict:
+    """The plan with its adherence (read from its check-ins unless given)."""
+    if adherence is None:
+        adherence = selectors.plan_adherence(user_id=plan.user_id, plan_id=plan.plan_id)
     plan_data = {**asdict(plan), "adherence": asdict(adherence)}
     return PlanDetailSerializer(plan_data).data
 
@@ -61,7 +63,9 @@ class PlanViewSet(viewsets.ViewSet):
     def create(self, request):
         params = validated(PlanCreateSerializer, request.data)
         plan = services.create_plan(user=request.user, scan_id=params.get("scan_id"))
-        return Response(plan_detail(plan), status=status.HTTP_201_CREATED)
+        # A plan made just now has no check-ins: nothing to read.
+        created = plan_detail(plan, adherence=selectors.adherence_of([]))
+        return Response(created, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: PlanDetailSerializer, **ERRORS})
     @action(detail=False, methods=["get"])

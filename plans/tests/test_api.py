@@ -8,6 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from dynamo.metrics import measure_dynamodb
 from dynamo.plans import plans_table
 from dynamo.users import users_table
 from scans.tests.conftest import SAMPLE_FACE
@@ -117,6 +118,45 @@ class TestCreate:
         assert sorted(p["status"] for p in plans) == ["active", "archived"]
         active = auth_client.get(f"{PLANS}/active").json()
         assert active["plan_id"] == next(p["plan_id"] for p in plans if p["status"] == "active")
+
+    @pytest.mark.parametrize(
+        ("profile", "scan_first", "plans_before"),
+        [
+            ({}, False, 0),
+            ({}, True, 0),
+            ({"skin_type": "sensitive", "sensitivities": ["fragrance", "retinoids"]}, True, 1),
+            ({"pregnant_or_breastfeeding": True, "skin_concerns": ["acne"]}, True, 2),
+        ],
+        ids=["no scan", "from a scan", "sensitive, replacing a plan", "pregnant, third plan"],
+    )
+    def test_the_answer_is_the_plan_as_a_read_of_it_returns_it(
+        self, auth_client, profile, scan_first, plans_before
+    ):
+        if profile:
+            assert auth_client.patch("/api/v1/users/me", profile).status_code == 200
+        if scan_first:
+            scanned(auth_client)
+        for _ in range(plans_before):
+            assert auth_client.post(PLANS, {}).status_code == 201
+
+        created = auth_client.post(PLANS, {})
+
+        assert created.status_code == 201
+        read = auth_client.get(f"{PLANS}/{created.json()['plan_id']}")
+        assert created.json() == read.json()
+        assert created.json()["adherence"]["check_ins"] == 0
+
+    def test_creating_a_plan_reads_nothing_back(self, auth_client):
+        scanned(auth_client)
+        auth_client.post(PLANS, {})  # an active plan to archive, and a worker that knows the user
+
+        with measure_dynamodb() as usage:
+            created = auth_client.post(PLANS, {})
+
+        assert created.status_code == 201
+        # The profile (strongly consistent), the latest analysis, the active-plan pointer,
+        # and one transaction; neither the stored plan nor its (no) check-ins read back.
+        assert usage.calls_by_operation == {"GetItem": 2, "Query": 1, "TransactWriteItems": 1}
 
     def test_a_plan_from_an_unknown_or_unanalysed_scan_is_refused(self, auth_client):
         missing = auth_client.post(PLANS, {"scan_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"})
