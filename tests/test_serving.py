@@ -390,7 +390,7 @@ def test_no_connection_is_refused_or_reset_while_workers_restart(gemini):
         clients = [threading.Thread(target=keep_connecting) for _ in range(8)]
         for client in clients:
             client.start()
-        # Until each of the two workers has been replaced at least twice.
+        # Until the workers have been replaced four times in all.
         while len(workers_seen) < 6 and time.monotonic() < deadline:
             workers_seen |= {child.pid for child in master.children()}
             time.sleep(0.05)

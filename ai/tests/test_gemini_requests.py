@@ -131,6 +131,7 @@ def test_building_and_reading_a_call_lists_no_model_fields(use, gemini, fake_gem
 
 
 def test_in_answers_as_pydantic_does(gemini):
+    # Making the provider (the fixture) gave google-genai's models their ``in``.
     config = generation_config(instruction="Answer briefly.", use="chat", temperature=0.5)
     content = types.Content(role="user", parts=[types.Part(text="Hello")])
     for model in (config, content, content.parts[0]):
