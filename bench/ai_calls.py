@@ -8,9 +8,10 @@ client, for the uses a burst is made of: a chat reply with ten earlier turns, a
 session's first message, and a plan draft. Each round times ``--calls`` calls of each
 use with google-genai as it ships and as the provider runs it (``in`` answered directly
 on google-genai's models: ``ai.gemini_client.answer_name_lookups_directly``), in turn,
-and reports the CPU time of this process per call (median of the rounds), and how many
-(name, value) pairs of its models pydantic listed per call. A photo analysis is left
-out: measuring the photo (bench/repeatability.py) costs some 70 ms beside its call's few.
+and reports the CPU time of this process (a plain one, not a gevent worker) per call
+(median of the rounds), and how many (name, value) pairs of its models pydantic listed
+per call. A photo analysis is left out: measuring the photo (bench/repeatability.py)
+costs some 70 ms beside its call's few.
 Figures go to bench/results/ai_calls.json and ai_calls.md.
 """
 
@@ -32,8 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-import dynamo_layer  # noqa: E402 (the benchmarks' environment and the host's pace)
-import load  # noqa: E402 (the benchmarks' Gemini settings)
+import dynamo_layer  # noqa: E402 (the benchmarks' environment, Gemini settings, host's pace)
 
 RESULTS_DIR = ROOT / "bench" / "results"
 WARM_UP_CALLS = 20
@@ -206,7 +206,7 @@ def main() -> int:
         os.environ.update(
             {
                 **dynamo_layer.BENCH_ENVIRONMENT,
-                **load.GEMINI_SETTINGS,
+                **dynamo_layer.GEMINI_SETTINGS,
                 "GEMINI_BASE_URL": base_url,
                 "LOG_LEVEL": "ERROR",
             }

@@ -99,6 +99,16 @@ BENCH_ENVIRONMENT = {
     # Inherited by the Java process: DynamoDB Local sends no usage telemetry.
     "DDB_LOCAL_TELEMETRY": "0",
 }
+# Gemini against the fake server: short retries, so that an outage costs a chat message
+# well under a second.
+GEMINI_SETTINGS = {
+    "GEMINI_API_KEY": "bench-load-fake-key",
+    "GEMINI_MODEL": "gemini-2.5-flash",
+    "GEMINI_TIMEOUT_SECONDS": "5",
+    "GEMINI_MAX_ATTEMPTS": "2",
+    "GEMINI_RETRY_INITIAL_DELAY_SECONDS": "0.05",
+    "GEMINI_RETRY_MAX_DELAY_SECONDS": "0.2",
+}
 
 if TYPE_CHECKING:
     from dynamo.codec import Item

@@ -68,15 +68,6 @@ PAGE_LIMIT = 100
 REQUEST_TIMEOUT_SECONDS = 30
 # gunicorn waits for kept-alive connections on SIGTERM: this long, then it is killed.
 STOP_SECONDS = 10
-# Short Gemini retries, so that an outage costs a chat message well under a second.
-GEMINI_SETTINGS = {
-    "GEMINI_API_KEY": "bench-load-fake-key",
-    "GEMINI_MODEL": "gemini-2.5-flash",
-    "GEMINI_TIMEOUT_SECONDS": "5",
-    "GEMINI_MAX_ATTEMPTS": "2",
-    "GEMINI_RETRY_INITIAL_DELAY_SECONDS": "0.05",
-    "GEMINI_RETRY_MAX_DELAY_SECONDS": "0.2",
-}
 # What the fake Gemini answers while it fails, in turn.
 OUTAGE_STATUSES = (503, 500, 429)
 # A 503 for a chat message slower than this is an error: the app's bounded retries, not
@@ -118,7 +109,7 @@ def server_environment(*, media_root: str, gemini_base_url: str) -> dict[str, st
         "DYNAMODB_AUDIT_TABLE": "bench-load-audit",
         "AI_PROVIDER": "offline",
         "AI_CHAT_PROVIDER": "gemini",
-        **GEMINI_SETTINGS,
+        **dynamo_layer.GEMINI_SETTINGS,
         "GEMINI_BASE_URL": gemini_base_url,
         "AI_ANALYSES_PER_DAY": "100000",
         "AI_REPLIES_PER_DAY": "100000",
@@ -795,7 +786,9 @@ def main() -> None:
         "photo_bytes": SAMPLE.stat().st_size,
         "ai_provider": "offline",
         "ai_chat_provider": "gemini (fake server)",
-        "gemini_settings": {k: v for k, v in GEMINI_SETTINGS.items() if k != "GEMINI_API_KEY"},
+        "gemini_settings": {
+            k: v for k, v in dynamo_layer.GEMINI_SETTINGS.items() if k != "GEMINI_API_KEY"
+        },
         "requests": requests_made,
         "errors": errors,
         "error_rate": errors / requests_made if requests_made else 1.0,

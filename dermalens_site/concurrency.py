@@ -284,7 +284,7 @@ def calling_out() -> Iterator[None]:
 
     Building a call and reading its answer is the request's own work (google-genai
     turns the contents and configuration into the API's JSON, and the answer into typed
-    objects: about 5 ms of CPU for a chat reply with ten earlier messages), so it is
+    objects: 3-5 ms of CPU for a chat reply with ten earlier messages), so it is
     done in the slot: were the slot given back for the whole block, the hundreds of
     requests of a burst would do that work all at once, ahead of every cheap request.
     The slot is taken again when a successful answer's headers come, as work that came
