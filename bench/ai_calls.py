@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -38,14 +37,6 @@ import dynamo_layer  # noqa: E402 (the benchmarks' environment, Gemini settings,
 RESULTS_DIR = ROOT / "bench" / "results"
 WARM_UP_CALLS = 20
 HISTORY_TURNS = 10
-
-
-def start_fake_gemini() -> tuple[subprocess.Popen, str]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_gemini"], cwd=ROOT, stdout=subprocess.PIPE, text=True
-    )
-    assert server.stdout is not None
-    return server, server.stdout.readline().strip()
 
 
 def uses() -> dict[str, Callable[[Any], object]]:
@@ -201,7 +192,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    server, base_url = start_fake_gemini()
+    server, base_url = dynamo_layer.start_fake_gemini()
     try:
         os.environ.update(
             {

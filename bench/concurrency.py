@@ -434,17 +434,6 @@ def seconds_until_queue_is_empty(endpoint: str, url: str, *, limit: float) -> fl
     return None
 
 
-def start_fake_gemini(delay_seconds: float) -> tuple[subprocess.Popen, str]:
-    """``tests/fake_gemini.py`` in a process of its own, so this one's CPU is Locust's."""
-    server = subprocess.Popen(  # noqa: S603 (our own test server)
-        [sys.executable, "-m", "tests.fake_gemini", "--delay-seconds", str(delay_seconds)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    return server, server.stdout.readline().strip()
-
-
 def server_environment(
     *, media_root: str, gemini_base_url: str, worker_class: str, workers: int | None
 ) -> dict[str, str]:
@@ -652,7 +641,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="dermalens-concurrency-"))
     load_before = dynamo_layer.load_average()
     pace_before = dynamo_layer.reference_cpu_ms()
-    gemini, gemini_url = start_fake_gemini(args.gemini_delay_seconds)
+    gemini, gemini_url = dynamo_layer.start_fake_gemini(args.gemini_delay_seconds)
     env = server_environment(
         media_root=str(scratch / "media"),
         gemini_base_url=gemini_url,

@@ -56,6 +56,7 @@ import pstats
 import random
 import re
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -511,6 +512,19 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 # --- main ---------------------------------------------------------------------------------
+
+
+def start_fake_gemini(delay_seconds: float = 0.0) -> tuple["subprocess.Popen[str]", str]:
+    """``tests/fake_gemini.py`` in a process of its own (its work is not the benchmark's),
+    answering after ``delay_seconds``; the server and its base URL."""
+    server = subprocess.Popen(  # noqa: S603 (our own test server)
+        [sys.executable, "-m", "tests.fake_gemini", "--delay-seconds", str(delay_seconds)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    return server, server.stdout.readline().strip()
 
 
 def configure(

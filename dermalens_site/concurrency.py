@@ -219,6 +219,11 @@ class _Slot:
         self.gate.semaphore.acquire(self.ticket)
         self.held = True
 
+    def take_anew(self) -> None:
+        """Take a slot again as work that came now, behind the work waiting already."""
+        self.ticket = next_ticket()
+        self.take()
+
     def give_back(self) -> None:
         if self.held:
             self.held = False
@@ -300,8 +305,7 @@ def calling_out() -> Iterator[None]:
     finally:
         slot.calling_out = False
         if not slot.held:
-            slot.ticket = next_ticket()
-            slot.take()
+            slot.take_anew()
 
 
 def _call_sent(request: object) -> None:
@@ -313,8 +317,7 @@ def _call_sent(request: object) -> None:
 def _answer_came(response: Any) -> None:
     slot = _current_slot.get()
     if slot is not None and slot.calling_out and not slot.held and response.is_success:
-        slot.ticket = next_ticket()
-        slot.take()
+        slot.take_anew()
 
 
 def http_call_hooks() -> dict[str, list[Callable[[Any], None]]]:

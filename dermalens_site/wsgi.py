@@ -5,19 +5,18 @@ library: deploy/gunicorn.conf.py). After Django is set up, the DynamoDB client b
 (botocore loads its service model then, not on the first request) and the AI providers
 made (google-genai loads then, and the pydantic models of a Gemini call are built, not
 in the first request of a worker while hundreds more wait behind it; a bad AI setting
-stops start-up), the URL
-configuration resolved (every view and service module imported), the token backend
-made (PyJWT and cryptography imported for the first token checked), the Celery app
-finalised (its tasks bound), with a jobs queue the process's SQS client made, on S3
-the worker thread's S3 connection made, and with SES the process's SES client made
-(no request is sent for any of them): each of
-these, left to the first request that needs it, held the worker's one thread for 20 ms
-to a few hundred while a burst waited behind it (gevent's blocking monitor saw them at
-the start of bench/concurrency.py's uploads, on every fresh worker). Then everything
-loaded so far is moved out of the garbage collector's reach with ``gc.freeze()``: some 140,000
-objects that live as long as the worker. Full collections, which a list page of scans
-sets off every few requests, then no longer walk them (in the overhead benchmark's
-process, the page took about 1.3 ms less on average).
+stops start-up), the URL configuration resolved (every view and service module
+imported), the token backend made (PyJWT and cryptography imported for the first token
+checked), the Celery app finalised (its tasks bound), with a jobs queue the process's
+SQS client made, on S3 the worker thread's S3 connection made, and with SES the
+process's SES client made (no request is sent for any of them): each of these, left to
+the first request that needs it, held the worker's one thread for 20 ms to a few hundred
+while a burst waited behind it (gevent's blocking monitor saw them at the start of
+bench/concurrency.py's uploads, on every fresh worker). Then everything loaded so far is
+moved out of the garbage collector's reach with ``gc.freeze()``: some 140,000 objects
+that live as long as the worker. Full collections, which a list page of scans sets off
+every few requests, then no longer walk them (in the overhead benchmark's process, the
+page took about 1.3 ms less on average).
 """
 
 import gc
