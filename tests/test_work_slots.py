@@ -19,7 +19,13 @@ import httpx2
 import pytest
 from django.urls import resolve
 
-from dermalens_site.concurrency import WorkGate, calling_out, http_call_hooks
+from dermalens_site.concurrency import (
+    CallLimit,
+    OrderedPermits,
+    WorkGate,
+    calling_out,
+    http_call_hooks,
+)
 from dermalens_site.middleware import AIWorkSlotMiddleware, slot_kind
 from dynamo.client import get_client
 from dynamo.tests.factories import new_user_id
@@ -417,3 +423,163 @@ def test_the_gemini_client_gives_the_slot_back_while_gemini_thinks():
         )
 
     assert order == ["other request", "reply: Yes, at night."]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_calls_answered_as_quickly_however_many_are_out_raise_the_limit_to_its_most():
+    limit = CallLimit(8, clock=Clock())
+    grown = []
+    for _ in range(60):
+        limit.answered(0.005, filled=True)
+        grown.append(limit.calls())
+
+    assert grown[0] == 2
+    assert grown == sorted(grown)  # one step up per round of calls, never down
+    assert limit.calls() == 8
+
+
+def test_the_limit_rises_only_while_the_calls_fill_it():
+    limit = CallLimit(8, clock=Clock())
+    for _ in range(60):
+        limit.answered(0.005, filled=False)
+
+    assert limit.calls() == 1
+
+
+def test_calls_that_slow_down_bring_the_limit_back_to_one():
+    limit = CallLimit(8, clock=Clock())
+    for _ in range(60):
+        limit.answered(0.005, filled=True)
+    assert limit.calls() == 8
+
+    # DynamoDB now queues them: each takes four times as long as the quickest.
+    steps = 0
+    while limit.calls() > 1:
+        limit.answered(0.020, filled=True)
+        steps += 1
+
+    assert steps < 40
+    for _ in range(20):  # as slow, the limit stays down
+        limit.answered(0.020, filled=True)
+    assert limit.calls() == 1
+
+
+def test_the_quickest_call_is_forgotten_after_the_baseline_window():
+    clock = Clock()
+    limit = CallLimit(8, clock=clock)
+    limit.answered(0.001, filled=True)  # one quick call, then DynamoDB's pace changes
+    limit.limit = 1.0
+    clock.now = 10.0
+    for _ in range(30):
+        limit.answered(0.005, filled=True)
+        clock.now += 0.005
+    assert limit.calls() == 1  # still measured against the 1 ms call
+
+    clock.now = CallLimit.BASELINE_SECONDS + 1.0
+    for _ in range(30):
+        limit.answered(0.005, filled=True)
+        clock.now += 0.005
+    assert limit.calls() > 4  # 5 ms is now the quickest: no call waits
+
+
+def test_permits_resized_are_handed_out_at_once_and_taken_back_as_they_return():
+    permits = OrderedPermits(1)
+    permits.acquire(0)
+    granted = []
+
+    def waiter(ticket: int) -> None:
+        permits.acquire(ticket)
+        granted.append(ticket)
+
+    waiting = [gevent.spawn(waiter, ticket) for ticket in (1, 2, 3)]
+    gevent.sleep(0)
+    assert granted == []
+
+    permits.resize(3)  # two more: the two lowest tickets go on
+    gevent.sleep(0)
+    assert granted == [1, 2]
+    assert permits.in_use() == 3
+
+    permits.resize(1)  # three out, one allowed: the next two returns are kept
+    permits.release()
+    permits.release()
+    gevent.sleep(0)
+    assert granted == [1, 2]
+    assert permits.in_use() == 1
+    permits.release()
+    gevent.joinall(waiting, raise_error=True)
+    assert granted == [1, 2, 3]
+    assert permits.in_use() == 1
+
+
+@pytest.fixture
+def dynamodb_pace():
+    """Each DynamoDB call is kept on the wire for ``pace(calls on the wire)`` seconds
+    (after the slot was given back): a DynamoDB as quick, or slower, as calls are added.
+    Records how many were on the wire as each of the gate's calls went out (a call
+    outside a slot, such as making the users, takes no place on it)."""
+    AIWorkSlotMiddleware(lambda request: None)  # loaded as a worker loads it
+    setup: dict = {"in_flight": []}
+
+    def hold(**kwargs) -> None:
+        in_flight = setup["gate"].calls_in_flight() if "gate" in setup else 0
+        if in_flight:
+            setup["in_flight"].append(in_flight)
+            gevent.sleep(setup["pace"](in_flight))
+
+    events = get_client().meta.events
+    events.register_last("before-send.dynamodb", hold)
+    yield setup
+    events.unregister("before-send.dynamodb", hold)
+
+
+def burst_of_reads(gate: WorkGate, requests: int = 12, reads: int = 4) -> float:
+    """Seconds until every request of the burst has made its reads."""
+    user_ids = [new_user_id() for _ in range(requests)]
+
+    def request(user_id: str) -> None:
+        with gate.occupied():
+            for _ in range(reads):
+                users_table().get(user_id)
+
+    started = time.monotonic()
+    gevent.joinall([gevent.spawn(request, u) for u in user_ids], raise_error=True)
+    assert (gate.in_use(), gate.calls_in_flight()) == (0, 0)
+    return time.monotonic() - started
+
+
+def test_a_dynamodb_as_quick_with_more_calls_out_gets_more_of_a_bursts_calls(dynamodb_pace):
+    gate = WorkGate(slots=4, calls=CallLimit(4))
+    dynamodb_pace.update(gate=gate, pace=lambda in_flight: 0.05)
+
+    burst_of_reads(gate)
+
+    assert max(dynamodb_pace["in_flight"]) == 4
+    assert gate.wire.count == 4
+
+
+def test_a_dynamodb_that_slows_with_more_calls_out_gets_fewer_and_answers_sooner(
+    dynamodb_pace,
+):
+    """DynamoDB Local on the workers' cores: each call waits for those ahead of it."""
+    dynamodb_pace["pace"] = lambda in_flight: 0.005 * in_flight**2
+    fixed = WorkGate(slots=4, calls=4)
+    dynamodb_pace["gate"] = fixed
+    seconds_fixed = burst_of_reads(fixed)
+    assert dynamodb_pace["in_flight"].count(4) > 30
+
+    dynamodb_pace["in_flight"].clear()
+    learnt = WorkGate(slots=4, calls=CallLimit(4))
+    dynamodb_pace["gate"] = learnt
+    seconds_learnt = burst_of_reads(learnt)
+
+    alone = dynamodb_pace["in_flight"].count(1)
+    assert alone > 0.6 * len(dynamodb_pace["in_flight"])
+    assert seconds_learnt < 0.6 * seconds_fixed
