@@ -440,7 +440,8 @@ def test_calls_answered_as_quickly_however_many_are_out_raise_the_limit_to_its_m
         limit.answered(0.005, filled=True)
         grown.append(limit.calls())
 
-    assert grown[0] == 2
+    assert grown[:10] == [1] * 10  # the first calls' times are learnt first
+    assert grown[10] == 2
     assert grown == sorted(grown)  # one step up per round of calls, never down
     assert limit.calls() == 8
 
@@ -453,40 +454,49 @@ def test_the_limit_rises_only_while_the_calls_fill_it():
     assert limit.calls() == 1
 
 
+def test_calls_that_vary_but_do_not_slow_down_raise_the_limit_too():
+    """The service's calls across a network: 2 to 8 ms, however many are out."""
+    limit = CallLimit(8, clock=Clock())
+    for n in range(200):
+        limit.answered(0.002 + 0.006 * ((n * 7919) % 101) / 100, filled=True)
+
+    assert limit.calls() == 8
+
+
 def test_calls_that_slow_down_bring_the_limit_back_to_one():
     limit = CallLimit(8, clock=Clock())
     for _ in range(60):
         limit.answered(0.005, filled=True)
     assert limit.calls() == 8
 
-    # DynamoDB now queues them: each takes four times as long as the quickest.
+    # DynamoDB now queues them: each takes four times as long as before.
     steps = 0
     while limit.calls() > 1:
         limit.answered(0.020, filled=True)
         steps += 1
 
-    assert steps < 40
+    assert steps < 60
     for _ in range(20):  # as slow, the limit stays down
         limit.answered(0.020, filled=True)
     assert limit.calls() == 1
 
 
-def test_the_quickest_call_is_forgotten_after_the_baseline_window():
+def test_the_calmest_pace_is_forgotten_after_the_baseline_window():
     clock = Clock()
     limit = CallLimit(8, clock=clock)
-    limit.answered(0.001, filled=True)  # one quick call, then DynamoDB's pace changes
-    limit.limit = 1.0
+    for _ in range(20):  # quick calls, then DynamoDB's own pace changes
+        limit.answered(0.001, filled=False)
     clock.now = 10.0
     for _ in range(30):
         limit.answered(0.005, filled=True)
         clock.now += 0.005
-    assert limit.calls() == 1  # still measured against the 1 ms call
+    assert limit.calls() == 1  # still measured against the 1 ms calls
 
-    clock.now = CallLimit.BASELINE_SECONDS + 1.0
+    clock.now = 10.0 + CallLimit.BASELINE_SECONDS + 1.0
     for _ in range(30):
         limit.answered(0.005, filled=True)
         clock.now += 0.005
-    assert limit.calls() > 4  # 5 ms is now the quickest: no call waits
+    assert limit.calls() > 4  # 5 ms is the calmest pace now: no call waits
 
 
 def test_permits_resized_are_handed_out_at_once_and_taken_back_as_they_return():
@@ -569,17 +579,16 @@ def test_a_dynamodb_that_slows_with_more_calls_out_gets_fewer_and_answers_sooner
     dynamodb_pace,
 ):
     """DynamoDB Local on the workers' cores: each call waits for those ahead of it."""
-    dynamodb_pace["pace"] = lambda in_flight: 0.005 * in_flight**2
+    dynamodb_pace["pace"] = lambda in_flight: 0.01 * in_flight**2
     fixed = WorkGate(slots=4, calls=4)
     dynamodb_pace["gate"] = fixed
-    seconds_fixed = burst_of_reads(fixed)
-    assert dynamodb_pace["in_flight"].count(4) > 30
+    seconds_fixed = burst_of_reads(fixed, requests=8)
+    assert dynamodb_pace["in_flight"].count(4) >= 16
 
     dynamodb_pace["in_flight"].clear()
     learnt = WorkGate(slots=4, calls=CallLimit(4))
     dynamodb_pace["gate"] = learnt
-    seconds_learnt = burst_of_reads(learnt)
+    seconds_learnt = burst_of_reads(learnt, requests=8)
 
-    alone = dynamodb_pace["in_flight"].count(1)
-    assert alone > 0.6 * len(dynamodb_pace["in_flight"])
-    assert seconds_learnt < 0.6 * seconds_fixed
+    assert max(dynamodb_pace["in_flight"]) <= 2
+    assert seconds_learnt < 0.75 * seconds_fixed
