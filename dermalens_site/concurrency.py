@@ -181,41 +181,39 @@ next_ticket = itertools.count().__next__
 
 class CallLimit:
     """How many of a gate's DynamoDB calls go on the wire at once, learnt from how long
-    they take.
+    they take, as TCP Vegas sizes its window.
 
-    The calls' time on the wire is followed as a moving average (``RECENT_WEIGHT`` to
-    the newest; the first ``1 / RECENT_WEIGHT`` calls set it and change nothing); the
-    lowest it has been in the last ``BASELINE_SECONDS`` stands for calls that waited on
-    nothing. Recent calls taking more than ``SLOWER_MOST`` times that were queued (at
-    DynamoDB, or for the worker's thread), and the limit comes down; taking less than
-    ``SLOWER_LEAST`` times that while the calls filled the limit, they could have had
-    company, and it goes up: by one call per round of calls either way, between 1 and
-    ``most``. A worker starts at one.
+    The quickest call of the last ``BASELINE_SECONDS`` is taken for one that waited on
+    nothing. Against it, the recent calls (a moving average, ``RECENT_WEIGHT`` to the
+    newest) tell how many calls were queued ahead of each (at DynamoDB, or for the
+    worker's thread): ``limit * (1 - quickest / recent)``. More than ``QUEUED_MOST`` and
+    the limit comes down; fewer than ``QUEUED_LEAST``, while the calls filled the limit,
+    and it goes up; by one call per round of calls either way, between 1 and ``most``.
 
     A DynamoDB whose answers slow as calls are added (DynamoDB Local, on cores it shares
     with the workers) keeps a burst's calls few, so a cheap request's own call is not
     queued behind them; one whose answers take as long however many are out (the
     service, across the network) lets them rise until the worker's thread is what they
-    wait for. Measured with bench/concurrency.py's 200 plans on 2 cores: a fixed 3 on
-    the wire, GET /users/me p95 41-46 ms; a fixed 1, 16-21 ms, the burst as quick;
-    learnt, 25-33 ms.
+    wait for. Calls whose times vary widely from one to the next (the quickest a third
+    of the usual) hold it low too: the variation counts as queueing. Measured with
+    bench/concurrency.py's 200 plans on 2 cores: a fixed 3 on the wire, GET /users/me
+    p95 41-46 ms; a fixed 1, 16-21 ms, the burst as quick; learnt, 25-33 ms.
     """
 
-    SLOWER_LEAST = 1.5
-    SLOWER_MOST = 2.0
+    QUEUED_LEAST = 0.5
+    QUEUED_MOST = 1.0
     BASELINE_SECONDS = 30.0
-    RECENT_WEIGHT = 0.1
+    RECENT_WEIGHT = 0.2
 
     def __init__(self, most: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         if most < 1:
             raise ValueError("a call limit allows at least one call")
         self.most = most
         self.limit = 1.0
-        self.recent = 0.0  # seconds on the wire, a moving average
-        self._answers = 0
+        self.recent: float | None = None  # seconds on the wire, a moving average
         self._clock = clock
-        # (when, recent) with recent rising: the lowest of the window is the first.
-        self._lowest: collections.deque[tuple[float, float]] = collections.deque()
+        # (when, seconds) with seconds rising: the quickest of the window is the first.
+        self._quickest: collections.deque[tuple[float, float]] = collections.deque()
 
     def calls(self) -> int:
         return int(self.limit)
@@ -223,26 +221,24 @@ class CallLimit:
     def answered(self, seconds: float, *, filled: bool) -> None:
         """A call was answered after ``seconds`` on the wire; ``filled``: it went out
         with every place taken (it took the last, or waited for one)."""
-        if self._answers < round(1 / self.RECENT_WEIGHT):  # the first calls: their mean
-            self._answers += 1
-            self.recent += (seconds - self.recent) / self._answers
-            return
+        quickest = self._baseline(seconds)
+        if self.recent is None:
+            self.recent = seconds
         self.recent += self.RECENT_WEIGHT * (seconds - self.recent)
-        baseline = self._baseline(self.recent)
-        slower = self.recent / baseline if baseline > 0 else 1.0
-        if slower > self.SLOWER_MOST:
+        queued = self.limit * (1 - quickest / self.recent) if self.recent > 0 else 0.0
+        if queued > self.QUEUED_MOST:
             self.limit = max(1.0, self.limit - 1 / self.limit)
-        elif slower < self.SLOWER_LEAST and filled:
+        elif queued < self.QUEUED_LEAST and filled:
             self.limit = min(float(self.most), self.limit + 1 / self.limit)
 
-    def _baseline(self, recent: float) -> float:
+    def _baseline(self, seconds: float) -> float:
         now = self._clock()
-        while self._lowest and self._lowest[-1][1] >= recent:
-            self._lowest.pop()
-        self._lowest.append((now, recent))
-        while self._lowest[0][0] < now - self.BASELINE_SECONDS:
-            self._lowest.popleft()
-        return self._lowest[0][1]
+        while self._quickest and self._quickest[-1][1] >= seconds:
+            self._quickest.pop()
+        self._quickest.append((now, seconds))
+        while self._quickest[0][0] < now - self.BASELINE_SECONDS:
+            self._quickest.popleft()
+        return self._quickest[0][1]
 
 
 class WorkGate:
