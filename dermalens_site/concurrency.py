@@ -38,13 +38,11 @@ worker's other requests more than an AI request's do.
 A slot counts work, not waits: while one of the request's DynamoDB calls is on the wire
 the slot is free for another request too (botocore's ``before-send`` and ``needs-retry``
 events, ``free_slot_while_sending``). The calls on the wire take a place of their own
-instead, so a burst cannot queue hundreds of calls at DynamoDB before a cheap request's
-own one. How many places there are is learnt from how long the calls take (``CallLimit``,
-at most ``AI_DYNAMODB_CALLS_PER_WORKER``): one or two where DynamoDB slows as calls are
-added, more where it does not. Measured with bench/concurrency.py (500 chat messages on
-2 cores): slots held through the calls left the cores partly idle.
+instead (``AI_DYNAMODB_CALLS_PER_WORKER``), so a burst cannot queue hundreds of calls at
+DynamoDB before a cheap request's own one. Measured with bench/concurrency.py (500 chat
+messages on 2 cores): slots held through the calls left the cores partly idle.
 
-    gate = WorkGate(slots=4, calls=CallLimit(8))
+    gate = WorkGate(slots=4, calls=3)
     with gate.occupied():          # the AI request's own work
         prepare()                  # (its DynamoDB calls on the wire hold no slot)
         with calling_out():        # no slot held while the call to Gemini is on the wire
@@ -52,13 +50,11 @@ added, more where it does not. Measured with bench/concurrency.py (500 chat mess
         store()
 """
 
-import collections
 import contextlib
 import functools
 import heapq
 import itertools
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
@@ -125,13 +121,13 @@ class OrderedPermits:
 
     def __init__(self, count: int) -> None:
         self.count = count
-        self.free = count  # below 0 after ``resize()`` took permits that are still out
+        self.free = count
         # (ticket, arrival, waiter); a waiter that gave up stays until popped.
         self._waiters: list[tuple[int, int, _Waiter]] = []
         self._arrivals = itertools.count()
 
     def acquire(self, ticket: int) -> None:
-        if self.free > 0:  # a free permit means nobody waits: it went to a waiter otherwise
+        if self.free:  # a free permit means nobody waits: it went to a waiter otherwise
             self.free -= 1
             return
         waiter = _Waiter()
@@ -146,22 +142,12 @@ class OrderedPermits:
             raise
 
     def release(self) -> None:
-        self.free += 1
-        self._hand_out()
-
-    def resize(self, count: int) -> None:
-        """``count`` permits from now on: more are handed out at once, fewer as the
-        permits out come back."""
-        self.free += count - self.count
-        self.count = count
-        self._hand_out()
-
-    def _hand_out(self) -> None:
-        while self.free > 0 and self._waiters:
+        while self._waiters:
             waiter = heapq.heappop(self._waiters)[2]
             if not waiter.gone:
-                self.free -= 1
                 waiter.granted.set()
+                return
+        self.free += 1
 
     def in_use(self) -> int:
         return self.count - self.free
@@ -179,72 +165,9 @@ class _Waiter:
 next_ticket = itertools.count().__next__
 
 
-class CallLimit:
-    """How many of a gate's DynamoDB calls go on the wire at once, learnt from how long
-    they take, as TCP Vegas sizes its window.
-
-    The quickest call of the last ``BASELINE_SECONDS`` is taken for one that waited on
-    nothing. Against it, the recent calls (a moving average, ``RECENT_WEIGHT`` to the
-    newest) tell how many calls were queued ahead of each (at DynamoDB, or for the
-    worker's thread): ``limit * (1 - quickest / recent)``. More than ``QUEUED_MOST`` and
-    the limit comes down; fewer than ``QUEUED_LEAST``, while the calls filled the limit,
-    and it goes up; by one call per round of calls either way, between 1 and ``most``.
-
-    A DynamoDB whose answers slow as calls are added (DynamoDB Local, on cores it shares
-    with the workers) keeps a burst's calls few, so a cheap request's own call is not
-    queued behind them; one whose answers take as long however many are out (the
-    service, across the network) lets them rise until the worker's thread is what they
-    wait for. Calls whose times vary widely from one to the next (the quickest a third
-    of the usual) hold it low too: the variation counts as queueing. Measured with
-    bench/concurrency.py's 200 plans on 2 cores: a fixed 3 on the wire, GET /users/me
-    p95 41-46 ms; a fixed 1, 16-21 ms, the burst as quick; learnt, 25-33 ms.
-    """
-
-    QUEUED_LEAST = 0.5
-    QUEUED_MOST = 1.0
-    BASELINE_SECONDS = 30.0
-    RECENT_WEIGHT = 0.2
-
-    def __init__(self, most: int, *, clock: Callable[[], float] = time.monotonic) -> None:
-        if most < 1:
-            raise ValueError("a call limit allows at least one call")
-        self.most = most
-        self.limit = 1.0
-        self.recent: float | None = None  # seconds on the wire, a moving average
-        self._clock = clock
-        # (when, seconds) with seconds rising: the quickest of the window is the first.
-        self._quickest: collections.deque[tuple[float, float]] = collections.deque()
-
-    def calls(self) -> int:
-        return int(self.limit)
-
-    def answered(self, seconds: float, *, filled: bool) -> None:
-        """A call was answered after ``seconds`` on the wire; ``filled``: it went out
-        with every place taken (it took the last, or waited for one)."""
-        quickest = self._baseline(seconds)
-        if self.recent is None:
-            self.recent = seconds
-        self.recent += self.RECENT_WEIGHT * (seconds - self.recent)
-        queued = self.limit * (1 - quickest / self.recent) if self.recent > 0 else 0.0
-        if queued > self.QUEUED_MOST:
-            self.limit = max(1.0, self.limit - 1 / self.limit)
-        elif queued < self.QUEUED_LEAST and filled:
-            self.limit = min(float(self.most), self.limit + 1 / self.limit)
-
-    def _baseline(self, seconds: float) -> float:
-        now = self._clock()
-        while self._quickest and self._quickest[-1][1] >= seconds:
-            self._quickest.pop()
-        self._quickest.append((now, seconds))
-        while self._quickest[0][0] < now - self.BASELINE_SECONDS:
-            self._quickest.popleft()
-        return self._quickest[0][1]
-
-
 class WorkGate:
     """At most ``slots`` requests do their own work at once, and at most ``calls`` of
-    their DynamoDB calls are on the wire (a number, or a ``CallLimit`` that learns it);
-    the others wait their turn.
+    their DynamoDB calls are on the wire; the others wait their turn.
 
     First come, first served (``OrderedPermits``): a request's own work goes in the
     order the requests came, each keeping its place while its DynamoDB calls are on the
@@ -254,14 +177,13 @@ class WorkGate:
     meanwhile. A request with a call on the wire (DynamoDB's or the AI's) holds no slot.
     """
 
-    def __init__(self, slots: int, calls: "int | CallLimit") -> None:
-        self.limit = calls if isinstance(calls, CallLimit) else None
-        places = calls.calls() if isinstance(calls, CallLimit) else calls
-        if slots < 1 or places < 1:
+    def __init__(self, slots: int, calls: int) -> None:
+        if slots < 1 or calls < 1:
             raise ValueError("a work gate needs at least one slot and one call")
         self.slots = slots
+        self.calls = calls
         self.semaphore = OrderedPermits(slots)
-        self.wire = OrderedPermits(places)
+        self.wire = OrderedPermits(calls)
 
     @contextlib.contextmanager
     def occupied(self) -> Iterator[None]:
@@ -281,12 +203,6 @@ class WorkGate:
     def calls_in_flight(self) -> int:
         return self.wire.in_use()
 
-    def call_answered(self, seconds: float, *, filled: bool) -> None:
-        if self.limit is not None:
-            self.limit.answered(seconds, filled=filled)
-            if self.limit.calls() != self.wire.count:
-                self.wire.resize(self.limit.calls())
-
 
 class _Slot:
     """One request's hold on a gate's slot (each greenlet has its own context)."""
@@ -296,8 +212,6 @@ class _Slot:
         self.ticket = ticket
         self.held = False
         self.sending = False
-        self.sent_at = 0.0
-        self.filled = False
         # In ``calling_out()``: the slot goes back only while an HTTP call is on the wire.
         self.calling_out = False
 
@@ -318,18 +232,13 @@ class _Slot:
     def send(self) -> None:
         """Swap the slot for a place on the wire (a DynamoDB call is about to go out)."""
         self.give_back()
-        self.filled = self.gate.wire.free <= 1
         self.gate.wire.acquire(self.ticket)
         self.sending = True
-        self.sent_at = time.perf_counter()
 
-    def land(self, *, answered: bool = False) -> None:
-        """Give the place on the wire back (the call was answered, or failed); an
-        answered call's time on the wire goes to the gate's call limit."""
+    def land(self) -> None:
+        """Give the place on the wire back (the call was answered, or failed)."""
         if self.sending:
             self.sending = False
-            if answered:
-                self.gate.call_answered(time.perf_counter() - self.sent_at, filled=self.filled)
             self.gate.wire.release()
 
 
@@ -355,9 +264,7 @@ def _worker_gate(slots_setting: str) -> WorkGate | None:
 
     if not cooperative():
         return None
-    return WorkGate(
-        getattr(settings, slots_setting), CallLimit(settings.AI_DYNAMODB_CALLS_PER_WORKER)
-    )
+    return WorkGate(getattr(settings, slots_setting), settings.AI_DYNAMODB_CALLS_PER_WORKER)
 
 
 @contextlib.contextmanager
@@ -430,14 +337,12 @@ def _before_send(**kwargs: object) -> None:
         slot.send()
 
 
-def _after_attempt(**kwargs: Any) -> None:
+def _after_attempt(**kwargs: object) -> None:
     # needs-retry follows every attempt, answered or failed, before botocore decides
     # whether to try again; a retry's back-off is then waited in the slot.
     slot = _current_slot.get()
     if slot is not None and slot.sending:
-        response = kwargs.get("response")  # (HTTP response, parsed) when one came
-        answered = response is not None and response[0].status_code < 500
-        slot.land(answered=answered and kwargs.get("caught_exception") is None)
+        slot.land()
         slot.take()
 
 

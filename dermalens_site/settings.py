@@ -236,12 +236,10 @@ GEMINI_MAX_CONNECTIONS = env.int("GEMINI_MAX_CONNECTIONS", default=1000)
 # worker (their waits on Gemini hold no slot): few, so that a burst of them leaves the
 # worker's run queue short for every other request (dermalens_site.concurrency).
 AI_WORK_SLOTS_PER_WORKER = env.int("AI_WORK_SLOTS_PER_WORKER", default=4)
-# Their DynamoDB calls on the wire at once, per gevent worker and gate, at most: a
-# request gives its slot back while its call is out, so that the slots compute while the
-# calls wait. How many go out is learnt from how long they take (concurrency.CallLimit):
-# few when DynamoDB slows as calls are added, so that a burst does not queue its calls
-# at DynamoDB before a cheap request's; up to this many when it does not.
-AI_DYNAMODB_CALLS_PER_WORKER = env.int("AI_DYNAMODB_CALLS_PER_WORKER", default=8)
+# Their DynamoDB calls on the wire at once, per gevent worker: a request gives its slot
+# back while its call is out, so that the slots compute while the calls wait; few, so
+# that a burst does not queue hundreds of calls at DynamoDB before a cheap request's.
+AI_DYNAMODB_CALLS_PER_WORKER = env.int("AI_DYNAMODB_CALLS_PER_WORKER", default=3)
 # Requests that work on a photo (an upload, an analysis again) at once per gevent worker,
 # in slots of their own: each decodes, re-encodes and stores a photo, CPU and GIL that
 # every other request of the worker waits behind. bench/concurrency.py's 200 uploads:
