@@ -40,7 +40,10 @@ the slot is free for another request too (botocore's ``before-send`` and ``needs
 events, ``free_slot_while_sending``). The calls on the wire take a place of their own
 instead (``AI_DYNAMODB_CALLS_PER_WORKER``), so a burst cannot queue hundreds of calls at
 DynamoDB before a cheap request's own one. Measured with bench/concurrency.py (500 chat
-messages on 2 cores): slots held through the calls left the cores partly idle.
+messages on 2 cores): slots held through the calls left the cores partly idle. The calls
+a request makes after its AI call answered (storing what came back) have places of their
+own, fewer (``AI_DYNAMODB_CALLS_AFTER_ANSWER_PER_WORKER``): a burst's answers come back
+together, and their writes would otherwise fill the wire at once.
 
     gate = WorkGate(slots=4, calls=3)
     with gate.occupied():          # the AI request's own work
@@ -167,7 +170,9 @@ next_ticket = itertools.count().__next__
 
 class WorkGate:
     """At most ``slots`` requests do their own work at once, and at most ``calls`` of
-    their DynamoDB calls are on the wire; the others wait their turn.
+    their DynamoDB calls are on the wire (with ``after_answer``, the calls made after a
+    request's AI call answered, storing a reply or a plan, go out in that many places of
+    their own); the others wait their turn.
 
     First come, first served (``OrderedPermits``): a request's own work goes in the
     order the requests came, each keeping its place while its DynamoDB calls are on the
@@ -177,17 +182,20 @@ class WorkGate:
     meanwhile. A request with a call on the wire (DynamoDB's or the AI's) holds no slot.
     """
 
-    def __init__(self, slots: int, calls: int) -> None:
-        if slots < 1 or calls < 1:
+    def __init__(self, slots: int, calls: int, after_answer: int | None = None) -> None:
+        if slots < 1 or calls < 1 or (after_answer is not None and after_answer < 1):
             raise ValueError("a work gate needs at least one slot and one call")
         self.slots = slots
         self.calls = calls
         self.semaphore = OrderedPermits(slots)
         self.wire = OrderedPermits(calls)
+        self.wire_after_answer = self.wire if after_answer is None else OrderedPermits(after_answer)
 
     @contextlib.contextmanager
-    def occupied(self) -> Iterator[None]:
+    def occupied(self, *, after_answer: bool = False) -> Iterator[None]:
+        """The block in a slot; ``after_answer``: work on an AI answer that came already."""
         slot = _Slot(self, next_ticket())
+        slot.after_answer = after_answer
         token = _current_slot.set(slot)
         slot.take()
         try:
@@ -201,7 +209,9 @@ class WorkGate:
         return self.semaphore.in_use()
 
     def calls_in_flight(self) -> int:
-        return self.wire.in_use()
+        if self.wire_after_answer is self.wire:
+            return self.wire.in_use()
+        return self.wire.in_use() + self.wire_after_answer.in_use()
 
 
 class _Slot:
@@ -212,6 +222,9 @@ class _Slot:
         self.ticket = ticket
         self.held = False
         self.sending = False
+        # Past its AI call: its DynamoDB calls go out in the gate's after-answer places.
+        self.after_answer = False
+        self.places = gate.wire
         # In ``calling_out()``: the slot goes back only while an HTTP call is on the wire.
         self.calling_out = False
 
@@ -220,8 +233,10 @@ class _Slot:
         self.held = True
 
     def take_anew(self) -> None:
-        """Take a slot again as work that came now, behind the work waiting already."""
+        """Take a slot again as work that came now, behind the work waiting already
+        (its AI call answered, or failed)."""
         self.ticket = next_ticket()
+        self.after_answer = True
         self.take()
 
     def give_back(self) -> None:
@@ -232,14 +247,15 @@ class _Slot:
     def send(self) -> None:
         """Swap the slot for a place on the wire (a DynamoDB call is about to go out)."""
         self.give_back()
-        self.gate.wire.acquire(self.ticket)
+        self.places = self.gate.wire_after_answer if self.after_answer else self.gate.wire
+        self.places.acquire(self.ticket)
         self.sending = True
 
     def land(self) -> None:
         """Give the place on the wire back (the call was answered, or failed)."""
         if self.sending:
             self.sending = False
-            self.gate.wire.release()
+            self.places.release()
 
 
 _current_slot: ContextVar[_Slot | None] = ContextVar("dermalens_work_slot", default=None)
@@ -264,7 +280,11 @@ def _worker_gate(slots_setting: str) -> WorkGate | None:
 
     if not cooperative():
         return None
-    return WorkGate(getattr(settings, slots_setting), settings.AI_DYNAMODB_CALLS_PER_WORKER)
+    return WorkGate(
+        getattr(settings, slots_setting),
+        settings.AI_DYNAMODB_CALLS_PER_WORKER,
+        settings.AI_DYNAMODB_CALLS_AFTER_ANSWER_PER_WORKER,
+    )
 
 
 @contextlib.contextmanager
@@ -276,7 +296,7 @@ def work_slot() -> Iterator[None]:
     if gate is None or (held is not None and held.held):
         yield
         return
-    with gate.occupied():
+    with gate.occupied(after_answer=True):
         yield
 
 

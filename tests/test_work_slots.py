@@ -322,6 +322,42 @@ def test_a_request_back_from_its_dynamodb_call_keeps_its_place_in_the_queue(on_t
     assert (gate.in_use(), gate.calls_in_flight()) == (0, 0)
 
 
+def test_the_calls_after_an_ai_answer_go_out_in_places_of_their_own(on_the_wire):
+    """A burst's answers come back together: the writes that store them take the gate's
+    after-answer places (one here), while the reads before the AI call share the others,
+    so DynamoDB never holds more than one of a worker's stores ahead of a cheap read."""
+    gates, _ = on_the_wire
+    user_ids = [new_user_id() for _ in range(4)]
+    gate = WorkGate(slots=4, calls=3, after_answer=1)
+    gates.append(gate)
+    ai = ai_client(seconds=0.1)
+    places: list[tuple[int, int]] = []  # (before the answer, after it) as each call goes
+
+    def count(**kwargs) -> None:
+        places.append((gate.wire.in_use(), gate.wire_after_answer.in_use()))
+
+    events = get_client().meta.events
+    events.register("before-send.dynamodb", count)
+    try:
+
+        def request(user_id: str) -> None:
+            with gate.occupied():
+                users_table().get(user_id)  # reading what the AI is asked about
+                with calling_out():
+                    ai.post("/generate")
+                for _ in range(2):  # storing the answer
+                    users_table().get(user_id)
+
+        gevent.joinall([gevent.spawn(request, u) for u in user_ids], raise_error=True)
+    finally:
+        events.unregister("before-send.dynamodb", count)
+
+    assert len(places) == 12
+    assert max(before for before, _ in places) == 3
+    assert max(after for _, after in places) == 1
+    assert (gate.in_use(), gate.calls_in_flight()) == (0, 0)
+
+
 @pytest.mark.parametrize(
     ("method", "path", "kind"),
     [
