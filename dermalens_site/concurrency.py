@@ -194,8 +194,7 @@ class WorkGate:
     @contextlib.contextmanager
     def occupied(self, *, after_answer: bool = False) -> Iterator[None]:
         """The block in a slot; ``after_answer``: work on an AI answer that came already."""
-        slot = _Slot(self, next_ticket())
-        slot.after_answer = after_answer
+        slot = _Slot(self, next_ticket(), after_answer=after_answer)
         token = _current_slot.set(slot)
         slot.take()
         try:
@@ -217,13 +216,13 @@ class WorkGate:
 class _Slot:
     """One request's hold on a gate's slot (each greenlet has its own context)."""
 
-    def __init__(self, gate: WorkGate, ticket: int) -> None:
+    def __init__(self, gate: WorkGate, ticket: int, *, after_answer: bool = False) -> None:
         self.gate = gate
         self.ticket = ticket
         self.held = False
         self.sending = False
         # Past its AI call: its DynamoDB calls go out in the gate's after-answer places.
-        self.after_answer = False
+        self.after_answer = after_answer
         self.places = gate.wire
         # In ``calling_out()``: the slot goes back only while an HTTP call is on the wire.
         self.calling_out = False

@@ -336,18 +336,17 @@ def test_the_calls_after_an_ai_answer_go_out_in_places_of_their_own(on_the_wire)
     def count(**kwargs) -> None:
         places.append((gate.wire.in_use(), gate.wire_after_answer.in_use()))
 
+    def request(user_id: str) -> None:
+        with gate.occupied():
+            users_table().get(user_id)  # reading what the AI is asked about
+            with calling_out():
+                ai.post("/generate")
+            for _ in range(2):  # storing the answer
+                users_table().get(user_id)
+
     events = get_client().meta.events
     events.register("before-send.dynamodb", count)
     try:
-
-        def request(user_id: str) -> None:
-            with gate.occupied():
-                users_table().get(user_id)  # reading what the AI is asked about
-                with calling_out():
-                    ai.post("/generate")
-                for _ in range(2):  # storing the answer
-                    users_table().get(user_id)
-
         gevent.joinall([gevent.spawn(request, u) for u in user_ids], raise_error=True)
     finally:
         events.unregister("before-send.dynamodb", count)
