@@ -11,6 +11,7 @@ once; one made by another worker or host within those seconds.
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
@@ -21,6 +22,12 @@ from dynamo.users import User, users_table
 
 
 class DynamoJWTAuthentication(JWTAuthentication):
+    """DRF makes one for each request, so what it read is the request's own."""
+
+    # Whether the user was read from DynamoDB (strongly consistent) in this request,
+    # rather than taken from the worker's copy: ``read_in_this_request``.
+    user_read_now = False
+
     # simplejwt's hints fix the user to Django's AbstractBaseUser; ours is a DynamoDB user.
     def get_user(self, validated_token: Token) -> User:  # type: ignore[override]
         user_id = validated_token.get(api_settings.USER_ID_CLAIM)
@@ -29,10 +36,10 @@ class DynamoJWTAuthentication(JWTAuthentication):
             raise InvalidToken(_("Token contained no recognizable user identification"))  # type: ignore[arg-type]
         users = users_table()
         max_age = settings.AUTH_USER_CACHE_SECONDS
-        user = users.get_recent(user_id, max_age=max_age)
+        user, self.user_read_now = users.read_recent(user_id, max_age=max_age)
         if user is not None and refusal(user, validated_token):
             users.forget(user_id)  # the copy may predate this token: read again
-            user = users.get_recent(user_id, max_age=max_age)
+            user, self.user_read_now = users.read_recent(user_id, max_age=max_age)
         if user is None or not user.is_active:
             # simplejwt's hints leave out lazy strings, which its exceptions render.
             raise AuthenticationFailed(_("The account is disabled or gone."), code="user_inactive")  # type: ignore[arg-type]
@@ -45,3 +52,10 @@ class DynamoJWTAuthentication(JWTAuthentication):
 def refusal(user: User, token: Token) -> bool:
     """Whether ``user`` (as read) refuses ``token``: a disabled account or a revoked token."""
     return not user.is_active or token.get(VERSION_CLAIM) != user.token_version
+
+
+def read_in_this_request(request: Request) -> bool:
+    """Whether authentication read the request's user from DynamoDB, strongly consistent,
+    after the request came: then ``request.user`` is as fresh as reading it again."""
+    authenticator = request.successful_authenticator
+    return isinstance(authenticator, DynamoJWTAuthentication) and authenticator.user_read_now

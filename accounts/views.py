@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from accounts import selectors, services
+from accounts.authentication import read_in_this_request
 from accounts.serializers import (
     AcceptedSerializer,
     AuthSessionSerializer,
@@ -244,9 +245,13 @@ class UserViewSet(viewsets.ViewSet):
     @extend_schema(responses={200: UserSerializer, **ERRORS})
     @action(detail=False, methods=["get"])
     def me(self, request):
-        # Read again, strongly consistent: authentication may have used this worker's
-        # copy, older than a change made through another worker a moment ago.
-        user = selectors.get_user(user_id=request.user.user_id)
+        # Read again, strongly consistent, unless authentication just did: it may have
+        # used this worker's copy, older than a change made through another worker a
+        # moment ago.
+        if read_in_this_request(request):
+            user = request.user
+        else:
+            user = selectors.get_user(user_id=request.user.user_id)
         if user is None:
             raise AuthenticationFailed("The account is disabled or gone.", code="user_inactive")
         return profile_response(user)

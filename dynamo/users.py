@@ -277,12 +277,17 @@ class UsersTable(Table):
         Otherwise (or with ``max_age`` 0) a strongly consistent GetItem, remembered for
         next time. A missing user is never remembered.
         """
+        return self.read_recent(user_id, max_age=max_age)[0]
+
+    def read_recent(self, user_id: str, *, max_age: float) -> tuple[User | None, bool]:
+        """``get_recent``, and whether the user was read from DynamoDB now (strongly
+        consistent) rather than taken from this process's copy."""
         if max_age <= 0:
-            return self.get(user_id)
+            return self.get(user_id), True
         cache = caches[USER_CACHE_ALIAS]
         user: User | None = cache.get(user_id)
         if user is not None:
-            return user
+            return user, False
         read = object()
         with _reads_lock:
             _reads_in_flight.setdefault(user_id, set()).add(read)
@@ -300,7 +305,7 @@ class UsersTable(Table):
         # remembered, or the older copy would stand for ``max_age`` seconds after the write.
         if user is not None and current:
             cache.set(user_id, user, max_age)
-        return user
+        return user, True
 
     def forget(self, user_id: str) -> None:
         """Drop this process's cached copy of the user (after a write, or an erasure), and

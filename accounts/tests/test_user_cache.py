@@ -113,3 +113,25 @@ def test_the_profile_is_read_fresh_after_another_worker_changed_it(auth_client, 
     )
 
     assert auth_client.get(ME).json()["skin_type"] == "oily"
+
+
+def test_the_profile_read_by_authentication_in_the_request_is_not_read_twice(auth_client):
+    user_id = auth_client.session_data["user"]["user_id"]
+    users_table().forget(user_id)  # the worker's copy gone: authentication reads it now
+
+    with measure_dynamodb() as usage:
+        response = auth_client.get(ME)
+
+    assert response.status_code == 200
+    assert response.json()["user_id"] == user_id
+    assert usage.calls_by_operation == {"GetItem": 1}
+
+
+def test_the_workers_copy_of_the_profile_is_read_again_for_the_profile(auth_client):
+    assert auth_client.get(ME).status_code == 200  # the worker now holds a copy
+
+    with measure_dynamodb() as usage:
+        response = auth_client.get(ME)
+
+    assert response.status_code == 200
+    assert usage.calls_by_operation == {"GetItem": 1}  # the view's own, not the copy
