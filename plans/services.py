@@ -36,7 +36,9 @@ class ScanNotAnalysed(Conflict):
     default_message = "That scan has no completed analysis to build a plan from."
 
 
-def create_plan(*, user: User, scan_id: str | None = None) -> Plan:
+def create_plan(*, user: User, scan_id: str | None = None, user_read_now: bool = False) -> Plan:
+    """Draft a plan from the analysis and the profile as stored (``user_read_now``: ``user``
+    was read strongly consistent in this request: ``as_stored``), and make it active."""
     if scan_id is not None:
         scan = get_scan(user_id=user.user_id, scan_id=scan_id)
         if scan is None:
@@ -47,7 +49,7 @@ def create_plan(*, user: User, scan_id: str | None = None) -> Plan:
         scan = latest_completed_scan(user_id=user.user_id)
     content = draft_treatment_plan(
         analysis=scan.analysis if scan else None,
-        profile=skin_profile_of(as_stored(user)),
+        profile=skin_profile_of(as_stored(user, read_now=user_read_now)),
         provider=get_provider(),
     )
     timestamp = now_iso()

@@ -7,6 +7,7 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.authentication import read_in_this_request
 from dermalens_site.serializers import (
     ERROR_RESPONSES,
     ErrorSerializer,
@@ -62,7 +63,11 @@ class PlanViewSet(viewsets.ViewSet):
     )
     def create(self, request):
         params = validated(PlanCreateSerializer, request.data)
-        plan = services.create_plan(user=request.user, scan_id=params.get("scan_id"))
+        plan = services.create_plan(
+            user=request.user,
+            scan_id=params.get("scan_id"),
+            user_read_now=read_in_this_request(request),
+        )
         # A plan made just now has no check-ins: nothing to read.
         created = plan_detail(plan, adherence=selectors.adherence_of([]))
         return Response(created, status=status.HTTP_201_CREATED)

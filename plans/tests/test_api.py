@@ -158,6 +158,19 @@ class TestCreate:
         # and one transaction; neither the stored plan nor its (no) check-ins read back.
         assert usage.calls_by_operation == {"GetItem": 2, "Query": 1, "TransactWriteItems": 1}
 
+    def test_a_profile_authentication_read_in_the_request_is_not_read_again(self, auth_client):
+        scanned(auth_client)
+        auth_client.post(PLANS, {})
+        users_table().forget(auth_client.session_data["user"]["user_id"])  # a stale copy
+
+        with measure_dynamodb() as usage:
+            created = auth_client.post(PLANS, {})
+
+        assert created.status_code == 201
+        # The profile once (authentication's strongly consistent read), the latest
+        # analysis, the active-plan pointer, and one transaction.
+        assert usage.calls_by_operation == {"GetItem": 2, "Query": 1, "TransactWriteItems": 1}
+
     def test_a_plan_from_an_unknown_or_unanalysed_scan_is_refused(self, auth_client):
         missing = auth_client.post(PLANS, {"scan_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"})
         assert missing.status_code == 404
