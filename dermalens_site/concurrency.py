@@ -64,7 +64,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from gevent.event import Event
 from gevent.monkey import get_original, is_module_patched
@@ -81,7 +81,7 @@ CPU_THREADS_PER_WORKER = 4
 # tenths of it (Linux weighs nice 10 at about a tenth of nice 0), and the photo work the
 # rest and every idle moment. bench/concurrency.py's 200 uploads, six alternated pairs:
 # ``GET /users/me`` p95 32-53 ms against 45-58 ms at the loop's priority, the burst stored
-# 5.1-6.5 s against 4.6-5.4 s.
+# 4.6-6.5 s against 4.6-5.4 s.
 CPU_THREAD_NICENESS = 10
 MAX_NICENESS = 19
 
@@ -102,19 +102,28 @@ def run_cpu_bound(
 ) -> Result:
     """``function(*args, **kwargs)``, in a real thread when requests are greenlets.
 
-    Exceptions reach the caller as if the function had been called directly.
+    Exceptions reach the caller as if the function had been called directly, and only
+    the caller: gevent's pool would also print each one's traceback to stderr, so a
+    damaged photo (a 400) would leave one in the log. They travel as the result.
     """
     if not cooperative():
         return function(*args, **kwargs)
-    return cpu_pool().apply(_below_the_loop, (function, args, kwargs))
+    returned, raised = cpu_pool().apply(_below_the_loop, (function, args, kwargs))
+    if raised is not None:
+        raise raised
+    return cast(Result, returned)
 
 
 def _below_the_loop(
     function: Callable[..., Result], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Result:
-    """``function`` in a CPU thread, at CPU_THREAD_NICENESS below the worker's thread."""
+) -> tuple[Result | None, BaseException | None]:
+    """``function`` in a CPU thread, at CPU_THREAD_NICENESS below the worker's thread:
+    what it returned, or what it raised."""
     lower_thread_priority(CPU_THREAD_NICENESS)
-    return function(*args, **kwargs)
+    try:
+        return function(*args, **kwargs), None
+    except Exception as err:  # raised again in the caller's greenlet, traceback and all
+        return None, err
 
 
 def lower_thread_priority(steps: int) -> None:

@@ -173,3 +173,42 @@ def test_photo_work_leaves_most_of_a_shared_core_to_the_worker_s_own_thread():
     # the worker's thread gets about nine tenths of it.
     share = loop["cpu_seconds"] / (loop["cpu_seconds"] + work["cpu_seconds"])
     assert share > 0.75, shares
+
+
+DAMAGED_PHOTO_IN_A_CPU_THREAD = """
+import io
+import json
+import sys
+import traceback
+
+import django
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+django.setup()
+
+from dermalens_site.concurrency import run_cpu_bound
+from scans.images import CorruptImage, prepare_scan_image
+from tests import photos
+
+buffer = io.BytesIO()
+Image.fromarray(photos.astronaut()).save(buffer, format="WEBP")
+damaged = SimpleUploadedFile("photo.webp", buffer.getvalue()[: len(buffer.getvalue()) // 2])
+sys.stderr = log = io.StringIO()  # where gevent's pool prints what a task raised
+try:
+    run_cpu_bound(prepare_scan_image, damaged)
+    raised = None
+except CorruptImage as err:
+    raised = traceback.format_exception(err)
+sys.stderr = sys.__stderr__
+print(json.dumps({"raised": raised, "log": log.getvalue()}))
+"""
+
+
+def test_a_damaged_photo_reaches_the_request_as_its_error_and_leaves_the_log_alone():
+    outcome = run_patched(DAMAGED_PHOTO_IN_A_CPU_THREAD)
+
+    assert outcome["raised"] is not None  # a 400 for the client, as without the thread
+    # The traceback runs on into the thread's own frames, where the photo was decoded.
+    assert any("in decode" in line for line in outcome["raised"]), outcome["raised"]
+    assert outcome["log"] == ""
