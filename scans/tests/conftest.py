@@ -21,6 +21,12 @@ def encode(image: Image.Image, format: str = "JPEG", **options) -> bytes:
     return buffer.getvalue()
 
 
+def truncated(image_format: str) -> bytes:
+    """The sample portrait in ``image_format``, cut after half its bytes."""
+    data = encode(face_photo(), image_format)
+    return data[: len(data) // 2]
+
+
 def photo_with_gps(orientation: int = 6) -> bytes:
     """A phone-like JPEG: GPS position, camera make, and a rotate-90 orientation tag."""
     exif = Image.Exif()

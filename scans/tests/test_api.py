@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from dynamo.scans import scans_table
 from scans import storage
-from scans.tests.conftest import encode, face_photo, photo_with_gps, upload_file
+from scans.tests.conftest import encode, face_photo, photo_with_gps, truncated, upload_file
 
 SCANS = "/api/v1/scans"
 
@@ -141,12 +141,6 @@ def bomb_png() -> bytes:
 def animated_webp() -> bytes:
     frames = [face_photo(), face_photo().rotate(10)]
     return encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=100)
-
-
-def truncated(image_format: str) -> bytes:
-    """The sample portrait in ``image_format``, cut after half its bytes."""
-    data = encode(face_photo(), image_format)
-    return data[: len(data) // 2]
 
 
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="800" height="800"><rect/></svg>'

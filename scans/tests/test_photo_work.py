@@ -182,18 +182,14 @@ import sys
 import traceback
 
 import django
-from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image
 
 django.setup()
 
 from dermalens_site.concurrency import run_cpu_bound
 from scans.images import CorruptImage, prepare_scan_image
-from tests import photos
+from scans.tests.conftest import truncated, upload_file
 
-buffer = io.BytesIO()
-Image.fromarray(photos.astronaut()).save(buffer, format="WEBP")
-damaged = SimpleUploadedFile("photo.webp", buffer.getvalue()[: len(buffer.getvalue()) // 2])
+damaged = upload_file(truncated("WEBP"), "photo.webp", "image/webp")
 sys.stderr = log = io.StringIO()  # where gevent's pool prints what a task raised
 try:
     run_cpu_bound(prepare_scan_image, damaged)
