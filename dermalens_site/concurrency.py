@@ -13,9 +13,7 @@ waits for the result as it waits for a socket. Work that keeps the GIL gains not
 from the thread: Pillow's JPEG encoder keeps it for each piece of output, so a stored
 photo is written in small pieces (``scans.images.stored_jpeg``). The pool also bounds
 how many images are decoded at once per worker (``CPU_THREADS_PER_WORKER``), and with
-them the memory a burst of uploads takes. Its threads run below the worker's own
-(``CPU_THREAD_NICENESS``): where both want a core, the thread that serves every
-request gets most of it.
+them the memory a burst of uploads takes.
 
 Outside a gevent worker (tests, ``manage.py`` commands, the analysis worker, gthread)
 the function is simply called: threads there are real already.
@@ -59,8 +57,6 @@ import contextlib
 import functools
 import heapq
 import itertools
-import os
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -76,14 +72,6 @@ Result = TypeVar("Result")
 # Threads per worker for CPU work: beyond the cores they only queue for the GIL and hold
 # memory (an upload's decoding takes ~130 MiB at its peak), so a small number suffices.
 CPU_THREADS_PER_WORKER = 4
-# How much lower than the worker's own thread (its event loop) they run, in nice steps:
-# where the two want the same core, the loop, which serves every request, gets about nine
-# tenths of it (Linux weighs nice 10 at about a tenth of nice 0), and the photo work the
-# rest and every idle moment. bench/concurrency.py's 200 uploads, six alternated pairs:
-# ``GET /users/me`` p95 32-53 ms against 45-58 ms at the loop's priority, the burst stored
-# 4.6-6.5 s against 4.6-5.4 s.
-CPU_THREAD_NICENESS = 10
-MAX_NICENESS = 19
 
 
 def cooperative() -> bool:
@@ -108,41 +96,20 @@ def run_cpu_bound(
     """
     if not cooperative():
         return function(*args, **kwargs)
-    returned, raised = cpu_pool().apply(_below_the_loop, (function, args, kwargs))
+    returned, raised = cpu_pool().apply(_outcome, (function, args, kwargs))
     if raised is not None:
         raise raised
     return cast(Result, returned)
 
 
-def _below_the_loop(
+def _outcome(
     function: Callable[..., Result], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[Result | None, BaseException | None]:
-    """``function`` in a CPU thread, at CPU_THREAD_NICENESS below the worker's thread:
-    what it returned, or what it raised."""
-    lower_thread_priority(CPU_THREAD_NICENESS)
+    """``function`` in a CPU thread: what it returned, or what it raised."""
     try:
         return function(*args, **kwargs), None
     except Exception as err:  # raised again in the caller's greenlet, traceback and all
         return None, err
-
-
-def lower_thread_priority(steps: int) -> None:
-    """Put the calling thread ``steps`` nice values below the process's main thread, once.
-
-    On Linux the nice value is each thread's own (setpriority with the thread's id); a
-    thread may lower its own priority without privileges, never raise it back, so this
-    is done once and a thread already that low is left alone. Elsewhere the priority
-    stays as it is.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        wanted = min(os.getpriority(os.PRIO_PROCESS, os.getpid()) + steps, MAX_NICENESS)
-        thread = threading.get_native_id()
-        if os.getpriority(os.PRIO_PROCESS, thread) < wanted:
-            os.setpriority(os.PRIO_PROCESS, thread, wanted)
-    except OSError:  # not allowed here (a restricted sandbox): the process's applies
-        pass
 
 
 def native_lock() -> threading.Lock:

@@ -11,12 +11,6 @@ stalled of up to three tries counts, since other processes on the same cores sta
 try now and then.
 """
 
-import os
-import sys
-
-import pytest
-
-from dermalens_site.concurrency import CPU_THREAD_NICENESS, MAX_NICENESS
 from tests.gevent_process import run_patched
 
 UPLOADS_BESIDE_OTHER_REQUESTS = """
@@ -115,64 +109,6 @@ def test_preparing_a_phone_photo_holds_the_worker_s_other_requests_little():
         # With the stored photo optimised, the worker stood still for 20-60 % of the
         # work (one stall as long as the encode); now for no more than a tenth of it.
         assert outcome["stalled_seconds"] < 0.1 * outcome["seconds"], (image_format, outcome)
-
-
-PHOTO_WORK_ON_THE_LOOP_S_CORE = """
-import hashlib
-import json
-import os
-import time
-
-import gevent
-
-from dermalens_site.concurrency import run_cpu_bound
-
-# One core for the whole process (the CPU threads inherit it): the worker's thread and
-# a CPU thread then want the same core, as on a host whose cores a burst keeps busy.
-os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-# hashlib lets go of the GIL while it hashes a large block, as Pillow and OpenCV do while
-# they decode: the two threads then compete for the core, not for the GIL.
-block = os.urandom(4 * 2**20)
-done = False
-
-
-def photo_work():
-    started = time.thread_time()
-    while not done:
-        hashlib.sha256(block).digest()
-    return {
-        "cpu_seconds": time.thread_time() - started,
-        "niceness": os.getpriority(os.PRIO_PROCESS, 0),
-    }
-
-
-work = gevent.spawn(run_cpu_bound, photo_work)
-gevent.sleep(0.05)  # the work is under way in its thread
-started, deadline = time.thread_time(), time.monotonic() + 1.0
-while time.monotonic() < deadline:  # the worker's thread computing: other requests
-    hashlib.sha256(block).digest()
-loop_cpu_seconds = time.thread_time() - started
-done = True
-print(json.dumps({
-    "loop": {"cpu_seconds": loop_cpu_seconds, "niceness": os.getpriority(os.PRIO_PROCESS, 0)},
-    "photo_work": work.get(),
-}))
-"""
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
-def test_photo_work_leaves_most_of_a_shared_core_to_the_worker_s_own_thread():
-    if os.getpriority(os.PRIO_PROCESS, 0) + CPU_THREAD_NICENESS > MAX_NICENESS:
-        pytest.skip("the tests run at too low a priority to go lower by CPU_THREAD_NICENESS")
-
-    shares = run_patched(PHOTO_WORK_ON_THE_LOOP_S_CORE)
-
-    loop, work = shares["loop"], shares["photo_work"]
-    assert work["niceness"] == loop["niceness"] + CPU_THREAD_NICENESS
-    # At the same priority the two split the core about evenly; ten nice steps apart
-    # the worker's thread gets about nine tenths of it.
-    share = loop["cpu_seconds"] / (loop["cpu_seconds"] + work["cpu_seconds"])
-    assert share > 0.75, shares
 
 
 DAMAGED_PHOTO_IN_A_CPU_THREAD = """
