@@ -7,7 +7,9 @@ holds a few hundred KiB of memory, not a thread, so a worker keeps hundreds of s
 calls in flight while cheap requests go by them (bench/concurrency.py measures it). The
 worker monkey-patches the standard library before the app is imported. CPU work (image
 decoding, the offline analysis, password hashing) goes to real threads
-(``dermalens_site.concurrency``), so it holds no other request for longer than it runs.
+(``dermalens_site.concurrency``), so it holds no other request for longer than it runs;
+the work on an uploaded photo goes to the worker's photo processes, at a lower priority
+(``dermalens_site.photo_processes``), started with the worker (``post_worker_init``).
 
 Each value can be overridden from the environment (/etc/dermalens/env): WEB_CONCURRENCY,
 GUNICORN_WORKER_CONNECTIONS, GUNICORN_TIMEOUT_SECONDS, GUNICORN_BIND,
@@ -128,3 +130,13 @@ class JsonAccessLogger(glogging.Logger):
 
 
 logger_class = JsonAccessLogger
+
+
+def post_worker_init(worker) -> None:
+    """Start the worker's photo processes now, so that the first upload does not wait
+    for one to load (gevent workers only; elsewhere photos are worked on in-process)."""
+    from dermalens_site.concurrency import cooperative
+    from dermalens_site.photo_processes import photo_processes
+
+    if cooperative():
+        photo_processes().start()

@@ -1,19 +1,19 @@
 """Where CPU-bound work runs, so that it holds no other request for longer than it runs.
 
-    prepared = run_cpu_bound(prepare_scan_image, upload)
+    analysis = run_cpu_bound(examine_and_score, image_jpeg, area)
 
 The web workers are gevent's (``deploy/gunicorn.conf.py``): every request in flight is a
-greenlet on the worker's one thread, and a greenlet that computes for 400 ms (decoding a
-12-megapixel photo, the offline analysis, an Argon2 hash) would hold all the others,
-cheap reads included, for those 400 ms. So that work goes to the worker's pool of real
-threads (a gevent ``ThreadPool`` of its own, apart from the hub's, which resolves
-host names): Pillow's decoders and resampling, OpenCV, numpy and Argon2 release the GIL
-while they compute, the other greenlets go on meanwhile, and the request that asked
-waits for the result as it waits for a socket. Work that keeps the GIL gains nothing
-from the thread: Pillow's JPEG encoder keeps it for each piece of output, so a stored
-photo is written in small pieces (``scans.images.stored_jpeg``). The pool also bounds
-how many images are decoded at once per worker (``CPU_THREADS_PER_WORKER``), and with
-them the memory a burst of uploads takes.
+greenlet on the worker's one thread, and a greenlet that computes for 400 ms (the
+offline analysis, an Argon2 hash) would hold all the others, cheap reads included, for
+those 400 ms. So that work goes to the worker's pool of real threads (a gevent
+``ThreadPool`` of its own, apart from the hub's, which resolves host names): OpenCV,
+numpy and Argon2 release the GIL while they compute, the other greenlets go on
+meanwhile, and the request that asked waits for the result as it waits for a socket.
+Work that keeps the GIL gains nothing from a thread: an uploaded photo's decoding and
+re-encoding (Pillow's JPEG encoder keeps the GIL for each piece of output) go to the
+worker's photo processes instead (``dermalens_site.photo_processes``). The pool also
+bounds how much such work runs at once per worker (``CPU_THREADS_PER_WORKER``), and with
+it the memory a burst takes.
 
 Outside a gevent worker (tests, ``manage.py`` commands, the analysis worker, gthread)
 the function is simply called: threads there are real already.
@@ -70,7 +70,7 @@ Parameters = ParamSpec("Parameters")
 Result = TypeVar("Result")
 
 # Threads per worker for CPU work: beyond the cores they only queue for the GIL and hold
-# memory (an upload's decoding takes ~130 MiB at its peak), so a small number suffices.
+# memory (a 12-megapixel photo's pixels alone are 35 MiB), so a small number suffices.
 CPU_THREADS_PER_WORKER = 4
 
 

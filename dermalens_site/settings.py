@@ -254,6 +254,16 @@ AI_DYNAMODB_CALLS_AFTER_ANSWER_PER_WORKER = env.int(
 # 1 slot, probes' p95 50-61 ms; 2 slots, 90 ms; in the AI slots (4), 100-122 ms; the
 # burst ends as soon either way, since the cores are what it waits for.
 PHOTO_WORK_SLOTS_PER_WORKER = env.int("PHOTO_WORK_SLOTS_PER_WORKER", default=1)
+# Each photo slot has a child process of the worker for the photo's CPU work
+# (dermalens_site.photo_processes), at this much lower a priority (nice, 0-19): the
+# worker's requests go first when the cores are full. A photo that takes its process
+# longer than the timeout (a decoder stuck on a hostile file) fails with a 503.
+PHOTO_PROCESS_NICENESS = env.int("PHOTO_PROCESS_NICENESS", default=10)
+PHOTO_WORK_TIMEOUT_SECONDS = env.float("PHOTO_WORK_TIMEOUT_SECONDS", default=60.0)
+if not 0 <= PHOTO_PROCESS_NICENESS <= 19 or PHOTO_WORK_TIMEOUT_SECONDS <= 0:
+    raise ImproperlyConfigured(
+        "PHOTO_PROCESS_NICENESS must be 0-19 and PHOTO_WORK_TIMEOUT_SECONDS above 0."
+    )
 # The ops pages' daily counters: each process writes what it counted at most this often
 # (0: every event at once), rather than one DynamoDB write per AI call (dynamo.daily_stats).
 DAILY_STATS_WRITE_SECONDS = env.float("DAILY_STATS_WRITE_SECONDS", default=10.0)

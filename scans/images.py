@@ -8,15 +8,20 @@ header before any pixel is decoded, which is what stops decompression bombs, HEI
 included. What is stored is a new JPEG made from the pixels alone: EXIF orientation
 applied, then every piece of metadata (GPS, camera, XMP, ICC, comments) left behind.
 
+In a gevent web worker the pixels are worked on in one of the worker's photo processes
+(``dermalens_site.photo_processes``, ``prepare_photo``), with a GIL of its own; the
+upload's bytes are read in the worker. Elsewhere (tests, commands, gthread) in-process.
+
 The stored photo is written without Huffman optimisation, and so in pieces. Pillow's
 JPEG encoder keeps the GIL for each piece of output it writes; an optimised JPEG is
 written in one piece, after two passes over every pixel, which held a web worker's other
 requests (greenlets, on the thread the GIL is taken from) for 100-150 ms per
-12-megapixel photo. Written plainly, the GIL changes hands every few milliseconds, the
-encode takes half the CPU, and the file is 4-6 % larger with the very same pixels (the
-Huffman tables are lossless). The 320 px thumbnail, a few milliseconds of work and
-served on every list page, is optimised. For the same reason WebP is decoded by OpenCV
-(``decoded_webp``); Pillow's other decoders let go of the GIL as they go.
+12-megapixel photo when photos were prepared in the worker's threads. Written plainly,
+the GIL changes hands every few milliseconds (which still matters outside the photo
+processes), the encode takes half the CPU, and the file is 4-6 % larger with the very
+same pixels (the Huffman tables are lossless). The 320 px thumbnail, a few milliseconds
+of work and served on every list page, is optimised. For the same reason WebP is decoded
+by OpenCV (``decoded_webp``); Pillow's other decoders let go of the GIL as they go.
 """
 
 import io
@@ -32,6 +37,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from rest_framework import status
 
 from dermalens_site.errors import ApplicationError
+from dermalens_site.photo_processes import in_photo_process
 
 pillow_heif.register_heif_opener()
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")
@@ -88,6 +94,8 @@ class PreparedImage:
 
 
 def prepare_scan_image(upload: UploadedFile) -> PreparedImage:
+    """The upload's bytes are read here; the pixels are worked on in one of the worker's
+    photo processes (``dermalens_site.photo_processes``), called directly elsewhere."""
     if upload.size is not None and upload.size > settings.MAX_IMAGE_BYTES:
         raise too_many_bytes()
     data = upload.read(settings.MAX_IMAGE_BYTES + 1)
@@ -95,6 +103,11 @@ def prepare_scan_image(upload: UploadedFile) -> PreparedImage:
         raise EmptyImage()
     if len(data) > settings.MAX_IMAGE_BYTES:
         raise too_many_bytes()
+    return in_photo_process(prepare_photo, data)
+
+
+def prepare_photo(data: bytes) -> PreparedImage:
+    """Judge a photo by decoding it, and make the JPEG to store and its thumbnail."""
     picture = decode(data)
     return PreparedImage(
         jpeg=stored_jpeg(picture),

@@ -32,8 +32,8 @@ from ulid import ULID
 from accounts.selectors import as_stored, skin_profile_of
 from ai.analysis import now_iso
 from ai.providers import AnalysisFailed, get_provider
-from dermalens_site.concurrency import run_cpu_bound
 from dermalens_site.errors import ApplicationError, Conflict, NotFound
+from dermalens_site.photo_processes import in_photo_process
 from dynamo.audit import audit_table
 from dynamo.errors import DynamoError, ItemNotFound, VersionConflict
 from dynamo.scans import CLAIM_ATTRIBUTES, ClaimRefused, IdempotencyKeyUsed, Scan, scans_table
@@ -84,7 +84,7 @@ def upload_scan(
         if earlier is not None:
             return earlier, False
     telemetry.upload_received(size_bytes=image.size or 0, area=area)
-    prepared = run_cpu_bound(prepare_scan_image, image)
+    prepared = prepare_scan_image(image)
     scan_id = str(ULID())
     files = {
         storage.image_key(user.user_id, scan_id): prepared.jpeg,
@@ -403,7 +403,7 @@ def overlay_for_scan(*, user_id: str, scan_id: str, metric: str) -> bytes:
         image = storage.read_scan_file(scan.image_key)
         if image is None:
             raise ScanImageMissing()
-        overlay = run_cpu_bound(render_overlay, image, metric)
+        overlay = in_photo_process(render_overlay, image, metric)
         storage.save_scan_file(key, overlay)
         if scans_table().get(user_id, scan_id, consistent=True) is None:
             # Deleted, or erased with its account, while the overlay was drawn: the

@@ -113,10 +113,15 @@ def stop_gunicorn(server: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(gemini):
+def served_gunicorn(gemini):
     server, port = start_gunicorn(gemini_url=gemini[0].base_url)
-    yield port
+    yield server, port
     stop_gunicorn(server)
+
+
+@pytest.fixture(scope="module")
+def served(served_gunicorn):
+    return served_gunicorn[1]
 
 
 def call(
@@ -327,8 +332,10 @@ def test_with_dynamodb_down_requests_are_quick_503s_and_then_it_recovers(own_dyn
         stop_gunicorn(server)
 
 
-def test_uploads_analysed_by_gemini_are_answered_beside_a_read(served, register):
-    """Uploads decode their photo in the worker's threads and wait on Gemini as greenlets."""
+def test_uploads_analysed_by_gemini_are_answered_beside_a_read(served_gunicorn, register):
+    """Uploads work on their photo in the worker's photo processes, at a lower priority,
+    and wait on Gemini as greenlets."""
+    server, served = served_gunicorn
     token = register()["access"]
     photo = (ROOT / "tests" / "data" / "astronaut.jpg").read_bytes()
     boundary = uuid.uuid4().hex
@@ -364,6 +371,17 @@ def test_uploads_analysed_by_gemini_are_answered_beside_a_read(served, register)
         thread.join()
     assert status == 200
     assert uploaded == [201] * 4
+    workers = psutil.Process(server.pid).children()
+    photo_processes = [
+        child
+        for worker in workers
+        for child in worker.children()
+        if "dermalens_site.photo_child" in child.cmdline()
+    ]
+    # One per worker (PHOTO_WORK_SLOTS_PER_WORKER), each below its worker's priority.
+    assert len(photo_processes) == len(workers) == 2
+    for child in photo_processes:
+        assert child.nice() == child.parent().nice() + 10
 
 
 def test_no_connection_is_refused_or_reset_while_workers_restart(gemini):

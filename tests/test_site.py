@@ -60,6 +60,19 @@ class TestProductionSettings:
         result = manage("check", **{**PRODUCTION, "NUM_PROXIES": proxies})
         assert result.returncode == 0, result.stderr
 
+    @pytest.mark.parametrize(
+        "setting",
+        [
+            {"PHOTO_PROCESS_NICENESS": "-1"},
+            {"PHOTO_PROCESS_NICENESS": "20"},
+            {"PHOTO_WORK_TIMEOUT_SECONDS": "0"},
+        ],
+    )
+    def test_photo_process_settings_out_of_range_stop_the_start(self, setting):
+        result = manage("check", **{**PRODUCTION, **setting})
+        assert result.returncode != 0
+        assert "PHOTO_PROCESS_NICENESS must be 0-19" in result.stderr
+
     def test_development_needs_no_trusted_proxy_count(self):
         result = manage("check", DEBUG="true", NUM_PROXIES="")
         assert result.returncode == 0, result.stderr

@@ -1,14 +1,15 @@
 """An upload's photo work leaves the web worker's other requests running.
 
-In a gevent worker every request is a greenlet on one thread, and the photo work runs in
-the worker's CPU threads (``run_cpu_bound``). That only helps while the work lets go of
-the GIL: Pillow's JPEG encoder keeps it for each piece of output, and an optimised JPEG
-is written in one piece, so re-encoding a phone's 12-megapixel photo held every other
-request of the worker for 100-150 ms. Here, in a process patched as a gevent worker is,
-a greenlet ticking every millisecond stands for the worker's other requests while
-another prepares uploads, as ``POST /scans`` does, three in a row per try; the least
-stalled of up to three tries counts, since other processes on the same cores stall a
-try now and then.
+In a gevent worker every request is a greenlet on one thread. The photo work once ran in
+the worker's CPU threads (``run_cpu_bound``), which only helps while the work lets go of
+the GIL: Pillow's JPEG encoder keeps it for each piece of output, so re-encoding a
+phone's 12-megapixel photo held every other request of the worker for 100-150 ms when
+the JPEG was optimised, and for up to 60 ms at a time when the threads ran at a lower
+priority. Now it runs in the worker's photo processes (``dermalens_site.photo_processes``),
+with a GIL of their own. Here, in a process patched as a gevent worker is, a greenlet
+ticking every millisecond stands for the worker's other requests while another prepares
+uploads, as ``POST /scans`` does, three in a row per try; the least stalled of up to
+three tries counts, since other processes on the same cores stall a try now and then.
 """
 
 from tests.gevent_process import run_patched
@@ -26,7 +27,7 @@ from PIL import Image
 
 django.setup()
 
-from dermalens_site.concurrency import run_cpu_bound
+from dermalens_site.photo_processes import photo_processes
 from scans.images import prepare_scan_image
 from tests import photos
 
@@ -34,7 +35,7 @@ from tests import photos
 pixels = Image.fromarray(
     cv2.resize(photos.astronaut(), (3024, 4032), interpolation=cv2.INTER_CUBIC)
 )
-run_cpu_bound(len, "")  # the worker's CPU threads, started before the clock runs
+photo_processes().start()  # as the worker starts them (deploy/gunicorn.conf.py)
 
 
 def beside_other_requests(image_format):
@@ -66,7 +67,7 @@ def one_try(upload):
             # core) is then a small part of the work, a stall of the GIL's is not.
             for _ in range(UPLOADS_PER_TRY):
                 upload.seek(0)
-                prepared = run_cpu_bound(prepare_scan_image, upload)
+                prepared = prepare_scan_image(upload)
             return prepared
         finally:
             done = True
@@ -106,8 +107,9 @@ def test_preparing_a_phone_photo_holds_the_worker_s_other_requests_little():
     assert list(outcomes) == list(FORMATS)
     for image_format, outcome in outcomes.items():
         assert outcome["stored"] == [3024, 4032], image_format
-        # With the stored photo optimised, the worker stood still for 20-60 % of the
-        # work (one stall as long as the encode); now for no more than a tenth of it.
+        # With the stored photo optimised in a CPU thread, the worker stood still for
+        # 20-60 % of the work (one stall as long as the encode); now for no more than a
+        # tenth of it (in the photo processes, none at all when the cores are free).
         assert outcome["stalled_seconds"] < 0.1 * outcome["seconds"], (image_format, outcome)
 
 
@@ -122,13 +124,13 @@ import django
 django.setup()
 
 from dermalens_site.concurrency import run_cpu_bound
-from scans.images import CorruptImage, prepare_scan_image
-from scans.tests.conftest import truncated, upload_file
+from scans.images import CorruptImage, prepare_photo
+from scans.tests.conftest import truncated
 
-damaged = upload_file(truncated("WEBP"), "photo.webp", "image/webp")
+damaged = truncated("WEBP")
 sys.stderr = log = io.StringIO()  # where gevent's pool prints what a task raised
 try:
-    run_cpu_bound(prepare_scan_image, damaged)
+    run_cpu_bound(prepare_photo, damaged)
     raised = None
 except CorruptImage as err:
     raised = traceback.format_exception(err)

@@ -1,0 +1,243 @@
+"""The web worker's photo processes (``dermalens_site.photo_processes``).
+
+Each script runs in a process patched as a gevent worker is, and prepares photos as
+``POST /scans`` does: the real child processes, over their real sockets.
+"""
+
+import os
+import time
+
+import psutil
+
+from tests.gevent_process import run_patched
+
+
+def gone(pid: int) -> bool:
+    """Exited: no such process, or one that only waits to be reaped (an orphan's parent
+    is whatever adopts it, and a container's first process may never reap it)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+PHOTO = """
+import io
+
+import django
+
+django.setup()
+
+from dermalens_site.photo_processes import photo_processes
+from scans.tests.conftest import encode, face_photo, upload_file
+
+jpeg = encode(face_photo().resize((1536, 1536)))
+"""
+
+SAME_PHOTO_AT_A_LOWER_PRIORITY = (
+    PHOTO
+    + """
+import json
+import os
+
+from scans.images import prepare_photo, prepare_scan_image
+
+prepared = prepare_scan_image(upload_file(jpeg))
+at_home = prepare_photo(jpeg)  # the same work, in this process
+(child,) = photo_processes().pids()
+print(json.dumps({
+    "same_jpeg": prepared.jpeg == at_home.jpeg,
+    "same_thumbnail": prepared.thumbnail == at_home.thumbnail,
+    "size": [prepared.width, prepared.height],
+    "child": child,
+    "own_pid": os.getpid(),
+    "child_niceness": os.getpriority(os.PRIO_PROCESS, child),
+    "own_niceness": os.getpriority(os.PRIO_PROCESS, 0),
+}))
+"""
+)
+
+
+def test_a_photo_is_worked_on_in_a_child_at_a_lower_priority_with_the_same_result():
+    outcome = run_patched(SAME_PHOTO_AT_A_LOWER_PRIORITY, PHOTO_PROCESS_NICENESS="7")
+
+    assert outcome["same_jpeg"] and outcome["same_thumbnail"], outcome
+    assert outcome["size"] == [1536, 1536]
+    assert outcome["child"] != outcome["own_pid"]
+    assert outcome["child_niceness"] == outcome["own_niceness"] + 7
+
+
+DAMAGED_AND_UNSUPPORTED = (
+    PHOTO
+    + """
+import json
+
+from scans.images import InvalidImage, prepare_scan_image
+from scans.tests.conftest import truncated
+
+outcomes = {}
+for name, data in {
+    "cut webp": truncated("WEBP"),
+    "cut jpeg": truncated("JPEG"),
+    "a gif": encode(face_photo(), "GIF"),
+    "text": b"not a photo at all" * 100,
+}.items():
+    try:
+        prepare_scan_image(upload_file(data))
+        outcomes[name] = None
+    except InvalidImage as err:
+        outcomes[name] = {
+            "code": err.default_code,
+            "status": err.status_code,
+            "message": err.message,
+            "cause": str(err.__cause__),
+        }
+(child,) = photo_processes().pids()
+outcomes["still one child"] = child
+print(json.dumps(outcomes))
+"""
+)
+
+
+def test_what_the_child_refuses_reaches_the_request_as_the_same_error():
+    outcomes = run_patched(DAMAGED_AND_UNSUPPORTED)
+
+    assert outcomes["cut webp"]["code"] == "corrupt_image"
+    assert outcomes["cut jpeg"]["code"] == "corrupt_image"
+    assert outcomes["a gif"]["code"] == "unsupported_image"
+    assert outcomes["a gif"]["status"] == 415
+    assert outcomes["text"]["code"] == "unsupported_image"
+    # The child's own traceback rides along for the log, down to the decoder.
+    assert "in decode" in outcomes["cut webp"]["cause"]
+    # A refused photo is an answer, not a failure: the same child goes on.
+    assert isinstance(outcomes["still one child"], int)
+
+
+KILLED_MID_PHOTO = (
+    PHOTO
+    + """
+import io
+import json
+import logging
+import os
+import signal
+
+import gevent
+
+from dermalens_site.photo_processes import PhotoWorkFailed
+from scans.images import prepare_scan_image
+
+log = io.StringIO()
+handler = logging.StreamHandler(log)
+logging.getLogger("dermalens.photo_processes").addHandler(handler)
+big = encode(face_photo().resize((4000, 4000)))
+photo_processes().start()
+(first,) = photo_processes().pids()
+
+
+def kill_soon():
+    gevent.sleep(0.05)
+    os.kill(first, signal.SIGKILL)
+
+
+gevent.spawn(kill_soon)
+try:
+    prepare_scan_image(upload_file(big))
+    failed = None
+except PhotoWorkFailed as err:
+    failed = {"code": err.default_code, "status": err.status_code}
+after = prepare_scan_image(upload_file(jpeg))
+(second,) = photo_processes().pids()
+print(json.dumps({
+    "failed": failed,
+    "after": [after.width, after.height],
+    "first": first,
+    "second": second,
+    "log": log.getvalue(),
+}))
+"""
+)
+
+
+def test_a_child_that_dies_mid_photo_fails_that_request_alone_and_is_replaced():
+    outcome = run_patched(KILLED_MID_PHOTO)
+
+    assert outcome["failed"] == {"code": "photo_work_failed", "status": 503}
+    assert outcome["after"] == [1536, 1536]
+    assert outcome["second"] != outcome["first"]
+    assert gone(outcome["first"])
+    assert "photo process lost" in outcome["log"]
+
+
+HUNG_CHILD = (
+    PHOTO
+    + """
+import json
+import time
+
+from dermalens_site.photo_processes import PhotoWorkFailed, in_photo_process
+from scans.images import prepare_scan_image
+
+photo_processes().start()
+(stuck,) = photo_processes().pids()
+started = time.monotonic()
+try:
+    in_photo_process(time.sleep, 30)  # a decoder that never comes back
+    failed = None
+except PhotoWorkFailed as err:
+    failed = err.default_code
+waited = time.monotonic() - started
+after = prepare_scan_image(upload_file(jpeg))
+print(json.dumps({
+    "failed": failed,
+    "waited": waited,
+    "stuck": stuck,
+    "after": [after.width, after.height],
+    "now": photo_processes().pids(),
+}))
+"""
+)
+
+
+def test_a_child_stuck_past_the_timeout_is_stopped_and_its_request_fails():
+    outcome = run_patched(HUNG_CHILD, PHOTO_WORK_TIMEOUT_SECONDS="1")
+
+    assert outcome["failed"] == "photo_work_failed"
+    assert 1 <= outcome["waited"] < 10
+    assert gone(outcome["stuck"])
+    assert outcome["after"] == [1536, 1536]
+    assert outcome["now"] and outcome["now"] != [outcome["stuck"]]
+
+
+WORKER_THAT_EXITS = (
+    PHOTO
+    + """
+import json
+
+photo_processes().start()
+print(json.dumps({"children": photo_processes().pids()}))
+"""
+)
+
+
+def test_the_children_end_with_their_worker():
+    outcome = run_patched(WORKER_THAT_EXITS, PHOTO_WORK_SLOTS_PER_WORKER="2")
+
+    assert len(outcome["children"]) == 2
+    deadline = time.monotonic() + 30  # a child that was still loading Django finishes first
+    while time.monotonic() < deadline and not all(map(gone, outcome["children"])):
+        time.sleep(0.1)
+    assert all(map(gone, outcome["children"]))
+
+
+def test_outside_a_gevent_worker_the_photo_is_worked_on_in_process():
+    from dermalens_site.photo_processes import photo_processes
+    from scans.images import prepare_scan_image
+    from scans.tests.conftest import encode, face_photo, upload_file
+
+    before = {child.pid for child in psutil.Process(os.getpid()).children()}
+    prepared = prepare_scan_image(upload_file(encode(face_photo())))
+
+    assert prepared.width > 0
+    assert {child.pid for child in psutil.Process(os.getpid()).children()} == before
+    assert photo_processes.cache_info().currsize == 0
