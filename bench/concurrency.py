@@ -1,7 +1,8 @@
 """Concurrency: hundreds of slow Gemini calls in flight, and cheap requests going by them.
 
     .venv/bin/python bench/concurrency.py [--chat 500] [--plans 200] [--uploads 200]
-                                          [--gemini-delay-seconds 5] [--worker-class gevent]
+                                          [--phone-uploads 60] [--gemini-delay-seconds 5]
+                                          [--worker-class gevent]
 
 Starts DynamoDB Local and the tables (bench/dynamo_layer.py), the fake Gemini server in a
 process of its own (``python -m tests.fake_gemini``: every call answered after
@@ -17,7 +18,9 @@ Each scenario is one burst, driven by Locust (headless, as a library): two probe
 send ``GET /api/v1/users/me`` and ``GET /api/v1/scans?limit=20`` (20 scans) every
 ``--probe-interval-ms``; after a second of that, N users each send one request at the
 same moment: chat messages (every other one with ``Accept: text/event-stream``, read to
-the stored reply's event), plan creations (Gemini drafting) or photo uploads. Uploads go
+the stored reply's event), plan creations (Gemini drafting) or photo uploads: the 512 px
+sample portrait, or (phone uploads) the same enlarged to a phone's 12 megapixels, whose
+decoding and re-encoding take the cores hundreds of milliseconds each. Uploads go
 as in production: the jobs queue is an SQS queue (moto's server, a process of its own)
 and ``manage.py jobs_worker`` runs the analyses (Gemini), so an upload is answered 202
 once stored; the time until the worker has analysed them all is reported too
@@ -44,6 +47,7 @@ import configparser
 import dataclasses
 import datetime as dt
 import functools
+import io
 import json
 import os
 import platform
@@ -89,7 +93,9 @@ WARM_UP_SECONDS = 1.0
 # The accounts' one password hash (Argon2 of a throwaway password), made once.
 PASSWORD = "concurrency-bench-password"  # noqa: S105 (a throwaway, for bench accounts)
 MESSAGE = "Is niacinamide fine with my retinol? ({})"
-SCENARIOS = ("chat", "plans", "uploads")
+SCENARIOS = ("chat", "plans", "uploads", "phone_uploads")
+# A phone's photo: the sample portrait at 3024 x 4032 (12 megapixels), as a JPEG.
+PHONE_PHOTO_SIZE = (3024, 4032)
 # The jobs worker's unit: the benchmark runs the worker at the CPU priority it sets.
 WORKER_UNIT = ROOT / "deploy" / "dermalens-worker.service"
 SCHEDULING_POLICIES = {"other": os.SCHED_OTHER, "batch": os.SCHED_BATCH, "idle": os.SCHED_IDLE}
@@ -527,15 +533,30 @@ def plan_calls(accounts: list[Account], count: int) -> list[Call]:
     return [Call("POST", "/api/v1/plans", a.token, 201, body=b"{}") for a in accounts[:count]]
 
 
-def upload_calls(accounts: list[Account], count: int, *, queued: bool) -> list[Call]:
+def upload_calls(
+    accounts: list[Account], count: int, *, queued: bool, photo: bytes | None = None
+) -> list[Call]:
+    """``count`` uploads of ``photo`` (the 512 px sample portrait by default)."""
+    photo = SAMPLE.read_bytes() if photo is None else photo
     body, content_type = encode_multipart_formdata(
-        {"image": ("face.jpg", SAMPLE.read_bytes(), "image/jpeg"), "area": "face"}
+        {"image": ("face.jpg", photo, "image/jpeg"), "area": "face"}
     )
     status = 202 if queued else 201  # stored and queued, or analysed in the request
     return [
         Call("POST", "/api/v1/scans", accounts[n % len(accounts)].token, status, body, content_type)
         for n in range(count)
     ]
+
+
+def phone_photo() -> bytes:
+    """The sample portrait enlarged to a phone's 12 megapixels, as a phone's JPEG."""
+    from PIL import Image
+
+    with Image.open(SAMPLE) as sample:
+        enlarged = sample.convert("RGB").resize(PHONE_PHOTO_SIZE, Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    enlarged.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
 
 
 # --- the report -------------------------------------------------------------------------
@@ -601,13 +622,15 @@ def markdown(result: dict) -> str:
         "a third within a few hours, and every figure with it.",
         "",
     ]
-    uploads = result["scenarios"].get("uploads", {})
-    if "all_analysed_after_s" in uploads:
-        lines += [
-            f"Uploads were {result['uploads']} (202 once stored): the worker had analysed all "
-            f"{uploads['requests']} {uploads['all_analysed_after_s']} s after the first send.",
-            "",
-        ]
+    for name in ("uploads", "phone_uploads"):
+        uploads = result["scenarios"].get(name, {})
+        if "all_analysed_after_s" in uploads:
+            lines += [
+                f"{name.replace('_', ' ').capitalize()} were {result['uploads']} (202 once "
+                f"stored): the worker had analysed all {uploads['requests']} "
+                f"{uploads['all_analysed_after_s']} s after the first send.",
+                "",
+            ]
     for name, row in result["scenarios"].items():
         if row["error_samples"]:
             lines += [f"Errors in {name}: " + "; ".join(row["error_samples"]), ""]
@@ -619,6 +642,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--chat", type=int, default=500, help="messages in the chat burst")
     parser.add_argument("--plans", type=int, default=200, help="plans in the plans burst")
     parser.add_argument("--uploads", type=int, default=200, help="photos in the uploads burst")
+    parser.add_argument(
+        "--phone-uploads",
+        type=int,
+        default=60,
+        help="12-megapixel photos in the phone uploads burst",
+    )
     parser.add_argument("--gemini-delay-seconds", type=float, default=5.0)
     parser.add_argument("--probe-interval-ms", type=int, default=50)
     parser.add_argument("--worker-class", default="gevent", choices=("gevent", "gthread"))
@@ -670,14 +699,22 @@ def main() -> None:
             "chat": chat_calls,
             "plans": plan_calls,
             "uploads": functools.partial(upload_calls, queued=queue is not None),
+            "phone_uploads": functools.partial(
+                upload_calls, queued=queue is not None, photo=phone_photo()
+            ),
         }
-        sizes = {"chat": args.chat, "plans": args.plans, "uploads": args.uploads}
+        sizes = {
+            "chat": args.chat,
+            "plans": args.plans,
+            "uploads": args.uploads,
+            "phone_uploads": args.phone_uploads,
+        }
         for name in scenarios:
             burst = Burst(base, makers[name](accounts, sizes[name]), probe.token)
             results[name] = run_burst(
                 burst, master_pid=server.pid, probe_interval_seconds=args.probe_interval_ms / 1000
             )
-            if name == "uploads" and queue is not None:
+            if name.endswith("uploads") and queue is not None:
                 waited = seconds_until_queue_is_empty(queue[1], queue[2], limit=600)
                 after = results[name]["seconds_to_last_answer"]
                 results[name]["all_analysed_after_s"] = (

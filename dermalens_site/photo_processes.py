@@ -53,6 +53,18 @@ Result = TypeVar("Result")
 
 _LENGTH = struct.Struct("!Q")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# What a child sends once it has loaded, and how long it may take to.
+READY = b"ready"
+START_TIMEOUT_SECONDS = 120
+# A 12-megapixel photo's buffers (36 MiB of pixels, and their copies) are freed after each
+# photo; by default glibc hands them back to the kernel, and the next photo takes them
+# again page by page: 20,000 page faults, a third of the photo's CPU. Allocations under
+# 32 MiB come from the heap instead, and up to 128 MiB of free heap is kept: 400 faults,
+# 75 instead of 120 ms of CPU per photo, for about 50 MiB more held by the child.
+CHILD_MALLOC_TUNABLES = (
+    "glibc.malloc.mmap_threshold=33554432",
+    "glibc.malloc.trim_threshold=134217728",
+)
 
 
 class PhotoWorkFailed(ServiceUnavailable):
@@ -161,6 +173,7 @@ class PhotoProcess:
             theirs.close()
         self.connection = ours
         self.pid = self.process.pid
+        self.ready = False  # the child said it has loaded
         # False once a call failed on the way (the process died, hung, or the stream
         # between them is out of step): the process is stopped and replaced.
         self.usable = True
@@ -176,8 +189,15 @@ class PhotoProcess:
         timeout_seconds: float,
     ) -> Any:
         request = pickle.dumps((function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
-        self.connection.settimeout(timeout_seconds)
         try:
+            if not self.ready:
+                # Loading takes the child about a second, longer on busy cores at its
+                # priority: that is not the photo's time.
+                self.connection.settimeout(START_TIMEOUT_SECONDS)
+                if receive_message(self.connection) != READY:
+                    raise EOFError("the photo process did not start")
+                self.ready = True
+            self.connection.settimeout(timeout_seconds)
             send_message(self.connection, request)
             answer = receive_message(self.connection)
         except BaseException as err:
@@ -210,9 +230,16 @@ class PhotoProcess:
 
 
 def child_environment() -> dict[str, str]:
-    """The worker's environment, with the project importable wherever the child starts."""
+    """The worker's environment, with the project importable wherever the child starts,
+    and glibc's allocator told to keep what a photo freed for the next one
+    (``CHILD_MALLOC_TUNABLES``)."""
     paths = [str(PROJECT_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    tunables = [*filter(None, os.environ.get("GLIBC_TUNABLES", "").split(":"))]
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(paths),
+        "GLIBC_TUNABLES": ":".join([*tunables, *CHILD_MALLOC_TUNABLES]),
+    }
 
 
 def send_message(connection: socket.socket, payload: bytes) -> None:
@@ -241,6 +268,7 @@ def serve(descriptor: int) -> None:
     """A photo process: call what the worker sends, one at a time, until it goes."""
     connection = socket.socket(fileno=descriptor)
     connection.setblocking(True)  # the worker's end is gevent's, and made it non-blocking
+    send_message(connection, READY)
     while True:
         try:
             function, args, kwargs = pickle.loads(  # noqa: S301 (our own worker)
