@@ -129,7 +129,10 @@ class PhotoProcesses:
     def run(self, function: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> Any:
         process = self.idle.get()
         try:
-            if process is None or not process.alive():
+            if process is not None and not process.alive():  # it died while idle
+                process.stop()
+                process = None
+            if process is None:
                 process = self._started()
             outcome = process.call(function, args, kwargs, self.timeout_seconds)
         except BaseException:
@@ -141,7 +144,7 @@ class PhotoProcesses:
         return outcome
 
     def pids(self) -> list[int]:
-        """The processes started and idle now (for tests and the benchmark)."""
+        """The processes started and idle now (for the tests)."""
         return [process.pid for process in list(self.idle.queue) if process is not None]
 
     def _started(self) -> "PhotoProcess":
