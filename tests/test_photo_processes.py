@@ -201,11 +201,13 @@ print(json.dumps({
 
 def test_a_child_stuck_past_the_timeout_is_stopped_and_its_request_fails():
     """The next photo gets a new child, whose loading (a second or more on busy cores)
-    does not count against the photo's 1 s."""
-    outcome = run_patched(HUNG_CHILD, PHOTO_WORK_TIMEOUT_SECONDS="1")
+    does not count against the photo's 3 s."""
+    # At the worker's own priority, so that the photo after it (30 ms of work) is not
+    # starved past the short timeout by the suite's other processes on the same cores.
+    outcome = run_patched(HUNG_CHILD, PHOTO_WORK_TIMEOUT_SECONDS="3", PHOTO_PROCESS_NICENESS="0")
 
     assert outcome["failed"] == "photo_work_failed"
-    assert 1 <= outcome["waited"] < 10
+    assert 3 <= outcome["waited"] < 15
     assert gone(outcome["stuck"])
     assert outcome["after"] == [1536, 1536]
     assert outcome["now"] and outcome["now"] != [outcome["stuck"]]
