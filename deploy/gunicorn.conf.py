@@ -5,11 +5,12 @@
 Workers are gevent's: a request is a greenlet, and one waiting on Gemini, DynamoDB or S3
 holds a few hundred KiB of memory, not a thread, so a worker keeps hundreds of slow AI
 calls in flight while cheap requests go by them (bench/concurrency.py measures it). The
-worker monkey-patches the standard library before the app is imported. CPU work (image
-decoding, the offline analysis, password hashing) goes to real threads
-(``dermalens_site.concurrency``), so it holds no other request for longer than it runs;
-the work on an uploaded photo goes to the worker's photo processes, at a lower priority
-(``dermalens_site.photo_processes``), started with the worker (``post_worker_init``).
+worker monkey-patches the standard library before the app is imported. CPU work (the
+offline analysis, password hashing) goes to real threads (``dermalens_site.concurrency``),
+so it holds no other request for longer than it runs; the work on an uploaded photo
+(decoding, re-encoding, overlays) goes to the worker's photo processes, at a lower
+priority (``dermalens_site.photo_processes``), started with the worker
+(``post_worker_init``).
 
 Each value can be overridden from the environment (/etc/dermalens/env): WEB_CONCURRENCY,
 GUNICORN_WORKER_CONNECTIONS, GUNICORN_TIMEOUT_SECONDS, GUNICORN_BIND,
