@@ -47,7 +47,6 @@ import configparser
 import dataclasses
 import datetime as dt
 import functools
-import io
 import json
 import os
 import platform
@@ -76,6 +75,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 import dynamo_layer  # noqa: E402 (the benchmarks' shared environment)
 import load  # noqa: E402 (the load test's server environment and gunicorn start)
 
+from tests import photos  # noqa: E402
 from tests.moto_clients import moto_client  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -94,8 +94,6 @@ WARM_UP_SECONDS = 1.0
 PASSWORD = "concurrency-bench-password"  # noqa: S105 (a throwaway, for bench accounts)
 MESSAGE = "Is niacinamide fine with my retinol? ({})"
 SCENARIOS = ("chat", "plans", "uploads", "phone_uploads")
-# A phone's photo: the sample portrait at 3024 x 4032 (12 megapixels), as a JPEG.
-PHONE_PHOTO_SIZE = (3024, 4032)
 # The jobs worker's unit: the benchmark runs the worker at the CPU priority it sets.
 WORKER_UNIT = ROOT / "deploy" / "dermalens-worker.service"
 SCHEDULING_POLICIES = {"other": os.SCHED_OTHER, "batch": os.SCHED_BATCH, "idle": os.SCHED_IDLE}
@@ -550,13 +548,7 @@ def upload_calls(
 
 def phone_photo() -> bytes:
     """The sample portrait enlarged to a phone's 12 megapixels, as a phone's JPEG."""
-    from PIL import Image
-
-    with Image.open(SAMPLE) as sample:
-        enlarged = sample.convert("RGB").resize(PHONE_PHOTO_SIZE, Image.Resampling.BICUBIC)
-    buffer = io.BytesIO()
-    enlarged.save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
+    return photos.encode(photos.phone_portrait(), quality=90)
 
 
 # --- the report -------------------------------------------------------------------------

@@ -91,8 +91,9 @@ def run_cpu_bound(
     """``function(*args, **kwargs)``, in a real thread when requests are greenlets.
 
     Exceptions reach the caller as if the function had been called directly, and only
-    the caller: gevent's pool would also print each one's traceback to stderr, so a
-    damaged photo (a 400) would leave one in the log. They travel as the result.
+    the caller: gevent's pool would also print each one's traceback to stderr, so an
+    error the request answers as a 400 would leave one in the log. They travel as the
+    result.
     """
     if not cooperative():
         return function(*args, **kwargs)

@@ -134,14 +134,10 @@ class PhotoProcesses:
                 process = None
             if process is None:
                 process = self._started()
-            outcome = process.call(function, args, kwargs, self.timeout_seconds)
-        except BaseException:
-            if process is not None and not process.usable:
-                process = None  # stopped: the next request starts another
-            raise
+            return process.call(function, args, kwargs, self.timeout_seconds)
         finally:
-            self.idle.put(process)
-        return outcome
+            # A process a call stopped leaves its place empty: the next request starts one.
+            self.idle.put(process if process is not None and process.usable else None)
 
     def pids(self) -> list[int]:
         """The processes started and idle now (for the tests)."""
@@ -182,7 +178,7 @@ class PhotoProcess:
         self.usable = True
 
     def alive(self) -> bool:
-        return self.usable and self.process.poll() is None
+        return self.process.poll() is None
 
     def call(
         self,

@@ -22,8 +22,6 @@ def gone(pid: int) -> bool:
 
 
 PHOTO = """
-import io
-
 import django
 
 django.setup()
@@ -248,12 +246,9 @@ def test_outside_a_gevent_worker_the_photo_is_worked_on_in_process():
 
 
 PHONE_PHOTOS_AND_PAGE_FAULTS = """
-import io
 import json
 
-import cv2
 import django
-from PIL import Image
 
 django.setup()
 
@@ -262,11 +257,7 @@ from scans.images import prepare_scan_image
 from scans.tests.conftest import upload_file
 from tests import photos
 
-buffer = io.BytesIO()
-Image.fromarray(
-    cv2.resize(photos.astronaut(), (3024, 4032), interpolation=cv2.INTER_CUBIC)
-).save(buffer, format="JPEG", quality=90)
-phone_photo = buffer.getvalue()
+phone_photo = photos.encode(photos.phone_portrait(), quality=90)
 
 
 def page_faults(pid):

@@ -19,7 +19,6 @@ import io
 import json
 import time
 
-import cv2
 import django
 import gevent
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -31,10 +30,7 @@ from dermalens_site.photo_processes import photo_processes
 from scans.images import prepare_scan_image
 from tests import photos
 
-# A phone's photo: the portrait at 3024 x 4032 (12 megapixels).
-pixels = Image.fromarray(
-    cv2.resize(photos.astronaut(), (3024, 4032), interpolation=cv2.INTER_CUBIC)
-)
+pixels = Image.fromarray(photos.phone_portrait())  # 3024 x 4032, 12 megapixels
 photo_processes().start()  # as the worker starts them (deploy/gunicorn.conf.py)
 
 
