@@ -33,12 +33,12 @@ from types import ModuleType
 from gunicorn import glogging
 
 
-def _load_log_paths() -> ModuleType:
-    """``dermalens_site/log_paths.py``, loaded from its file: importing it as part of its
+def _load_site_module(name: str) -> ModuleType:
+    """``dermalens_site/<name>.py``, loaded from its file: importing it as part of its
     package would run ``dermalens_site/__init__`` (Celery, boto3, ssl) in the master,
     before a gevent worker patches ssl, which then breaks every TLS connection."""
-    path = Path(__file__).resolve().parent.parent / "dermalens_site" / "log_paths.py"
-    spec = importlib.util.spec_from_file_location("dermalens_log_paths", path)
+    path = Path(__file__).resolve().parent.parent / "dermalens_site" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"dermalens_{name}", path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
@@ -46,7 +46,7 @@ def _load_log_paths() -> ModuleType:
     return module
 
 
-loggable_path = _load_log_paths().loggable_path
+loggable_path = _load_site_module("log_paths").loggable_path
 
 MAX_WORKERS = 12  # memory: each worker holds OpenCV and its share of the uploads in flight
 
@@ -60,7 +60,11 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # processes would add memory (each loads OpenCV) and no concurrency; CPU work runs in
 # real threads, which the cores share.
 workers = _int("WEB_CONCURRENCY", min(max(2, multiprocessing.cpu_count()), MAX_WORKERS))
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+# A request gunicorn refuses itself (a request line or headers past the limits below, a
+# malformed request) is answered in the API's error shape, not with gunicorn's HTML page.
+worker_class = _load_site_module("server_errors").with_json_errors(
+    os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+)
 # Requests in flight per worker; past it, connections wait in the listen backlog.
 worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 1000)
 backlog = 2048

@@ -22,6 +22,7 @@ import pytest
 import yaml
 from django.conf import settings as django_settings
 from django.core.management import call_command
+from gunicorn.util import load_class
 
 from dynamo.tables import ALL_TABLES
 from ops import iam
@@ -181,10 +182,22 @@ class TestGunicornConfig:
         monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
         monkeypatch.delenv("GUNICORN_WORKER_CLASS", raising=False)
         config = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+        from gunicorn.workers.ggevent import GeventWorker
+
         assert 2 <= config["workers"] <= config["MAX_WORKERS"]
         assert config["timeout"] > config["graceful_timeout"] > 0
         # Requests waiting on Gemini are greenlets: hundreds per worker, not 4 threads.
-        assert config["worker_class"] == "gevent" and config["worker_connections"] >= 500
+        assert issubclass(config["worker_class"], GeventWorker)
+        assert config["worker_connections"] >= 500
+
+    @pytest.mark.parametrize("name", ["gevent", "gthread"])
+    def test_either_worker_class_answers_refused_requests_in_the_api_s_error_shape(
+        self, monkeypatch, name
+    ):
+        monkeypatch.setenv("GUNICORN_WORKER_CLASS", name)
+        worker_class = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))["worker_class"]
+        assert worker_class.handle_error.__qualname__ == "JsonErrors.handle_error"
+        assert issubclass(worker_class, load_class(name))
 
     def test_the_access_log_is_one_json_object_per_request(self):
         from gunicorn.config import Config

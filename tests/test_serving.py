@@ -332,6 +332,68 @@ def test_with_dynamodb_down_requests_are_quick_503s_and_then_it_recovers(own_dyn
         stop_gunicorn(server)
 
 
+def raw_exchange(port: int, request: bytes) -> bytes:
+    """``request`` sent as it is on a connection of its own; everything that comes back."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+def http_request(target: bytes, *headers: bytes, method: bytes = b"GET") -> bytes:
+    return b"\r\n".join(
+        [method + b" " + target + b" HTTP/1.1", b"Host: 127.0.0.1", *headers, b"", b""]
+    )
+
+
+# Requests gunicorn refuses before the app sees them: (request, status, code).
+REFUSED_REQUESTS = {
+    "long-request-line": (http_request(b"/api/v1/scans?q=" + b"a" * 5000), 414, "uri_too_long"),
+    "too-many-headers": (
+        http_request(b"/api/v1/health", *(b"X-Filler-%d: 1" % n for n in range(120))),
+        431,
+        "headers_too_large",
+    ),
+    "long-header": (
+        http_request(b"/api/v1/health", b"X-Filler: " + b"b" * 9000),
+        431,
+        "headers_too_large",
+    ),
+    "bad-method": (http_request(b"/api/v1/health", method=b"G<script>T"), 400, "malformed_request"),
+    "not-http": (b"BREW /api/v1/health HTCPCP/1.0\r\n\r\n", 400, "malformed_request"),
+    "folded-header": (
+        http_request(b"/api/v1/health", b"X-Folded: a", b" b"),
+        400,
+        "malformed_request",
+    ),
+    "unknown-coding": (
+        http_request(b"/api/v1/auth/login", b"Transfer-Encoding: br", method=b"POST"),
+        501,
+        "unsupported_transfer_coding",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code"), REFUSED_REQUESTS.values(), ids=REFUSED_REQUESTS.keys()
+)
+def test_a_request_the_server_refuses_gets_the_api_s_error_shape(
+    served, request_bytes, status, code
+):
+    head, _, body = raw_exchange(served, request_bytes).partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    assert status_line.split(" ", 2)[1] == str(status), head
+    assert headers["Content-Type"] == "application/json"
+    assert int(headers["Content-Length"]) == len(body)
+    error = json.loads(body)["error"]
+    assert error["code"] == code and error["message"] and error["details"] == {}
+    # Nothing of what was sent comes back (gunicorn's own page repeats it).
+    assert b"aaaa" not in body and b"bbbb" not in body and b"script" not in body
+
+
 def test_uploads_analysed_by_gemini_are_answered_beside_a_read(served_gunicorn, register):
     """Uploads work on their photo in the worker's photo processes, at a lower priority,
     and wait on Gemini as greenlets."""

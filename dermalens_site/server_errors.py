@@ -1,0 +1,138 @@
+"""The API's one error shape for requests that gunicorn refuses before Django sees them.
+
+    worker_class = with_json_errors("gevent")   # deploy/gunicorn.conf.py
+
+gunicorn answers a request it cannot parse itself: a request line longer than
+``limit_request_line`` (414), more headers than ``limit_request_fields`` or one past
+``limit_request_field_size`` (431), a malformed request line, header or chunk (400).
+Its answer is an HTML page that repeats what the client sent. Here those answers have
+the shape of every other error of the API (``dermalens_site.errors``), say nothing of
+what was sent, and the log names only the refusal, not the request line, which may
+carry a token in its query string.
+
+The config loads this module from its file, as it loads ``log_paths``: importing it as
+part of its package would run ``dermalens_site/__init__`` in the master. So it needs
+gunicorn alone, not Django.
+"""
+
+import json
+import ssl
+from datetime import datetime
+from typing import Any
+
+from gunicorn import util
+from gunicorn.http import errors as http_errors
+from gunicorn.http.wsgi import Response, default_environ
+
+# The first row whose exception class matches: (classes, status, reason, code, message).
+# A response header the app got wrong is the app's fault (500), like any other error.
+REFUSALS: tuple[tuple[tuple[type[BaseException], ...], int, str, str, str], ...] = (
+    (
+        (http_errors.InvalidResponseHeader, http_errors.InvalidResponseHeaderName),
+        500,
+        "Internal Server Error",
+        "server_error",
+        "Something went wrong on our side; please retry.",
+    ),
+    (
+        (http_errors.LimitRequestLine,),
+        414,
+        "URI Too Long",
+        "uri_too_long",
+        "The request line is too long.",
+    ),
+    (
+        (http_errors.LimitRequestHeaders,),
+        431,
+        "Request Header Fields Too Large",
+        "headers_too_large",
+        "The request has too many headers, or one that is too long.",
+    ),
+    (
+        (http_errors.UnsupportedTransferCoding,),
+        501,
+        "Not Implemented",
+        "unsupported_transfer_coding",
+        "The request's Transfer-Encoding is not supported.",
+    ),
+    (
+        (http_errors.ExpectationFailed,),
+        417,
+        "Expectation Failed",
+        "expectation_failed",
+        "The request's Expect header cannot be met.",
+    ),
+    (
+        (http_errors.ForbiddenProxyRequest, ssl.SSLError),
+        403,
+        "Forbidden",
+        "permission_denied",
+        "The request is not allowed.",
+    ),
+    (
+        (http_errors.ParseException,),
+        400,
+        "Bad Request",
+        "malformed_request",
+        "The request is not valid HTTP.",
+    ),
+)
+SERVER_ERROR = REFUSALS[0][1:]
+
+
+def refusal_for(exc: BaseException) -> tuple[int, str, str, str]:
+    """(status, reason, code, message) of the answer to a request that raised ``exc``."""
+    for classes, status, reason, code, message in REFUSALS:
+        if isinstance(exc, classes):
+            return status, reason, code, message
+    return SERVER_ERROR
+
+
+def error_answer(status: int, reason: str, code: str, message: str) -> bytes:
+    """A whole HTTP/1.1 answer with the API's error body; the connection closes after it."""
+    body = json.dumps({"error": {"code": code, "message": message, "details": {}}}).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+class JsonErrors:
+    """A gunicorn worker mixin: ``handle_error`` answers in the API's error shape."""
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        started = datetime.now()
+        addr = addr or ("", -1)  # a unix socket has no address
+        status, reason, code, message = refusal_for(exc)
+        if status == SERVER_ERROR[0]:
+            self.log.exception("Error handling request")  # type: ignore[attr-defined]
+        else:
+            # The exception's text repeats the request line or a header: left out.
+            self.log.warning(  # type: ignore[attr-defined]
+                "Refused a request from ip=%s: %s (%s)", addr[0], code, type(exc).__name__
+            )
+        req = req or getattr(exc, "req", None)
+        answer = error_answer(status, reason, code, message)
+        if req is not None:
+            cfg = self.cfg  # type: ignore[attr-defined]
+            environ = default_environ(req, client, cfg)
+            environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = addr[0], str(addr[1])
+            response = Response(req, client, cfg)
+            response.status = f"{status} {reason}"
+            response.sent = len(answer)
+            self.log.access(response, req, environ, datetime.now() - started)  # type: ignore[attr-defined]
+        try:
+            util.write_nonblock(client, answer)
+        except Exception:
+            self.log.debug("Failed to send the error answer.")  # type: ignore[attr-defined]
+
+
+def with_json_errors(worker_class: str) -> type:
+    """gunicorn's worker class named ``worker_class`` ("gevent", "gthread", a dotted
+    path), with ``JsonErrors`` mixed in."""
+    base = util.load_class(worker_class)
+    return type(base.__name__, (JsonErrors, base), {"__module__": __name__})
