@@ -5,7 +5,9 @@
 
 A ``StrictSerializer`` refuses fields it does not declare, so a client can never set a
 server-owned value (``user_id``, ``is_staff``, a status) by adding it to a body, and a
-typo in a field name is a 400 rather than silently ignored.
+typo in a field name is a 400 rather than silently ignored. A text field takes text
+only: DRF's ``CharField`` turns a JSON number into its digits (``{"full_name": 42}``
+would store "42"), which here is a 400 like any other value of the wrong kind.
 """
 
 from typing import Any
@@ -13,20 +15,40 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+UNKNOWN_FIELD = serializers.ErrorDetail("Unknown field.", code="unknown_field")
+# DRF's words for a value its CharField refuses (a list, an object).
+NOT_TEXT = serializers.ErrorDetail("Not a valid string.", code="invalid")
+
+
+def is_text_for(field: serializers.Field, value: Any) -> bool:
+    """Whether ``value`` is of a kind ``field`` takes: text for a text field (or for each
+    element of a list of them), anything for the rest (their own checks decide)."""
+    if isinstance(field, serializers.CharField):
+        return value is None or isinstance(value, str)
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
+        return all(is_text_for(field.child, element) for element in value)
+    return True
+
 
 class StrictSerializer(serializers.Serializer):
     def to_internal_value(self, data):
-        unknown = {}
+        refused = {}
         if isinstance(data, dict):
-            unknown = {name: ["Unknown field."] for name in sorted(set(data) - set(self.fields))}
+            fields = self.fields
+            refused = {name: [UNKNOWN_FIELD] for name in sorted(set(data) - set(fields))}
+            refused |= {
+                name: [NOT_TEXT]
+                for name, value in data.items()
+                if name in fields and not is_text_for(fields[name], value)
+            }
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as err:
-            if unknown and isinstance(err.detail, dict):
-                raise serializers.ValidationError({**err.detail, **unknown}) from err
+            if refused and isinstance(err.detail, dict):
+                raise serializers.ValidationError({**err.detail, **refused}) from err
             raise
-        if unknown:
-            raise serializers.ValidationError(unknown, code="unknown_field")
+        if refused:
+            raise serializers.ValidationError(refused)
         return value
 
 

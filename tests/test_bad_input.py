@@ -83,6 +83,30 @@ def test_missing_wrongly_typed_and_over_long_fields_are_400_with_field_details(b
     assert bad_fields <= set(error["details"])
 
 
+@pytest.mark.parametrize(
+    "value", [42, 123456789012, 4.5, True], ids=["int", "long", "float", "bool"]
+)
+@pytest.mark.parametrize("field", ["email", "password", "full_name"])
+def test_a_number_for_a_text_field_is_400_not_its_digits(unique_email, field, value):
+    body = {"email": unique_email(), "password": "pw-ok-123456", "full_name": "A", field: value}
+    response = APIClient().post(REGISTER, body, format="json")
+    error = assert_error_shape(response, 400)
+    assert error["details"][field] == ["Not a valid string."]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"full_name": 7}, {"allergies": ["nickel", 3]}, {"allergies": [["nickel"]]}],
+    ids=["name", "allergy", "nested-list"],
+)
+def test_a_profile_change_with_a_non_text_value_is_400_and_changes_nothing(auth_client, change):
+    before = auth_client.get(ME).json()
+    response = auth_client.patch(ME, {**change, "skin_type": "dry"}, format="json")
+    error = assert_error_shape(response, 400)
+    assert set(error["details"]) == set(change)
+    assert auth_client.get(ME).json() == before
+
+
 def test_a_ten_megabyte_body_is_refused_with_413_before_it_is_parsed():
     payload = json.dumps({"email": "a@example.com", "password": "x" * (10 * 1024 * 1024)})
     response = APIClient().generic("POST", LOGIN, payload, "application/json")

@@ -189,8 +189,14 @@ class TestBadInput:
             ({"content": None}, "content"),
             ({"content": "hi", "role": "assistant"}, "role"),
             ({"content": "hi", "session_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}, "session_id"),
+            ({"content": 42}, "content"),
+            ({"content": 0.5}, "content"),
+            ({"content": ["hi"]}, "content"),
         ],
-        ids=["missing", "empty", "blank", "4001-chars", "null", "role", "session-id"],
+        ids=[
+            *("missing", "empty", "blank", "4001-chars", "null", "role", "session-id"),
+            *("number", "fraction", "list"),
+        ],
     )
     def test_bad_message_content_is_400_and_nothing_is_stored(
         self, auth_client, start_session, body, field
