@@ -12,7 +12,7 @@ red flag to a dermatologist or urgent care. No reply is a diagnosis or a prescri
 """
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, cast
 
@@ -40,6 +40,8 @@ CHAT_FAILURE_REASONS = (
 # A reply longer than this is cut (at a word) before it is stored.
 REPLY_MAX_LENGTH = 8000
 STREAM_CHUNK_CHARS = 48
+# What ends a reply cut at REPLY_MAX_LENGTH.
+CUT_MARK = " ..."
 LOWEST_METRICS_SHOWN = 2
 TOPICS_SHOWN = 2
 INGREDIENTS_SHOWN = 3
@@ -227,6 +229,10 @@ def as_plain_text(text: str) -> str:
     Clients show the reply as text, never as HTML or Markdown; this only keeps stray
     formatting (headings, bold, code fences, ``*`` bullets) out of what they show.
     """
+    return capped(without_markup(text))
+
+
+def without_markup(text: str) -> str:
     lines = []
     for line in text.replace("\r\n", "\n").split("\n"):
         if line.strip().startswith("```"):
@@ -234,10 +240,55 @@ def as_plain_text(text: str) -> str:
         line = re.sub(r"^\s{0,3}#{1,6}\s+", "", line)
         line = re.sub(r"^(\s*)[*+]\s+", r"\1- ", line)
         lines.append(line.replace("**", "").replace("__", ""))
-    plain = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def capped(plain: str) -> str:
     if len(plain) > REPLY_MAX_LENGTH:
-        plain = plain[:REPLY_MAX_LENGTH].rsplit(maxsplit=1)[0] + " ..."
+        return plain[:REPLY_MAX_LENGTH].rsplit(maxsplit=1)[0] + CUT_MARK
     return plain
+
+
+def settled_length(text: str, known: int) -> int:
+    """How much of ``text`` ends at its last whitespace, looking no further back than
+    ``known`` (the part before it was looked at already): a text without whitespace
+    costs one pass, not one per chunk."""
+    for index in range(len(text) - 1, known - 1, -1):
+        if text[index].isspace():
+            return index + 1
+    return 0
+
+
+def plain_text_pieces(chunks: Iterable[str]) -> Iterator[str]:
+    """``as_plain_text`` of the chunks' text, in pieces as the chunks come.
+
+    A model's stream may cut its text anywhere: inside a word, between the two stars of
+    ``**``, after a line's ``#`` or ``*``. So a piece goes out once the text before it
+    can no longer change: the cleaned text up to the last whitespace received. The
+    pieces join to ``as_plain_text`` of the whole text; only a reply cut at
+    REPLY_MAX_LENGTH may end a word later than it would (the cut mark follows what was
+    sent already).
+    """
+    received = ""
+    sent = ""
+    for chunk in chunks:
+        received += chunk
+        settled = settled_length(received, len(received) - len(chunk))
+        if not settled:
+            continue
+        plain = without_markup(received[:settled])
+        if len(plain) > REPLY_MAX_LENGTH:
+            break
+        if len(plain) > len(sent) and plain.startswith(sent):
+            yield plain[len(sent) :]
+            sent = plain
+    else:
+        plain = as_plain_text(received)
+        if plain.startswith(sent) and len(plain) > len(sent):
+            yield plain[len(sent) :]
+        return
+    plain = capped(without_markup(received))
+    yield plain[len(sent) :] if plain.startswith(sent) else CUT_MARK
 
 
 def text_chunks(text: str, size: int = STREAM_CHUNK_CHARS) -> Iterator[str]:

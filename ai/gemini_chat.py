@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator, Sequence
 
 from google.genai import types
 
-from ai.chat import ChatContext, ChatFailed, ChatTurn, as_plain_text, text_chunks
+from ai.chat import ChatContext, ChatFailed, ChatTurn, as_plain_text, plain_text_pieces
 from ai.chat_prompts import CHAT_INSTRUCTION, grounding_text, user_message_text
-from ai.gemini_client import generation_config
+from ai.gemini_client import BLOCKED_FINISH_REASONS, generation_config
 from ai.providers import AnalysisFailed
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class GeminiChat:
     # Supplied by GeminiProvider (annotations only, so its own methods stay in charge).
     model: str
     _generate: Callable[..., types.GenerateContentResponse]
+    _generate_stream: Callable[..., Iterator[types.GenerateContentResponse]]
     _answer_text: Callable[..., str]
 
     def reply(self, *, context: ChatContext, history: Sequence[ChatTurn], message: str) -> str:
@@ -88,11 +89,38 @@ class GeminiChat:
     def stream_reply(
         self, *, context: ChatContext, history: Sequence[ChatTurn], message: str
     ) -> Iterator[str]:
-        # The reply is fetched whole (one generateContent call, with the timeout and
-        # retries) and handed on in pieces: a failure then comes before the first piece,
-        # while the API can still answer 503, and the fake Gemini server of the tests
-        # speaks generateContent only. generate_content_stream could replace this.
-        yield from text_chunks(self.reply(context=context, history=history, message=message))
+        """The reply as Gemini writes it (``streamGenerateContent``), as plain text.
+
+        The first piece comes with the model's first words, not after its last; a
+        failure before it (retried as ``reply``'s are) is the caller's 503, one after it
+        ends the stream with ``ChatFailed``, as does an answer blocked midway.
+        """
+        try:
+            events = self._generate_stream(
+                contents=chat_contents(context, history, message), config=chat_config()
+            )
+            sent = False
+            for piece in plain_text_pieces(self._event_text(event) for event in events):
+                sent = True
+                yield piece
+        except AnalysisFailed as failure:
+            raise self._chat_failed(
+                failure.reason, failure.message, retry_after_seconds=failure.retry_after_seconds
+            ) from failure
+        if not sent:
+            raise self._chat_failed("invalid_response", "no text in the answer, or markup only")
+
+    def _event_text(self, event: types.GenerateContentResponse) -> str:
+        """One streamed event's text; an event may carry none (the last: token counts)."""
+        feedback = event.prompt_feedback
+        if feedback is not None and feedback.block_reason is not None:
+            raise self._chat_failed("safety_block", f"prompt blocked: {feedback.block_reason}")
+        if not event.candidates:
+            return ""
+        finish_reason = event.candidates[0].finish_reason
+        if finish_reason in BLOCKED_FINISH_REASONS:
+            raise self._chat_failed("safety_block", f"answer blocked midway: {finish_reason}")
+        return event.text or ""
 
     def _reply_text(self, response: types.GenerateContentResponse) -> str:
         text = as_plain_text(self._answer_text(response, fail=self._chat_failed))

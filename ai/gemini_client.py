@@ -18,6 +18,7 @@ The API version (``GEMINI_API_VERSION``) and each use's thinking (``GEMINI_THINK
 are settings; see the README for how to choose them.
 """
 
+import contextlib
 import functools
 import json
 import logging
@@ -25,8 +26,8 @@ import math
 import re
 import time
 import typing
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import httpx2
 import pydantic
@@ -40,6 +41,8 @@ from ai.providers import AnalysisFailed
 from dermalens_site.concurrency import calling_out, http_call_hooks
 
 logger = logging.getLogger(__name__)
+
+Answer = TypeVar("Answer")
 
 # google-genai retries these on its own schedule; 429 is left to ``_generate``.
 RETRY_STATUS_CODES = (408, 500, 502, 503, 504)
@@ -240,15 +243,44 @@ class GeminiClient:
     def _generate(
         self, *, contents: list[Any], config: types.GenerateContentConfig
     ) -> types.GenerateContentResponse:
-        try:
-            # The request's work slot is free for another while the call is on the wire
-            # (the client's event hooks); building it and reading the answer is its own.
-            with calling_out():
-                return self._honouring_rate_limits(
-                    lambda: self._client.models.generate_content(
-                        model=self.model, contents=contents, config=config
-                    )
+        # The request's work slot is free for another while the call is on the wire (the
+        # client's event hooks); building it and reading the answer is its own.
+        with self._failures_as_analysis_failed(), calling_out():
+            return self._honouring_rate_limits(
+                lambda: self._client.models.generate_content(
+                    model=self.model, contents=contents, config=config
                 )
+            )
+
+    def _generate_stream(
+        self, *, contents: list[Any], config: types.GenerateContentConfig
+    ) -> Iterator[types.GenerateContentResponse]:
+        """The answer's events as they come (``streamGenerateContent``).
+
+        Retries and rate limits apply until the first event: after it, a failure ends
+        the stream (``AnalysisFailed``), as what came before has gone on already. The
+        request's work slot is free until that first event, not only until the answer's
+        headers, which a stream may send long before its first words.
+        """
+
+        def first_event() -> tuple[Iterator[types.GenerateContentResponse], Any]:
+            events = self._client.models.generate_content_stream(
+                model=self.model, contents=contents, config=config
+            )
+            return events, next(events, None)
+
+        with self._failures_as_analysis_failed(), calling_out(until_block_ends=True):
+            events, event = self._honouring_rate_limits(first_event)
+        while event is not None:
+            yield event
+            with self._failures_as_analysis_failed():
+                event = next(events, None)
+
+    @contextlib.contextmanager
+    def _failures_as_analysis_failed(self) -> Iterator[None]:
+        """What a call raises (google-genai's and httpx's errors) as ``AnalysisFailed``."""
+        try:
+            yield
         except errors.APIError as err:
             reason = _reason_for_status(err.code)
             provider_message = str(err.message or "")[:PROVIDER_MESSAGE_MAX_CHARS]
@@ -270,9 +302,7 @@ class GeminiClient:
                 "invalid_response", f"not a generateContent answer (fields: {fields[:5]})"
             ) from err
 
-    def _honouring_rate_limits(
-        self, call: Callable[[], types.GenerateContentResponse]
-    ) -> types.GenerateContentResponse:
+    def _honouring_rate_limits(self, call: Callable[[], Answer]) -> Answer:
         """``call()``, waiting out 429s as the server asks while the budget allows.
 
         Without a RetryInfo the wait is our own backoff. A wait that would pass the

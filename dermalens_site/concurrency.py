@@ -240,8 +240,10 @@ class _Slot:
         # Past its AI call: its DynamoDB calls go out in the gate's after-answer places.
         self.after_answer = after_answer
         self.places = gate.wire
-        # In ``calling_out()``: the slot goes back only while an HTTP call is on the wire.
+        # In ``calling_out()``: the slot goes back only while an HTTP call is on the wire,
+        # and is taken again when the answer's headers come (unless take_at_answer is off).
         self.calling_out = False
+        self.take_at_answer = True
 
     def take(self) -> None:
         self.gate.semaphore.acquire(self.ticket)
@@ -316,7 +318,7 @@ def work_slot() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def calling_out() -> Iterator[None]:
+def calling_out(*, until_block_ends: bool = False) -> Iterator[None]:
     """A block that calls the AI over HTTP, through a client made with
     ``http_call_hooks()``: the request's slot is given back while each call is on the
     wire, and the request holds one again when the block ends (without a slot: a job,
@@ -329,12 +331,14 @@ def calling_out() -> Iterator[None]:
     requests of a burst would do that work all at once, ahead of every cheap request.
     The slot is taken again when a successful answer's headers come, as work that came
     then (behind the work waiting already); after an error status it stays free through
-    the back-off before a retry."""
+    the back-off before a retry. With ``until_block_ends`` it stays free until the block
+    ends: a streamed answer's headers come before its first words."""
     slot = _current_slot.get()
     if slot is None or not slot.held:
         yield
         return
     slot.calling_out = True
+    slot.take_at_answer = not until_block_ends
     try:
         yield
     finally:
@@ -351,7 +355,9 @@ def _call_sent(request: object) -> None:
 
 def _answer_came(response: Any) -> None:
     slot = _current_slot.get()
-    if slot is not None and slot.calling_out and not slot.held and response.is_success:
+    if slot is None or not (slot.calling_out and slot.take_at_answer):
+        return
+    if not slot.held and response.is_success:
         slot.take_anew()
 
 

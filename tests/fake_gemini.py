@@ -5,8 +5,9 @@
     ...  # point GEMINI_BASE_URL at server.base_url, call the provider, read server.requests
     server.stop()
 
-It answers ``POST /{version}/models/{model}:generateContent`` on 127.0.0.1, records every
-request it receives, and plays the scripted responses in order; with nothing scripted it
+It answers ``POST /{version}/models/{model}:generateContent`` and
+``:streamGenerateContent`` on 127.0.0.1, records every request it receives, and plays
+the scripted responses in order; with nothing scripted it
 asks its ``responder``, if it was given one, and otherwise answers a valid analysis.
 Like the real service, the ``v1`` version refuses ``systemInstruction`` and
 ``responseSchema`` with 400 INVALID_ARGUMENT "Unknown name" (google-genai 3.x calls
@@ -14,6 +15,12 @@ Like the real service, the ``v1`` version refuses ``systemInstruction`` and
 answer from the request, which suits many concurrent callers (the load benchmark):
 
     server = FakeGemini(responder=lambda request: FakeResponse.text_answer("Hello.")).start()
+
+A stream (``?alt=sse``) gets a 200 answer as server-sent events, as the real API
+sends it: its text in pieces of ``STREAM_PIECE_CHARS``, each a generateContent
+answer of its own, the last with the finish reason and the token counts;
+``chunk_delay_seconds`` spaces them, and ``cut_after_chunks`` hangs up midway. Any other
+answer (an error status, a blocked prompt) comes as it would to ``generateContent``.
 
 ``typical_answer`` is such a responder: what a well-behaved Gemini says to each of the
 app's calls. Run as a program, the server answers every call that way after a delay, as
@@ -35,8 +42,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 GENERATE_CONTENT_PATH = re.compile(
-    r"^/(?P<version>[^/]+)/models/(?P<model>[^/:]+):generateContent$"
+    r"^/(?P<version>[^/]+)/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$"
 )
+# How much text each event of a streamed answer carries.
+STREAM_PIECE_CHARS = 40
 MODEL_VERSION = "gemini-3.5-flash-fake"
 # Fields of a generateContent body that the real "v1" API does not know (v1beta does).
 V1_UNKNOWN_FIELDS = {
@@ -110,6 +119,35 @@ class FakeResponse:
     headers: dict[str, str] = field(default_factory=dict)
     # Sent as it is instead of ``body`` (a body that is not JSON).
     raw_body: str | None = None
+    # To a stream: the wait between its events, and hanging up after this many.
+    chunk_delay_seconds: float = 0.0
+    cut_after_chunks: int | None = None
+    # A stream's events as they are, instead of ``body``'s text in pieces.
+    stream_events: tuple[dict[str, Any], ...] = ()
+
+    def events(self) -> list[dict[str, Any]]:
+        """The answer as a stream's events: a 200 answer's text in pieces (a blocked or
+        textless answer whole)."""
+        if self.stream_events:
+            return list(self.stream_events)
+        try:
+            candidate = self.body["candidates"][0]
+            text = candidate["content"]["parts"][0]["text"]
+        except (KeyError, IndexError, TypeError):  # blocked, or not an answer at all
+            return [self.body]
+        if self.status_code != 200 or not text:
+            return [self.body]
+        # Cut anywhere, mid-word too, as a model's tokens may be.
+        pieces = [text[i : i + STREAM_PIECE_CHARS] for i in range(0, len(text), STREAM_PIECE_CHARS)]
+        events = []
+        for number, piece in enumerate(pieces, start=1):
+            part = {"content": {"role": "model", "parts": [{"text": piece}]}, "index": 0}
+            event: dict[str, Any] = {"candidates": [part], "modelVersion": MODEL_VERSION}
+            if number == len(pieces):
+                part["finishReason"] = candidate.get("finishReason", "STOP")
+                event["usageMetadata"] = self.body.get("usageMetadata", _usage())
+            events.append(event)
+        return events
 
     @classmethod
     def text_answer(cls, text: str, *, finish_reason: str = "STOP") -> "FakeResponse":
@@ -154,6 +192,18 @@ class FakeResponse:
         else:
             body = {"promptFeedback": {"blockReason": "SAFETY", "safetyRatings": [rating]}}
         return cls(200, {**body, "usageMetadata": _usage(), "modelVersion": MODEL_VERSION})
+
+    @classmethod
+    def blocked_midway(cls, text: str) -> "FakeResponse":
+        """To a stream: ``text`` in pieces, then an event that ends it blocked (SAFETY)."""
+        pieces = cls.text_answer(text).events()
+        for event in pieces:
+            event["candidates"][0].pop("finishReason", None)
+        blocked = {
+            "candidates": [{"finishReason": "SAFETY", "index": 0}],
+            "usageMetadata": _usage(),
+        }
+        return cls(200, {}, stream_events=(*pieces, blocked))
 
     @classmethod
     def status(cls, status_code: int, *, retry_after_seconds: int | None = None) -> "FakeResponse":
@@ -257,6 +307,11 @@ class ReceivedRequest:
     def version(self) -> str | None:
         match = GENERATE_CONTENT_PATH.match(self.path)
         return match["version"] if match else None
+
+    @property
+    def streamed(self) -> bool:
+        match = GENERATE_CONTENT_PATH.match(self.path)
+        return bool(match) and match["method"] == "streamGenerateContent"
 
     def unknown_to_v1(self) -> str | None:
         """The first field the real ``v1`` API would refuse, if this is a v1 call."""
@@ -412,6 +467,11 @@ def _handler_for(server: FakeGemini) -> type[BaseHTTPRequestHandler]:
             )
             if response.delay_seconds and wake.wait(response.delay_seconds):
                 return  # reset or stopped while waiting: the client gave up long ago
+            if self.path.split("?", 1)[0].endswith(":streamGenerateContent") and (
+                response.status_code == 200 and response.raw_body is None
+            ):
+                self._stream(response, wake)
+                return
             if response.raw_body is None:
                 payload = json.dumps(response.body).encode()
             else:
@@ -426,6 +486,33 @@ def _handler_for(server: FakeGemini) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(payload)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client timed out and hung up
+
+        def _stream(self, response: FakeResponse, wake: threading.Event) -> None:
+            """Server-sent events until the answer ends, chunked as HTTP/1.1 sends them,
+            so that a stream cut short (``cut_after_chunks``) is one to the client."""
+            self.protocol_version = "HTTP/1.1"
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Connection", "close")
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                for number, event in enumerate(response.events()):
+                    if number == response.cut_after_chunks:
+                        return
+                    if (
+                        number
+                        and response.chunk_delay_seconds
+                        and wake.wait(response.chunk_delay_seconds)
+                    ):
+                        return
+                    data = b"data: " + json.dumps(event).encode() + b"\r\n\r\n"
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client went away
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # keep test output quiet

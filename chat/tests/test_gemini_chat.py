@@ -4,10 +4,13 @@ What the server received shows what the model was told: the person's own data in
 delimited user turn, the fixed system instruction, and nothing of anyone else.
 """
 
+import dataclasses
 import json
+import time
 
 import pytest
 
+from ai.chat import as_plain_text
 from ai.chat_prompts import CHAT_INSTRUCTION, CONTEXT_END, CONTEXT_START, MESSAGE_START
 from chat.tests.helpers import messages_url, store_scan_and_plan, user_id_of
 from conftest import GEMINI_TEST_API_KEY
@@ -197,23 +200,103 @@ def test_a_model_that_does_not_answer_in_time_is_a_503(gemini_chat, settings):
     assert response.json()["error"]["details"]["reason"] == "timeout"
 
 
-def test_a_gemini_reply_streams_as_events_and_is_stored(gemini_chat, auth_client):
+def timed_events(response) -> list[tuple[float, str, dict]]:
+    """A streamed answer's events as they are read: (when, name, data)."""
+    events = []
+    for chunk in response.streaming_content:
+        for block in chunk.decode().split("\n\n"):
+            if block:
+                name = block.split("\n")[0].removeprefix("event: ")
+                events.append((time.monotonic(), name, json.loads(block.split("data: ", 1)[1])))
+    return events
+
+
+def test_a_gemini_reply_streams_as_events_and_is_stored(gemini_chat, fake_gemini, auth_client):
     answer = "Use a gentle cleanser morning and evening, then a light moisturiser. " * 3
     response = gemini_chat(
         "Routine?", FakeResponse.text_answer(answer), HTTP_ACCEPT="text/event-stream"
     )
     assert response.status_code == 200
-    chunks = b"".join(response.streaming_content).decode().split("\n\n")
-    events = [
-        (block.split("\n")[0].removeprefix("event: "), json.loads(block.split("data: ", 1)[1]))
-        for block in chunks
-        if block
-    ]
-    deltas = "".join(data["text"] for name, data in events if name == "delta")
-    assert events[-1][0] == "reply"
-    assert deltas == events[-1][1]["content"] == answer.strip()
+    events = timed_events(response)
+    deltas = "".join(data["text"] for _, name, data in events if name == "delta")
+    assert events[-1][1] == "reply"
+    assert deltas == events[-1][2]["content"] == answer.strip()
     listed = auth_client.get(messages_url(gemini_chat.session_id)).json()["items"]
     assert listed[1]["content"] == answer.strip()
+    assert fake_gemini.requests[-1].path.endswith(":streamGenerateContent")
+
+
+def test_a_streamed_reply_reaches_me_as_gemini_writes_it_not_after_its_last_word(gemini_chat):
+    answer = "Use a gentle cleanser morning and evening, then a light moisturiser. " * 3
+    pause = 0.25  # between Gemini's events: six of them, so the whole takes 1.25 s
+    paced = dataclasses.replace(FakeResponse.text_answer(answer), chunk_delay_seconds=pause)
+    sent_at = time.monotonic()
+    response = gemini_chat("Routine?", paced, HTTP_ACCEPT="text/event-stream")
+    events = timed_events(response)
+    deltas = [(at, data["text"]) for at, name, data in events if name == "delta"]
+    assert len(deltas) >= 4
+    assert deltas[0][0] - sent_at < 2 * pause  # the first words, not the whole reply
+    assert events[-1][0] - deltas[0][0] >= 3 * pause
+    assert "".join(text for _, text in deltas) == answer.strip()
+
+
+MARKDOWN_ANSWER = (
+    "## Your routine\n\n"
+    "* **Morning**: a gentle cleanser, then a broad-spectrum sunscreen.\n"
+    "* **Evening**: a light moisturiser with __niacinamide__.\n\n\n\n"
+    "```\nan example in a fence\n```\n"
+    "### Why\nRedness calms with fewer actives. This is general guidance, not a diagnosis."
+)
+
+
+def test_markdown_cut_between_events_is_cleaned_as_in_a_whole_reply(gemini_chat, auth_client):
+    # The fake cuts every 40 characters: inside "**", after "* ", inside a fence.
+    response = gemini_chat(
+        "Routine?", FakeResponse.text_answer(MARKDOWN_ANSWER), HTTP_ACCEPT="text/event-stream"
+    )
+    events = timed_events(response)
+    deltas = "".join(data["text"] for _, name, data in events if name == "delta")
+    assert deltas == events[-1][2]["content"] == as_plain_text(MARKDOWN_ANSWER)
+    assert "**" not in deltas and "#" not in deltas and "`" not in deltas
+    listed = auth_client.get(messages_url(gemini_chat.session_id)).json()["items"]
+    assert listed[1]["content"] == as_plain_text(MARKDOWN_ANSWER)
+
+
+@pytest.mark.parametrize(
+    ("script", "reason"),
+    [
+        (
+            dataclasses.replace(
+                FakeResponse.text_answer("Use a gentle cleanser. " * 10), cut_after_chunks=2
+            ),
+            "provider_unavailable",
+        ),
+        (FakeResponse.blocked_midway("Use a gentle cleanser. " * 10), "safety_block"),
+    ],
+    ids=["connection-lost", "blocked"],
+)
+def test_a_stream_gemini_ends_midway_ends_with_an_error_event_and_keeps_my_message(
+    gemini_chat, auth_client, script, reason
+):
+    response = gemini_chat("Routine?", script, HTTP_ACCEPT="text/event-stream")
+    assert response.status_code == 200
+    events = timed_events(response)
+    names = [name for _, name, _ in events]
+    assert names[0] == "message" and "delta" in names and names[-1] == "error"
+    error = events[-1][2]["error"]
+    assert error["code"] == "assistant_unavailable" and error["details"]["reason"] == reason
+    listed = auth_client.get(messages_url(gemini_chat.session_id)).json()["items"]
+    assert [(m["role"], m["content"]) for m in listed] == [("user", "Routine?")]
+
+
+def test_a_stream_of_markup_only_is_a_503_and_keeps_my_message(gemini_chat, auth_client):
+    response = gemini_chat(
+        "Routine?", FakeResponse.text_answer("```\n```\n"), HTTP_ACCEPT="text/event-stream"
+    )
+    assert response.status_code == 503
+    assert response.json()["error"]["details"]["reason"] == "invalid_response"
+    listed = auth_client.get(messages_url(gemini_chat.session_id)).json()["items"]
+    assert [m["role"] for m in listed] == ["user"]
 
 
 def test_a_stream_whose_provider_fails_at_once_is_a_503_and_keeps_my_message(

@@ -1,15 +1,21 @@
 """The offline assistant's rules: grounded in the person's data, red flags to a doctor,
 never a prescription, always saying that it is offline."""
 
+import random
+
 import pytest
 
 from ai.chat import (
+    CUT_MARK,
+    REPLY_MAX_LENGTH,
     AnalysisSummary,
     ChatContext,
     PlanSummary,
     as_plain_text,
     offline_reply,
+    plain_text_pieces,
     text_chunks,
+    without_markup,
 )
 
 ANALYSIS = AnalysisSummary.from_scan(
@@ -132,3 +138,47 @@ def test_chunks_put_the_text_back_together_exactly():
     pieces = list(text_chunks(text, size=16))
     assert len(pieces) > 5
     assert "".join(pieces) == text
+
+
+# Answers as a model writes them: marks at line starts, inside words, runs of blank
+# lines, a fence, Windows line ends, leading and trailing space.
+MODEL_ANSWERS = (
+    "## Your routine\n\n* **Morning**: cleanser, then sunscreen.\n+ **Evening**: moisturiser.",
+    "  \n\nStart slowly.\n\n\n\n\nUse __niacinamide__ daily; SPF**50** is plenty.  \n ",
+    "```python\nprint('x')\n```\nNo code here, just advice:\r\n* one\r\n* two\r\n",
+    "# Title\n### Sub\n####### not a heading\n*not a bullet*\n  * indented bullet",
+    "Ünïcödé skin-care tips 🙂: use SPF—every day.\n\n- already a dash\n__ __ ** **",
+    "word " * 1700,  # past REPLY_MAX_LENGTH: cut at a word
+    "x" * 9000,  # past it, and no word to cut at
+    "```\n```\n",  # markup only
+)
+
+
+def random_cuts(text: str, rng: random.Random) -> list[str]:
+    cuts = sorted(rng.sample(range(1, len(text)), min(len(text) - 1, rng.randint(1, 40))))
+    return [text[start:end] for start, end in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+
+
+@pytest.mark.parametrize("answer", MODEL_ANSWERS)
+def test_a_streamed_answer_cut_anywhere_is_cleaned_as_the_whole_answer(answer):
+    rng = random.Random(answer)
+    whole = as_plain_text(answer)
+    for _ in range(200):
+        pieces = list(plain_text_pieces(random_cuts(answer, rng)))
+        assert all(pieces), "no empty piece goes out"
+        joined = "".join(pieces)
+        if len(without_markup(answer)) <= REPLY_MAX_LENGTH:
+            assert joined == whole
+        else:
+            # What went out stays out: the cut may come a word later than in the whole.
+            assert joined.endswith(CUT_MARK) and whole.endswith(CUT_MARK)
+            assert without_markup(answer).startswith(joined.removesuffix(CUT_MARK))
+            assert len(whole) <= len(joined) <= REPLY_MAX_LENGTH + len(CUT_MARK)
+
+
+def test_a_streamed_answer_goes_out_before_its_end():
+    chunks = ["Use a gentle ", "cleanser, then a ", "light moist", "uriser."]
+    pieces = plain_text_pieces(iter(chunks))
+    assert next(pieces) == "Use a gentle"
+    assert next(pieces) == " cleanser, then a"
+    assert list(pieces) == [" light", " moisturiser."]
