@@ -140,6 +140,36 @@ def test_after_an_error_answer_the_slot_stays_free_through_the_back_off():
     assert gate.in_use() == 0
 
 
+def test_a_streamed_answer_leaves_the_slot_free_until_its_first_words():
+    """A stream's headers come at once, its first words when the model has them: the
+    slot is taken again when the block that waits for them ends, not at the headers."""
+    gate = WorkGate(slots=1, calls=1)
+    ai = ai_client(seconds=0.02)
+    turns = []
+
+    def caller() -> None:
+        with gate.occupied():
+            with calling_out(until_block_ends=True):
+                ai.post("/stream")  # the headers
+                turns.append(f"caller has the headers ({gate.in_use()} slot in use)")
+                gevent.sleep(0.2)  # the model's first words are on their way
+            turns.append(f"caller reads the first words ({gate.in_use()} slot in use)")
+
+    def other() -> None:
+        gevent.sleep(0.1)  # comes while the caller waits for the first words
+        with gate.occupied():
+            turns.append("other works")
+
+    gevent.joinall([gevent.spawn(caller), gevent.spawn(other)], raise_error=True)
+
+    assert turns == [
+        "caller has the headers (0 slot in use)",
+        "other works",
+        "caller reads the first words (1 slot in use)",
+    ]
+    assert gate.in_use() == 0
+
+
 @pytest.mark.parametrize("failure", ["in the block", "on the wire"])
 def test_a_slot_is_given_back_when_the_request_fails(failure):
     def down(request: httpx2.Request) -> httpx2.Response:
