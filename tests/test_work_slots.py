@@ -110,6 +110,13 @@ def test_the_slot_is_kept_to_build_the_call_and_read_the_answer_and_free_on_the_
     assert gate.in_use() == 0
 
 
+def comes_later(gate: WorkGate, turns: list[str], seconds: float = 0.1) -> None:
+    """Another request, coming ``seconds`` after the first: it works once it has a slot."""
+    gevent.sleep(seconds)
+    with gate.occupied():
+        turns.append("other works")
+
+
 def test_after_an_error_answer_the_slot_stays_free_through_the_back_off():
     gate = WorkGate(slots=1, calls=1)
     ai = ai_client(seconds=0.02, statuses=[503])
@@ -123,12 +130,8 @@ def test_after_an_error_answer_the_slot_stays_free_through_the_back_off():
             turns.append(f"caller reads the answer ({gate.in_use()} slot in use)")
         turns.append("caller done")
 
-    def other() -> None:
-        gevent.sleep(0.1)  # comes during the back-off
-        with gate.occupied():
-            turns.append("other works")
-
-    gevent.joinall([gevent.spawn(caller), gevent.spawn(other)], raise_error=True)
+    # The other comes during the back-off.
+    gevent.joinall([gevent.spawn(caller), gevent.spawn(comes_later, gate, turns)], raise_error=True)
 
     assert turns == [
         "caller got 503",
@@ -155,12 +158,8 @@ def test_a_streamed_answer_leaves_the_slot_free_until_its_first_words():
                 gevent.sleep(0.2)  # the model's first words are on their way
             turns.append(f"caller reads the first words ({gate.in_use()} slot in use)")
 
-    def other() -> None:
-        gevent.sleep(0.1)  # comes while the caller waits for the first words
-        with gate.occupied():
-            turns.append("other works")
-
-    gevent.joinall([gevent.spawn(caller), gevent.spawn(other)], raise_error=True)
+    # The other comes while the caller waits for the first words.
+    gevent.joinall([gevent.spawn(caller), gevent.spawn(comes_later, gate, turns)], raise_error=True)
 
     assert turns == [
         "caller has the headers (0 slot in use)",
