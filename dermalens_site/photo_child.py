@@ -5,15 +5,11 @@ Django, then answer the worker on the socket it was given.
 """
 
 import os
-import signal
 import sys
 
 import django
 
 if __name__ == "__main__":
-    # Ctrl-C at `make run` reaches the whole process group; the worker decides when the
-    # child goes (its socket closes when the worker exits).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.nice(int(sys.argv[2]))  # the loading, too, goes after the worker's requests
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dermalens_site.settings")
     django.setup()

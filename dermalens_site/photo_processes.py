@@ -164,6 +164,9 @@ class PhotoProcess:
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 env=child_environment(),
+                # Out of the terminal's process group: Ctrl-C at `make run` is the
+                # worker's to handle; the child goes when the worker's socket closes.
+                process_group=0,
             )
         except BaseException:
             ours.close()
@@ -267,21 +270,25 @@ def serve(descriptor: int) -> None:
     """A photo process: call what the worker sends, one at a time, until it goes."""
     connection = socket.socket(fileno=descriptor)
     connection.setblocking(True)  # the worker's end is gevent's, and made it non-blocking
-    send_message(connection, READY)
-    while True:
-        try:
-            function, args, kwargs = pickle.loads(  # noqa: S301 (our own worker)
-                receive_message(connection)
-            )
-        except EOFError:
-            return  # the worker closed its end: it is stopping
-        try:
-            outcome: tuple[str, Any, str | None] = ("returned", function(*args, **kwargs), None)
-        except Exception as err:
-            outcome = ("raised", err, traceback.format_exc())
-        try:
-            answer = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as err:  # an exception that does not pickle: say what it was
-            failure = RuntimeError(f"{type(outcome[1]).__name__} could not be sent back")
-            answer = pickle.dumps(("raised", failure, repr(err)))
-        send_message(connection, answer)
+    try:
+        send_message(connection, READY)
+        while True:
+            answer(connection, receive_message(connection))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        # The worker closed its end: it is stopping, or stopped before this process had
+        # loaded (a reset: it never read this process's READY).
+        return
+
+
+def answer(connection: socket.socket, request: bytearray) -> None:
+    function, args, kwargs = pickle.loads(request)  # noqa: S301 (our own worker)
+    try:
+        outcome: tuple[str, Any, str | None] = ("returned", function(*args, **kwargs), None)
+    except Exception as err:
+        outcome = ("raised", err, traceback.format_exc())
+    try:
+        reply = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as err:  # an exception that does not pickle: say what it was
+        failure = RuntimeError(f"{type(outcome[1]).__name__} could not be sent back")
+        reply = pickle.dumps(("raised", failure, repr(err)))
+    send_message(connection, reply)

@@ -14,6 +14,12 @@ PATCHED = "from gevent import monkey\n\nmonkey.patch_all()\n"
 def run_patched(script: str, **environment: str) -> Any:
     """Run ``script`` after ``monkey.patch_all()`` with the suite's settings and
     ``environment`` added; what it printed last, read as JSON."""
+    return run_patched_with_errors(script, **environment)[0]
+
+
+def run_patched_with_errors(script: str, **environment: str) -> tuple[Any, str]:
+    """``run_patched``, and what the process (and its children, until they closed it)
+    wrote to standard error."""
     finished = subprocess.run(  # noqa: S603 (our own script)
         [sys.executable, "-c", PATCHED + script],
         cwd=ROOT,
@@ -24,4 +30,4 @@ def run_patched(script: str, **environment: str) -> Any:
         check=False,
     )
     assert finished.returncode == 0, finished.stderr[-2000:]
-    return json.loads(finished.stdout.strip().splitlines()[-1])
+    return json.loads(finished.stdout.strip().splitlines()[-1]), finished.stderr

@@ -8,8 +8,9 @@ import os
 import time
 
 import psutil
+import pytest
 
-from tests.gevent_process import run_patched
+from tests.gevent_process import run_patched, run_patched_with_errors
 
 
 def gone(pid: int) -> bool:
@@ -215,21 +216,35 @@ WORKER_THAT_EXITS = (
     PHOTO
     + """
 import json
+import os
+import select
 
 photo_processes().start()
-print(json.dumps({"children": photo_processes().pids()}))
+children = photo_processes().pids()
+if os.environ["WAIT_FOR_LOADED"] == "yes":
+    # Loaded: each child has said so, and waits for work; the worker never read it.
+    for process in list(photo_processes().idle.queue):
+        select.select([process.connection], [], [], 60)
+print(json.dumps({"children": children, "groups": [os.getpgid(pid) for pid in children],
+                  "worker_group": os.getpgrp()}))
 """
 )
 
 
-def test_the_children_end_with_their_worker():
-    outcome = run_patched(WORKER_THAT_EXITS, PHOTO_WORK_SLOTS_PER_WORKER="2")
+@pytest.mark.parametrize("loaded", ["yes", "no"], ids=["loaded", "still-loading"])
+def test_the_children_end_with_their_worker_quietly(loaded):
+    outcome, errors = run_patched_with_errors(
+        WORKER_THAT_EXITS, PHOTO_WORK_SLOTS_PER_WORKER="2", WAIT_FOR_LOADED=loaded
+    )
 
     assert len(outcome["children"]) == 2
     deadline = time.monotonic() + 30  # a child that was still loading Django finishes first
     while time.monotonic() < deadline and not all(map(gone, outcome["children"])):
         time.sleep(0.1)
     assert all(map(gone, outcome["children"]))
+    assert "Traceback" not in errors
+    # Out of the worker's process group: a Ctrl-C at `make run` is not theirs.
+    assert outcome["groups"] == outcome["children"] != [outcome["worker_group"]] * 2
 
 
 def test_outside_a_gevent_worker_the_photo_is_worked_on_in_process():
