@@ -9,7 +9,8 @@ data (``ai.chat_prompts.grounding_text``), then the session's recent turns (the 
 as delimited JSON, the assistant's as ``model`` turns), then the new message. The system
 instruction is the fixed ``CHAT_INSTRUCTION``. Timeout and retries are the provider's
 (``GEMINI_TIMEOUT_SECONDS``, ``GEMINI_MAX_ATTEMPTS``); whatever still fails, or comes
-back blocked or empty, is ``ChatFailed`` with its reason.
+back blocked or empty, is ``ChatFailed`` with its reason. ``stream_reply`` reads
+``streamGenerateContent`` and hands the text on as it comes, without its Markdown.
 """
 
 import logging

@@ -273,14 +273,15 @@ def serve(descriptor: int) -> None:
     try:
         send_message(connection, READY)
         while True:
-            answer(connection, receive_message(connection))
+            answer_request(connection, receive_message(connection))
     except (EOFError, BrokenPipeError, ConnectionResetError):
         # The worker closed its end: it is stopping, or stopped before this process had
         # loaded (a reset: it never read this process's READY).
         return
 
 
-def answer(connection: socket.socket, request: bytearray) -> None:
+def answer_request(connection: socket.socket, request: bytearray) -> None:
+    """Call what the worker asked for; send back what it returned or raised."""
     function, args, kwargs = pickle.loads(request)  # noqa: S301 (our own worker)
     try:
         outcome: tuple[str, Any, str | None] = ("returned", function(*args, **kwargs), None)
