@@ -42,6 +42,12 @@ REPLY_MAX_LENGTH = 8000
 STREAM_CHUNK_CHARS = 48
 # What ends a reply cut at REPLY_MAX_LENGTH.
 CUT_MARK = " ..."
+HEADING_MARK = re.compile(r"^\s{0,3}#{1,6}\s+")
+BULLET_MARK = re.compile(r"^(\s*)[*+]\s+")
+BLANK_LINES = re.compile(r"\n{3,}")
+SPACES_OR_WORD = re.compile(r"\s+|\S+")
+# The end of a text after its last whitespace: a word that may still go on.
+UNSETTLED_END = re.compile(r"\S*\Z")
 LOWEST_METRICS_SHOWN = 2
 TOPICS_SHOWN = 2
 INGREDIENTS_SHOWN = 3
@@ -233,14 +239,22 @@ def as_plain_text(text: str) -> str:
 
 
 def without_markup(text: str) -> str:
-    lines = []
-    for line in text.replace("\r\n", "\n").split("\n"):
-        if line.strip().startswith("```"):
-            continue
-        line = re.sub(r"^\s{0,3}#{1,6}\s+", "", line)
-        line = re.sub(r"^(\s*)[*+]\s+", r"\1- ", line)
-        lines.append(line.replace("**", "").replace("__", ""))
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    lines = (plain_line(line) for line in text.replace("\r\n", "\n").split("\n"))
+    return spaced("\n".join(line for line in lines if line is not None))
+
+
+def plain_line(line: str) -> str | None:
+    """One line without its Markdown marks; None for a code fence's line."""
+    if line.strip().startswith("```"):
+        return None
+    line = HEADING_MARK.sub("", line)
+    line = BULLET_MARK.sub(r"\1- ", line)
+    return line.replace("**", "").replace("__", "")
+
+
+def spaced(text: str) -> str:
+    """No space at either end, and no more than one blank line in a row."""
+    return BLANK_LINES.sub("\n\n", text).strip()
 
 
 def capped(plain: str) -> str:
@@ -249,46 +263,96 @@ def capped(plain: str) -> str:
     return plain
 
 
-def settled_length(text: str, known: int) -> int:
-    """How much of ``text`` ends at its last whitespace, looking no further back than
-    ``known`` (the part before it was looked at already): a text without whitespace
-    costs one pass, not one per chunk."""
-    for index in range(len(text) - 1, known - 1, -1):
-        if text[index].isspace():
-            return index + 1
-    return 0
-
-
 def plain_text_pieces(chunks: Iterable[str]) -> Iterator[str]:
     """``as_plain_text`` of the chunks' text, in pieces as the chunks come.
 
     A model's stream may cut its text anywhere: inside a word, between the two stars of
     ``**``, after a line's ``#`` or ``*``. So a piece goes out once the text before it
-    can no longer change: the cleaned text up to the last whitespace received. The
-    pieces join to ``as_plain_text`` of the whole text; only a reply cut at
-    REPLY_MAX_LENGTH may end a word later than it would (the cut mark follows what was
-    sent already).
+    can no longer change: the cleaned text up to the last whitespace received
+    (``PlainTextStream``). The pieces join to ``as_plain_text`` of the whole text; only
+    a reply cut at REPLY_MAX_LENGTH may end a word later than it would (the cut mark
+    follows what was sent already).
     """
-    received = ""
-    sent = ""
-    for chunk in chunks:
-        received += chunk
-        settled = settled_length(received, len(received) - len(chunk))
-        if not settled:
-            continue
-        plain = without_markup(received[:settled])
-        if len(plain) > REPLY_MAX_LENGTH:
-            break
-        if len(plain) > len(sent) and plain.startswith(sent):
-            yield plain[len(sent) :]
-            sent = plain
-    else:
-        plain = as_plain_text(received)
-        if plain.startswith(sent) and len(plain) > len(sent):
-            yield plain[len(sent) :]
-        return
-    plain = capped(without_markup(received))
-    yield plain[len(sent) :] if plain.startswith(sent) else CUT_MARK
+    sent: list[str] = []
+    sent_length = 0
+    for piece in PlainTextStream().pieces(chunks):
+        if sent_length + len(piece) > REPLY_MAX_LENGTH:
+            whole = "".join(sent)
+            cut = capped(whole + piece)
+            yield cut[len(whole) :] if cut.startswith(whole) else CUT_MARK
+            return
+        if piece:
+            sent.append(piece)
+            sent_length += len(piece)
+            yield piece
+
+
+class PlainTextStream:
+    """``without_markup`` as the text comes: what of the cleaned text is settled.
+
+    A line's marks are taken out once the line's first word is whole (it decides a fence
+    line or a heading), up to its last whitespace; a whole line once. Spaces and line
+    breaks wait for the next word (``spaced``: none at the end, at most one blank line).
+    Each piece of text is looked at about once, however many chunks bring it.
+    """
+
+    def __init__(self) -> None:
+        self.line = ""  # the line being received, raw
+        self.line_sent = ""  # its cleaned text passed on so far
+        self.line_begun = False  # its break from the line before was passed on
+        self.lines_kept = False  # a line before it was kept (a fence line is not)
+        self.started = False  # a word was passed on: spaces before it are dropped
+        self.spaces = ""  # spaces and breaks waiting for the next word
+
+    def pieces(self, chunks: Iterable[str]) -> Iterator[str]:
+        """What each chunk settles, then what the text's end does."""
+        for chunk in chunks:
+            yield self.feed(chunk)
+        yield self.finish()
+
+    def feed(self, chunk: str) -> str:
+        *whole_lines, self.line = (self.line + chunk).split("\n")
+        # "\r\n" ends a line as "\n" does (a lone "\r" stays, as in without_markup).
+        cleaned = [self._line_ended(line.removesuffix("\r")) for line in whole_lines]
+        line = self.line.removesuffix("\r")  # the "\r" of a "\r\n" still to come
+        unsettled = UNSETTLED_END.search(line)  # always found: it may be empty
+        settled = line[: unsettled.start()] if unsettled else line
+        if settled.strip():
+            cleaned.append(self._line_goes_on(plain_line(settled)))
+        return self._spaced("".join(cleaned))
+
+    def finish(self) -> str:
+        return self._spaced(self._line_ended(self.line))
+
+    def _line_goes_on(self, cleaned: str | None) -> str:
+        if cleaned is None or not cleaned.startswith(self.line_sent):
+            return ""  # a fence line, left out whole
+        piece = cleaned[len(self.line_sent) :]
+        self.line_sent = cleaned
+        if not self.line_begun:
+            self.line_begun = True
+            piece = ("\n" if self.lines_kept else "") + piece
+        return piece
+
+    def _line_ended(self, line: str) -> str:
+        cleaned = plain_line(line)
+        piece = self._line_goes_on(cleaned)
+        if cleaned is not None:
+            self.lines_kept = True
+        self.line_sent, self.line_begun = "", False
+        return piece
+
+    def _spaced(self, text: str) -> str:
+        pieces = []
+        for run in SPACES_OR_WORD.findall(text):
+            if run[0].isspace():
+                self.spaces += run
+                continue
+            if self.started:
+                pieces.append(BLANK_LINES.sub("\n\n", self.spaces))
+            self.started, self.spaces = True, ""
+            pieces.append(run)
+        return "".join(pieces)
 
 
 def text_chunks(text: str, size: int = STREAM_CHUNK_CHARS) -> Iterator[str]:

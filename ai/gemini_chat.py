@@ -20,7 +20,7 @@ from google.genai import types
 
 from ai.chat import ChatContext, ChatFailed, ChatTurn, as_plain_text, plain_text_pieces
 from ai.chat_prompts import CHAT_INSTRUCTION, grounding_text, user_message_text
-from ai.gemini_client import BLOCKED_FINISH_REASONS, generation_config
+from ai.gemini_client import generation_config, refuse_if_blocked
 from ai.providers import AnalysisFailed
 
 logger = logging.getLogger(__name__)
@@ -113,14 +113,7 @@ class GeminiChat:
 
     def _event_text(self, event: types.GenerateContentResponse) -> str:
         """One streamed event's text; an event may carry none (the last: token counts)."""
-        feedback = event.prompt_feedback
-        if feedback is not None and feedback.block_reason is not None:
-            raise self._chat_failed("safety_block", f"prompt blocked: {feedback.block_reason}")
-        if not event.candidates:
-            return ""
-        finish_reason = event.candidates[0].finish_reason
-        if finish_reason in BLOCKED_FINISH_REASONS:
-            raise self._chat_failed("safety_block", f"answer blocked midway: {finish_reason}")
+        refuse_if_blocked(event, self._chat_failed)
         return event.text or ""
 
     def _reply_text(self, response: types.GenerateContentResponse) -> str:

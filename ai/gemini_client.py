@@ -359,14 +359,10 @@ class GeminiClient:
         """The answer's text; ``fail(reason, message)`` makes the error when it is blocked
         or empty (default: ``AnalysisFailed``)."""
         fail = fail or self._failed
-        feedback = response.prompt_feedback
-        if feedback is not None and feedback.block_reason is not None:
-            raise fail("safety_block", f"prompt blocked: {feedback.block_reason}")
+        refuse_if_blocked(response, fail)
         if not response.candidates:
             raise fail("invalid_response", "no candidates in the answer")
         finish_reason = response.candidates[0].finish_reason
-        if finish_reason in BLOCKED_FINISH_REASONS:
-            raise fail("safety_block", f"answer blocked: {finish_reason}")
         text = response.text
         if not text:
             raise fail("invalid_response", f"no text in the answer ({finish_reason})")
@@ -398,6 +394,17 @@ class GeminiClient:
         # text only, never user data; it stays in the log (clients see the reason code).
         logger.log(level, "Gemini %s call failed: %s: %s", self.model, reason, message)
         return AnalysisFailed(reason, message, retry_after_seconds=retry_after_seconds)
+
+
+def refuse_if_blocked(
+    response: types.GenerateContentResponse, fail: Callable[[str, str], Exception]
+) -> None:
+    """``fail("safety_block", ...)`` when the prompt or the answer (so far) was withheld."""
+    feedback = response.prompt_feedback
+    if feedback is not None and feedback.block_reason is not None:
+        raise fail("safety_block", f"prompt blocked: {feedback.block_reason}")
+    if response.candidates and response.candidates[0].finish_reason in BLOCKED_FINISH_REASONS:
+        raise fail("safety_block", f"answer blocked: {response.candidates[0].finish_reason}")
 
 
 def retry_delay_seconds(err: errors.APIError) -> float | None:

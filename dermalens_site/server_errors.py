@@ -90,6 +90,8 @@ def refusal_for(exc: BaseException) -> tuple[int, str, str, str]:
 
 def error_answer(status: int, reason: str, code: str, message: str) -> bytes:
     """A whole HTTP/1.1 answer with the API's error body; the connection closes after it."""
+    # The shape of dermalens_site.errors.error_body, which cannot be imported here (it
+    # loads Django and DRF); tests/test_serving.py checks the shape.
     body = json.dumps({"error": {"code": code, "message": message, "details": {}}}).encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\n"

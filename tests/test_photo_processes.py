@@ -272,7 +272,7 @@ from scans.images import prepare_scan_image
 from scans.tests.conftest import upload_file
 from tests import photos
 
-phone_photo = photos.encode(photos.phone_portrait(), quality=90)
+phone_photo = photos.phone_jpeg()
 
 
 def page_faults(pid):
