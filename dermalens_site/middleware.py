@@ -12,9 +12,9 @@ import time
 import uuid
 from typing import cast
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from dermalens_site.chunked_bodies import MALFORMED_BODY, body_limit
 from dermalens_site.concurrency import (
     WorkGate,
     ai_work_gate,
@@ -75,7 +75,8 @@ class RequestLogMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuse an oversized body from its Content-Length, before anything reads it.
+    """Refuse an oversized body from its Content-Length, before anything reads it, and a
+    body whose chunks were not valid HTTP (``dermalens_site.chunked_bodies``).
 
     Django checks DATA_UPLOAD_MAX_MEMORY_SIZE only when ``request.body`` is read, and
     DRF's parsers read the stream directly, so without this a 100 MB JSON body would be
@@ -86,12 +87,16 @@ class BodySizeLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.META.get(MALFORMED_BODY):
+            return JsonResponse(
+                error_body("malformed_request", "The request body's chunks are not valid HTTP."),
+                status=400,
+            )
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return JsonResponse(error_body("bad_request", "Invalid Content-Length."), status=400)
-        multipart = request.content_type == "multipart/form-data"
-        limit = settings.MAX_UPLOAD_BODY_BYTES if multipart else settings.MAX_JSON_BODY_BYTES
+        limit = body_limit(request.content_type or "")
         if length > limit:
             return JsonResponse(
                 error_body(

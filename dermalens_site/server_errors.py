@@ -10,6 +10,12 @@ the shape of every other error of the API (``dermalens_site.errors``), say nothi
 what was sent, and the log names only the refusal, not the request line, which may
 carry a token in its query string.
 
+A request that was answered before its body was read (a 401 for an upload, say) has the
+rest of its body read and dropped by gunicorn before the next request on the
+connection. If that rest turns out not to be valid HTTP (a malformed chunk), gunicorn
+would answer it too: a second answer to one request, which the client would take for
+the answer to its next. Here the connection closes instead.
+
 The config loads this module from its file, as it loads ``log_paths``: importing it as
 part of its package would run ``dermalens_site/__init__`` in the master. So it needs
 gunicorn alone, not Django.
@@ -17,11 +23,13 @@ gunicorn alone, not Django.
 
 import json
 import ssl
+import weakref
 from datetime import datetime
 from typing import Any
 
 from gunicorn import util
 from gunicorn.http import errors as http_errors
+from gunicorn.http.message import Request
 from gunicorn.http.wsgi import Response, default_environ
 
 # The first row whose exception class matches: (classes, status, reason, code, message).
@@ -104,11 +112,37 @@ def error_answer(status: int, reason: str, code: str, message: str) -> bytes:
 
 
 class JsonErrors:
-    """A gunicorn worker mixin: ``handle_error`` answers in the API's error shape."""
+    """A gunicorn worker mixin: ``handle_error`` answers in the API's error shape, and
+    never a request that has had its answer."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The last request answered on each open connection (keyed by its socket).
+        self.answered: weakref.WeakKeyDictionary[Any, Request] = weakref.WeakKeyDictionary()
+
+    def handle_request(self, *args: Any) -> Any:
+        # (listener_name, req, sock, addr) in the gevent worker, (req, conn) in gthread.
+        kept_alive = super().handle_request(*args)  # type: ignore[misc]
+        request = next(arg for arg in args if isinstance(arg, Request))
+        self.answered[request.unreader.sock] = request
+        return kept_alive
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         started = datetime.now()
         addr = addr or ("", -1)  # a unix socket has no address
+        answered = self.answered.get(client)
+        body_failed = getattr(getattr(answered, "body", None), "failed", False)
+        if answered is not None and req in (None, answered) and body_failed:
+            # gunicorn read the unread rest of an answered request's body, and it was not
+            # valid HTTP: the answer has gone, so the connection closes (the caller closes
+            # it) without another, which the client would take for its next request's.
+            self.log.warning(  # type: ignore[attr-defined]
+                "Closed a connection from ip=%s: the rest of an answered request's body "
+                "is not valid HTTP (%s)",
+                addr[0],
+                type(exc).__name__,
+            )
+            return
         status, reason, code, message = refusal_for(exc)
         if status == SERVER_ERROR[0]:
             self.log.exception("Error handling request")  # type: ignore[attr-defined]

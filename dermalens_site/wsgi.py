@@ -26,7 +26,12 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dermalens_site.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from dermalens_site.chunked_bodies import ChunkedBodies  # noqa: E402 (reads the settings)
+
+# A chunked request body is read here and reaches Django with its length.
+application = ChunkedBodies(django_application)
 
 from django.core.mail import get_connection  # noqa: E402 (needs the settings configured above)
 from django.urls import get_resolver  # noqa: E402

@@ -1,0 +1,125 @@
+"""A chunked request body is read before Django and handed on with its length.
+
+Here the WSGI middleware runs in this process in front of a recording application,
+with the input as gunicorn gives it (the chunks already decoded, the input ending at the
+body's end); tests/test_serving.py sends chunked requests to gunicorn itself.
+"""
+
+import io
+
+import pytest
+from django.conf import settings
+from gunicorn.http.errors import InvalidChunkSize
+
+from dermalens_site.chunked_bodies import MALFORMED_BODY, ChunkedBodies
+
+
+class Recorder:
+    """A WSGI application that reads its body the way Django does (up to CONTENT_LENGTH)."""
+
+    def __init__(self) -> None:
+        self.environ: dict = {}
+        self.body = b""
+
+    def __call__(self, environ, start_response):
+        self.environ = environ
+        self.body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+
+class BrokenChunks(io.RawIOBase):
+    """Input that gives ``good`` bytes, then fails as gunicorn's reader does on a bad chunk."""
+
+    def __init__(self, good: bytes) -> None:
+        self.good = io.BytesIO(good)
+
+    def read(self, size: int = -1) -> bytes:
+        piece = self.good.read(size)
+        if not piece:
+            raise InvalidChunkSize(b"ZZ")
+        return piece
+
+
+def environ_for(body: bytes | io.RawIOBase, content_type: str, **extra) -> dict:
+    return {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_TYPE": content_type,
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "wsgi.input": body if isinstance(body, io.RawIOBase) else io.BytesIO(body),
+        "wsgi.input_terminated": True,
+        **extra,
+    }
+
+
+def run(environ: dict) -> Recorder:
+    recorder = Recorder()
+    response = ChunkedBodies(recorder)(environ, lambda status, headers: None)
+    assert b"".join(response) == b"ok"
+    if hasattr(response, "close"):  # as the WSGI server does
+        response.close()
+    return recorder
+
+
+@pytest.mark.parametrize(
+    ("size", "content_type"),
+    [
+        (0, "application/json"),
+        (40, "application/json"),
+        (settings.MAX_JSON_BODY_BYTES, "application/json; charset=utf-8"),
+        # Past FILE_UPLOAD_MAX_MEMORY_SIZE: kept in a temporary file, not in memory.
+        (settings.FILE_UPLOAD_MAX_MEMORY_SIZE + 1, "multipart/form-data; boundary=x"),
+    ],
+)
+def test_a_body_within_its_limit_reaches_the_application_whole(size, content_type):
+    body = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
+    recorder = run(environ_for(body, content_type))
+    assert recorder.body == body
+    assert recorder.environ["CONTENT_LENGTH"] == str(size)
+    assert MALFORMED_BODY not in recorder.environ
+
+
+def test_the_body_read_for_the_application_is_closed_with_the_response():
+    body = b"x" * (settings.FILE_UPLOAD_MAX_MEMORY_SIZE + 1)
+    recorder = run(environ_for(body, "multipart/form-data; boundary=x"))
+    assert recorder.body == body
+    assert recorder.environ["wsgi.input"].closed
+
+
+@pytest.mark.parametrize(
+    ("content_type", "limit"),
+    [
+        ("application/json", settings.MAX_JSON_BODY_BYTES),
+        ("multipart/form-data; boundary=x", settings.MAX_UPLOAD_BODY_BYTES),
+    ],
+)
+def test_a_body_past_its_limit_is_read_one_byte_past_it(content_type, limit):
+    source = io.BytesIO(b"x" * (limit + 10_000))
+    recorder = run(environ_for(b"", content_type, **{"wsgi.input": source}))
+    # BodySizeLimitMiddleware refuses the length as it refuses a declared one.
+    assert recorder.environ["CONTENT_LENGTH"] == str(limit + 1)
+    assert source.tell() == limit + 1
+
+
+def test_chunks_that_are_not_valid_http_are_marked_for_a_400():
+    recorder = run(environ_for(BrokenChunks(b'{"email": '), "application/json"))
+    assert recorder.environ[MALFORMED_BODY] is True
+    assert recorder.environ["CONTENT_LENGTH"] == "0"
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"CONTENT_LENGTH": "5", "wsgi.input": io.BytesIO(b"hello")},
+        {"HTTP_TRANSFER_ENCODING": "", "CONTENT_LENGTH": "5", "wsgi.input": io.BytesIO(b"hello")},
+        # A server that does not end the input at the body's end (wsgiref, runserver).
+        {"CONTENT_LENGTH": "", "wsgi.input_terminated": False, "wsgi.input": io.BytesIO(b"")},
+    ],
+    ids=["declared-length", "no-transfer-coding", "input-not-terminated"],
+)
+def test_other_requests_pass_untouched(environ):
+    sent = environ_for(b"", "application/json", **environ)
+    given = dict(sent)
+    recorder = run(sent)
+    assert recorder.environ["wsgi.input"] is given["wsgi.input"]
+    assert recorder.environ.get("CONTENT_LENGTH") == given.get("CONTENT_LENGTH")
