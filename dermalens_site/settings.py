@@ -443,7 +443,11 @@ REST_FRAMEWORK = {
     # A Decimal read from DynamoDB that reaches the renderer stays a JSON number, as
     # with DRF's own renderer (the orjson one would write it as a string).
     "COERCE_DECIMAL_TO_STRING": False,
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # orjson reads a body as strict JSON: no NaN, no text that is not Unicode (a lone
+    # surrogate escape, which no answer, log or DynamoDB item could hold), at most 1,024
+    # levels deep; each is a 400 malformed_request. The json module would take the
+    # surrogate, and 60 KB of "[" would exhaust its recursion: both were 500s.
+    "DEFAULT_PARSER_CLASSES": ["drf_orjson_renderer.parsers.ORJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "dermalens_site.schema.AutoSchema",
     "EXCEPTION_HANDLER": "dermalens_site.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,

@@ -42,6 +42,56 @@ def test_malformed_json_is_a_400(raw, content_type):
     assert assert_error_shape(response, 400)["code"] == "malformed_request"
 
 
+NESTED_BODIES = {
+    "arrays": "[" * 60_000,
+    "objects": '{"a":' * 12_000,
+    "mixed": '{"email": ' + '[{"a": ' * 5_000,
+    "just-past-the-depth-limit": "[" * 1_025 + "]" * 1_025,
+}
+
+
+@pytest.mark.parametrize("raw", NESTED_BODIES.values(), ids=NESTED_BODIES.keys())
+def test_json_nested_too_deep_is_a_400_within_the_size_limit(raw):
+    assert len(raw) < settings.MAX_JSON_BODY_BYTES
+    response = APIClient().generic("POST", LOGIN, raw, "application/json")
+    assert assert_error_shape(response, 400)["code"] == "malformed_request"
+
+
+# JSON escapes that are not Unicode text: a high surrogate alone, a low one alone, a
+# pair in the wrong order. Nothing can answer, log or store them; a field that repeats
+# its input in its error message (a choice) could not even say why.
+LONE_SURROGATES = ["\\ud83d", "\\ude00", "\\ude00\\ud83d"]
+
+
+@pytest.mark.parametrize("escape", LONE_SURROGATES)
+@pytest.mark.parametrize(
+    ("method", "path", "template"),
+    [
+        ("POST", LOGIN, '{{"email": "a{}@example.com", "password": "pw-ok-123456"}}'),
+        ("PATCH", ME, '{{"skin_type": "{}"}}'),
+        ("PATCH", ME, '{{"allergies": ["nickel", "{}"]}}'),
+        ("POST", "/api/v1/chat/sessions", '{{"title": "{}"}}'),
+    ],
+    ids=["login-email", "skin-type", "allergy", "chat-title"],
+)
+def test_a_lone_surrogate_escape_is_a_400_and_changes_nothing(
+    auth_client, method, path, template, escape
+):
+    before = auth_client.get(ME).json()
+    response = auth_client.generic(method, path, template.format(escape), "application/json")
+    assert assert_error_shape(response, 400)["code"] == "malformed_request"
+    assert auth_client.get(ME).json() == before
+    assert auth_client.get("/api/v1/chat/sessions").json()["items"] == []
+
+
+def test_an_emoji_written_as_a_surrogate_pair_escape_is_stored_as_the_emoji(auth_client):
+    response = auth_client.generic(
+        "PATCH", ME, '{"full_name": "Ana \\ud83d\\ude00"}', "application/json"
+    )
+    assert response.status_code == 200, response.content
+    assert auth_client.get(ME).json()["full_name"] == "Ana \N{GRINNING FACE}"
+
+
 def test_a_form_encoded_body_is_415():
     response = APIClient().post(LOGIN, "email=a&password=b", content_type="text/plain")
     assert assert_error_shape(response, 415)["code"] == "unsupported_media_type"
