@@ -63,6 +63,7 @@ bench: install
 	$(BIN)/python bench/cost.py
 	$(BIN)/python bench/ai_calls.py
 	$(BIN)/python bench/concurrency.py
+	$(BIN)/python bench/concurrency.py --scenarios logins --output concurrency_logins
 
 # Locust, headless, against gunicorn; flags in LOAD_ARGS, e.g. LOAD_ARGS="--users 40".
 load: install

@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/concurrency.py [--chat 500] [--plans 200] [--uploads 200]
                                           [--phone-uploads 60] [--gemini-delay-seconds 5]
-                                          [--worker-class gevent]
+                                          [--worker-class gevent] [--scenarios ...]
+    .venv/bin/python bench/concurrency.py --scenarios logins [--logins 50]
 
 Starts DynamoDB Local and the tables (bench/dynamo_layer.py), the fake Gemini server in a
 process of its own (``python -m tests.fake_gemini``: every call answered after
@@ -20,7 +21,9 @@ send ``GET /api/v1/users/me`` and ``GET /api/v1/scans?limit=20`` (20 scans) ever
 same moment: chat messages (every other one with ``Accept: text/event-stream``, read to
 the stored reply's event), plan creations (Gemini drafting) or photo uploads: the 512 px
 sample portrait, or (phone uploads) the same enlarged to a phone's 12 megapixels, whose
-decoding and re-encoding take the cores hundreds of milliseconds each. Uploads go
+decoding and re-encoding take the cores hundreds of milliseconds each. A logins burst
+(run only when named in ``--scenarios``: it calls no AI) signs in with the right
+password, an Argon2 check of about 0.2 s of CPU and 100 MiB each. Uploads go
 as in production: the jobs queue is an SQS queue (moto's server, a process of its own)
 and ``manage.py jobs_worker`` runs the analyses (Gemini), so an upload is answered 202
 once stored; the time until the worker has analysed them all is reported too
@@ -93,7 +96,10 @@ WARM_UP_SECONDS = 1.0
 # The accounts' one password hash (Argon2 of a throwaway password), made once.
 PASSWORD = "concurrency-bench-password"  # noqa: S105 (a throwaway, for bench accounts)
 MESSAGE = "Is niacinamide fine with my retinol? ({})"
-SCENARIOS = ("chat", "plans", "uploads", "phone_uploads")
+SCENARIOS = ("chat", "plans", "uploads", "phone_uploads", "logins")
+# Run unless --scenarios says otherwise: the AI bursts the goal is about. A login burst
+# calls no AI; it shows what Argon2 costs the host (--scenarios logins).
+DEFAULT_SCENARIOS = ("chat", "plans", "uploads", "phone_uploads")
 # The jobs worker's unit: the benchmark runs the worker at the CPU priority it sets.
 WORKER_UNIT = ROOT / "deploy" / "dermalens-worker.service"
 SCHEDULING_POLICIES = {"other": os.SCHED_OTHER, "batch": os.SCHED_BATCH, "idle": os.SCHED_IDLE}
@@ -103,6 +109,7 @@ SCHEDULING_POLICIES = {"other": os.SCHED_OTHER, "batch": os.SCHED_BATCH, "idle":
 class Account:
     user_id: str
     token: str
+    email: str
     session_ids: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -499,7 +506,7 @@ def seed_accounts(count: int, *, sessions_each: int, scans_each: int) -> list[Ac
             if scan.analysis is not None:
                 scan = dataclasses.replace(scan, analysis=analysis)
             scans_table().create(scan)
-        account = Account(user.user_id, issue_tokens(user).access)
+        account = Account(user.user_id, issue_tokens(user).access, user.email)
         for _ in range(sessions_each):
             account.session_ids.append(start_session(user_id=user.user_id, title=None).session_id)
         accounts.append(account)
@@ -529,6 +536,22 @@ def chat_calls(accounts: list[Account], count: int) -> list[Call]:
 def plan_calls(accounts: list[Account], count: int) -> list[Call]:
     """One plan per account (a second one at once would race it for the active pointer)."""
     return [Call("POST", "/api/v1/plans", a.token, 201, body=b"{}") for a in accounts[:count]]
+
+
+def login_calls(accounts: list[Account], count: int) -> list[Call]:
+    """``count`` sign-ins with the right password: an Argon2 check each."""
+    return [
+        Call(
+            "POST",
+            "/api/v1/auth/login",
+            accounts[n % len(accounts)].token,
+            200,
+            body=json.dumps(
+                {"email": accounts[n % len(accounts)].email, "password": PASSWORD}
+            ).encode(),
+        )
+        for n in range(count)
+    ]
 
 
 def upload_calls(
@@ -635,11 +658,16 @@ def parse_args() -> argparse.Namespace:
         default=60,
         help="12-megapixel photos in the phone uploads burst",
     )
+    parser.add_argument("--logins", type=int, default=50, help="sign-ins in the logins burst")
     parser.add_argument("--gemini-delay-seconds", type=float, default=5.0)
     parser.add_argument("--probe-interval-ms", type=int, default=50)
     parser.add_argument("--worker-class", default="gevent", choices=("gevent", "gthread"))
     parser.add_argument("--workers", type=int, help="default: deploy/gunicorn.conf.py's")
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(DEFAULT_SCENARIOS),
+        help=f"comma-separated, of: {', '.join(SCENARIOS)}",
+    )
     parser.add_argument("--output", default="concurrency", help="results file name, no suffix")
     parser.add_argument(
         "--uploads-in-request",
@@ -690,12 +718,14 @@ def main() -> None:
             "phone_uploads": lambda accounts, count: upload_calls(
                 accounts, count, queued=queue is not None, photo=photos.phone_jpeg()
             ),
+            "logins": login_calls,
         }
         sizes = {
             "chat": args.chat,
             "plans": args.plans,
             "uploads": args.uploads,
             "phone_uploads": args.phone_uploads,
+            "logins": args.logins,
         }
         for name in scenarios:
             burst = Burst(base, makers[name](accounts, sizes[name]), probe.token)

@@ -15,6 +15,15 @@ worker's photo processes instead (``dermalens_site.photo_processes``). The pool 
 bounds how much such work runs at once per worker (``CPU_THREADS_PER_WORKER``), and with
 it the memory a burst takes.
 
+Password hashes have a thread of their own per worker, below the worker's priority
+(``run_password_work``). Each Argon2 hash takes about 0.2 s of CPU and 100 MiB: in the
+shared pool, 50 sign-ins at once took 640 MiB more on two workers and held the cores
+from every other request (``GET /users/me`` at p95 820 ms, bench/concurrency.py
+``--scenarios logins``). One at a time, ten nice steps down, a burst of sign-ins takes
+what the cores have left after the worker's other requests, and 100 MiB per worker at
+most. Argon2 keeps no GIL while it hashes, so its low priority never holds the worker's
+own thread (as it did with Pillow's encoder, which keeps the GIL).
+
 Outside a gevent worker (tests, ``manage.py`` commands, the analysis worker, gthread)
 the function is simply called: threads there are real already.
 
@@ -57,6 +66,7 @@ import contextlib
 import functools
 import heapq
 import itertools
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -72,6 +82,10 @@ Result = TypeVar("Result")
 # Threads per worker for CPU work: beyond the cores they only queue for the GIL and hold
 # memory (a 12-megapixel photo's pixels alone are 35 MiB), so a small number suffices.
 CPU_THREADS_PER_WORKER = 4
+# Password hashes: one at a time per worker (Argon2 takes 100 MiB each), this many nice
+# steps below the worker's own thread.
+PASSWORD_THREADS_PER_WORKER = 1
+PASSWORD_THREAD_NICENESS = 10
 
 
 def cooperative() -> bool:
@@ -83,6 +97,11 @@ def cooperative() -> bool:
 def cpu_pool() -> ThreadPool:
     """The worker's pool, made on first use (so after gunicorn forks the worker)."""
     return ThreadPool(CPU_THREADS_PER_WORKER)
+
+
+@functools.cache
+def password_pool() -> ThreadPool:
+    return ThreadPool(PASSWORD_THREADS_PER_WORKER)
 
 
 def run_cpu_bound(
@@ -97,7 +116,31 @@ def run_cpu_bound(
     """
     if not cooperative():
         return function(*args, **kwargs)
-    returned, raised = cpu_pool().apply(_outcome, (function, args, kwargs))
+    return _run_in(cpu_pool(), function, args, kwargs)
+
+
+def run_password_work(
+    function: Callable[Parameters, Result], *args: Parameters.args, **kwargs: Parameters.kwargs
+) -> Result:
+    """``function(*args, **kwargs)`` (a password hash or its check) in the worker's
+    password thread, below the worker's priority, when requests are greenlets."""
+    if not cooperative():
+        return function(*args, **kwargs)
+    niceness = min(19, os.getpriority(os.PRIO_PROCESS, 0) + PASSWORD_THREAD_NICENESS)
+    return _run_in(password_pool(), _at_niceness, (niceness, function, *args), kwargs)
+
+
+def _at_niceness(niceness: int, function: Callable[..., Result], *args: Any, **kwargs: Any):
+    """``function`` in a thread whose niceness is ``niceness`` (per thread, on Linux)."""
+    if os.getpriority(os.PRIO_PROCESS, 0) < niceness:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)  # 0: the calling thread
+    return function(*args, **kwargs)
+
+
+def _run_in(
+    pool: ThreadPool, function: Callable[..., Result], args: tuple[Any, ...], kwargs: dict
+) -> Result:
+    returned, raised = pool.apply(_outcome, (function, args, kwargs))
     if raised is not None:
         raise raised
     return cast(Result, returned)
