@@ -11,8 +11,13 @@ balancer passes such a request on as it came.
 
 This WSGI middleware reads such a body before Django sees the request: at most one byte
 past the limit for its content type (``body_limit``), in memory up to
-FILE_UPLOAD_MAX_MEMORY_SIZE and in a temporary file past that. Django then gets it with
-its Content-Length, so everything after is as for a body that declared its length:
+``IN_MEMORY_BYTES`` (a JSON body's limit) and in a temporary file past that. It is read
+before the request is authenticated, so what a stranger can make the worker hold is
+bounded: past ``IN_MEMORY_BYTES``, at most ``LARGE_BODIES_AT_ONCE`` bodies per worker
+are read at once (the others wait their turn), at most ``MAX_UPLOAD_BODY_BYTES`` on
+disk each. A body that declares its length is read only by the view, after
+authentication, and is not held here. Django then gets the body with its
+Content-Length, so everything after is as for a body that declared its length:
 BodySizeLimitMiddleware refuses one past the limit with the same 413, and one whose
 chunks are not valid HTTP is marked (``MALFORMED_BODY``) for that middleware to answer
 400 ``malformed_request``. A client that leaves mid-body is gunicorn's to handle, as
@@ -22,7 +27,9 @@ It reads only where the server ends the input at the end of the body
 (``wsgi.input_terminated``, as gunicorn does); elsewhere the request passes untouched.
 """
 
+import functools
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
@@ -33,6 +40,11 @@ from gunicorn.http.errors import ParseException
 # Set in the WSGI environ when the chunks of a body are not valid HTTP.
 MALFORMED_BODY = "dermalens.malformed_body"
 READ_SIZE = 64 * 1024
+# Kept in memory up to this much (the default JSON limit); a larger body (a photo) goes
+# to a temporary file.
+IN_MEMORY_BYTES = 64 * 1024
+# Bodies past IN_MEMORY_BYTES read at once per worker process.
+LARGE_BODIES_AT_ONCE = 4
 
 
 def body_limit(content_type: str) -> int:
@@ -41,6 +53,12 @@ def body_limit(content_type: str) -> int:
     if content_type == "multipart/form-data":
         return settings.MAX_UPLOAD_BODY_BYTES
     return settings.MAX_JSON_BODY_BYTES
+
+
+@functools.cache
+def large_bodies() -> threading.BoundedSemaphore:
+    """Made at first use: in a worker, after gevent has patched ``threading``."""
+    return threading.BoundedSemaphore(LARGE_BODIES_AT_ONCE)
 
 
 def sent_in_chunks(environ: dict[str, Any]) -> bool:
@@ -59,10 +77,14 @@ class ChunkedBodies:
         if not sent_in_chunks(environ):
             return self.application(environ, start_response)
         content_type = parse_header_parameters(environ.get("CONTENT_TYPE", ""))[0]
+        limit = body_limit(content_type)
         # Closed with the response (ClosingResponse), or here if reading fails.
-        body = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115
+        body = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY_BYTES)  # noqa: SIM115
         try:
-            size = read_body(environ["wsgi.input"], body, limit=body_limit(content_type))
+            size = read_body(environ["wsgi.input"], body, limit=min(limit, IN_MEMORY_BYTES))
+            if IN_MEMORY_BYTES < size <= limit:  # a large body (a photo): read in turn
+                with large_bodies():
+                    size += read_body(environ["wsgi.input"], body, limit=limit - size)
         except ParseException:
             environ[MALFORMED_BODY] = True
             size = 0

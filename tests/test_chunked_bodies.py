@@ -6,12 +6,19 @@ body's end); tests/test_serving.py sends chunked requests to gunicorn itself.
 """
 
 import io
+import threading
+import time
 
 import pytest
 from django.conf import settings
 from gunicorn.http.errors import InvalidChunkSize
 
-from dermalens_site.chunked_bodies import MALFORMED_BODY, ChunkedBodies
+from dermalens_site.chunked_bodies import (
+    IN_MEMORY_BYTES,
+    LARGE_BODIES_AT_ONCE,
+    MALFORMED_BODY,
+    ChunkedBodies,
+)
 
 
 class Recorder:
@@ -77,6 +84,50 @@ def test_a_body_within_its_limit_reaches_the_application_whole(size, content_typ
     assert recorder.body == body
     assert recorder.environ["CONTENT_LENGTH"] == str(size)
     assert MALFORMED_BODY not in recorder.environ
+
+
+@pytest.mark.parametrize(
+    ("size", "on_disk"), [(IN_MEMORY_BYTES, False), (IN_MEMORY_BYTES + 1, True)]
+)
+def test_only_a_body_past_a_json_body_s_size_goes_to_a_temporary_file(size, on_disk):
+    recorder = run(environ_for(b"x" * size, "multipart/form-data; boundary=x"))
+    assert recorder.environ["wsgi.input"]._rolled is on_disk  # SpooledTemporaryFile's
+
+
+class SlowPhoto(io.RawIOBase):
+    """A large body whose sender pauses after its first 64 KiB until told to go on."""
+
+    def __init__(self, go_on: threading.Event, reading: list[int]) -> None:
+        self.body = io.BytesIO(b"x" * (IN_MEMORY_BYTES * 3))
+        self.go_on = go_on
+        self.reading = reading
+
+    def read(self, size: int = -1) -> bytes:
+        if self.body.tell() > IN_MEMORY_BYTES and not self.go_on.is_set():
+            self.reading.append(1)
+            self.go_on.wait(timeout=10)
+        return self.body.read(size)
+
+
+def test_at_most_a_few_large_bodies_are_read_at_once():
+    """A stranger's bodies are read before authentication: what they can make a worker
+    hold at once is bounded."""
+    go_on, reading = threading.Event(), []
+    senders = [
+        threading.Thread(
+            target=run,
+            args=(environ_for(SlowPhoto(go_on, reading), "multipart/form-data; boundary=x"),),
+        )
+        for _ in range(LARGE_BODIES_AT_ONCE + 3)
+    ]
+    for sender in senders:
+        sender.start()
+    time.sleep(0.5)
+    assert len(reading) == LARGE_BODIES_AT_ONCE
+    go_on.set()
+    for sender in senders:
+        sender.join(timeout=10)
+    assert not any(sender.is_alive() for sender in senders)
 
 
 def test_the_body_read_for_the_application_is_closed_with_the_response():
