@@ -117,20 +117,25 @@ class JsonErrors:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The last request answered on each open connection (keyed by its socket).
-        self.answered: weakref.WeakKeyDictionary[Any, Request] = weakref.WeakKeyDictionary()
+        # The last request answered on each open connection, keyed by its socket. Both
+        # are weak: the request refers to its socket, so a request held here would keep
+        # its socket, and the entry, for the worker's life.
+        self.answered: weakref.WeakKeyDictionary[Any, weakref.ref[Request]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def handle_request(self, *args: Any) -> Any:
         # (listener_name, req, sock, addr) in the gevent worker, (req, conn) in gthread.
         kept_alive = super().handle_request(*args)  # type: ignore[misc]
         request = next(arg for arg in args if isinstance(arg, Request))
-        self.answered[request.unreader.sock] = request
+        self.answered[request.unreader.sock] = weakref.ref(request)
         return kept_alive
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         started = datetime.now()
         addr = addr or ("", -1)  # a unix socket has no address
-        answered = self.answered.get(client)
+        answered_ref = self.answered.get(client)
+        answered = answered_ref() if answered_ref is not None else None
         body_failed = getattr(getattr(answered, "body", None), "failed", False)
         if answered is not None and req in (None, answered) and body_failed:
             # gunicorn read the unread rest of an answered request's body, and it was not
