@@ -130,7 +130,9 @@ def run_password_work(
     return _run_in(password_pool(), _at_niceness, (niceness, function, *args), kwargs)
 
 
-def _at_niceness(niceness: int, function: Callable[..., Result], *args: Any, **kwargs: Any):
+def _at_niceness(
+    niceness: int, function: Callable[..., Result], *args: Any, **kwargs: Any
+) -> Result:
     """``function`` in a thread whose niceness is ``niceness`` (per thread, on Linux)."""
     if os.getpriority(os.PRIO_PROCESS, 0) < niceness:
         os.setpriority(os.PRIO_PROCESS, 0, niceness)  # 0: the calling thread

@@ -127,8 +127,9 @@ class JsonErrors:
     def handle_request(self, *args: Any) -> Any:
         # (listener_name, req, sock, addr) in the gevent worker, (req, conn) in gthread.
         kept_alive = super().handle_request(*args)  # type: ignore[misc]
-        request = next(arg for arg in args if isinstance(arg, Request))
-        self.answered[request.unreader.sock] = weakref.ref(request)
+        for request in args:
+            if isinstance(request, Request):  # an HTTP/1 request, read from its socket
+                self.answered[request.unreader.sock] = weakref.ref(request)
         return kept_alive
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
