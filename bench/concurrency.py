@@ -540,17 +540,16 @@ def plan_calls(accounts: list[Account], count: int) -> list[Call]:
 
 def login_calls(accounts: list[Account], count: int) -> list[Call]:
     """``count`` sign-ins with the right password: an Argon2 check each."""
+    signing_in = (accounts[n % len(accounts)] for n in range(count))
     return [
         Call(
             "POST",
             "/api/v1/auth/login",
-            accounts[n % len(accounts)].token,
+            a.token,
             200,
-            body=json.dumps(
-                {"email": accounts[n % len(accounts)].email, "password": PASSWORD}
-            ).encode(),
+            body=json.dumps({"email": a.email, "password": PASSWORD}).encode(),
         )
-        for n in range(count)
+        for a in signing_in
     ]
 
 

@@ -10,6 +10,7 @@ concurrency, streamed replies stored, and quick 503s when Gemini or DynamoDB is 
 
 import dataclasses
 import http.client
+import io
 import json
 import os
 import socket
@@ -25,6 +26,7 @@ from pathlib import Path
 import psutil
 import pytest
 from django.core.management import call_command
+from urllib3 import encode_multipart_formdata
 
 from dynamo.local import DynamoDBLocal, free_port
 from tests.fake_gemini import FakeGemini, FakeResponse, ReceivedRequest, typical_answer
@@ -405,25 +407,24 @@ def sent_in_chunks(target: bytes, body: bytes, *headers: bytes) -> bytes:
     return http_request(target, b"Transfer-Encoding: chunked", *headers, method=b"POST") + body
 
 
+class Received(io.BytesIO):
+    """What came back on a connection, read as a socket by http.client, one answer after
+    another (each answer read to its end would close it)."""
+
+    def makefile(self, mode: str) -> "Received":
+        return self
+
+    def close(self) -> None:
+        pass
+
+
 def answers_in(exchange: bytes) -> list[tuple[int, bytes]]:
     """The (status, body) of each answer on a connection, in order."""
-    answers = []
-    while exchange:
-        head, _, exchange = exchange.partition(b"\r\n\r\n")
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in header_lines)}
-        if "content-length" in headers:
-            length = int(headers["content-length"])
-            body, exchange = exchange[:length], exchange[length:]
-        else:  # chunked
-            body = b""
-            while True:
-                size_line, _, exchange = exchange.partition(b"\r\n")
-                size = int(size_line, 16)
-                body, exchange = body + exchange[:size], exchange[size + 2 :]
-                if size == 0:
-                    break
-        answers.append((int(status_line.split(" ")[1]), body))
+    received, answers = Received(exchange), []
+    while received.tell() < len(exchange):
+        answer = http.client.HTTPResponse(received)  # type: ignore[arg-type]
+        answer.begin()
+        answers.append((answer.status, answer.read()))
     return answers
 
 
@@ -447,26 +448,22 @@ def test_a_body_sent_in_chunks_is_read_whole(served, register):
 
 
 def photo_upload_body() -> tuple[str, bytes]:
-    """(boundary, body) of a multipart upload of the portrait."""
+    """(Content-Type, body) of a multipart upload of the portrait."""
     photo = (ROOT / "tests" / "data" / "astronaut.jpg").read_bytes()
-    boundary = uuid.uuid4().hex
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="f.jpg"\r\n'
-        "Content-Type: image/jpeg\r\n\r\n"
-    )
-    return boundary, head.encode() + photo + f"\r\n--{boundary}--\r\n".encode()
+    body, content_type = encode_multipart_formdata({"image": ("f.jpg", photo, "image/jpeg")})
+    return content_type, body
 
 
 def test_a_photo_sent_in_chunks_is_uploaded(served, register):
     token = register()["access"]
-    boundary, body = photo_upload_body()
+    content_type, body = photo_upload_body()
     exchange = raw_exchange(
         served,
         sent_in_chunks(
             b"/api/v1/scans",
             chunked(body, 16 * 1024),
             b"Authorization: Bearer " + token.encode(),
-            b"Content-Type: multipart/form-data; boundary=" + boundary.encode(),
+            b"Content-Type: " + content_type.encode(),
             b"Connection: close",
         ),
     )
@@ -521,7 +518,7 @@ def test_uploads_analysed_by_gemini_are_answered_beside_a_read(served_gunicorn, 
     and wait on Gemini as greenlets."""
     server, served = served_gunicorn
     token = register()["access"]
-    boundary, body = photo_upload_body()
+    content_type, body = photo_upload_body()
     uploaded: list[int] = []
 
     def upload() -> None:
@@ -532,7 +529,7 @@ def test_uploads_analysed_by_gemini_are_answered_beside_a_read(served_gunicorn, 
             body,
             {
                 "Authorization": f"Bearer {token}",
-                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Content-Type": content_type,
             },
         )
         uploaded.append(connection.getresponse().status)
