@@ -123,9 +123,18 @@ class AccountRateThrottle(DynamoRateThrottle):
         return client_address(request)
 
 
-class AccountEmailThrottle(DynamoRateThrottle):
-    """Requests that send an account email (reset, verification, email change), per client
-    address."""
+class PasswordResetThrottle(DynamoRateThrottle):
+    """Reset requests (anonymous), per client address: a flood brake as generous as the
+    registration limit, since the people behind one address each may forget a password.
+    Each mailbox has its own, tighter limit (``EmailAddressThrottle``)."""
+
+    scope = "password_reset"
+
+
+class AccountEmailThrottle(AccountRateThrottle):
+    """Requests of a signed-in account that send email (a verification link again, an
+    email change's confirmation), per account: never per address, which many people may
+    share, and whatever addresses an account names or asks from."""
 
     scope = "account_email"
 

@@ -31,6 +31,7 @@ from accounts.throttles import (
     LoginThrottle,
     NewEmailAddressThrottle,
     OwnEmailAddressThrottle,
+    PasswordResetThrottle,
     RegisterThrottle,
     TokenThrottle,
 )
@@ -122,7 +123,7 @@ class PublicAuthViewSet(viewsets.ViewSet):
         detail=False,
         methods=["post"],
         url_path="password/reset",
-        throttle_classes=[AccountEmailThrottle, EmailAddressThrottle],
+        throttle_classes=[PasswordResetThrottle, EmailAddressThrottle],
     )
     def password_reset(self, request):
         serializer = PasswordResetRequestSerializer(data=request.data)

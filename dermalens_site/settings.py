@@ -417,6 +417,7 @@ LOGIN_FAILURES_MEMORY_SECONDS = env.int("LOGIN_FAILURES_MEMORY_SECONDS", default
 ADDRESS_RATE_DEFAULTS = {
     "login": "300/min",
     "register": "300/hour",
+    "password_reset": "300/hour",
     "token": "600/min",
 }
 
@@ -458,8 +459,13 @@ REST_FRAMEWORK = {
         "register": env.str("THROTTLE_REGISTER_RATE", default=ADDRESS_RATE_DEFAULTS["register"]),
         "token": env.str("THROTTLE_TOKEN_RATE", default=ADDRESS_RATE_DEFAULTS["token"]),
         "uploads": env.str("THROTTLE_UPLOAD_RATE", default="60/hour"),
-        # Password-reset and verification requests: per client address, and per email
-        # address (whoever asks), so one mailbox is never flooded.
+        # Requests that send account email: reset requests per client address, a
+        # signed-in account's verification resends and email changes per account, and
+        # all of them per email address written to (whoever asks), so one mailbox is
+        # never flooded.
+        "password_reset": env.str(
+            "THROTTLE_PASSWORD_RESET_RATE", default=ADDRESS_RATE_DEFAULTS["password_reset"]
+        ),
         "account_email": env.str("THROTTLE_ACCOUNT_EMAIL_RATE", default="30/hour"),
         "account_email_address": env.str("THROTTLE_EMAIL_ADDRESS_RATE", default="5/hour"),
     },

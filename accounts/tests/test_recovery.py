@@ -6,7 +6,9 @@ import threading
 import time
 
 import pytest
+from django.conf import settings as django_settings
 from rest_framework.test import APIClient
+from ulid import ULID
 
 from accounts.mail import wait_for_account_email
 from conftest import STRONG_PASSWORD
@@ -48,7 +50,7 @@ def ask_for_reset(email: str, *, address: str = "10.20.0.1") -> object:
 def generous_email_limits(settings):
     rates = {
         **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-        "account_email": "1000/hour",
+        "password_reset": "1000/hour",
         "account_email_address": "1000/hour",
     }
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
@@ -236,12 +238,15 @@ class TestPasswordReset:
         statuses = [ask_for_reset(nobody, address=f"10.31.0.{n}").status_code for n in range(6)]
         assert statuses == [202] * 5 + [429]
 
-    def test_many_requests_from_one_client_address_are_limited(self, unique_email):
+    def test_a_flood_of_requests_from_one_client_address_is_braked(self, settings, unique_email):
+        # Its production rate (300 an hour) is shown generous by TestPeopleBehindOneAddress.
+        rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "password_reset": "20/hour"}
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
         statuses = [
-            ask_for_reset(unique_email(), address="10.32.0.1").status_code for _ in range(31)
+            ask_for_reset(unique_email(), address="10.32.0.1").status_code for _ in range(21)
         ]
-        assert statuses[:30] == [202] * 30
-        assert statuses[30] == 429
+        assert statuses == [202] * 20 + [429]
+        assert ask_for_reset(unique_email(), address="10.32.0.2").status_code == 202
 
 
 class TestEmailVerification:
@@ -405,6 +410,98 @@ class TestEmailChange:
         assert users_table().find_user_id(loser_email) == loser_session["user"]["user_id"]
         login = APIClient().post(LOGIN, {"email": loser_email, "password": STRONG_PASSWORD})
         assert login.status_code == 200
+
+
+# One address, many people: a campus's, an office's or a mobile carrier's NAT.
+SHARED_ADDRESS = "198.51.100.77"
+# More people than one address's hourly allowance of account email once was (30).
+PEOPLE = 40
+
+
+@pytest.fixture
+def production_address_limits(settings):
+    """The production defaults of the per-address limits, not the test suite's."""
+    rates = {
+        **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+        **django_settings.ADDRESS_RATE_DEFAULTS,
+    }
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+
+
+def people(count: int) -> list[dict]:
+    """``count`` accounts, each registered from an address of its own (the suite's
+    registration limit per address is low); their sessions."""
+    sessions = []
+    for number in range(count):
+        client = APIClient(REMOTE_ADDR=f"100.70.{number // 250}.{number % 250 + 1}")
+        body = {
+            "email": f"person-{ULID()}@example.com".lower(),
+            "password": STRONG_PASSWORD,
+            "full_name": "Campus User",
+        }
+        response = client.post("/api/v1/auth/register", body, format="json")
+        assert response.status_code == 201, response.content
+        sessions.append(response.json())
+    return sessions
+
+
+def from_shared_address(session: dict) -> APIClient:
+    return APIClient(REMOTE_ADDR=SHARED_ADDRESS, HTTP_AUTHORIZATION=f"Bearer {session['access']}")
+
+
+def subjects_to(sent: list, address: str) -> list[str]:
+    return [message.subject for message in sent if address in message.recipients]
+
+
+class TestPeopleBehindOneAddress:
+    def test_each_gets_the_reset_link_they_ask_for(self, production_address_limits, ses_mailbox):
+        emails = [session["user"]["email"] for session in people(PEOPLE)]
+        statuses = [ask_for_reset(email, address=SHARED_ADDRESS).status_code for email in emails]
+        assert statuses == [202] * PEOPLE
+        sent = ses_mailbox.all()
+        for email in emails:
+            assert "Reset your DermaLens password" in subjects_to(sent, email)
+
+    def test_each_can_have_their_verification_link_sent_again(
+        self, production_address_limits, ses_mailbox
+    ):
+        sessions = people(PEOPLE)
+        statuses = [from_shared_address(s).post(RESEND).status_code for s in sessions]
+        assert statuses == [202] * PEOPLE
+        sent = ses_mailbox.all()
+        for session in sessions:
+            subjects = subjects_to(sent, session["user"]["email"])
+            assert len([s for s in subjects if "Confirm your email" in s]) == 2
+
+    def test_each_can_ask_to_change_their_email(
+        self, production_address_limits, ses_mailbox, unique_email
+    ):
+        sessions = people(PEOPLE)
+        new_emails = [unique_email() for _ in sessions]
+        statuses = [
+            from_shared_address(session)
+            .post(CHANGE_EMAIL, {"new_email": new_email, "password": STRONG_PASSWORD})
+            .status_code
+            for session, new_email in zip(sessions, new_emails, strict=True)
+        ]
+        assert statuses == [202] * PEOPLE
+        sent = ses_mailbox.all()
+        assert all(subjects_to(sent, new_email) for new_email in new_emails)
+
+    def test_one_account_cannot_send_change_links_to_address_after_address(
+        self, production_address_limits, register, unique_email
+    ):
+        # From a new client address each time: the limit is the account's own.
+        session = register()
+        statuses = []
+        for number in range(31):
+            client = APIClient(
+                REMOTE_ADDR=f"100.71.0.{number + 1}",
+                HTTP_AUTHORIZATION=f"Bearer {session['access']}",
+            )
+            body = {"new_email": unique_email(), "password": STRONG_PASSWORD}
+            statuses.append(client.post(CHANGE_EMAIL, body).status_code)
+        assert statuses == [202] * 30 + [429]
 
 
 class TestSecurityNotices:
