@@ -270,7 +270,9 @@ def reset_password(*, token: str, new_password: str) -> tuple[User, TokenPair]:
     The write is conditioned on the account's version as the token was checked, so of
     two requests racing with one link exactly one sets a password (the other finds the
     token no longer matches). Using the link also proves the address: it is marked
-    verified.
+    verified, and the failed logins counted against it are forgotten: whoever forgot a
+    password has usually locked its logins by guessing, and the new password signs in at
+    once, on any device (the new password is one no guesser has tried).
     """
     user = check_password_reset_token(token=token)
     check_new_password(new_password, user=user, field="new_password")
@@ -291,6 +293,7 @@ def reset_password(*, token: str, new_password: str) -> tuple[User, TokenPair]:
             user = check_password_reset_token(token=token)
             last_error = err
             continue
+        forget_attempts(policy=login_policy(), subject=normalize_email(updated.email))
         notify_password_changed(user=updated, by_reset=True)
         return updated, issue_tokens(updated)
     raise InvalidLinkToken() from last_error

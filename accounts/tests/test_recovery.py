@@ -122,6 +122,37 @@ class TestPasswordReset:
         notice = ses_mailbox.last(email, subject="password was changed")
         assert "reset with a link" in notice.text and "If this was not you" in notice.text
 
+    def test_the_new_password_signs_in_at_once_after_forgetting_locked_the_logins(
+        self, ses_mailbox, register
+    ):
+        # Someone who forgot the password tries the ones it might be until the account's
+        # logins lock, then resets it by email and signs in on another device.
+        email = register()["user"]["email"]
+        statuses = []
+        for number in range(8):
+            guess = {"email": email, "password": f"maybe-it-was-{number}"}
+            statuses.append(
+                APIClient(REMOTE_ADDR=f"10.40.0.{number}").post(LOGIN, guess).status_code
+            )
+        assert statuses[-1] == 429
+        ask_for_reset(email)
+        token = reset_link_token(ses_mailbox, email)
+        reset = APIClient().post(RESET_CONFIRM, {"token": token, "new_password": NEW_PASSWORD})
+        assert reset.status_code == 200, reset.content
+
+        other_device = APIClient(REMOTE_ADDR="10.40.1.1")
+        login = other_device.post(LOGIN, {"email": email, "password": NEW_PASSWORD})
+        assert login.status_code == 200, login.content
+        # The lock was lifted by the link, not by forgetting the count for anyone else:
+        # wrong guesses count again from the start.
+        guesses = [
+            APIClient(REMOTE_ADDR=f"10.40.2.{n}")
+            .post(LOGIN, {"email": email, "password": "still-not-it"})
+            .status_code
+            for n in range(6)
+        ]
+        assert guesses == [401] * 5 + [429]
+
     def test_a_used_link_is_refused(self, ses_mailbox, register):
         email = register()["user"]["email"]
         ask_for_reset(email)
