@@ -99,15 +99,19 @@ def scan_progress(
 
 
 def scans_in_range(user_id: str, scanned_from: str | None, scanned_to: str | None) -> list[Scan]:
-    """Oldest first, following pages until the range or PROGRESS_MAX_SCANS is exhausted."""
+    """The range's newest PROGRESS_MAX_SCANS scans (all of them, usually), oldest first.
+
+    Read newest first, so that past the limit (a daily scanner's few years) the chart
+    still ends at the latest scan and shows the most recent stretch.
+    """
     scans: list[Scan] = []
     cursor = None
     while len(scans) < PROGRESS_MAX_SCANS:
         page = scans_table().query_page(
             user_id,
-            limit=PROGRESS_PAGE_SIZE,
+            limit=min(PROGRESS_PAGE_SIZE, PROGRESS_MAX_SCANS - len(scans)),
             cursor=cursor,
-            newest_first=False,
+            newest_first=True,
             scanned_from=scanned_from,
             scanned_to=scanned_to,
         )
@@ -115,7 +119,7 @@ def scans_in_range(user_id: str, scanned_from: str | None, scanned_to: str | Non
         cursor = page.next_cursor
         if cursor is None:
             break
-    return scans[:PROGRESS_MAX_SCANS]
+    return scans[:PROGRESS_MAX_SCANS][::-1]
 
 
 def compare_scans(*, user_id: str, scan_id: str, other_id: str) -> dict[str, Any] | None:

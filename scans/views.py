@@ -163,7 +163,10 @@ class ScanViewSet(viewsets.ViewSet):
     @extend_schema(
         parameters=[ProgressQuerySerializer],
         responses={200: ProgressSerializer, **ERRORS},
-        description="Per metric, scores over your completed scans and the change first to latest.",
+        description=(
+            "Per metric, scores over your completed scans and the change first to latest "
+            "(of the range's newest 1,000 scans)."
+        ),
     )
     @action(detail=False, methods=["get"])
     def progress(self, request):

@@ -10,7 +10,7 @@ from PIL import ExifTags, Image
 from rest_framework.test import APIClient
 
 from dynamo.scans import scans_table
-from scans import storage
+from scans import selectors, storage
 from scans.tests.conftest import encode, face_photo, photo_with_gps, truncated, upload_file
 
 SCANS = "/api/v1/scans"
@@ -371,6 +371,18 @@ class TestAnalysis:
         ).json()
         assert compared["metrics"]["redness"]["delta"] == pytest.approx(redness["change"], abs=0.11)
         assert compared["other"]["scan_id"] == first["scan_id"]
+
+    def test_progress_past_its_limit_shows_the_newest_scans(self, auth_client, upload, monkeypatch):
+        # Someone who scans daily reaches the chart's limit (PROGRESS_MAX_SCANS) in a few
+        # years: the chart then holds the newest scans, so that "latest" is the latest.
+        monkeypatch.setattr(selectors, "PROGRESS_MAX_SCANS", 3)
+        monkeypatch.setattr(selectors, "PROGRESS_PAGE_SIZE", 2)
+        scan_ids = [upload().json()["scan_id"] for _ in range(5)]
+        progress = auth_client.get(f"{SCANS}/progress").json()
+        assert progress["scans"] == 3
+        for series in progress["metrics"]:
+            if series["points"]:
+                assert [p["scan_id"] for p in series["points"]] == scan_ids[2:]
 
     def test_progress_can_be_limited_to_one_area(self, auth_client, upload):
         upload(area="face")
