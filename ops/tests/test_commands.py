@@ -65,6 +65,13 @@ class TestCreateStaffUser:
             call_command("create_staff_user", "--email", email, stdin=io.StringIO(password + "\n"))
         assert stored_user(email) is None
 
+    @pytest.mark.parametrize("email", ["not-an-email", "ops@", "two@at@example.com", " "])
+    def test_refuses_an_address_that_is_not_an_email(self, email):
+        # Before the password is asked for, and nothing is stored.
+        with pytest.raises(CommandError, match="valid email"):
+            call_command("create_staff_user", "--email", email, stdin=io.StringIO())
+        assert stored_user(email.strip().lower()) is None
+
     def test_makes_an_existing_account_staff_and_keeps_its_password(self, register):
         account = register()
         email = account["user"]["email"]

@@ -47,6 +47,24 @@ class TestExportUser:
             run("export_user", "--email", account.email, "--output", str(output))
         assert output.read_bytes() == b"keep me"
 
+    def test_export_user_to_a_place_it_cannot_write_fails_cleanly(self, new_account, tmp_path):
+        account = new_account()
+        missing = tmp_path / "no-such-folder" / "export.zip"
+        with pytest.raises(CommandError, match="Cannot write"):
+            run("export_user", "--email", account.email, "--output", str(missing))
+        assert list(tmp_path.iterdir()) == []
+
+    def test_export_user_leaves_an_export_in_progress_alone(self, new_account, tmp_path):
+        # Another export to the same file is running: its partial file stays.
+        account = new_account()
+        output = tmp_path / "export.zip"
+        partial = tmp_path / "export.zip.partial"
+        partial.write_bytes(b"another export, half written")
+        with pytest.raises(CommandError, match="Cannot write"):
+            run("export_user", "--email", account.email, "--output", str(output))
+        assert partial.read_bytes() == b"another export, half written"
+        assert not output.exists()
+
     def test_export_user_of_an_unknown_email_fails(self, tmp_path):
         with pytest.raises(CommandError, match="No account"):
             run(

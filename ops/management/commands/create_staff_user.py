@@ -5,7 +5,8 @@
 
 The password is never an argument (arguments show in `ps` and in shell history): it
 is asked for at a terminal, or read as the first line of standard input otherwise. It
-must pass Django's password validators. An existing account keeps its password.
+must pass Django's password validators, and the email registration's checks. An
+existing account keeps its password.
 """
 
 import getpass
@@ -15,6 +16,7 @@ from typing import TextIO, cast
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework import serializers
 
+from accounts.serializers import RegisterSerializer
 from accounts.services import (
     EmailAlreadyRegistered,
     normalize_email,
@@ -38,7 +40,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, email: str, full_name: str, **options):
         self.stdin = cast(TextIO, options.get("stdin", sys.stdin))  # tests pass their own
-        email = normalize_email(email)
+        email = normalize_email(valid_email(email))
         users = users_table()
         user_id = users.find_user_id(email)
         action = "promote_staff"
@@ -83,6 +85,15 @@ class Command(BaseCommand):
                 "No password given: type it at the prompt, or pipe it on standard input."
             )
         return password
+
+
+def valid_email(email: str) -> str:
+    """``email`` as registration would take it (its field's checks), or CommandError."""
+    try:
+        return RegisterSerializer().fields["email"].run_validation(email)
+    except serializers.ValidationError as err:
+        reasons = " ".join(_messages(err.detail))
+        raise CommandError(f"{email!r} is not a valid email address: {reasons}") from err
 
 
 def _messages(detail) -> list[str]:

@@ -32,11 +32,21 @@ class Command(BaseCommand):
         if path.exists():
             raise CommandError(f"{path} exists already; choose another --output.")
         partial = path.with_name(path.name + ".partial")
+        try:
+            # Exclusive: a partial file there is another export's, still being written.
+            archive = partial.open("xb")
+        except OSError as err:
+            raise CommandError(f"Cannot write {partial}: {err.strerror or err}.") from err
         size = 0
         try:
-            with partial.open("xb") as archive:
+            with archive:
                 for chunk in services.export_account(user_id=user_id):
-                    archive.write(chunk)
+                    try:
+                        archive.write(chunk)
+                    except OSError as err:
+                        raise CommandError(
+                            f"Writing {partial} failed: {err.strerror or err}."
+                        ) from err
                     size += len(chunk)
             partial.rename(path)
         except services.AccountNotFound as err:
