@@ -1,4 +1,5 @@
-"""Throttles counted in DynamoDB, keyed by client address (or, for uploads, by account).
+"""Throttles counted in DynamoDB, keyed by client address, by account (uploads, a signed-in
+account's email sending) or by email address (the mailbox a message goes to).
 
     @action(detail=False, methods=["post"], throttle_classes=[LoginThrottle])
 
