@@ -220,6 +220,22 @@ def cropped(picture: np.ndarray, fraction: float) -> np.ndarray:
     return picture[round(height * fraction) :, round(width * fraction) :]
 
 
+def in_a_scene(
+    face_fraction: float, scene: str = "rocket", size: tuple[int, int] = (4000, 3000)
+) -> np.ndarray:
+    """The large portrait made smaller and set in the middle of another photo (``size``:
+    width, height), its face ``face_fraction`` of the long side wide: a photo taken from
+    further away than a selfie."""
+    width, height = size
+    face_width_px = FACE_BOX[2] * LARGE_SIDE_PX / LARGE_CROP[2]
+    scale = face_fraction * max(size) / face_width_px
+    portrait = cv2.resize(large_portrait(), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    picture = cv2.resize(non_face(scene), size, interpolation=cv2.INTER_CUBIC)
+    top, left = (height - portrait.shape[0]) // 2, (width - portrait.shape[1]) // 2
+    picture[top : top + portrait.shape[0], left : left + portrait.shape[1]] = portrait
+    return picture
+
+
 def cheek_close_up(picture: np.ndarray) -> np.ndarray:
     """The large portrait's left cheek filling the frame (a close-up of an area)."""
     rows, cols = _part(picture, (0.62, 0.50, 0.90, 0.78))

@@ -19,6 +19,7 @@ of them, rarely both.
 
 import functools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -191,18 +192,20 @@ def load_models() -> None:
 def find_face(rgb: np.ndarray) -> FaceLandmarks | None:
     """The most certain face in the RGB ``uint8`` image and its landmarks, or None.
 
-    Faces smaller than about a fifth of the image's long side are not looked for: the
-    short-range detector is made for selfies, and a face that small is too few pixels to
-    analyse anyway.
+    The short-range detector is made for selfies: on the whole image it finds faces
+    down to about a tenth of the long side. A photo taken from further away (by someone
+    else, or in a mirror) holds a smaller face that a phone's resolution still makes
+    worth analysing, so when the whole image shows none that the mesh model accepts,
+    the detector looks again in overlapping halves of it (``_detect_in_parts``): faces
+    half that size.
     """
-    detection = _detect(rgb)
-    if detection is None:
+    found = next(
+        ((score, mesh) for score, roi in _candidates(rgb) if (mesh := _mesh(rgb, roi)) is not None),
+        None,
+    )
+    if found is None:
         return None
-    score, roi = detection
-    first = _mesh(rgb, roi)
-    if first is None:
-        return None
-    points, _ = first
+    score, (points, _) = found
     # Second pass on the crop the landmarks themselves give: steadier than the detector's
     # box, so near-identical photos give near-identical landmarks.
     second = _mesh(rgb, _landmarks_roi(points))
@@ -252,6 +255,41 @@ def _detect(rgb: np.ndarray) -> tuple[float, _Roi] | None:
     angle = math.atan2(left_y - right_y, left_x - right_x)
     roi = _Roi(centre_x, centre_y, box_side * DETECTION_ROI_SCALE, angle)
     return float(scores[best]), roi
+
+
+def _candidates(rgb: np.ndarray) -> Iterator[tuple[float, _Roi]]:
+    """Where a face may be, the likeliest first: the whole image's detection, then (only
+    if the mesh model refuses that or there is none) the parts'."""
+    whole = _detect(rgb)
+    if whole is not None:
+        yield whole
+    yield from _detect_in_parts(rgb)
+
+
+def _detect_in_parts(rgb: np.ndarray) -> list[tuple[float, _Roi]]:
+    """``_detect`` in squares of half the long side, overlapping by half (six for a 4:3
+    photo): each part's detection, in ``rgb``'s pixels, the most certain first. A face
+    seen in two parts is two candidates; a pattern the mesh model then refuses must not
+    hide a face in another part, so the caller tries them in turn."""
+    height, width = rgb.shape[:2]
+    side = max(1, math.ceil(max(height, width) / 2))
+    stride = max(1, side // 2)
+    found: list[tuple[float, _Roi]] = []
+    for top in _part_starts(height, side, stride):
+        for left in _part_starts(width, side, stride):
+            detection = _detect(np.ascontiguousarray(rgb[top : top + side, left : left + side]))
+            if detection is not None:
+                score, roi = detection
+                found.append((score, _Roi(roi.x + left, roi.y + top, roi.side, roi.angle)))
+    return sorted(found, key=lambda candidate: -candidate[0])
+
+
+def _part_starts(length: int, side: int, stride: int) -> list[int]:
+    """Where parts ``side`` long start so that, ``stride`` apart, they cover ``length``."""
+    if length <= side:
+        return [0]
+    starts = list(range(0, length - side, stride))
+    return [*starts, length - side]
 
 
 def _iou(centres: np.ndarray, sizes: np.ndarray, best: int) -> np.ndarray:

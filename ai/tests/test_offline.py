@@ -209,6 +209,14 @@ class TestFace:
         assert "no_face" not in analysis.image_quality.reasons
         assert analysis.overall_score is not None
 
+    @pytest.mark.parametrize("face_fraction", [0.065, 0.08, 0.3])
+    def test_a_face_photographed_from_further_away_is_found_and_scored(self, face_fraction):
+        # A 12 MP photo whose face is a small part of the frame but hundreds of pixels wide.
+        analysis = analyse(photos.encode(photos.in_a_scene(face_fraction)))
+        assert "no_face" not in analysis.image_quality.reasons
+        assert analysis.overall_score is not None
+        assert analysis.metrics["redness"].score is not None
+
     def test_a_large_sharp_face_scores_ten_of_twelve_metrics(self, detailed):
         scored = {name for name, metric in detailed.metrics.items() if metric.score is not None}
         assert scored == set(METRICS) - set(UNJUDGED_METRICS)
