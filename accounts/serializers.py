@@ -8,6 +8,9 @@ from rest_framework import serializers
 from accounts import choices
 from dermalens_site.serializers import StrictSerializer
 
+# A device token (accounts/devices.py) is about 100 characters.
+DEVICE_TOKEN_MAX_LENGTH = 512
+
 PASSWORD_FIELD: dict[str, Any] = {
     "write_only": True,
     "trim_whitespace": False,
@@ -43,6 +46,12 @@ class RegisterSerializer(StrictSerializer):
 class LoginSerializer(StrictSerializer):
     email = serializers.CharField(max_length=choices.EMAIL_MAX_LENGTH)
     password = serializers.CharField(**PASSWORD_FIELD)
+    device_token = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=DEVICE_TOKEN_MAX_LENGTH,
+        help_text="The `device_token` of an earlier session on this device, if any.",
+    )
 
 
 class RefreshSerializer(StrictSerializer):
@@ -63,6 +72,12 @@ class AuthSessionSerializer(TokenPairSerializer):
     """What register, login, refresh and password change return."""
 
     user = UserSerializer()
+    device_token = serializers.CharField(
+        help_text=(
+            "Keep it on this device and send it with later logins (`device_token`): while "
+            "failed logins by others lock the account, this device still signs in."
+        )
+    )
 
 
 class ProfileUpdateSerializer(StrictSerializer):

@@ -25,6 +25,7 @@ from rest_framework import serializers
 from ulid import ULID
 
 from accounts import links
+from accounts.devices import device_of
 from accounts.lockouts import claim_attempt, forget_attempts, login_policy
 from accounts.mail import render_account_email, send_account_email
 from accounts.tokens import VERSION_CLAIM, TokenPair, issue_tokens, read_refresh_token
@@ -121,17 +122,27 @@ def register_user(*, email: str, password: str, full_name: str) -> tuple[User, T
     return user, issue_tokens(user)
 
 
-def log_in(*, email: str, password: str) -> tuple[User, TokenPair]:
+def log_in(*, email: str, password: str, device_token: str | None = None) -> tuple[User, TokenPair]:
     """Unknown email and wrong password fail alike, in about the same time.
 
     Failures are limited per email (``accounts/lockouts.py``), registered or not: a
-    locked email is ``TooManyAttempts`` (429) before any password is checked.
+    locked email is ``TooManyAttempts`` (429) before any password is checked. A login
+    with a valid device token of this very account (``accounts/devices.py``) is counted
+    on that device instead, so a lock that strangers keep up does not keep the owner's
+    own devices out.
     """
     email = normalize_email(email)
     policy = login_policy()
-    claim_attempt(policy=policy, subject=email)
     users = users_table()
-    user_id = users.find_user_id(email)
+    subject, user_id = email, None
+    device = device_of(device_token)
+    if device is not None:
+        user_id = users.find_user_id(email)
+        if user_id == device.user_id:
+            subject = device.lockout_subject
+    claim_attempt(policy=policy, subject=subject)
+    if device is None:
+        user_id = users.find_user_id(email)
     user = users.get(user_id) if user_id else None
     if user is None:
         # Hash anyway, so the response time does not tell whether the email exists.
@@ -140,6 +151,8 @@ def log_in(*, email: str, password: str) -> tuple[User, TokenPair]:
     if not check_password(password, user.password_hash) or not user.is_active:
         raise InvalidCredentials()
     forget_attempts(policy=policy, subject=email)
+    if subject != email:
+        forget_attempts(policy=policy, subject=subject)
     return user, issue_tokens(user)
 
 

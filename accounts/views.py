@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from accounts import selectors, services
 from accounts.authentication import read_in_this_request
+from accounts.devices import issue_device_token
 from accounts.serializers import (
     AcceptedSerializer,
     AuthSessionSerializer,
@@ -61,7 +62,12 @@ def accepted(detail: str) -> Response:
 
 
 def session_response(user, tokens, status_code=status.HTTP_200_OK) -> Response:
-    body = {"access": tokens.access, "refresh": tokens.refresh, "user": user}
+    body = {
+        "access": tokens.access,
+        "refresh": tokens.refresh,
+        "user": user,
+        "device_token": issue_device_token(user.user_id),
+    }
     return Response(AuthSessionSerializer(body).data, status=status_code)
 
 

@@ -410,6 +410,9 @@ LOGIN_FAILURES_BEFORE_LOCKOUT = env.int("LOGIN_FAILURES_BEFORE_LOCKOUT", default
 LOGIN_LOCKOUT_FIRST_SECONDS = env.int("LOGIN_LOCKOUT_FIRST_SECONDS", default=60)
 LOGIN_LOCKOUT_MAX_SECONDS = env.int("LOGIN_LOCKOUT_MAX_SECONDS", default=60 * 60)
 LOGIN_FAILURES_MEMORY_SECONDS = env.int("LOGIN_FAILURES_MEMORY_SECONDS", default=24 * 60 * 60)
+# A session's device token (accounts/devices.py) lets later logins from that device be
+# counted on the device, not the account, for this long.
+LOGIN_DEVICE_TOKEN_DAYS = env.int("LOGIN_DEVICE_TOKEN_DAYS", default=180)
 
 # The per-address limits are flood brakes, not the defence of an account (that is the
 # per-account lockout): hundreds of people may share one address behind a mobile

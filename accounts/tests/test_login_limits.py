@@ -149,6 +149,61 @@ class TestPerAccountLimit:
         assert statuses.count(429) == 15, statuses
 
 
+def with_device(client: APIClient, email: str, password: str, device_token: str):
+    body = {"email": email, "password": password, "device_token": device_token}
+    return client.post(LOGIN, body, format="json")
+
+
+def locked_by_strangers(email: str) -> None:
+    """Five wrong passwords from five addresses: the account's logins are locked."""
+    assert [log_in(anywhere(), email).status_code for _ in range(5)] == [401] * 5
+    assert log_in(anywhere(), email, STRONG_PASSWORD).status_code == 429
+
+
+class TestDeviceTokens:
+    def test_a_device_that_signed_in_before_signs_in_while_strangers_lock_the_account(
+        self, register
+    ):
+        session = register()
+        email, device_token = session["user"]["email"], session["device_token"]
+        locked_by_strangers(email)
+        signed_in = with_device(anywhere(), email, STRONG_PASSWORD, device_token)
+        assert signed_in.status_code == 200, signed_in.content
+        assert bearer(signed_in.json()["access"]).get(ME).status_code == 200
+        # Every session brings a device token, this one too.
+        assert signed_in.json()["device_token"]
+        # The lock strangers keep up still holds for everyone else.
+        locked_by_strangers(email)
+
+    def test_a_token_of_another_account_a_forged_or_an_expired_one_changes_nothing(
+        self, register, settings
+    ):
+        mine, other = register(), register()
+        email = mine["user"]["email"]
+        locked_by_strangers(email)
+        token = mine["device_token"]
+        for presented in (other["device_token"], token[:-3] + "abc", "not-a-token", ""):
+            answer = with_device(anywhere(), email, STRONG_PASSWORD, presented)
+            assert_error(answer, 429, "too_many_attempts")
+        settings.LOGIN_DEVICE_TOKEN_DAYS = 0
+        assert_error(
+            with_device(anywhere(), email, STRONG_PASSWORD, token), 429, "too_many_attempts"
+        )
+
+    def test_wrong_passwords_sent_with_a_device_token_lock_that_token(self, register):
+        session = register()
+        email, device_token = session["user"]["email"], session["device_token"]
+        guesses = [
+            with_device(anywhere(), email, WRONG_PASSWORD, device_token).status_code
+            for _ in range(6)
+        ]
+        assert guesses == [401] * 5 + [429]
+        right = with_device(anywhere(), email, STRONG_PASSWORD, device_token)
+        assert_error(right, 429, "too_many_attempts")
+        # The account itself was not locked by them: a login without the token works.
+        assert log_in(anywhere(), email, STRONG_PASSWORD).status_code == 200
+
+
 class TestOtherPasswordChecks:
     NEW_PASSWORD = "a-brand-new-passphrase-42"
 
