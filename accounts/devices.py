@@ -1,7 +1,7 @@
 """Device tokens: a login's proof that it comes from a client that signed in before.
 
-    token = issue_device_token(user_id)      # returned with every session
-    device = device_of(token)                # Device(user_id, device_id), or None
+    token = issue_device_token(user)         # returned with every session
+    device = device_of(token)                # a Device, or None
 
 The per-account lockout (``accounts/lockouts.py``) stops password guessing, but anyone
 who knows an email could keep its logins locked by failing on purpose. A client that
@@ -11,8 +11,10 @@ owner's own phone still signs in while strangers are locked out, and wrong passw
 sent with a token lock that token the same way (OWASP's "device cookies").
 
 A token is signed with SECRET_KEY (``django.core.signing``, salted for this use), names
-the account and a random device id, and expires after LOGIN_DEVICE_TOKEN_DAYS; nothing
-is stored. It grants nothing by itself: the password is still checked.
+the account, its ``token_version`` and a random device id, and expires after
+LOGIN_DEVICE_TOKEN_DAYS; nothing is stored. What ends every session (a password change
+or reset, "revoke sessions") bumps ``token_version`` and so forgets every device too.
+It grants nothing by itself: the password is still checked.
 """
 
 import secrets
@@ -22,6 +24,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.core import signing
 
+from dynamo.users import User
+
 SALT = "dermalens.accounts.device"
 DEVICE_ID_BYTES = 12
 
@@ -29,7 +33,16 @@ DEVICE_ID_BYTES = 12
 @dataclass(frozen=True)
 class Device:
     user_id: str
+    token_version: int
     device_id: str
+
+    def belongs_to(self, user: User | None) -> bool:
+        """Whether this is a device of ``user`` as the account is now."""
+        return (
+            user is not None
+            and user.user_id == self.user_id
+            and user.token_version == self.token_version
+        )
 
     @property
     def lockout_subject(self) -> str:
@@ -37,8 +50,12 @@ class Device:
         return f"device:{self.user_id}:{self.device_id}"
 
 
-def issue_device_token(user_id: str) -> str:
-    payload = {"u": user_id, "d": secrets.token_urlsafe(DEVICE_ID_BYTES)}
+def issue_device_token(user: User) -> str:
+    payload = {
+        "u": user.user_id,
+        "v": user.token_version,
+        "d": secrets.token_urlsafe(DEVICE_ID_BYTES),
+    }
     return signing.dumps(payload, salt=SALT)
 
 
@@ -54,7 +71,7 @@ def device_of(token: str | None) -> Device | None:
         return None
     if not isinstance(payload, dict):
         return None
-    user_id, device_id = payload.get("u"), payload.get("d")
-    if not isinstance(user_id, str) or not isinstance(device_id, str):
+    user_id, version, device_id = payload.get("u"), payload.get("v"), payload.get("d")
+    if not isinstance(user_id, str) or type(version) is not int or not isinstance(device_id, str):
         return None
-    return Device(user_id, device_id)
+    return Device(user_id, version, device_id)

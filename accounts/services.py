@@ -134,16 +134,18 @@ def log_in(*, email: str, password: str, device_token: str | None = None) -> tup
     email = normalize_email(email)
     policy = login_policy()
     users = users_table()
-    subject, user_id = email, None
+    subject, user_id, user = email, None, None
     device = device_of(device_token)
     if device is not None:
         user_id = users.find_user_id(email)
-        if user_id == device.user_id:
+        user = users.get(user_id) if user_id == device.user_id else None
+        if device.belongs_to(user):
             subject = device.lockout_subject
     claim_attempt(policy=policy, subject=subject)
     if device is None:
         user_id = users.find_user_id(email)
-    user = users.get(user_id) if user_id else None
+    if user is None:
+        user = users.get(user_id) if user_id else None
     if user is None:
         # Hash anyway, so the response time does not tell whether the email exists.
         make_password(password)

@@ -66,7 +66,7 @@ def session_response(user, tokens, status_code=status.HTTP_200_OK) -> Response:
         "access": tokens.access,
         "refresh": tokens.refresh,
         "user": user,
-        "device_token": issue_device_token(user.user_id),
+        "device_token": issue_device_token(user),
     }
     return Response(AuthSessionSerializer(body).data, status=status_code)
 

@@ -190,6 +190,19 @@ class TestDeviceTokens:
             with_device(anywhere(), email, STRONG_PASSWORD, token), 429, "too_many_attempts"
         )
 
+    def test_what_ends_every_session_forgets_the_devices_too(self, register):
+        session = register()
+        email, old_token = session["user"]["email"], session["device_token"]
+        change = {"current_password": STRONG_PASSWORD, "new_password": "a-brand-new-passphrase-42"}
+        changed = bearer(session["access"]).post(PASSWORD, change, format="json")
+        assert changed.status_code == 200, changed.content
+        assert [log_in(anywhere(), email).status_code for _ in range(5)] == [401] * 5
+        new_password = change["new_password"]
+        old = with_device(anywhere(), email, new_password, old_token)
+        assert_error(old, 429, "too_many_attempts")
+        fresh = with_device(anywhere(), email, new_password, changed.json()["device_token"])
+        assert fresh.status_code == 200, fresh.content
+
     def test_wrong_passwords_sent_with_a_device_token_lock_that_token(self, register):
         session = register()
         email, device_token = session["user"]["email"], session["device_token"]
