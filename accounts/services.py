@@ -133,19 +133,13 @@ def log_in(*, email: str, password: str, device_token: str | None = None) -> tup
     """
     email = normalize_email(email)
     policy = login_policy()
-    users = users_table()
-    subject, user_id, user = email, None, None
     device = device_of(device_token)
-    if device is not None:
-        user_id = users.find_user_id(email)
-        user = users.get(user_id) if user_id == device.user_id else None
-        if device.belongs_to(user):
-            subject = device.lockout_subject
+    # Without a device token nothing is read before the attempt is counted.
+    user = _registered_with(email) if device is not None else None
+    subject = device.lockout_subject if device and device.belongs_to(user) else email
     claim_attempt(policy=policy, subject=subject)
     if device is None:
-        user_id = users.find_user_id(email)
-    if user is None:
-        user = users.get(user_id) if user_id else None
+        user = _registered_with(email)
     if user is None:
         # Hash anyway, so the response time does not tell whether the email exists.
         make_password(password)
@@ -156,6 +150,12 @@ def log_in(*, email: str, password: str, device_token: str | None = None) -> tup
     if subject != email:
         forget_attempts(policy=policy, subject=subject)
     return user, issue_tokens(user)
+
+
+def _registered_with(email: str) -> User | None:
+    users = users_table()
+    user_id = users.find_user_id(email)
+    return users.get(user_id) if user_id else None
 
 
 def refresh_session(*, refresh: str) -> tuple[User, TokenPair]:
@@ -308,7 +308,7 @@ def reset_password(*, token: str, new_password: str) -> tuple[User, TokenPair]:
             user = check_password_reset_token(token=token)
             last_error = err
             continue
-        forget_attempts(policy=login_policy(), subject=normalize_email(updated.email))
+        forget_attempts(policy=login_policy(), subject=updated.email)
         notify_password_changed(user=updated, by_reset=True)
         return updated, issue_tokens(updated)
     raise InvalidLinkToken() from last_error

@@ -165,7 +165,7 @@ class ScanViewSet(viewsets.ViewSet):
         responses={200: ProgressSerializer, **ERRORS},
         description=(
             "Per metric, scores over your completed scans and the change first to latest "
-            "(of the range's newest 1,000 scans)."
+            f"(of the range's newest {selectors.PROGRESS_MAX_SCANS:,} scans)."
         ),
     )
     @action(detail=False, methods=["get"])
