@@ -18,7 +18,9 @@ says nothing about who is registered. Subjects are stored as keyed digests (HMAC
 SECRET_KEY): the table never holds the email addresses people tried.
 
 The cost of the design is that anyone who knows an email can keep its logins locked by
-failing on purpose; the wait is capped, and the per-address limits slow that down.
+failing on purpose; the wait is capped, and the per-address limits slow that down. The
+owner's own devices sign in past such a lock (``accounts/devices.py``), and a signed-in
+owner confirms a change with the password on a count of its own (``confirmation_policy``).
 """
 
 import math
@@ -75,6 +77,18 @@ class LockoutPolicy:
 def login_policy() -> LockoutPolicy:
     return LockoutPolicy(
         scope="login",
+        failures_before_lock=settings.LOGIN_FAILURES_BEFORE_LOCKOUT,
+        first_lock_seconds=settings.LOGIN_LOCKOUT_FIRST_SECONDS,
+        max_lock_seconds=settings.LOGIN_LOCKOUT_MAX_SECONDS,
+        memory_seconds=settings.LOGIN_FAILURES_MEMORY_SECONDS,
+    )
+
+
+def confirmation_policy() -> LockoutPolicy:
+    """The password a signed-in account confirms a change with (``services.confirm_password``):
+    the login's numbers, counted apart from the logins."""
+    return LockoutPolicy(
+        scope="confirm",
         failures_before_lock=settings.LOGIN_FAILURES_BEFORE_LOCKOUT,
         first_lock_seconds=settings.LOGIN_LOCKOUT_FIRST_SECONDS,
         max_lock_seconds=settings.LOGIN_LOCKOUT_MAX_SECONDS,

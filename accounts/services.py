@@ -10,6 +10,7 @@ normalised (trimmed, lower-cased) before anything else sees them. Emails are sen
 (``accounts.mail``) only once the use case's writes have succeeded.
 """
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -26,7 +27,13 @@ from ulid import ULID
 
 from accounts import links
 from accounts.devices import device_of
-from accounts.lockouts import claim_attempt, forget_attempts, login_policy
+from accounts.lockouts import (
+    TooManyAttempts,
+    claim_attempt,
+    confirmation_policy,
+    forget_attempts,
+    login_policy,
+)
 from accounts.mail import render_account_email, send_account_email
 from accounts.tokens import VERSION_CLAIM, TokenPair, issue_tokens, read_refresh_token
 from dermalens_site.errors import ApplicationError, AuthenticationError, Conflict
@@ -204,22 +211,44 @@ def change_password(
 ) -> tuple[User, TokenPair]:
     """Set a new password, revoke every token issued before, and return a fresh pair.
 
-    Guessing the current password is limited like a login, with the same count: a
-    stolen access token must not become a way to try passwords.
+    The current password is a confirmation (``confirm_password``): guessing it is
+    limited, and it counts as a failed login too.
     """
-    policy = login_policy()
-    claim_attempt(policy=policy, subject=user.email)
-    if not check_password(current_password, user.password_hash):
-        raise serializers.ValidationError(
-            {"current_password": ["The current password is incorrect."]}
-        )
-    forget_attempts(policy=policy, subject=user.email)
+    confirm_password(
+        user, current_password, field="current_password", wrong="The current password is incorrect."
+    )
     check_new_password(new_password, user=user, field="new_password")
     updated = users_table().set_password(
         user.user_id, password_hash=make_password(new_password), updated_at=now_iso()
     )
     notify_password_changed(user=updated, by_reset=False)
     return updated, issue_tokens(updated)
+
+
+def confirm_password(
+    user: User, password: str, *, field: str = "password", wrong: str = "The password is incorrect."
+) -> None:
+    """Check the password a signed-in account confirms a change with: a new password, a
+    new email address, an erasure. A wrong one is a 400 on ``field``.
+
+    Guessing it is limited like a login, with a count of its own per account and token
+    version, which only the holder of one of the account's tokens can spend: strangers
+    who keep the account's logins locked do not keep its signed-in owner from changing
+    the password or the address, or from erasing the account. Each wrong password counts
+    as a failed login as well (without being refused by that lock), so a stolen access
+    token is no better a way to guess than the login. Ending every session (a new
+    password, an ops "revoke sessions") starts the count afresh; a right password
+    forgets both counts, as a login does.
+    """
+    policy = confirmation_policy()
+    subject = f"{user.user_id}:{user.token_version}"
+    claim_attempt(policy=policy, subject=subject)
+    if not check_password(password, user.password_hash):
+        with contextlib.suppress(TooManyAttempts):
+            claim_attempt(policy=login_policy(), subject=user.email)
+        raise serializers.ValidationError({field: [wrong]})
+    forget_attempts(policy=policy, subject=subject)
+    forget_attempts(policy=login_policy(), subject=user.email)
 
 
 def update_profile(
@@ -388,8 +417,7 @@ def request_email_change(*, user_id: str, new_email: str, password: str) -> None
     user = users.get(user_id)
     if user is None:
         raise AccountGone()
-    if not check_password(password, user.password_hash):
-        raise serializers.ValidationError({"password": ["The password is incorrect."]})
+    confirm_password(user, password)
     new_email = normalize_email(new_email)
     if new_email == user.email:
         raise serializers.ValidationError(

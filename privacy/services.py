@@ -24,9 +24,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-from django.contrib.auth.hashers import check_password
-from rest_framework import serializers
-
+from accounts.services import confirm_password
 from ai.analysis import now_iso
 from dermalens_site.errors import NotFound
 from dynamo.errors import ItemNotFound
@@ -149,6 +147,5 @@ def begin_erasure(*, user_id: str) -> None:
 
 def erase_own_account(*, user: User, password: str) -> None:
     """Start erasing the caller's account once they have confirmed it with their password."""
-    if not check_password(password, user.password_hash):
-        raise serializers.ValidationError({"password": ["The password is incorrect."]})
+    confirm_password(user, password)
     begin_erasure(user_id=user.user_id)

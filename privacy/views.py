@@ -14,7 +14,6 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.lockouts import claim_attempt, forget_attempts, login_policy
 from accounts.throttles import LoginThrottle
 from dermalens_site.serializers import ErrorSerializer
 from privacy import services
@@ -90,14 +89,11 @@ class AccountErasureView(APIView):
     )
     def delete(self, request):
         # The password is a second factor here: guessing it is limited like a login,
-        # per address (this throttle) and per account (the login's own count).
+        # per address (this throttle) and per account (``confirm_password``).
         throttle = LoginThrottle()
         if not throttle.allow_request(request, self):
             self.throttled(request, throttle.wait())
         serializer = AccountErasureSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        policy = login_policy()
-        claim_attempt(policy=policy, subject=request.user.email)
         services.erase_own_account(user=request.user, **serializer.validated_data)
-        forget_attempts(policy=policy, subject=request.user.email)
         return Response(ERASURE_ACCEPTED, status=status.HTTP_202_ACCEPTED)

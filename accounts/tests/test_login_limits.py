@@ -12,6 +12,7 @@ from ulid import ULID
 
 from accounts import lockouts
 from accounts.tests.test_api import LOGIN, ME, PASSWORD, assert_error, bearer
+from accounts.tests.test_recovery import CHANGE_EMAIL
 from conftest import STRONG_PASSWORD
 from dynamo.users import User, users_table
 
@@ -243,6 +244,67 @@ class TestOtherPasswordChecks:
         email = session["user"]["email"]
         assert [log_in(anywhere(), email).status_code for _ in range(4)] == [401] * 4
         assert log_in(anywhere(), email, self.NEW_PASSWORD).status_code == 200
+
+    def test_guessing_the_password_of_an_email_change_is_limited_too(self, register):
+        session = register()
+        guesses = [
+            signed_in(session).post(CHANGE_EMAIL, email_change(WRONG_PASSWORD), format="json")
+            for _ in range(5)
+        ]
+        assert [guess.status_code for guess in guesses] == [400] * 5
+        right = signed_in(session).post(CHANGE_EMAIL, email_change(STRONG_PASSWORD), format="json")
+        assert_error(right, 429, "too_many_attempts")
+        email = session["user"]["email"]
+        assert_error(log_in(anywhere(), email, STRONG_PASSWORD), 429, "too_many_attempts")
+
+    @pytest.mark.parametrize("confirmation", ["password change", "email change", "erasure"])
+    def test_strangers_who_lock_the_logins_do_not_lock_the_signed_in_owner(
+        self, register, confirmation
+    ):
+        session = register()
+        locked_by_strangers(session["user"]["email"])
+        owner = signed_in(session)
+        if confirmation == "password change":
+            right = {"current_password": STRONG_PASSWORD, "new_password": self.NEW_PASSWORD}
+            assert owner.post(PASSWORD, right, format="json").status_code == 200
+        elif confirmation == "email change":
+            answer = owner.post(CHANGE_EMAIL, email_change(STRONG_PASSWORD), format="json")
+            assert answer.status_code == 202, answer.content
+        else:
+            answer = owner.delete(ME, {"password": STRONG_PASSWORD}, format="json")
+            assert answer.status_code == 202, answer.content
+
+    def test_a_signed_in_session_that_guesses_locks_its_confirmations_until_they_end(
+        self, register
+    ):
+        session = register()
+        wrong = {"current_password": WRONG_PASSWORD, "new_password": self.NEW_PASSWORD}
+        guesses = [signed_in(session).post(PASSWORD, wrong).status_code for _ in range(6)]
+        assert guesses == [400] * 5 + [429]
+        right = {"current_password": STRONG_PASSWORD, "new_password": self.NEW_PASSWORD}
+        assert_error(signed_in(session).post(PASSWORD, right), 429, "too_many_attempts")
+        # The owner signs in once the login lock has passed (a reset would do it at once);
+        # a new sign-in is not a way around the confirmations' own lock, ...
+        email = session["user"]["email"]
+        lockouts.forget_attempts(policy=lockouts.login_policy(), subject=email)
+        again = log_in(anywhere(), email, STRONG_PASSWORD)
+        assert again.status_code == 200
+        assert_error(signed_in(again.json()).post(PASSWORD, right), 429, "too_many_attempts")
+        # ... and ending every session (here, an ops "revoke sessions") lifts it.
+        users_table().revoke_sessions(session["user"]["user_id"], updated_at="2026-11-28T03:00:00Z")
+        fresh = log_in(anywhere(), email, STRONG_PASSWORD)
+        assert signed_in(fresh.json()).post(PASSWORD, right).status_code == 200
+
+
+def signed_in(session: dict) -> APIClient:
+    """The session's owner, from an address of its own."""
+    client = anywhere()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {session['access']}")
+    return client
+
+
+def email_change(password: str) -> dict:
+    return {"new_email": f"moved-{ULID()}@example.com".lower(), "password": password}
 
 
 class TestPerAddressLimit:
