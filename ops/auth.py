@@ -12,16 +12,22 @@ Signing out bumps ``ops_session_version``, so a copy of the cookie taken before 
 worthless too (it ends that staff member's other ops sign-ins as well; their API tokens
 are untouched). Anyone else, signed in to the API or not, is sent to the login page: no
 ops page renders for them.
+
+A browser that has signed in keeps a device cookie (``accounts/devices.py``; HttpOnly,
+limited to /ops/, kept past signing out), so its next sign-in is counted on that device:
+strangers who keep a staff member's email locked do not keep them out of the ops pages.
 """
 
 import functools
 from collections.abc import Callable
 from typing import Any, cast
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
+from accounts.devices import issue_device_token
 from accounts.services import now_iso
 from dynamo.users import User, users_table
 
@@ -35,6 +41,7 @@ class StaffRequest(HttpRequest):
 SESSION_USER_ID_KEY = "ops_user_id"
 SESSION_VERSION_KEY = "ops_token_version"
 SESSION_OPS_VERSION_KEY = "ops_session_version"
+DEVICE_COOKIE = "ops_device"
 
 # Ops pages run no script and load nothing from elsewhere; they hold personal data, so
 # no cache keeps them and no other site may frame them.
@@ -54,6 +61,24 @@ def sign_in(request: HttpRequest, staff: User) -> None:
     request.session[SESSION_USER_ID_KEY] = staff.user_id
     request.session[SESSION_VERSION_KEY] = staff.token_version
     request.session[SESSION_OPS_VERSION_KEY] = staff.ops_session_version
+
+
+def device_token_of(request: HttpRequest) -> str | None:
+    """The device token this browser was given at an earlier sign-in, if any."""
+    return request.COOKIES.get(DEVICE_COOKIE)
+
+
+def remember_device(response: HttpResponse, staff: User) -> None:
+    """Give the browser a device token for its next sign-in."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        issue_device_token(staff),
+        max_age=settings.LOGIN_DEVICE_TOKEN_DAYS * 24 * 60 * 60,
+        path=settings.SESSION_COOKIE_PATH,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Strict",
+    )
 
 
 def sign_out(request: HttpRequest, staff: User | None = None) -> None:

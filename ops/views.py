@@ -19,7 +19,9 @@ from dynamo.errors import InvalidCursor
 from ops import history, selectors, services
 from ops.auth import (
     StaffRequest,
+    device_token_of,
     ops_page,
+    remember_device,
     safe_next,
     sign_in,
     sign_out,
@@ -57,7 +59,8 @@ def login(request: HttpRequest) -> HttpResponse:
             return HttpResponseRedirect(safe_next(request, next_page))
         return render_login(request, LoginForm(), next_page)
     # The API's login limits: attempts here and at /api/v1/auth/login share one
-    # allowance per client address (this throttle) and per account (in log_in).
+    # allowance per client address (this throttle) and per account (in log_in), where
+    # a browser that signed in before is counted on its device cookie instead.
     throttle = LoginThrottle()
     if not throttle.allow_request(request, None):
         wait_seconds = int(throttle.wait() or 0) + 1
@@ -74,7 +77,11 @@ def login(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render_login(request, form, next_page, status=400)
     try:
-        user, _ = log_in(email=form.cleaned_data["email"], password=form.cleaned_data["password"])
+        user, _ = log_in(
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password"],
+            device_token=device_token_of(request),
+        )
     except InvalidCredentials:
         return render_login(
             request, form, next_page, error="The email or password is incorrect.", status=401
@@ -89,7 +96,9 @@ def login(request: HttpRequest) -> HttpResponse:
         )
     sign_in(request, user)
     services.record_staff_action(staff=user, action="login")
-    return HttpResponseRedirect(safe_next(request, next_page))
+    response = HttpResponseRedirect(safe_next(request, next_page))
+    remember_device(response, user)
+    return response
 
 
 def render_login(

@@ -221,6 +221,22 @@ class TestLoginThrottle:
         assert "Too many failed attempts" in response.content.decode()
         assert client.get("/ops/").status_code == 302
 
+    def test_a_browser_that_signed_in_before_signs_in_while_strangers_keep_the_lock(self, staff):
+        browser = Client(REMOTE_ADDR="192.0.2.50")
+        assert sign_in(browser, staff.email).status_code == 302
+        cookie = browser.cookies["ops_device"]
+        assert cookie["httponly"] and cookie["secure"] and cookie["path"] == "/ops/"
+        assert cookie["samesite"] == "Strict"
+        assert browser.post("/ops/logout").status_code == 302
+        for number in range(6):
+            api = APIClient(REMOTE_ADDR=f"192.0.2.{number + 1}")
+            wrong = {"email": staff.email, "password": "wrong-password-guess"}
+            api.post("/api/v1/auth/login", wrong, format="json")
+        assert sign_in(Client(REMOTE_ADDR="192.0.2.100"), staff.email).status_code == 429
+        response = sign_in(browser, staff.email)
+        assert response.status_code == 302
+        assert browser.get("/ops/").status_code == 200
+
     def test_showing_the_login_page_is_not_an_attempt(self, staff):
         client = Client()
         for _ in range(15):
