@@ -14,6 +14,7 @@ red flag to a dermatologist or urgent care. No reply is a diagnosis or a prescri
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
 from typing import Any, Protocol, cast
 
 from ai.analysis import readable
@@ -131,6 +132,7 @@ class PlanStep:
     name: str
     actives: tuple[str, ...] = ()
     frequency: str | None = None
+    start_week: int = 1  # new actives come in one at a time: the week this step begins
 
     def describe(self) -> str:
         frequency = f" ({self.frequency.replace('_', ' ')})" if self.frequency else ""
@@ -139,7 +141,11 @@ class PlanStep:
 
 @dataclass(frozen=True)
 class PlanSummary:
-    """The active plan, as a chat needs it: its routines and cautions."""
+    """The active plan, as a chat needs it: the week it is in, its routines and cautions.
+
+    ``current_week`` counts from ``started_at`` (1: its first seven days); a step whose
+    ``start_week`` is later has not begun, and the person should not use it yet.
+    """
 
     title: str
     started_at: str
@@ -147,11 +153,16 @@ class PlanSummary:
     am: tuple[PlanStep, ...]
     pm: tuple[PlanStep, ...]
     cautions: tuple[str, ...]
+    current_week: int = 1
 
     @classmethod
-    def from_plan(cls, content: Mapping[str, Any], *, title: str, started_at: str) -> "PlanSummary":
-        """From a stored plan's ``content`` dict."""
+    def from_plan(
+        cls, content: Mapping[str, Any], *, title: str, started_at: str, today: date | None = None
+    ) -> "PlanSummary":
+        """From a stored plan's ``content`` dict, in the week ``today`` (UTC) falls in."""
         weeks = content.get("duration_weeks")
+        today = today or datetime.now(UTC).date()
+        elapsed_days = (today - date.fromisoformat(started_at[:10])).days
         return cls(
             title=title,
             started_at=started_at,
@@ -159,7 +170,26 @@ class PlanSummary:
             am=_steps(content.get("am")),
             pm=_steps(content.get("pm")),
             cautions=tuple(str(c) for c in content.get("cautions") or []),
+            current_week=max(1, elapsed_days // 7 + 1),
         )
+
+    def begun(self, steps: tuple[PlanStep, ...]) -> tuple[PlanStep, ...]:
+        return tuple(step for step in steps if step.start_week <= self.current_week)
+
+    @property
+    def to_come(self) -> list[tuple[str, PlanStep]]:
+        """The steps not begun yet, with their routine ("morning", "evening"), soonest first."""
+        later = [
+            (routine, step)
+            for routine, steps in (("morning", self.am), ("evening", self.pm))
+            for step in steps
+            if step.start_week > self.current_week
+        ]
+        return sorted(later, key=lambda entry: entry[1].start_week)
+
+    @property
+    def run_its_course(self) -> bool:
+        return self.duration_weeks is not None and self.current_week > self.duration_weeks
 
 
 def _steps(steps: Any) -> tuple[PlanStep, ...]:
@@ -173,9 +203,18 @@ def _steps(steps: Any) -> tuple[PlanStep, ...]:
             name=str(s.get("name") or s.get("category") or "step"),
             actives=tuple(str(a) for a in s.get("actives") or []),
             frequency=s.get("frequency"),
+            start_week=_week_number(s.get("start_week")),
         )
         for s in ordered
     )
+
+
+def _week_number(value: Any) -> int:
+    """A step's ``start_week`` as stored (a number; 1 when missing or unreadable)."""
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return 1
 
 
 @dataclass(frozen=True)
@@ -572,12 +611,24 @@ def _plan_paragraph(plan: PlanSummary | None, *, asked: bool) -> str | None:
     if plan is None:
         return "You have no active plan yet; you can build one from a scan." if asked else None
     routines = []
-    for label, steps in (("Morning", plan.am), ("Evening", plan.pm)):
+    for label, steps in (("Morning", plan.begun(plan.am)), ("Evening", plan.begun(plan.pm))):
         if steps:
             routines.append(f"{label}: {'; '.join(step.describe() for step in steps)}.")
-    text = f'Your active plan is "{plan.title}".'
+    if plan.run_its_course:
+        text = (
+            f'Your active plan is "{plan.title}", now past its {plan.duration_weeks} weeks: '
+            "a new scan shows how far you have come, and a new plan can start from it."
+        )
+    else:
+        of_weeks = f" of {plan.duration_weeks}" if plan.duration_weeks else ""
+        text = f'Your active plan is "{plan.title}", in week {plan.current_week}{of_weeks}.'
     if routines:
         text += " " + " ".join(routines)
+    if plan.to_come:
+        later = "; ".join(
+            f"{step.name} ({routine}) from week {step.start_week}" for routine, step in plan.to_come
+        )
+        text += f" Not yet, one new active at a time: {later}."
     if plan.cautions:
         text += f" Keep in mind: {plan.cautions[0]}"
     return text

@@ -143,6 +143,25 @@ class TestMessages:
         assert "Aurora gentle cleanser" in reply
         assert "Aurora azelaic acid cream" in reply
 
+    def test_a_new_plan_of_several_actives_is_told_as_its_first_week(
+        self, auth_client, start_session, send
+    ):
+        concerns = {"skin_concerns": ["acne", "pigmentation"]}
+        assert auth_client.patch("/api/v1/users/me", concerns, format="json").status_code == 200
+        plan = auth_client.post("/api/v1/plans", {}, format="json")
+        assert plan.status_code == 201, plan.content
+        steps = plan.json()["am"] + plan.json()["pm"]
+        later = [step["name"] for step in steps if step["start_week"] > 1]
+        assert later  # the rules bring in one new active at a time
+        session_id = start_session()["session_id"]
+        reply = send(session_id, "What is in my plan this week?").json()["reply"]["content"]
+        (told,) = [part for part in reply.split("\n\n") if part.startswith("Your active plan")]
+        assert "in week 1 of" in told
+        routine, to_come = told.split("Not yet", 1)
+        for name in later:
+            assert name not in routine
+            assert name in to_come
+
     def test_a_red_flag_message_is_sent_to_a_dermatologist_or_urgent_care(
         self, start_session, send
     ):

@@ -73,6 +73,9 @@ def test_the_model_gets_my_profile_latest_analysis_and_active_plan_and_nothing_o
     assert analysis["notes"] == "Aurora note"
     assert plan["title"] == "Calm redness (Aurora plan)"
     assert [step["name"] for step in plan["pm"]] == ["Aurora azelaic acid cream"]
+    # The week the plan is in, and the week each step begins (1 when a step names none).
+    assert plan["current_week"] == 1
+    assert [step["start_week"] for step in plan["am"] + plan["pm"]] == [1, 1, 1]
     assert context["profile"]["skin_type"] == "combination"
     assert context["profile"]["allergies"] == ["nickel"]
     everything = json.dumps(request.body)

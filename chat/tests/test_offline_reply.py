@@ -2,6 +2,7 @@
 never a prescription, always saying that it is offline."""
 
 import random
+from datetime import date, timedelta
 
 import pytest
 
@@ -97,6 +98,56 @@ def test_the_answer_names_the_lowest_scores_and_the_plans_morning_and_evening_st
     assert "Morning: Gentle cleanser; Sunscreen SPF 50." in answer
     assert "Evening: Azelaic acid 10% cream." in answer
     assert '"Calm redness"' in answer
+
+
+PHASED = {
+    "duration_weeks": 12,
+    "am": [
+        {"order": 1, "category": "cleanser", "name": "Gentle cleanser", "start_week": 1},
+        {"order": 2, "category": "treatment", "name": "Benzoyl peroxide gel", "start_week": 3},
+        {"order": 3, "category": "sunscreen", "name": "Sunscreen SPF 50", "start_week": 1},
+    ],
+    "pm": [
+        {"order": 1, "category": "treatment", "name": "Adapalene gel", "start_week": 1},
+        {"order": 2, "category": "treatment", "name": "Azelaic acid cream", "start_week": 5},
+    ],
+}
+
+
+def phased_plan(days_ago: int) -> ChatContext:
+    today = date(2026, 11, 28)
+    began = (today - timedelta(days=days_ago)).isoformat() + "T08:00:00.000Z"
+    plan = PlanSummary.from_plan(PHASED, title="Clear skin", started_at=began, today=today)
+    return ChatContext(plan=plan)
+
+
+@pytest.mark.parametrize(
+    "days_ago, week, begun, to_come",
+    [
+        (0, 1, ["Gentle cleanser", "Adapalene gel"], ["Benzoyl peroxide", "Azelaic acid"]),
+        (16, 3, ["Benzoyl peroxide gel", "Adapalene gel"], ["Azelaic acid cream"]),
+        (40, 6, ["Benzoyl peroxide gel", "Azelaic acid cream"], []),
+    ],
+)
+def test_the_plan_is_told_as_of_its_week_and_steps_to_come_are_not_yet_in_the_routine(
+    days_ago, week, begun, to_come
+):
+    answer = reply("What is in my plan this week?", phased_plan(days_ago))
+    assert f"in week {week} of 12" in answer
+    routine = answer.split("Not yet", 1)[0]
+    for name in begun:
+        assert name in routine
+    for name in to_come:
+        assert name not in routine
+        assert name in answer.split("Not yet", 1)[1]
+    assert ("Not yet" in answer) == bool(to_come)
+
+
+def test_a_plan_past_its_weeks_is_said_to_have_run_its_course():
+    answer = reply("How is my plan going?", phased_plan(days_ago=150))
+    assert "past its 12 weeks" in answer
+    assert "a new scan" in answer
+    assert "Not yet" not in answer
 
 
 def test_without_data_it_says_so_and_offers_what_to_ask():
