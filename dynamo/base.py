@@ -147,6 +147,7 @@ class Table:
         key_condition: str = "user_id = :user_id",
         values: Mapping[str, Any] | None = None,
         names: Mapping[str, str] | None = None,
+        consistent: bool = False,
     ) -> Page[T]:
         """One Query in the caller's partition; the cursor is bound to user and scope."""
         request: dict[str, Any] = {
@@ -158,6 +159,8 @@ class Table:
             "ScanIndexForward": not newest_first,
             "Limit": limit,
         }
+        if consistent:
+            request["ConsistentRead"] = True
         if names:
             request["ExpressionAttributeNames"] = dict(names)
         if index:

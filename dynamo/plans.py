@@ -365,18 +365,18 @@ class PlansTable(Table):
         }
 
     def delete(self, user_id: str, plan_id: str) -> None:
-        """Delete a plan and its check-ins; clear the pointer if it named this plan."""
+        """Delete a plan, clearing the pointer if it named this plan, then its check-ins.
+
+        The plan goes first, in one transaction: one that loses a race (the plan made
+        inactive meanwhile) is ``ConditionFailed`` with nothing deleted. A check-in is
+        written only while its plan exists (``put_check_in``), so once the plan is gone a
+        consistent read finds every check-in it had, and none can follow. Should deleting
+        them fail part-way, deleting the plan again removes what is left (and is 404).
+        """
         plan = self.get(user_id, plan_id, consistent=True)
         if plan is None:
+            self._delete_check_ins(user_id, plan_id)
             raise ItemNotFound()
-        check_ins = self.all_check_ins(user_id, plan_id)
-        if check_ins:
-            self.batch_write(
-                [
-                    {"DeleteRequest": {"Key": self.key(user_id, check_in_key(plan_id, c.date))}}
-                    for c in check_ins
-                ]
-            )
         actions: list[dict[str, Any]] = [
             {
                 "Delete": {
@@ -396,6 +396,16 @@ class PlansTable(Table):
             raise ConditionFailed(cause=err) from err
         # The delete is conditioned on the plan, so it succeeds (and counts) once.
         users_table().count_activity(user_id, counts={"plans": -1})
+        self._delete_check_ins(user_id, plan_id)
+
+    def _delete_check_ins(self, user_id: str, plan_id: str) -> None:
+        check_ins = self.all_check_ins(user_id, plan_id, consistent=True)
+        self.batch_write(
+            [
+                {"DeleteRequest": {"Key": self.key(user_id, check_in_key(plan_id, c.date))}}
+                for c in check_ins
+            ]
+        )
 
     def put_check_in(self, check_in: CheckIn) -> None:
         """Store the day's check-in (replacing that day's earlier one) if the plan exists."""
@@ -437,7 +447,13 @@ class PlansTable(Table):
             raise Unavailable(cause=err) from err
 
     def check_ins_page(
-        self, user_id: str, plan_id: str, *, limit: int, cursor: str | None = None
+        self,
+        user_id: str,
+        plan_id: str,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        consistent: bool = False,
     ) -> Page[CheckIn]:
         """A plan's check-ins, newest day first."""
         return self.query_partition(
@@ -448,14 +464,19 @@ class PlansTable(Table):
             scope=f"check-ins:{plan_id}",
             key_condition="user_id = :user_id AND begins_with(plan_id, :prefix)",
             values={":prefix": f"{CHECK_IN_PREFIX}{plan_id}#"},
+            consistent=consistent,
         )
 
-    def all_check_ins(self, user_id: str, plan_id: str) -> list[CheckIn]:
+    def all_check_ins(
+        self, user_id: str, plan_id: str, *, consistent: bool = False
+    ) -> list[CheckIn]:
         """Every check-in of a plan (a plan lasts at most 24 weeks: a few pages at most)."""
         check_ins: list[CheckIn] = []
         cursor = None
         while True:
-            page = self.check_ins_page(user_id, plan_id, limit=200, cursor=cursor)
+            page = self.check_ins_page(
+                user_id, plan_id, limit=200, cursor=cursor, consistent=consistent
+            )
             check_ins += page.items
             cursor = page.next_cursor
             if cursor is None:

@@ -1,14 +1,17 @@
 """Plan reads: lists, one plan, the active plan, check-ins and adherence."""
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from dynamo.base import Page
 from dynamo.plans import CheckIn, Plan, plans_table
 
 # Irritation is "rising" when the mean of the latest three check-ins is this much
-# above the mean of the three before them (on the 0-5 scale).
+# above the mean of the three before them (on the 0-5 scale), among the check-ins of the
+# four weeks up to the latest: months-old days say nothing of how the skin is doing now.
 IRRITATION_RISE_THRESHOLD = 1.0
 IRRITATION_WINDOW_DAYS = 3
+IRRITATION_SPAN_DAYS = 28
 
 
 def list_plans(*, user_id: str, limit: int, cursor: str | None) -> Page[Plan]:
@@ -51,9 +54,17 @@ def adherence_of(check_ins: list[CheckIn]) -> Adherence:
         routines_done=done,
         routines_planned=planned,
         rate=round(done / planned, 3) if planned else None,
-        irritation_rising=irritation_rising([c.irritation for c in check_ins]),
+        irritation_rising=irritation_rising([c.irritation for c in recent(check_ins)]),
         latest_irritation=check_ins[-1].irritation if check_ins else None,
     )
+
+
+def recent(check_ins: list[CheckIn]) -> list[CheckIn]:
+    """The check-ins (oldest first) of the IRRITATION_SPAN_DAYS up to the latest one."""
+    if not check_ins:
+        return []
+    since = date.fromisoformat(check_ins[-1].date) - timedelta(days=IRRITATION_SPAN_DAYS - 1)
+    return [c for c in check_ins if date.fromisoformat(c.date) >= since]
 
 
 def irritation_rising(levels: list[int]) -> bool:

@@ -8,8 +8,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from accounts.services import now_iso
+from dynamo.errors import Unavailable
 from dynamo.metrics import measure_dynamodb
-from dynamo.plans import plans_table
+from dynamo.plans import ACTIVE_POINTER, CheckIn, plans_table
 from dynamo.users import users_table
 from scans.tests.conftest import SAMPLE_FACE
 
@@ -248,6 +250,71 @@ class TestStatus:
         user_id = auth_client.session_data["user"]["user_id"]
         assert plans_table().all_check_ins(user_id, plan["plan_id"]) == []
 
+    def test_a_delete_that_loses_a_race_deletes_nothing(self, auth_client, monkeypatch):
+        plan, url, user_id = plan_with_check_ins(auth_client, days=30)
+        # Between the delete's read and its write, another device makes a new plan active.
+        meanwhile(
+            monkeypatch,
+            lambda: plans_table().call(
+                "update_item",
+                Key=plans_table().key(user_id, ACTIVE_POINTER),
+                UpdateExpression="SET active_plan_id = :other",
+                ExpressionAttributeValues={":other": {"S": "01JC0000000000000000000000"}},
+            ),
+        )
+        response = auth_client.delete(url)
+        assert response.status_code == 409, response.content
+        assert auth_client.get(url).status_code == 200
+        assert len(plans_table().all_check_ins(user_id, plan["plan_id"])) == 30
+
+    def test_a_check_in_sent_while_the_plan_is_deleted_is_deleted_with_it(
+        self, auth_client, monkeypatch
+    ):
+        plan, url, user_id = plan_with_check_ins(auth_client, days=3)
+        late = CheckIn(user_id, plan["plan_id"], today(), True, True, 0, created_at=now_iso())
+        meanwhile(monkeypatch, lambda: plans_table().put_check_in(late))
+        assert auth_client.delete(url).status_code == 204
+        assert plans_table().all_check_ins(user_id, plan["plan_id"], consistent=True) == []
+
+    def test_deleting_again_removes_check_ins_a_failed_delete_left(self, auth_client, monkeypatch):
+        plan, url, user_id = plan_with_check_ins(auth_client, days=30)
+        table = type(plans_table())
+        writes = table.batch_write
+
+        def fails_after_the_first_batch(self, requests):
+            writes(self, requests[:25])
+            raise Unavailable()
+
+        monkeypatch.setattr(table, "batch_write", fails_after_the_first_batch)
+        assert auth_client.delete(url).status_code == 503
+        monkeypatch.setattr(table, "batch_write", writes)
+        assert auth_client.get(url).status_code == 404
+        assert len(plans_table().all_check_ins(user_id, plan["plan_id"])) == 5
+        assert auth_client.delete(url).status_code == 404
+        assert plans_table().all_check_ins(user_id, plan["plan_id"], consistent=True) == []
+
+
+def plan_with_check_ins(client, *, days: int) -> tuple[dict, str, str]:
+    plan = client.post(PLANS, {}).json()
+    url = f"{PLANS}/{plan['plan_id']}"
+    for day in range(days):
+        check_in = {"date": days_ago(day), "am_done": True, "pm_done": True, "irritation": 0}
+        assert client.post(f"{url}/check-ins", check_in).status_code == 201
+    return plan, url, client.session_data["user"]["user_id"]
+
+
+def meanwhile(monkeypatch, change) -> None:
+    """Run ``change`` once, just before the next transaction of the plans table."""
+    table = type(plans_table())
+    transact = table.transact
+
+    def after_the_change(self, actions):
+        monkeypatch.setattr(table, "transact", transact)
+        change()
+        transact(self, actions)
+
+    monkeypatch.setattr(table, "transact", after_the_change)
+
 
 class TestCheckIns:
     def test_check_ins_report_adherence_and_a_second_one_replaces_the_first(self, auth_client):
@@ -280,6 +347,16 @@ class TestCheckIns:
         adherence = auth_client.get(f"{PLANS}/active").json()["adherence"]
         assert adherence["irritation_rising"] is True
         assert adherence["latest_irritation"] == 4
+
+    def test_days_months_before_the_latest_are_not_compared_with_it(self, auth_client):
+        plan = auth_client.post(PLANS, {}).json()
+        url = f"{PLANS}/{plan['plan_id']}/check-ins"
+        for days, level in zip([200, 199, 198, 2, 1, 0], [0, 0, 0, 1, 1, 1], strict=True):
+            day = {"date": days_ago(days), "am_done": True, "pm_done": True, "irritation": level}
+            assert auth_client.post(url, day).status_code == 201
+        adherence = auth_client.get(f"{PLANS}/{plan['plan_id']}").json()["adherence"]
+        assert adherence["check_ins"] == 6
+        assert adherence["irritation_rising"] is False
 
     @pytest.mark.parametrize(
         "changes",
