@@ -41,7 +41,8 @@ def client_address(request: HttpRequest) -> str:
     The chain is X-Forwarded-For's entries followed by the peer (REMOTE_ADDR); each of the
     ``NUM_PROXIES`` proxies appends the address it was reached from, so the client is the
     entry just before the last ``NUM_PROXIES``; anything further left was written by the
-    client. A chain shorter than that did not come through the proxies: the peer is used.
+    client. A chain shorter than that did not come through the proxies, and an entry that
+    is no address was not written by them: the peer is used.
     """
     peer = request.META.get("REMOTE_ADDR", "")
     proxies = api_settings.NUM_PROXIES or 0
@@ -50,15 +51,21 @@ def client_address(request: HttpRequest) -> str:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         chain = [entry.strip() for entry in forwarded.split(",") if entry.strip()] + chain
     address = chain[-1 - proxies] if len(chain) > proxies else peer
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return address
+    parsed = ip_address(address) or ip_address(peer)
+    if parsed is None:
+        return peer  # a unix socket's peer, say: no address, but the one there is
     if isinstance(parsed, ipaddress.IPv6Address):
         if parsed.ipv4_mapped is not None:
             return str(parsed.ipv4_mapped)
         return str(ipaddress.ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX_LENGTH}", strict=False))
     return str(parsed)
+
+
+def ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
 class DynamoRateThrottle(SimpleRateThrottle):

@@ -1,5 +1,7 @@
 """Account endpoints: /api/v1/auth/* and /api/v1/users/me."""
 
+import re
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
@@ -37,7 +39,7 @@ from accounts.throttles import (
     TokenThrottle,
 )
 from dermalens_site.errors import ApplicationError
-from dermalens_site.serializers import ErrorSerializer
+from dermalens_site.serializers import MAX_VERSION, ErrorSerializer
 
 ERRORS = {
     400: ErrorSerializer,
@@ -234,12 +236,16 @@ class InvalidIfMatch(ApplicationError):
     default_message = 'If-Match must be a version the API returned, such as "3".'
 
 
+IF_MATCH_VERSION = re.compile(f"[0-9]{{1,{len(str(MAX_VERSION))}}}")
+
+
 def parse_if_match(header: str | None) -> int | None:
     """The version named by an If-Match header ("3", W/"3" or 3); None when absent or *."""
     if header is None or header.strip() == "*":
         return None
     value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    # ASCII digits only (str.isdigit() also takes "²" and "٣"), as many as a version has.
+    if not IF_MATCH_VERSION.fullmatch(value):
         raise InvalidIfMatch()
     return int(value)
 

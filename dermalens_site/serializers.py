@@ -16,6 +16,9 @@ from django.conf import settings
 from rest_framework import serializers
 
 UNKNOWN_FIELD = serializers.ErrorDetail("Unknown field.", code="unknown_field")
+# An item's version counts its writes; a client that names one past this is wrong (and
+# a number past DynamoDB's 38 digits would be refused by the condition that uses it).
+MAX_VERSION = 10**15 - 1
 # DRF's words for a value its CharField refuses (a list, an object).
 NOT_TEXT = serializers.ErrorDetail("Not a valid string.", code="invalid")
 

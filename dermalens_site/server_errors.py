@@ -157,7 +157,10 @@ class JsonErrors:
             self.log.warning(  # type: ignore[attr-defined]
                 "Refused a request from ip=%s: %s (%s)", addr[0], code, type(exc).__name__
             )
-        req = req or getattr(exc, "req", None)
+        # Some refusals carry the request they refused (an invalid header's); an invalid
+        # request line carries the line itself, as text, which is no request to log.
+        refused = getattr(exc, "req", None)
+        req = req or (refused if isinstance(refused, Request) else None)
         answer = error_answer(status, reason, code, message)
         if req is not None:
             cfg = self.cfg  # type: ignore[attr-defined]

@@ -3,7 +3,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from dermalens_site.serializers import StrictSerializer, page_serializer
+from dermalens_site.serializers import MAX_VERSION, StrictSerializer, page_serializer
 from plans.services import PLAN_STATUSES, SETTABLE_STATUSES
 
 ULID_REGEX = r"^[0-9A-HJKMNP-TV-Z]{26}$"
@@ -20,7 +20,9 @@ class PlanCreateSerializer(StrictSerializer):
 class PlanUpdateSerializer(StrictSerializer):
     status = serializers.ChoiceField(SETTABLE_STATUSES)
     version = serializers.IntegerField(
-        min_value=1, help_text="The plan's version as you read it; a stale one is a 409."
+        min_value=1,
+        max_value=MAX_VERSION,
+        help_text="The plan's version as you read it; a stale one is a 409.",
     )
 
 

@@ -42,3 +42,35 @@ def test_a_closed_connection_leaves_nothing_remembered():
         serve_one_connection(worker)
     gc.collect()
     assert len(worker.answered) == 0
+
+
+class LogRecorder:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def record(self, message: str, *args: object) -> None:
+        self.lines.append(message % args if args else message)
+
+    warning = exception = debug = record
+
+    def access(self, *args: object) -> None:
+        self.lines.append("access")
+
+
+def test_an_invalid_request_line_is_a_400_and_the_log_keeps_nothing_of_it():
+    worker = RememberingWorker()
+    worker.log = LogRecorder()
+    worker.cfg = Config()
+    server, client = socket.socketpair()
+    client.sendall(b"GET /account/reset-password?token=SECRET-456\x01 HTTP/1.1\r\n\r\n")
+    parser = RequestParser(Config(), server, ("127.0.0.1", 50000))
+    try:
+        next(parser)
+    except Exception as refused:
+        worker.handle_error(None, server, ("127.0.0.1", 50000), refused)
+    server.close()
+    answer = client.recv(65536)
+    client.close()
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b'"malformed_request"' in answer
+    assert worker.log.lines and not any("SECRET" in line for line in worker.log.lines)

@@ -365,6 +365,14 @@ REFUSED_REQUESTS = {
     ),
     "bad-method": (http_request(b"/api/v1/health", method=b"G<script>T"), 400, "malformed_request"),
     "not-http": (b"BREW /api/v1/health HTCPCP/1.0\r\n\r\n", 400, "malformed_request"),
+    "control-character-in-target": (
+        http_request(b"/account/reset-password?token=aaaa\x01"),
+        400,
+        "malformed_request",
+    ),
+    "raw-byte-in-target": (http_request(b"/api/v1/scans/aaaa\xff"), 400, "malformed_request"),
+    "tab-in-target": (http_request(b"/api/v1/scans?cursor=aaaa\tb"), 400, "malformed_request"),
+    "no-target": (b"GET\r\nHost: 127.0.0.1\r\n\r\n", 400, "malformed_request"),
     "folded-header": (
         http_request(b"/api/v1/health", b"X-Folded: a", b" b"),
         400,

@@ -369,6 +369,16 @@ class TestProfile:
         assert error["details"]["current_version"] == 2
         assert auth_client.get(ME).json()["skin_type"] == "dry"
 
+    @pytest.mark.parametrize(
+        "if_match", ['"²"', "\u0663", '"three"', "9" * 39, "9" * 5000, "-1", '"1.0"']
+    )
+    def test_an_if_match_that_is_not_a_version_is_400_and_changes_nothing(
+        self, auth_client, if_match
+    ):
+        response = auth_client.patch(ME, {"skin_type": "dry"}, HTTP_IF_MATCH=if_match)
+        assert_error(response, 400, "invalid_if_match")
+        assert auth_client.get(ME).json()["version"] == 1
+
     def test_an_empty_patch_is_400(self, auth_client):
         assert_error(auth_client.patch(ME, {}), 400, "invalid")
 

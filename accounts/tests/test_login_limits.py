@@ -362,6 +362,15 @@ class TestTrustedProxies:
         # Another client behind the same load balancer has its own allowance.
         assert log_in(behind_the_load_balancer("203.0.113.8"), unique_email()).status_code == 401
 
+    @pytest.mark.parametrize("entry", ["y" * 3000, "unknown", "203.0.113.300"])
+    def test_an_entry_that_is_no_address_counts_as_the_peer(self, one_proxy, unique_email, entry):
+        # Reached directly rather than through the proxy, whatever the client wrote.
+        statuses = [
+            log_in(behind_the_load_balancer(entry, forged=f"198.51.100.{n}"), unique_email())
+            for n in range(11)
+        ]
+        assert [answer.status_code for answer in statuses] == [401] * 10 + [429]
+
     def test_without_proxies_the_header_is_ignored(self, unique_email):
         statuses = [
             APIClient(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")

@@ -211,6 +211,7 @@ class TestStatus:
             {"status": "paused"},
             {"status": "paused", "version": 0},
             {"status": "paused", "version": 1, "title": "mine"},
+            {"status": "paused", "version": 10**40},
         ],
     )
     def test_bad_status_changes_are_400(self, auth_client, body):
