@@ -183,9 +183,11 @@ def check_header(source: Image.Image) -> None:
         raise too_many_pixels()
     if min(width, height) < settings.MIN_IMAGE_SHORT_SIDE_PX:
         raise too_small()
-    # HEIF files may hold several images (depth maps, bursts); the primary one is the
-    # photo. Other formats with several frames are animations.
-    if source.format != "HEIF" and getattr(source, "n_frames", 1) > 1:
+    # HEIF files may hold several images (depth maps, bursts), and so may a JPEG in the
+    # multi-picture format (MPF: a preview, a depth map), which Pillow opens as "MPO":
+    # the primary image, the first, is the photo. Other formats with several frames are
+    # animations.
+    if source.format not in ("HEIF", "MPO") and getattr(source, "n_frames", 1) > 1:
         raise AnimatedImage()
 
 

@@ -93,6 +93,22 @@ class TestUpload:
         response = upload(data)
         assert response.status_code == 201, response.content
 
+    def test_a_phone_jpeg_with_a_second_picture_is_the_photo_it_shows(self, auth_client, upload):
+        # Many phones and cameras add a preview (or depth) picture to their JPEGs, in the
+        # CIPA multi-picture format (MPF): still one photo, the first picture.
+        photo = face_photo().resize((640, 640))
+        preview = photo.resize((160, 160)).convert("L").convert("RGB")
+        data = io.BytesIO()
+        photo.save(data, "MPO", save_all=True, append_images=[preview], quality=90)
+        assert Image.open(io.BytesIO(data.getvalue())).format == "MPO"
+        response = upload(data.getvalue())
+        assert response.status_code == 201, response.content
+        user_id = auth_client.session_data["user"]["user_id"]
+        stored = stored_image(response.json(), user_id)
+        assert stored.size == (640, 640)
+        difference = np.abs(np.asarray(stored, dtype=float) - np.asarray(photo, dtype=float))
+        assert difference.mean() < 6
+
     def test_a_retried_upload_with_the_same_idempotency_key_returns_the_first_scan(
         self, auth_client, face_jpeg
     ):
