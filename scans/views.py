@@ -1,7 +1,7 @@
 """Scan endpoints: upload, history, one scan, analyse again, overlays, progress, compare."""
 
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
@@ -11,6 +11,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from accounts.throttles import AccountRateThrottle
+from dermalens_site.errors import error_body
 from dermalens_site.serializers import ERROR_RESPONSES, ErrorSerializer, page_body, validated
 from scans import selectors, services, storage
 from scans.serializers import (
@@ -205,14 +206,23 @@ def idempotency_key(request) -> str | None:
     return key
 
 
-@require_GET
-def scan_image_file(request: HttpRequest, token: str) -> FileResponse:
+# It only reads: Django's CSRF check (a 403 page for a POST) has nothing to protect.
+@csrf_exempt
+def scan_image_file(request: HttpRequest, token: str) -> HttpResponse:
     """A stored image behind a signed, expiring URL (local filesystem storage only).
 
     The token is the capability, as an S3 presigned URL would be: it names one file and
     expires after IMAGE_URL_SECONDS. Anything else is a 404, never a hint. No cache
     keeps the image longer than the URL works, and no shared cache keeps it at all.
+    GET and HEAD only; another method is a 405 in the API's error shape.
     """
+    if request.method not in ("GET", "HEAD"):
+        refused = JsonResponse(
+            error_body("method_not_allowed", f'Method "{request.method}" not allowed.'),
+            status=405,
+        )
+        refused["Allow"] = "GET, HEAD"
+        return refused
     image = storage.signed_image(token)
     data = storage.read_scan_file(image.key) if image else None
     if image is None or data is None:

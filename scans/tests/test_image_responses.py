@@ -196,3 +196,20 @@ class TestCaching:
         response = APIClient().get(image_path)
         assert response.status_code == 404
         assert "max-age" not in response.get("Cache-Control", "")
+
+
+class TestMethods:
+    def test_head_answers_as_get_without_the_image(self, image_path):
+        head = APIClient().head(image_path)
+        assert head.status_code == 200
+        assert head["Content-Type"] == "image/jpeg"
+        assert b"".join(head.streaming_content) == b""
+
+    @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+    def test_another_method_is_a_405_in_the_api_s_error_shape(self, image_path, method):
+        # Django's CSRF check would answer a POST with its HTML page first.
+        client = APIClient(enforce_csrf_checks=True)
+        response = getattr(client, method)(image_path)
+        assert response.status_code == 405
+        assert response["Allow"] == "GET, HEAD"
+        assert response.json()["error"]["code"] == "method_not_allowed"
