@@ -1,6 +1,7 @@
 """Scan endpoints: upload, history, one scan, analyse again, overlays, progress, compare."""
 
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -208,7 +209,7 @@ def idempotency_key(request) -> str | None:
 
 # It only reads: Django's CSRF check (a 403 page for a POST) has nothing to protect.
 @csrf_exempt
-def scan_image_file(request: HttpRequest, token: str) -> HttpResponse:
+def scan_image_file(request: HttpRequest, token: str) -> HttpResponseBase:
     """A stored image behind a signed, expiring URL (local filesystem storage only).
 
     The token is the capability, as an S3 presigned URL would be: it names one file and
