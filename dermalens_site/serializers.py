@@ -10,6 +10,7 @@ only: DRF's ``CharField`` turns a JSON number into its digits (``{"full_name": 4
 would store "42"), which here is a 400 like any other value of the wrong kind.
 """
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +22,14 @@ UNKNOWN_FIELD = serializers.ErrorDetail("Unknown field.", code="unknown_field")
 MAX_VERSION = 10**15 - 1
 # DRF's words for a value its CharField refuses (a list, an object).
 NOT_TEXT = serializers.ErrorDetail("Not a valid string.", code="invalid")
+CONTROL_CHARACTER = serializers.ErrorDetail(
+    "Control characters are not allowed.", code="control_character"
+)
+# What text may not hold besides NUL, which DRF refuses itself: control characters other
+# than line breaks and tabs (an ESC starts a terminal's escape sequence, BEL rings it),
+# and the bidirectional overrides and isolates that make text read other than it is
+# stored ("\u202e" turns the rest of a name around).
+FORBIDDEN_IN_TEXT = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def is_text_for(field: serializers.Field, value: Any) -> bool:
@@ -33,6 +42,17 @@ def is_text_for(field: serializers.Field, value: Any) -> bool:
     return True
 
 
+def holds_control_characters(field: serializers.Field, value: Any) -> bool:
+    """Whether ``value``, for a text field (or a list of them), holds a character of
+    FORBIDDEN_IN_TEXT. Passwords are taken as typed: whatever a password holds, it is
+    only ever hashed."""
+    if isinstance(field, serializers.CharField) and isinstance(value, str):
+        return field.style.get("input_type") != "password" and bool(FORBIDDEN_IN_TEXT.search(value))
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
+        return any(holds_control_characters(field.child, element) for element in value)
+    return False
+
+
 class StrictSerializer(serializers.Serializer):
     def to_internal_value(self, data):
         refused = {}
@@ -43,6 +63,11 @@ class StrictSerializer(serializers.Serializer):
                 name: [NOT_TEXT]
                 for name, value in data.items()
                 if name in fields and not is_text_for(fields[name], value)
+            }
+            refused |= {
+                name: [CONTROL_CHARACTER]
+                for name, value in data.items()
+                if name in fields and holds_control_characters(fields[name], value)
             }
         try:
             value = super().to_internal_value(data)

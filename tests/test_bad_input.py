@@ -157,6 +157,51 @@ def test_a_profile_change_with_a_non_text_value_is_400_and_changes_nothing(auth_
     assert auth_client.get(ME).json() == before
 
 
+CONTROLS = {
+    "escape-sequence": "Ana \x1b[2J\x1b[31mAdmin",
+    "bell": "Ana\x07",
+    "right-to-left-override": "Ana \u202egnp.exe",
+    "isolate": "Ana \u2067x",
+    "c1-control": "Ana \x9b31m",
+}
+
+
+@pytest.mark.parametrize("text", CONTROLS.values(), ids=CONTROLS.keys())
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PATCH", ME, lambda text: {"full_name": text}),
+        ("PATCH", ME, lambda text: {"allergies": ["nickel", text]}),
+        ("POST", "/api/v1/chat/sessions", lambda text: {"title": text}),
+    ],
+    ids=["name", "allergy", "chat-title"],
+)
+def test_control_characters_in_text_are_a_400_and_change_nothing(
+    auth_client, method, path, body, text
+):
+    before = auth_client.get(ME).json()
+    response = auth_client.generic(method, path, json.dumps(body(text)), "application/json")
+    error = assert_error_shape(response, 400)
+    assert error["code"] == "invalid"
+    (field,) = error["details"]
+    assert error["details"][field] == ["Control characters are not allowed."]
+    assert auth_client.get(ME).json() == before
+    assert auth_client.get("/api/v1/chat/sessions").json()["items"] == []
+
+
+def test_line_breaks_tabs_and_right_to_left_text_are_kept(auth_client):
+    session = auth_client.post("/api/v1/chat/sessions", {}, format="json").json()
+    hebrew, arabic = "\u05e9\u05dc\u05d5\u05dd", "\u0627\u0644\u0639\u0631\u0628\u064a\u0629"
+    content = f"First line\n\tindented\r\n{hebrew} and {arabic}"
+    sent = auth_client.post(
+        f"/api/v1/chat/sessions/{session['session_id']}/messages",
+        {"content": content},
+        format="json",
+    )
+    assert sent.status_code == 201, sent.content
+    assert sent.json()["message"]["content"] == content
+
+
 def test_a_ten_megabyte_body_is_refused_with_413_before_it_is_parsed():
     payload = json.dumps({"email": "a@example.com", "password": "x" * (10 * 1024 * 1024)})
     response = APIClient().generic("POST", LOGIN, payload, "application/json")
