@@ -9,8 +9,11 @@ data (``ai.chat_prompts.grounding_text``), then the session's recent turns (the 
 as delimited JSON, the assistant's as ``model`` turns), then the new message. The system
 instruction is the fixed ``CHAT_INSTRUCTION``. Timeout and retries are the provider's
 (``GEMINI_TIMEOUT_SECONDS``, ``GEMINI_MAX_ATTEMPTS``); whatever still fails, or comes
-back blocked or empty, is ``ChatFailed`` with its reason. ``stream_reply`` reads
-``streamGenerateContent`` and hands the text on as it comes, without its Markdown.
+back blocked or empty, is ``ChatFailed`` with its reason. An answer Gemini cut short (its
+output ceiling, ``MAX_TOKENS``, or an unnamed reason, ``OTHER``) is shown and stored
+with the cut mark that ends a reply cut at REPLY_MAX_LENGTH, never as if complete.
+``stream_reply`` reads ``streamGenerateContent`` and hands the text on as it comes,
+without its Markdown.
 """
 
 import logging
@@ -18,7 +21,14 @@ from collections.abc import Callable, Iterator, Sequence
 
 from google.genai import types
 
-from ai.chat import ChatContext, ChatFailed, ChatTurn, as_plain_text, plain_text_pieces
+from ai.chat import (
+    CUT_MARK,
+    ChatContext,
+    ChatFailed,
+    ChatTurn,
+    as_plain_text,
+    plain_text_pieces,
+)
 from ai.chat_prompts import CHAT_INSTRUCTION, grounding_text, user_message_text
 from ai.gemini_client import generation_config, refuse_if_blocked
 from ai.providers import AnalysisFailed
@@ -29,6 +39,9 @@ logger = logging.getLogger(__name__)
 CHAT_TEMPERATURE = 0.5
 # Room for a short answer (and a thinking model's thoughts) with a hard ceiling.
 CHAT_MAX_OUTPUT_TOKENS = 2048
+# An answer that ends for one of these stopped short of what the model meant to say (the
+# output ceiling, or a reason Gemini does not name): it is shown, marked as cut.
+CUT_SHORT_FINISH_REASONS = frozenset({types.FinishReason.MAX_TOKENS, types.FinishReason.OTHER})
 
 
 def chat_config() -> types.GenerateContentConfig:
@@ -96,30 +109,41 @@ class GeminiChat:
         failure before it (retried as ``reply``'s are) is the caller's 503, one after it
         ends the stream with ``ChatFailed``, as does an answer blocked midway.
         """
+        finish_reasons: list[types.FinishReason | None] = []
+
+        def text_of(event: types.GenerateContentResponse) -> str:
+            """One event's text; an event may carry none (the last: token counts)."""
+            refuse_if_blocked(event, self._chat_failed)
+            finish_reasons.append(finish_reason_of(event))
+            return event.text or ""
+
         try:
             events = self._generate_stream(
                 contents=chat_contents(context, history, message), config=chat_config()
             )
-            sent = False
-            for piece in plain_text_pieces(self._event_text(event) for event in events):
-                sent = True
+            last = ""
+            for piece in plain_text_pieces(text_of(event) for event in events):
+                last = piece
                 yield piece
         except AnalysisFailed as failure:
             raise self._chat_failed(
                 failure.reason, failure.message, retry_after_seconds=failure.retry_after_seconds
             ) from failure
-        if not sent:
+        if not last:
             raise self._chat_failed("invalid_response", "no text in the answer, or markup only")
-
-    def _event_text(self, event: types.GenerateContentResponse) -> str:
-        """One streamed event's text; an event may carry none (the last: token counts)."""
-        refuse_if_blocked(event, self._chat_failed)
-        return event.text or ""
+        cut_short = any(reason in CUT_SHORT_FINISH_REASONS for reason in finish_reasons)
+        if cut_short and not last.endswith(CUT_MARK):
+            logger.info("Gemini %s chat reply cut short: %s", self.model, finish_reasons[-1])
+            yield CUT_MARK
 
     def _reply_text(self, response: types.GenerateContentResponse) -> str:
         text = as_plain_text(self._answer_text(response, fail=self._chat_failed))
         if not text:
             raise self._chat_failed("invalid_response", "the answer was markup only")
+        finish_reason = finish_reason_of(response)
+        if finish_reason in CUT_SHORT_FINISH_REASONS and not text.endswith(CUT_MARK):
+            logger.info("Gemini %s chat reply cut short: %s", self.model, finish_reason)
+            return text + CUT_MARK
         return text
 
     def _chat_failed(
@@ -128,3 +152,7 @@ class GeminiChat:
         # The message names status codes and reasons only, never what the person wrote.
         logger.warning("Gemini %s chat reply failed: %s: %s", self.model, reason, message)
         return ChatFailed(reason, message, retry_after_seconds=retry_after_seconds)
+
+
+def finish_reason_of(response: types.GenerateContentResponse) -> types.FinishReason | None:
+    return response.candidates[0].finish_reason if response.candidates else None

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ai.chat import as_plain_text
+from ai.chat import CUT_MARK, as_plain_text
 from ai.chat_prompts import CHAT_INSTRUCTION, CONTEXT_END, CONTEXT_START, MESSAGE_START
 from chat.tests.helpers import messages_url, store_scan_and_plan, user_id_of
 from conftest import GEMINI_TEST_API_KEY
@@ -241,6 +241,31 @@ def test_a_streamed_reply_reaches_me_as_gemini_writes_it_not_after_its_last_word
     assert deltas[0][0] - sent_at < 2 * pause  # the first words, not the whole reply
     assert events[-1][0] - deltas[0][0] >= 3 * pause
     assert "".join(text for _, text in deltas) == answer.strip()
+
+
+CUT_SHORT = "Keep the retinoid for the evening, and in the morning add"
+
+
+@pytest.mark.parametrize("finish_reason", ["MAX_TOKENS", "OTHER"])
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_a_reply_gemini_cut_short_is_shown_and_stored_marked_as_cut(
+    gemini_chat, auth_client, finish_reason, streamed
+):
+    answer = FakeResponse.text_answer(CUT_SHORT, finish_reason=finish_reason)
+    if streamed:
+        response = gemini_chat("Routine?", answer, HTTP_ACCEPT="text/event-stream")
+        events = timed_events(response)
+        deltas = "".join(data["text"] for _, name, data in events if name == "delta")
+        assert events[-1][1] == "reply"
+        assert deltas == events[-1][2]["content"]
+        shown = deltas
+    else:
+        response = gemini_chat("Routine?", answer)
+        assert response.status_code == 201, response.content
+        shown = response.json()["reply"]["content"]
+    assert shown == CUT_SHORT + CUT_MARK
+    listed = auth_client.get(messages_url(gemini_chat.session_id)).json()["items"]
+    assert listed[1]["content"] == CUT_SHORT + CUT_MARK
 
 
 MARKDOWN_ANSWER = (
