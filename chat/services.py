@@ -29,6 +29,7 @@ from chat import selectors, tasks
 from dermalens_site.concurrency import work_slot
 from dermalens_site.errors import ApplicationError, NotFound, ServiceUnavailable
 from dynamo.chat import ChatMessage, ChatSession, SessionNotFound, chat_table
+from dynamo.errors import DynamoError
 from dynamo.jobs import Job
 from dynamo.users import QuotaUsedUp, User, daily_quota_update, users_table
 from jobs.services import start_job
@@ -58,6 +59,13 @@ class ReplyQuotaExceeded(ApplicationError):
         self.retry_after_seconds = retry_after_seconds
 
 
+# Failures that count against the day's replies all the same: the message itself made
+# the provider refuse it (sending it again gets the same answer, and costs a call). Any
+# other failure (the provider down, slow, rate-limited, refusing our request, answering
+# nonsense) is ours or the provider's, and the reply's use is given back.
+COUNTED_FAILURES = frozenset({"safety_block"})
+
+
 class ReplyUnavailable(ServiceUnavailable):
     default_code = "assistant_unavailable"
     default_message = (
@@ -67,6 +75,7 @@ class ReplyUnavailable(ServiceUnavailable):
 
     def __init__(self, *, reason: str, message_id: str, retry_after_seconds: int | None = None):
         super().__init__(details={"reason": reason, "message_id": message_id})
+        self.reason = reason
         if retry_after_seconds:
             # The provider said when it can answer again (a 429's RetryInfo).
             self.retry_after_seconds = retry_after_seconds
@@ -146,7 +155,7 @@ def send_message(*, user: User, session_id: str, content: str) -> Exchange:
     except Exception as err:
         raise reply_unavailable(err, message) from err
     if not text:
-        raise ReplyUnavailable(reason="invalid_response", message_id=message.message_id)
+        raise reply_unavailable(ChatFailed("invalid_response", "an empty reply"), message)
     return Exchange(message=message, reply=store_reply(message, text))
 
 
@@ -168,7 +177,7 @@ def stream_message(
     except Exception as err:
         raise reply_unavailable(err, message) from err
     if not first:
-        raise ReplyUnavailable(reason="invalid_response", message_id=message.message_id)
+        raise reply_unavailable(ChatFailed("invalid_response", "an empty reply"), message)
     return message, reply_events(message, first, pieces)
 
 
@@ -279,15 +288,30 @@ def auto_title(content: str) -> str:
 
 
 def reply_unavailable(err: Exception, message: ChatMessage) -> ReplyUnavailable:
+    """The 503 for a reply the provider did not give; the reply's use of the day's
+    allowance is given back unless the message itself was why (``COUNTED_FAILURES``)."""
     if isinstance(err, ChatFailed):
-        return ReplyUnavailable(
+        failure = ReplyUnavailable(
             reason=err.reason,
             message_id=message.message_id,
             retry_after_seconds=err.retry_after_seconds,
         )
-    # A provider bug must not lose the person's message: it is stored; this is a 503.
-    logger.exception("chat reply crashed", extra={"session_id": message.session_id})
-    return ReplyUnavailable(reason="provider_unavailable", message_id=message.message_id)
+    else:
+        # A provider bug must not lose the person's message: it is stored; this is a 503.
+        logger.exception("chat reply crashed", extra={"session_id": message.session_id})
+        failure = ReplyUnavailable(reason="provider_unavailable", message_id=message.message_id)
+    if failure.reason not in COUNTED_FAILURES:
+        give_back_reply_quota(message.user_id)
+    return failure
+
+
+def give_back_reply_quota(user_id: str) -> None:
+    """Uncount today's use for a reply that never came (best effort: the 503 stands)."""
+    quota = reply_quota()
+    try:
+        users_table().give_back_daily_quota(user_id, name=quota["name"], day=quota["day"])
+    except DynamoError:
+        logger.warning("a reply's use of the daily allowance was not given back", exc_info=True)
 
 
 def consume_reply_quota(user_id: str) -> None:

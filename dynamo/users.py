@@ -545,6 +545,21 @@ class UsersTable(Table):
             return False
         return True
 
+    def give_back_daily_quota(self, user_id: str, *, name: str, day: str) -> bool:
+        """Uncount one use of a daily allowance (a use that gave nothing); False when
+        there was none to give back."""
+        try:
+            self.call(
+                "update_item",
+                Key={"user_id": {"S": f"quota#{name}#{user_id}#{day}"}},
+                UpdateExpression="ADD used :minus_one",
+                ConditionExpression="used > :none",
+                ExpressionAttributeValues={":minus_one": {"N": "-1"}, ":none": {"N": "0"}},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
     def is_refresh_token_revoked(self, token_id: str) -> bool:
         key = {"user_id": {"S": REVOKED_REFRESH_PREFIX + token_id}}
         return self.get_item(key, consistent=True) is not None

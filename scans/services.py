@@ -48,6 +48,11 @@ logger = logging.getLogger("dermalens.scans")
 SCAN_STATUSES = ("pending", "complete", "failed")
 AREAS = ("face", "forehead", "left_cheek", "right_cheek", "chin", "neck", "body")
 QUOTA_REASON = "quota"
+# Failures that count against the day's analyses all the same: the photo itself made the
+# provider refuse it, and analysing it again gets the same answer. Any other failure
+# (the provider down, slow, rate-limited, refusing our request, answering nonsense) is
+# ours or the provider's, and the analysis's use is given back.
+COUNTED_FAILURES = frozenset({"safety_block", "unreadable_image"})
 
 
 class ScanNotFound(NotFound):
@@ -292,10 +297,13 @@ def analyze_image(*, user: User, scan: Scan, image_jpeg: bytes) -> Scan:
                 image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(user)
             )
     except AnalysisFailed as failure:
+        if failure.reason not in COUNTED_FAILURES:
+            give_back_analysis_quota(scan.user_id)
         return record(scan, status="failed", failure_reason=failure.reason, analysis=None)
     except Exception:
         # A provider bug must not cost the user their upload: the scan stays, failed.
         logger.exception("analysis crashed", extra={"scan_id": scan.scan_id})
+        give_back_analysis_quota(scan.user_id)
         return record(scan, status="failed", failure_reason="provider_unavailable", analysis=None)
     return record(scan, status="complete", failure_reason=None, analysis=analysis.to_dict())
 
@@ -350,6 +358,15 @@ def image_is_stored(key: str) -> bool:
 
 def consume_analysis_quota(user_id: str) -> bool:
     return users_table().consume_daily_quota(user_id, **todays_analysis_quota())
+
+
+def give_back_analysis_quota(user_id: str) -> None:
+    """Uncount today's use for an analysis that gave nothing (best effort)."""
+    quota = todays_analysis_quota()
+    try:
+        users_table().give_back_daily_quota(user_id, name=quota["name"], day=quota["day"])
+    except DynamoError:
+        logger.warning("an analysis's use of the daily allowance was not given back")
 
 
 def analysis_quota_update(user_id: str) -> dict[str, Any]:

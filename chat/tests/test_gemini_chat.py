@@ -243,6 +243,27 @@ def test_a_streamed_reply_reaches_me_as_gemini_writes_it_not_after_its_last_word
     assert "".join(text for _, text in deltas) == answer.strip()
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [FakeResponse.status(400), FakeResponse.status(403), FakeResponse.not_json()],
+    ids=["rejected", "forbidden", "not-json"],
+)
+def test_a_reply_that_never_came_does_not_use_up_the_days_allowance(gemini_chat, settings, failure):
+    settings.AI_REPLIES_PER_DAY = 2
+    for _ in range(3):  # the person presses "send again" while the provider is broken
+        assert gemini_chat("Routine?", failure).status_code == 503
+    assert gemini_chat("Routine?", FakeResponse.text_answer("Cleanser.")).status_code == 201
+    assert gemini_chat("And now?", FakeResponse.text_answer("Moisturiser.")).status_code == 201
+    assert gemini_chat("More?", FakeResponse.text_answer("Sunscreen.")).status_code == 429
+
+
+def test_a_message_refused_for_what_it_says_counts_against_the_allowance(gemini_chat, settings):
+    settings.AI_REPLIES_PER_DAY = 2
+    for _ in range(2):
+        assert gemini_chat("Routine?", FakeResponse.safety_block()).status_code == 503
+    assert gemini_chat("Other?", FakeResponse.text_answer("Cleanser.")).status_code == 429
+
+
 CUT_SHORT = "Keep the retinoid for the evening, and in the morning add"
 
 

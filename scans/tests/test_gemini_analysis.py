@@ -96,6 +96,31 @@ def test_a_timeout_fails_the_analysis_and_analyze_completes_it_later(
     assert again.json()["failure_reason"] is None
 
 
+def test_an_analysis_the_provider_did_not_give_does_not_use_up_the_days_allowance(
+    gemini_uploads, auth_client, fake_gemini, settings
+):
+    settings.AI_ANALYSES_PER_DAY = 1
+    failed = gemini_uploads(FakeResponse.status(400)).json()
+    assert (failed["status"], failed["failure_reason"]) == ("failed", "provider_rejected")
+    fake_gemini.enqueue(FakeResponse.json_answer(valid_analysis_answer()))
+    again = auth_client.post(f"{SCANS}/{failed['scan_id']}/analyze")
+    assert again.status_code == 200, again.content
+    assert again.json()["status"] == "complete"
+    # That analysis counted: the day's one is used.
+    assert gemini_uploads().json()["failure_reason"] == "quota"
+
+
+def test_a_photo_refused_for_what_it_shows_counts_against_the_allowance(
+    gemini_uploads, auth_client, settings
+):
+    settings.AI_ANALYSES_PER_DAY = 1
+    failed = gemini_uploads(FakeResponse.safety_block()).json()
+    assert failed["failure_reason"] == "safety_block"
+    again = auth_client.post(f"{SCANS}/{failed['scan_id']}/analyze")
+    assert again.status_code == 429
+    assert again.json()["error"]["code"] == "analysis_quota_exceeded"
+
+
 def test_a_failed_analysis_is_listed_for_the_ops_dashboard(gemini_uploads):
     from dynamo.audit import audit_table
 
