@@ -2,17 +2,20 @@
 
     class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient): ...
 
-Retries are google-genai's own (``HttpRetryOptions``, tenacity underneath): 408 and 5xx
-answers, timeouts and connection errors are tried again with exponential backoff and
-jitter, at most ``GEMINI_MAX_ATTEMPTS`` attempts in all. A 429 is ours: the server says
-how long to wait (``google.rpc.RetryInfo``'s ``retryDelay``), and that wait is honoured
-when it fits in ``GEMINI_RATE_LIMIT_BUDGET_SECONDS``; otherwise the call fails at once as
-``rate_limited`` with the server's delay as ``retry_after_seconds``, never hammering a
-quota that has said when it refills. Any other refusal (400 INVALID_ARGUMENT, 403, 404
-NOT_FOUND for a retired model: not retried), and any answer that is blocked or is not
-JSON, becomes ``AnalysisFailed`` with its reason code. The provider's own error message
-goes to the log, never to a client; the image, the prompt and the API key are never
-logged.
+Retries are one loop of ours (``_with_retries``; google-genai's own are off, so the two
+never multiply): 408 and 5xx answers, timeouts and connection errors are tried again
+with exponential backoff and jitter, and a 429 after the delay the server asks for
+(``google.rpc.RetryInfo``'s ``retryDelay``) when it fits in
+``GEMINI_RATE_LIMIT_BUDGET_SECONDS``; otherwise the call fails at once as ``rate_limited``
+with the server's delay as ``retry_after_seconds``, never hammering a quota that has
+said when it refills. At most ``GEMINI_MAX_ATTEMPTS`` requests in all, each given
+``GEMINI_TIMEOUT_SECONDS``, and every one of them over by ``GEMINI_CALL_DEADLINE_SECONDS``
+after the call began: a request waiting on Gemini is answered (a 503) before the load
+balancer gives up on it (60 s), never left to its 504. Any other refusal (400
+INVALID_ARGUMENT, 403, 404 NOT_FOUND for a retired model: not retried), and any answer
+that is blocked or is not JSON, becomes ``AnalysisFailed`` with its reason code. The
+provider's own error message goes to the log, never to a client; the image, the prompt
+and the API key are never logged.
 
 The API version (``GEMINI_API_VERSION``) and each use's thinking (``GEMINI_THINKING_*``)
 are settings; see the README for how to choose them.
@@ -23,6 +26,7 @@ import functools
 import json
 import logging
 import math
+import random
 import re
 import time
 import typing
@@ -44,8 +48,10 @@ logger = logging.getLogger(__name__)
 
 Answer = TypeVar("Answer")
 
-# google-genai retries these on its own schedule; 429 is left to ``_generate``.
+# Answers tried again after a backoff (a 429: after the server's delay).
 RETRY_STATUS_CODES = (408, 500, 502, 503, 504)
+# An attempt with less time than this left before the call's deadline is not started.
+MIN_ATTEMPT_SECONDS = 2.0
 RATE_LIMITED_STATUS = 429
 RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
 # A protobuf Duration in JSON: "17s", "0.5s", "1.000340012s".
@@ -207,6 +213,10 @@ class GeminiClient:
             raise ImproperlyConfigured("GEMINI_MAX_ATTEMPTS must be 1 or more.")
         if settings.GEMINI_TIMEOUT_SECONDS <= 0:
             raise ImproperlyConfigured("GEMINI_TIMEOUT_SECONDS must be more than 0.")
+        if settings.GEMINI_CALL_DEADLINE_SECONDS < settings.GEMINI_TIMEOUT_SECONDS:
+            raise ImproperlyConfigured(
+                "GEMINI_CALL_DEADLINE_SECONDS must be at least GEMINI_TIMEOUT_SECONDS."
+            )
         if not settings.GEMINI_API_VERSION:
             raise ImproperlyConfigured("GEMINI_API_VERSION must name a version, e.g. v1beta.")
         for use in THINKING_SETTINGS:
@@ -216,6 +226,8 @@ class GeminiClient:
         self.model: str = settings.GEMINI_MODEL
         self.api_version: str = settings.GEMINI_API_VERSION
         self.max_attempts: int = settings.GEMINI_MAX_ATTEMPTS
+        self.timeout_seconds: float = settings.GEMINI_TIMEOUT_SECONDS
+        self.call_deadline_seconds: float = settings.GEMINI_CALL_DEADLINE_SECONDS
         self.rate_limit_budget_seconds: float = settings.GEMINI_RATE_LIMIT_BUDGET_SECONDS
         self.retry_initial_delay_seconds: float = retry_initial_delay_seconds
         self.retry_max_delay_seconds: float = retry_max_delay_seconds
@@ -229,14 +241,7 @@ class GeminiClient:
                 # A gevent worker keeps hundreds of calls in flight on this one client;
                 # httpx's default pool (100 connections) would make the rest queue.
                 client_args={"limits": connection_limits(), "event_hooks": http_call_hooks()},
-                retry_options=types.HttpRetryOptions(
-                    attempts=self.max_attempts,
-                    initial_delay=retry_initial_delay_seconds,
-                    max_delay=retry_max_delay_seconds,
-                    exp_base=2,
-                    jitter=retry_initial_delay_seconds,
-                    http_status_codes=list(RETRY_STATUS_CODES),
-                ),
+                # No retry_options: google-genai does not retry; ``_with_retries`` does.
             ),
         )
 
@@ -246,9 +251,9 @@ class GeminiClient:
         # The request's work slot is free for another while the call is on the wire (the
         # client's event hooks); building it and reading the answer is its own.
         with self._failures_as_analysis_failed(), calling_out():
-            return self._honouring_rate_limits(
-                lambda: self._client.models.generate_content(
-                    model=self.model, contents=contents, config=config
+            return self._with_retries(
+                lambda options: self._client.models.generate_content(
+                    model=self.model, contents=contents, config=with_options(config, options)
                 )
             )
 
@@ -263,14 +268,16 @@ class GeminiClient:
         headers, which a stream may send long before its first words.
         """
 
-        def first_event() -> tuple[Iterator[types.GenerateContentResponse], Any]:
+        def first_event(
+            options: types.HttpOptions,
+        ) -> tuple[Iterator[types.GenerateContentResponse], Any]:
             events = self._client.models.generate_content_stream(
-                model=self.model, contents=contents, config=config
+                model=self.model, contents=contents, config=with_options(config, options)
             )
             return events, next(events, None)
 
         with self._failures_as_analysis_failed(), calling_out(until_block_ends=True):
-            events, event = self._honouring_rate_limits(first_event)
+            events, event = self._with_retries(first_event)
         while event is not None:
             yield event
             with self._failures_as_analysis_failed():
@@ -302,32 +309,60 @@ class GeminiClient:
                 "invalid_response", f"not a generateContent answer (fields: {fields[:5]})"
             ) from err
 
-    def _honouring_rate_limits(self, call: Callable[[], Answer]) -> Answer:
-        """``call()``, waiting out 429s as the server asks while the budget allows.
+    def _with_retries(self, call: Callable[[types.HttpOptions], Answer]) -> Answer:
+        """``call(options)``, tried again as the module's docstring says; ``options`` holds
+        the attempt's timeout, cut to what is left before the call's deadline.
 
-        Without a RetryInfo the wait is our own backoff. A wait that would pass the
-        budget, or a 429 on the last attempt, fails at once, with the server's delay as
-        ``retry_after_seconds`` when it gave one.
+        A 429 whose wait would pass the rate-limit budget, or that comes on the last
+        attempt, fails at once, with the server's delay as ``retry_after_seconds`` when it
+        gave one. Any other failure that is not tried again is raised as it came, for
+        ``_failures_as_analysis_failed`` to name.
         """
-        deadline = time.monotonic() + self.rate_limit_budget_seconds
+        started = time.monotonic()
+        deadline = started + self.call_deadline_seconds
+        rate_limit_deadline = started + self.rate_limit_budget_seconds
         for attempt in range(1, self.max_attempts + 1):
+            timeout = min(self.timeout_seconds, deadline - time.monotonic())
             try:
-                return call()
+                return call(types.HttpOptions(timeout=math.ceil(timeout * 1000)))
             except errors.APIError as err:
-                if err.code != RATE_LIMITED_STATUS:
+                if err.code == RATE_LIMITED_STATUS:
+                    advised = retry_delay_seconds(err)
+                    wait = advised if advised is not None else self._backoff_seconds(attempt)
+                    if (
+                        attempt == self.max_attempts
+                        or time.monotonic() + wait > rate_limit_deadline
+                        or not self._time_for_another(wait, deadline)
+                    ):
+                        raise self._failed(
+                            "rate_limited",
+                            f"Gemini answered 429 {err.status}; advised delay {advised}s",
+                            # Only the server's own delay is passed on as Retry-After.
+                            retry_after_seconds=(
+                                None if advised is None else max(1, math.ceil(advised))
+                            ),
+                        ) from err
+                elif err.code in RETRY_STATUS_CODES:
+                    wait = self._jittered_backoff_seconds(attempt)
+                    if attempt == self.max_attempts or not self._time_for_another(wait, deadline):
+                        raise
+                else:
                     raise
-                advised = retry_delay_seconds(err)
-                wait = advised if advised is not None else self._backoff_seconds(attempt)
-                if attempt == self.max_attempts or time.monotonic() + wait > deadline:
-                    raise self._failed(
-                        "rate_limited",
-                        f"Gemini answered 429 {err.status}; advised delay {advised}s",
-                        # Only the server's own delay is passed on as Retry-After.
-                        retry_after_seconds=None if advised is None else max(1, math.ceil(advised)),
-                    ) from err
-                logger.info("Gemini %s rate limited; retrying in %.1fs", self.model, wait)
-                time.sleep(wait)
+            except (httpx2.TimeoutException, httpx2.TransportError):
+                wait = self._jittered_backoff_seconds(attempt)
+                if attempt == self.max_attempts or not self._time_for_another(wait, deadline):
+                    raise
+            logger.info("Gemini %s attempt %d failed; retrying in %.1fs", self.model, attempt, wait)
+            time.sleep(wait)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @staticmethod
+    def _time_for_another(wait: float, deadline: float) -> bool:
+        return time.monotonic() + wait + MIN_ATTEMPT_SECONDS <= deadline
+
+    def _jittered_backoff_seconds(self, attempt: int) -> float:
+        jitter = random.uniform(0, self.retry_initial_delay_seconds)  # noqa: S311 (not a secret)
+        return min(self._backoff_seconds(attempt) + jitter, self.retry_max_delay_seconds)
 
     def _backoff_seconds(self, attempt: int) -> float:
         factor: int = 2 ** (attempt - 1)  # int ** int is typed Any (the exponent may be < 0)
@@ -405,6 +440,13 @@ def refuse_if_blocked(
         raise fail("safety_block", f"prompt blocked: {feedback.block_reason}")
     if response.candidates and response.candidates[0].finish_reason in BLOCKED_FINISH_REASONS:
         raise fail("safety_block", f"answer blocked: {response.candidates[0].finish_reason}")
+
+
+def with_options(
+    config: types.GenerateContentConfig, options: types.HttpOptions
+) -> types.GenerateContentConfig:
+    """``config`` for one attempt: ``options`` (its timeout) over the client's own."""
+    return config.model_copy(update={"http_options": options})
 
 
 def retry_delay_seconds(err: errors.APIError) -> float | None:

@@ -184,7 +184,7 @@ ANALYSIS_QUEUE_URL = env.str("ANALYSIS_QUEUE_URL", default="") or None
 # Only for a local SQS server (tests: moto's server mode): another SQS address.
 AWS_SQS_ENDPOINT = env.str("AWS_SQS_ENDPOINT", default="") or None
 # A received message stays hidden from other workers this long, so it must outlast one
-# analysis (Gemini: GEMINI_TIMEOUT_SECONDS x GEMINI_MAX_ATTEMPTS plus backoff); only a
+# analysis (Gemini: at most GEMINI_CALL_DEADLINE_SECONDS); only a
 # worker that died leaves its message to reappear. SQS allows 0 to 43200.
 ANALYSIS_VISIBILITY_TIMEOUT_SECONDS = env.int("ANALYSIS_VISIBILITY_TIMEOUT_SECONDS", default=300)
 # SQS long polling: a receive waits up to this long for a message (SQS allows 0 to 20).
@@ -223,6 +223,10 @@ GEMINI_THINKING_CHAT = env.str("GEMINI_THINKING_CHAT", default="minimal")
 GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", default="") or None
 GEMINI_TIMEOUT_SECONDS = env.float("GEMINI_TIMEOUT_SECONDS", default=30.0)
 GEMINI_MAX_ATTEMPTS = env.int("GEMINI_MAX_ATTEMPTS", default=3)
+# Every attempt and wait of one call is over by then (each attempt gets what is left, at
+# most GEMINI_TIMEOUT_SECONDS), so a request waiting on Gemini is answered before the
+# load balancer gives up on it (its idle timeout: 60 s, the default of an ALB).
+GEMINI_CALL_DEADLINE_SECONDS = env.float("GEMINI_CALL_DEADLINE_SECONDS", default=50.0)
 # Exponential backoff between attempts (429 and 5xx), with jitter.
 GEMINI_RETRY_INITIAL_DELAY_SECONDS = env.float("GEMINI_RETRY_INITIAL_DELAY_SECONDS", default=1.0)
 GEMINI_RETRY_MAX_DELAY_SECONDS = env.float("GEMINI_RETRY_MAX_DELAY_SECONDS", default=10.0)

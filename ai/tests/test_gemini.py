@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -324,6 +325,34 @@ def test_timeout_then_success_is_a_success_after_one_retry(
 
     assert analyze(make_gemini(), photo).metrics["firmness"].score == 85
     assert len(fake_gemini.requests) == 2
+
+
+@pytest.mark.parametrize(
+    "statuses",
+    [(503, 503, 429), (429, 503, 429), (500, 429, 503)],
+    ids=["5xx-then-429", "429-between", "mixed"],
+)
+def test_retries_of_every_kind_share_one_count_of_attempts(
+    gemini, gemini_settings, fake_gemini, photo, statuses
+):
+    fake_gemini.enqueue(*[FakeResponse.status(status) for status in statuses * 3])
+
+    assert failure_of(gemini, photo).reason in ("rate_limited", "provider_unavailable")
+    assert len(fake_gemini.requests) == gemini_settings.GEMINI_MAX_ATTEMPTS == 3
+
+
+def test_every_attempt_is_over_by_the_calls_deadline(
+    make_gemini, gemini_settings, fake_gemini, photo
+):
+    gemini_settings.GEMINI_TIMEOUT_SECONDS = 2.0
+    gemini_settings.GEMINI_CALL_DEADLINE_SECONDS = 5.0
+    fake_gemini.enqueue(*[FakeResponse.timeout(8)] * 3)
+
+    started = time.monotonic()
+    assert failure_of(make_gemini(), photo).reason == "timeout"
+    # Two attempts of 2 s fit; a third would end past the deadline, so none starts.
+    assert len(fake_gemini.requests) == 2
+    assert time.monotonic() - started < 5.0
 
 
 # --- answers that are not analyses --------------------------------------------------------
