@@ -14,9 +14,12 @@ pixels cannot give (skin type, concerns in words, judged metrics, summary, red f
 A face photo in which the pipeline finds no face is not scored, and Gemini is not asked.
 """
 
+from typing import Any
+
 from google.genai import types
 
 from ai.analysis import (
+    SUMMARY_MAX_LENGTH,
     InvalidAnalysis,
     SkinAnalysis,
     found_no_face,
@@ -35,6 +38,8 @@ from ai.offline import OfflineProvider
 from ai.prompts import SKIN_ANALYSIS_INSTRUCTION, analysis_response_schema, skin_analysis_request
 from ai.providers import SkinProfile
 from skincare.metrics import METRICS, MODEL
+
+SUMMARY_CUT_MARK = "..."
 
 __all__ = ["BLOCKED_FINISH_REASONS", "SAFETY_SETTINGS", "GeminiProvider"]
 
@@ -63,7 +68,7 @@ class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient):
                 use="analysis",
             ),
         )
-        answer = self._answer_from(response)
+        answer = within_summary_length(self._answer_from(response))
         try:
             judged = SkinAnalysis.from_dict(
                 answer, provider=self.name, model=self.model, heuristic=False, source=MODEL
@@ -71,3 +76,17 @@ class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient):
         except InvalidAnalysis as err:
             raise self._failed("invalid_response", f"the answer broke the contract: {err}") from err
         return with_measurements(judged, measured=measured)
+
+
+def within_summary_length(answer: Any) -> Any:
+    """The answer with a summary past SUMMARY_MAX_LENGTH cut at a word, marked "...".
+
+    The response schema asks for at most that many characters, but a schema's
+    ``maxLength`` is guidance to the model, not a guarantee: a long summary is no reason
+    to lose the whole analysis.
+    """
+    summary = answer.get("summary") if isinstance(answer, dict) else None
+    if not isinstance(summary, str) or len(summary) <= SUMMARY_MAX_LENGTH:
+        return answer
+    kept = summary[: SUMMARY_MAX_LENGTH - len(SUMMARY_CUT_MARK)].rsplit(maxsplit=1)[0]
+    return {**answer, "summary": kept.rstrip(",;:") + SUMMARY_CUT_MARK}

@@ -466,7 +466,7 @@ def _reason_for_status(status_code: int | None) -> str:
     """The failure reason of an HTTP error answer (after google-genai's retries)."""
     if status_code == 429:
         return "rate_limited"
-    if status_code == 408:
+    if status_code in (408, 504):  # the request's timeout, or Gemini's DEADLINE_EXCEEDED
         return "timeout"
     if status_code is not None and 400 <= status_code < 500:
         return "provider_rejected"  # 400 INVALID_ARGUMENT, 401, 403, 404 NOT_FOUND, ...

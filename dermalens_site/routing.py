@@ -37,7 +37,8 @@ def shared_path(route: str, *urlconfs: str) -> View:
         # A method no view answers goes to the first, which refuses it in the API's shape.
         view = by_method.get(request.method or "", views[0])
         response = view(request, *args, **kwargs)
-        if response.status_code == 405 or request.method == "OPTIONS":
+        # Each view names its own methods (DRF sets Allow on every answer): the path's are all.
+        if response.status_code == 405 or request.method == "OPTIONS" or "Allow" in response:
             response["Allow"] = allowed
         return response
 

@@ -355,6 +355,28 @@ def test_every_attempt_is_over_by_the_calls_deadline(
     assert time.monotonic() - started < 5.0
 
 
+def test_a_gateway_timeout_from_gemini_is_a_timeout(
+    make_gemini, gemini_settings, fake_gemini, photo
+):
+    gemini_settings.GEMINI_MAX_ATTEMPTS = 1
+    fake_gemini.enqueue(FakeResponse.status(504))
+
+    assert failure_of(make_gemini(), photo).reason == "timeout"
+
+
+def test_a_summary_longer_than_asked_is_cut_at_a_word_not_a_failed_analysis(
+    gemini, fake_gemini, photo
+):
+    answer = valid_analysis_answer()
+    answer["summary"] = "Your skin looks calm and even overall, with mild redness. " * 20
+    fake_gemini.enqueue(FakeResponse.json_answer(answer))
+
+    summary = analyze(gemini, photo).summary
+    assert len(summary) <= 600
+    assert summary.endswith("...") and not summary.endswith(" ...")
+    assert answer["summary"].startswith(summary.removesuffix("..."))
+
+
 # --- answers that are not analyses --------------------------------------------------------
 
 

@@ -69,6 +69,14 @@ class TestOnePathTwoApps:
         allowed = {m.strip() for m in response["Allow"].split(",")}
         assert {"GET", "PATCH", "DELETE", "OPTIONS"} <= allowed
 
+    @pytest.mark.parametrize("method", ["get", "head", "options"])
+    def test_every_answer_names_the_same_methods_of_the_path(self, new_account, method):
+        account = new_account()
+        response = getattr(account.client, method)(ME)
+        assert response.status_code == 200
+        allowed = {m.strip() for m in response["Allow"].split(",")}
+        assert allowed == {"DELETE", "GET", "HEAD", "OPTIONS", "PATCH"}
+
     def test_a_browser_session_cookie_is_no_way_around_the_bearer_token(self, new_account):
         # The dispatcher is exempt from Django's CSRF check, as DRF's views are: a
         # cookie alone must then authenticate nothing.
