@@ -269,7 +269,7 @@ class GeminiClient:
         """
 
         def first_event(
-            options: types.HttpOptions,
+            options: types.HttpOptions | None,
         ) -> tuple[Iterator[types.GenerateContentResponse], Any]:
             events = self._client.models.generate_content_stream(
                 model=self.model, contents=contents, config=with_options(config, options)
@@ -309,9 +309,10 @@ class GeminiClient:
                 "invalid_response", f"not a generateContent answer (fields: {fields[:5]})"
             ) from err
 
-    def _with_retries(self, call: Callable[[types.HttpOptions], Answer]) -> Answer:
+    def _with_retries(self, call: Callable[[types.HttpOptions | None], Answer]) -> Answer:
         """``call(options)``, tried again as the module's docstring says; ``options`` holds
-        the attempt's timeout, cut to what is left before the call's deadline.
+        the attempt's timeout when it is cut to what is left before the call's deadline
+        (None: the client's own).
 
         A 429 whose wait would pass the rate-limit budget, or that comes on the last
         attempt, fails at once, with the server's delay as ``retry_after_seconds`` when it
@@ -322,9 +323,12 @@ class GeminiClient:
         deadline = started + self.call_deadline_seconds
         rate_limit_deadline = started + self.rate_limit_budget_seconds
         for attempt in range(1, self.max_attempts + 1):
-            timeout = min(self.timeout_seconds, deadline - time.monotonic())
+            left = deadline - time.monotonic()
+            # The client's own timeout unless less is left (options cost google-genai a
+            # copy of its own per request: about 0.1 ms for a chat reply, 0.5 for a plan).
+            cut = None if left >= self.timeout_seconds else math.ceil(left * 1000)
             try:
-                return call(types.HttpOptions(timeout=math.ceil(timeout * 1000)))
+                return call(None if cut is None else types.HttpOptions(timeout=cut))
             except errors.APIError as err:
                 if err.code == RATE_LIMITED_STATUS:
                     advised = retry_delay_seconds(err)
@@ -443,10 +447,10 @@ def refuse_if_blocked(
 
 
 def with_options(
-    config: types.GenerateContentConfig, options: types.HttpOptions
+    config: types.GenerateContentConfig, options: types.HttpOptions | None
 ) -> types.GenerateContentConfig:
     """``config`` for one attempt: ``options`` (its timeout) over the client's own."""
-    return config.model_copy(update={"http_options": options})
+    return config if options is None else config.model_copy(update={"http_options": options})
 
 
 def retry_delay_seconds(err: errors.APIError) -> float | None:
