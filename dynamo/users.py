@@ -26,10 +26,10 @@ from typing import Any, ClassVar
 
 from django.core.cache import caches
 
-from dynamo.base import Page, Table
+from dynamo.base import Page, Table, item_on_failure
 from dynamo.codec import Item, to_item
 from dynamo.cursors import read_cursor, sign_cursor
-from dynamo.errors import ConditionFailed, InvalidCursor
+from dynamo.errors import AccountClosed, ConditionFailed, InvalidCursor, ItemNotFound
 from dynamo.tables import USERS
 
 EMAIL_CLAIM_PREFIX = "email#"
@@ -473,6 +473,31 @@ class UsersTable(Table):
             updated_at=updated_at,
             version=user.version + 1,
         )
+
+    def enable(self, user_id: str, *, updated_at: str) -> User:
+        """Enable the account, unless its erasure has begun (``AccountClosed``): a closed
+        account stays closed, whoever asks, until the erasure has removed it. Its earlier
+        tokens stay revoked (``disable`` bumped ``token_version``)."""
+        try:
+            response = self.call(
+                "update_item",
+                Key={"user_id": {"S": user_id}},
+                UpdateExpression="SET is_active = :yes, updated_at = :now ADD #version :one",
+                ConditionExpression="attribute_exists(user_id) AND attribute_not_exists(#erasure)",
+                ExpressionAttributeNames={"#version": "version", "#erasure": ERASURE_STARTED},
+                ExpressionAttributeValues={
+                    ":yes": {"BOOL": True},
+                    ":now": {"S": updated_at},
+                    ":one": {"N": "1"},
+                },
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ConditionFailed as err:
+            if item_on_failure(err) is None:
+                raise ItemNotFound(cause=err.cause) from err
+            raise AccountClosed(cause=err.cause) from err
+        return user_from_item(response["Attributes"])
 
     def set_active(self, user_id: str, *, is_active: bool, updated_at: str) -> User:
         item = self.update_versioned(

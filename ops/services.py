@@ -21,7 +21,7 @@ from accounts.services import normalize_email, now_iso, send_password_reset_link
 from dermalens_site.errors import ApplicationError, NotFound
 from dynamo.activity import failed_scans
 from dynamo.audit import AuditEntry, audit_table
-from dynamo.errors import ConditionFailed, ItemNotFound
+from dynamo.errors import AccountClosed, ConditionFailed, ItemNotFound
 from dynamo.users import User, users_table
 
 # A re-run analyses at most this many of the account's newest failed scans at once.
@@ -46,6 +46,9 @@ ACTION_LABELS = {
 
 class UserNotFound(NotFound):
     default_message = "No account has this id."
+
+
+BEING_ERASED = "The account is being erased: it stays closed until its data is gone."
 
 
 class ActionRefused(ApplicationError):
@@ -120,10 +123,12 @@ def disable_account(*, staff: User, user_id: str) -> User:
 
 
 def enable_account(*, staff: User, user_id: str) -> User:
+    """Let a disabled account sign in again; never one whose erasure has begun."""
     existing_user(user_id)
-    user = change_account(
-        lambda: users_table().set_active(user_id, is_active=True, updated_at=now_iso())
-    )
+    try:
+        user = change_account(lambda: users_table().enable(user_id, updated_at=now_iso()))
+    except AccountClosed as err:
+        raise ActionRefused(BEING_ERASED) from err
     record_staff_action(staff=staff, action="enable_account", target_user_id=user_id)
     return user
 
@@ -139,6 +144,8 @@ def revoke_sessions(*, staff: User, user_id: str) -> User:
 def send_password_reset(*, staff: User, user_id: str) -> None:
     """Email the account a reset link, as "forgot password" would: staff never see it."""
     user = existing_user(user_id)
+    if user.erasure_started_at is not None:
+        raise ActionRefused(BEING_ERASED)
     if not user.is_active:
         raise ActionRefused("The account is disabled: enable it before sending a reset link.")
     record_staff_action(staff=staff, action="send_password_reset", target_user_id=user_id)

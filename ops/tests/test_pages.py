@@ -217,6 +217,25 @@ class TestActions:
         assert login.status_code == 200
         assert api_status(login.json()["access"]) == 200
 
+    @pytest.mark.parametrize("action", ["enable", "send-reset-link"])
+    def test_an_account_whose_erasure_has_begun_stays_closed(self, staff_client, account, action):
+        # Closed as DELETE /users/me closes it, its erasure job still queued (or failed).
+        user_id = account["user"]["user_id"]
+        users_table().start_erasure(user_id, started_at="2026-11-28T03:00:00.000Z")
+        page = staff_client.get(f"/ops/users/{user_id}").content.decode()
+        assert "being erased" in page
+        assert f"/ops/users/{user_id}/enable" not in page
+        response = staff_client.post(f"/ops/users/{user_id}/{action}")
+        assert response.status_code == 409
+        assert "The account is being erased" in response.content.decode()
+        assert not users_table().get(user_id, consistent=True).is_active
+        login = APIClient().post(
+            "/api/v1/auth/login",
+            {"email": account["user"]["email"], "password": account["password"]},
+            format="json",
+        )
+        assert login.status_code == 401
+
     def test_revoke_sessions_kills_tokens_but_not_the_account(self, staff_client, account):
         user_id = account["user"]["user_id"]
         response = staff_client.post(f"/ops/users/{user_id}/revoke-sessions")
