@@ -39,6 +39,7 @@ ACTION_LABELS = {
     "send_password_reset": "sent a password reset link",
     "erase_account": "erased the account",
     "erase_account_failed": "tried to erase the account (failed)",
+    "export_account": "exported the account's data",
     "create_staff": "created a staff account",
     "promote_staff": "made the account staff",
 }

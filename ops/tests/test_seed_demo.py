@@ -8,6 +8,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
+from dynamo.audit import audit_table
+from dynamo.users import users_table
+
 
 def seed(email: str, *extra: str) -> str:
     out = io.StringIO()
@@ -55,3 +58,17 @@ def test_an_existing_demo_account_is_kept_unless_replace_is_given(unique_email):
     old_password = re.search(r"password: (\S+)\)", first).group(1)
     relogin = APIClient().post("/api/v1/auth/login", {"email": email, "password": old_password})
     assert relogin.status_code == 401
+
+
+def test_replace_erases_only_a_demo_account_and_records_it(unique_email, register):
+    person = register()
+    email = person["user"]["email"]
+    with pytest.raises(CommandError, match="not a demo account"):
+        seed(email, "--replace")
+    assert users_table().get(person["user"]["user_id"]) is not None
+    demo = unique_email()
+    seed(demo)
+    demo_id = users_table().find_user_id(demo)
+    seed(demo, "--replace")
+    [erased] = audit_table().entries_about(demo_id, limit=5)
+    assert (erased.action, erased.actor_user_id) == ("erase_account", "manage.py")

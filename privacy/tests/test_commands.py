@@ -6,6 +6,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from dynamo.audit import audit_table
 from dynamo.users import users_table
 from privacy.tests.helpers import (
     email_claim,
@@ -38,6 +39,9 @@ class TestExportUser:
         assert [s["scan_id"] for s in document["scans"]] == account.scan_ids
         assert f"images/{account.scan_ids[0]}/image.jpg" in archive.namelist()
         assert list(tmp_path.iterdir()) == [output]
+        [exported] = audit_table().entries_about(account.user_id, limit=5)
+        assert (exported.action, exported.actor_user_id) == ("export_account", "manage.py")
+        assert exported.details == {"bytes": output.stat().st_size}
 
     def test_export_user_never_overwrites_a_file(self, new_account, tmp_path):
         account = new_account()
@@ -101,6 +105,8 @@ class TestEraseUser:
         assert email_claim(account.email) is None
         assert local_files_of(account.user_id) == []
         assert log_in(account).status_code == 401
+        [erased] = audit_table().entries_about(account.user_id, limit=5)
+        assert (erased.action, erased.actor_user_id) == ("erase_account", "manage.py")
 
     def test_erase_user_finishes_an_erasure_interrupted_after_the_email_claim(
         self, full_account, monkeypatch

@@ -5,7 +5,8 @@
 Several weekly scans made from the photo shipped in ``tests/data`` (redness fading week
 by week, so progress shows), analysed by the configured provider, a treatment plan with
 two weeks of check-ins, and a chat session. The password is generated and printed
-once. An existing demo account is left alone unless ``--replace`` is given.
+once. An existing demo account is left alone unless ``--replace`` is given, which
+erases only an account this command made (and records the erasure in the audit log).
 """
 
 import io
@@ -22,6 +23,7 @@ from accounts.services import register_user, update_profile
 from chat.services import send_message, start_session
 from dynamo.scans import scans_table
 from dynamo.users import users_table
+from ops.services import COMMAND_ACTOR, record_action
 from plans.services import check_in, create_plan
 from privacy.services import erase_account
 from scans.services import upload_scan
@@ -30,6 +32,7 @@ SAMPLE_PHOTO = Path(settings.BASE_DIR) / "tests" / "data" / "astronaut.jpg"
 # Extra red added to the first week's photo; it fades to none by the last week.
 FIRST_WEEK_FLUSH = 45
 CHECK_IN_DAYS = 14
+DEMO_NAME = "Demo Person"
 
 
 def weekly_photo(week: int, weeks: int) -> bytes:
@@ -54,13 +57,27 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, email: str, weeks: int, replace: bool, **options):
-        existing = users_table().find_user_id(email.strip().lower())
+        existing_id = users_table().find_user_id(email.strip().lower())
+        existing = users_table().get(existing_id) if existing_id else None
         if existing and not replace:
             raise CommandError(f"{email} exists already; --replace erases and recreates it.")
         if existing:
-            erase_account(user_id=existing)
+            # Only what this command made: a real person's account is erased by erase_user,
+            # which asks first.
+            if existing.full_name != DEMO_NAME or existing.is_staff:
+                raise CommandError(
+                    f"{email} is not a demo account made by seed_demo; nothing was erased."
+                )
+            erase_account(user_id=existing.user_id)
+            record_action(
+                actor_user_id=COMMAND_ACTOR,
+                actor_email=COMMAND_ACTOR,
+                action="erase_account",
+                target_user_id=existing.user_id,
+                details={"by": "seed_demo --replace"},
+            )
         password = secrets.token_urlsafe(18)
-        user, _ = register_user(email=email, password=password, full_name="Demo Person")
+        user, _ = register_user(email=email, password=password, full_name=DEMO_NAME)
         user = update_profile(
             user_id=user.user_id,
             changes={

@@ -10,6 +10,7 @@ was interrupted after the claim went; running it again finishes an interrupted o
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import normalize_email
+from ops.services import COMMAND_ACTOR, record_action
 from privacy import selectors, services
 
 
@@ -28,6 +29,12 @@ class Command(BaseCommand):
         if not yes and not self.confirmed(email, user_id):
             raise CommandError("Aborted; nothing was erased.")
         services.erase_account(user_id=user_id, email=email)
+        record_action(
+            actor_user_id=COMMAND_ACTOR,
+            actor_email=COMMAND_ACTOR,
+            action="erase_account",
+            target_user_id=user_id,
+        )
         self.stdout.write(f"Erased the account {user_id} ({email}).")
 
     def confirmed(self, email: str, user_id: str) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ops.services import COMMAND_ACTOR, record_action
 from privacy import selectors, services
 
 
@@ -53,4 +54,11 @@ class Command(BaseCommand):
             raise CommandError(f"The account {user_id} is gone.") from err
         finally:
             partial.unlink(missing_ok=True)
+        record_action(
+            actor_user_id=COMMAND_ACTOR,
+            actor_email=COMMAND_ACTOR,
+            action="export_account",
+            target_user_id=user_id,
+            details={"bytes": size},
+        )
         self.stdout.write(f"Wrote the export of {user_id} ({size} bytes) to {path}")
