@@ -426,9 +426,45 @@ def monitoring_resources() -> dict[str, Any]:
     from telemetry.alarms import ALARMS, DEAD_LETTER_ALARM
 
     resources: dict[str, Any] = {
+        # Encrypted with a key of our own: CloudWatch alarms cannot publish to a topic
+        # encrypted with the AWS-managed alias/aws/sns, whose policy nobody can change to
+        # let them use it (every notification would fail, the alarms showing ALARM).
+        "AlarmTopicKey": {
+            "Type": "AWS::KMS::Key",
+            "Properties": {
+                "Description": "DermaLens alarm notifications (the SNS topic's encryption)",
+                "EnableKeyRotation": True,
+                "KeyPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "TheAccountAdministersTheKey",
+                            "Effect": "Allow",
+                            "Principal": {
+                                "AWS": {
+                                    "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
+                                }
+                            },
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        },
+                        {
+                            "Sid": "CloudWatchAlarmsPublishToTheTopic",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                            "Resource": "*",
+                            "Condition": {
+                                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+                            },
+                        },
+                    ],
+                },
+            },
+        },
         "AlarmTopic": {
             "Type": "AWS::SNS::Topic",
-            "Properties": {"KmsMasterKeyId": "alias/aws/sns"},
+            "Properties": {"KmsMasterKeyId": {"Ref": "AlarmTopicKey"}},
         },
         "TelemetryPolicy": {
             "Type": "AWS::IAM::ManagedPolicy",

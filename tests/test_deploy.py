@@ -127,6 +127,21 @@ class TestCloudFormation:
         dead_letters = template["Resources"]["AnalysisDeadLetterQueue"]["Properties"]
         assert dead_letters["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
 
+    def test_alarms_may_publish_to_their_encrypted_topic(self, template):
+        # CloudWatch cannot use the AWS-managed alias/aws/sns: a key of the stack's own,
+        # whose policy lets alarms encrypt what they publish.
+        resources = template["Resources"]
+        topic = resources["AlarmTopic"]["Properties"]
+        assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+        key = resources["AlarmTopicKey"]["Properties"]
+        assert key["EnableKeyRotation"] is True
+        [alarms] = [
+            statement
+            for statement in key["KeyPolicy"]["Statement"]
+            if statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        ]
+        assert set(alarms["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+
     def test_the_role_has_the_app_policy_and_an_instance_profile(self, template):
         role = template["Resources"]["AppRole"]["Properties"]
         trust = json.loads((DEPLOY / "iam" / "trust-policy.json").read_text())
