@@ -104,6 +104,26 @@ def test_the_check_fails_on_a_table_unlike_its_definition(
     assert error.startswith("1 table(s)")
 
 
+def test_create_tables_fails_on_an_existing_table_unlike_its_definition(settings, scratch_tables):
+    # An operator who runs it (not --check) learns it as well: the app would fail there.
+    name = unique_table_name()
+    get_client().create_table(
+        TableName=name,
+        KeySchema=[key("scan_id")],
+        AttributeDefinitions=[attribute("scan_id")],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    scratch_tables.append(name)
+    settings.DYNAMODB_SCANS_TABLE = name
+    out = io.StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("create_tables", stdout=out)
+    lines = lines_by_table(out.getvalue())
+    assert "DIFFERS" in lines[name] and "key schema differs" in lines[name]
+    assert str(raised.value).startswith("1 table(s)")
+    assert all("ACTIVE" in lines[t.name] for t in ALL_TABLES if t is not SCANS)
+
+
 def test_create_tables_creates_a_missing_table_with_its_time_to_live(settings, scratch_tables):
     settings.DYNAMODB_USERS_TABLE = unique_table_name()
     settings.DYNAMODB_SCANS_TABLE = unique_table_name()

@@ -48,7 +48,7 @@ class Command(BaseCommand):
             if check:
                 problems += self.report(definition, description)
             else:
-                self.create(client, definition, description)
+                problems += self.create(client, definition, description)
         if problems:
             raise CommandError(f"{problems} table(s) missing or different from the definitions.")
 
@@ -91,7 +91,9 @@ class Command(BaseCommand):
         client: "DynamoDBClient",
         definition: TableDefinition,
         description: "TableDescriptionTypeDef | None",
-    ) -> None:
+    ) -> int:
+        """Create the table if it is missing; 1 when the table there differs from its
+        definition (left as it is: the app would fail against it), else 0."""
         action = "exists"
         if description is None:
             try:
@@ -100,7 +102,7 @@ class Command(BaseCommand):
             except ClientError as err:
                 # Another process created it between our describe and create.
                 if error_code(err) != "ResourceInUseException":
-                    raise
+                    raise CommandError(f"{definition.name}: not created: {err}") from err
         try:
             client.get_waiter("table_exists").wait(
                 TableName=definition.name, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
@@ -108,7 +110,13 @@ class Command(BaseCommand):
             self.enable_ttl(client, definition)
         except (ClientError, BotoCoreError) as err:
             raise CommandError(f"{definition.name}: {err}") from err
+        if action == "exists" and description is not None:
+            differences = definition.schema_differences(description)
+            if differences:
+                self.stdout.write(f"{definition.name}: exists, DIFFERS ({'; '.join(differences)})")
+                return 1
         self.stdout.write(f"{definition.name}: {action}, ACTIVE")
+        return 0
 
     @staticmethod
     def enable_ttl(client: "DynamoDBClient", definition: TableDefinition) -> None:

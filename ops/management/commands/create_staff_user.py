@@ -13,7 +13,7 @@ import getpass
 import sys
 from typing import TextIO, cast
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from rest_framework import serializers
 
 from accounts.serializers import RegisterSerializer
@@ -23,11 +23,12 @@ from accounts.services import (
     now_iso,
     register_user,
 )
+from dermalens_site.commands import DataCommand
 from dynamo.users import users_table
 from ops.services import COMMAND_ACTOR, record_action
 
 
-class Command(BaseCommand):
+class Command(DataCommand):
     help = "Create a staff account (password from a prompt or stdin) or make an account staff."
     stealth_options = ("stdin",)
     stdin: TextIO  # set by handle

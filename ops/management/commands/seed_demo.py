@@ -16,11 +16,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from PIL import Image
 
 from accounts.services import register_user, update_profile
 from chat.services import send_message, start_session
+from dermalens_site.commands import DataCommand
 from dynamo.scans import scans_table
 from dynamo.users import users_table
 from ops.services import COMMAND_ACTOR, record_action
@@ -46,7 +47,7 @@ def weekly_photo(week: int, weeks: int) -> bytes:
     return buffer.getvalue()
 
 
-class Command(BaseCommand):
+class Command(DataCommand):
     help = "Create a demo account with scans over time, a plan with check-ins and a chat."
 
     def add_arguments(self, parser):

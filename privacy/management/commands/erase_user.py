@@ -7,14 +7,15 @@ Finds the account by its email claim, or through the ``email-index`` when an era
 was interrupted after the claim went; running it again finishes an interrupted one.
 """
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from accounts.services import normalize_email
+from dermalens_site.commands import DataCommand
 from ops.services import COMMAND_ACTOR, record_action
 from privacy import selectors, services
 
 
-class Command(BaseCommand):
+class Command(DataCommand):
     help = "Erase an account: its profile, scans, images, plans, check-ins and chat."
 
     def add_arguments(self, parser):

@@ -8,13 +8,14 @@ only when complete: a failed export never leaves a file that looks whole.
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from dermalens_site.commands import DataCommand
 from ops.services import COMMAND_ACTOR, record_action
 from privacy import selectors, services
 
 
-class Command(BaseCommand):
+class Command(DataCommand):
     help = "Export everything the service holds about one account to a zip file."
 
     def add_arguments(self, parser):
