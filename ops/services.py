@@ -42,6 +42,7 @@ ACTION_LABELS = {
     "export_account": "exported the account's data",
     "create_staff": "created a staff account",
     "promote_staff": "made the account staff",
+    "remove_staff": "took the account's staff access away",
 }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
+from rest_framework.test import APIClient
 
 from conftest import STRONG_PASSWORD
 from dynamo.audit import audit_table
@@ -121,3 +122,29 @@ class TestTableStatus:
             call_command("table_status", stdout=out)
         lines = out.getvalue().splitlines()
         assert any(re.fullmatch(r"test-audit-missing +MISSING", line) for line in lines)
+
+
+class TestRemoveStaff:
+    def test_ends_the_ops_sign_in_at_once_and_is_recorded(self, staff_client):
+        staff = staff_client.staff
+        assert staff_client.get("/ops/").status_code == 200
+        out = io.StringIO()
+        call_command("remove_staff", "--email", staff.email.upper(), stdout=out)
+        assert "is no longer staff" in out.getvalue()
+        assert staff_client.get("/ops/").status_code == 302
+        assert not users_table().get(staff.user_id).is_staff
+        [removed] = audit_table().entries_about(staff.user_id, limit=1)
+        assert (removed.action, removed.actor_user_id) == ("remove_staff", "manage.py")
+        # The account itself stays: it signs in to the API as before.
+        login = {"email": staff.email, "password": STRONG_PASSWORD}
+        assert APIClient().post("/api/v1/auth/login", login, format="json").status_code == 200
+
+    def test_an_account_that_is_not_staff_is_left_as_it_is(self, register):
+        account = register()
+        out = io.StringIO()
+        call_command("remove_staff", "--email", account["user"]["email"], stdout=out)
+        assert "is not staff" in out.getvalue()
+
+    def test_an_unknown_email_is_an_error(self, unique_email):
+        with pytest.raises(CommandError, match="No account has the email"):
+            call_command("remove_staff", "--email", unique_email(), stdout=io.StringIO())
