@@ -148,3 +148,24 @@ class TestRemoveStaff:
     def test_an_unknown_email_is_an_error(self, unique_email):
         with pytest.raises(CommandError, match="No account has the email"):
             call_command("remove_staff", "--email", unique_email(), stdout=io.StringIO())
+
+
+class TestStaffStates:
+    def test_an_account_being_erased_is_not_made_staff(self, register):
+        account = register()
+        users_table().start_erasure(account["user"]["user_id"], started_at="2026-11-28T03:00:00Z")
+        with pytest.raises(CommandError, match="being erased"):
+            call_command(
+                "create_staff_user",
+                "--email",
+                account["user"]["email"],
+                stdin=io.StringIO(),
+                stdout=io.StringIO(),
+            )
+        assert not users_table().get(account["user"]["user_id"]).is_staff
+
+    def test_a_disabled_staff_account_is_said_to_be_disabled(self, staff):
+        users_table().disable(staff.user_id, updated_at="2026-11-28T03:00:00Z")
+        out = io.StringIO()
+        call_command("create_staff_user", "--email", staff.email, stdin=io.StringIO(), stdout=out)
+        assert "is staff already" in out.getvalue() and "disabled" in out.getvalue()

@@ -61,8 +61,11 @@ class Command(DataCommand):
             existing = users.get(user_id)
             if existing is None:
                 raise CommandError(f"{email} is registered but its account item is missing.")
+            if existing.erasure_started_at is not None:
+                raise CommandError(f"{email} is being erased; it cannot be made staff.")
             if existing.is_staff:
-                self.stdout.write(f"{email} is staff already ({user_id}).")
+                disabled = "" if existing.is_active else ", but disabled: enable it to sign in"
+                self.stdout.write(f"{email} is staff already ({user_id}){disabled}.")
                 return
         users.set_staff(user_id, is_staff=True, updated_at=now_iso())
         record_action(
