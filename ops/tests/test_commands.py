@@ -85,13 +85,7 @@ class TestCreateStaffUser:
     def test_is_recorded_in_the_audit_trail(self, create_staff, register):
         staff = create_staff()
         account = register()
-        call_command(
-            "create_staff_user",
-            "--email",
-            account["user"]["email"],
-            stdin=io.StringIO(),
-            stdout=io.StringIO(),
-        )
+        make_staff(account["user"]["email"])
         [created] = audit_table().entries_about(staff.user_id, limit=5)
         assert (created.action, created.actor_user_id) == ("create_staff", "manage.py")
         [promoted] = audit_table().entries_about(account["user"]["user_id"], limit=5)
@@ -155,17 +149,17 @@ class TestStaffStates:
         account = register()
         users_table().start_erasure(account["user"]["user_id"], started_at="2026-11-28T03:00:00Z")
         with pytest.raises(CommandError, match="being erased"):
-            call_command(
-                "create_staff_user",
-                "--email",
-                account["user"]["email"],
-                stdin=io.StringIO(),
-                stdout=io.StringIO(),
-            )
+            make_staff(account["user"]["email"])
         assert not users_table().get(account["user"]["user_id"]).is_staff
 
     def test_a_disabled_staff_account_is_said_to_be_disabled(self, staff):
         users_table().disable(staff.user_id, updated_at="2026-11-28T03:00:00Z")
-        out = io.StringIO()
-        call_command("create_staff_user", "--email", staff.email, stdin=io.StringIO(), stdout=out)
-        assert "is staff already" in out.getvalue() and "disabled" in out.getvalue()
+        said = make_staff(staff.email)
+        assert "is staff already" in said and "disabled" in said
+
+
+def make_staff(email: str) -> str:
+    """``create_staff_user`` for an existing account (no password asked): what it said."""
+    out = io.StringIO()
+    call_command("create_staff_user", "--email", email, stdin=io.StringIO(), stdout=out)
+    return out.getvalue()
