@@ -75,20 +75,18 @@ class LockoutPolicy:
 
 
 def login_policy() -> LockoutPolicy:
-    return LockoutPolicy(
-        scope="login",
-        failures_before_lock=settings.LOGIN_FAILURES_BEFORE_LOCKOUT,
-        first_lock_seconds=settings.LOGIN_LOCKOUT_FIRST_SECONDS,
-        max_lock_seconds=settings.LOGIN_LOCKOUT_MAX_SECONDS,
-        memory_seconds=settings.LOGIN_FAILURES_MEMORY_SECONDS,
-    )
+    return _with_login_numbers(scope="login")
 
 
 def confirmation_policy() -> LockoutPolicy:
     """The password a signed-in account confirms a change with (``services.confirm_password``):
     the login's numbers, counted apart from the logins."""
+    return _with_login_numbers(scope="confirm")
+
+
+def _with_login_numbers(*, scope: str) -> LockoutPolicy:
     return LockoutPolicy(
-        scope="confirm",
+        scope=scope,
         failures_before_lock=settings.LOGIN_FAILURES_BEFORE_LOCKOUT,
         first_lock_seconds=settings.LOGIN_LOCKOUT_FIRST_SECONDS,
         max_lock_seconds=settings.LOGIN_LOCKOUT_MAX_SECONDS,

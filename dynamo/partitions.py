@@ -33,7 +33,7 @@ from dynamo.base import Table
 from dynamo.codec import Item
 from dynamo.errors import ConditionFailed
 from dynamo.tables import CHAT, JOBS, PLANS, SCANS, USERS, TableDefinition
-from dynamo.users import EMAIL_CLAIM_PREFIX, activity_key, users_table
+from dynamo.users import EMAIL_CLAIM_PREFIX, activity_key, quota_key, users_table
 
 # The tables whose partition key is the owner's user id: a partition is one user's.
 USER_PARTITIONS: tuple[TableDefinition, ...] = (SCANS, PLANS, CHAT, JOBS)
@@ -161,9 +161,7 @@ def delete_user_items(
     table = partition_table(USERS)
     today = today or datetime.now(UTC).date()
     days = [(today - timedelta(days=back)).isoformat() for back in range(QUOTA_DAYS_KEPT)]
-    quota_keys = [
-        {"user_id": {"S": f"quota#{name}#{user_id}#{day}"}} for name in quota_names for day in days
-    ]
+    quota_keys = [quota_key(user_id, name=name, day=day) for name in quota_names for day in days]
     delete_keys(table, [*quota_keys, activity_key(user_id)])
     if email is not None:
         # A refusal means the address belongs to another account now: not ours to delete.

@@ -102,6 +102,11 @@ PROFILE_LISTS = ("skin_concerns", "sensitivities", "allergies")
 ERASURE_STARTED = "erasure_started_at"
 
 
+def quota_key(user_id: str, *, name: str, day: str) -> Item:
+    """The key of the counter of one user's uses of the daily allowance ``name`` on ``day``."""
+    return {"user_id": {"S": f"quota#{name}#{user_id}#{day}"}}
+
+
 def daily_quota_update(
     user_id: str, *, name: str, day: str, limit: int, expires_at: int
 ) -> dict[str, Any]:
@@ -109,7 +114,7 @@ def daily_quota_update(
     allowance ``name``; its condition fails once ``limit`` uses are counted that day."""
     return {
         "TableName": USERS.name,
-        "Key": {"user_id": {"S": f"quota#{name}#{user_id}#{day}"}},
+        "Key": quota_key(user_id, name=name, day=day),
         "UpdateExpression": "SET item_type = :type, expires_at = :expires ADD used :one",
         "ConditionExpression": "attribute_not_exists(used) OR used < :limit",
         "ExpressionAttributeValues": {
@@ -576,7 +581,7 @@ class UsersTable(Table):
         try:
             self.call(
                 "update_item",
-                Key={"user_id": {"S": f"quota#{name}#{user_id}#{day}"}},
+                Key=quota_key(user_id, name=name, day=day),
                 UpdateExpression="ADD used :minus_one",
                 ConditionExpression="used > :none",
                 ExpressionAttributeValues={":minus_one": {"N": "-1"}, ":none": {"N": "0"}},

@@ -103,6 +103,19 @@ def record_action(
     return entry
 
 
+def record_command_action(
+    *, action: str, target_user_id: str | None = None, **details: Any
+) -> AuditEntry:
+    """An audit entry for what a ``manage.py`` command did (``COMMAND_ACTOR`` did it)."""
+    return record_action(
+        actor_user_id=COMMAND_ACTOR,
+        actor_email=COMMAND_ACTOR,
+        action=action,
+        target_user_id=target_user_id,
+        details=details,
+    )
+
+
 def record_staff_action(
     *, staff: User, action: str, target_user_id: str | None = None, **details: Any
 ) -> AuditEntry:

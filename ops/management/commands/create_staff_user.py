@@ -25,7 +25,7 @@ from accounts.services import (
 )
 from dermalens_site.commands import DataCommand
 from dynamo.users import users_table
-from ops.services import COMMAND_ACTOR, record_action
+from ops.services import record_command_action
 
 
 class Command(DataCommand):
@@ -68,9 +68,7 @@ class Command(DataCommand):
                 self.stdout.write(f"{email} is staff already ({user_id}){disabled}.")
                 return
         users.set_staff(user_id, is_staff=True, updated_at=now_iso())
-        record_action(
-            actor_user_id=COMMAND_ACTOR,
-            actor_email=COMMAND_ACTOR,
+        record_command_action(
             action=action,
             target_user_id=user_id,
         )

@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from accounts.services import normalize_email, now_iso
 from dermalens_site.commands import DataCommand
 from dynamo.users import users_table
-from ops.services import COMMAND_ACTOR, record_action
+from ops.services import record_command_action
 
 
 class Command(DataCommand):
@@ -33,9 +33,7 @@ class Command(DataCommand):
             return
         users.set_staff(user.user_id, is_staff=False, updated_at=now_iso())
         users.end_ops_sessions(user.user_id, updated_at=now_iso())
-        record_action(
-            actor_user_id=COMMAND_ACTOR,
-            actor_email=COMMAND_ACTOR,
+        record_command_action(
             action="remove_staff",
             target_user_id=user.user_id,
         )

@@ -24,7 +24,7 @@ from chat.services import send_message, start_session
 from dermalens_site.commands import DataCommand
 from dynamo.scans import scans_table
 from dynamo.users import users_table
-from ops.services import COMMAND_ACTOR, record_action
+from ops.services import record_command_action
 from plans.services import check_in, create_plan
 from privacy.services import erase_account
 from scans.services import upload_scan
@@ -70,12 +70,10 @@ class Command(DataCommand):
                     f"{email} is not a demo account made by seed_demo; nothing was erased."
                 )
             erase_account(user_id=existing.user_id)
-            record_action(
-                actor_user_id=COMMAND_ACTOR,
-                actor_email=COMMAND_ACTOR,
+            record_command_action(
                 action="erase_account",
                 target_user_id=existing.user_id,
-                details={"by": "seed_demo --replace"},
+                by="seed_demo --replace",
             )
         password = secrets.token_urlsafe(18)
         user, _ = register_user(email=email, password=password, full_name=DEMO_NAME)

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 
 from accounts.services import normalize_email
 from dermalens_site.commands import DataCommand
-from ops.services import COMMAND_ACTOR, record_action
+from ops.services import record_command_action
 from privacy import selectors, services
 
 
@@ -30,9 +30,7 @@ class Command(DataCommand):
         if not yes and not self.confirmed(email, user_id):
             raise CommandError("Aborted; nothing was erased.")
         services.erase_account(user_id=user_id, email=email)
-        record_action(
-            actor_user_id=COMMAND_ACTOR,
-            actor_email=COMMAND_ACTOR,
+        record_command_action(
             action="erase_account",
             target_user_id=user_id,
         )

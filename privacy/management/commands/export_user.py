@@ -11,7 +11,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 from dermalens_site.commands import DataCommand
-from ops.services import COMMAND_ACTOR, record_action
+from ops.services import record_command_action
 from privacy import selectors, services
 
 
@@ -55,11 +55,9 @@ class Command(DataCommand):
             raise CommandError(f"The account {user_id} is gone.") from err
         finally:
             partial.unlink(missing_ok=True)
-        record_action(
-            actor_user_id=COMMAND_ACTOR,
-            actor_email=COMMAND_ACTOR,
+        record_command_action(
             action="export_account",
             target_user_id=user_id,
-            details={"bytes": size},
+            bytes=size,
         )
         self.stdout.write(f"Wrote the export of {user_id} ({size} bytes) to {path}")
