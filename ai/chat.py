@@ -143,8 +143,9 @@ class PlanStep:
 class PlanSummary:
     """The active plan, as a chat needs it: the week it is in, its routines and cautions.
 
-    ``current_week`` counts from ``started_at`` (1: its first seven days); a step whose
-    ``start_week`` is later has not begun, and the person should not use it yet.
+    ``current_week`` counts the days followed since ``started_at`` (1: its first seven;
+    days the plan was paused or set aside are not counted); a step whose ``start_week``
+    is later has not begun, and the person should not use it yet.
     """
 
     title: str
@@ -157,12 +158,19 @@ class PlanSummary:
 
     @classmethod
     def from_plan(
-        cls, content: Mapping[str, Any], *, title: str, started_at: str, today: date | None = None
+        cls,
+        content: Mapping[str, Any],
+        *,
+        title: str,
+        started_at: str,
+        days_paused: int = 0,
+        today: date | None = None,
     ) -> "PlanSummary":
-        """From a stored plan's ``content`` dict, in the week ``today`` (UTC) falls in."""
+        """From a stored plan's ``content`` dict, in the week ``today`` (UTC) falls in once
+        the ``days_paused`` since ``started_at`` are left out."""
         weeks = content.get("duration_weeks")
         today = today or datetime.now(UTC).date()
-        elapsed_days = (today - date.fromisoformat(started_at[:10])).days
+        elapsed_days = (today - date.fromisoformat(started_at[:10])).days - days_paused
         return cls(
             title=title,
             started_at=started_at,

@@ -97,7 +97,12 @@ def context_of(user: User, plan: Plan | None) -> ChatContext:
             else None
         ),
         plan=(
-            PlanSummary.from_plan(plan.content, title=plan.title, started_at=plan.created_at)
+            PlanSummary.from_plan(
+                plan.content,
+                title=plan.title,
+                started_at=plan.created_at,
+                days_paused=plan.days_paused(),
+            )
             if plan is not None
             else None
         ),

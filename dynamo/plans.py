@@ -16,6 +16,11 @@ The lower-case prefixes sort after every ULID, so "plans only" is the key condit
 list is one Query with no filter. Activation writes the new plan's status, the previous
 plan's status and the pointer in one transaction conditioned on the pointer's version,
 so concurrent activations leave exactly one active plan.
+
+A plan's weeks count the days it was followed: when it stops being the active plan
+(paused, completed, or replaced by another) it records ``inactive_since``, and when it
+is made active again those days are added to ``inactive_days``. A plan paused for a
+month and taken up again goes on from the week it stopped in.
 """
 
 import functools
@@ -23,6 +28,7 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -44,6 +50,9 @@ ACTIVE_POINTER = "active"
 CHECK_IN_PREFIX = "checkin#"
 PLANS_END = "a"  # every plan ULID sorts before this; every other item kind after it
 ACTIVATION_ATTEMPTS = 6
+# A plan that stops being the active one keeps the moment it first stopped (a paused plan
+# then completed stopped when it was paused).
+STOPPED_FOLLOWING = "inactive_since = if_not_exists(inactive_since, :now)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +66,42 @@ class Plan:
     content: dict[str, Any]
     scan_id: str | None = None
     version: int = 1
+    # When it stopped being the active plan (None while it is), and the whole days it
+    # spent not active before it was last made active again.
+    inactive_since: str | None = None
+    inactive_days: int = 0
+
+    def days_followed(self, today: date | None = None) -> int:
+        """Days the plan has been followed (UTC days, the day it began being the first):
+        to ``today`` while it is active; otherwise up to the day it stopped, which counts
+        as a day away, like every day before the day it is taken up again."""
+        began = day_of(self.created_at)
+        if self.inactive_since:
+            followed = (day_of(self.inactive_since) - began).days
+        else:
+            followed = ((today or utc_today()) - began).days + 1
+        return max(1, followed - self.inactive_days)
+
+    def current_week(self, today: date | None = None) -> int:
+        """The week of the plan the person is in (1: its first seven days followed)."""
+        return (self.days_followed(today) - 1) // 7 + 1
+
+    def days_paused(self, today: date | None = None) -> int:
+        """Days since it began that the plan was not the active one, to ``today``."""
+        ongoing = (
+            ((today or utc_today()) - day_of(self.inactive_since)).days
+            if self.inactive_since
+            else 0
+        )
+        return self.inactive_days + max(0, ongoing)
+
+
+def day_of(timestamp: str) -> date:
+    return date.fromisoformat(timestamp[:10])
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,16 +118,26 @@ class CheckIn:
 
 def plan_from_item(item: Item) -> Plan:
     scan = item.get("scan_id")
+    status = item["status"]["S"]
+    inactive_since = item.get("inactive_since")
+    inactive_days = item.get("inactive_days")
     return Plan(
         user_id=item["user_id"]["S"],
         plan_id=item["plan_id"]["S"],
-        status=item["status"]["S"],
+        status=status,
         title=item["title"]["S"],
         created_at=item["created_at"]["S"],
         updated_at=item["updated_at"]["S"],
         content=from_attribute(item["content"]),
         scan_id=scan["S"] if scan else None,
         version=int(item["version"]["N"]),
+        # A plan stored before these were recorded stopped at its last change, at latest.
+        inactive_since=(
+            inactive_since["S"]
+            if inactive_since
+            else (item["updated_at"]["S"] if status != "active" else None)
+        ),
+        inactive_days=int(inactive_days["N"]) if inactive_days else 0,
     )
 
 
@@ -98,6 +153,8 @@ def plan_to_item(plan: Plan) -> Item:
             "content": plan.content,
             "scan_id": plan.scan_id,
             "version": plan.version,
+            "inactive_since": plan.inactive_since,
+            "inactive_days": plan.inactive_days,
         }
     )
 
@@ -208,7 +265,13 @@ class PlansTable(Table):
                 pointer["active_plan_id"]["S"] if pointer and "active_plan_id" in pointer else None
             )
             pointer_version = int(pointer["version"]["N"]) if pointer else 0
-            actions = [self._target_action(user_id, new_plan, target, expected_version, updated_at)]
+            if new_plan is not None:
+                target_action = self._new_plan_action(new_plan)
+            else:
+                target_action = self._resume_action(
+                    self._stored_at(user_id, target, expected_version), updated_at
+                )
+            actions = [target_action]
             if previous and previous != target:
                 actions.append(self._archive_action(user_id, previous, updated_at))
             actions.append(self._pointer_action(user_id, target, pointer_version))
@@ -226,10 +289,12 @@ class PlansTable(Table):
                 if reasons[0] == "ConditionalCheckFailed":
                     if new_plan is not None:
                         raise ConditionFailed("The plan exists already.", cause=err) from err
-                    current = self.get(user_id, target, consistent=True)
-                    if current is None:
-                        raise ItemNotFound(cause=err) from err
-                    raise VersionConflict(current_version=current.version, cause=err) from err
+                    if expected_version is not None:
+                        current = self.get(user_id, target, consistent=True)
+                        if current is None:
+                            raise ItemNotFound(cause=err) from err
+                        raise VersionConflict(current_version=current.version, cause=err) from err
+                    # Changed since it was read: read it again, below.
                 if attempt == ACTIVATION_ATTEMPTS - 1:
                     raise Unavailable(cause=err) from err
                 # The pointer moved (or a transaction overlapped): read it again.
@@ -241,37 +306,44 @@ class PlansTable(Table):
             raise ItemNotFound()
         return activated
 
-    def _target_action(
-        self,
-        user_id: str,
-        new_plan: Plan | None,
-        plan_id: str,
-        expected_version: int | None,
-        updated_at: str,
-    ) -> dict[str, Any]:
-        if new_plan is not None:
-            return {
-                "Put": {
-                    "TableName": self.name,
-                    "Item": new_plan_item(new_plan),
-                    "ConditionExpression": "attribute_not_exists(plan_id)",
-                }
+    def _new_plan_action(self, new_plan: Plan) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self.name,
+                "Item": new_plan_item(new_plan),
+                "ConditionExpression": "attribute_not_exists(plan_id)",
             }
-        condition = "attribute_exists(plan_id)"
+        }
+
+    def _stored_at(self, user_id: str, plan_id: str, expected_version: int | None) -> Plan:
+        """The plan as stored, which must be at ``expected_version`` when one is given."""
+        plan = self.get(user_id, plan_id, consistent=True)
+        if plan is None:
+            raise ItemNotFound()
+        if expected_version is not None and plan.version != expected_version:
+            raise VersionConflict(current_version=plan.version)
+        return plan
+
+    def _resume_action(self, plan: Plan, updated_at: str) -> dict[str, Any]:
+        """Make a stored plan the active one, at the version it was read at; the days it
+        was not active are added to ``inactive_days`` (whole days, as its weeks count)."""
         values: dict[str, Any] = {
             ":active": {"S": "active"},
             ":one": {"N": "1"},
             ":now": {"S": updated_at},
+            ":seen": {"N": str(plan.version)},
         }
-        if expected_version is not None:
-            condition += " AND #version = :expected"
-            values[":expected"] = {"N": str(expected_version)}
+        update = "SET #status = :active, updated_at = :now"
+        if plan.status != "active" and plan.inactive_since:
+            away = max(0, (day_of(updated_at) - day_of(plan.inactive_since)).days)
+            values[":days"] = {"N": str(plan.inactive_days + away)}
+            update += ", inactive_days = :days REMOVE inactive_since"
         return {
             "Update": {
                 "TableName": self.name,
-                "Key": self.key(user_id, plan_id),
-                "UpdateExpression": "SET #status = :active, updated_at = :now ADD #version :one",
-                "ConditionExpression": condition,
+                "Key": self.key(plan.user_id, plan.plan_id),
+                "UpdateExpression": f"{update} ADD #version :one",
+                "ConditionExpression": "#version = :seen",
                 "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
                 "ExpressionAttributeValues": values,
             }
@@ -282,7 +354,8 @@ class PlansTable(Table):
             "Update": {
                 "TableName": self.name,
                 "Key": self.key(user_id, plan_id),
-                "UpdateExpression": "SET #status = :archived, updated_at = :now ADD #version :one",
+                "UpdateExpression": "SET #status = :archived, updated_at = :now, "
+                f"{STOPPED_FOLLOWING} ADD #version :one",
                 "ConditionExpression": "attribute_exists(plan_id)",
                 "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
                 "ExpressionAttributeValues": {
@@ -323,8 +396,8 @@ class PlansTable(Table):
                 "Update": {
                     "TableName": self.name,
                     "Key": self.key(user_id, plan_id),
-                    "UpdateExpression": "SET #status = :status, updated_at = :now "
-                    "ADD #version :one",
+                    "UpdateExpression": "SET #status = :status, updated_at = :now, "
+                    f"{STOPPED_FOLLOWING} ADD #version :one",
                     "ConditionExpression": "#version = :expected",
                     "ExpressionAttributeNames": {"#status": "status", "#version": "version"},
                     "ExpressionAttributeValues": {

@@ -79,6 +79,18 @@ class PlanSerializer(serializers.Serializer):
             "`assistant_draft_rejected` (its draft broke a safety rule); null otherwise."
         ),
     )
+    current_week = serializers.IntegerField(
+        help_text="The week of the plan you are in (1: its first seven days followed). Days "
+        "it was paused or set aside for another plan are not counted; a plan that is not "
+        "active stays in the week it stopped in."
+    )
+    days_followed = serializers.IntegerField(
+        help_text="Days the plan has been followed, the day it began being 1 (compare "
+        "`adherence.check_ins`)."
+    )
+    days_paused = serializers.IntegerField(
+        help_text="Days since it began that the plan was not the active one, to today."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     version = serializers.IntegerField()

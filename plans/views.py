@@ -15,6 +15,7 @@ from dermalens_site.serializers import (
     page_body,
     validated,
 )
+from dynamo.plans import Plan
 from plans import selectors, services
 from plans.serializers import (
     CheckInCreateSerializer,
@@ -31,12 +32,21 @@ ERRORS = ERROR_RESPONSES
 ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
 
 
-def plan_detail(plan, *, adherence: selectors.Adherence | None = None) -> dict:
+def plan_detail(plan: Plan, *, adherence: selectors.Adherence | None = None) -> dict:
     """The plan with its adherence (read from its check-ins unless given)."""
     if adherence is None:
         adherence = selectors.plan_adherence(user_id=plan.user_id, plan_id=plan.plan_id)
-    plan_data = {**asdict(plan), "adherence": asdict(adherence)}
-    return PlanDetailSerializer(plan_data).data
+    return PlanDetailSerializer({**plan_fields(plan), "adherence": asdict(adherence)}).data
+
+
+def plan_fields(plan: Plan) -> dict:
+    """The plan as stored, with the weeks and days it has been followed as of today."""
+    return {
+        **asdict(plan),
+        "current_week": plan.current_week(),
+        "days_followed": plan.days_followed(),
+        "days_paused": plan.days_paused(),
+    }
 
 
 class PlanViewSet(viewsets.ViewSet):
@@ -51,7 +61,7 @@ class PlanViewSet(viewsets.ViewSet):
         page = selectors.list_plans(
             user_id=request.user.user_id, limit=params["limit"], cursor=params.get("cursor")
         )
-        return Response(page_body(page, PlanSerializer, as_data=asdict))
+        return Response(page_body(page, PlanSerializer, as_data=plan_fields))
 
     @extend_schema(
         request=PlanCreateSerializer,

@@ -7,6 +7,7 @@ import pytest
 from chat.tests.helpers import SESSIONS, messages_url, store_scan_and_plan, user_id_of
 from dynamo.chat import chat_table
 from dynamo.client import get_client
+from plans.tests.test_api import backdate, days_ago
 
 
 def error_of(response, status: int) -> dict:
@@ -161,6 +162,22 @@ class TestMessages:
         for name in later:
             assert name not in routine
             assert name in to_come
+
+    def test_a_plan_taken_up_again_after_a_month_away_is_told_as_the_week_it_is_in(
+        self, auth_client, start_session, send
+    ):
+        plan = auth_client.post("/api/v1/plans", {}, format="json").json()
+        url = f"/api/v1/plans/{plan['plan_id']}"
+        user_id = user_id_of(auth_client)
+        backdate(user_id, plan["plan_id"], created_at=days_ago(45))
+        paused = auth_client.patch(url, {"status": "paused", "version": plan["version"]}).json()
+        backdate(user_id, plan["plan_id"], inactive_since=days_ago(35))  # followed 10 days
+        resumed = auth_client.patch(url, {"status": "active", "version": paused["version"]})
+        assert resumed.status_code == 200, resumed.content
+        session_id = start_session()["session_id"]
+        reply = send(session_id, "Which week am I in?").json()["reply"]["content"]
+        (told,) = [part for part in reply.split("\n\n") if part.startswith("Your active plan")]
+        assert "in week 2 of" in told  # day 11 followed; 46 days since it was made
 
     def test_a_red_flag_message_is_sent_to_a_dermatologist_or_urgent_care(
         self, start_session, send

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from accounts.services import now_iso
+from dynamo.client import get_client
 from dynamo.errors import Unavailable
 from dynamo.metrics import measure_dynamodb
 from dynamo.plans import ACTIVE_POINTER, CheckIn, plans_table
@@ -30,6 +31,19 @@ def today() -> str:
 
 def days_ago(days: int) -> str:
     return (datetime.now(UTC).date() - timedelta(days=days)).isoformat()
+
+
+def backdate(user_id: str, plan_id: str, **timestamps: str) -> None:
+    """Set a stored plan's timestamps (dates, at noon UTC), as time passing would."""
+    names = sorted(timestamps)
+    get_client().update_item(
+        TableName=plans_table().name,
+        Key=plans_table().key(user_id, plan_id),
+        UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in names),
+        ExpressionAttributeValues={
+            f":{name}": {"S": f"{timestamps[name]}T12:00:00.000Z"} for name in names
+        },
+    )
 
 
 def scanned(client) -> dict:
@@ -202,6 +216,31 @@ class TestStatus:
         active = auth_client.patch(url, {"status": "active", "version": paused["version"]})
         assert active.status_code == 200
         assert auth_client.get(f"{PLANS}/active").json()["plan_id"] == plan["plan_id"]
+
+    def test_a_plan_paused_for_a_month_goes_on_from_the_week_it_stopped_in(self, auth_client):
+        plan = auth_client.post(PLANS, {}).json()
+        assert (plan["current_week"], plan["days_followed"], plan["days_paused"]) == (1, 1, 0)
+        url = f"{PLANS}/{plan['plan_id']}"
+        user_id = auth_client.session_data["user"]["user_id"]
+        backdate(user_id, plan["plan_id"], created_at=days_ago(60))  # began 60 days ago
+        paused = auth_client.patch(url, {"status": "paused", "version": plan["version"]}).json()
+        backdate(user_id, plan["plan_id"], inactive_since=days_ago(30))  # a month ago
+        paused = auth_client.get(url).json()
+        assert (paused["current_week"], paused["days_followed"], paused["days_paused"]) == (
+            5,
+            30,
+            30,
+        )
+        resumed = auth_client.patch(url, {"status": "active", "version": paused["version"]})
+        assert resumed.status_code == 200, resumed.content
+        for shown in (
+            resumed.json(),
+            auth_client.get(url).json(),
+            auth_client.get(PLANS).json()["items"][0],
+        ):
+            assert shown["current_week"] == 5  # day 31 followed, not week 9 of the calendar
+            assert shown["days_followed"] == 31
+            assert shown["days_paused"] == 30
 
     @pytest.mark.parametrize(
         "body",

@@ -1,0 +1,143 @@
+"""A plan's weeks count the days it was followed, against DynamoDB Local: a pause, a
+plan set aside for another, and both over months."""
+
+from datetime import date
+
+import pytest
+from ulid import ULID
+
+from dynamo.client import get_client
+from dynamo.errors import VersionConflict
+from dynamo.plans import Plan, plans_table
+from dynamo.tests.factories import new_user_id
+
+BEGAN = "2026-06-01T09:00:00.000Z"
+
+
+def at(day: str) -> str:
+    return f"{day}T12:00:00.000Z"
+
+
+def begun(user_id: str, *, created_at: str = BEGAN) -> Plan:
+    plan = Plan(
+        user_id=user_id,
+        plan_id=str(ULID()),
+        status="active",
+        title="Calm, clear skin",
+        created_at=created_at,
+        updated_at=created_at,
+        content={"duration_weeks": 12, "am": [], "pm": []},
+    )
+    return plans_table().activate(user_id, new_plan=plan, updated_at=created_at)
+
+
+def pause(plan: Plan, day: str) -> Plan:
+    return plans_table().set_status(
+        plan.user_id,
+        plan.plan_id,
+        status="paused",
+        expected_version=plan.version,
+        updated_at=at(day),
+    )
+
+
+def resume(plan: Plan, day: str) -> Plan:
+    return plans_table().activate(
+        plan.user_id, plan_id=plan.plan_id, expected_version=plan.version, updated_at=at(day)
+    )
+
+
+def test_a_new_plan_is_in_its_first_week_for_seven_days_then_its_second():
+    plan = begun(new_user_id())
+    assert plan.days_followed(date(2026, 6, 1)) == 1
+    assert plan.current_week(date(2026, 6, 7)) == 1
+    assert plan.current_week(date(2026, 6, 8)) == 2
+    assert plan.days_paused(date(2026, 6, 30)) == 0
+
+
+def test_a_month_paused_is_not_counted_and_the_plan_goes_on_from_its_week():
+    plan = pause(begun(new_user_id()), "2026-06-15")  # days 1-14 followed: week 2
+    assert plan.status == "paused"
+    assert plan.current_week(date(2026, 7, 20)) == 2  # stays in the week it stopped in
+    assert plan.days_paused(date(2026, 7, 20)) == 35
+    resumed = resume(plan, "2026-07-15")  # 30 days paused
+    assert resumed.status == "active" and resumed.inactive_since is None
+    assert resumed.inactive_days == 30
+    stored = plans_table().get(plan.user_id, plan.plan_id, consistent=True)
+    assert stored == resumed
+    # 2026-07-21 is 50 days after it began, 20 of them followed: week 3, not week 8.
+    assert stored.days_followed(date(2026, 7, 21)) == 21
+    assert stored.current_week(date(2026, 7, 21)) == 3
+    assert stored.days_paused(date(2026, 7, 21)) == 30
+
+
+def test_pauses_over_months_add_up():
+    plan = begun(new_user_id())
+    for paused_on, resumed_on in [
+        ("2026-06-10", "2026-06-20"),  # 10 days
+        ("2026-07-01", "2026-07-01"),  # paused and taken up the same day: none
+        ("2026-08-01", "2026-09-01"),  # 31 days
+    ]:
+        plan = resume(pause(plan, paused_on), resumed_on)
+    assert plan.inactive_days == 41
+    # 2026-11-30: 182 days since it began, 141 followed.
+    assert plan.days_followed(date(2026, 11, 30)) == 142
+    assert plan.current_week(date(2026, 11, 30)) == 21
+
+
+def test_a_plan_set_aside_for_another_counts_only_its_own_days():
+    user_id = new_user_id()
+    first = begun(user_id)
+    second = begun(user_id, created_at=at("2026-06-22"))  # the first is archived
+    archived = plans_table().get(user_id, first.plan_id, consistent=True)
+    assert archived.status == "archived"
+    assert archived.inactive_since == at("2026-06-22")
+    assert archived.current_week(date(2026, 9, 1)) == 3  # 21 days followed
+    back = resume(archived, "2026-07-06")
+    assert back.inactive_days == 14
+    assert back.current_week(date(2026, 7, 6)) == 4  # day 22
+    second = plans_table().get(user_id, second.plan_id, consistent=True)
+    assert second.status == "archived" and second.inactive_since == at("2026-07-06")
+    assert second.days_followed(date(2026, 12, 1)) == 14
+
+
+def test_a_plan_paused_then_completed_stopped_when_it_was_paused():
+    plan = pause(begun(new_user_id()), "2026-06-15")
+    completed = plans_table().set_status(
+        plan.user_id,
+        plan.plan_id,
+        status="completed",
+        expected_version=plan.version,
+        updated_at=at("2026-08-01"),
+    )
+    assert completed.inactive_since == at("2026-06-15")
+    assert completed.current_week(date(2026, 12, 1)) == 2
+
+
+def test_a_plan_stored_before_pauses_were_recorded_stopped_at_its_last_change():
+    user_id = new_user_id()
+    plan = begun(user_id)
+    # As such a plan was written: status and updated_at changed, nothing else.
+    get_client().update_item(
+        TableName=plans_table().name,
+        Key=plans_table().key(user_id, plan.plan_id),
+        UpdateExpression="SET #status = :paused, updated_at = :then REMOVE inactive_days",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":paused": {"S": "paused"}, ":then": {"S": at("2026-06-29")}},
+    )
+    stored = plans_table().get(user_id, plan.plan_id, consistent=True)
+    assert stored.inactive_since == at("2026-06-29") and stored.inactive_days == 0
+    assert stored.current_week(date(2026, 10, 1)) == 4  # 28 days followed
+    resumed = resume(stored, "2026-07-09")
+    assert resumed.inactive_days == 10
+    assert resumed.current_week(date(2026, 7, 9)) == 5  # day 29
+
+
+def test_a_resume_at_a_stale_version_is_refused_and_changes_nothing():
+    plan = pause(begun(new_user_id()), "2026-06-15")
+    with pytest.raises(VersionConflict) as conflict:
+        plans_table().activate(
+            plan.user_id, plan_id=plan.plan_id, expected_version=1, updated_at=at("2026-07-01")
+        )
+    assert conflict.value.current_version == plan.version
+    assert plans_table().get(plan.user_id, plan.plan_id, consistent=True) == plan
