@@ -103,6 +103,11 @@ def reset_password(request: HttpRequest) -> HttpResponse:
         for message in err.detail.get("new_password", []) if isinstance(err.detail, dict) else []:
             form.add_error("new_password", str(message))
         return render(request, template, {**context, "form": form}, status=400)
+    except services.PasswordChecksBusy as busy:
+        response = render(request, template, {**context, "form": form, "error": busy.message})
+        response.status_code = busy.status_code
+        response["Retry-After"] = str(busy.retry_after_seconds)
+        return response
     except ApplicationError as err:
         return render(request, template, {**context, "error": err.message}, status=400)
     return render(request, template, {"done": True})

@@ -11,11 +11,12 @@ normalised (trimmed, lower-cased) before anything else sees them. Emails are sen
 """
 
 import contextlib
+import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -36,7 +37,13 @@ from accounts.lockouts import (
 )
 from accounts.mail import render_account_email, send_account_email
 from accounts.tokens import VERSION_CLAIM, TokenPair, issue_tokens, read_refresh_token
-from dermalens_site.errors import ApplicationError, AuthenticationError, Conflict
+from dermalens_site.concurrency import Overloaded, password_work_place
+from dermalens_site.errors import (
+    ApplicationError,
+    AuthenticationError,
+    Conflict,
+    ServiceUnavailable,
+)
 from dynamo.errors import ItemNotFound, VersionConflict
 from dynamo.users import REFRESH_ROTATED, EmailChangeRefused, EmailTaken, User, users_table
 from telemetry import record as telemetry
@@ -52,6 +59,36 @@ class EmailAlreadyRegistered(Conflict):
 class InvalidCredentials(AuthenticationError):
     default_code = "invalid_credentials"
     default_message = "The email or password is incorrect."
+
+
+class PasswordChecksBusy(ServiceUnavailable):
+    default_message = (
+        "Too many sign-ins are being checked right now; nothing was counted, please retry "
+        "in a few seconds."
+    )
+    retry_after_seconds = 5
+
+
+Parameters = ParamSpec("Parameters")
+Result = TypeVar("Result")
+
+
+def checks_passwords(use_case: Callable[Parameters, Result]) -> Callable[Parameters, Result]:
+    """Run a use case that checks or sets a password in a place of the worker's password
+    line (``dermalens_site.concurrency``): when the line is full it is
+    ``PasswordChecksBusy`` (503) at once, before any attempt is counted against the
+    account, rather than a wait longer than the client's."""
+
+    @functools.wraps(use_case)
+    def in_line(*args: Parameters.args, **kwargs: Parameters.kwargs) -> Result:
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(password_work_place())
+            except Overloaded as err:
+                raise PasswordChecksBusy(details={"reason": "busy"}) from err
+            return use_case(*args, **kwargs)
+
+    return in_line
 
 
 class InvalidRefreshToken(AuthenticationError):
@@ -107,6 +144,7 @@ def check_new_password(password: str, *, user: Any = None, field: str = "passwor
         raise serializers.ValidationError({field: list(err.messages)}) from err
 
 
+@checks_passwords
 def register_user(*, email: str, password: str, full_name: str) -> tuple[User, TokenPair]:
     email = normalize_email(email)
     timestamp = now_iso()
@@ -129,6 +167,7 @@ def register_user(*, email: str, password: str, full_name: str) -> tuple[User, T
     return user, issue_tokens(user)
 
 
+@checks_passwords
 def log_in(*, email: str, password: str, device_token: str | None = None) -> tuple[User, TokenPair]:
     """Unknown email and wrong password fail alike, in about the same time.
 
@@ -206,6 +245,7 @@ def log_out(*, user_id: str, refresh: str) -> None:
     )
 
 
+@checks_passwords
 def change_password(
     *, user: User, current_password: str, new_password: str
 ) -> tuple[User, TokenPair]:
@@ -225,6 +265,7 @@ def change_password(
     return updated, issue_tokens(updated)
 
 
+@checks_passwords
 def confirm_password(
     user: User, password: str, *, field: str = "password", wrong: str = "The password is incorrect."
 ) -> None:
@@ -308,6 +349,7 @@ def check_password_reset_token(*, token: str) -> User:
     return user
 
 
+@checks_passwords
 def reset_password(*, token: str, new_password: str) -> tuple[User, TokenPair]:
     """Set the password a reset link allows; every session ends; a fresh pair is returned.
 

@@ -24,6 +24,14 @@ what the cores have left after the worker's other requests, and 100 MiB per work
 most. Argon2 keeps no GIL while it hashes, so its low priority never holds the worker's
 own thread (as it did with Pillow's encoder, which keeps the GIL).
 
+A burst of sign-ins from many addresses (each within its own limits) would otherwise
+queue without end behind that one thread: at 0.2 s a hash, the thousandth waits minutes,
+long after its client gave up, and every sign-in waits as long. So the requests that
+check or set a password first take a place in the worker's password line
+(``password_work_place``, ``PASSWORD_REQUESTS_PER_WORKER`` places: a few seconds of
+hashing); one more is turned away at once (``Overloaded``: a 503 with ``Retry-After``),
+before anything is counted against its account.
+
 Outside a gevent worker (tests, ``manage.py`` commands, the analysis worker, gthread)
 the function is simply called: threads there are real already.
 
@@ -169,6 +177,68 @@ def native_lock() -> threading.Lock:
         allocate: Callable[[], threading.Lock] = get_original("_thread", "allocate_lock")
         return allocate()
     return threading.Lock()
+
+
+class Overloaded(Exception):
+    """Turned away: the worker has as much of this kind of work in line as it can do
+    while the client still waits."""
+
+
+class WaitingLine:
+    """At most ``places`` requests at once wait for (or do) one kind of work in a worker;
+    one more is turned away at once rather than left waiting longer than its client
+    will. A request in line already keeps its place in a nested use (a password change
+    confirms the current password first).
+
+        line = WaitingLine(40)
+        with line.place():     # or Overloaded, before the block runs
+            check_password()
+    """
+
+    def __init__(self, places: int) -> None:
+        if places < 1:
+            raise ValueError("a waiting line needs at least one place")
+        self.places = places
+        self.taken = 0
+        self._held: ContextVar[bool] = ContextVar(f"dermalens_line_{id(self)}", default=False)
+
+    @contextlib.contextmanager
+    def place(self) -> Iterator[None]:
+        if self._held.get():
+            yield
+            return
+        # Greenlets of one thread: nothing runs between the test and the count.
+        if self.taken >= self.places:
+            raise Overloaded()
+        self.taken += 1
+        held = self._held.set(True)
+        try:
+            yield
+        finally:
+            self._held.reset(held)
+            self.taken -= 1
+
+
+@functools.cache
+def password_line() -> WaitingLine | None:
+    """The worker's line of requests that check or set a password; None outside a gevent
+    worker, where each request is a thread of its own."""
+    from django.conf import settings
+
+    if not cooperative():
+        return None
+    return WaitingLine(settings.PASSWORD_REQUESTS_PER_WORKER)
+
+
+@contextlib.contextmanager
+def password_work_place() -> Iterator[None]:
+    """The block in a place of the password line (``Overloaded`` when it is full)."""
+    line = password_line()
+    if line is None:
+        yield
+        return
+    with line.place():
+        yield
 
 
 class OrderedPermits:

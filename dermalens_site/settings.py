@@ -258,6 +258,11 @@ AI_DYNAMODB_CALLS_AFTER_ANSWER_PER_WORKER = env.int(
 # 1 slot, probes' p95 50-61 ms; 2 slots, 90 ms; in the AI slots (4), 100-122 ms; the
 # burst ends as soon either way, since the cores are what it waits for.
 PHOTO_WORK_SLOTS_PER_WORKER = env.int("PHOTO_WORK_SLOTS_PER_WORKER", default=1)
+# Requests that check or set a password (sign-in, registration, a password change, a
+# reset, a confirmation) in line at once per worker: its one password thread takes
+# about 0.2 s a hash, so 40 is a wait of 8-10 s at most; one more gets a 503 with
+# Retry-After at once, before an attempt is counted (dermalens_site.concurrency).
+PASSWORD_REQUESTS_PER_WORKER = env.int("PASSWORD_REQUESTS_PER_WORKER", default=40)
 # Each photo slot has a child process of the worker for the photo's CPU work
 # (dermalens_site.photo_processes), at this much lower a priority (nice, 0-19): the
 # worker's requests go first when the cores are full. A photo that takes its process
@@ -277,6 +282,7 @@ if (
         AI_DYNAMODB_CALLS_PER_WORKER,
         AI_DYNAMODB_CALLS_AFTER_ANSWER_PER_WORKER,
         PHOTO_WORK_SLOTS_PER_WORKER,
+        PASSWORD_REQUESTS_PER_WORKER,
         JOBS_WORKER_THREADS,
     )
     < 1
@@ -284,8 +290,8 @@ if (
 ):
     raise ImproperlyConfigured(
         "AI_WORK_SLOTS_PER_WORKER, AI_DYNAMODB_CALLS_PER_WORKER, "
-        "AI_DYNAMODB_CALLS_AFTER_ANSWER_PER_WORKER, PHOTO_WORK_SLOTS_PER_WORKER "
-        "and JOBS_WORKER_THREADS must be at least 1, and "
+        "AI_DYNAMODB_CALLS_AFTER_ANSWER_PER_WORKER, PHOTO_WORK_SLOTS_PER_WORKER, "
+        "PASSWORD_REQUESTS_PER_WORKER and JOBS_WORKER_THREADS must be at least 1, and "
         "DAILY_STATS_WRITE_SECONDS at least 0."
     )
 

@@ -12,7 +12,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.lockouts import TooManyAttempts
-from accounts.services import InvalidCredentials, log_in
+from accounts.services import InvalidCredentials, PasswordChecksBusy, log_in
 from accounts.throttles import LoginThrottle
 from dermalens_site.errors import ApplicationError, NotFound
 from dynamo.errors import InvalidCursor
@@ -86,9 +86,11 @@ def login(request: HttpRequest) -> HttpResponse:
         return render_login(
             request, form, next_page, error="The email or password is incorrect.", status=401
         )
-    except TooManyAttempts as locked:
-        response = render_login(request, form, next_page, error=locked.message, status=429)
-        response["Retry-After"] = str(locked.retry_after_seconds)
+    except (TooManyAttempts, PasswordChecksBusy) as refused:
+        response = render_login(
+            request, form, next_page, error=refused.message, status=refused.status_code
+        )
+        response["Retry-After"] = str(refused.retry_after_seconds)
         return response
     if not user.is_staff:
         return render_login(

@@ -599,3 +599,39 @@ def test_no_connection_is_refused_or_reset_while_workers_restart(gemini):
         stop_gunicorn(server)
     assert len(workers_seen) >= 6, "the workers were not replaced"
     assert Counter(statuses) == {200: len(statuses)}
+
+
+def test_a_flood_of_sign_ins_is_turned_away_at_once_and_not_counted(gemini, register):
+    """More sign-ins at once than a worker's password line holds: the others are quick
+    503s, before any attempt is counted, so a flood of wrong passwords (a stranger's, or
+    everyone's app after an outage) cannot lock the account or queue for minutes."""
+    server, port = start_gunicorn(
+        gemini_url=gemini[0].base_url,
+        WEB_CONCURRENCY="1",
+        PASSWORD_REQUESTS_PER_WORKER="2",
+        THROTTLE_LOGIN_RATE="1000/min",
+    )
+    session = register()
+    email = session["user"]["email"]
+
+    def sign_in(password: str) -> tuple[int, float, bytes]:
+        started = time.monotonic()
+        body = {"email": email, "password": password}
+        status, answer = call(port, "POST", "/api/v1/auth/login", token=None, body=body)
+        return status, time.monotonic() - started, answer
+
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            flood = list(pool.map(sign_in, ["not-the-password-at-all"] * 16))
+        after = sign_in(session["password"])
+    finally:
+        stop_gunicorn(server)
+    statuses = Counter(status for status, _, _ in flood)
+    assert set(statuses) <= {401, 503}, flood
+    assert 2 <= statuses[401] < 5, statuses  # checked, and counted: fewer than lock it
+    assert statuses[503] >= 8, statuses
+    for status, seconds, answer in flood:
+        if status == 503:
+            assert json.loads(answer)["error"]["details"] == {"reason": "busy"}
+            assert seconds < FAST_FAILURE_SECONDS
+    assert after[0] == 200, after
