@@ -29,6 +29,12 @@ class IdempotencyKeyUsed(ConditionFailed):
     default_message = "This Idempotency-Key was used for another upload."
 
 
+class IdempotencyKeyReused(ConditionFailed):
+    """The key's first upload was another request (another photo, area or notes)."""
+
+    default_message = "This Idempotency-Key was used for an upload of something else."
+
+
 class ClaimRefused(ConditionFailed):
     """A scan an analysis worker may not have; ``reason`` says why: ``scan_gone``,
     ``already_done`` (not waiting for an analysis) or ``busy`` (a live worker holds it)."""
@@ -117,12 +123,14 @@ class ScansTable(Table):
         scan: Scan,
         *,
         idempotency_key: str | None = None,
+        request_digest: str | None = None,
         now: int = 0,
         quota: dict[str, Any] | None = None,
     ) -> None:
         """Store a new scan while its account is open; with an idempotency key, claim the
-        key in the same transaction, and with ``quota`` (a ``daily_quota_update``) count
-        the use of an allowance in it too.
+        key in the same transaction (with the ``request_digest`` of what was uploaded),
+        and with ``quota`` (a ``daily_quota_update``) count the use of an allowance in it
+        too.
 
         ``AccountClosed`` means the account is gone or being erased (nothing is written);
         ``IdempotencyKeyUsed`` means another upload holds the key (find it with
@@ -150,6 +158,7 @@ class ScansTable(Table):
                     "user_id": idempotency_claim_id(scan.user_id, idempotency_key),
                     "item_type": "idempotency_key",
                     "scan_id": scan.scan_id,
+                    "request_digest": request_digest,
                     "expires_at": now + IDEMPOTENCY_SECONDS,
                 }
             )
@@ -168,7 +177,12 @@ class ScansTable(Table):
             actions.append({"Update": quota})
         self.transact_write(actions, refused=IdempotencyKeyUsed, refused_at=refused_at)
 
-    def find_by_idempotency_key(self, user_id: str, idempotency_key: str) -> Scan | None:
+    def find_by_idempotency_key(
+        self, user_id: str, idempotency_key: str, *, request_digest: str | None = None
+    ) -> Scan | None:
+        """The scan first uploaded with this key, if any; ``IdempotencyKeyReused`` when
+        that upload's digest differs from ``request_digest`` (a claim stored without
+        one matches any)."""
         claim = self.call_client(
             "get_item",
             TableName=USERS.name,
@@ -177,6 +191,9 @@ class ScansTable(Table):
         ).get("Item")
         if claim is None:
             return None
+        stored_digest = claim.get("request_digest")
+        if request_digest and stored_digest and stored_digest["S"] != request_digest:
+            raise IdempotencyKeyReused()
         return self.get(user_id, claim["scan_id"]["S"], consistent=True)
 
     def update(

@@ -18,6 +18,8 @@ the account again before it runs (``as_stored``).
 """
 
 import dataclasses
+import functools
+import hashlib
 import logging
 import time
 import uuid
@@ -36,7 +38,14 @@ from dermalens_site.errors import ApplicationError, Conflict, NotFound
 from dermalens_site.photo_processes import in_photo_process
 from dynamo.audit import audit_table
 from dynamo.errors import DynamoError, ItemNotFound, VersionConflict
-from dynamo.scans import CLAIM_ATTRIBUTES, ClaimRefused, IdempotencyKeyUsed, Scan, scans_table
+from dynamo.scans import (
+    CLAIM_ATTRIBUTES,
+    ClaimRefused,
+    IdempotencyKeyReused,
+    IdempotencyKeyUsed,
+    Scan,
+    scans_table,
+)
 from dynamo.users import QuotaUsedUp, User, daily_quota_update, users_table
 from jobs.services import QueueUnavailable, enqueue
 from scans import storage
@@ -64,6 +73,15 @@ class ScanImageMissing(Conflict):
     default_message = "The scan's image is no longer stored; upload it again."
 
 
+class UploadKeyReused(ApplicationError):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+    default_message = (
+        "This Idempotency-Key was sent with another upload (another photo, area or notes); "
+        "a new upload needs a new key."
+    )
+
+
 class AnalysisQuotaExceeded(ApplicationError):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_code = "analysis_quota_exceeded"
@@ -82,10 +100,11 @@ def upload_scan(
     notes: str | None,
     idempotency_key: str | None = None,
 ) -> tuple[Scan, bool]:
-    """Store and analyse a new scan; returns (scan, created). A replayed key returns the first."""
-    scans = scans_table()
+    """Store and analyse a new scan; returns (scan, created). A replayed key returns the
+    first, if it was sent with the same upload (else ``UploadKeyReused``)."""
+    digest = upload_digest(image, area=area, notes=notes) if idempotency_key else None
     if idempotency_key:
-        earlier = scans.find_by_idempotency_key(user.user_id, idempotency_key)
+        earlier = find_keyed_upload(user.user_id, idempotency_key, digest)
         if earlier is not None:
             return earlier, False
     telemetry.upload_received(size_bytes=image.size or 0, area=area)
@@ -110,14 +129,16 @@ def upload_scan(
         notes=notes or None,
     )
     try:
-        scan, counted = create_counting_quota(scan, idempotency_key=idempotency_key)
+        scan, counted = create_counting_quota(
+            scan, idempotency_key=idempotency_key, request_digest=digest
+        )
     except IdempotencyKeyUsed:
         # A concurrent retry of the same upload won the key; ours is the duplicate.
         storage.delete_scan_files(list(files))
         # Only a create that carries a key can collide on it, and the winner holds the key.
         if idempotency_key is None:
             raise
-        existing = scans.find_by_idempotency_key(user.user_id, idempotency_key)
+        existing = find_keyed_upload(user.user_id, idempotency_key, digest)
         if existing is None:
             raise
         return existing, False
@@ -132,23 +153,41 @@ def upload_scan(
     return run_analysis(user=user, scan=scan, image_jpeg=prepared.jpeg, quota_counted=True), True
 
 
-def create_counting_quota(scan: Scan, *, idempotency_key: str | None) -> tuple[Scan, bool]:
+def create_counting_quota(
+    scan: Scan, *, idempotency_key: str | None, request_digest: str | None = None
+) -> tuple[Scan, bool]:
     """Store a new scan and count its analysis in the same transaction; past the daily
     quota, store it pending with ``QUOTA_REASON`` (kept, to be analysed later). Returns
     the scan as stored and whether its analysis was counted."""
-    scans = scans_table()
+    store = functools.partial(
+        scans_table().create, idempotency_key=idempotency_key, request_digest=request_digest
+    )
     try:
-        scans.create(
-            scan,
-            idempotency_key=idempotency_key,
-            now=int(time.time()),
-            quota=analysis_quota_update(scan.user_id),
-        )
+        store(scan, now=int(time.time()), quota=analysis_quota_update(scan.user_id))
     except QuotaUsedUp:
         kept = dataclasses.replace(scan, failure_reason=QUOTA_REASON)
-        scans.create(kept, idempotency_key=idempotency_key, now=int(time.time()))
+        store(kept, now=int(time.time()))
         return kept, False
     return scan, True
+
+
+def upload_digest(image: UploadedFile, *, area: str, notes: str | None) -> str:
+    """What an upload sent: the photo's bytes, its area and notes (SHA-256, hex)."""
+    digest = hashlib.sha256()
+    for chunk in image.chunks():
+        digest.update(chunk)  # SHA-256 at about 1 GB/s: ~10 ms for the largest photo
+    image.seek(0)
+    digest.update(b"\0" + area.encode() + b"\0" + (notes or "").encode())
+    return digest.hexdigest()
+
+
+def find_keyed_upload(user_id: str, idempotency_key: str, digest: str | None) -> Scan | None:
+    try:
+        return scans_table().find_by_idempotency_key(
+            user_id, idempotency_key, request_digest=digest
+        )
+    except IdempotencyKeyReused as err:
+        raise UploadKeyReused() from err
 
 
 def store_files(files: dict[str, bytes]) -> None:

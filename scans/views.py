@@ -77,7 +77,8 @@ class ScanViewSet(viewsets.ViewSet):
                 "Idempotency-Key",
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
-                description="Optional: a retried upload with the same key returns the first scan.",
+                description="Optional: a retried upload with the same key returns the first scan "
+                "(the same photo, area and notes; anything else with the key is a 422).",
             )
         ],
         responses={
@@ -90,6 +91,11 @@ class ScanViewSet(viewsets.ViewSet):
             200: OpenApiResponse(ScanDetailSerializer, description="A replayed upload."),
             413: ErrorSerializer,
             415: ErrorSerializer,
+            422: OpenApiResponse(
+                ErrorSerializer,
+                description="`idempotency_key_reused`: the Idempotency-Key came with another "
+                "upload (another photo, area or notes).",
+            ),
             429: ErrorSerializer,
             **ERRORS,
         },

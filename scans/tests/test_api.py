@@ -121,6 +121,40 @@ class TestUpload:
         assert second.json()["scan_id"] == first.json()["scan_id"]
         assert len(auth_client.get(SCANS).json()["items"]) == 1
 
+    @pytest.mark.parametrize(
+        "changed",
+        [
+            {"image": "the same face, mirrored"},
+            {"area": "forehead"},
+            {"notes": "after the new serum"},
+        ],
+        ids=["another photo", "another area", "other notes"],
+    )
+    def test_a_key_sent_again_with_another_upload_is_422_and_stores_nothing(
+        self, auth_client, face_jpeg, changed
+    ):
+        def send(image: bytes, **fields):
+            body = {"image": upload_file(image), **fields}
+            return auth_client.post(
+                SCANS, body, format="multipart", HTTP_IDEMPOTENCY_KEY="upload-reused-by-a-bug"
+            )
+
+        first = send(face_jpeg, area="left_cheek", notes="morning")
+        assert first.status_code == 201, first.content
+        image = face_jpeg
+        if "image" in changed:
+            image = encode(Image.open(io.BytesIO(face_jpeg)).transpose(Image.FLIP_LEFT_RIGHT))
+        fields = {"area": "left_cheek", "notes": "morning", **changed}
+        fields.pop("image", None)
+        other = send(image, **fields)
+        assert other.status_code == 422, other.content
+        assert other.json()["error"]["code"] == "idempotency_key_reused"
+        assert [scan["scan_id"] for scan in auth_client.get(SCANS).json()["items"]] == [
+            first.json()["scan_id"]
+        ]
+        retry = send(face_jpeg, area="left_cheek", notes="morning")
+        assert (retry.status_code, retry.json()["scan_id"]) == (200, first.json()["scan_id"])
+
     def test_a_retry_of_the_day_s_last_analysed_upload_is_that_upload_not_one_past_the_quota(
         self, auth_client, face_jpeg, settings
     ):
