@@ -52,6 +52,8 @@ UNSETTLED_END = re.compile(r"\S*\Z")
 LOWEST_METRICS_SHOWN = 2
 TOPICS_SHOWN = 2
 INGREDIENTS_SHOWN = 3
+# A check-in's irritation (0-5) from which the chat advises easing off the actives.
+IRRITATED_LEVEL = 3
 
 
 class ChatFailed(Exception):
@@ -140,6 +142,23 @@ class PlanStep:
 
 
 @dataclass(frozen=True)
+class CheckInsSummary:
+    """How the plan has gone lately, from the person's daily check-ins: the ``days``
+    looked at (the latest fortnight, or since the plan began), the days checked in and
+    the morning and evening routines done on them, and irritation (0-5)."""
+
+    days: int
+    days_checked_in: int
+    routines_done: int
+    latest_irritation: int | None = None
+    irritation_rising: bool = False
+
+    @property
+    def irritated(self) -> bool:
+        return self.irritation_rising or (self.latest_irritation or 0) >= IRRITATED_LEVEL
+
+
+@dataclass(frozen=True)
 class PlanSummary:
     """The active plan, as a chat needs it: the week it is in, its routines and cautions.
 
@@ -155,6 +174,7 @@ class PlanSummary:
     pm: tuple[PlanStep, ...]
     cautions: tuple[str, ...]
     current_week: int = 1
+    recent_check_ins: CheckInsSummary | None = None
 
     @classmethod
     def from_plan(
@@ -164,6 +184,7 @@ class PlanSummary:
         title: str,
         started_at: str,
         days_paused: int = 0,
+        recent_check_ins: CheckInsSummary | None = None,
         today: date | None = None,
     ) -> "PlanSummary":
         """From a stored plan's ``content`` dict, in the week ``today`` (UTC) falls in once
@@ -179,6 +200,7 @@ class PlanSummary:
             pm=_steps(content.get("pm")),
             cautions=tuple(str(c) for c in content.get("cautions") or []),
             current_week=max(1, elapsed_days // 7 + 1),
+            recent_check_ins=recent_check_ins,
         )
 
     def begun(self, steps: tuple[PlanStep, ...]) -> tuple[PlanStep, ...]:
@@ -637,8 +659,31 @@ def _plan_paragraph(plan: PlanSummary | None, *, asked: bool) -> str | None:
             f"{step.name} ({routine}) from week {step.start_week}" for routine, step in plan.to_come
         )
         text += f" Not yet, one new active at a time: {later}."
+    text += _check_ins_sentence(plan.recent_check_ins)
     if plan.cautions:
         text += f" Keep in mind: {plan.cautions[0]}"
+    return text
+
+
+def _check_ins_sentence(recent: CheckInsSummary | None) -> str:
+    if recent is None:
+        return ""
+    if not recent.days_checked_in:
+        return (
+            f" You have not checked in over the last {recent.days} days: a daily check-in "
+            "(morning, evening, irritation) shows how the plan is going."
+        )
+    text = (
+        f" In the last {recent.days} days you checked in on {recent.days_checked_in} and "
+        f"did {recent.routines_done} of their {2 * recent.days_checked_in} routines."
+    )
+    if recent.irritated:
+        rising = "has been rising" if recent.irritation_rising else "is high"
+        text += (
+            f" Your irritation {rising} (latest {recent.latest_irritation}/5): use the "
+            "newest active less often or pause it, keep to the gentle steps and sunscreen, "
+            "and see a dermatologist if it does not settle within two weeks."
+        )
     return text
 
 

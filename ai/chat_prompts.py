@@ -45,7 +45,11 @@ active treatment plan (null when there is none): its duration in weeks, the week
 in now ("current_week", counted in the days it was followed: paused days are left out), \
 its morning and evening steps, each with the week it begins ("start_week": new actives \
 come in one at a time, so a step whose start_week is after current_week has not begun \
-and the person should not use it yet), and its cautions; a plan past its duration has \
+and the person should not use it yet), its cautions, and how it has gone lately \
+("recent_check_ins": over the latest "days", the days they checked in, the morning and \
+evening routines done on those days, the latest irritation from 0 to 5 and whether \
+irritation is rising; when it is rising or 3 or more, suggest using the newest active \
+less often and seeing a dermatologist if it does not settle); a plan past its duration has \
 run its course, and a new scan and plan can follow. Use it to make answers personal, for \
 example by naming their lowest scores or the step of their plan that a question is about. \
 If something is not in it, say you do not know rather than guess. You know nothing \

@@ -1,21 +1,28 @@
 """Chat reads: sessions, a session's messages, and what the assistant may know of a person.
 
     page = list_sessions(user_id=u, limit=20, cursor=None)
-    session, user, plan = exchange_reads(user=user, session_id=s)
-    context = context_of(user, plan)
+    session, user, plan, check_ins = exchange_reads(user=user, session_id=s)
+    context = context_of(user, plan, check_ins)
 
 Everything is read from the caller's own partitions; the user id comes from the token.
 """
 
+from datetime import UTC, date, datetime, timedelta
+
 from django.conf import settings
 
-from ai.chat import AnalysisSummary, ChatContext, ChatTurn, PlanSummary
+from ai.chat import AnalysisSummary, ChatContext, ChatTurn, CheckInsSummary, PlanSummary
 from dynamo.base import Page, get_many
 from dynamo.chat import ChatMessage, ChatSession, chat_table, open_session
 from dynamo.errors import AccountClosed
-from dynamo.plans import Plan, plans_table
+from dynamo.plans import CheckIn, Plan, day_of, plans_table
 from dynamo.users import User, stored_user, users_table
+from plans.selectors import irritation_rising
+from plans.services import CHECK_IN_DAYS_AHEAD
 from scans.selectors import latest_completed_scan
+
+# The check-ins the assistant sees: the latest fortnight's.
+RECENT_CHECK_IN_DAYS = 14
 
 
 def list_sessions(*, user_id: str, limit: int, cursor: str | None) -> Page[ChatSession]:
@@ -54,13 +61,17 @@ def as_turns(messages: list[ChatMessage]) -> list[ChatTurn]:
     return [ChatTurn(role=m.role, content=m.content) for m in messages]
 
 
-def exchange_reads(*, user: User, session_id: str) -> tuple[ChatSession | None, User, Plan | None]:
+def exchange_reads(
+    *, user: User, session_id: str
+) -> tuple[ChatSession | None, User, Plan | None, list[CheckIn]]:
     """What sending a message reads first, strongly consistent: the session (None when it
     is not there or being deleted), the account as stored (``AccountClosed`` once it is
-    gone or being erased, as ``as_stored``) and the active plan.
+    gone or being erased, as ``as_stored``), the active plan and its check-ins of the
+    latest RECENT_CHECK_IN_DAYS.
 
-    One BatchGetItem reads the session, the account and the active-plan pointer, and a
-    GetItem the plan it names, if any.
+    One BatchGetItem reads the session, the account and the active-plan pointer, and
+    another the plan it names, if any, with those days' check-ins (their keys are the
+    plan and the day).
     """
     session_item, user_item, pointer = get_many(
         [
@@ -74,11 +85,41 @@ def exchange_reads(*, user: User, session_id: str) -> tuple[ChatSession | None, 
     if stored is None or stored.erasure_started_at is not None:
         raise AccountClosed()
     session = open_session(session_item)
-    plan = plans_table().get_active_from(user.user_id, pointer) if session else None
-    return session, stored, plan
+    if session is None:
+        return None, stored, None, []
+    plan, check_ins = plans_table().get_active_with_check_ins(
+        user.user_id, pointer, recent_days(utc_today())
+    )
+    return session, stored, plan, check_ins
 
 
-def context_of(user: User, plan: Plan | None) -> ChatContext:
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def recent_days(today: date) -> list[str]:
+    """The days of the latest RECENT_CHECK_IN_DAYS, and those a check-in may be ahead."""
+    first = today - timedelta(days=RECENT_CHECK_IN_DAYS - 1)
+    count = RECENT_CHECK_IN_DAYS + CHECK_IN_DAYS_AHEAD
+    return [(first + timedelta(days=n)).isoformat() for n in range(count)]
+
+
+def check_ins_summary(plan: Plan, check_ins: list[CheckIn], today: date) -> CheckInsSummary:
+    """The latest fortnight of the plan's check-ins (or the days since it began)."""
+    ordered = sorted(check_ins, key=lambda check_in: check_in.date)
+    since_it_began = (today - day_of(plan.created_at)).days + 1
+    return CheckInsSummary(
+        days=max(min(RECENT_CHECK_IN_DAYS, since_it_began), len(ordered)),
+        days_checked_in=len(ordered),
+        routines_done=sum(int(c.am_done) + int(c.pm_done) for c in ordered),
+        latest_irritation=ordered[-1].irritation if ordered else None,
+        irritation_rising=irritation_rising([c.irritation for c in ordered]),
+    )
+
+
+def context_of(
+    user: User, plan: Plan | None, check_ins: list[CheckIn] | None = None
+) -> ChatContext:
     """What the assistant may know of a person (read as stored, ``exchange_reads``): the
     profile (never name or email), the latest completed analysis and the active plan."""
     scan = latest_completed_scan(user_id=user.user_id)
@@ -102,6 +143,7 @@ def context_of(user: User, plan: Plan | None) -> ChatContext:
                 title=plan.title,
                 started_at=plan.created_at,
                 days_paused=plan.days_paused(),
+                recent_check_ins=check_ins_summary(plan, check_ins or [], utc_today()),
             )
             if plan is not None
             else None

@@ -224,7 +224,7 @@ def prepare_exchange(
     and counts the reply against the day's allowance, so a refusal (404, 429) stores
     and counts nothing.
     """
-    session, stored, plan = selectors.exchange_reads(user=user, session_id=session_id)
+    session, stored, plan, check_ins = selectors.exchange_reads(user=user, session_id=session_id)
     if session is None:
         raise ChatSessionNotFound()
     recent = (
@@ -244,7 +244,7 @@ def prepare_exchange(
             content=content,
             counting=reply_quota_update(user.user_id),
         )
-    context = selectors.context_of(stored, plan)
+    context = selectors.context_of(stored, plan, check_ins)
     return message, context, selectors.as_turns(recent)
 
 

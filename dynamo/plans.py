@@ -26,14 +26,14 @@ month and taken up again goes on from the week it stopped in.
 import functools
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dynamo.base import Page, Table
+from dynamo.base import Page, Table, get_many
 from dynamo.codec import Item, from_attribute, to_item
 from dynamo.errors import (
     AccountClosed,
@@ -200,6 +200,23 @@ class PlansTable(Table):
         if pointer is None or "active_plan_id" not in pointer:
             return None
         return self.get(user_id, pointer["active_plan_id"]["S"], consistent=True)
+
+    def get_active_with_check_ins(
+        self, user_id: str, pointer: Item | None, days: Sequence[str]
+    ) -> tuple[Plan | None, list[CheckIn]]:
+        """The plan that ``pointer`` names and its check-ins of ``days`` (YYYY-MM-DD, at
+        most 99), strongly consistent, from one BatchGetItem: a check-in's key is its
+        plan and day, so no Query is needed."""
+        if pointer is None or "active_plan_id" not in pointer:
+            return None, []
+        plan_id = pointer["active_plan_id"]["S"]
+        keys = [self.key(user_id, plan_id)]
+        keys += [self.key(user_id, check_in_key(plan_id, day)) for day in days]
+        plan_item, *check_in_items = get_many([(self, key) for key in keys], consistent=True)
+        if plan_item is None:
+            return None, []
+        found = [check_in_from_item(item) for item in check_in_items if item is not None]
+        return plan_from_item(plan_item), found
 
     def create(self, plan: Plan) -> None:
         """Store a plan that is not active (use ``activate`` for one that is), while its

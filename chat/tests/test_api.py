@@ -7,6 +7,7 @@ import pytest
 from chat.tests.helpers import SESSIONS, messages_url, store_scan_and_plan, user_id_of
 from dynamo.chat import chat_table
 from dynamo.client import get_client
+from dynamo.metrics import measure_dynamodb
 from plans.tests.test_api import backdate, days_ago
 
 
@@ -179,6 +180,28 @@ class TestMessages:
         (told,) = [part for part in reply.split("\n\n") if part.startswith("Your active plan")]
         assert "in week 2 of" in told  # day 11 followed; 46 days since it was made
 
+    def test_the_reply_knows_the_plan_s_recent_check_ins_read_with_the_plan(
+        self, auth_client, start_session, send
+    ):
+        plan = auth_client.post("/api/v1/plans", {}, format="json").json()
+        user_id = user_id_of(auth_client)
+        backdate(user_id, plan["plan_id"], created_at=days_ago(30))
+        # Six days of check-ins, irritation rising; one from three weeks ago is not recent.
+        for day, irritation, done in [(21, 5, False), (5, 0, True), (4, 0, True), (3, 1, True)]:
+            check_in(auth_client, plan["plan_id"], day, irritation, am_done=done)
+        for day, irritation in [(2, 3), (1, 4), (0, 4)]:
+            check_in(auth_client, plan["plan_id"], day, irritation, am_done=False)
+        session_id = start_session()["session_id"]
+        with measure_dynamodb() as usage:
+            reply = send(session_id, "How is my plan going?").json()["reply"]["content"]
+        assert "In the last 14 days you checked in on 6 and did 9 of their 12 routines." in reply
+        assert "Your irritation has been rising (latest 4/5)" in reply
+        # The plan and those days' check-ins in one BatchGetItem (their keys are known),
+        # after the one of the session, account and pointer; the one Query is the latest
+        # scan's (a new session has no history to read).
+        assert usage.calls_by_operation["BatchGetItem"] == 2
+        assert usage.calls_by_operation["Query"] == 1, usage.calls_by_operation
+
     def test_a_red_flag_message_is_sent_to_a_dermatologist_or_urgent_care(
         self, start_session, send
     ):
@@ -186,6 +209,12 @@ class TestMessages:
         reply = send(session_id, "A mole on my back is changing and bleeding").json()["reply"]
         assert "dermatologist" in reply["content"]
         assert "urgent care" in reply["content"]
+
+
+def check_in(client, plan_id: str, days: int, irritation: int, *, am_done: bool) -> None:
+    body = {"date": days_ago(days), "am_done": am_done, "pm_done": True, "irritation": irritation}
+    response = client.post(f"/api/v1/plans/{plan_id}/check-ins", body, format="json")
+    assert response.status_code in (200, 201), response.content
 
 
 class TestDeleting:

@@ -75,6 +75,14 @@ def test_the_model_gets_my_profile_latest_analysis_and_active_plan_and_nothing_o
     assert [step["name"] for step in plan["pm"]] == ["Aurora azelaic acid cream"]
     # The week the plan is in, and the week each step begins (1 when a step names none).
     assert plan["current_week"] == 1
+    # How it has gone lately: no check-ins yet, over the day it has existed.
+    assert plan["recent_check_ins"] == {
+        "days": 1,
+        "days_checked_in": 0,
+        "routines_done": 0,
+        "latest_irritation": None,
+        "irritation_rising": False,
+    }
     assert [step["start_week"] for step in plan["am"] + plan["pm"]] == [1, 1, 1]
     assert context["profile"]["skin_type"] == "combination"
     assert context["profile"]["allergies"] == ["nickel"]

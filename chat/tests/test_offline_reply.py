@@ -11,6 +11,7 @@ from ai.chat import (
     REPLY_MAX_LENGTH,
     AnalysisSummary,
     ChatContext,
+    CheckInsSummary,
     PlanSummary,
     as_plain_text,
     offline_reply,
@@ -148,6 +149,46 @@ def test_a_plan_past_its_weeks_is_said_to_have_run_its_course():
     assert "past its 12 weeks" in answer
     assert "a new scan" in answer
     assert "Not yet" not in answer
+
+
+def followed(recent: CheckInsSummary) -> ChatContext:
+    plan = PlanSummary.from_plan(
+        PHASED,
+        title="Clear skin",
+        started_at="2026-11-01T08:00:00.000Z",
+        recent_check_ins=recent,
+        today=date(2026, 11, 28),
+    )
+    return ChatContext(plan=plan)
+
+
+def test_the_plan_is_told_with_how_it_has_gone_lately():
+    recent = CheckInsSummary(days=14, days_checked_in=9, routines_done=15, latest_irritation=1)
+    answer = reply("How is my plan going?", followed(recent))
+    assert "In the last 14 days you checked in on 9 and did 15 of their 18 routines." in answer
+    assert "Your irritation" not in answer
+
+
+@pytest.mark.parametrize(
+    "recent, said",
+    [
+        (
+            CheckInsSummary(14, 6, 12, latest_irritation=4, irritation_rising=True),
+            "Your irritation has been rising (latest 4/5)",
+        ),
+        (CheckInsSummary(14, 2, 4, latest_irritation=3), "Your irritation is high (latest 3/5)"),
+    ],
+)
+def test_rising_or_high_irritation_is_told_with_what_to_do(recent, said):
+    answer = reply("Hello", followed(recent))
+    assert said in answer
+    assert "use the newest active less often or pause it" in answer
+    assert "see a dermatologist" in answer
+
+
+def test_no_check_ins_lately_is_said_with_what_a_check_in_is_for():
+    answer = reply("How is my plan going?", followed(CheckInsSummary(14, 0, 0)))
+    assert "You have not checked in over the last 14 days" in answer
 
 
 def test_without_data_it_says_so_and_offers_what_to_ask():
