@@ -13,7 +13,9 @@ said when it refills. At most ``GEMINI_MAX_ATTEMPTS`` requests in all, each give
 after the call began: a request waiting on Gemini is answered (a 503) before the load
 balancer gives up on it (60 s), never left to its 504. Any other refusal (400
 INVALID_ARGUMENT, 403, 404 NOT_FOUND for a retired model: not retried), and any answer
-that is blocked or is not JSON, becomes ``AnalysisFailed`` with its reason code. The
+that is blocked or is not JSON, becomes ``AnalysisFailed`` with its reason code; a 400
+that says the photo cannot be read is ``unreadable_image``, a warning rather than an
+error for someone to fix. The
 provider's own error message goes to the log, never to a client; the image, the prompt
 and the API key are never logged.
 
@@ -289,8 +291,11 @@ class GeminiClient:
         try:
             yield
         except errors.APIError as err:
-            reason = _reason_for_status(err.code)
             provider_message = str(err.message or "")[:PROVIDER_MESSAGE_MAX_CHARS]
+            reason = _reason_for_status(err.code)
+            if err.code == 400 and IMAGE_REFUSED.search(provider_message):
+                # The photo, not our request: a user's matter, not an operator's.
+                reason = "unreadable_image"
             message = f"Gemini answered {err.code} {err.status}: {provider_message}"
             # A refusal is our request, model name or key gone wrong: someone must act.
             level = logging.ERROR if reason == "provider_rejected" else logging.WARNING
@@ -464,6 +469,11 @@ def retry_delay_seconds(err: errors.APIError) -> float | None:
             if match:
                 return float(match["seconds"])
     return None
+
+
+# What Gemini says (400 INVALID_ARGUMENT) of an image it cannot read: "Unable to process
+# input image. Please retry or report in ...", "Provided image is not valid."
+IMAGE_REFUSED = re.compile(r"process input image|image is not valid", re.IGNORECASE)
 
 
 def _reason_for_status(status_code: int | None) -> str:

@@ -206,9 +206,16 @@ class FakeResponse:
         return cls(200, {}, stream_events=(*pieces, blocked))
 
     @classmethod
-    def status(cls, status_code: int, *, retry_after_seconds: int | None = None) -> "FakeResponse":
+    def status(
+        cls,
+        status_code: int,
+        *,
+        retry_after_seconds: int | None = None,
+        message: str | None = None,
+    ) -> "FakeResponse":
         """An error in Google's shape: ``{"error": {"code", "message", "status"}}``."""
-        status, message = ERRORS.get(status_code, ("UNKNOWN", "Error."))
+        status, usual_message = ERRORS.get(status_code, ("UNKNOWN", "Error."))
+        message = message or usual_message
         headers = {} if retry_after_seconds is None else {"Retry-After": str(retry_after_seconds)}
         return cls(
             status_code,

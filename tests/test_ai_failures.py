@@ -113,6 +113,32 @@ def test_a_scan_whose_analysis_fails_is_stored_failed_with_its_reason(
     assert_message_only_in_the_log(response, caplog, message)
 
 
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Unable to process input image. Please retry or report in "
+        "https://developers.generativeai.google/guide/troubleshooting",
+        "Provided image is not valid.",
+    ],
+)
+def test_a_photo_gemini_cannot_read_is_unreadable_and_a_warning_not_an_error(
+    failing_gemini, auth_client, fake_gemini, caplog, said
+):
+    failing_gemini([FakeResponse.status(400, message=said)])
+    image = SimpleUploadedFile("face.jpg", SAMPLE_FACE.read_bytes(), content_type="image/jpeg")
+    response = auth_client.post("/api/v1/scans", {"image": image}, format="multipart")
+
+    assert response.status_code == 201, response.content
+    assert (response.json()["status"], response.json()["failure_reason"]) == (
+        "failed",
+        "unreadable_image",
+    )
+    assert len(fake_gemini.requests) == 1
+    logged = [record for record in caplog.records if said[:30] in record.getMessage()]
+    assert logged and all(record.levelno == logging.WARNING for record in logged)
+    assert_message_only_in_the_log(response, caplog, said)
+
+
 @CASES
 def test_a_plan_whose_draft_fails_is_the_rules_plan_with_a_note(
     failing_gemini, auth_client, fake_gemini, caplog, script, reason, message
