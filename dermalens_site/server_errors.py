@@ -105,6 +105,7 @@ def error_answer(status: int, reason: str, code: str, message: str) -> bytes:
         f"HTTP/1.1 {status} {reason}\r\n"
         "Connection: close\r\n"
         "Content-Type: application/json\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
         f"Content-Length: {len(body)}\r\n"
         "\r\n"
     )

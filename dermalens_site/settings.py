@@ -61,8 +61,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "dermalens_site.middleware.RequestLogMiddleware",
-    "dermalens_site.middleware.BodySizeLimitMiddleware",
+    # Before the size limit, so that its refusals carry the security headers too.
     "django.middleware.security.SecurityMiddleware",
+    "dermalens_site.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

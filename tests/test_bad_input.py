@@ -208,6 +208,9 @@ def test_a_ten_megabyte_body_is_refused_with_413_before_it_is_parsed():
     error = assert_error_shape(response, 413)
     assert error["code"] == "request_too_large"
     assert error["details"]["max_bytes"] == settings.MAX_JSON_BODY_BYTES
+    # A refusal carries the headers every other answer does.
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_an_unknown_path_is_a_json_404():

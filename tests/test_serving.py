@@ -397,6 +397,7 @@ def test_a_request_the_server_refuses_gets_the_api_s_error_shape(
     headers = dict(line.split(": ", 1) for line in header_lines)
     assert status_line.split(" ", 2)[1] == str(status), head
     assert headers["Content-Type"] == "application/json"
+    assert headers["X-Content-Type-Options"] == "nosniff"
     assert int(headers["Content-Length"]) == len(body)
     error = json.loads(body)["error"]
     assert error["code"] == code and error["message"] and error["details"] == {}
