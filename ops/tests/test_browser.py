@@ -146,6 +146,7 @@ def test_staff_find_and_disable_an_account_and_a_regular_user_is_refused(
     assert api_status(ops_server, person["access"]) == 401
 
     page.get_by_role("navigation").get_by_role("link", name="Audit log").click()
+    page.get_by_role("heading", name="Audit log").wait_for()  # count() does not wait
     entry = page.get_by_role("row").filter(has_text=user_id)
     assert entry.count() == 1
     assert "disabled the account" in entry.inner_text()
