@@ -13,7 +13,8 @@ Django's time and memory costs are kept; the parallelism is 1 instead of 8. Eigh
 make libargon2 start eight threads per hash, which on a host of two to four cores only
 queue for them, and an attacker's cost is the same (it follows time x memory). The
 stored format is Django's own (algorithm ``argon2``, parameters in each hash): hashes
-made with 8 lanes still verify.
+made with 8 lanes still verify, and a sign-in with one stores the password hashed anew
+(``accounts.services.rehashed``).
 """
 
 from django.contrib.auth import hashers

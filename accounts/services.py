@@ -44,7 +44,7 @@ from dermalens_site.errors import (
     Conflict,
     ServiceUnavailable,
 )
-from dynamo.errors import ItemNotFound, VersionConflict
+from dynamo.errors import DynamoError, ItemNotFound, VersionConflict
 from dynamo.users import REFRESH_ROTATED, EmailChangeRefused, EmailTaken, User, users_table
 from telemetry import record as telemetry
 
@@ -190,12 +190,29 @@ def log_in(*, email: str, password: str, device_token: str | None = None) -> tup
         # Hash anyway, so the response time does not tell whether the email exists.
         make_password(password)
         raise InvalidCredentials()
-    if not check_password(password, user.password_hash) or not user.is_active:
+    right = check_password(password, user.password_hash, setter=rehashed(user))
+    if not right or not user.is_active:
         raise InvalidCredentials()
     forget_attempts(policy=policy, subject=email)
     if subject != email:
         forget_attempts(policy=policy, subject=subject)
     return user, issue_tokens(user)
+
+
+def rehashed(user: User) -> Callable[[str], None]:
+    """What a right password does when its stored hash is not the preferred one (made
+    with other parameters, as Django's eight-lane Argon2, or another algorithm): it is
+    hashed anew, tokens kept. A failure to store it leaves the old hash, still valid."""
+
+    def store(password: str) -> None:
+        try:
+            users_table().rehash_password(
+                user.user_id, old_hash=user.password_hash, new_hash=make_password(password)
+            )
+        except DynamoError as err:
+            logger.warning("password rehash not stored", extra={"error": type(err).__name__})
+
+    return store
 
 
 def _registered_with(email: str) -> User | None:

@@ -399,6 +399,24 @@ class UsersTable(Table):
         )
         return user_from_item(item)
 
+    def rehash_password(self, user_id: str, *, old_hash: str, new_hash: str) -> bool:
+        """Store the same password hashed anew (stronger parameters, one lane), only if
+        ``old_hash`` is still the stored one; tokens stay valid (it is the same password).
+        Whether it was stored: a password changed meanwhile is left as it is."""
+        try:
+            self.call(
+                "update_item",
+                Key={"user_id": {"S": user_id}},
+                UpdateExpression="SET password_hash = :new",
+                ConditionExpression="password_hash = :old",
+                ExpressionAttributeValues={":new": {"S": new_hash}, ":old": {"S": old_hash}},
+            )
+        except ConditionFailed:
+            return False
+        finally:
+            self.forget(user_id)
+        return True
+
     def mark_email_verified(self, user_id: str, *, expected_version: int, updated_at: str) -> User:
         """Record that the account's email is proven; refused if the account changed since."""
         item = self.update_versioned(

@@ -7,8 +7,12 @@ the production hasher in a process patched as a web worker is.
 
 import argon2
 from django.contrib.auth.hashers import check_password
+from rest_framework.test import APIClient
 
 from accounts.hashers import Argon2PasswordHasher
+from accounts.tests.test_api import LOGIN, ME, bearer
+from conftest import STRONG_PASSWORD
+from dynamo.users import users_table
 from tests.gevent_process import run_patched
 
 SIGN_INS_AT_ONCE = """
@@ -68,3 +72,33 @@ def test_a_password_hashed_with_eight_lanes_still_verifies():
     encoded = "argon2" + eight_lanes.hash("an-older-passphrase")
     assert check_password("an-older-passphrase", encoded, preferred=Argon2PasswordHasher())
     assert not check_password("another-passphrase", encoded, preferred=Argon2PasswordHasher())
+
+
+def test_a_sign_in_with_an_eight_lane_hash_stores_it_hashed_anew_and_keeps_the_sessions(
+    register,
+):
+    session = register()
+    user_id, email = session["user"]["user_id"], session["user"]["email"]
+    eight_lanes = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=8)
+    older = "argon2" + eight_lanes.hash(STRONG_PASSWORD)
+    users_table().rehash_password(
+        user_id, old_hash=users_table().get(user_id, consistent=True).password_hash, new_hash=older
+    )
+
+    signed_in = APIClient().post(LOGIN, {"email": email, "password": STRONG_PASSWORD})
+    assert signed_in.status_code == 200, signed_in.content
+    stored = users_table().get(user_id, consistent=True).password_hash
+    assert stored != older and ",p=1$" in stored  # the preferred hasher's one lane
+    assert check_password(STRONG_PASSWORD, stored)
+    # The same password: the sessions from before stand, and it signs in again.
+    assert bearer(session["access"]).get(ME).status_code == 200
+    again = APIClient().post(LOGIN, {"email": email, "password": STRONG_PASSWORD})
+    assert again.status_code == 200
+    assert users_table().get(user_id, consistent=True).password_hash == stored
+
+
+def test_a_rehash_does_not_overwrite_a_password_changed_meanwhile(register):
+    user_id = register()["user"]["user_id"]
+    current = users_table().get(user_id, consistent=True).password_hash
+    assert not users_table().rehash_password(user_id, old_hash="argon2$older", new_hash="x")
+    assert users_table().get(user_id, consistent=True).password_hash == current
