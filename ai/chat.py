@@ -144,8 +144,8 @@ class PlanStep:
 @dataclass(frozen=True)
 class CheckInsSummary:
     """How the plan has gone lately, from the person's daily check-ins: the ``days``
-    looked at (the latest fortnight, or since the plan began), the days checked in and
-    the morning and evening routines done on them, and irritation (0-5)."""
+    looked at (the latest four weeks, or since the plan was last taken up), the days
+    checked in and the morning and evening routines done on them, and irritation (0-5)."""
 
     days: int
     days_checked_in: int
@@ -669,13 +669,16 @@ def _check_ins_sentence(recent: CheckInsSummary | None) -> str:
     if recent is None:
         return ""
     if not recent.days_checked_in:
+        since = "yet today" if recent.days == 1 else f"over the last {recent.days} days"
         return (
-            f" You have not checked in over the last {recent.days} days: a daily check-in "
-            "(morning, evening, irritation) shows how the plan is going."
+            f" You have not checked in {since}: a daily check-in (morning, evening, "
+            "irritation) shows how the plan is going."
         )
+    period = "Today" if recent.days == 1 else f"In the last {recent.days} days"
+    days = f"{recent.days_checked_in} day{'s' if recent.days_checked_in != 1 else ''}"
     text = (
-        f" In the last {recent.days} days you checked in on {recent.days_checked_in} and "
-        f"did {recent.routines_done} of their {2 * recent.days_checked_in} routines."
+        f" {period} you checked in on {days} and did {recent.routines_done} of their "
+        f"{2 * recent.days_checked_in} routines."
     )
     if recent.irritated:
         rising = "has been rising" if recent.irritation_rising else "is high"

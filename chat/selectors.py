@@ -15,14 +15,15 @@ from ai.chat import AnalysisSummary, ChatContext, ChatTurn, CheckInsSummary, Pla
 from dynamo.base import Page, get_many
 from dynamo.chat import ChatMessage, ChatSession, chat_table, open_session
 from dynamo.errors import AccountClosed
-from dynamo.plans import CheckIn, Plan, day_of, plans_table
+from dynamo.plans import CheckIn, Plan, plans_table
 from dynamo.users import User, stored_user, users_table
-from plans.selectors import irritation_rising
+from plans.selectors import IRRITATION_SPAN_DAYS, irritation_rising
 from plans.services import CHECK_IN_DAYS_AHEAD
 from scans.selectors import latest_completed_scan
 
-# The check-ins the assistant sees: the latest fortnight's.
-RECENT_CHECK_IN_DAYS = 14
+# The check-ins the assistant sees: those of the four weeks up to today, as the plan's
+# own rising irritation looks at four weeks.
+RECENT_CHECK_IN_DAYS = IRRITATION_SPAN_DAYS
 
 
 def list_sessions(*, user_id: str, limit: int, cursor: str | None) -> Page[ChatSession]:
@@ -105,11 +106,16 @@ def recent_days(today: date) -> list[str]:
 
 
 def check_ins_summary(plan: Plan, check_ins: list[CheckIn], today: date) -> CheckInsSummary:
-    """The latest fortnight of the plan's check-ins (or the days since it began)."""
-    ordered = sorted(check_ins, key=lambda check_in: check_in.date)
-    since_it_began = (today - day_of(plan.created_at)).days + 1
+    """The plan's check-ins of the latest RECENT_CHECK_IN_DAYS, from the day it was last
+    taken up (created, or made active again after a pause) if that is later: days
+    during a pause or before the plan say nothing of how it goes."""
+    first = max(today - timedelta(days=RECENT_CHECK_IN_DAYS - 1), plan.followed_since())
+    ordered = sorted(
+        (c for c in check_ins if date.fromisoformat(c.date) >= first), key=lambda c: c.date
+    )
     return CheckInsSummary(
-        days=max(min(RECENT_CHECK_IN_DAYS, since_it_began), len(ordered)),
+        # A check-in may be dated tomorrow (the person's today, ahead of UTC).
+        days=max((today - first).days + 1, len(ordered)),
         days_checked_in=len(ordered),
         routines_done=sum(int(c.am_done) + int(c.pm_done) for c in ordered),
         latest_irritation=ordered[-1].irritation if ordered else None,

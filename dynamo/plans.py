@@ -52,7 +52,7 @@ PLANS_END = "a"  # every plan ULID sorts before this; every other item kind afte
 ACTIVATION_ATTEMPTS = 6
 # A plan that stops being the active one keeps the moment it first stopped (a paused plan
 # then completed stopped when it was paused).
-STOPPED_FOLLOWING = "inactive_since = if_not_exists(inactive_since, :now)"
+STOPPED_FOLLOWING = "inactive_since = if_not_exists(inactive_since, :stopped)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,21 +66,25 @@ class Plan:
     content: dict[str, Any]
     scan_id: str | None = None
     version: int = 1
-    # When it stopped being the active plan (None while it is), and the whole days it
-    # spent not active before it was last made active again.
+    # When it stopped being the active plan (None while it is), the whole days it spent
+    # not active before it was last made active again, and when that was (None: since
+    # it was created).
     inactive_since: str | None = None
     inactive_days: int = 0
+    active_since: str | None = None
 
     def days_followed(self, today: date | None = None) -> int:
         """Days the plan has been followed (UTC days, the day it began being the first):
-        to ``today`` while it is active; otherwise up to the day it stopped, which counts
-        as a day away, like every day before the day it is taken up again."""
+        to ``today`` while it is active, to the day it stopped otherwise. The day it
+        stops and the day it is taken up again are days followed; the days between are
+        not (``days_paused``), so the two always add up to the days since it began."""
         began = day_of(self.created_at)
-        if self.inactive_since:
-            followed = (day_of(self.inactive_since) - began).days
-        else:
-            followed = ((today or utc_today()) - began).days + 1
-        return max(1, followed - self.inactive_days)
+        until = day_of(self.inactive_since) if self.inactive_since else today or utc_today()
+        return max(1, (until - began).days + 1 - self.inactive_days)
+
+    def followed_since(self) -> date:
+        """The day the plan was last made the active one (created, or taken up again)."""
+        return day_of(self.active_since or self.created_at)
 
     def current_week(self, today: date | None = None) -> int:
         """The week of the plan the person is in (1: its first seven days followed)."""
@@ -121,6 +125,7 @@ def plan_from_item(item: Item) -> Plan:
     status = item["status"]["S"]
     inactive_since = item.get("inactive_since")
     inactive_days = item.get("inactive_days")
+    active_since = item.get("active_since")
     return Plan(
         user_id=item["user_id"]["S"],
         plan_id=item["plan_id"]["S"],
@@ -138,6 +143,7 @@ def plan_from_item(item: Item) -> Plan:
             else (item["updated_at"]["S"] if status != "active" else None)
         ),
         inactive_days=int(inactive_days["N"]) if inactive_days else 0,
+        active_since=active_since["S"] if active_since else None,
     )
 
 
@@ -155,6 +161,7 @@ def plan_to_item(plan: Plan) -> Item:
             "version": plan.version,
             "inactive_since": plan.inactive_since,
             "inactive_days": plan.inactive_days,
+            "active_since": plan.active_since,
         }
     )
 
@@ -352,9 +359,10 @@ class PlansTable(Table):
         }
         update = "SET #status = :active, updated_at = :now"
         if plan.status != "active" and plan.inactive_since:
-            away = max(0, (day_of(updated_at) - day_of(plan.inactive_since)).days)
+            # The days between the day it stopped and today (both days followed).
+            away = max(0, (day_of(updated_at) - day_of(plan.inactive_since)).days - 1)
             values[":days"] = {"N": str(plan.inactive_days + away)}
-            update += ", inactive_days = :days REMOVE inactive_since"
+            update += ", inactive_days = :days, active_since = :now REMOVE inactive_since"
         return {
             "Update": {
                 "TableName": self.name,
@@ -379,6 +387,7 @@ class PlansTable(Table):
                     ":archived": {"S": "archived"},
                     ":one": {"N": "1"},
                     ":now": {"S": updated_at},
+                    ":stopped": {"S": updated_at},  # the active plan it was stops now
                 },
             }
         }
@@ -420,6 +429,9 @@ class PlansTable(Table):
                     "ExpressionAttributeValues": {
                         ":status": {"S": status},
                         ":now": {"S": updated_at},
+                        # A plan stopped already keeps when (read as ``plan_from_item``
+                        # reads one stored before this was recorded).
+                        ":stopped": {"S": plan.inactive_since or updated_at},
                         ":one": {"N": "1"},
                         ":expected": {"N": str(expected_version)},
                     },

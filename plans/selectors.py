@@ -72,6 +72,6 @@ def irritation_rising(levels: list[int]) -> bool:
     window = IRRITATION_WINDOW_DAYS
     if len(levels) < 2 * window:
         return len(levels) >= 2 and levels[-1] - levels[0] >= 2 and levels[-1] >= 3
-    recent = sum(levels[-window:]) / window
-    before = sum(levels[-2 * window : -window]) / window
-    return recent - before >= IRRITATION_RISE_THRESHOLD
+    # Sums of whole levels, not means: 8/3 - 5/3 is 0.999... in floating point.
+    rise = sum(levels[-window:]) - sum(levels[-2 * window : -window])
+    return rise >= IRRITATION_RISE_THRESHOLD * window

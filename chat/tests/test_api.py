@@ -172,35 +172,57 @@ class TestMessages:
         user_id = user_id_of(auth_client)
         backdate(user_id, plan["plan_id"], created_at=days_ago(45))
         paused = auth_client.patch(url, {"status": "paused", "version": plan["version"]}).json()
-        backdate(user_id, plan["plan_id"], inactive_since=days_ago(35))  # followed 10 days
+        backdate(user_id, plan["plan_id"], inactive_since=days_ago(35))  # followed 11 days
         resumed = auth_client.patch(url, {"status": "active", "version": paused["version"]})
         assert resumed.status_code == 200, resumed.content
         session_id = start_session()["session_id"]
         reply = send(session_id, "Which week am I in?").json()["reply"]["content"]
         (told,) = [part for part in reply.split("\n\n") if part.startswith("Your active plan")]
-        assert "in week 2 of" in told  # day 11 followed; 46 days since it was made
+        assert "in week 2 of" in told  # day 12 followed; the 46th since it was made
 
     def test_the_reply_knows_the_plan_s_recent_check_ins_read_with_the_plan(
         self, auth_client, start_session, send
     ):
         plan = auth_client.post("/api/v1/plans", {}, format="json").json()
         user_id = user_id_of(auth_client)
-        backdate(user_id, plan["plan_id"], created_at=days_ago(30))
-        # Six days of check-ins, irritation rising; one from three weeks ago is not recent.
-        for day, irritation, done in [(21, 5, False), (5, 0, True), (4, 0, True), (3, 1, True)]:
+        backdate(user_id, plan["plan_id"], created_at=days_ago(40))
+        # Six days of check-ins, irritation rising; one from five weeks ago is not recent.
+        for day, irritation, done in [(33, 5, False), (5, 0, True), (4, 0, True), (3, 1, True)]:
             check_in(auth_client, plan["plan_id"], day, irritation, am_done=done)
         for day, irritation in [(2, 3), (1, 4), (0, 4)]:
             check_in(auth_client, plan["plan_id"], day, irritation, am_done=False)
         session_id = start_session()["session_id"]
         with measure_dynamodb() as usage:
             reply = send(session_id, "How is my plan going?").json()["reply"]["content"]
-        assert "In the last 14 days you checked in on 6 and did 9 of their 12 routines." in reply
+        assert "In the last 28 days you checked in on 6 days and did 9 of their 12 routines." in (
+            reply
+        )
         assert "Your irritation has been rising (latest 4/5)" in reply
         # The plan and those days' check-ins in one BatchGetItem (their keys are known),
         # after the one of the session, account and pointer; the one Query is the latest
         # scan's (a new session has no history to read).
         assert usage.calls_by_operation["BatchGetItem"] == 2
         assert usage.calls_by_operation["Query"] == 1, usage.calls_by_operation
+        # The plan's own adherence says the same of its irritation.
+        adherence = auth_client.get(f"/api/v1/plans/{plan['plan_id']}").json()["adherence"]
+        assert adherence["irritation_rising"] is True
+
+    def test_a_plan_taken_up_again_today_is_told_from_today_not_its_paused_days(
+        self, auth_client, start_session, send
+    ):
+        plan = auth_client.post("/api/v1/plans", {}, format="json").json()
+        url = f"/api/v1/plans/{plan['plan_id']}"
+        user_id = user_id_of(auth_client)
+        backdate(user_id, plan["plan_id"], created_at=days_ago(40))
+        check_in(auth_client, plan["plan_id"], 20, 1, am_done=True)  # during the pause
+        paused = auth_client.patch(url, {"status": "paused", "version": plan["version"]}).json()
+        backdate(user_id, plan["plan_id"], inactive_since=days_ago(30))
+        resumed = auth_client.patch(url, {"status": "active", "version": paused["version"]})
+        assert resumed.status_code == 200, resumed.content
+        session_id = start_session()["session_id"]
+        reply = send(session_id, "How is my plan going?").json()["reply"]["content"]
+        assert "You have not checked in yet today" in reply
+        assert "28 days" not in reply
 
     def test_a_red_flag_message_is_sent_to_a_dermatologist_or_urgent_care(
         self, start_session, send

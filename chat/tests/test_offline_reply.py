@@ -165,7 +165,9 @@ def followed(recent: CheckInsSummary) -> ChatContext:
 def test_the_plan_is_told_with_how_it_has_gone_lately():
     recent = CheckInsSummary(days=14, days_checked_in=9, routines_done=15, latest_irritation=1)
     answer = reply("How is my plan going?", followed(recent))
-    assert "In the last 14 days you checked in on 9 and did 15 of their 18 routines." in answer
+    assert "In the last 14 days you checked in on 9 days and did 15 of their 18 routines." in (
+        answer
+    )
     assert "Your irritation" not in answer
 
 
@@ -189,6 +191,18 @@ def test_rising_or_high_irritation_is_told_with_what_to_do(recent, said):
 def test_no_check_ins_lately_is_said_with_what_a_check_in_is_for():
     answer = reply("How is my plan going?", followed(CheckInsSummary(14, 0, 0)))
     assert "You have not checked in over the last 14 days" in answer
+
+
+@pytest.mark.parametrize(
+    "recent, said",
+    [
+        (CheckInsSummary(1, 0, 0), "You have not checked in yet today:"),
+        (CheckInsSummary(1, 1, 2), "Today you checked in on 1 day and did 2 of their 2 routines."),
+        (CheckInsSummary(3, 1, 1), "In the last 3 days you checked in on 1 day and did 1 of"),
+    ],
+)
+def test_a_plan_begun_or_taken_up_lately_is_told_in_its_own_days(recent, said):
+    assert said in reply("How is my plan going?", followed(recent))
 
 
 def test_without_data_it_says_so_and_offers_what_to_ask():

@@ -47,6 +47,18 @@ def resume(plan: Plan, day: str) -> Plan:
     )
 
 
+def paused_as_before(plan: Plan, day: str) -> None:
+    """Pause the plan as the code before these days were recorded wrote it: status and
+    updated_at changed, nothing else."""
+    get_client().update_item(
+        TableName=plans_table().name,
+        Key=plans_table().key(plan.user_id, plan.plan_id),
+        UpdateExpression="SET #status = :paused, updated_at = :then REMOVE inactive_days",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":paused": {"S": "paused"}, ":then": {"S": at(day)}},
+    )
+
+
 def test_a_new_plan_is_in_its_first_week_for_seven_days_then_its_second():
     plan = begun(new_user_id())
     assert plan.days_followed(date(2026, 6, 1)) == 1
@@ -56,19 +68,23 @@ def test_a_new_plan_is_in_its_first_week_for_seven_days_then_its_second():
 
 
 def test_a_month_paused_is_not_counted_and_the_plan_goes_on_from_its_week():
-    plan = pause(begun(new_user_id()), "2026-06-15")  # days 1-14 followed: week 2
+    plan = begun(new_user_id())
+    assert plan.days_followed(date(2026, 6, 15)) == 15
+    plan = pause(plan, "2026-06-15")  # followed that day too: days 1-15, week 3
     assert plan.status == "paused"
-    assert plan.current_week(date(2026, 7, 20)) == 2  # stays in the week it stopped in
+    assert plan.days_followed(date(2026, 6, 15)) == 15  # pausing takes no day back
+    assert plan.current_week(date(2026, 7, 20)) == 3  # stays in the week it stopped in
     assert plan.days_paused(date(2026, 7, 20)) == 35
-    resumed = resume(plan, "2026-07-15")  # 30 days paused
+    resumed = resume(plan, "2026-07-15")  # the 29 days between away
     assert resumed.status == "active" and resumed.inactive_since is None
-    assert resumed.inactive_days == 30
+    assert resumed.inactive_days == 29
+    assert resumed.active_since == at("2026-07-15")
     stored = plans_table().get(plan.user_id, plan.plan_id, consistent=True)
     assert stored == resumed
-    # 2026-07-21 is 50 days after it began, 20 of them followed: week 3, not week 8.
-    assert stored.days_followed(date(2026, 7, 21)) == 21
-    assert stored.current_week(date(2026, 7, 21)) == 3
-    assert stored.days_paused(date(2026, 7, 21)) == 30
+    # 2026-07-21 is the 51st day since it began, 22 of them followed: week 4, not week 8.
+    assert stored.days_followed(date(2026, 7, 21)) == 22
+    assert stored.current_week(date(2026, 7, 21)) == 4
+    assert stored.days_paused(date(2026, 7, 21)) == 29
 
 
 def test_pauses_over_months_add_up():
@@ -79,9 +95,9 @@ def test_pauses_over_months_add_up():
         ("2026-08-01", "2026-09-01"),  # 31 days
     ]:
         plan = resume(pause(plan, paused_on), resumed_on)
-    assert plan.inactive_days == 41
-    # 2026-11-30: 182 days since it began, 141 followed.
-    assert plan.days_followed(date(2026, 11, 30)) == 142
+    assert plan.inactive_days == 9 + 0 + 30  # the days between each pause and resume
+    # 2026-11-30 is the 183rd day since it began, 144 of them followed.
+    assert plan.days_followed(date(2026, 11, 30)) == 144
     assert plan.current_week(date(2026, 11, 30)) == 21
 
 
@@ -92,13 +108,14 @@ def test_a_plan_set_aside_for_another_counts_only_its_own_days():
     archived = plans_table().get(user_id, first.plan_id, consistent=True)
     assert archived.status == "archived"
     assert archived.inactive_since == at("2026-06-22")
-    assert archived.current_week(date(2026, 9, 1)) == 3  # 21 days followed
+    assert archived.days_followed(date(2026, 9, 1)) == 22  # to the day it was set aside
     back = resume(archived, "2026-07-06")
-    assert back.inactive_days == 14
-    assert back.current_week(date(2026, 7, 6)) == 4  # day 22
+    assert back.inactive_days == 13
+    assert back.days_followed(date(2026, 7, 6)) == 23
+    assert back.current_week(date(2026, 7, 6)) == 4
     second = plans_table().get(user_id, second.plan_id, consistent=True)
     assert second.status == "archived" and second.inactive_since == at("2026-07-06")
-    assert second.days_followed(date(2026, 12, 1)) == 14
+    assert second.days_followed(date(2026, 12, 1)) == 15
 
 
 def test_a_plan_paused_then_completed_stopped_when_it_was_paused():
@@ -111,26 +128,59 @@ def test_a_plan_paused_then_completed_stopped_when_it_was_paused():
         updated_at=at("2026-08-01"),
     )
     assert completed.inactive_since == at("2026-06-15")
-    assert completed.current_week(date(2026, 12, 1)) == 2
+    assert completed.days_followed(date(2026, 12, 1)) == 15
 
 
 def test_a_plan_stored_before_pauses_were_recorded_stopped_at_its_last_change():
     user_id = new_user_id()
     plan = begun(user_id)
-    # As such a plan was written: status and updated_at changed, nothing else.
-    get_client().update_item(
-        TableName=plans_table().name,
-        Key=plans_table().key(user_id, plan.plan_id),
-        UpdateExpression="SET #status = :paused, updated_at = :then REMOVE inactive_days",
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues={":paused": {"S": "paused"}, ":then": {"S": at("2026-06-29")}},
-    )
+    paused_as_before(plan, "2026-06-29")
     stored = plans_table().get(user_id, plan.plan_id, consistent=True)
     assert stored.inactive_since == at("2026-06-29") and stored.inactive_days == 0
-    assert stored.current_week(date(2026, 10, 1)) == 4  # 28 days followed
+    assert stored.days_followed(date(2026, 10, 1)) == 29
     resumed = resume(stored, "2026-07-09")
-    assert resumed.inactive_days == 10
-    assert resumed.current_week(date(2026, 7, 9)) == 5  # day 29
+    assert resumed.inactive_days == 9
+    assert resumed.days_followed(date(2026, 7, 9)) == 30
+    assert resumed.current_week(date(2026, 7, 9)) == 5
+
+
+def test_a_plan_stored_before_pauses_were_recorded_keeps_when_it_stopped_when_completed():
+    user_id = new_user_id()
+    plan = begun(user_id)
+    paused_as_before(plan, "2026-06-29")
+    stored = plans_table().get(user_id, plan.plan_id, consistent=True)
+    completed = plans_table().set_status(
+        user_id,
+        plan.plan_id,
+        status="completed",
+        expected_version=stored.version,
+        updated_at=at("2026-09-01"),
+    )
+    assert completed.inactive_since == at("2026-06-29")  # not the day it was completed
+    assert completed.days_followed(date(2026, 12, 1)) == 29
+
+
+@pytest.mark.parametrize("pause_on, resume_on", [(0, 0), (0, 1), (3, 4), (3, 40), (10, 11)])
+def test_days_followed_and_days_paused_add_up_to_the_days_since_it_began(pause_on, resume_on):
+    began = date(2026, 6, 1)
+    plan = begun(new_user_id())
+
+    def day(offset: int) -> str:
+        return date.fromordinal(began.toordinal() + offset).isoformat()
+
+    def days_since_it_began(offset: int) -> int:
+        return offset + 1
+
+    for offset in sorted({pause_on, pause_on + 1, resume_on, resume_on + 3}):
+        today = date.fromisoformat(day(offset))
+        if offset == pause_on:
+            before = plan.days_followed(today)
+            plan = pause(plan, day(pause_on))
+            assert plan.days_followed(today) == before  # no day taken back
+        if offset == resume_on:
+            plan = resume(plan, day(resume_on))
+        total = plan.days_followed(today) + plan.days_paused(today)
+        assert total == days_since_it_began(offset), (offset, plan)
 
 
 def test_a_resume_at_a_stale_version_is_refused_and_changes_nothing():

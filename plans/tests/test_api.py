@@ -226,9 +226,10 @@ class TestStatus:
         paused = auth_client.patch(url, {"status": "paused", "version": plan["version"]}).json()
         backdate(user_id, plan["plan_id"], inactive_since=days_ago(30))  # a month ago
         paused = auth_client.get(url).json()
+        # Followed to the day it stopped (31 days), the 30 days since not.
         assert (paused["current_week"], paused["days_followed"], paused["days_paused"]) == (
             5,
-            30,
+            31,
             30,
         )
         resumed = auth_client.patch(url, {"status": "active", "version": paused["version"]})
@@ -238,9 +239,9 @@ class TestStatus:
             auth_client.get(url).json(),
             auth_client.get(PLANS).json()["items"][0],
         ):
-            assert shown["current_week"] == 5  # day 31 followed, not week 9 of the calendar
-            assert shown["days_followed"] == 31
-            assert shown["days_paused"] == 30
+            assert shown["current_week"] == 5  # day 32 followed, not week 9 of the calendar
+            assert shown["days_followed"] == 32
+            assert shown["days_paused"] == 29  # today is followed again
 
     @pytest.mark.parametrize(
         "body",
@@ -387,6 +388,19 @@ class TestCheckIns:
         adherence = auth_client.get(f"{PLANS}/active").json()["adherence"]
         assert adherence["irritation_rising"] is True
         assert adherence["latest_irritation"] == 4
+
+    @pytest.mark.parametrize(
+        "levels", [[1, 2, 2, 3, 3, 2], [0, 1, 1, 1, 2, 2], [2, 2, 3, 3, 3, 4], [1, 1, 1, 2, 2, 2]]
+    )
+    def test_a_rise_of_exactly_one_level_on_average_is_rising(self, auth_client, levels):
+        # 8/3 - 5/3 is 0.999... in floating point: the rise is counted in whole levels.
+        plan = auth_client.post(PLANS, {}).json()
+        url = f"{PLANS}/{plan['plan_id']}/check-ins"
+        for days, level in zip(range(5, -1, -1), levels, strict=True):
+            day = {"date": days_ago(days), "am_done": True, "pm_done": True, "irritation": level}
+            assert auth_client.post(url, day).status_code == 201
+        adherence = auth_client.get(f"{PLANS}/{plan['plan_id']}").json()["adherence"]
+        assert adherence["irritation_rising"] is True
 
     def test_days_months_before_the_latest_are_not_compared_with_it(self, auth_client):
         plan = auth_client.post(PLANS, {}).json()
