@@ -13,7 +13,7 @@ normalised (trimmed, lower-cased) before anything else sees them. Emails are sen
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
@@ -73,22 +73,35 @@ Parameters = ParamSpec("Parameters")
 Result = TypeVar("Result")
 
 
-def checks_passwords(use_case: Callable[Parameters, Result]) -> Callable[Parameters, Result]:
-    """Run a use case that checks or sets a password in a place of the worker's password
-    line (``dermalens_site.concurrency``): when the line is full it is
-    ``PasswordChecksBusy`` (503) at once, before any attempt is counted against the
-    account, rather than a wait longer than the client's."""
+@contextlib.contextmanager
+def password_place(*, trusted: bool = False) -> Iterator[None]:
+    """The block in a place of the worker's password line (``dermalens_site.concurrency``):
+    when the line is full it is ``PasswordChecksBusy`` (503) at once, before any attempt
+    is counted against the account, rather than a wait longer than the client's.
+    ``trusted``: the account's own request, which may take the places kept for those."""
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(password_work_place(trusted=trusted))
+        except Overloaded as err:
+            raise PasswordChecksBusy(details={"reason": "busy"}) from err
+        yield
 
-    @functools.wraps(use_case)
-    def in_line(*args: Parameters.args, **kwargs: Parameters.kwargs) -> Result:
-        with contextlib.ExitStack() as held:
-            try:
-                held.enter_context(password_work_place())
-            except Overloaded as err:
-                raise PasswordChecksBusy(details={"reason": "busy"}) from err
-            return use_case(*args, **kwargs)
 
-    return in_line
+def checks_passwords(
+    *, trusted: bool
+) -> Callable[[Callable[Parameters, Result]], Callable[Parameters, Result]]:
+    """Run a use case that checks or sets a password in a place of the password line;
+    ``trusted`` for a signed-in account's own use cases."""
+
+    def in_line_of(use_case: Callable[Parameters, Result]) -> Callable[Parameters, Result]:
+        @functools.wraps(use_case)
+        def in_line(*args: Parameters.args, **kwargs: Parameters.kwargs) -> Result:
+            with password_place(trusted=trusted):
+                return use_case(*args, **kwargs)
+
+        return in_line
+
+    return in_line_of
 
 
 class InvalidRefreshToken(AuthenticationError):
@@ -144,7 +157,7 @@ def check_new_password(password: str, *, user: Any = None, field: str = "passwor
         raise serializers.ValidationError({field: list(err.messages)}) from err
 
 
-@checks_passwords
+@checks_passwords(trusted=False)
 def register_user(*, email: str, password: str, full_name: str) -> tuple[User, TokenPair]:
     email = normalize_email(email)
     timestamp = now_iso()
@@ -167,7 +180,6 @@ def register_user(*, email: str, password: str, full_name: str) -> tuple[User, T
     return user, issue_tokens(user)
 
 
-@checks_passwords
 def log_in(*, email: str, password: str, device_token: str | None = None) -> tuple[User, TokenPair]:
     """Unknown email and wrong password fail alike, in about the same time.
 
@@ -182,17 +194,19 @@ def log_in(*, email: str, password: str, device_token: str | None = None) -> tup
     device = device_of(device_token)
     # Without a device token nothing is read before the attempt is counted.
     user = _registered_with(email) if device is not None else None
-    subject = device.lockout_subject if device and device.belongs_to(user) else email
-    claim_attempt(policy=policy, subject=subject)
-    if device is None:
-        user = _registered_with(email)
-    if user is None:
-        # Hash anyway, so the response time does not tell whether the email exists.
-        make_password(password)
-        raise InvalidCredentials()
-    right = check_password(password, user.password_hash, setter=rehashed(user))
-    if not right or not user.is_active:
-        raise InvalidCredentials()
+    own_device = device is not None and device.belongs_to(user)
+    subject = device.lockout_subject if device and own_device else email
+    with password_place(trusted=own_device):
+        claim_attempt(policy=policy, subject=subject)
+        if device is None:
+            user = _registered_with(email)
+        if user is None:
+            # Hash anyway, so the response time does not tell whether the email exists.
+            make_password(password)
+            raise InvalidCredentials()
+        right = check_password(password, user.password_hash, setter=rehashed(user))
+        if not right or not user.is_active:
+            raise InvalidCredentials()
     forget_attempts(policy=policy, subject=email)
     if subject != email:
         forget_attempts(policy=policy, subject=subject)
@@ -262,7 +276,7 @@ def log_out(*, user_id: str, refresh: str) -> None:
     )
 
 
-@checks_passwords
+@checks_passwords(trusted=True)  # signed in
 def change_password(
     *, user: User, current_password: str, new_password: str
 ) -> tuple[User, TokenPair]:
@@ -282,7 +296,7 @@ def change_password(
     return updated, issue_tokens(updated)
 
 
-@checks_passwords
+@checks_passwords(trusted=True)  # signed in
 def confirm_password(
     user: User, password: str, *, field: str = "password", wrong: str = "The password is incorrect."
 ) -> None:
@@ -366,7 +380,7 @@ def check_password_reset_token(*, token: str) -> User:
     return user
 
 
-@checks_passwords
+@checks_passwords(trusted=False)
 def reset_password(*, token: str, new_password: str) -> tuple[User, TokenPair]:
     """Set the password a reset link allows; every session ends; a fresh pair is returned.
 

@@ -14,8 +14,9 @@ after the call began: a request waiting on Gemini is answered (a 503) before the
 balancer gives up on it (60 s), never left to its 504. Any other refusal (400
 INVALID_ARGUMENT, 403, 404 NOT_FOUND for a retired model: not retried), and any answer
 that is blocked or is not JSON, becomes ``AnalysisFailed`` with its reason code; a 400
-that says the photo cannot be read is ``unreadable_image``, a warning rather than an
-error for someone to fix. The
+that says the photo is not valid is ``unreadable_image``, and one that says Gemini could
+not process it (and to retry) ``provider_unavailable``: warnings, not errors for someone
+to fix. The
 provider's own error message goes to the log, never to a client; the image, the prompt
 and the API key are never logged.
 
@@ -296,6 +297,10 @@ class GeminiClient:
             if err.code == 400 and IMAGE_REFUSED.search(provider_message):
                 # The photo, not our request: a user's matter, not an operator's.
                 reason = "unreadable_image"
+            elif err.code == 400 and IMAGE_NOT_PROCESSED.search(provider_message):
+                # Gemini's own trouble with a photo we decoded and re-encoded ourselves
+                # ("Please retry"): not the person's photo, nor our configuration.
+                reason = "provider_unavailable"
             message = f"Gemini answered {err.code} {err.status}: {provider_message}"
             # A refusal is our request, model name or key gone wrong: someone must act.
             level = logging.ERROR if reason == "provider_rejected" else logging.WARNING
@@ -471,9 +476,11 @@ def retry_delay_seconds(err: errors.APIError) -> float | None:
     return None
 
 
-# What Gemini says (400 INVALID_ARGUMENT) of an image it cannot read: "Unable to process
-# input image. Please retry or report in ...", "Provided image is not valid."
-IMAGE_REFUSED = re.compile(r"process input image|image is not valid", re.IGNORECASE)
+# What Gemini says (400 INVALID_ARGUMENT) of an image it will not read ("Provided image is
+# not valid."), and of one it failed to ("Unable to process input image. Please retry or
+# report in ...", reported as passing on its side).
+IMAGE_REFUSED = re.compile(r"image is not valid", re.IGNORECASE)
+IMAGE_NOT_PROCESSED = re.compile(r"unable to process input image", re.IGNORECASE)
 
 
 def _reason_for_status(status_code: int | None) -> str:

@@ -30,7 +30,9 @@ long after its client gave up, and every sign-in waits as long. So the requests 
 check or set a password first take a place in the worker's password line
 (``password_work_place``, ``PASSWORD_REQUESTS_PER_WORKER`` places: a few seconds of
 hashing); one more is turned away at once (``Overloaded``: a 503 with ``Retry-After``),
-before anything is counted against its account.
+before anything is counted against its account. A few of the places are kept for the
+account's own requests (signed in, or a sign-in from a device the account signed in
+on), which strangers cannot make.
 
 Outside a gevent worker (tests, ``manage.py`` commands, the analysis worker, gthread)
 the function is simply called: threads there are real already.
@@ -187,28 +189,31 @@ class Overloaded(Exception):
 class WaitingLine:
     """At most ``places`` requests at once wait for (or do) one kind of work in a worker;
     one more is turned away at once rather than left waiting longer than its client
-    will. A request in line already keeps its place in a nested use (a password change
-    confirms the current password first).
+    will. The last ``reserved`` places are for ``trusted`` requests only (the account's
+    own: signed in, or from a device it signed in on), so that strangers who fill the
+    line do not keep out the owner. A request in line already keeps its place in a
+    nested use (a password change confirms the current password first).
 
-        line = WaitingLine(40)
-        with line.place():     # or Overloaded, before the block runs
+        line = WaitingLine(48, reserved=12)
+        with line.place(trusted=False):   # or Overloaded, before the block runs
             check_password()
     """
 
-    def __init__(self, places: int) -> None:
-        if places < 1:
-            raise ValueError("a waiting line needs at least one place")
+    def __init__(self, places: int, *, reserved: int = 0) -> None:
+        if places < 1 or not 0 <= reserved < places:
+            raise ValueError("a waiting line needs a place, and fewer reserved than all")
         self.places = places
+        self.reserved = reserved
         self.taken = 0
         self._held: ContextVar[bool] = ContextVar(f"dermalens_line_{id(self)}", default=False)
 
     @contextlib.contextmanager
-    def place(self) -> Iterator[None]:
+    def place(self, *, trusted: bool = False) -> Iterator[None]:
         if self._held.get():
             yield
             return
         # Greenlets of one thread: nothing runs between the test and the count.
-        if self.taken >= self.places:
+        if self.taken >= (self.places if trusted else self.places - self.reserved):
             raise Overloaded()
         self.taken += 1
         held = self._held.set(True)
@@ -227,17 +232,20 @@ def password_line() -> WaitingLine | None:
 
     if not cooperative():
         return None
-    return WaitingLine(settings.PASSWORD_REQUESTS_PER_WORKER)
+    return WaitingLine(
+        settings.PASSWORD_REQUESTS_PER_WORKER,
+        reserved=settings.PASSWORD_REQUESTS_RESERVED_PER_WORKER,
+    )
 
 
 @contextlib.contextmanager
-def password_work_place() -> Iterator[None]:
+def password_work_place(*, trusted: bool = False) -> Iterator[None]:
     """The block in a place of the password line (``Overloaded`` when it is full)."""
     line = password_line()
     if line is None:
         yield
         return
-    with line.place():
+    with line.place(trusted=trusted):
         yield
 
 

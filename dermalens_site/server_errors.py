@@ -105,7 +105,12 @@ def error_answer(status: int, reason: str, code: str, message: str) -> bytes:
         f"HTTP/1.1 {status} {reason}\r\n"
         "Connection: close\r\n"
         "Content-Type: application/json\r\n"
+        # The headers every answer of the app has (SecurityMiddleware, X-Frame-Options);
+        # HSTS is left to the app's answers, which know whether it is on.
         "X-Content-Type-Options: nosniff\r\n"
+        "X-Frame-Options: DENY\r\n"
+        "Referrer-Policy: same-origin\r\n"
+        "Cross-Origin-Opener-Policy: same-origin\r\n"
         f"Content-Length: {len(body)}\r\n"
         "\r\n"
     )

@@ -63,12 +63,12 @@ MIDDLEWARE = [
     "dermalens_site.middleware.RequestLogMiddleware",
     # Before the size limit, so that its refusals carry the security headers too.
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "dermalens_site.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "dermalens_site.middleware.AIWorkSlotMiddleware",
 ]
 
@@ -261,9 +261,15 @@ AI_DYNAMODB_CALLS_AFTER_ANSWER_PER_WORKER = env.int(
 PHOTO_WORK_SLOTS_PER_WORKER = env.int("PHOTO_WORK_SLOTS_PER_WORKER", default=1)
 # Requests that check or set a password (sign-in, registration, a password change, a
 # reset, a confirmation) in line at once per worker: its one password thread takes
-# about 0.2 s a hash, so 40 is a wait of 8-10 s at most; one more gets a 503 with
+# about 0.2 s a hash, so 48 is a wait of about 10 s at most; one more gets a 503 with
 # Retry-After at once, before an attempt is counted (dermalens_site.concurrency).
-PASSWORD_REQUESTS_PER_WORKER = env.int("PASSWORD_REQUESTS_PER_WORKER", default=40)
+PASSWORD_REQUESTS_PER_WORKER = env.int("PASSWORD_REQUESTS_PER_WORKER", default=48)
+# Of those, the places only an account's own requests may take (signed in, or a sign-in
+# with the device token of a device it signed in on): strangers who fill the rest, from
+# a few addresses each within its limits, do not keep the owner out.
+PASSWORD_REQUESTS_RESERVED_PER_WORKER = env.int(
+    "PASSWORD_REQUESTS_RESERVED_PER_WORKER", default=PASSWORD_REQUESTS_PER_WORKER // 4
+)
 # Each photo slot has a child process of the worker for the photo's CPU work
 # (dermalens_site.photo_processes), at this much lower a priority (nice, 0-19): the
 # worker's requests go first when the cores are full. A photo that takes its process
@@ -288,12 +294,14 @@ if (
     )
     < 1
     or DAILY_STATS_WRITE_SECONDS < 0
+    or not 0 <= PASSWORD_REQUESTS_RESERVED_PER_WORKER < PASSWORD_REQUESTS_PER_WORKER
 ):
     raise ImproperlyConfigured(
         "AI_WORK_SLOTS_PER_WORKER, AI_DYNAMODB_CALLS_PER_WORKER, "
         "AI_DYNAMODB_CALLS_AFTER_ANSWER_PER_WORKER, PHOTO_WORK_SLOTS_PER_WORKER, "
-        "PASSWORD_REQUESTS_PER_WORKER and JOBS_WORKER_THREADS must be at least 1, and "
-        "DAILY_STATS_WRITE_SECONDS at least 0."
+        "PASSWORD_REQUESTS_PER_WORKER and JOBS_WORKER_THREADS must be at least 1, "
+        "DAILY_STATS_WRITE_SECONDS at least 0, and PASSWORD_REQUESTS_RESERVED_PER_WORKER "
+        "from 0 to fewer than PASSWORD_REQUESTS_PER_WORKER."
     )
 
 # --- Scans and images ---------------------------------------------------------------

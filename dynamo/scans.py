@@ -35,6 +35,12 @@ class IdempotencyKeyReused(ConditionFailed):
     default_message = "This Idempotency-Key was used for an upload of something else."
 
 
+class IdempotentScanGone(ConditionFailed):
+    """The key's first upload was stored, and its scan has been deleted since."""
+
+    default_message = "The upload sent with this Idempotency-Key was deleted since."
+
+
 class ClaimRefused(ConditionFailed):
     """A scan an analysis worker may not have; ``reason`` says why: ``scan_gone``,
     ``already_done`` (not waiting for an analysis) or ``busy`` (a live worker holds it)."""
@@ -182,7 +188,7 @@ class ScansTable(Table):
     ) -> Scan | None:
         """The scan first uploaded with this key, if any; ``IdempotencyKeyReused`` when
         that upload's digest differs from ``request_digest`` (a claim stored without
-        one matches any)."""
+        one matches any), ``IdempotentScanGone`` when its scan was deleted since."""
         claim = self.call_client(
             "get_item",
             TableName=USERS.name,
@@ -194,7 +200,10 @@ class ScansTable(Table):
         stored_digest = claim.get("request_digest")
         if request_digest and stored_digest and stored_digest["S"] != request_digest:
             raise IdempotencyKeyReused()
-        return self.get(user_id, claim["scan_id"]["S"], consistent=True)
+        scan = self.get(user_id, claim["scan_id"]["S"], consistent=True)
+        if scan is None:
+            raise IdempotentScanGone()
+        return scan
 
     def update(
         self,

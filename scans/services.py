@@ -43,6 +43,7 @@ from dynamo.scans import (
     ClaimRefused,
     IdempotencyKeyReused,
     IdempotencyKeyUsed,
+    IdempotentScanGone,
     Scan,
     scans_table,
 )
@@ -79,6 +80,14 @@ class UploadKeyReused(ApplicationError):
     default_message = (
         "This Idempotency-Key was sent with another upload (another photo, area or notes); "
         "a new upload needs a new key."
+    )
+
+
+class UploadKeyScanDeleted(Conflict):
+    default_code = "idempotency_key_scan_deleted"
+    default_message = (
+        "The upload first sent with this Idempotency-Key was stored and has been deleted "
+        "since; a new upload needs a new key."
     )
 
 
@@ -188,6 +197,8 @@ def find_keyed_upload(user_id: str, idempotency_key: str, digest: str | None) ->
         )
     except IdempotencyKeyReused as err:
         raise UploadKeyReused() from err
+    except IdempotentScanGone as err:
+        raise UploadKeyScanDeleted() from err
 
 
 def store_files(files: dict[str, bytes]) -> None:

@@ -91,6 +91,11 @@ class ScanViewSet(viewsets.ViewSet):
             200: OpenApiResponse(ScanDetailSerializer, description="A replayed upload."),
             413: ErrorSerializer,
             415: ErrorSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="`idempotency_key_scan_deleted`: the upload first sent with the "
+                "Idempotency-Key was deleted since.",
+            ),
             422: OpenApiResponse(
                 ErrorSerializer,
                 description="`idempotency_key_reused`: the Idempotency-Key came with another "

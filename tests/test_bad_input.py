@@ -211,6 +211,7 @@ def test_a_ten_megabyte_body_is_refused_with_413_before_it_is_parsed():
     # A refusal carries the headers every other answer does.
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
 
 
 def test_an_unknown_path_is_a_json_404():

@@ -398,6 +398,8 @@ def test_a_request_the_server_refuses_gets_the_api_s_error_shape(
     assert status_line.split(" ", 2)[1] == str(status), head
     assert headers["Content-Type"] == "application/json"
     assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
     assert int(headers["Content-Length"]) == len(body)
     error = json.loads(body)["error"]
     assert error["code"] == code and error["message"] and error["details"] == {}

@@ -155,6 +155,17 @@ class TestUpload:
         retry = send(face_jpeg, area="left_cheek", notes="morning")
         assert (retry.status_code, retry.json()["scan_id"]) == (200, first.json()["scan_id"])
 
+    def test_a_retry_after_its_scan_was_deleted_says_so_and_stores_nothing(
+        self, auth_client, face_jpeg
+    ):
+        first = upload_with_key(auth_client, face_jpeg, "upload-deleted-later")
+        assert first.status_code == 201, first.content
+        assert auth_client.delete(f"{SCANS}/{first.json()['scan_id']}").status_code == 204
+        retry = upload_with_key(auth_client, face_jpeg, "upload-deleted-later")
+        assert retry.status_code == 409, retry.content
+        assert retry.json()["error"]["code"] == "idempotency_key_scan_deleted"
+        assert auth_client.get(SCANS).json()["items"] == []
+
     def test_a_retry_of_the_day_s_last_analysed_upload_is_that_upload_not_one_past_the_quota(
         self, auth_client, face_jpeg, settings
     ):
