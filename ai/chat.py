@@ -259,6 +259,7 @@ class ChatContext:
     pregnant_or_breastfeeding: bool | None = None
     analysis: AnalysisSummary | None = None
     plan: PlanSummary | None = None
+    plans_not_active: int = 0  # their plans paused, completed or set aside for another
 
     def to_data(self) -> dict[str, Any]:
         """Plain JSON-ready data, grouped as the model reads it."""
@@ -277,6 +278,7 @@ class ChatContext:
             },
             "latest_analysis": data["analysis"],
             "active_plan": data["plan"],
+            "plans_not_active": self.plans_not_active,
         }
 
 
@@ -577,7 +579,11 @@ def offline_reply(context: ChatContext, history: Sequence[ChatTurn], message: st
     guidance = _guidance(context, message)
     paragraphs += guidance or [WHAT_TO_ASK]
     paragraphs.append(_analysis_paragraph(context.analysis))
-    plan = _plan_paragraph(context.plan, asked=bool(ASKS_ABOUT_PLAN.search(message)))
+    plan = _plan_paragraph(
+        context.plan,
+        asked=bool(ASKS_ABOUT_PLAN.search(message)),
+        plans_not_active=context.plans_not_active,
+    )
     if plan:
         paragraphs.append(plan)
     paragraphs += _profile_cautions(context, message)
@@ -637,9 +643,19 @@ def _analysis_paragraph(analysis: AnalysisSummary | None) -> str:
     )
 
 
-def _plan_paragraph(plan: PlanSummary | None, *, asked: bool) -> str | None:
+def _plan_paragraph(
+    plan: PlanSummary | None, *, asked: bool, plans_not_active: int = 0
+) -> str | None:
     if plan is None:
-        return "You have no active plan yet; you can build one from a scan." if asked else None
+        if not asked:
+            return None
+        if plans_not_active:
+            return (
+                "You have no active plan now: yours is paused or done. You can take it up "
+                "again from your plans, where it goes on from the week it stopped in, or "
+                "build a new one from a scan."
+            )
+        return "You have no active plan yet; you can build one from a scan."
     routines = []
     for label, steps in (("Morning", plan.begun(plan.am)), ("Evening", plan.begun(plan.pm))):
         if steps:

@@ -1,13 +1,14 @@
 """Chat reads: sessions, a session's messages, and what the assistant may know of a person.
 
     page = list_sessions(user_id=u, limit=20, cursor=None)
-    session, user, plan, check_ins = exchange_reads(user=user, session_id=s)
-    context = context_of(user, plan, check_ins)
+    reads = exchange_reads(user=user, session_id=s)
+    context = context_of(reads.user, reads.plan, reads.check_ins, plans_kept=reads.plans_kept)
 
 Everything is read from the caller's own partitions; the user id comes from the token.
 """
 
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 
@@ -16,7 +17,7 @@ from dynamo.base import Page, get_many
 from dynamo.chat import ChatMessage, ChatSession, chat_table, open_session
 from dynamo.errors import AccountClosed
 from dynamo.plans import CheckIn, Plan, plans_table
-from dynamo.users import User, stored_user, users_table
+from dynamo.users import User, activity_key, stored_user, users_table
 from plans.selectors import IRRITATION_SPAN_DAYS, irritation_rising
 from plans.services import CHECK_IN_DAYS_AHEAD
 from scans.selectors import latest_completed_scan
@@ -62,36 +63,45 @@ def as_turns(messages: list[ChatMessage]) -> list[ChatTurn]:
     return [ChatTurn(role=m.role, content=m.content) for m in messages]
 
 
-def exchange_reads(
-    *, user: User, session_id: str
-) -> tuple[ChatSession | None, User, Plan | None, list[CheckIn]]:
+class ExchangeReads(NamedTuple):
+    session: ChatSession | None
+    user: User
+    plan: Plan | None
+    check_ins: list[CheckIn]
+    plans_kept: int  # the account's plans, active or not (its activity counts)
+
+
+def exchange_reads(*, user: User, session_id: str) -> ExchangeReads:
     """What sending a message reads first, strongly consistent: the session (None when it
     is not there or being deleted), the account as stored (``AccountClosed`` once it is
     gone or being erased, as ``as_stored``), the active plan and its check-ins of the
-    latest RECENT_CHECK_IN_DAYS.
+    latest RECENT_CHECK_IN_DAYS, and how many plans the account has (so that a paused
+    plan is not taken for none).
 
-    One BatchGetItem reads the session, the account and the active-plan pointer, and
-    another the plan it names, if any, with those days' check-ins (their keys are the
-    plan and the day).
+    One BatchGetItem reads the session, the account, its activity counts and the
+    active-plan pointer, and another the plan it names, if any, with those days'
+    check-ins (their keys are the plan and the day).
     """
-    session_item, user_item, pointer = get_many(
+    session_item, user_item, activity, pointer = get_many(
         [
             (chat_table(), chat_table().session_item_key(user.user_id, session_id)),
             (users_table(), users_table().user_key(user.user_id)),
+            (users_table(), activity_key(user.user_id)),
             (plans_table(), plans_table().active_pointer_key(user.user_id)),
         ],
         consistent=True,
     )
+    plans_kept = int(activity["plans"]["N"]) if activity and "plans" in activity else 0
     stored = stored_user(user_item)
     if stored is None or stored.erasure_started_at is not None:
         raise AccountClosed()
     session = open_session(session_item)
     if session is None:
-        return None, stored, None, []
+        return ExchangeReads(None, stored, None, [], plans_kept)
     plan, check_ins = plans_table().get_active_with_check_ins(
         user.user_id, pointer, recent_days(utc_today())
     )
-    return session, stored, plan, check_ins
+    return ExchangeReads(session, stored, plan, check_ins, plans_kept)
 
 
 def utc_today() -> date:
@@ -124,7 +134,11 @@ def check_ins_summary(plan: Plan, check_ins: list[CheckIn], today: date) -> Chec
 
 
 def context_of(
-    user: User, plan: Plan | None, check_ins: list[CheckIn] | None = None
+    user: User,
+    plan: Plan | None,
+    check_ins: list[CheckIn] | None = None,
+    *,
+    plans_kept: int = 0,
 ) -> ChatContext:
     """What the assistant may know of a person (read as stored, ``exchange_reads``): the
     profile (never name or email), the latest completed analysis and the active plan."""
@@ -154,4 +168,5 @@ def context_of(
             if plan is not None
             else None
         ),
+        plans_not_active=max(0, plans_kept - (1 if plan is not None else 0)),
     )

@@ -217,14 +217,16 @@ def prepare_exchange(
 ) -> tuple[ChatMessage, ChatContext, list[ChatTurn]]:
     """Check the session, count the reply, store the message; the provider's input.
 
-    Three to five DynamoDB calls: one BatchGetItem for the session, the account and the
-    active-plan pointer (and a GetItem for the plan it names), a Query for the recent
+    Three to five DynamoDB calls: one BatchGetItem for the session, the account, its
+    activity counts and the active-plan pointer (and another for the plan it names with
+    its recent check-ins), a Query for the recent
     messages (none for a session's first message: its item counts none), one for the
     latest analysis, and one transaction that stores the message, touches the session
     and counts the reply against the day's allowance, so a refusal (404, 429) stores
     and counts nothing.
     """
-    session, stored, plan, check_ins = selectors.exchange_reads(user=user, session_id=session_id)
+    reads = selectors.exchange_reads(user=user, session_id=session_id)
+    session, stored, plan = reads.session, reads.user, reads.plan
     if session is None:
         raise ChatSessionNotFound()
     recent = (
@@ -244,7 +246,7 @@ def prepare_exchange(
             content=content,
             counting=reply_quota_update(user.user_id),
         )
-    context = selectors.context_of(stored, plan, check_ins)
+    context = selectors.context_of(stored, plan, reads.check_ins, plans_kept=reads.plans_kept)
     return message, context, selectors.as_turns(recent)
 
 

@@ -224,6 +224,20 @@ class TestMessages:
         assert "You have not checked in yet today" in reply
         assert "28 days" not in reply
 
+    def test_a_paused_plan_is_not_taken_for_none(self, auth_client, start_session, send):
+        session_id = start_session()["session_id"]
+        before = send(session_id, "What is my plan?").json()["reply"]["content"]
+        assert "You have no active plan yet" in before
+        plan = auth_client.post("/api/v1/plans", {}, format="json").json()
+        url = f"/api/v1/plans/{plan['plan_id']}"
+        paused_plan = auth_client.patch(url, {"status": "paused", "version": plan["version"]})
+        assert paused_plan.status_code == 200, paused_plan.content
+        with measure_dynamodb() as usage:
+            paused = send(session_id, "How is my plan going?").json()["reply"]["content"]
+        assert "You have no active plan now: yours is paused or done" in paused
+        assert "take it up again" in paused
+        assert usage.calls_by_operation["BatchGetItem"] == 1  # its counts came with the rest
+
     def test_a_red_flag_message_is_sent_to_a_dermatologist_or_urgent_care(
         self, start_session, send
     ):
