@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -37,7 +37,7 @@ from accounts.lockouts import (
 )
 from accounts.mail import render_account_email, send_account_email
 from accounts.tokens import VERSION_CLAIM, TokenPair, issue_tokens, read_refresh_token
-from dermalens_site.concurrency import Overloaded, password_work_place
+from dermalens_site.concurrency import Overloaded, Parameters, Result, password_work_place
 from dermalens_site.errors import (
     ApplicationError,
     AuthenticationError,
@@ -67,10 +67,6 @@ class PasswordChecksBusy(ServiceUnavailable):
         "in a few seconds."
     )
     retry_after_seconds = 5
-
-
-Parameters = ParamSpec("Parameters")
-Result = TypeVar("Result")
 
 
 @contextlib.contextmanager

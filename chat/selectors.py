@@ -7,7 +7,7 @@
 Everything is read from the caller's own partitions; the user id comes from the token.
 """
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import NamedTuple
 
 from django.conf import settings
@@ -16,9 +16,9 @@ from ai.chat import AnalysisSummary, ChatContext, ChatTurn, CheckInsSummary, Pla
 from dynamo.base import Page, get_many
 from dynamo.chat import ChatMessage, ChatSession, chat_table, open_session
 from dynamo.errors import AccountClosed
-from dynamo.plans import CheckIn, Plan, plans_table
+from dynamo.plans import CheckIn, Plan, plans_table, utc_today
 from dynamo.users import User, activity_key, stored_user, users_table
-from plans.selectors import IRRITATION_SPAN_DAYS, irritation_rising
+from plans.selectors import IRRITATION_SPAN_DAYS, adherence_of
 from plans.services import CHECK_IN_DAYS_AHEAD
 from scans.selectors import latest_completed_scan
 
@@ -104,10 +104,6 @@ def exchange_reads(*, user: User, session_id: str) -> ExchangeReads:
     return ExchangeReads(session, stored, plan, check_ins, plans_kept)
 
 
-def utc_today() -> date:
-    return datetime.now(UTC).date()
-
-
 def recent_days(today: date) -> list[str]:
     """The days of the latest RECENT_CHECK_IN_DAYS, and those a check-in may be ahead."""
     first = today - timedelta(days=RECENT_CHECK_IN_DAYS - 1)
@@ -120,16 +116,15 @@ def check_ins_summary(plan: Plan, check_ins: list[CheckIn], today: date) -> Chec
     taken up (created, or made active again after a pause) if that is later: days
     during a pause or before the plan say nothing of how it goes."""
     first = max(today - timedelta(days=RECENT_CHECK_IN_DAYS - 1), plan.followed_since())
-    ordered = sorted(
-        (c for c in check_ins if date.fromisoformat(c.date) >= first), key=lambda c: c.date
-    )
+    # Judged as the plan's own adherence is, over these days' check-ins.
+    adherence = adherence_of([c for c in check_ins if date.fromisoformat(c.date) >= first])
     return CheckInsSummary(
         # A check-in may be dated tomorrow (the person's today, ahead of UTC).
-        days=max((today - first).days + 1, len(ordered)),
-        days_checked_in=len(ordered),
-        routines_done=sum(int(c.am_done) + int(c.pm_done) for c in ordered),
-        latest_irritation=ordered[-1].irritation if ordered else None,
-        irritation_rising=irritation_rising([c.irritation for c in ordered]),
+        days=max((today - first).days + 1, adherence.check_ins),
+        days_checked_in=adherence.check_ins,
+        routines_done=adherence.routines_done,
+        latest_irritation=adherence.latest_irritation,
+        irritation_rising=adherence.irritation_rising,
     )
 
 

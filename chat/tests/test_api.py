@@ -168,13 +168,7 @@ class TestMessages:
         self, auth_client, start_session, send
     ):
         plan = auth_client.post("/api/v1/plans", {}, format="json").json()
-        url = f"/api/v1/plans/{plan['plan_id']}"
-        user_id = user_id_of(auth_client)
-        backdate(user_id, plan["plan_id"], created_at=days_ago(45))
-        paused = auth_client.patch(url, {"status": "paused", "version": plan["version"]}).json()
-        backdate(user_id, plan["plan_id"], inactive_since=days_ago(35))  # followed 11 days
-        resumed = auth_client.patch(url, {"status": "active", "version": paused["version"]})
-        assert resumed.status_code == 200, resumed.content
+        taken_up_again(auth_client, plan, began=45, stopped=35)  # followed 11 days
         session_id = start_session()["session_id"]
         reply = send(session_id, "Which week am I in?").json()["reply"]["content"]
         (told,) = [part for part in reply.split("\n\n") if part.startswith("Your active plan")]
@@ -211,14 +205,8 @@ class TestMessages:
         self, auth_client, start_session, send
     ):
         plan = auth_client.post("/api/v1/plans", {}, format="json").json()
-        url = f"/api/v1/plans/{plan['plan_id']}"
-        user_id = user_id_of(auth_client)
-        backdate(user_id, plan["plan_id"], created_at=days_ago(40))
         check_in(auth_client, plan["plan_id"], 20, 1, am_done=True)  # during the pause
-        paused = auth_client.patch(url, {"status": "paused", "version": plan["version"]}).json()
-        backdate(user_id, plan["plan_id"], inactive_since=days_ago(30))
-        resumed = auth_client.patch(url, {"status": "active", "version": paused["version"]})
-        assert resumed.status_code == 200, resumed.content
+        taken_up_again(auth_client, plan, began=40, stopped=30)
         session_id = start_session()["session_id"]
         reply = send(session_id, "How is my plan going?").json()["reply"]["content"]
         assert "You have not checked in yet today" in reply
@@ -245,6 +233,18 @@ class TestMessages:
         reply = send(session_id, "A mole on my back is changing and bleeding").json()["reply"]
         assert "dermatologist" in reply["content"]
         assert "urgent care" in reply["content"]
+
+
+def taken_up_again(client, plan: dict, *, began: int, stopped: int) -> None:
+    """The plan as if made ``began`` days ago, paused ``stopped`` days ago and made
+    active again today."""
+    url = f"/api/v1/plans/{plan['plan_id']}"
+    user_id = user_id_of(client)
+    backdate(user_id, plan["plan_id"], created_at=days_ago(began))
+    paused = client.patch(url, {"status": "paused", "version": plan["version"]}).json()
+    backdate(user_id, plan["plan_id"], inactive_since=days_ago(stopped))
+    resumed = client.patch(url, {"status": "active", "version": paused["version"]})
+    assert resumed.status_code == 200, resumed.content
 
 
 def check_in(client, plan_id: str, days: int, irritation: int, *, am_done: bool) -> None:

@@ -5,6 +5,7 @@ from dataclasses import replace
 
 from ulid import ULID
 
+from dynamo.plans import Plan
 from dynamo.scans import Scan
 from dynamo.users import User
 
@@ -29,6 +30,26 @@ def a_user(**changes) -> User:
         updated_at=NOW,
     )
     return replace(user, **changes)
+
+
+PLAN_MADE = "2026-11-25T10:00:00.000Z"
+
+
+def a_plan(user_id: str, **changes) -> Plan:
+    values = {
+        "user_id": user_id,
+        "plan_id": new_id(),
+        "status": "active",
+        "title": "Calm, clear skin",
+        "created_at": PLAN_MADE,
+        "updated_at": PLAN_MADE,
+        "content": {
+            "duration_weeks": 8,
+            "goals": [{"metric": "redness", "baseline": 54.5}],
+            "am": [{"step": 1, "category": "sunscreen", "actives": ["spf50"]}],
+        },
+    }
+    return Plan(**{**values, **changes})
 
 
 def new_user_id() -> str:

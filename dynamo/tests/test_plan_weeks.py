@@ -4,12 +4,11 @@ plan set aside for another, and both over months."""
 from datetime import date
 
 import pytest
-from ulid import ULID
 
 from dynamo.client import get_client
 from dynamo.errors import VersionConflict
 from dynamo.plans import Plan, plans_table
-from dynamo.tests.factories import new_user_id
+from dynamo.tests.factories import a_plan, new_user_id
 
 BEGAN = "2026-06-01T09:00:00.000Z"
 
@@ -19,11 +18,8 @@ def at(day: str) -> str:
 
 
 def begun(user_id: str, *, created_at: str = BEGAN) -> Plan:
-    plan = Plan(
-        user_id=user_id,
-        plan_id=str(ULID()),
-        status="active",
-        title="Calm, clear skin",
+    plan = a_plan(
+        user_id,
         created_at=created_at,
         updated_at=created_at,
         content={"duration_weeks": 12, "am": [], "pm": []},
@@ -47,9 +43,9 @@ def resume(plan: Plan, day: str) -> Plan:
     )
 
 
-def paused_as_before(plan: Plan, day: str) -> None:
-    """Pause the plan as the code before these days were recorded wrote it: status and
-    updated_at changed, nothing else."""
+def paused_as_before(plan: Plan, day: str) -> Plan:
+    """Pause the plan as the code before these days were recorded wrote it (status and
+    updated_at changed, nothing else); the plan as stored then."""
     get_client().update_item(
         TableName=plans_table().name,
         Key=plans_table().key(plan.user_id, plan.plan_id),
@@ -57,6 +53,7 @@ def paused_as_before(plan: Plan, day: str) -> None:
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues={":paused": {"S": "paused"}, ":then": {"S": at(day)}},
     )
+    return plans_table().get(plan.user_id, plan.plan_id, consistent=True)
 
 
 def test_a_new_plan_is_in_its_first_week_for_seven_days_then_its_second():
@@ -132,10 +129,7 @@ def test_a_plan_paused_then_completed_stopped_when_it_was_paused():
 
 
 def test_a_plan_stored_before_pauses_were_recorded_stopped_at_its_last_change():
-    user_id = new_user_id()
-    plan = begun(user_id)
-    paused_as_before(plan, "2026-06-29")
-    stored = plans_table().get(user_id, plan.plan_id, consistent=True)
+    stored = paused_as_before(begun(new_user_id()), "2026-06-29")
     assert stored.inactive_since == at("2026-06-29") and stored.inactive_days == 0
     assert stored.days_followed(date(2026, 10, 1)) == 29
     resumed = resume(stored, "2026-07-09")
@@ -145,13 +139,10 @@ def test_a_plan_stored_before_pauses_were_recorded_stopped_at_its_last_change():
 
 
 def test_a_plan_stored_before_pauses_were_recorded_keeps_when_it_stopped_when_completed():
-    user_id = new_user_id()
-    plan = begun(user_id)
-    paused_as_before(plan, "2026-06-29")
-    stored = plans_table().get(user_id, plan.plan_id, consistent=True)
+    stored = paused_as_before(begun(new_user_id()), "2026-06-29")
     completed = plans_table().set_status(
-        user_id,
-        plan.plan_id,
+        stored.user_id,
+        stored.plan_id,
         status="completed",
         expected_version=stored.version,
         updated_at=at("2026-09-01"),

@@ -9,33 +9,16 @@ from ulid import ULID
 from dynamo.chat import ChatMessage, ChatSession, SessionNotFound, chat_table
 from dynamo.client import get_client
 from dynamo.errors import ItemNotFound, VersionConflict
-from dynamo.plans import Plan, plans_table
-from dynamo.tests.factories import new_user_id
+from dynamo.plans import plans_table
+from dynamo.tests.factories import a_plan, new_user_id
 
 NOW = "2026-11-25T10:00:00.000Z"
 LATER = "2026-11-25T10:05:00.000Z"
 
 
-def new_plan(user_id: str, **changes) -> Plan:
-    values = {
-        "user_id": user_id,
-        "plan_id": str(ULID()),
-        "status": "active",
-        "title": "Calm, clear skin",
-        "created_at": NOW,
-        "updated_at": NOW,
-        "content": {
-            "duration_weeks": 8,
-            "goals": [{"metric": "redness", "baseline": 54.5}],
-            "am": [{"step": 1, "category": "sunscreen", "actives": ["spf50"]}],
-        },
-    }
-    return Plan(**{**values, **changes})
-
-
 def test_a_plan_round_trips_with_its_nested_content():
     user_id = new_user_id()
-    plan = new_plan(user_id)
+    plan = a_plan(user_id)
     plans_table().create(plan)
     stored = plans_table().get(user_id, plan.plan_id)
     assert stored.content["goals"][0]["baseline"] == Decimal("54.5")
@@ -45,7 +28,7 @@ def test_a_plan_round_trips_with_its_nested_content():
 
 def test_a_stale_plan_update_is_refused_and_changes_nothing():
     user_id = new_user_id()
-    plan = new_plan(user_id)
+    plan = a_plan(user_id)
     plans_table().create(plan)
     plans_table().update(user_id, plan.plan_id, changes={"status": "paused"}, expected_version=1)
     with pytest.raises(VersionConflict) as conflict:
@@ -58,10 +41,10 @@ def test_a_stale_plan_update_is_refused_and_changes_nothing():
 
 def test_plans_are_listed_newest_first_only_for_their_owner():
     owner, other = new_user_id(), new_user_id()
-    created = [new_plan(owner) for _ in range(3)]
+    created = [a_plan(owner) for _ in range(3)]
     for plan in created:
         plans_table().create(plan)
-    plans_table().create(new_plan(other))
+    plans_table().create(a_plan(other))
     page = plans_table().query_page(owner, limit=10)
     assert [p.plan_id for p in page.items] == [p.plan_id for p in reversed(created)]
     assert page.next_cursor is None
