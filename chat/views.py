@@ -68,13 +68,6 @@ class ChatSessionViewSet(viewsets.ViewSet):
             return [*json_renderers, EventStreamRenderer()]
         return json_renderers
 
-    def handle_exception(self, exc):
-        # Errors leave as JSON in the one shape, also to a client that asked for a stream.
-        json_renderer = self.get_renderers()[0]
-        self.request.accepted_renderer = json_renderer
-        self.request.accepted_media_type = json_renderer.media_type
-        return super().handle_exception(exc)
-
     @extend_schema(
         parameters=[PageQuerySerializer],
         responses={200: SessionPageSerializer, **ERRORS},

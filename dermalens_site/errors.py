@@ -5,17 +5,21 @@
 Services raise ``ApplicationError`` subclasses, which carry their HTTP meaning as class
 attributes (as DRF's ``APIException`` does); the data layer raises ``dynamo.errors``,
 mapped here; DRF's own exceptions (validation, authentication, throttling, parsing)
-keep their status and get the same shape. Anything else is a 500 with a generic message
-(the traceback goes to the log, never to the client).
+keep their status and get the same shape, rendered as JSON whatever the view renders
+when it succeeds (the OpenAPI schema's YAML, the documentation's HTML, a chat reply's
+event stream). Anything else is a 500 with a generic message (the traceback goes to the
+log, never to the client).
 """
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
 from dynamo import errors as dynamo_errors
@@ -137,7 +141,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     else:
         return None
     set_rollback()
+    request = context.get("request")
+    if request is not None:
+        # DRF renders the answer with the renderer negotiated for the view's success.
+        renderer = error_renderer()
+        request.accepted_renderer = renderer
+        request.accepted_media_type = renderer.media_type
     return Response(error_body(code, message, details), status=status_code, headers=headers)
+
+
+def error_renderer() -> BaseRenderer:
+    """The API's JSON renderer (DEFAULT_RENDERER_CLASSES' first), for every error."""
+    # Imported by DRF's settings: classes, though its type stubs say strings.
+    renderer_class = cast(type[BaseRenderer], api_settings.DEFAULT_RENDERER_CLASSES[0])
+    return renderer_class()
 
 
 def describe_api_exception(exc: exceptions.APIException) -> tuple[str, str, dict]:

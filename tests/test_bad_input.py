@@ -223,6 +223,19 @@ def test_a_wrong_method_is_405():
     assert assert_error_shape(response, 405)["code"] == "method_not_allowed"
 
 
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+@pytest.mark.parametrize("path", ["/api/v1/schema", "/api/v1/docs", "/api/v1/redoc"])
+def test_a_wrong_method_on_the_documentation_is_a_json_405(path, method):
+    # These answer YAML or HTML when they succeed; an error is JSON like any other.
+    response = getattr(APIClient(), method)(path)
+    assert assert_error_shape(response, 405)["code"] == "method_not_allowed"
+
+
+def test_a_schema_format_that_does_not_exist_is_a_json_404():
+    response = APIClient().get("/api/v1/schema?format=xml")
+    assert assert_error_shape(response, 404)["code"] == "not_found"
+
+
 def b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
