@@ -1,5 +1,6 @@
 """manage.py export_user and erase_user, for staff."""
 
+import fcntl
 import io
 import json
 
@@ -59,15 +60,28 @@ class TestExportUser:
         assert list(tmp_path.iterdir()) == []
 
     def test_export_user_leaves_an_export_in_progress_alone(self, new_account, tmp_path):
-        # Another export to the same file is running: its partial file stays.
+        # Another export to the same file is running: it holds its partial file.
         account = new_account()
         output = tmp_path / "export.zip"
         partial = tmp_path / "export.zip.partial"
-        partial.write_bytes(b"another export, half written")
-        with pytest.raises(CommandError, match="Cannot write"):
-            run("export_user", "--email", account.email, "--output", str(output))
+        with partial.open("wb") as running:
+            fcntl.flock(running, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            running.write(b"another export, half written")
+            running.flush()
+            with pytest.raises(CommandError, match="Another export is writing"):
+                run("export_user", "--email", account.email, "--output", str(output))
         assert partial.read_bytes() == b"another export, half written"
         assert not output.exists()
+
+    def test_export_user_writes_over_what_a_killed_export_left(self, new_account, tmp_path):
+        account = new_account()
+        output = tmp_path / "export.zip"
+        leftover = b"half an archive, its export killed" * 10_000
+        (tmp_path / "export.zip.partial").write_bytes(leftover)
+        run("export_user", "--email", account.email, "--output", str(output))
+        document = json.loads(open_zip(output.read_bytes()).read("dermalens-export.json"))
+        assert document["profile"]["user_id"] == account.user_id
+        assert list(tmp_path.iterdir()) == [output]
 
     def test_export_user_of_an_unknown_email_fails(self, tmp_path):
         with pytest.raises(CommandError, match="No account"):

@@ -3,10 +3,15 @@
     python manage.py export_user --email ana@example.com --output ana.zip
 
 The archive is written in chunks as it is produced, to FILE.partial first, and renamed
-only when complete: a failed export never leaves a file that looks whole.
+only when complete: a failed export never leaves a file that looks whole. The export
+writing FILE.partial holds a lock on it: another export to FILE is refused while it runs,
+and a partial file that no export holds (one killed midway) is written over.
 """
 
+import fcntl
+import os
 from pathlib import Path
+from typing import BinaryIO
 
 from django.core.management.base import CommandError
 
@@ -34,11 +39,7 @@ class Command(DataCommand):
         if path.exists():
             raise CommandError(f"{path} exists already; choose another --output.")
         partial = path.with_name(path.name + ".partial")
-        try:
-            # Exclusive: a partial file there is another export's, still being written.
-            archive = partial.open("xb")
-        except OSError as err:
-            raise CommandError(f"Cannot write {partial}: {err.strerror or err}.") from err
+        archive = locked_partial_file(partial)
         size = 0
         try:
             with archive:
@@ -61,3 +62,21 @@ class Command(DataCommand):
             bytes=size,
         )
         self.stdout.write(f"Wrote the export of {user_id} ({size} bytes) to {path}")
+
+
+def locked_partial_file(partial: Path) -> BinaryIO:
+    """``partial`` opened empty for writing, locked for as long as it is open; a
+    CommandError if another export holds it (the lock goes with its process)."""
+    try:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise CommandError(f"Cannot write {partial}: {err.strerror or err}.") from err
+    archive = os.fdopen(descriptor, "wb")
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as err:
+        archive.close()
+        raise CommandError(f"Another export is writing {partial}; wait for it.") from err
+    # What a killed export left there is written over.
+    archive.truncate(0)
+    return archive
