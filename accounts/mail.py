@@ -27,6 +27,8 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 
+from accounts.emails import mail_address
+
 logger = logging.getLogger("dermalens.mail")
 
 KINDS = frozenset(
@@ -62,7 +64,7 @@ def render_account_email(*, kind: str, to: str, context: dict[str, Any]) -> Emai
         subject=" ".join(subject.split()),  # one line: a header cannot hold a newline
         body=body.strip() + "\n",
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[to],
+        to=[mail_address(to)],
     )
 
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from accounts import choices
+from accounts.emails import check_new_email
 from dermalens_site.serializers import StrictSerializer
 
 # A device token (accounts/devices.py) is about 100 characters.
@@ -37,8 +38,17 @@ class UserSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class NewEmailField(serializers.EmailField):
+    """An address for an account: one mail can reach (``accounts.emails``)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", choices.EMAIL_MAX_LENGTH)
+        super().__init__(**kwargs)
+        self.validators.append(check_new_email)
+
+
 class RegisterSerializer(StrictSerializer):
-    email = serializers.EmailField(max_length=choices.EMAIL_MAX_LENGTH)
+    email = NewEmailField()
     password = serializers.CharField(**PASSWORD_FIELD)
     full_name = serializers.CharField(max_length=choices.FULL_NAME_MAX_LENGTH)
 
@@ -122,7 +132,7 @@ class EmailLinkSerializer(StrictSerializer):
 
 
 class EmailChangeSerializer(StrictSerializer):
-    new_email = serializers.EmailField(max_length=choices.EMAIL_MAX_LENGTH)
+    new_email = NewEmailField()
     password = serializers.CharField(**PASSWORD_FIELD)
 
 

@@ -28,6 +28,7 @@ from ulid import ULID
 
 from accounts import links
 from accounts.devices import device_of
+from accounts.emails import canonical_email
 from accounts.lockouts import (
     TooManyAttempts,
     claim_attempt,
@@ -139,7 +140,8 @@ DECOY_USER = User(
 
 
 def normalize_email(email: str) -> str:
-    return email.strip().lower()
+    """The address as accounts are keyed by it (``accounts.emails``)."""
+    return canonical_email(email)
 
 
 def now_iso() -> str:

@@ -3,6 +3,7 @@
 import statistics
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -71,6 +72,52 @@ class TestRegistration:
             REGISTER, {"email": email.upper(), "password": STRONG_PASSWORD, "full_name": "B"}
         )
         assert_error(response, 409, "email_taken")
+
+    @pytest.mark.parametrize(
+        ("registered", "other_spelling"),
+        [
+            ("{local}@bücher.example", "{local}@xn--bcher-kva.example"),
+            ("{local}@xn--bcher-kva.example", "{local}@BÜCHER.example"),
+            ("{local}@bücher.example", "{local}@bü\u00adcher.example"),  # soft hyphen
+            ("{local}@example.com", "{local}@ex\u200bample.com"),  # zero-width space
+            ("{local}@example.com", "{local}@\uff45xample.com"),  # a fullwidth e
+        ],
+    )
+    def test_another_spelling_of_one_mailbox_is_the_same_account(
+        self, api_client, register, registered, other_spelling
+    ):
+        local = f"user-{uuid.uuid4().hex[:12]}"
+        account = register(email=registered.format(local=local))
+        other = other_spelling.format(local=local)
+        response = api_client.post(
+            REGISTER, {"email": other, "password": STRONG_PASSWORD, "full_name": "B"}
+        )
+        assert_error(response, 409, "email_taken")
+        login = api_client.post(LOGIN, {"email": other, "password": STRONG_PASSWORD})
+        assert login.status_code == 200, login.content
+        assert login.json()["user"]["user_id"] == account["user"]["user_id"]
+
+    def test_a_domain_is_stored_as_it_reads_in_unicode(self, register):
+        local = f"user-{uuid.uuid4().hex[:12]}"
+        account = register(email=f"{local}@XN--BCHER-KVA.example")
+        assert account["user"]["email"] == f"{local}@bücher.example"
+
+    @pytest.mark.parametrize(
+        "address",
+        [
+            "someone@localhost",
+            "someone@[192.0.2.1]",
+            "someone@[IPv6:2001:db8::1]",
+            "a" * 65 + "@example.com",
+            "someone@ex\u200dample.com",  # a joiner between two Latin letters
+        ],
+    )
+    def test_an_address_mail_cannot_reach_is_refused(self, api_client, address):
+        response = api_client.post(
+            REGISTER, {"email": address, "password": STRONG_PASSWORD, "full_name": "A"}
+        )
+        error = assert_error(response, 400, "invalid")
+        assert "email" in error["details"]
 
     def test_twenty_concurrent_registrations_of_one_email_give_one_201(self, unique_email):
         email = unique_email()

@@ -5,10 +5,12 @@ session and SES client for each (about 0.15 s of CPU, and with the IAM role a fr
 fetch of credentials), which in a gevent web worker held every other request.
 """
 
+import uuid
+
 import django_ses
 from django.core.mail import get_connection
 
-from accounts.mail import wait_for_account_email
+from accounts.mail import render_account_email, wait_for_account_email
 from accounts.tests.test_recovery import ask_for_reset, reset_link_token
 
 
@@ -32,3 +34,15 @@ def test_several_account_emails_are_sent_through_one_ses_client(ses_mailbox, reg
     first.open()
     second.open()
     assert first.connection is second.connection
+
+
+def test_mail_to_an_internationalised_domain_leaves_for_its_ascii_form(ses_mailbox, register):
+    # SES takes a domain in Punycode only; the account keeps the address as it reads.
+    local = f"user-{uuid.uuid4().hex[:12]}"
+    account = register(email=f"{local}@bücher.example")
+    assert account["user"]["email"] == f"{local}@bücher.example"
+    assert ask_for_reset(f"{local}@BÜCHER.example").status_code == 202
+    assert reset_link_token(ses_mailbox, f"{local}@xn--bcher-kva.example")
+    # What django-ses hands SES as the destinations, beside the message's To header.
+    message = render_account_email(kind="verify_email", to=account["user"]["email"], context={})
+    assert message.recipients() == [f"{local}@xn--bcher-kva.example"]

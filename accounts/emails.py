@@ -1,0 +1,61 @@
+"""Email addresses as accounts are keyed by them: one mailbox, one account.
+
+An address is compared and stored lowercased, with its domain as mail servers and
+browsers read it (IDNA 2008 with the UTS #46 mapping, the ``idna`` package): the ASCII
+form, mapped and checked, brought back to Unicode. So ``bob@Bücher.example``,
+``bob@xn--bcher-kva.example``, ``bob@bü<soft hyphen>cher.example`` and
+``bob@ex<zero-width space>ample.com`` (which mail reaches as ``bob@example.com``) are one
+mailbox each with its plain spelling, and cannot be a second account beside it.
+
+Mail leaves for the ASCII form (``mail_address``): SES, like SMTP without SMTPUTF8, takes
+a domain in Punycode only.
+
+A new address (registration, a change of address) must also be one mail can reach: a
+local part of at most 64 characters (RFC 5321) and a domain name with a dot, not
+``localhost`` nor an address literal such as ``[192.0.2.1]``.
+"""
+
+import idna
+from django.core.exceptions import ValidationError
+
+LOCAL_PART_MAX_LENGTH = 64
+
+
+def canonical_email(address: str) -> str:
+    """``address`` as accounts are keyed by it. An address whose domain is not a domain
+    name is only lowercased: no account can have it (``check_new_email``)."""
+    address = address.strip().lower()
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address
+    try:
+        domain = idna.decode(idna.encode(domain, uts46=True))
+    except (idna.IDNAError, UnicodeError):
+        return address
+    return f"{local}@{domain}"
+
+
+def mail_address(address: str) -> str:
+    """``address`` with its domain in ASCII, as mail is sent to it (as it is, if its
+    domain is not a domain name: an account stored before these checks)."""
+    local, _, domain = address.rpartition("@")
+    try:
+        return f"{local}@{idna.encode(domain, uts46=True).decode('ascii')}"
+    except (idna.IDNAError, UnicodeError):
+        return address
+
+
+def check_new_email(address: str) -> None:
+    """Raise ValidationError unless mail can reach ``address`` (already a valid email
+    address by Django's EmailValidator)."""
+    local, _, domain = address.strip().rpartition("@")
+    if len(local) > LOCAL_PART_MAX_LENGTH:
+        raise ValidationError(
+            f"The part before @ may be at most {LOCAL_PART_MAX_LENGTH} characters long."
+        )
+    if domain.startswith("[") or "." not in domain:
+        raise ValidationError("Use an address at a domain name, such as example.com.")
+    try:
+        idna.encode(domain, uts46=True)
+    except (idna.IDNAError, UnicodeError) as err:
+        raise ValidationError("The domain of this address is not a valid domain name.") from err
