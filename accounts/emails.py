@@ -11,8 +11,8 @@ Mail leaves for the ASCII form (``mail_address``): SES, like SMTP without SMTPUT
 a domain in Punycode only.
 
 A new address (registration, a change of address) must also be one mail can reach: a
-local part of at most 64 characters (RFC 5321) and a domain name with a dot, not
-``localhost`` nor an address literal such as ``[192.0.2.1]``.
+local part of ASCII characters, at most 64 of them (RFC 5321), and a domain name with a
+dot, not ``localhost`` nor an address literal such as ``[192.0.2.1]``.
 """
 
 import idna
@@ -49,6 +49,11 @@ def check_new_email(address: str) -> None:
     """Raise ValidationError unless mail can reach ``address`` (already a valid email
     address by Django's EmailValidator)."""
     local, _, domain = address.strip().rpartition("@")
+    # Django's pattern for it is ASCII, but case-insensitive matching lets the dotless i,
+    # the capital I with a dot and the Kelvin sign through as i and k: look-alikes of
+    # other addresses, which SES (no SMTPUTF8) could not send to.
+    if not local.isascii():
+        raise ValidationError("The part before @ may hold ASCII characters only.")
     if len(local) > LOCAL_PART_MAX_LENGTH:
         raise ValidationError(
             f"The part before @ may be at most {LOCAL_PART_MAX_LENGTH} characters long."

@@ -110,6 +110,8 @@ class TestRegistration:
             "someone@[IPv6:2001:db8::1]",
             "a" * 65 + "@example.com",
             "someone@ex\u200dample.com",  # a joiner between two Latin letters
+            "al\u0131ce@example.com",  # a dotless i
+            "\u212aate@example.com",  # the Kelvin sign, a look-alike of K
         ],
     )
     def test_an_address_mail_cannot_reach_is_refused(self, api_client, address):
