@@ -131,6 +131,15 @@ class AccountRateThrottle(DynamoRateThrottle):
         return client_address(request)
 
 
+class SignedInPasswordThrottle(AccountRateThrottle):
+    """A password confirming a signed-in change (a new password, a new address, the
+    erasure), at the login's rate per account: never per address, where a stranger's
+    flood of sign-ins would keep the owner from it. Guesses are also counted by
+    ``services.confirm_password``, on the account."""
+
+    scope = "login"
+
+
 class PasswordResetThrottle(DynamoRateThrottle):
     """Reset requests (anonymous), per client address: a flood brake as generous as the
     registration limit, since the people behind one address each may forget a password.

@@ -36,6 +36,7 @@ from accounts.throttles import (
     OwnEmailAddressThrottle,
     PasswordResetThrottle,
     RegisterThrottle,
+    SignedInPasswordThrottle,
     TokenThrottle,
 )
 from dermalens_site.errors import ApplicationError
@@ -205,7 +206,7 @@ class SessionViewSet(viewsets.ViewSet):
             "holds a fresh pair for this device."
         ),
     )
-    @action(detail=False, methods=["post"], throttle_classes=[LoginThrottle])
+    @action(detail=False, methods=["post"], throttle_classes=[SignedInPasswordThrottle])
     def password(self, request):
         serializer = PasswordChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -305,7 +306,7 @@ class UserViewSet(viewsets.ViewSet):
         detail=False,
         methods=["post"],
         url_path="me/email",
-        throttle_classes=[LoginThrottle, AccountEmailThrottle, NewEmailAddressThrottle],
+        throttle_classes=[SignedInPasswordThrottle, AccountEmailThrottle, NewEmailAddressThrottle],
     )
     def change_email(self, request):
         serializer = EmailChangeSerializer(data=request.data)

@@ -14,7 +14,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.throttles import LoginThrottle
+from accounts.throttles import SignedInPasswordThrottle
 from dermalens_site.serializers import ErrorSerializer
 from privacy import services
 from privacy.serializers import (
@@ -89,8 +89,8 @@ class AccountErasureView(APIView):
     )
     def delete(self, request):
         # The password is a second factor here: guessing it is limited like a login,
-        # per address (this throttle) and per account (``confirm_password``).
-        throttle = LoginThrottle()
+        # per account (this throttle, and ``confirm_password``).
+        throttle = SignedInPasswordThrottle()
         if not throttle.allow_request(request, self):
             self.throttled(request, throttle.wait())
         serializer = AccountErasureSerializer(data=request.data)

@@ -274,6 +274,35 @@ class TestOtherPasswordChecks:
             answer = owner.delete(ME, {"password": STRONG_PASSWORD}, format="json")
             assert answer.status_code == 202, answer.content
 
+    @pytest.mark.parametrize("confirmation", ["password change", "email change", "erasure"])
+    def test_a_flood_of_sign_ins_from_the_owners_address_does_not_stop_a_confirmation(
+        self, register, settings, confirmation
+    ):
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {
+                **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+                "login": "3/minute",
+            },
+        }
+        session = register()
+        shared = next(ADDRESSES)
+        script = APIClient(REMOTE_ADDR=shared)
+        tries = [log_in(script, f"x-{ULID()}@example.com").status_code for _ in range(4)]
+        assert tries == [401, 401, 401, 429]
+        owner = APIClient(REMOTE_ADDR=shared)
+        owner.credentials(HTTP_AUTHORIZATION=f"Bearer {session['access']}")
+        if confirmation == "password change":
+            right = {"current_password": STRONG_PASSWORD, "new_password": self.NEW_PASSWORD}
+            answer = owner.post(PASSWORD, right, format="json")
+            assert answer.status_code == 200, answer.content
+        elif confirmation == "email change":
+            answer = owner.post(CHANGE_EMAIL, email_change(STRONG_PASSWORD), format="json")
+            assert answer.status_code == 202, answer.content
+        else:
+            answer = owner.delete(ME, {"password": STRONG_PASSWORD}, format="json")
+            assert answer.status_code == 202, answer.content
+
     def test_a_signed_in_session_that_guesses_locks_its_confirmations_until_they_end(
         self, register
     ):
