@@ -263,16 +263,7 @@ class TestOtherPasswordChecks:
     ):
         session = register()
         locked_by_strangers(session["user"]["email"])
-        owner = signed_in(session)
-        if confirmation == "password change":
-            right = {"current_password": STRONG_PASSWORD, "new_password": self.NEW_PASSWORD}
-            assert owner.post(PASSWORD, right, format="json").status_code == 200
-        elif confirmation == "email change":
-            answer = owner.post(CHANGE_EMAIL, email_change(STRONG_PASSWORD), format="json")
-            assert answer.status_code == 202, answer.content
-        else:
-            answer = owner.delete(ME, {"password": STRONG_PASSWORD}, format="json")
-            assert answer.status_code == 202, answer.content
+        assert_confirmed(signed_in(session), confirmation, new_password=self.NEW_PASSWORD)
 
     @pytest.mark.parametrize("confirmation", ["password change", "email change", "erasure"])
     def test_a_flood_of_sign_ins_from_the_owners_address_does_not_stop_a_confirmation(
@@ -292,16 +283,7 @@ class TestOtherPasswordChecks:
         assert tries == [401, 401, 401, 429]
         owner = APIClient(REMOTE_ADDR=shared)
         owner.credentials(HTTP_AUTHORIZATION=f"Bearer {session['access']}")
-        if confirmation == "password change":
-            right = {"current_password": STRONG_PASSWORD, "new_password": self.NEW_PASSWORD}
-            answer = owner.post(PASSWORD, right, format="json")
-            assert answer.status_code == 200, answer.content
-        elif confirmation == "email change":
-            answer = owner.post(CHANGE_EMAIL, email_change(STRONG_PASSWORD), format="json")
-            assert answer.status_code == 202, answer.content
-        else:
-            answer = owner.delete(ME, {"password": STRONG_PASSWORD}, format="json")
-            assert answer.status_code == 202, answer.content
+        assert_confirmed(owner, confirmation, new_password=self.NEW_PASSWORD)
 
     def test_a_signed_in_session_that_guesses_locks_its_confirmations_until_they_end(
         self, register
@@ -334,6 +316,20 @@ def signed_in(session: dict) -> APIClient:
 
 def email_change(password: str) -> dict:
     return {"new_email": f"moved-{ULID()}@example.com".lower(), "password": password}
+
+
+def assert_confirmed(owner: APIClient, confirmation: str, *, new_password: str) -> None:
+    """The signed-in ``owner``'s right password confirms ``confirmation``."""
+    if confirmation == "password change":
+        right = {"current_password": STRONG_PASSWORD, "new_password": new_password}
+        answer = owner.post(PASSWORD, right, format="json")
+        assert answer.status_code == 200, answer.content
+    elif confirmation == "email change":
+        answer = owner.post(CHANGE_EMAIL, email_change(STRONG_PASSWORD), format="json")
+        assert answer.status_code == 202, answer.content
+    else:
+        answer = owner.delete(ME, {"password": STRONG_PASSWORD}, format="json")
+        assert answer.status_code == 202, answer.content
 
 
 class TestPerAddressLimit:
