@@ -128,6 +128,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         wait: float | None = getattr(exc, "wait", None)
         if isinstance(exc, exceptions.Throttled) and wait is not None:
             headers["Retry-After"] = str(int(wait) + 1)
+            # In the body too, as a locked login says it: not every client reads headers.
+            details = {"retry_after_seconds": int(wait) + 1}
         auth_header = getattr(exc, "auth_header", None)
         if auth_header:
             headers["WWW-Authenticate"] = auth_header

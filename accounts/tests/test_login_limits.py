@@ -369,8 +369,9 @@ class TestPerAddressLimit:
         statuses = [log_in(client, unique_email()).status_code for _ in range(10)]
         assert statuses == [401] * 10
         response = log_in(client, unique_email())
-        assert_error(response, 429, "throttled")
+        error = assert_error(response, 429, "throttled")
         assert int(response["Retry-After"]) > 0
+        assert error["details"] == {"retry_after_seconds": int(response["Retry-After"])}
 
 
 class TestTrustedProxies:
