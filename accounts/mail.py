@@ -16,10 +16,18 @@ not yet handed to SES; a graceful stop sends them first (Python joins the sender
 at exit). A failed send is logged (kind and error type, never the address or the link)
 and not retried; the person can ask again. When the job framework exists, this is the
 one function to re-route onto it.
+
+Whatever asks for it, a mailbox gets at most ``ACCOUNT_EMAILS_PER_ADDRESS_PER_HOUR``
+messages an hour, counted in DynamoDB under a keyed digest of the address: the views'
+limits count requests, and some requests that send mail (a password change, an email
+change's notice) are limited per account, so an account registered with a stranger's
+address could otherwise mail that stranger a notice at every change. Past it a message
+is dropped and logged (``mailbox_limit``); should the count fail, the message goes.
 """
 
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -28,6 +36,9 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 
 from accounts.emails import mail_address
+from accounts.links import email_digest
+from dynamo.errors import DynamoError
+from dynamo.limits import limits_table
 
 logger = logging.getLogger("dermalens.mail")
 
@@ -44,6 +55,7 @@ KINDS = frozenset(
 # One sender thread: messages leave in the order they were asked for, and a burst of
 # requests never opens more than one SES connection per process.
 SENDER_THREADS = 1
+MAILBOX_WINDOW_SECONDS = 3600
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
@@ -69,12 +81,28 @@ def render_account_email(*, kind: str, to: str, context: dict[str, Any]) -> Emai
 
 
 def deliver(kind: str, message: EmailMessage) -> None:
+    if not mailbox_allows(message.to[0]):
+        logger.warning("account email not sent", extra={"kind": kind, "error": "mailbox_limit"})
+        return
     try:
         message.send()
     except Exception as err:  # a sender thread must outlive any provider failure
         logger.warning("account email not sent", extra={"kind": kind, "error": type(err).__name__})
     else:
         logger.info("account email sent", extra={"kind": kind})
+
+
+def mailbox_allows(address: str) -> bool:
+    """Count one more message to ``address`` this hour; False past the hour's allowance."""
+    window = int(time.time()) // MAILBOX_WINDOW_SECONDS
+    key = f"{settings.RATE_LIMIT_NAMESPACE}#mailbox#{email_digest(address)}#{window}"
+    try:
+        # The counter outlives its hour a little, so a slow clock never resets it early.
+        sent = limits_table().count_hit(key, expires_at=(window + 1) * MAILBOX_WINDOW_SECONDS + 60)
+    except DynamoError as err:
+        logger.warning("mailbox count failed", extra={"error": type(err).__name__})
+        return True
+    return sent <= settings.ACCOUNT_EMAILS_PER_ADDRESS_PER_HOUR
 
 
 def wait_for_account_email(timeout: float = 30.0) -> None:

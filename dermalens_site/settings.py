@@ -420,6 +420,8 @@ AWS_SES_IDENTITY = env.str("AWS_SES_IDENTITY", default="") or None
 # Rate-limit counters (DynamoDB, shared by every worker) of deployments that share a
 # users table are kept apart by this prefix.
 RATE_LIMIT_NAMESPACE = env.str("RATE_LIMIT_NAMESPACE", default="dermalens")
+# Account email to one mailbox, whatever asked for it (accounts/mail.py).
+ACCOUNT_EMAILS_PER_ADDRESS_PER_HOUR = env.int("ACCOUNT_EMAILS_PER_ADDRESS_PER_HOUR", default=10)
 
 # Failed logins are limited per account (by normalised email, whether or not it is
 # registered), not per address: these many failures are free, then each further one

@@ -2,6 +2,7 @@
 the notices they send, through the HTTP API against DynamoDB Local, with every message
 sent through django-ses to moto's SES server and read back from it."""
 
+import itertools
 import threading
 import time
 
@@ -545,6 +546,25 @@ class TestSecurityNotices:
         notice = ses_mailbox.last(session["user"]["email"], subject="password was changed")
         assert "If this was not you" in notice.text
         assert NEW_PASSWORD not in notice.text
+
+
+    def test_a_mailbox_gets_at_most_its_hourly_allowance_whatever_asks(
+        self, ses_mailbox, register, settings
+    ):
+        # Someone registered with a stranger's address changes the password again and
+        # again: each change is allowed (per account), the stranger's mail is not.
+        settings.ACCOUNT_EMAILS_PER_ADDRESS_PER_HOUR = 3
+        session = register()
+        passwords = [STRONG_PASSWORD] + [f"{NEW_PASSWORD}-{n}" for n in range(4)]
+        for current, new in itertools.pairwise(passwords):
+            change = {"current_password": current, "new_password": new}
+            response = bearer(session["access"]).post(PASSWORD, change)
+            assert response.status_code == 200, response.content
+            session = response.json()
+        sent = ses_mailbox.to(session["user"]["email"])
+        # The verification link and the first two notices; four notices were asked for.
+        assert len(sent) == 3
+        assert sum("password was changed" in message.subject.lower() for message in sent) == 2
 
 
 class TestVerifyEmailPage:
