@@ -547,7 +547,6 @@ class TestSecurityNotices:
         assert "If this was not you" in notice.text
         assert NEW_PASSWORD not in notice.text
 
-
     def test_a_mailbox_gets_at_most_its_hourly_allowance_whatever_asks(
         self, ses_mailbox, register, settings
     ):
