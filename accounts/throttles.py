@@ -51,7 +51,7 @@ def client_address(request: HttpRequest) -> str:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         chain = [entry.strip() for entry in forwarded.split(",") if entry.strip()] + chain
     address = chain[-1 - proxies] if len(chain) > proxies else peer
-    parsed = ip_address(address) or ip_address(peer)
+    parsed = ip_address(without_port(address)) or ip_address(peer)
     if parsed is None:
         return peer  # a unix socket's peer, say: no address, but the one there is
     if isinstance(parsed, ipaddress.IPv6Address):
@@ -59,6 +59,17 @@ def client_address(request: HttpRequest) -> str:
             return str(parsed.ipv4_mapped)
         return str(ipaddress.ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX_LENGTH}", strict=False))
     return str(parsed)
+
+
+def without_port(entry: str) -> str:
+    """An address as some proxies write it with the client's port ("192.0.2.7:4431",
+    "[2001:db8::1]:443"), without the port; any other entry as it is."""
+    if entry.startswith("["):
+        return entry[1:].partition("]")[0]
+    host, colon, port = entry.rpartition(":")
+    if colon and "." in host and ":" not in host and port.isdigit():
+        return host
+    return entry
 
 
 def ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

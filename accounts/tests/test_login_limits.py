@@ -7,12 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 import argon2
 import pytest
 from django.conf import settings as django_settings
+from django.test import RequestFactory
 from rest_framework.test import APIClient
 from ulid import ULID
 
 from accounts import lockouts
 from accounts.tests.test_api import LOGIN, ME, PASSWORD, assert_error, bearer
 from accounts.tests.test_recovery import CHANGE_EMAIL
+from accounts.throttles import client_address
 from conftest import STRONG_PASSWORD
 from dynamo.users import User, users_table
 
@@ -396,6 +398,23 @@ class TestTrustedProxies:
             for n in range(11)
         ]
         assert [answer.status_code for answer in statuses] == [401] * 10 + [429]
+
+    @pytest.mark.parametrize(
+        ("entry", "counted"),
+        [
+            ("198.51.100.10:4431", "198.51.100.10"),
+            ("[2001:db8::1]:443", "2001:db8::/64"),
+            ("[2001:db8::1]", "2001:db8::/64"),
+            ("2001:db8::1", "2001:db8::/64"),
+            ("::ffff:198.51.100.10", "198.51.100.10"),
+        ],
+    )
+    def test_a_proxy_that_writes_the_clients_port_counts_the_client(
+        self, one_proxy, entry, counted
+    ):
+        # Some proxies (not the ALB) write the port too: not every client is the proxy.
+        request = RequestFactory().get("/", REMOTE_ADDR=LOAD_BALANCER, HTTP_X_FORWARDED_FOR=entry)
+        assert client_address(request) == counted
 
     def test_without_proxies_the_header_is_ignored(self, unique_email):
         statuses = [
