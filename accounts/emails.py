@@ -10,9 +10,10 @@ mailbox each with its plain spelling, and cannot be a second account beside it.
 Mail leaves for the ASCII form (``mail_address``): SES, like SMTP without SMTPUTF8, takes
 a domain in Punycode only.
 
-A new address (registration, a change of address) must also be one mail can reach: a
-local part of ASCII characters, at most 64 of them (RFC 5321), and a domain name with a
-dot, not ``localhost`` nor an address literal such as ``[192.0.2.1]``.
+A new address (registration, a change of address) must also be one mail can reach, with
+one spelling: a local part of ASCII characters, unquoted (``"bob"`` is bob's mailbox),
+at most 64 of them (RFC 5321), and a domain name with a dot, not ``localhost`` nor an
+address literal such as ``[192.0.2.1]``.
 """
 
 import idna
@@ -54,6 +55,10 @@ def check_new_email(address: str) -> None:
     # other addresses, which SES (no SMTPUTF8) could not send to.
     if not local.isascii():
         raise ValidationError("The part before @ may hold ASCII characters only.")
+    # A quoted local part and its backslash escapes ("bob", "b\\ob") name the mailbox of
+    # bob (RFC 5322 3.2.4): each would be one more account and allowance for one mailbox.
+    if '"' in local or "\\" in local:
+        raise ValidationError("The part before @ may not be quoted nor hold a backslash.")
     if len(local) > LOCAL_PART_MAX_LENGTH:
         raise ValidationError(
             f"The part before @ may be at most {LOCAL_PART_MAX_LENGTH} characters long."

@@ -112,6 +112,9 @@ class TestRegistration:
             "someone@ex\u200dample.com",  # a joiner between two Latin letters
             "al\u0131ce@example.com",  # a dotless i
             "\u212aate@example.com",  # the Kelvin sign, a look-alike of K
+            '"someone"@example.com',  # quoted: the mailbox of someone@example.com
+            '"some\\one"@example.com',
+            '"someone@example.com"@example.org',
         ],
     )
     def test_an_address_mail_cannot_reach_is_refused(self, api_client, address):
