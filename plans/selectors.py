@@ -1,7 +1,7 @@
 """Plan reads: lists, one plan, the active plan, check-ins and adherence."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from dynamo.base import Page
 from dynamo.plans import CheckIn, Plan, plans_table
@@ -63,8 +63,12 @@ def recent(check_ins: list[CheckIn]) -> list[CheckIn]:
     """The check-ins (oldest first) of the IRRITATION_SPAN_DAYS up to the latest one."""
     if not check_ins:
         return []
-    since = date.fromisoformat(check_ins[-1].date) - timedelta(days=IRRITATION_SPAN_DAYS - 1)
-    return [c for c in check_ins if date.fromisoformat(c.date) >= since]
+    latest = date.fromisoformat(check_ins[-1].date)
+    # Days apart, not a start day: the latest minus 27 days is before year 1 for a
+    # check-in dated in its first weeks (any past date is taken).
+    return [
+        c for c in check_ins if (latest - date.fromisoformat(c.date)).days < IRRITATION_SPAN_DAYS
+    ]
 
 
 def irritation_rising(levels: list[int]) -> bool:

@@ -412,6 +412,19 @@ class TestCheckIns:
         assert adherence["check_ins"] == 6
         assert adherence["irritation_rising"] is False
 
+    @pytest.mark.parametrize("day", ["0001-01-01", "0001-01-27", "0001-01-28"])
+    def test_a_check_in_dated_in_year_one_leaves_the_plan_readable(self, auth_client, day):
+        plan = auth_client.post(PLANS, {}).json()
+        url = f"{PLANS}/{plan['plan_id']}"
+        check_in = {"date": day, "am_done": True, "pm_done": False, "irritation": 2}
+        assert auth_client.post(f"{url}/check-ins", check_in).status_code == 201
+        read = auth_client.get(url)
+        assert read.status_code == 200, read.content
+        assert read.json()["adherence"]["latest_irritation"] == 2
+        assert auth_client.get(f"{PLANS}/active").status_code == 200
+        paused = auth_client.patch(url, {"status": "paused", "version": plan["version"]})
+        assert paused.status_code == 200, paused.content
+
     @pytest.mark.parametrize(
         "changes",
         [
