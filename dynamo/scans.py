@@ -23,6 +23,10 @@ from dynamo.users import QuotaUsedUp, account_open_check, activity_update, users
 
 IDEMPOTENCY_PREFIX = "idempotency#"
 IDEMPOTENCY_SECONDS = 24 * 60 * 60
+# The ends of a date range left open: below and above every stored scanned_at
+# ("9999" alone sorts before a scan of 9999-12-31 and made such a range empty-ended).
+EARLIEST = "0000"
+LATEST = "9999-12-31T23:59:59.999999Z"
 
 
 class IdempotencyKeyUsed(ConditionFailed):
@@ -296,7 +300,7 @@ class ScansTable(Table):
             newest_first=newest_first,
             index="scan-date-index",
             key_condition="user_id = :user_id AND scanned_at BETWEEN :from AND :to",
-            values={":from": scanned_from or "0000", ":to": scanned_to or "9999"},
+            values={":from": scanned_from or EARLIEST, ":to": scanned_to or LATEST},
         )
 
     def delete(self, user_id: str, scan_id: str) -> Scan:

@@ -283,6 +283,18 @@ class TestHistory:
         today = upload().json()["scanned_at"][:10]
         assert len(auth_client.get(SCANS, {"from": today, "to": today}).json()["items"]) == 2
 
+    @pytest.mark.parametrize("path", [SCANS, f"{SCANS}/progress"])
+    @pytest.mark.parametrize(("start", "end"), [("9999-12-31", None), (None, "0001-01-01")])
+    def test_a_range_open_at_one_end_from_the_last_or_to_the_first_day_is_empty(
+        self, auth_client, upload, path, start, end
+    ):
+        upload()
+        params = {"from": start} if start else {"to": end}
+        response = auth_client.get(path, params)
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert body["items"] == [] if path == SCANS else body["scans"] == 0
+
     @pytest.mark.parametrize(
         "params",
         [
