@@ -129,9 +129,14 @@ def register(api_client, unique_email):
     """Register a fresh account through the API; returns the response body."""
 
     def create(email: str | None = None, password: str = STRONG_PASSWORD, **extra) -> dict:
+        from accounts.mail import wait_for_account_email
+
         body = {"email": email or unique_email(), "password": password, "full_name": "Test User"}
         response = api_client.post("/api/v1/auth/register", {**body, **extra}, format="json")
         assert response.status_code == 201, response.content
+        # The verification email is sent (its mailbox counted in DynamoDB) by the sender
+        # thread: done before the test goes on, so that no test sees its call.
+        wait_for_account_email()
         return {**response.json(), "password": password}
 
     return create
