@@ -151,6 +151,12 @@ class SignedInPasswordThrottle(AccountRateThrottle):
     scope = "login"
 
 
+class ExportThrottle(AccountRateThrottle):
+    """Exports per account: each streams every stored image of the account."""
+
+    scope = "export"
+
+
 class PasswordResetThrottle(DynamoRateThrottle):
     """Reset requests (anonymous), per client address: a flood brake as generous as the
     registration limit, since the people behind one address each may forget a password.

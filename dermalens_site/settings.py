@@ -483,6 +483,8 @@ REST_FRAMEWORK = {
         "register": env.str("THROTTLE_REGISTER_RATE", default=ADDRESS_RATE_DEFAULTS["register"]),
         "token": env.str("THROTTLE_TOKEN_RATE", default=ADDRESS_RATE_DEFAULTS["token"]),
         "uploads": env.str("THROTTLE_UPLOAD_RATE", default="60/hour"),
+        # An export streams every stored image of the account: a few a day are plenty.
+        "export": env.str("THROTTLE_EXPORT_RATE", default="10/hour"),
         # Requests that send account email: reset requests per client address, a
         # signed-in account's verification resends and email changes per account, and
         # all of them per email address written to (whoever asks), so one mailbox is

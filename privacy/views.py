@@ -14,7 +14,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.throttles import SignedInPasswordThrottle
+from accounts.throttles import ExportThrottle, SignedInPasswordThrottle
 from dermalens_site.serializers import ErrorSerializer
 from privacy import services
 from privacy.serializers import (
@@ -47,6 +47,7 @@ class JsonErrorsNegotiation(BaseContentNegotiation):
 
 class AccountExportView(APIView):
     content_negotiation_class = JsonErrorsNegotiation
+    throttle_classes = [ExportThrottle]
 
     @extend_schema(
         operation_id="users_me_export",
@@ -60,9 +61,13 @@ class AccountExportView(APIView):
                 ),
             ),
             401: ErrorSerializer,
+            429: ErrorSerializer,
             503: ErrorSerializer,
         },
-        description="Everything the service holds about you, as one download (streamed).",
+        description=(
+            "Everything the service holds about you, as one download (streamed); "
+            "`THROTTLE_EXPORT_RATE` (10 an hour) per account."
+        ),
     )
     def get(self, request):
         chunks = services.export_account(user_id=request.user.user_id)

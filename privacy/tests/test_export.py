@@ -42,6 +42,24 @@ class TestExportApi:
         assert response["Cache-Control"] == "no-store"
         assert open_zip(b"".join(response.streaming_content)).namelist() == [DOCUMENT]
 
+    def test_exports_are_limited_per_account(self, new_account, settings):
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {
+                **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+                "export": "2/hour",
+            },
+        }
+        account, other = new_account(), new_account()
+        assert [download(account).namelist() for _ in range(2)] == [[DOCUMENT]] * 2
+        refused = account.client.get(EXPORT)
+        assert refused.status_code == 429
+        assert refused["Content-Type"].startswith("application/json")
+        error = refused.json()["error"]
+        assert error["code"] == "throttled"
+        assert error["details"]["retry_after_seconds"] == int(refused["Retry-After"])
+        assert download(other).namelist() == [DOCUMENT]
+
     def test_the_document_holds_the_profile_but_never_the_password_hash(self, new_account):
         account = new_account()
         document = document_of(download(account))
