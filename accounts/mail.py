@@ -94,15 +94,15 @@ def deliver(kind: str, message: EmailMessage) -> None:
 
 def mailbox_allows(address: str) -> bool:
     """Count one more message to ``address`` this hour; False past the hour's allowance."""
-    window = int(time.time()) // MAILBOX_WINDOW_SECONDS
-    key = f"{settings.RATE_LIMIT_NAMESPACE}#mailbox#{email_digest(address)}#{window}"
+    key = f"{settings.RATE_LIMIT_NAMESPACE}#mailbox#{email_digest(address)}"
     try:
-        # The counter outlives its hour a little, so a slow clock never resets it early.
-        sent = limits_table().count_hit(key, expires_at=(window + 1) * MAILBOX_WINDOW_SECONDS + 60)
+        count = limits_table().count_in_window(
+            key, seconds=MAILBOX_WINDOW_SECONDS, now=int(time.time())
+        )
     except DynamoError as err:
         logger.warning("mailbox count failed", extra={"error": type(err).__name__})
         return True
-    return sent <= settings.ACCOUNT_EMAILS_PER_ADDRESS_PER_HOUR
+    return count.hits <= settings.ACCOUNT_EMAILS_PER_ADDRESS_PER_HOUR
 
 
 def wait_for_account_email(timeout: float = 30.0) -> None:

@@ -28,8 +28,6 @@ from accounts.links import email_digest
 from accounts.services import normalize_email
 from dynamo.limits import limits_table
 
-# Counters outlive their window a little, so a slow clock never resets one early.
-COUNTER_GRACE_SECONDS = 60
 # One IPv6 host usually holds a whole /64 and can pick any address in it: counting per
 # address would give it 2**64 allowances, so an IPv6 client is counted per /64.
 IPV6_CLIENT_PREFIX_LENGTH = 64
@@ -102,14 +100,11 @@ class DynamoRateThrottle(SimpleRateThrottle):
         if key is None:
             return True
         self.now = int(self.timer())
-        window = self.now // self.duration
-        self.window_ends_at = (window + 1) * self.duration
-        namespace = settings.RATE_LIMIT_NAMESPACE
-        hits = limits_table().count_hit(
-            f"{namespace}#{key}#{window}",
-            expires_at=self.window_ends_at + COUNTER_GRACE_SECONDS,
+        count = limits_table().count_in_window(
+            f"{settings.RATE_LIMIT_NAMESPACE}#{key}", seconds=self.duration, now=self.now
         )
-        return hits <= self.num_requests
+        self.window_ends_at = count.window_ends_at
+        return count.hits <= self.num_requests
 
     def wait(self) -> float:
         return max(1, self.window_ends_at - self.now)

@@ -1,7 +1,7 @@
 """Limit counters shared by every worker and host: request rates and failed attempts.
 
     limits = limits_table()
-    hits = limits.count_hit("dermalens#throttle_login_10.0.0.1#29384", expires_at=t)
+    count = limits.count_in_window("dermalens#throttle_login_10.0.0.1", seconds=60, now=t)
     failures = limits.get_failures("dermalens#login#<digest>")      # None: no record
     limits.put_failures(key, failures=6, locked_until=t, expires_at=t2, previous=failures)
     limits.delete_failures(key)
@@ -27,6 +27,16 @@ from dynamo.tables import USERS
 
 RATE_PREFIX = "rate#"
 FAILURES_PREFIX = "failures#"
+# Counters outlive their window a little, so a slow clock never resets one early.
+COUNTER_GRACE_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCount:
+    """The hits counted in the current fixed window, and when it ends (epoch seconds)."""
+
+    hits: int
+    window_ends_at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,13 @@ class LimitsTable(Table):
             ReturnValues="UPDATED_NEW",
         )
         return int(response["Attributes"]["hits"]["N"])
+
+    def count_in_window(self, key: str, *, seconds: int, now: int) -> WindowCount:
+        """Add one to ``key``'s counter of the fixed window of ``seconds`` holding ``now``."""
+        window = now // seconds
+        ends_at = (window + 1) * seconds
+        hits = self.count_hit(f"{key}#{window}", expires_at=ends_at + COUNTER_GRACE_SECONDS)
+        return WindowCount(hits, ends_at)
 
     def get_failures(self, key: str) -> FailureRecord | None:
         item = self.get_item({"user_id": {"S": FAILURES_PREFIX + key}}, consistent=True)

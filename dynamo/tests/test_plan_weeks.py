@@ -28,10 +28,18 @@ def begun(user_id: str, *, created_at: str = BEGAN) -> Plan:
 
 
 def pause(plan: Plan, day: str) -> Plan:
+    return set_status(plan, "paused", day)
+
+
+def complete(plan: Plan, day: str) -> Plan:
+    return set_status(plan, "completed", day)
+
+
+def set_status(plan: Plan, status: str, day: str) -> Plan:
     return plans_table().set_status(
         plan.user_id,
         plan.plan_id,
-        status="paused",
+        status=status,
         expected_version=plan.version,
         updated_at=at(day),
     )
@@ -116,14 +124,7 @@ def test_a_plan_set_aside_for_another_counts_only_its_own_days():
 
 
 def test_a_plan_paused_then_completed_stopped_when_it_was_paused():
-    plan = pause(begun(new_user_id()), "2026-06-15")
-    completed = plans_table().set_status(
-        plan.user_id,
-        plan.plan_id,
-        status="completed",
-        expected_version=plan.version,
-        updated_at=at("2026-08-01"),
-    )
+    completed = complete(pause(begun(new_user_id()), "2026-06-15"), "2026-08-01")
     assert completed.inactive_since == at("2026-06-15")
     assert completed.days_followed(date(2026, 12, 1)) == 15
 
@@ -139,14 +140,7 @@ def test_a_plan_stored_before_pauses_were_recorded_stopped_at_its_last_change():
 
 
 def test_a_plan_stored_before_pauses_were_recorded_keeps_when_it_stopped_when_completed():
-    stored = paused_as_before(begun(new_user_id()), "2026-06-29")
-    completed = plans_table().set_status(
-        stored.user_id,
-        stored.plan_id,
-        status="completed",
-        expected_version=stored.version,
-        updated_at=at("2026-09-01"),
-    )
+    completed = complete(paused_as_before(begun(new_user_id()), "2026-06-29"), "2026-09-01")
     assert completed.inactive_since == at("2026-06-29")  # not the day it was completed
     assert completed.days_followed(date(2026, 12, 1)) == 29
 
