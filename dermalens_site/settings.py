@@ -464,7 +464,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.DynamoJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # orjson writes a list page of scans in a tenth of the time of the json module.
-    "DEFAULT_RENDERER_CLASSES": ["drf_orjson_renderer.renderers.ORJSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["dermalens_site.renderers.APIJSONRenderer"],
     # A Decimal read from DynamoDB that reaches the renderer stays a JSON number, as
     # with DRF's own renderer (the orjson one would write it as a string).
     "COERCE_DECIMAL_TO_STRING": False,

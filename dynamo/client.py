@@ -64,10 +64,30 @@ class ItemResponseParser(JSONParser):
 
 
 class DynamoDBParserFactory(ResponseParserFactory):
+    """The client's response parsers, one per protocol, made once.
+
+    botocore asks for a new parser for every answer, though a parser keeps nothing of an
+    answer (it is set up in ``__init__`` alone, so one serves every thread at once); each
+    was also a small reference cycle left to the garbage collector.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parsers: dict[str, Any] = {}
+
+    def set_parser_defaults(self, **kwargs: Any) -> None:
+        super().set_parser_defaults(**kwargs)
+        self._parsers = {}
+
     def create_parser(self, protocol_name: str) -> Any:
-        if protocol_name == "json":
-            return ItemResponseParser(**self._defaults)  # type: ignore[attr-defined]
-        return super().create_parser(protocol_name)
+        parser = self._parsers.get(protocol_name)
+        if parser is None:
+            if protocol_name == "json":
+                parser = ItemResponseParser(**self._defaults)  # type: ignore[attr-defined]
+            else:
+                parser = super().create_parser(protocol_name)
+            self._parsers = {**self._parsers, protocol_name: parser}
+        return parser
 
 
 def client_config() -> Config:
