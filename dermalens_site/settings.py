@@ -312,6 +312,9 @@ STORED_JPEG_QUALITY = 90
 THUMBNAIL_MAX_SIDE_PX = 320
 IMAGE_URL_SECONDS = 15 * 60
 AI_ANALYSES_PER_DAY = env.int("AI_ANALYSES_PER_DAY", default=20)
+# Plans Gemini drafts, per user and UTC day; past them a plan is the rules' own
+# (plans.services: `drafting_note` "assistant_quota_reached").
+AI_PLAN_DRAFTS_PER_DAY = env.int("AI_PLAN_DRAFTS_PER_DAY", default=10)
 SCAN_NOTES_MAX_LENGTH = 1000
 CHECK_IN_NOTES_MAX_LENGTH = 1000
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))

@@ -40,8 +40,9 @@ USER_PARTITIONS: tuple[TableDefinition, ...] = (SCANS, PLANS, CHAT, JOBS)
 
 # Items per Query page: big enough for few round trips, small enough to keep memory flat.
 PAGE_SIZE = 200
-# The daily allowances counted in the users table (scans' "analysis", chat's "chat").
-QUOTA_NAMES: tuple[str, ...] = ("analysis", "chat")
+# The daily allowances counted in the users table (scans' "analysis", chat's "chat",
+# plans' "plan_draft").
+QUOTA_NAMES: tuple[str, ...] = ("analysis", "chat", "plan_draft")
 # A counter lives two days after its last use, and DynamoDB's TTL usually deletes expired
 # items within two days more: older counters are (nearly always) gone by themselves.
 QUOTA_DAYS_KEPT = 5

@@ -47,12 +47,27 @@ HOLD_CORRECTIONS = (
 # be corrected.
 ASSISTANT_UNAVAILABLE_NOTE = "assistant_unavailable"
 DRAFT_REJECTED_NOTE = "assistant_draft_rejected"
+# The person's plans drafted by the assistant today reached AI_PLAN_DRAFTS_PER_DAY.
+QUOTA_REACHED_NOTE = "assistant_quota_reached"
+
+
+def drafts_plans(provider: AIProvider) -> bool:
+    """Whether the provider drafts plans (Gemini): a call that costs, counted per day."""
+    return getattr(provider, "draft_plan", None) is not None
 
 
 def draft_treatment_plan(
-    *, analysis: dict | None, profile: SkinProfile, provider: AIProvider
+    *,
+    analysis: dict | None,
+    profile: SkinProfile,
+    provider: AIProvider,
+    provider_allowed: bool = True,
 ) -> dict:
-    """A plan that passes ``check_plan``: the provider's draft corrected, or the base plan."""
+    """A plan that passes ``check_plan``: the provider's draft corrected, or the base plan.
+
+    ``provider_allowed`` False: the person's drafts for the day are spent, and a provider
+    that drafts plans is not asked (the rules' plan, noted ``assistant_quota_reached``).
+    """
     base = build_plan(analysis=analysis, profile=profile)
     report = check_plan(base, profile=profile)
     if not report.ok:
@@ -60,6 +75,8 @@ def draft_treatment_plan(
     draft_plan = getattr(provider, "draft_plan", None)
     if draft_plan is None:
         return _rules_alone(base)
+    if not provider_allowed:
+        return _rules_alone(base, note=QUOTA_REACHED_NOTE)
     try:
         with telemetry.ai_call(use="plan", provider=provider):
             draft = draft_plan(base_plan=copy.deepcopy(base), analysis=analysis, profile=profile)

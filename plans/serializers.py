@@ -75,8 +75,10 @@ class PlanSerializer(serializers.Serializer):
         allow_null=True,
         help_text=(
             "Why the rules drafted this plan alone: `assistant_unavailable` (the assistant "
-            "gave no usable answer; create the plan again later for a personalised one) or "
-            "`assistant_draft_rejected` (its draft broke a safety rule); null otherwise."
+            "gave no usable answer; create the plan again later for a personalised one), "
+            "`assistant_draft_rejected` (its draft broke a safety rule) or "
+            "`assistant_quota_reached` (the assistant has drafted today's allowance of your "
+            "plans; tomorrow (UTC) it drafts again); null otherwise."
         ),
     )
     current_week = serializers.IntegerField(

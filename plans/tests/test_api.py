@@ -513,3 +513,95 @@ class TestGeminiDraft:
             routine_kinds = {kind_of(a) for step in stored[routine] for a in step["actives"]}
             assert not {"retinoid", "benzoyl_peroxide"} <= routine_kinds, routine
         assert stored["safety_corrections"]
+
+
+class TestDailyDrafts:
+    """Gemini drafts AI_PLAN_DRAFTS_PER_DAY of a person's plans a day; then the rules do."""
+
+    @staticmethod
+    def create(client) -> dict:
+        response = client.post(PLANS, {}, format="json")
+        assert response.status_code == 201, response.content
+        return response.json()
+
+    @staticmethod
+    def gemini_drafts(fake_gemini, count: int) -> None:
+        """``count`` good drafts from Gemini: the rules' plan for an account with no scan."""
+        from ai.providers import SkinProfile
+        from plans.rules import build_plan
+        from tests.fake_gemini import FakeResponse
+
+        draft = build_plan(analysis=None, profile=SkinProfile())
+        fake_gemini.enqueue(*[FakeResponse.json_answer(draft)] * count)
+
+    def test_past_the_days_drafts_a_plan_is_the_rules_own_and_says_why(
+        self, auth_client, register, gemini_settings, fake_gemini
+    ):
+        gemini_settings.AI_PLAN_DRAFTS_PER_DAY = 2
+        self.gemini_drafts(fake_gemini, 5)
+        plans = [self.create(auth_client) for _ in range(4)]
+
+        assert [(p["provider"], p["drafting_note"]) for p in plans] == [
+            ("gemini", None),
+            ("gemini", None),
+            ("offline", "assistant_quota_reached"),
+            ("offline", "assistant_quota_reached"),
+        ]
+        assert len(fake_gemini.requests) == 2
+        # A plan past the allowance is a whole plan, made active like any other.
+        assert plans[3]["am"] and plans[3]["am"][-1]["category"] == "sunscreen"
+        assert auth_client.get(f"{PLANS}/active").json()["plan_id"] == plans[3]["plan_id"]
+        # The allowance is each person's own.
+        other = APIClient()
+        other.credentials(HTTP_AUTHORIZATION=f"Bearer {register()['access']}")
+        assert self.create(other)["provider"] == "gemini"
+        assert len(fake_gemini.requests) == 3
+
+    def test_concurrent_creations_never_pass_the_allowance(
+        self, auth_client, gemini_settings, fake_gemini
+    ):
+        gemini_settings.AI_PLAN_DRAFTS_PER_DAY = 3
+        # A draft for every request: any past the allowance would be drafted by Gemini.
+        self.gemini_drafts(fake_gemini, 10)
+        token = f"Bearer {auth_client.session_data['access']}"
+        start = threading.Barrier(10)
+
+        def create(_: int) -> dict:
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=token)
+            start.wait()
+            return self.create(client)
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            plans = list(pool.map(create, range(10)))
+
+        drafted = [p for p in plans if p["provider"] == "gemini"]
+        noted = [p for p in plans if p["drafting_note"] == "assistant_quota_reached"]
+        assert (len(drafted), len(noted)) == (3, 7)
+        assert len(fake_gemini.requests) == 3
+
+    def test_a_draft_gemini_did_not_give_is_not_counted(
+        self, auth_client, gemini_settings, fake_gemini
+    ):
+        from ai.providers import forget_providers
+        from tests.fake_gemini import FakeResponse
+
+        gemini_settings.AI_PLAN_DRAFTS_PER_DAY = 1
+        gemini_settings.GEMINI_MAX_ATTEMPTS = 1
+        forget_providers()
+        fake_gemini.enqueue(FakeResponse.status(503))
+        self.gemini_drafts(fake_gemini, 2)
+
+        failed = self.create(auth_client)
+        drafted = self.create(auth_client)
+        past = self.create(auth_client)
+
+        assert (failed["provider"], failed["drafting_note"]) == ("offline", "assistant_unavailable")
+        assert (drafted["provider"], drafted["drafting_note"]) == ("gemini", None)
+        assert past["drafting_note"] == "assistant_quota_reached"
+        assert len(fake_gemini.requests) == 2
+
+    def test_the_offline_provider_is_not_counted(self, auth_client, settings):
+        settings.AI_PLAN_DRAFTS_PER_DAY = 0
+        plan = self.create(auth_client)
+        assert (plan["provider"], plan["drafting_note"]) == ("offline", None)

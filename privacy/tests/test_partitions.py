@@ -9,6 +9,7 @@ from ulid import ULID
 
 from dynamo.client import get_client
 from dynamo.partitions import (
+    QUOTA_NAMES,
     delete_partition,
     delete_user_items,
     find_user_id_by_email,
@@ -83,6 +84,14 @@ class TestUsersTable:
         delete_user_items(user_id, email, today=date(2026, 1, 3))
         assert items_of(user_id) == []
         assert email_claim(email) is None
+
+    def test_every_daily_allowance_counted_is_one_the_erasure_deletes(self):
+        from chat.services import reply_quota
+        from plans.services import todays_plan_draft_quota
+        from scans.services import todays_analysis_quota
+
+        quotas = (todays_analysis_quota, reply_quota, todays_plan_draft_quota)
+        assert {quota()["name"] for quota in quotas} <= set(QUOTA_NAMES)
 
     def test_the_account_is_found_by_its_claim_or_else_by_the_email_index(self, register):
         session = register()
