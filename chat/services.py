@@ -13,13 +13,10 @@ the same text again retries it without storing it twice.
 """
 
 import logging
-import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from rest_framework import status
 from ulid import ULID
 
@@ -28,12 +25,11 @@ from ai.chat import ChatContext, ChatFailed, ChatTurn, chat_provider
 from chat import selectors, tasks
 from dermalens_site.concurrency import work_slot
 from dermalens_site.errors import ApplicationError, NotFound, ServiceUnavailable
+from dynamo.allowances import REPLIES, seconds_until_reset
 from dynamo.chat import ChatMessage, ChatSession, SessionNotFound, chat_table
-from dynamo.errors import DynamoError
 from dynamo.jobs import Job
-from dynamo.users import QuotaUsedUp, User, daily_quota_update, users_table
+from dynamo.users import QuotaUsedUp, User
 from jobs.services import start_job
-from scans.services import seconds_until_quota_resets
 from telemetry import record as telemetry
 
 logger = logging.getLogger("dermalens.chat")
@@ -244,7 +240,7 @@ def prepare_exchange(
             session_id=session_id,
             role="user",
             content=content,
-            counting=reply_quota_update(user.user_id),
+            counting=REPLIES.update(user.user_id),
         )
     context = selectors.context_of(stored, plan, reads.check_ins, plans_kept=reads.plans_kept)
     return message, context, selectors.as_turns(recent)
@@ -303,42 +299,17 @@ def reply_unavailable(err: Exception, message: ChatMessage) -> ReplyUnavailable:
         logger.exception("chat reply crashed", extra={"session_id": message.session_id})
         failure = ReplyUnavailable(reason="provider_unavailable", message_id=message.message_id)
     if failure.reason not in COUNTED_FAILURES:
-        give_back_reply_quota(message.user_id)
+        REPLIES.give_back(message.user_id)
     return failure
-
-
-def give_back_reply_quota(user_id: str) -> None:
-    """Uncount today's use for a reply that never came (best effort: the 503 stands)."""
-    quota = reply_quota()
-    try:
-        users_table().give_back_daily_quota(user_id, name=quota["name"], day=quota["day"])
-    except DynamoError:
-        logger.warning("a reply's use of the daily allowance was not given back", exc_info=True)
 
 
 def consume_reply_quota(user_id: str) -> None:
     """Count one assistant reply today (UTC); past AI_REPLIES_PER_DAY, a 429."""
-    allowed = users_table().consume_daily_quota(
-        user_id, **reply_quota(), limit=settings.AI_REPLIES_PER_DAY
-    )
-    if not allowed:
+    if not REPLIES.consume(user_id):
         raise reply_quota_exceeded()
-
-
-def reply_quota_update(user_id: str) -> dict[str, Any]:
-    """The Update that counts one reply against today's (UTC) AI_REPLIES_PER_DAY."""
-    return daily_quota_update(user_id, **reply_quota(), limit=settings.AI_REPLIES_PER_DAY)
-
-
-def reply_quota() -> dict[str, Any]:
-    return {
-        "name": "chat",
-        "day": datetime.now(UTC).date().isoformat(),
-        "expires_at": int(time.time()) + 2 * 24 * 60 * 60,
-    }
 
 
 def reply_quota_exceeded() -> ReplyQuotaExceeded:
     return ReplyQuotaExceeded(
-        limit_per_day=settings.AI_REPLIES_PER_DAY, retry_after_seconds=seconds_until_quota_resets()
+        limit_per_day=REPLIES.limit, retry_after_seconds=seconds_until_reset()
     )

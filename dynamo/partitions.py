@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from dynamo.allowances import DAILY_ALLOWANCES
 from dynamo.base import Table
 from dynamo.codec import Item
 from dynamo.errors import ConditionFailed
@@ -40,9 +41,8 @@ USER_PARTITIONS: tuple[TableDefinition, ...] = (SCANS, PLANS, CHAT, JOBS)
 
 # Items per Query page: big enough for few round trips, small enough to keep memory flat.
 PAGE_SIZE = 200
-# The daily allowances counted in the users table (scans' "analysis", chat's "chat",
-# plans' "plan_draft").
-QUOTA_NAMES: tuple[str, ...] = ("analysis", "chat", "plan_draft")
+# The daily allowances counted in the users table.
+QUOTA_NAMES: tuple[str, ...] = tuple(allowance.name for allowance in DAILY_ALLOWANCES)
 # A counter lives two days after its last use, and DynamoDB's TTL usually deletes expired
 # items within two days more: older counters are (nearly always) gone by themselves.
 QUOTA_DAYS_KEPT = 5

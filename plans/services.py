@@ -9,21 +9,18 @@ plan alone, noted ``assistant_quota_reached``. One plan is active at a time: act
 archives the previous one in the same transaction.
 """
 
-import logging
-import time
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
-from django.conf import settings
 from ulid import ULID
 
 from accounts.selectors import as_stored, skin_profile_of
 from ai.analysis import now_iso
 from ai.providers import get_provider
 from dermalens_site.errors import Conflict, NotFound
-from dynamo.errors import DynamoError, ItemNotFound
+from dynamo.allowances import PLAN_DRAFTS
+from dynamo.errors import ItemNotFound
 from dynamo.plans import CheckIn, Plan, plans_table
-from dynamo.users import User, users_table
+from dynamo.users import User
 from plans.drafting import ASSISTANT_UNAVAILABLE_NOTE, draft_treatment_plan, drafts_plans
 from scans.selectors import get_scan, latest_completed_scan
 
@@ -31,10 +28,6 @@ PLAN_STATUSES = ("active", "paused", "completed", "archived")
 SETTABLE_STATUSES = ("active", "paused", "completed")
 # Check-ins may be dated a day ahead of UTC, for people east of Greenwich.
 CHECK_IN_DAYS_AHEAD = 1
-# A day's count of plan drafts is kept past its day (DynamoDB's TTL then removes it).
-QUOTA_KEPT_SECONDS = 2 * 24 * 60 * 60
-
-logger = logging.getLogger(__name__)
 
 
 class PlanNotFound(NotFound):
@@ -61,7 +54,7 @@ def create_plan(*, user: User, scan_id: str | None = None, user_read_now: bool =
     provider = get_provider()
     # A draft by the assistant is counted before it is asked for, so that concurrent
     # requests cannot all reach it past the day's allowance.
-    counted = drafts_plans(provider) and consume_plan_draft_quota(user.user_id)
+    counted = drafts_plans(provider) and PLAN_DRAFTS.consume(user.user_id)
     content = draft_treatment_plan(
         analysis=scan.analysis if scan else None,
         profile=profile,
@@ -69,7 +62,7 @@ def create_plan(*, user: User, scan_id: str | None = None, user_read_now: bool =
         provider_allowed=counted,
     )
     if counted and content.get("drafting_note") == ASSISTANT_UNAVAILABLE_NOTE:
-        give_back_plan_draft_quota(user.user_id)
+        PLAN_DRAFTS.give_back(user.user_id)
     timestamp = now_iso()
     plan = Plan(
         user_id=user.user_id,
@@ -82,32 +75,6 @@ def create_plan(*, user: User, scan_id: str | None = None, user_read_now: bool =
         scan_id=scan.scan_id if scan else None,
     )
     return plans_table().activate(user.user_id, new_plan=plan, updated_at=timestamp)
-
-
-def consume_plan_draft_quota(user_id: str) -> bool:
-    """Count one of today's (UTC) plans drafted by the assistant; False past
-    AI_PLAN_DRAFTS_PER_DAY (nothing counted: the rules draft the plan alone)."""
-    return users_table().consume_daily_quota(user_id, **todays_plan_draft_quota())
-
-
-def give_back_plan_draft_quota(user_id: str) -> None:
-    """Uncount today's draft the assistant did not give (best effort: the plan stands)."""
-    quota = todays_plan_draft_quota()
-    try:
-        users_table().give_back_daily_quota(user_id, name=quota["name"], day=quota["day"])
-    except DynamoError:
-        logger.warning("a plan draft's use of the daily allowance was not given back")
-
-
-def todays_plan_draft_quota() -> dict[str, Any]:
-    """The daily allowance of plans drafted by the assistant, as ``daily_quota_update``
-    counts it."""
-    return {
-        "name": "plan_draft",
-        "day": datetime.now(UTC).date().isoformat(),
-        "limit": settings.AI_PLAN_DRAFTS_PER_DAY,
-        "expires_at": int(time.time()) + QUOTA_KEPT_SECONDS,
-    }
 
 
 def change_plan_status(*, user_id: str, plan_id: str, status: str, version: int) -> Plan:

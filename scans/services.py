@@ -23,7 +23,6 @@ import hashlib
 import logging
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -36,6 +35,7 @@ from ai.analysis import now_iso
 from ai.providers import AnalysisFailed, get_provider
 from dermalens_site.errors import ApplicationError, Conflict, NotFound
 from dermalens_site.photo_processes import in_photo_process
+from dynamo.allowances import ANALYSES, seconds_until_reset
 from dynamo.audit import audit_table
 from dynamo.errors import DynamoError, ItemNotFound, VersionConflict
 from dynamo.scans import (
@@ -47,7 +47,7 @@ from dynamo.scans import (
     Scan,
     scans_table,
 )
-from dynamo.users import QuotaUsedUp, User, daily_quota_update, users_table
+from dynamo.users import QuotaUsedUp, User, users_table
 from jobs.services import QueueUnavailable, enqueue
 from scans import storage
 from scans.images import prepare_scan_image
@@ -172,7 +172,7 @@ def create_counting_quota(
         scans_table().create, idempotency_key=idempotency_key, request_digest=request_digest
     )
     try:
-        store(scan, now=int(time.time()), quota=analysis_quota_update(scan.user_id))
+        store(scan, now=int(time.time()), quota=ANALYSES.update(scan.user_id))
     except QuotaUsedUp:
         kept = dataclasses.replace(scan, failure_reason=QUOTA_REASON)
         store(kept, now=int(time.time()))
@@ -241,7 +241,7 @@ def run_analysis(
     quota_counted: bool = False,
 ) -> Scan:
     """Analyse the scan in this request; ``quota_counted`` when its upload counted it."""
-    if not quota_counted and not consume_analysis_quota(user.user_id):
+    if not quota_counted and not ANALYSES.consume(user.user_id):
         return keep_past_quota(scan, refuse=refuse_past_quota)
     # The request's user may be the worker's cached copy; the profile must be current.
     return analyze_image(user=as_stored(user), scan=scan, image_jpeg=image_jpeg)
@@ -252,7 +252,7 @@ def queue_analysis(
 ) -> Scan:
     """Leave the analysis to a worker: the scan is ``pending`` until it runs
     (``quota_counted`` when its upload counted it)."""
-    if not quota_counted and not consume_analysis_quota(user.user_id):
+    if not quota_counted and not ANALYSES.consume(user.user_id):
         return keep_past_quota(scan, refuse=refuse_past_quota)
     if scan.status != "pending" or scan.failure_reason:
         # Pending first, so that the worker finds it waiting; a stored analysis stays
@@ -330,7 +330,7 @@ def analyze_claimed_scan(*, user: User, scan: Scan) -> str:
 def keep_past_quota(scan: Scan, *, refuse: bool) -> Scan:
     updated = record(scan, status="pending", failure_reason=QUOTA_REASON, analysis=None)
     if refuse:
-        raise AnalysisQuotaExceeded(seconds_until_quota_resets())
+        raise AnalysisQuotaExceeded(seconds_until_reset())
     return updated
 
 
@@ -348,12 +348,12 @@ def analyze_image(*, user: User, scan: Scan, image_jpeg: bytes) -> Scan:
             )
     except AnalysisFailed as failure:
         if failure.reason not in COUNTED_FAILURES:
-            give_back_analysis_quota(scan.user_id)
+            ANALYSES.give_back(scan.user_id)
         return record(scan, status="failed", failure_reason=failure.reason, analysis=None)
     except Exception:
         # A provider bug must not cost the user their upload: the scan stays, failed.
         logger.exception("analysis crashed", extra={"scan_id": scan.scan_id})
-        give_back_analysis_quota(scan.user_id)
+        ANALYSES.give_back(scan.user_id)
         return record(scan, status="failed", failure_reason="provider_unavailable", analysis=None)
     return record(scan, status="complete", failure_reason=None, analysis=analysis.to_dict())
 
@@ -404,40 +404,6 @@ def image_is_stored(key: str) -> bool:
         return storage.scan_storage().exists(key)
     except storage.storage_errors() as err:
         raise storage.StorageUnavailable() from err
-
-
-def consume_analysis_quota(user_id: str) -> bool:
-    return users_table().consume_daily_quota(user_id, **todays_analysis_quota())
-
-
-def give_back_analysis_quota(user_id: str) -> None:
-    """Uncount today's use for an analysis that gave nothing (best effort)."""
-    quota = todays_analysis_quota()
-    try:
-        users_table().give_back_daily_quota(user_id, name=quota["name"], day=quota["day"])
-    except DynamoError:
-        logger.warning("an analysis's use of the daily allowance was not given back")
-
-
-def analysis_quota_update(user_id: str) -> dict[str, Any]:
-    """The Update that counts one of today's analyses, for the transaction storing a scan."""
-    return daily_quota_update(user_id, **todays_analysis_quota())
-
-
-def todays_analysis_quota() -> dict[str, Any]:
-    """The daily allowance of analyses, as ``daily_quota_update`` counts it."""
-    return {
-        "name": "analysis",
-        "day": datetime.now(UTC).date().isoformat(),
-        "limit": settings.AI_ANALYSES_PER_DAY,
-        "expires_at": int(time.time()) + 2 * 24 * 60 * 60,
-    }
-
-
-def seconds_until_quota_resets() -> int:
-    now = datetime.now(UTC)
-    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
-    return max(1, int((midnight - now).total_seconds()))
 
 
 def delete_scan(*, user_id: str, scan_id: str) -> None:

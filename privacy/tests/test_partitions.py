@@ -7,9 +7,9 @@ import pytest
 from django.conf import settings
 from ulid import ULID
 
+from dynamo.allowances import DAILY_ALLOWANCES
 from dynamo.client import get_client
 from dynamo.partitions import (
-    QUOTA_NAMES,
     delete_partition,
     delete_user_items,
     find_user_id_by_email,
@@ -77,21 +77,19 @@ class TestUsersTable:
     def test_the_user_item_claim_and_recent_quota_counters_are_deleted(self, register):
         session = register()
         user_id, email = session["user"]["user_id"], session["user"]["email"]
-        users_table().consume_daily_quota(
-            user_id, name="chat", day="2026-01-02", limit=5, expires_at=int(time.time()) + 3600
-        )
-        assert any(i["user_id"]["S"].startswith("quota#chat#") for i in items_of(user_id))
+        for allowance in DAILY_ALLOWANCES:
+            users_table().consume_daily_quota(
+                user_id,
+                name=allowance.name,
+                day="2026-01-02",
+                limit=5,
+                expires_at=int(time.time()) + 3600,
+            )
+        counters = [i for i in items_of(user_id) if i["user_id"]["S"].startswith("quota#")]
+        assert len(counters) == len(DAILY_ALLOWANCES) == 3
         delete_user_items(user_id, email, today=date(2026, 1, 3))
         assert items_of(user_id) == []
         assert email_claim(email) is None
-
-    def test_every_daily_allowance_counted_is_one_the_erasure_deletes(self):
-        from chat.services import reply_quota
-        from plans.services import todays_plan_draft_quota
-        from scans.services import todays_analysis_quota
-
-        quotas = (todays_analysis_quota, reply_quota, todays_plan_draft_quota)
-        assert {quota()["name"] for quota in quotas} <= set(QUOTA_NAMES)
 
     def test_the_account_is_found_by_its_claim_or_else_by_the_email_index(self, register):
         session = register()
