@@ -1,5 +1,6 @@
 """The state of every table, from DescribeTable: for readiness checks and ops pages."""
 
+import logging
 from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -8,11 +9,15 @@ from dynamo.client import get_client
 from dynamo.errors import error_code
 from dynamo.tables import ALL_TABLES
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class TableStatus:
     name: str
-    status: str  # ACTIVE, CREATING, ..., MISSING or UNREACHABLE
+    # ACTIVE, CREATING, ... as DynamoDB says; MISSING, UNREACHABLE (no answer) or REFUSED
+    # (DynamoDB refused to describe it: access denied, throttled; the log says which).
+    status: str
     item_count: int | None = None
     size_bytes: int | None = None
 
@@ -28,9 +33,14 @@ def describe_tables() -> list[TableStatus]:
         try:
             table = client.describe_table(TableName=definition.name)["Table"]
         except ClientError as err:
-            if error_code(err) != "ResourceNotFoundException":
-                raise
-            statuses.append(TableStatus(definition.name, "MISSING"))
+            code = error_code(err)
+            if code == "ResourceNotFoundException":
+                statuses.append(TableStatus(definition.name, "MISSING"))
+            else:
+                logger.warning(
+                    "DescribeTable refused", extra={"table": definition.name, "error": code}
+                )
+                statuses.append(TableStatus(definition.name, "REFUSED"))
             continue
         except BotoCoreError:
             statuses.append(TableStatus(definition.name, "UNREACHABLE"))

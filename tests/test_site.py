@@ -112,6 +112,22 @@ class TestHealth:
         assert response.json()["tables"][USERS.name] == "MISSING"
         assert response["Retry-After"]
 
+    def test_a_table_dynamodb_refuses_to_describe_is_not_ready_not_a_server_error(self, settings):
+        # A name DynamoDB will not take stands for any refusal (access denied, throttled).
+        settings.DYNAMODB_USERS_TABLE = "no spaces allowed"
+        response = APIClient().get("/api/v1/health/ready")
+        assert response.status_code == 503, response.content
+        assert response.json()["tables"]["no spaces allowed"] == "REFUSED"
+        assert response["Retry-After"]
+
+    def test_a_worker_describes_the_tables_at_most_once_in_its_cache_window(self):
+        from dynamo.metrics import measure_dynamodb
+
+        with measure_dynamodb() as measured:
+            answers = [APIClient().get("/api/v1/health/ready") for _ in range(20)]
+        assert {answer.status_code for answer in answers} == {200}
+        assert measured.calls == len(ALL_TABLES)
+
 
 class TestDocs:
     def test_schema_declares_bearer_auth_and_the_account_paths(self):
