@@ -152,6 +152,14 @@ class ExportThrottle(AccountRateThrottle):
     scope = "export"
 
 
+class ChatSessionThrottle(AccountRateThrottle):
+    """Chat sessions started and deleted per account: each start stores a session, each
+    delete queues a job on the queue every account shares (and a session deleted again
+    before its job ran queues another)."""
+
+    scope = "chat_sessions"
+
+
 class PasswordResetThrottle(DynamoRateThrottle):
     """Reset requests (anonymous), per client address: a flood brake as generous as the
     registration limit, since the people behind one address each may forget a password.

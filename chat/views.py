@@ -18,6 +18,7 @@ from rest_framework import renderers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from accounts.throttles import ChatSessionThrottle
 from chat import selectors, services
 from chat.serializers import (
     ExchangeSerializer,
@@ -61,6 +62,11 @@ class ChatSessionViewSet(viewsets.ViewSet):
     lookup_field = "session_id"
     lookup_value_regex = ULID_PATTERN
 
+    def get_throttles(self):
+        if self.action in ("create", "destroy"):
+            return [ChatSessionThrottle()]
+        return super().get_throttles()
+
     def get_renderers(self):
         json_renderers = super().get_renderers()
         request = getattr(self, "request", None)
@@ -80,7 +86,10 @@ class ChatSessionViewSet(viewsets.ViewSet):
         )
         return Response(page_body(page, SessionSerializer))
 
-    @extend_schema(request=SessionCreateSerializer, responses={201: SessionSerializer, **ERRORS})
+    @extend_schema(
+        request=SessionCreateSerializer,
+        responses={201: SessionSerializer, 429: ErrorSerializer, **ERRORS},
+    )
     def create(self, request):
         params = validated(SessionCreateSerializer, request.data)
         session = services.start_session(user_id=request.user.user_id, title=params.get("title"))
@@ -94,7 +103,7 @@ class ChatSessionViewSet(viewsets.ViewSet):
         return Response(SessionSerializer(session).data)
 
     @extend_schema(
-        responses={202: AcceptedJobSerializer, **ERRORS},
+        responses={202: AcceptedJobSerializer, 429: ErrorSerializer, **ERRORS},
         description=(
             "Delete the session and every message in it. The session is gone at once "
             "(not listed, not readable, closed to new messages); its messages are deleted "

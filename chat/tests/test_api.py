@@ -278,6 +278,31 @@ class TestDeleting:
         assert [s["session_id"] for s in listed] == [kept_id]
         assert len(all_messages(auth_client, kept_id)) == 2
 
+    def test_starting_and_deleting_sessions_is_limited_per_account(
+        self, auth_client, register, settings
+    ):
+        from rest_framework.test import APIClient
+
+        rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {**rates, "chat_sessions": "3/hour"},
+        }
+        first = auth_client.post(SESSIONS, {}, format="json").json()["session_id"]
+        second = auth_client.post(SESSIONS, {}, format="json").json()["session_id"]
+        assert auth_client.delete(f"{SESSIONS}/{first}").status_code == 202
+
+        refused = auth_client.delete(f"{SESSIONS}/{second}")
+        assert error_of(refused, 429)["code"] == "throttled"
+        assert int(refused["Retry-After"]) > 0
+        assert error_of(auth_client.post(SESSIONS, {}, format="json"), 429)
+        # Reading is not limited, and the session refused a delete is still there.
+        assert auth_client.get(f"{SESSIONS}/{second}").status_code == 200
+        # The limit is each account's own.
+        other = APIClient()
+        other.credentials(HTTP_AUTHORIZATION=f"Bearer {register()['access']}")
+        assert other.post(SESSIONS, {}, format="json").status_code == 201
+
 
 class TestBadInput:
     @pytest.mark.parametrize(
