@@ -14,6 +14,7 @@ the API's token endpoints.
 """
 
 import functools
+import math
 from collections.abc import Callable
 
 from django import forms
@@ -76,8 +77,22 @@ def token_of(request: HttpRequest) -> str:
     return (token or "")[:TOKEN_MAX_LENGTH]
 
 
-def allowed(request: HttpRequest) -> bool:
-    return request.method != "POST" or TokenThrottle().allow_request(request, None)
+def seconds_to_wait(request: HttpRequest) -> int | None:
+    """Seconds until this address may send the form again, or None while it may (a GET
+    is never counted)."""
+    if request.method != "POST":
+        return None
+    throttle = TokenThrottle()
+    if throttle.allow_request(request, None):
+        return None
+    return math.ceil(throttle.wait())
+
+
+def throttled(request: HttpRequest, template: str, context: dict, wait: int) -> HttpResponse:
+    """The page with THROTTLED, a 429 that says when to try again, as the API's does."""
+    response = render(request, template, {**context, "error": THROTTLED}, status=429)
+    response["Retry-After"] = str(wait)
+    return response
 
 
 @account_page
@@ -86,8 +101,9 @@ def reset_password(request: HttpRequest) -> HttpResponse:
     token = token_of(request)
     context = {"token": token, "min_length": settings.PASSWORD_MIN_LENGTH}
     template = "accounts/reset_password.html"
-    if not allowed(request):
-        return render(request, template, {**context, "error": THROTTLED}, status=429)
+    wait = seconds_to_wait(request)
+    if wait is not None:
+        return throttled(request, template, context, wait)
     try:
         services.check_password_reset_token(token=token)
     except ApplicationError as err:
@@ -120,8 +136,9 @@ def verify_email(request: HttpRequest) -> HttpResponse:
     template = "accounts/verify_email.html"
     if request.method == "GET":
         return render(request, template, {"token": token})
-    if not allowed(request):
-        return render(request, template, {"token": token, "error": THROTTLED}, status=429)
+    wait = seconds_to_wait(request)
+    if wait is not None:
+        return throttled(request, template, {"token": token}, wait)
     try:
         user = services.use_email_link(token=token)
     except ApplicationError as err:
