@@ -70,6 +70,10 @@ def send_account_email(*, kind: str, to: str, context: dict[str, Any]) -> Future
 def render_account_email(*, kind: str, to: str, context: dict[str, Any]) -> EmailMessage:
     if kind not in KINDS:
         raise ValueError(f"unknown account email {kind!r}; add its templates and name to KINDS")
+    if isinstance(context.get("full_name"), str):
+        # One line, as names are taken now: one stored before could hold line breaks,
+        # and would open the message with lines of its own.
+        context = {**context, "full_name": " ".join(context["full_name"].split())}
     subject = render_to_string(f"accounts/email/{kind}_subject.txt", context)
     body = render_to_string(f"accounts/email/{kind}.txt", context)
     return EmailMessage(

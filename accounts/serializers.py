@@ -47,10 +47,30 @@ class NewEmailField(serializers.EmailField):
         self.validators.append(check_new_email)
 
 
+# Line breaks (and tabs) in a name: the account emails open with it ("Hello <name>,").
+LINE_BREAKS = frozenset("\r\n\t\u2028\u2029")
+
+
+def check_one_line(value: str) -> None:
+    if not LINE_BREAKS.isdisjoint(value):
+        raise serializers.ValidationError(
+            "A name is one line: no line breaks or tabs.", code="line_break"
+        )
+
+
+class NameField(serializers.CharField):
+    """A person's name: one line, at most FULL_NAME_MAX_LENGTH characters."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", choices.FULL_NAME_MAX_LENGTH)
+        super().__init__(**kwargs)
+        self.validators.append(check_one_line)
+
+
 class RegisterSerializer(StrictSerializer):
     email = NewEmailField()
     password = serializers.CharField(**PASSWORD_FIELD)
-    full_name = serializers.CharField(max_length=choices.FULL_NAME_MAX_LENGTH)
+    full_name = NameField()
 
 
 class LoginSerializer(StrictSerializer):
@@ -91,7 +111,7 @@ class AuthSessionSerializer(TokenPairSerializer):
 
 
 class ProfileUpdateSerializer(StrictSerializer):
-    full_name = serializers.CharField(max_length=choices.FULL_NAME_MAX_LENGTH)
+    full_name = NameField()
     skin_type = serializers.ChoiceField(choices.SKIN_TYPES, allow_null=True)
     skin_concerns = serializers.ListField(
         child=serializers.ChoiceField(choices.SKIN_CONCERNS),

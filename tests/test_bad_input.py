@@ -189,6 +189,28 @@ def test_control_characters_in_text_are_a_400_and_change_nothing(
     assert auth_client.get("/api/v1/chat/sessions").json()["items"] == []
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Ana\n\nYour account is locked: sign in at https://example.net",
+        "Ana\r\nBcc: someone@example.net",
+        "Ana\tLopez",
+        "Ana\u2028Lopez",
+    ],
+    ids=["newlines", "crlf", "tab", "line-separator"],
+)
+def test_a_name_is_one_line(auth_client, unique_email, name):
+    before = auth_client.get(ME).json()
+    changed = auth_client.patch(ME, {"full_name": name}, format="json")
+    error = assert_error_shape(changed, 400)
+    assert error["details"] == {"full_name": ["A name is one line: no line breaks or tabs."]}
+    assert auth_client.get(ME).json() == before
+
+    body = {"email": unique_email(), "password": "a-good-long-passphrase", "full_name": name}
+    registered = APIClient().post("/api/v1/auth/register", body, format="json")
+    assert set(assert_error_shape(registered, 400)["details"]) == {"full_name"}
+
+
 def test_line_breaks_tabs_and_right_to_left_text_are_kept(auth_client):
     session = auth_client.post("/api/v1/chat/sessions", {}, format="json").json()
     hebrew, arabic = "\u05e9\u05dc\u05d5\u05dd", "\u0627\u0644\u0639\u0631\u0628\u064a\u0629"

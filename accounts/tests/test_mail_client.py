@@ -46,3 +46,15 @@ def test_mail_to_an_internationalised_domain_leaves_for_its_ascii_form(ses_mailb
     # What django-ses hands SES as the destinations, beside the message's To header.
     message = render_account_email(kind="verify_email", to=account["user"]["email"], context={})
     assert message.recipients() == [f"{local}@xn--bcher-kva.example"]
+
+
+def test_a_name_stored_with_line_breaks_opens_a_message_on_one_line():
+    # Names are one line since the API refuses line breaks in them; one stored before
+    # must not write lines of its own into the message.
+    name = "Ana\n\nYour account is locked: sign in at https://example.net\n"
+    message = render_account_email(
+        kind="password_changed", to="ana@example.com", context={"full_name": name}
+    )
+    assert message.body.splitlines()[0] == (
+        "Hello Ana Your account is locked: sign in at https://example.net,"
+    )
