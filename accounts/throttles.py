@@ -154,8 +154,7 @@ class ExportThrottle(AccountRateThrottle):
 
 class ChatSessionThrottle(AccountRateThrottle):
     """Chat sessions started and deleted per account: each start stores a session, each
-    delete queues a job on the queue every account shares (and a session deleted again
-    before its job ran queues another)."""
+    delete of another session queues a job on the queue every account shares."""
 
     scope = "chat_sessions"
 

@@ -15,8 +15,10 @@ the same text again retries it without storing it twice.
 import logging
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from rest_framework import status
 from ulid import ULID
 
@@ -27,7 +29,7 @@ from dermalens_site.concurrency import work_slot
 from dermalens_site.errors import ApplicationError, NotFound, ServiceUnavailable
 from dynamo.allowances import REPLIES, seconds_until_reset
 from dynamo.chat import ChatMessage, ChatSession, SessionNotFound, chat_table
-from dynamo.jobs import Job
+from dynamo.jobs import Job, jobs_table
 from dynamo.users import QuotaUsedUp, User
 from jobs.services import start_job
 from telemetry import record as telemetry
@@ -126,19 +128,37 @@ def delete_session(*, user_id: str, session_id: str) -> Job:
 
     The session is gone for the person at once (closed to new messages, no longer listed
     or readable); the job deletes its messages, however many, then the session item. A
-    repeated request starts the job again, which finishes what an earlier run left.
+    repeated request answers with the job an earlier one started while that job is
+    under way; after it failed, or when it has not moved for twice the queue's visibility
+    timeout (its message lost), a new job starts, which finishes what the earlier left.
     """
+    chats = chat_table()
     try:
-        chat_table().close_session(user_id, session_id, at=now_iso())
+        earlier_job_id = chats.close_session(user_id, session_id, at=now_iso())
     except SessionNotFound as err:
         raise ChatSessionNotFound() from err
+    if earlier_job_id is not None:
+        earlier = jobs_table().get(user_id, earlier_job_id)
+        if earlier is not None and under_way(earlier):
+            return earlier
     return start_job(
         user_id=user_id,
         kind="delete_chat_session",
         subject_id=session_id,
         task=tasks.delete_session,
+        on_recorded=lambda job: chats.set_deletion_job(user_id, session_id, job.job_id),
         session_id=session_id,
     )
+
+
+def under_way(job: Job) -> bool:
+    """Queued or running, and moved (queued, started, or reported progress) within twice
+    the visibility timeout: a job whose worker died comes back on the queue and moves
+    again within one."""
+    if job.status not in ("queued", "running"):
+        return False
+    still = datetime.now(UTC) - datetime.fromisoformat(job.updated_at)
+    return still.total_seconds() < 2 * int(settings.ANALYSIS_VISIBILITY_TIMEOUT_SECONDS)
 
 
 def send_message(*, user: User, session_id: str, content: str) -> Exchange:

@@ -108,7 +108,8 @@ class ChatSessionViewSet(viewsets.ViewSet):
             "Delete the session and every message in it. The session is gone at once "
             "(not listed, not readable, closed to new messages); its messages are deleted "
             "by a job, which the answer's `url` (also the `Location` header) shows until "
-            "it is `done`."
+            "it is `done`. Deleting it again while that job is under way answers with the "
+            "same job."
         ),
     )
     def destroy(self, request, session_id: str):

@@ -20,6 +20,7 @@ session item first (it is a prefix of every message's key) and then its messages
 time order: one round trip both proves the session exists and reads its first page.
 """
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from dynamo.users import QuotaUsedUp, account_open_check, activity_update, users
 
 SESSION_PREFIX = "session#"
 SESSION_INDEX = "session-index"
+# On a session being deleted: the job deleting it (a repeated DELETE answers with it).
+DELETION_JOB = "deletion_job_id"
 # Keys read per page while deleting a session (keys only, so a page stays small).
 DELETE_PAGE_SIZE = 200
 
@@ -192,22 +195,39 @@ class ChatTable(Table):
         )
         return Page([s for s in page.items if s.deleting_since is None], page.next_cursor)
 
-    def close_session(self, user_id: str, session_id: str, *, at: str) -> None:
+    def close_session(self, user_id: str, session_id: str, *, at: str) -> str | None:
         """Mark the session as being deleted: gone for the person from this write on.
 
-        ``SessionNotFound`` when there is no such session (or its deletion finished).
-        Marking it again (a repeated DELETE) is allowed: the deletion job may run twice.
+        Returns the id of the deletion job recorded on it by an earlier DELETE
+        (``set_deletion_job``), if any. ``SessionNotFound`` when there is no such session
+        (or its deletion finished). Marking it again (a repeated DELETE) is allowed.
         """
         try:
-            self.call(
+            response = self.call(
                 "update_item",
                 Key=self.key(user_id, session_key(session_id)),
                 UpdateExpression="SET deleting_since = if_not_exists(deleting_since, :at)",
                 ConditionExpression="attribute_exists(message_id)",
                 ExpressionAttributeValues={":at": {"S": at}},
+                ReturnValues="ALL_NEW",
             )
         except ConditionFailed as err:
             raise SessionNotFound(cause=err.cause) from err
+        job = response["Attributes"].get(DELETION_JOB)
+        return job["S"] if job else None
+
+    def set_deletion_job(self, user_id: str, session_id: str, job_id: str) -> None:
+        """Record the job deleting the session on it, while it is there: a job that has
+        already finished must not bring the session item back."""
+        with contextlib.suppress(ConditionFailed):
+            self.call(
+                "update_item",
+                Key=self.key(user_id, session_key(session_id)),
+                UpdateExpression="SET #job = :job",
+                ConditionExpression="attribute_exists(message_id)",
+                ExpressionAttributeNames={"#job": DELETION_JOB},
+                ExpressionAttributeValues={":job": {"S": job_id}},
+            )
 
     def delete_session(
         self,

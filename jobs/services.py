@@ -67,12 +67,19 @@ def enqueue(task: Task, /, **kwargs: Any) -> None:
 
 
 def start_job(
-    *, user_id: str, kind: str, task: Task, subject_id: str | None = None, **kwargs: Any
+    *,
+    user_id: str,
+    kind: str,
+    task: Task,
+    subject_id: str | None = None,
+    on_recorded: Callable[[Job], None] | None = None,
+    **kwargs: Any,
 ) -> Job:
     """Record a job for ``user_id`` and start ``task(user_id=..., job_id=..., **kwargs)``.
 
-    Returns the job as recorded after it was handed over: ``queued`` on a worker's
-    queue, or already ``done`` when it ran in this process.
+    ``on_recorded(job)`` runs once the job is recorded, before it is handed over (to note
+    the job on what it works on). Returns the job as recorded after it was handed over:
+    ``queued`` on a worker's queue, or already ``done`` when it ran in this process.
     """
     timestamp = now_iso()
     job = Job(
@@ -87,6 +94,8 @@ def start_job(
     )
     jobs = jobs_table()
     jobs.create(job)
+    if on_recorded is not None:
+        on_recorded(job)
     try:
         enqueue(task, user_id=user_id, job_id=job.job_id, **kwargs)
     except QueueUnavailable:

@@ -5,9 +5,14 @@ calls would take minutes); the deletion goes through the API, in the web process
 no queue is configured and on a real Celery worker over moto's SQS when one is.
 """
 
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
 from chat.tests.helpers import SESSIONS, messages_url, user_id_of
 from dynamo.chat import chat_table
 from dynamo.client import get_client
+from dynamo.jobs import jobs_table
 from scans.tests import queues
 from scans.tests.queues import wait_until
 from tests.seeding import seed_messages
@@ -75,15 +80,17 @@ class TestDeletingALongSession:
         assert chat_items(user_id, session_id) == 0
         assert auth_client.delete(f"{SESSIONS}/{session_id}").status_code == 404
 
-    def test_deleting_a_session_twice_before_its_job_ran_is_harmless(
+    def test_deleting_a_session_again_before_its_job_ran_answers_with_that_job(
         self, auth_client, start_session, jobs_queue
     ):
         user_id = user_id_of(auth_client)
         session_id = start_session()["session_id"]
         seed_messages(user_id, session_id, 30)
-        first = auth_client.delete(f"{SESSIONS}/{session_id}")
-        second = auth_client.delete(f"{SESSIONS}/{session_id}")
-        assert (first.status_code, second.status_code) == (202, 202)
+        answers = [auth_client.delete(f"{SESSIONS}/{session_id}") for _ in range(5)]
+        assert {answer.status_code for answer in answers} == {202}
+        # One job, one message on the queue all accounts share: not one per request.
+        assert {answer.json()["job_id"] for answer in answers} == {answers[0].json()["job_id"]}
+        assert queues.messages_in(jobs_queue.sqs, jobs_queue.url) == 1
 
         with queues.running_worker():
             assert wait_until(
@@ -92,8 +99,35 @@ class TestDeletingALongSession:
 
         assert chat_table().get_session(user_id, session_id, consistent=True) is None
         assert chat_items(user_id, session_id) == 0
-        statuses = {auth_client.get(r["Location"]).json()["status"] for r in (first, second)}
-        assert statuses == {"done"}
+        assert auth_client.get(answers[0]["Location"]).json()["status"] == "done"
+        assert auth_client.delete(f"{SESSIONS}/{session_id}").status_code == 404
+
+    @pytest.mark.parametrize(
+        ("status", "minutes_still"),
+        [("failed", 0), ("queued", 11), ("running", 11)],
+        ids=["failed", "queued, its message lost", "running, its worker gone"],
+    )
+    def test_a_job_that_failed_or_stopped_moving_is_started_again(
+        self, auth_client, start_session, jobs_queue, status, minutes_still
+    ):
+        user_id = user_id_of(auth_client)
+        session_id = start_session()["session_id"]
+        first = auth_client.delete(f"{SESSIONS}/{session_id}").json()
+        still_since = datetime.now(UTC) - timedelta(minutes=minutes_still)
+        jobs_table().record(
+            user_id, first["job_id"], status=status, updated_at=still_since.isoformat()
+        )
+
+        again = auth_client.delete(f"{SESSIONS}/{session_id}")
+
+        assert again.status_code == 202
+        assert again.json()["job_id"] != first["job_id"]
+        assert queues.messages_in(jobs_queue.sqs, jobs_queue.url) == 2
+        # The new job is the one a further request answers with.
+        assert (
+            auth_client.delete(f"{SESSIONS}/{session_id}").json()["job_id"]
+            == (again.json()["job_id"])
+        )
 
 
 class TestJobResource:
