@@ -159,6 +159,13 @@ class ChatSessionThrottle(AccountRateThrottle):
     scope = "chat_sessions"
 
 
+class PlanThrottle(AccountRateThrottle):
+    """Plans created per account: each runs the rule engine (and may ask Gemini, within
+    the day's drafts), writes the plan and archives the one before, which is kept."""
+
+    scope = "plans"
+
+
 class PasswordResetThrottle(DynamoRateThrottle):
     """Reset requests (anonymous), per client address: a flood brake as generous as the
     registration limit, since the people behind one address each may forget a password.

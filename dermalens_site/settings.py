@@ -488,6 +488,8 @@ REST_FRAMEWORK = {
         "uploads": env.str("THROTTLE_UPLOAD_RATE", default="60/hour"),
         # An export streams every stored image of the account: a few a day are plenty.
         "export": env.str("THROTTLE_EXPORT_RATE", default="10/hour"),
+        # Plans created per account (each archives the one before, which is kept).
+        "plans": env.str("THROTTLE_PLAN_RATE", default="30/hour"),
         # Chat sessions started and deleted (a delete queues a job on the shared queue).
         "chat_sessions": env.str("THROTTLE_CHAT_SESSION_RATE", default="120/hour"),
         # Requests that send account email: reset requests per client address, a

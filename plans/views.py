@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.authentication import read_in_this_request
+from accounts.throttles import PlanThrottle
 from dermalens_site.serializers import (
     ERROR_RESPONSES,
     ErrorSerializer,
@@ -55,6 +56,11 @@ class PlanViewSet(viewsets.ViewSet):
     lookup_field = "plan_id"
     lookup_value_regex = ULID_PATTERN
 
+    def get_throttles(self):
+        if self.action == "create":
+            return [PlanThrottle()]
+        return super().get_throttles()
+
     @extend_schema(parameters=[PageQuerySerializer], responses={200: PlanPageSerializer, **ERRORS})
     def list(self, request):
         params = validated(PageQuerySerializer, request.query_params)
@@ -65,7 +71,12 @@ class PlanViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=PlanCreateSerializer,
-        responses={201: PlanDetailSerializer, 409: ErrorSerializer, **ERRORS},
+        responses={
+            201: PlanDetailSerializer,
+            409: ErrorSerializer,
+            429: ErrorSerializer,
+            **ERRORS,
+        },
         description=(
             "Build a plan from a scan's analysis (default: your latest analysed scan) and "
             "your profile, and make it the active one; the previous active plan is archived."

@@ -170,9 +170,15 @@ class TestCreate:
             created = auth_client.post(PLANS, {})
 
         assert created.status_code == 201
-        # The profile (strongly consistent), the latest analysis, the active-plan pointer,
-        # and one transaction; neither the stored plan nor its (no) check-ins read back.
-        assert usage.calls_by_operation == {"GetItem": 2, "Query": 1, "TransactWriteItems": 1}
+        # The account's count of plans this hour (THROTTLE_PLAN_RATE), the profile
+        # (strongly consistent), the latest analysis, the active-plan pointer, and one
+        # transaction; neither the stored plan nor its (no) check-ins read back.
+        assert usage.calls_by_operation == {
+            "UpdateItem": 1,
+            "GetItem": 2,
+            "Query": 1,
+            "TransactWriteItems": 1,
+        }
 
     def test_a_profile_authentication_read_in_the_request_is_not_read_again(self, auth_client):
         scanned(auth_client)
@@ -183,9 +189,14 @@ class TestCreate:
             created = auth_client.post(PLANS, {})
 
         assert created.status_code == 201
-        # The profile once (authentication's strongly consistent read), the latest
-        # analysis, the active-plan pointer, and one transaction.
-        assert usage.calls_by_operation == {"GetItem": 2, "Query": 1, "TransactWriteItems": 1}
+        # The plan count, the profile once (authentication's strongly consistent read),
+        # the latest analysis, the active-plan pointer, and one transaction.
+        assert usage.calls_by_operation == {
+            "UpdateItem": 1,
+            "GetItem": 2,
+            "Query": 1,
+            "TransactWriteItems": 1,
+        }
 
     def test_a_plan_from_an_unknown_or_unanalysed_scan_is_refused(self, auth_client):
         missing = auth_client.post(PLANS, {"scan_id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"})
@@ -605,3 +616,27 @@ class TestDailyDrafts:
         settings.AI_PLAN_DRAFTS_PER_DAY = 0
         plan = self.create(auth_client)
         assert (plan["provider"], plan["drafting_note"]) == ("offline", None)
+
+
+def test_creating_plans_is_limited_per_account(auth_client, register, settings):
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**rates, "plans": "2/hour"},
+    }
+    made = [auth_client.post(PLANS, {}, format="json") for _ in range(3)]
+
+    assert [answer.status_code for answer in made] == [201, 201, 429]
+    assert error_code(made[2]) == "throttled"
+    assert int(made[2]["Retry-After"]) > 0
+    # Nothing was made past the limit, and reading and checking in are not limited.
+    assert [p["plan_id"] for p in auth_client.get(PLANS).json()["items"]] == [
+        made[1].json()["plan_id"],
+        made[0].json()["plan_id"],
+    ]
+    check_in = {"date": today(), "am_done": True, "pm_done": False, "irritation": 0}
+    url = f"{PLANS}/{made[1].json()['plan_id']}/check-ins"
+    assert auth_client.post(url, check_in, format="json").status_code == 201
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {register()['access']}")
+    assert other.post(PLANS, {}, format="json").status_code == 201
