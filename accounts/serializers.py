@@ -92,6 +92,15 @@ class PasswordChangeSerializer(StrictSerializer):
     current_password = serializers.CharField(**PASSWORD_FIELD)
     new_password = serializers.CharField(**PASSWORD_FIELD)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Compared as sent, before the current one is checked: this says nothing of the
+        # stored password, and a change to the same one would only sign out the account.
+        if attrs["new_password"] == attrs["current_password"]:
+            raise serializers.ValidationError(
+                {"new_password": ["The new password is the current one."]}, code="unchanged"
+            )
+        return attrs
+
 
 class TokenPairSerializer(serializers.Serializer):
     access = serializers.CharField()

@@ -358,6 +358,16 @@ class TestPasswordChange:
         assert "current_password" in error["details"]
         assert bearer(session["access"]).get(ME).status_code == 200
 
+    def test_the_current_password_again_is_a_400_that_signs_no_one_out(self, register):
+        session = register()
+        response = bearer(session["access"]).post(
+            PASSWORD, {"current_password": STRONG_PASSWORD, "new_password": STRONG_PASSWORD}
+        )
+        error = assert_error(response, 400, "invalid")
+        assert error["details"] == {"new_password": ["The new password is the current one."]}
+        assert bearer(session["access"]).get(ME).status_code == 200
+        assert APIClient().post(REFRESH, {"refresh": session["refresh"]}).status_code == 200
+
     def test_new_password_goes_through_the_validators(self, register):
         session = register()
         response = bearer(session["access"]).post(
