@@ -107,6 +107,20 @@ def _fresh_throttles(settings, monkeypatch):
 
 
 @pytest.fixture
+def throttle_rates(settings):
+    """Set some of DEFAULT_THROTTLE_RATES for one test: ``throttle_rates(login="3/minute")``."""
+
+    def set_rates(**rates: str) -> None:
+        current = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {**current, **rates},
+        }
+
+    return set_rates
+
+
+@pytest.fixture
 def api_client():
     from rest_framework.test import APIClient
 

@@ -15,10 +15,8 @@ the same text again retries it without storing it twice.
 import logging
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from rest_framework import status
 from ulid import ULID
 
@@ -31,7 +29,7 @@ from dynamo.allowances import REPLIES, seconds_until_reset
 from dynamo.chat import ChatMessage, ChatSession, SessionNotFound, chat_table
 from dynamo.jobs import Job, jobs_table
 from dynamo.users import QuotaUsedUp, User
-from jobs.services import start_job
+from jobs.services import start_job, under_way
 from telemetry import record as telemetry
 
 logger = logging.getLogger("dermalens.chat")
@@ -149,16 +147,6 @@ def delete_session(*, user_id: str, session_id: str) -> Job:
         on_recorded=lambda job: chats.set_deletion_job(user_id, session_id, job.job_id),
         session_id=session_id,
     )
-
-
-def under_way(job: Job) -> bool:
-    """Queued or running, and moved (queued, started, or reported progress) within twice
-    the visibility timeout: a job whose worker died comes back on the queue and moves
-    again within one."""
-    if job.status not in ("queued", "running"):
-        return False
-    still = datetime.now(UTC) - datetime.fromisoformat(job.updated_at)
-    return still.total_seconds() < 2 * int(settings.ANALYSIS_VISIBILITY_TIMEOUT_SECONDS)
 
 
 def send_message(*, user: User, session_id: str, content: str) -> Exchange:

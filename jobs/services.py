@@ -20,6 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -104,6 +105,16 @@ def start_job(
         )
         raise
     return jobs.get(user_id, job.job_id) or job
+
+
+def under_way(job: Job) -> bool:
+    """Queued or running, and moved (queued, started, or reported progress) within twice
+    the visibility timeout: a job whose worker died comes back on the queue and moves
+    again within one; one that has not moved since is lost."""
+    if job.status not in ("queued", "running"):
+        return False
+    still = datetime.now(UTC) - datetime.fromisoformat(job.updated_at)
+    return still.total_seconds() < 2 * int(settings.ANALYSIS_VISIBILITY_TIMEOUT_SECONDS)
 
 
 @contextlib.contextmanager

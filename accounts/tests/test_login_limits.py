@@ -269,15 +269,9 @@ class TestOtherPasswordChecks:
 
     @pytest.mark.parametrize("confirmation", ["password change", "email change", "erasure"])
     def test_a_flood_of_sign_ins_from_the_owners_address_does_not_stop_a_confirmation(
-        self, register, settings, confirmation
+        self, register, throttle_rates, confirmation
     ):
-        settings.REST_FRAMEWORK = {
-            **settings.REST_FRAMEWORK,
-            "DEFAULT_THROTTLE_RATES": {
-                **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-                "login": "3/minute",
-            },
-        }
+        throttle_rates(login="3/minute")
         session = register()
         shared = next(ADDRESSES)
         script = APIClient(REMOTE_ADDR=shared)

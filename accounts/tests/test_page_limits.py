@@ -7,17 +7,9 @@ from django.test import Client
 from accounts.pages import THROTTLED
 
 
-@pytest.fixture
-def two_tokens_an_hour(settings):
-    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {**rates, "token": "2/hour"},
-    }
-
-
 @pytest.mark.parametrize("page", ["/account/reset-password", "/account/verify-email"])
-def test_a_form_sent_past_the_limit_is_a_429_that_says_when_to_come_back(two_tokens_an_hour, page):
+def test_a_form_sent_past_the_limit_is_a_429_that_says_when_to_come_back(throttle_rates, page):
+    throttle_rates(token="2/hour")
     client = Client()
     answers = [client.post(page, {"token": "not-a-token"}) for _ in range(3)]
 

@@ -279,15 +279,11 @@ class TestDeleting:
         assert len(all_messages(auth_client, kept_id)) == 2
 
     def test_starting_and_deleting_sessions_is_limited_per_account(
-        self, auth_client, register, settings
+        self, auth_client, register, throttle_rates
     ):
         from rest_framework.test import APIClient
 
-        rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-        settings.REST_FRAMEWORK = {
-            **settings.REST_FRAMEWORK,
-            "DEFAULT_THROTTLE_RATES": {**rates, "chat_sessions": "3/hour"},
-        }
+        throttle_rates(chat_sessions="3/hour")
         first = auth_client.post(SESSIONS, {}, format="json").json()["session_id"]
         second = auth_client.post(SESSIONS, {}, format="json").json()["session_id"]
         assert auth_client.delete(f"{SESSIONS}/{first}").status_code == 202

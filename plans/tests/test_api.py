@@ -1,7 +1,5 @@
 """Plan and check-in endpoints through the HTTP API, against DynamoDB Local."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +13,7 @@ from dynamo.metrics import measure_dynamodb
 from dynamo.plans import ACTIVE_POINTER, CheckIn, plans_table
 from dynamo.users import users_table
 from scans.tests.conftest import SAMPLE_FACE
+from tests.at_once import at_once
 
 PLANS = "/api/v1/plans"
 
@@ -44,6 +43,13 @@ def backdate(user_id: str, plan_id: str, **timestamps: str) -> None:
             f":{name}": {"S": f"{timestamps[name]}T12:00:00.000Z"} for name in names
         },
     )
+
+
+def same_account(client) -> APIClient:
+    """A client of its own (one per thread) signed in as ``client``'s account."""
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {client.session_data['access']}")
+    return other
 
 
 def scanned(client) -> dict:
@@ -118,17 +124,11 @@ class TestCreate:
         assert [p["plan_id"] for p in listed] == [second["plan_id"], first["plan_id"]]
 
     def test_two_concurrent_creations_leave_exactly_one_active_plan(self, auth_client):
-        token = f"Bearer {auth_client.session_data['access']}"
-        start = threading.Barrier(2)
-
-        def create(_: int) -> int:
-            client = APIClient()
-            client.credentials(HTTP_AUTHORIZATION=token)
-            start.wait()
-            return client.post(PLANS, {}, format="json").status_code
-
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            assert sorted(pool.map(create, range(2))) == [201, 201]
+        statuses = at_once(
+            lambda: same_account(auth_client).post(PLANS, {}, format="json").status_code,
+            threads=2,
+        )
+        assert sorted(statuses) == [201, 201]
         plans = auth_client.get(PLANS).json()["items"]
         assert len(plans) == 2
         assert sorted(p["status"] for p in plans) == ["active", "archived"]
@@ -574,17 +574,7 @@ class TestDailyDrafts:
         gemini_settings.AI_PLAN_DRAFTS_PER_DAY = 3
         # A draft for every request: any past the allowance would be drafted by Gemini.
         self.gemini_drafts(fake_gemini, 10)
-        token = f"Bearer {auth_client.session_data['access']}"
-        start = threading.Barrier(10)
-
-        def create(_: int) -> dict:
-            client = APIClient()
-            client.credentials(HTTP_AUTHORIZATION=token)
-            start.wait()
-            return self.create(client)
-
-        with ThreadPoolExecutor(max_workers=10) as pool:
-            plans = list(pool.map(create, range(10)))
+        plans = at_once(lambda: self.create(same_account(auth_client)), threads=10)
 
         drafted = [p for p in plans if p["provider"] == "gemini"]
         noted = [p for p in plans if p["drafting_note"] == "assistant_quota_reached"]
@@ -618,12 +608,8 @@ class TestDailyDrafts:
         assert (plan["provider"], plan["drafting_note"]) == ("offline", None)
 
 
-def test_creating_plans_is_limited_per_account(auth_client, register, settings):
-    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {**rates, "plans": "2/hour"},
-    }
+def test_creating_plans_is_limited_per_account(auth_client, register, throttle_rates):
+    throttle_rates(plans="2/hour")
     made = [auth_client.post(PLANS, {}, format="json") for _ in range(3)]
 
     assert [answer.status_code for answer in made] == [201, 201, 429]

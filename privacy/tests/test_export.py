@@ -42,14 +42,8 @@ class TestExportApi:
         assert response["Cache-Control"] == "no-store"
         assert open_zip(b"".join(response.streaming_content)).namelist() == [DOCUMENT]
 
-    def test_exports_are_limited_per_account(self, new_account, settings):
-        settings.REST_FRAMEWORK = {
-            **settings.REST_FRAMEWORK,
-            "DEFAULT_THROTTLE_RATES": {
-                **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
-                "export": "2/hour",
-            },
-        }
+    def test_exports_are_limited_per_account(self, new_account, throttle_rates):
+        throttle_rates(export="2/hour")
         account, other = new_account(), new_account()
         assert [download(account).namelist() for _ in range(2)] == [[DOCUMENT]] * 2
         refused = account.client.get(EXPORT)

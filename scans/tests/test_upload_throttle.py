@@ -6,15 +6,8 @@ from rest_framework.test import APIClient
 
 
 @pytest.fixture
-def upload_rate(settings):
-    def set_rate(rate: str) -> None:
-        rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-        settings.REST_FRAMEWORK = {
-            **settings.REST_FRAMEWORK,
-            "DEFAULT_THROTTLE_RATES": {**rates, "uploads": rate},
-        }
-
-    return set_rate
+def upload_rate(throttle_rates):
+    return lambda rate: throttle_rates(uploads=rate)
 
 
 def test_uploads_are_counted_in_dynamodb_not_in_each_workers_memory(upload_rate, upload):
