@@ -28,8 +28,8 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -48,6 +48,9 @@ from dynamo.users import account_open_check, activity_update, users_table
 
 ACTIVE_POINTER = "active"
 CHECK_IN_PREFIX = "checkin#"
+# A check-in may be dated this many days before the UTC day its plan was created: the
+# person's own date can be a day behind UTC, for people west of Greenwich.
+CHECK_IN_DAYS_BEFORE_START = 1
 PLANS_END = "a"  # every plan ULID sorts before this; every other item kind after it
 ACTIVATION_ATTEMPTS = 6
 # A plan that stops being the active one keeps the moment it first stopped (a paused plan
@@ -118,6 +121,21 @@ class CheckIn:
     irritation: int  # 0-5
     created_at: str
     notes: str | None = None
+
+
+class CheckInBeforePlan(ConditionFailed):
+    """A check-in dated before its plan began (``CHECK_IN_DAYS_BEFORE_START`` aside)."""
+
+    def __init__(self, started: date):
+        super().__init__(f"The plan began on {started.isoformat()}.")
+        self.earliest_day = started - timedelta(days=CHECK_IN_DAYS_BEFORE_START)
+
+
+def latest_start_after(check_in: CheckIn) -> str:
+    """The ``created_at`` a plan must sort before for the check-in to be on it: the day
+    after the check-in's, moved by the grace (ISO timestamps sort as strings)."""
+    day = date.fromisoformat(check_in.date) + timedelta(days=1 + CHECK_IN_DAYS_BEFORE_START)
+    return day.isoformat()
 
 
 def plan_from_item(item: Item) -> Plan:
@@ -510,7 +528,9 @@ class PlansTable(Table):
         )
 
     def put_check_in(self, check_in: CheckIn) -> None:
-        """Store the day's check-in (replacing that day's earlier one) if the plan exists."""
+        """Store the day's check-in (replacing that day's earlier one) if the plan exists
+        and had begun by that day (``CheckInBeforePlan`` otherwise): a plan's check-ins
+        are then at most one a day of its life, which ``all_check_ins`` reads whole."""
         item = to_item(
             {
                 "user_id": check_in.user_id,
@@ -530,7 +550,10 @@ class PlansTable(Table):
                 "ConditionCheck": {
                     "TableName": self.name,
                     "Key": self.key(check_in.user_id, check_in.plan_id),
-                    "ConditionExpression": "attribute_exists(plan_id)",
+                    # Created before the end of the check-in's day plus the grace.
+                    "ConditionExpression": "attribute_exists(plan_id) AND created_at < :after",
+                    "ExpressionAttributeValues": {":after": {"S": latest_start_after(check_in)}},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
             },
             {"Put": {"TableName": self.name, "Item": item}},
@@ -545,6 +568,9 @@ class PlansTable(Table):
             if reasons and reasons[-1] == "ConditionalCheckFailed":
                 raise AccountClosed(cause=err) from err
             if reasons and reasons[0] == "ConditionalCheckFailed":
+                plan_item = cast(Item | None, err.response["CancellationReasons"][0].get("Item"))
+                if plan_item:
+                    raise CheckInBeforePlan(day_of(plan_item["created_at"]["S"])) from err
                 raise ItemNotFound(cause=err) from err
             raise Unavailable(cause=err) from err
 
@@ -572,7 +598,8 @@ class PlansTable(Table):
     def all_check_ins(
         self, user_id: str, plan_id: str, *, consistent: bool = False
     ) -> list[CheckIn]:
-        """Every check-in of a plan (a plan lasts at most 24 weeks: a few pages at most)."""
+        """Every check-in of a plan: at most one a day since it began (``put_check_in``),
+        a page of 200 for every 200 days of its life."""
         check_ins: list[CheckIn] = []
         cursor = None
         while True:

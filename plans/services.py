@@ -11,6 +11,7 @@ archives the previous one in the same transaction.
 
 from datetime import UTC, date, datetime, timedelta
 
+from rest_framework import serializers
 from ulid import ULID
 
 from accounts.selectors import as_stored, skin_profile_of
@@ -19,7 +20,7 @@ from ai.providers import get_provider
 from dermalens_site.errors import Conflict, NotFound
 from dynamo.allowances import PLAN_DRAFTS
 from dynamo.errors import ItemNotFound
-from dynamo.plans import CheckIn, Plan, plans_table
+from dynamo.plans import CheckIn, CheckInBeforePlan, Plan, plans_table
 from dynamo.users import User
 from plans.drafting import ASSISTANT_UNAVAILABLE_NOTE, draft_treatment_plan, drafts_plans
 from scans.selectors import get_scan, latest_completed_scan
@@ -128,4 +129,9 @@ def check_in(
         plans_table().put_check_in(entry)
     except ItemNotFound as err:
         raise PlanNotFound() from err
+    except CheckInBeforePlan as err:
+        earliest = err.earliest_day.isoformat()
+        raise serializers.ValidationError(
+            {"date": [f"A check-in of this plan cannot be dated before {earliest}."]}
+        ) from err
     return entry

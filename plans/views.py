@@ -149,7 +149,10 @@ class PlanViewSet(viewsets.ViewSet):
     @extend_schema(
         request=CheckInCreateSerializer,
         responses={201: CheckInSerializer, **ERRORS},
-        description="Record a day's routines; a second check-in that day replaces the first.",
+        description=(
+            "Record a day's routines; a second check-in that day replaces the first. The "
+            "date may be from the day before the plan began to a day ahead of UTC."
+        ),
     )
     @check_ins.mapping.post
     def add_check_in(self, request, plan_id: str):

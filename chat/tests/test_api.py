@@ -205,8 +205,8 @@ class TestMessages:
         self, auth_client, start_session, send
     ):
         plan = auth_client.post("/api/v1/plans", {}, format="json").json()
-        check_in(auth_client, plan["plan_id"], 20, 1, am_done=True)  # during the pause
         taken_up_again(auth_client, plan, began=40, stopped=30)
+        check_in(auth_client, plan["plan_id"], 20, 1, am_done=True)  # during the pause
         session_id = start_session()["session_id"]
         reply = send(session_id, "How is my plan going?").json()["reply"]["content"]
         assert "You have not checked in yet today" in reply

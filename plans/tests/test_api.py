@@ -288,7 +288,7 @@ class TestStatus:
         self, auth_client
     ):
         # More check-ins than one BatchWriteItem may delete (25), over several batches.
-        plan = auth_client.post(PLANS, {}).json()
+        plan = new_plan(auth_client, began_days_ago=59)
         url = f"{PLANS}/{plan['plan_id']}"
         for days in range(59, -1, -1):
             day = {"date": days_ago(days), "am_done": True, "pm_done": days % 2 == 0}
@@ -346,8 +346,18 @@ class TestStatus:
         assert plans_table().all_check_ins(user_id, plan["plan_id"], consistent=True) == []
 
 
-def plan_with_check_ins(client, *, days: int) -> tuple[dict, str, str]:
+def new_plan(client, *, began_days_ago: int = 0) -> dict:
+    """A new active plan, as if made ``began_days_ago`` days ago: its check-ins may be
+    dated from then on."""
     plan = client.post(PLANS, {}).json()
+    if began_days_ago:
+        user_id = client.session_data["user"]["user_id"]
+        backdate(user_id, plan["plan_id"], created_at=days_ago(began_days_ago))
+    return plan
+
+
+def plan_with_check_ins(client, *, days: int) -> tuple[dict, str, str]:
+    plan = new_plan(client, began_days_ago=days)
     url = f"{PLANS}/{plan['plan_id']}"
     for day in range(days):
         check_in = {"date": days_ago(day), "am_done": True, "pm_done": True, "irritation": 0}
@@ -390,7 +400,7 @@ class TestCheckIns:
         assert adherence["irritation_rising"] is False
 
     def test_rising_irritation_is_flagged(self, auth_client):
-        plan = auth_client.post(PLANS, {}).json()
+        plan = new_plan(auth_client, began_days_ago=6)
         url = f"{PLANS}/{plan['plan_id']}/check-ins"
         for days, level in zip(range(6, 0, -1), [0, 0, 1, 2, 3, 4], strict=True):
             auth_client.post(
@@ -405,7 +415,7 @@ class TestCheckIns:
     )
     def test_a_rise_of_exactly_one_level_on_average_is_rising(self, auth_client, levels):
         # 8/3 - 5/3 is 0.999... in floating point: the rise is counted in whole levels.
-        plan = auth_client.post(PLANS, {}).json()
+        plan = new_plan(auth_client, began_days_ago=5)
         url = f"{PLANS}/{plan['plan_id']}/check-ins"
         for days, level in zip(range(5, -1, -1), levels, strict=True):
             day = {"date": days_ago(days), "am_done": True, "pm_done": True, "irritation": level}
@@ -414,7 +424,7 @@ class TestCheckIns:
         assert adherence["irritation_rising"] is True
 
     def test_days_months_before_the_latest_are_not_compared_with_it(self, auth_client):
-        plan = auth_client.post(PLANS, {}).json()
+        plan = new_plan(auth_client, began_days_ago=200)
         url = f"{PLANS}/{plan['plan_id']}/check-ins"
         for days, level in zip([200, 199, 198, 2, 1, 0], [0, 0, 0, 1, 1, 1], strict=True):
             day = {"date": days_ago(days), "am_done": True, "pm_done": True, "irritation": level}
@@ -423,10 +433,55 @@ class TestCheckIns:
         assert adherence["check_ins"] == 6
         assert adherence["irritation_rising"] is False
 
+    @pytest.mark.parametrize(
+        "began_days_ago, dated",
+        [
+            (0, days_ago(2)),
+            (0, days_ago(45)),
+            (0, "2000-02-29"),
+            (0, "0001-01-01"),
+            (12, days_ago(14)),
+            (300, days_ago(302)),
+        ],
+    )
+    def test_a_check_in_dated_before_its_plan_began_is_400_and_stores_nothing(
+        self, auth_client, began_days_ago, dated
+    ):
+        # Each plan's check-ins are then at most one a day of its life, read whole with it.
+        plan = new_plan(auth_client, began_days_ago=began_days_ago)
+        url = f"{PLANS}/{plan['plan_id']}"
+        check_in = {"date": dated, "am_done": True, "pm_done": True, "irritation": 1}
+        response = auth_client.post(f"{url}/check-ins", check_in)
+        assert response.status_code == 400, response.content
+        assert error_code(response) == "invalid"
+        earliest = days_ago(began_days_ago + 1)
+        assert response.json()["error"]["details"] == {
+            "date": [f"A check-in of this plan cannot be dated before {earliest}."]
+        }
+        assert auth_client.get(f"{url}/check-ins").json()["items"] == []
+        assert auth_client.get(url).json()["adherence"]["check_ins"] == 0
+
+    @pytest.mark.parametrize("began_days_ago", [0, 1, 30, 180])
+    def test_a_check_in_may_be_dated_from_the_day_before_its_plan_began(
+        self, auth_client, began_days_ago
+    ):
+        # The day before: west of Greenwich, the person's date can be a day behind UTC.
+        plan = new_plan(auth_client, began_days_ago=began_days_ago)
+        url = f"{PLANS}/{plan['plan_id']}/check-ins"
+        for dated in (days_ago(began_days_ago + 1), days_ago(began_days_ago), today()):
+            day = {"date": dated, "am_done": True, "pm_done": False, "irritation": 0}
+            assert auth_client.post(url, day).status_code == 201
+        dates = [c["date"] for c in auth_client.get(url).json()["items"]]
+        assert (
+            dates == sorted({today(), days_ago(began_days_ago), days_ago(began_days_ago + 1)})[::-1]
+        )
+
     @pytest.mark.parametrize("day", ["0001-01-01", "0001-01-27", "0001-01-28"])
     def test_a_check_in_dated_in_year_one_leaves_the_plan_readable(self, auth_client, day):
+        # Stored on a plan of that day (a check-in cannot be dated before its plan).
         plan = auth_client.post(PLANS, {}).json()
         url = f"{PLANS}/{plan['plan_id']}"
+        backdate(auth_client.session_data["user"]["user_id"], plan["plan_id"], created_at=day)
         check_in = {"date": day, "am_done": True, "pm_done": False, "irritation": 2}
         assert auth_client.post(f"{url}/check-ins", check_in).status_code == 201
         read = auth_client.get(url)

@@ -22,6 +22,7 @@ from PIL import Image
 from accounts.services import register_user, update_profile
 from chat.services import send_message, start_session
 from dermalens_site.commands import DataCommand
+from dynamo.plans import plans_table
 from dynamo.scans import scans_table
 from dynamo.users import users_table
 from ops.services import record_command_action
@@ -89,6 +90,13 @@ class Command(DataCommand):
         )
         self.add_scans(user, weeks)
         plan = create_plan(user=user)
+        # Begun with the check-ins' first day (a check-in cannot be dated before its plan).
+        began = datetime.now(UTC) - timedelta(days=CHECK_IN_DAYS)
+        plans_table().update(
+            user.user_id,
+            plan.plan_id,
+            changes={"created_at": began.isoformat(timespec="milliseconds")[:-6] + "Z"},
+        )
         today = datetime.now(UTC).date()
         for days_ago in range(CHECK_IN_DAYS, 0, -1):
             check_in(
