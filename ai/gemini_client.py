@@ -69,20 +69,33 @@ THINKING_SETTINGS = {
 }
 # Enough of a provider's error message to tell one refusal from another in the log.
 PROVIDER_MESSAGE_MAX_CHARS = 300
-# Low: the same photo should get the same scores.
+# Low: the same photo should get the same scores (models before Gemini 3; see below).
 TEMPERATURE = 0.2
-# Finish reasons that mean the answer was withheld, not cut short or malformed.
+# Gemini 3 and later models are tuned for their default temperature (1.0): Google's
+# Gemini 3 guide warns that a lower one can make them loop or reason worse, and a loop
+# in structured output runs on to the output ceiling. Theirs is left as it is; earlier
+# models get each use's own.
+DEFAULT_TEMPERATURE_MODELS = re.compile(r"^(?:models/)?gemini-(?:[3-9]|[1-9]\d)", re.IGNORECASE)
+# The most a JSON answer (an analysis, a plan) may take, thinking included: several
+# times what a whole answer needs, so a model that loops stops there (an answer cut
+# short is ``invalid_response``) rather than at the model's own ceiling of ~65k tokens.
+JSON_MAX_OUTPUT_TOKENS = 8192
+# Finish reasons that mean the answer was withheld for what the photo or message (and
+# so the answer) held: asking again gets the same refusal.
 BLOCKED_FINISH_REASONS = frozenset(
     {
         types.FinishReason.SAFETY,
         types.FinishReason.BLOCKLIST,
         types.FinishReason.PROHIBITED_CONTENT,
         types.FinishReason.SPII,
-        types.FinishReason.RECITATION,
         types.FinishReason.IMAGE_SAFETY,
         types.FinishReason.IMAGE_PROHIBITED_CONTENT,
-        types.FinishReason.IMAGE_RECITATION,
     }
+)
+# Finish reasons that mean the answer was withheld for being too close to a published
+# text or image: the model's doing, not the person's; asked again, it may well answer.
+WITHHELD_FINISH_REASONS = frozenset(
+    {types.FinishReason.RECITATION, types.FinishReason.IMAGE_RECITATION}
 )
 # Photos of bare skin are the whole point; stricter thresholds refuse ordinary scans.
 SAFETY_SETTINGS = [
@@ -117,13 +130,24 @@ def thinking_config(use: str) -> types.ThinkingConfig | None:
         ) from None
 
 
-def generation_config(*, instruction: str, use: str, **options: Any) -> types.GenerateContentConfig:
-    """A request's configuration: ``instruction``, ``use``'s thinking, ``options``, the
-    shared safety settings."""
+def model_temperature(temperature: float) -> float | None:
+    """The temperature to send for a use that would have ``temperature``: none (the
+    model's default) for a Gemini 3 or later model (``DEFAULT_TEMPERATURE_MODELS``)."""
+    if DEFAULT_TEMPERATURE_MODELS.match(settings.GEMINI_MODEL):
+        return None
+    return temperature
+
+
+def generation_config(
+    *, instruction: str, use: str, temperature: float, **options: Any
+) -> types.GenerateContentConfig:
+    """A request's configuration: ``instruction``, ``use``'s thinking, its temperature
+    (``model_temperature``), ``options``, the shared safety settings."""
     return types.GenerateContentConfig(
         system_instruction=instruction,
         safety_settings=SAFETY_SETTINGS,
         thinking_config=thinking_config(use),
+        temperature=model_temperature(temperature),
         # No tools: without this google-genai logs "AFC is enabled" on every call.
         automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         **options,
@@ -362,17 +386,28 @@ class GeminiClient:
                         raise
                 else:
                     raise
-            except (httpx2.TimeoutException, httpx2.TransportError):
+            except (httpx2.TimeoutException, httpx2.TransportError) as err:
                 wait = self._jittered_backoff_seconds(attempt)
-                if attempt == self.max_attempts or not self._time_for_another(wait, deadline):
+                # An answer that took longer than a whole attempt needs a whole one again:
+                # a shorter one would be cut off as well, and both would be paid for.
+                needed = (
+                    self.timeout_seconds
+                    if isinstance(err, httpx2.ReadTimeout)
+                    else MIN_ATTEMPT_SECONDS
+                )
+                if attempt == self.max_attempts or not self._time_for_another(
+                    wait, deadline, needed=needed
+                ):
                     raise
             logger.info("Gemini %s attempt %d failed; retrying in %.1fs", self.model, attempt, wait)
             time.sleep(wait)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     @staticmethod
-    def _time_for_another(wait: float, deadline: float) -> bool:
-        return time.monotonic() + wait + MIN_ATTEMPT_SECONDS <= deadline
+    def _time_for_another(
+        wait: float, deadline: float, *, needed: float = MIN_ATTEMPT_SECONDS
+    ) -> bool:
+        return time.monotonic() + wait + needed <= deadline
 
     def _jittered_backoff_seconds(self, attempt: int) -> float:
         jitter = random.uniform(0, self.retry_initial_delay_seconds)  # noqa: S311 (not a secret)
@@ -394,9 +429,10 @@ class GeminiClient:
         return generation_config(
             instruction=instruction,
             use=use,
+            temperature=temperature,
             response_mime_type="application/json",
             response_schema=schema,
-            temperature=temperature,
+            max_output_tokens=JSON_MAX_OUTPUT_TOKENS,
         )
 
     def _answer_text(
@@ -448,12 +484,17 @@ class GeminiClient:
 def refuse_if_blocked(
     response: types.GenerateContentResponse, fail: Callable[[str, str], Exception]
 ) -> None:
-    """``fail("safety_block", ...)`` when the prompt or the answer (so far) was withheld."""
+    """``fail("safety_block", ...)`` when the prompt or the answer (so far) was withheld
+    for what it held; ``fail("invalid_response", ...)`` when the answer was withheld as a
+    recitation (no fault of the person's: the use is not counted)."""
     feedback = response.prompt_feedback
     if feedback is not None and feedback.block_reason is not None:
         raise fail("safety_block", f"prompt blocked: {feedback.block_reason}")
-    if response.candidates and response.candidates[0].finish_reason in BLOCKED_FINISH_REASONS:
-        raise fail("safety_block", f"answer blocked: {response.candidates[0].finish_reason}")
+    finish_reason = response.candidates[0].finish_reason if response.candidates else None
+    if finish_reason in BLOCKED_FINISH_REASONS:
+        raise fail("safety_block", f"answer blocked: {finish_reason}")
+    if finish_reason in WITHHELD_FINISH_REASONS:
+        raise fail("invalid_response", f"answer withheld: {finish_reason}")
 
 
 def with_options(

@@ -9,7 +9,9 @@ Sending goes in this order: the session must exist (else 404); the person's mess
 stored, the session touched and one reply counted against the daily allowance, in one
 transaction (past the allowance, 429 and nothing stored); and only then is the provider
 asked. A provider failure keeps the message and answers 503 with Retry-After; sending
-the same text again retries it without storing it twice.
+the same text again retries it without storing it twice. A message the provider refuses
+to answer (its safety filters) is kept too, and answered 422: asking again gets the same
+refusal.
 """
 
 import logging
@@ -81,6 +83,34 @@ class ReplyUnavailable(ServiceUnavailable):
             self.retry_after_seconds = RETRY_AFTER_SECONDS_REPLY
 
 
+class MessageRefused(ApplicationError):
+    """The provider will not answer this message (its safety filters): the same text
+    again gets the same refusal, so the answer says to rephrase, not to retry."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "message_refused"
+    default_message = (
+        "The assistant cannot answer this message. It is saved; please ask in other words."
+    )
+
+    def __init__(self, *, reason: str, message_id: str):
+        super().__init__(details={"reason": reason, "message_id": message_id})
+        self.reason = reason
+
+
+class ReplyNotStored(ServiceUnavailable):
+    """A streamed reply that came whole but could not be stored (the data store failed)."""
+
+    default_code = "reply_not_stored"
+    default_message = (
+        "The reply could not be saved. Your message is saved; send it again shortly to retry."
+    )
+    retry_after_seconds = RETRY_AFTER_SECONDS_REPLY
+
+    def __init__(self, *, message_id: str):
+        super().__init__(details={"message_id": message_id})
+
+
 @dataclass(frozen=True)
 class Exchange:
     """The person's stored message and the assistant's stored reply."""
@@ -102,7 +132,10 @@ class ReplyStored:
 
 @dataclass(frozen=True)
 class ReplyFailed:
-    error: ReplyUnavailable
+    """The stream's end without a stored reply: the provider failed or refused midway
+    (``reply_failure``), the session was deleted meanwhile, or storing failed."""
+
+    error: ApplicationError
 
 
 ReplyEvent = ReplyPiece | ReplyStored | ReplyFailed
@@ -157,9 +190,9 @@ def send_message(*, user: User, session_id: str, content: str) -> Exchange:
         with telemetry.ai_call(use="chat", provider=provider):
             text = provider.reply(context=context, history=history, message=content)
     except Exception as err:
-        raise reply_unavailable(err, message) from err
+        raise reply_failure(err, message) from err
     if not text:
-        raise reply_unavailable(ChatFailed("invalid_response", "an empty reply"), message)
+        raise reply_failure(ChatFailed("invalid_response", "an empty reply"), message)
     return Exchange(message=message, reply=store_reply(message, text))
 
 
@@ -169,7 +202,8 @@ def stream_message(
     """Like ``send_message``, but the reply comes as events; it is stored when complete.
 
     The first piece is awaited here, so a provider that fails before it answers is a
-    503 like any other; a failure later is a ``ReplyFailed`` event.
+    503 (or 422) like any other; a failure later, or in storing the reply, is a
+    ``ReplyFailed`` event.
     """
     message, context, history = prepare_exchange(user=user, session_id=session_id, content=content)
     try:
@@ -179,9 +213,9 @@ def stream_message(
             pieces = iter(provider.stream_reply(context=context, history=history, message=content))
             first = next(pieces, "")
     except Exception as err:
-        raise reply_unavailable(err, message) from err
+        raise reply_failure(err, message) from err
     if not first:
-        raise reply_unavailable(ChatFailed("invalid_response", "an empty reply"), message)
+        raise reply_failure(ChatFailed("invalid_response", "an empty reply"), message)
     return message, reply_events(message, first, pieces)
 
 
@@ -198,13 +232,22 @@ def reply_events(
         finish_unheard_reply(message, received, pieces)
         raise
     except Exception as err:
-        yield ReplyFailed(reply_unavailable(err, message))
+        yield ReplyFailed(reply_failure(err, message))
         return
     # The view has returned (and given back its work slot): storing takes one again, so
     # hundreds of streams finishing at once queue for it rather than crowd the worker.
+    # Its failure ends the stream with an event too: the client has read the whole text
+    # and must learn that it was not kept.
+    outcome: ReplyEvent
     with work_slot():
-        stored = store_reply(message, "".join(received))
-    yield ReplyStored(stored)
+        try:
+            outcome = ReplyStored(store_reply(message, "".join(received)))
+        except ChatSessionNotFound as err:
+            outcome = ReplyFailed(err)  # deleted while the reply came
+        except Exception:
+            logger.exception("a streamed reply could not be stored")
+            outcome = ReplyFailed(ReplyNotStored(message_id=message.message_id))
+    yield outcome
 
 
 def finish_unheard_reply(message: ChatMessage, received: list[str], pieces: Iterator[str]) -> None:
@@ -293,9 +336,12 @@ def auto_title(content: str) -> str:
     return words[:AUTO_TITLE_LENGTH].rsplit(" ", 1)[0].rstrip(",.;:") + "..."
 
 
-def reply_unavailable(err: Exception, message: ChatMessage) -> ReplyUnavailable:
-    """The 503 for a reply the provider did not give; the reply's use of the day's
-    allowance is given back unless the message itself was why (``COUNTED_FAILURES``)."""
+def reply_failure(err: Exception, message: ChatMessage) -> ReplyUnavailable | MessageRefused:
+    """The answer for a reply the provider did not give: 422 when it refused the message
+    itself (``COUNTED_FAILURES``), 503 otherwise, with the reply's use of the day's
+    allowance given back."""
+    if isinstance(err, ChatFailed) and err.reason in COUNTED_FAILURES:
+        return MessageRefused(reason=err.reason, message_id=message.message_id)
     if isinstance(err, ChatFailed):
         failure = ReplyUnavailable(
             reason=err.reason,
@@ -306,8 +352,7 @@ def reply_unavailable(err: Exception, message: ChatMessage) -> ReplyUnavailable:
         # A provider bug must not lose the person's message: it is stored; this is a 503.
         logger.exception("chat reply crashed", extra={"session_id": message.session_id})
         failure = ReplyUnavailable(reason="provider_unavailable", message_id=message.message_id)
-    if failure.reason not in COUNTED_FAILURES:
-        REPLIES.give_back(message.user_id)
+    REPLIES.give_back(message.user_id)
     return failure
 
 

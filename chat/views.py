@@ -145,13 +145,17 @@ class ChatSessionViewSet(viewsets.ViewSet):
                 "then `reply` (or `error`).",
             ),
             # Errors are JSON whatever the client asked for.
-            **{(code, JSON): ErrorSerializer for code in (400, 401, 404, 429, 503)},
+            **{(code, JSON): ErrorSerializer for code in (400, 401, 404, 422, 429, 503)},
         },
         description=(
             "Send a message; the answer holds it and the assistant's reply, both stored. "
             "If the assistant fails, your message is kept and the answer is 503 with "
-            "Retry-After: send the same text again to retry. Replies per day are limited "
-            "(429 with Retry-After past the limit)."
+            "Retry-After: send the same text again to retry. If it refuses the message "
+            "(its safety filters), the message is kept and the answer is 422 "
+            "`message_refused`: ask in other words. Replies per day are limited "
+            "(429 with Retry-After past the limit). A stream ends with `reply`, or with "
+            "`error` carrying one of these answers' bodies (also when the reply could not "
+            "be stored: `reply_not_stored`, or the session was deleted meanwhile)."
         ),
     )
     @messages.mapping.post

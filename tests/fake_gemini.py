@@ -178,8 +178,11 @@ class FakeResponse:
         return cls.text_answer('{"overall_score": 72, "metrics": {"acne": {"score": 7')
 
     @classmethod
-    def safety_block(cls, *, in_candidate: bool = False) -> "FakeResponse":
-        """The prompt blocked (no candidates), or with ``in_candidate`` the answer blocked."""
+    def safety_block(
+        cls, *, in_candidate: bool = False, finish_reason: str = "SAFETY"
+    ) -> "FakeResponse":
+        """The prompt blocked (no candidates), or with ``in_candidate`` the answer withheld
+        (``finish_reason``: SAFETY, or e.g. RECITATION)."""
         rating = {
             "category": "HARM_CATEGORY_SEXUALLY_EXPLICIT",
             "probability": "HIGH",
@@ -187,20 +190,23 @@ class FakeResponse:
         }
         if in_candidate:
             body = {
-                "candidates": [{"finishReason": "SAFETY", "index": 0, "safetyRatings": [rating]}],
+                "candidates": [
+                    {"finishReason": finish_reason, "index": 0, "safetyRatings": [rating]}
+                ],
             }
         else:
             body = {"promptFeedback": {"blockReason": "SAFETY", "safetyRatings": [rating]}}
         return cls(200, {**body, "usageMetadata": _usage(), "modelVersion": MODEL_VERSION})
 
     @classmethod
-    def blocked_midway(cls, text: str) -> "FakeResponse":
-        """To a stream: ``text`` in pieces, then an event that ends it blocked (SAFETY)."""
+    def blocked_midway(cls, text: str, *, finish_reason: str = "SAFETY") -> "FakeResponse":
+        """To a stream: ``text`` in pieces, then an event that ends it withheld
+        (``finish_reason``: SAFETY, or e.g. RECITATION)."""
         pieces = cls.text_answer(text).events()
         for event in pieces:
             event["candidates"][0].pop("finishReason", None)
         blocked = {
-            "candidates": [{"finishReason": "SAFETY", "index": 0}],
+            "candidates": [{"finishReason": finish_reason, "index": 0}],
             "usageMetadata": _usage(),
         }
         return cls(200, {}, stream_events=(*pieces, blocked))

@@ -207,7 +207,6 @@ def test_request_asks_for_json_that_follows_the_analysis_schema(
     assert set(schema["required"]) >= {"overall_score", "metrics", "red_flags", "summary"}
     assert set(schema["properties"]["metrics"]["properties"]) == set(METRICS) - set(measured)
     assert schema["properties"]["overall_score"]["maximum"] == 100
-    assert config["temperature"] <= 0.3
 
 
 def test_profile_goes_only_into_the_user_content_never_the_system_instruction(
@@ -325,6 +324,20 @@ def test_timeout_then_success_is_a_success_after_one_retry(
 
     assert analyze(make_gemini(), photo).metrics["firmness"].score == 85
     assert len(fake_gemini.requests) == 2
+
+
+def test_an_answer_slower_than_a_whole_attempt_is_not_asked_again_with_less_time(
+    make_gemini, gemini_settings, fake_gemini, photo
+):
+    # What took longer than a whole attempt would be cut off again, and paid twice.
+    gemini_settings.GEMINI_TIMEOUT_SECONDS = 2.0
+    gemini_settings.GEMINI_CALL_DEADLINE_SECONDS = 3.5
+    fake_gemini.enqueue(FakeResponse.timeout(3), FakeResponse.json_answer(valid_analysis_answer()))
+
+    started = time.monotonic()
+    assert failure_of(make_gemini(), photo).reason == "timeout"
+    assert len(fake_gemini.requests) == 1
+    assert time.monotonic() - started < 3.0
 
 
 @pytest.mark.parametrize(

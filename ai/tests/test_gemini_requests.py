@@ -141,3 +141,42 @@ def test_in_answers_as_pydantic_does(gemini):
         assert all(pair in model for pair in pairs)
         assert ("text", "Goodbye") not in model
         assert all((name in model) == (name in pairs) for name in names)
+
+
+# The temperature each use sends to a model before Gemini 3, and its output ceiling.
+TUNED = {
+    "chat with ten earlier turns": (0.5, 2048),
+    "a session's first message": (0.5, 2048),
+    "plan drafting": (0.4, 8192),
+    "photo analysis": (0.2, 8192),
+}
+
+
+@pytest.mark.parametrize("use", USES)
+@pytest.mark.parametrize(
+    ("model", "tuned"),
+    [
+        ("gemini-3.5-flash", False),
+        ("gemini-3-pro-preview", False),
+        ("models/gemini-3.1-flash-lite", False),
+        ("gemini-10-ultra", False),
+        ("gemini-2.5-flash", True),
+        ("gemini-2.0-flash-lite", True),
+    ],
+)
+def test_gemini_3_models_keep_their_own_temperature_and_every_answer_has_a_ceiling(
+    use, model, tuned, make_gemini, gemini_settings, fake_gemini
+):
+    # Gemini 3 is tuned for its default (1.0); lower, it can loop, in JSON answers too,
+    # and a loop runs on to the output ceiling: every use sets one well under the
+    # model's own (about 65k tokens).
+    gemini_settings.GEMINI_MODEL = model
+    call, answer = USES[use]
+    fake_gemini.enqueue(answer())
+
+    call(make_gemini())
+
+    config = fake_gemini.requests[0].body["generationConfig"]
+    temperature, ceiling = TUNED[use]
+    assert config.get("temperature") == (temperature if tuned else None)
+    assert config["maxOutputTokens"] == ceiling

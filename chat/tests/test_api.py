@@ -7,6 +7,7 @@ import pytest
 from chat.tests.helpers import SESSIONS, messages_url, store_scan_and_plan, user_id_of
 from dynamo.chat import chat_table
 from dynamo.client import get_client
+from dynamo.errors import Unavailable
 from dynamo.metrics import measure_dynamodb
 from plans.tests.test_api import backdate, days_ago
 
@@ -40,6 +41,15 @@ def partition_items(user_id: str) -> list[dict]:
         ConsistentRead=True,
     )
     return response["Items"]
+
+
+def reply_under_way(send, session_id: str):
+    """A streamed reply's answer and its stream, read to the reply's first piece."""
+    response = send(session_id, "What helps redness?", HTTP_ACCEPT="text/event-stream")
+    stream = iter(response.streaming_content)
+    assert next(stream).startswith(b"event: message")
+    assert next(stream).startswith(b"event: delta")
+    return response, stream
 
 
 def events_of(response) -> list[tuple[str, dict]]:
@@ -450,10 +460,7 @@ class TestEventStream:
         self, auth_client, start_session, send
     ):
         session_id = start_session()["session_id"]
-        response = send(session_id, "What helps redness?", HTTP_ACCEPT="text/event-stream")
-        stream = iter(response.streaming_content)
-        assert next(stream).startswith(b"event: message")
-        assert next(stream).startswith(b"event: delta")
+        response, _ = reply_under_way(send, session_id)
         response.close()
         listed = all_messages(auth_client, session_id)
         assert [m["role"] for m in listed] == ["user", "assistant"]
@@ -470,6 +477,44 @@ class TestEventStream:
         listed = all_messages(auth_client, session_id)
         assert [m["role"] for m in listed] == ["user", "assistant"]
         assert "not a diagnosis" in listed[1]["content"]
+
+    def test_a_session_deleted_while_its_reply_streams_ends_with_an_error_event(
+        self, auth_client, start_session, send
+    ):
+        session_id = start_session()["session_id"]
+        _, stream = reply_under_way(send, session_id)
+        assert auth_client.delete(f"{SESSIONS}/{session_id}").status_code == 202
+        rest = [block for chunk in stream for block in chunk.decode().split("\n\n") if block]
+        name, data = rest[-1].split("\n")
+        assert name == "event: error"
+        assert json.loads(data.removeprefix("data: "))["error"]["code"] == "not_found"
+
+    def test_a_streamed_reply_that_cannot_be_stored_ends_with_an_error_event(
+        self, auth_client, start_session, send, monkeypatch
+    ):
+        table = type(chat_table())
+        add_message = table.add_message
+
+        def failing_for_replies(self, message, **kwargs):
+            if message.role == "assistant":
+                raise Unavailable("DynamoDB is unavailable.")
+            return add_message(self, message, **kwargs)
+
+        monkeypatch.setattr(table, "add_message", failing_for_replies)
+        session_id = start_session()["session_id"]
+        response = send(session_id, "What helps redness?", HTTP_ACCEPT="text/event-stream")
+        events = events_of(response)
+        assert [name for name, _ in events][-1] == "error"
+        error = events[-1][1]
+        assert error["error"]["code"] == "reply_not_stored"
+        assert error["retry_after_seconds"] == 5
+        assert error["error"]["details"] == {"message_id": events[0][1]["message_id"]}
+        assert [m["role"] for m in all_messages(auth_client, session_id)] == ["user"]
+        # Sent again, it is retried: the one message, and now its reply.
+        monkeypatch.setattr(table, "add_message", add_message)
+        again = send(session_id, "What helps redness?")
+        assert again.status_code == 201, again.content
+        assert [m["role"] for m in all_messages(auth_client, session_id)] == ["user", "assistant"]
 
     def test_bad_input_asked_as_a_stream_is_a_json_400(self, start_session, send):
         session_id = start_session()["session_id"]

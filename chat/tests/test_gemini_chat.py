@@ -164,11 +164,16 @@ def test_the_reply_is_stored_as_plain_text(gemini_chat, auth_client):
         ([FakeResponse.status(429)] * 3, "rate_limited", 30),
         # The server's RetryInfo says 42 s, past the wait budget: at once, with its delay.
         ([FakeResponse.rate_limited(retry_delay="42s")], "rate_limited", 42),
-        ([FakeResponse.safety_block()], "safety_block", 5),
-        ([FakeResponse.safety_block(in_candidate=True)], "safety_block", 5),
+        # Withheld as too close to a published text: the model's doing; asked again, it
+        # may answer.
+        (
+            [FakeResponse.safety_block(in_candidate=True, finish_reason="RECITATION")],
+            "invalid_response",
+            5,
+        ),
         ([FakeResponse.text_answer("")], "invalid_response", 5),
     ],
-    ids=["500", "429", "429-retry-info", "prompt-blocked", "answer-blocked", "empty"],
+    ids=["500", "429", "429-retry-info", "recitation", "empty"],
 )
 def test_a_provider_failure_is_503_with_retry_after_and_keeps_my_message(
     gemini_chat, auth_client, script, reason, retry_after
@@ -265,11 +270,49 @@ def test_a_reply_that_never_came_does_not_use_up_the_days_allowance(gemini_chat,
     assert gemini_chat("More?", FakeResponse.text_answer("Sunscreen.")).status_code == 429
 
 
+@pytest.mark.parametrize(
+    "script",
+    [
+        FakeResponse.safety_block(),
+        FakeResponse.safety_block(in_candidate=True),
+        FakeResponse.safety_block(in_candidate=True, finish_reason="PROHIBITED_CONTENT"),
+        FakeResponse.safety_block(in_candidate=True, finish_reason="SPII"),
+    ],
+    ids=["prompt-blocked", "answer-blocked", "prohibited", "personal-data"],
+)
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_a_message_gemini_refuses_is_a_422_to_rephrase_and_keeps_it(
+    gemini_chat, auth_client, script, streamed
+):
+    # Asking again gets the same refusal: not a 503 that says to send it again.
+    extra = {"HTTP_ACCEPT": "text/event-stream"} if streamed else {}
+    response = gemini_chat("Why is my skin red?", script, **extra)
+    assert response.status_code == 422, response.content
+    assert not response.has_header("Retry-After")
+    error = response.json()["error"]
+    assert error["code"] == "message_refused"
+    assert "other words" in error["message"]
+    assert error["details"]["reason"] == "safety_block"
+    listed = auth_client.get(messages_url(gemini_chat.session_id)).json()["items"]
+    assert [(m["role"], m["content"]) for m in listed] == [("user", "Why is my skin red?")]
+    assert listed[0]["message_id"] == error["details"]["message_id"]
+
+
 def test_a_message_refused_for_what_it_says_counts_against_the_allowance(gemini_chat, settings):
     settings.AI_REPLIES_PER_DAY = 2
     for _ in range(2):
-        assert gemini_chat("Routine?", FakeResponse.safety_block()).status_code == 503
+        assert gemini_chat("Routine?", FakeResponse.safety_block()).status_code == 422
     assert gemini_chat("Other?", FakeResponse.text_answer("Cleanser.")).status_code == 429
+
+
+def test_an_answer_withheld_as_a_recitation_is_given_back(gemini_chat, settings):
+    settings.AI_REPLIES_PER_DAY = 1
+    recited = FakeResponse.safety_block(in_candidate=True, finish_reason="RECITATION")
+    midway = FakeResponse.blocked_midway("Use a gentle cleanser. " * 10, finish_reason="RECITATION")
+    assert gemini_chat("Routine?", recited).status_code == 503
+    streamed = gemini_chat("Routine?", midway, HTTP_ACCEPT="text/event-stream")
+    assert timed_events(streamed)[-1][1] == "error"
+    assert gemini_chat("Routine?", FakeResponse.text_answer("Cleanser.")).status_code == 201
 
 
 CUT_SHORT = "Keep the retinoid for the evening, and in the morning add"
@@ -328,20 +371,28 @@ def test_markdown_cut_between_events_is_cleaned_as_in_a_whole_reply(gemini_chat,
             ),
             "provider_unavailable",
         ),
-        (FakeResponse.blocked_midway("Use a gentle cleanser. " * 10), "safety_block"),
+        (
+            FakeResponse.blocked_midway("Use a gentle cleanser. " * 10),
+            ("message_refused", "safety_block"),
+        ),
+        (
+            FakeResponse.blocked_midway("Use a gentle cleanser. " * 10, finish_reason="RECITATION"),
+            ("assistant_unavailable", "invalid_response"),
+        ),
     ],
-    ids=["connection-lost", "blocked"],
+    ids=["connection-lost", "blocked", "recitation"],
 )
 def test_a_stream_gemini_ends_midway_ends_with_an_error_event_and_keeps_my_message(
     gemini_chat, auth_client, script, reason
 ):
+    code, reason = reason if isinstance(reason, tuple) else ("assistant_unavailable", reason)
     response = gemini_chat("Routine?", script, HTTP_ACCEPT="text/event-stream")
     assert response.status_code == 200
     events = timed_events(response)
     names = [name for _, name, _ in events]
     assert names[0] == "message" and "delta" in names and names[-1] == "error"
     error = events[-1][2]["error"]
-    assert error["code"] == "assistant_unavailable" and error["details"]["reason"] == reason
+    assert error["code"] == code and error["details"]["reason"] == reason
     listed = auth_client.get(messages_url(gemini_chat.session_id)).json()["items"]
     assert [(m["role"], m["content"]) for m in listed] == [("user", "Routine?")]
 

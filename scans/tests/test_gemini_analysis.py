@@ -61,8 +61,20 @@ def test_a_429_then_success_is_retried_and_completes(gemini_uploads, fake_gemini
         ([out_of_range()], "invalid_response"),
         ([FakeResponse.safety_block()], "safety_block"),
         ([FakeResponse.safety_block(in_candidate=True)], "safety_block"),
+        (
+            [FakeResponse.safety_block(in_candidate=True, finish_reason="RECITATION")],
+            "invalid_response",
+        ),
     ],
-    ids=["500", "429-always", "malformed-json", "out-of-range", "prompt-blocked", "answer-blocked"],
+    ids=[
+        "500",
+        "429-always",
+        "malformed-json",
+        "out-of-range",
+        "prompt-blocked",
+        "answer-blocked",
+        "recitation",
+    ],
 )
 def test_a_failed_analysis_keeps_the_scan_failed_with_its_reason(
     gemini_uploads, auth_client, script, reason
@@ -96,12 +108,28 @@ def test_a_timeout_fails_the_analysis_and_analyze_completes_it_later(
     assert again.json()["failure_reason"] is None
 
 
+@pytest.mark.parametrize(
+    ("script", "reason"),
+    [
+        (FakeResponse.status(400), "provider_rejected"),
+        # Withheld as too close to a published image or text: not the photo's doing.
+        (
+            FakeResponse.safety_block(in_candidate=True, finish_reason="RECITATION"),
+            "invalid_response",
+        ),
+        (
+            FakeResponse.safety_block(in_candidate=True, finish_reason="IMAGE_RECITATION"),
+            "invalid_response",
+        ),
+    ],
+    ids=["rejected", "recitation", "image-recitation"],
+)
 def test_an_analysis_the_provider_did_not_give_does_not_use_up_the_days_allowance(
-    gemini_uploads, auth_client, fake_gemini, settings
+    gemini_uploads, auth_client, fake_gemini, settings, script, reason
 ):
     settings.AI_ANALYSES_PER_DAY = 1
-    failed = gemini_uploads(FakeResponse.status(400)).json()
-    assert (failed["status"], failed["failure_reason"]) == ("failed", "provider_rejected")
+    failed = gemini_uploads(script).json()
+    assert (failed["status"], failed["failure_reason"]) == ("failed", reason)
     fake_gemini.enqueue(FakeResponse.json_answer(valid_analysis_answer()))
     again = auth_client.post(f"{SCANS}/{failed['scan_id']}/analyze")
     assert again.status_code == 200, again.content
