@@ -74,7 +74,7 @@ class TestCreateStaffUser:
         assert stored_user(email.strip().lower()) is None
 
     def test_makes_an_existing_account_staff_and_keeps_its_password(self, register):
-        account = register()
+        account = verified(register())
         email = account["user"]["email"]
         out = io.StringIO()
         call_command("create_staff_user", "--email", email.upper(), stdin=io.StringIO(), stdout=out)
@@ -84,12 +84,30 @@ class TestCreateStaffUser:
 
     def test_is_recorded_in_the_audit_trail(self, create_staff, register):
         staff = create_staff()
-        account = register()
+        account = verified(register())
         make_staff(account["user"]["email"])
         [created] = audit_table().entries_about(staff.user_id, limit=5)
         assert (created.action, created.actor_user_id) == ("create_staff", "manage.py")
         [promoted] = audit_table().entries_about(account["user"]["user_id"], limit=5)
         assert promoted.action == "promote_staff"
+
+    def test_an_account_registered_by_anyone_is_not_made_staff_until_its_address_is_verified(
+        self, register, unique_email
+    ):
+        # Whoever registered a new hire's address first chose its password: promoted, they
+        # would sign in to the ops pages with it.
+        email = unique_email()
+        account = register(email=email, password="chosen-by-a-stranger-31")
+        with pytest.raises(CommandError, match="never verified"):
+            call_command(
+                "create_staff_user", "--email", email, stdin=io.StringIO(STRONG_PASSWORD + "\n")
+            )
+        assert not stored_user(email).is_staff
+        assert audit_table().entries_about(account["user"]["user_id"], limit=5) == []
+        assert sign_in(Client(), email, "chosen-by-a-stranger-31").status_code == 403
+        # Verified by its owner (the email's link, or a reset link), it is made staff.
+        verified(account)
+        assert f"Made staff {email}" in make_staff(email)
 
     def test_running_it_again_changes_nothing(self, staff):
         out = io.StringIO()
@@ -156,6 +174,15 @@ class TestStaffStates:
         users_table().disable(staff.user_id, updated_at="2026-11-28T03:00:00Z")
         said = make_staff(staff.email)
         assert "is staff already" in said and "disabled" in said
+
+
+def verified(account: dict) -> dict:
+    """``account`` (a ``register`` fixture's answer) with its address verified."""
+    user = users_table().get(account["user"]["user_id"])
+    users_table().mark_email_verified(
+        user.user_id, expected_version=user.version, updated_at="2026-11-28T03:00:00.000Z"
+    )
+    return account
 
 
 def make_staff(email: str) -> str:

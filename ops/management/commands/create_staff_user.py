@@ -6,7 +6,9 @@
 The password is never an argument (arguments show in `ps` and in shell history): it
 is asked for at a terminal, or read as the first line of standard input otherwise. It
 must pass Django's password validators, and the email registration's checks. An
-existing account keeps its password.
+existing account keeps its password, so it is made staff only once its address is
+verified: anyone can register an address, and whoever registered an unverified one
+chose its password (its owner verifies it, or sets a new password by a reset link).
 """
 
 import getpass
@@ -67,6 +69,13 @@ class Command(DataCommand):
                 disabled = "" if existing.is_active else ", but disabled: enable it to sign in"
                 self.stdout.write(f"{email} is staff already ({user_id}){disabled}.")
                 return
+            if not existing.email_verified:
+                raise CommandError(
+                    f"{email} is registered, but its address was never verified: whoever "
+                    "registered it chose its password. Its owner should verify it (the "
+                    "link in the welcome email, or a new password set by a reset link), "
+                    "then run this again."
+                )
         users.set_staff(user_id, is_staff=True, updated_at=now_iso())
         record_command_action(
             action=action,
