@@ -55,10 +55,13 @@ def get_scan(*, user_id: str, scan_id: str) -> Scan | None:
 @dataclass(frozen=True)
 class MetricProgress:
     metric: str
-    points: list[dict[str, Any]]  # {"scan_id", "scanned_at", "score"}, oldest first
+    # {"scan_id", "scanned_at", "score", "source", "area", "acceptable"}, oldest first
+    points: list[dict[str, Any]]
+    # The ends of the change, and their area (``comparable_points``).
     first: float | None
     latest: float | None
     change: float | None
+    area: str | None = None
 
 
 def scan_progress(
@@ -68,7 +71,8 @@ def scan_progress(
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> tuple[int, list[MetricProgress]]:
-    """Per metric, the scores of the user's completed scans over time, and the change."""
+    """Per metric, the scores of the user's completed scans over time, and the change
+    from the first to the latest of those that can be compared (``comparable_points``)."""
     completed = [
         scan
         for scan in scans_in_range(user_id, day_start(date_from), day_end(date_to))
@@ -86,16 +90,49 @@ def scan_progress(
                         "scanned_at": scan.scanned_at,
                         "score": score,
                         "source": metric_source(scan, metric),
+                        "area": scan.area,
+                        "acceptable": photo_acceptable(scan),
                     }
                 )
-        first = points[0]["score"] if points else None
-        latest = points[-1]["score"] if points else None
+        ends = comparable_points(points)
+        first: float | None = ends[0]["score"] if ends else None
+        latest: float | None = ends[-1]["score"] if ends else None
         change = None
-        # Two points or more: both ends hold a score.
-        if len(points) > 1 and first is not None and latest is not None:
+        if len(ends) > 1 and first is not None and latest is not None:
             change = round(latest - first, 1)
-        series.append(MetricProgress(metric, points, first, latest, change))
+        area = ends[-1]["area"] if ends else None
+        series.append(MetricProgress(metric, points, first, latest, change, area))
     return len(completed), series
+
+
+def comparable_points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The points a change may be measured between (oldest first): photos that passed
+    the quality checks, of the area of the latest of them. A dark or blurred photo, or a
+    cheek close-up beside a whole face, moves the scores by more than the skin changed;
+    such points are shown, not counted."""
+    acceptable = [point for point in points if point["acceptable"]]
+    if not acceptable:
+        return []
+    area = acceptable[-1]["area"]
+    return [point for point in acceptable if point["area"] == area]
+
+
+def photo_acceptable(scan: Scan) -> bool:
+    """Whether the scan's photo passed the analysis's quality checks (an analysis stored
+    before it had them passed)."""
+    quality = (scan.analysis or {}).get("image_quality") or {}
+    return bool(quality.get("acceptable", True))
+
+
+def incomparable_because(scan: Scan, other: Scan) -> list[str]:
+    """Why two scans' scores cannot be compared: ``different_areas`` (a close-up and a
+    whole face), ``photo_quality`` (a photo that failed the quality checks)."""
+    reasons = []
+    if scan.area != other.area:
+        reasons.append("different_areas")
+    if not (photo_acceptable(scan) and photo_acceptable(other)):
+        reasons.append("photo_quality")
+    return reasons
 
 
 def scans_in_range(user_id: str, scanned_from: str | None, scanned_to: str | None) -> list[Scan]:
@@ -123,7 +160,9 @@ def scans_in_range(user_id: str, scanned_from: str | None, scanned_to: str | Non
 
 
 def compare_scans(*, user_id: str, scan_id: str, other_id: str) -> dict[str, Any] | None:
-    """Per-metric deltas from ``other_id`` (the earlier one, usually) to ``scan_id``.
+    """Per-metric deltas from ``other_id`` (the earlier one, usually) to ``scan_id``;
+    none when the two cannot be compared (``incomparable_because``), their scores shown
+    all the same.
 
     Both scans come from one BatchGetItem in the caller's partition; None if either is
     missing.
@@ -132,15 +171,21 @@ def compare_scans(*, user_id: str, scan_id: str, other_id: str) -> dict[str, Any
     scan, other = found.get(scan_id), found.get(other_id)
     if scan is None or other is None:
         return None
+    reasons = incomparable_because(scan, other)
     deltas = {}
     for metric in METRICS:
         now, before = metric_score(scan, metric), metric_score(other, metric)
-        deltas[metric] = {
-            "score": now,
-            "other_score": before,
-            "delta": round(now - before, 1) if now is not None and before is not None else None,
-        }
-    return {"scan": scan, "other": other, "metrics": deltas}
+        delta = None
+        if now is not None and before is not None and not reasons:
+            delta = round(now - before, 1)
+        deltas[metric] = {"score": now, "other_score": before, "delta": delta}
+    return {
+        "scan": scan,
+        "other": other,
+        "comparable": not reasons,
+        "incomparable_because": reasons,
+        "metrics": deltas,
+    }
 
 
 def metric_score(scan: Scan, metric: str) -> float | None:

@@ -214,14 +214,30 @@ class ProgressPointSerializer(serializers.Serializer):
     source = serializers.ChoiceField(  # type: ignore[assignment]
         SOURCES, help_text="'measured' from the photo's pixels or judged by a 'model'."
     )
+    area = serializers.ChoiceField(AREAS)
+    acceptable = serializers.BooleanField(
+        help_text="The photo passed the quality checks (light, focus, the face in view). "
+        "A point that did not is shown, but not counted in first, latest and change."
+    )
 
 
 class MetricProgressSerializer(serializers.Serializer):
     metric = serializers.ChoiceField(METRICS)
     points = ProgressPointSerializer(many=True)
-    first = serializers.FloatField(allow_null=True)
-    latest = serializers.FloatField(allow_null=True)
-    change = serializers.FloatField(allow_null=True, help_text="latest - first; + is better.")
+    first = serializers.FloatField(
+        allow_null=True,
+        help_text="The first acceptable point's score, of the area of the latest acceptable one.",
+    )
+    latest = serializers.FloatField(
+        allow_null=True, help_text="The latest acceptable point's score."
+    )
+    change = serializers.FloatField(
+        allow_null=True,
+        help_text="latest - first; + is better. Null with fewer than two such points.",
+    )
+    area = serializers.ChoiceField(
+        AREAS, allow_null=True, help_text="The area first, latest and change are measured on."
+    )
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -238,4 +254,12 @@ class MetricDeltaSerializer(serializers.Serializer):
 class ComparisonSerializer(serializers.Serializer):
     scan = ScanSerializer()
     other = ScanSerializer()
+    comparable = serializers.BooleanField(
+        help_text="False when the deltas would mislead: then every delta is null."
+    )
+    incomparable_because = serializers.ListField(
+        child=serializers.ChoiceField(("different_areas", "photo_quality")),
+        help_text="'different_areas': a close-up and a whole face, say; 'photo_quality': a "
+        "photo that failed the quality checks (its analysis's image_quality).",
+    )
     metrics = serializers.DictField(child=MetricDeltaSerializer())

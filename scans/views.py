@@ -178,7 +178,8 @@ class ScanViewSet(viewsets.ViewSet):
         responses={200: ProgressSerializer, **ERRORS},
         description=(
             "Per metric, scores over your completed scans and the change first to latest "
-            f"(of the range's newest {selectors.PROGRESS_MAX_SCANS:,} scans)."
+            f"(of the range's newest {selectors.PROGRESS_MAX_SCANS:,} scans), measured "
+            "between photos that passed the quality checks, of one area (the latest's)."
         ),
     )
     @action(detail=False, methods=["get"])
@@ -195,7 +196,10 @@ class ScanViewSet(viewsets.ViewSet):
     @extend_schema(
         parameters=[CompareQuerySerializer],
         responses={200: ComparisonSerializer, **ERRORS},
-        description="Per-metric deltas between this scan and `with` (score - other_score).",
+        description=(
+            "Per-metric deltas between this scan and `with` (score - other_score); none "
+            "when the two cannot be compared (`incomparable_because`)."
+        ),
     )
     @action(detail=True, methods=["get"])
     def compare(self, request, scan_id: str):

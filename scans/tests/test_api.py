@@ -1,13 +1,16 @@
 """Scan endpoints through the HTTP API: DynamoDB Local, local files or moto's S3."""
 
+import dataclasses
 import io
 import urllib.request
+from datetime import UTC, datetime
 
 import numpy as np
 import pillow_heif
 import pytest
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, ImageEnhance, ImageFilter
 from rest_framework.test import APIClient
+from ulid import ULID
 
 from dynamo.scans import scans_table
 from scans import selectors, storage
@@ -25,6 +28,33 @@ def error_code(response) -> str:
 def stored_image(scan: dict, user_id: str) -> Image.Image:
     data = storage.read_scan_file(storage.image_key(user_id, scan["scan_id"]))
     return Image.open(io.BytesIO(data))
+
+
+def redder(photo: Image.Image) -> Image.Image:
+    red, green, blue = photo.split()
+    return Image.merge("RGB", (red.point(lambda v: min(255, v + 40)), green, blue))
+
+
+def as_close_up(client, scan: dict, *, area: str) -> dict:
+    """A copy of ``scan`` (its photo and analysis, which passed the quality checks) stored
+    as a newer scan of ``area``, as a close-up of it would be: the sample portrait is too
+    small for a sharp close-up of its own."""
+    user_id = client.session_data["user"]["user_id"]
+    stored = scans_table().get(user_id, scan["scan_id"])
+    later = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    copy = dataclasses.replace(
+        stored, scan_id=str(ULID()), area=area, scanned_at=later, created_at=later
+    )
+    scans_table().create(copy)
+    return client.get(f"{SCANS}/{copy.scan_id}").json()
+
+
+# Edits of a good face photo that the analysis scores but flags as not acceptable.
+POOR_PHOTOS = {
+    "dark": lambda photo: ImageEnhance.Brightness(photo).enhance(0.3),
+    "blurred": lambda photo: photo.filter(ImageFilter.GaussianBlur(3)),
+    "flat": lambda photo: ImageEnhance.Contrast(photo).enhance(0.4),
+}
 
 
 class TestUpload:
@@ -429,10 +459,7 @@ class TestAnalysis:
 
     def test_progress_and_compare_follow_the_completed_scans(self, auth_client, upload):
         first = upload().json()
-        redder = face_photo()
-        red, green, blue = redder.split()
-        redder = Image.merge("RGB", (red.point(lambda v: min(255, v + 40)), green, blue))
-        second = upload(encode(redder)).json()
+        second = upload(encode(redder(face_photo()))).json()
         progress = auth_client.get(f"{SCANS}/progress").json()
         assert progress["scans"] == 2
         redness = next(m for m in progress["metrics"] if m["metric"] == "redness")
@@ -456,6 +483,69 @@ class TestAnalysis:
         for series in progress["metrics"]:
             if series["points"]:
                 assert [p["scan_id"] for p in series["points"]] == scan_ids[2:]
+
+    @pytest.mark.parametrize("edit", list(POOR_PHOTOS))
+    def test_progress_shows_a_poor_photo_but_measures_the_change_without_it(
+        self, auth_client, upload, edit
+    ):
+        # A dark, blurred or flat photo still gets scores, but they moved with the light
+        # and focus, not the skin: the change is from the first to the latest good photo.
+        first = upload().json()
+        second = upload(encode(redder(face_photo()))).json()
+        poor = upload(encode(POOR_PHOTOS[edit](face_photo()))).json()
+        assert poor["analysis"]["image_quality"]["acceptable"] is False, poor["analysis"]
+        progress = auth_client.get(f"{SCANS}/progress").json()
+        assert progress["scans"] == 3
+        counted = 0
+        for series in progress["metrics"]:
+            points = {p["scan_id"]: p for p in series["points"]}
+            if poor["scan_id"] not in points or len(points) < 3:
+                continue
+            assert points[poor["scan_id"]]["acceptable"] is False
+            assert series["first"] == points[first["scan_id"]]["score"]
+            assert series["latest"] == points[second["scan_id"]]["score"]
+            assert series["change"] == pytest.approx(series["latest"] - series["first"], abs=0.11)
+            assert series["area"] == "face"
+            counted += 1
+        assert counted >= 4, progress["metrics"]
+        compared = auth_client.get(
+            f"{SCANS}/{poor['scan_id']}/compare", {"with": first["scan_id"]}
+        ).json()
+        assert compared["comparable"] is False
+        assert compared["incomparable_because"] == ["photo_quality"]
+        assert all(delta["delta"] is None for delta in compared["metrics"].values())
+        assert compared["metrics"]["redness"]["score"] is not None
+
+    def test_progress_measures_the_change_within_one_area(self, auth_client, upload):
+        # A cheek close-up beside whole faces: the change is of the latest photo's area.
+        faces = [upload().json(), upload(encode(redder(face_photo()))).json()]
+        cheek = as_close_up(auth_client, faces[1], area="left_cheek")
+        everything = auth_client.get(f"{SCANS}/progress").json()
+        assert everything["scans"] == 3
+        on_the_cheek = [
+            series
+            for series in everything["metrics"]
+            if cheek["scan_id"] in [p["scan_id"] for p in series["points"]]
+        ]
+        assert on_the_cheek, everything["metrics"]
+        for series in on_the_cheek:
+            # Its one cheek photo: nothing to measure a change against.
+            assert (series["area"], series["change"]) == ("left_cheek", None), series
+            assert series["latest"] == series["points"][-1]["score"]
+        only_faces = auth_client.get(f"{SCANS}/progress", {"area": "face"}).json()
+        redness = next(m for m in only_faces["metrics"] if m["metric"] == "redness")
+        assert [p["scan_id"] for p in redness["points"]] == [f["scan_id"] for f in faces]
+        assert redness["change"] < 0 and redness["area"] == "face"
+        compared = auth_client.get(
+            f"{SCANS}/{cheek['scan_id']}/compare", {"with": faces[0]["scan_id"]}
+        ).json()
+        assert compared["comparable"] is False
+        assert compared["incomparable_because"] == ["different_areas"]
+        assert all(delta["delta"] is None for delta in compared["metrics"].values())
+        same_area = auth_client.get(
+            f"{SCANS}/{faces[1]['scan_id']}/compare", {"with": faces[0]["scan_id"]}
+        ).json()
+        assert same_area["comparable"] is True and same_area["incomparable_because"] == []
 
     def test_progress_can_be_limited_to_one_area(self, auth_client, upload):
         upload(area="face")
