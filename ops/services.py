@@ -38,6 +38,7 @@ ACTION_LABELS = {
     "rerun_analyses": "re-ran failed analyses",
     "send_password_reset": "sent a password reset link",
     "erase_account": "erased the account (or began to: the erasure runs as a job)",
+    "erase_account_started": "began to erase the account",
     "erase_account_failed": "tried to erase the account (failed)",
     "export_account": "exported the account's data",
     "create_staff": "created a staff account",

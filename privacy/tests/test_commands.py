@@ -3,11 +3,14 @@
 import fcntl
 import io
 import json
+import os
+import signal
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from dynamo.audit import audit_table
+from dynamo.base import Table
 from dynamo.users import users_table
 from privacy.tests.helpers import (
     email_claim,
@@ -90,6 +93,20 @@ class TestExportUser:
             )
 
 
+def stop_at_the_first_batch_delete(monkeypatch, stop: str) -> None:
+    """Stop the erasure at its first BatchWriteItem: Ctrl-C, or SIGTERM to this process."""
+    original = Table.call_client
+
+    def call_client(self, operation, **request):
+        if operation == "batch_write_item":
+            if stop == "ctrl-c":
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, operation, **request)
+
+    monkeypatch.setattr(Table, "call_client", call_client)
+
+
 class TestEraseUser:
     def test_erase_user_answered_no_aborts_and_erases_nothing(self, full_account, monkeypatch):
         account = full_account()
@@ -119,8 +136,38 @@ class TestEraseUser:
         assert email_claim(account.email) is None
         assert local_files_of(account.user_id) == []
         assert log_in(account).status_code == 401
-        [erased] = audit_table().entries_about(account.user_id, limit=5)
+        erased, started = audit_table().entries_about(account.user_id, limit=5)
         assert (erased.action, erased.actor_user_id) == ("erase_account", "manage.py")
+        assert (started.action, started.actor_user_id) == ("erase_account_started", "manage.py")
+
+    @pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+    def test_erase_user_stopped_midway_says_so_in_one_line_and_in_the_audit_trail(
+        self, full_account, monkeypatch, stop
+    ):
+        account = full_account()
+        handler = signal.getsignal(signal.SIGTERM)
+        stop_at_the_first_batch_delete(monkeypatch, stop)
+        with pytest.raises(CommandError, match=r"Interrupted.*Run the same command again"):
+            run("erase_user", "--email", account.email, "--yes")
+        assert log_in(account).status_code == 401  # closed at once
+        assert items_of(account.user_id) != []  # partly erased
+        failed, started = audit_table().entries_about(account.user_id, limit=5)
+        assert (started.action, failed.action) == ("erase_account_started", "erase_account_failed")
+        assert failed.details == {"error": "interrupted"}
+        assert signal.getsignal(signal.SIGTERM) == handler  # as it was
+        monkeypatch.undo()
+        run("erase_user", "--email", account.email, "--yes")
+        assert items_of(account.user_id) == []
+        assert audit_table().entries_about(account.user_id, limit=5)[0].action == "erase_account"
+
+    def test_erase_user_that_fails_is_recorded_as_failed(self, full_account, monkeypatch):
+        account = full_account()
+        interrupt_before_the_user_item(monkeypatch, account.user_id)
+        with pytest.raises(CommandError):
+            run("erase_user", "--email", account.email, "--yes")
+        failed, started = audit_table().entries_about(account.user_id, limit=5)
+        assert (started.action, failed.action) == ("erase_account_started", "erase_account_failed")
+        assert failed.details == {"error": "Unavailable"}
 
     def test_erase_user_finishes_an_erasure_interrupted_after_the_email_claim(
         self, full_account, monkeypatch
