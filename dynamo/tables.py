@@ -76,8 +76,11 @@ class TableDefinition:
             request["LocalSecondaryIndexes"] = [i.request() for i in self.local_indexes]
         return request
 
-    def schema_differences(self, description: Mapping[str, Any]) -> list[str]:
-        """What differs between this definition and a DescribeTable ``Table``."""
+    def schema_differences(
+        self, description: Mapping[str, Any], ttl: Mapping[str, Any] | None = None
+    ) -> list[str]:
+        """What differs between this definition and a DescribeTable ``Table`` (and, given
+        it, a DescribeTimeToLive ``TimeToLiveDescription``)."""
         problems = []
         if _normal(description.get("KeySchema", [])) != _normal(self.key_schema()):
             problems.append("key schema differs")
@@ -85,12 +88,22 @@ class TableDefinition:
             ("GlobalSecondaryIndexes", self.global_indexes),
             ("LocalSecondaryIndexes", self.local_indexes),
         ):
-            actual = {i["IndexName"]: _normal(i["KeySchema"]) for i in description.get(kind, [])}
+            actual = {i["IndexName"]: i for i in description.get(kind, [])}
             for index in wanted:
                 if index.name not in actual:
                     problems.append(f"index {index.name} is missing")
-                elif actual[index.name] != _normal(index.key_schema()):
+                    continue
+                if _normal(actual[index.name]["KeySchema"]) != _normal(index.key_schema()):
                     problems.append(f"index {index.name} has another key schema")
+                # An index that projects less cannot answer the managers' queries,
+                # which read (and filter on) whole items.
+                projection = actual[index.name].get("Projection", {}).get("ProjectionType")
+                if projection != index.projection:
+                    problems.append(
+                        f"index {index.name} projects {projection}, expected {index.projection}"
+                    )
+        if ttl is not None:
+            problems += self.ttl_differences(ttl)
         types = {
             a["AttributeName"]: a["AttributeType"]
             for a in description.get("AttributeDefinitions", [])
@@ -99,6 +112,21 @@ class TableDefinition:
             if name in types and types[name] != kind:
                 problems.append(f"attribute {name} is {types[name]}, expected {kind}")
         return problems
+
+    def ttl_differences(self, ttl: Mapping[str, Any]) -> list[str]:
+        """What differs between this definition's time to live and a DescribeTimeToLive
+        ``TimeToLiveDescription``: on another attribute, items would never expire (or
+        the wrong ones would); off, they never expire."""
+        status = ttl.get("TimeToLiveStatus", "DISABLED")
+        attribute = ttl.get("AttributeName")
+        on = status in ("ENABLED", "ENABLING")
+        if self.ttl_attribute is None:
+            return [f"time to live is on {attribute}, expected off"] if on else []
+        if not on:
+            return [f"time to live is {status.lower()}, expected on {self.ttl_attribute}"]
+        if attribute != self.ttl_attribute:
+            return [f"time to live is on {attribute}, expected {self.ttl_attribute}"]
+        return []
 
 
 def key_schema(partition_key: KeyAttribute, sort_key: KeyAttribute | None) -> list[dict[str, str]]:

@@ -162,3 +162,81 @@ def test_a_missing_table_is_reported_missing(settings):
 
 def test_every_table_is_unreachable_when_dynamodb_does_not_answer(unreachable_dynamodb):
     assert {status.status for status in describe_tables()} == {"UNREACHABLE"}
+
+
+def users_like_table(*, projection: str, ttl_attribute: str | None) -> str:
+    """A users table with the right keys, its index projecting ``projection`` and its
+    time to live on ``ttl_attribute`` (off when None)."""
+    name = unique_table_name()
+    get_client().create_table(
+        TableName=name,
+        KeySchema=[key("user_id")],
+        AttributeDefinitions=[attribute("user_id"), attribute("email")],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "email-index",
+                "KeySchema": [key("email")],
+                "Projection": {"ProjectionType": projection},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    if ttl_attribute:
+        get_client().update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute},
+        )
+    return name
+
+
+@pytest.mark.parametrize(
+    ("projection", "ttl_attribute", "problems"),
+    [
+        ("KEYS_ONLY", "expires_at", ["index email-index projects KEYS_ONLY, expected ALL"]),
+        ("ALL", "ttl", ["time to live is on ttl, expected expires_at"]),
+        (
+            "KEYS_ONLY",
+            "valid_until",
+            [
+                "index email-index projects KEYS_ONLY, expected ALL",
+                "time to live is on valid_until, expected expires_at",
+            ],
+        ),
+        ("ALL", None, ["time to live is disabled, expected on expires_at"]),
+    ],
+    ids=["keys-only-index", "other-ttl-attribute", "both", "ttl-off"],
+)
+def test_the_check_fails_on_an_index_projection_or_time_to_live_unlike_the_definition(
+    settings, scratch_tables, projection, ttl_attribute, problems
+):
+    # A users table whose email index holds keys alone cannot find an account by email;
+    # counters and revoked tokens on another TTL attribute never expire.
+    name = users_like_table(projection=projection, ttl_attribute=ttl_attribute)
+    scratch_tables.append(name)
+    settings.DYNAMODB_USERS_TABLE = name
+
+    lines, error = failing_check()
+
+    assert lines[name] == f"{name}: ACTIVE, DIFFERS ({'; '.join(problems)})"
+    assert error.startswith("1 table(s)")
+
+
+def test_create_tables_turns_a_missing_time_to_live_on_but_reports_another(
+    settings, scratch_tables
+):
+    without = users_like_table(projection="ALL", ttl_attribute=None)
+    scratch_tables.append(without)
+    settings.DYNAMODB_USERS_TABLE = without
+    assert run()[without] == f"{without}: exists, ACTIVE"
+    ttl = get_client().describe_time_to_live(TableName=without)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
+
+    other = users_like_table(projection="ALL", ttl_attribute="ttl")
+    scratch_tables.append(other)
+    settings.DYNAMODB_USERS_TABLE = other
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("create_tables", stdout=out)
+    assert lines_by_table(out.getvalue())[other] == (
+        f"{other}: exists, DIFFERS (time to live is on ttl, expected expires_at)"
+    )

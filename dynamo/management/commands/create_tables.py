@@ -46,7 +46,7 @@ class Command(BaseCommand):
         for definition in ALL_TABLES:
             description = self.describe(client, definition.name)
             if check:
-                problems += self.report(definition, description)
+                problems += self.report(client, definition, description)
             else:
                 problems += self.create(client, definition, description)
         if problems:
@@ -73,12 +73,17 @@ class Command(BaseCommand):
             raise
 
     def report(
-        self, definition: TableDefinition, description: "TableDescriptionTypeDef | None"
+        self,
+        client: "DynamoDBClient",
+        definition: TableDefinition,
+        description: "TableDescriptionTypeDef | None",
     ) -> int:
         if description is None:
             self.stdout.write(f"{definition.name}: MISSING")
             return 1
-        differences = definition.schema_differences(description)
+        differences = definition.schema_differences(
+            description, self.time_to_live(client, definition)
+        )
         status = description["TableStatus"]
         if differences:
             self.stdout.write(f"{definition.name}: {status}, DIFFERS ({'; '.join(differences)})")
@@ -111,7 +116,9 @@ class Command(BaseCommand):
         except (ClientError, BotoCoreError) as err:
             raise CommandError(f"{definition.name}: {err}") from err
         if action == "exists" and description is not None:
-            differences = definition.schema_differences(description)
+            differences = definition.schema_differences(
+                description, self.time_to_live(client, definition)
+            )
             if differences:
                 self.stdout.write(f"{definition.name}: exists, DIFFERS ({'; '.join(differences)})")
                 return 1
@@ -119,11 +126,17 @@ class Command(BaseCommand):
         return 0
 
     @staticmethod
-    def enable_ttl(client: "DynamoDBClient", definition: TableDefinition) -> None:
+    def time_to_live(client: "DynamoDBClient", definition: TableDefinition) -> dict[str, Any]:
+        description = client.describe_time_to_live(TableName=definition.name)
+        return dict(description["TimeToLiveDescription"])
+
+    def enable_ttl(self, client: "DynamoDBClient", definition: TableDefinition) -> None:
+        """Turn the definition's time to live on where it is off; one on another attribute
+        is left as it is (and reported: DynamoDB changes it only after turning it off)."""
         if not definition.ttl_attribute:
             return
-        status = client.describe_time_to_live(TableName=definition.name)
-        if status["TimeToLiveDescription"]["TimeToLiveStatus"] in ("ENABLED", "ENABLING"):
+        status = self.time_to_live(client, definition)
+        if status["TimeToLiveStatus"] in ("ENABLED", "ENABLING"):
             return
         client.update_time_to_live(
             TableName=definition.name,
