@@ -11,8 +11,14 @@ per job: a process per core would take two analyses at a time and leave the rest
 burst queued behind their waits. The computing parts (decoding, the offline measures)
 release the GIL in Pillow, OpenCV, numpy and LiteRT. SIGTERM is Celery's warm
 shutdown: the jobs in hand are finished (a job cut short comes back through SQS).
+
+Before it starts, the worker asks SQS for the queue once: a URL that names no queue, a
+queue its role may not read, or an SQS that does not answer stops the command with one
+line and a non-zero exit, for the service manager to see; a worker left polling a queue
+it cannot use would only log errors, for ever.
 """
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -45,7 +51,22 @@ class Command(BaseCommand):
                 "nothing to consume. Set it to the SQS queue's URL."
             )
         configure_broker()
+        check_queue(settings.ANALYSIS_QUEUE_URL)
         level = "WARNING" if options["verbosity"] == 0 else "INFO"
         pool = ["--pool=threads", f"--concurrency={settings.JOBS_WORKER_THREADS}"]
         # Options given after `--` come last, so they win over these defaults.
         app.worker_main([*WORKER_ARGUMENTS, f"--loglevel={level}", *pool, *celery_options])
+
+
+def check_queue(url: str) -> None:
+    """Ask SQS for the queue at ``url`` with the client the worker will use; a
+    ``CommandError`` saying why when it cannot be used."""
+    try:
+        with app.connection_for_write() as connection:
+            sqs = connection.default_channel.sqs(queue=JOBS_QUEUE)
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    except (ClientError, BotoCoreError) as err:
+        raise CommandError(
+            f"The jobs queue ANALYSIS_QUEUE_URL={url} cannot be used: {err}. Check the "
+            "URL, the region (AWS_REGION) and the role's rights on the queue."
+        ) from err
