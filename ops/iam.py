@@ -31,6 +31,7 @@ DYNAMODB_TABLE_ACTIONS = (
     "dynamodb:ConditionCheckItem",  # plans: a check-in needs its plan (TransactWriteItems)
     "dynamodb:DeleteItem",
     "dynamodb:DescribeTable",  # /health/ready and create_tables --check
+    "dynamodb:DescribeTimeToLive",  # create_tables --check (the TTL attribute)
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:Query",
