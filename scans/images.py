@@ -48,6 +48,13 @@ DECODE_ERRORS = (OSError, SyntaxError, ValueError, RuntimeError)
 # Pillow's own bomb limit is set to ours, and its warning (1x-2x the limit) is an error.
 Image.MAX_IMAGE_PIXELS = settings.MAX_IMAGE_PIXELS
 warnings.simplefilter("error", Image.DecompressionBombWarning)
+# Pillow's grey modes of 16 bits a pixel, which a 16-bit grey PNG opens in ("I;16";
+# "I" in older Pillows). ``convert("RGB")`` clips them at 255 instead of scaling them,
+# which turns a well-exposed photo white. 48- and 64-bit colour PNGs, and 16-bit grey
+# with alpha, already open as 8-bit "RGB" or "RGBA".
+SIXTEEN_BIT_GREY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+SIXTEEN_BIT_MAX = 65535
+SIXTEEN_TO_EIGHT_BITS = 257  # 65535 / 255: full scale to full scale
 
 
 class InvalidImage(ApplicationError):
@@ -138,7 +145,7 @@ def decode(data: bytes) -> Image.Image:
                 source.load()
                 # In place: a 12-megapixel photo is 36 MB decoded; copies add up per upload.
                 ImageOps.exif_transpose(source, in_place=True)
-                rgb = source if source.mode == "RGB" else source.convert("RGB")
+                rgb = source if source.mode == "RGB" else in_eight_bits(source).convert("RGB")
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
             raise too_many_pixels() from err
         except DECODE_ERRORS as err:
@@ -174,6 +181,16 @@ def decoded_webp(data: bytes, source: Image.Image) -> Image.Image:
         picture.info["exif"] = exif
         ImageOps.exif_transpose(picture, in_place=True)
     return picture
+
+
+def in_eight_bits(picture: Image.Image) -> Image.Image:
+    """A 16-bit grey picture scaled to 8-bit grey (65535 is 255, rounded); any other
+    picture as it is."""
+    if picture.mode not in SIXTEEN_BIT_GREY_MODES:
+        return picture
+    levels = np.clip(np.asarray(picture), 0, SIXTEEN_BIT_MAX).astype(np.uint32)
+    half = SIXTEEN_TO_EIGHT_BITS // 2
+    return Image.fromarray(((levels + half) // SIXTEEN_TO_EIGHT_BITS).astype(np.uint8))
 
 
 def check_header(source: Image.Image) -> None:

@@ -9,6 +9,9 @@ placed by fixed fractions of where the face lies in the portrait, never by the
 analyser's own landmarks, so a test of the analyser does not lean on the analyser.
 """
 
+import struct
+import zlib
+
 import cv2
 import numpy as np
 from skimage import data
@@ -83,6 +86,34 @@ def encode(picture: np.ndarray, quality: int = 92) -> bytes:
     )
     assert ok
     return jpeg.tobytes()
+
+
+# PNG colour types by channel count: grey, grey and alpha, RGB, RGB and alpha.
+PNG_COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}
+
+
+def png(pixels: np.ndarray) -> bytes:
+    """A PNG of ``pixels`` (rows x columns, or x 1-4 channels; ``uint8`` or ``uint16``)
+    at their own bit depth, written here, not by Pillow: Pillow cannot write every
+    layout a camera or an editor can (16-bit grey with alpha, 48- and 64-bit colour)."""
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    height, width, channels = pixels.shape
+    depth = 16 if pixels.dtype == np.uint16 else 8
+    rows = pixels.astype(">u2" if depth == 16 else np.uint8).reshape(height, -1).view(np.uint8)
+    raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1).tobytes()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        checksum = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + checksum
+
+    header = struct.pack(">IIBBBBB", width, height, depth, PNG_COLOUR_TYPES[channels], 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _part(picture: np.ndarray, fractions: tuple[float, float, float, float]) -> tuple[slice, slice]:
