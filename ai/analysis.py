@@ -31,6 +31,7 @@ QUALITY_REASONS = (
     "too_little_skin",
     "no_face",
     "face_turned",
+    "face_cropped",
     "eyes_hidden",
 )
 SUMMARY_MAX_LENGTH = 600

@@ -94,7 +94,9 @@ class ImageQualitySerializer(serializers.Serializer):
             "close-up that does not show skin: fur, stone, a wall); no_face (a face scan "
             "in which no face was found: nothing is scored); face_turned (the head is "
             "turned or tilted past 20-25 degrees: scores are given with less confidence, "
-            "lines and pores not at all); eyes_hidden (closed or covered: dark circles and "
+            "lines and pores not at all); face_cropped (part of the face is outside the "
+            "photo: the regions it cuts are not scored, and nothing is when over a tenth "
+            "of the face is missing); eyes_hidden (closed or covered: dark circles and "
             "eye bags are not scored)."
         ),
     )

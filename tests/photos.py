@@ -251,6 +251,19 @@ def cropped(picture: np.ndarray, fraction: float) -> np.ndarray:
     return picture[round(height * fraction) :, round(width * fraction) :]
 
 
+def cut(
+    picture: np.ndarray,
+    *,
+    left: int = 0,
+    top: int = 0,
+    right: int | None = None,
+    bottom: int | None = None,
+) -> np.ndarray:
+    """The part of the picture between those columns and rows, enlarged so that its short
+    side is 600 px (an upload's least is 480): a photo framed tighter, or cut by the edge."""
+    return at_least(np.ascontiguousarray(picture[top:bottom, left:right]), 600)
+
+
 def in_a_scene(
     face_fraction: float, scene: str = "rocket", size: tuple[int, int] = (4000, 3000)
 ) -> np.ndarray:

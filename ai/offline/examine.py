@@ -15,7 +15,7 @@ the whole frame, after a check that the frame shows skin.
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -36,7 +36,13 @@ from ai.offline.images import (
 )
 from ai.offline.landmarks import FaceLandmarks, find_face
 from ai.offline.pixels import PixelMaps, measure_pixels
-from ai.offline.regions import NOT_SKIN, FaceLayout, face_layout, polygon_mask
+from ai.offline.regions import (
+    NOT_SKIN,
+    REGION_POLYGONS,
+    FaceLayout,
+    face_layout,
+    polygon_mask,
+)
 
 FACE_AREA = "face"
 FACE_CANVAS_WIDTH_PX = 256
@@ -85,6 +91,19 @@ MIN_EYE_OPENNESS = 0.12
 EYE_HIDDEN_SKIN_SHARE = 0.85
 EYE_MIN_LIGHTNESS_RANGE = 35.0
 MIN_EYE_PIXELS = 40
+# A face cut by the photo's edge: the mesh model still places every landmark, those of
+# the missing part beyond the edge (it completes the face's shape), so the share of
+# landmarks outside the photo says how much of the face is missing. A landmark counts
+# as outside past this share of the face's width beyond the edge (the mesh's jitter at
+# an edge is about a pixel on a 92 px face).
+CUT_EDGE_TOLERANCE_FRACTION = 0.01
+# Over this share of the landmarks outside (5 of 468) the photo is face_cropped, and
+# the regions with a landmark outside are not scored. A face near the edge but inside it
+# has none or one outside; cropping through the forehead or chin puts 6 to 30 outside.
+FACE_CROPPED_LANDMARK_SHARE = 0.01
+# Over this share (47 of 468: a cheek and the forehead gone) nothing is scored: the face
+# measures would describe whatever half of a face is left, not the face.
+MAX_SCORED_CUT_LANDMARK_SHARE = 0.10
 
 
 @dataclass(frozen=True)
@@ -146,14 +165,23 @@ class Examination:
     maps: PixelMaps | None
     detail: DetailMaps | None  # wrinkles and pores; None when the face is too small
     detail_canvas: Canvas | None
+    cut_share: float = 0.0  # the share of the face's landmarks outside the photo
+    cut_regions: tuple[str, ...] = ()  # regions with a landmark outside the photo
+
+    @property
+    def face_cut_off(self) -> bool:
+        """Whether so much of the face is outside the photo that nothing is scored."""
+        return self.cut_share > MAX_SCORED_CUT_LANDMARK_SHARE
 
     @property
     def judgeable(self) -> bool:
-        """Whether any score may be given: a face (for a face scan), enough skin, enough pixels."""
+        """Whether any score may be given: a face (for a face scan) mostly in the photo,
+        enough skin, enough pixels."""
         return (
             self.maps is not None
             and "too_little_skin" not in self.reasons
             and self.short_side_px >= MIN_JUDGEABLE_SIDE_PX
+            and not self.face_cut_off
         )
 
 
@@ -200,6 +228,13 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
     pose = FacePose(yaw, pitch, roll, landmarks.eye_openness())
     if pose.turned:
         reasons.add("face_turned")
+    outside = _outside_photo(landmarks, width, height)
+    cut_share = float(outside.mean())
+    if cut_share > FACE_CROPPED_LANDMARK_SHARE:
+        reasons.add("face_cropped")
+    cut_regions = tuple(
+        name for name, polygon in REGION_POLYGONS.items() if outside[list(polygon)].any()
+    )
     face_width = landmarks.width_px
     detail_wanted = face_width >= MIN_DETAIL_FACE_WIDTH_PX and not pose.turned
     source = _source_for(image_jpeg, decoded, reduction, width, face_width, FACE_CANVAS_WIDTH_PX)
@@ -240,7 +275,19 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
         maps=maps,
         detail=detail,
         detail_canvas=detail_canvas,
+        cut_share=cut_share,
+        cut_regions=cut_regions,
         **common,
+    )
+
+
+def _outside_photo(landmarks: FaceLandmarks, width: int, height: int) -> np.ndarray:
+    """Which landmarks lie outside the photo (``width`` x ``height``), beyond the tolerance."""
+    tolerance = CUT_EDGE_TOLERANCE_FRACTION * landmarks.width_px
+    x, y = landmarks.points[:, 0], landmarks.points[:, 1]
+    return cast(
+        np.ndarray,
+        (x < -tolerance) | (y < -tolerance) | (x > width + tolerance) | (y > height + tolerance),
     )
 
 

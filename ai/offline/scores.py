@@ -110,6 +110,7 @@ REASON_CONFIDENCE = {
     "too_small": 0.7,
     "no_face": 0.5,
     "face_turned": 0.5,
+    "face_cropped": 0.5,
 }
 BLURRY_CONFIDENCE = {"fine": 0.4, "other": 0.8}
 # A concern is raised at this score or below ("good" starts above 70).
@@ -140,6 +141,10 @@ SKIN_TYPE_MIN_FACE_WIDTH_PX = 150.0
 DISCLAIMER = "Offline heuristic estimate from the photo's pixels, not a diagnosis."
 NOT_JUDGEABLE_NOTE = "Too little skin was visible to judge; retake the photo closer, in daylight."
 NO_FACE_NOTE = "No face was found, so nothing was scored: retake it facing the camera."
+CUT_FACE_NOTE = (
+    "Much of the face is outside the photo, so nothing was scored: retake it with the "
+    "whole face in the frame."
+)
 LIMITS_NOTE = (
     "Firmness and hydration are not judged offline, nor can it tell whether a mole "
     "changes: see a dermatologist about any spot that changes, bleeds or spreads."
@@ -198,6 +203,9 @@ def _raw_values(
     if "eyes_hidden" in examination.reasons:
         for name in EYE_METRICS:
             unmeasured[name] = "the eyes are closed or covered"
+    elif set(UNDER_EYES) & set(examination.cut_regions):
+        for name in EYE_METRICS:
+            unmeasured[name] = "the skin under an eye is outside the photo"
     else:
         for name, value in _under_eye_values(examination).items():
             if value is None:
@@ -205,12 +213,15 @@ def _raw_values(
             else:
                 values[name] = value
     face_width = examination.face_width_px or 0.0
-    for name, minimum, value in (
-        ("wrinkles", MIN_WRINKLE_FACE_WIDTH_PX, _wrinkle_value(examination, WRINKLE_REGIONS)),
-        ("pores", MIN_PORE_FACE_WIDTH_PX, _pore_value(examination, PORE_REGIONS)),
+    for name, minimum, where in (
+        ("wrinkles", MIN_WRINKLE_FACE_WIDTH_PX, WRINKLE_REGIONS),
+        ("pores", MIN_PORE_FACE_WIDTH_PX, PORE_REGIONS),
     ):
+        value = (_wrinkle_value if name == "wrinkles" else _pore_value)(examination, where)
         if face_width < minimum:
             unmeasured[name] = f"the face is {face_width:.0f} px wide and needs {minimum:.0f}"
+        elif set(where) & set(examination.cut_regions):
+            unmeasured[name] = "part of the skin they show on is outside the photo"
         elif examination.detail is None:
             unmeasured[name] = "the face is turned"
         elif value is None:
@@ -342,6 +353,12 @@ def _region_scores(examination: Examination) -> dict[str, dict[str, float | None
         if region in scores:
             continue
         values: dict[str, float | None] = {}
+        if region in examination.cut_regions:
+            # A region cut by the photo's edge is measured on what is left of it: not
+            # the region, so not scored.
+            measured_here = REGION_METRICS if region in MAIN_REGIONS else ()
+            scores[region] = dict.fromkeys((*measured_here, *REGION_DETAIL_METRICS.get(region, ())))
+            continue
         if region in MAIN_REGIONS:
             measures = maps.measure(maps.skin & canvas.layout.regions[region])
             main = _region_values(measures) if measures is not None else {}
@@ -467,6 +484,8 @@ def _summary(
         sentences.append("Photo issues: " + ", ".join(_words(r) for r in examination.reasons) + ".")
     if "no_face" in examination.reasons:
         sentences.append(NO_FACE_NOTE)
+    elif examination.face_cut_off:
+        sentences.append(CUT_FACE_NOTE)
     elif not examination.judgeable:
         sentences.append(NOT_JUDGEABLE_NOTE)
     elif concerns:

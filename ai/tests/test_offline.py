@@ -11,7 +11,7 @@ from PIL import Image, ImageFilter
 
 from ai.analysis import METRICS, REGIONS, SkinAnalysis
 from ai.offline import OVERLAY_METRICS, OfflineProvider, render_overlay
-from ai.offline.scores import UNJUDGED_METRICS
+from ai.offline.scores import BASE_CONFIDENCE, UNJUDGED_METRICS
 from ai.providers import PROVIDERS, AnalysisFailed, SkinProfile
 from tests import photos
 
@@ -280,6 +280,74 @@ class TestFace:
         analysis = analyse(photos.encode(photos.non_face(name)), area="left_cheek")
         assert "too_little_skin" in analysis.image_quality.reasons
         assert analysis.overall_score is None
+
+
+MAIN_REGIONS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
+# The portrait (512 px, its face between columns 178 and 273 and rows 69 and 177) framed
+# tighter or cut: by the columns or rows kept, then enlarged to 600 px on the short side.
+NEAR_THE_EDGE = {
+    "left": {"left": 170},
+    "right": {"right": 280},
+    "top": {"top": 60},
+    "bottom": {"bottom": 180},
+    "left and top": {"left": 160, "top": 45},
+    "right and bottom": {"right": 290, "bottom": 195},
+}
+# Slightly cut, each with the regions (the person's left is the image's right) it cuts.
+SLIGHTLY_CUT = {
+    "left": ({"left": 190}, ("right_cheek", "right_under_eye")),
+    "right": ({"right": 260}, ("left_cheek", "left_under_eye")),
+    "top": ({"top": 90}, ("forehead",)),
+    "bottom": ({"bottom": 160}, ("chin",)),
+}
+BADLY_CUT = {
+    "left": {"left": 210},
+    "left, further": {"left": 200},
+    "right": {"right": 250},
+    "right, further": {"right": 240},
+    "top": {"top": 110},
+    "bottom": {"bottom": 130},
+}
+
+
+class TestFaceInFrame:
+    @pytest.mark.parametrize("edges", NEAR_THE_EDGE.values(), ids=NEAR_THE_EDGE)
+    def test_a_face_near_the_edge_but_inside_it_is_scored_whole(self, edges):
+        analysis = analyse(photos.encode(photos.cut(photos.astronaut(), **edges)))
+        assert analysis.image_quality.acceptable, analysis.image_quality.reasons
+        scored = {name for name, metric in analysis.metrics.items() if metric.score is not None}
+        assert scored == set(METRICS) - set(UNJUDGED_METRICS) - {"wrinkles", "pores"}
+        for region in MAIN_REGIONS:
+            assert analysis.regions[region]["redness"] is not None, region
+
+    @pytest.mark.parametrize("edges, cut_regions", SLIGHTLY_CUT.values(), ids=SLIGHTLY_CUT)
+    def test_a_slightly_cut_face_is_face_cropped_and_its_cut_regions_not_scored(
+        self, edges, cut_regions
+    ):
+        analysis = analyse(photos.encode(photos.cut(photos.astronaut(), **edges)))
+        assert "face_cropped" in analysis.image_quality.reasons
+        assert not analysis.image_quality.acceptable
+        for region in cut_regions:
+            assert set(analysis.regions[region].values()) == {None}, region
+        for region in set(MAIN_REGIONS) - set(cut_regions):
+            if region != "forehead":
+                assert analysis.regions[region]["redness"] is not None, region
+        # What is scored is the visible face's, at half the confidence at most.
+        assert analysis.metrics["redness"].score is not None
+        assert analysis.metrics["redness"].confidence <= BASE_CONFIDENCE["redness"] / 2
+        if {"left_under_eye", "right_under_eye"} & set(cut_regions):
+            assert analysis.metrics["dark_circles"].score is None
+            assert "dark circles: the skin under an eye is outside the photo" in analysis.summary
+
+    @pytest.mark.parametrize("edges", BADLY_CUT.values(), ids=BADLY_CUT)
+    def test_a_badly_cut_face_is_face_cropped_and_not_scored(self, edges):
+        analysis = analyse(photos.encode(photos.cut(photos.astronaut(), **edges)))
+        assert "face_cropped" in analysis.image_quality.reasons
+        assert "no_face" not in analysis.image_quality.reasons
+        assert analysis.overall_score is None
+        assert all(metric.score is None for metric in analysis.metrics.values())
+        assert analysis.regions == {}
+        assert "outside the photo, so nothing was scored" in analysis.summary
 
 
 class TestImageQuality:

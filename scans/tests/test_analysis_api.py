@@ -124,5 +124,6 @@ class TestSchema:
         components = schema["components"]["schemas"]
         reasons = json.dumps(components["ImageQuality"])
         assert "face_turned" in reasons and "eyes_hidden" in reasons and "no_face" in reasons
+        assert "face_cropped" in reasons
         overlay = schema["paths"][f"{SCANS}/{{scan_id}}/overlay"]["get"]["parameters"]
         assert "dark_circles" in json.dumps(overlay)
