@@ -215,7 +215,9 @@ def find_face(rgb: np.ndarray) -> FaceLandmarks | None:
     return FaceLandmarks(points.astype(np.float32), score, presence)
 
 
-def _detect(rgb: np.ndarray) -> tuple[float, _Roi] | None:
+def _detect(rgb: np.ndarray, quarter_turns: int = 0) -> tuple[float, _Roi] | None:
+    """The most certain face in ``rgb`` turned ``quarter_turns`` times anticlockwise
+    (numpy's ``rot90``), in ``rgb``'s own pixels."""
     height, width = rgb.shape[:2]
     side = max(height, width)
     # Letterboxed into a square, as MediaPipe does (keep the aspect ratio, pad).
@@ -229,7 +231,9 @@ def _detect(rgb: np.ndarray) -> tuple[float, _Roi] | None:
     top = (DETECTOR_INPUT_PX - small.shape[0]) // 2
     left = (DETECTOR_INPUT_PX - small.shape[1]) // 2
     square[top : top + small.shape[0], left : left + small.shape[1]] = small
-    regressors, classificators = _model(DETECTOR_FILE).run(square / 127.5 - 1.0)
+    # The 128 px square is turned, not the photo: a few microseconds.
+    turned = np.rot90(square, quarter_turns)
+    regressors, classificators = _model(DETECTOR_FILE).run(turned / 127.5 - 1.0)
     scores = 1.0 / (1.0 + np.exp(-np.clip(classificators[:, 0].astype(np.float64), -50, 50)))
     best = int(np.argmax(scores))
     if scores[best] < MIN_DETECTION_SCORE:
@@ -247,6 +251,7 @@ def _detect(rgb: np.ndarray) -> tuple[float, _Roi] | None:
     keypoints = (keypoints * weights[:, None]).sum(axis=0) / weights.sum()
 
     def to_image(x: float, y: float) -> tuple[float, float]:
+        x, y = _turned_back(x, y, quarter_turns)
         return (x * DETECTOR_INPUT_PX - left) / factor, (y * DETECTOR_INPUT_PX - top) / factor
 
     centre_x, centre_y = to_image(box[0], box[1])
@@ -258,12 +263,38 @@ def _detect(rgb: np.ndarray) -> tuple[float, _Roi] | None:
 
 
 def _candidates(rgb: np.ndarray) -> Iterator[tuple[float, _Roi]]:
-    """Where a face may be, the likeliest first: the whole image's detection, then (only
-    if the mesh model refuses that or there is none) the parts'."""
-    whole = _detect(rgb)
-    if whole is not None:
-        yield whole
+    """Where a face may be, the likeliest first: the whole image's detections, then (only
+    if the mesh model refuses those or there are none) the parts'."""
+    yield from _detect_turned(rgb)
     yield from _detect_in_parts(rgb)
+
+
+def _detect_turned(rgb: np.ndarray) -> list[tuple[float, _Roi]]:
+    """``_detect`` on the image turned by 0, 90, 180 and 270 degrees: each turn's
+    detection, in ``rgb``'s pixels, the most certain first.
+
+    On a face upside down (or on its side) the detector's eye keypoints are wrong, and
+    the mesh model, shown the crop they give, lays an upright mesh over it and accepts
+    it: the mesh's own geometry then says "upright", and no pose check can see the
+    inversion. The detector is far surer of a face the right way up (the sample
+    portrait: 0.92 upright, 0.60 upside down), so the turn it is surest in gives the
+    crop's true angle; the mesh then fits the face, and the roll measured from it says
+    how the face lies in the photo. The other turns follow, for a face the mesh model
+    refuses in the likeliest turn (one cut by the photo's edge). Three more passes of
+    the 128 px detector, on its square turned (not the photo): about 5 ms more on the
+    512 px portrait, whose analysis takes about 50 ms.
+    """
+    found = [_detect(rgb, quarter_turns) for quarter_turns in range(4)]
+    return sorted(
+        (detection for detection in found if detection is not None),
+        key=lambda candidate: -candidate[0],
+    )
+
+
+def _turned_back(x: float, y: float, quarter_turns: int) -> tuple[float, float]:
+    """A point of the detector's square (0-1 a side) turned ``quarter_turns`` times
+    anticlockwise, in the square before it was turned."""
+    return {0: (x, y), 1: (1 - y, x), 2: (1 - x, 1 - y), 3: (y, 1 - x)}[quarter_turns % 4]
 
 
 def _detect_in_parts(rgb: np.ndarray) -> list[tuple[float, _Roi]]:

@@ -350,6 +350,58 @@ class TestFaceInFrame:
         assert "outside the photo, so nothing was scored" in analysis.summary
 
 
+# The measures of the skin itself, which do not depend on which way up the face is.
+SKIN_METRICS = ("acne", "redness", "oiliness", "pigmentation", "texture", "radiance")
+UPSIDE_DOWN = {
+    "turned 180": lambda p: np.ascontiguousarray(p[::-1, ::-1]),
+    "flipped vertically": lambda p: np.ascontiguousarray(p[::-1]),
+    "turned 170": lambda p: photos.rotated(p, 170),
+    "turned 175": lambda p: photos.rotated(p, 175),
+    "turned 185": lambda p: photos.rotated(p, 185),
+    "turned 190": lambda p: photos.rotated(p, 190),
+    "turned 180, darker": lambda p: photos.exposed(np.ascontiguousarray(p[::-1, ::-1]), 0.85),
+}
+
+
+@pytest.fixture(scope="module")
+def upright() -> SkinAnalysis:
+    return analyse(photos.encode(photos.astronaut()))
+
+
+class TestWhichWayUp:
+    @pytest.mark.parametrize("edit", UPSIDE_DOWN.values(), ids=UPSIDE_DOWN)
+    def test_an_upside_down_face_is_face_turned_and_measured_where_it_lies(self, edit, upright):
+        analysis = analyse(photos.encode(edit(photos.astronaut())))
+        assert "face_turned" in analysis.image_quality.reasons
+        assert not analysis.image_quality.acceptable
+        # The mesh fits the face, not an upright face laid over it: the eyes are found
+        # open and the skin measures are the upright photo's.
+        assert "eyes_hidden" not in analysis.image_quality.reasons
+        for name in SKIN_METRICS:
+            assert analysis.metrics[name].score == pytest.approx(
+                upright.metrics[name].score, abs=2
+            ), name
+
+    @pytest.mark.parametrize(
+        "edit",
+        [lambda p: p, lambda p: np.ascontiguousarray(p[:, ::-1]), lambda p: photos.rotated(p, 8)],
+        ids=["upright", "mirrored", "turned 8"],
+    )
+    def test_an_upright_or_mirrored_face_stays_unflagged_and_scored(self, edit, upright):
+        analysis = analyse(photos.encode(edit(photos.astronaut())))
+        assert analysis.image_quality.acceptable, analysis.image_quality.reasons
+        for name in (*SKIN_METRICS, "dark_circles", "eye_bags"):
+            assert analysis.metrics[name].score == pytest.approx(
+                upright.metrics[name].score, abs=3
+            ), name
+
+    @pytest.mark.parametrize("degrees", [90, 270])
+    def test_a_face_on_its_side_stays_face_turned(self, degrees):
+        picture = np.ascontiguousarray(np.rot90(photos.astronaut(), degrees // 90))
+        analysis = analyse(photos.encode(picture))
+        assert "face_turned" in analysis.image_quality.reasons
+
+
 class TestImageQuality:
     def test_a_blurred_photo_is_flagged_blurry_and_the_sharp_one_is_not(self, face):
         blurred = analyse(encode(face_photo().filter(ImageFilter.GaussianBlur(3))))
