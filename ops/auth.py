@@ -16,20 +16,32 @@ ops page renders for them.
 A browser that has signed in keeps a device cookie (``accounts/devices.py``; HttpOnly,
 limited to /ops/, kept past signing out), so its next sign-in is counted on that device:
 strangers who keep a staff member's email locked do not keep them out of the ops pages.
+
+Every ops page goes through ``ops_page``, which also answers for DynamoDB when it does
+not (``Unavailable``: down, too slow, throttled past the retries): an HTML page saying
+so, a 503 with Retry-After, and one warning in the log. Staff open these pages in an
+incident; a traceback and the API's JSON 500 would tell them nothing they can act on.
 """
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, cast
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.log import log_response
 
 from accounts.devices import issue_device_token
 from accounts.services import now_iso
+from dermalens_site.errors import RETRY_AFTER_SECONDS_UNAVAILABLE
+from dynamo.errors import Unavailable
 from dynamo.users import User, users_table
+
+logger = logging.getLogger("dermalens.ops")
 
 
 class StaffRequest(HttpRequest):
@@ -106,16 +118,37 @@ def signed_in_staff(request: HttpRequest) -> User | None:
 
 
 def ops_page(view: View) -> View:
-    """Add the ops pages' security headers to a view's responses."""
+    """Add the ops pages' security headers to a view's responses, and answer a 503 page
+    when DynamoDB does not answer."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        response = view(request, *args, **kwargs)
+        try:
+            response = view(request, *args, **kwargs)
+        except Unavailable as err:
+            response = data_store_unavailable(request, err)
         for name, value in OPS_HEADERS.items():
             response.setdefault(name, value)
         return response
 
     return wrapped
+
+
+def data_store_unavailable(request: HttpRequest, err: Unavailable) -> HttpResponse:
+    response = render(request, "ops/unavailable.html", status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS_UNAVAILABLE)
+    # Expected in an incident, and said by the page: a warning without the traceback,
+    # which also stands for Django's own line (an ERROR for every 5xx).
+    log_response(
+        "dynamodb unavailable (%s): %s",
+        type(err.cause or err).__name__,
+        request.path,
+        response=response,
+        request=request,
+        logger=logger,
+        level="warning",
+    )
+    return response
 
 
 def staff_required(view: View) -> View:

@@ -1,10 +1,12 @@
 """The ops pages and actions, through the Django test client, against DynamoDB Local."""
 
 import importlib
+import logging
 import re
 from pathlib import Path
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 from ulid import ULID
 
@@ -15,6 +17,7 @@ from dynamo.scans import scans_table
 from dynamo.tables import ALL_TABLES
 from dynamo.users import users_table
 from ops import selectors
+from ops.tests.conftest import sign_in
 
 SAMPLE_FACE = Path(__file__).resolve().parents[2] / "tests" / "data" / "astronaut.jpg"
 
@@ -357,3 +360,45 @@ class TestAudit:
         assert first.count("<tr>") == 3  # a header and two entries
         tampered = staff_client.get("/ops/audit?cursor=x" + cursor).content.decode()
         assert "The log starts again from the newest entry." in tampered
+
+
+class TestDataStoreNotAnswering:
+    @pytest.mark.parametrize("page", ["/ops/", "/ops/users", "/ops/audit", "/ops/login"])
+    def test_a_signed_in_page_is_a_503_page_asking_to_try_again_shortly(
+        self, staff_client, unreachable_dynamodb, caplog, page
+    ):
+        with caplog.at_level(logging.INFO):
+            response = staff_client.get(page)
+        assert_data_store_page(response)
+        assert_one_warning_without_traceback(caplog)
+
+    def test_signing_in_is_a_503_page_asking_to_try_again_shortly(
+        self, staff, unreachable_dynamodb, caplog
+    ):
+        with caplog.at_level(logging.INFO):
+            response = sign_in(Client(), staff.email)
+        assert_data_store_page(response)
+        assert_one_warning_without_traceback(caplog)
+
+    def test_the_api_still_answers_its_own_json_503(self, auth_client, unreachable_dynamodb):
+        response = auth_client.get("/api/v1/users/me")
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "unavailable"
+
+
+def assert_data_store_page(response) -> None:
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith("text/html")
+    assert int(response["Retry-After"]) > 0
+    assert response["Cache-Control"] == "no-store"  # and the ops pages' other headers
+    assert "default-src 'none'" in response["Content-Security-Policy"]
+    html = response.content.decode()
+    assert "The data store is not answering" in html
+    assert "Try again shortly" in html
+
+
+def assert_one_warning_without_traceback(caplog) -> None:
+    problems = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert [record.levelname for record in problems] == ["WARNING"]
+    assert problems[0].getMessage().startswith("dynamodb unavailable")
+    assert problems[0].exc_info is None
