@@ -8,6 +8,7 @@ environment. No test mocks DynamoDB.
 import os
 import socket
 import tempfile
+import threading
 import time
 import uuid
 
@@ -124,6 +125,49 @@ def unreachable_dynamodb(settings):
     get_client()  # built now, so a test's timing measures the call and not the set-up
     yield
     reset_client()
+
+
+class SilentDynamoDB:
+    """An address that takes connections and never answers (a hung host): each call
+    waits for its read timeout. ``connections`` counts the connections it took."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(128)
+        self.endpoint = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self.take_connections, daemon=True).start()
+
+    @property
+    def connections(self) -> int:
+        return len(self.held)
+
+    def take_connections(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            self.held.append(connection)  # kept open, never read
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.held:
+            connection.close()
+
+
+@pytest.fixture
+def silent_dynamodb(settings):
+    """Point the shared clients at a ``SilentDynamoDB``; the real ones are back afterwards."""
+    from dynamo.client import reset_client
+
+    silent = SilentDynamoDB()
+    settings.AWS_DYNAMODB_ENDPOINT = silent.endpoint
+    reset_client()
+    yield silent
+    reset_client()
+    silent.close()
 
 
 def closed_port() -> int:

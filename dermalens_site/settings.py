@@ -175,6 +175,9 @@ DYNAMODB_JOBS_TABLE = env.str("DYNAMODB_JOBS_TABLE", default="dermalens-jobs")
 DYNAMODB_CONNECT_TIMEOUT_SECONDS = env.float("DYNAMODB_CONNECT_TIMEOUT_SECONDS", default=2.0)
 DYNAMODB_READ_TIMEOUT_SECONDS = env.float("DYNAMODB_READ_TIMEOUT_SECONDS", default=5.0)
 DYNAMODB_MAX_ATTEMPTS = env.int("DYNAMODB_MAX_ATTEMPTS", default=3)
+# Status checks (readiness, the dashboard, table_status): one attempt, this long to
+# connect and as long to answer; a check answers within twice this whatever DynamoDB does.
+DYNAMODB_STATUS_TIMEOUT_SECONDS = env.float("DYNAMODB_STATUS_TIMEOUT_SECONDS", default=1.0)
 # Kept-alive connections per worker: a gevent worker has hundreds of requests in flight,
 # and past the pool each call opens (and then drops) a connection of its own.
 DYNAMODB_MAX_POOL_CONNECTIONS = env.int("DYNAMODB_MAX_POOL_CONNECTIONS", default=200)

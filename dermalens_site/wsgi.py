@@ -1,8 +1,9 @@
 """WSGI entry point for gunicorn: ``gunicorn dermalens_site.wsgi``.
 
 Each worker imports this once (a gevent worker after it has monkey-patched the standard
-library: deploy/gunicorn.conf.py). After Django is set up, the DynamoDB client built
-(botocore loads its service model then, not on the first request) and the AI providers
+library: deploy/gunicorn.conf.py). After Django is set up, the DynamoDB clients built
+(the shared one and the status checks', which the load balancer's first health check
+uses; botocore loads its service model then, not on the first request) and the AI providers
 made (google-genai loads then, and the pydantic models of a Gemini call are built, not
 in the first request of a worker while hundreds more wait behind it; a bad AI setting
 stops start-up), the URL configuration resolved (every view and service module
@@ -41,11 +42,12 @@ from ai.providers import get_provider  # noqa: E402
 from dermalens_site.celery import app as celery_app  # noqa: E402
 from dermalens_site.celery import make_sqs_client  # noqa: E402
 from dermalens_site.ses import sends_with_ses  # noqa: E402
-from dynamo.client import get_client  # noqa: E402
+from dynamo.client import get_client, get_status_client  # noqa: E402
 from jobs.services import jobs_are_queued  # noqa: E402
 from scans import storage  # noqa: E402
 
 get_client()
+get_status_client()
 get_provider("analysis")
 get_provider("chat")
 get_resolver().url_patterns  # noqa: B018 (imports the views and what they import)

@@ -9,6 +9,10 @@ production); dummy values are used only against DynamoDB Local, which accepts an
 
 The client reads the answers of item-reading operations (GetItem, Query, Scan,
 BatchGetItem, TransactGetItems) as plain JSON: see ``ItemResponseParser``.
+
+The table status checks (readiness, the dashboard, ``table_status``) have a client of
+their own, ``get_status_client()``: one attempt with short timeouts, so that a DynamoDB
+that does not answer is reported in seconds rather than after every retry.
 """
 
 import functools
@@ -103,6 +107,20 @@ def client_config() -> Config:
     )
 
 
+def status_client_config() -> Config:
+    """One attempt, and DYNAMODB_STATUS_TIMEOUT_SECONDS to connect and to answer: a status
+    check says "unreachable" when DynamoDB is slow; it does not wait for it."""
+    timeout = settings.DYNAMODB_STATUS_TIMEOUT_SECONDS
+    return Config(
+        region_name=settings.AWS_REGION,
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        # botocore's max_attempts counts retries; total_max_attempts counts every attempt.
+        retries={"mode": "standard", "total_max_attempts": 1},
+        tcp_keepalive=True,
+    )
+
+
 def client_arguments() -> dict[str, Any]:
     """The endpoint and (only against DynamoDB Local) credentials, from settings."""
     endpoint = settings.AWS_DYNAMODB_ENDPOINT
@@ -126,23 +144,45 @@ def get_client() -> "DynamoDBClient":
         return _made_client()
 
 
+def get_status_client() -> "DynamoDBClient":
+    """Return the process's client for DescribeTable in status checks (see above)."""
+    with _creating:
+        return _made_status_client()
+
+
 @functools.cache
 def _made_client() -> "DynamoDBClient":
+    return _new_client(client_config())
+
+
+@functools.cache
+def _made_status_client() -> "DynamoDBClient":
+    return _new_client(status_client_config())
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    # One session for both clients: the second reuses the service model its loader read.
     core = botocore.session.get_session()
     core.register_component("response_parser_factory", DynamoDBParserFactory())
-    session = boto3.session.Session(botocore_session=core)
-    client = session.client("dynamodb", config=client_config(), **client_arguments())
+    return boto3.session.Session(botocore_session=core)
+
+
+def _new_client(config: Config) -> "DynamoDBClient":
+    client = _session().client("dynamodb", config=config, **client_arguments())
     for hook in CLIENT_HOOKS:
         hook(client)
     return client
 
 
-def client_made() -> bool:
-    """Whether this process has made its client (hooks added later must attach to it)."""
-    return _made_client.cache_info().currsize > 0
+def made_clients() -> list["DynamoDBClient"]:
+    """Every client this process has made so far: where a hook added later must attach."""
+    return [made() for made in (_made_client, _made_status_client) if made.cache_info().currsize]
 
 
 def reset_client() -> None:
-    """Forget the cached client (after the endpoint setting changes, as in tests)."""
+    """Forget the cached clients (after the endpoint setting changes, as in tests)."""
     with _creating:
         _made_client.cache_clear()
+        _made_status_client.cache_clear()
+        _session.cache_clear()  # and the credentials it found

@@ -4,10 +4,11 @@
         client.get("/api/v1/scans")
     usage.calls, usage.read_units, usage.write_units
 
-While measuring, botocore hooks on the shared client ask every operation that accepts it
-for ``ReturnConsumedCapacity="TOTAL"`` and read the answer back. Outside the block the
-hooks are unregistered, so production requests pay nothing. Meant for benchmarks and tests
-in one thread: the collector is not shared between threads.
+While measuring, botocore hooks on the process's clients (the shared one and the status
+checks') ask every operation that accepts it for ``ReturnConsumedCapacity="TOTAL"`` and
+read the answer back. Outside the block the hooks are unregistered, so production
+requests pay nothing. Meant for benchmarks and tests: calls from several threads are
+counted, each under a lock.
 
 With telemetry on, ``publish_dynamodb_metrics`` registers the same kind of hooks for good
 and hands every call (table, operation, capacity) and every refused attempt (throttled,
@@ -15,13 +16,14 @@ or a DynamoDB 5xx; each retry counts) to the telemetry's recorders.
 """
 
 import contextlib
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from dynamo import client as dynamo_client
-from dynamo.client import get_client
+from dynamo.client import get_client, get_status_client
 
 # Operations whose request shape accepts ReturnConsumedCapacity.
 CAPACITY_OPERATIONS = frozenset(
@@ -93,25 +95,29 @@ class DynamoDBUsage:
 
 @contextlib.contextmanager
 def measure_dynamodb() -> Iterator[DynamoDBUsage]:
-    """Record DynamoDB calls and capacity on the shared client until the block ends."""
+    """Record DynamoDB calls and capacity on the process's clients until the block ends."""
     usage = DynamoDBUsage()
-    events = get_client().meta.events
+    counting = threading.Lock()
+    clients = (get_client(), get_status_client())
 
     def request_capacity(params: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name in CAPACITY_OPERATIONS:
             params.setdefault("ReturnConsumedCapacity", "TOTAL")
 
     def record_call(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
-        usage.calls_by_operation[model.name] += 1
-        usage.add_capacity(model.name, parsed.get("ConsumedCapacity"))
+        with counting:  # the status checks describe their tables from threads at once
+            usage.calls_by_operation[model.name] += 1
+            usage.add_capacity(model.name, parsed.get("ConsumedCapacity"))
 
-    events.register("before-parameter-build.dynamodb", request_capacity)
-    events.register("after-call.dynamodb", record_call)
+    for client in clients:
+        client.meta.events.register("before-parameter-build.dynamodb", request_capacity)
+        client.meta.events.register("after-call.dynamodb", record_call)
     try:
         yield usage
     finally:
-        events.unregister("before-parameter-build.dynamodb", request_capacity)
-        events.unregister("after-call.dynamodb", record_call)
+        for client in clients:
+            client.meta.events.unregister("before-parameter-build.dynamodb", request_capacity)
+            client.meta.events.unregister("after-call.dynamodb", record_call)
 
 
 def table_of(params: dict[str, Any]) -> str:
@@ -128,7 +134,7 @@ def table_of(params: dict[str, Any]) -> str:
 
 
 class MetricsPublisher:
-    """Permanent hooks on the shared client; see ``publish_dynamodb_metrics``."""
+    """Permanent hooks on the process's clients; see ``publish_dynamodb_metrics``."""
 
     def __init__(
         self,
@@ -202,7 +208,7 @@ _publisher: MetricsPublisher | None = None
 def publish_dynamodb_metrics(
     *, on_call: Callable[..., None], on_refusal: Callable[..., None]
 ) -> None:
-    """Report every DynamoDB call and refused attempt of the shared client, for good.
+    """Report every DynamoDB call and refused attempt of the process's clients, for good.
 
     ``on_call(table=, operation=, read_units=, write_units=)`` once per table a call
     touched; ``on_refusal(table=, operation=, throttled=)`` per refused attempt. The
@@ -213,8 +219,8 @@ def publish_dynamodb_metrics(
     unpublish_dynamodb_metrics()
     _publisher = MetricsPublisher(on_call, on_refusal)
     dynamo_client.CLIENT_HOOKS.append(_publisher.attach)
-    if dynamo_client.client_made():
-        _publisher.attach(get_client())
+    for client in dynamo_client.made_clients():
+        _publisher.attach(client)
 
 
 def unpublish_dynamodb_metrics() -> None:
@@ -222,6 +228,6 @@ def unpublish_dynamodb_metrics() -> None:
     if _publisher is None:
         return
     dynamo_client.CLIENT_HOOKS.remove(_publisher.attach)
-    if dynamo_client.client_made():
-        _publisher.detach(get_client())
+    for client in dynamo_client.made_clients():
+        _publisher.detach(client)
     _publisher = None

@@ -6,12 +6,43 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
 
 from dynamo.tables import ALL_TABLES, USERS
+from ops.health import NOT_READY_CACHE_SECONDS
+from tests.at_once import at_once
+from tests.gevent_process import run_patched
+
+# A load balancer's health check waits a few seconds at most (an ALB's default: 5 s).
+READINESS_ANSWER_SECONDS = 4.0
+# Fifty probes at once in a process patched as a gevent worker: (status, seconds) each.
+READINESS_FLOOD = """
+import json
+import time
+
+import django
+import gevent
+from django.test import Client
+
+django.setup()
+client = Client()
+client.get("/api/v1/health")  # the handler's middleware loaded before the flood
+
+
+def probe():
+    started = time.monotonic()
+    status = client.get("/api/v1/health/ready").status_code
+    return status, time.monotonic() - started
+
+
+probes = [gevent.spawn(probe) for _ in range(50)]
+gevent.joinall(probes)
+print(json.dumps([probe.value for probe in probes]))
+"""
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION = {
@@ -119,6 +150,40 @@ class TestHealth:
         assert response.status_code == 503, response.content
         assert response.json()["tables"]["no spaces allowed"] == "REFUSED"
         assert response["Retry-After"]
+
+    def test_not_ready_within_seconds_when_dynamodb_takes_connections_but_never_answers(
+        self, silent_dynamodb
+    ):
+        started = time.monotonic()
+        response = APIClient().get("/api/v1/health/ready")
+        assert time.monotonic() - started < READINESS_ANSWER_SECONDS
+        assert response.status_code == 503, response.content
+        assert set(response.json()["tables"].values()) == {"UNREACHABLE"}
+        assert response["Retry-After"]
+
+    def test_a_flood_of_probes_in_a_gevent_worker_is_answered_in_seconds_by_one_describe_round(
+        self, silent_dynamodb
+    ):
+        answers = run_patched(READINESS_FLOOD, AWS_DYNAMODB_ENDPOINT=silent_dynamodb.endpoint)
+        assert {status for status, _ in answers} == {503}
+        assert max(seconds for _, seconds in answers) < READINESS_ANSWER_SECONDS
+        # One round of DescribeTable for the flood, not one per probe.
+        assert silent_dynamodb.connections == len(ALL_TABLES)
+
+    def test_a_flood_of_probes_while_not_ready_describes_the_tables_once_a_moment(self, settings):
+        from dynamo.metrics import measure_dynamodb
+
+        users_table_name = settings.DYNAMODB_USERS_TABLE
+        settings.DYNAMODB_USERS_TABLE = "missing-users-table"
+        with measure_dynamodb() as measured:
+            answers = at_once(lambda: APIClient().get("/api/v1/health/ready"), threads=10)
+            answers += [APIClient().get("/api/v1/health/ready") for _ in range(10)]
+        assert {answer.status_code for answer in answers} == {503}
+        assert measured.calls == len(ALL_TABLES)
+        # The not-ready answer is kept only a moment: a recovery shows soon after.
+        time.sleep(NOT_READY_CACHE_SECONDS)
+        settings.DYNAMODB_USERS_TABLE = users_table_name
+        assert APIClient().get("/api/v1/health/ready").status_code == 200
 
     def test_a_worker_describes_the_tables_at_most_once_in_its_cache_window(self):
         from dynamo.metrics import measure_dynamodb

@@ -25,7 +25,7 @@ views = ("scans.views", "chat.views", "plans.views")
 print(json.dumps({
     "views_imported": all(name in sys.modules for name in views),
     "jwt_imported": "jwt.algorithms" in sys.modules,
-    "dynamodb_client": client.client_made(),
+    "dynamodb_clients": len(client.made_clients()),  # the shared one, the status checks'
     "sqs_clients": len(celery._sqs_clients),
     "s3_connection": getattr(storage.scan_storage()._connections, "connection", None) is not None,
     "ses_clients": len(ses._clients),
@@ -48,7 +48,7 @@ def test_a_worker_makes_its_clients_and_imports_its_views_before_the_first_reque
     assert ready == {
         "views_imported": True,
         "jwt_imported": True,
-        "dynamodb_client": True,
+        "dynamodb_clients": 2,
         "sqs_clients": 1,
         "s3_connection": True,
         "ses_clients": 1,
