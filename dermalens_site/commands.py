@@ -3,8 +3,9 @@
     class Command(DataCommand):
         def handle(self, *args, email, **options): ...
 
-When DynamoDB does not answer (unreachable, throttled past the retries), such a command
-ends with one line saying so, as ``create_tables`` and ``table_status`` do, rather than a
+When DynamoDB does not answer (unreachable, throttled past the retries) or cannot be
+called (no AWS credentials, an AWS_REGION that is no region name), such a command ends
+with one line saying so, as ``create_tables`` and ``table_status`` do, rather than a
 traceback of a hundred lines an operator has to read from the bottom.
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dynamo.errors import Unavailable
+from dynamo.errors import Unavailable, operator_message
 
 
 class DataCommand(BaseCommand):
@@ -20,7 +21,4 @@ class DataCommand(BaseCommand):
         try:
             return super().execute(*args, **options)
         except Unavailable as err:
-            raise CommandError(
-                f"DynamoDB is unavailable ({err.cause or err}); check AWS_DYNAMODB_ENDPOINT "
-                "or the region and the instance's role, then run the command again."
-            ) from err
+            raise CommandError(operator_message(err)) from err

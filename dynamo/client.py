@@ -25,8 +25,11 @@ import boto3
 import botocore.session
 import orjson
 from botocore.config import Config
+from botocore.exceptions import InvalidRegionError
 from botocore.parsers import JSONParser, ResponseParserFactory
 from django.conf import settings
+
+from dynamo.errors import Unavailable
 
 if TYPE_CHECKING:  # type stubs are a development tool, not a runtime need
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -169,7 +172,10 @@ def _session() -> boto3.session.Session:
 
 
 def _new_client(config: Config) -> "DynamoDBClient":
-    client = _session().client("dynamodb", config=config, **client_arguments())
+    try:
+        client = _session().client("dynamodb", config=config, **client_arguments())
+    except InvalidRegionError as err:  # AWS_REGION is no region name: nothing can be called
+        raise Unavailable(cause=err) from err
     for hook in CLIENT_HOOKS:
         hook(client)
     return client

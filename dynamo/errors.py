@@ -13,7 +13,10 @@ from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
+    CredentialRetrievalError,
     EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
     ReadTimeoutError,
 )
 
@@ -96,13 +99,26 @@ CONNECTION_ERRORS = (
 )
 
 
+# boto3's credential chain found nothing usable (no role on the instance, a half-set
+# environment): no call can be signed, so DynamoDB cannot be reached until that is fixed.
+CREDENTIAL_ERRORS = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError)
+
+
+def operator_message(err: Unavailable) -> str:
+    """One line for whoever runs a command: what failed, and what to check."""
+    return (
+        f"DynamoDB is unavailable ({err.cause or err}); check AWS_DYNAMODB_ENDPOINT "
+        "or the region and the instance's role, then run the command again."
+    )
+
+
 def error_code(err: ClientError) -> str:
     return err.response.get("Error", {}).get("Code", "")
 
 
 def translate(err: Exception) -> Exception:
     """Map a botocore error to ours; an unexpected error is returned unchanged."""
-    if isinstance(err, CONNECTION_ERRORS):
+    if isinstance(err, CONNECTION_ERRORS + CREDENTIAL_ERRORS):
         return Unavailable(cause=err)
     if isinstance(err, ClientError):
         code = error_code(err)

@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from dynamo.client import get_status_client
-from dynamo.errors import error_code
+from dynamo.errors import Unavailable, error_code
 from dynamo.tables import ALL_TABLES
 
 if TYPE_CHECKING:  # type stubs are a development tool, not a runtime need
@@ -45,8 +45,11 @@ class TableStatus:
 
 
 def describe_tables() -> list[TableStatus]:
-    client = get_status_client()
     names = [definition.name for definition in ALL_TABLES]
+    try:
+        client = get_status_client()
+    except Unavailable:  # AWS_REGION is no region name: no table can be described
+        return [TableStatus(name, "UNREACHABLE") for name in names]
     pool = ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="describe-table")
     described = [pool.submit(describe_table, client, name) for name in names]
     pool.shutdown(wait=False)  # a call still out at the deadline ends by its timeouts

@@ -59,3 +59,26 @@ def test_with_dynamodb_down_every_call_is_a_quick_503_and_then_it_recovers(own_d
     assert client.get("/api/v1/users/me").status_code == 200
     assert client.get("/api/v1/scans").status_code == 200
     assert anonymous.get("/api/v1/health/ready").status_code == 200
+
+
+def test_without_aws_credentials_a_request_is_a_quick_503_not_a_500(
+    auth_client, settings, monkeypatch
+):
+    # As on a host whose instance role is missing: boto3's chain finds no credentials.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    settings.AWS_DYNAMODB_ENDPOINT = None
+    reset_client()
+    try:
+        started = time.monotonic()
+        response = auth_client.get("/api/v1/scans")
+        assert time.monotonic() - started < FAST_FAILURE_SECONDS
+        assert response.status_code == 503, response.content
+        assert response.json()["error"]["code"] == "unavailable"
+        assert response["Retry-After"]
+        assert APIClient().get("/api/v1/health/ready").status_code == 503
+    finally:
+        reset_client()  # before the settings fixture brings the endpoint back

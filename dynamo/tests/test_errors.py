@@ -6,7 +6,9 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    NoCredentialsError,
     ParamValidationError,
+    PartialCredentialsError,
     ReadTimeoutError,
 )
 
@@ -35,6 +37,11 @@ def client_error(code):
         (ConnectTimeoutError(endpoint_url="http://x"), errors.Unavailable),
         (ReadTimeoutError(endpoint_url="http://x"), errors.Unavailable),
         (ConnectionClosedError(endpoint_url="http://x"), errors.Unavailable),
+        (NoCredentialsError(), errors.Unavailable),
+        (
+            PartialCredentialsError(provider="env", cred_var="AWS_SECRET_ACCESS_KEY"),
+            errors.Unavailable,
+        ),
     ],
 )
 def test_known_failures_become_data_layer_errors_keeping_their_cause(error, expected):

@@ -21,11 +21,33 @@ from ops.tests.conftest import sign_in
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def manage(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+# boto3's credential chain finds nothing: no keys, no profile, no instance role.
+WITHOUT_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": None,
+    "AWS_SECRET_ACCESS_KEY": None,
+    "AWS_SESSION_TOKEN": None,
+    "AWS_PROFILE": None,
+    "AWS_DYNAMODB_ENDPOINT": None,
+    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def manage(
+    *args: str, stdin: str = "", environment: dict[str, str | None] | None = None
+) -> subprocess.CompletedProcess:
+    """Run manage.py; ``environment`` sets variables (None: unsets them)."""
+    env = dict(os.environ)
+    for name, value in (environment or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     return subprocess.run(  # noqa: S603 (our own manage.py)
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env=dict(os.environ),
+        env=env,
         input=stdin,
         capture_output=True,
         text=True,
@@ -190,3 +212,39 @@ def make_staff(email: str) -> str:
     out = io.StringIO()
     call_command("create_staff_user", "--email", email, stdin=io.StringIO(), stdout=out)
     return out.getvalue()
+
+
+class TestWithoutAWSAccess:
+    """A host without credentials, or with a region name that is none, gets one line from
+    each command naming what to check, not a traceback."""
+
+    @pytest.mark.parametrize(
+        "arguments",
+        [("remove_staff", "--email", "ops@example.com"), ("create_tables",)],
+        ids=lambda arguments: arguments[0],
+    )
+    def test_without_credentials_a_command_says_what_to_check_in_one_line(self, arguments):
+        result = manage(*arguments, environment=WITHOUT_CREDENTIALS)
+        assert result.returncode == 1
+        assert_one_line(result.stderr, "Unable to locate credentials", "the instance's role")
+
+    @pytest.mark.parametrize(
+        "arguments",
+        [("remove_staff", "--email", "ops@example.com"), ("create_tables",), ("table_status",)],
+        ids=lambda arguments: arguments[0],
+    )
+    def test_a_region_that_is_no_region_name_is_one_line_naming_it(self, arguments):
+        result = manage(*arguments, environment={**WITHOUT_CREDENTIALS, "AWS_REGION": "us east"})
+        assert result.returncode == 1
+        if arguments[0] == "table_status":  # a line per table, then what is not ACTIVE
+            assert_one_line(result.stderr, "not ACTIVE")
+            assert "UNREACHABLE" in result.stdout
+        else:
+            assert_one_line(result.stderr, "'us east'", "the region")
+
+
+def assert_one_line(stderr: str, *phrases: str) -> None:
+    assert "Traceback" not in stderr
+    [line] = [line for line in stderr.splitlines() if line.strip()]
+    for phrase in phrases:
+        assert phrase in line

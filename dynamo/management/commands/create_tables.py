@@ -14,7 +14,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.core.management.base import BaseCommand, CommandError
 
 from dynamo.client import get_client
-from dynamo.errors import CONNECTION_ERRORS, error_code
+from dynamo.errors import (
+    CONNECTION_ERRORS,
+    CREDENTIAL_ERRORS,
+    Unavailable,
+    error_code,
+    operator_message,
+)
 from dynamo.tables import ALL_TABLES, TableDefinition
 
 if TYPE_CHECKING:
@@ -40,8 +46,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, check: bool, wait: float, **options: Any) -> None:
-        client = get_client()
-        self.wait_for_service(client, wait)
+        try:
+            client = get_client()
+            self.wait_for_service(client, wait)
+        except Unavailable as err:  # no credentials, or AWS_REGION is no region name
+            raise CommandError(operator_message(err)) from err
         problems = 0
         for definition in ALL_TABLES:
             description = self.describe(client, definition.name)
@@ -62,6 +71,8 @@ class Command(BaseCommand):
                 if time.monotonic() >= deadline:
                     raise CommandError(f"DynamoDB does not answer: {err}") from err
                 time.sleep(0.5)
+            except CREDENTIAL_ERRORS as err:  # waiting would not bring them
+                raise Unavailable(cause=err) from err
 
     @staticmethod
     def describe(client: "DynamoDBClient", name: str) -> "TableDescriptionTypeDef | None":
