@@ -102,7 +102,9 @@ def client_config() -> Config:
         region_name=settings.AWS_REGION,
         connect_timeout=settings.DYNAMODB_CONNECT_TIMEOUT_SECONDS,
         read_timeout=settings.DYNAMODB_READ_TIMEOUT_SECONDS,
-        retries={"mode": "standard", "max_attempts": settings.DYNAMODB_MAX_ATTEMPTS},
+        # Attempts in all, as DYNAMODB_MAX_ATTEMPTS says (botocore's max_attempts would
+        # count the retries alone: one attempt more, a slow call's wait a timeout longer).
+        retries={"mode": "standard", "total_max_attempts": settings.DYNAMODB_MAX_ATTEMPTS},
         # A gevent worker has many requests in flight at once (DYNAMODB_MAX_POOL_CONNECTIONS);
         # botocore's default of 10 is kept as the floor.
         max_pool_connections=max(10, settings.DYNAMODB_MAX_POOL_CONNECTIONS),

@@ -102,7 +102,7 @@ def emitted(auth_client, gemini_settings, fake_gemini, moto_s3_server, settings)
                 assert wait_until(lambda: queues.messages_in(queue.sqs, queue.url) == 0, seconds=60)
         server = refusing_dynamodb()
         settings.AWS_DYNAMODB_ENDPOINT = f"http://127.0.0.1:{server.server_address[1]}"
-        settings.DYNAMODB_MAX_ATTEMPTS = 2
+        settings.DYNAMODB_MAX_ATTEMPTS = 3
         dynamo_client.reset_client()
         try:
             with pytest.raises(ClientError):
@@ -148,7 +148,7 @@ class TestAlarms:
         _, throttles, errors = emitted
         table = django_settings.DYNAMODB_USERS_TABLE
         expected = {"aws.dynamodb.table": table, "aws.dynamodb.operation": "GetItem"}
-        # botocore's max_attempts of 2 is two retries: throttled, 500, throttled.
+        # DYNAMODB_MAX_ATTEMPTS of 3 is three attempts in all: throttled, 500, throttled.
         assert [(attributes, point.value) for attributes, point in throttles] == [(expected, 2)]
         assert [(attributes, point.value) for attributes, point in errors] == [(expected, 1)]
 
