@@ -149,7 +149,19 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         renderer = error_renderer()
         request.accepted_renderer = renderer
         request.accepted_media_type = renderer.media_type
-    return Response(error_body(code, message, details), status=status_code, headers=headers)
+    return accounted_for(
+        Response(error_body(code, message, details), status=status_code, headers=headers)
+    )
+
+
+def accounted_for(response: Response) -> Response:
+    """``response``, marked as logged for Django: an answer the app chose (a 503 while
+    DynamoDB or Gemini is down, a 429) is in the request's own log line, and the cause,
+    if it is news, in a warning of its own. Django's ``django.request`` logger would add
+    an ERROR line for every 5xx: one per request during an outage, beside the alarms
+    that count them. A 500 from an unhandled exception is still Django's to log."""
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def error_renderer() -> BaseRenderer:

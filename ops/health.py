@@ -23,6 +23,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dermalens_site.errors import accounted_for
 from dynamo.status import describe_tables
 
 READINESS_STATUSES = ("ready", "not_ready")
@@ -61,10 +62,12 @@ class ReadinessView(APIView):
     def get(self, request):
         body = readiness()
         if body["status"] != "ready":
-            return Response(
-                body,
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                headers={"Retry-After": str(NOT_READY_RETRY_AFTER_SECONDS)},
+            return accounted_for(
+                Response(
+                    body,
+                    status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                    headers={"Retry-After": str(NOT_READY_RETRY_AFTER_SECONDS)},
+                )
             )
         return Response(body)
 

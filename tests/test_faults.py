@@ -82,3 +82,20 @@ def test_without_aws_credentials_a_request_is_a_quick_503_not_a_500(
         assert APIClient().get("/api/v1/health/ready").status_code == 503
     finally:
         reset_client()  # before the settings fixture brings the endpoint back
+
+
+def test_an_outage_is_one_warning_not_an_error_line_per_request(
+    auth_client, unreachable_dynamodb, caplog
+):
+    # The alarms count 503s; an ERROR line for each request of an outage would drown the
+    # log in lines that say nothing the request log and the one warning do not.
+    anonymous = APIClient()
+    with caplog.at_level("WARNING"):
+        for _ in range(3):
+            assert auth_client.get("/api/v1/scans").status_code == 503
+            assert anonymous.get("/api/v1/health/ready").status_code == 503
+    assert [r for r in caplog.records if r.name == "django.request"] == []
+    assert any(r.getMessage() == "dynamodb unavailable" for r in caplog.records)
+    assert all(r.levelname != "ERROR" for r in caplog.records), [
+        (r.name, r.getMessage()) for r in caplog.records if r.levelname == "ERROR"
+    ]
