@@ -44,6 +44,8 @@ NO_FACE_SUMMARY = (
     "camera with your whole face in view, in even daylight, or choose the area the photo "
     "shows. This is general skin-care guidance, not a diagnosis."
 )
+# A face photo with this reason and nothing measured had too little of the face in it.
+FACE_CROPPED = "face_cropped"
 
 
 class InvalidAnalysis(ValueError):
@@ -230,8 +232,17 @@ def found_no_face(measured: SkinAnalysis) -> bool:
     return NO_FACE in measured.image_quality.reasons
 
 
-def not_scored(measured: SkinAnalysis, *, provider: str, model: str) -> SkinAnalysis:
-    """The analysis of a face photo without a face: its image quality, and no score."""
+def face_too_cut_to_score(measured: SkinAnalysis) -> bool:
+    """Whether the face is so far outside the photo that the pipeline scored nothing: the
+    model would score whatever part of a face is left as if it were the face."""
+    return FACE_CROPPED in measured.image_quality.reasons and not measured_metrics(measured)
+
+
+def not_scored(
+    measured: SkinAnalysis, *, provider: str, model: str, summary: str = NO_FACE_SUMMARY
+) -> SkinAnalysis:
+    """The analysis of a face photo without a (whole enough) face: its image quality, and
+    no score."""
     return SkinAnalysis(
         overall_score=None,
         skin_type=None,
@@ -241,7 +252,7 @@ def not_scored(measured: SkinAnalysis, *, provider: str, model: str) -> SkinAnal
         regions={},
         concerns=(),
         image_quality=ImageQuality(acceptable=False, reasons=measured.image_quality.reasons),
-        summary=NO_FACE_SUMMARY,
+        summary=summary,
         red_flags=(),
         provider=provider,
         model=model,

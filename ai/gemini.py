@@ -22,6 +22,7 @@ from ai.analysis import (
     SUMMARY_MAX_LENGTH,
     InvalidAnalysis,
     SkinAnalysis,
+    face_too_cut_to_score,
     found_no_face,
     measured_metrics,
     not_scored,
@@ -54,6 +55,11 @@ class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient):
         measured = self.pipeline.analyze_skin(image_jpeg=image_jpeg, area=area, profile=profile)
         if found_no_face(measured):
             return not_scored(measured, provider=self.name, model=self.model)
+        if face_too_cut_to_score(measured):
+            # The pipeline's own summary asks for the whole face in the photo.
+            return not_scored(
+                measured, provider=self.name, model=self.model, summary=measured.summary
+            )
         by_pipeline = measured_metrics(measured)
         response = self._generate(
             contents=[

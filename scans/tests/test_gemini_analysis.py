@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from dynamo.scans import scans_table
+from tests import photos
 from tests.fake_gemini import FakeResponse, valid_analysis_answer
 
 SCANS = "/api/v1/scans"
@@ -251,6 +252,26 @@ def test_a_face_scan_without_a_face_is_not_scored_even_if_the_model_would(
     assert analysis["image_quality"]["acceptable"] is False
     assert "no_face" in analysis["image_quality"]["reasons"]
     assert analysis["regions"] == {}
+    assert fake_gemini.requests == []
+
+
+@pytest.mark.parametrize(
+    "edges", [{"left": 210}, {"right": 240}, {"top": 110}], ids=["left", "right", "top"]
+)
+def test_a_face_mostly_outside_the_photo_is_not_scored_even_if_the_model_would(
+    gemini_settings, fake_gemini, upload, edges
+):
+    # The pipeline scores nothing of what is left of the face; the model must not either.
+    fake_gemini.enqueue(FakeResponse.json_answer(answer_scoring_everything(80)))
+
+    scan = upload(photos.encode(photos.cut(photos.astronaut(), **edges)), area="face").json()
+
+    analysis = scan["analysis"]
+    assert scan["status"] == "complete"
+    assert "face_cropped" in analysis["image_quality"]["reasons"]
+    assert analysis["overall_score"] is None
+    assert all(entry["score"] is None for entry in analysis["metrics"].values())
+    assert "outside the photo" in analysis["summary"]
     assert fake_gemini.requests == []
 
 
