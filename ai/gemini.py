@@ -62,6 +62,7 @@ class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient):
             )
         by_pipeline = measured_metrics(measured)
         response = self._generate(
+            use="analysis",
             contents=[
                 types.Part.from_bytes(data=image_jpeg, mime_type="image/jpeg"),
                 skin_analysis_request(area=area, profile=profile, measured=measured),

@@ -92,7 +92,7 @@ class GeminiChat:
     def reply(self, *, context: ChatContext, history: Sequence[ChatTurn], message: str) -> str:
         try:
             response = self._generate(
-                contents=chat_contents(context, history, message), config=chat_config()
+                use="chat", contents=chat_contents(context, history, message), config=chat_config()
             )
         except AnalysisFailed as failure:
             raise self._chat_failed(
@@ -119,7 +119,7 @@ class GeminiChat:
 
         try:
             events = self._generate_stream(
-                contents=chat_contents(context, history, message), config=chat_config()
+                use="chat", contents=chat_contents(context, history, message), config=chat_config()
             )
             last = ""
             for piece in plain_text_pieces(text_of(event) for event in events):

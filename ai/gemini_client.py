@@ -46,6 +46,7 @@ from google.genai import errors, types
 
 from ai.providers import AnalysisFailed
 from dermalens_site.concurrency import calling_out, http_call_hooks
+from telemetry import record as telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -273,19 +274,22 @@ class GeminiClient:
         )
 
     def _generate(
-        self, *, contents: list[Any], config: types.GenerateContentConfig
+        self, *, use: str, contents: list[Any], config: types.GenerateContentConfig
     ) -> types.GenerateContentResponse:
+        """One answer for ``use`` (analysis, plan, chat), its tokens counted."""
         # The request's work slot is free for another while the call is on the wire (the
         # client's event hooks); building it and reading the answer is its own.
         with self._failures_as_analysis_failed(), calling_out():
-            return self._with_retries(
+            response = self._with_retries(
                 lambda options: self._client.models.generate_content(
                     model=self.model, contents=contents, config=with_options(config, options)
                 )
             )
+        count_tokens(use, response.usage_metadata)
+        return response
 
     def _generate_stream(
-        self, *, contents: list[Any], config: types.GenerateContentConfig
+        self, *, use: str, contents: list[Any], config: types.GenerateContentConfig
     ) -> Iterator[types.GenerateContentResponse]:
         """The answer's events as they come (``streamGenerateContent``).
 
@@ -305,10 +309,14 @@ class GeminiClient:
 
         with self._failures_as_analysis_failed(), calling_out(until_block_ends=True):
             events, event = self._with_retries(first_event)
+        usage = None
         while event is not None:
+            # Each event's counts are the answer's so far: the last one's are the whole's.
+            usage = event.usage_metadata or usage
             yield event
             with self._failures_as_analysis_failed():
                 event = next(events, None)
+        count_tokens(use, usage)
 
     @contextlib.contextmanager
     def _failures_as_analysis_failed(self) -> Iterator[None]:
@@ -495,6 +503,21 @@ def refuse_if_blocked(
         raise fail("safety_block", f"answer blocked: {finish_reason}")
     if finish_reason in WITHHELD_FINISH_REASONS:
         raise fail("invalid_response", f"answer withheld: {finish_reason}")
+
+
+def count_tokens(use: str, usage: types.GenerateContentResponseUsageMetadata | None) -> None:
+    """An answer's tokens, as Gemini reports them, in ``dermalens.ai.tokens``."""
+    if usage is None:
+        return
+    telemetry.ai_tokens(
+        use=use,
+        counts={
+            "input": usage.prompt_token_count,
+            "output": usage.candidates_token_count,
+            "thoughts": usage.thoughts_token_count,
+            "cached": usage.cached_content_token_count,
+        },
+    )
 
 
 def with_options(

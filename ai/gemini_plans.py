@@ -35,6 +35,7 @@ class GeminiPlanDrafting:
     ) -> dict[str, Any]:
         """Gemini's personalised version of ``base_plan``; raises ``AnalysisFailed``."""
         response = self._generate(
+            use="plan",
             contents=[
                 plan_drafting_request(base_plan=base_plan, analysis=analysis, profile=profile)
             ],

@@ -91,6 +91,16 @@ AI_DURATION = Metric(
     ("ai.use", "ai.provider", "ai.outcome"),
     ((), ("ai.use",)),
 )
+AI_TOKENS = Metric(
+    "dermalens.ai.tokens",
+    "counter",
+    "{token}",
+    "Tokens Gemini reports for its answers, by use and type: input (the prompt, the photo "
+    "included), output (the answer), thoughts (thinking, billed as output) and cached "
+    "(input read from Gemini's cache). What the bill is made of.",
+    ("ai.use", "ai.token_type"),
+    (("ai.token_type",), ("ai.use", "ai.token_type")),
+)
 ANALYSES = Metric(
     "dermalens.analyses",
     "counter",
@@ -123,6 +133,7 @@ METRICS = (
     DYNAMODB_SYSTEM_ERRORS,
     AI_CALLS,
     AI_DURATION,
+    AI_TOKENS,
     ANALYSES,
     QUEUE_AGE,
     UPLOAD_SIZE,

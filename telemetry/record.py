@@ -108,6 +108,13 @@ def queue_wait(*, seconds: float) -> None:
     _record(catalogue.QUEUE_AGE, max(0.0, seconds) * 1000, {})
 
 
+def ai_tokens(*, use: str, counts: Mapping[str, int | None]) -> None:
+    """The tokens one answer of the provider used, by type (``catalogue.AI_TOKENS``)."""
+    for token_type, count in counts.items():
+        if count:
+            _add(catalogue.AI_TOKENS, count, {"ai.use": use, "ai.token_type": token_type})
+
+
 class AICall:
     """The outcome of one ``ai_call`` block: ``ok`` unless ``fail`` says otherwise."""
 

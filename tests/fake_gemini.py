@@ -140,9 +140,13 @@ class FakeResponse:
         # Cut anywhere, mid-word too, as a model's tokens may be.
         pieces = [text[i : i + STREAM_PIECE_CHARS] for i in range(0, len(text), STREAM_PIECE_CHARS)]
         events = []
+        sent = 0
         for number, piece in enumerate(pieces, start=1):
             part = {"content": {"role": "model", "parts": [{"text": piece}]}, "index": 0}
             event: dict[str, Any] = {"candidates": [part], "modelVersion": MODEL_VERSION}
+            # As Gemini does: every event counts the answer so far; the last, the whole.
+            sent += len(piece)
+            event["usageMetadata"] = _usage(candidates_tokens=sent // 4)
             if number == len(pieces):
                 part["finishReason"] = candidate.get("finishReason", "STOP")
                 event["usageMetadata"] = self.body.get("usageMetadata", _usage())
@@ -295,12 +299,16 @@ ERRORS = {
 }
 
 
+PROMPT_TOKENS = 1290
+THOUGHTS_TOKENS = 37
+
+
 def _usage(*, candidates_tokens: int = 0) -> dict[str, int]:
-    prompt_tokens = 1290
     return {
-        "promptTokenCount": prompt_tokens,
+        "promptTokenCount": PROMPT_TOKENS,
         "candidatesTokenCount": candidates_tokens,
-        "totalTokenCount": prompt_tokens + candidates_tokens,
+        "thoughtsTokenCount": THOUGHTS_TOKENS,
+        "totalTokenCount": PROMPT_TOKENS + candidates_tokens + THOUGHTS_TOKENS,
     }
 
 

@@ -244,6 +244,39 @@ class TestMetrics:
         (analysed,) = telemetry.points("dermalens.analyses")
         assert analysed[0]["scan.failure_reason"] == "provider_unavailable"
 
+    @pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+    def test_the_tokens_of_each_gemini_answer_are_counted_by_use_and_type(
+        self, telemetry, auth_client, gemini_settings, fake_gemini, streamed
+    ):
+        from tests.fake_gemini import PROMPT_TOKENS, THOUGHTS_TOKENS, FakeResponse
+
+        reply = "A gentle cleanser, then sunscreen. " * 8
+        assert upload_photo(auth_client).status_code == 201
+        session = auth_client.post("/api/v1/chat/sessions", {}, format="json").json()
+        fake_gemini.enqueue(FakeResponse.text_answer(reply))
+        headers = {"HTTP_ACCEPT": "text/event-stream"} if streamed else {}
+        sent = auth_client.post(
+            f"/api/v1/chat/sessions/{session['session_id']}/messages",
+            {"content": "What should I use?"},
+            format="json",
+            **headers,
+        )
+        if streamed:
+            b"".join(sent.streaming_content)  # read to its end, as a client does
+        assert sent.status_code in (200, 201), sent.content
+
+        tokens = {
+            (a["ai.use"], a["ai.token_type"]): p.value
+            for a, p in telemetry.points("dermalens.ai.tokens")
+        }
+        # Each event of a stream counts the answer so far: the last one's, once.
+        assert tokens[("chat", "input")] == PROMPT_TOKENS
+        assert tokens[("chat", "output")] == len(reply) // 4
+        assert tokens[("chat", "thoughts")] == THOUGHTS_TOKENS
+        assert tokens[("analysis", "input")] == PROMPT_TOKENS
+        assert tokens[("analysis", "output")] > 0
+        assert ("chat", "cached") not in tokens  # none reported, none counted
+
     def test_every_metric_emitted_is_in_the_catalogue_with_its_attributes(
         self, telemetry, auth_client, gemini_settings, fake_gemini
     ):
