@@ -33,6 +33,23 @@ QUALITY_REASONS = (
     "face_turned",
     "face_cropped",
     "eyes_hidden",
+    "colour_cast",
+)
+# A photo whose light has a colour cast (a lamp, shade, a white balance off): the skin's
+# colour in it is the light's as much as the person's, so no provider scores the metrics
+# read from that colour (hue, saturation, a* and b*, or L*, which weighs the channels
+# unequally). Texture, lines and pores are contrast relative to the local lightness,
+# which a cast scales evenly: warm light (R, G, B gains 1.3, 0.9, 0.8) moved texture 2
+# points on the sample portrait where it moved redness 79 and eye bags 9.
+COLOUR_CAST = "colour_cast"
+COLOUR_METRICS = (
+    "redness",
+    "oiliness",
+    "pigmentation",
+    "acne",
+    "dark_circles",
+    "eye_bags",
+    "radiance",
 )
 SUMMARY_MAX_LENGTH = 600
 LIST_MAX_ITEMS = 12
@@ -227,6 +244,18 @@ def measured_metrics(measured: SkinAnalysis) -> tuple[str, ...]:
     return tuple(name for name in METRICS if measured.metrics[name].score is not None)
 
 
+def withheld_metrics(measured: SkinAnalysis) -> tuple[str, ...]:
+    """The metrics no provider scores for this photo: under a colour cast, those read
+    from the skin's colour (a model, shown the same cast, would guess them)."""
+    return COLOUR_METRICS if COLOUR_CAST in measured.image_quality.reasons else ()
+
+
+def metrics_to_judge(measured: SkinAnalysis) -> list[str]:
+    """The metrics a model is asked for: neither measured nor withheld in this photo."""
+    kept = (*measured_metrics(measured), *withheld_metrics(measured))
+    return [name for name in METRICS if name not in kept]
+
+
 def found_no_face(measured: SkinAnalysis) -> bool:
     """Whether the pipeline looked for a face (a face photo) and found none."""
     return NO_FACE in measured.image_quality.reasons
@@ -268,21 +297,24 @@ def with_measurements(judged: SkinAnalysis, *, measured: SkinAnalysis) -> SkinAn
     scores (``source: measured``), whatever the model said; the model's scores fill only
     the metrics the pipeline could not measure (``source: model``). The overall score is
     the mean of the measured scores, so it too is the same for the same photo (the
-    model's only when nothing was measured). The image quality is the pipeline's; skin
+    model's only when nothing was measured). Metrics withheld for the photo
+    (``withheld_metrics``) stay unscored whatever the model said. The image quality is
+    the pipeline's; skin
     type (the model's, else the pipeline's), concerns, summary and red flags are the
     model's words.
     """
     by_pipeline = measured_metrics(measured)
+    # The pipeline's answer for what it measured, and its None for what nobody may score.
+    kept = (*by_pipeline, *withheld_metrics(measured))
     metrics = {
-        name: measured.metrics[name] if name in by_pipeline else judged.metrics[name]
-        for name in METRICS
+        name: measured.metrics[name] if name in kept else judged.metrics[name] for name in METRICS
     }
     regions: dict[str, dict[str, float | None]] = {}
     for region in REGIONS:
         scores = {
             metric: score
             for metric, score in judged.regions.get(region, {}).items()
-            if metric not in by_pipeline
+            if metric not in kept
         }
         scores.update(
             (metric, score)

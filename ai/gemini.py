@@ -24,7 +24,7 @@ from ai.analysis import (
     SkinAnalysis,
     face_too_cut_to_score,
     found_no_face,
-    measured_metrics,
+    metrics_to_judge,
     not_scored,
     with_measurements,
 )
@@ -38,7 +38,7 @@ from ai.gemini_plans import GeminiPlanDrafting
 from ai.offline import OfflineProvider
 from ai.prompts import SKIN_ANALYSIS_INSTRUCTION, analysis_response_schema, skin_analysis_request
 from ai.providers import SkinProfile
-from skincare.metrics import METRICS, MODEL
+from skincare.metrics import MODEL
 
 SUMMARY_CUT_MARK = "..."
 
@@ -60,7 +60,6 @@ class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient):
             return not_scored(
                 measured, provider=self.name, model=self.model, summary=measured.summary
             )
-        by_pipeline = measured_metrics(measured)
         response = self._generate(
             use="analysis",
             contents=[
@@ -69,9 +68,7 @@ class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient):
             ],
             config=self._json_config(
                 instruction=SKIN_ANALYSIS_INSTRUCTION,
-                schema=analysis_response_schema(
-                    judged_metrics=[name for name in METRICS if name not in by_pipeline]
-                ),
+                schema=analysis_response_schema(judged_metrics=metrics_to_judge(measured)),
                 use="analysis",
             ),
         )

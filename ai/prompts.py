@@ -1,6 +1,6 @@
 """What DermaLens tells Gemini: the system instruction, the user content, the answer's schema.
 
-    judged = [name for name in METRICS if name not in measured_metrics(measured)]
+    judged = metrics_to_judge(measured)
     config = types.GenerateContentConfig(
         system_instruction=SKIN_ANALYSIS_INSTRUCTION,
         response_schema=analysis_response_schema(judged_metrics=judged),
@@ -54,7 +54,7 @@ never invent a number.
 Regions ({", ".join(REGIONS)}): scores for the metrics you score that differ visibly in \
 that region; leave out regions that are not in the photo.
 Image quality: if the measured image quality is poor (too dark, too bright, blurry, too \
-small, too little skin), say so in the summary and lower your confidence accordingly.
+small, too little skin, a colour cast), say so in the summary and lower your confidence accordingly.
 Concerns: at most {LIST_MAX_ITEMS}, each with a short name, a severity and the region if \
 there is one.
 Summary: at most {SUMMARY_MAX_LENGTH} characters, plain language, with one or two gentle \

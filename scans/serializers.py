@@ -97,7 +97,9 @@ class ImageQualitySerializer(serializers.Serializer):
             "lines and pores not at all); face_cropped (part of the face is outside the "
             "photo: the regions it cuts are not scored, and nothing is when over a tenth "
             "of the face is missing); eyes_hidden (closed or covered: dark circles and "
-            "eye bags are not scored)."
+            "eye bags are not scored); colour_cast (the whites of the eyes show a warm, "
+            "cool, green or magenta light: redness, oiliness, pigmentation, acne, dark "
+            "circles, eye bags and radiance are not scored)."
         ),
     )
 

@@ -20,7 +20,7 @@ from typing import Any, cast
 import cv2
 import numpy as np
 
-from ai.analysis import QUALITY_REASONS
+from ai.analysis import COLOUR_CAST, QUALITY_REASONS
 from ai.offline.detail import DetailMaps, measure_detail
 from ai.offline.images import (
     BLURRY_LAPLACIAN_VARIANCE,
@@ -104,6 +104,24 @@ FACE_CROPPED_LANDMARK_SHARE = 0.01
 # Over this share (47 of 468: a cheek and the forehead gone) nothing is scored: the face
 # measures would describe whatever half of a face is left, not the face.
 MAX_SCORED_CUT_LANDMARK_SHARE = 0.10
+# The light's colour, read from the whites of the eyes: the sclera is near-white on
+# every skin tone, so its colour in the photo is the light's (and the camera's white
+# balance), not the person's. The brightest SCLERA_SHARE of the eyes' outlines is taken
+# (the iris, pupil and lashes are darker), and its median log(R/B) (warm-cool) and
+# log(G) - mean log(R, B) (green-magenta tint) compared with the portrait's in daylight
+# (bench: the scikit-image astronaut, 0.25 and 0.00; a sclera is slightly warm, never
+# grey). Gains of 5 % on R and B move log(R/B) by 0.08, and skin tone, exposure of
+# +-10 % and JPEG quality 70 by at most 0.025. Past MAX_WARMTH_SHIFT a cast moves the
+# colour measures more than a week's change of skin: cool 0.92/1.08 took 16 points off
+# oiliness, warm 1.2/0.95/0.8 16 off redness. The hue angle of skin swings most on the
+# tint axis (a 3 % magenta shift takes 9 points off redness), hence its tighter
+# limit. Set on one portrait, these are heuristics: a sclera yellowed or reddened (age,
+# irritation) can read as a cast, and then the colour measures are withheld, not guessed.
+SCLERA_SHARE = 0.25
+DAYLIGHT_SCLERA_WARMTH = 0.25
+DAYLIGHT_SCLERA_TINT = 0.0
+MAX_WARMTH_SHIFT = 0.12
+MAX_TINT_SHIFT = 0.04
 
 
 @dataclass(frozen=True)
@@ -248,6 +266,8 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
         reasons.add("too_little_skin")
     if pose.eyes_closed or _eyes_hidden(maps, canvas):
         reasons.add("eyes_hidden")
+    elif _colour_cast(pixels, canvas):
+        reasons.add(COLOUR_CAST)
     detail = detail_canvas = None
     if detail_wanted:
         fine = source
@@ -350,6 +370,27 @@ def _eyes_hidden(maps: PixelMaps, canvas: Canvas) -> bool:
         if skin_share >= EYE_HIDDEN_SKIN_SHARE or spread < EYE_MIN_LIGHTNESS_RANGE:
             return True
     return False
+
+
+def _colour_cast(pixels: np.ndarray, canvas: Canvas) -> bool:
+    """Whether the whites of the eyes show a colour cast (lamp light, a white balance
+    off) past what the colour measures tolerate. Only asked of open, visible eyes: with
+    none the light's colour cannot be told from the skin's, and no cast is claimed."""
+    points = canvas.points
+    if points is None:
+        raise AssertionError("unreachable: a face canvas has the landmarks")
+    inside = np.zeros(pixels.shape[:2], dtype=bool)
+    for eye in ("right_eye", "left_eye"):
+        inside |= polygon_mask(points, NOT_SKIN[eye], pixels.shape)
+    if inside.sum() < 2 * MIN_EYE_PIXELS:
+        return False
+    # + 0.5: a channel at 0 has a finite logarithm.
+    colours = np.log(pixels[inside].astype(np.float32) + 0.5)
+    brightness = colours.sum(axis=1)
+    blue, green, red = colours[brightness >= np.quantile(brightness, 1 - SCLERA_SHARE)].T
+    warmth = float(np.median(red - blue)) - DAYLIGHT_SCLERA_WARMTH
+    tint = float(np.median(green - (red + blue) / 2)) - DAYLIGHT_SCLERA_TINT
+    return abs(warmth) > MAX_WARMTH_SHIFT or abs(tint) > MAX_TINT_SHIFT
 
 
 def _shows_skin(maps: PixelMaps, skin_fraction: float) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ai.analysis import SUMMARY_MAX_LENGTH
+from ai.analysis import COLOUR_CAST, COLOUR_METRICS, SUMMARY_MAX_LENGTH
 from ai.offline.detail import PORE_REGIONS, WRINKLE_REGIONS
 from ai.offline.examine import MIN_DETAIL_FACE_WIDTH_PX, Examination
 from ai.offline.pixels import Measures
@@ -145,6 +145,7 @@ CUT_FACE_NOTE = (
     "Much of the face is outside the photo, so nothing was scored: retake it with the "
     "whole face in the frame."
 )
+COLOUR_CAST_NOTE = "the light's colour cast changes the skin's colour; retake it in daylight"
 LIMITS_NOTE = (
     "Firmness and hydration are not judged offline, nor can it tell whether a mole "
     "changes: see a dermatologist about any spot that changes, bleeds or spreads."
@@ -159,6 +160,10 @@ def score_examination(examination: Examination) -> dict[str, Any]:
     unmeasured: dict[str, str] = {}
     if measures is not None:
         values, unmeasured = _raw_values(examination, measures)
+        if COLOUR_CAST in examination.reasons:
+            for name in COLOUR_METRICS:
+                values.pop(name, None)
+                unmeasured[name] = COLOUR_CAST_NOTE
         for name, value in values.items():
             metrics[name] = {
                 "score": round(falling_score(value, SCORE_ANCHORS[name]), 1),
@@ -347,6 +352,7 @@ def _region_scores(examination: Examination) -> dict[str, dict[str, float | None
     if maps is None:
         raise AssertionError("unreachable: regions are scored on a measured face")
     eyes_hidden = "eyes_hidden" in examination.reasons
+    colour_cast = COLOUR_CAST in examination.reasons
     face_width = examination.face_width_px or 0.0
     scores: dict[str, dict[str, float | None]] = {}
     for region in (*MAIN_REGIONS, *REGION_DETAIL_METRICS):
@@ -373,7 +379,9 @@ def _region_scores(examination: Examination) -> dict[str, dict[str, float | None
                 value = _pore_value(examination, (region,))
             values[name] = value
         scores[region] = {
-            name: None if value is None else round(falling_score(value, SCORE_ANCHORS[name]), 1)
+            name: None
+            if value is None or (colour_cast and name in COLOUR_METRICS)
+            else round(falling_score(value, SCORE_ANCHORS[name]), 1)
             for name, value in values.items()
         }
     return scores
@@ -494,7 +502,12 @@ def _summary(
     else:
         sentences.append("No marked concern was measured.")
     if unmeasured:
-        listed = "; ".join(f"{_words(name)}: {why}" for name, why in unmeasured.items())
+        # Metrics left out for one reason are named together: a colour cast leaves out
+        # seven, and the summary has room for the reason once.
+        names_by_why: dict[str, list[str]] = {}
+        for name, why in unmeasured.items():
+            names_by_why.setdefault(why, []).append(_words(name))
+        listed = "; ".join(f"{', '.join(names)}: {why}" for why, names in names_by_why.items())
         sentences.append(f"Not measured ({listed}).")
     sentences.append(LIMITS_NOTE)
     return " ".join(sentences)[:SUMMARY_MAX_LENGTH]

@@ -3,7 +3,14 @@ same photo are put together, and how stored analyses read back."""
 
 import pytest
 
-from ai.analysis import InvalidAnalysis, SkinAnalysis, readable, with_measurements
+from ai.analysis import (
+    COLOUR_METRICS,
+    InvalidAnalysis,
+    SkinAnalysis,
+    metrics_to_judge,
+    readable,
+    with_measurements,
+)
 from skincare.metrics import MEASURED, METRICS, MODEL
 from tests.fake_gemini import valid_analysis_answer
 
@@ -77,6 +84,19 @@ def test_the_overall_score_and_image_quality_are_the_pipelines():
     assert analysis.overall_score == 70.5
     assert analysis.image_quality == measured.image_quality
     assert analysis.summary == valid_analysis_answer()["summary"]
+
+
+def test_under_a_colour_cast_the_colour_metrics_stay_unscored_whatever_the_model_says():
+    measured = pipeline_result({"texture": 88.0}, reasons=("colour_cast",))
+
+    analysis = with_measurements(model_answer(), measured=measured)
+
+    for name in COLOUR_METRICS:
+        assert analysis.metrics[name].score is None, name
+        assert analysis.metrics[name].source == MEASURED, name
+    assert "oiliness" not in analysis.regions["nose"]
+    assert analysis.metrics["pores"].source == MODEL
+    assert set(metrics_to_judge(measured)) == set(METRICS) - {"texture", *COLOUR_METRICS}
 
 
 def test_with_nothing_measured_the_model_scores_everything():

@@ -46,19 +46,6 @@ def skin_close_up(size: int = 800, seed: int = 7) -> Image.Image:
     return from_array(pixels)
 
 
-def skin_pixels(pixels: np.ndarray) -> np.ndarray:
-    """A rough skin rule for editing the sample photo (red above green above blue)."""
-    red, green, blue = (pixels[..., channel] for channel in range(3))
-    return (red > 95) & (red > green) & (green > blue) & (red - blue > 15)
-
-
-def redder(picture: Image.Image) -> Image.Image:
-    pixels = np.asarray(picture, dtype=np.float32).copy()
-    skin = skin_pixels(pixels)
-    pixels[skin] *= (1.15, 0.97, 0.97)
-    return from_array(pixels)
-
-
 def with_dots(picture: Image.Image, colour: tuple[int, int, int], count: int = 20) -> Image.Image:
     """Small soft dots painted on the sample face's cheeks and nose."""
     rng = np.random.default_rng(11)
@@ -247,7 +234,7 @@ class TestFace:
         assert "face_turned" in analysis.image_quality.reasons
 
     def test_a_redder_photo_scores_lower_on_redness(self, large_face):
-        red = analyse(encode(redder(face_photo(1024))))
+        red = analyse(photos.encode(photos.redder(np.asarray(face_photo(1024)))))
         assert red.metrics["redness"].score < large_face.metrics["redness"].score - 10
         assert "redness" in {concern.name for concern in red.concerns}
 
@@ -337,7 +324,10 @@ class TestFaceInFrame:
         assert analysis.metrics["redness"].confidence <= BASE_CONFIDENCE["redness"] / 2
         if {"left_under_eye", "right_under_eye"} & set(cut_regions):
             assert analysis.metrics["dark_circles"].score is None
-            assert "dark circles: the skin under an eye is outside the photo" in analysis.summary
+            assert (
+                "dark circles, eye bags: the skin under an eye is outside the photo"
+                in analysis.summary
+            )
 
     @pytest.mark.parametrize("edges", BADLY_CUT.values(), ids=BADLY_CUT)
     def test_a_badly_cut_face_is_face_cropped_and_not_scored(self, edges):
@@ -436,6 +426,76 @@ class TestImageQuality:
         assert analysis.overall_score is None
         assert all(metric.score is None for metric in analysis.metrics.values())
         assert analysis.regions == {}
+
+
+# Casts of the portrait as R, G, B gains: lamps, shade and white balance gone wrong,
+# from 10 % on red and blue to a tungsten lamp, which took 79 points off redness with
+# no flag.
+STRONG_CASTS = {
+    "warm_tungsten": (1.3, 0.9, 0.8),
+    "warm_lamp": (1.2, 0.95, 0.8),
+    "warm_slight": (1.1, 1.0, 0.9),
+    "cool_shade": (0.9, 1.0, 1.12),
+    "cool_daylight_lamp": (0.92, 1.0, 1.08),
+    "magenta_tint": (1.08, 0.9, 1.08),
+    "green_tint": (0.96, 1.08, 0.96),
+    "warm_and_underexposed": (0.96, 0.76, 0.64),
+    "cool_and_overexposed": (0.99, 1.1, 1.23),
+}
+# What a week-to-week photo of the same face may honestly differ by: white balance
+# within 5 %, a slight green tint, exposure, JPEG quality, a darker or lighter skin.
+NATURAL_VARIATIONS = {
+    "warm_5_percent": lambda p: photos.colour_cast(p, (1.05, 1.0, 0.95)),
+    "cool_5_percent": lambda p: photos.colour_cast(p, (0.95, 1.0, 1.05)),
+    "green_3_percent": lambda p: photos.colour_cast(p, (1.0, 1.03, 1.0)),
+    "exposed_minus_10_percent": lambda p: photos.exposed(p, 0.9),
+    "exposed_plus_10_percent": lambda p: photos.exposed(p, 1.1),
+    "darker_skin": lambda p: photos.skin_toned(p, 0.8),
+    "much_darker_skin": lambda p: photos.skin_toned(p, 0.65),
+    "lighter_skin": lambda p: photos.skin_toned(p, 1.1),
+}
+WITHHELD_BY_A_CAST = (
+    "redness", "oiliness", "pigmentation", "acne", "dark_circles", "eye_bags", "radiance",
+)  # fmt: skip
+
+
+class TestColourCast:
+    @pytest.mark.parametrize("gains", STRONG_CASTS.values(), ids=STRONG_CASTS)
+    def test_a_strong_cast_is_flagged_and_its_colour_metrics_withheld(self, gains):
+        analysis = analyse(photos.encode(photos.colour_cast(photos.astronaut(), gains)))
+        assert analysis.image_quality.reasons == ("colour_cast",)
+        assert analysis.image_quality.acceptable is False
+        for name in WITHHELD_BY_A_CAST:
+            assert analysis.metrics[name].score is None, name
+            assert all(region.get(name) is None for region in analysis.regions.values()), name
+        assert analysis.metrics["texture"].score is not None
+        assert analysis.concerns == ()
+        assert (
+            "eye bags, radiance: the light's colour cast changes the skin's colour"
+            in analysis.summary
+        )
+
+    def test_the_portrait_and_its_jpeg_at_quality_70_are_not_flagged(self, face):
+        reencoded = analyse(photos.encode(photos.astronaut(), quality=70))
+        for analysis in (face, reencoded):
+            assert analysis.image_quality.reasons == ()
+            assert all(analysis.metrics[name].score is not None for name in WITHHELD_BY_A_CAST)
+
+    @pytest.mark.parametrize("edit", NATURAL_VARIATIONS.values(), ids=NATURAL_VARIATIONS)
+    def test_natural_variation_is_not_a_colour_cast(self, edit, face):
+        analysis = analyse(photos.encode(edit(photos.astronaut())))
+        assert "colour_cast" not in analysis.image_quality.reasons
+        assert all(analysis.metrics[name].score is not None for name in WITHHELD_BY_A_CAST)
+        for name in ("redness", "oiliness"):
+            assert analysis.metrics[name].score == pytest.approx(face.metrics[name].score, abs=5), (
+                name
+            )
+
+    def test_closed_eyes_do_not_claim_a_cast_they_cannot_see(self):
+        warm = photos.colour_cast(photos.with_closed_eyes(photos.astronaut()), (1.3, 0.9, 0.8))
+        analysis = analyse(photos.encode(warm))
+        assert "eyes_hidden" in analysis.image_quality.reasons
+        assert "colour_cast" not in analysis.image_quality.reasons
 
 
 @pytest.fixture(scope="module")

@@ -80,7 +80,18 @@ class TestFaceScans:
         assert analysis["metrics"]["dark_circles"]["score"] is None
         assert analysis["metrics"]["eye_bags"]["score"] is None
         assert analysis["metrics"]["redness"]["score"] is not None
-        assert "dark circles: the eyes are closed or covered" in analysis["summary"]
+        assert "dark circles, eye bags: the eyes are closed or covered" in analysis["summary"]
+
+    def test_a_warm_lamp_is_flagged_colour_cast_and_redness_not_scored(self, send):
+        warm = photos.colour_cast(photos.astronaut(), (1.3, 0.9, 0.8))
+        analysis = send(warm)["analysis"]
+        assert analysis["image_quality"] == {"acceptable": False, "reasons": ["colour_cast"]}
+        assert analysis["metrics"]["redness"]["score"] is None
+        assert analysis["regions"]["left_cheek"]["redness"] is None
+        assert analysis["metrics"]["texture"]["score"] is not None
+        assert (
+            "acne, dark circles, eye bags, radiance: the light's colour cast" in analysis["summary"]
+        )
 
     def test_open_eyes_are_not_flagged(self, send):
         analysis = send(photos.astronaut())["analysis"]
