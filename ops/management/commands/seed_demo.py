@@ -14,6 +14,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import CommandError
@@ -33,16 +34,28 @@ from scans.services import upload_scan
 SAMPLE_PHOTO = Path(settings.BASE_DIR) / "tests" / "data" / "astronaut.jpg"
 # Extra red added to the first week's photo; it fades to none by the last week.
 FIRST_WEEK_FLUSH = 45
+SKIN_MIN_RED_OVER_BLUE = 30
+# The rows of the sample photo that hold the eyes and their lids (fractions of its height).
+SAMPLE_EYE_ROWS = (0.17, 0.22)
 CHECK_IN_DAYS = 14
 DEMO_NAME = "Demo Person"
 
 
 def weekly_photo(week: int, weeks: int) -> bytes:
-    """The sample photo with a flush that fades as the weeks go by, upscaled to 1024 px."""
+    """The sample photo with a flush that fades as the weeks go by, upscaled to 1024 px.
+
+    The flush reddens the skin alone: reddening every pixel would be a red light, which
+    the whites of the eyes show and the analysis refuses as a colour cast."""
     photo = Image.open(SAMPLE_PHOTO).convert("RGB").resize((1024, 1024))
     flush = round(FIRST_WEEK_FLUSH * (weeks - 1 - week) / max(1, weeks - 1))
-    red, green, blue = photo.split()
-    photo = Image.merge("RGB", (red.point(lambda value: min(255, value + flush)), green, blue))
+    pixels = np.asarray(photo).astype(np.int16)
+    red, green, blue = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    # Skin-coloured: red over green over blue, and well away from grey (not an eye white).
+    skin = (red > 95) & (red > green) & (green > blue) & (red - blue > SKIN_MIN_RED_OVER_BLUE)
+    top, bottom = (round(fraction * pixels.shape[0]) for fraction in SAMPLE_EYE_ROWS)
+    skin[top:bottom] = False  # the eyes and their lids stay as they are
+    pixels[..., 0] = np.where(skin, np.minimum(255, red + flush), red)
+    photo = Image.fromarray(pixels.astype(np.uint8))
     buffer = io.BytesIO()
     photo.save(buffer, format="JPEG", quality=90)
     return buffer.getvalue()
