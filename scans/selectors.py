@@ -204,15 +204,25 @@ def metric_source(scan: Scan, metric: str) -> str | None:
 
 
 def latest_completed_scan(*, user_id: str) -> Scan | None:
-    """The newest scan with an analysis among the latest 100 (newest first, a page at a
-    time: ``LATEST_COMPLETED_PAGE_SIZES``)."""
+    """The newest analysed scan among the latest 100 whose photo passed the quality
+    checks; failing that, the newest with any score (newest first, a page at a time:
+    ``LATEST_COMPLETED_PAGE_SIZES``).
+
+    A plan drafted from, or a chat answer about, a dark photo's scores or a photo with
+    no face in it would describe the photo, not the skin, while a good one a week older
+    says how the skin is."""
+    fallback = None
     cursor = None
     for size in LATEST_COMPLETED_PAGE_SIZES:
         page = scans_table().query_page(user_id, limit=size, cursor=cursor)
         for scan in page.items:
-            if scan.status == "complete" and scan.analysis:
+            if scan.status != "complete" or not scan.analysis:
+                continue
+            if photo_acceptable(scan):
                 return scan
+            if fallback is None and any(metric_score(scan, m) is not None for m in METRICS):
+                fallback = scan
         cursor = page.next_cursor
         if cursor is None:
             break
-    return None
+    return fallback
