@@ -34,6 +34,7 @@ QUALITY_REASONS = (
     "face_cropped",
     "eyes_hidden",
     "colour_cast",
+    "several_faces",
 )
 # A photo whose light has a colour cast (a lamp, shade, a white balance off): the skin's
 # colour in it is the light's as much as the person's, so no provider scores the metrics
@@ -63,6 +64,10 @@ NO_FACE_SUMMARY = (
 )
 # A face photo with this reason and nothing measured had too little of the face in it.
 FACE_CROPPED = "face_cropped"
+# A face photo with more than one face of comparable size: the most certain face is
+# analysed, but nothing says it is the user's, so the photo is not acceptable (progress
+# and comparisons leave it out).
+SEVERAL_FACES = "several_faces"
 
 
 class InvalidAnalysis(ValueError):

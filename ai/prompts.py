@@ -54,7 +54,9 @@ never invent a number.
 Regions ({", ".join(REGIONS)}): scores for the metrics you score that differ visibly in \
 that region; leave out regions that are not in the photo.
 Image quality: if the measured image quality is poor (too dark, too bright, blurry, too \
-small, too little skin, a colour cast), say so in the summary and lower your confidence accordingly.
+small, too little skin, a colour cast), say so in the summary and lower your confidence \
+accordingly. If it reports several faces, judge only the largest, most central face and \
+say in the summary that the photo shows more than one face.
 Concerns: at most {LIST_MAX_ITEMS}, each with a short name, a severity and the region if \
 there is one.
 Summary: at most {SUMMARY_MAX_LENGTH} characters, plain language, with one or two gentle \

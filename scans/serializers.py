@@ -99,7 +99,10 @@ class ImageQualitySerializer(serializers.Serializer):
             "of the face is missing); eyes_hidden (closed or covered: dark circles and "
             "eye bags are not scored); colour_cast (the whites of the eyes show a warm, "
             "cool, green or magenta light: redness, oiliness, pigmentation, acne, dark "
-            "circles, eye bags and radiance are not scored)."
+            "circles, eye bags and radiance are not scored); several_faces (more than one "
+            "face, the others at least a third of the analysed one's width: the face the "
+            "detector is surest of is scored, and the photo is left out of progress and "
+            "comparisons, since it may not be the user's)."
         ),
     )
 

@@ -11,6 +11,7 @@ analyser's own landmarks, so a test of the analyser does not lean on the analyse
 
 import struct
 import zlib
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -308,6 +309,46 @@ def in_a_scene(
     picture = cv2.resize(non_face(scene), size, interpolation=cv2.INTER_CUBIC)
     top, left = (height - portrait.shape[0]) // 2, (width - portrait.shape[1]) // 2
     picture[top : top + portrait.shape[0], left : left + portrait.shape[1]] = portrait
+    return picture
+
+
+# The 512 px portrait framed as a selfie (rows, then columns): the face about 60 % of
+# the frame's width.
+SELFIE_FRAME = (slice(40, 230), slice(150, 300))
+
+
+def with_a_second_face(
+    share: float = 1.0, edit: Callable[[np.ndarray], np.ndarray] = lambda p: p, scene: str = "grass"
+) -> np.ndarray:
+    """Two people in one photo: the portrait framed as a selfie and, beside it on the
+    right, a second copy ``share`` as large (edited by ``edit``: mirrored, darker,
+    turned), its chin on the photo's bottom edge, in front of another photo (``scene``);
+    ``share`` 0: the selfie alone in the same frame. Enlarged to 600 px on its short
+    side, as ``cut`` does."""
+    first = astronaut()[SELFIE_FRAME]
+    height, width = first.shape[:2]
+    picture = cv2.resize(non_face(scene), (2 * width, height), interpolation=cv2.INTER_AREA)
+    picture[:, :width] = first
+    if share > 0:
+        second = np.ascontiguousarray(edit(first.copy()))
+        second = cv2.resize(second, None, fx=share, fy=share, interpolation=cv2.INTER_AREA)
+        left = width + (width - second.shape[1]) // 2
+        picture[height - second.shape[0] :, left : left + second.shape[1]] = second
+    return at_least(picture, 600)
+
+
+def with_a_far_face(share: float | None) -> np.ndarray:
+    """The large portrait framed close and, in its top right corner, the same face
+    ``share`` as wide (a face far behind, on a poster or a passer-by); ``None``: the
+    same frame without it."""
+    portrait = large_portrait()
+    x, y, width, height = (round(value) for value in face_box(portrait))
+    margin = round(0.23 * width)
+    frame = (slice(y - margin, y + height + margin), slice(x - margin, x + width + margin))
+    picture = portrait[frame].copy()
+    if share is not None:
+        far = cv2.resize(portrait[frame], None, fx=share, fy=share, interpolation=cv2.INTER_AREA)
+        picture[: far.shape[0], -far.shape[1] :] = far
     return picture
 
 

@@ -20,7 +20,7 @@ from typing import Any, cast
 import cv2
 import numpy as np
 
-from ai.analysis import COLOUR_CAST, QUALITY_REASONS
+from ai.analysis import COLOUR_CAST, QUALITY_REASONS, SEVERAL_FACES
 from ai.offline.detail import DetailMaps, measure_detail
 from ai.offline.images import (
     BLURRY_LAPLACIAN_VARIANCE,
@@ -241,6 +241,8 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
             detail_canvas=None,
             **common,
         )
+    if found.other_faces:
+        reasons.add(SEVERAL_FACES)
     landmarks = found.scaled(width / working.shape[1])
     yaw, pitch, roll = landmarks.pose_deg()
     pose = FacePose(yaw, pitch, roll, landmarks.eye_openness())

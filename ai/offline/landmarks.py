@@ -14,7 +14,10 @@ graphs.
 
 A face is reported only when both models agree: the detector finds one and the mesh
 model, shown that crop, says it holds a face. A pattern in a coffee cup can fool one
-of them, rarely both.
+of them, rarely both. The same holds for the other faces a photo may show (a friend in
+a selfie, a child on a lap, a poster behind): ``FaceLandmarks.other_faces`` counts
+those the detector sees beside the analysed one, of comparable size, that the mesh
+model accepts too.
 """
 
 import functools
@@ -46,6 +49,10 @@ DETECTOR_ANCHORS_PER_CELL = 2
 MIN_DETECTION_SCORE = 0.5
 # Detections overlapping the best one by more than this share are the same face.
 SAME_FACE_IOU = 0.3
+# Another face counts when its box is at least this share of the analysed face's width:
+# a friend beside the user or a child on a lap (60 % of an adult's face and more), not a
+# passer-by far behind, whose skin could not be taken for the user's anyway.
+MIN_OTHER_FACE_WIDTH_SHARE = 1 / 3
 # The mesh model: a 192 px upright crop in [0, 1]; its face flag (a logit) must say
 # "face" at least this surely. MediaPipe tracks with 0.5; a still photo is scored once,
 # so it asks for more.
@@ -68,6 +75,7 @@ class FaceLandmarks:
     points: np.ndarray  # (468, 3) float32: x, y in pixels; z depth, in x's units
     detection_score: float
     presence: float
+    other_faces: int = 0  # other faces in the photo at least a third of this one's width
 
     def scaled(self, factor: float, *, dx: float = 0.0, dy: float = 0.0) -> "FaceLandmarks":
         """The landmarks after the image is shifted by (dx, dy) then scaled by ``factor``."""
@@ -75,7 +83,7 @@ class FaceLandmarks:
         points[:, 0] = (points[:, 0] + dx) * factor
         points[:, 1] = (points[:, 1] + dy) * factor
         points[:, 2] *= factor
-        return FaceLandmarks(points, self.detection_score, self.presence)
+        return FaceLandmarks(points, self.detection_score, self.presence, self.other_faces)
 
     @property
     def width_px(self) -> float:
@@ -198,26 +206,58 @@ def find_face(rgb: np.ndarray) -> FaceLandmarks | None:
     worth analysing, so when the whole image shows none that the mesh model accepts,
     the detector looks again in overlapping halves of it (``_detect_in_parts``): faces
     half that size.
+
+    Other faces are counted on the whole image the right way up only (the detections
+    its pass has already scored): a second face is seen when it is at least about a
+    tenth of the photo's long side, as the first.
     """
+    upright = _detect(rgb)
     found = next(
-        ((score, mesh) for score, roi in _candidates(rgb) if (mesh := _mesh(rgb, roi)) is not None),
+        (
+            (score, roi, mesh)
+            for score, roi in _candidates(rgb, upright)
+            if (mesh := _mesh(rgb, roi)) is not None
+        ),
         None,
     )
     if found is None:
         return None
-    score, (points, _) = found
+    score, roi, (points, _) = found
+    other_faces = _count_other_faces(rgb, roi, upright)
     # Second pass on the crop the landmarks themselves give: steadier than the detector's
     # box, so near-identical photos give near-identical landmarks.
     second = _mesh(rgb, _landmarks_roi(points))
     if second is None:
         return None
     points, presence = second
-    return FaceLandmarks(points.astype(np.float32), score, presence)
+    return FaceLandmarks(points.astype(np.float32), score, presence, other_faces)
 
 
-def _detect(rgb: np.ndarray, quarter_turns: int = 0) -> tuple[float, _Roi] | None:
-    """The most certain face in ``rgb`` turned ``quarter_turns`` times anticlockwise
-    (numpy's ``rot90``), in ``rgb``'s own pixels."""
+def _count_other_faces(rgb: np.ndarray, face: _Roi, detections: list[tuple[float, _Roi]]) -> int:
+    """How many of ``detections`` are faces other than ``face``: not overlapping it, at
+    least MIN_OTHER_FACE_WIDTH_SHARE of its width, and accepted by the mesh model too:
+    on the portrait flipped upside down the detector also scores two places beside the
+    face (0.69 and 0.51), which the mesh refuses. Its pass, a few milliseconds, is
+    run only when a photo shows such a detection."""
+    return sum(
+        1
+        for _, other in detections
+        if other.side >= MIN_OTHER_FACE_WIDTH_SHARE * face.side
+        and _square_iou(face, other) <= SAME_FACE_IOU
+        and _mesh(rgb, other) is not None
+    )
+
+
+def _detect(rgb: np.ndarray, quarter_turns: int = 0) -> list[tuple[float, _Roi]]:
+    """Every face in ``rgb`` turned ``quarter_turns`` times anticlockwise (numpy's
+    ``rot90``), in ``rgb``'s own pixels, the most certain first.
+
+    The detector scores each of its 896 anchors; those above MIN_DETECTION_SCORE are
+    grouped by non-maximum suppression (the most certain left takes every detection
+    overlapping it by more than SAME_FACE_IOU: one face) and each group averaged,
+    weighted by score (MediaPipe's weighted non-maximum suppression): steadier than the
+    single best anchor. A few groups at most, over a few hundred anchors: microseconds.
+    """
     height, width = rgb.shape[:2]
     side = max(height, width)
     # Letterboxed into a square, as MediaPipe does (keep the aspect ratio, pad).
@@ -235,43 +275,50 @@ def _detect(rgb: np.ndarray, quarter_turns: int = 0) -> tuple[float, _Roi] | Non
     turned = np.rot90(square, quarter_turns)
     regressors, classificators = _model(DETECTOR_FILE).run(turned / 127.5 - 1.0)
     scores = 1.0 / (1.0 + np.exp(-np.clip(classificators[:, 0].astype(np.float64), -50, 50)))
-    best = int(np.argmax(scores))
-    if scores[best] < MIN_DETECTION_SCORE:
-        return None
     anchors = _anchors()
     boxes = regressors[:, :4] / DETECTOR_INPUT_PX
     centres = boxes[:, :2] + anchors
-    # Average the overlapping detections of the best face, weighted by score (MediaPipe's
-    # weighted non-maximum suppression): steadier than the single best anchor.
-    same = (_iou(centres, boxes[:, 2:], best) > SAME_FACE_IOU) & (scores >= MIN_DETECTION_SCORE)
-    weights = scores[same][:, None]
-    keypoints = (regressors[same, 4:].reshape(-1, 6, 2) / DETECTOR_INPUT_PX) + anchors[same, None]
-    box = np.concatenate([centres[same], boxes[same, 2:]], axis=1)
-    box = (box * weights).sum(axis=0) / weights.sum()
-    keypoints = (keypoints * weights[:, None]).sum(axis=0) / weights.sum()
 
     def to_image(x: float, y: float) -> tuple[float, float]:
         x, y = _turned_back(x, y, quarter_turns)
         return (x * DETECTOR_INPUT_PX - left) / factor, (y * DETECTOR_INPUT_PX - top) / factor
 
-    centre_x, centre_y = to_image(box[0], box[1])
-    box_side = max(box[2], box[3]) * DETECTOR_INPUT_PX / factor
-    (right_x, right_y), (left_x, left_y) = (to_image(*point) for point in keypoints[:2])
-    angle = math.atan2(left_y - right_y, left_x - right_x)
-    roi = _Roi(centre_x, centre_y, box_side * DETECTION_ROI_SCALE, angle)
-    return float(scores[best]), roi
+    def averaged(same: np.ndarray) -> _Roi:
+        weights = scores[same][:, None]
+        keypoints = (regressors[same, 4:].reshape(-1, 6, 2) / DETECTOR_INPUT_PX) + anchors[
+            same, None
+        ]
+        box = np.concatenate([centres[same], boxes[same, 2:]], axis=1)
+        box = (box * weights).sum(axis=0) / weights.sum()
+        keypoints = (keypoints * weights[:, None]).sum(axis=0) / weights.sum()
+        centre_x, centre_y = to_image(box[0], box[1])
+        box_side = max(box[2], box[3]) * DETECTOR_INPUT_PX / factor
+        (right_x, right_y), (left_x, left_y) = (to_image(*point) for point in keypoints[:2])
+        angle = math.atan2(left_y - right_y, left_x - right_x)
+        return _Roi(centre_x, centre_y, box_side * DETECTION_ROI_SCALE, angle)
+
+    found: list[tuple[float, _Roi]] = []
+    left_over = scores >= MIN_DETECTION_SCORE
+    while left_over.any():
+        best = int(np.argmax(np.where(left_over, scores, -1.0)))
+        same = left_over & (_iou(centres, boxes[:, 2:], best) > SAME_FACE_IOU)
+        left_over &= ~same
+        found.append((float(scores[best]), averaged(same)))
+    return found
 
 
-def _candidates(rgb: np.ndarray) -> Iterator[tuple[float, _Roi]]:
-    """Where a face may be, the likeliest first: the whole image's detections, then (only
-    if the mesh model refuses those or there are none) the parts'."""
-    yield from _detect_turned(rgb)
+def _candidates(rgb: np.ndarray, upright: list[tuple[float, _Roi]]) -> Iterator[tuple[float, _Roi]]:
+    """Where a face may be, the likeliest first: the whole image's detections (``upright``:
+    its right-way-up pass, already run), then (only if the mesh model refuses those or
+    there are none) the parts'."""
+    yield from _detect_turned(rgb, upright)
     yield from _detect_in_parts(rgb)
 
 
-def _detect_turned(rgb: np.ndarray) -> list[tuple[float, _Roi]]:
-    """``_detect`` on the image turned by 0, 90, 180 and 270 degrees: each turn's
-    detection, in ``rgb``'s pixels, the most certain first.
+def _detect_turned(rgb: np.ndarray, upright: list[tuple[float, _Roi]]) -> list[tuple[float, _Roi]]:
+    """``_detect`` on the image turned by 0 (``upright``, already run), 90, 180 and 270
+    degrees: each turn's most certain detection, in ``rgb``'s pixels, the most certain
+    first.
 
     On a face upside down (or on its side) the detector's eye keypoints are wrong, and
     the mesh model, shown the crop they give, lays an upright mesh over it and accepts
@@ -284,9 +331,9 @@ def _detect_turned(rgb: np.ndarray) -> list[tuple[float, _Roi]]:
     the 128 px detector, on its square turned (not the photo): about 5 ms more on the
     512 px portrait, whose analysis takes about 50 ms.
     """
-    found = [_detect(rgb, quarter_turns) for quarter_turns in range(4)]
+    found = [upright, *(_detect(rgb, quarter_turns) for quarter_turns in range(1, 4))]
     return sorted(
-        (detection for detection in found if detection is not None),
+        (detections[0] for detections in found if detections),
         key=lambda candidate: -candidate[0],
     )
 
@@ -308,9 +355,9 @@ def _detect_in_parts(rgb: np.ndarray) -> list[tuple[float, _Roi]]:
     found: list[tuple[float, _Roi]] = []
     for top in _part_starts(height, side, stride):
         for left in _part_starts(width, side, stride):
-            detection = _detect(np.ascontiguousarray(rgb[top : top + side, left : left + side]))
-            if detection is not None:
-                score, roi = detection
+            detections = _detect(np.ascontiguousarray(rgb[top : top + side, left : left + side]))
+            if detections:
+                score, roi = detections[0]
                 found.append((score, _Roi(roi.x + left, roi.y + top, roi.side, roi.angle)))
     return sorted(found, key=lambda candidate: -candidate[0])
 
@@ -329,6 +376,18 @@ def _iou(centres: np.ndarray, sizes: np.ndarray, best: int) -> np.ndarray:
     intersection = overlap[:, 0] * overlap[:, 1]
     areas = sizes[:, 0] * sizes[:, 1]
     return cast(np.ndarray, intersection / np.maximum(areas + areas[best] - intersection, 1e-9))
+
+
+def _square_iou(first: _Roi, second: _Roi) -> float:
+    """The overlap of two crops' upright squares, over their union (0 to 1)."""
+    reach = (
+        min(first.x + first.side / 2, second.x + second.side / 2)
+        - max(first.x - first.side / 2, second.x - second.side / 2),
+        min(first.y + first.side / 2, second.y + second.side / 2)
+        - max(first.y - first.side / 2, second.y - second.side / 2),
+    )
+    intersection = max(reach[0], 0.0) * max(reach[1], 0.0)
+    return intersection / max(first.side**2 + second.side**2 - intersection, 1e-9)
 
 
 def _mesh(rgb: np.ndarray, roi: _Roi) -> tuple[np.ndarray, float] | None:

@@ -176,6 +176,7 @@ class TestFace:
     def test_a_photo_of_something_else_is_no_face_and_not_scored(self, name, quality):
         analysis = analyse(photos.encode(photos.non_face(name), quality))
         assert "no_face" in analysis.image_quality.reasons
+        assert "several_faces" not in analysis.image_quality.reasons
         assert analysis.overall_score is None
         assert all(metric.score is None for metric in analysis.metrics.values())
         assert analysis.regions == {}
@@ -390,6 +391,81 @@ class TestWhichWayUp:
         picture = np.ascontiguousarray(np.rot90(photos.astronaut(), degrees // 90))
         analysis = analyse(photos.encode(picture))
         assert "face_turned" in analysis.image_quality.reasons
+
+
+# Two people in one photo: a second face beside the selfie, of comparable size.
+SECOND_FACES = {
+    "equal size": lambda: photos.with_a_second_face(1.0),
+    "60 % as large": lambda: photos.with_a_second_face(0.6),
+    "40 % as large": lambda: photos.with_a_second_face(0.4),
+    "40 % as large, in front of a coffee cup": lambda: photos.with_a_second_face(
+        0.4, scene="coffee"
+    ),
+    "mirrored": lambda: photos.with_a_second_face(1.0, lambda p: np.ascontiguousarray(p[:, ::-1])),
+    "darker photo": lambda: photos.with_a_second_face(1.0, lambda p: photos.exposed(p, 0.6)),
+    "darker skin": lambda: photos.with_a_second_face(0.8, lambda p: photos.skin_toned(p, 0.7)),
+    "turned 10": lambda: photos.with_a_second_face(1.0, lambda p: photos.rotated(p, 10)),
+    "turned -12, 80 % as large": lambda: photos.with_a_second_face(
+        0.8, lambda p: photos.rotated(p, -12)
+    ),
+}
+# One face, as far as the analysis goes: a face far behind (under a fifth of the main
+# one's width; the detector sees the one at 0.18 and its size leaves it out), the
+# portrait in a scene, upright or mirrored.
+ONE_FACE = {
+    "portrait": lambda: photos.astronaut(),
+    "mirrored": lambda: np.ascontiguousarray(photos.astronaut()[:, ::-1]),
+    "a face 0.15 as wide behind": lambda: photos.with_a_far_face(0.15),
+    "a face 0.18 as wide behind": lambda: photos.with_a_far_face(0.18),
+    "in a scene with a rocket": lambda: photos.in_a_scene(0.3, "rocket"),
+    "in a scene with a coffee cup": lambda: photos.in_a_scene(0.3, "coffee"),
+    "far away on grass": lambda: photos.in_a_scene(0.08, "grass"),
+}
+
+
+@pytest.fixture(scope="module")
+def selfie_alone() -> SkinAnalysis:
+    """The selfie framing of ``with_a_second_face`` without the second face."""
+    return analyse(photos.encode(photos.with_a_second_face(0)))
+
+
+class TestSeveralFaces:
+    @pytest.mark.parametrize("make", SECOND_FACES.values(), ids=SECOND_FACES)
+    def test_a_second_face_of_comparable_size_is_several_faces_and_still_scored(self, make):
+        analysis = analyse(photos.encode(make()))
+        assert analysis.image_quality.reasons == ("several_faces",)
+        assert analysis.image_quality.acceptable is False
+        assert analysis.overall_score is not None
+        assert all(analysis.metrics[name].score is not None for name in SKIN_METRICS)
+
+    def test_the_face_scored_beside_an_equal_one_is_scored_as_if_alone(self, selfie_alone):
+        analysis = analyse(photos.encode(photos.with_a_second_face(1.0)))
+        assert selfie_alone.image_quality.reasons == ()
+        for name in (*SKIN_METRICS, "dark_circles", "eye_bags"):
+            assert analysis.metrics[name].score == pytest.approx(
+                selfie_alone.metrics[name].score, abs=3
+            ), name
+
+    @pytest.mark.parametrize("make", ONE_FACE.values(), ids=ONE_FACE)
+    def test_one_face_in_the_photo_is_not_several_faces(self, make):
+        analysis = analyse(photos.encode(make()))
+        assert "several_faces" not in analysis.image_quality.reasons
+        assert "no_face" not in analysis.image_quality.reasons
+        assert analysis.overall_score is not None
+
+    def test_a_face_far_behind_leaves_the_main_faces_scores_as_they_were(self):
+        alone = analyse(photos.encode(photos.with_a_far_face(None)))
+        with_far_face = analyse(photos.encode(photos.with_a_far_face(0.18)))
+        assert with_far_face.image_quality == alone.image_quality
+        for name in (*SKIN_METRICS, "dark_circles", "eye_bags"):
+            assert with_far_face.metrics[name].score == pytest.approx(
+                alone.metrics[name].score, abs=1
+            ), name
+
+    def test_a_cheek_close_up_is_not_several_faces(self, large_portrait):
+        close_up = photos.encode(photos.cheek_close_up(large_portrait))
+        for area in ("left_cheek", "face"):
+            assert "several_faces" not in analyse(close_up, area).image_quality.reasons
 
 
 class TestImageQuality:

@@ -124,6 +124,31 @@ class TestCloseUps:
         assert analysis["overall_score"] is None
 
 
+class TestSeveralFaces:
+    def test_a_photo_of_two_people_is_scored_but_left_out_of_progress(self, auth_client, send):
+        first = send(photos.astronaut())
+        redder = send(photos.redder(photos.astronaut()))
+        two_people = send(photos.with_a_second_face(0.6))
+        assert two_people["status"] == "complete"
+        assert two_people["analysis"]["image_quality"] == {
+            "acceptable": False,
+            "reasons": ["several_faces"],
+        }
+        assert two_people["analysis"]["metrics"]["redness"]["score"] is not None
+        progress = auth_client.get(f"{SCANS}/progress").json()
+        redness = next(series for series in progress["metrics"] if series["metric"] == "redness")
+        points = {point["scan_id"]: point for point in redness["points"]}
+        assert points[two_people["scan_id"]]["acceptable"] is False
+        assert redness["first"] == points[first["scan_id"]]["score"]
+        assert redness["latest"] == points[redder["scan_id"]]["score"]
+        assert redness["latest"] != points[two_people["scan_id"]]["score"]
+        assert redness["change"] == pytest.approx(redness["latest"] - redness["first"], abs=0.11)
+        compared = auth_client.get(
+            f"{SCANS}/{two_people['scan_id']}/compare", {"with": first["scan_id"]}
+        ).json()
+        assert compared["incomparable_because"] == ["photo_quality"]
+
+
 class TestSchema:
     def test_the_openapi_schema_documents_the_new_regions_reasons_and_overlays(self):
         response = APIClient().get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
@@ -135,6 +160,6 @@ class TestSchema:
         components = schema["components"]["schemas"]
         reasons = json.dumps(components["ImageQuality"])
         assert "face_turned" in reasons and "eyes_hidden" in reasons and "no_face" in reasons
-        assert "face_cropped" in reasons
+        assert "face_cropped" in reasons and "several_faces" in reasons
         overlay = schema["paths"][f"{SCANS}/{{scan_id}}/overlay"]["get"]["parameters"]
         assert "dark_circles" in json.dumps(overlay)
