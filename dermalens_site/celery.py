@@ -18,6 +18,7 @@ the queue (never pickle), and no result backend is used: a job's state lives in 
 """
 
 import os
+from typing import Any
 from urllib.parse import urlsplit
 
 from celery import Celery
@@ -124,9 +125,15 @@ def broker_settings() -> tuple[str, dict]:
 def make_sqs_client() -> None:
     """Make this process's SQS client now, sending nothing: the first job queued by a
     fresh web worker then does not hold the worker while botocore reads its models."""
+    jobs_queue_client()
+
+
+def jobs_queue_client() -> Any:
+    """The process's SQS client for the jobs queue, as the broker sends and receives
+    with it (made once, kept in ``_sqs_clients``), for the current settings."""
     configure_broker()
     with app.connection_for_write() as connection:
-        connection.default_channel.sqs(queue=JOBS_QUEUE)
+        return connection.default_channel.sqs(queue=JOBS_QUEUE)
 
 
 def configure_broker() -> None:

@@ -218,11 +218,11 @@ def _raw_values(
             else:
                 values[name] = value
     face_width = examination.face_width_px or 0.0
-    for name, minimum, where in (
-        ("wrinkles", MIN_WRINKLE_FACE_WIDTH_PX, WRINKLE_REGIONS),
-        ("pores", MIN_PORE_FACE_WIDTH_PX, PORE_REGIONS),
+    for name, minimum, where, measure in (
+        ("wrinkles", MIN_WRINKLE_FACE_WIDTH_PX, WRINKLE_REGIONS, _wrinkle_value),
+        ("pores", MIN_PORE_FACE_WIDTH_PX, PORE_REGIONS, _pore_value),
     ):
-        value = (_wrinkle_value if name == "wrinkles" else _pore_value)(examination, where)
+        value = measure(examination, where)
         if face_width < minimum:
             unmeasured[name] = f"the face is {face_width:.0f} px wide and needs {minimum:.0f}"
         elif set(where) & set(examination.cut_regions):

@@ -123,13 +123,11 @@ class Command(BaseCommand):
             client.get_waiter("table_exists").wait(
                 TableName=definition.name, WaiterConfig={"Delay": 2, "MaxAttempts": 150}
             )
-            self.enable_ttl(client, definition)
+            ttl = self.enable_ttl(client, definition)
         except (ClientError, BotoCoreError) as err:
             raise CommandError(f"{definition.name}: {err}") from err
         if action == "exists" and description is not None:
-            differences = definition.schema_differences(
-                description, self.time_to_live(client, definition)
-            )
+            differences = definition.schema_differences(description, ttl)
             if differences:
                 self.stdout.write(f"{definition.name}: exists, DIFFERS ({'; '.join(differences)})")
                 return 1
@@ -141,15 +139,15 @@ class Command(BaseCommand):
         description = client.describe_time_to_live(TableName=definition.name)
         return dict(description["TimeToLiveDescription"])
 
-    def enable_ttl(self, client: "DynamoDBClient", definition: TableDefinition) -> None:
+    def enable_ttl(self, client: "DynamoDBClient", definition: TableDefinition) -> dict[str, Any]:
         """Turn the definition's time to live on where it is off; one on another attribute
-        is left as it is (and reported: DynamoDB changes it only after turning it off)."""
-        if not definition.ttl_attribute:
-            return
+        is left as it is (and reported: DynamoDB changes it only after turning it off).
+        The time to live as it is then (a DescribeTimeToLive ``TimeToLiveDescription``)."""
         status = self.time_to_live(client, definition)
-        if status["TimeToLiveStatus"] in ("ENABLED", "ENABLING"):
-            return
+        if not definition.ttl_attribute or status["TimeToLiveStatus"] in ("ENABLED", "ENABLING"):
+            return status
         client.update_time_to_live(
             TableName=definition.name,
             TimeToLiveSpecification={"Enabled": True, "AttributeName": definition.ttl_attribute},
         )
+        return {"TimeToLiveStatus": "ENABLING", "AttributeName": definition.ttl_attribute}

@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from dermalens_site.celery import JOBS_QUEUE, app, configure_broker
+from dermalens_site.celery import JOBS_QUEUE, app, jobs_queue_client
 
 # SQS has no broadcast: these worker features would create queues of their own.
 WORKER_ARGUMENTS = (
@@ -50,8 +50,7 @@ class Command(BaseCommand):
                 "ANALYSIS_QUEUE_URL is not set: jobs run in the web process and there is "
                 "nothing to consume. Set it to the SQS queue's URL."
             )
-        configure_broker()
-        check_queue(settings.ANALYSIS_QUEUE_URL)
+        check_queue(settings.ANALYSIS_QUEUE_URL)  # the broker configured on the way
         level = "WARNING" if options["verbosity"] == 0 else "INFO"
         pool = ["--pool=threads", f"--concurrency={settings.JOBS_WORKER_THREADS}"]
         # Options given after `--` come last, so they win over these defaults.
@@ -62,9 +61,7 @@ def check_queue(url: str) -> None:
     """Ask SQS for the queue at ``url`` with the client the worker will use; a
     ``CommandError`` saying why when it cannot be used."""
     try:
-        with app.connection_for_write() as connection:
-            sqs = connection.default_channel.sqs(queue=JOBS_QUEUE)
-            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        jobs_queue_client().get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     except (ClientError, BotoCoreError) as err:
         raise CommandError(
             f"The jobs queue ANALYSIS_QUEUE_URL={url} cannot be used: {err}. Check the "
