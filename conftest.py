@@ -45,6 +45,8 @@ TEST_ENVIRONMENT = {
     "AWS_S3_ENDPOINT": "",
     "AI_ANALYSES_PER_DAY": "50",
     "THROTTLE_UPLOAD_RATE": "1000/hour",
+    # Every test account is unverified and at one address; tests of this limit set it.
+    "THROTTLE_AI_UNVERIFIED_RATE": "1000/hour",
     # Test clients connect directly (no proxy), and production settings (DEBUG off)
     # refuse to start without it.
     "NUM_PROXIES": "0",

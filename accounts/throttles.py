@@ -21,11 +21,13 @@ from typing import cast
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
+from rest_framework import status
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.links import email_digest
 from accounts.services import normalize_email
+from dermalens_site.errors import ApplicationError
 from dynamo.limits import limits_table
 
 # One IPv6 host usually holds a whole /64 and can pick any address in it: counting per
@@ -213,3 +215,42 @@ class NewEmailAddressThrottle(EmailAddressThrottle):
 
 class OwnEmailAddressThrottle(EmailAddressThrottle):
     email_field = None
+
+
+class VerifyEmailForAI(ApplicationError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "verify_email_for_ai"
+    default_message = (
+        "Accounts without a verified email address have used today's AI work from this "
+        "network; verify your address (the link we emailed you) to go on."
+    )
+
+    def __init__(self, *, retry_after_seconds: int):
+        super().__init__(details={"retry_after_seconds": retry_after_seconds})
+        self.retry_after_seconds = retry_after_seconds
+
+
+class UnverifiedAIThrottle(DynamoRateThrottle):
+    """AI work (an analysed upload, a drafted plan, an assistant reply) asked for by
+    accounts whose email address is not verified, counted per client address.
+
+    Registration is generous per address (hundreds of people share one), and each new
+    account has the day's full AI allowances: without this, one address could make three
+    hundred accounts an hour and have Gemini answer each of them some eighty times a day.
+    A verified address costs a mailbox that receives our link, so verified accounts are
+    never counted here, and people who share an address with a flood keep their AI work.
+    Past the rate, a 429 ``verify_email_for_ai`` says what to do.
+    """
+
+    scope = "ai_unverified"
+
+    def get_cache_key(self, request, view) -> str | None:
+        user = getattr(request, "user", None)
+        if user is None or not getattr(user, "is_authenticated", False) or user.email_verified:
+            return None
+        return super().get_cache_key(request, view)
+
+    def allow_request(self, request, view) -> bool:
+        if super().allow_request(request, view):
+            return True
+        raise VerifyEmailForAI(retry_after_seconds=int(self.wait()))

@@ -120,6 +120,7 @@ def server_environment(*, media_root: str, gemini_base_url: str) -> dict[str, st
         "THROTTLE_TOKEN_RATE": generous,
         "THROTTLE_UPLOAD_RATE": generous,
         "THROTTLE_PLAN_RATE": generous,
+        "THROTTLE_AI_UNVERIFIED_RATE": generous,
     }
 
 

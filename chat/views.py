@@ -18,7 +18,7 @@ from rest_framework import renderers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.throttles import ChatSessionThrottle
+from accounts.throttles import ChatSessionThrottle, UnverifiedAIThrottle
 from chat import selectors, services
 from chat.serializers import (
     ExchangeSerializer,
@@ -65,6 +65,8 @@ class ChatSessionViewSet(viewsets.ViewSet):
     def get_throttles(self):
         if self.action in ("create", "destroy"):
             return [ChatSessionThrottle()]
+        if self.action == "send":
+            return [UnverifiedAIThrottle()]
         return super().get_throttles()
 
     def get_renderers(self):
@@ -153,7 +155,9 @@ class ChatSessionViewSet(viewsets.ViewSet):
             "Retry-After: send the same text again to retry. If it refuses the message "
             "(its safety filters), the message is kept and the answer is 422 "
             "`message_refused`: ask in other words. Replies per day are limited "
-            "(429 with Retry-After past the limit). A stream ends with `reply`, or with "
+            "(429 with Retry-After past the limit; an account whose email address is not "
+            "verified may also get 429 `verify_email_for_ai`, see the README). A stream "
+            "ends with `reply`, or with "
             "`error` carrying one of these answers' bodies (also when the reply could not "
             "be stored: `reply_not_stored`, or the session was deleted meanwhile)."
         ),

@@ -504,6 +504,10 @@ REST_FRAMEWORK = {
         ),
         "account_email": env.str("THROTTLE_ACCOUNT_EMAIL_RATE", default="30/hour"),
         "account_email_address": env.str("THROTTLE_EMAIL_ADDRESS_RATE", default="5/hour"),
+        # AI work (analysed uploads, drafted plans, assistant replies) of accounts whose
+        # email address is not verified, per client address: one address cannot mint
+        # accounts to spend Gemini; verified accounts are never counted.
+        "ai_unverified": env.str("THROTTLE_AI_UNVERIFIED_RATE", default="60/day"),
     },
     "NUM_PROXIES": NUM_PROXIES,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

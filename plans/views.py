@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.authentication import read_in_this_request
-from accounts.throttles import PlanThrottle
+from accounts.throttles import PlanThrottle, UnverifiedAIThrottle
 from dermalens_site.serializers import (
     ERROR_RESPONSES,
     ErrorSerializer,
@@ -58,7 +58,7 @@ class PlanViewSet(viewsets.ViewSet):
 
     def get_throttles(self):
         if self.action == "create":
-            return [PlanThrottle()]
+            return [PlanThrottle(), UnverifiedAIThrottle()]
         return super().get_throttles()
 
     @extend_schema(parameters=[PageQuerySerializer], responses={200: PlanPageSerializer, **ERRORS})

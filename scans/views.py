@@ -11,7 +11,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from accounts.throttles import AccountRateThrottle
+from accounts.throttles import AccountRateThrottle, UnverifiedAIThrottle
 from dermalens_site.errors import error_body
 from dermalens_site.serializers import ERROR_RESPONSES, ErrorSerializer, page_body, validated
 from scans import selectors, services, storage
@@ -51,7 +51,9 @@ class ScanViewSet(viewsets.ViewSet):
 
     def get_throttles(self):
         if self.action == "create":
-            return [UploadThrottle()]
+            return [UploadThrottle(), UnverifiedAIThrottle()]
+        if self.action == "analyze":
+            return [UnverifiedAIThrottle()]
         return super().get_throttles()
 
     @extend_schema(

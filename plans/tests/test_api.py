@@ -170,11 +170,12 @@ class TestCreate:
             created = auth_client.post(PLANS, {})
 
         assert created.status_code == 201
-        # The account's count of plans this hour (THROTTLE_PLAN_RATE), the profile
-        # (strongly consistent), the latest analysis, the active-plan pointer, and one
-        # transaction; neither the stored plan nor its (no) check-ins read back.
+        # The account's count of plans this hour (THROTTLE_PLAN_RATE) and, the account
+        # being unverified, its address's count of AI work (THROTTLE_AI_UNVERIFIED_RATE),
+        # the profile (strongly consistent), the latest analysis, the active-plan pointer,
+        # and one transaction; neither the stored plan nor its (no) check-ins read back.
         assert usage.calls_by_operation == {
-            "UpdateItem": 1,
+            "UpdateItem": 2,
             "GetItem": 2,
             "Query": 1,
             "TransactWriteItems": 1,
@@ -189,10 +190,11 @@ class TestCreate:
             created = auth_client.post(PLANS, {})
 
         assert created.status_code == 201
-        # The plan count, the profile once (authentication's strongly consistent read),
-        # the latest analysis, the active-plan pointer, and one transaction.
+        # The plan count and the unverified AI count, the profile once (authentication's
+        # strongly consistent read), the latest analysis, the active-plan pointer, and one
+        # transaction.
         assert usage.calls_by_operation == {
-            "UpdateItem": 1,
+            "UpdateItem": 2,
             "GetItem": 2,
             "Query": 1,
             "TransactWriteItems": 1,
