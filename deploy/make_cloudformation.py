@@ -122,6 +122,7 @@ def app_role_policy(tables) -> dict[str, Any]:
 
 def template() -> dict[str, Any]:
     from dynamo.tables import ALL_TABLES
+    from telemetry.alarms import AI_TOKENS_PARAMETER, AI_TOKENS_PER_HOUR_DEFAULT
 
     defaults = settings_defaults()
     parameters: dict[str, Any] = {}
@@ -154,6 +155,15 @@ def template() -> dict[str, Any]:
                 "Description": (
                     "The Amazon SES identity (a domain or an address, verified in SES in "
                     "this region) of the app's EMAIL_FROM"
+                ),
+            },
+            AI_TOKENS_PARAMETER: {
+                "Type": "Number",
+                "Default": AI_TOKENS_PER_HOUR_DEFAULT,
+                "MinValue": 1,
+                "Description": (
+                    "The AITokensPerHour alarm fires above this many Gemini tokens "
+                    "(input, output and thinking) billed in an hour: your hourly budget"
                 ),
             },
             "AnalysisVisibilityTimeoutSeconds": {
@@ -315,7 +325,9 @@ def alarm_resource(alarm) -> dict[str, Any]:
         "AlarmName": {"Fn::Sub": f"${{AWS::StackName}}-{alarm.name}"},
         "AlarmDescription": alarm.description + " Runbook: README, Alarms: what to do.",
         "ComparisonOperator": alarm.comparison,
-        "Threshold": alarm.threshold,
+        "Threshold": (
+            {"Ref": alarm.threshold_parameter} if alarm.threshold_parameter else alarm.threshold
+        ),
         "EvaluationPeriods": alarm.evaluation_periods,
         "DatapointsToAlarm": alarm.datapoints_to_alarm,
         # No data means no traffic (or telemetry off), not an outage.
@@ -423,7 +435,7 @@ def dashboard_body() -> dict[str, Any]:
 
 
 def monitoring_resources() -> dict[str, Any]:
-    from telemetry.alarms import ALARMS, DEAD_LETTER_ALARM
+    from telemetry.alarms import ALARMS, DEAD_LETTER_ALARM, SES_REPUTATION_ALARMS
 
     resources: dict[str, Any] = {
         # Encrypted with a key of our own: CloudWatch alarms cannot publish to a topic
@@ -544,7 +556,31 @@ def monitoring_resources() -> dict[str, Any]:
     }
     for alarm in ALARMS:
         resources[alarm.name] = alarm_resource(alarm)
+    for name, metric_name, threshold in SES_REPUTATION_ALARMS:
+        resources[name] = ses_reputation_alarm(name, metric_name, threshold)
     return resources
+
+
+def ses_reputation_alarm(name: str, metric_name: str, threshold: float) -> dict[str, Any]:
+    """An alarm on one of Amazon SES's account-level reputation rates (0 to 1)."""
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmName": {"Fn::Sub": f"${{AWS::StackName}}-{name}"},
+            "AlarmDescription": f"SES's {metric_name} reached {threshold:.1%}, the level at "
+            "which SES reviews the account. Runbook: README, Alarms: what to do.",
+            "Namespace": "AWS/SES",
+            "MetricName": metric_name,
+            "Statistic": "Maximum",
+            "Period": 900,
+            "EvaluationPeriods": 1,
+            "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [{"Ref": "AlarmTopic"}],
+            "OKActions": [{"Ref": "AlarmTopic"}],
+        },
+    }
 
 
 METRICS_LOG_GROUP = "/dermalens/metrics"

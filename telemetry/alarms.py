@@ -26,6 +26,14 @@ AI_FAILURE_RATIO_PERCENT = 20
 # the provider is down (a quota-held upload completes nothing, hence a few uploads).
 STALLED_MINUTES = 30
 MIN_UPLOADS_WHEN_STALLED = 3
+# Gemini bills by the token. More tokens in an hour than the operator's budget (the
+# stack's AITokensPerHourAlarm parameter) is a flood, a loop or a new model's appetite.
+AI_TOKENS_PARAMETER = "AITokensPerHourAlarm"
+AI_TOKENS_PER_HOUR_DEFAULT = 10_000_000
+ONE_HOUR = 3600
+# Billed tokens: the prompt (photo included), the answer and the model's thinking; cached
+# input is part of the input count.
+BILLED_TOKEN_TYPES = ("input", "output", "thoughts")
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ class Alarm:
     period_seconds: int = FIVE_MINUTES
     evaluation_periods: int = 3
     datapoints_to_alarm: int = 2
+    # A stack parameter that holds the threshold instead (``threshold`` is its default).
+    threshold_parameter: str | None = None
 
 
 ALARMS = (
@@ -109,6 +119,28 @@ ALARMS = (
         evaluation_periods=1,
         datapoints_to_alarm=1,
     ),
+    Alarm(
+        "AITokensPerHour",
+        "Gemini was billed for more tokens in an hour than the stack's AITokensPerHourAlarm.",
+        tuple(
+            Query(kind, catalogue.AI_TOKENS, "Sum", {"ai.token_type": kind})
+            for kind in BILLED_TOKEN_TYPES
+        ),
+        AI_TOKENS_PER_HOUR_DEFAULT,
+        expression=" + ".join(f"FILL({kind}, 0)" for kind in BILLED_TOKEN_TYPES),
+        period_seconds=ONE_HOUR,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        threshold_parameter=AI_TOKENS_PARAMETER,
+    ),
+)
+
+# Amazon SES reviews an account whose bounce rate reaches 5% or complaint rate 0.1%, and
+# may pause its sending (then no one gets a reset link): these alarms read SES's own
+# account-level reputation metrics (the template adds them), at those levels.
+SES_REPUTATION_ALARMS = (
+    ("EmailBounceRate", "Reputation.BounceRate", 0.05),
+    ("EmailComplaintRate", "Reputation.ComplaintRate", 0.001),
 )
 
 # The dead-letter queue's alarm reads SQS's own metric (the template adds it): a
@@ -195,6 +227,22 @@ DASHBOARD_ROWS = (
             (
                 Query("p50", catalogue.UPLOAD_SIZE, "p50"),
                 Query("p95", catalogue.UPLOAD_SIZE, "p95"),
+            ),
+        ),
+    ),
+    (
+        Widget(
+            "Gemini output tokens by use",
+            tuple(
+                Query(use, catalogue.AI_TOKENS, "Sum", {"ai.use": use, "ai.token_type": "output"})
+                for use in ("analysis", "plan", "chat")
+            ),
+        ),
+        Widget(
+            "Gemini tokens by type",
+            tuple(
+                Query(kind, catalogue.AI_TOKENS, "Sum", {"ai.token_type": kind})
+                for kind in (*BILLED_TOKEN_TYPES, "cached")
             ),
         ),
     ),

@@ -85,7 +85,8 @@ def refusing_dynamodb():
 
 @pytest.fixture
 def emitted(auth_client, gemini_settings, fake_gemini, moto_s3_server, settings):
-    """Metric names (with attribute keys) of an upload, a queued analysis and refusals."""
+    """Metric names (with attribute keys) of an upload, a queued analysis and refusals,
+    DynamoDB's throttle and error points, and the types of AI token counted."""
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
     from telemetry import sdk
@@ -115,18 +116,21 @@ def emitted(auth_client, gemini_settings, fake_gemini, moto_s3_server, settings)
         names = collected.emitted()
         throttles = collected.points("dermalens.dynamodb.throttles")
         errors = collected.points("dermalens.dynamodb.system_errors")
+        token_types = {
+            attributes["ai.token_type"] for attributes, _ in collected.points("dermalens.ai.tokens")
+        }
     finally:
         sdk.stop()
         dynamo_client.reset_client()
     settings.AWS_DYNAMODB_ENDPOINT = django_settings.AWS_DYNAMODB_ENDPOINT
-    return names, throttles, errors
+    return names, throttles, errors, token_types
 
 
 class TestAlarms:
     def test_every_alarm_names_a_metric_the_service_emits_with_its_dimensions(
         self, template, emitted
     ):
-        names, _, _ = emitted
+        names, _, _, _ = emitted
         alarms = our_alarm_metrics(template)
         assert {alarm for alarm, _, _ in alarms} >= {
             "Http5xxRatio",
@@ -135,6 +139,7 @@ class TestAlarms:
             "DynamoDBSystemErrors",
             "AIFailureRatio",
             "AnalysesStalled",
+            "AITokensPerHour",
         }
         for alarm, metric_name, dimensions in alarms:
             assert metric_name in names, f"{alarm}: {metric_name} is never emitted"
@@ -145,7 +150,7 @@ class TestAlarms:
             )
 
     def test_each_throttled_or_failed_attempt_of_dynamodb_is_counted(self, emitted):
-        _, throttles, errors = emitted
+        _, throttles, errors, _ = emitted
         table = django_settings.DYNAMODB_USERS_TABLE
         expected = {"aws.dynamodb.table": table, "aws.dynamodb.operation": "GetItem"}
         # DYNAMODB_MAX_ATTEMPTS of 3 is three attempts in all: throttled, 500, throttled.
@@ -166,11 +171,46 @@ class TestAlarms:
             0,
         )
 
+    def test_the_token_alarm_adds_every_billed_token_type_over_the_budget_parameter(
+        self, template, emitted
+    ):
+        *_, token_types = emitted
+        properties = template["Resources"]["AITokensPerHour"]["Properties"]
+        summed = {
+            entry["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+            for entry in properties["Metrics"]
+            if "MetricStat" in entry
+        }
+        # Cached input is already in the input count: every other type Gemini bills.
+        assert summed == token_types - {"cached"} == {"input", "output", "thoughts"}
+        [result] = [entry for entry in properties["Metrics"] if entry.get("ReturnData")]
+        assert result["Expression"] == "FILL(input, 0) + FILL(output, 0) + FILL(thoughts, 0)"
+        assert {entry["MetricStat"]["Period"] for entry in properties["Metrics"][:-1]} == {3600}
+        assert properties["Threshold"] == {"Ref": "AITokensPerHourAlarm"}
+        parameter = template["Parameters"]["AITokensPerHourAlarm"]
+        assert parameter["Type"] == "Number" and parameter["Default"] > 0
+
+    def test_email_reputation_alarms_fire_where_ses_starts_reviewing_the_account(self, template):
+        resources = template["Resources"]
+        watched = {
+            (
+                resources[name]["Properties"]["Namespace"],
+                resources[name]["Properties"]["MetricName"],
+                resources[name]["Properties"]["ComparisonOperator"],
+                resources[name]["Properties"]["Threshold"],
+            )
+            for name in ("EmailBounceRate", "EmailComplaintRate")
+        }
+        assert watched == {
+            ("AWS/SES", "Reputation.BounceRate", "GreaterThanOrEqualToThreshold", 0.05),
+            ("AWS/SES", "Reputation.ComplaintRate", "GreaterThanOrEqualToThreshold", 0.001),
+        }
+
     def test_every_alarm_notifies_the_alarm_topic_on_alarm_and_recovery(self, template):
         alarms = [
             r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"
         ]
-        assert len(alarms) == 7
+        assert len(alarms) == 10
         for alarm in alarms:
             assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
             assert alarm["Properties"]["OKActions"] == [{"Ref": "AlarmTopic"}]
