@@ -78,6 +78,18 @@ def test_unverified_accounts_at_one_address_share_one_allowance_of_ai_work(
     assert gemini_calls(fake_gemini) == 4
     # A newcomer at the same address is refused too: new accounts mint no new allowance.
     assert say(person(FLOODED)).status_code == 429
+    # A streamed message is refused the same way, in JSON, before any stream begins.
+    session = first.post(SESSIONS, {}, format="json").json()["session_id"]
+    streamed = first.post(
+        f"{SESSIONS}/{session}/messages",
+        {"content": "And now?"},
+        format="json",
+        HTTP_ACCEPT="text/event-stream",
+    )
+    assert streamed.status_code == 429
+    assert streamed["Content-Type"] == "application/json"
+    assert streamed.json()["error"]["code"] == "verify_email_for_ai"
+    assert gemini_calls(fake_gemini) == 4
 
 
 def test_verified_accounts_and_other_addresses_keep_their_ai_work(
