@@ -17,6 +17,10 @@ list is one Query with no filter. Activation writes the new plan's status, the p
 plan's status and the pointer in one transaction conditioned on the pointer's version,
 so concurrent activations leave exactly one active plan.
 
+A plan carries its adherence counts (``days_checked_in``, ``routines_done``), moved in the
+same transaction as each check-in, so reading a plan's adherence costs the same on its
+first day and after a year of check-ins.
+
 A plan's weeks count the days it was followed: when it stops being the active plan
 (paused, completed, or replaced by another) it records ``inactive_since``, and when it
 is made active again those days are added to ``inactive_days``. A plan paused for a
@@ -53,6 +57,11 @@ CHECK_IN_PREFIX = "checkin#"
 CHECK_IN_DAYS_BEFORE_START = 1
 PLANS_END = "a"  # every plan ULID sorts before this; every other item kind after it
 ACTIVATION_ATTEMPTS = 6
+# A check-in replacing the day's earlier one counts the difference, so it is written only
+# if that one is still as read; a concurrent change of the same day is read again.
+CHECK_IN_ATTEMPTS = 6
+DAYS_CHECKED_IN = "days_checked_in"
+ROUTINES_DONE = "routines_done"
 # A plan that stops being the active one keeps the moment it first stopped (a paused plan
 # then completed stopped when it was paused).
 STOPPED_FOLLOWING = "inactive_since = if_not_exists(inactive_since, :stopped)"
@@ -75,6 +84,11 @@ class Plan:
     inactive_since: str | None = None
     inactive_days: int = 0
     active_since: str | None = None
+    # The days checked in and the AM and PM routines done on them, counted as check-ins
+    # are written (``put_check_in``); None for a plan stored before they were counted
+    # and not checked in since.
+    days_checked_in: int | None = 0
+    routines_done: int | None = 0
 
     def days_followed(self, today: date | None = None) -> int:
         """Days the plan has been followed (UTC days, the day it began being the first):
@@ -144,6 +158,8 @@ def plan_from_item(item: Item) -> Plan:
     inactive_since = item.get("inactive_since")
     inactive_days = item.get("inactive_days")
     active_since = item.get("active_since")
+    checked_in = item.get(DAYS_CHECKED_IN)
+    done = item.get(ROUTINES_DONE)
     return Plan(
         user_id=item["user_id"]["S"],
         plan_id=item["plan_id"]["S"],
@@ -162,6 +178,8 @@ def plan_from_item(item: Item) -> Plan:
         ),
         inactive_days=int(inactive_days["N"]) if inactive_days else 0,
         active_since=active_since["S"] if active_since else None,
+        days_checked_in=int(checked_in["N"]) if checked_in else None,
+        routines_done=int(done["N"]) if done else None,
     )
 
 
@@ -180,12 +198,36 @@ def plan_to_item(plan: Plan) -> Item:
             "inactive_since": plan.inactive_since,
             "inactive_days": plan.inactive_days,
             "active_since": plan.active_since,
+            DAYS_CHECKED_IN: plan.days_checked_in,
+            ROUTINES_DONE: plan.routines_done,
         }
     )
 
 
 def check_in_key(plan_id: str, day: str) -> str:
     return f"{CHECK_IN_PREFIX}{plan_id}#{day}"
+
+
+def check_in_to_item(check_in: CheckIn) -> Item:
+    return to_item(
+        {
+            "user_id": check_in.user_id,
+            "plan_id": check_in_key(check_in.plan_id, check_in.date),
+            "item_type": "check_in",
+            "for_plan_id": check_in.plan_id,
+            "date": check_in.date,
+            "am_done": check_in.am_done,
+            "pm_done": check_in.pm_done,
+            "irritation": check_in.irritation,
+            "notes": check_in.notes,
+            "created_at": check_in.created_at,
+        }
+    )
+
+
+def routines_of(check_in: CheckIn | None) -> int:
+    """The AM and PM routines a check-in says were done (none for no check-in)."""
+    return int(check_in.am_done) + int(check_in.pm_done) if check_in else 0
 
 
 def check_in_from_item(item: Item) -> CheckIn:
@@ -530,49 +572,120 @@ class PlansTable(Table):
     def put_check_in(self, check_in: CheckIn) -> None:
         """Store the day's check-in (replacing that day's earlier one) if the plan exists
         and had begun by that day (``CheckInBeforePlan`` otherwise): a plan's check-ins
-        are then at most one a day of its life, which ``all_check_ins`` reads whole."""
-        item = to_item(
-            {
-                "user_id": check_in.user_id,
-                "plan_id": check_in_key(check_in.plan_id, check_in.date),
-                "item_type": "check_in",
-                "for_plan_id": check_in.plan_id,
-                "date": check_in.date,
-                "am_done": check_in.am_done,
-                "pm_done": check_in.pm_done,
-                "irritation": check_in.irritation,
-                "notes": check_in.notes,
-                "created_at": check_in.created_at,
-            }
-        )
-        actions = [
-            {
-                "ConditionCheck": {
-                    "TableName": self.name,
-                    "Key": self.key(check_in.user_id, check_in.plan_id),
-                    # Created before the end of the check-in's day plus the grace.
-                    "ConditionExpression": "attribute_exists(plan_id) AND created_at < :after",
-                    "ExpressionAttributeValues": {":after": {"S": latest_start_after(check_in)}},
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            },
-            {"Put": {"TableName": self.name, "Item": item}},
-            account_open_check(check_in.user_id),
-        ]
+        are then at most one a day of its life, which ``all_check_ins`` reads whole.
+
+        The plan's adherence counts move in the same transaction by what the check-in
+        adds: a new day, and the routines done less those of the check-in it replaces,
+        which must still be as read (else it is read again). A plan stored before it was
+        counted is counted whole on its first check-in since (``_count_check_ins``).
+        """
+        key = self.key(check_in.user_id, check_in_key(check_in.plan_id, check_in.date))
+        for attempt in range(CHECK_IN_ATTEMPTS):
+            earlier_item = self.get_item(key, consistent=True)
+            earlier = check_in_from_item(earlier_item) if earlier_item else None
+            refused = self._transact_check_in(
+                check_in, self._counted_action(check_in, earlier), self._check_in_put(earlier)
+            )
+            if refused is None:
+                return
+            reasons = refused.response.get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                plan_item = cast(Item | None, reasons[0].get("Item"))
+                if not plan_item:
+                    raise ItemNotFound(cause=refused) from refused
+                if plan_item["created_at"]["S"] >= latest_start_after(check_in):
+                    raise CheckInBeforePlan(day_of(plan_item["created_at"]["S"])) from refused
+                if ROUTINES_DONE not in plan_item:
+                    self._count_check_ins(check_in)
+                    return
+            if attempt == CHECK_IN_ATTEMPTS - 1:
+                raise Unavailable(cause=refused) from refused
+            # The day's check-in changed since it was read: read it again.
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 (jitter)
+
+    def _transact_check_in(
+        self, check_in: CheckIn, plan_action: dict[str, Any], put: dict[str, Any]
+    ) -> ClientError | None:
+        """Write the plan's action and the check-in (``put``, its item added here) while
+        the account is open (else ``AccountClosed``); None once written, else the
+        refusal, whose first cancellation reason is the plan's and second the put's."""
+        put["Put"]["Item"] = check_in_to_item(check_in)
         try:
-            self.transact(actions)
+            self.transact([plan_action, put, account_open_check(check_in.user_id)])
         except ClientError as err:
             if error_code(err) != "TransactionCanceledException":
                 raise
             reasons = [r.get("Code") for r in err.response.get("CancellationReasons", [])]
             if reasons and reasons[-1] == "ConditionalCheckFailed":
                 raise AccountClosed(cause=err) from err
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                plan_item = cast(Item | None, err.response["CancellationReasons"][0].get("Item"))
-                if plan_item:
-                    raise CheckInBeforePlan(day_of(plan_item["created_at"]["S"])) from err
-                raise ItemNotFound(cause=err) from err
-            raise Unavailable(cause=err) from err
+            return err
+        return None
+
+    def _counted_action(self, check_in: CheckIn, earlier: CheckIn | None) -> dict[str, Any]:
+        """The plan (which must exist, have begun by the check-in's day, and be counted)
+        moves its counts by what the check-in adds to ``earlier``, the day's last one."""
+        return {
+            "Update": {
+                "TableName": self.name,
+                "Key": self.key(check_in.user_id, check_in.plan_id),
+                "UpdateExpression": "ADD #days :days, #done :done",
+                # Created before the end of the check-in's day plus the grace.
+                "ConditionExpression": "attribute_exists(plan_id) AND created_at < :after "
+                "AND attribute_exists(#done)",
+                "ExpressionAttributeNames": {"#days": DAYS_CHECKED_IN, "#done": ROUTINES_DONE},
+                "ExpressionAttributeValues": {
+                    ":after": {"S": latest_start_after(check_in)},
+                    ":days": {"N": "0" if earlier else "1"},
+                    ":done": {"N": str(routines_of(check_in) - routines_of(earlier))},
+                },
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    def _check_in_put(self, earlier: CheckIn | None) -> dict[str, Any]:
+        """A check-in's put, while the day's earlier one (its routines counted) is as read."""
+        put: dict[str, Any] = {"TableName": self.name}
+        if earlier is None:
+            put["ConditionExpression"] = "attribute_not_exists(plan_id)"
+        else:
+            put["ConditionExpression"] = "am_done = :am AND pm_done = :pm"
+            put["ExpressionAttributeValues"] = {
+                ":am": {"BOOL": earlier.am_done},
+                ":pm": {"BOOL": earlier.pm_done},
+            }
+        return {"Put": put}
+
+    def _count_check_ins(self, check_in: CheckIn) -> None:
+        """Store a check-in of a plan stored before its check-ins were counted, and set
+        its counts from every check-in it has (this one in place of the day's earlier),
+        in one transaction conditioned on the plan not being counted yet: a concurrent
+        first check-in makes it fail, and the check-in is sent again as a counted one."""
+        days = {
+            c.date: c
+            for c in self.all_check_ins(check_in.user_id, check_in.plan_id, consistent=True)
+        }
+        days[check_in.date] = check_in
+        count = {
+            "Update": {
+                "TableName": self.name,
+                "Key": self.key(check_in.user_id, check_in.plan_id),
+                "UpdateExpression": "SET #days = :days, #done = :done",
+                "ConditionExpression": "attribute_exists(plan_id) AND attribute_not_exists(#done)",
+                "ExpressionAttributeNames": {"#days": DAYS_CHECKED_IN, "#done": ROUTINES_DONE},
+                "ExpressionAttributeValues": {
+                    ":days": {"N": str(len(days))},
+                    ":done": {"N": str(sum(routines_of(c) for c in days.values()))},
+                },
+            }
+        }
+        refused = self._transact_check_in(check_in, count, {"Put": {"TableName": self.name}})
+        if refused is None:
+            return
+        reasons = refused.response.get("CancellationReasons", [])
+        if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            self.put_check_in(check_in)  # counted meanwhile (or deleted: 404 there)
+            return
+        raise Unavailable(cause=refused) from refused
 
     def check_ins_page(
         self,

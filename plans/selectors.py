@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from dynamo.base import Page
-from dynamo.plans import CheckIn, Plan, plans_table
+from dynamo.plans import CheckIn, Plan, plans_table, routines_of
 
 # Irritation is "rising" when the mean of the latest three check-ins is this much
 # above the mean of the three before them (on the 0-5 scale), among the check-ins of the
@@ -40,22 +40,43 @@ class Adherence:
     latest_irritation: int | None
 
 
-def plan_adherence(*, user_id: str, plan_id: str) -> Adherence:
-    return adherence_of(plans_table().all_check_ins(user_id, plan_id))
+def plan_adherence(*, plan: Plan) -> Adherence:
+    """The plan's adherence from the counts it carries and its latest check-ins: one
+    Query of IRRITATION_SPAN_DAYS check-ins (at most one a day), however long it has run.
+    A plan stored before it was counted, and not checked in since, is read whole."""
+    if plan.days_checked_in is None or plan.routines_done is None:
+        return adherence_of(plans_table().all_check_ins(plan.user_id, plan.plan_id))
+    latest = (
+        plans_table().check_ins_page(plan.user_id, plan.plan_id, limit=IRRITATION_SPAN_DAYS).items
+    )
+    return adherence_from(
+        days_checked_in=plan.days_checked_in,
+        routines_done=plan.routines_done,
+        latest=sorted(latest, key=lambda c: c.date),
+    )
 
 
 def adherence_of(check_ins: list[CheckIn]) -> Adherence:
     """A plan's adherence from its check-ins (any order); none yet for a new plan."""
     check_ins = sorted(check_ins, key=lambda c: c.date)
-    done = sum(int(c.am_done) + int(c.pm_done) for c in check_ins)
-    planned = 2 * len(check_ins)
+    return adherence_from(
+        days_checked_in=len(check_ins),
+        routines_done=sum(routines_of(c) for c in check_ins),
+        latest=check_ins,
+    )
+
+
+def adherence_from(*, days_checked_in: int, routines_done: int, latest: list[CheckIn]) -> Adherence:
+    """Adherence from the counts of the days checked in and the routines done on them,
+    and (oldest first) the latest check-ins, at least those of IRRITATION_SPAN_DAYS."""
+    planned = 2 * days_checked_in
     return Adherence(
-        check_ins=len(check_ins),
-        routines_done=done,
+        check_ins=days_checked_in,
+        routines_done=routines_done,
         routines_planned=planned,
-        rate=round(done / planned, 3) if planned else None,
-        irritation_rising=irritation_rising([c.irritation for c in recent(check_ins)]),
-        latest_irritation=check_ins[-1].irritation if check_ins else None,
+        rate=round(routines_done / planned, 3) if planned else None,
+        irritation_rising=irritation_rising([c.irritation for c in recent(latest)]),
+        latest_irritation=latest[-1].irritation if latest else None,
     )
 
 

@@ -36,7 +36,7 @@ ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
 def plan_detail(plan: Plan, *, adherence: selectors.Adherence | None = None) -> dict:
     """The plan with its adherence (read from its check-ins unless given)."""
     if adherence is None:
-        adherence = selectors.plan_adherence(user_id=plan.user_id, plan_id=plan.plan_id)
+        adherence = selectors.plan_adherence(plan=plan)
     return PlanDetailSerializer({**plan_fields(plan), "adherence": asdict(adherence)}).data
 
 
