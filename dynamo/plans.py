@@ -60,6 +60,9 @@ ACTIVATION_ATTEMPTS = 6
 # A check-in replacing the day's earlier one counts the difference, so it is written only
 # if that one is still as read; a concurrent change of the same day is read again.
 CHECK_IN_ATTEMPTS = 6
+# Below and above every YYYY-MM-DD: the ends of a plan's check-ins when a range has none.
+FIRST_DAY = "0000-00-00"
+LAST_DAY = "9999-99-99"
 DAYS_CHECKED_IN = "days_checked_in"
 ROUTINES_DONE = "routines_done"
 # A plan that stops being the active one keeps the moment it first stopped (a paused plan
@@ -695,16 +698,24 @@ class PlansTable(Table):
         limit: int,
         cursor: str | None = None,
         consistent: bool = False,
+        day_from: str | None = None,
+        day_to: str | None = None,
     ) -> Page[CheckIn]:
-        """A plan's check-ins, newest day first."""
+        """A plan's check-ins, newest day first; those from ``day_from`` to ``day_to``
+        (YYYY-MM-DD, both included) when given: the day ends the key, so a range is one
+        Query however long the plan has run."""
         return self.query_partition(
             user_id,
             parse=check_in_from_item,
             limit=limit,
             cursor=cursor,
-            scope=f"check-ins:{plan_id}",
-            key_condition="user_id = :user_id AND begins_with(plan_id, :prefix)",
-            values={":prefix": f"{CHECK_IN_PREFIX}{plan_id}#"},
+            # A range is part of the scope: a start key outside another range is refused.
+            scope=f"check-ins:{plan_id}" + (f":{day_from}:{day_to}" if day_from or day_to else ""),
+            key_condition="user_id = :user_id AND plan_id BETWEEN :first AND :last",
+            values={
+                ":first": check_in_key(plan_id, day_from or FIRST_DAY),
+                ":last": check_in_key(plan_id, day_to or LAST_DAY),
+            },
             consistent=consistent,
         )
 

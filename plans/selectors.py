@@ -26,8 +26,24 @@ def get_active_plan(*, user_id: str) -> Plan | None:
     return plans_table().get_active(user_id)
 
 
-def list_check_ins(*, user_id: str, plan_id: str, limit: int, cursor: str | None) -> Page[CheckIn]:
-    return plans_table().check_ins_page(user_id, plan_id, limit=limit, cursor=cursor)
+def list_check_ins(
+    *,
+    user_id: str,
+    plan_id: str,
+    limit: int,
+    cursor: str | None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> Page[CheckIn]:
+    """Newest day first, one Query (of the days from ``date_from`` to ``date_to``)."""
+    return plans_table().check_ins_page(
+        user_id,
+        plan_id,
+        limit=limit,
+        cursor=cursor,
+        day_from=date_from.isoformat() if date_from else None,
+        day_to=date_to.isoformat() if date_to else None,
+    )
 
 
 @dataclass(frozen=True)

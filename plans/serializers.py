@@ -3,8 +3,14 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from dermalens_site.serializers import MAX_VERSION, StrictSerializer, page_serializer
+from dermalens_site.serializers import (
+    MAX_VERSION,
+    PageQuerySerializer,
+    StrictSerializer,
+    page_serializer,
+)
 from plans.services import PLAN_STATUSES, SETTABLE_STATUSES
+from scans.serializers import validate_date_range
 
 ULID_REGEX = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 
@@ -120,6 +126,16 @@ class CheckInCreateSerializer(StrictSerializer):
         if value > latest_check_in_day():
             raise serializers.ValidationError("A check-in cannot be dated in the future.")
         return value
+
+
+class CheckInListQuerySerializer(PageQuerySerializer):
+    locals()["from"] = serializers.DateField(
+        required=False, help_text="First day (the check-ins' own dates)."
+    )
+    locals()["to"] = serializers.DateField(required=False, help_text="Last day.")
+
+    def validate(self, attrs):
+        return validate_date_range(attrs)
 
 
 class CheckInSerializer(serializers.Serializer):

@@ -20,6 +20,7 @@ from dynamo.plans import Plan
 from plans import selectors, services
 from plans.serializers import (
     CheckInCreateSerializer,
+    CheckInListQuerySerializer,
     CheckInPageSerializer,
     CheckInSerializer,
     PlanCreateSerializer,
@@ -130,19 +131,22 @@ class PlanViewSet(viewsets.ViewSet):
 
     @extend_schema(
         methods=["GET"],
-        parameters=[PageQuerySerializer],
+        parameters=[CheckInListQuerySerializer],
         responses={200: CheckInPageSerializer, **ERRORS},
+        description="The plan's check-ins, newest day first; `from`/`to` keep those days.",
     )
     @action(detail=True, methods=["get"], url_path="check-ins")
     def check_ins(self, request, plan_id: str):
         if selectors.get_plan(user_id=request.user.user_id, plan_id=plan_id) is None:
             raise services.PlanNotFound()
-        params = validated(PageQuerySerializer, request.query_params)
+        params = validated(CheckInListQuerySerializer, request.query_params)
         page = selectors.list_check_ins(
             user_id=request.user.user_id,
             plan_id=plan_id,
             limit=params["limit"],
             cursor=params.get("cursor"),
+            date_from=params.get("from"),
+            date_to=params.get("to"),
         )
         return Response(page_body(page, CheckInSerializer, as_data=asdict))
 

@@ -145,3 +145,39 @@ def test_a_plan_stored_before_its_check_ins_were_counted_is_counted_whole(auth_c
     assert (adherence["check_ins"], adherence["routines_done"]) == (31, 30 + 16)
     stored = plans_table().get(user_id, plan["plan_id"], consistent=True)
     assert (stored.days_checked_in, stored.routines_done) == (31, 46)
+
+
+def test_a_month_of_a_year_long_plan_is_listed_in_one_page(auth_client):
+    plan = followed_for(auth_client, A_YEAR)
+    url = f"{PLANS}/{plan['plan_id']}/check-ins"
+    first, last = days_ago(220), days_ago(190)
+    with measure_dynamodb() as usage:
+        response = auth_client.get(url, {"from": first, "to": last, "limit": 100})
+    assert response.status_code == 200, response.content
+    listed = response.json()
+    expected = [days_ago(d) for d in range(190, 221) if d % 10 != 5]
+    assert [c["date"] for c in listed["items"]] == expected
+    assert listed["next_cursor"] is None
+    assert usage.calls == 2  # the plan, and one Query of the month
+
+
+def test_a_range_pages_by_its_own_cursor(auth_client):
+    plan = followed_for(auth_client, 40)
+    url = f"{PLANS}/{plan['plan_id']}/check-ins"
+    week = {"from": days_ago(30), "to": days_ago(24)}
+    page = auth_client.get(url, {**week, "limit": 4}).json()
+    rest = auth_client.get(url, {**week, "limit": 4, "cursor": page["next_cursor"]}).json()
+    dates = [c["date"] for c in page["items"] + rest["items"]]
+    assert dates == [days_ago(d) for d in range(24, 31) if d % 10 != 5]
+    # A cursor of one range does not page through another.
+    other = auth_client.get(url, {"from": days_ago(10), "cursor": page["next_cursor"]})
+    assert other.status_code == 400
+
+
+def test_a_range_that_ends_before_it_begins_is_400(auth_client):
+    plan = new_plan(auth_client)
+    response = auth_client.get(
+        f"{PLANS}/{plan['plan_id']}/check-ins", {"from": days_ago(1), "to": days_ago(3)}
+    )
+    assert response.status_code == 400
+    assert set(response.json()["error"]["details"]) == {"to"}
