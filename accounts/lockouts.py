@@ -17,6 +17,13 @@ names no account (an unknown email) is counted exactly as one that does, so a lo
 says nothing about who is registered. Subjects are stored as keyed digests (HMAC with
 SECRET_KEY): the table never holds the email addresses people tried.
 
+Failures are also limited per client address, whatever emails they name
+(``claim_address_attempt``): password spraying tries one likely password on many
+accounts and never reaches any account's lock. That budget is counted before the
+password is checked and given back when it is right, so the hundreds of people behind a
+shared address spend it only on their typos, and a login from the account's own device
+is not counted there at all.
+
 The cost of the design is that anyone who knows an email can keep its logins locked by
 failing on purpose; the wait is capped, and the per-address limits slow that down. The
 owner's own devices sign in past such a lock (``accounts/devices.py``), and a signed-in
@@ -125,6 +132,37 @@ def claim_attempt(*, policy: LockoutPolicy, subject: str) -> None:
             return
         time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 (jitter)
     raise TooManyAttempts(retry_after_seconds=BUSY_RETRY_AFTER_SECONDS)
+
+
+# The window of the per-address budget of failed logins.
+ADDRESS_WINDOW_SECONDS = 60 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class AddressAttempt:
+    """One attempt counted on a client address's budget of failures (``give_back``)."""
+
+    key: str
+    counted_at: int
+
+    def give_back(self) -> None:
+        """The attempt succeeded: it was no failure."""
+        limits_table().give_back_in_window(
+            self.key, seconds=ADDRESS_WINDOW_SECONDS, now=self.counted_at
+        )
+
+
+def claim_address_attempt(*, address: str) -> AddressAttempt:
+    """Count one login from ``address`` as failed, or raise ``TooManyAttempts`` when the
+    address has failed ``LOGIN_FAILURES_PER_ADDRESS_PER_HOUR`` times this hour."""
+    digest = salted_hmac("dermalens.lockouts", f"address:{address}", algorithm="sha256")
+    key = f"{settings.RATE_LIMIT_NAMESPACE}#login_address#{digest.hexdigest()}"
+    now = math.floor(now_seconds())
+    count = limits_table().count_in_window(key, seconds=ADDRESS_WINDOW_SECONDS, now=now)
+    if count.hits > settings.LOGIN_FAILURES_PER_ADDRESS_PER_HOUR:
+        # Refused unchecked: the count stays, as for a locked account.
+        raise TooManyAttempts(retry_after_seconds=count.window_ends_at - now)
+    return AddressAttempt(key, now)
 
 
 def forget_attempts(*, policy: LockoutPolicy, subject: str) -> None:

@@ -31,6 +31,7 @@ from accounts.devices import device_of
 from accounts.emails import canonical_email
 from accounts.lockouts import (
     TooManyAttempts,
+    claim_address_attempt,
     claim_attempt,
     confirmation_policy,
     forget_attempts,
@@ -178,14 +179,18 @@ def register_user(*, email: str, password: str, full_name: str) -> tuple[User, T
     return user, issue_tokens(user)
 
 
-def log_in(*, email: str, password: str, device_token: str | None = None) -> tuple[User, TokenPair]:
+def log_in(
+    *, email: str, password: str, address: str, device_token: str | None = None
+) -> tuple[User, TokenPair]:
     """Unknown email and wrong password fail alike, in about the same time.
 
     Failures are limited per email (``accounts/lockouts.py``), registered or not: a
     locked email is ``TooManyAttempts`` (429) before any password is checked. A login
     with a valid device token of this very account (``accounts/devices.py``) is counted
     on that device instead, so a lock that strangers keep up does not keep the owner's
-    own devices out.
+    own devices out. Any other login is also counted on the budget of failures of the
+    client ``address`` (spraying one password over many emails), and given back when
+    the password is right.
     """
     email = normalize_email(email)
     policy = login_policy()
@@ -195,6 +200,7 @@ def log_in(*, email: str, password: str, device_token: str | None = None) -> tup
     own_device = device is not None and device.belongs_to(user)
     subject = device.lockout_subject if device and own_device else email
     with password_place(trusted=own_device):
+        address_attempt = None if own_device else claim_address_attempt(address=address)
         claim_attempt(policy=policy, subject=subject)
         if device is None:
             user = _registered_with(email)
@@ -208,6 +214,8 @@ def log_in(*, email: str, password: str, device_token: str | None = None) -> tup
     forget_attempts(policy=policy, subject=email)
     if subject != email:
         forget_attempts(policy=policy, subject=subject)
+    if address_attempt is not None:
+        address_attempt.give_back()
     return user, issue_tokens(user)
 
 

@@ -25,8 +25,10 @@ from rest_framework import status
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.devices import device_of
 from accounts.links import email_digest
 from accounts.services import normalize_email
+from accounts.tokens import read_refresh_token
 from dermalens_site.errors import ApplicationError
 from dynamo.limits import limits_table
 
@@ -112,8 +114,63 @@ class DynamoRateThrottle(SimpleRateThrottle):
         return max(1, self.window_ends_at - self.now)
 
 
-class LoginThrottle(DynamoRateThrottle):
+def account_ident(user_id: str) -> str:
+    """An account as a counter's id names it: a keyed digest of its id, not the id, so an
+    erased account leaves no item that names it, only counters that expire."""
+    digest = salted_hmac("dermalens.throttles", user_id, algorithm="sha256")
+    return f"account-{digest.hexdigest()}"
+
+
+class SessionProofThrottle(DynamoRateThrottle):
+    """A request that proves an earlier session of an account (a token that only the
+    account's sessions were given, checked by its signature alone: no read) is counted on
+    that account at the ``session`` rate; any other on the client address at its scope's.
+
+    A per-address rate is spent by whoever is behind the address, with well-formed
+    requests or not: one attacker behind a campus's address would otherwise keep its
+    hundreds of people from refreshing their sessions or signing in again on their own
+    devices. A proof names one account, so spending its allowance needs that account's
+    tokens; what a proof lets through is still checked in full (the refresh token's
+    rotation, the device's account and lockout, the password).
+    """
+
+    proven_user_id: str | None = None
+
+    def proven_account(self, request) -> str | None:
+        """The account the request proves an earlier session of, or None."""
+        raise NotImplementedError("a SessionProofThrottle says which token proves a session")
+
+    def allow_request(self, request, view) -> bool:
+        self.proven_user_id = self.proven_account(request)
+        if self.proven_user_id is not None:
+            self.scope = "session"
+            self.rate = self.get_rate()
+            num_requests, duration = self.parse_rate(self.rate)
+            if num_requests is None or duration is None:
+                return True  # no session rate set: not limited, as any unset rate
+            self.num_requests, self.duration = num_requests, duration
+        return super().allow_request(request, view)
+
+    def get_ident(self, request) -> str:
+        if self.proven_user_id is not None:
+            return account_ident(self.proven_user_id)
+        return super().get_ident(request)
+
+    def token_in_body(self, request, field: str) -> str | None:
+        # The ops sign-in hands a Django request, which has no parsed body.
+        data = getattr(request, "data", None)
+        value = data.get(field) if isinstance(data, dict) else None
+        return value if isinstance(value, str) else None
+
+
+class LoginThrottle(SessionProofThrottle):
+    """Logins per address; a login with a device token per the token's account."""
+
     scope = "login"
+
+    def proven_account(self, request) -> str | None:
+        device = device_of(self.token_in_body(request, "device_token"))
+        return device.user_id if device is not None else None
 
 
 class RegisterThrottle(DynamoRateThrottle):
@@ -124,18 +181,24 @@ class TokenThrottle(DynamoRateThrottle):
     scope = "token"
 
 
-class AccountRateThrottle(DynamoRateThrottle):
-    """Counted per signed-in account (the address for an anonymous caller).
+class RefreshThrottle(SessionProofThrottle):
+    """Refreshes per address; a refresh with a validly signed refresh token per its account."""
 
-    The counter's id holds a keyed digest of the account's id, not the id: an erased
-    account leaves no item that names it, only counters that expire within the hour.
-    """
+    scope = "token"
+
+    def proven_account(self, request) -> str | None:
+        token = read_refresh_token(self.token_in_body(request, "refresh") or "")
+        user_id = token.get("sub") if token is not None else None
+        return user_id if isinstance(user_id, str) else None
+
+
+class AccountRateThrottle(DynamoRateThrottle):
+    """Counted per signed-in account (the address for an anonymous caller)."""
 
     def get_ident(self, request) -> str:
         user = getattr(request, "user", None)
         if user is not None and getattr(user, "is_authenticated", False):
-            digest = salted_hmac("dermalens.throttles", user.user_id, algorithm="sha256")
-            return f"account-{digest.hexdigest()}"
+            return account_ident(user.user_id)
         return client_address(request)
 
 

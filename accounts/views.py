@@ -35,9 +35,11 @@ from accounts.throttles import (
     NewEmailAddressThrottle,
     OwnEmailAddressThrottle,
     PasswordResetThrottle,
+    RefreshThrottle,
     RegisterThrottle,
     SignedInPasswordThrottle,
     TokenThrottle,
+    client_address,
 )
 from dermalens_site.errors import ApplicationError
 from dermalens_site.serializers import MAX_VERSION, ErrorSerializer
@@ -75,9 +77,10 @@ def session_response(user, tokens, status_code=status.HTTP_200_OK) -> Response:
 
 
 class PublicAuthViewSet(viewsets.ViewSet):
-    """Register, log in and refresh: open to anonymous callers, throttled per address.
+    """Register, log in and refresh: open to anonymous callers, throttled per address
+    (per account for a login or refresh that proves an earlier session).
 
-    Failed logins are limited per account too, inside ``services.log_in``.
+    Failed logins are limited per account and per address too, inside ``services.log_in``.
     """
 
     authentication_classes: list = []
@@ -102,7 +105,7 @@ class PublicAuthViewSet(viewsets.ViewSet):
     def login(self, request):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user, tokens = services.log_in(**serializer.validated_data)
+        user, tokens = services.log_in(**serializer.validated_data, address=client_address(request))
         return session_response(user, tokens)
 
     @extend_schema(
@@ -111,7 +114,7 @@ class PublicAuthViewSet(viewsets.ViewSet):
         auth=[],
         description="Trade a refresh token for a new pair. The old refresh token is used up.",
     )
-    @action(detail=False, methods=["post"], throttle_classes=[TokenThrottle])
+    @action(detail=False, methods=["post"], throttle_classes=[RefreshThrottle])
     def refresh(self, request):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

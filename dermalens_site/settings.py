@@ -440,6 +440,11 @@ LOGIN_FAILURES_MEMORY_SECONDS = env.int("LOGIN_FAILURES_MEMORY_SECONDS", default
 # A session's device token (accounts/devices.py) lets later logins from that device be
 # counted on the device, not the account, for this long.
 LOGIN_DEVICE_TOKEN_DAYS = env.int("LOGIN_DEVICE_TOKEN_DAYS", default=180)
+# Failed logins per client address an hour, whatever emails they name (password spraying):
+# counted before the password is checked and given back when it is right, so the people
+# behind a shared address spend it only on their typos; a login from a device that signed
+# in to the account before (a device token) is never counted here.
+LOGIN_FAILURES_PER_ADDRESS_PER_HOUR = env.int("LOGIN_FAILURES_PER_ADDRESS_PER_HOUR", default=100)
 
 # The per-address limits are flood brakes, not the defence of an account (that is the
 # per-account lockout): hundreds of people may share one address behind a mobile
@@ -488,6 +493,10 @@ REST_FRAMEWORK = {
         "login": env.str("THROTTLE_LOGIN_RATE", default=ADDRESS_RATE_DEFAULTS["login"]),
         "register": env.str("THROTTLE_REGISTER_RATE", default=ADDRESS_RATE_DEFAULTS["register"]),
         "token": env.str("THROTTLE_TOKEN_RATE", default=ADDRESS_RATE_DEFAULTS["token"]),
+        # A login with a device token and a refresh with a refresh token prove an earlier
+        # session: they are counted per account, so a flood from their address (however
+        # malformed) does not keep the people who signed in before from their sessions.
+        "session": env.str("THROTTLE_SESSION_RATE", default="60/min"),
         "uploads": env.str("THROTTLE_UPLOAD_RATE", default="60/hour"),
         # An export streams every stored image of the account: a few a day are plenty.
         "export": env.str("THROTTLE_EXPORT_RATE", default="10/hour"),

@@ -2,6 +2,7 @@
 
     limits = limits_table()
     count = limits.count_in_window("dermalens#throttle_login_10.0.0.1", seconds=60, now=t)
+    limits.give_back_in_window("dermalens#throttle_login_10.0.0.1", seconds=60, now=t)
     failures = limits.get_failures("dermalens#login#<digest>")      # None: no record
     limits.put_failures(key, failures=6, locked_until=t, expires_at=t2, previous=failures)
     limits.delete_failures(key)
@@ -51,8 +52,8 @@ class FailureRecord:
 class LimitsTable(Table):
     definition = USERS
 
-    def count_hit(self, key: str, *, expires_at: int) -> int:
-        """Add one to a rate counter and return the new count (one atomic write)."""
+    def count_hit(self, key: str, *, expires_at: int, by: int = 1) -> int:
+        """Add ``by`` (one) to a rate counter and return the new count (one atomic write)."""
         response = self.call(
             "update_item",
             Key={"user_id": {"S": RATE_PREFIX + key}},
@@ -60,7 +61,7 @@ class LimitsTable(Table):
             ExpressionAttributeValues={
                 ":type": {"S": "rate_counter"},
                 ":expires": {"N": str(expires_at)},
-                ":one": {"N": "1"},
+                ":one": {"N": str(by)},
             },
             ReturnValues="UPDATED_NEW",
         )
@@ -72,6 +73,12 @@ class LimitsTable(Table):
         ends_at = (window + 1) * seconds
         hits = self.count_hit(f"{key}#{window}", expires_at=ends_at + COUNTER_GRACE_SECONDS)
         return WindowCount(hits, ends_at)
+
+    def give_back_in_window(self, key: str, *, seconds: int, now: int) -> None:
+        """Take back one hit that ``count_in_window`` counted with the same ``now``."""
+        window = now // seconds
+        ends_at = (window + 1) * seconds
+        self.count_hit(f"{key}#{window}", expires_at=ends_at + COUNTER_GRACE_SECONDS, by=-1)
 
     def get_failures(self, key: str) -> FailureRecord | None:
         item = self.get_item({"user_id": {"S": FAILURES_PREFIX + key}}, consistent=True)

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.lockouts import TooManyAttempts
 from accounts.services import InvalidCredentials, PasswordChecksBusy, log_in
-from accounts.throttles import LoginThrottle
+from accounts.throttles import LoginThrottle, client_address
 from dermalens_site.errors import ApplicationError, NotFound
 from dynamo.errors import InvalidCursor
 from ops import history, selectors, services
@@ -81,6 +81,7 @@ def login(request: HttpRequest) -> HttpResponse:
             email=form.cleaned_data["email"],
             password=form.cleaned_data["password"],
             device_token=device_token_of(request),
+            address=client_address(request),
         )
     except InvalidCredentials:
         return render_login(

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from ulid import ULID
 
 from accounts import lockouts
-from accounts.tests.test_api import LOGIN, ME, PASSWORD, assert_error, bearer
+from accounts.tests.test_api import LOGIN, ME, PASSWORD, REFRESH, assert_error, bearer
 from accounts.tests.test_recovery import CHANGE_EMAIL
 from accounts.throttles import client_address
 from conftest import STRONG_PASSWORD
@@ -368,6 +368,74 @@ class TestPerAddressLimit:
         error = assert_error(response, 429, "throttled")
         assert int(response["Retry-After"]) > 0
         assert error["details"] == {"retry_after_seconds": int(response["Retry-After"])}
+
+
+class TestPeopleBehindOneAddress:
+    """A campus, an office or a carrier's NAT: many people, one address, maybe an attacker."""
+
+    CAMPUS = "198.51.100.77"
+
+    def test_people_who_signed_in_before_keep_their_sessions_while_the_address_is_flooded(
+        self, register
+    ):
+        people = [register() for _ in range(12)]
+        campus = APIClient(REMOTE_ADDR=self.CAMPUS)
+        # One person behind the address spends its login and refresh allowances (10 and
+        # 60 an hour in tests) with requests that are not even well formed.
+        assert {campus.post(LOGIN, {"nope": n}).status_code for n in range(10)} == {400}
+        assert {campus.post(REFRESH, {"refresh": f"x{n}"}).status_code for n in range(60)} == {401}
+        assert_error(campus.post(LOGIN, {"nope": 0}), 429, "throttled")
+        assert_error(campus.post(REFRESH, {"refresh": "x"}), 429, "throttled")
+        for person in people:
+            email = person["user"]["email"]
+            refreshed = campus.post(REFRESH, {"refresh": person["refresh"]})
+            assert refreshed.status_code == 200, refreshed.content
+            signed_in = with_device(campus, email, STRONG_PASSWORD, person["device_token"])
+            assert signed_in.status_code == 200, signed_in.content
+        # The brake still holds for a login that proves nothing.
+        newcomer = people[0]["user"]["email"]
+        assert_error(log_in(campus, newcomer, STRONG_PASSWORD), 429, "throttled")
+
+    def test_spraying_one_password_over_many_emails_is_stopped_at_the_address(
+        self, register, settings, unique_email
+    ):
+        # The production rate per address (300 logins a minute), which spraying stays under.
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {
+                **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+                **django_settings.ADDRESS_RATE_DEFAULTS,
+            },
+        }
+        settings.LOGIN_FAILURES_PER_ADDRESS_PER_HOUR = 30
+        owner = register()
+        campus = APIClient(REMOTE_ADDR=self.CAMPUS)
+        sprayed = [log_in(campus, unique_email(), "Summer2026!!x").status_code for _ in range(30)]
+        assert sprayed == [401] * 30
+        for _ in range(3):
+            response = log_in(campus, unique_email(), "Summer2026!!x")
+            error = assert_error(response, 429, "too_many_attempts")
+            assert 0 < error["details"]["retry_after_seconds"] <= 3600
+        # Refused before any password is checked, the right one too, from this address;
+        # the owner's device that signed in before still signs in, and so does anyone
+        # anywhere else.
+        email = owner["user"]["email"]
+        assert_error(log_in(campus, email, STRONG_PASSWORD), 429, "too_many_attempts")
+        assert with_device(campus, email, STRONG_PASSWORD, owner["device_token"]).status_code == 200
+        assert log_in(anywhere(), email, STRONG_PASSWORD).status_code == 200
+
+    def test_the_people_who_sign_in_spend_nothing_of_the_addresss_failures(
+        self, register, settings, unique_email
+    ):
+        settings.LOGIN_FAILURES_PER_ADDRESS_PER_HOUR = 3
+        people = [register()["user"]["email"] for _ in range(6)]
+        campus = APIClient(REMOTE_ADDR=self.CAMPUS)
+        # Six people sign in (the test's login rate is 10 an hour per address), then
+        # three typos are all the address may fail.
+        assert [log_in(campus, email, STRONG_PASSWORD).status_code for email in people] == [200] * 6
+        typos = [log_in(campus, email).status_code for email in people[:3]]
+        assert typos == [401] * 3
+        assert_error(log_in(campus, people[3], STRONG_PASSWORD), 429, "too_many_attempts")
 
 
 class TestTrustedProxies:
