@@ -32,13 +32,17 @@ from accounts.tokens import read_refresh_token
 from dermalens_site.errors import ApplicationError
 from dynamo.limits import limits_table
 
-# One IPv6 host usually holds a whole /64 and can pick any address in it: counting per
-# address would give it 2**64 allowances, so an IPv6 client is counted per /64.
-IPV6_CLIENT_PREFIX_LENGTH = 64
+# One IPv6 host usually holds a whole /64 and can pick any address in it, and one site
+# (a home, an office, a rented server) is commonly given a /48 and can pick any of its
+# 65,536 /64s: counted per address or per /64, it would have that many allowances. An
+# IPv6 client is counted per /48, as the one address of an IPv4 NAT: the people who
+# share one keep their sessions (``SessionProofThrottle``) and their logins' failures
+# (``lockouts.claim_address_attempt``) apart from whoever floods it.
+IPV6_CLIENT_PREFIX_LENGTH = 48
 
 
 def client_address(request: HttpRequest) -> str:
-    """The client's address as the trusted proxies saw it (an IPv6 client's /64).
+    """The client's address as the trusted proxies saw it (an IPv6 client's /48).
 
     The chain is X-Forwarded-For's entries followed by the peer (REMOTE_ADDR); each of the
     ``NUM_PROXIES`` proxies appends the address it was reached from, so the client is the

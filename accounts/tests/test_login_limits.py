@@ -465,9 +465,9 @@ class TestTrustedProxies:
         ("entry", "counted"),
         [
             ("198.51.100.10:4431", "198.51.100.10"),
-            ("[2001:db8::1]:443", "2001:db8::/64"),
-            ("[2001:db8::1]", "2001:db8::/64"),
-            ("2001:db8::1", "2001:db8::/64"),
+            ("[2001:db8::1]:443", "2001:db8::/48"),
+            ("[2001:db8::1]", "2001:db8::/48"),
+            ("2001:db8:0:7::1", "2001:db8::/48"),
             ("::ffff:198.51.100.10", "198.51.100.10"),
         ],
     )
@@ -487,11 +487,13 @@ class TestTrustedProxies:
         ]
         assert statuses == [401] * 10 + [429]
 
-    def test_an_ipv6_client_is_counted_by_its_64_bit_prefix(self, one_proxy, unique_email):
+    def test_an_ipv6_client_rotating_through_the_64s_of_its_48_is_counted_once(
+        self, one_proxy, unique_email
+    ):
         statuses = [
-            log_in(behind_the_load_balancer(f"2001:db8:1:2::{n:x}"), unique_email()).status_code
+            log_in(behind_the_load_balancer(f"2001:db8:1:{n:x}::1"), unique_email()).status_code
             for n in range(1, 12)
         ]
         assert statuses == [401] * 10 + [429]
-        other_network = behind_the_load_balancer("2001:db8:1:3::1")
-        assert log_in(other_network, unique_email()).status_code == 401
+        other_site = behind_the_load_balancer("2001:db8:2::1")
+        assert log_in(other_site, unique_email()).status_code == 401
