@@ -149,6 +149,15 @@ LINK_TOKEN_MAX_LENGTH = 1024
 
 class PasswordResetRequestSerializer(StrictSerializer):
     email = serializers.EmailField(max_length=choices.EMAIL_MAX_LENGTH)
+    device_token = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=DEVICE_TOKEN_MAX_LENGTH,
+        help_text=(
+            "The `device_token` of an earlier session of this account on this device, if "
+            "any: the request is then counted on the device, not on the email address."
+        ),
+    )
 
 
 class PasswordResetConfirmSerializer(StrictSerializer):

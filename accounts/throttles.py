@@ -31,6 +31,7 @@ from accounts.services import normalize_email
 from accounts.tokens import read_refresh_token
 from dermalens_site.errors import ApplicationError
 from dynamo.limits import limits_table
+from dynamo.users import users_table
 
 # One IPv6 host usually holds a whole /64 and can pick any address in it, and one site
 # (a home, an office, a rented server) is commonly given a /48 and can pick any of its
@@ -83,6 +84,14 @@ def ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
         return ipaddress.ip_address(text)
     except ValueError:
         return None
+
+
+def text_in_body(request, field: str) -> str | None:
+    """A text field of the request's JSON body (None: absent, not text, or no parsed body,
+    as in the Django request the ops sign-in hands)."""
+    data = getattr(request, "data", None)
+    value = data.get(field) if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
 
 
 class DynamoRateThrottle(SimpleRateThrottle):
@@ -160,12 +169,6 @@ class SessionProofThrottle(DynamoRateThrottle):
             return account_ident(self.proven_user_id)
         return super().get_ident(request)
 
-    def token_in_body(self, request, field: str) -> str | None:
-        # The ops sign-in hands a Django request, which has no parsed body.
-        data = getattr(request, "data", None)
-        value = data.get(field) if isinstance(data, dict) else None
-        return value if isinstance(value, str) else None
-
 
 class LoginThrottle(SessionProofThrottle):
     """Logins per address; a login with a device token per the token's account."""
@@ -173,7 +176,7 @@ class LoginThrottle(SessionProofThrottle):
     scope = "login"
 
     def proven_account(self, request) -> str | None:
-        device = device_of(self.token_in_body(request, "device_token"))
+        device = device_of(text_in_body(request, "device_token"))
         return device.user_id if device is not None else None
 
 
@@ -191,7 +194,7 @@ class RefreshThrottle(SessionProofThrottle):
     scope = "token"
 
     def proven_account(self, request) -> str | None:
-        token = read_refresh_token(self.token_in_body(request, "refresh") or "")
+        token = read_refresh_token(text_in_body(request, "refresh") or "")
         user_id = token.get("sub") if token is not None else None
         return user_id if isinstance(user_id, str) else None
 
@@ -271,9 +274,28 @@ class EmailAddressThrottle(DynamoRateThrottle):
     def email_of(self, request) -> str | None:
         if self.email_field is None:
             return getattr(request.user, "email", None)
-        data = request.data
-        value = data.get(self.email_field) if isinstance(data, dict) else None
-        return normalize_email(value) if isinstance(value, str) else None
+        value = text_in_body(request, self.email_field)
+        return normalize_email(value) if value is not None else None
+
+
+class ResetEmailAddressThrottle(EmailAddressThrottle):
+    """Reset requests per email address, except those from a device that signed in to the
+    account with that address (its ``device_token``), which are counted on the device.
+
+    Anyone may ask for a stranger's address: without this, a stranger's five requests an
+    hour would leave the owner, locked out and asking from their own phone, no link. The
+    device must belong to the account that has the address (one read, only for a token
+    whose signature holds), so a stranger's own device token counts on the mailbox as
+    any other request, and the answer is the same 202 either way.
+    """
+
+    def get_cache_key(self, request, view) -> str | None:
+        device = device_of(text_in_body(request, "device_token"))
+        email = self.email_of(request)
+        if device is None or not email or users_table().find_user_id(email) != device.user_id:
+            return super().get_cache_key(request, view)
+        digest = salted_hmac("dermalens.throttles", device.lockout_subject, algorithm="sha256")
+        return self.cache_format % {"scope": self.scope, "ident": f"device-{digest.hexdigest()}"}
 
 
 class NewEmailAddressThrottle(EmailAddressThrottle):

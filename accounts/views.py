@@ -30,13 +30,13 @@ from accounts.serializers import (
 )
 from accounts.throttles import (
     AccountEmailThrottle,
-    EmailAddressThrottle,
     LoginThrottle,
     NewEmailAddressThrottle,
     OwnEmailAddressThrottle,
     PasswordResetThrottle,
     RefreshThrottle,
     RegisterThrottle,
+    ResetEmailAddressThrottle,
     SignedInPasswordThrottle,
     TokenThrottle,
     client_address,
@@ -128,19 +128,20 @@ class PublicAuthViewSet(viewsets.ViewSet):
         description=(
             "Email a link to reset the password (`PASSWORD_RESET_URL?token=...`). The answer "
             "is the same whether or not an account has the address. Limited per client "
-            "address and per email address."
+            "address and per email address (per device instead, with a `device_token` of "
+            "the account that has the address)."
         ),
     )
     @action(
         detail=False,
         methods=["post"],
         url_path="password/reset",
-        throttle_classes=[PasswordResetThrottle, EmailAddressThrottle],
+        throttle_classes=[PasswordResetThrottle, ResetEmailAddressThrottle],
     )
     def password_reset(self, request):
         serializer = PasswordResetRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.request_password_reset(**serializer.validated_data)
+        services.request_password_reset(email=serializer.validated_data["email"])
         return accepted(RESET_REQUESTED)
 
     @extend_schema(

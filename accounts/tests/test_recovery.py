@@ -43,8 +43,13 @@ def reset_link_token(mailbox, email: str) -> str:
     return mailbox.last(email, subject="Reset your DermaLens password").token
 
 
-def ask_for_reset(email: str, *, address: str = "10.20.0.1") -> object:
-    return APIClient(REMOTE_ADDR=address).post(RESET, {"email": email}, format="json")
+def ask_for_reset(
+    email: str, *, address: str = "10.20.0.1", device_token: str | None = None
+) -> object:
+    body = (
+        {"email": email} if device_token is None else {"email": email, "device_token": device_token}
+    )
+    return APIClient(REMOTE_ADDR=address).post(RESET, body, format="json")
 
 
 @pytest.fixture
@@ -269,6 +274,27 @@ class TestPasswordReset:
         nobody = unique_email()
         statuses = [ask_for_reset(nobody, address=f"10.31.0.{n}").status_code for n in range(6)]
         assert statuses == [202] * 5 + [429]
+
+    def test_a_stranger_who_spends_the_addresss_requests_does_not_keep_the_owners_phone_from_a_link(
+        self, ses_mailbox, register
+    ):
+        owner, stranger = register(), register()
+        email = owner["user"]["email"]
+        asked = [ask_for_reset(email, address=f"10.33.0.{n}").status_code for n in range(6)]
+        assert asked == [202] * 5 + [429]
+        # The stranger's own device token counts on the mailbox like any request.
+        assert_error(
+            ask_for_reset(email, address="10.33.1.1", device_token=stranger["device_token"]),
+            429,
+            "throttled",
+        )
+        resets = [m for m in ses_mailbox.to(email) if "Reset" in m.subject]
+        assert len(resets) == 5
+        from_phone = ask_for_reset(email, address="10.33.2.2", device_token=owner["device_token"])
+        assert from_phone.status_code == 202, from_phone.content
+        assert len([m for m in ses_mailbox.to(email) if "Reset" in m.subject]) == 6
+        body = {"token": reset_link_token(ses_mailbox, email), "new_password": NEW_PASSWORD}
+        assert APIClient().post(RESET_CONFIRM, body, format="json").status_code == 200
 
     def test_a_flood_of_requests_from_one_client_address_is_braked(self, settings, unique_email):
         # Its production rate (300 an hour) is shown generous by TestPeopleBehindOneAddress.
