@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from accounts import choices
 from accounts.emails import check_new_email
+from accounts.validators import UNCHANGED_MESSAGE
 from dermalens_site.serializers import StrictSerializer
 
 # A device token (accounts/devices.py) is about 100 characters.
@@ -97,7 +98,7 @@ class PasswordChangeSerializer(StrictSerializer):
         # stored password, and a change to the same one would only sign out the account.
         if attrs["new_password"] == attrs["current_password"]:
             raise serializers.ValidationError(
-                {"new_password": ["The new password is the current one."]}, code="unchanged"
+                {"new_password": [UNCHANGED_MESSAGE]}, code="unchanged"
             )
         return attrs
 

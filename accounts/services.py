@@ -39,6 +39,7 @@ from accounts.lockouts import (
 )
 from accounts.mail import render_account_email, send_account_email
 from accounts.tokens import VERSION_CLAIM, TokenPair, issue_tokens, read_refresh_token
+from accounts.validators import UNCHANGED_MESSAGE
 from dermalens_site.concurrency import Overloaded, Parameters, Result, password_work_place
 from dermalens_site.errors import (
     ApplicationError,
@@ -395,10 +396,15 @@ def reset_password(*, token: str, new_password: str) -> tuple[User, TokenPair]:
     token no longer matches). Using the link also proves the address: it is marked
     verified, and the failed logins counted against it are forgotten: whoever forgot a
     password has usually locked its logins by guessing, and the new password signs in at
-    once, on any device (the new password is one no guesser has tried).
+    once, on any device (the new password is one no guesser has tried). The password it
+    would replace is refused, as in a change: setting it would end every session and
+    leave the account as guessable as before.
     """
     user = check_password_reset_token(token=token)
     check_new_password(new_password, user=user, field="new_password")
+    # Told only to the holder of a valid link, who may set any password anyway.
+    if check_password(new_password, user.password_hash):
+        raise serializers.ValidationError({"new_password": [UNCHANGED_MESSAGE]}, code="unchanged")
     password_hash = make_password(new_password)
     last_error: Exception | None = None
     for _ in range(LINK_WRITE_ATTEMPTS):

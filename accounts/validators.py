@@ -5,6 +5,10 @@ from typing import Any, cast
 
 from django.contrib.auth.password_validation import UserAttributeSimilarityValidator
 
+# A new password (a change, a reset) that is the one it replaces: refused, since the
+# change would sign every session out and leave the account as guessable as before.
+UNCHANGED_MESSAGE = "The new password is the current one."
+
 
 class _FieldNames:
     """What Django's validator asks of ``user._meta``: a field's verbose name."""

@@ -253,6 +253,20 @@ class TestPasswordReset:
         strong = APIClient().post(RESET_CONFIRM, {"token": token, "new_password": NEW_PASSWORD})
         assert strong.status_code == 200
 
+    def test_the_link_does_not_set_the_password_it_replaces(self, ses_mailbox, register):
+        session = register()
+        email = session["user"]["email"]
+        ask_for_reset(email)
+        token = reset_link_token(ses_mailbox, email)
+        same = APIClient().post(RESET_CONFIRM, {"token": token, "new_password": STRONG_PASSWORD})
+        error = assert_error(same, 400, "invalid")
+        assert error["details"] == {"new_password": ["The new password is the current one."]}
+        # Nothing happened: the sessions live on, and the link still sets another password.
+        assert bearer(session["access"]).get(ME).status_code == 200
+        strong = APIClient().post(RESET_CONFIRM, {"token": token, "new_password": NEW_PASSWORD})
+        assert strong.status_code == 200, strong.content
+        assert bearer(session["access"]).get(ME).status_code == 401
+
     def test_a_disabled_account_gets_no_link(self, ses_mailbox, register):
         session = register()
         email = session["user"]["email"]
