@@ -11,6 +11,9 @@ rate for a moment; the counters expire by TTL.
 
 The per-address limits are generous flood brakes: an account's password is defended by
 the per-account lockout (``accounts/lockouts.py``), which no change of address escapes.
+Anyone behind an address can spend its brakes, so a login or refresh that proves an
+earlier session is counted on its account instead (``SessionProofThrottle``), and a
+reset request from the account's own device on that device (``ResetEmailAddressThrottle``).
 The client's address is read through ``NUM_PROXIES`` trusted proxies (``client_address``),
 so a client cannot choose it by writing ``X-Forwarded-For``.
 """
