@@ -27,6 +27,8 @@ QUALITY_REASONS = (
     "too_dark",
     "too_bright",
     "blurry",
+    "noisy",
+    "compressed",
     "too_small",
     "too_little_skin",
     "no_face",
@@ -55,6 +57,11 @@ COLOUR_METRICS = (
 SUMMARY_MAX_LENGTH = 600
 LIST_MAX_ITEMS = 12
 TEXT_MAX_LENGTH = 200
+# Photos whose pixels carry more artefact than skin at the scale the measures read it:
+# a sensor's grain or a screen's pixel grid (noisy), JPEG's blocks (compressed). Spots,
+# texture and pores are then found in the artefacts: flagged, so progress leaves them out.
+NOISY = "noisy"
+COMPRESSED = "compressed"
 # A face photo with this reason is not scored: whatever skin it shows, it is not a face.
 NO_FACE = "no_face"
 NO_FACE_SUMMARY = (

@@ -89,7 +89,9 @@ class ImageQualitySerializer(serializers.Serializer):
     reasons = serializers.ListField(
         child=serializers.ChoiceField(QUALITY_REASONS),
         help_text=(
-            "Why the photo is not ideal: too_dark, too_bright, blurry, too_small (under "
+            "Why the photo is not ideal: too_dark, too_bright, blurry, noisy (grain of a "
+            "dim room, or a screen's pixel grid photographed), compressed (JPEG's 8x8 "
+            "blocks show: a heavily compressed or forwarded photo), too_small (under "
             "480 px on its short side); too_little_skin (too little skin to judge, or a "
             "close-up that does not show skin: fur, stone, a wall); no_face (a face scan "
             "in which no face was found: nothing is scored); face_turned (the head is "

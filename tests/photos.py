@@ -260,6 +260,28 @@ def exposed(picture: np.ndarray, factor: float) -> np.ndarray:
     return np.clip(picture.astype(np.float32) * factor, 0, 255).astype(np.uint8)
 
 
+def grainy(picture: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian noise of ``sigma`` grey levels on every pixel: a phone's sensor in a dim
+    room (a fixed seed, so the same photo every time)."""
+    noise = np.random.default_rng(3).normal(0.0, sigma, picture.shape)
+    return np.clip(picture + noise, 0, 255).astype(np.uint8)
+
+
+def on_a_screen(picture: np.ndarray, pitch_px: int = 3) -> np.ndarray:
+    """The picture shown on a screen and photographed: twice as large, every
+    ``pitch_px``-th row and column of the pixel grid dark, a glare in its upper right."""
+    pixels = cv2.resize(picture, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    pixels = pixels.astype(np.float32)
+    pixels[::pitch_px] *= 0.45
+    pixels[:, ::pitch_px] *= 0.45
+    height, width = pixels.shape[:2]
+    yy, xx = np.mgrid[0:height, 0:width]
+    glare = 120 * np.exp(
+        -(((xx - 0.7 * width) / (0.2 * width)) ** 2 + ((yy - 0.3 * height) / (0.25 * height)) ** 2)
+    )
+    return np.clip(pixels + glare[..., None], 0, 255).astype(np.uint8)
+
+
 def colour_cast(picture: np.ndarray, gains: tuple[float, float, float]) -> np.ndarray:
     """Each of R, G and B multiplied by its gain: a lamp's colour or a white balance off
     (warm: red up, blue down; a green or magenta tint: green up or down)."""

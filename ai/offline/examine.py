@@ -20,14 +20,19 @@ from typing import Any, cast
 import cv2
 import numpy as np
 
-from ai.analysis import COLOUR_CAST, QUALITY_REASONS, SEVERAL_FACES
+from ai.analysis import COLOUR_CAST, COMPRESSED, NOISY, QUALITY_REASONS, SEVERAL_FACES
 from ai.offline.detail import DetailMaps, measure_detail
 from ai.offline.images import (
     BLURRY_LAPLACIAN_VARIANCE,
+    JPEG_BLOCK_PX,
+    MAX_BLOCKINESS,
+    MAX_GRAIN_GREY_LEVELS,
     MIN_SHORT_SIDE_PX,
     WORKING_LONG_SIDE_PX,
+    blockiness,
     decode_image,
     exposure_reasons,
+    grain,
     photo_size,
     reduction_for,
     resize_long_side,
@@ -259,6 +264,7 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
     detail_wanted = face_width >= MIN_DETAIL_FACE_WIDTH_PX and not pose.turned
     source = _source_for(image_jpeg, decoded, reduction, width, face_width, FACE_CANVAS_WIDTH_PX)
     canvas, pixels = _face_canvas(source, source.shape[1] / width, landmarks, FACE_CANVAS_WIDTH_PX)
+    reasons.update(_artefact_reasons(source, source.shape[1] / width, canvas))
     layout = canvas.layout
     if layout is None:
         raise AssertionError("unreachable: a face canvas has the face's layout")
@@ -288,6 +294,7 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
         if detail_canvas.layout is None:
             raise AssertionError("unreachable: a face canvas has the face's layout")
         detail = measure_detail(detail_pixels, detail_canvas.layout, skin > 0.5)
+        reasons.update(_artefact_reasons(fine, fine.shape[1] / width, detail_canvas))
     return Examination(
         reasons=_ordered(reasons),
         skin_fraction=skin_fraction,
@@ -372,6 +379,27 @@ def _eyes_hidden(maps: PixelMaps, canvas: Canvas) -> bool:
         if skin_share >= EYE_HIDDEN_SKIN_SHARE or spread < EYE_MIN_LIGHTNESS_RANGE:
             return True
     return False
+
+
+def _artefact_reasons(source: np.ndarray, source_factor: float, canvas: Canvas) -> set[str]:
+    """Noise and JPEG blocks in the part of ``source`` (the photo scaled by
+    ``source_factor``) that ``canvas`` was cut from, as the canvas reads them: grain
+    averages down in proportion when the canvas shrinks the face, and JPEG's blocks are
+    8 px of the photo, 8 times the factor in ``source`` (decoded smaller)."""
+    box = canvas.box
+    part = to_gray(
+        source[
+            Box(*(value * source_factor for value in (box.x, box.y, box.w, box.h))).slices(
+                source.shape
+            )
+        ]
+    )
+    reasons = set()
+    if grain(part) * min(1.0, canvas.scale / source_factor) > MAX_GRAIN_GREY_LEVELS:
+        reasons.add(NOISY)
+    if blockiness(part, round(JPEG_BLOCK_PX * source_factor)) > MAX_BLOCKINESS:
+        reasons.add(COMPRESSED)
+    return reasons
 
 
 def _colour_cast(pixels: np.ndarray, canvas: Canvas) -> bool:

@@ -111,6 +111,8 @@ REASON_CONFIDENCE = {
     "no_face": 0.5,
     "face_turned": 0.5,
     "face_cropped": 0.5,
+    "noisy": 0.4,
+    "compressed": 0.5,
 }
 BLURRY_CONFIDENCE = {"fine": 0.4, "other": 0.8}
 # A concern is raised at this score or below ("good" starts above 70).

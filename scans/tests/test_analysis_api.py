@@ -149,6 +149,40 @@ class TestSeveralFaces:
         assert compared["incomparable_because"] == ["photo_quality"]
 
 
+class TestDegradedPhotos:
+    """Grain and JPEG blocks make spots, texture and pores out of nothing: such a photo is
+    flagged, so a week's progress is not a photo's noise."""
+
+    @pytest.mark.parametrize(
+        ("name", "picture", "quality", "reason"),
+        [
+            ("grain of a dim room", lambda: photos.grainy(photos.astronaut(), 20), 92, "noisy"),
+            ("a screen photographed", lambda: photos.on_a_screen(photos.astronaut()), 92, "noisy"),
+            ("JPEG quality 10", photos.astronaut, 10, "compressed"),
+            ("JPEG quality 8, a large face", photos.large_portrait, 8, "compressed"),
+        ],
+    )
+    def test_a_degraded_photo_is_flagged_and_left_out_of_progress(
+        self, auth_client, send, name, picture, quality, reason
+    ):
+        first = send(photos.astronaut())
+        degraded = send(picture(), quality=quality)
+        quality_verdict = degraded["analysis"]["image_quality"]
+        assert quality_verdict["acceptable"] is False, name
+        assert reason in quality_verdict["reasons"], name
+        progress = auth_client.get(f"{SCANS}/progress").json()
+        texture = next(series for series in progress["metrics"] if series["metric"] == "texture")
+        assert texture["latest"] == texture["first"]
+        assert texture["latest"] == next(
+            point["score"] for point in texture["points"] if point["scan_id"] == first["scan_id"]
+        )
+
+    @pytest.mark.parametrize("quality", [60, 95])
+    def test_a_sharp_photo_at_ordinary_jpeg_quality_is_not_flagged(self, send, quality):
+        analysis = send(photos.astronaut(), quality=quality)["analysis"]
+        assert analysis["image_quality"] == {"acceptable": True, "reasons": []}
+
+
 class TestSchema:
     def test_the_openapi_schema_documents_the_new_regions_reasons_and_overlays(self):
         response = APIClient().get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
@@ -161,5 +195,6 @@ class TestSchema:
         reasons = json.dumps(components["ImageQuality"])
         assert "face_turned" in reasons and "eyes_hidden" in reasons and "no_face" in reasons
         assert "face_cropped" in reasons and "several_faces" in reasons
+        assert "noisy" in reasons and "compressed" in reasons
         overlay = schema["paths"][f"{SCANS}/{{scan_id}}/overlay"]["get"]["parameters"]
         assert "dark_circles" in json.dumps(overlay)
