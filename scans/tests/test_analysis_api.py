@@ -148,6 +148,33 @@ class TestSeveralFaces:
         ).json()
         assert compared["incomparable_because"] == ["photo_quality"]
 
+    def test_two_people_side_by_side_each_a_tenth_of_the_width_are_several_faces(
+        self, auth_client, send
+    ):
+        first = send(photos.astronaut())
+        two_people = send(photos.side_by_side(photos.astronaut()))
+        assert two_people["analysis"]["image_quality"] == {
+            "acceptable": False,
+            "reasons": ["several_faces"],
+        }
+        progress = auth_client.get(f"{SCANS}/progress").json()
+        redness = next(series for series in progress["metrics"] if series["metric"] == "redness")
+        points = {point["scan_id"]: point for point in redness["points"]}
+        assert points[two_people["scan_id"]]["acceptable"] is False
+        assert redness["latest"] == points[first["scan_id"]]["score"]
+
+    @pytest.mark.parametrize(
+        "picture",
+        [
+            lambda: photos.astronaut()[4:, 4:],
+            lambda: photos.exposed(photos.astronaut(), 0.5),
+        ],
+        ids=["shifted 4 px", "half as bright"],
+    )
+    def test_one_person_is_not_several_faces(self, send, picture):
+        analysis = send(picture())["analysis"]
+        assert "several_faces" not in analysis["image_quality"]["reasons"]
+
 
 class TestDegradedPhotos:
     """Grain and JPEG blocks make spots, texture and pores out of nothing: such a photo is
