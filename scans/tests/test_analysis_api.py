@@ -93,6 +93,16 @@ class TestFaceScans:
             "acne, dark circles, eye bags, radiance: the light's colour cast" in analysis["summary"]
         )
 
+    def test_a_face_a_tenth_of_the_photo_wide_gets_the_under_eye_scores_of_a_nearer_one(self, send):
+        # The detector boxes a face this small far too large; the landmarks must still
+        # settle on the face, not leave the under-eye regions on the lower lids.
+        nearer = send(photos.in_a_scene(0.15, "coffee", (1600, 1200)))["analysis"]
+        farther = send(photos.in_a_scene(0.1, "coffee", (1600, 1200)))["analysis"]
+        assert farther["image_quality"] == {"acceptable": True, "reasons": []}
+        for metric in ("dark_circles", "eye_bags"):
+            near, far = nearer["metrics"][metric]["score"], farther["metrics"][metric]["score"]
+            assert far == pytest.approx(near, abs=5), metric
+
     def test_open_eyes_are_not_flagged(self, send):
         analysis = send(photos.astronaut())["analysis"]
         assert "eyes_hidden" not in analysis["image_quality"]["reasons"]
