@@ -47,6 +47,8 @@ TEST_ENVIRONMENT = {
     "THROTTLE_UPLOAD_RATE": "1000/hour",
     # Every test account is unverified and at one address; tests of this limit set it.
     "THROTTLE_AI_UNVERIFIED_RATE": "1000/hour",
+    # Tests write months of check-ins through the API; the limit's own test sets it.
+    "THROTTLE_CHECK_IN_RATE": "10000/hour",
     # Test clients connect directly (no proxy), and production settings (DEBUG off)
     # refuse to start without it.
     "NUM_PROXIES": "0",

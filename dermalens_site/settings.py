@@ -502,6 +502,8 @@ REST_FRAMEWORK = {
         "export": env.str("THROTTLE_EXPORT_RATE", default="10/hour"),
         # Plans created per account (each archives the one before, which is kept).
         "plans": env.str("THROTTLE_PLAN_RATE", default="30/hour"),
+        # Check-ins written per account (one a day, corrected or filled in for missed days).
+        "check_ins": env.str("THROTTLE_CHECK_IN_RATE", default="60/hour"),
         # Chat sessions started and deleted (a delete queues a job on the shared queue).
         "chat_sessions": env.str("THROTTLE_CHAT_SESSION_RATE", default="120/hour"),
         # Requests that send account email: reset requests per client address, a

@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.authentication import read_in_this_request
-from accounts.throttles import PlanThrottle, UnverifiedAIThrottle
+from accounts.throttles import AccountRateThrottle, PlanThrottle, UnverifiedAIThrottle
 from dermalens_site.serializers import (
     ERROR_RESPONSES,
     ErrorSerializer,
@@ -32,6 +32,14 @@ from plans.serializers import (
 
 ERRORS = ERROR_RESPONSES
 ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
+
+
+class CheckInThrottle(AccountRateThrottle):
+    """Check-ins written per account: each is a transaction that also moves the plan's
+    adherence counts. A person checks in once a day, corrects it, or fills in a missed
+    week; a loop of writes from a script is refused long before it costs anything."""
+
+    scope = "check_ins"
 
 
 def plan_detail(plan: Plan, *, adherence: selectors.Adherence | None = None) -> dict:
@@ -60,6 +68,8 @@ class PlanViewSet(viewsets.ViewSet):
     def get_throttles(self):
         if self.action == "create":
             return [PlanThrottle(), UnverifiedAIThrottle()]
+        if self.action == "add_check_in":
+            return [CheckInThrottle()]
         return super().get_throttles()
 
     @extend_schema(parameters=[PageQuerySerializer], responses={200: PlanPageSerializer, **ERRORS})
@@ -152,10 +162,11 @@ class PlanViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=CheckInCreateSerializer,
-        responses={201: CheckInSerializer, **ERRORS},
+        responses={201: CheckInSerializer, 429: ErrorSerializer, **ERRORS},
         description=(
             "Record a day's routines; a second check-in that day replaces the first. The "
-            "date may be from the day before the plan began to a day ahead of UTC."
+            "date may be from the day before the plan began to a day ahead of UTC. At most "
+            "`THROTTLE_CHECK_IN_RATE` check-ins are written per account (429 past it)."
         ),
     )
     @check_ins.mapping.post

@@ -683,3 +683,24 @@ def test_creating_plans_is_limited_per_account(auth_client, register, throttle_r
     other = APIClient()
     other.credentials(HTTP_AUTHORIZATION=f"Bearer {register()['access']}")
     assert other.post(PLANS, {}, format="json").status_code == 201
+
+
+def test_writing_check_ins_is_limited_per_account(auth_client, register, throttle_rates):
+    throttle_rates(check_ins="3/hour")
+    plan = new_plan(auth_client, began_days_ago=5)
+    url = f"{PLANS}/{plan['plan_id']}/check-ins"
+    day = {"date": today(), "am_done": True, "pm_done": False, "irritation": 0}
+    # A script rewriting one day in a loop: each write is a transaction on the plan.
+    written = [auth_client.post(url, {**day, "pm_done": n % 2 == 0}) for n in range(4)]
+
+    assert [answer.status_code for answer in written] == [201, 201, 201, 429]
+    assert error_code(written[3]) == "throttled"
+    assert int(written[3]["Retry-After"]) > 0
+    # Nothing was written past the limit; reading is not limited, nor is anyone else.
+    [stored] = auth_client.get(url).json()["items"]
+    assert stored["pm_done"] is True
+    assert auth_client.get(f"{PLANS}/{plan['plan_id']}").status_code == 200
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {register()['access']}")
+    other_plan = other.post(PLANS, {}).json()
+    assert other.post(f"{PLANS}/{other_plan['plan_id']}/check-ins", day).status_code == 201
