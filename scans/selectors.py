@@ -70,26 +70,28 @@ def scan_progress(
     area: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
+    metric: str | None = None,
 ) -> tuple[int, list[MetricProgress]]:
-    """Per metric, the scores of the user's completed scans over time, and the change
-    from the first to the latest of those that can be compared (``comparable_points``)."""
+    """Per metric (or ``metric`` alone), the scores of the user's completed scans over
+    time, and the change from the first to the latest of those that can be compared
+    (``comparable_points``)."""
     completed = [
         scan
         for scan in scans_in_range(user_id, day_start(date_from), day_end(date_to))
         if scan.status == "complete" and scan.analysis and (area is None or scan.area == area)
     ]
     series = []
-    for metric in METRICS:
+    for name in (metric,) if metric else METRICS:
         points: list[dict[str, Any]] = []
         for scan in completed:
-            score = metric_score(scan, metric)
+            score = metric_score(scan, name)
             if score is not None:
                 points.append(
                     {
                         "scan_id": scan.scan_id,
                         "scanned_at": scan.scanned_at,
                         "score": score,
-                        "source": metric_source(scan, metric),
+                        "source": metric_source(scan, name),
                         "area": scan.area,
                         "acceptable": photo_acceptable(scan),
                     }
@@ -101,7 +103,7 @@ def scan_progress(
         if len(ends) > 1 and first is not None and latest is not None:
             change = round(latest - first, 1)
         area = ends[-1]["area"] if ends else None
-        series.append(MetricProgress(metric, points, first, latest, change, area))
+        series.append(MetricProgress(name, points, first, latest, change, area))
     return len(completed), series
 
 

@@ -44,6 +44,11 @@ class ScanListQuerySerializer(PageQuerySerializer):
 
 class ProgressQuerySerializer(StrictSerializer):
     area = serializers.ChoiceField(AREAS, required=False)
+    metric = serializers.ChoiceField(
+        METRICS,
+        required=False,
+        help_text="Only this metric's series: a year of daily scans is 13 series of 365 points.",
+    )
     locals()["from"] = serializers.DateField(required=False)
     locals()["to"] = serializers.DateField(required=False)
 

@@ -181,7 +181,8 @@ class ScanViewSet(viewsets.ViewSet):
         description=(
             "Per metric, scores over your completed scans and the change first to latest "
             f"(of the range's newest {selectors.PROGRESS_MAX_SCANS:,} scans), measured "
-            "between photos that passed the quality checks, of one area (the latest's)."
+            "between photos that passed the quality checks, of one area (the latest's). "
+            "`metric` keeps one metric's series."
         ),
     )
     @action(detail=False, methods=["get"])
@@ -192,6 +193,7 @@ class ScanViewSet(viewsets.ViewSet):
             area=params.get("area"),
             date_from=params.get("from"),
             date_to=params.get("to"),
+            metric=params.get("metric"),
         )
         return Response(ProgressSerializer({"scans": count, "metrics": series}).data)
 

@@ -548,6 +548,23 @@ class TestAnalysis:
         ).json()
         assert same_area["comparable"] is True and same_area["incomparable_because"] == []
 
+    def test_progress_can_be_limited_to_one_metric(self, auth_client, upload):
+        first = upload().json()
+        second = upload(encode(redder(face_photo()))).json()
+        everything = auth_client.get(f"{SCANS}/progress")
+        redness_only = auth_client.get(f"{SCANS}/progress", {"metric": "redness"})
+
+        assert redness_only.status_code == 200
+        [series] = redness_only.json()["metrics"]
+        assert series == next(m for m in everything.json()["metrics"] if m["metric"] == "redness")
+        assert [p["scan_id"] for p in series["points"]] == [first["scan_id"], second["scan_id"]]
+        assert redness_only.json()["scans"] == 2
+        # A year of daily scans is 13 series of 365 points: one is a fraction of the bytes.
+        assert len(redness_only.content) * 5 < len(everything.content)
+        unknown = auth_client.get(f"{SCANS}/progress", {"metric": "sparkle"})
+        assert unknown.status_code == 400
+        assert "metric" in unknown.json()["error"]["details"]
+
     def test_progress_can_be_limited_to_one_area(self, auth_client, upload):
         upload(area="face")
         upload(area="forehead")
