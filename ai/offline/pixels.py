@@ -65,6 +65,13 @@ SHINE_MIN_VALUE_SOFTNESS = 0.05
 # HSV value from which the brightest channel counts as clipped by the camera.
 CLIPPED_VALUE = 0.97
 CLIPPED_VALUE_SOFTNESS = 0.02
+# Where the red channel clips (an over-exposed photo, a highlight), a* and the hue angle
+# no longer say how red the skin is: green and blue still rise with the light, red
+# cannot, so the pixel reads less red than it is, the person's a* baseline falls and
+# the skin that did not clip reads as red patches. The portrait exposed 30 % brighter
+# clips (HSV value from CLIPPED_VALUE) on about half its skin, and its redness fell
+# from 96 to 67. Redness is read from the skin that did not clip; with less than
+# MIN_MEASURE_PIXELS of it, not at all.
 # Spots, texture and tone are trusted from this far inside the skin mask's edge.
 EDGE_MARGIN_PX = 4.0
 # Spot blobs drawn on the overlay, in canvas px.
@@ -77,8 +84,11 @@ class Measures:
 
     pixels: int
     lightness: float  # median L*
-    hue_deg: float  # CIELAB hue angle of the median skin colour; lower is redder
-    red_patch_pct: float  # pixels well above the person's own a* baseline
+    # CIELAB hue angle of the median skin colour (lower is redder) and the pixels well
+    # above the person's own a* baseline, over the skin whose colour did not clip;
+    # None when too little of it did not.
+    hue_deg: float | None
+    red_patch_pct: float | None
     shine_pct: float  # specular highlights
     unevenness: float  # robust spread of mid-scale L* (scaled) and b* variation
     dark_spot_pct: float
@@ -104,6 +114,7 @@ class PixelMaps:
     lightness: np.ndarray  # L* (0-100)
     red_excess: np.ndarray  # a* minus the person's baseline a*
     red_patch: np.ndarray  # 0-1
+    colour_clipped: np.ndarray  # bool: the brightest channel clipped, a* unreadable
     specular: np.ndarray  # 0-1
     blemish: np.ndarray  # 0-1
     dark_spot: np.ndarray  # 0-1
@@ -117,8 +128,13 @@ class PixelMaps:
         pixels = int(mask.sum())
         if pixels < MIN_MEASURE_PIXELS:
             return None
-        a_median = float(np.median(self.a_star[mask]))
-        b_median = float(np.median(self.b_star[mask]))
+        readable = mask & ~self.colour_clipped
+        hue_deg = red_patch_pct = None
+        if readable.sum() >= MIN_MEASURE_PIXELS:
+            a_median = float(np.median(self.a_star[readable]))
+            b_median = float(np.median(self.b_star[readable]))
+            hue_deg = float(np.degrees(np.arctan2(b_median, a_median)))
+            red_patch_pct = _percent(self.red_patch, readable)
         # Texture and tone are read away from the mask's edge, where hair, brows and the
         # face's outline add detail that is not the skin's; a slightly different face box
         # moves that edge, so leaving it out keeps the measures steady.
@@ -133,8 +149,8 @@ class PixelMaps:
         return Measures(
             pixels=pixels,
             lightness=lightness,
-            hue_deg=float(np.degrees(np.arctan2(b_median, a_median))),
-            red_patch_pct=_percent(self.red_patch, mask),
+            hue_deg=hue_deg,
+            red_patch_pct=red_patch_pct,
             shine_pct=_percent(self.specular, mask),
             unevenness=unevenness,
             dark_spot_pct=_percent(self.dark_spot, mask),
@@ -181,7 +197,9 @@ def measure_pixels(
     distance = cv2.distanceTransform(skin.astype(np.uint8), cv2.DIST_L2, 3)
     inner = np.clip(distance / EDGE_MARGIN_PX, 0, 1)
     value, desaturation = _value_desaturation(canvas, skin)
-    baseline_a = _median(a_star, skin, 12.0)
+    colour_clipped = value >= CLIPPED_VALUE
+    readable = skin & ~colour_clipped
+    baseline_a = _median(a_star, readable if readable.sum() >= MIN_MEASURE_PIXELS else skin, 12.0)
     baseline_v = max(_median(value, skin, 0.6), 0.05)
 
     blur = _MaskedBlurs(weight)
@@ -217,6 +235,7 @@ def measure_pixels(
         lightness=lightness,
         red_excess=red_excess,
         red_patch=_soft_above(red_excess, RED_PATCH_EXCESS_A, RED_PATCH_SOFTNESS_A),
+        colour_clipped=colour_clipped,
         specular=specular,
         blemish=blemish.astype(np.float32),
         dark_spot=dark_spot.astype(np.float32),

@@ -147,6 +147,7 @@ CUT_FACE_NOTE = (
     "Much of the face is outside the photo, so nothing was scored: retake it with the "
     "whole face in the frame."
 )
+CLIPPED_COLOUR_NOTE = "the skin is over-exposed to white, its colour lost"
 COLOUR_CAST_NOTE = "the light's colour cast changes the skin's colour; retake it in daylight"
 LIMITS_NOTE = (
     "Firmness and hydration are not judged offline, nor can it tell whether a mole "
@@ -205,6 +206,8 @@ def _raw_values(
     values = _region_values(measures)
     values["radiance"] = _dullness(measures)
     unmeasured: dict[str, str] = {}
+    if "redness" not in values:
+        unmeasured["redness"] = CLIPPED_COLOUR_NOTE
     if examination.canvas is None or examination.canvas.layout is None:
         return values, unmeasured
     if "eyes_hidden" in examination.reasons:
@@ -239,14 +242,20 @@ def _raw_values(
 
 
 def _region_values(measures: Measures) -> dict[str, float]:
-    return {
-        "redness": REDNESS_HUE_WEIGHT * (REDNESS_NEUTRAL_HUE_DEG - measures.hue_deg)
-        + REDNESS_PATCH_WEIGHT * measures.red_patch_pct,
+    """The five main metrics' raw values; redness is left out where the skin's colour
+    clipped white almost everywhere (nothing says how red it is)."""
+    values = {
         "oiliness": measures.shine_pct,
         "pigmentation": measures.unevenness + DARK_SPOT_WEIGHT * measures.dark_spot_pct,
         "texture": measures.texture_pct,
         "acne": measures.blemish_pct,
     }
+    if measures.hue_deg is not None and measures.red_patch_pct is not None:
+        values["redness"] = (
+            REDNESS_HUE_WEIGHT * (REDNESS_NEUTRAL_HUE_DEG - measures.hue_deg)
+            + REDNESS_PATCH_WEIGHT * measures.red_patch_pct
+        )
+    return values
 
 
 def _dullness(measures: Measures) -> float:

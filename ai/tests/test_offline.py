@@ -235,9 +235,9 @@ class TestFace:
         assert "face_turned" in analysis.image_quality.reasons
 
     def test_a_redder_photo_scores_lower_on_redness(self, large_face):
+        # The edit clips the red channel on half the skin; redness is read from the rest.
         red = analyse(photos.encode(photos.redder(np.asarray(face_photo(1024)))))
-        assert red.metrics["redness"].score < large_face.metrics["redness"].score - 10
-        assert "redness" in {concern.name for concern in red.concerns}
+        assert red.metrics["redness"].score < large_face.metrics["redness"].score - 20
 
     def test_painted_red_blemishes_lower_the_acne_score(self, large_face):
         spotted = analyse(encode(with_dots(face_photo(1024), (200, 80, 80))))

@@ -220,6 +220,17 @@ class TestDegradedPhotos:
         assert analysis["image_quality"] == {"acceptable": True, "reasons": []}
 
 
+class TestOverExposure:
+    """Where the red channel clips white, the skin's colour no longer says how red it is:
+    redness is read from the skin that did not clip."""
+
+    @pytest.mark.parametrize("picture", [photos.astronaut, photos.large_portrait])
+    def test_a_photo_exposed_30_percent_brighter_keeps_its_redness(self, send, picture):
+        plain = send(picture())["analysis"]["metrics"]["redness"]["score"]
+        brighter = send(photos.exposed(picture(), 1.3))["analysis"]["metrics"]["redness"]
+        assert brighter["score"] == pytest.approx(plain, abs=5)
+
+
 class TestSchema:
     def test_the_openapi_schema_documents_the_new_regions_reasons_and_overlays(self):
         response = APIClient().get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
