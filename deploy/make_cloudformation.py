@@ -522,30 +522,21 @@ def monitoring_resources() -> dict[str, Any]:
                 },
             },
         },
-        DEAD_LETTER_ALARM: {
-            "Type": "AWS::CloudWatch::Alarm",
-            "Properties": {
-                "AlarmName": {"Fn::Sub": f"${{AWS::StackName}}-{DEAD_LETTER_ALARM}"},
-                "AlarmDescription": "An analysis request failed five times and waits in the "
-                "dead-letter queue. Runbook: README, Alarms: what to do.",
-                "Namespace": "AWS/SQS",
-                "MetricName": "ApproximateNumberOfMessagesVisible",
-                "Dimensions": [
-                    {
-                        "Name": "QueueName",
-                        "Value": {"Fn::GetAtt": ["AnalysisDeadLetterQueue", "QueueName"]},
-                    }
-                ],
-                "Statistic": "Maximum",
-                "Period": 300,
-                "EvaluationPeriods": 1,
-                "Threshold": 0,
-                "ComparisonOperator": "GreaterThanThreshold",
-                "TreatMissingData": "notBreaching",
-                "AlarmActions": [{"Ref": "AlarmTopic"}],
-                "OKActions": [{"Ref": "AlarmTopic"}],
-            },
-        },
+        DEAD_LETTER_ALARM: aws_metric_alarm(
+            DEAD_LETTER_ALARM,
+            "An analysis request failed five times and waits in the dead-letter queue.",
+            namespace="AWS/SQS",
+            metric_name="ApproximateNumberOfMessagesVisible",
+            dimensions=[
+                {
+                    "Name": "QueueName",
+                    "Value": {"Fn::GetAtt": ["AnalysisDeadLetterQueue", "QueueName"]},
+                }
+            ],
+            period_seconds=300,
+            threshold=0,
+            comparison="GreaterThanThreshold",
+        ),
         "Dashboard": {
             "Type": "AWS::CloudWatch::Dashboard",
             "Properties": {
@@ -563,24 +554,50 @@ def monitoring_resources() -> dict[str, Any]:
 
 def ses_reputation_alarm(name: str, metric_name: str, threshold: float) -> dict[str, Any]:
     """An alarm on one of Amazon SES's account-level reputation rates (0 to 1)."""
-    return {
-        "Type": "AWS::CloudWatch::Alarm",
-        "Properties": {
-            "AlarmName": {"Fn::Sub": f"${{AWS::StackName}}-{name}"},
-            "AlarmDescription": f"SES's {metric_name} reached {threshold:.1%}, the level at "
-            "which SES reviews the account. Runbook: README, Alarms: what to do.",
-            "Namespace": "AWS/SES",
-            "MetricName": metric_name,
+    return aws_metric_alarm(
+        name,
+        f"SES's {metric_name} reached {threshold:.1%}, the level at which SES reviews the account.",
+        namespace="AWS/SES",
+        metric_name=metric_name,
+        period_seconds=900,
+        threshold=threshold,
+        comparison="GreaterThanOrEqualToThreshold",
+    )
+
+
+def aws_metric_alarm(
+    name: str,
+    description: str,
+    *,
+    namespace: str,
+    metric_name: str,
+    period_seconds: int,
+    threshold: float,
+    comparison: str,
+    dimensions: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """An alarm on the maximum of one of AWS's own metrics over one period."""
+    properties: dict[str, Any] = {
+        "AlarmName": {"Fn::Sub": f"${{AWS::StackName}}-{name}"},
+        "AlarmDescription": description + " Runbook: README, Alarms: what to do.",
+        "Namespace": namespace,
+        "MetricName": metric_name,
+    }
+    if dimensions:
+        properties["Dimensions"] = dimensions
+    properties.update(
+        {
             "Statistic": "Maximum",
-            "Period": 900,
+            "Period": period_seconds,
             "EvaluationPeriods": 1,
             "Threshold": threshold,
-            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "ComparisonOperator": comparison,
             "TreatMissingData": "notBreaching",
             "AlarmActions": [{"Ref": "AlarmTopic"}],
             "OKActions": [{"Ref": "AlarmTopic"}],
-        },
-    }
+        }
+    )
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
 
 
 METRICS_LOG_GROUP = "/dermalens/metrics"
