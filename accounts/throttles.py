@@ -30,6 +30,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.devices import device_of
 from accounts.links import email_digest
+from accounts.serializers import PasswordResetRequestSerializer
 from accounts.services import normalize_email
 from accounts.tokens import read_refresh_token
 from dermalens_site.errors import ApplicationError
@@ -294,8 +295,14 @@ class ResetEmailAddressThrottle(EmailAddressThrottle):
 
     def get_cache_key(self, request, view) -> str | None:
         device = device_of(text_in_body(request, "device_token"))
-        email = self.email_of(request)
-        if device is None or not email or users_table().find_user_id(email) != device.user_id:
+        # The account is looked up only for an address the view accepts: a throttle runs
+        # before the body is validated, and a key longer than DynamoDB allows is refused
+        # there (an error, not a 400).
+        request_body = PasswordResetRequestSerializer(data=getattr(request, "data", None))
+        if device is None or not request_body.is_valid():
+            return super().get_cache_key(request, view)
+        email = normalize_email(request_body.validated_data["email"])
+        if users_table().find_user_id(email) != device.user_id:
             return super().get_cache_key(request, view)
         digest = salted_hmac("dermalens.throttles", device.lockout_subject, algorithm="sha256")
         return self.cache_format % {"scope": self.scope, "ident": f"device-{digest.hexdigest()}"}

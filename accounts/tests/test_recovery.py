@@ -310,6 +310,14 @@ class TestPasswordReset:
         body = {"token": reset_link_token(ses_mailbox, email), "new_password": NEW_PASSWORD}
         assert APIClient().post(RESET_CONFIRM, body, format="json").status_code == 200
 
+    def test_an_overlong_address_asked_for_from_a_signed_in_phone_is_a_clear_400(self, register):
+        device_token = register()["device_token"]
+        # Longer than a DynamoDB key may be: no account can have it.
+        email = "a" * 2100 + "@example.com"
+        response = ask_for_reset(email, address="10.34.0.1", device_token=device_token)
+        error = assert_error(response, 400, "invalid")
+        assert "email" in error["details"]
+
     def test_a_flood_of_requests_from_one_client_address_is_braked(self, settings, unique_email):
         # Its production rate (300 an hour) is shown generous by TestPeopleBehindOneAddress.
         rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "password_reset": "20/hour"}
