@@ -25,12 +25,13 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from rest_framework import status
+from rest_framework.serializers import Serializer
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from accounts.devices import device_of
+from accounts.devices import Device, device_of
 from accounts.links import email_digest
-from accounts.serializers import PasswordResetRequestSerializer
+from accounts.serializers import LoginSerializer, PasswordResetRequestSerializer
 from accounts.services import normalize_email
 from accounts.tokens import read_refresh_token
 from dermalens_site.errors import ApplicationError
@@ -98,6 +99,22 @@ def text_in_body(request, field: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def device_of_named_account(request, body: type[Serializer]) -> Device | None:
+    """The device of the request's ``device_token`` if it signed in to the account that
+    has the address the body names, else None: a token of any other account proves
+    nothing about a request for this one. One read, only for a token whose signature
+    holds in a body the view accepts (a throttle runs before the view validates it, and
+    an address longer than a DynamoDB key is an error there, not a 400)."""
+    device = device_of(text_in_body(request, "device_token"))
+    if device is None:
+        return None
+    request_body = body(data=getattr(request, "data", None))
+    if not request_body.is_valid():
+        return None
+    email = normalize_email(request_body.validated_data["email"])
+    return device if users_table().find_user_id(email) == device.user_id else None
+
+
 class DynamoRateThrottle(SimpleRateThrottle):
     # Set by SimpleRateThrottle.__init__ from parse_rate; read only once ``rate`` is set.
     num_requests: int
@@ -139,9 +156,9 @@ def account_ident(user_id: str) -> str:
 
 
 class SessionProofThrottle(DynamoRateThrottle):
-    """A request that proves an earlier session of an account (a token that only the
-    account's sessions were given, checked by its signature alone: no read) is counted on
-    that account at the ``session`` rate; any other on the client address at its scope's.
+    """A request that proves an earlier session of the account it acts on (a token that
+    only that account's sessions were given) is counted on that account at the
+    ``session`` rate; any other on the client address at its scope's.
 
     A per-address rate is spent by whoever is behind the address, with well-formed
     requests or not: one attacker behind a campus's address would otherwise keep its
@@ -175,12 +192,13 @@ class SessionProofThrottle(DynamoRateThrottle):
 
 
 class LoginThrottle(SessionProofThrottle):
-    """Logins per address; a login with a device token per the token's account."""
+    """Logins per address; a login with a device token of the account it names per that
+    account (a token of another account leaves it on the address)."""
 
     scope = "login"
 
     def proven_account(self, request) -> str | None:
-        device = device_of(text_in_body(request, "device_token"))
+        device = device_of_named_account(request, LoginSerializer)
         return device.user_id if device is not None else None
 
 
@@ -193,7 +211,8 @@ class TokenThrottle(DynamoRateThrottle):
 
 
 class RefreshThrottle(SessionProofThrottle):
-    """Refreshes per address; a refresh with a validly signed refresh token per its account."""
+    """Refreshes per address; a refresh with a validly signed refresh token per its
+    account (checked by its signature alone: no read)."""
 
     scope = "token"
 
@@ -294,15 +313,8 @@ class ResetEmailAddressThrottle(EmailAddressThrottle):
     """
 
     def get_cache_key(self, request, view) -> str | None:
-        device = device_of(text_in_body(request, "device_token"))
-        # The account is looked up only for an address the view accepts: a throttle runs
-        # before the body is validated, and a key longer than DynamoDB allows is refused
-        # there (an error, not a 400).
-        request_body = PasswordResetRequestSerializer(data=getattr(request, "data", None))
-        if device is None or not request_body.is_valid():
-            return super().get_cache_key(request, view)
-        email = normalize_email(request_body.validated_data["email"])
-        if users_table().find_user_id(email) != device.user_id:
+        device = device_of_named_account(request, PasswordResetRequestSerializer)
+        if device is None:
             return super().get_cache_key(request, view)
         digest = salted_hmac("dermalens.throttles", device.lockout_subject, algorithm="sha256")
         return self.cache_format % {"scope": self.scope, "ident": f"device-{digest.hexdigest()}"}

@@ -396,6 +396,22 @@ class TestPeopleBehindOneAddress:
         newcomer = people[0]["user"]["email"]
         assert_error(log_in(campus, newcomer, STRONG_PASSWORD), 429, "throttled")
 
+    def test_a_device_token_of_another_account_leaves_a_login_on_the_addresss_brake(
+        self, register, settings, unique_email
+    ):
+        settings.LOGIN_FAILURES_PER_ADDRESS_PER_HOUR = 1000  # the login rate stops it first
+        stranger = register()
+        campus = APIClient(REMOTE_ADDR=self.CAMPUS)
+        # The stranger's own device token, sent with logins naming other people's emails:
+        # the address's login rate (10 an hour in tests) still counts them.
+        token = stranger["device_token"]
+        tried = [with_device(campus, unique_email(), PASSWORD, token) for _ in range(10)]
+        assert [response.status_code for response in tried] == [401] * 10
+        assert_error(with_device(campus, unique_email(), PASSWORD, token), 429, "throttled")
+        # Its own account's login still proves a session, past the spent address brake.
+        email = stranger["user"]["email"]
+        assert with_device(campus, email, STRONG_PASSWORD, token).status_code == 200
+
     def test_spraying_one_password_over_many_emails_is_stopped_at_the_address(
         self, register, settings, unique_email
     ):
