@@ -22,7 +22,7 @@ model accepts too.
 
 import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -225,10 +225,13 @@ def find_face(rgb: np.ndarray) -> FaceLandmarks | None:
     width), among the parts' too: about 12 ms more on such photos, none on a selfie.
     """
     upright = _detect(rgb)
+    # The parts' pass runs at most once: for the face (none in the whole image) and
+    # then for the other faces.
+    in_parts = functools.cache(functools.partial(_detect_in_parts, rgb))
     found = next(
         (
             (score, roi, mesh)
-            for score, roi in _candidates(rgb, upright)
+            for score, roi in _candidates(rgb, upright, in_parts)
             if (mesh := _mesh(rgb, roi)) is not None
         ),
         None,
@@ -239,8 +242,7 @@ def find_face(rgb: np.ndarray) -> FaceLandmarks | None:
     detections = upright
     smallest_other_px = MIN_OTHER_FACE_WIDTH_SHARE * roi.side / DETECTION_ROI_SCALE
     if smallest_other_px < WHOLE_IMAGE_MIN_FACE_SHARE * max(rgb.shape[:2]):
-        in_parts = _detect_in_parts(rgb)
-        detections = [*upright, *(d for d in in_parts if d[0] >= MIN_PART_OTHER_FACE_SCORE)]
+        detections = [*upright, *(d for d in in_parts() if d[0] >= MIN_PART_OTHER_FACE_SCORE)]
     other_faces = _count_other_faces(rgb, roi, detections)
     settled = _settled_mesh(rgb, points)
     if settled is None:
@@ -355,12 +357,16 @@ def _detect(rgb: np.ndarray, quarter_turns: int = 0) -> list[tuple[float, _Roi]]
     return found
 
 
-def _candidates(rgb: np.ndarray, upright: list[tuple[float, _Roi]]) -> Iterator[tuple[float, _Roi]]:
+def _candidates(
+    rgb: np.ndarray,
+    upright: list[tuple[float, _Roi]],
+    in_parts: Callable[[], list[tuple[float, _Roi]]],
+) -> Iterator[tuple[float, _Roi]]:
     """Where a face may be, the likeliest first: the whole image's detections (``upright``:
     its right-way-up pass, already run), then (only if the mesh model refuses those or
-    there are none) the parts'."""
+    there are none) the parts' (``in_parts``, run when first asked)."""
     yield from _detect_turned(rgb, upright)
-    yield from _detect_in_parts(rgb)
+    yield from in_parts()
 
 
 def _detect_turned(rgb: np.ndarray, upright: list[tuple[float, _Roi]]) -> list[tuple[float, _Roi]]:
