@@ -94,7 +94,8 @@ class ImageQualitySerializer(serializers.Serializer):
     reasons = serializers.ListField(
         child=serializers.ChoiceField(QUALITY_REASONS),
         help_text=(
-            "Why the photo is not ideal: too_dark, too_bright, blurry, noisy (grain of a "
+            "Why the photo is not ideal: too_dark, too_bright (washed out, or more than "
+            "half of the face's skin clipped white: its colour is lost), blurry, noisy (grain of a "
             "dim room, or a screen's pixel grid photographed), compressed (JPEG's 8x8 "
             "blocks show: a heavily compressed or forwarded photo), too_small (under "
             "480 px on its short side); too_little_skin (too little skin to judge, or a "

@@ -73,6 +73,13 @@ SLIGHT_SHRINK_FACTOR = 0.75
 FRAME_CANVAS_LONG_SIDE_PX = 512
 # Below this share of skin in the face's measured area there is too little to judge.
 MIN_FACE_SKIN_FRACTION = 0.30
+# A face whose skin clipped white (pixels.CLIPPED_VALUE) over more than this share is
+# too_bright, whatever the rest of the photo: its colour is lost where it matters, and
+# the darker half of the skin that redness is read from starts to clip. The portrait
+# (a fair face on a dark background, mean grey 115) clips on 1 % of its skin as taken,
+# 33 % exposed 10 % brighter, 52 % at 15 % and 77 % at 30 %, where its mean grey is
+# still 144 of TOO_BRIGHT_MEAN_LUMA's 215.
+MAX_CLIPPED_SKIN_SHARE = 0.5
 # A close-up shows skin when most of the frame is skin-coloured, of one colour (the
 # chroma of skin under one light varies little; fur, gravel and brick vary a lot) and
 # smooth at the finest scale (skin texture is faint beside fur or stone).
@@ -272,6 +279,8 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
     skin_fraction = float(maps.skin.sum() / max(layout.skin_area.sum(), 1))
     if skin_fraction < MIN_FACE_SKIN_FRACTION:
         reasons.add("too_little_skin")
+    if (maps.skin & maps.colour_clipped).sum() > MAX_CLIPPED_SKIN_SHARE * maps.skin.sum():
+        reasons.add("too_bright")
     if pose.eyes_closed or _eyes_hidden(maps, canvas):
         reasons.add("eyes_hidden")
     elif _colour_cast(pixels, canvas):

@@ -70,8 +70,24 @@ CLIPPED_VALUE_SOFTNESS = 0.02
 # cannot, so the pixel reads less red than it is, the person's a* baseline falls and
 # the skin that did not clip reads as red patches. The portrait exposed 30 % brighter
 # clips (HSV value from CLIPPED_VALUE) on about half its skin, and its redness fell
-# from 96 to 67. Redness is read from the skin that did not clip; with less than
-# MIN_MEASURE_PIXELS of it, not at all.
+# from 96 to 67. What each measure does about it:
+# - The skin's own colour (its hue, and the a* baseline of red patches) is read from
+#   the darker half of the skin, where it did not clip. More light moves every pixel's
+#   lightness the same way, so the darker half is the same skin at every exposure, and
+#   the last to clip; all the unclipped skin instead is a sample that shrinks toward
+#   the shadows as the light rises (10 % more light moved the baseline by 0.7 a*).
+# - Red patches are counted on the unclipped skin; the clipped skin is taken to hold
+#   them as often as the brighter half of the unclipped skin does, its nearest in
+#   lightness. Left out, or counted as no patch, the clipped skin moved redness by up to
+#   18 and 26 points between exposures 10 % apart (portraits with painted blemishes).
+# - Blemishes are found after clipped a* is filled in from the unclipped skin around it
+#   (a blur of BLEMISH_FILL_SIGMA_PX): as it is, it made every unclipped patch between
+#   clipped skin a red blob, and a second real portrait 10 % brighter lost 15-20 points
+#   of acne.
+# With less than MIN_REFERENCE_PIXELS of unclipped skin in the darker half, redness is
+# not read.
+MIN_REFERENCE_PIXELS = MIN_MEASURE_PIXELS // 2
+BLEMISH_FILL_SIGMA_PX = 6.0
 # Spots, texture and tone are trusted from this far inside the skin mask's edge.
 EDGE_MARGIN_PX = 4.0
 # Spot blobs drawn on the overlay, in canvas px.
@@ -128,13 +144,13 @@ class PixelMaps:
         pixels = int(mask.sum())
         if pixels < MIN_MEASURE_PIXELS:
             return None
-        readable = mask & ~self.colour_clipped
+        reference = _colour_reference(mask, self.lightness, self.colour_clipped)
         hue_deg = red_patch_pct = None
-        if readable.sum() >= MIN_MEASURE_PIXELS:
-            a_median = float(np.median(self.a_star[readable]))
-            b_median = float(np.median(self.b_star[readable]))
+        if reference is not None:
+            a_median = float(np.median(self.a_star[reference]))
+            b_median = float(np.median(self.b_star[reference]))
             hue_deg = float(np.degrees(np.arctan2(b_median, a_median)))
-            red_patch_pct = _percent(self.red_patch, readable)
+            red_patch_pct = self._red_patch_percent(mask)
         # Texture and tone are read away from the mask's edge, where hair, brows and the
         # face's outline add detail that is not the skin's; a slightly different face box
         # moves that edge, so leaving it out keeps the measures steady.
@@ -157,6 +173,18 @@ class PixelMaps:
             blemish_pct=_percent(self.blemish, mask),
             texture_pct=float(self.texture[interior].mean()),
         )
+
+    def _red_patch_percent(self, mask: np.ndarray) -> float:
+        """Red patches over ``mask``, the clipped skin counted at the rate of the brighter
+        half of the skin that did not clip."""
+        unclipped = mask & ~self.colour_clipped
+        patches = self.red_patch[unclipped]
+        clipped = int(mask.sum() - unclipped.sum())
+        found = float(patches.sum())
+        if clipped:
+            lightness = self.lightness[unclipped]
+            found += clipped * float(patches[lightness >= np.median(lightness)].mean())
+        return found * 100.0 / float(mask.sum())
 
     def lightness_median(self, mask: np.ndarray) -> float | None:
         """Median L* of the skin-coloured pixels in ``mask`` (None when too few)."""
@@ -198,17 +226,30 @@ def measure_pixels(
     inner = np.clip(distance / EDGE_MARGIN_PX, 0, 1)
     value, desaturation = _value_desaturation(canvas, skin)
     colour_clipped = value >= CLIPPED_VALUE
-    readable = skin & ~colour_clipped
-    baseline_a = _median(a_star, readable if readable.sum() >= MIN_MEASURE_PIXELS else skin, 12.0)
+    reference = _colour_reference(skin, lightness, colour_clipped)
+    baseline_a = (
+        _median(a_star, skin, 12.0) if reference is None else float(np.median(a_star[reference]))
+    )
     baseline_v = max(_median(value, skin, 0.6), 0.05)
+    # a* differences grow with the light as L* + 16 does (both are cube roots of it), so
+    # red excesses and blemish heights are read as at REFERENCE_LIGHTNESS: the same
+    # blemishes 10 % darker were fewer, and 10 % brighter more.
+    chroma_scale = (REFERENCE_LIGHTNESS + 16.0) / (
+        _median(lightness, skin, REFERENCE_LIGHTNESS) + 16.0
+    )
 
     blur = _MaskedBlurs(weight)
     fine_a = blur("a", a_star, CHROMA_SIGMA_PX)
-    red_excess = fine_a - baseline_a
+    red_excess = (fine_a - baseline_a) * chroma_scale
     # A spot is a blob: curved the same way in every direction (a crease or the edge of a
     # shadow is curved one way only), so its strength is the Hessian's smaller eigenvalue.
     dark_depth = _blob_depth(blur, "L", lightness, sign=1.0)
-    red_height = _blob_depth(blur, "a", a_star, sign=-1.0)
+    clipped_skin = skin & colour_clipped
+    if clipped_skin.any():
+        blob_name, blob_a = "a_filled", _filled_in(a_star, skin & ~colour_clipped, clipped_skin)
+    else:
+        blob_name, blob_a = "a", a_star
+    red_height = _blob_depth(blur, blob_name, blob_a, sign=-1.0) * chroma_scale
     blemish = _soft_above(red_height, BLEMISH_EXCESS_A, BLEMISH_SOFTNESS_A) * inner
     not_red = _soft_above(-red_height, -BLEMISH_EXCESS_A / 2, BLEMISH_SOFTNESS_A)
     dark_spot = _soft_above(dark_depth, DARK_SPOT_DEPTH_L, DARK_SPOT_SOFTNESS_L) * not_red * inner
@@ -404,6 +445,25 @@ def _soft_above(values: np.ndarray, threshold: float, softness: float) -> np.nda
     """A logistic step: 0.5 at ``threshold``, 0.88 one ``softness`` above it."""
     z = np.clip((values - threshold) / (softness / 2.0), -30.0, 30.0)
     return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+
+def _colour_reference(
+    mask: np.ndarray, lightness: np.ndarray, colour_clipped: np.ndarray
+) -> np.ndarray | None:
+    """The darker half of the skin in ``mask``, where it did not clip (None: too little)."""
+    if mask.sum() < MIN_MEASURE_PIXELS:
+        return None
+    reference = mask & (lightness <= np.median(lightness[mask])) & ~colour_clipped
+    return reference if reference.sum() >= MIN_REFERENCE_PIXELS else None
+
+
+def _filled_in(channel: np.ndarray, known: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+    """``channel`` with its ``unknown`` pixels replaced by a blur of the ``known`` ones."""
+    weight = known.astype(np.float32)
+    around = cv2.GaussianBlur(weight, (0, 0), BLEMISH_FILL_SIGMA_PX)
+    mean = cv2.GaussianBlur(channel * weight, (0, 0), BLEMISH_FILL_SIGMA_PX)
+    estimate = np.where(around > 1e-3, mean / np.maximum(around, 1e-3), channel)
+    return np.where(unknown, estimate, channel).astype(np.float32)
 
 
 def _median(values: np.ndarray, mask: np.ndarray, default: float) -> float:
