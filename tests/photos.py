@@ -4,7 +4,8 @@
     photo = encode(with_fine_lines(portrait))
 
 The photographs ship inside scikit-image (``skimage.data``): a portrait (NASA's
-astronaut Eileen Collins, public domain) and several photos of no face. Edits are
+astronaut Eileen Collins, public domain) and several photos of no face; a second
+portrait, Grace Hopper (a US Navy photograph, public domain), is in tests/data. Edits are
 placed by fixed fractions of where the face lies in the portrait, never by the
 analyser's own landmarks, so a test of the analyser does not lean on the analyser.
 """
@@ -12,6 +13,7 @@ analyser's own landmarks, so a test of the analyser does not lean on the analyse
 import struct
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -27,8 +29,24 @@ PHONE_SIZE_PX = (3024, 4032)  # width, height
 NON_FACE_NAMES = ("coffee", "chelsea", "rocket", "brick", "gravel", "grass", "coins", "moon")
 
 
+GRACE_HOPPER = Path(__file__).resolve().parent / "data" / "grace_hopper.jpg"
+
+
 def astronaut() -> np.ndarray:
     return data.astronaut()
+
+
+def grace_hopper() -> np.ndarray:
+    """A second real portrait (512 x 600): an older face, narrow eyes behind amber
+    glasses, a blue backdrop and a white shirt (which shows its white balance neutral)."""
+    return cv2.cvtColor(cv2.imread(str(GRACE_HOPPER)), cv2.COLOR_BGR2RGB)
+
+
+def long_side(picture: np.ndarray, long_side_px: int) -> np.ndarray:
+    """The picture resized (bicubic) so that its long side is ``long_side_px``."""
+    factor = long_side_px / max(picture.shape[:2])
+    size = (round(picture.shape[1] * factor), round(picture.shape[0] * factor))
+    return cv2.resize(picture, size, interpolation=cv2.INTER_CUBIC)
 
 
 def non_face(name: str) -> np.ndarray:
@@ -280,6 +298,31 @@ def on_a_screen(picture: np.ndarray, pitch_px: int = 3) -> np.ndarray:
         -(((xx - 0.7 * width) / (0.2 * width)) ** 2 + ((yy - 0.3 * height) / (0.25 * height)) ** 2)
     )
     return np.clip(pixels + glare[..., None], 0, 255).astype(np.uint8)
+
+
+def screen_at_phone_size(
+    picture: np.ndarray, *, long_side_px: int, pitch_px: float, degrees: float = 0.0
+) -> np.ndarray:
+    """The picture shown on a screen and photographed by a phone: ``long_side_px`` long,
+    a dark line (a camera pixel wide, 55 % dark) every ``pitch_px`` along rows and
+    columns (the screen's pixel grid; the pitch need not be whole, it is drawn at 4
+    times the size and averaged down), turned by ``degrees``."""
+    base = long_side(picture, long_side_px)
+    height, width = base.shape[:2]
+    fine = 4
+    rows = np.mod(np.arange(height * fine) / fine, pitch_px) < 1.0
+    cols = np.mod(np.arange(width * fine) / fine, pitch_px) < 1.0
+    lines = (rows[:, None] | cols[None, :]).astype(np.float32)
+    lines = cv2.resize(lines, (width, height), interpolation=cv2.INTER_AREA)
+    pixels = np.clip(base * (1 - 0.55 * lines[..., None]), 0, 255).astype(np.uint8)
+    return rotated(pixels, degrees) if degrees else pixels
+
+
+def sharpened(picture: np.ndarray, amount: float, sigma: float = 1.5) -> np.ndarray:
+    """An unsharp mask, as phones apply to every photo."""
+    pixels = picture.astype(np.float32)
+    blurred = cv2.GaussianBlur(pixels, (0, 0), sigma)
+    return np.clip(pixels + amount * (pixels - blurred), 0, 255).astype(np.uint8)
 
 
 def colour_cast(picture: np.ndarray, gains: tuple[float, float, float]) -> np.ndarray:

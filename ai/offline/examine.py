@@ -27,12 +27,14 @@ from ai.offline.images import (
     JPEG_BLOCK_PX,
     MAX_BLOCKINESS,
     MAX_GRAIN_GREY_LEVELS,
+    MAX_PERIODICITY,
     MIN_SHORT_SIDE_PX,
     WORKING_LONG_SIDE_PX,
     blockiness,
     decode_image,
     exposure_reasons,
     grain,
+    periodicity,
     photo_size,
     reduction_for,
     resize_long_side,
@@ -391,8 +393,9 @@ def _eyes_hidden(maps: PixelMaps, canvas: Canvas) -> bool:
 
 
 def _artefact_reasons(source: np.ndarray, source_factor: float, canvas: Canvas) -> set[str]:
-    """Noise and JPEG blocks in the part of ``source`` (the photo scaled by
-    ``source_factor``) that ``canvas`` was cut from, as the canvas reads them: grain
+    """Noise (a sensor's grain, a screen's pixel grid) and JPEG blocks in the part of
+    ``source`` (the photo scaled by ``source_factor``) that ``canvas`` was cut from, as
+    the canvas reads them: grain
     averages down in proportion when the canvas shrinks the face, and JPEG's blocks are
     8 px of the photo, 8 times the factor in ``source`` (decoded smaller)."""
     box = canvas.box
@@ -404,7 +407,8 @@ def _artefact_reasons(source: np.ndarray, source_factor: float, canvas: Canvas) 
         ]
     )
     reasons = set()
-    if grain(part) * min(1.0, canvas.scale / source_factor) > MAX_GRAIN_GREY_LEVELS:
+    grainy = grain(part) * min(1.0, canvas.scale / source_factor) > MAX_GRAIN_GREY_LEVELS
+    if grainy or periodicity(part) > MAX_PERIODICITY:
         reasons.add(NOISY)
     if blockiness(part, round(JPEG_BLOCK_PX * source_factor)) > MAX_BLOCKINESS:
         reasons.add(COMPRESSED)

@@ -542,6 +542,53 @@ class TestExposure:
         assert brighter == pytest.approx(as_taken, abs=7)
 
 
+# A screen photographed by a phone (long side px, grid pitch px, turned degrees): the
+# reported 2,048 px photo of a 3 px grid scored texture 2 and pigmentation 18 unflagged.
+SCREENS_AT_PHONE_SIZE = {
+    "2048px_pitch_3_turned_1": (2048, 3.0, 1.0),
+    "1500px_pitch_5_turned_2.5": (1500, 5.0, 2.5),
+    "2048px_pitch_2.5_turned_2.5": (2048, 2.5, 2.5),
+    "3000px_pitch_3.5_turned_1": (3000, 3.5, 1.0),
+    "4000px_pitch_3.5_turned_1": (4000, 3.5, 1.0),
+    "4000px_pitch_5": (4000, 5.0, 0.0),
+}
+# Real portraits at the same sizes, as phones save them: sharpened, JPEG quality 60-95.
+PORTRAITS_AT_PHONE_SIZE = {
+    "astronaut_1500px_q95": ("astronaut", 1500, 0.0, 95),
+    "astronaut_2048px_sharpened_q85": ("astronaut", 2048, 1.5, 85),
+    "astronaut_3000px_q95": ("astronaut", 3000, 0.0, 95),
+    "astronaut_4000px_sharpened_q60": ("astronaut", 4000, 1.5, 60),
+    "grace_hopper_1500px_sharpened_q85": ("grace_hopper", 1500, 1.5, 85),
+    "grace_hopper_3000px_q95": ("grace_hopper", 3000, 0.0, 95),
+    "grace_hopper_4000px_sharpened_q75": ("grace_hopper", 4000, 1.5, 75),
+}
+
+
+class TestScreenPhotographed:
+    @pytest.mark.parametrize(
+        "size, pitch, degrees", SCREENS_AT_PHONE_SIZE.values(), ids=SCREENS_AT_PHONE_SIZE
+    )
+    def test_a_screen_at_phone_resolution_is_flagged_noisy(self, size, pitch, degrees):
+        screen = photos.screen_at_phone_size(
+            photos.astronaut(), long_side_px=size, pitch_px=pitch, degrees=degrees
+        )
+        analysis = analyse(photos.encode(screen, 85))
+        assert "noisy" in analysis.image_quality.reasons
+        assert analysis.image_quality.acceptable is False
+
+    @pytest.mark.parametrize(
+        "name, size, sharpening, quality",
+        PORTRAITS_AT_PHONE_SIZE.values(),
+        ids=PORTRAITS_AT_PHONE_SIZE,
+    )
+    def test_a_portrait_at_phone_resolution_is_not_noisy(self, name, size, sharpening, quality):
+        picture = photos.long_side(getattr(photos, name)(), size)
+        if sharpening:
+            picture = photos.sharpened(picture, sharpening)
+        analysis = analyse(photos.encode(picture, quality))
+        assert "noisy" not in analysis.image_quality.reasons
+
+
 # Casts of the portrait as R, G, B gains: lamps, shade and white balance gone wrong,
 # from 10 % on red and blue to a tungsten lamp, which took 79 points off redness with
 # no flag.
