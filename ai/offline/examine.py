@@ -131,7 +131,17 @@ MAX_SCORED_CUT_LANDMARK_SHARE = 0.10
 # tint axis (a 3 % magenta shift takes 9 points off redness), hence its tighter
 # limit. Set on one portrait, these are heuristics: a sclera yellowed or reddened (age,
 # irritation) can read as a cast, and then the colour measures are withheld, not guessed.
+# The brightest quarter is the sclera only where one shows: narrow eyes, lids or glasses
+# can leave it a few pixels, and the quarter is then lids and lashes, whose colour is
+# the skin's (Grace Hopper's portrait, neutral light by its white shirt, read warmth
+# 0.92 and tint -0.22 there and was colour_cast at every exposure). A sclera is near
+# white, at least SCLERA_MIN_BRIGHTNESS_RATIO of the skin's median brightness
+# (geometric mean of R, G, B): the astronaut's measures 0.92 (0.84 with lighter skin,
+# 1.5 with darker, 0.92-0.95 under every cast and exposure of +-20 %); Grace Hopper's
+# 0.44-0.58 under every cast and exposure. Without a sclera no cast is claimed, as
+# with closed eyes.
 SCLERA_SHARE = 0.25
+SCLERA_MIN_BRIGHTNESS_RATIO = 0.70
 DAYLIGHT_SCLERA_WARMTH = 0.25
 DAYLIGHT_SCLERA_TINT = 0.0
 MAX_WARMTH_SHIFT = 0.12
@@ -285,7 +295,7 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
         reasons.add("too_bright")
     if pose.eyes_closed or _eyes_hidden(maps, canvas):
         reasons.add("eyes_hidden")
-    elif _colour_cast(pixels, canvas):
+    elif _colour_cast(pixels, canvas, maps.skin):
         reasons.add(COLOUR_CAST)
     detail = detail_canvas = None
     if detail_wanted:
@@ -415,10 +425,11 @@ def _artefact_reasons(source: np.ndarray, source_factor: float, canvas: Canvas) 
     return reasons
 
 
-def _colour_cast(pixels: np.ndarray, canvas: Canvas) -> bool:
+def _colour_cast(pixels: np.ndarray, canvas: Canvas, skin: np.ndarray) -> bool:
     """Whether the whites of the eyes show a colour cast (lamp light, a white balance
-    off) past what the colour measures tolerate. Only asked of open, visible eyes: with
-    none the light's colour cannot be told from the skin's, and no cast is claimed."""
+    off) past what the colour measures tolerate. Only asked of open eyes whose whites
+    show (brighter than the ``skin`` pixels' median allows a lid to be): without them
+    the light's colour cannot be told from the skin's, and no cast is claimed."""
     points = canvas.points
     if points is None:
         raise AssertionError("unreachable: a face canvas has the landmarks")
@@ -429,8 +440,16 @@ def _colour_cast(pixels: np.ndarray, canvas: Canvas) -> bool:
         return False
     # + 0.5: a channel at 0 has a finite logarithm.
     colours = np.log(pixels[inside].astype(np.float32) + 0.5)
-    brightness = colours.sum(axis=1)
-    blue, green, red = colours[brightness >= np.quantile(brightness, 1 - SCLERA_SHARE)].T
+    brightness = colours.mean(axis=1)
+    brightest = brightness >= np.quantile(brightness, 1 - SCLERA_SHARE)
+    if not skin.any():
+        return False
+    skin_brightness = float(np.median(np.log(pixels[skin].astype(np.float32) + 0.5).mean(axis=1)))
+    if float(np.median(brightness[brightest])) - skin_brightness < np.log(
+        SCLERA_MIN_BRIGHTNESS_RATIO
+    ):
+        return False
+    blue, green, red = colours[brightest].T
     warmth = float(np.median(red - blue)) - DAYLIGHT_SCLERA_WARMTH
     tint = float(np.median(green - (red + blue) / 2)) - DAYLIGHT_SCLERA_TINT
     return abs(warmth) > MAX_WARMTH_SHIFT or abs(tint) > MAX_TINT_SHIFT

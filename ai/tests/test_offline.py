@@ -653,6 +653,19 @@ class TestColourCast:
                 name
             )
 
+    @pytest.mark.parametrize("exposure", (0.9, 1.0, 1.1, 1.2))
+    def test_a_portrait_in_neutral_light_whose_eyes_show_no_white_is_not_a_cast(self, exposure):
+        # Grace Hopper's eyes are narrow behind amber glasses: the brightest quarter of
+        # their outlines is lids, not sclera, and read as a strong warm-magenta cast.
+        analysis = analyse(photos.encode(photos.exposed(photos.grace_hopper(), exposure)))
+        assert "colour_cast" not in analysis.image_quality.reasons
+        assert analysis.image_quality.acceptable is True
+        assert all(analysis.metrics[name].score is not None for name in WITHHELD_BY_A_CAST)
+
+    def test_eyes_that_show_no_white_do_not_claim_a_cast_they_cannot_see(self):
+        warm = photos.colour_cast(photos.grace_hopper(), (1.2, 0.95, 0.8))
+        assert "colour_cast" not in analyse(photos.encode(warm)).image_quality.reasons
+
     def test_closed_eyes_do_not_claim_a_cast_they_cannot_see(self):
         warm = photos.colour_cast(photos.with_closed_eyes(photos.astronaut()), (1.3, 0.9, 0.8))
         analysis = analyse(photos.encode(warm))
