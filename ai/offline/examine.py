@@ -405,9 +405,9 @@ def _eyes_hidden(maps: PixelMaps, canvas: Canvas) -> bool:
 def _artefact_reasons(source: np.ndarray, source_factor: float, canvas: Canvas) -> set[str]:
     """Noise (a sensor's grain, a screen's pixel grid) and JPEG blocks in the part of
     ``source`` (the photo scaled by ``source_factor``) that ``canvas`` was cut from, as
-    the canvas reads them: grain
-    averages down in proportion when the canvas shrinks the face, and JPEG's blocks are
-    8 px of the photo, 8 times the factor in ``source`` (decoded smaller)."""
+    the canvas reads them: grain averages down in proportion when the canvas shrinks the
+    face, and JPEG's blocks are 8 px of the photo, 8 times the factor in ``source``
+    (decoded smaller)."""
     box = canvas.box
     part = to_gray(
         source[
