@@ -11,14 +11,15 @@ with the server's delay as ``retry_after_seconds``, never hammering a quota that
 said when it refills. At most ``GEMINI_MAX_ATTEMPTS`` requests in all, each given
 ``GEMINI_TIMEOUT_SECONDS``, and every one of them over by ``GEMINI_CALL_DEADLINE_SECONDS``
 after the call began: a request waiting on Gemini is answered (a 503) before the load
-balancer gives up on it (60 s), never left to its 504. Any other refusal (400
-INVALID_ARGUMENT, 403, 404 NOT_FOUND for a retired model: not retried), and any answer
-that is blocked or is not JSON, becomes ``AnalysisFailed`` with its reason code; a 400
-that says the photo is not valid is ``unreadable_image``, and one that says Gemini could
-not process it (and to retry) ``provider_unavailable``: warnings, not errors for someone
-to fix. The
-provider's own error message goes to the log, never to a client; the image, the prompt
-and the API key are never logged.
+balancer gives up on it (60 s), never left to its 504. Retries also spend a budget that
+the client's calls share (``RetryBudget``): when most calls fail, as when Gemini sheds
+load, they are not tried again, so a burst adds no second and third wave of requests.
+Any other refusal (400 INVALID_ARGUMENT, 403, 404 NOT_FOUND for a retired model: not
+retried), and any answer that is blocked or is not JSON, becomes ``AnalysisFailed``
+with its reason code; a 400 that says the photo is not valid is ``unreadable_image``,
+and one that says Gemini could not process it (and to retry) ``provider_unavailable``:
+warnings, not errors for someone to fix. The provider's own error message goes to the
+log, never to a client; the image, the prompt and the API key are never logged.
 
 The API version (``GEMINI_API_VERSION``) and each use's thinking (``GEMINI_THINKING_*``)
 are settings; see the README for how to choose them.
@@ -31,6 +32,7 @@ import logging
 import math
 import random
 import re
+import threading
 import time
 import typing
 from collections.abc import Callable, Iterator
@@ -60,6 +62,12 @@ RATE_LIMITED_STATUS = 429
 RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
 # A protobuf Duration in JSON: "17s", "0.5s", "1.000340012s".
 DURATION = re.compile(r"^(?P<seconds>\d+(?:\.\d+)?)s$")
+# The retry budget (``RetryBudget``), as gRPC's retry throttling sets it: a failed
+# attempt costs a token, an answer gives a tenth of one back, and retries stop while
+# half the tokens or fewer are left. Calls that fail one in a while are all retried;
+# when every call fails, about five retries are made, not one per call.
+RETRY_BUDGET_TOKENS = 10.0
+RETRY_TOKENS_PER_ANSWER = 0.1
 # What each use's GEMINI_THINKING_* setting may name (Gemini 3 models); a number is a
 # token budget instead (2.5 models: 0 turns thinking off, -1 lets the model choose).
 THINKING_LEVELS = ("minimal", "low", "medium", "high")
@@ -220,6 +228,41 @@ def answer_name_lookups_directly() -> None:
     genai_common.BaseModel.__contains__ = _holds_pair  # type: ignore[operator]
 
 
+class RetryBudget:
+    """Whether a failed Gemini call may be tried again, judged by how the calls of the
+    client went lately (gRPC's retry throttling).
+
+        if budget.spend_on_failure(): ...   # retry
+        budget.earn_on_answer()
+
+    Each call's retries are bounded (``GEMINI_MAX_ATTEMPTS``), but not the calls': when
+    Gemini answers 429 or 503 to everything, a burst of 200 chat messages sent 600
+    requests, three waves at an overloaded service, which only delay its recovery.
+    With the budget, that burst on two workers cost 208 requests (each worker's client
+    retries four times before its budget is spent), and a call that fails now and then,
+    among calls that are answered, is retried as before. Each client has its own (a
+    process holds one for chat, one for analyses and plans).
+    """
+
+    def __init__(
+        self, *, tokens: float = RETRY_BUDGET_TOKENS, per_answer: float = RETRY_TOKENS_PER_ANSWER
+    ) -> None:
+        self.most = tokens
+        self.per_answer = per_answer
+        self.tokens = tokens
+        self._lock = threading.Lock()  # the jobs worker's threads share one client
+
+    def spend_on_failure(self) -> bool:
+        """Count a failed attempt; whether the budget still allows a retry."""
+        with self._lock:
+            self.tokens = max(0.0, self.tokens - 1)
+            return self.tokens > self.most / 2
+
+    def earn_on_answer(self) -> None:
+        with self._lock:
+            self.tokens = min(self.most, self.tokens + self.per_answer)
+
+
 class GeminiClient:
     """One google-genai client per provider instance, configured from the GEMINI_* settings."""
 
@@ -259,6 +302,7 @@ class GeminiClient:
         self.rate_limit_budget_seconds: float = settings.GEMINI_RATE_LIMIT_BUDGET_SECONDS
         self.retry_initial_delay_seconds: float = retry_initial_delay_seconds
         self.retry_max_delay_seconds: float = retry_max_delay_seconds
+        self.retry_budget = RetryBudget()
         self._client = genai.Client(
             vertexai=False,
             api_key=settings.GEMINI_API_KEY,
@@ -356,9 +400,10 @@ class GeminiClient:
         the attempt's timeout when it is cut to what is left before the call's deadline
         (None: the client's own).
 
-        A 429 whose wait would pass the rate-limit budget, or that comes on the last
-        attempt, fails at once, with the server's delay as ``retry_after_seconds`` when it
-        gave one. Any other failure that is not tried again is raised as it came, for
+        A 429 whose wait would pass the rate-limit budget, that comes on the last
+        attempt, or when the retry budget is spent (``RetryBudget``), fails at once, with
+        the server's delay as ``retry_after_seconds`` when it gave one. Any other failure
+        that is not tried again is raised as it came, for
         ``_failures_as_analysis_failed`` to name.
         """
         started = time.monotonic()
@@ -370,13 +415,14 @@ class GeminiClient:
             # copy of its own per request: about 0.1 ms for a chat reply, 0.5 for a plan).
             cut = None if left >= self.timeout_seconds else math.ceil(left * 1000)
             try:
-                return call(None if cut is None else types.HttpOptions(timeout=cut))
+                answer = call(None if cut is None else types.HttpOptions(timeout=cut))
             except errors.APIError as err:
                 if err.code == RATE_LIMITED_STATUS:
                     advised = retry_delay_seconds(err)
                     wait = advised if advised is not None else self._backoff_seconds(attempt)
                     if (
-                        attempt == self.max_attempts
+                        not self.retry_budget.spend_on_failure()
+                        or attempt == self.max_attempts
                         or time.monotonic() + wait > rate_limit_deadline
                         or not self._time_for_another(wait, deadline)
                     ):
@@ -390,7 +436,11 @@ class GeminiClient:
                         ) from err
                 elif err.code in RETRY_STATUS_CODES:
                     wait = self._jittered_backoff_seconds(attempt)
-                    if attempt == self.max_attempts or not self._time_for_another(wait, deadline):
+                    if (
+                        not self.retry_budget.spend_on_failure()
+                        or attempt == self.max_attempts
+                        or not self._time_for_another(wait, deadline)
+                    ):
                         raise
                 else:
                     raise
@@ -403,10 +453,15 @@ class GeminiClient:
                     if isinstance(err, httpx2.ReadTimeout)
                     else MIN_ATTEMPT_SECONDS
                 )
-                if attempt == self.max_attempts or not self._time_for_another(
-                    wait, deadline, needed=needed
+                if (
+                    not self.retry_budget.spend_on_failure()
+                    or attempt == self.max_attempts
+                    or not self._time_for_another(wait, deadline, needed=needed)
                 ):
                     raise
+            else:
+                self.retry_budget.earn_on_answer()
+                return answer
             logger.info("Gemini %s attempt %d failed; retrying in %.1fs", self.model, attempt, wait)
             time.sleep(wait)
         raise AssertionError("unreachable: the last attempt returns or raises")

@@ -13,6 +13,8 @@ import pytest
 from PIL import Image
 
 from ai.analysis import SkinAnalysis
+from ai.chat import ChatContext, ChatFailed
+from ai.gemini_client import RETRY_BUDGET_TOKENS, RETRY_TOKENS_PER_ANSWER
 from ai.offline import OfflineProvider
 from ai.prompts import CONTEXT_END, CONTEXT_START
 from ai.providers import AnalysisFailed, SkinProfile
@@ -282,6 +284,42 @@ def test_max_attempts_setting_bounds_the_retries(make_gemini, gemini_settings, f
     fake_gemini.enqueue(*[FakeResponse.status(500)] * 5)
 
     assert failure_of(make_gemini(), photo).reason == "provider_unavailable"
+    assert len(fake_gemini.requests) == 2
+
+
+def ask(provider) -> str:
+    return provider.reply(context=ChatContext(), history=[], message="Is my skin dry?")
+
+
+@pytest.mark.parametrize("failure", [FakeResponse.status(503), FakeResponse.status(429)])
+def test_when_every_call_fails_the_calls_stop_retrying_after_a_few(gemini, fake_gemini, failure):
+    # Gemini shedding load: each of 20 calls retried twice would send 60 requests, three
+    # waves at a service that is already overloaded.
+    fake_gemini.enqueue(*[failure] * 60)
+
+    for _ in range(20):
+        with pytest.raises(ChatFailed):
+            ask(gemini)
+
+    assert 20 <= len(fake_gemini.requests) <= 20 + RETRY_BUDGET_TOKENS / 2
+
+
+def test_answers_earn_the_retries_back(gemini, fake_gemini):
+    fake_gemini.enqueue(*[FakeResponse.status(503)] * 30)
+    for _ in range(10):
+        with pytest.raises(ChatFailed):
+            ask(gemini)
+    fake_gemini.reset()
+    # The outage spent the budget; each answer gives a tenth of a token back.
+    answers = round((RETRY_BUDGET_TOKENS / 2 + 2) / RETRY_TOKENS_PER_ANSWER)
+    fake_gemini.enqueue(*[FakeResponse.text_answer("Drink water.")] * answers)
+    for _ in range(answers):
+        ask(gemini)
+    fake_gemini.reset()
+
+    # A failure among answers is retried again, as before any outage.
+    fake_gemini.enqueue(FakeResponse.status(503), FakeResponse.text_answer("Use sunscreen."))
+    assert ask(gemini) == "Use sunscreen."
     assert len(fake_gemini.requests) == 2
 
 
