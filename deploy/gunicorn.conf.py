@@ -14,7 +14,8 @@ priority (``dermalens_site.photo_processes``), started with the worker
 
 Each value can be overridden from the environment (/etc/dermalens/env): WEB_CONCURRENCY,
 GUNICORN_WORKER_CONNECTIONS, GUNICORN_TIMEOUT_SECONDS, GUNICORN_BIND,
-FORWARDED_ALLOW_IPS, and the app's NUM_PROXIES (1 here: the load balancer);
+FORWARDED_ALLOW_IPS, and the app's NUM_PROXIES (1 here: the load balancer) and
+GEMINI_CALL_DEADLINE_SECONDS (the graceful timeout follows it);
 GUNICORN_WORKER_CLASS=gthread (with GUNICORN_THREADS) brings back the
 thread-per-request model, for comparison only.
 The access log is one JSON object per line on stdout (journald), built with json.dumps
@@ -24,6 +25,7 @@ image token in the path is replaced by its name (``dermalens_site.log_paths``).
 
 import importlib.util
 import json
+import math
 import multiprocessing
 import os
 import time
@@ -62,8 +64,12 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = _int("WEB_CONCURRENCY", min(max(2, multiprocessing.cpu_count()), MAX_WORKERS))
 # A request gunicorn refuses itself (a request line or headers past the limits below, a
 # malformed request) is answered in the API's error shape, not with gunicorn's HTML page.
-worker_class = _load_site_module("server_errors").with_json_errors(
-    os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+# A stopping worker closes its idle kept-alive connections at once, rather than waiting
+# out graceful_timeout for the load balancer to close them (dermalens_site/worker_stop.py).
+worker_class = _load_site_module("worker_stop").closing_idle_connections(
+    _load_site_module("server_errors").with_json_errors(
+        os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+    )
 )
 # Requests in flight per worker; past it, connections wait in the listen backlog.
 worker_connections = _int("GUNICORN_WORKER_CONNECTIONS", 1000)
@@ -81,7 +87,16 @@ threads = _int("GUNICORN_THREADS", 4)  # gthread only
 # (a slow request does not count: it waits cooperatively). With gthread, a request may
 # take this long: an upload analysed in-process waits for Gemini (30 s x 3 attempts).
 timeout = _int("GUNICORN_TIMEOUT_SECONDS", 120)
-graceful_timeout = 30  # finish requests in flight on SIGTERM before exiting
+# A worker told to stop (SIGTERM on a deploy, or at max_requests below) takes no new
+# connection and finishes the requests in flight for up to this long, then drops them.
+# A Gemini call may take GEMINI_CALL_DEADLINE_SECONDS (the app's setting, 50 s), after
+# which the request stores the answer: with 30 s, a reply Gemini gave at 40 s was paid
+# for and counted against the person's day, then lost with its connection, unanswered
+# and unstored (tests/test_serving.py). systemd waits longer still (TimeoutStopSec).
+ANSWER_STORING_SECONDS = 10
+graceful_timeout = (
+    math.ceil(float(os.environ.get("GEMINI_CALL_DEADLINE_SECONDS") or 50)) + ANSWER_STORING_SECONDS
+)
 keepalive = 75  # longer than the load balancer's 60 s idle timeout, so it closes first
 # Recycle workers now and then (with jitter, so not all at once) to bound memory growth.
 max_requests = 2000

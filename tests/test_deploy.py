@@ -205,6 +205,25 @@ class TestGunicornConfig:
         assert issubclass(config["worker_class"], GeventWorker)
         assert config["worker_connections"] >= 500
 
+    @pytest.mark.parametrize("deadline", [None, "80"])
+    def test_a_stopping_worker_outwaits_the_longest_gemini_call_and_systemd_outwaits_it(
+        self, monkeypatch, deadline
+    ):
+        # A reply Gemini gives at the call's deadline is stored and answered before the
+        # worker drops its requests, and the worker before systemd kills it.
+        if deadline is None:
+            monkeypatch.delenv("GEMINI_CALL_DEADLINE_SECONDS", raising=False)
+            longest_call = django_settings.GEMINI_CALL_DEADLINE_SECONDS
+        else:
+            monkeypatch.setenv("GEMINI_CALL_DEADLINE_SECONDS", deadline)
+            longest_call = float(deadline)
+        config = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+        stop_seconds = int(systemd_unit("dermalens-web.service")["Service"]["TimeoutStopSec"])
+
+        assert config["graceful_timeout"] >= longest_call + config["ANSWER_STORING_SECONDS"]
+        if deadline is None:
+            assert stop_seconds >= config["graceful_timeout"] + 10
+
     @pytest.mark.parametrize("name", ["gevent", "gthread"])
     def test_either_worker_class_answers_refused_requests_in_the_api_s_error_shape(
         self, monkeypatch, name

@@ -28,6 +28,7 @@ import pytest
 from django.core.management import call_command
 from urllib3 import encode_multipart_formdata
 
+from chat import selectors as chat_selectors
 from dynamo.local import DynamoDBLocal, free_port
 from tests.fake_gemini import FakeGemini, FakeResponse, ReceivedRequest, typical_answer
 
@@ -602,6 +603,71 @@ def test_no_connection_is_refused_or_reset_while_workers_restart(gemini):
         stop_gunicorn(server)
     assert len(workers_seen) >= 6, "the workers were not replaced"
     assert Counter(statuses) == {200: len(statuses)}
+
+
+# Longer than the 30 s a stopping worker gave its requests before, within the call's
+# deadline (GEMINI_CALL_DEADLINE_SECONDS, 50 s).
+LONG_GEMINI_SECONDS = 33.0
+
+
+def test_a_reply_in_flight_when_the_server_stops_is_answered_and_stored(register):
+    """A deploy's SIGTERM (or a worker's max_requests) while a slow Gemini call is in
+    flight: the worker finishes it before it exits, so the reply that was paid for and
+    counted is answered and stored, not dropped with its connection."""
+
+    def slow(request: ReceivedRequest) -> FakeResponse:
+        return dataclasses.replace(typical_answer(request), delay_seconds=LONG_GEMINI_SECONDS)
+
+    with FakeGemini(responder=slow) as gemini_server:
+        server, port = start_gunicorn(
+            gemini_url=gemini_server.base_url,
+            WEB_CONCURRENCY="1",
+            GEMINI_TIMEOUT_SECONDS=str(LONG_GEMINI_SECONDS + 10),
+        )
+        try:
+            session = register()
+            token = session["access"]
+            session_id = new_session(port, token)
+            with ThreadPoolExecutor(1) as pool:
+                sent = pool.submit(
+                    send_message, port, token, session_id, "Slow?", timeout=2 * LONG_GEMINI_SECONDS
+                )
+                while not gemini_server.requests:
+                    time.sleep(0.1)
+                server.terminate()
+                status, body = sent.result()
+            server.wait(timeout=2 * LONG_GEMINI_SECONDS)
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+    assert status == 201, body
+    reply = json.loads(body)["reply"]
+    stored = chat_selectors.list_messages(
+        user_id=session["user"]["user_id"], session_id=session_id, limit=10, cursor=None
+    )
+    assert [message.message_id for message in stored.items][-1] == reply["message_id"]
+
+
+def test_a_stopping_server_does_not_wait_for_idle_kept_alive_connections(gemini):
+    """The load balancer keeps idle connections open for 60 s: a stopping worker closes
+    them rather than waiting out its graceful timeout (and a worker at max_requests,
+    replaced only once it exits, rejoins in a second or two, not a minute later)."""
+    server, port = start_gunicorn(gemini_url=gemini[0].base_url, WEB_CONCURRENCY="1")
+    kept_alive = http.client.HTTPConnection("127.0.0.1", port, timeout=90)
+    try:
+        kept_alive.request("GET", "/api/v1/health")
+        assert kept_alive.getresponse().read()
+        started = time.monotonic()
+        server.terminate()
+        server.wait(timeout=90)
+        stopped_in = time.monotonic() - started
+    finally:
+        kept_alive.close()
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert stopped_in < FAST_FAILURE_SECONDS, stopped_in
 
 
 def test_a_flood_of_sign_ins_is_turned_away_at_once_and_not_counted(gemini, register):
