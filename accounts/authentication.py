@@ -34,24 +34,34 @@ class DynamoJWTAuthentication(JWTAuthentication):
         if not isinstance(user_id, str):
             # simplejwt's hints leave out lazy strings, which its exceptions render.
             raise InvalidToken(_("Token contained no recognizable user identification"))  # type: ignore[arg-type]
-        users = users_table()
-        max_age = settings.AUTH_USER_CACHE_SECONDS
-        user, self.user_read_now = users.read_recent(user_id, max_age=max_age)
-        if user is not None and refusal(user, validated_token):
-            users.forget(user_id)  # the copy may predate this token: read again
-            user, self.user_read_now = users.read_recent(user_id, max_age=max_age)
+        user, self.user_read_now = account_for_token(user_id, validated_token.get(VERSION_CLAIM))
         if user is None or not user.is_active:
             # simplejwt's hints leave out lazy strings, which its exceptions render.
             raise AuthenticationFailed(_("The account is disabled or gone."), code="user_inactive")  # type: ignore[arg-type]
-        if refusal(user, validated_token):
+        if refuses(user, validated_token.get(VERSION_CLAIM)):
             # simplejwt's hints leave out lazy strings, which its exceptions render.
             raise AuthenticationFailed(_("The token has been revoked."), code="token_revoked")  # type: ignore[arg-type]
         return user
 
 
-def refusal(user: User, token: Token) -> bool:
-    """Whether ``user`` (as read) refuses ``token``: a disabled account or a revoked token."""
-    return not user.is_active or token.get(VERSION_CLAIM) != user.token_version
+def account_for_token(user_id: str, token_version: object) -> tuple[User | None, bool]:
+    """The account a token of ``token_version`` names, as this worker's copy has it, or as
+    read now (strongly consistent) when there is no copy young enough or the copy refuses
+    the token (it may predate a new password or a re-enabled account); and whether it was
+    read now. A token the account refuses costs at most one read."""
+    users = users_table()
+    max_age = settings.AUTH_USER_CACHE_SECONDS
+    user, read_now = users.read_recent(user_id, max_age=max_age)
+    if user is not None and not read_now and refuses(user, token_version):
+        users.forget(user_id)  # the copy may predate this token: read again
+        user, read_now = users.read_recent(user_id, max_age=max_age)
+    return user, read_now
+
+
+def refuses(user: User, token_version: object) -> bool:
+    """Whether ``user`` (as read) refuses a token of ``token_version``: a disabled account
+    or a revoked token (every session ended since it was issued)."""
+    return not user.is_active or token_version != user.token_version
 
 
 def read_in_this_request(request: Request) -> bool:

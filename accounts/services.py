@@ -181,7 +181,12 @@ def register_user(*, email: str, password: str, full_name: str) -> tuple[User, T
 
 
 def log_in(
-    *, email: str, password: str, address: str, device_token: str | None = None
+    *,
+    email: str,
+    password: str,
+    address: str,
+    device_token: str | None = None,
+    account: User | None = None,
 ) -> tuple[User, TokenPair]:
     """Unknown email and wrong password fail alike, in about the same time.
 
@@ -192,19 +197,23 @@ def log_in(
     own devices out. Any other login is also counted on the budget of failures of the
     client ``address`` (spraying one password over many emails), and given back when
     the password is right.
+
+    ``account``: the account with this email as the caller read it (strongly consistent)
+    for this request, if it did (the login throttle checks a device token so); it is not
+    read again.
     """
     email = normalize_email(email)
     policy = login_policy()
     device = device_of(device_token)
     # Without a device token nothing is read before the attempt is counted.
-    user = _registered_with(email) if device is not None else None
+    user = registered_with(email, account) if device is not None else None
     own_device = device is not None and device.belongs_to(user)
     subject = device.lockout_subject if device and own_device else email
     with password_place(trusted=own_device):
         address_attempt = None if own_device else claim_address_attempt(address=address)
         claim_attempt(policy=policy, subject=subject)
         if device is None:
-            user = _registered_with(email)
+            user = registered_with(email, account)
         if user is None:
             # Hash anyway, so the response time does not tell whether the email exists.
             make_password(password)
@@ -236,25 +245,32 @@ def rehashed(user: User) -> Callable[[str], None]:
     return store
 
 
-def _registered_with(email: str) -> User | None:
+def registered_with(email: str, account: User | None = None) -> User | None:
+    """The account with ``email`` (a normalised address): ``account`` when the caller has
+    just read it (strongly consistent), else read (the email's claim, then the account)."""
+    if account is not None and account.email == email:
+        return account
     users = users_table()
     user_id = users.find_user_id(email)
     return users.get(user_id) if user_id else None
 
 
-def refresh_session(*, refresh: str) -> tuple[User, TokenPair]:
+def refresh_session(*, refresh: str, account: User | None = None) -> tuple[User, TokenPair]:
     """Trade a refresh token for a new pair; the presented one is used up (rotation).
 
     A rotated token presented again means that two parties hold the chain, the owner
     and someone who copied a token, and the server cannot tell which is which: every
     session of the account ends (RFC 9700, refresh token rotation), and the owner logs
-    in again. A token revoked by logout is only refused.
+    in again. A token revoked by logout is only refused. ``account``: the token's account
+    as the caller read it (strongly consistent) for this request, if it did (the refresh
+    throttle does); it is not read again.
     """
     token = read_refresh_token(refresh)
     if token is None:
         raise InvalidRefreshToken()
     users = users_table()
-    user = users.get(str(token.get("sub", "")))
+    user_id = str(token.get("sub", ""))
+    user = account if account is not None and account.user_id == user_id else users.get(user_id)
     if user is None or not user.is_active or token.get(VERSION_CLAIM) != user.token_version:
         raise InvalidRefreshToken()
     token_id = str(token["jti"])
@@ -341,15 +357,22 @@ def update_profile(
 # --- Getting back in: password reset, email verification, email change -----------------
 
 
-def request_password_reset(*, email: str) -> None:
+def request_password_reset(*, email: str, account: User | None = None) -> None:
     """Email a reset link when an active account has this address; nothing tells which.
 
     Known and unknown addresses cost the same: two strongly consistent reads, a token
-    and a rendered message; the message itself leaves on the sender thread.
+    and a rendered message; the message itself leaves on the sender thread. Those reads
+    are skipped only for ``account``, the account with this address as the caller read
+    it for this request (the reset throttle, checking the account's own device token,
+    whose holder knows the account exists).
     """
-    users = users_table()
-    user_id = users.find_user_id(normalize_email(email))
-    user = users.get(user_id or DECOY_USER.user_id)
+    email = normalize_email(email)
+    if account is not None and account.email == email:
+        user: User | None = account
+    else:
+        users = users_table()
+        user_id = users.find_user_id(email)
+        user = users.get(user_id or DECOY_USER.user_id)
     if user is None or not user.is_active:
         render_account_email(**password_reset_email(DECOY_USER))
         return

@@ -14,6 +14,9 @@ the per-account lockout (``accounts/lockouts.py``), which no change of address e
 Anyone behind an address can spend its brakes, so a login or refresh that proves an
 earlier session is counted on its account instead (``SessionProofThrottle``), and a
 reset request from the account's own device on that device (``ResetEmailAddressThrottle``).
+A token proves a session only while the account's ``token_version`` is the one it was
+issued with: once every session ends (a new password, "revoke sessions") an old
+phone's tokens are no token at all here.
 The client's address is read through ``NUM_PROXIES`` trusted proxies (``client_address``),
 so a client cannot choose it by writing ``X-Forwarded-For``.
 """
@@ -29,14 +32,15 @@ from rest_framework.serializers import Serializer
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.authentication import account_for_token, refuses
 from accounts.devices import Device, device_of
 from accounts.links import email_digest
 from accounts.serializers import LoginSerializer, PasswordResetRequestSerializer
 from accounts.services import normalize_email
-from accounts.tokens import read_refresh_token
+from accounts.tokens import VERSION_CLAIM, read_refresh_token
 from dermalens_site.errors import ApplicationError
 from dynamo.limits import limits_table
-from dynamo.users import users_table
+from dynamo.users import User, users_table
 
 # One IPv6 host usually holds a whole /64 and can pick any address in it, and one site
 # (a home, an office, a rented server) is commonly given a /48 and can pick any of its
@@ -100,11 +104,14 @@ def text_in_body(request, field: str) -> str | None:
 
 
 def device_of_named_account(request, body: type[Serializer]) -> Device | None:
-    """The device of the request's ``device_token`` if it signed in to the account that
-    has the address the body names, else None: a token of any other account proves
-    nothing about a request for this one. One read, only for a token whose signature
-    holds in a body the view accepts (a throttle runs before the view validates it, and
-    an address longer than a DynamoDB key is an error there, not a 400)."""
+    """The device of the request's ``device_token`` if it is a device of the account that
+    has the address the body names, as that account is now, else None: a token of any
+    other account proves nothing about a request for this one, and neither does one
+    issued before every session of the account ended (a new password, "revoke
+    sessions"), which an old phone's holder may still have. Read only for a token whose
+    signature holds in a body the view accepts (a throttle runs before the view validates
+    it, and an address longer than a DynamoDB key is an error there, not a 400): the
+    address's claim, and the account (``proves_session``)."""
     device = device_of(text_in_body(request, "device_token"))
     if device is None:
         return None
@@ -112,7 +119,35 @@ def device_of_named_account(request, body: type[Serializer]) -> Device | None:
     if not request_body.is_valid():
         return None
     email = normalize_email(request_body.validated_data["email"])
-    return device if users_table().find_user_id(email) == device.user_id else None
+    if users_table().find_user_id(email) != device.user_id:
+        return None
+    return device if proves_session(request, device.user_id, device.token_version) else None
+
+
+# Where a throttle leaves the account it read for the request (``account_read_now``).
+ACCOUNT_READ_NOW = "dermalens_account_read_now"
+
+
+def proves_session(request, user_id: str, token_version: object) -> bool:
+    """Whether a token of ``token_version`` is still one of account ``user_id``'s sessions.
+
+    The account comes from the worker's copy when it is young and accepts the token, else
+    it is read, strongly consistent (``authentication.account_for_token``); an account
+    read so is left on the request for the view, whose use case reads it anyway
+    (``account_read_now``), so the check costs no read of its own.
+    """
+    user, read_now = account_for_token(user_id, token_version)
+    if read_now:
+        setattr(request, ACCOUNT_READ_NOW, user)
+    return user is not None and not refuses(user, token_version)
+
+
+def account_read_now(request) -> User | None:
+    """The account a throttle of ``request`` read from DynamoDB (strongly consistent) to
+    check the session the request proves, for the view to hand to its use case instead
+    of reading it again; None when no throttle read one."""
+    account: User | None = getattr(request, ACCOUNT_READ_NOW, None)
+    return account
 
 
 class DynamoRateThrottle(SimpleRateThrottle):
@@ -193,7 +228,8 @@ class SessionProofThrottle(DynamoRateThrottle):
 
 class LoginThrottle(SessionProofThrottle):
     """Logins per address; a login with a device token of the account it names per that
-    account (a token of another account leaves it on the address)."""
+    account (a token of another account, or one from before the account's sessions all
+    ended, leaves it on the address)."""
 
     scope = "login"
 
@@ -211,15 +247,17 @@ class TokenThrottle(DynamoRateThrottle):
 
 
 class RefreshThrottle(SessionProofThrottle):
-    """Refreshes per address; a refresh with a validly signed refresh token per its
-    account (checked by its signature alone: no read)."""
+    """Refreshes per address; a refresh with a validly signed refresh token of the
+    account's current sessions (issued since they last all ended) per that account."""
 
     scope = "token"
 
     def proven_account(self, request) -> str | None:
         token = read_refresh_token(text_in_body(request, "refresh") or "")
         user_id = token.get("sub") if token is not None else None
-        return user_id if isinstance(user_id, str) else None
+        if token is None or not isinstance(user_id, str):
+            return None
+        return user_id if proves_session(request, user_id, token.get(VERSION_CLAIM)) else None
 
 
 class AccountRateThrottle(DynamoRateThrottle):
@@ -307,9 +345,10 @@ class ResetEmailAddressThrottle(EmailAddressThrottle):
 
     Anyone may ask for a stranger's address: without this, a stranger's five requests an
     hour would leave the owner, locked out and asking from their own phone, no link. The
-    device must belong to the account that has the address (one read, only for a token
-    whose signature holds), so a stranger's own device token counts on the mailbox as
-    any other request, and the answer is the same 202 either way.
+    device must be a current device of the account that has the address
+    (``device_of_named_account``), so a stranger's own device token, or one of an old
+    phone from before the account's sessions all ended, counts on the mailbox as any
+    other request, and the answer is the same 202 either way.
     """
 
     def get_cache_key(self, request, view) -> str | None:

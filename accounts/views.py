@@ -39,6 +39,7 @@ from accounts.throttles import (
     ResetEmailAddressThrottle,
     SignedInPasswordThrottle,
     TokenThrottle,
+    account_read_now,
     client_address,
 )
 from dermalens_site.errors import ApplicationError
@@ -105,7 +106,11 @@ class PublicAuthViewSet(viewsets.ViewSet):
     def login(self, request):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user, tokens = services.log_in(**serializer.validated_data, address=client_address(request))
+        user, tokens = services.log_in(
+            **serializer.validated_data,
+            address=client_address(request),
+            account=account_read_now(request),
+        )
         return session_response(user, tokens)
 
     @extend_schema(
@@ -118,7 +123,9 @@ class PublicAuthViewSet(viewsets.ViewSet):
     def refresh(self, request):
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user, tokens = services.refresh_session(**serializer.validated_data)
+        user, tokens = services.refresh_session(
+            **serializer.validated_data, account=account_read_now(request)
+        )
         return session_response(user, tokens)
 
     @extend_schema(
@@ -141,7 +148,9 @@ class PublicAuthViewSet(viewsets.ViewSet):
     def password_reset(self, request):
         serializer = PasswordResetRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.request_password_reset(email=serializer.validated_data["email"])
+        services.request_password_reset(
+            email=serializer.validated_data["email"], account=account_read_now(request)
+        )
         return accepted(RESET_REQUESTED)
 
     @extend_schema(

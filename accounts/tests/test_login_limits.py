@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import argon2
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import caches
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 from ulid import ULID
@@ -16,7 +17,8 @@ from accounts.tests.test_api import LOGIN, ME, PASSWORD, REFRESH, assert_error, 
 from accounts.tests.test_recovery import CHANGE_EMAIL
 from accounts.throttles import client_address
 from conftest import STRONG_PASSWORD
-from dynamo.users import User, users_table
+from dynamo.metrics import measure_dynamodb
+from dynamo.users import USER_CACHE_ALIAS, User, users_table
 
 WRONG_PASSWORD = "not-the-password-at-all"
 # The load balancer's own address, as the app sees it (the peer of every request).
@@ -205,6 +207,18 @@ class TestDeviceTokens:
         assert_error(old, 429, "too_many_attempts")
         fresh = with_device(anywhere(), email, new_password, changed.json()["device_token"])
         assert fresh.status_code == 200, fresh.content
+
+    def test_a_device_tokens_check_reads_nothing_a_login_does_not_read_anyway(self, register):
+        session = register()
+        email, device_token = session["user"]["email"], session["device_token"]
+        caches[USER_CACHE_ALIAS].clear()  # a worker that has not seen the account lately
+        with measure_dynamodb() as plain:
+            assert log_in(anywhere(), email, STRONG_PASSWORD).status_code == 200
+        caches[USER_CACHE_ALIAS].clear()
+        with measure_dynamodb() as from_device:
+            assert with_device(anywhere(), email, STRONG_PASSWORD, device_token).status_code == 200
+        # The email's claim and the account, read once each by the throttle and not again.
+        assert from_device.calls_by_operation["GetItem"] == plain.calls_by_operation["GetItem"]
 
     def test_wrong_passwords_sent_with_a_device_token_lock_that_token(self, register):
         session = register()
@@ -411,6 +425,45 @@ class TestPeopleBehindOneAddress:
         # Its own account's login still proves a session, past the spent address brake.
         email = stranger["user"]["email"]
         assert with_device(campus, email, STRONG_PASSWORD, token).status_code == 200
+
+    def test_an_old_phones_device_token_leaves_a_login_on_the_addresss_brake_once_sessions_end(
+        self, register
+    ):
+        owner = register()
+        email, old_phone = owner["user"]["email"], owner["device_token"]
+        # The owner ends every session (a new password): the old phone's token is stale.
+        change = {"current_password": STRONG_PASSWORD, "new_password": "a-brand-new-passphrase-42"}
+        changed = bearer(owner["access"]).post(PASSWORD, change, format="json")
+        assert changed.status_code == 200, changed.content
+        campus = APIClient(REMOTE_ADDR=self.CAMPUS)
+        assert {campus.post(LOGIN, {"nope": n}).status_code for n in range(10)} == {400}
+        # Whoever holds the old phone is braked like anyone behind the address.
+        assert_error(with_device(campus, email, WRONG_PASSWORD, old_phone), 429, "throttled")
+        new_password, new_phone = change["new_password"], changed.json()["device_token"]
+        assert with_device(campus, email, new_password, new_phone).status_code == 200
+
+    def test_an_old_phones_tokens_do_not_spend_the_owners_session_allowance(
+        self, register, throttle_rates
+    ):
+        throttle_rates(session="5/hour")
+        old_phone = register()
+        email = old_phone["user"]["email"]
+        # The owner ends every session ("revoke sessions") and signs in on a new phone.
+        users_table().revoke_sessions(old_phone["user"]["user_id"], updated_at="2026-11-28T03:00Z")
+        new_phone = log_in(anywhere(), email, STRONG_PASSWORD).json()
+        # Whoever holds the old phone sends its revoked tokens, from anywhere.
+        for _ in range(3):
+            stale = anywhere().post(REFRESH, {"refresh": old_phone["refresh"]})
+            assert_error(stale, 401, "invalid_refresh_token")
+            stale = with_device(anywhere(), email, WRONG_PASSWORD, old_phone["device_token"])
+            assert_error(stale, 401, "invalid_credentials")
+        # The new phone's session refreshes, and its device token signs in, as often as ever.
+        for _ in range(2):
+            refreshed = anywhere().post(REFRESH, {"refresh": new_phone["refresh"]})
+            assert refreshed.status_code == 200, refreshed.content
+            new_phone = refreshed.json()
+        signed_in = with_device(anywhere(), email, STRONG_PASSWORD, new_phone["device_token"])
+        assert signed_in.status_code == 200, signed_in.content
 
     def test_spraying_one_password_over_many_emails_is_stopped_at_the_address(
         self, register, settings, unique_email

@@ -310,6 +310,26 @@ class TestPasswordReset:
         body = {"token": reset_link_token(ses_mailbox, email), "new_password": NEW_PASSWORD}
         assert APIClient().post(RESET_CONFIRM, body, format="json").status_code == 200
 
+    @pytest.mark.parametrize("ended_by", ["reset", "revoke sessions"])
+    def test_an_old_phones_device_token_counts_on_the_address_once_sessions_end(
+        self, ses_mailbox, register, ended_by
+    ):
+        owner = register()
+        email, old_phone = owner["user"]["email"], owner["device_token"]
+        if ended_by == "reset":
+            assert ask_for_reset(email, address="10.35.0.1").status_code == 202
+            body = {"token": reset_link_token(ses_mailbox, email), "new_password": NEW_PASSWORD}
+            assert APIClient().post(RESET_CONFIRM, body, format="json").status_code == 200
+        else:
+            users_table().revoke_sessions(owner["user"]["user_id"], updated_at="2026-11-28T03:00Z")
+        asked = [ask_for_reset(email, address=f"10.35.1.{n}").status_code for n in range(6)]
+        assert asked[-1] == 429
+        # The old phone's holder is one more stranger: the mailbox gets nothing more.
+        sent = len([m for m in ses_mailbox.to(email) if "Reset" in m.subject])
+        from_old_phone = ask_for_reset(email, address="10.35.2.2", device_token=old_phone)
+        assert_error(from_old_phone, 429, "throttled")
+        assert len([m for m in ses_mailbox.to(email) if "Reset" in m.subject]) == sent
+
     def test_an_overlong_address_asked_for_from_a_signed_in_phone_is_a_clear_400(self, register):
         device_token = register()["device_token"]
         # Longer than a DynamoDB key may be: no account can have it.
