@@ -120,6 +120,10 @@ class AccountGone(AuthenticationError):
     default_message = "The account is disabled or gone."
 
 
+class SessionEnded(AuthenticationError):
+    default_message = "The token has been revoked."
+
+
 class EmailAlreadyVerified(Conflict):
     default_code = "email_already_verified"
     default_message = "This account's email address is already verified."
@@ -306,14 +310,18 @@ def change_password(
     """Set a new password, revoke every token issued before, and return a fresh pair.
 
     The current password is a confirmation (``confirm_password``): guessing it is
-    limited, and it counts as a failed login too.
+    limited, and it counts as a failed login too. The write holds only if the account is
+    still as the confirmation read it (a racing change is a 409 ``version_conflict``).
     """
-    confirm_password(
+    user = confirm_password(
         user, current_password, field="current_password", wrong="The current password is incorrect."
     )
     check_new_password(new_password, user=user, field="new_password")
     updated = users_table().set_password(
-        user.user_id, password_hash=make_password(new_password), updated_at=now_iso()
+        user.user_id,
+        password_hash=make_password(new_password),
+        updated_at=now_iso(),
+        expected_version=user.version,
     )
     notify_password_changed(user=updated, by_reset=False)
     return updated, issue_tokens(updated)
@@ -322,9 +330,17 @@ def change_password(
 @checks_passwords(trusted=True)  # signed in
 def confirm_password(
     user: User, password: str, *, field: str = "password", wrong: str = "The password is incorrect."
-) -> None:
+) -> User:
     """Check the password a signed-in account confirms a change with: a new password, a
-    new email address, an erasure. A wrong one is a 400 on ``field``.
+    new email address, an erasure. A wrong one is a 400 on ``field``; a right one returns
+    the account as it is now.
+
+    ``user`` is the account as authentication took it, perhaps from the worker's copy
+    (``AUTH_USER_CACHE_SECONDS``), which may predate a new password or a "revoke
+    sessions" made through another worker: the password is checked against the account
+    read now (strongly consistent), and a token whose sessions have ended since is
+    refused (401), so an old phone's holder who knows the old password can neither set
+    a new one nor erase the account in those seconds.
 
     Guessing it is limited like a login, with a count of its own per account and token
     version, which only the holder of one of the account's tokens can spend: strangers
@@ -335,6 +351,7 @@ def confirm_password(
     password, an ops "revoke sessions") starts the count afresh; a right password
     forgets both counts, as a login does.
     """
+    user = current_account(user)
     policy = confirmation_policy()
     subject = f"{user.user_id}:{user.token_version}"
     claim_attempt(policy=policy, subject=subject)
@@ -344,6 +361,18 @@ def confirm_password(
         raise serializers.ValidationError({field: [wrong]})
     forget_attempts(policy=policy, subject=subject)
     forget_attempts(policy=login_policy(), subject=user.email)
+    return user
+
+
+def current_account(user: User) -> User:
+    """The signed-in ``user`` as stored now (strongly consistent), while the sessions of
+    the token it signed in with have not ended (its ``token_version`` is the account's)."""
+    current = users_table().get(user.user_id)
+    if current is None or not current.is_active:
+        raise AccountGone()
+    if current.token_version != user.token_version:
+        raise SessionEnded()
+    return current
 
 
 def update_profile(
@@ -515,17 +544,14 @@ def change_email(*, user: User, new_email: str) -> User:
     return updated
 
 
-def request_email_change(*, user_id: str, new_email: str, password: str) -> None:
+def request_email_change(*, user: User, new_email: str, password: str) -> None:
     """Send a confirmation link to ``new_email`` and a notice to the current address.
 
     Nothing changes until the link is used (``use_email_link``); a password change in
     the meantime makes the link useless.
     """
     users = users_table()
-    user = users.get(user_id)
-    if user is None:
-        raise AccountGone()
-    confirm_password(user, password)
+    user = confirm_password(user, password)
     new_email = normalize_email(new_email)
     if new_email == user.email:
         raise serializers.ValidationError(

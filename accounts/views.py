@@ -324,5 +324,5 @@ class UserViewSet(viewsets.ViewSet):
     def change_email(self, request):
         serializer = EmailChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.request_email_change(user_id=request.user.user_id, **serializer.validated_data)
+        services.request_email_change(user=request.user, **serializer.validated_data)
         return accepted(EMAIL_CHANGE_SENT)

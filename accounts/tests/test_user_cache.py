@@ -135,3 +135,37 @@ def test_the_workers_copy_of_the_profile_is_read_again_for_the_profile(auth_clie
 
     assert response.status_code == 200
     assert usage.calls_by_operation == {"GetItem": 1}  # the view's own, not the copy
+
+
+def changed_on_another_worker(session: dict, new_password: str) -> None:
+    """The owner changes the password through another worker; this one keeps its copy."""
+    user_id = session["user"]["user_id"]
+    assert bearer(session["access"]).get(SCANS).status_code == 200  # this worker's copy
+    stale = caches[USER_CACHE_ALIAS].get(user_id)
+    change = {"current_password": STRONG_PASSWORD, "new_password": new_password}
+    assert bearer(session["access"]).post(PASSWORD, change).status_code == 200
+    caches[USER_CACHE_ALIAS].set(user_id, stale, 60)
+
+
+def test_a_workers_old_copy_never_confirms_the_old_password_for_a_new_one(register, unique_email):
+    old_phone = register()
+    changed_on_another_worker(old_phone, "the owners new passphrase 1")
+    # The old phone's holder, who knows the old password, tries to take the account.
+    taken = bearer(old_phone["access"]).post(
+        PASSWORD, {"current_password": STRONG_PASSWORD, "new_password": "a thiefs passphrase 2"}
+    )
+
+    assert taken.status_code == 401, taken.content
+    email = old_phone["user"]["email"]
+    owner = {"email": email, "password": "the owners new passphrase 1"}
+    assert APIClient().post("/api/v1/auth/login", owner).status_code == 200
+
+
+def test_a_workers_old_copy_never_confirms_the_old_password_for_an_erasure(register):
+    old_phone = register()
+    changed_on_another_worker(old_phone, "the owners new passphrase 1")
+
+    erased = bearer(old_phone["access"]).delete(ME, {"password": STRONG_PASSWORD}, format="json")
+
+    assert erased.status_code == 401, erased.content
+    assert users_table().get(old_phone["user"]["user_id"]).is_active
