@@ -284,23 +284,36 @@ def refresh_session(*, refresh: str, account: User | None = None) -> tuple[User,
         user.user_id, token_id=token_id, expires_at=int(token["exp"]), reason=REFRESH_ROTATED
     ):
         return user, issue_tokens(user)
-    if users.refresh_token_revocation(token_id) == REFRESH_ROTATED:
-        users.revoke_sessions(user.user_id, updated_at=now_iso())
-        logger.warning(
-            "rotated refresh token reused: every session of the account revoked",
-            extra={"user_id": user.user_id},
-        )
+    end_sessions_if_rotated(user_id=user.user_id, token_id=token_id)
     raise InvalidRefreshToken()
 
 
+def end_sessions_if_rotated(*, user_id: str, token_id: str) -> None:
+    """A refresh token presented after it was traded for a new pair (rotation): every
+    session of the account ends, since someone else holds the chain it began."""
+    users = users_table()
+    if users.refresh_token_revocation(token_id) == REFRESH_ROTATED:
+        users.revoke_sessions(user_id, updated_at=now_iso())
+        logger.warning(
+            "rotated refresh token reused: every session of the account revoked",
+            extra={"user_id": user_id},
+        )
+
+
 def log_out(*, user_id: str, refresh: str) -> None:
-    """Revoke the caller's refresh token. Logging out twice is not an error."""
+    """Revoke the caller's refresh token. Logging out twice is not an error.
+
+    A token already traded for a new pair is reuse, as in a refresh: the session it
+    began lives on in a token someone else holds, which only ending every session ends.
+    """
     token = read_refresh_token(refresh)
     if token is None or token.get("sub") != user_id:
         raise InvalidRefreshToken()
-    users_table().revoke_refresh_token(
-        user_id, token_id=str(token["jti"]), expires_at=int(token["exp"])
-    )
+    token_id = str(token["jti"])
+    if not users_table().revoke_refresh_token(
+        user_id, token_id=token_id, expires_at=int(token["exp"])
+    ):
+        end_sessions_if_rotated(user_id=user_id, token_id=token_id)
 
 
 @checks_passwords(trusted=True)  # signed in

@@ -202,7 +202,10 @@ class SessionViewSet(viewsets.ViewSet):
     @extend_schema(
         request=RefreshSerializer,
         responses={204: OpenApiResponse(description="Logged out."), **ERRORS},
-        description="Revoke the given refresh token (this device's session).",
+        description=(
+            "Revoke the given refresh token (this device's session). A refresh token "
+            "already traded for a new pair ends every session of the account."
+        ),
     )
     @action(detail=False, methods=["post"])
     def logout(self, request):

@@ -312,6 +312,19 @@ class TestTokens:
         again = APIClient().post(REFRESH, {"refresh": session["refresh"]}, format="json")
         assert_error(again, 401, "invalid_refresh_token")
 
+    def test_logging_out_with_a_refresh_token_someone_else_traded_ends_every_session(
+        self, api_client, register
+    ):
+        phone = register()
+        # A copy of the phone's refresh token, traded by whoever copied it.
+        thief = api_client.post(REFRESH, {"refresh": phone["refresh"]}).json()
+
+        logout = bearer(phone["access"]).post(LOGOUT, {"refresh": phone["refresh"]})
+
+        assert logout.status_code == 204
+        assert_error(bearer(thief["access"]).get(ME), 401)
+        assert_error(APIClient().post(REFRESH, {"refresh": thief["refresh"]}), 401)
+
     def test_logout_needs_a_signed_in_caller(self, api_client, register):
         session = register()
         response = api_client.post(LOGOUT, {"refresh": session["refresh"]})
