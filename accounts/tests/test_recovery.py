@@ -5,6 +5,7 @@ sent through django-ses to moto's SES server and read back from it."""
 import itertools
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings as django_settings
@@ -510,6 +511,30 @@ class TestEmailChange:
         assert users_table().find_user_id(loser_email) == loser_session["user"]["user_id"]
         login = APIClient().post(LOGIN, {"email": loser_email, "password": STRONG_PASSWORD})
         assert login.status_code == 200
+
+    def test_one_link_used_twice_at_once_moves_the_account_once_and_calls_the_other_used(
+        self, ses_mailbox, register, unique_email
+    ):
+        session, new_email = register(), unique_email()
+        assert request_change(session, new_email).status_code == 202
+        token = ses_mailbox.last(new_email, subject="Confirm").token
+        barrier = threading.Barrier(4)
+
+        def use(_: int):
+            client = APIClient()
+            barrier.wait()
+            return client.post(VERIFY, {"token": token})
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            responses = list(pool.map(use, range(4)))
+        # A double-click on the page's button: the address is not "taken", it is this
+        # account's now, and the link is used, as when it is used again later.
+        assert sorted(r.status_code for r in responses) == [200, 400, 400, 400], [
+            r.content for r in responses
+        ]
+        for refused in (r for r in responses if r.status_code == 400):
+            assert_error(refused, 400, "invalid_token")
+        assert users_table().find_user_id(new_email) == session["user"]["user_id"]
 
 
 # One address, many people: a campus's, an office's or a mobile carrier's NAT.
