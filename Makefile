@@ -61,6 +61,7 @@ bench: install
 	$(BIN)/python bench/analysis_eval.py
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/cost.py
+	$(BIN)/python bench/history.py
 	$(BIN)/python bench/ai_calls.py
 	$(BIN)/python bench/concurrency.py
 	$(BIN)/python bench/concurrency.py --scenarios logins --output concurrency_logins

@@ -382,6 +382,12 @@ AUTH_USER_CACHE_SECONDS = env.float("AUTH_USER_CACHE_SECONDS", default=5.0)
 REFRESH_TOKEN_DAYS = env.int("REFRESH_TOKEN_DAYS", default=14)
 PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 100
+# Scans per page of GET /scans/progress: one point per metric and scan, about 1.2 KB of
+# JSON a scan with every metric. The default keeps a page near the size of a list page
+# of 100 scans however long the history; the maximum is the whole chart a request read
+# before the chart had pages.
+PROGRESS_PAGE_SIZE_DEFAULT = 100
+PROGRESS_PAGE_SIZE_MAX = 1000
 CURSOR_MAX_AGE_SECONDS = 24 * 60 * 60
 
 # --- Account email ------------------------------------------------------------------

@@ -11,11 +11,11 @@
 import contextlib
 import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dynamo.base import Page, Table, item_on_failure
+from dynamo.base import Page, T, Table, item_on_failure
 from dynamo.codec import Item, from_document, to_item
 from dynamo.errors import AccountClosed, ConditionFailed, DynamoError, ItemNotFound
 from dynamo.tables import SCANS, USERS
@@ -93,6 +93,58 @@ def scan_from_item(item: Item) -> Scan:
         failure_reason=failure["S"] if failure else None,
         version=int(item["version"]["N"]),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ScanScores:
+    """A scan as the progress chart reads it (``ScansTable.scores_page``): its place in
+    time and, of its analysis, only each metric's ``score`` and ``source``, ``heuristic``
+    and ``image_quality.acceptable``. A tenth of a stored scan's bytes."""
+
+    scan_id: str
+    status: str
+    area: str
+    scanned_at: str
+    analysis: dict[str, Any] | None = None
+
+
+def scores_from_item(item: Item) -> ScanScores:
+    analysis = item.get("analysis")
+    return ScanScores(
+        scan_id=item["scan_id"]["S"],
+        status=item["status"]["S"],
+        area=item["area"]["S"],
+        scanned_at=item["scanned_at"]["S"],
+        analysis=from_document(analysis) if analysis else None,
+    )
+
+
+def scores_projection(metrics: Sequence[str]) -> tuple[str, dict[str, str]]:
+    """The ProjectionExpression of ``ScanScores`` for ``metrics``, with its names (every
+    one a placeholder: ``status`` is a reserved word, and metric names are ours to grow)."""
+    names = {
+        "#status": "status",
+        "#area": "area",
+        "#analysis": "analysis",
+        "#metrics": "metrics",
+        "#score": "score",
+        "#source": "source",
+        "#heuristic": "heuristic",
+        "#quality": "image_quality",
+        "#acceptable": "acceptable",
+    }
+    paths = [
+        "scan_id",
+        "scanned_at",
+        "#status",
+        "#area",
+        "#analysis.#heuristic",
+        "#analysis.#quality.#acceptable",
+    ]
+    for number, metric in enumerate(metrics):
+        names[f"#m{number}"] = metric
+        paths += [f"#analysis.#metrics.#m{number}.#score", f"#analysis.#metrics.#m{number}.#source"]
+    return ", ".join(paths), names
 
 
 def scan_to_item(scan: Scan) -> Item:
@@ -280,27 +332,79 @@ class ScansTable(Table):
         scanned_from: str | None = None,
         scanned_to: str | None = None,
     ) -> Page[Scan]:
+        return self._query_scans(
+            user_id,
+            parse=scan_from_item,
+            scope="scans",
+            limit=limit,
+            cursor=cursor,
+            newest_first=newest_first,
+            scanned_from=scanned_from,
+            scanned_to=scanned_to,
+        )
+
+    def scores_page(
+        self,
+        user_id: str,
+        *,
+        metrics: Sequence[str],
+        limit: int,
+        cursor: str | None = None,
+        scanned_from: str | None = None,
+        scanned_to: str | None = None,
+    ) -> Page[ScanScores]:
+        """Newest first, as ``query_page``, the scans' scores of ``metrics`` alone
+        (``ScanScores``); its cursors are its own."""
+        projection, names = scores_projection(metrics)
+        return self._query_scans(
+            user_id,
+            parse=scores_from_item,
+            scope="scan-scores",
+            limit=limit,
+            cursor=cursor,
+            newest_first=True,
+            scanned_from=scanned_from,
+            scanned_to=scanned_to,
+            projection=projection,
+            names=names,
+        )
+
+    def _query_scans(
+        self,
+        user_id: str,
+        *,
+        parse: Callable[[Item], T],
+        scope: str,
+        limit: int,
+        cursor: str | None,
+        newest_first: bool,
+        scanned_from: str | None,
+        scanned_to: str | None,
+        **request: Any,
+    ) -> Page[T]:
         if scanned_from is None and scanned_to is None:
             return self.query_partition(
                 user_id,
-                parse=scan_from_item,
+                parse=parse,
                 limit=limit,
                 cursor=cursor,
-                scope=f"scans:{int(newest_first)}",
+                scope=f"{scope}:{int(newest_first)}",
                 newest_first=newest_first,
+                **request,
             )
         # A date range reads the LSI, whose sort key is the scan date.
         return self.query_partition(
             user_id,
-            parse=scan_from_item,
+            parse=parse,
             limit=limit,
             cursor=cursor,
             # The range is part of the scope: a start key outside another range is refused.
-            scope=f"scans-by-date:{int(newest_first)}:{scanned_from}:{scanned_to}",
+            scope=f"{scope}-by-date:{int(newest_first)}:{scanned_from}:{scanned_to}",
             newest_first=newest_first,
             index="scan-date-index",
             key_condition="user_id = :user_id AND scanned_at BETWEEN :from AND :to",
             values={":from": scanned_from or EARLIEST, ":to": scanned_to or LATEST},
+            **request,
         )
 
     def delete(self, user_id: str, scan_id: str) -> Scan:

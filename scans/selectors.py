@@ -9,12 +9,13 @@ from typing import Any
 
 from ai.analysis import readable
 from dynamo.base import Page
-from dynamo.scans import Scan, scans_table
+from dynamo.scans import Scan, ScanScores, scans_table
 from skincare.metrics import METRICS
 
-# Progress reads at most this many scans (a weekly scan for ten years is 520).
-PROGRESS_MAX_SCANS = 1000
-PROGRESS_PAGE_SIZE = 100
+# A page of progress reads at most this many scans, however few of them its area filter
+# keeps (a weekly scan for ten years is 520): a page may then hold fewer scans than its
+# limit, and its cursor goes on from the last scan read.
+PROGRESS_READ_MAX_SCANS = 1000
 # The pages in which to look for the latest analysed scan, newest first: 100 scans in
 # all. Usually the newest is analysed (or the one before, while an upload is analysed),
 # so the first page is small: each scan read holds a whole analysis, and the chat reads
@@ -64,26 +65,41 @@ class MetricProgress:
     area: str | None = None
 
 
+@dataclass(frozen=True)
+class Progress:
+    scans: int  # the completed scans of the page
+    metrics: list[MetricProgress]
+    next_cursor: str | None  # the page of the scans before these; None at the first
+
+
 def scan_progress(
     *,
     user_id: str,
+    limit: int,
+    cursor: str | None = None,
     area: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
     metric: str | None = None,
-) -> tuple[int, list[MetricProgress]]:
-    """Per metric (or ``metric`` alone), the scores of the user's completed scans over
-    time, and the change from the first to the latest of those that can be compared
-    (``comparable_points``)."""
-    completed = [
-        scan
-        for scan in scans_in_range(user_id, day_start(date_from), day_end(date_to))
-        if scan.status == "complete" and scan.analysis and (area is None or scan.area == area)
-    ]
+) -> Progress:
+    """Per metric (or ``metric`` alone), the scores of a page of the user's completed
+    scans (the newest ``limit``, or those before ``cursor``), oldest first, and the
+    change from the first to the latest of those that can be compared
+    (``comparable_points``) on the page."""
+    metrics = (metric,) if metric else METRICS
+    page = completed_scores(
+        user_id,
+        metrics=metrics,
+        limit=limit,
+        cursor=cursor,
+        area=area,
+        scanned_from=day_start(date_from),
+        scanned_to=day_end(date_to),
+    )
     series = []
-    for name in (metric,) if metric else METRICS:
+    for name in metrics:
         points: list[dict[str, Any]] = []
-        for scan in completed:
+        for scan in page.items:
             score = metric_score(scan, name)
             if score is not None:
                 points.append(
@@ -102,9 +118,48 @@ def scan_progress(
         change = None
         if len(ends) > 1 and first is not None and latest is not None:
             change = round(latest - first, 1)
-        area = ends[-1]["area"] if ends else None
-        series.append(MetricProgress(name, points, first, latest, change, area))
-    return len(completed), series
+        ends_area = ends[-1]["area"] if ends else None
+        series.append(MetricProgress(name, points, first, latest, change, ends_area))
+    return Progress(len(page.items), series, page.next_cursor)
+
+
+def completed_scores(
+    user_id: str,
+    *,
+    metrics: tuple[str, ...],
+    limit: int,
+    cursor: str | None,
+    area: str | None,
+    scanned_from: str | None,
+    scanned_to: str | None,
+) -> Page[ScanScores]:
+    """Up to ``limit`` analysed scans (of ``area``) of the range, the newest before
+    ``cursor``, oldest first, with the cursor of the scans before them.
+
+    Read newest first, a Query at a time, each asking for no more scans than the page
+    still needs, so that the cursor is the last scan read and the next page goes on
+    exactly from it. At most PROGRESS_READ_MAX_SCANS are read for one page.
+    """
+    kept: list[ScanScores] = []
+    read = 0
+    while True:
+        page = scans_table().scores_page(
+            user_id,
+            metrics=metrics,
+            limit=min(limit - len(kept), PROGRESS_READ_MAX_SCANS - read),
+            cursor=cursor,
+            scanned_from=scanned_from,
+            scanned_to=scanned_to,
+        )
+        read += len(page.items)
+        kept += [
+            scan
+            for scan in page.items
+            if scan.status == "complete" and scan.analysis and (area is None or scan.area == area)
+        ]
+        cursor = page.next_cursor
+        if cursor is None or len(kept) >= limit or read >= PROGRESS_READ_MAX_SCANS:
+            return Page(kept[::-1], cursor)
 
 
 def comparable_points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -119,7 +174,7 @@ def comparable_points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [point for point in acceptable if point["area"] == area]
 
 
-def photo_acceptable(scan: Scan) -> bool:
+def photo_acceptable(scan: Scan | ScanScores) -> bool:
     """Whether the scan's photo passed the analysis's quality checks (an analysis stored
     before it had them passed)."""
     quality = (scan.analysis or {}).get("image_quality") or {}
@@ -135,30 +190,6 @@ def incomparable_because(scan: Scan, other: Scan) -> list[str]:
     if not (photo_acceptable(scan) and photo_acceptable(other)):
         reasons.append("photo_quality")
     return reasons
-
-
-def scans_in_range(user_id: str, scanned_from: str | None, scanned_to: str | None) -> list[Scan]:
-    """The range's newest PROGRESS_MAX_SCANS scans (all of them, usually), oldest first.
-
-    Read newest first, so that past the limit (a daily scanner's few years) the chart
-    still ends at the latest scan and shows the most recent stretch.
-    """
-    scans: list[Scan] = []
-    cursor = None
-    while len(scans) < PROGRESS_MAX_SCANS:
-        page = scans_table().query_page(
-            user_id,
-            limit=min(PROGRESS_PAGE_SIZE, PROGRESS_MAX_SCANS - len(scans)),
-            cursor=cursor,
-            newest_first=True,
-            scanned_from=scanned_from,
-            scanned_to=scanned_to,
-        )
-        scans += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            break
-    return scans[:PROGRESS_MAX_SCANS][::-1]
 
 
 def compare_scans(*, user_id: str, scan_id: str, other_id: str) -> dict[str, Any] | None:
@@ -190,14 +221,14 @@ def compare_scans(*, user_id: str, scan_id: str, other_id: str) -> dict[str, Any
     }
 
 
-def metric_score(scan: Scan, metric: str) -> float | None:
+def metric_score(scan: Scan | ScanScores, metric: str) -> float | None:
     if not scan.analysis:
         return None
     score = ((scan.analysis.get("metrics") or {}).get(metric) or {}).get("score")
     return float(score) if score is not None else None
 
 
-def metric_source(scan: Scan, metric: str) -> str | None:
+def metric_source(scan: Scan | ScanScores, metric: str) -> str | None:
     """Where a scan's score came from (``measured`` or ``model``), as the API shows it."""
     analysis = readable(scan.analysis)
     if not analysis:

@@ -42,7 +42,13 @@ class ScanListQuerySerializer(PageQuerySerializer):
         return validate_date_range(attrs)
 
 
-class ProgressQuerySerializer(StrictSerializer):
+class ProgressQuerySerializer(PageQuerySerializer):
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=settings.PROGRESS_PAGE_SIZE_MAX,
+        default=settings.PROGRESS_PAGE_SIZE_DEFAULT,
+        help_text="Completed scans on the page (the newest, or those before `cursor`).",
+    )
     area = serializers.ChoiceField(AREAS, required=False)
     metric = serializers.ChoiceField(
         METRICS,
@@ -256,8 +262,13 @@ class MetricProgressSerializer(serializers.Serializer):
 
 
 class ProgressSerializer(serializers.Serializer):
-    scans = serializers.IntegerField(help_text="Completed scans counted.")
+    scans = serializers.IntegerField(help_text="Completed scans on this page.")
     metrics = MetricProgressSerializer(many=True)
+    next_cursor = serializers.CharField(
+        allow_null=True,
+        help_text="Pass as ?cursor= (with the same from/to) for the scans before these; "
+        "null at the first.",
+    )
 
 
 class MetricDeltaSerializer(serializers.Serializer):

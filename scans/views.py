@@ -1,5 +1,6 @@
 """Scan endpoints: upload, history, one scan, analyse again, overlays, progress, compare."""
 
+from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
@@ -179,23 +180,26 @@ class ScanViewSet(viewsets.ViewSet):
         parameters=[ProgressQuerySerializer],
         responses={200: ProgressSerializer, **ERRORS},
         description=(
-            "Per metric, scores over your completed scans and the change first to latest "
-            f"(of the range's newest {selectors.PROGRESS_MAX_SCANS:,} scans), measured "
-            "between photos that passed the quality checks, of one area (the latest's). "
-            "`metric` keeps one metric's series."
+            "Per metric, scores over a page of your completed scans (the newest `limit`, "
+            f"{settings.PROGRESS_PAGE_SIZE_DEFAULT} unless given; `next_cursor` leads to "
+            "the ones before), oldest first, and the change first to latest on the page, "
+            "measured between photos that passed the quality checks, of one area (the "
+            "latest's). `metric` keeps one metric's series."
         ),
     )
     @action(detail=False, methods=["get"])
     def progress(self, request):
         params = validated(ProgressQuerySerializer, request.query_params)
-        count, series = selectors.scan_progress(
+        progress = selectors.scan_progress(
             user_id=request.user.user_id,
+            limit=params["limit"],
+            cursor=params.get("cursor"),
             area=params.get("area"),
             date_from=params.get("from"),
             date_to=params.get("to"),
             metric=params.get("metric"),
         )
-        return Response(ProgressSerializer({"scans": count, "metrics": series}).data)
+        return Response(ProgressSerializer(progress).data)
 
     @extend_schema(
         parameters=[CompareQuerySerializer],

@@ -1,13 +1,18 @@
 """Large accounts made fast: items written through the data layer's batch writes.
 
     seed_scans(user_id, 200)                      # 200 complete scans, no files
+    seed_analysed_scans(user_id, 300, analysis=a) # a scan a day for 300 days, analysed
     seed_messages(user_id, session_id, 5000)      # 5,000 messages in one session
 
 Thousands of API calls would take minutes; the items written here have the shape the
 table managers write, and the account's activity counts move as those writes would.
 """
 
+import copy
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ulid import ULID
 
@@ -56,6 +61,49 @@ def seed_scans(user_id: str, count: int) -> list[str]:
         user_id, counts={"scans": count}, latest={"last_scan_at": timestamp}
     )
     return scan_ids
+
+
+def seed_analysed_scans(
+    user_id: str, count: int, *, analysis: dict[str, Any], areas: Sequence[str] = ("face",)
+) -> list[str]:
+    """``count`` complete scans, one a day up to yesterday (their ids oldest first), each
+    holding ``analysis`` (a stored one: an upload's) with its scores moved a little from
+    day to day, as a long history of daily scans leaves the partition; their areas take
+    ``areas`` in turn."""
+    today = datetime.now(UTC).replace(microsecond=0)
+    scans = []
+    for day in range(count, 0, -1):
+        taken = today - timedelta(days=day)
+        timestamp = taken.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        scan_id = str(ULID.from_datetime(taken))
+        scans.append(
+            Scan(
+                user_id=user_id,
+                scan_id=scan_id,
+                status="complete",
+                area=areas[day % len(areas)],
+                scanned_at=timestamp,
+                created_at=timestamp,
+                updated_at=timestamp,
+                image_key=storage.image_key(user_id, scan_id),
+                analysis=moved_scores(analysis, day),
+            )
+        )
+    put_items(SCANS, [scan_to_item(scan) for scan in scans])
+    users_table().count_activity(
+        user_id, counts={"scans": count}, latest={"last_scan_at": scans[-1].created_at}
+    )
+    return [scan.scan_id for scan in scans]
+
+
+def moved_scores(analysis: dict[str, Any], day: int) -> dict[str, Any]:
+    """A copy of ``analysis`` whose metric scores moved by up to 5 points (by the day)."""
+    moved = copy.deepcopy(analysis)
+    for offset, entry in enumerate((moved.get("metrics") or {}).values()):
+        if entry.get("score") is not None:
+            shift = (day * 7 + offset * 3) % 11 - 5
+            entry["score"] = round(min(100.0, max(0.0, entry["score"] + shift)), 1)
+    return moved
 
 
 def seed_messages(user_id: str, session_id: str, count: int) -> None:

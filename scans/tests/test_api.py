@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from ulid import ULID
 
 from dynamo.scans import scans_table
-from scans import selectors, storage
+from scans import storage
 from scans.tests.conftest import encode, face_photo, photo_with_gps, truncated, upload_file
 from tests import photos
 
@@ -473,14 +473,13 @@ class TestAnalysis:
         assert compared["metrics"]["redness"]["delta"] == pytest.approx(redness["change"], abs=0.11)
         assert compared["other"]["scan_id"] == first["scan_id"]
 
-    def test_progress_past_its_limit_shows_the_newest_scans(self, auth_client, upload, monkeypatch):
-        # Someone who scans daily reaches the chart's limit (PROGRESS_MAX_SCANS) in a few
-        # years: the chart then holds the newest scans, so that "latest" is the latest.
-        monkeypatch.setattr(selectors, "PROGRESS_MAX_SCANS", 3)
-        monkeypatch.setattr(selectors, "PROGRESS_PAGE_SIZE", 2)
+    def test_progress_past_its_limit_shows_the_newest_scans(self, auth_client, upload):
+        # A page holds the newest scans, so that "latest" is the latest; the cursor leads
+        # to the ones before (tests/test_progress_pages.py follows a long history).
         scan_ids = [upload().json()["scan_id"] for _ in range(5)]
-        progress = auth_client.get(f"{SCANS}/progress").json()
+        progress = auth_client.get(f"{SCANS}/progress", {"limit": 3}).json()
         assert progress["scans"] == 3
+        assert progress["next_cursor"] is not None
         for series in progress["metrics"]:
             if series["points"]:
                 assert [p["scan_id"] for p in series["points"]] == scan_ids[2:]
