@@ -428,7 +428,12 @@ class GeminiClient:
                     ):
                         raise self._failed(
                             "rate_limited",
-                            f"Gemini answered 429 {err.status}; advised delay {advised}s",
+                            f"Gemini answered 429 {err.status}; "
+                            + (
+                                "no delay advised"
+                                if advised is None
+                                else f"advised delay {advised}s"
+                            ),
                             # Only the server's own delay is passed on as Retry-After.
                             retry_after_seconds=(
                                 None if advised is None else max(1, math.ceil(advised))

@@ -270,6 +270,15 @@ def test_rate_limit_on_every_attempt_is_rate_limited_after_max_attempts(
     assert len(fake_gemini.requests) == gemini_settings.GEMINI_MAX_ATTEMPTS == 3
 
 
+def test_a_rate_limit_without_a_delay_is_logged_as_such(gemini, fake_gemini, photo, caplog):
+    caplog.set_level(logging.WARNING)
+    fake_gemini.enqueue(*[FakeResponse.status(429)] * 5)
+
+    assert failure_of(gemini, photo).reason == "rate_limited"
+    assert "no delay advised" in caplog.text
+    assert "Nones" not in caplog.text
+
+
 def test_server_error_on_every_attempt_is_provider_unavailable_after_max_attempts(
     gemini, gemini_settings, fake_gemini, photo
 ):
