@@ -247,7 +247,8 @@ class TestRequestLog:
         logger.setLevel(logging.INFO)
         try:
             APIClient().post(
-                "/api/v1/auth/login?token=abc",
+                # Not hex: the request id (32 hex digits) must not contain it by chance.
+                "/api/v1/auth/login?token=query-secret-xyz",
                 {"email": session["user"]["email"], "password": session["password"]},
                 format="json",
             )
@@ -261,5 +262,5 @@ class TestRequestLog:
         assert line["duration_ms"] > 0
         assert len(line["request_id"]) == 32
         assert session["password"] not in handler_output[0]
-        assert "abc" not in handler_output[0]
+        assert "query-secret-xyz" not in handler_output[0]
         assert session["refresh"] not in handler_output[0]
