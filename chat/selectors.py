@@ -37,14 +37,17 @@ def get_session(*, user_id: str, session_id: str) -> ChatSession | None:
 
 
 def list_messages(
-    *, user_id: str, session_id: str, limit: int, cursor: str | None
+    *, user_id: str, session_id: str, limit: int, cursor: str | None, newest_first: bool = False
 ) -> Page[ChatMessage] | None:
-    """Oldest first, one Query on the session index; None when there is no such session.
+    """A page of the session's messages; None when there is no such session.
 
-    The first page proves the session exists (its item leads the index range); a later
-    page's cursor is signed for this user and this session, so it proves the same.
+    One Query on the session index (the first newest-first page also reads the session
+    item). The first page proves the session exists; a later page's cursor is signed for
+    this user, this session and this order, so it proves the same.
     """
-    session, page = chat_table().session_messages(user_id, session_id, limit=limit, cursor=cursor)
+    session, page = chat_table().session_messages(
+        user_id, session_id, limit=limit, cursor=cursor, newest_first=newest_first
+    )
     if cursor is None and session is None:
         return None
     return page

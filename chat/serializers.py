@@ -5,7 +5,9 @@ from rest_framework import serializers
 
 from ai.chat import ROLES
 from chat.services import SESSION_TITLE_MAX_LENGTH
-from dermalens_site.serializers import StrictSerializer, page_serializer
+from dermalens_site.serializers import PageQuerySerializer, StrictSerializer, page_serializer
+
+MESSAGE_ORDERS = ("oldest", "newest")
 
 
 def message_max_length() -> int:
@@ -34,6 +36,15 @@ class MessageCreateSerializer(StrictSerializer):
                 f"Ensure this field has no more than {limit} characters.", code="max_length"
             )
         return value
+
+
+class MessagePageQuerySerializer(PageQuerySerializer):
+    order = serializers.ChoiceField(
+        MESSAGE_ORDERS,
+        default="oldest",
+        help_text="`oldest` first (the default), or `newest` first: a long conversation's "
+        "latest messages come on the first page, and each cursor goes further back.",
+    )
 
 
 class SessionSerializer(serializers.Serializer):

@@ -23,6 +23,7 @@ from chat import selectors, services
 from chat.serializers import (
     ExchangeSerializer,
     MessageCreateSerializer,
+    MessagePageQuerySerializer,
     MessagePageSerializer,
     MessageSerializer,
     SessionCreateSerializer,
@@ -120,18 +121,20 @@ class ChatSessionViewSet(viewsets.ViewSet):
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
 
     @extend_schema(
-        parameters=[PageQuerySerializer],
+        parameters=[MessagePageQuerySerializer],
         responses={200: MessagePageSerializer, **ERRORS},
-        description="The session's messages, oldest first.",
+        description="The session's messages, oldest first, or newest first with "
+        "`order=newest` (a cursor continues in the order it was made for).",
     )
     @action(detail=True, methods=["get"])
     def messages(self, request, session_id: str):
-        params = validated(PageQuerySerializer, request.query_params)
+        params = validated(MessagePageQuerySerializer, request.query_params)
         page = selectors.list_messages(
             user_id=request.user.user_id,
             session_id=session_id,
             limit=params["limit"],
             cursor=params.get("cursor"),
+            newest_first=params["order"] == "newest",
         )
         if page is None:
             raise services.ChatSessionNotFound()

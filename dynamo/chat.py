@@ -355,15 +355,25 @@ class ChatTable(Table):
         )
 
     def session_messages(
-        self, user_id: str, session_id: str, *, limit: int, cursor: str | None = None
+        self,
+        user_id: str,
+        session_id: str,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        newest_first: bool = False,
     ) -> tuple[ChatSession | None, Page[ChatMessage]]:
-        """A page of a session's messages, oldest first, from one Query on the LSI.
+        """A page of a session's messages, from one Query on the LSI.
 
-        On the first page (no cursor) the session item leads and is returned too; None
-        there means the session is not in this partition. Later pages return None for
-        the session: their cursor is bound to this user and this session's list.
+        On the first page (no cursor) the session is returned too; None there means the
+        session is not in this partition, or is being deleted. Later pages return None
+        for the session: their cursor is bound to this user and this session's list.
         """
         first_page = cursor is None
+        if newest_first:
+            return self._session_messages_newest_first(
+                user_id, session_id, limit=limit, cursor=cursor
+            )
         page = self._session_query(
             user_id, session_id, limit=limit + int(first_page), cursor=cursor, newest_first=False
         )
@@ -375,6 +385,24 @@ class ChatTable(Table):
                 return None, Page([], None)
         messages = [e for e in entries if isinstance(e, ChatMessage)]
         return session, Page(messages, page.next_cursor)
+
+    def _session_messages_newest_first(
+        self, user_id: str, session_id: str, *, limit: int, cursor: str | None
+    ) -> tuple[ChatSession | None, Page[ChatMessage]]:
+        # The session item sorts first in the index, so it comes last in this order:
+        # the first page reads it by its key instead (one GetItem more).
+        session = None
+        if cursor is None:
+            session = self.get_session(user_id, session_id)
+            if session is None:
+                return None, Page([], None)
+        page = self._session_query(
+            user_id, session_id, limit=limit, cursor=cursor, newest_first=True
+        )
+        messages = [e for e in page.items if isinstance(e, ChatMessage)]
+        # Reaching the session item is reaching the oldest message: no page after it.
+        reached_start = len(messages) < len(page.items)
+        return session, Page(messages, None if reached_start else page.next_cursor)
 
     def query_session(
         self,

@@ -71,7 +71,7 @@ def test_a_year_of_check_ins_comes_newest_day_first_in_pages(auth_client):
     assert [c["date"] for page in in_range for c in page] == days[100:300][::-1]
 
 
-def test_a_long_conversation_comes_oldest_first_in_pages(auth_client):
+def test_a_long_conversation_comes_in_pages_in_either_order(auth_client):
     session = auth_client.post("/api/v1/chat/sessions", {}, format="json").json()
     seed_messages(user_id_of(auth_client), session["session_id"], 1000)
 
@@ -80,6 +80,13 @@ def test_a_long_conversation_comes_oldest_first_in_pages(auth_client):
     listed = [message["message_id"] for page in pages for message in page]
     assert len(listed) == len(set(listed)) == 1000
     assert listed == sorted(listed)
+
+    newest_first = follow(
+        auth_client, f"/api/v1/chat/sessions/{session['session_id']}/messages", {"order": "newest"}
+    )
+
+    assert [len(page) for page in newest_first][:1] == [LARGEST_PAGE]
+    assert [message["message_id"] for page in newest_first for message in page] == listed[::-1]
 
 
 def test_many_plans_come_newest_first_in_pages(auth_client):

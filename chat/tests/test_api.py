@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from ulid import ULID
 
 from chat.tests.helpers import SESSIONS, messages_url, store_scan_and_plan, user_id_of
 from dynamo.chat import chat_table
@@ -138,6 +139,66 @@ class TestMessages:
         assert len(rest["items"]) == 2 and rest["next_cursor"] is None
         ids = [m["message_id"] for m in first["items"] + rest["items"]]
         assert ids == sorted(ids)
+
+    def test_messages_page_newest_first_with_a_cursor(self, auth_client, start_session, send):
+        session_id = start_session()["session_id"]
+        for number in range(3):
+            assert send(session_id, f"question {number}").status_code == 201
+        oldest_first = all_messages(auth_client, session_id)
+        first = auth_client.get(messages_url(session_id), {"limit": 4, "order": "newest"}).json()
+        assert [m["role"] for m in first["items"]] == ["assistant", "user"] * 2
+        assert [m["content"] for m in first["items"][1::2]] == ["question 2", "question 1"]
+        rest = auth_client.get(
+            messages_url(session_id),
+            {"limit": 4, "order": "newest", "cursor": first["next_cursor"]},
+        ).json()
+        assert rest["next_cursor"] is None
+        assert first["items"] + rest["items"] == oldest_first[::-1]
+
+    def test_newest_first_ends_where_the_conversation_starts(
+        self, auth_client, start_session, send
+    ):
+        # Two pages of exactly the limit: the second reaches the session's start (its
+        # item sorts before every message) and says there is nothing further back.
+        session_id = start_session()["session_id"]
+        for number in range(2):
+            assert send(session_id, f"question {number}").status_code == 201
+        first = auth_client.get(messages_url(session_id), {"limit": 3, "order": "newest"}).json()
+        assert len(first["items"]) == 3 and first["next_cursor"] is not None
+        last = auth_client.get(
+            messages_url(session_id),
+            {"limit": 3, "order": "newest", "cursor": first["next_cursor"]},
+        ).json()
+        assert [m["content"] for m in last["items"]] == ["question 0"]
+        assert last["next_cursor"] is None
+
+    def test_a_cursor_continues_only_the_order_it_was_made_for(
+        self, auth_client, start_session, send
+    ):
+        session_id = start_session()["session_id"]
+        for number in range(2):
+            send(session_id, f"question {number}")
+        cursor = auth_client.get(messages_url(session_id), {"limit": 1}).json()["next_cursor"]
+        response = auth_client.get(
+            messages_url(session_id), {"limit": 1, "order": "newest", "cursor": cursor}
+        )
+        assert error_of(response, 400)["code"] == "invalid_cursor"
+
+    def test_an_unknown_order_is_400(self, auth_client, start_session):
+        session_id = start_session()["session_id"]
+        response = auth_client.get(messages_url(session_id), {"order": "desc"})
+        assert "order" in error_of(response, 400)["details"]
+
+    @pytest.mark.parametrize("order", ["oldest", "newest"])
+    def test_a_deleted_or_unknown_session_has_no_messages_in_either_order(
+        self, auth_client, start_session, send, order
+    ):
+        session_id = start_session()["session_id"]
+        send(session_id, "soon gone")
+        assert auth_client.delete(f"{SESSIONS}/{session_id}").status_code == 202
+        for missing in (session_id, str(ULID())):
+            response = auth_client.get(messages_url(missing), {"order": order})
+            assert error_of(response, 404)["code"] == "not_found"
 
     def test_a_message_of_exactly_the_maximum_length_is_accepted(self, start_session, send):
         session_id = start_session()["session_id"]
