@@ -26,7 +26,7 @@ from ai.analysis import now_iso
 from ai.chat import ChatContext, ChatFailed, ChatTurn, chat_provider
 from chat import selectors, tasks
 from dermalens_site.concurrency import work_slot
-from dermalens_site.errors import ApplicationError, NotFound, ServiceUnavailable
+from dermalens_site.errors import ApplicationError, NotFound, ServiceUnavailable, spread
 from dynamo.allowances import REPLIES, seconds_until_reset
 from dynamo.chat import ChatMessage, ChatSession, SessionNotFound, chat_table
 from dynamo.jobs import Job, jobs_table
@@ -76,11 +76,13 @@ class ReplyUnavailable(ServiceUnavailable):
         self.reason = reason
         if retry_after_seconds:
             # The provider said when it can answer again (a 429's RetryInfo).
-            self.retry_after_seconds = retry_after_seconds
+            least = retry_after_seconds
         elif reason == "rate_limited":
-            self.retry_after_seconds = RETRY_AFTER_SECONDS_RATE_LIMITED
+            least = RETRY_AFTER_SECONDS_RATE_LIMITED
         else:
-            self.retry_after_seconds = RETRY_AFTER_SECONDS_REPLY
+            least = RETRY_AFTER_SECONDS_REPLY
+        # Every message of an outage fails at once: each is told its own time (``spread``).
+        self.retry_after_seconds = spread(least)
 
 
 class MessageRefused(ApplicationError):

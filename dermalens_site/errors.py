@@ -12,6 +12,7 @@ log, never to the client).
 """
 
 import logging
+import secrets
 from typing import Any, cast
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -27,6 +28,19 @@ from dynamo import errors as dynamo_errors
 logger = logging.getLogger("dermalens.errors")
 
 RETRY_AFTER_SECONDS_UNAVAILABLE = 2
+
+
+def spread(seconds: int) -> int:
+    """A Retry-After for a failure that many clients meet at once (Gemini down or
+    rate-limited, DynamoDB unavailable, a worker's line full): a whole number of seconds
+    drawn evenly from ``seconds`` to one and a half times it, plus one.
+
+    Told the same delay, every phone that failed in the same second retries in the same
+    second, and a provider that is recovering gets the whole burst back at once. Drawn
+    per answer, the retries of a burst of 5 s answers arrive over 4 s (5-8 s) instead.
+    Limits whose end is known exactly (a daily allowance, a throttle's window) keep it.
+    """
+    return seconds + secrets.randbelow(seconds // 2 + 2)
 
 
 class ApplicationError(Exception):
@@ -62,10 +76,18 @@ class AuthenticationError(ApplicationError):
 
 
 class ServiceUnavailable(ApplicationError):
+    """A 503: the class's ``retry_after_seconds`` is the least wait, each answer's own is
+    ``spread`` from it."""
+
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "unavailable"
     default_message = "The service is unavailable right now; please retry shortly."
     retry_after_seconds = RETRY_AFTER_SECONDS_UNAVAILABLE
+
+    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None):
+        super().__init__(message, details=details)
+        if self.retry_after_seconds:
+            self.retry_after_seconds = spread(self.retry_after_seconds)
 
 
 # Data-layer errors: (HTTP status, code). Order matters: subclasses first.
@@ -119,7 +141,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if isinstance(exc, dynamo_errors.VersionConflict) and exc.current_version is not None:
             details = {"current_version": exc.current_version}
         if isinstance(exc, dynamo_errors.Unavailable):
-            headers["Retry-After"] = str(RETRY_AFTER_SECONDS_UNAVAILABLE)
+            headers["Retry-After"] = str(spread(RETRY_AFTER_SECONDS_UNAVAILABLE))
             logger.warning("dynamodb unavailable", extra={"cause": type(exc.cause).__name__})
     elif isinstance(exc, exceptions.APIException):
         status_code = exc.status_code

@@ -94,7 +94,7 @@ class TestFullLine:
             for _ in range(8):  # more than the failures that lock an account (5)
                 refused = log_in(anywhere(), email, WRONG_PASSWORD)
                 assert_error(refused, 503, "unavailable")
-                assert refused["Retry-After"] == "5"
+                assert 5 <= int(refused["Retry-After"]) <= 8
                 assert refused.json()["error"]["details"] == {"reason": "busy"}
         signed_in = log_in(anywhere(), email, STRONG_PASSWORD)
         assert signed_in.status_code == 200, signed_in.content
@@ -124,7 +124,7 @@ class TestFullLine:
         with taken_by_others(line, 2):  # the places strangers may take
             response = page.post("/ops/login", {"email": email, "password": WRONG_PASSWORD})
         assert response.status_code == 503
-        assert response["Retry-After"] == "5"
+        assert 5 <= int(response["Retry-After"]) <= 8
         assert b"retry in a few seconds" in response.content
 
 

@@ -63,7 +63,7 @@ def test_a_stream_that_breaks_midway_ends_with_an_error_event_and_keeps_my_messa
     error = events[-1][1]
     assert error["error"]["code"] == "assistant_unavailable"
     assert error["error"]["details"]["reason"] == "provider_unavailable"
-    assert error["retry_after_seconds"] == 5
+    assert 5 <= error["retry_after_seconds"] <= 8
     listed = auth_client.get(messages_url(session_id)).json()["items"]
     assert [(m["role"], m["content"]) for m in listed] == [("user", "Routine?")]
 
