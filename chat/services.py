@@ -12,13 +12,22 @@ asked. A provider failure keeps the message and answers 503 with Retry-After; se
 the same text again retries it without storing it twice. A message the provider refuses
 to answer (its safety filters) is kept too, and answered 422: asking again gets the same
 refusal.
+
+A message may carry an Idempotency-Key. Stored with the message (in its transaction),
+the key makes a retry of a lost answer replay the stored exchange, with no second call
+to the provider and no second reply counted; a retry while the first attempt is still
+asking the provider is a 409 (it does not ask twice); after a failed attempt a retry
+asks again for the same stored message.
 """
 
 import logging
+import time
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from django.conf import settings
+from django.utils.crypto import salted_hmac
 from rest_framework import status
 from ulid import ULID
 
@@ -26,9 +35,17 @@ from ai.analysis import now_iso
 from ai.chat import ChatContext, ChatFailed, ChatTurn, chat_provider
 from chat import selectors, tasks
 from dermalens_site.concurrency import work_slot
-from dermalens_site.errors import ApplicationError, NotFound, ServiceUnavailable, spread
+from dermalens_site.errors import ApplicationError, Conflict, NotFound, ServiceUnavailable, spread
 from dynamo.allowances import REPLIES, seconds_until_reset
-from dynamo.chat import ChatMessage, ChatSession, SessionNotFound, chat_table
+from dynamo.chat import (
+    ChatMessage,
+    ChatSession,
+    KeyAnswered,
+    KeyTaken,
+    MessageKey,
+    SessionNotFound,
+    chat_table,
+)
 from dynamo.jobs import Job, jobs_table
 from dynamo.users import QuotaUsedUp, User
 from jobs.services import start_job, under_way
@@ -100,6 +117,29 @@ class MessageRefused(ApplicationError):
         self.reason = reason
 
 
+class MessageKeyReused(ApplicationError):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+    default_message = (
+        "This Idempotency-Key was sent with another message (another session or text); "
+        "a new message needs a new key."
+    )
+
+
+class MessageKeyInFlight(Conflict):
+    """The first request with the key is still waiting for the assistant's reply."""
+
+    default_code = "idempotency_key_in_flight"
+    default_message = (
+        "The message sent with this Idempotency-Key is still being answered; send it again "
+        "shortly to get the reply."
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.retry_after_seconds = spread(RETRY_AFTER_SECONDS_REPLY)
+
+
 class ReplyNotStored(ServiceUnavailable):
     """A streamed reply that came whole but could not be stored (the data store failed)."""
 
@@ -115,10 +155,12 @@ class ReplyNotStored(ServiceUnavailable):
 
 @dataclass(frozen=True)
 class Exchange:
-    """The person's stored message and the assistant's stored reply."""
+    """The person's stored message and the assistant's stored reply; ``replayed`` when
+    both were stored by an earlier request with the same Idempotency-Key."""
 
     message: ChatMessage
     reply: ChatMessage
+    replayed: bool = False
 
 
 # What a streamed reply yields: pieces, then the stored reply or a failure.
@@ -184,30 +226,56 @@ def delete_session(*, user_id: str, session_id: str) -> Job:
     )
 
 
-def send_message(*, user: User, session_id: str, content: str) -> Exchange:
-    """Store the message, ask the provider, store and return the reply."""
-    message, context, history = prepare_exchange(user=user, session_id=session_id, content=content)
+def send_message(
+    *, user: User, session_id: str, content: str, idempotency_key: str | None = None
+) -> Exchange:
+    """Store the message, ask the provider, store and return the reply (or, for a key
+    already answered, the exchange stored then)."""
+    earlier = earlier_exchange(user, session_id, content, idempotency_key)
+    if isinstance(earlier, Exchange):
+        return earlier
+    message, context, history, key = prepare_exchange(
+        user=user,
+        session_id=session_id,
+        content=content,
+        idempotency_key=idempotency_key,
+        held=earlier,
+    )
     try:
         provider = chat_provider()
         with telemetry.ai_call(use="chat", provider=provider):
             text = provider.reply(context=context, history=history, message=content)
     except Exception as err:
-        raise reply_failure(err, message) from err
+        raise reply_failure(err, message, key) from err
     if not text:
-        raise reply_failure(ChatFailed("invalid_response", "an empty reply"), message)
-    return Exchange(message=message, reply=store_reply(message, text))
+        raise reply_failure(ChatFailed("invalid_response", "an empty reply"), message, key)
+    try:
+        reply = store_reply(message, text, key)
+    except Exception:
+        release_key(key)  # the reply is lost: a retry with the key asks again
+        raise
+    return Exchange(message=message, reply=reply)
 
 
 def stream_message(
-    *, user: User, session_id: str, content: str
+    *, user: User, session_id: str, content: str, idempotency_key: str | None = None
 ) -> tuple[ChatMessage, Generator[ReplyEvent, None, None]]:
     """Like ``send_message``, but the reply comes as events; it is stored when complete.
 
     The first piece is awaited here, so a provider that fails before it answers is a
     503 (or 422) like any other; a failure later, or in storing the reply, is a
-    ``ReplyFailed`` event.
+    ``ReplyFailed`` event. A key already answered replays the stored reply as one piece.
     """
-    message, context, history = prepare_exchange(user=user, session_id=session_id, content=content)
+    earlier = earlier_exchange(user, session_id, content, idempotency_key)
+    if isinstance(earlier, Exchange):
+        return earlier.message, replayed_events(earlier.reply)
+    message, context, history, key = prepare_exchange(
+        user=user,
+        session_id=session_id,
+        content=content,
+        idempotency_key=idempotency_key,
+        held=earlier,
+    )
     try:
         provider = chat_provider()
         # Until the first piece: what follows streams to the client, not to the provider.
@@ -215,14 +283,19 @@ def stream_message(
             pieces = iter(provider.stream_reply(context=context, history=history, message=content))
             first = next(pieces, "")
     except Exception as err:
-        raise reply_failure(err, message) from err
+        raise reply_failure(err, message, key) from err
     if not first:
-        raise reply_failure(ChatFailed("invalid_response", "an empty reply"), message)
-    return message, reply_events(message, first, pieces)
+        raise reply_failure(ChatFailed("invalid_response", "an empty reply"), message, key)
+    return message, reply_events(message, first, pieces, key)
+
+
+def replayed_events(reply: ChatMessage) -> Generator[ReplyEvent, None, None]:
+    yield ReplyPiece(reply.content)
+    yield ReplyStored(reply)
 
 
 def reply_events(
-    message: ChatMessage, first: str, pieces: Iterator[str]
+    message: ChatMessage, first: str, pieces: Iterator[str], key: MessageKey | None = None
 ) -> Generator[ReplyEvent, None, None]:
     received = [first]
     try:
@@ -231,10 +304,10 @@ def reply_events(
             received.append(piece)
             yield ReplyPiece(piece)
     except GeneratorExit:
-        finish_unheard_reply(message, received, pieces)
+        finish_unheard_reply(message, received, pieces, key)
         raise
     except Exception as err:
-        yield ReplyFailed(reply_failure(err, message))
+        yield ReplyFailed(reply_failure(err, message, key))
         return
     # The view has returned (and given back its work slot): storing takes one again, so
     # hundreds of streams finishing at once queue for it rather than crowd the worker.
@@ -243,27 +316,84 @@ def reply_events(
     outcome: ReplyEvent
     with work_slot():
         try:
-            outcome = ReplyStored(store_reply(message, "".join(received)))
+            outcome = ReplyStored(store_reply(message, "".join(received), key))
         except ChatSessionNotFound as err:
             outcome = ReplyFailed(err)  # deleted while the reply came
         except Exception:
             logger.exception("a streamed reply could not be stored")
+            release_key(key)
             outcome = ReplyFailed(ReplyNotStored(message_id=message.message_id))
     yield outcome
 
 
-def finish_unheard_reply(message: ChatMessage, received: list[str], pieces: Iterator[str]) -> None:
+def finish_unheard_reply(
+    message: ChatMessage, received: list[str], pieces: Iterator[str], key: MessageKey | None
+) -> None:
     """The client went away mid-stream: read the reply to its end and store it anyway,
-    so the conversation is whole when they come back."""
+    so the conversation is whole when they come back (and a retry with the key gets it)."""
     try:
-        store_reply(message, "".join([*received, *pieces]))
+        store_reply(message, "".join([*received, *pieces]), key)
     except Exception:
         logger.warning("a streamed reply was lost after the client left", exc_info=True)
+        release_key(key)
+
+
+def message_digest(session_id: str, content: str) -> str:
+    """What a keyed message sent, for telling a retry from another message: a keyed
+    digest, so the stored key holds nothing from which its text could be guessed."""
+    return salted_hmac("dermalens.chat.message-key", f"{session_id}\0{content}").hexdigest()
+
+
+def key_hold_seconds() -> int:
+    """How long an attempt holds a message's key while it asks the provider: the longest
+    call and the storing of its reply. Past it, the hold of an attempt that died lapses."""
+    return int(settings.GEMINI_CALL_DEADLINE_SECONDS) + 10
+
+
+def earlier_exchange(
+    user: User, session_id: str, content: str, idempotency_key: str | None
+) -> Exchange | MessageKey | None:
+    """For a keyed message: the exchange its key already has (a replay), or the key held
+    for this attempt (the earlier one failed), or None (a key not seen yet). A key sent
+    with another message is a 422; one whose first attempt is still asking, a 409."""
+    if idempotency_key is None:
+        return None
+    chats = chat_table()
+    key = chats.message_key(user.user_id, idempotency_key)
+    if key is None:
+        return None
+    if key.request_digest != message_digest(session_id, content):
+        raise MessageKeyReused()
+    if key.reply_id is not None:
+        pair = chats.exchange_of(key)
+        if pair is None:
+            raise ChatSessionNotFound()  # deleted since, with its messages
+        return Exchange(message=pair[0], reply=pair[1], replayed=True)
+    now = int(time.time())
+    until = now + key_hold_seconds()
+    if not chats.hold_key(key, now=now, until=until):
+        raise MessageKeyInFlight()
+    return replace(key, held_until=until)
+
+
+def release_key(key: MessageKey | None) -> None:
+    if key is None:
+        return
+    try:
+        chat_table().release_key(key)
+    except Exception:
+        # Its hold lapses by itself (``key_hold_seconds``).
+        logger.warning("a message's Idempotency-Key could not be released", exc_info=True)
 
 
 def prepare_exchange(
-    *, user: User, session_id: str, content: str
-) -> tuple[ChatMessage, ChatContext, list[ChatTurn]]:
+    *,
+    user: User,
+    session_id: str,
+    content: str,
+    idempotency_key: str | None = None,
+    held: MessageKey | None = None,
+) -> tuple[ChatMessage, ChatContext, list[ChatTurn], MessageKey | None]:
     """Check the session, count the reply, store the message; the provider's input.
 
     Three to five DynamoDB calls: one BatchGetItem for the session, the account, its
@@ -274,29 +404,60 @@ def prepare_exchange(
     and counts the reply against the day's allowance, so a refusal (404, 429) stores
     and counts nothing.
     """
-    reads = selectors.exchange_reads(user=user, session_id=session_id)
-    session, stored, plan = reads.session, reads.user, reads.plan
-    if session is None:
-        raise ChatSessionNotFound()
-    recent = (
-        selectors.recent_messages(user_id=user.user_id, session_id=session_id)
-        if session.message_count
-        else []
-    )
-    if recent and recent[-1].role == "user" and recent[-1].content == content:
-        # The same text again after a failed reply is a retry: the stored one is reused.
-        message, recent = recent[-1], recent[:-1]
-        consume_reply_quota(user.user_id)
-    else:
-        message = store_message(
-            user_id=user.user_id,
-            session_id=session_id,
-            role="user",
-            content=content,
-            counting=REPLIES.update(user.user_id),
+    try:
+        reads = selectors.exchange_reads(user=user, session_id=session_id)
+        session, stored, plan = reads.session, reads.user, reads.plan
+        if session is None:
+            raise ChatSessionNotFound()
+        recent = (
+            selectors.recent_messages(user_id=user.user_id, session_id=session_id)
+            if session.message_count
+            else []
         )
+        key = held
+        if held is not None:
+            # A keyed message whose earlier attempt failed: the stored one is asked again.
+            message = next(
+                (m for m in recent if m.message_id == held.message_id), None
+            ) or chat_table().get_message(user.user_id, held.message_id)
+            if message is None:
+                raise ChatSessionNotFound()  # deleted since, with its messages
+            recent = [m for m in recent if m.message_id < message.message_id]
+            consume_reply_quota(user.user_id)
+        elif (
+            idempotency_key is None
+            and recent
+            and recent[-1].role == "user"
+            and recent[-1].content == content
+        ):
+            # The same text again after a failed reply is a retry: the stored one is reused.
+            message, recent = recent[-1], recent[:-1]
+            consume_reply_quota(user.user_id)
+        else:
+            message_id = str(ULID())
+            if idempotency_key is not None:
+                key = MessageKey(
+                    user_id=user.user_id,
+                    key=idempotency_key,
+                    request_digest=message_digest(session_id, content),
+                    session_id=session_id,
+                    message_id=message_id,
+                    held_until=int(time.time()) + key_hold_seconds(),
+                )
+            message = store_message(
+                user_id=user.user_id,
+                session_id=session_id,
+                role="user",
+                content=content,
+                counting=REPLIES.update(user.user_id),
+                message_id=message_id,
+                claiming=key,
+            )
+    except Exception:
+        release_key(held)
+        raise
     context = selectors.context_of(stored, plan, reads.check_ins, plans_kept=reads.plans_kept)
-    return message, context, selectors.as_turns(recent)
+    return message, context, selectors.as_turns(recent), key
 
 
 def store_message(
@@ -306,10 +467,13 @@ def store_message(
     role: str,
     content: str,
     counting: dict[str, Any] | None = None,
+    message_id: str | None = None,
+    claiming: MessageKey | None = None,
+    answering: MessageKey | None = None,
 ) -> ChatMessage:
     message = ChatMessage(
         user_id=user_id,
-        message_id=str(ULID()),
+        message_id=message_id or str(ULID()),
         session_id=session_id,
         role=role,
         content=content,
@@ -317,18 +481,37 @@ def store_message(
     )
     title = auto_title(content) if role == "user" else None
     try:
-        chat_table().add_message(message, title=title, counting=counting)
+        chat_table().add_message(
+            message, title=title, counting=counting, claiming=claiming, answering=answering
+        )
     except SessionNotFound as err:
         raise ChatSessionNotFound() from err  # deleted while we were at it
     except QuotaUsedUp as err:
         raise reply_quota_exceeded() from err
+    except KeyTaken as err:
+        # Another request with the key stored its message a moment before: it is the
+        # one asking the provider.
+        raise MessageKeyInFlight() from err
     return message
 
 
-def store_reply(message: ChatMessage, text: str) -> ChatMessage:
-    return store_message(
-        user_id=message.user_id, session_id=message.session_id, role="assistant", content=text
-    )
+def store_reply(message: ChatMessage, text: str, key: MessageKey | None = None) -> ChatMessage:
+    """Store the reply (and, for a keyed message, record it as the key's)."""
+    try:
+        return store_message(
+            user_id=message.user_id,
+            session_id=message.session_id,
+            role="assistant",
+            content=text,
+            answering=key,
+        )
+    except KeyAnswered:
+        # An attempt whose hold had lapsed stored its reply first: that one is the reply.
+        stored = chat_table().message_key(message.user_id, key.key) if key else None
+        pair = chat_table().exchange_of(stored) if stored else None
+        if pair is None:
+            raise ChatSessionNotFound() from None
+        return pair[1]
 
 
 def auto_title(content: str) -> str:
@@ -338,10 +521,13 @@ def auto_title(content: str) -> str:
     return words[:AUTO_TITLE_LENGTH].rsplit(" ", 1)[0].rstrip(",.;:") + "..."
 
 
-def reply_failure(err: Exception, message: ChatMessage) -> ReplyUnavailable | MessageRefused:
+def reply_failure(
+    err: Exception, message: ChatMessage, key: MessageKey | None = None
+) -> ReplyUnavailable | MessageRefused:
     """The answer for a reply the provider did not give: 422 when it refused the message
     itself (``COUNTED_FAILURES``), 503 otherwise, with the reply's use of the day's
-    allowance given back."""
+    allowance given back. A keyed message's key is let go: a retry asks again."""
+    release_key(key)
     if isinstance(err, ChatFailed) and err.reason in COUNTED_FAILURES:
         return MessageRefused(reason=err.reason, message_id=message.message_id)
     if isinstance(err, ChatFailed):

@@ -13,7 +13,7 @@ from collections.abc import Generator, Iterator
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import renderers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -35,6 +35,7 @@ from dermalens_site.serializers import (
     ERROR_RESPONSES,
     ErrorSerializer,
     PageQuerySerializer,
+    idempotency_key,
     page_body,
     validated,
 )
@@ -142,15 +143,31 @@ class ChatSessionViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=MessageCreateSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Optional: a retry with the same key (the same session and text) "
+                "gets the exchange stored the first time (200, or its stream), with no second "
+                "reply counted; while the first is still being answered, a 409 "
+                "`idempotency_key_in_flight` with Retry-After; with another text, a 422 "
+                "`idempotency_key_reused`. After a failed attempt the key asks again.",
+            )
+        ],
         responses={
             (201, JSON): ExchangeSerializer,
+            (200, JSON): OpenApiResponse(
+                ExchangeSerializer,
+                description="A replay: the exchange stored by the first request with the key.",
+            ),
             (200, EVENT_STREAM): OpenApiResponse(
                 OpenApiTypes.STR,
                 description="With `Accept: text/event-stream`: events `message`, `delta`..., "
                 "then `reply` (or `error`).",
             ),
             # Errors are JSON whatever the client asked for.
-            **{(code, JSON): ErrorSerializer for code in (400, 401, 404, 422, 429, 503)},
+            **{(code, JSON): ErrorSerializer for code in (400, 401, 404, 409, 422, 429, 503)},
         },
         description=(
             "Send a message; the answer holds it and the assistant's reply, both stored. "
@@ -168,13 +185,19 @@ class ChatSessionViewSet(viewsets.ViewSet):
     @messages.mapping.post
     def send(self, request, session_id: str):
         content = validated(MessageCreateSerializer, request.data)["content"]
+        key = idempotency_key(request)
         if request.accepted_renderer.format == EventStreamRenderer.format:
             message, events = services.stream_message(
-                user=request.user, session_id=session_id, content=content
+                user=request.user, session_id=session_id, content=content, idempotency_key=key
             )
             return event_stream_response(message, events)
-        exchange = services.send_message(user=request.user, session_id=session_id, content=content)
-        return Response(ExchangeSerializer(exchange).data, status=status.HTTP_201_CREATED)
+        exchange = services.send_message(
+            user=request.user, session_id=session_id, content=content, idempotency_key=key
+        )
+        return Response(
+            ExchangeSerializer(exchange).data,
+            status=status.HTTP_200_OK if exchange.replayed else status.HTTP_201_CREATED,
+        )
 
 
 def event_stream_response(

@@ -139,3 +139,18 @@ ERROR_RESPONSES = {
     404: ErrorSerializer,
     503: ErrorSerializer,
 }
+
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+def idempotency_key(request) -> str | None:
+    """The request's ``Idempotency-Key`` header (surrounding spaces removed), or None; a
+    400 when it is empty or longer than 255 characters."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise serializers.ValidationError({"Idempotency-Key": ["Must be 1 to 255 characters."]})
+    return key

@@ -8,13 +8,18 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from accounts.throttles import AccountRateThrottle, UnverifiedAIThrottle
 from dermalens_site.errors import error_body
-from dermalens_site.serializers import ERROR_RESPONSES, ErrorSerializer, page_body, validated
+from dermalens_site.serializers import (
+    ERROR_RESPONSES,
+    ErrorSerializer,
+    idempotency_key,
+    page_body,
+    validated,
+)
 from scans import selectors, services, storage
 from scans.serializers import (
     CompareQuerySerializer,
@@ -31,7 +36,6 @@ from scans.serializers import (
 
 ERRORS = ERROR_RESPONSES
 ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
-IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 
 class UploadThrottle(AccountRateThrottle):
@@ -218,16 +222,6 @@ class ScanViewSet(viewsets.ViewSet):
         if comparison is None:
             raise services.ScanNotFound()
         return Response(ComparisonSerializer(comparison).data)
-
-
-def idempotency_key(request) -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    key = key.strip()
-    if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
-        raise ValidationError({"Idempotency-Key": ["Must be 1 to 255 characters."]})
-    return key
 
 
 # It only reads: Django's CSRF check (a 403 page for a POST) has nothing to protect.

@@ -51,3 +51,16 @@ def send(auth_client):
         )
 
     return post
+
+
+@pytest.fixture
+def gemini_chat(gemini_settings, fake_gemini, auth_client, start_session, send):
+    """Send messages to a fresh session with the Gemini provider; returns the session id."""
+    session_id = start_session()["session_id"]
+
+    def chat(content: str, *script, **headers):
+        fake_gemini.enqueue(*script)
+        return send(session_id, content, **headers)
+
+    chat.session_id = session_id
+    return chat

@@ -27,19 +27,6 @@ def system_text(body: dict) -> str:
     return "\n".join(texts(body["systemInstruction"]))
 
 
-@pytest.fixture
-def gemini_chat(gemini_settings, fake_gemini, auth_client, start_session, send):
-    """Send messages to a fresh session with the Gemini provider; returns the session id."""
-    session_id = start_session()["session_id"]
-
-    def chat(content: str, *script: FakeResponse, **headers):
-        fake_gemini.enqueue(*script)
-        return send(session_id, content, **headers)
-
-    chat.session_id = session_id
-    return chat
-
-
 def test_the_model_gets_my_profile_latest_analysis_and_active_plan_and_nothing_of_others(
     client_for, other_client, start_session, send, gemini_settings, fake_gemini
 ):

@@ -104,7 +104,7 @@ def test_the_reply_is_grounded_in_the_profile_as_stored_not_a_workers_copy(me):
     )
 
     session = services.start_session(user_id=me.user_id, title=None)
-    _, context, _ = services.prepare_exchange(
+    _, context, _, _ = services.prepare_exchange(
         user=me, session_id=session.session_id, content="Is retinol fine for me now?"
     )
 
