@@ -333,6 +333,19 @@ def colour_cast(picture: np.ndarray, gains: tuple[float, float, float]) -> np.nd
     )
 
 
+def under_a_lamp(
+    picture: np.ndarray, gains: tuple[float, float, float], exposure: float = 1.0
+) -> np.ndarray:
+    """The picture taken under a lamp of another colour, ``exposure`` times the light:
+    the gains and the exposure act on the light (linear RGB), as they do on a camera's
+    sensor, and the result is clipped and encoded to sRGB again."""
+    x = picture.astype(np.float32) / 255.0
+    light = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    light = np.clip(light * np.array(gains, np.float32) * exposure, 0.0, 1.0)
+    srgb = np.where(light <= 0.0031308, light * 12.92, 1.055 * light ** (1 / 2.4) - 0.055)
+    return (srgb * 255.0 + 0.5).astype(np.uint8)
+
+
 def skin_toned(picture: np.ndarray, lightness_factor: float) -> np.ndarray:
     """The same face with darker (factor under 1) or lighter skin: the skin's CIELAB L*
     scaled, its a* and b* (its hue) kept, the eyes as they were."""

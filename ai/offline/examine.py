@@ -140,8 +140,15 @@ MAX_SCORED_CUT_LANDMARK_SHARE = 0.10
 # 1.5 with darker, 0.92-0.95 under every cast and exposure of +-20 %); Grace Hopper's
 # 0.44-0.58 under every cast and exposure. Without a sclera no cast is claimed, as
 # with closed eyes.
+# A channel at SCLERA_CLIPPED_LEVEL or above has lost the light's colour: in an
+# over-exposed photo the whites clip to pure white, red first under a warm lamp, and
+# read as less warm than they are. Only unclipped pixels are the sclera's sample, so a
+# warm lamp on the astronaut (R x1.15, B x0.8 in linear light) is read the same at
+# +15 % and +30 % exposure as at 0 (before, +0.13 fell to +0.09 and the cast went
+# unseen), and a neutral photo with white-clipped whites stays neutral.
 SCLERA_SHARE = 0.25
 SCLERA_MIN_BRIGHTNESS_RATIO = 0.70
+SCLERA_CLIPPED_LEVEL = 250
 DAYLIGHT_SCLERA_WARMTH = 0.25
 DAYLIGHT_SCLERA_TINT = 0.0
 MAX_WARMTH_SHIFT = 0.12
@@ -438,8 +445,12 @@ def _colour_cast(pixels: np.ndarray, canvas: Canvas, skin: np.ndarray) -> bool:
         inside |= polygon_mask(points, NOT_SKIN[eye], pixels.shape)
     if inside.sum() < 2 * MIN_EYE_PIXELS:
         return False
+    eyes = pixels[inside]
+    eyes = eyes[eyes.max(axis=1) < SCLERA_CLIPPED_LEVEL]
+    if len(eyes) < MIN_EYE_PIXELS:
+        return False  # whites clipped throughout: the light's colour is lost
     # + 0.5: a channel at 0 has a finite logarithm.
-    colours = np.log(pixels[inside].astype(np.float32) + 0.5)
+    colours = np.log(eyes.astype(np.float32) + 0.5)
     brightness = colours.mean(axis=1)
     brightest = brightness >= np.quantile(brightness, 1 - SCLERA_SHARE)
     if not skin.any():

@@ -662,6 +662,19 @@ class TestColourCast:
         assert analysis.image_quality.reasons == (("too_bright",) if exposure > 1.1 else ())
         assert all(analysis.metrics[name].score is not None for name in WITHHELD_BY_A_CAST)
 
+    @pytest.mark.parametrize("exposure", (1.0, 1.15, 1.3))
+    def test_a_warm_lamp_is_seen_when_the_photo_is_also_over_exposed(self, exposure):
+        # Over-exposed, the whites of the eyes clip, red first: read from the clipped
+        # pixels too, this lamp was missed at +15 % and +30 %.
+        lamp = photos.under_a_lamp(photos.astronaut(), (1.15, 1.0, 0.8), exposure)
+        assert "colour_cast" in analyse(photos.encode(lamp)).image_quality.reasons
+
+    @pytest.mark.parametrize("exposure", (1.3, 1.5, 1.7))
+    def test_whites_clipped_by_over_exposure_are_not_a_cast(self, exposure):
+        for face in (photos.astronaut(), photos.skin_toned(photos.astronaut(), 0.6)):
+            bright = photos.under_a_lamp(face, (1.0, 1.0, 1.0), exposure)
+            assert "colour_cast" not in analyse(photos.encode(bright)).image_quality.reasons
+
     def test_eyes_that_show_no_white_do_not_claim_a_cast_they_cannot_see(self):
         warm = photos.colour_cast(photos.grace_hopper(), (1.2, 0.95, 0.8))
         assert "colour_cast" not in analyse(photos.encode(warm)).image_quality.reasons
