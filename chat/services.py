@@ -26,7 +26,6 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from django.conf import settings
 from django.utils.crypto import salted_hmac
 from rest_framework import status
 from ulid import ULID
@@ -35,18 +34,19 @@ from ai.analysis import now_iso
 from ai.chat import ChatContext, ChatFailed, ChatTurn, chat_provider
 from chat import selectors, tasks
 from dermalens_site.concurrency import work_slot
-from dermalens_site.errors import ApplicationError, Conflict, NotFound, ServiceUnavailable, spread
-from dynamo.allowances import REPLIES, seconds_until_reset
-from dynamo.chat import (
-    ChatMessage,
-    ChatSession,
-    KeyAnswered,
-    KeyTaken,
-    MessageKey,
-    SessionNotFound,
-    chat_table,
+from dermalens_site.errors import (
+    ApplicationError,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    NotFound,
+    ServiceUnavailable,
+    spread,
 )
+from dynamo import request_keys
+from dynamo.allowances import REPLIES, seconds_until_reset
+from dynamo.chat import ChatMessage, ChatSession, SessionNotFound, chat_table
 from dynamo.jobs import Job, jobs_table
+from dynamo.request_keys import KeyAnswered, KeyTaken, RequestKey
 from dynamo.users import QuotaUsedUp, User
 from jobs.services import start_job, under_way
 from telemetry import record as telemetry
@@ -57,6 +57,8 @@ SESSION_TITLE_MAX_LENGTH = 120
 # A session without a title is named after the start of its first message.
 AUTO_TITLE_LENGTH = 60
 RETRY_AFTER_SECONDS_REPLY = 5
+# The Idempotency-Keys of messages (``dynamo.request_keys``).
+CHAT_KEYS = "chat"
 RETRY_AFTER_SECONDS_RATE_LIMITED = 30
 
 
@@ -117,27 +119,18 @@ class MessageRefused(ApplicationError):
         self.reason = reason
 
 
-class MessageKeyReused(ApplicationError):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_code = "idempotency_key_reused"
+class MessageKeyReused(IdempotencyKeyReused):
     default_message = (
         "This Idempotency-Key was sent with another message (another session or text); "
         "a new message needs a new key."
     )
 
 
-class MessageKeyInFlight(Conflict):
-    """The first request with the key is still waiting for the assistant's reply."""
-
-    default_code = "idempotency_key_in_flight"
+class MessageKeyInFlight(IdempotencyKeyInFlight):
     default_message = (
         "The message sent with this Idempotency-Key is still being answered; send it again "
         "shortly to get the reply."
     )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.retry_after_seconds = spread(RETRY_AFTER_SECONDS_REPLY)
 
 
 class ReplyNotStored(ServiceUnavailable):
@@ -252,7 +245,7 @@ def send_message(
     try:
         reply = store_reply(message, text, key)
     except Exception:
-        release_key(key)  # the reply is lost: a retry with the key asks again
+        request_keys.let_go(key)  # the reply is lost: a retry with the key asks again
         raise
     return Exchange(message=message, reply=reply)
 
@@ -295,7 +288,7 @@ def replayed_events(reply: ChatMessage) -> Generator[ReplyEvent, None, None]:
 
 
 def reply_events(
-    message: ChatMessage, first: str, pieces: Iterator[str], key: MessageKey | None = None
+    message: ChatMessage, first: str, pieces: Iterator[str], key: RequestKey | None = None
 ) -> Generator[ReplyEvent, None, None]:
     received = [first]
     try:
@@ -321,13 +314,13 @@ def reply_events(
             outcome = ReplyFailed(err)  # deleted while the reply came
         except Exception:
             logger.exception("a streamed reply could not be stored")
-            release_key(key)
+            request_keys.let_go(key)
             outcome = ReplyFailed(ReplyNotStored(message_id=message.message_id))
     yield outcome
 
 
 def finish_unheard_reply(
-    message: ChatMessage, received: list[str], pieces: Iterator[str], key: MessageKey | None
+    message: ChatMessage, received: list[str], pieces: Iterator[str], key: RequestKey | None
 ) -> None:
     """The client went away mid-stream: read the reply to its end and store it anyway,
     so the conversation is whole when they come back (and a retry with the key gets it)."""
@@ -335,7 +328,7 @@ def finish_unheard_reply(
         store_reply(message, "".join([*received, *pieces]), key)
     except Exception:
         logger.warning("a streamed reply was lost after the client left", exc_info=True)
-        release_key(key)
+        request_keys.let_go(key)
 
 
 def message_digest(session_id: str, content: str) -> str:
@@ -344,46 +337,30 @@ def message_digest(session_id: str, content: str) -> str:
     return salted_hmac("dermalens.chat.message-key", f"{session_id}\0{content}").hexdigest()
 
 
-def key_hold_seconds() -> int:
-    """How long an attempt holds a message's key while it asks the provider: the longest
-    call and the storing of its reply. Past it, the hold of an attempt that died lapses."""
-    return int(settings.GEMINI_CALL_DEADLINE_SECONDS) + 10
-
-
 def earlier_exchange(
     user: User, session_id: str, content: str, idempotency_key: str | None
-) -> Exchange | MessageKey | None:
+) -> Exchange | RequestKey | None:
     """For a keyed message: the exchange its key already has (a replay), or the key held
     for this attempt (the earlier one failed), or None (a key not seen yet). A key sent
     with another message is a 422; one whose first attempt is still asking, a 409."""
     if idempotency_key is None:
         return None
     chats = chat_table()
-    key = chats.message_key(user.user_id, idempotency_key)
+    key = request_keys.find_key(user.user_id, CHAT_KEYS, idempotency_key)
     if key is None:
         return None
     if key.request_digest != message_digest(session_id, content):
         raise MessageKeyReused()
-    if key.reply_id is not None:
+    if key.result_id is not None:
         pair = chats.exchange_of(key)
         if pair is None:
             raise ChatSessionNotFound()  # deleted since, with its messages
         return Exchange(message=pair[0], reply=pair[1], replayed=True)
     now = int(time.time())
-    until = now + key_hold_seconds()
-    if not chats.hold_key(key, now=now, until=until):
+    until = now + request_keys.hold_seconds()
+    if not request_keys.hold_key(key, now=now, until=until):
         raise MessageKeyInFlight()
     return replace(key, held_until=until)
-
-
-def release_key(key: MessageKey | None) -> None:
-    if key is None:
-        return
-    try:
-        chat_table().release_key(key)
-    except Exception:
-        # Its hold lapses by itself (``key_hold_seconds``).
-        logger.warning("a message's Idempotency-Key could not be released", exc_info=True)
 
 
 def prepare_exchange(
@@ -392,8 +369,8 @@ def prepare_exchange(
     session_id: str,
     content: str,
     idempotency_key: str | None = None,
-    held: MessageKey | None = None,
-) -> tuple[ChatMessage, ChatContext, list[ChatTurn], MessageKey | None]:
+    held: RequestKey | None = None,
+) -> tuple[ChatMessage, ChatContext, list[ChatTurn], RequestKey | None]:
     """Check the session, count the reply, store the message; the provider's input.
 
     Three to five DynamoDB calls: one BatchGetItem for the session, the account, its
@@ -418,8 +395,8 @@ def prepare_exchange(
         if held is not None:
             # A keyed message whose earlier attempt failed: the stored one is asked again.
             message = next(
-                (m for m in recent if m.message_id == held.message_id), None
-            ) or chat_table().get_message(user.user_id, held.message_id)
+                (m for m in recent if m.message_id == held.subject_id), None
+            ) or chat_table().get_message(user.user_id, held.subject_id or "")
             if message is None:
                 raise ChatSessionNotFound()  # deleted since, with its messages
             recent = [m for m in recent if m.message_id < message.message_id]
@@ -436,13 +413,13 @@ def prepare_exchange(
         else:
             message_id = str(ULID())
             if idempotency_key is not None:
-                key = MessageKey(
+                key = RequestKey(
                     user_id=user.user_id,
+                    kind=CHAT_KEYS,
                     key=idempotency_key,
                     request_digest=message_digest(session_id, content),
-                    session_id=session_id,
-                    message_id=message_id,
-                    held_until=int(time.time()) + key_hold_seconds(),
+                    subject_id=message_id,
+                    held_until=int(time.time()) + request_keys.hold_seconds(),
                 )
             message = store_message(
                 user_id=user.user_id,
@@ -454,7 +431,7 @@ def prepare_exchange(
                 claiming=key,
             )
     except Exception:
-        release_key(held)
+        request_keys.let_go(held)
         raise
     context = selectors.context_of(stored, plan, reads.check_ins, plans_kept=reads.plans_kept)
     return message, context, selectors.as_turns(recent), key
@@ -468,8 +445,8 @@ def store_message(
     content: str,
     counting: dict[str, Any] | None = None,
     message_id: str | None = None,
-    claiming: MessageKey | None = None,
-    answering: MessageKey | None = None,
+    claiming: RequestKey | None = None,
+    answering: RequestKey | None = None,
 ) -> ChatMessage:
     message = ChatMessage(
         user_id=user_id,
@@ -495,7 +472,7 @@ def store_message(
     return message
 
 
-def store_reply(message: ChatMessage, text: str, key: MessageKey | None = None) -> ChatMessage:
+def store_reply(message: ChatMessage, text: str, key: RequestKey | None = None) -> ChatMessage:
     """Store the reply (and, for a keyed message, record it as the key's)."""
     try:
         return store_message(
@@ -507,7 +484,7 @@ def store_reply(message: ChatMessage, text: str, key: MessageKey | None = None) 
         )
     except KeyAnswered:
         # An attempt whose hold had lapsed stored its reply first: that one is the reply.
-        stored = chat_table().message_key(message.user_id, key.key) if key else None
+        stored = request_keys.find_key(message.user_id, CHAT_KEYS, key.key) if key else None
         pair = chat_table().exchange_of(stored) if stored else None
         if pair is None:
             raise ChatSessionNotFound() from None
@@ -522,12 +499,12 @@ def auto_title(content: str) -> str:
 
 
 def reply_failure(
-    err: Exception, message: ChatMessage, key: MessageKey | None = None
+    err: Exception, message: ChatMessage, key: RequestKey | None = None
 ) -> ReplyUnavailable | MessageRefused:
     """The answer for a reply the provider did not give: 422 when it refused the message
     itself (``COUNTED_FAILURES``), 503 otherwise, with the reply's use of the day's
     allowance given back. A keyed message's key is let go: a retry asks again."""
-    release_key(key)
+    request_keys.let_go(key)
     if isinstance(err, ChatFailed) and err.reason in COUNTED_FAILURES:
         return MessageRefused(reason=err.reason, message_id=message.message_id)
     if isinstance(err, ChatFailed):

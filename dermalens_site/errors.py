@@ -90,6 +90,25 @@ class ServiceUnavailable(ApplicationError):
             self.retry_after_seconds = spread(self.retry_after_seconds)
 
 
+class IdempotencyKeyReused(ApplicationError):
+    """The Idempotency-Key came with another request: a 422 (subclasses say which)."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+
+
+class IdempotencyKeyInFlight(Conflict):
+    """The first request with the Idempotency-Key is still asking the assistant: a 409
+    with a ``spread`` Retry-After."""
+
+    default_code = "idempotency_key_in_flight"
+    least_retry_after_seconds = 5
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.retry_after_seconds = spread(self.least_retry_after_seconds)
+
+
 # Data-layer errors: (HTTP status, code). Order matters: subclasses first.
 DYNAMO_ERRORS: tuple[tuple[type[dynamo_errors.DynamoError], int, str], ...] = (
     (dynamo_errors.AccountClosed, 401, "authentication_failed"),

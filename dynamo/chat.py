@@ -30,8 +30,8 @@ from typing import Any
 from dynamo.base import Page, Table, get_many
 from dynamo.codec import Item, to_item
 from dynamo.errors import AccountClosed, ConditionFailed, DynamoError, ItemNotFound
-from dynamo.scans import IDEMPOTENCY_PREFIX, IDEMPOTENCY_SECONDS, idempotency_claim_id
-from dynamo.tables import CHAT, USERS
+from dynamo.request_keys import KeyAnswered, KeyTaken, RequestKey, answer_action, claim_action
+from dynamo.tables import CHAT
 from dynamo.users import QuotaUsedUp, account_open_check, activity_update, users_table
 
 SESSION_PREFIX = "session#"
@@ -44,71 +44,6 @@ DELETE_PAGE_SIZE = 200
 
 class SessionNotFound(ItemNotFound):
     default_message = "Chat session not found."
-
-
-class KeyTaken(ConditionFailed):
-    """Another request holds this Idempotency-Key: it stored its message first."""
-
-    default_message = "This Idempotency-Key is held by another request."
-
-
-class KeyAnswered(ConditionFailed):
-    """The key's message has its reply already (another attempt stored it first)."""
-
-    default_message = "The message sent with this Idempotency-Key has its reply."
-
-
-@dataclass(frozen=True)
-class MessageKey:
-    """An Idempotency-Key of a chat message, as stored (in the users table, like an
-    upload's, with a TTL; no text of the conversation, only ids and a digest).
-
-    ``held_until`` (epoch seconds) while an attempt is asking the assistant; absent when
-    none is (it failed, or the reply is stored: ``reply_id``), so a retry may go ahead.
-    """
-
-    user_id: str
-    key: str
-    request_digest: str
-    session_id: str
-    message_id: str
-    reply_id: str | None = None
-    held_until: int | None = None
-
-
-def message_key_id(user_id: str, key: str) -> str:
-    # Apart from the uploads' keys: a key names one request of one endpoint.
-    return idempotency_claim_id(user_id, key).replace(
-        IDEMPOTENCY_PREFIX, IDEMPOTENCY_PREFIX + "chat#", 1
-    )
-
-
-def message_key_to_item(claim: MessageKey, *, now: int) -> Item:
-    return to_item(
-        {
-            "user_id": message_key_id(claim.user_id, claim.key),
-            "item_type": "chat_idempotency_key",
-            "request_digest": claim.request_digest,
-            "session_id": claim.session_id,
-            "message_id": claim.message_id,
-            "held_until": claim.held_until,
-            "expires_at": now + IDEMPOTENCY_SECONDS,
-        }
-    )
-
-
-def message_key_from_item(user_id: str, key: str, item: Item) -> MessageKey:
-    reply = item.get("reply_id")
-    held = item.get("held_until")
-    return MessageKey(
-        user_id=user_id,
-        key=key,
-        request_digest=item["request_digest"]["S"],
-        session_id=item["session_id"]["S"],
-        message_id=item["message_id"]["S"],
-        reply_id=reply["S"] if reply else None,
-        held_until=int(held["N"]) if held else None,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,8 +307,8 @@ class ChatTable(Table):
         *,
         title: str | None = None,
         counting: dict[str, Any] | None = None,
-        claiming: MessageKey | None = None,
-        answering: MessageKey | None = None,
+        claiming: RequestKey | None = None,
+        answering: RequestKey | None = None,
     ) -> None:
         """Store a message and touch its session, in one transaction.
 
@@ -427,79 +362,23 @@ class ChatTable(Table):
             actions.append({"Update": counting})
         if claiming:
             refused_at[len(actions)] = KeyTaken
-            actions.append({"Put": self.key_claim(claiming)})
+            actions.append({"Put": claim_action(claiming, now=int(time.time()))})
         if answering:
             refused_at[len(actions)] = KeyAnswered
-            actions.append({"Update": self.key_answer(answering, reply_id=message.message_id)})
+            actions.append({"Update": answer_action(answering, result_id=message.message_id)})
         self.transact_write(actions, refused=SessionNotFound, refused_at=refused_at)
 
-    # --- Idempotency-Keys of messages ---------------------------------------------------
+    # --- Idempotency-Keys of messages (``dynamo.request_keys``) ---------------------
 
-    def key_claim(self, claim: MessageKey) -> dict[str, Any]:
-        return {
-            "TableName": USERS.name,
-            "Item": message_key_to_item(claim, now=int(time.time())),
-            "ConditionExpression": "attribute_not_exists(user_id)",
-        }
-
-    def key_answer(self, claim: MessageKey, *, reply_id: str) -> dict[str, Any]:
-        return {
-            "TableName": USERS.name,
-            "Key": {"user_id": {"S": message_key_id(claim.user_id, claim.key)}},
-            "UpdateExpression": "SET reply_id = :reply REMOVE held_until",
-            "ConditionExpression": "attribute_exists(user_id) AND attribute_not_exists(reply_id)",
-            "ExpressionAttributeValues": {":reply": {"S": reply_id}},
-        }
-
-    def message_key(self, user_id: str, key: str) -> MessageKey | None:
-        """The key as stored (strongly consistent), or None."""
-        item = (
-            users_table()
-            .call(
-                "get_item",
-                Key={"user_id": {"S": message_key_id(user_id, key)}},
-                ConsistentRead=True,
-            )
-            .get("Item")
-        )
-        return message_key_from_item(user_id, key, item) if item else None
-
-    def hold_key(self, claim: MessageKey, *, now: int, until: int) -> bool:
-        """Let one attempt ask the assistant for the key's message until ``until``:
-        False when another holds it, or its reply is stored."""
-        try:
-            users_table().call(
-                "update_item",
-                Key={"user_id": {"S": message_key_id(claim.user_id, claim.key)}},
-                UpdateExpression="SET held_until = :until",
-                ConditionExpression="attribute_exists(user_id) AND "
-                "attribute_not_exists(reply_id) AND "
-                "(attribute_not_exists(held_until) OR held_until < :now)",
-                ExpressionAttributeValues={":until": {"N": str(until)}, ":now": {"N": str(now)}},
-            )
-        except ConditionFailed:
-            return False
-        return True
-
-    def release_key(self, claim: MessageKey) -> None:
-        """The attempt ended without a reply: a retry with the key may go ahead at once."""
-        with contextlib.suppress(ConditionFailed):
-            users_table().call(
-                "update_item",
-                Key={"user_id": {"S": message_key_id(claim.user_id, claim.key)}},
-                UpdateExpression="REMOVE held_until",
-                ConditionExpression="attribute_exists(user_id) AND attribute_not_exists(reply_id)",
-            )
-
-    def exchange_of(self, claim: MessageKey) -> tuple[ChatMessage, ChatMessage] | None:
+    def exchange_of(self, claim: RequestKey) -> tuple[ChatMessage, ChatMessage] | None:
         """The key's message and its stored reply (one BatchGetItem); None when either
         is gone (the session was deleted)."""
-        if claim.reply_id is None:
+        if claim.subject_id is None or claim.result_id is None:
             return None
         message, reply = get_many(
             [
-                (self, self.key(claim.user_id, claim.message_id)),
-                (self, self.key(claim.user_id, claim.reply_id)),
+                (self, self.key(claim.user_id, claim.subject_id)),
+                (self, self.key(claim.user_id, claim.result_id)),
             ],
             consistent=True,
         )

@@ -47,6 +47,7 @@ from dynamo.errors import (
     VersionConflict,
     error_code,
 )
+from dynamo.request_keys import KeyAnswered, RequestKey, answer_action
 from dynamo.tables import PLANS
 from dynamo.users import account_open_check, activity_update, users_table
 
@@ -335,13 +336,16 @@ class PlansTable(Table):
         plan_id: str | None = None,
         expected_version: int | None = None,
         updated_at: str,
+        answering: RequestKey | None = None,
     ) -> Plan:
         """Make a plan the active one and archive the previous one, in one transaction.
 
         Either ``new_plan`` (stored now, as active) or ``plan_id`` (an existing plan,
         optionally at ``expected_version``). A concurrent activation makes the pointer's
         condition fail; the attempt is repeated against the new pointer. Returns the plan
-        as stored: a new plan as it was written, an existing one read back.
+        as stored: a new plan as it was written, an existing one read back. ``answering``
+        records a new plan as its Idempotency-Key's result in the same transaction
+        (``KeyAnswered`` if another plan was recorded first: nothing is written).
         """
         target = new_plan.plan_id if new_plan else plan_id
         if target is None:
@@ -362,6 +366,10 @@ class PlansTable(Table):
             if previous and previous != target:
                 actions.append(self._archive_action(user_id, previous, updated_at))
             actions.append(self._pointer_action(user_id, target, pointer_version))
+            answer_at = None
+            if answering is not None:
+                answer_at = len(actions)
+                actions.append({"Update": answer_action(answering, result_id=target)})
             if new_plan is not None:
                 actions += plan_created_actions(new_plan)
             try:
@@ -371,6 +379,8 @@ class PlansTable(Table):
                 if error_code(err) != "TransactionCanceledException":
                     raise
                 reasons = [r.get("Code") for r in err.response.get("CancellationReasons", [])]
+                if answer_at is not None and reasons[answer_at] == "ConditionalCheckFailed":
+                    raise KeyAnswered(cause=err) from err
                 if new_plan is not None and reasons[-2] == "ConditionalCheckFailed":
                     raise AccountClosed(cause=err) from err
                 if reasons[0] == "ConditionalCheckFailed":

@@ -2,7 +2,8 @@
 
 from dataclasses import asdict
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -13,6 +14,7 @@ from dermalens_site.serializers import (
     ERROR_RESPONSES,
     ErrorSerializer,
     PageQuerySerializer,
+    idempotency_key,
     page_body,
     validated,
 )
@@ -82,9 +84,25 @@ class PlanViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=PlanCreateSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Optional: a retry with the same key (and the same `scan_id`) "
+                "gets the plan made the first time (200), not a second plan; while the first "
+                "is still being drafted, a 409 `idempotency_key_in_flight` with Retry-After; "
+                "with another `scan_id`, a 422 `idempotency_key_reused`.",
+            )
+        ],
         responses={
             201: PlanDetailSerializer,
+            200: OpenApiResponse(
+                PlanDetailSerializer,
+                description="A replay: the plan made by the first request with the key.",
+            ),
             409: ErrorSerializer,
+            422: ErrorSerializer,
             429: ErrorSerializer,
             **ERRORS,
         },
@@ -95,14 +113,17 @@ class PlanViewSet(viewsets.ViewSet):
     )
     def create(self, request):
         params = validated(PlanCreateSerializer, request.data)
-        plan = services.create_plan(
+        plan, created = services.create_plan_once(
             user=request.user,
             scan_id=params.get("scan_id"),
             user_read_now=read_in_this_request(request),
+            idempotency_key=idempotency_key(request),
         )
+        if not created:
+            return Response(plan_detail(plan))  # a replay: the plan as it stands
         # A plan made just now has no check-ins: nothing to read.
-        created = plan_detail(plan, adherence=selectors.adherence_of([]))
-        return Response(created, status=status.HTTP_201_CREATED)
+        body = plan_detail(plan, adherence=selectors.adherence_of([]))
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: PlanDetailSerializer, **ERRORS})
     @action(detail=False, methods=["get"])

@@ -14,7 +14,7 @@ from ulid import ULID
 
 from chat import services
 from chat.tests.helpers import SESSIONS, messages_url
-from dynamo.chat import MessageKey, message_key_id
+from dynamo.request_keys import RequestKey, key_item_id
 from dynamo.users import users_table
 from scans.tests.test_api import upload_with_key
 from tests.at_once import at_once
@@ -166,12 +166,12 @@ def test_an_attempt_that_died_holds_its_key_only_until_its_hold_ends(
         role="user",
         content="Left hanging?",
         message_id=message_id,
-        claiming=MessageKey(
+        claiming=RequestKey(
             user_id=user_id,
+            kind=services.CHAT_KEYS,
             key=KEY,
             request_digest=services.message_digest(session_id, "Left hanging?"),
-            session_id=session_id,
-            message_id=message_id,
+            subject_id=message_id,
             held_until=int(time.time()) + held_for,
         ),
     )
@@ -205,7 +205,9 @@ def test_the_stored_key_holds_no_text_and_expires_within_a_day(gemini_chat, auth
     )
     user_id = auth_client.session_data["user"]["user_id"]
     item = users_table().call(
-        "get_item", Key={"user_id": {"S": message_key_id(user_id, KEY)}}, ConsistentRead=True
+        "get_item",
+        Key={"user_id": {"S": key_item_id(user_id, services.CHAT_KEYS, KEY)}},
+        ConsistentRead=True,
     )["Item"]
     values = " ".join(str(value) for value in item.values())
     assert "rash" not in values and "Private answer" not in values

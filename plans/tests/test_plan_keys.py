@@ -1,0 +1,120 @@
+"""POST /api/v1/plans sent again with its Idempotency-Key: one plan, drafted once.
+
+Without a key, a retry after a lost answer drafts a second plan (Gemini asked again,
+a draft of the day's allowance spent) and archives the first.
+"""
+
+import time
+
+import pytest
+
+from dynamo.errors import Unavailable
+from dynamo.plans import plans_table
+from dynamo.request_keys import RequestKey, claim_key
+from plans import services
+from plans.tests.test_api import PLANS, error_code, same_account, scanned
+from tests.at_once import at_once
+
+KEY = "plan-7f3a"
+
+
+def keyed(key: str = KEY) -> dict[str, str]:
+    return {"HTTP_IDEMPOTENCY_KEY": key}
+
+
+def plans_of(client) -> list[dict]:
+    return client.get(PLANS).json()["items"]
+
+
+def test_a_retry_gets_the_plan_made_first_and_drafts_nothing(
+    auth_client, gemini_settings, fake_gemini
+):
+    first = auth_client.post(PLANS, {}, format="json", **keyed())
+    assert first.status_code == 201, first.content
+    drafted = len(fake_gemini.requests)
+    assert drafted == 1
+
+    again = auth_client.post(PLANS, {}, format="json", **keyed())
+
+    assert again.status_code == 200, again.content
+    assert again.json()["plan_id"] == first.json()["plan_id"]
+    assert again.json()["status"] == "active"
+    assert len(fake_gemini.requests) == drafted
+    assert [p["plan_id"] for p in plans_of(auth_client)] == [first.json()["plan_id"]]
+
+
+def test_copies_sent_together_make_one_plan(auth_client):
+    answers = at_once(
+        lambda: same_account(auth_client).post(PLANS, {}, format="json", **keyed()),
+        threads=4,
+    )
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses.count(201) == 1
+    assert set(statuses) <= {200, 201, 409}, statuses
+    made = next(a for a in answers if a.status_code == 201).json()["plan_id"]
+    assert [p["plan_id"] for p in plans_of(auth_client)] == [made]
+    for refused in (a for a in answers if a.status_code == 409):
+        assert error_code(refused) == "idempotency_key_in_flight"
+        assert 5 <= int(refused["Retry-After"]) <= 8
+
+
+def test_the_key_with_another_scan_is_a_422(auth_client):
+    assert auth_client.post(PLANS, {}, format="json", **keyed()).status_code == 201
+    scan = scanned(auth_client)
+    other = auth_client.post(PLANS, {"scan_id": scan["scan_id"]}, format="json", **keyed())
+    assert other.status_code == 422
+    assert error_code(other) == "idempotency_key_reused"
+    assert len(plans_of(auth_client)) == 1
+
+
+def test_a_deleted_plan_is_not_made_again_under_its_key(auth_client):
+    plan = auth_client.post(PLANS, {}, format="json", **keyed()).json()
+    assert auth_client.delete(f"{PLANS}/{plan['plan_id']}").status_code == 204
+    again = auth_client.post(PLANS, {}, format="json", **keyed())
+    assert again.status_code == 409
+    assert error_code(again) == "idempotency_key_plan_deleted"
+    assert plans_of(auth_client) == []
+
+
+def test_after_a_failed_attempt_the_key_makes_the_plan(auth_client, monkeypatch):
+    table = type(plans_table())
+    activate = table.activate
+
+    def unavailable(self, *args, **kwargs):
+        raise Unavailable("DynamoDB is unavailable.")
+
+    monkeypatch.setattr(table, "activate", unavailable)
+    failed = auth_client.post(PLANS, {}, format="json", **keyed())
+    assert failed.status_code == 503
+    monkeypatch.setattr(table, "activate", activate)
+
+    retried = auth_client.post(PLANS, {}, format="json", **keyed())
+
+    assert retried.status_code == 201, retried.content
+    assert [p["plan_id"] for p in plans_of(auth_client)] == [retried.json()["plan_id"]]
+
+
+@pytest.mark.parametrize(("held_for", "status"), [(-1, 201), (60, 409)])
+def test_an_attempt_that_died_holds_its_key_only_until_its_hold_ends(auth_client, held_for, status):
+    user_id = auth_client.session_data["user"]["user_id"]
+    now = int(time.time())
+    dying = RequestKey(
+        user_id=user_id,
+        kind=services.PLAN_KEYS,
+        key=KEY,
+        request_digest=services.plan_digest(None),
+        held_until=now + held_for,
+    )
+    assert claim_key(dying, now=now)
+
+    response = auth_client.post(PLANS, {}, format="json", **keyed())
+
+    assert response.status_code == status, response.content
+    assert len(plans_of(auth_client)) == (1 if status == 201 else 0)
+
+
+def test_without_a_key_a_retry_makes_a_second_plan(auth_client):
+    first = auth_client.post(PLANS, {}, format="json").json()
+    second = auth_client.post(PLANS, {}, format="json").json()
+    assert first["plan_id"] != second["plan_id"]
