@@ -37,7 +37,7 @@ from django.utils.log import log_response
 
 from accounts.devices import issue_device_token
 from accounts.services import now_iso
-from dermalens_site.errors import RETRY_AFTER_SECONDS_UNAVAILABLE
+from dermalens_site.errors import RETRY_AFTER_SECONDS_UNAVAILABLE, spread
 from dynamo.errors import Unavailable
 from dynamo.users import User, users_table
 
@@ -136,7 +136,9 @@ def ops_page(view: View) -> View:
 
 def data_store_unavailable(request: HttpRequest, err: Unavailable) -> HttpResponse:
     response = render(request, "ops/unavailable.html", status=503)
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS_UNAVAILABLE)
+    # Drawn per answer, as the API's 503s are: the staff who meet an outage together do
+    # not all retry in the same second.
+    response["Retry-After"] = str(spread(RETRY_AFTER_SECONDS_UNAVAILABLE))
     # Expected in an incident, and said by the page: a warning without the traceback,
     # which also stands for Django's own line (an ERROR for every 5xx).
     log_response(

@@ -380,6 +380,14 @@ class TestDataStoreNotAnswering:
         assert_data_store_page(response)
         assert_one_warning_without_traceback(caplog)
 
+    def test_the_staff_of_an_outage_are_told_to_come_back_at_different_times(
+        self, staff_client, unreachable_dynamodb
+    ):
+        # As the API's 503s: each page draws its wait from 2 to 4 s (``spread``), so the
+        # browsers that met the outage together do not all come back in the same second.
+        waits = {int(staff_client.get("/ops/users")["Retry-After"]) for _ in range(20)}
+        assert waits <= {2, 3, 4} and len(waits) >= 2
+
     def test_the_api_still_answers_its_own_json_503(self, auth_client, unreachable_dynamodb):
         response = auth_client.get("/api/v1/users/me")
         assert response.status_code == 503
