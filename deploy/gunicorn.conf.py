@@ -92,7 +92,9 @@ timeout = _int("GUNICORN_TIMEOUT_SECONDS", 120)
 # A Gemini call may take GEMINI_CALL_DEADLINE_SECONDS (the app's setting, 50 s), after
 # which the request stores the answer: with 30 s, a reply Gemini gave at 40 s was paid
 # for and counted against the person's day, then lost with its connection, unanswered
-# and unstored (tests/test_serving.py). systemd waits longer still (TimeoutStopSec).
+# and unstored (tests/test_serving.py). systemd waits longer still (TimeoutStopSec), and
+# the load balancer drains a host that leaves its target group for as long
+# (deregistration delay: deploy/make_cloudformation.py reads ANSWER_STORING_SECONDS).
 ANSWER_STORING_SECONDS = 10
 graceful_timeout = (
     math.ceil(float(os.environ.get("GEMINI_CALL_DEADLINE_SECONDS") or 50)) + ANSWER_STORING_SECONDS

@@ -224,6 +224,31 @@ class TestGunicornConfig:
         if deadline is None:
             assert stop_seconds >= config["graceful_timeout"] + 10
 
+    def test_a_host_leaving_the_load_balancer_drains_as_long_as_a_stopping_worker(
+        self, monkeypatch, template
+    ):
+        # Deregistered (a deploy, a scale-in), a host gets no new requests and keeps those
+        # in flight: a Gemini call of up to its deadline, then the storing of its answer,
+        # as a stopping worker does (graceful_timeout), and no longer than that, where the
+        # ALB's default would hold each host 300 s. systemd's stop outlasts both.
+        monkeypatch.delenv("GEMINI_CALL_DEADLINE_SECONDS", raising=False)
+        monkeypatch.delenv("GUNICORN_BIND", raising=False)
+        config = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+        group = template["Resources"]["WebTargetGroup"]
+        attributes = {a["Key"]: a["Value"] for a in group["Properties"]["TargetGroupAttributes"]}
+        parameter = template["Parameters"]["WebDeregistrationDelaySeconds"]
+        assert attributes["deregistration_delay.timeout_seconds"] == {
+            "Ref": "WebDeregistrationDelaySeconds"
+        }
+        delay = parameter["Default"]
+        longest_call = load_generator().settings_defaults()["GEMINI_CALL_DEADLINE_SECONDS"]
+        assert (
+            delay == config["graceful_timeout"] >= longest_call + config["ANSWER_STORING_SECONDS"]
+        )
+        stop_seconds = int(systemd_unit("dermalens-web.service")["Service"]["TimeoutStopSec"])
+        assert stop_seconds > delay
+        assert config["bind"].endswith(f":{group['Properties']['Port']}")
+
     @pytest.mark.parametrize("name", ["gevent", "gthread"])
     def test_either_worker_class_answers_refused_requests_in_the_api_s_error_shape(
         self, monkeypatch, name
