@@ -328,7 +328,7 @@ def test_with_dynamodb_down_requests_are_quick_503s_and_then_it_recovers(own_dyn
         deadline = time.monotonic() + RECOVERY_SECONDS
         while call(port, "GET", "/api/v1/users/me", token=token)[0] != 200:
             assert time.monotonic() < deadline, "no recovery"
-            time.sleep(1)
+            time.sleep(0.2)
         status, _ = send_message(port, token, session_id, "Back?")
         assert status == 201
     finally:
@@ -607,10 +607,12 @@ def test_no_connection_is_refused_or_reset_while_workers_restart(gemini):
 
 # A stopping worker finishes its requests for GEMINI_CALL_DEADLINE_SECONDS + 10 s
 # (tests/test_deploy.py checks the config follows the deadline). Here the deadline is
-# 12 s, so the worker stops 22 s at most after SIGTERM, and a reply Gemini gives 9 s in
+# 5 s, so the worker stops 15 s at most after SIGTERM, and a reply Gemini gives 3 s in
 # must still be answered. (With the 30 s it gave before, a 33 s call was dropped.)
-LONG_GEMINI_SECONDS = 9.0
-SHORT_CALL_DEADLINE_SECONDS = 12.0
+LONG_GEMINI_SECONDS = 3.0
+SHORT_CALL_DEADLINE_SECONDS = 5.0
+# What a stopping worker may take: its graceful timeout (the deadline + 10 s).
+STOPPING_SECONDS = SHORT_CALL_DEADLINE_SECONDS + 10
 
 
 def test_a_reply_in_flight_when_the_server_stops_is_answered_and_stored(register):
@@ -634,13 +636,13 @@ def test_a_reply_in_flight_when_the_server_stops_is_answered_and_stored(register
             session_id = new_session(port, token)
             with ThreadPoolExecutor(1) as pool:
                 sent = pool.submit(
-                    send_message, port, token, session_id, "Slow?", timeout=2 * LONG_GEMINI_SECONDS
+                    send_message, port, token, session_id, "Slow?", timeout=STOPPING_SECONDS
                 )
                 while not gemini_server.requests:
                     time.sleep(0.1)
                 server.terminate()
                 status, body = sent.result()
-            server.wait(timeout=2 * LONG_GEMINI_SECONDS)
+            server.wait(timeout=STOPPING_SECONDS)
         finally:
             if server.poll() is None:
                 server.kill()

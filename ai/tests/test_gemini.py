@@ -404,15 +404,15 @@ def test_retries_of_every_kind_share_one_count_of_attempts(
 def test_every_attempt_is_over_by_the_calls_deadline(
     make_gemini, gemini_settings, fake_gemini, photo
 ):
-    gemini_settings.GEMINI_TIMEOUT_SECONDS = 2.0
-    gemini_settings.GEMINI_CALL_DEADLINE_SECONDS = 5.0
+    gemini_settings.GEMINI_TIMEOUT_SECONDS = 1.0
+    gemini_settings.GEMINI_CALL_DEADLINE_SECONDS = 3.0
     fake_gemini.enqueue(*[FakeResponse.timeout(8)] * 3)
 
     started = time.monotonic()
     assert failure_of(make_gemini(), photo).reason == "timeout"
-    # Two attempts of 2 s fit; a third would end past the deadline, so none starts.
+    # Two attempts of 1 s fit; a third would end past the deadline, so none starts.
     assert len(fake_gemini.requests) == 2
-    assert time.monotonic() - started < 5.0
+    assert time.monotonic() - started < 3.0
 
 
 def test_a_gateway_timeout_from_gemini_is_a_timeout(
