@@ -1,18 +1,21 @@
-"""Request middleware: one structured log line per request, early body-size limits, and
-the work slots of the requests that call the AI.
+"""Request middleware: the load balancer's health checks, one structured log line per
+request, early body-size limits, and the work slots of the requests that call the AI.
 
 The log line holds method, path (no query string, and no credential in it: see
 ``dermalens_site.log_paths``), status, duration, request id and the caller's user id;
 never a header, a token, a password or a body.
 """
 
+import ipaddress
 import logging
 import re
 import time
 import uuid
 from typing import cast
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.request import split_domain_port, validate_host
 
 from dermalens_site.chunked_bodies import MALFORMED_BODY, body_limit
 from dermalens_site.concurrency import (
@@ -31,6 +34,49 @@ logger = logging.getLogger("dermalens.request")
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client (or the load balancer) may pass its own id; anything odd is replaced.
 VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+
+
+HEALTH_PATH_PREFIX = "/api/v1/health"
+
+
+class HealthCheckHostMiddleware:
+    """An Application Load Balancer's health checks name the target's private IP address
+    as their Host (it sends no other), and that is not the API's name in ALLOWED_HOSTS:
+    Django answered them 400 (DisallowedHost), so every target was unhealthy and the
+    service took no traffic. On the health paths alone, a Host that is a private IP
+    address is read as the API's own name; every other path, and every other Host on
+    these, is checked as before. First in MIDDLEWARE, before anything reads the host.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(HEALTH_PATH_PREFIX):
+            domain, _ = split_domain_port(request.META.get("HTTP_HOST", ""))
+            name = own_host_name()
+            if (
+                name
+                and is_private_address(domain)
+                and not validate_host(domain, settings.ALLOWED_HOSTS)
+            ):
+                request.META["HTTP_HOST"] = name
+        return cast(HttpResponse, self.get_response(request))
+
+
+def own_host_name() -> str | None:
+    """The first exact name in ALLOWED_HOSTS (not a wildcard or a subdomain pattern)."""
+    return next(
+        (host for host in settings.ALLOWED_HOSTS if host != "*" and not host.startswith(".")),
+        None,
+    )
+
+
+def is_private_address(domain: str) -> bool:
+    try:
+        return ipaddress.ip_address(domain.strip("[]")).is_private
+    except ValueError:
+        return False  # a name, not an address
 
 
 class LoggedRequest(HttpRequest):

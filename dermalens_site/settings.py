@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The load balancer's health checks name the instance's IP address as their Host.
+    "dermalens_site.middleware.HealthCheckHostMiddleware",
     "dermalens_site.middleware.RequestLogMiddleware",
     # Before the size limit, so that its refusals carry the security headers too.
     "django.middleware.security.SecurityMiddleware",

@@ -123,6 +123,30 @@ class TestProductionSettings:
 
 
 class TestHealth:
+    @pytest.mark.parametrize("path", ["/api/v1/health", "/api/v1/health/ready"])
+    @pytest.mark.parametrize("host", ["10.0.1.23:8000", "10.0.1.23", "172.31.4.9", "[fd00::5]"])
+    def test_the_load_balancers_check_by_the_instances_address_is_answered(
+        self, settings, path, host
+    ):
+        # An ALB's health check sends the target's private address as its Host.
+        settings.ALLOWED_HOSTS = ["api.dermalens.example"]
+        response = APIClient().get(path, HTTP_HOST=host)
+        assert response.status_code == 200, response.content
+
+    @pytest.mark.parametrize(
+        ("path", "host"),
+        [
+            ("/api/v1/users/me", "10.0.1.23:8000"),  # an address reaches health checks only
+            ("/api/v1/health", "8.8.8.8"),  # a public address is no load balancer's
+            ("/api/v1/health", "evil.example"),
+        ],
+    )
+    def test_any_other_host_is_refused_as_before(self, settings, path, host):
+        settings.ALLOWED_HOSTS = ["api.dermalens.example"]
+        response = APIClient().get(path, HTTP_HOST=host)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "bad_request"
+
     def test_health_answers_without_a_token(self):
         response = APIClient().get("/api/v1/health")
         assert response.status_code == 200
