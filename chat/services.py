@@ -420,6 +420,7 @@ def prepare_exchange(
                     request_digest=message_digest(session_id, content),
                     subject_id=message_id,
                     held_until=int(time.time()) + request_keys.hold_seconds(),
+                    session_id=session_id,
                 )
             message = store_message(
                 user_id=user.user_id,

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from dynamo import request_keys
 from dynamo.base import Page, Table, get_many
 from dynamo.codec import Item, to_item
 from dynamo.errors import AccountClosed, ConditionFailed, DynamoError, ItemNotFound
@@ -238,7 +239,8 @@ class ChatTable(Table):
         *,
         on_progress: Callable[[int], None] | None = None,
     ) -> None:
-        """Delete a session's messages (batches of 25), then the session item.
+        """Delete a session's messages (batches of 25) and their Idempotency-Keys, then
+        the session item.
 
         The session item goes last, so a failure part-way leaves a session that a second
         call finishes deleting. A sweep after it catches a message written meanwhile (no
@@ -246,6 +248,8 @@ class ChatTable(Table):
         neither the session nor any of its messages is there.
         """
         found = self._delete_session_messages(user_id, session_id, on_progress)
+        # Before the session item, so a failure here is finished by a second call too.
+        request_keys.delete_session_keys(user_id, session_id)
         response = self.call(
             "delete_item", Key=self.key(user_id, session_key(session_id)), ReturnValues="ALL_OLD"
         )

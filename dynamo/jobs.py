@@ -10,6 +10,10 @@ such as a chat session), where it is (``queued``, ``running``, ``done``, ``faile
 far it got (``done_items``). It holds ids and counts only, never content. Records expire
 through TTL ``JOB_RECORD_DAYS`` after they were made; an erasure sweeps the partition
 with the rest of the account.
+
+The partition also holds the Idempotency-Keys of chat messages and plan requests
+(``dynamo.request_keys``: "request-key#..." sorts after every job's ULID, and the job
+endpoint looks up ULIDs only), for the same TTL and the same erasure.
 """
 
 import contextlib

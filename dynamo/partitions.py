@@ -14,7 +14,8 @@ an interruption deletes what is left and finds the rest already gone.
 The users table is keyed by item, not by user: besides the user item it holds the email
 claim ("email#<address>"), the account's activity counts ("activity#<user_id>"), daily
 quota counters ("quota#<name>#<user_id>#<day>"),
-upload idempotency claims ("idempotency#<user_id>#<sha256 of the client's key>") and
+upload idempotency claims ("idempotency#<user_id>#<sha256 of the client's key>"; the
+keys of chat messages and plans are in the jobs partition, ``dynamo.request_keys``) and
 revoked refresh tokens ("revoked-refresh#<jti>", naming the user in ``owner_user_id``).
 None of these is in the user's partition and no index finds them by user. The user
 item and the claim are deleted by key; the quota counters of the last few days are

@@ -6,16 +6,20 @@
     hold_key(stored, now=now, until=now + 60)     # a retry after a failed attempt
     actions.append(answer_action(stored, result_id=plan_id))  # in the result's transaction
 
-A key is kept in the users table next to the uploads' (``dynamo.scans``), with the same
-one-day TTL and nothing of the request's text: ids, and a keyed digest of what was sent
-that tells a retry from another request. While an attempt asks the assistant it holds
-the key (``held_until``, epoch seconds), so a copy sent meanwhile is refused rather than
-asking twice; a failed attempt lets it go at once, and one that died with its worker
-holds it only until ``held_until``. ``kind`` keeps each endpoint's keys apart: a key
-names one request of one endpoint.
+A key is an item in its owner's partition of the jobs table ("request-key#<kind>#<sha256
+of the client's key>"): like a job, it is the state of one piece of asked-for work, and
+that table already gives what a key needs, a TTL (``expires_at``, one day, as an upload's
+claim) and a partition that an erasure deletes with the account. It holds nothing of the
+request's text: ids, and a keyed digest of what was sent that tells a retry from another
+request. While an attempt asks the assistant it holds the key (``held_until``, epoch
+seconds), so a copy sent meanwhile is refused rather than asking twice; a failed attempt
+lets it go at once, and one that died with its worker holds it only until
+``held_until``. ``kind`` keeps each endpoint's keys apart: a key names one request of one
+endpoint. A chat message's key names its session, and goes when the session is deleted.
 """
 
 import contextlib
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -23,16 +27,19 @@ from typing import Any
 from django.conf import settings
 
 from dynamo.codec import Item, to_item
-from dynamo.errors import ConditionFailed
-from dynamo.scans import IDEMPOTENCY_PREFIX, IDEMPOTENCY_SECONDS, idempotency_claim_id
-from dynamo.tables import USERS
-from dynamo.users import users_table
+from dynamo.errors import AccountClosed, ConditionFailed
+from dynamo.jobs import jobs_table
+from dynamo.scans import IDEMPOTENCY_SECONDS
+from dynamo.tables import JOBS
+from dynamo.users import account_open_check
 
 logger = logging.getLogger("dermalens.dynamo")
 
 # Stored with a key's claim while it is held: the longest Gemini call and the storing of
 # its result (``hold_seconds``).
 HOLD_MARGIN_SECONDS = 10
+# The sort key's prefix: after every job's ULID, so a key is never read as a job.
+KEY_PREFIX = "request-key#"
 
 
 class KeyTaken(ConditionFailed):
@@ -58,27 +65,34 @@ class RequestKey:
     subject_id: str | None = None
     result_id: str | None = None
     held_until: int | None = None
+    # A chat message's session: its keys are deleted with it.
+    session_id: str | None = None
 
 
-def key_item_id(user_id: str, kind: str, key: str) -> str:
-    return idempotency_claim_id(user_id, key).replace(
-        IDEMPOTENCY_PREFIX, f"{IDEMPOTENCY_PREFIX}{kind}#", 1
-    )
+def key_sort_key(kind: str, key: str) -> str:
+    # Hashed: the key is the client's text, and its length and content are theirs.
+    return f"{KEY_PREFIX}{kind}#{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def item_key(user_id: str, kind: str, key: str) -> Item:
+    return {"user_id": {"S": user_id}, "job_id": {"S": key_sort_key(kind, key)}}
 
 
 def _item_key(key: RequestKey) -> Item:
-    return {"user_id": {"S": key_item_id(key.user_id, key.kind, key.key)}}
+    return item_key(key.user_id, key.kind, key.key)
 
 
 def key_to_item(key: RequestKey, *, now: int) -> Item:
     return to_item(
         {
-            "user_id": key_item_id(key.user_id, key.kind, key.key),
+            "user_id": key.user_id,
+            "job_id": key_sort_key(key.kind, key.key),
             "item_type": f"{key.kind}_idempotency_key",
             "request_digest": key.request_digest,
             "subject_id": key.subject_id,
             "result_id": key.result_id,
             "held_until": key.held_until,
+            "session_id": key.session_id,
             "expires_at": now + IDEMPOTENCY_SECONDS,
         }
     )
@@ -96,15 +110,16 @@ def key_from_item(user_id: str, kind: str, key: str, item: Item) -> RequestKey:
         subject_id=text("subject_id"),
         result_id=text("result_id"),
         held_until=int(item["held_until"]["N"]) if "held_until" in item else None,
+        session_id=text("session_id"),
     )
 
 
 def claim_action(key: RequestKey, *, now: int) -> dict[str, Any]:
     """A transaction's Put of a new key (it fails when the key is held already)."""
     return {
-        "TableName": USERS.name,
+        "TableName": JOBS.name,
         "Item": key_to_item(key, now=now),
-        "ConditionExpression": "attribute_not_exists(user_id)",
+        "ConditionExpression": "attribute_not_exists(job_id)",
     }
 
 
@@ -112,32 +127,31 @@ def answer_action(key: RequestKey, *, result_id: str) -> dict[str, Any]:
     """A transaction's Update recording the key's result and ending its hold (it fails
     when another attempt recorded one first)."""
     return {
-        "TableName": USERS.name,
+        "TableName": JOBS.name,
         "Key": _item_key(key),
         "UpdateExpression": "SET result_id = :result REMOVE held_until",
-        "ConditionExpression": "attribute_exists(user_id) AND attribute_not_exists(result_id)",
+        "ConditionExpression": "attribute_exists(job_id) AND attribute_not_exists(result_id)",
         "ExpressionAttributeValues": {":result": {"S": result_id}},
     }
 
 
 def find_key(user_id: str, kind: str, key: str) -> RequestKey | None:
     """The key as stored (strongly consistent), or None."""
-    item = (
-        users_table()
-        .call(
-            "get_item",
-            Key={"user_id": {"S": key_item_id(user_id, kind, key)}},
-            ConsistentRead=True,
-        )
-        .get("Item")
-    )
+    item = jobs_table().get_item(item_key(user_id, kind, key), consistent=True)
     return key_from_item(user_id, kind, key, item) if item else None
 
 
 def claim_key(key: RequestKey, *, now: int) -> bool:
-    """Store a new key on its own; False when another request holds it."""
+    """Store a new key on its own, while its account is open (else ``AccountClosed``: an
+    erasure under way would not find it); False when another request holds it."""
     try:
-        users_table().call("put_item", **_without_table(claim_action(key, now=now)))
+        jobs_table().transact_write(
+            [account_open_check(key.user_id), {"Put": claim_action(key, now=now)}],
+            refused=ConditionFailed,
+            refused_at={0: AccountClosed},
+        )
+    except AccountClosed:
+        raise
     except ConditionFailed:
         return False
     return True
@@ -147,11 +161,11 @@ def hold_key(key: RequestKey, *, now: int, until: int) -> bool:
     """Let one attempt ask the assistant for the key's request until ``until``: False
     when another attempt holds it, or its result is stored."""
     try:
-        users_table().call(
+        jobs_table().call(
             "update_item",
             Key=_item_key(key),
             UpdateExpression="SET held_until = :until",
-            ConditionExpression="attribute_exists(user_id) AND "
+            ConditionExpression="attribute_exists(job_id) AND "
             "attribute_not_exists(result_id) AND "
             "(attribute_not_exists(held_until) OR held_until < :now)",
             ExpressionAttributeValues={":until": {"N": str(until)}, ":now": {"N": str(now)}},
@@ -181,14 +195,39 @@ def let_go(key: RequestKey | None) -> None:
 def release_key(key: RequestKey) -> None:
     """The attempt ended without a result: a retry with the key may go ahead at once."""
     with contextlib.suppress(ConditionFailed):
-        users_table().call(
+        jobs_table().call(
             "update_item",
             Key=_item_key(key),
             UpdateExpression="REMOVE held_until",
-            ConditionExpression="attribute_exists(user_id) AND attribute_not_exists(result_id)",
+            ConditionExpression="attribute_exists(job_id) AND attribute_not_exists(result_id)",
         )
 
 
-def _without_table(action: dict[str, Any]) -> dict[str, Any]:
-    # ``Table.call`` names the table itself.
-    return {name: value for name, value in action.items() if name != "TableName"}
+def delete_session_keys(user_id: str, session_id: str) -> int:
+    """Delete the keys of a chat session's messages (with the session); how many.
+
+    One Query over the partition's chat keys, filtered by session: a key lives a day, so
+    this reads at most a day's keyed messages of the account.
+    """
+    jobs = jobs_table()
+    request: dict[str, Any] = {
+        "KeyConditionExpression": "user_id = :user AND begins_with(job_id, :kind)",
+        "FilterExpression": "session_id = :session",
+        "ExpressionAttributeValues": {
+            ":user": {"S": user_id},
+            ":kind": {"S": f"{KEY_PREFIX}chat#"},
+            ":session": {"S": session_id},
+        },
+        "ProjectionExpression": "user_id, job_id",
+        "ConsistentRead": True,
+    }
+    deleted = 0
+    while True:
+        response = jobs.call("query", **request)
+        keys = response["Items"]
+        if keys:
+            jobs.batch_write([{"DeleteRequest": {"Key": key}} for key in keys])
+            deleted += len(keys)
+        if "LastEvaluatedKey" not in response:
+            return deleted
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -183,7 +183,8 @@ AUDIT = TableDefinition(
 
 # Jobs (deleting a chat session, ...) in their owner's partition, so a job's progress is
 # one GetItem scoped to the caller, and an erasure sweeps them with the rest; finished
-# jobs expire through TTL. See dynamo/jobs.py.
+# jobs expire through TTL. See dynamo/jobs.py. The Idempotency-Keys of chat messages and
+# plans ("request-key#...") live there too, for that TTL and that erasure.
 JOBS = TableDefinition(
     setting="DYNAMODB_JOBS_TABLE",
     partition_key=("user_id", "S"),

@@ -14,8 +14,8 @@ from ulid import ULID
 
 from chat import services
 from chat.tests.helpers import SESSIONS, messages_url
-from dynamo.request_keys import RequestKey, key_item_id
-from dynamo.users import users_table
+from dynamo.jobs import jobs_table
+from dynamo.request_keys import RequestKey, find_key, item_key
 from scans.tests.test_api import upload_with_key
 from tests.at_once import at_once
 from tests.fake_gemini import FakeResponse
@@ -173,6 +173,7 @@ def test_an_attempt_that_died_holds_its_key_only_until_its_hold_ends(
             request_digest=services.message_digest(session_id, "Left hanging?"),
             subject_id=message_id,
             held_until=int(time.time()) + held_for,
+            session_id=session_id,
         ),
     )
 
@@ -204,11 +205,8 @@ def test_the_stored_key_holds_no_text_and_expires_within_a_day(gemini_chat, auth
         gemini_chat(text, FakeResponse.text_answer("Private answer."), **keyed()).status_code == 201
     )
     user_id = auth_client.session_data["user"]["user_id"]
-    item = users_table().call(
-        "get_item",
-        Key={"user_id": {"S": key_item_id(user_id, services.CHAT_KEYS, KEY)}},
-        ConsistentRead=True,
-    )["Item"]
+    item = jobs_table().get_item(item_key(user_id, services.CHAT_KEYS, KEY), consistent=True)
+    assert item is not None
     values = " ".join(str(value) for value in item.values())
     assert "rash" not in values and "Private answer" not in values
     assert KEY not in values
@@ -227,3 +225,18 @@ def test_a_deleted_session_has_nothing_to_replay(gemini_chat, auth_client):
     assert auth_client.delete(f"{SESSIONS}/{gemini_chat.session_id}").status_code == 202
     again = gemini_chat("Hello?", **keyed())
     assert again.status_code == 404
+
+
+def test_deleting_a_session_deletes_its_keys_and_keeps_the_others(
+    gemini_chat, fake_gemini, auth_client, start_session, send
+):
+    user_id = auth_client.session_data["user"]["user_id"]
+    assert gemini_chat("Hello?", FakeResponse.text_answer("Hi."), **keyed()).status_code == 201
+    kept = start_session()["session_id"]
+    fake_gemini.enqueue(FakeResponse.text_answer("Still here."))
+    assert send(kept, "Another?", **keyed("kept-key")).status_code == 201
+
+    assert auth_client.delete(f"{SESSIONS}/{gemini_chat.session_id}").status_code == 202
+
+    assert find_key(user_id, services.CHAT_KEYS, KEY) is None
+    assert find_key(user_id, services.CHAT_KEYS, "kept-key") is not None

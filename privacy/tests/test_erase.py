@@ -94,6 +94,22 @@ class TestErasureApi:
         assert local_files_of(other.user_id) == other_files
         assert other.client.get(f"/api/v1/scans/{other.scan_ids[0]}").status_code == 200
 
+    def test_the_idempotency_keys_of_messages_and_plans_are_erased(self, full_account):
+        account = full_account()
+        keyed = {"HTTP_IDEMPOTENCY_KEY": "retry-me-7"}
+        session = account.client.post("/api/v1/chat/sessions", {}, format="json").json()
+        sent = account.client.post(
+            f"/api/v1/chat/sessions/{session['session_id']}/messages",
+            {"content": "Is my skin dry?"},
+            format="json",
+            **keyed,
+        )
+        assert sent.status_code == 201, sent.content
+        planned = account.client.post("/api/v1/plans", {}, format="json", **keyed)
+        assert planned.status_code == 201, planned.content
+        assert erase(account).status_code == 202
+        assert_nothing_left(account)
+
     def test_on_s3_no_object_is_left_under_the_account_prefix(self, new_account, s3_storage):
         account = new_account()
         upload_scan(account)
