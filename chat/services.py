@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.utils.crypto import salted_hmac
 from rest_framework import status
@@ -224,16 +224,12 @@ def send_message(
 ) -> Exchange:
     """Store the message, ask the provider, store and return the reply (or, for a key
     already answered, the exchange stored then)."""
-    earlier = earlier_exchange(user, session_id, content, idempotency_key)
-    if isinstance(earlier, Exchange):
-        return earlier
-    message, context, history, key = prepare_exchange(
-        user=user,
-        session_id=session_id,
-        content=content,
-        idempotency_key=idempotency_key,
-        held=earlier,
+    prepared = begin_exchange(
+        user=user, session_id=session_id, content=content, idempotency_key=idempotency_key
     )
+    if isinstance(prepared, Exchange):
+        return prepared
+    message, context, history, key = prepared
     try:
         provider = chat_provider()
         with telemetry.ai_call(use="chat", provider=provider):
@@ -259,16 +255,12 @@ def stream_message(
     503 (or 422) like any other; a failure later, or in storing the reply, is a
     ``ReplyFailed`` event. A key already answered replays the stored reply as one piece.
     """
-    earlier = earlier_exchange(user, session_id, content, idempotency_key)
-    if isinstance(earlier, Exchange):
-        return earlier.message, replayed_events(earlier.reply)
-    message, context, history, key = prepare_exchange(
-        user=user,
-        session_id=session_id,
-        content=content,
-        idempotency_key=idempotency_key,
-        held=earlier,
+    prepared = begin_exchange(
+        user=user, session_id=session_id, content=content, idempotency_key=idempotency_key
     )
+    if isinstance(prepared, Exchange):
+        return prepared.message, replayed_events(prepared.reply)
+    message, context, history, key = prepared
     try:
         provider = chat_provider()
         # Until the first piece: what follows streams to the client, not to the provider.
@@ -337,6 +329,33 @@ def message_digest(session_id: str, content: str) -> str:
     return salted_hmac("dermalens.chat.message-key", f"{session_id}\0{content}").hexdigest()
 
 
+class Prepared(NamedTuple):
+    """A stored message, ready to be answered: what the provider is given, and the key
+    the attempt holds (a keyed message)."""
+
+    message: ChatMessage
+    context: ChatContext
+    history: list[ChatTurn]
+    key: RequestKey | None
+
+
+def begin_exchange(
+    *, user: User, session_id: str, content: str, idempotency_key: str | None
+) -> Exchange | Prepared:
+    """The exchange a keyed message already has (a replay), or the message stored and
+    ready to be answered."""
+    earlier = earlier_exchange(user, session_id, content, idempotency_key)
+    if isinstance(earlier, Exchange):
+        return earlier
+    return prepare_exchange(
+        user=user,
+        session_id=session_id,
+        content=content,
+        idempotency_key=idempotency_key,
+        held=earlier,
+    )
+
+
 def earlier_exchange(
     user: User, session_id: str, content: str, idempotency_key: str | None
 ) -> Exchange | RequestKey | None:
@@ -370,7 +389,7 @@ def prepare_exchange(
     content: str,
     idempotency_key: str | None = None,
     held: RequestKey | None = None,
-) -> tuple[ChatMessage, ChatContext, list[ChatTurn], RequestKey | None]:
+) -> Prepared | Exchange:
     """Check the session, count the reply, store the message; the provider's input.
 
     Three to five DynamoDB calls: one BatchGetItem for the session, the account, its
@@ -380,7 +399,13 @@ def prepare_exchange(
     latest analysis, and one transaction that stores the message, touches the session
     and counts the reply against the day's allowance, so a refusal (404, 429) stores
     and counts nothing.
+
+    The same text again after a failed reply is a retry, with a key or without: the kept
+    message is asked again, not stored twice. A ``held`` key's message that such a retry
+    without the key has answered meanwhile gets that reply (an ``Exchange``), recorded
+    on the key.
     """
+    ours = held  # the key this attempt holds: let go if it fails before asking
     try:
         reads = selectors.exchange_reads(user=user, session_id=session_id)
         session, stored, plan = reads.session, reads.user, reads.plan
@@ -399,28 +424,25 @@ def prepare_exchange(
             ) or chat_table().get_message(user.user_id, held.subject_id or "")
             if message is None:
                 raise ChatSessionNotFound()  # deleted since, with its messages
+            answered = reply_after(message, recent)
+            if answered is not None:
+                return answered_meanwhile(held, message, answered)
             recent = [m for m in recent if m.message_id < message.message_id]
             consume_reply_quota(user.user_id)
-        elif (
-            idempotency_key is None
-            and recent
-            and recent[-1].role == "user"
-            and recent[-1].content == content
-        ):
+        elif recent and recent[-1].role == "user" and recent[-1].content == content:
             # The same text again after a failed reply is a retry: the stored one is reused.
             message, recent = recent[-1], recent[:-1]
+            if idempotency_key is not None:
+                key = new_message_key(user.user_id, session_id, content, idempotency_key, message)
+                if not request_keys.claim_key(key, now=int(time.time())):
+                    raise MessageKeyInFlight()  # a copy with the key claimed it first
+                ours = key
             consume_reply_quota(user.user_id)
         else:
             message_id = str(ULID())
             if idempotency_key is not None:
-                key = RequestKey(
-                    user_id=user.user_id,
-                    kind=CHAT_KEYS,
-                    key=idempotency_key,
-                    request_digest=message_digest(session_id, content),
-                    subject_id=message_id,
-                    held_until=int(time.time()) + request_keys.hold_seconds(),
-                    session_id=session_id,
+                key = new_message_key(
+                    user.user_id, session_id, content, idempotency_key, message_id
                 )
             message = store_message(
                 user_id=user.user_id,
@@ -432,10 +454,47 @@ def prepare_exchange(
                 claiming=key,
             )
     except Exception:
-        request_keys.let_go(held)
+        request_keys.let_go(ours)
         raise
     context = selectors.context_of(stored, plan, reads.check_ins, plans_kept=reads.plans_kept)
-    return message, context, selectors.as_turns(recent), key
+    return Prepared(message, context, selectors.as_turns(recent), key)
+
+
+def new_message_key(
+    user_id: str, session_id: str, content: str, idempotency_key: str, message: ChatMessage | str
+) -> RequestKey:
+    """A message's key as first stored, held by this attempt; ``message`` is the one it
+    names (or its id)."""
+    return RequestKey(
+        user_id=user_id,
+        kind=CHAT_KEYS,
+        key=idempotency_key,
+        request_digest=message_digest(session_id, content),
+        subject_id=message if isinstance(message, str) else message.message_id,
+        held_until=int(time.time()) + request_keys.hold_seconds(),
+        session_id=session_id,
+    )
+
+
+def reply_after(message: ChatMessage, recent: list[ChatMessage]) -> ChatMessage | None:
+    """The assistant's reply to ``message`` among the session's recent messages, if the
+    next message is one."""
+    later = [m for m in recent if m.message_id > message.message_id]
+    return later[0] if later and later[0].role == "assistant" else None
+
+
+def answered_meanwhile(key: RequestKey, message: ChatMessage, reply: ChatMessage) -> Exchange:
+    """A keyed message that a retry without its key has answered: the key records that
+    reply (so it is never asked again) and replays it."""
+    try:
+        request_keys.answer_key(key, result_id=reply.message_id)
+    except KeyAnswered:
+        stored = request_keys.find_key(key.user_id, CHAT_KEYS, key.key)
+        pair = chat_table().exchange_of(stored) if stored else None
+        if pair is None:
+            raise ChatSessionNotFound() from None
+        message, reply = pair
+    return Exchange(message=message, reply=reply, replayed=True)
 
 
 def store_message(

@@ -157,6 +157,17 @@ def claim_key(key: RequestKey, *, now: int) -> bool:
     return True
 
 
+def answer_key(key: RequestKey, *, result_id: str) -> None:
+    """Record the key's result on its own (``answer_action`` outside a transaction);
+    ``KeyAnswered`` when another attempt recorded one first."""
+    action = answer_action(key, result_id=result_id)
+    del action["TableName"]  # ``Table.call`` names it
+    try:
+        jobs_table().call("update_item", **action)
+    except ConditionFailed as err:
+        raise KeyAnswered(cause=err.cause) from err
+
+
 def hold_key(key: RequestKey, *, now: int, until: int) -> bool:
     """Let one attempt ask the assistant for the key's request until ``until``: False
     when another attempt holds it, or its result is stored."""

@@ -240,3 +240,44 @@ def test_deleting_a_session_deletes_its_keys_and_keeps_the_others(
 
     assert find_key(user_id, services.CHAT_KEYS, KEY) is None
     assert find_key(user_id, services.CHAT_KEYS, "kept-key") is not None
+
+
+def test_a_keyed_retry_of_a_message_kept_after_a_failure_reuses_it(
+    gemini_chat, fake_gemini, auth_client
+):
+    # The first try carried no key (or another one) and failed: its message is kept.
+    failed = gemini_chat("Why is my skin red?", *[FakeResponse.status(500)] * 3)
+    assert failed.status_code == 503
+    kept = failed.json()["error"]["details"]["message_id"]
+
+    retried = gemini_chat("Why is my skin red?", FakeResponse.text_answer("Irritation."), **keyed())
+
+    assert retried.status_code == 201, retried.content
+    assert retried.json()["message"]["message_id"] == kept
+    assert conversation(auth_client, gemini_chat.session_id) == [
+        ("user", "Why is my skin red?"),
+        ("assistant", "Irritation."),
+    ]
+    asked = len(fake_gemini.requests)
+    assert gemini_chat("Why is my skin red?", **keyed()).json() == retried.json()
+    assert len(fake_gemini.requests) == asked
+
+
+def test_a_key_whose_message_was_answered_by_a_retry_without_it_replays_that_reply(
+    gemini_chat, fake_gemini, auth_client, one_reply_a_day
+):
+    failed = gemini_chat("Why is my skin red?", *[FakeResponse.status(500)] * 3, **keyed())
+    assert failed.status_code == 503
+    unkeyed = gemini_chat("Why is my skin red?", FakeResponse.text_answer("Irritation."))
+    assert unkeyed.status_code == 201, unkeyed.content
+    asked = len(fake_gemini.requests)
+
+    again = gemini_chat("Why is my skin red?", **keyed())
+
+    assert again.status_code == 200, again.content
+    assert again.json() == unkeyed.json()
+    assert len(fake_gemini.requests) == asked
+    assert conversation(auth_client, gemini_chat.session_id) == [
+        ("user", "Why is my skin red?"),
+        ("assistant", "Irritation."),
+    ]
