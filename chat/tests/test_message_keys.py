@@ -14,6 +14,7 @@ from ulid import ULID
 
 from chat import services
 from chat.tests.helpers import SESSIONS, messages_url
+from dynamo.errors import Unavailable
 from dynamo.jobs import jobs_table
 from dynamo.request_keys import RequestKey, find_key, item_key
 from scans.tests.test_api import upload_with_key
@@ -281,3 +282,103 @@ def test_a_key_whose_message_was_answered_by_a_retry_without_it_replays_that_rep
         ("user", "Why is my skin red?"),
         ("assistant", "Irritation."),
     ]
+
+
+def test_a_refused_message_lets_its_key_go_and_a_retry_asks_again(
+    gemini_chat, fake_gemini, auth_client
+):
+    refused = gemini_chat("Is this rash bad?", FakeResponse.safety_block(), **keyed())
+    assert refused.status_code == 422, refused.content
+    kept = refused.json()["error"]["details"]["message_id"]
+
+    retried = gemini_chat("Is this rash bad?", FakeResponse.text_answer("See a GP."), **keyed())
+
+    assert retried.status_code == 201, retried.content
+    assert retried.json()["message"]["message_id"] == kept
+    assert len(fake_gemini.requests) == 2
+    assert conversation(auth_client, gemini_chat.session_id) == [
+        ("user", "Is this rash bad?"),
+        ("assistant", "See a GP."),
+    ]
+    assert_replayed(gemini_chat, fake_gemini, "Is this rash bad?", retried)
+
+
+def test_a_key_refused_by_the_days_quota_runs_once_the_quota_allows(
+    gemini_chat, fake_gemini, auth_client, settings, one_reply_a_day
+):
+    assert gemini_chat("First?", FakeResponse.text_answer("One.")).status_code == 201
+    refused = gemini_chat("Second?", **keyed())
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "chat_quota_exceeded"
+    settings.AI_REPLIES_PER_DAY = 2
+
+    retried = gemini_chat("Second?", FakeResponse.text_answer("Two."), **keyed())
+
+    assert retried.status_code == 201, retried.content
+    assert len(fake_gemini.requests) == 2
+    assert conversation(auth_client, gemini_chat.session_id)[2:] == [
+        ("user", "Second?"),
+        ("assistant", "Two."),
+    ]
+    assert_replayed(gemini_chat, fake_gemini, "Second?", retried)
+
+
+def assert_replayed(gemini_chat, fake_gemini, content: str, answered) -> None:
+    """A retry with the key now gets ``answered``'s exchange: 200, no Gemini call."""
+    asked = len(fake_gemini.requests)
+    again = gemini_chat(content, **keyed())
+    assert again.status_code == 200, again.content
+    assert again.json() == answered.json()
+    assert len(fake_gemini.requests) == asked
+
+
+LONG_REPLY = "Cleanse gently at night, moisturise after, and wear sunscreen every morning."
+
+
+def leave_after_the_first_piece(response) -> None:
+    stream = iter(response.streaming_content)
+    assert next(stream).startswith(b"event: message")
+    assert next(stream).startswith(b"event: delta")
+    response.close()
+
+
+def test_a_stream_left_mid_reply_is_stored_and_a_retry_replays_it(
+    gemini_chat, fake_gemini, auth_client
+):
+    slow = dataclasses.replace(FakeResponse.text_answer(LONG_REPLY), chunk_delay_seconds=0.05)
+    leave_after_the_first_piece(gemini_chat("Routine?", slow, **keyed(), **STREAM))
+
+    again = gemini_chat("Routine?", **keyed())
+
+    assert again.status_code == 200, again.content
+    assert again.json()["reply"]["content"] == LONG_REPLY
+    assert len(fake_gemini.requests) == 1
+    assert conversation(auth_client, gemini_chat.session_id) == [
+        ("user", "Routine?"),
+        ("assistant", LONG_REPLY),
+    ]
+
+
+def test_a_stream_left_whose_reply_was_not_stored_lets_its_key_go(
+    gemini_chat, fake_gemini, auth_client, monkeypatch
+):
+    store_reply = services.store_reply
+
+    def unavailable(*args, **kwargs):
+        raise Unavailable("DynamoDB is unavailable.")
+
+    monkeypatch.setattr(services, "store_reply", unavailable)
+    leave_after_the_first_piece(
+        gemini_chat("Routine?", FakeResponse.text_answer(LONG_REPLY), **keyed(), **STREAM)
+    )
+    monkeypatch.setattr(services, "store_reply", store_reply)
+
+    retried = gemini_chat("Routine?", FakeResponse.text_answer("Short."), **keyed())
+
+    assert retried.status_code == 201, retried.content
+    assert len(fake_gemini.requests) == 2
+    assert conversation(auth_client, gemini_chat.session_id) == [
+        ("user", "Routine?"),
+        ("assistant", "Short."),
+    ]
+    assert_replayed(gemini_chat, fake_gemini, "Routine?", retried)

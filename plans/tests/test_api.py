@@ -593,14 +593,18 @@ class TestDailyDrafts:
         return response.json()
 
     @staticmethod
-    def gemini_drafts(fake_gemini, count: int) -> None:
-        """``count`` good drafts from Gemini: the rules' plan for an account with no scan."""
+    def gemini_drafts(fake_gemini, count: int, *, delay_seconds: float = 0.0) -> None:
+        """``count`` good drafts from Gemini: the rules' plan for an account with no scan,
+        each after ``delay_seconds``."""
+        from dataclasses import replace
+
         from ai.providers import SkinProfile
         from plans.rules import build_plan
         from tests.fake_gemini import FakeResponse
 
         draft = build_plan(analysis=None, profile=SkinProfile())
-        fake_gemini.enqueue(*[FakeResponse.json_answer(draft)] * count)
+        answer = replace(FakeResponse.json_answer(draft), delay_seconds=delay_seconds)
+        fake_gemini.enqueue(*[answer] * count)
 
     def test_past_the_days_drafts_a_plan_is_the_rules_own_and_says_why(
         self, auth_client, register, gemini_settings, fake_gemini

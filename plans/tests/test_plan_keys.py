@@ -8,12 +8,14 @@ import time
 
 import pytest
 
+from ai.providers import forget_providers
 from dynamo.errors import Unavailable
 from dynamo.plans import plans_table
 from dynamo.request_keys import RequestKey, claim_key
 from plans import services
-from plans.tests.test_api import PLANS, error_code, same_account, scanned
+from plans.tests.test_api import PLANS, TestDailyDrafts, error_code, same_account, scanned
 from tests.at_once import at_once
+from tests.fake_gemini import FakeResponse
 
 KEY = "plan-7f3a"
 
@@ -43,7 +45,9 @@ def test_a_retry_gets_the_plan_made_first_and_drafts_nothing(
     assert [p["plan_id"] for p in plans_of(auth_client)] == [first.json()["plan_id"]]
 
 
-def test_copies_sent_together_make_one_plan(auth_client):
+def test_copies_sent_together_make_one_plan(auth_client, gemini_settings, fake_gemini):
+    # Gemini takes its time: the copies arrive while the first is drafting.
+    TestDailyDrafts.gemini_drafts(fake_gemini, 4, delay_seconds=1.0)
     answers = at_once(
         lambda: same_account(auth_client).post(PLANS, {}, format="json", **keyed()),
         threads=4,
@@ -57,6 +61,7 @@ def test_copies_sent_together_make_one_plan(auth_client):
     for refused in (a for a in answers if a.status_code == 409):
         assert error_code(refused) == "idempotency_key_in_flight"
         assert 5 <= int(refused["Retry-After"]) <= 8
+    assert len(fake_gemini.requests) == 1
 
 
 def test_the_key_with_another_scan_is_a_422(auth_client):
@@ -112,6 +117,42 @@ def test_an_attempt_that_died_holds_its_key_only_until_its_hold_ends(auth_client
 
     assert response.status_code == status, response.content
     assert len(plans_of(auth_client)) == (1 if status == 201 else 0)
+
+
+def test_a_replay_spends_none_of_the_days_drafts(auth_client, gemini_settings, fake_gemini):
+    gemini_settings.AI_PLAN_DRAFTS_PER_DAY = 2
+    TestDailyDrafts.gemini_drafts(fake_gemini, 2)
+    first = auth_client.post(PLANS, {}, format="json", **keyed())
+    assert (first.status_code, first.json()["provider"]) == (201, "gemini")
+
+    replays = [auth_client.post(PLANS, {}, format="json", **keyed()) for _ in range(3)]
+
+    assert {(r.status_code, r.json()["plan_id"]) for r in replays} == {
+        (200, first.json()["plan_id"])
+    }
+    # The day's second draft is still there for another plan.
+    other = auth_client.post(PLANS, {}, format="json")
+    assert (other.json()["provider"], other.json()["drafting_note"]) == ("gemini", None)
+    assert len(fake_gemini.requests) == 2
+
+
+def test_a_plan_the_rules_drafted_while_gemini_was_down_is_the_keys_plan(
+    auth_client, gemini_settings, fake_gemini
+):
+    gemini_settings.GEMINI_MAX_ATTEMPTS = 1
+    forget_providers()
+    fake_gemini.enqueue(FakeResponse.status(503))
+    first = auth_client.post(PLANS, {}, format="json", **keyed())
+    assert first.status_code == 201
+    assert first.json()["drafting_note"] == "assistant_unavailable"
+
+    again = auth_client.post(PLANS, {}, format="json", **keyed())
+
+    # The request was answered (a plan is made whatever Gemini does): a new key asks again.
+    assert again.status_code == 200
+    assert again.json()["plan_id"] == first.json()["plan_id"]
+    assert len(fake_gemini.requests) == 1
+    assert len(plans_of(auth_client)) == 1
 
 
 def test_without_a_key_a_retry_makes_a_second_plan(auth_client):
