@@ -13,7 +13,7 @@ from collections.abc import Generator, Iterator
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import renderers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -36,6 +36,7 @@ from dermalens_site.serializers import (
     ErrorSerializer,
     PageQuerySerializer,
     idempotency_key,
+    idempotency_key_parameter,
     page_body,
     validated,
 )
@@ -144,15 +145,13 @@ class ChatSessionViewSet(viewsets.ViewSet):
     @extend_schema(
         request=MessageCreateSerializer,
         parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="Optional: a retry with the same key (the same session and text) "
-                "gets the exchange stored the first time (200, or its stream), with no second "
-                "reply counted; while the first is still being answered, a 409 "
-                "`idempotency_key_in_flight` with Retry-After; with another text, a 422 "
-                "`idempotency_key_reused`. After a failed attempt the key asks again.",
+            idempotency_key_parameter(
+                "A retry with the same key (the same session and text) gets the exchange "
+                "stored the first time (200, or its stream: `message`, one `delta` with the "
+                "whole reply, `reply`), with no second reply counted; while the first is "
+                "still being answered, a 409 `idempotency_key_in_flight` with Retry-After; "
+                "with another text or session, a 422 `idempotency_key_reused`. After a "
+                "failed attempt (503, 422, 429) the key asks again."
             )
         ],
         responses={
@@ -167,7 +166,18 @@ class ChatSessionViewSet(viewsets.ViewSet):
                 "then `reply` (or `error`).",
             ),
             # Errors are JSON whatever the client asked for.
-            **{(code, JSON): ErrorSerializer for code in (400, 401, 404, 409, 422, 429, 503)},
+            **{(code, JSON): ErrorSerializer for code in (400, 401, 404)},
+            (409, JSON): OpenApiResponse(
+                ErrorSerializer,
+                description="`idempotency_key_in_flight` (with Retry-After): the message sent "
+                "with this Idempotency-Key is still being answered.",
+            ),
+            (422, JSON): OpenApiResponse(
+                ErrorSerializer,
+                description="`message_refused`: the assistant refused the message (kept); "
+                "`idempotency_key_reused`: the Idempotency-Key came with another message.",
+            ),
+            **{(code, JSON): ErrorSerializer for code in (429, 503)},
         },
         description=(
             "Send a message; the answer holds it and the assistant's reply, both stored. "

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
 UNKNOWN_FIELD = serializers.ErrorDetail("Unknown field.", code="unknown_field")
@@ -154,3 +155,14 @@ def idempotency_key(request) -> str | None:
     if not key or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
         raise serializers.ValidationError({"Idempotency-Key": ["Must be 1 to 255 characters."]})
     return key
+
+
+def idempotency_key_parameter(description: str) -> OpenApiParameter:
+    """The ``Idempotency-Key`` header as the schema shows it (``idempotency_key`` reads
+    it); ``description`` says what a retry with it gets."""
+    return OpenApiParameter(
+        "Idempotency-Key",
+        {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
+        OpenApiParameter.HEADER,
+        description=f"Optional. {description}",
+    )

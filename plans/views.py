@@ -2,8 +2,7 @@
 
 from dataclasses import asdict
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -15,6 +14,7 @@ from dermalens_site.serializers import (
     ErrorSerializer,
     PageQuerySerializer,
     idempotency_key,
+    idempotency_key_parameter,
     page_body,
     validated,
 )
@@ -85,14 +85,12 @@ class PlanViewSet(viewsets.ViewSet):
     @extend_schema(
         request=PlanCreateSerializer,
         parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="Optional: a retry with the same key (and the same `scan_id`) "
-                "gets the plan made the first time (200), not a second plan; while the first "
-                "is still being drafted, a 409 `idempotency_key_in_flight` with Retry-After; "
-                "with another `scan_id`, a 422 `idempotency_key_reused`.",
+            idempotency_key_parameter(
+                "A retry with the same key (and the same `scan_id`) gets the plan made the "
+                "first time (200), not a second plan, drafting nothing; while the first is "
+                "still being drafted, a 409 `idempotency_key_in_flight` with Retry-After; "
+                "with another `scan_id`, a 422 `idempotency_key_reused`. After a failed "
+                "attempt the key drafts again."
             )
         ],
         responses={
@@ -101,8 +99,18 @@ class PlanViewSet(viewsets.ViewSet):
                 PlanDetailSerializer,
                 description="A replay: the plan made by the first request with the key.",
             ),
-            409: ErrorSerializer,
-            422: ErrorSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="`scan_not_analysed`: the scan has no analysis to build from; "
+                "`idempotency_key_in_flight` (with Retry-After): the plan requested with this "
+                "Idempotency-Key is still being drafted; `idempotency_key_plan_deleted`: "
+                "its plan was deleted since.",
+            ),
+            422: OpenApiResponse(
+                ErrorSerializer,
+                description="`idempotency_key_reused`: the Idempotency-Key came with another "
+                "`scan_id`.",
+            ),
             429: ErrorSerializer,
             **ERRORS,
         },

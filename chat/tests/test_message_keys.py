@@ -20,6 +20,7 @@ from dynamo.request_keys import RequestKey, find_key, item_key
 from scans.tests.test_api import upload_with_key
 from tests.at_once import at_once
 from tests.fake_gemini import FakeResponse
+from tests.openapi import assert_documents_the_key, openapi_operation
 from tests.photos import astronaut, encode
 
 KEY = "0b6f2d1e-one-message"
@@ -382,3 +383,9 @@ def test_a_stream_left_whose_reply_was_not_stored_lets_its_key_go(
         ("assistant", "Short."),
     ]
     assert_replayed(gemini_chat, fake_gemini, "Routine?", retried)
+
+
+def test_the_schema_documents_the_key_and_what_a_retry_gets():
+    operation = openapi_operation("/api/v1/chat/sessions/{session_id}/messages")
+    assert_documents_the_key(operation)
+    assert "message_refused" in operation["responses"]["422"]["description"]

@@ -16,6 +16,7 @@ from plans import services
 from plans.tests.test_api import PLANS, TestDailyDrafts, error_code, same_account, scanned
 from tests.at_once import at_once
 from tests.fake_gemini import FakeResponse
+from tests.openapi import assert_documents_the_key, openapi_operation
 
 KEY = "plan-7f3a"
 
@@ -159,3 +160,9 @@ def test_without_a_key_a_retry_makes_a_second_plan(auth_client):
     first = auth_client.post(PLANS, {}, format="json").json()
     second = auth_client.post(PLANS, {}, format="json").json()
     assert first["plan_id"] != second["plan_id"]
+
+
+def test_the_schema_documents_the_key_and_what_a_retry_gets():
+    operation = openapi_operation("/api/v1/plans")
+    assert_documents_the_key(operation)
+    assert "idempotency_key_plan_deleted" in operation["responses"]["409"]["description"]
