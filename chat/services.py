@@ -489,12 +489,17 @@ def answered_meanwhile(key: RequestKey, message: ChatMessage, reply: ChatMessage
     try:
         request_keys.answer_key(key, result_id=reply.message_id)
     except KeyAnswered:
-        stored = request_keys.find_key(key.user_id, CHAT_KEYS, key.key)
-        pair = chat_table().exchange_of(stored) if stored else None
-        if pair is None:
-            raise ChatSessionNotFound() from None
-        message, reply = pair
+        message, reply = answered_exchange(key)
     return Exchange(message=message, reply=reply, replayed=True)
+
+
+def answered_exchange(key: RequestKey) -> tuple[ChatMessage, ChatMessage]:
+    """The message and reply another attempt recorded on ``key`` (``KeyAnswered``)."""
+    stored = request_keys.find_key(key.user_id, CHAT_KEYS, key.key)
+    pair = chat_table().exchange_of(stored) if stored else None
+    if pair is None:
+        raise ChatSessionNotFound() from None  # deleted since, with its messages
+    return pair
 
 
 def store_message(
@@ -544,11 +549,9 @@ def store_reply(message: ChatMessage, text: str, key: RequestKey | None = None) 
         )
     except KeyAnswered:
         # An attempt whose hold had lapsed stored its reply first: that one is the reply.
-        stored = request_keys.find_key(message.user_id, CHAT_KEYS, key.key) if key else None
-        pair = chat_table().exchange_of(stored) if stored else None
-        if pair is None:
-            raise ChatSessionNotFound() from None
-        return pair[1]
+        if key is None:
+            raise
+        return answered_exchange(key)[1]
 
 
 def auto_title(content: str) -> str:
