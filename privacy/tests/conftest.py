@@ -21,9 +21,16 @@ def new_account(register):
 
 @pytest.fixture
 def full_account(new_account):
-    """A signed-in account with data in every domain: scan, plan, check-in, chat."""
+    """A signed-in account with data in every domain: scan, plan, check-in, chat, and
+    the Idempotency-Keys of a message and a plan."""
 
-    from privacy.tests.helpers import check_in, create_plan, upload_scan, write_chat
+    from privacy.tests.helpers import (
+        check_in,
+        claim_request_keys,
+        create_plan,
+        upload_scan,
+        write_chat,
+    )
 
     def make(chat: tuple[str, ...] = ("My cheeks are dry.", "Try a richer moisturiser.")):
         account = new_account()
@@ -31,6 +38,7 @@ def full_account(new_account):
         plan = create_plan(account)
         check_in(account, plan["plan_id"])
         write_chat(account, chat)
+        claim_request_keys(account)
         return account
 
     return make

@@ -124,6 +124,30 @@ def write_chat(account: Account, contents: tuple[str, ...]) -> None:
         account.message_ids.append(message_id)
 
 
+def claim_request_keys(account: Account) -> None:
+    """The Idempotency-Keys a chat message and a plan request leave, answered, as the
+    chat and plans services store them."""
+    import time
+
+    from dynamo.request_keys import RequestKey, claim_key
+
+    now = int(time.time())
+    for kind, subject, result, session in (
+        ("chat", account.message_ids[0], account.message_ids[-1], account.session_ids[0]),
+        ("plan", None, account.plan_ids[0], None),
+    ):
+        key = RequestKey(
+            user_id=account.user_id,
+            kind=kind,
+            key=f"{kind}-retry-1",
+            request_digest="0" * 64,
+            subject_id=subject,
+            result_id=result,
+            session_id=session,
+        )
+        assert claim_key(key, now=now)
+
+
 def open_zip(data: bytes) -> zipfile.ZipFile:
     archive = zipfile.ZipFile(io.BytesIO(data))
     assert archive.testzip() is None  # every entry's checksum holds
