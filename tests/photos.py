@@ -30,6 +30,9 @@ NON_FACE_NAMES = ("coffee", "chelsea", "rocket", "brick", "gravel", "grass", "co
 
 
 GRACE_HOPPER = Path(__file__).resolve().parent / "data" / "grace_hopper.jpg"
+# Where Grace Hopper's eyes lie in her 512 x 600 portrait (centre x, centre y,
+# half-width, half-height, px), behind her glasses.
+GRACE_HOPPER_EYES = ((219, 193, 20, 6), (310, 188, 20, 6))
 
 
 def astronaut() -> np.ndarray:
@@ -258,14 +261,41 @@ def with_closed_eyes(picture: np.ndarray) -> np.ndarray:
     return painted
 
 
-def with_sunglasses(picture: np.ndarray) -> np.ndarray:
-    painted = picture.copy()
+def eyes_of(picture: np.ndarray) -> tuple[tuple[float, float, float, float], ...]:
+    """The portrait's eyes (centre x, centre y, half-width, half-height, px)."""
     x, y, width, height = face_box(picture)
-    for cx, cy, half_w, half_h in EYES:
-        centre = (round(x + cx * width), round(y + cy * height))
-        axes = (round(1.2 * half_w * width), round(1.6 * half_h * height))
+    return tuple(
+        (x + cx * width, y + cy * height, half_w * width, half_h * height)
+        for cx, cy, half_w, half_h in EYES
+    )
+
+
+def with_sunglasses(
+    picture: np.ndarray, eyes: tuple[tuple[float, float, float, float], ...] | None = None
+) -> np.ndarray:
+    """Dark lenses painted over ``eyes`` (the portrait's by default)."""
+    painted = picture.copy()
+    for cx, cy, half_w, half_h in eyes or eyes_of(picture):
+        centre = (round(cx), round(cy))
+        axes = (round(1.2 * half_w), round(1.6 * half_h))
         cv2.ellipse(painted, centre, axes, 0, 0, 360, (20, 20, 25), -1)
     return painted
+
+
+def with_a_hand_over_the_eyes(
+    picture: np.ndarray, eyes: tuple[tuple[float, float, float, float], ...] | None = None
+) -> np.ndarray:
+    """A band of the skin's colour across both ``eyes`` (the portrait's by default),
+    shaded in stripes a finger wide: a hand held over the eyes."""
+    (right_x, right_y, half_w, half_h), (left_x, left_y, _, _) = eyes or eyes_of(picture)
+    skin = picture[round(right_y + 6 * half_h), round(right_x)].astype(np.float32)
+    columns = np.arange(picture.shape[1], dtype=np.float32)
+    fingers = 0.85 + 0.15 * np.sin(columns / (0.6 * half_w))
+    rows = slice(round(min(right_y, left_y) - 3 * half_h), round(max(right_y, left_y) + 3 * half_h))
+    cols = slice(round(right_x - 2 * half_w), round(left_x + 2 * half_w))
+    painted = picture.astype(np.float32)
+    painted[rows, cols] = skin * fingers[cols, None]
+    return np.clip(painted, 0, 255).astype(np.uint8)
 
 
 def rotated(picture: np.ndarray, degrees: float) -> np.ndarray:

@@ -42,7 +42,7 @@ from ai.offline.images import (
     to_gray,
 )
 from ai.offline.landmarks import FaceLandmarks, find_face
-from ai.offline.pixels import PixelMaps, measure_pixels
+from ai.offline.pixels import REFERENCE_LIGHTNESS, PixelMaps, measure_pixels
 from ai.offline.regions import (
     NOT_SKIN,
     REGION_POLYGONS,
@@ -100,10 +100,18 @@ MAX_ROLL_DEG = 20.0
 MIN_EYE_OPENNESS = 0.12
 # The mesh model draws an open eye's outline even over a closed or covered one, so what
 # is inside the outline decides too: an open eye is under 60 % skin-coloured (iris and
-# white) with a lightness range (5th to 95th percentile, L*) of about 60; a closed lid
-# is skin all over, and sunglasses or a hand flatten the range.
+# white) with a wide lightness range (5th to 95th percentile, L*); a closed lid is skin
+# all over, and sunglasses or a hand flatten the range.
+# The range is read as at the skin's REFERENCE_LIGHTNESS: L* + 16 grows as the cube root
+# of the light, so a darker photo of the same eye has a narrower range in L* (Grace
+# Hopper's narrow eyes measured 44 and 39 as taken, 33-35 at 80 % and 29-30 at 70 %,
+# and a limit of 35 in L* called them hidden; the astronaut's 32 at 45 %, her mean grey
+# still 52). Scaled by (REFERENCE_LIGHTNESS + 16) / (the skin's median L* + 16), open
+# eyes measure 40-91 on both portraits (the astronaut's also with darker skin) at 45 %
+# to 140 % of the light, and 32-37 only where the photo is too_dark; sunglasses painted
+# flat measure 0.5-2.6 and a hand over the eyes 6-19, at every exposure.
 EYE_HIDDEN_SKIN_SHARE = 0.85
-EYE_MIN_LIGHTNESS_RANGE = 35.0
+EYE_MIN_LIGHTNESS_RANGE = 30.0
 MIN_EYE_PIXELS = 40
 # A face cut by the photo's edge: the mesh model still places every landmark, those of
 # the missing part beyond the edge (it completes the face's shape), so the share of
@@ -397,12 +405,16 @@ def _eyes_hidden(maps: PixelMaps, canvas: Canvas) -> bool:
     points = canvas.points
     if points is None:
         raise AssertionError("unreachable: a face canvas has the landmarks")
+    skin_lightness = (
+        float(np.median(maps.lightness[maps.skin])) if maps.skin.any() else REFERENCE_LIGHTNESS
+    )
+    to_reference = (REFERENCE_LIGHTNESS + 16.0) / (skin_lightness + 16.0)
     for eye in ("right_eye", "left_eye"):
         inside = polygon_mask(points, NOT_SKIN[eye], maps.skin.shape)
         if inside.sum() < MIN_EYE_PIXELS:
             continue
         lightness = maps.lightness[inside]
-        spread = float(np.percentile(lightness, 95) - np.percentile(lightness, 5))
+        spread = float(np.percentile(lightness, 95) - np.percentile(lightness, 5)) * to_reference
         skin_share = float(maps.skin_colour[inside].mean())
         if skin_share >= EYE_HIDDEN_SKIN_SHARE or spread < EYE_MIN_LIGHTNESS_RANGE:
             return True

@@ -516,6 +516,43 @@ class TestImageQuality:
         assert analysis.regions == {}
 
 
+# Open eyes in dimmer photos (the exposure multiplies the photo's values): Grace
+# Hopper's narrow eyes behind glasses at 70 % and 80 %, the astronaut's at 45 % (her
+# photo's mean grey still 52, not too_dark), and hidden eyes on both, at the same
+# exposures and as taken.
+OPEN_EYES_IN_DIM_PHOTOS = {
+    "grace_hopper_70_percent": (photos.grace_hopper, 0.7),
+    "grace_hopper_80_percent": (photos.grace_hopper, 0.8),
+    "astronaut_45_percent": (photos.astronaut, 0.45),
+}
+HIDDEN_EYES = {
+    "sunglasses": photos.with_sunglasses,
+    "hand": photos.with_a_hand_over_the_eyes,
+}
+
+
+class TestHiddenEyes:
+    @pytest.mark.parametrize(
+        "portrait, exposure", OPEN_EYES_IN_DIM_PHOTOS.values(), ids=OPEN_EYES_IN_DIM_PHOTOS
+    )
+    def test_open_eyes_in_a_dimmer_photo_are_not_eyes_hidden(self, portrait, exposure):
+        analysis = analyse(photos.encode(photos.exposed(portrait(), exposure)))
+        assert "eyes_hidden" not in analysis.image_quality.reasons
+        assert analysis.metrics["dark_circles"].score is not None
+
+    @pytest.mark.parametrize("cover", HIDDEN_EYES.values(), ids=HIDDEN_EYES)
+    @pytest.mark.parametrize("exposure", (0.45, 0.7, 1.0, 1.2))
+    def test_covered_eyes_stay_eyes_hidden_at_every_exposure(self, cover, exposure):
+        covered = (
+            cover(photos.astronaut()),
+            cover(photos.grace_hopper(), photos.GRACE_HOPPER_EYES),
+        )
+        for picture in covered:
+            analysis = analyse(photos.encode(photos.exposed(picture, exposure)))
+            assert "eyes_hidden" in analysis.image_quality.reasons
+            assert analysis.metrics["dark_circles"].score is None
+
+
 class TestExposure:
     """The same skin 10 % darker or brighter keeps its redness and blemish scores, though
     a tenth more light clips a quarter to a third of this fair face's skin white."""
