@@ -712,6 +712,23 @@ class TestColourCast:
             bright = photos.under_a_lamp(face, (1.0, 1.0, 1.0), exposure)
             assert "colour_cast" not in analyse(photos.encode(bright)).image_quality.reasons
 
+    @pytest.mark.parametrize("exposure", (0.8, 1.0))
+    def test_a_warm_lamp_on_a_face_without_visible_whites_leaves_its_red_skin_measured(
+        self, exposure
+    ):
+        # No cast can be claimed without whites of the eyes, so the scores must hold:
+        # this lamp pushed her reddest skin out of the skin mask, and redness rose from
+        # 41-42 to 81-86, pigmentation from 47-57 to 86.
+        daylight, lamp = (
+            analyse(photos.encode(photos.under_a_lamp(photos.grace_hopper(), gains, exposure)))
+            for gains in ((1.0, 1.0, 1.0), (1.3, 1.0, 0.65))
+        )
+        assert "colour_cast" not in lamp.image_quality.reasons
+        for name in ("redness", "pigmentation"):
+            assert lamp.metrics[name].score == pytest.approx(
+                daylight.metrics[name].score, abs=10
+            ), name
+
     def test_eyes_that_show_no_white_do_not_claim_a_cast_they_cannot_see(self):
         warm = photos.colour_cast(photos.grace_hopper(), (1.2, 0.95, 0.8))
         assert "colour_cast" not in analyse(photos.encode(warm)).image_quality.reasons
