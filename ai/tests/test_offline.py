@@ -657,6 +657,17 @@ WITHHELD_BY_A_CAST = (
 )  # fmt: skip
 
 
+# Lamps (gains in linear light) that moved the colour measures by 15 to 90 points, and
+# the faces they are tried on: the portrait, with darker and with lighter skin.
+STRONG_LAMPS = {
+    "warm": (1.3, 1.0, 0.65),
+    "cool": (0.75, 1.0, 1.35),
+    "green": (0.92, 1.12, 0.92),
+    "magenta": (1.08, 0.86, 1.08),
+}
+SKIN_TONES = (1.0, 0.6, 1.1)
+
+
 class TestColourCast:
     @pytest.mark.parametrize("gains", STRONG_CASTS.values(), ids=STRONG_CASTS)
     def test_a_strong_cast_is_flagged_and_its_colour_metrics_withheld(self, gains):
@@ -698,6 +709,25 @@ class TestColourCast:
         # 20 % brighter, over half her skin clips white: too_bright, and nothing else.
         assert analysis.image_quality.reasons == (("too_bright",) if exposure > 1.1 else ())
         assert all(analysis.metrics[name].score is not None for name in WITHHELD_BY_A_CAST)
+
+    @pytest.mark.parametrize("gains", STRONG_LAMPS.values(), ids=STRONG_LAMPS)
+    @pytest.mark.parametrize("exposure", (0.8, 1.3))
+    def test_a_strong_lamp_is_seen_under_and_over_exposed_on_every_skin_tone(self, gains, exposure):
+        for tone in SKIN_TONES:
+            face = photos.skin_toned(photos.astronaut(), tone)
+            lamp = photos.under_a_lamp(face, gains, exposure)
+            assert "colour_cast" in analyse(photos.encode(lamp)).image_quality.reasons, tone
+
+    @pytest.mark.parametrize("exposure", (0.8, 1.3))
+    def test_neutral_light_is_not_a_cast_under_or_over_exposed_on_any_skin_tone(self, exposure):
+        for tone in SKIN_TONES:
+            face = photos.skin_toned(photos.astronaut(), tone)
+            for picture in (
+                photos.under_a_lamp(face, (1.0, 1.0, 1.0), exposure),
+                photos.exposed(face, exposure),
+            ):
+                reasons = analyse(photos.encode(picture)).image_quality.reasons
+                assert "colour_cast" not in reasons, tone
 
     @pytest.mark.parametrize("exposure", (1.0, 1.15, 1.3))
     def test_a_warm_lamp_is_seen_when_the_photo_is_also_over_exposed(self, exposure):
