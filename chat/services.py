@@ -433,7 +433,9 @@ def prepare_exchange(
             # The same text again after a failed reply is a retry: the stored one is reused.
             message, recent = recent[-1], recent[:-1]
             if idempotency_key is not None:
-                key = new_message_key(user.user_id, session_id, content, idempotency_key, message)
+                key = new_message_key(
+                    user.user_id, session_id, content, idempotency_key, message.message_id
+                )
                 if not request_keys.claim_key(key, now=int(time.time())):
                     raise MessageKeyInFlight()  # a copy with the key claimed it first
                 ours = key
@@ -461,16 +463,15 @@ def prepare_exchange(
 
 
 def new_message_key(
-    user_id: str, session_id: str, content: str, idempotency_key: str, message: ChatMessage | str
+    user_id: str, session_id: str, content: str, idempotency_key: str, message_id: str
 ) -> RequestKey:
-    """A message's key as first stored, held by this attempt; ``message`` is the one it
-    names (or its id)."""
+    """A message's key as first stored, held by this attempt, naming ``message_id``."""
     return RequestKey(
         user_id=user_id,
         kind=CHAT_KEYS,
         key=idempotency_key,
         request_digest=message_digest(session_id, content),
-        subject_id=message if isinstance(message, str) else message.message_id,
+        subject_id=message_id,
         held_until=int(time.time()) + request_keys.hold_seconds(),
         session_id=session_id,
     )
