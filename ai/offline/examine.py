@@ -112,6 +112,15 @@ MIN_EYE_OPENNESS = 0.12
 # flat measure 0.5-2.6 and a hand over the eyes 6-19, at every exposure.
 EYE_HIDDEN_SKIN_SHARE = 0.85
 EYE_MIN_LIGHTNESS_RANGE = 30.0
+# A lid is skin at most this much brighter than the face's median (L*, read as at the
+# REFERENCE_LIGHTNESS like the range): a highlight on a lid. The person's skin model
+# leaves brighter pixels open (highlights are skin), so on dark skin the white of an
+# open eye, warm enough for the colour rules, and an iris no darker than the skin, made
+# an open eye all skin-coloured: the astronaut with her skin at L* 26-39 was eyes_hidden
+# at every exposure (skin share 1.00). Without the pixels this much brighter her open
+# eyes are 0.37-0.57 skin, her closed lids 0.89-1.00 (0.93-1.00 on her own skin), a
+# hand over her eyes 0.71-1.00 (one eye at least 0.85), at every tone and exposure.
+EYE_LID_BRIGHTER_MAX = 20.0
 MIN_EYE_PIXELS = 40
 # A face cut by the photo's edge: the mesh model still places every landmark, those of
 # the missing part beyond the edge (it completes the face's shape), so the share of
@@ -415,7 +424,10 @@ def _eyes_hidden(maps: PixelMaps, canvas: Canvas) -> bool:
             continue
         lightness = maps.lightness[inside]
         spread = float(np.percentile(lightness, 95) - np.percentile(lightness, 5)) * to_reference
-        skin_share = float(maps.skin_colour[inside].mean())
+        lid_like = maps.skin_colour[inside] & (
+            (lightness - skin_lightness) * to_reference <= EYE_LID_BRIGHTER_MAX
+        )
+        skin_share = float(lid_like.mean())
         if skin_share >= EYE_HIDDEN_SKIN_SHARE or spread < EYE_MIN_LIGHTNESS_RANGE:
             return True
     return False

@@ -552,6 +552,21 @@ class TestHiddenEyes:
             assert "eyes_hidden" in analysis.image_quality.reasons
             assert analysis.metrics["dark_circles"].score is None
 
+    @pytest.mark.parametrize("tone", (0.45, 0.35))
+    def test_open_eyes_in_dark_skin_are_seen_open_and_closed_or_covered_ones_hidden(self, tone):
+        # Skin at L* 20-39: the whites and an iris no darker than the skin fit the
+        # person's skin colour, and every open eye was called hidden, at every exposure.
+        face = photos.skin_toned(photos.astronaut(), tone)
+        for exposure in (0.7, 1.3):
+            lit = photos.under_a_lamp(face, (1.0, 1.0, 1.0), exposure)
+            analysis = analyse(photos.encode(lit))
+            assert "eyes_hidden" not in analysis.image_quality.reasons, exposure
+            assert analysis.metrics["dark_circles"].score is not None, exposure
+        for cover in (photos.with_closed_eyes, photos.with_a_hand_over_the_eyes):
+            analysis = analyse(photos.encode(cover(face)))
+            assert "eyes_hidden" in analysis.image_quality.reasons, cover.__name__
+            assert analysis.metrics["dark_circles"].score is None, cover.__name__
+
 
 class TestExposure:
     """The same skin 10 % darker or brighter keeps its redness and blemish scores, though
