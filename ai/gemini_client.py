@@ -341,7 +341,14 @@ class GeminiClient:
         the stream (``AnalysisFailed``), as what came before has gone on already. The
         request's work slot is free until that first event, not only until the answer's
         headers, which a stream may send long before its first words.
+
+        The whole stream is over by the call's deadline too: each read of an event is
+        given the attempt's timeout, so a stream whose events kept coming a little
+        before each timeout ran on without end, past the load balancer's patience and
+        the time a stopping worker gives its requests. One still coming at the deadline
+        is a ``timeout`` (its tokens so far counted).
         """
+        deadline = time.monotonic() + self.call_deadline_seconds
 
         def first_event(
             options: types.HttpOptions | None,
@@ -358,6 +365,12 @@ class GeminiClient:
             # Each event's counts are the answer's so far: the last one's are the whole's.
             usage = event.usage_metadata or usage
             yield event
+            if time.monotonic() >= deadline:
+                close = getattr(events, "close", None)
+                if close is not None:
+                    close()  # the connection goes, and Gemini stops writing
+                count_tokens(use, usage)
+                raise self._failed("timeout", "the answer was still coming at the deadline")
             with self._failures_as_analysis_failed():
                 event = next(events, None)
         count_tokens(use, usage)

@@ -398,6 +398,31 @@ def test_a_stream_gemini_ends_midway_ends_with_an_error_event_and_keeps_my_messa
     assert [(m["role"], m["content"]) for m in listed] == [("user", "Routine?")]
 
 
+def test_a_stream_still_coming_at_the_calls_deadline_ends_with_a_timeout_event(
+    gemini_chat, gemini_settings, auth_client
+):
+    # Each event comes well within the timeout of a read: only the whole stream is slow.
+    gemini_settings.GEMINI_TIMEOUT_SECONDS = 1.0
+    gemini_settings.GEMINI_CALL_DEADLINE_SECONDS = 1.0
+    pause = 0.3
+    trickle = dataclasses.replace(
+        FakeResponse.text_answer("Use a gentle cleanser morning and evening. " * 12),
+        chunk_delay_seconds=pause,
+    )
+    response = gemini_chat("Routine?", trickle, HTTP_ACCEPT="text/event-stream")
+    events = timed_events(response)
+    names = [name for _, name, _ in events]
+    assert names[0] == "message" and "delta" in names and names[-1] == "error"
+    error = events[-1][2]["error"]
+    assert (error["code"], error["details"]["reason"]) == ("assistant_unavailable", "timeout")
+    # The whole answer would take about 4 s; the stream is over at the deadline (from
+    # the call, just before the first words), give or take the event on its way then.
+    deadline = gemini_settings.GEMINI_CALL_DEADLINE_SECONDS
+    assert events[-1][0] - events[0][0] < deadline + pause
+    listed = auth_client.get(messages_url(gemini_chat.session_id)).json()["items"]
+    assert [(m["role"], m["content"]) for m in listed] == [("user", "Routine?")]
+
+
 def test_a_stream_of_markup_only_is_a_503_and_keeps_my_message(gemini_chat, auth_client):
     response = gemini_chat(
         "Routine?", FakeResponse.text_answer("```\n```\n"), HTTP_ACCEPT="text/event-stream"
