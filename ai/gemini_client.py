@@ -59,6 +59,11 @@ RETRY_STATUS_CODES = (408, 500, 502, 503, 504)
 # An attempt with less time than this left before the call's deadline is not started.
 MIN_ATTEMPT_SECONDS = 2.0
 RATE_LIMITED_STATUS = 429
+# The calls a rate limit turned away in the same moment are told the same delay: each
+# waits up to this share of it longer (at most ADVISED_DELAY_JITTER_MAX_SECONDS), so
+# they come back spread out rather than as one burst into the quota as it refills.
+ADVISED_DELAY_JITTER_SHARE = 0.25
+ADVISED_DELAY_JITTER_MAX_SECONDS = 2.0
 RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
 # A protobuf Duration in JSON: "17s", "0.5s", "1.000340012s".
 DURATION = re.compile(r"^(?P<seconds>\d+(?:\.\d+)?)s$")
@@ -452,6 +457,8 @@ class GeminiClient:
                                 None if advised is None else max(1, math.ceil(advised))
                             ),
                         ) from err
+                    if advised is not None:
+                        wait += self._advised_delay_jitter(advised, rate_limit_deadline, deadline)
                 elif err.code in RETRY_STATUS_CODES:
                     wait = self._jittered_backoff_seconds(attempt)
                     if (
@@ -483,6 +490,17 @@ class GeminiClient:
             logger.info("Gemini %s attempt %d failed; retrying in %.1fs", self.model, attempt, wait)
             time.sleep(wait)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @staticmethod
+    def _advised_delay_jitter(advised: float, rate_limit_deadline: float, deadline: float) -> float:
+        """Extra seconds to wait beyond a 429's advised delay: up to a quarter of it, and
+        no more than leaves the retry within the rate-limit budget and the deadline."""
+        room = min(
+            rate_limit_deadline - time.monotonic() - advised,
+            deadline - time.monotonic() - advised - MIN_ATTEMPT_SECONDS,
+        )
+        most = min(advised * ADVISED_DELAY_JITTER_SHARE, ADVISED_DELAY_JITTER_MAX_SECONDS, room)
+        return random.uniform(0, most) if most > 0 else 0.0  # noqa: S311 (not a secret)
 
     @staticmethod
     def _time_for_another(

@@ -1,17 +1,21 @@
 """What the real Gemini API does that a permissive stand-in would hide: the API version,
 thinking per use, and a 429's RetryInfo."""
 
+import json
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from ai.chat import ChatContext, ChatFailed
+from ai.gemini_client import RetryBudget
 from ai.providers import AnalysisFailed, SkinProfile
 from ai.tests.test_gemini import SAMPLE_FACE
 from plans.rules import build_plan
-from tests.fake_gemini import FakeResponse, valid_analysis_answer
+from tests.fake_gemini import FakeGemini, FakeResponse, ReceivedRequest, valid_analysis_answer
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +140,49 @@ class TestRateLimits:
         assert analysis.skin_type == valid_analysis_answer()["skin_type"]
         assert len(fake_gemini.requests) == 2
         assert time.monotonic() - started >= 0.4
+
+    def test_calls_turned_away_together_come_back_spread_over_the_advised_delay(
+        self, make_gemini, gemini_settings
+    ):
+        # Eight replies asked at once are all told to come back in 2 s: at the same
+        # instant, they would meet the quota as one burst again as it refills.
+        calls, delay = 8, 2.0
+        arrivals: dict[str, list[float]] = {}
+        lock = threading.Lock()
+
+        def quota(request: ReceivedRequest) -> FakeResponse:
+            question = re.search(r"Question \d+", json.dumps(request.body))
+            assert question, "each call asks its own question"
+            with lock:
+                times = arrivals.setdefault(question.group(), [])
+                times.append(time.monotonic())
+                first = len(times) == 1
+            if first:
+                return FakeResponse.rate_limited(retry_delay=f"{delay:g}s")
+            return FakeResponse.text_answer("Use a gentle cleanser.")
+
+        with FakeGemini(responder=quota) as server:
+            gemini_settings.GEMINI_BASE_URL = server.base_url
+            gemini_settings.GEMINI_RATE_LIMIT_BUDGET_SECONDS = 10
+            gemini_settings.GEMINI_CALL_DEADLINE_SECONDS = 20
+            provider = make_gemini()
+            # Room for all eight retries (the shared budget lets half of ten calls retry).
+            provider.retry_budget = RetryBudget(tokens=4 * calls)
+
+            def ask(number: int):
+                message = f"Question {number}: is my skin dry?"
+                return provider.reply(context=ChatContext(), history=[], message=message)
+
+            with ThreadPoolExecutor(calls) as pool:
+                replies = list(pool.map(ask, range(calls)))
+
+        assert all(answer.strip() == "Use a gentle cleanser." for answer in replies)
+        waits = [times[1] - times[0] for times in arrivals.values()]
+        assert len(waits) == calls
+        assert min(waits) >= delay  # the server's delay, never less
+        # Each waits up to a quarter more (0.5 s here): spread, not in one instant.
+        assert max(waits) - min(waits) >= 0.1
+        assert max(waits) <= delay * 1.25 + 0.5
 
     def test_a_delay_past_the_budget_fails_at_once_with_the_servers_delay(
         self, gemini, gemini_settings, fake_gemini, photo
