@@ -116,10 +116,11 @@ EYE_MIN_LIGHTNESS_RANGE = 30.0
 # REFERENCE_LIGHTNESS like the range): a highlight on a lid. The person's skin model
 # leaves brighter pixels open (highlights are skin), so on dark skin the white of an
 # open eye, warm enough for the colour rules, and an iris no darker than the skin, made
-# an open eye all skin-coloured: the astronaut with her skin at L* 26-39 was eyes_hidden
-# at every exposure (skin share 1.00). Without the pixels this much brighter her open
-# eyes are 0.37-0.57 skin, her closed lids 0.89-1.00 (0.93-1.00 on her own skin), a
-# hand over her eyes 0.71-1.00 (one eye at least 0.85), at every tone and exposure.
+# an open eye all skin-coloured: the astronaut with her skin at L* 18-39 was eyes_hidden
+# at every exposure (skin share 1.00). Without the pixels this much brighter, at five
+# skin tones and 50-130 % of the light, her open eyes are 0.30-0.60 lid-like, her closed
+# lids 0.93-1.00 (but one eye of one photo, its other 0.99), a hand over her eyes
+# 0.71-1.00 (one eye at least 0.85).
 EYE_LID_BRIGHTER_MAX = 20.0
 MIN_EYE_PIXELS = 40
 # A face cut by the photo's edge: the mesh model still places every landmark, those of

@@ -554,7 +554,7 @@ class TestHiddenEyes:
 
     @pytest.mark.parametrize("tone", (0.45, 0.35))
     def test_open_eyes_in_dark_skin_are_seen_open_and_closed_or_covered_ones_hidden(self, tone):
-        # Skin at L* 20-39: the whites and an iris no darker than the skin fit the
+        # Skin at L* 18-39: the whites and an iris no darker than the skin fit the
         # person's skin colour, and every open eye was called hidden, at every exposure.
         face = photos.skin_toned(photos.astronaut(), tone)
         for exposure in (0.7, 1.3):
