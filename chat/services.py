@@ -315,9 +315,17 @@ def finish_unheard_reply(
     message: ChatMessage, received: list[str], pieces: Iterator[str], key: RequestKey | None
 ) -> None:
     """The client went away mid-stream: read the reply to its end and store it anyway,
-    so the conversation is whole when they come back (and a retry with the key gets it)."""
+    so the conversation is whole when they come back (and a retry with the key gets it).
+    A reply the provider fails to finish is given back to the day's allowance, as for a
+    client still there (``reply_failure``)."""
     try:
-        store_reply(message, "".join([*received, *pieces]), key)
+        text = "".join([*received, *pieces])
+    except Exception as err:
+        reply_failure(err, message, key)
+        logger.warning("a streamed reply failed after the client left", exc_info=True)
+        return
+    try:
+        store_reply(message, text, key)
     except Exception:
         logger.warning("a streamed reply was lost after the client left", exc_info=True)
         request_keys.let_go(key)

@@ -398,6 +398,27 @@ def test_a_stream_gemini_ends_midway_ends_with_an_error_event_and_keeps_my_messa
     assert [(m["role"], m["content"]) for m in listed] == [("user", "Routine?")]
 
 
+def test_a_stream_that_fails_after_i_left_gives_the_reply_back_to_my_day(
+    gemini_chat, settings, auth_client
+):
+    settings.AI_REPLIES_PER_DAY = 1
+    cut = dataclasses.replace(
+        FakeResponse.text_answer("Use a gentle cleanser. " * 10),
+        cut_after_chunks=3,
+        chunk_delay_seconds=0.05,
+    )
+    response = gemini_chat("Routine?", cut, HTTP_ACCEPT="text/event-stream")
+    stream = iter(response.streaming_content)
+    assert next(stream).startswith(b"event: message")
+    assert next(stream).startswith(b"event: delta")
+    response.close()  # gone; then Gemini hangs up midway, and no reply is stored
+
+    listed = auth_client.get(messages_url(gemini_chat.session_id)).json()["items"]
+    assert [(m["role"], m["content"]) for m in listed] == [("user", "Routine?")]
+    answered = gemini_chat("And now?", FakeResponse.text_answer("Cleanser."))
+    assert answered.status_code == 201, answered.content
+
+
 def test_a_stream_still_coming_at_the_calls_deadline_ends_with_a_timeout_event(
     gemini_chat, gemini_settings, auth_client
 ):
