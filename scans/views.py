@@ -5,7 +5,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
@@ -17,6 +17,7 @@ from dermalens_site.serializers import (
     ERROR_RESPONSES,
     ErrorSerializer,
     idempotency_key,
+    idempotency_key_parameter,
     page_body,
     validated,
 )
@@ -80,12 +81,9 @@ class ScanViewSet(viewsets.ViewSet):
     @extend_schema(
         request={"multipart/form-data": ScanUploadSerializer},
         parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                description="Optional: a retried upload with the same key returns the first scan "
-                "(the same photo, area and notes; anything else with the key is a 422).",
+            idempotency_key_parameter(
+                "A retried upload with the same key returns the first scan (the same photo, "
+                "area and notes; anything else with the key is a 422)."
             )
         ],
         responses={

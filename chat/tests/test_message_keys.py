@@ -45,6 +45,15 @@ def conversation(client, session_id: str) -> list[tuple[str, str]]:
     return [(m["role"], m["content"]) for m in items]
 
 
+def assert_replayed(gemini_chat, fake_gemini, content: str, answered) -> None:
+    """A retry with the key now gets ``answered``'s exchange: 200, no Gemini call."""
+    asked = len(fake_gemini.requests)
+    again = gemini_chat(content, **keyed())
+    assert again.status_code == 200, again.content
+    assert again.json() == answered.json()
+    assert len(fake_gemini.requests) == asked
+
+
 @pytest.fixture
 def one_reply_a_day(settings):
     settings.AI_REPLIES_PER_DAY = 1
@@ -57,13 +66,8 @@ def test_a_retry_of_a_lost_answer_gets_the_same_exchange_and_asks_nobody(
         "Why is my skin red?", FakeResponse.text_answer("Often irritation."), **keyed()
     )
     assert first.status_code == 201, first.content
-    asked = len(fake_gemini.requests)
 
-    again = gemini_chat("Why is my skin red?", **keyed())
-
-    assert again.status_code == 200, again.content
-    assert again.json() == first.json()
-    assert len(fake_gemini.requests) == asked
+    assert_replayed(gemini_chat, fake_gemini, "Why is my skin red?", first)
     assert conversation(auth_client, gemini_chat.session_id) == [
         ("user", "Why is my skin red?"),
         ("assistant", "Often irritation."),
@@ -272,13 +276,8 @@ def test_a_key_whose_message_was_answered_by_a_retry_without_it_replays_that_rep
     assert failed.status_code == 503
     unkeyed = gemini_chat("Why is my skin red?", FakeResponse.text_answer("Irritation."))
     assert unkeyed.status_code == 201, unkeyed.content
-    asked = len(fake_gemini.requests)
 
-    again = gemini_chat("Why is my skin red?", **keyed())
-
-    assert again.status_code == 200, again.content
-    assert again.json() == unkeyed.json()
-    assert len(fake_gemini.requests) == asked
+    assert_replayed(gemini_chat, fake_gemini, "Why is my skin red?", unkeyed)
     assert conversation(auth_client, gemini_chat.session_id) == [
         ("user", "Why is my skin red?"),
         ("assistant", "Irritation."),
@@ -322,15 +321,6 @@ def test_a_key_refused_by_the_days_quota_runs_once_the_quota_allows(
         ("assistant", "Two."),
     ]
     assert_replayed(gemini_chat, fake_gemini, "Second?", retried)
-
-
-def assert_replayed(gemini_chat, fake_gemini, content: str, answered) -> None:
-    """A retry with the key now gets ``answered``'s exchange: 200, no Gemini call."""
-    asked = len(fake_gemini.requests)
-    again = gemini_chat(content, **keyed())
-    assert again.status_code == 200, again.content
-    assert again.json() == answered.json()
-    assert len(fake_gemini.requests) == asked
 
 
 LONG_REPLY = "Cleanse gently at night, moisturise after, and wear sunscreen every morning."
