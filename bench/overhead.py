@@ -10,8 +10,11 @@ In interleaved rounds, after a warm-up, it times (a) GET /api/v1/scans?limit=20 
 kept-alive connection, (b) the Query the manager issues, sent with a boto3 client as
 boto3 makes it, (c) the same Query on the manager's own client (``dynamo.client``, which
 reads item answers as plain JSON) and (d) the same GET through Django's test client in
-this process (no HTTP, no gunicorn). Goal: the API's median at most 1.3x (b)'s. The API's
-in-process path is then profiled with cProfile to show where the extra time goes.
+this process (no HTTP, no gunicorn), and (e) the same Query behind a bare WSGI callable
+served the same way (``bench/bare_query_app.py``: no Django, no DRF), which shows what
+gunicorn, HTTP and gevent alone add to the call, a floor under any WSGI application.
+Goal: the API's median at most 1.3x (b)'s. The API's in-process path is then profiled
+with cProfile to show where the extra time goes.
 Figures go to bench/results/overhead.json and overhead.md; the exit code is 0 either way.
 """
 
@@ -67,8 +70,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def start_gunicorn(port: int) -> subprocess.Popen:
-    """gunicorn with the production settings (deploy/gunicorn.conf.py), 2 workers."""
+def start_gunicorn(port: int, *, bare: bool = False) -> subprocess.Popen:
+    """gunicorn with the production settings (deploy/gunicorn.conf.py), 2 workers, serving
+    the API, or with ``bare`` the Query alone (bench/bare_query_app.py)."""
     environment = {
         **os.environ,
         "ALLOWED_HOSTS": "127.0.0.1",
@@ -81,7 +85,11 @@ def start_gunicorn(port: int) -> subprocess.Popen:
             str(ROOT / ".venv" / "bin" / "gunicorn"),
             "--config",
             str(ROOT / "deploy" / "gunicorn.conf.py"),
-            "dermalens_site.wsgi",
+            *(
+                ["--pythonpath", str(ROOT / "bench"), "bare_query_app"]
+                if bare
+                else ["dermalens_site.wsgi"]
+            ),
         ],
         cwd=ROOT,
         env=environment,
@@ -125,7 +133,13 @@ def register(connection: http.client.HTTPConnection) -> dict[str, Any]:
     return payload
 
 
-def measure(connection: http.client.HTTPConnection, access: str, user_id: str, rounds: int):
+def measure(
+    connection: http.client.HTTPConnection,
+    bare_connection: http.client.HTTPConnection,
+    access: str,
+    user_id: str,
+    rounds: int,
+):
     from django.conf import settings
     from rest_framework.test import APIClient
 
@@ -148,6 +162,12 @@ def measure(connection: http.client.HTTPConnection, access: str, user_id: str, r
         body = response.read()
         assert response.status == 200, (response.status, body[:300])
 
+    def bare_server() -> None:
+        bare_connection.request("GET", f"/?user={user_id}")
+        response = bare_connection.getresponse()
+        body = response.read()
+        assert response.status == 200 and body.count(b'"scan_id"') == PAGE_SIZE, body[:300]
+
     def boto3_query() -> None:
         stock_client.query(**query)
 
@@ -166,6 +186,7 @@ def measure(connection: http.client.HTTPConnection, access: str, user_id: str, r
         "boto3": [],
         "manager_client": [],
         "in_process": [],
+        "bare_server": [],
     }
     rng = random.Random(dynamo_layer.SEED)
     for round_number in range(WARMUP_ROUNDS + rounds):
@@ -174,6 +195,7 @@ def measure(connection: http.client.HTTPConnection, access: str, user_id: str, r
             ("boto3", boto3_query),
             ("manager_client", manager_client_query),
             ("in_process", in_process),
+            ("bare_server", bare_server),
         ]
         rng.shuffle(order)
         for name, call in order:
@@ -215,7 +237,7 @@ def profile_in_process(access: str) -> tuple[dict[str, float], str]:
 
 def markdown(result: dict[str, Any]) -> str:
     api, query = result["api_us"], result["boto3_query_us"]
-    own = result["manager_client_query_us"]
+    own, bare = result["manager_client_query_us"], result["bare_server_us"]
     verdict = "held" if result["goal_held"] else "missed"
     lines = [
         "# API overhead: GET /api/v1/scans (20 items) vs the bare boto3 Query",
@@ -235,6 +257,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"| {own['median']:.0f} | {own['p90']:.0f} |",
         f"| the same GET in the bench process (Django test client, no HTTP, no gunicorn) "
         f"| {result['in_process_us']['median']:.0f} | {result['in_process_us']['p90']:.0f} |",
+        f"| the same Query behind a bare WSGI callable via gunicorn as deployed "
+        f"(bench/bare_query_app.py) | {bare['median']:.0f} | {bare['p90']:.0f} |",
         "",
         f"Ratio of medians: **{result['ratio_median']:.2f}x** (p90 {result['ratio_p90']:.2f}x); "
         f"goal at most {TARGET_RATIO}x: **{verdict}**. Against the manager's own client's "
@@ -242,6 +266,13 @@ def markdown(result: dict[str, Any]) -> str:
         f"{(api['median'] - own['median']) / 1000:.1f} ms more: that is what Django, DRF, "
         "the decoding and gunicorn add to the call itself. The ratio depends on how fast "
         "DynamoDB Local answers as much as on the app; the milliseconds added do not.",
+        "",
+        f"Of those, {result['added_by_server_us'] / 1000:.1f} ms are the server's: the bare "
+        "callable, which only sends the Query and writes its items back, already takes "
+        f"{result['bare_server_ratio_to_manager_client_median']:.2f}x the managers' "
+        "client's Query (gunicorn, HTTP on both sides, gevent around the call). Django, "
+        "DRF and our code add the other "
+        f"{result['added_by_application_us'] / 1000:.1f} ms.",
         "",
         "Both paths make one DynamoDB call per request: the API authenticates from the "
         "worker's copy of the user, read again (a strongly consistent GetItem) once it is "
@@ -268,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     # A steadily fast DynamoDB Local (warmed up, fully compiled): the app's own cost
     # shows against the call, as against the real service.
     local = dynamo_layer.configure(fully_compiled=True)
-    server = None
+    server = bare_server = None
     try:
         from dynamo.local import free_port
         from dynamo.scans import scans_table
@@ -276,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         server = start_gunicorn(port)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        bare_port = free_port()
+        bare_server = start_gunicorn(bare_port, bare=True)
+        bare_connection = http.client.HTTPConnection("127.0.0.1", bare_port, timeout=10)
         session = register(connection)
         user_id = session["user"]["user_id"]
         analysis = offline_analysis()
@@ -286,20 +320,23 @@ def main(argv: list[str] | None = None) -> int:
             if scan.analysis is not None:
                 scan = dataclasses.replace(scan, analysis=analysis)
             scans_table().create(scan)
-        timings = measure(connection, session["access"], user_id, arguments.rounds)
+        timings = measure(connection, bare_connection, session["access"], user_id, arguments.rounds)
         # A gevent worker's graceful stop waits for open keep-alive connections.
         connection.close()
+        bare_connection.close()
         profile_us, profile_text = profile_in_process(session["access"])
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=40)
+        for process in (server, bare_server):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=40)
         local.stop()
     figures = {
         name: {"median": statistics.median(values), "p90": percentile(values, 0.9)}
         for name, values in timings.items()
     }
     api, query, own = figures["api"], figures["boto3"], figures["manager_client"]
+    bare = figures["bare_server"]
     result = {
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -313,10 +350,15 @@ def main(argv: list[str] | None = None) -> int:
         "boto3_query_us": query,
         "manager_client_query_us": own,
         "in_process_us": figures["in_process"],
+        "bare_server_us": bare,
         "ratio_median": api["median"] / query["median"],
         "ratio_p90": api["p90"] / query["p90"],
         "ratio_to_manager_client_median": api["median"] / own["median"],
         "added_to_manager_client_us": api["median"] - own["median"],
+        # What the server adds to the bare Query, and what the application adds to that.
+        "bare_server_ratio_to_manager_client_median": bare["median"] / own["median"],
+        "added_by_server_us": bare["median"] - own["median"],
+        "added_by_application_us": api["median"] - bare["median"],
         "target_ratio": TARGET_RATIO,
         "goal_held": api["median"] / query["median"] <= TARGET_RATIO,
         "profile_us_per_request": profile_us,
