@@ -9,6 +9,8 @@ written back as JSON. No Django request, no DRF, no authentication, no decoding:
 time it adds to the bare Query is gunicorn's, HTTP's and gevent's, a floor under any
 WSGI application served this way. The worker is set up as the API's is (it imports
 ``dermalens_site.wsgi``), so the client, the monkey-patching and the frozen heap match.
+It reads any account's scans without asking who is asking: a measuring device, served
+by the benchmark on 127.0.0.1 only, never part of a deployment.
 """
 
 from urllib.parse import parse_qs
@@ -25,7 +27,7 @@ PAGE_SIZE = 20
 def application(environ, start_response):
     (user_id,) = parse_qs(environ.get("QUERY_STRING", "")).get("user", [""])
     if environ["PATH_INFO"] != "/" or not user_id:
-        # gunicorn's start-up check asks the API's health path; anything else is the API's.
+        # The benchmark's readiness check asks for the API's health; the API answers it.
         return api_application(environ, start_response)
     answer = get_client().query(
         TableName=settings.DYNAMODB_SCANS_TABLE,
