@@ -252,6 +252,19 @@ class TestDocs:
             assert asset.startswith("/static/"), f"{asset} would need the internet"
             assert client.get(asset).status_code == 200, asset
 
+    def test_every_setting_read_from_the_environment_is_documented(self):
+        """An operator finds each setting in the README's tables and in .env.example."""
+        root = Path(__file__).resolve().parent.parent
+        source = (root / "dermalens_site" / "settings.py").read_text()
+        names = set(re.findall(r'env\.\w+\(\s*"([A-Z][A-Z0-9_]*)"', source))
+        assert len(names) > 50, "the settings' environment reads were not found"
+        readme = (root / "README.md").read_text()
+        example = (root / ".env.example").read_text()
+        undocumented = sorted(name for name in names if f"`{name}`" not in readme)
+        assert undocumented == [], "settings missing from the README"
+        missing = sorted(n for n in names if not re.search(rf"^(# )?{n}=", example, re.M))
+        assert missing == [], "settings missing from .env.example"
+
 
 class TestRequestLog:
     def test_one_json_line_per_request_without_secrets(self, register):
