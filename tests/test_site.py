@@ -265,6 +265,30 @@ class TestDocs:
         missing = sorted(n for n in names if not re.search(rf"^(# )?{n}=", example, re.M))
         assert missing == [], "settings missing from .env.example"
 
+    def test_every_error_code_the_api_answers_with_is_documented(self):
+        from django.urls import get_resolver
+
+        from dermalens_site.errors import ApplicationError
+        from scans.images import InvalidImage
+
+        get_resolver().url_patterns  # noqa: B018 (imports every view and what it raises)
+
+        def subclasses(cls: type) -> list[type]:
+            return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
+
+        # The ops pages show their refusals as text on the page, not as codes, and
+        # InvalidImage is only ever raised as one of its kinds.
+        codes = {
+            error.default_code
+            for error in subclasses(ApplicationError)
+            if error.__module__.split(".")[0] not in ("ops", "tests")
+            and ".tests" not in error.__module__
+            and error is not InvalidImage
+        }
+        assert len(codes) > 20, "the API's errors were not found"
+        readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+        assert sorted(code for code in codes if f"`{code}`" not in readme) == []
+
 
 class TestRequestLog:
     def test_one_json_line_per_request_without_secrets(self, register):
