@@ -282,6 +282,25 @@ def with_sunglasses(
     return painted
 
 
+def with_glasses_frames(
+    picture: np.ndarray,
+    eyes: tuple[tuple[float, float, float, float], ...] | None = None,
+    *,
+    rim_share: float = 0.5,
+) -> np.ndarray:
+    """Glasses over ``eyes`` (the portrait's by default): clear lenses in dark rims
+    ``rim_share`` of an eye's half-width thick, whose lower part crosses the skin under
+    each eye, as most frames' do."""
+    painted = picture.copy()
+    for side, (cx, cy, half_w, half_h) in enumerate(eyes or eyes_of(picture)):
+        towards_nose = 0.08 * half_w if side == 0 else -0.08 * half_w
+        centre = (round(cx + towards_nose), round(cy + 0.5 * half_h))
+        axes = (round(1.55 * half_w), round(2.4 * half_h))
+        rim = max(1, round(rim_share * half_w))
+        cv2.ellipse(painted, centre, axes, 0, 0, 360, (20, 18, 18), rim)
+    return painted
+
+
 def with_a_hand_over_the_eyes(
     picture: np.ndarray, eyes: tuple[tuple[float, float, float, float], ...] | None = None
 ) -> np.ndarray:

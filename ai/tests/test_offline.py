@@ -11,7 +11,7 @@ from PIL import Image, ImageFilter
 
 from ai.analysis import METRICS, REGIONS, SkinAnalysis
 from ai.offline import OVERLAY_METRICS, OfflineProvider, render_overlay
-from ai.offline.scores import BASE_CONFIDENCE, UNJUDGED_METRICS
+from ai.offline.scores import BASE_CONFIDENCE, EYE_METRICS, UNJUDGED_METRICS
 from ai.providers import PROVIDERS, AnalysisFailed, SkinProfile
 from tests import photos
 
@@ -566,6 +566,49 @@ class TestHiddenEyes:
             analysis = analyse(photos.encode(cover(face)))
             assert "eyes_hidden" in analysis.image_quality.reasons, cover.__name__
             assert analysis.metrics["dark_circles"].score is None, cover.__name__
+
+
+class TestGlassesFrames:
+    """Dark rims across the skin under the eyes leave only a strip of it, and that strip's
+    median moved dark circles 30 points either way: the eye metrics are then not
+    measured, and the photo is still taken for the rest."""
+
+    @pytest.mark.parametrize("tone", (1.0, 0.45))
+    @pytest.mark.parametrize("rim_share", (0.2, 0.5))
+    def test_rims_across_the_under_eyes_leave_the_eye_metrics_unmeasured(self, tone, rim_share):
+        face = photos.skin_toned(photos.astronaut(), tone)
+        framed = photos.with_glasses_frames(face, rim_share=rim_share)
+        for exposure in (0.7, 1.0):
+            plain = analyse(photos.encode(photos.exposed(face, exposure)))
+            assert plain.metrics["dark_circles"].score is not None
+            analysis = analyse(photos.encode(photos.exposed(framed, exposure)))
+            assert analysis.image_quality.acceptable, analysis.image_quality.reasons
+            for metric in EYE_METRICS:
+                assert analysis.metrics[metric].score is None, (metric, exposure)
+                assert analysis.metrics[metric].confidence == 0
+            assert "glasses" in analysis.summary
+
+    def test_rims_on_a_second_portrait_leave_its_eye_metrics_unmeasured(self):
+        framed = photos.with_glasses_frames(
+            photos.grace_hopper(), photos.GRACE_HOPPER_EYES, rim_share=0.2
+        )
+        for exposure in (0.7, 1.0):
+            analysis = analyse(photos.encode(photos.exposed(framed, exposure)))
+            assert analysis.image_quality.acceptable, analysis.image_quality.reasons
+            assert analysis.metrics["dark_circles"].score is None
+            assert analysis.metrics["eye_bags"].score is None
+
+    @pytest.mark.parametrize("tone", (1.0, 0.6))
+    def test_dark_circles_however_dark_are_still_measured(self, tone):
+        face = photos.skin_toned(photos.astronaut(), tone)
+        scores = [
+            analyse(photos.encode(photos.with_dark_under_eyes(face, darkening)))
+            .metrics["dark_circles"]
+            .score
+            for darkening in (1.0, 0.78, 0.6, 0.45)
+        ]
+        assert None not in scores
+        assert scores == sorted(scores, reverse=True)
 
 
 class TestExposure:
