@@ -54,8 +54,8 @@ SCORE_ANCHORS = {
     "pigmentation": Anchors(good=5.0, bad=15.0),  # CIELAB spread + weighted spot %
     "texture": Anchors(good=0.8, bad=2.5),  # mean fine-scale contrast, % of lightness
     "acne": Anchors(good=0.3, bad=3.0),  # red-blob % of skin
-    "dark_circles": Anchors(good=2.0, bad=10.0),  # cheek L* minus under-eye L*
-    "eye_bags": Anchors(good=10.0, bad=25.0),  # cheek L* minus the tear trough's L*
+    "dark_circles": Anchors(good=2.0, bad=10.0),  # cheek L* minus under-eye L* (at L* 70)
+    "eye_bags": Anchors(good=10.0, bad=25.0),  # cheek L* minus the tear trough's (at L* 70)
     "wrinkles": Anchors(good=20.0, bad=60.0),  # line density % + weighted line depth
     "pores": Anchors(good=1.5, bad=8.0),  # % of nose and cheek skin in pores
     "radiance": Anchors(good=4.0, bad=16.0),  # dullness: dim, uneven, flat or greasy
@@ -323,9 +323,15 @@ def _under_eye_values(
         troughs.append(trough)
     if cheeks is None:
         return {"dark_circles": None, "eye_bags": None}
+    # Read as at the reference lightness, as the eye rule and the blemishes are: the same
+    # shadow under the same eye is more L* apart from the cheeks in more light. Read
+    # absolute, Grace Hopper's dark circles scored 87, 85, 76 and 70 at 0.5, 0.7, 1.0 and
+    # 1.3 of the light, and circles painted on the astronaut 82 to 57; so read, 73-78 and
+    # 62-71. Eye bags 78-94 and 82-90 on the same photos.
+    to_reference = (REFERENCE_LIGHTNESS + 16.0) / (cheeks + 16.0)
     return {
-        "dark_circles": cheeks - float(np.mean(medians)),
-        "eye_bags": cheeks - float(np.mean(troughs)),
+        "dark_circles": (cheeks - float(np.mean(medians))) * to_reference,
+        "eye_bags": (cheeks - float(np.mean(troughs))) * to_reference,
     }
 
 
