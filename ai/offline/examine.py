@@ -42,7 +42,7 @@ from ai.offline.images import (
     to_gray,
 )
 from ai.offline.landmarks import FaceLandmarks, find_face
-from ai.offline.pixels import REFERENCE_LIGHTNESS, PixelMaps, measure_pixels
+from ai.offline.pixels import REFERENCE_LIGHTNESS, PixelMaps, measure_pixels, to_reference
 from ai.offline.regions import (
     NOT_SKIN,
     REGION_POLYGONS,
@@ -418,15 +418,15 @@ def _eyes_hidden(maps: PixelMaps, canvas: Canvas) -> bool:
     skin_lightness = (
         float(np.median(maps.lightness[maps.skin])) if maps.skin.any() else REFERENCE_LIGHTNESS
     )
-    to_reference = (REFERENCE_LIGHTNESS + 16.0) / (skin_lightness + 16.0)
+    scale = to_reference(skin_lightness)
     for eye in ("right_eye", "left_eye"):
         inside = polygon_mask(points, NOT_SKIN[eye], maps.skin.shape)
         if inside.sum() < MIN_EYE_PIXELS:
             continue
         lightness = maps.lightness[inside]
-        spread = float(np.percentile(lightness, 95) - np.percentile(lightness, 5)) * to_reference
+        spread = float(np.percentile(lightness, 95) - np.percentile(lightness, 5)) * scale
         lid_like = maps.skin_colour[inside] & (
-            (lightness - skin_lightness) * to_reference <= EYE_LID_BRIGHTER_MAX
+            (lightness - skin_lightness) * scale <= EYE_LID_BRIGHTER_MAX
         )
         skin_share = float(lid_like.mean())
         if skin_share >= EYE_HIDDEN_SKIN_SHARE or spread < EYE_MIN_LIGHTNESS_RANGE:

@@ -218,6 +218,14 @@ class PixelMaps:
         return found
 
 
+def to_reference(lightness: float) -> float:
+    """The factor that reads an L* (or a*) difference on skin of median L* ``lightness``
+    as at REFERENCE_LIGHTNESS: the differences a given ratio of light makes grow as L* + 16
+    does (L* and a* are cube roots of the light), so more light or lighter skin does not
+    make the same shadow or blemish read as more."""
+    return (REFERENCE_LIGHTNESS + 16.0) / (lightness + 16.0)
+
+
 def measure_pixels(
     canvas: np.ndarray, skin_area: np.ndarray | None, core_area: np.ndarray | None
 ) -> PixelMaps:
@@ -245,9 +253,7 @@ def measure_pixels(
     # a* differences grow with the light as L* + 16 does (both are cube roots of it), so
     # red excesses and blemish heights are read as at REFERENCE_LIGHTNESS: the same
     # blemishes 10 % darker were fewer, and 10 % brighter more.
-    chroma_scale = (REFERENCE_LIGHTNESS + 16.0) / (
-        _median(lightness, skin, REFERENCE_LIGHTNESS) + 16.0
-    )
+    chroma_scale = to_reference(_median(lightness, skin, REFERENCE_LIGHTNESS))
 
     blur = _MaskedBlurs(weight)
     fine_a = blur("a", a_star, CHROMA_SIGMA_PX)

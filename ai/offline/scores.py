@@ -20,7 +20,7 @@ import numpy as np
 from ai.analysis import COLOUR_CAST, COLOUR_METRICS, SUMMARY_MAX_LENGTH
 from ai.offline.detail import PORE_REGIONS, WRINKLE_REGIONS
 from ai.offline.examine import MIN_DETAIL_FACE_WIDTH_PX, Examination
-from ai.offline.pixels import REFERENCE_LIGHTNESS, Measures
+from ai.offline.pixels import Measures, to_reference
 from ai.offline.regions import CHEEKS, MAIN_REGIONS, UNDER_EYES
 from skincare.metrics import METRICS, band_for
 
@@ -292,12 +292,12 @@ def _under_eye_covered(examination: Examination, names: tuple[str, ...] = UNDER_
     cheeks = maps.lightness_median(canvas.layout.union(CHEEKS))
     if cheeks is None:
         return False  # nothing to compare with: the values are not measured either
-    to_reference = (REFERENCE_LIGHTNESS + 16.0) / (cheeks + 16.0)
+    scale = to_reference(cheeks)
     for name in names:
         region = canvas.layout.regions[name]
         if not region.any():
             continue
-        darker = (cheeks - maps.lightness[region]) * to_reference > UNDER_EYE_COVER_DARKER_L
+        darker = (cheeks - maps.lightness[region]) * scale > UNDER_EYE_COVER_DARKER_L
         if float(darker.mean()) > UNDER_EYE_MAX_COVERED_SHARE:
             return True
     return False
@@ -328,10 +328,10 @@ def _under_eye_values(
     # absolute, Grace Hopper's dark circles scored 87, 85, 76 and 70 at 0.5, 0.7, 1.0 and
     # 1.3 of the light, and circles painted on the astronaut 82 to 57; so read, 73-78 and
     # 62-71. Eye bags 78-94 and 82-90 on the same photos.
-    to_reference = (REFERENCE_LIGHTNESS + 16.0) / (cheeks + 16.0)
+    scale = to_reference(cheeks)
     return {
-        "dark_circles": (cheeks - float(np.mean(medians))) * to_reference,
-        "eye_bags": (cheeks - float(np.mean(troughs))) * to_reference,
+        "dark_circles": (cheeks - float(np.mean(medians))) * scale,
+        "eye_bags": (cheeks - float(np.mean(troughs))) * scale,
     }
 
 
