@@ -495,9 +495,9 @@ class GeminiClient:
     def _advised_delay_jitter(advised: float, rate_limit_deadline: float, deadline: float) -> float:
         """Extra seconds to wait beyond a 429's advised delay: up to a quarter of it, and
         no more than leaves the retry within the rate-limit budget and the deadline."""
+        now = time.monotonic()
         room = min(
-            rate_limit_deadline - time.monotonic() - advised,
-            deadline - time.monotonic() - advised - MIN_ATTEMPT_SECONDS,
+            rate_limit_deadline - now - advised, deadline - now - advised - MIN_ATTEMPT_SECONDS
         )
         most = min(advised * ADVISED_DELAY_JITTER_SHARE, ADVISED_DELAY_JITTER_MAX_SECONDS, room)
         return random.uniform(0, most) if most > 0 else 0.0  # noqa: S311 (not a secret)

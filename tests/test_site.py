@@ -254,12 +254,11 @@ class TestDocs:
 
     def test_every_setting_read_from_the_environment_is_documented(self):
         """An operator finds each setting in the README's tables and in .env.example."""
-        root = Path(__file__).resolve().parent.parent
-        source = (root / "dermalens_site" / "settings.py").read_text()
+        source = (ROOT / "dermalens_site" / "settings.py").read_text()
         names = set(re.findall(r'env\.\w+\(\s*"([A-Z][A-Z0-9_]*)"', source))
         assert len(names) > 50, "the settings' environment reads were not found"
-        readme = (root / "README.md").read_text()
-        example = (root / ".env.example").read_text()
+        readme = (ROOT / "README.md").read_text()
+        example = (ROOT / ".env.example").read_text()
         undocumented = sorted(name for name in names if f"`{name}`" not in readme)
         assert undocumented == [], "settings missing from the README"
         missing = sorted(n for n in names if not re.search(rf"^(# )?{n}=", example, re.M))
@@ -286,7 +285,7 @@ class TestDocs:
             and error is not InvalidImage
         }
         assert len(codes) > 20, "the API's errors were not found"
-        readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+        readme = (ROOT / "README.md").read_text()
         assert sorted(code for code in codes if f"`{code}`" not in readme) == []
 
 

@@ -216,13 +216,11 @@ def _raw_values(
     elif set(UNDER_EYES) & set(examination.cut_regions):
         for name in EYE_METRICS:
             unmeasured[name] = "the skin under an eye is outside the photo"
-    elif _under_eye_covered(examination):
-        for name in EYE_METRICS:
-            unmeasured[name] = UNDER_EYE_COVERED_NOTE
     else:
-        for name, value in _under_eye_values(examination).items():
+        under_eyes, why = _under_eye_values(examination)
+        for name, value in under_eyes.items():
             if value is None:
-                unmeasured[name] = "too little skin under the eyes was visible"
+                unmeasured[name] = why
             else:
                 values[name] = value
     face_width = examination.face_width_px or 0.0
@@ -285,54 +283,46 @@ UNDER_EYE_MAX_COVERED_SHARE = 0.10
 UNDER_EYE_COVERED_NOTE = "something dark (glasses' rims, hair) covers the skin under an eye"
 
 
-def _under_eye_covered(examination: Examination, names: tuple[str, ...] = UNDER_EYES) -> bool:
-    canvas, maps = examination.canvas, examination.maps
-    if canvas is None or canvas.layout is None or maps is None:
-        raise AssertionError("unreachable: the eyes are measured on a measured face's layout")
-    cheeks = maps.lightness_median(canvas.layout.union(CHEEKS))
-    if cheeks is None:
-        return False  # nothing to compare with: the values are not measured either
-    scale = to_reference(cheeks)
-    for name in names:
-        region = canvas.layout.regions[name]
-        if not region.any():
-            continue
-        darker = (cheeks - maps.lightness[region]) * scale > UNDER_EYE_COVER_DARKER_L
-        if float(darker.mean()) > UNDER_EYE_MAX_COVERED_SHARE:
-            return True
-    return False
+UNDER_EYE_TOO_LITTLE_SKIN_NOTE = "too little skin under the eyes was visible"
 
 
 def _under_eye_values(
     examination: Examination, names: tuple[str, ...] = UNDER_EYES
-) -> dict[str, float | None]:
+) -> tuple[dict[str, float | None], str]:
     """Dark circles (cheek L* minus the under-eyes' median L*) and eye bags (cheek L*
-    minus the darkest band under the lower lid, the tear trough), over ``names``."""
+    minus the darkest band under the lower lid, the tear trough), over ``names``; when
+    they are not measured (both None), why."""
     canvas, maps = examination.canvas, examination.maps
     if canvas is None or canvas.layout is None or maps is None:
         raise AssertionError("unreachable: the eyes are measured on a measured face's layout")
     layout = canvas.layout
+    not_measured: dict[str, float | None] = {"dark_circles": None, "eye_bags": None}
     cheeks = maps.lightness_median(layout.union(CHEEKS))
+    if cheeks is None:
+        return not_measured, UNDER_EYE_TOO_LITTLE_SKIN_NOTE
+    scale = to_reference(cheeks)
+    for name in names:
+        region = layout.regions[name]
+        darker = (cheeks - maps.lightness[region]) * scale > UNDER_EYE_COVER_DARKER_L
+        if region.any() and float(darker.mean()) > UNDER_EYE_MAX_COVERED_SHARE:
+            return not_measured, UNDER_EYE_COVERED_NOTE
     medians, troughs = [], []
     for name in names:
         median = maps.lightness_median(layout.regions[name])
         trough = _trough_lightness(examination, layout.regions[name])
         if median is None or trough is None:
-            return {"dark_circles": None, "eye_bags": None}
+            return not_measured, UNDER_EYE_TOO_LITTLE_SKIN_NOTE
         medians.append(median)
         troughs.append(trough)
-    if cheeks is None:
-        return {"dark_circles": None, "eye_bags": None}
     # Read as at the reference lightness, as the eye rule and the blemishes are: the same
     # shadow under the same eye is more L* apart from the cheeks in more light. Read
     # absolute, Grace Hopper's dark circles scored 87, 85, 76 and 70 at 0.5, 0.7, 1.0 and
     # 1.3 of the light, and circles painted on the astronaut 82 to 57; so read, 73-78 and
     # 62-71. Eye bags 78-94 and 82-90 on the same photos.
-    scale = to_reference(cheeks)
     return {
         "dark_circles": (cheeks - float(np.mean(medians))) * scale,
         "eye_bags": (cheeks - float(np.mean(troughs))) * scale,
-    }
+    }, ""
 
 
 # The tear trough: the darkest band of rows under the eye (row means of its skin), each
@@ -423,11 +413,14 @@ def _region_scores(examination: Examination) -> dict[str, dict[str, float | None
             measures = maps.measure(maps.skin & canvas.layout.regions[region])
             main = _region_values(measures) if measures is not None else {}
             values.update({name: main.get(name) for name in REGION_METRICS})
-        for name in REGION_DETAIL_METRICS.get(region, ()):
+        detail = REGION_DETAIL_METRICS.get(region, ())
+        under_eye: dict[str, float | None] = {}
+        if set(EYE_METRICS) & set(detail) and not eyes_hidden:
+            under_eye, _ = _under_eye_values(examination, (region,))
+        for name in detail:
             value = None
-            if name in EYE_METRICS and not eyes_hidden:
-                if not _under_eye_covered(examination, (region,)):
-                    value = _under_eye_values(examination, (region,))[name]
+            if name in EYE_METRICS:
+                value = under_eye.get(name)
             elif name == "wrinkles" and face_width >= MIN_WRINKLE_FACE_WIDTH_PX:
                 value = _wrinkle_value(examination, (region,))
             elif name == "pores" and face_width >= MIN_PORE_FACE_WIDTH_PX:
