@@ -117,7 +117,7 @@ class Measures:
     hue_deg: float | None
     red_patch_pct: float | None
     shine_pct: float  # specular highlights
-    unevenness: float  # robust spread of mid-scale L* (scaled) and b* variation
+    unevenness: float  # robust spread of mid-scale L* and b* variation (at L* 70)
     dark_spot_pct: float
     blemish_pct: float
     texture_pct: float  # mean fine-scale contrast relative to the local lightness
@@ -169,10 +169,13 @@ class PixelMaps:
         if interior.sum() < MIN_MEASURE_PIXELS:
             interior = mask
         lightness = float(np.median(self.lightness[mask]))
-        # L* variation is read relative to the skin's own lightness: the same blotches
-        # photographed darker have smaller L* differences.
-        tone_l = _robust_std(self.tone_l[interior]) * REFERENCE_LIGHTNESS / max(lightness, 5.0)
-        unevenness = float(np.hypot(tone_l, _robust_std(self.tone_b[interior])))
+        # Variation is read as at REFERENCE_LIGHTNESS: the same blotches photographed
+        # darker have smaller L* and b* differences, in proportion to L* + 16. Read as
+        # they were (L* against L*, b* not scaled), Grace Hopper's pigmentation went
+        # from 69 to 45 between 0.45 and 1.2 of the light.
+        scale = to_reference(lightness)
+        tone_l = _robust_std(self.tone_l[interior]) * scale
+        unevenness = float(np.hypot(tone_l, _robust_std(self.tone_b[interior]) * scale))
         return Measures(
             pixels=pixels,
             lightness=lightness,
@@ -226,6 +229,11 @@ def to_reference(lightness: float) -> float:
     return (REFERENCE_LIGHTNESS + 16.0) / (lightness + 16.0)
 
 
+def to_reference_map(lightness: np.ndarray) -> np.ndarray:
+    """``to_reference`` pixel by pixel, for a map of local lightness."""
+    return cast(np.ndarray, (REFERENCE_LIGHTNESS + 16.0) / (np.maximum(lightness, 0.0) + 16.0))
+
+
 def measure_pixels(
     canvas: np.ndarray, skin_area: np.ndarray | None, core_area: np.ndarray | None
 ) -> PixelMaps:
@@ -260,7 +268,9 @@ def measure_pixels(
     red_excess = (fine_a - baseline_a) * chroma_scale
     # A spot is a blob: curved the same way in every direction (a crease or the edge of a
     # shadow is curved one way only), so its strength is the Hessian's smaller eigenvalue.
-    dark_depth = _blob_depth(blur, "L", lightness, sign=1.0)
+    # Its depth is read as at REFERENCE_LIGHTNESS too: in less light the same spots
+    # were shallower, fewer of them passed DARK_SPOT_DEPTH_L, and pigmentation improved.
+    dark_depth = _blob_depth(blur, "L", lightness, sign=1.0) * chroma_scale
     clipped_skin = skin & colour_clipped
     if clipped_skin.any():
         blob_name, blob_a = "a_filled", _filled_in(a_star, skin & ~colour_clipped, clipped_skin)
@@ -277,10 +287,12 @@ def measure_pixels(
         * _soft_above(value, SHINE_MIN_VALUE, SHINE_MIN_VALUE_SOFTNESS)
     )
 
-    # Relative to the local lightness, so a brighter exposure of the same skin measures the same.
+    # Relative to the local lightness, so a brighter exposure of the same skin measures the
+    # same: as at REFERENCE_LIGHTNESS, since L* differences grow as L* + 16 does (divided by
+    # L* itself, Grace Hopper's texture went from 32 to 20 between 1.2 and 0.45 of the light).
     wide = blur("L", lightness, TEXTURE_SIGMA_PX[1])
-    texture = np.abs(_band_pass(blur, "L", lightness, TEXTURE_SIGMA_PX)) / np.maximum(wide, 5.0)
-    texture *= 100
+    texture = np.abs(_band_pass(blur, "L", lightness, TEXTURE_SIGMA_PX)) * to_reference_map(wide)
+    texture *= 100 / REFERENCE_LIGHTNESS
 
     tone_l, tone_b = (
         _band_pass(blur, name, channel, TONE_SIGMAS_PX)
