@@ -388,9 +388,25 @@ def under_a_lamp(
     """The picture taken under a lamp of another colour, ``exposure`` times the light:
     the gains and the exposure act on the light (linear RGB), as they do on a camera's
     sensor, and the result is clipped and encoded to sRGB again."""
+    return _relit(picture, np.array(gains, np.float32) * exposure)
+
+
+def lit_from_one_side(picture: np.ndarray, shadow: float, *, from_left: bool = True) -> np.ndarray:
+    """The picture lit from one side (a window beside the face): the light falls across
+    the face from all of it on the lit side (the photo's left, or right) to ``shadow`` of
+    it on the other, evenly in stops."""
+    x, _, width, _ = face_box(picture)
+    across = np.clip((np.arange(picture.shape[1], dtype=np.float32) - x) / width, 0.0, 1.0)
+    gain = np.exp(np.log(shadow) * (across if from_left else 1.0 - across))
+    return _relit(picture, gain[None, :, None])
+
+
+def _relit(picture: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """The picture with its light (linear RGB, as a camera's sensor takes it) times
+    ``gain``, clipped and encoded to sRGB again."""
     x = picture.astype(np.float32) / 255.0
     light = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-    light = np.clip(light * np.array(gains, np.float32) * exposure, 0.0, 1.0)
+    light = np.clip(light * gain, 0.0, 1.0)
     srgb = np.where(light <= 0.0031308, light * 12.92, 1.055 * light ** (1 / 2.4) - 0.055)
     return (srgb * 255.0 + 0.5).astype(np.uint8)
 

@@ -49,6 +49,9 @@ CHROMA_SIGMA_PX = 2.0
 SPOT_SIGMAS_PX = (1.5, 3.0)
 TEXTURE_SIGMA_PX = (0.8, 2.0)
 TONE_SIGMAS_PX = (2.0, 12.0)
+# The light a pixel is in: the skin's L* around it, blurred a tenth of the face wide
+# (wider than blotches, narrower than light falling off across the face).
+LIGHT_SIGMA_PX = 24.0
 # Tone variation in L* is scaled to skin of this lightness (a typical well-lit face).
 REFERENCE_LIGHTNESS = 70.0
 # Red patch: a* this many units above the person's own skin baseline (CIELAB units).
@@ -254,18 +257,25 @@ def measure_pixels(
     value, desaturation = _value_desaturation(canvas, skin)
     colour_clipped = value >= CLIPPED_VALUE
     reference = _colour_reference(skin, lightness, colour_clipped)
+    blur = _MaskedBlurs(weight)
+    # a* grows with the light as L* + 16 does (both are cube roots of it), so red
+    # excesses are read as at REFERENCE_LIGHTNESS, each pixel by the light it is in: the
+    # same red patches 10 % darker were fewer and 10 % brighter more, and with a window
+    # beside the face the lit cheek read as red patches against the shaded one (Grace
+    # Hopper's redness, 41, fell to 12-15 with 0.4 of the light on her shaded side;
+    # read by the whole face's median lightness, as before 2026-11-29).
+    light = blur("L", lightness, LIGHT_SIGMA_PX)
+    a_ref = a_star * to_reference_map(light)
     baseline_a = (
-        _median(a_star, skin, 12.0) if reference is None else float(np.median(a_star[reference]))
+        _median(a_ref, skin, 12.0) if reference is None else float(np.median(a_ref[reference]))
     )
     baseline_v = max(_median(value, skin, 0.6), 0.05)
-    # a* differences grow with the light as L* + 16 does (both are cube roots of it), so
-    # red excesses and blemish heights are read as at REFERENCE_LIGHTNESS: the same
-    # blemishes 10 % darker were fewer, and 10 % brighter more.
+    # Blemish heights and spot depths, against the skin right around them, are read as at
+    # REFERENCE_LIGHTNESS by the face's median lightness.
     chroma_scale = to_reference(_median(lightness, skin, REFERENCE_LIGHTNESS))
 
-    blur = _MaskedBlurs(weight)
-    fine_a = blur("a", a_star, CHROMA_SIGMA_PX)
-    red_excess = (fine_a - baseline_a) * chroma_scale
+    fine_a = blur("a_ref", a_ref, CHROMA_SIGMA_PX)
+    red_excess = fine_a - baseline_a
     # A spot is a blob: curved the same way in every direction (a crease or the edge of a
     # shadow is curved one way only), so its strength is the Hessian's smaller eigenvalue.
     # Its depth is read as at REFERENCE_LIGHTNESS too: in less light the same spots

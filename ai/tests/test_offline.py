@@ -676,6 +676,24 @@ class TestExposure:
         assert None not in scores
         assert max(scores) - min(scores) <= 6, scores
 
+    @pytest.mark.parametrize(
+        "portrait",
+        [photos.grace_hopper, lambda: photos.redder(photos.astronaut())],
+        ids=["grace", "reddened_astronaut"],
+    )
+    def test_light_from_one_side_leaves_redness_as_it_was(self, portrait):
+        # A window beside the face: the lit side's a* is higher for the light alone. Read
+        # by the face's median lightness, the lit cheek was red patches: Grace Hopper's
+        # redness fell from 41 to 12-15, the reddened astronaut's from 76 to 49-52, with
+        # 0.4 of the light on the shaded side. Now they move 10 points at most.
+        picture = portrait()
+        as_taken = analyse(photos.encode(picture)).metrics["redness"].score
+        for shadow in (0.6, 0.4):
+            for from_left in (True, False):
+                side_lit = photos.lit_from_one_side(picture, shadow, from_left=from_left)
+                score = analyse(photos.encode(side_lit)).metrics["redness"].score
+                assert score == pytest.approx(as_taken, abs=12), (shadow, from_left)
+
     def test_red_blemishes_keep_their_acne_score(self):
         darker, as_taken, brighter = self.scores(
             photos.with_dots(photos.astronaut(), (200, 80, 80)), "acne"
