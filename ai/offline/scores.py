@@ -289,40 +289,44 @@ UNDER_EYE_TOO_LITTLE_SKIN_NOTE = "too little skin under the eyes was visible"
 def _under_eye_values(
     examination: Examination, names: tuple[str, ...] = UNDER_EYES
 ) -> tuple[dict[str, float | None], str]:
-    """Dark circles (cheek L* minus the under-eyes' median L*) and eye bags (cheek L*
-    minus the darkest band under the lower lid, the tear trough), over ``names``; when
-    they are not measured (both None), why."""
+    """Dark circles (the cheek's L* minus the under-eye's median L*) and eye bags (the
+    cheek's L* minus the darkest band under the lower lid, the tear trough), averaged
+    over the under-eyes ``names``, each read against the cheek below it; when they are
+    not measured (both None), why."""
     canvas, maps = examination.canvas, examination.maps
     if canvas is None or canvas.layout is None or maps is None:
         raise AssertionError("unreachable: the eyes are measured on a measured face's layout")
     layout = canvas.layout
     not_measured: dict[str, float | None] = {"dark_circles": None, "eye_bags": None}
-    cheeks = maps.lightness_median(layout.union(CHEEKS))
-    if cheeks is None:
+    both_cheeks = maps.lightness_median(layout.union(CHEEKS))
+    if both_cheeks is None:
         return not_measured, UNDER_EYE_TOO_LITTLE_SKIN_NOTE
-    scale = to_reference(cheeks)
+    # Each under-eye is read against the cheek below it, in the same light: with a window
+    # beside the face, one side's shadows are darker for the light alone.
+    cheeks = {}
     for name in names:
-        region = layout.regions[name]
-        darker = (cheeks - maps.lightness[region]) * scale > UNDER_EYE_COVER_DARKER_L
+        cheek = maps.lightness_median(layout.regions[name.replace("under_eye", "cheek")])
+        cheeks[name] = both_cheeks if cheek is None else cheek
+    for name in names:
+        region, cheek = layout.regions[name], cheeks[name]
+        darker = (cheek - maps.lightness[region]) * to_reference(cheek) > UNDER_EYE_COVER_DARKER_L
         if region.any() and float(darker.mean()) > UNDER_EYE_MAX_COVERED_SHARE:
             return not_measured, UNDER_EYE_COVERED_NOTE
-    medians, troughs = [], []
+    circles, bags = [], []
     for name in names:
         median = maps.lightness_median(layout.regions[name])
         trough = _trough_lightness(examination, layout.regions[name])
         if median is None or trough is None:
             return not_measured, UNDER_EYE_TOO_LITTLE_SKIN_NOTE
-        medians.append(median)
-        troughs.append(trough)
-    # Read as at the reference lightness, as the eye rule and the blemishes are: the same
-    # shadow under the same eye is more L* apart from the cheeks in more light. Read
-    # absolute, Grace Hopper's dark circles scored 87, 85, 76 and 70 at 0.5, 0.7, 1.0 and
-    # 1.3 of the light, and circles painted on the astronaut 82 to 57; so read, 73-78 and
-    # 62-71. Eye bags 78-94 and 82-90 on the same photos.
-    return {
-        "dark_circles": (cheeks - float(np.mean(medians))) * scale,
-        "eye_bags": (cheeks - float(np.mean(troughs))) * scale,
-    }, ""
+        # Read as at the reference lightness, as the eye rule and the blemishes are: the
+        # same shadow under the same eye is more L* apart from the cheek in more light.
+        # Read absolute, Grace Hopper's dark circles scored 87, 85, 76 and 70 at 0.5,
+        # 0.7, 1.0 and 1.3 of the light, and circles painted on the astronaut 82 to 57;
+        # so read, 75-80 and 62-71. Grace Hopper's eye bags 78-94 read absolute, 83-90 so.
+        cheek = cheeks[name]
+        circles.append((cheek - median) * to_reference(cheek))
+        bags.append((cheek - trough) * to_reference(cheek))
+    return {"dark_circles": float(np.mean(circles)), "eye_bags": float(np.mean(bags))}, ""
 
 
 # The tear trough: the darkest band of rows under the eye (row means of its skin), each
