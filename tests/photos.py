@@ -223,6 +223,31 @@ def with_fine_lines(picture: np.ndarray, count: int = 7, depth: float = 0.18) ->
     return np.clip(pixels, 0, 255).astype(np.uint8)
 
 
+def with_a_fringe(
+    picture: np.ndarray,
+    strands: int = 40,
+    colour: tuple[int, int, int] = (60, 40, 30),
+    seed: int = 1,
+) -> np.ndarray:
+    """Locks of hair (``colour``, RGB) falling from the hairline across the forehead, each
+    a wavy line about as thick as a fine line is long."""
+    rng = np.random.default_rng(seed)
+    painted = picture.copy()
+    x, y, width, height = face_box(picture)
+    thickness = max(1, round(width / 120))
+    for _ in range(strands):
+        start = x + rng.uniform(0.15, 0.85) * width
+        points = [
+            (
+                start + rng.normal(0.0, 0.02) * width * step,
+                y + (step * rng.uniform(0.05, 0.07) - 0.05) * height,
+            )
+            for step in range(5)
+        ]
+        cv2.polylines(painted, [np.array(points, np.int32)], False, colour, thickness, cv2.LINE_AA)
+    return painted
+
+
 def with_pores(picture: np.ndarray, density: float = 0.004, depth: float = 0.25) -> np.ndarray:
     """Pore-sized dark pits scattered over the cheeks and nose."""
     rng = np.random.default_rng(5)

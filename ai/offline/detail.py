@@ -44,6 +44,12 @@ LINE_SOFTNESS_PCT = 0.4
 LINE_ANISOTROPY = 3.0
 PORE_DEPTH_PCT = 1.0
 PORE_SOFTNESS_PCT = 0.3
+# A crease is skin in its own shadow, never under this share of the region's median
+# grey: darker lines are hair, a frame or a pen line, and are left out with the skin
+# beside them. Locks of dark hair drawn across the portrait's forehead were lines 41 %
+# deep (median; up to 159 %), against 17 % at most for its own lines and 38 % for lines
+# drawn twice as deep as the fine-lines edit's, and took 41-51 points off wrinkles.
+CREASE_MIN_LIGHTNESS_SHARE = 0.5
 # The local lightness the strengths are relative to: a blur wider than any line.
 LOCAL_LIGHTNESS_SIGMA_PX = 8.0
 # Region edges (hair, brows, the margin round the eyes) are left out by this much.
@@ -98,8 +104,12 @@ def measure_detail(canvas: np.ndarray, layout: FaceLayout, skin: np.ndarray) -> 
             inside = cv2.erode(region[rows, cols].astype(np.uint8), kernel).astype(bool)
             if inside.sum() < MIN_MEASURE_PIXELS:
                 continue
-            measured[rows, cols] |= inside
             gray = cv2.cvtColor(canvas[rows, cols], cv2.COLOR_BGR2GRAY).astype(np.float32)
+            if kind == "line":
+                inside &= ~_not_creases(gray, inside, max(sigmas))
+                if inside.sum() < MIN_MEASURE_PIXELS:
+                    continue
+            measured[rows, cols] |= inside
             local = np.maximum(cv2.GaussianBlur(gray, (0, 0), LOCAL_LIGHTNESS_SIGMA_PX), 10.0)
             if kind == "line":
                 depth = _line_depth(gray, sigmas) / local * 100.0
@@ -111,6 +121,15 @@ def measure_detail(canvas: np.ndarray, layout: FaceLayout, skin: np.ndarray) -> 
                 strength = _soft_above(depth, PORE_DEPTH_PCT, PORE_SOFTNESS_PCT)
                 pore[rows, cols] = np.where(inside, strength, pore[rows, cols])
     return DetailMaps(line=line, line_depth=line_depth, pore=pore, measured=measured)
+
+
+def _not_creases(gray: np.ndarray, skin: np.ndarray, sigma: float) -> np.ndarray:
+    """What is too dark to be skin in a crease's shadow, and the skin beside it that a
+    line filter at ``sigma`` would see it from: hair across the forehead, a frame's rim."""
+    dark = gray < CREASE_MIN_LIGHTNESS_SHARE * float(np.median(gray[skin]))
+    size = 2 * round(2 * sigma) + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    return cv2.dilate(dark.astype(np.uint8), kernel).astype(bool)
 
 
 def _hessian_eigen(gray: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
