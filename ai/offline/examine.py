@@ -42,7 +42,7 @@ from ai.offline.images import (
     to_gray,
 )
 from ai.offline.landmarks import FaceLandmarks, find_face
-from ai.offline.pixels import REFERENCE_LIGHTNESS, PixelMaps, measure_pixels, to_reference
+from ai.offline.pixels import REFERENCE_LIGHTNESS, PixelMaps, measure_pixels
 from ai.offline.regions import (
     NOT_SKIN,
     REGION_POLYGONS,
@@ -110,6 +110,11 @@ MIN_EYE_OPENNESS = 0.12
 # eyes measure 40-91 on both portraits (the astronaut's also with darker skin) at 45 %
 # to 140 % of the light, and 32-37 only where the photo is too_dark; sunglasses painted
 # flat measure 0.5-2.6 and a hand over the eyes 6-19, at every exposure.
+# Both are read on the face as if evenly lit (PixelMaps.even_lightness and
+# even_skin_colour): scaled by the light each pixel is in, not the whole face's. With a
+# window beside the face, the skin model from both cheeks took a lit open eye for a lid
+# (Grace Hopper with 0.4 or 0.25 of the light on one side, the astronaut with 0.25), and
+# closed eyes with 0.4 or 0.25 on her left were a colour_cast, not eyes_hidden.
 EYE_HIDDEN_SKIN_SHARE = 0.85
 EYE_MIN_LIGHTNESS_RANGE = 30.0
 # A lid is skin at most this much brighter than the face's median (L*, read as at the
@@ -416,17 +421,16 @@ def _eyes_hidden(maps: PixelMaps, canvas: Canvas) -> bool:
     if points is None:
         raise AssertionError("unreachable: a face canvas has the landmarks")
     skin_lightness = (
-        float(np.median(maps.lightness[maps.skin])) if maps.skin.any() else REFERENCE_LIGHTNESS
+        float(np.median(maps.even_lightness[maps.skin])) if maps.skin.any() else REFERENCE_LIGHTNESS
     )
-    scale = to_reference(skin_lightness)
     for eye in ("right_eye", "left_eye"):
         inside = polygon_mask(points, NOT_SKIN[eye], maps.skin.shape)
         if inside.sum() < MIN_EYE_PIXELS:
             continue
-        lightness = maps.lightness[inside]
-        spread = float(np.percentile(lightness, 95) - np.percentile(lightness, 5)) * scale
-        lid_like = maps.skin_colour[inside] & (
-            (lightness - skin_lightness) * scale <= EYE_LID_BRIGHTER_MAX
+        lightness = maps.even_lightness[inside]
+        spread = float(np.percentile(lightness, 95) - np.percentile(lightness, 5))
+        lid_like = maps.even_skin_colour[inside] & (
+            lightness - skin_lightness <= EYE_LID_BRIGHTER_MAX
         )
         skin_share = float(lid_like.mean())
         if skin_share >= EYE_HIDDEN_SKIN_SHARE or spread < EYE_MIN_LIGHTNESS_RANGE:

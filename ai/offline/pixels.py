@@ -52,6 +52,12 @@ TONE_SIGMAS_PX = (2.0, 12.0)
 # The light a pixel is in: the skin's L* around it, blurred a tenth of the face wide
 # (wider than blotches, narrower than light falling off across the face).
 LIGHT_SIGMA_PX = 24.0
+# The eye checks read the face as if evenly lit: each pixel's L* against the skin-coloured
+# pixels' around it, blurred this wide (a fifth of the face: wide enough to keep the eye
+# sockets' own shading). With a window beside the face the skin model, taken from both
+# cheeks, reached so far below their median that a lit eye's iris passed for skin and
+# the open eye for a lid: eyes_hidden, and the photo left out of progress.
+EVEN_LIGHT_SIGMA_PX = 48.0
 # Tone variation in L* is scaled to skin of this lightness (a typical well-lit face).
 REFERENCE_LIGHTNESS = 70.0
 # Red patch: a* this many units above the person's own skin baseline (CIELAB units).
@@ -141,6 +147,10 @@ class PixelMaps:
     skin: np.ndarray  # bool: skin-coloured pixels inside the measured area
     interior: np.ndarray  # 0-1: distance from the skin mask's edge, 1 from EDGE_MARGIN_PX in
     skin_colour: np.ndarray  # bool: skin-coloured pixels anywhere on the canvas
+    # The same, and L*, as if the face were evenly lit (a window beside it lights one
+    # side more): what the eye checks read.
+    even_skin_colour: np.ndarray
+    even_lightness: np.ndarray
     lightness: np.ndarray  # L* (0-100)
     red_excess: np.ndarray  # a* minus the person's baseline a*
     red_patch: np.ndarray  # 0-1
@@ -247,7 +257,7 @@ def measure_pixels(
     """
     lab = cv2.cvtColor(canvas.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
     lightness, a_star, b_star = cv2.split(lab)
-    skin_colour = skin_mask(canvas, lab, core_area)
+    skin_colour, even_skin_colour, evened = skin_mask(canvas, lab, core_area)
     skin = _without_islands(skin_colour if skin_area is None else skin_colour & skin_area)
     weight = skin.astype(np.float32)
     # Spots, texture and tone are only trusted away from the mask's edge, where shading,
@@ -264,7 +274,7 @@ def measure_pixels(
     # beside the face the lit cheek read as red patches against the shaded one (Grace
     # Hopper's redness, 41, fell to 12-15 with 0.4 of the light on her shaded side;
     # read by the whole face's median lightness, as before 2026-11-29).
-    light = blur("L", lightness, LIGHT_SIGMA_PX)
+    light = _light_around(lightness, skin, LIGHT_SIGMA_PX)
     a_ref = a_star * to_reference_map(light)
     baseline_a = (
         _median(a_ref, skin, 12.0) if reference is None else float(np.median(a_ref[reference]))
@@ -312,6 +322,8 @@ def measure_pixels(
         skin=skin,
         interior=inner,
         skin_colour=skin_colour,
+        even_skin_colour=even_skin_colour,
+        even_lightness=evened,
         lightness=lightness,
         red_excess=red_excess,
         red_patch=_soft_above(red_excess, RED_PATCH_EXCESS_A, RED_PATCH_SOFTNESS_A),
@@ -327,8 +339,14 @@ def measure_pixels(
     )
 
 
-def skin_mask(canvas: np.ndarray, lab: np.ndarray, core_area: np.ndarray | None) -> np.ndarray:
-    """Skin-coloured pixels, cleaned; highlights and small spots enclosed by skin count."""
+def skin_mask(
+    canvas: np.ndarray, lab: np.ndarray, core_area: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Skin-coloured pixels, cleaned; highlights and small spots enclosed by skin count.
+
+    Two masks: lightness compared with the core's as it is, and as if the face were
+    evenly lit (``even_lightness``), which the eye checks read.
+    """
     ycrcb = cv2.cvtColor(canvas, cv2.COLOR_BGR2YCrCb)
     hsv = cv2.cvtColor(canvas, cv2.COLOR_BGR2HSV)
     cr, cb = ycrcb[..., 1], ycrcb[..., 2]
@@ -345,7 +363,17 @@ def skin_mask(canvas: np.ndarray, lab: np.ndarray, core_area: np.ndarray | None)
         & (saturation <= SKIN_SATURATION_RANGE[1])
         & (value >= SKIN_VALUE_MIN)
     )
-    rule &= _like_core(lab, rule if core_area is None else rule & core_area)
+    core = rule if core_area is None else rule & core_area
+    lightness, _, b_star = cv2.split(lab)
+    evened = even_lightness(lightness, rule)
+    return (
+        _cleaned(rule & _like_core(lightness, b_star, core), value),
+        _cleaned(rule & _like_core(evened, b_star, core), value),
+        evened,
+    )
+
+
+def _cleaned(rule: np.ndarray, value: np.ndarray) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
     # OpenCV types its result as an int or float array; a uint8 mask in is uint8 out.
     mask = cast(np.ndarray, cv2.morphologyEx(rule.astype(np.uint8), cv2.MORPH_OPEN, kernel))
@@ -361,7 +389,37 @@ def skin_mask(canvas: np.ndarray, lab: np.ndarray, core_area: np.ndarray | None)
     return mask.astype(bool)
 
 
-def _like_core(lab: np.ndarray, core: np.ndarray) -> np.ndarray:
+def even_lightness(lightness: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """L* as if the face were evenly lit at REFERENCE_LIGHTNESS: each pixel read against
+    the light it is in, the L* of the ``sample`` pixels around it."""
+    light = _light_around(lightness, sample, EVEN_LIGHT_SIGMA_PX)
+    return cast(np.ndarray, (lightness + 16.0) * to_reference_map(light) - 16.0)
+
+
+def _light_around(lightness: np.ndarray, sample: np.ndarray, sigma_px: float) -> np.ndarray:
+    """The L* of the ``sample`` pixels around each pixel (their Gaussian-weighted mean,
+    ``sigma_px`` wide): the light it is in. Light changes slowly across a face, so the
+    blur is taken on the canvas shrunk by a sixth of the width: within 0.1 L* of the
+    full-size blur, in a thirtieth of the time (16 ms an analysis at full size)."""
+    step = max(1, int(sigma_px // 6))
+    weight = sample.astype(np.float32)
+    around, total = (
+        _shrunk_blur(values, sigma_px, step) for values in (weight, lightness * weight)
+    )
+    return np.where(around > 1e-3, total / np.maximum(around, 1e-3), REFERENCE_LIGHTNESS)
+
+
+def _shrunk_blur(values: np.ndarray, sigma_px: float, step: int) -> np.ndarray:
+    """A Gaussian blur ``sigma_px`` wide, taken ``step`` times smaller and enlarged again."""
+    height, width = values.shape
+    small = cv2.resize(
+        values, (max(1, width // step), max(1, height // step)), interpolation=cv2.INTER_AREA
+    )
+    small = cv2.GaussianBlur(small, (0, 0), sigma_px / step)
+    return cast(np.ndarray, cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR))
+
+
+def _like_core(lightness: np.ndarray, b_star: np.ndarray, core: np.ndarray) -> np.ndarray:
     """Pixels whose colour fits the person's own skin, sampled in ``core``.
 
     Hair, brows and shadowed background pass the generic skin rules but are darker or
@@ -371,7 +429,6 @@ def _like_core(lab: np.ndarray, core: np.ndarray) -> np.ndarray:
     """
     if core.sum() < MIN_MEASURE_PIXELS:
         return np.ones(core.shape, dtype=bool)
-    lightness, _, b_star = cv2.split(lab)
     l_mid, l_spread = _centre_spread(lightness[core], CORE_MIN_SPREAD_L)
     b_mid, b_spread = _centre_spread(b_star[core], CORE_MIN_SPREAD_B)
     return (lightness >= l_mid - CORE_REACH_SPREADS * l_spread) & (

@@ -583,6 +583,27 @@ class TestHiddenEyes:
             assert "eyes_hidden" in analysis.image_quality.reasons, cover.__name__
             assert analysis.metrics["dark_circles"].score is None, cover.__name__
 
+    @pytest.mark.parametrize("shadow", (0.4, 0.25))
+    @pytest.mark.parametrize(
+        "from_left", (True, False), ids=["lit_from_the_left", "from_the_right"]
+    )
+    def test_with_light_from_one_side_open_eyes_are_open_and_closed_ones_hidden(
+        self, shadow, from_left
+    ):
+        # A window beside the face: a lit open eye passed for a lid (Grace Hopper at both
+        # shadows, the astronaut at 0.25) and the photo left progress as eyes_hidden;
+        # closed eyes lit from the left were a colour_cast instead.
+        for portrait in (photos.grace_hopper(), photos.astronaut()):
+            side_lit = photos.lit_from_one_side(portrait, shadow, from_left=from_left)
+            analysis = analyse(photos.encode(side_lit))
+            assert "eyes_hidden" not in analysis.image_quality.reasons
+            assert analysis.image_quality.acceptable
+        for cover in (photos.with_closed_eyes, photos.with_a_hand_over_the_eyes):
+            side_lit = photos.lit_from_one_side(photos.astronaut(), shadow, from_left=from_left)
+            reasons = analyse(photos.encode(cover(side_lit))).image_quality.reasons
+            assert "eyes_hidden" in reasons, cover.__name__
+            assert "colour_cast" not in reasons, cover.__name__
+
 
 class TestGlassesFrames:
     """Dark rims across the skin under the eyes leave only a strip of it, and that strip's

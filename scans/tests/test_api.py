@@ -54,7 +54,7 @@ def as_close_up(client, scan: dict, *, area: str) -> dict:
 POOR_PHOTOS = {
     "dark": lambda photo: ImageEnhance.Brightness(photo).enhance(0.3),
     "blurred": lambda photo: photo.filter(ImageFilter.GaussianBlur(3)),
-    "flat": lambda photo: ImageEnhance.Contrast(photo).enhance(0.4),
+    "flat": lambda photo: ImageEnhance.Contrast(photo).enhance(0.3),
 }
 
 
