@@ -344,8 +344,8 @@ def skin_mask(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Skin-coloured pixels, cleaned; highlights and small spots enclosed by skin count.
 
-    Two masks: lightness compared with the core's as it is, and as if the face were
-    evenly lit (``even_lightness``), which the eye checks read.
+    Two masks, lightness compared with the core's as it is and as if the face were evenly
+    lit, and the evenly lit L* (``even_lightness``); the eye checks read the last two.
     """
     ycrcb = cv2.cvtColor(canvas, cv2.COLOR_BGR2YCrCb)
     hsv = cv2.cvtColor(canvas, cv2.COLOR_BGR2HSV)
@@ -399,8 +399,9 @@ def even_lightness(lightness: np.ndarray, sample: np.ndarray) -> np.ndarray:
 def _light_around(lightness: np.ndarray, sample: np.ndarray, sigma_px: float) -> np.ndarray:
     """The L* of the ``sample`` pixels around each pixel (their Gaussian-weighted mean,
     ``sigma_px`` wide): the light it is in. Light changes slowly across a face, so the
-    blur is taken on the canvas shrunk by a sixth of the width: within 0.1 L* of the
-    full-size blur, in a thirtieth of the time (16 ms an analysis at full size)."""
+    blur is taken on the canvas shrunk by a sixth of ``sigma_px`` (4 or 8 times): within
+    0.1 L* of the full-size blur, in a thirtieth of the time (16 ms an analysis at full
+    size)."""
     step = max(1, int(sigma_px // 6))
     weight = sample.astype(np.float32)
     around, total = (
