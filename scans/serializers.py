@@ -135,8 +135,8 @@ class SkinAnalysisSerializer(serializers.Serializer):
             "wrinkles (line density and depth in the forehead, crow's-feet, under-eye and "
             "nasolabial regions) and pores (pits on the nose and cheeks) only when the face "
             "is at least 1,000 px wide, eye_bags from the shading under the lower lids, "
-            "radiance from the skin's lightness, evenness and shine; it leaves hydration and "
-            "firmness null. The summary says why a metric is null."
+            "radiance from the skin's evenness and shine (not how light it is); it leaves "
+            "hydration and firmness null. The summary says why a metric is null."
         ),
     )
     regions = serializers.DictField(

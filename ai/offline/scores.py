@@ -63,12 +63,13 @@ SCORE_ANCHORS = {
 # Wrinkles: a line's mean depth (% of the local lightness) counts this much beside the
 # share of the skin on lines.
 WRINKLE_DEPTH_WEIGHT = 2.0
-# Radiance is the opposite of dullness: skin darker than REFERENCE_LIGHTNESS (L*),
-# uneven tone, and specular light away from a soft glow of RADIANT_SHINE_PCT (none is
-# flat, much more is grease). Lighting moves it more than any other measure: its
-# confidence says so.
-RADIANCE_REFERENCE_LIGHTNESS = 65.0
-RADIANCE_LIGHTNESS_WEIGHT = 0.3
+# Radiance is the opposite of dullness: uneven tone, and specular light away from a soft
+# glow of RADIANT_SHINE_PCT (none is flat, much more is grease). Lighting moves it more
+# than any other measure: its confidence says so. How light the skin is does not count:
+# it is the person's own tone as much as the light, and read as dullness below L* 65 it
+# scored the astronaut's radiance 90, 87, 67, 46 and 28 with her skin at 1.0, 0.8, 0.6,
+# 0.45 and 0.35 of its L* (the same skin, darker: her overall score 92 to 80), and a
+# third of the light took 24 points off.
 RADIANCE_UNEVENNESS_WEIGHT = 1.0
 RADIANT_SHINE_PCT = 3.0
 RADIANCE_SHINE_WEIGHT = 0.5
@@ -260,10 +261,8 @@ def _region_values(measures: Measures) -> dict[str, float]:
 
 
 def _dullness(measures: Measures) -> float:
-    return (
-        RADIANCE_LIGHTNESS_WEIGHT * max(RADIANCE_REFERENCE_LIGHTNESS - measures.lightness, 0.0)
-        + RADIANCE_UNEVENNESS_WEIGHT * measures.unevenness
-        + RADIANCE_SHINE_WEIGHT * abs(measures.shine_pct - RADIANT_SHINE_PCT)
+    return RADIANCE_UNEVENNESS_WEIGHT * measures.unevenness + RADIANCE_SHINE_WEIGHT * abs(
+        measures.shine_pct - RADIANT_SHINE_PCT
     )
 
 

@@ -750,6 +750,17 @@ class TestExposure:
             score = analyse(photos.encode(side_lit)).metrics["dark_circles"].score
             assert score == pytest.approx(as_taken, abs=7), from_left
 
+    def test_radiance_is_not_the_skin_tone_nor_the_room_light(self):
+        # Read as dullness below L* 65, darker skin scored radiance 90, 87, 67, 46 and 28
+        # at 1.0, 0.8, 0.6, 0.45 and 0.35 of the astronaut's skin L*; a third of the
+        # light took 24 points off.
+        face = photos.astronaut()
+        pictures = [photos.skin_toned(face, tone) for tone in (1.0, 0.8, 0.6, 0.45, 0.35)]
+        pictures += [photos.under_a_lamp(face, (1.0, 1.0, 1.0), light) for light in (0.3, 0.6)]
+        scores = [analyse(photos.encode(picture)).metrics["radiance"].score for picture in pictures]
+        assert None not in scores
+        assert max(scores) - min(scores) <= 5, scores
+
     def test_red_blemishes_keep_their_acne_score(self):
         darker, as_taken, brighter = self.scores(
             photos.with_dots(photos.astronaut(), (200, 80, 80)), "acne"
