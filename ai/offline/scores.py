@@ -58,7 +58,7 @@ SCORE_ANCHORS = {
     "eye_bags": Anchors(good=10.0, bad=25.0),  # cheek L* minus the tear trough's (at L* 70)
     "wrinkles": Anchors(good=20.0, bad=60.0),  # line density % + weighted line depth
     "pores": Anchors(good=1.5, bad=8.0),  # % of nose and cheek skin in pores
-    "radiance": Anchors(good=4.0, bad=16.0),  # dullness: dim, uneven, flat or greasy
+    "radiance": Anchors(good=4.0, bad=16.0),  # dullness: uneven, flat or greasy
 }
 # Wrinkles: a line's mean depth (% of the local lightness) counts this much beside the
 # share of the skin on lines.
