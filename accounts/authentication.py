@@ -28,6 +28,14 @@ class DynamoJWTAuthentication(JWTAuthentication):
     # rather than taken from the worker's copy: ``read_in_this_request``.
     user_read_now = False
 
+    def get_raw_token(self, header: bytes) -> bytes | None:
+        # An authentication scheme is case-insensitive (RFC 9110, 11.1), and some HTTP
+        # clients send "bearer"; simplejwt compares it as written.
+        parts = header.split(maxsplit=1)
+        if parts and parts[0].lower() == b"bearer":
+            header = b" ".join([b"Bearer", *parts[1:]])
+        return super().get_raw_token(header)
+
     # simplejwt's hints fix the user to Django's AbstractBaseUser; ours is a DynamoDB user.
     def get_user(self, validated_token: Token) -> User:  # type: ignore[override]
         user_id = validated_token.get(api_settings.USER_ID_CLAIM)

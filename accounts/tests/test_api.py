@@ -238,6 +238,18 @@ class TestLogin:
 
 
 class TestTokens:
+    @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+    def test_the_bearer_scheme_is_read_in_any_case(self, register, scheme):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"{scheme} {register()['access']}")
+        assert client.get(ME).status_code == 200
+
+    @pytest.mark.parametrize("header", ["Token {access}", "bearer {access} extra", "bearer", ""])
+    def test_another_scheme_or_a_malformed_header_is_refused(self, register, header):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=header.format(access=register()["access"]))
+        assert_error(client.get(ME), 401)
+
     def test_refresh_rotates_and_the_old_refresh_token_is_used_up(self, api_client, register):
         session = register()
         first = api_client.post(REFRESH, {"refresh": session["refresh"]})
