@@ -163,7 +163,13 @@ def score_examination(examination: Examination) -> dict[str, Any]:
     regions: dict[str, dict[str, float | None]] = {}
     unmeasured: dict[str, str] = {}
     if measures is not None:
-        values, unmeasured = _raw_values(examination, measures)
+        layout = examination.canvas.layout if examination.canvas is not None else None
+        under_eyes = (
+            _under_eye_sides(examination)
+            if layout is not None and "eyes_hidden" not in examination.reasons
+            else {}
+        )
+        values, unmeasured = _raw_values(examination, measures, under_eyes)
         if COLOUR_CAST in examination.reasons:
             for name in COLOUR_METRICS:
                 values.pop(name, None)
@@ -173,7 +179,7 @@ def score_examination(examination: Examination) -> dict[str, Any]:
                 "score": round(falling_score(value, SCORE_ANCHORS[name]), 1),
                 "confidence": round(_confidence(examination, name), 2),
             }
-        regions = _region_scores(examination)
+        regions = _region_scores(examination, under_eyes)
     scores = [entry["score"] for entry in metrics.values() if entry["score"] is not None]
     concerns = _concerns(metrics, regions)
     return {
@@ -201,7 +207,9 @@ def _measures(examination: Examination) -> Measures | None:
 
 
 def _raw_values(
-    examination: Examination, measures: Measures
+    examination: Examination,
+    measures: Measures,
+    under_eyes: dict[str, tuple[dict[str, float | None], str]],
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Each measured metric's raw value, and why the others were not measured."""
     values = _region_values(measures)
@@ -218,8 +226,8 @@ def _raw_values(
         for name in EYE_METRICS:
             unmeasured[name] = "the skin under an eye is outside the photo"
     else:
-        under_eyes, why = _under_eye_values(examination)
-        for name, value in under_eyes.items():
+        both, why = _both_under_eyes(under_eyes)
+        for name, value in both.items():
             if value is None:
                 unmeasured[name] = why
             else:
@@ -285,47 +293,56 @@ UNDER_EYE_COVERED_NOTE = "something dark (glasses' rims, hair) covers the skin u
 UNDER_EYE_TOO_LITTLE_SKIN_NOTE = "too little skin under the eyes was visible"
 
 
-def _under_eye_values(
-    examination: Examination, names: tuple[str, ...] = UNDER_EYES
-) -> tuple[dict[str, float | None], str]:
-    """Dark circles (the cheek's L* minus the under-eye's median L*) and eye bags (the
-    cheek's L* minus the darkest band under the lower lid, the tear trough), averaged
-    over the under-eyes ``names``, each read against the cheek below it; when they are
-    not measured (both None), why."""
+def _under_eye_sides(examination: Examination) -> dict[str, tuple[dict[str, float | None], str]]:
+    """Per under-eye: dark circles (the cheek's L* minus the under-eye's median L*) and
+    eye bags (the cheek's L* minus the darkest band under the lower lid, the tear
+    trough), each read against the cheek below it; when not measured (both None), why.
+    Measured once a photo, for the face's scores and the regions' alike."""
     canvas, maps = examination.canvas, examination.maps
     if canvas is None or canvas.layout is None or maps is None:
         raise AssertionError("unreachable: the eyes are measured on a measured face's layout")
     layout = canvas.layout
-    not_measured: dict[str, float | None] = {"dark_circles": None, "eye_bags": None}
     both_cheeks = maps.lightness_median(layout.union(CHEEKS))
-    if both_cheeks is None:
-        return not_measured, UNDER_EYE_TOO_LITTLE_SKIN_NOTE
-    # Each under-eye is read against the cheek below it, in the same light: with a window
-    # beside the face, one side's shadows are darker for the light alone.
-    cheeks = {}
-    for name in names:
+
+    def side(name: str) -> tuple[dict[str, float | None], str]:
+        if both_cheeks is None:
+            return dict.fromkeys(EYE_METRICS), UNDER_EYE_TOO_LITTLE_SKIN_NOTE
+        # Read against the cheek below it, in the same light: with a window beside the
+        # face, one side's shadows are darker for the light alone.
         cheek = maps.lightness_median(layout.regions[name.replace("under_eye", "cheek")])
-        cheeks[name] = both_cheeks if cheek is None else cheek
-    for name in names:
-        region, cheek = layout.regions[name], cheeks[name]
+        cheek = both_cheeks if cheek is None else cheek
+        region = layout.regions[name]
         darker = (cheek - maps.lightness[region]) * to_reference(cheek) > UNDER_EYE_COVER_DARKER_L
         if region.any() and float(darker.mean()) > UNDER_EYE_MAX_COVERED_SHARE:
-            return not_measured, UNDER_EYE_COVERED_NOTE
-    circles, bags = [], []
-    for name in names:
-        median = maps.lightness_median(layout.regions[name])
-        trough = _trough_lightness(examination, layout.regions[name])
+            return dict.fromkeys(EYE_METRICS), UNDER_EYE_COVERED_NOTE
+        median = maps.lightness_median(region)
+        trough = _trough_lightness(examination, region)
         if median is None or trough is None:
-            return not_measured, UNDER_EYE_TOO_LITTLE_SKIN_NOTE
+            return dict.fromkeys(EYE_METRICS), UNDER_EYE_TOO_LITTLE_SKIN_NOTE
         # Read as at the reference lightness, as the eye rule and the blemishes are: the
         # same shadow under the same eye is more L* apart from the cheek in more light.
         # Read absolute, Grace Hopper's dark circles scored 87, 85, 76 and 70 at 0.5,
         # 0.7, 1.0 and 1.3 of the light, and circles painted on the astronaut 82 to 57;
         # so read, 75-80 and 62-71. Grace Hopper's eye bags 78-94 read absolute, 83-90 so.
-        cheek = cheeks[name]
-        circles.append((cheek - median) * to_reference(cheek))
-        bags.append((cheek - trough) * to_reference(cheek))
-    return {"dark_circles": float(np.mean(circles)), "eye_bags": float(np.mean(bags))}, ""
+        scale = to_reference(cheek)
+        return {"dark_circles": (cheek - median) * scale, "eye_bags": (cheek - trough) * scale}, ""
+
+    return {name: side(name) for name in UNDER_EYES}
+
+
+def _both_under_eyes(
+    sides: dict[str, tuple[dict[str, float | None], str]],
+) -> tuple[dict[str, float | None], str]:
+    """The face's dark circles and eye bags: the mean of both under-eyes', or none when
+    either is not measured (something over an eye first, then too little skin)."""
+    whys = {why for _, why in sides.values()}
+    for why in (UNDER_EYE_COVERED_NOTE, UNDER_EYE_TOO_LITTLE_SKIN_NOTE):
+        if why in whys:
+            return dict.fromkeys(EYE_METRICS), why
+    return {
+        metric: float(np.mean([values[metric] for values, _ in sides.values()]))
+        for metric in EYE_METRICS
+    }, ""
 
 
 # The tear trough: the darkest band of rows under the eye (row means of its skin), each
@@ -391,14 +408,15 @@ REGION_DETAIL_METRICS = {
 }
 
 
-def _region_scores(examination: Examination) -> dict[str, dict[str, float | None]]:
+def _region_scores(
+    examination: Examination, under_eyes: dict[str, tuple[dict[str, float | None], str]]
+) -> dict[str, dict[str, float | None]]:
     canvas = examination.canvas
     if canvas is None or canvas.layout is None:
         return {}
     maps = examination.maps
     if maps is None:
         raise AssertionError("unreachable: regions are scored on a measured face")
-    eyes_hidden = "eyes_hidden" in examination.reasons
     colour_cast = COLOUR_CAST in examination.reasons
     face_width = examination.face_width_px or 0.0
     scores: dict[str, dict[str, float | None]] = {}
@@ -416,11 +434,8 @@ def _region_scores(examination: Examination) -> dict[str, dict[str, float | None
             measures = maps.measure(maps.skin & canvas.layout.regions[region])
             main = _region_values(measures) if measures is not None else {}
             values.update({name: main.get(name) for name in REGION_METRICS})
-        detail = REGION_DETAIL_METRICS.get(region, ())
-        under_eye: dict[str, float | None] = {}
-        if set(EYE_METRICS) & set(detail) and not eyes_hidden:
-            under_eye, _ = _under_eye_values(examination, (region,))
-        for name in detail:
+        under_eye = under_eyes[region][0] if region in under_eyes else {}
+        for name in REGION_DETAIL_METRICS.get(region, ()):
             value = None
             if name in EYE_METRICS:
                 value = under_eye.get(name)
