@@ -407,6 +407,22 @@ def colour_cast(picture: np.ndarray, gains: tuple[float, float, float]) -> np.nd
     )
 
 
+def toned(picture: np.ndarray, tint: tuple[float, float, float]) -> np.ndarray:
+    """The picture in black and white with R, G and B multiplied by ``tint`` (brightened a
+    fifth, as filters do): sepia (1.07, 0.74, 0.43) and the other toning filters of phone
+    cameras and editors, or an old print."""
+    grey = cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY).astype(np.float32)[..., None]
+    return np.clip(grey * np.array(tint, np.float32) * 1.2, 0, 255).astype(np.uint8)
+
+
+def faded(picture: np.ndarray, colour_left: float) -> np.ndarray:
+    """The picture with ``colour_left`` of its colour, mixed with its own black and white
+    (0: black and white; 1: as it is): a "fade" or "muted" filter."""
+    grey = cv2.cvtColor(cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    mixed = colour_left * picture.astype(np.float32) + (1 - colour_left) * grey
+    return np.clip(mixed, 0, 255).astype(np.uint8)
+
+
 def under_a_lamp(
     picture: np.ndarray, gains: tuple[float, float, float], exposure: float = 1.0
 ) -> np.ndarray:

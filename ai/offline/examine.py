@@ -176,6 +176,32 @@ DAYLIGHT_SCLERA_WARMTH = 0.25
 DAYLIGHT_SCLERA_TINT = 0.0
 MAX_WARMTH_SHIFT = 0.12
 MAX_TINT_SHIFT = 0.04
+# A photo in one hue: a black-and-white, sepia or toned filter (or an old print). Its
+# colours are one tint scaled by the lightness, so the skin's colour is the filter's,
+# whether or not the whites of the eyes show (Grace Hopper's do not: her photo in sepia
+# was scored, pigmentation 40 -> 13). Read over the face's canvas (skin, lips, eyes,
+# brows, hair and what is behind), which in a photo in colour never holds one hue:
+# - the spread of its log chromaticity, log(R/G) and log(B/G) (robust standard
+#   deviations, hypot), constant for a tint laid on a grey picture. Four portraits (the
+#   astronaut, Grace Hopper, the large and the phone portrait) measure 0.14-0.30 as taken
+#   and under every exposure, side light, skin tone, JPEG quality and lamp that leaves
+#   them acceptable (0.12 too_dark at 35 % of the light; darker skin up to 1.2). In
+#   sepia and four other tints, 0.007-0.024, and 0.059-0.064 where the tint clipped red;
+#   in black and white (15 % of the colour left or less), 0-0.037. Faded to 30 % of its
+#   colour, a photo measures 0.042-0.071, and to half its colour 0.075-0.114: a camera's
+#   "muted" style, not flagged.
+# - the spread of the hue angle over the pixels with some colour (C* over
+#   ONE_HUE_MIN_CHROMA): 8.6-10.9 degrees on the portraits as taken, 4.9-7 under a
+#   lamp, 0.1-2.5 in a tint (red clipped or not), 3.8 in a tint too faint for a hue
+#   (C* mostly under 6), which the first test finds.
+ONE_HUE_MAX_CHROMATICITY_SPREAD = 0.06
+ONE_HUE_MAX_HUE_SPREAD_DEG = 3.0
+ONE_HUE_MIN_CHROMA = 6.0
+ONE_HUE_MIN_PIXELS = 200
+ONE_HUE_STEP = 3
+# Pixels this dark or this bright (the largest channel, of 255) have lost their colour to
+# noise or clipping and are left out of both spreads.
+ONE_HUE_LEVEL_RANGE = (40, 247)
 
 
 @dataclass(frozen=True)
@@ -326,6 +352,8 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
     if pose.eyes_closed or _eyes_hidden(maps, canvas):
         reasons.add("eyes_hidden")
     elif _colour_cast(pixels, canvas, maps.skin):
+        reasons.add(COLOUR_CAST)
+    if _in_one_hue(pixels, maps):
         reasons.add(COLOUR_CAST)
     detail = detail_canvas = None
     if detail_wanted:
@@ -493,6 +521,44 @@ def _colour_cast(pixels: np.ndarray, canvas: Canvas, skin: np.ndarray) -> bool:
     warmth = float(np.median(red - blue)) - DAYLIGHT_SCLERA_WARMTH
     tint = float(np.median(green - (red + blue) / 2)) - DAYLIGHT_SCLERA_TINT
     return abs(warmth) > MAX_WARMTH_SHIFT or abs(tint) > MAX_TINT_SHIFT
+
+
+def _in_one_hue(pixels: np.ndarray, maps: PixelMaps) -> bool:
+    """Whether the face's canvas (BGR ``pixels``, its ``maps``) is in one hue: a black and
+    white, sepia or toned photo, whose colour is the filter's and not the skin's."""
+    spreads = colour_spreads(pixels, maps)
+    if spreads is None:
+        return False  # too dark or too bright to tell: those reasons say so
+    chromaticity, hue_deg = spreads
+    return chromaticity < ONE_HUE_MAX_CHROMATICITY_SPREAD or (
+        hue_deg is not None and hue_deg < ONE_HUE_MAX_HUE_SPREAD_DEG
+    )
+
+
+def colour_spreads(pixels: np.ndarray, maps: PixelMaps) -> tuple[float, float | None] | None:
+    """The spread of the canvas's log chromaticity and of its hue angle (degrees; None
+    when too few pixels have a colour), over the pixels neither too dark nor too bright
+    to keep one (None when too few are)."""
+    # Every third pixel each way: a ninth of the cost, and the same spreads to 0.003 and
+    # 0.1 degrees on the portraits.
+    sample = pixels[::ONE_HUE_STEP, ::ONE_HUE_STEP]
+    level = sample.max(axis=2)
+    lit = (level >= ONE_HUE_LEVEL_RANGE[0]) & (level <= ONE_HUE_LEVEL_RANGE[1])
+    if lit.sum() < ONE_HUE_MIN_PIXELS:
+        return None
+    blue, green, red = np.log(sample[lit].astype(np.float32) + 1.0).T
+    chromaticity = float(np.hypot(_robust_std(red - green), _robust_std(blue - green)))
+    a_star = maps.a_star[::ONE_HUE_STEP, ::ONE_HUE_STEP][lit]
+    b_star = maps.b_star[::ONE_HUE_STEP, ::ONE_HUE_STEP][lit]
+    chroma = np.hypot(a_star, b_star)
+    coloured = chroma > ONE_HUE_MIN_CHROMA
+    if coloured.sum() < ONE_HUE_MIN_PIXELS:
+        return chromaticity, None
+    # Angles about their mean direction, so that a hue near 180 degrees does not wrap.
+    a_star, b_star, chroma = a_star[coloured], b_star[coloured], chroma[coloured]
+    centre = np.arctan2(np.mean(b_star / chroma), np.mean(a_star / chroma))
+    about_mean = (np.arctan2(b_star, a_star) - centre + np.pi) % (2 * np.pi) - np.pi
+    return chromaticity, _robust_std(np.degrees(about_mean))
 
 
 def _shows_skin(maps: PixelMaps, skin_fraction: float) -> bool:

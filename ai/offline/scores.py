@@ -149,7 +149,10 @@ CUT_FACE_NOTE = (
     "whole face in the frame."
 )
 CLIPPED_COLOUR_NOTE = "the skin is over-exposed to white, its colour lost"
-COLOUR_CAST_NOTE = "the light's colour cast changes the skin's colour; retake it in daylight"
+COLOUR_CAST_NOTE = (
+    "the photo's colour is a lamp's or a filter's, not the skin's; retake it in daylight, "
+    "without a filter"
+)
 LIMITS_NOTE = (
     "Firmness and hydration are not judged offline, nor can it tell whether a mole "
     "changes: see a dermatologist about any spot that changes, bleeds or spreads."

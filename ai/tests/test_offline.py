@@ -842,6 +842,28 @@ NATURAL_VARIATIONS = {
     "much_darker_skin": lambda p: photos.skin_toned(p, 0.65),
     "lighter_skin": lambda p: photos.skin_toned(p, 1.1),
 }
+# Filters that leave a photo in one hue (R, G and B gains on its black and white):
+# sepia, a lighter warm tone, a cool (cyanotype) tone, a faint warm tone and a green one.
+TINTS = {
+    "sepia": (1.07, 0.74, 0.43),
+    "warm_tone": (1.0, 0.85, 0.7),
+    "cool_tone": (0.8, 0.9, 1.1),
+    "faint_warm_tone": (1.0, 0.95, 0.9),
+    "green_tone": (0.75, 1.0, 0.95),
+}
+# Grace Hopper in colour as a week's photos may take her (her eyes show no white, so
+# only the one-hue reading could flag her): half and 70 % of her colour, lamps (gains in
+# linear light), side light, darker skin, JPEG quality 40.
+GRACE_HOPPER_VARIATIONS = {
+    "half_her_colour": lambda p: photos.faded(p, 0.5),
+    "seventy_percent_of_her_colour": lambda p: photos.faded(p, 0.7),
+    "warm_lamp": lambda p: photos.under_a_lamp(p, (1.15, 1.0, 0.8)),
+    "strong_warm_lamp": lambda p: photos.under_a_lamp(p, (1.35, 0.95, 0.65)),
+    "cool_lamp": lambda p: photos.under_a_lamp(p, (0.85, 1.0, 1.25)),
+    "side_light": lambda p: photos.lit_from_one_side(p, 0.4),
+    "darker_skin": lambda p: photos.skin_toned(p, 0.6),
+    "exposed_minus_20_percent": lambda p: photos.exposed(p, 0.8),
+}
 WITHHELD_BY_A_CAST = (
     "redness", "oiliness", "pigmentation", "acne", "dark_circles", "eye_bags", "radiance",
 )  # fmt: skip
@@ -871,7 +893,7 @@ class TestColourCast:
         assert analysis.metrics["texture"].score is not None
         assert analysis.concerns == ()
         assert (
-            "eye bags, radiance: the light's colour cast changes the skin's colour"
+            "eye bags, radiance: the photo's colour is a lamp's or a filter's, not the skin's"
             in analysis.summary
         )
 
@@ -953,6 +975,41 @@ class TestColourCast:
         assert lamp.metrics["pigmentation"].score == pytest.approx(
             daylight.metrics["pigmentation"].score, abs=15
         )
+
+    @pytest.mark.parametrize("tint", TINTS.values(), ids=TINTS)
+    @pytest.mark.parametrize("portrait", (photos.astronaut, photos.grace_hopper))
+    def test_a_photo_in_one_hue_is_a_colour_cast_whether_or_not_the_whites_show(
+        self, portrait, tint
+    ):
+        # Grace Hopper's eyes show no white, so no lamp's cast is claimed on her: in
+        # sepia she was scored, acceptable, with pigmentation 13 instead of 40.
+        analysis = analyse(photos.encode(photos.toned(portrait(), tint)))
+        assert "colour_cast" in analysis.image_quality.reasons
+        assert analysis.image_quality.acceptable is False
+        for name in WITHHELD_BY_A_CAST:
+            assert analysis.metrics[name].score is None, name
+
+    @pytest.mark.parametrize("portrait", (photos.astronaut, photos.grace_hopper))
+    def test_black_and_white_is_a_colour_cast_as_well_as_too_little_skin(self, portrait):
+        for colour_left in (0.0, 0.1):
+            picture = photos.faded(portrait(), colour_left)
+            analysis = analyse(photos.encode(picture))
+            assert "colour_cast" in analysis.image_quality.reasons, colour_left
+            assert analysis.overall_score is None or all(
+                analysis.metrics[name].score is None for name in WITHHELD_BY_A_CAST
+            ), colour_left
+        assert (
+            "too_little_skin"
+            in analyse(photos.encode(photos.faded(portrait(), 0.0))).image_quality.reasons
+        )
+
+    @pytest.mark.parametrize("edit", GRACE_HOPPER_VARIATIONS.values(), ids=GRACE_HOPPER_VARIATIONS)
+    def test_a_face_without_visible_whites_in_colour_is_not_taken_for_one_hue(self, edit):
+        # Only the one-hue reading can flag her: her eyes show no white. Half her
+        # colour (a camera's "muted" style) and lamps weak and strong stay unflagged.
+        analysis = analyse(photos.encode(edit(photos.grace_hopper())))
+        assert "colour_cast" not in analysis.image_quality.reasons
+        assert all(analysis.metrics[name].score is not None for name in WITHHELD_BY_A_CAST)
 
     def test_eyes_that_show_no_white_do_not_claim_a_cast_they_cannot_see(self):
         warm = photos.colour_cast(photos.grace_hopper(), (1.2, 0.95, 0.8))

@@ -94,8 +94,17 @@ class TestFaceScans:
         assert analysis["regions"]["left_cheek"]["redness"] is None
         assert analysis["metrics"]["texture"]["score"] is not None
         assert (
-            "acne, dark circles, eye bags, radiance: the light's colour cast" in analysis["summary"]
+            "acne, dark circles, eye bags, radiance: the photo's colour is a lamp's or a filter's"
+            in analysis["summary"]
         )
+
+    def test_a_selfie_through_a_sepia_filter_is_flagged_colour_cast(self, send):
+        # Her eyes show no white, so the filter is seen in the photo's one hue.
+        analysis = send(photos.toned(photos.grace_hopper(), (1.07, 0.74, 0.43)))["analysis"]
+        assert analysis["image_quality"] == {"acceptable": False, "reasons": ["colour_cast"]}
+        assert analysis["metrics"]["pigmentation"]["score"] is None
+        assert analysis["metrics"]["texture"]["score"] is not None
+        assert "retake it in daylight, without a filter" in analysis["summary"]
 
     def test_a_face_a_tenth_of_the_photo_wide_gets_the_under_eye_scores_of_a_nearer_one(self, send):
         # The detector boxes a face this small far too large; the landmarks must still
