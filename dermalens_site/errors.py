@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
@@ -250,6 +251,14 @@ def permission_denied(request: HttpRequest, exception: Exception) -> JsonRespons
 
 def page_not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
     return JsonResponse(error_body("not_found", "Not found."), status=404)
+
+
+@csrf_exempt
+def api_path_not_found(request: HttpRequest) -> JsonResponse:
+    """Any path under /api/ that no endpoint answers, by any method. With DEBUG on (as
+    ``make run`` serves), Django answers an unmatched path with its HTML debug page, not
+    ``handler404``: routed here, an unknown API path is the JSON 404 in every mode."""
+    return page_not_found(request, Http404())
 
 
 def server_error(request: HttpRequest) -> JsonResponse:

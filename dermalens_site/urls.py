@@ -1,6 +1,6 @@
 """Root URLs: the versioned API under /api/v1/ and its documentation."""
 
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from dermalens_site import errors
@@ -23,6 +23,8 @@ api_v1: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
+    # Last of the API's: whatever no endpoint answers (also with DEBUG on) is a JSON 404.
+    re_path(r"^api/", errors.api_path_not_found, name="api-path-not-found"),
     path("ops/", include("ops.urls")),
     path("account/", include("accounts.page_urls")),
 ]

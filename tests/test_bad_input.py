@@ -240,6 +240,20 @@ def test_an_unknown_path_is_a_json_404():
     assert assert_error_shape(APIClient().get("/api/v1/nothing-here"), 404)["code"] == "not_found"
 
 
+@pytest.mark.parametrize("method", ["get", "post", "put", "delete", "head", "options"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nothing-here", "/api/v1/scans/", "/api/v2/scans", "/api/"]
+)
+def test_an_unknown_api_path_is_a_json_404_also_with_debug_on(settings, path, method):
+    # make run serves with DEBUG on, where Django answers an unmatched path with its HTML
+    # debug page; a POST must not meet the CSRF check of Django's own views either.
+    settings.DEBUG = True
+    response = getattr(APIClient(), method)(path)
+    assert response.status_code == 404
+    if method != "head":
+        assert assert_error_shape(response, 404)["code"] == "not_found"
+
+
 def test_a_wrong_method_is_405():
     response = APIClient().get(LOGIN)
     assert assert_error_shape(response, 405)["code"] == "method_not_allowed"
