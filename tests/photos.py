@@ -407,6 +407,20 @@ def colour_cast(picture: np.ndarray, gains: tuple[float, float, float]) -> np.nd
     )
 
 
+def before_a_wall(picture: np.ndarray, shade: float = 1.0) -> np.ndarray:
+    """The face before a plain wall of its own skin's colour (times ``shade``): all but an
+    ellipse around the face painted over, hair and shoulders too."""
+    x, y, width, height = face_box(picture)
+    head = np.zeros(picture.shape[:2], np.uint8)
+    centre = (round(x + width / 2), round(y + 0.55 * height))
+    cv2.ellipse(head, centre, (round(0.5 * width), round(0.62 * height)), 0, 0, 360, 1, -1)
+    rows, cols = _part(picture, CHEEKS[0])
+    wall = np.median(picture[rows, cols].reshape(-1, 3), axis=0) * shade
+    painted = picture.copy()
+    painted[head == 0] = np.clip(wall, 0, 255).astype(np.uint8)
+    return painted
+
+
 def toned(picture: np.ndarray, tint: tuple[float, float, float]) -> np.ndarray:
     """The picture in black and white with R, G and B multiplied by ``tint`` (brightened a
     fifth, as filters do): sepia (1.07, 0.74, 0.43) and the other toning filters of phone

@@ -44,6 +44,7 @@ from ai.offline.images import (
 from ai.offline.landmarks import FaceLandmarks, find_face
 from ai.offline.pixels import REFERENCE_LIGHTNESS, PixelMaps, measure_pixels
 from ai.offline.regions import (
+    FACE_OVAL,
     NOT_SKIN,
     REGION_POLYGONS,
     FaceLayout,
@@ -179,23 +180,22 @@ MAX_TINT_SHIFT = 0.04
 # A photo in one hue: a black-and-white, sepia or toned filter (or an old print). Its
 # colours are one tint scaled by the lightness, so the skin's colour is the filter's,
 # whether or not the whites of the eyes show (Grace Hopper's do not: her photo in sepia
-# was scored, pigmentation 40 -> 13). Read over the face's canvas (skin, lips, eyes,
-# brows, hair and what is behind), which in a photo in colour never holds one hue:
-# - the spread of its log chromaticity, log(R/G) and log(B/G) (robust standard
-#   deviations, hypot), constant for a tint laid on a grey picture. Four portraits (the
-#   astronaut, Grace Hopper, the large and the phone portrait) measure 0.14-0.30 as taken
-#   and under every exposure, side light, skin tone, JPEG quality and lamp that leaves
-#   them acceptable (0.12 too_dark at 35 % of the light; darker skin up to 1.2). In
-#   sepia and four other tints, 0.007-0.024, and 0.059-0.064 where the tint clipped red;
-#   in black and white (15 % of the colour left or less), 0-0.037. Faded to 30 % of its
-#   colour, a photo measures 0.042-0.071, and to half its colour 0.075-0.114: a camera's
-#   "muted" style, not flagged.
+# was scored, acceptable, pigmentation 40 -> 13). Read inside the face's oval (skin,
+# eyes, brows, lips), whatever is behind it: a plain wall of the skin's colour filling
+# most of the canvas took the canvas's spreads below a tint's under a warm lamp.
 # - the spread of the hue angle over the pixels with some colour (C* over
-#   ONE_HUE_MIN_CHROMA): 8.6-10.9 degrees on the portraits as taken, 4.9-7 under a
-#   lamp, 0.1-2.5 in a tint (red clipped or not), 3.8 in a tint too faint for a hue
-#   (C* mostly under 6), which the first test finds.
-ONE_HUE_MAX_CHROMATICITY_SPREAD = 0.06
+#   ONE_HUE_MIN_CHROMA): 6.1-12.4 degrees on four portraits (the astronaut, Grace
+#   Hopper, the large and the phone portrait) under every exposure, skin tone, side
+#   light and background tried, 4.4 reddened, 3.4-4.0 under a strong warm lamp (R x1.35,
+#   B x0.65: a cast in any case); in five tints 0.1-2.2, and 3.6 in a tint too faint
+#   for a hue, which the chromaticity finds.
+# - the spread of the log chromaticity, log(R/G) and log(B/G) (robust standard
+#   deviations, hypot): at least 0.079 on the portraits; black and white (15 % of the
+#   colour left or less) 0-0.031, the tints 0.005-0.06. Faded to half its colour (a
+#   camera's "muted" style), a photo measures 0.042-0.091 and is not flagged; to 30 %,
+#   0.027-0.059.
 ONE_HUE_MAX_HUE_SPREAD_DEG = 3.0
+ONE_HUE_MAX_CHROMATICITY_SPREAD = 0.04
 ONE_HUE_MIN_CHROMA = 6.0
 ONE_HUE_MIN_PIXELS = 200
 ONE_HUE_STEP = 3
@@ -353,7 +353,7 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
         reasons.add("eyes_hidden")
     elif _colour_cast(pixels, canvas, maps.skin):
         reasons.add(COLOUR_CAST)
-    if _in_one_hue(pixels, maps):
+    if _in_one_hue(pixels, canvas, maps):
         reasons.add(COLOUR_CAST)
     detail = detail_canvas = None
     if detail_wanted:
@@ -523,33 +523,38 @@ def _colour_cast(pixels: np.ndarray, canvas: Canvas, skin: np.ndarray) -> bool:
     return abs(warmth) > MAX_WARMTH_SHIFT or abs(tint) > MAX_TINT_SHIFT
 
 
-def _in_one_hue(pixels: np.ndarray, maps: PixelMaps) -> bool:
-    """Whether the face's canvas (BGR ``pixels``, its ``maps``) is in one hue: a black and
-    white, sepia or toned photo, whose colour is the filter's and not the skin's."""
-    spreads = colour_spreads(pixels, maps)
+def _in_one_hue(pixels: np.ndarray, canvas: Canvas, maps: PixelMaps) -> bool:
+    """Whether the face in its canvas (BGR ``pixels``, their ``maps``) is in one hue: a
+    black-and-white, sepia or toned photo, whose colour is the filter's, not the skin's."""
+    if canvas.points is None:
+        raise AssertionError("unreachable: a face canvas has the landmarks")
+    face = polygon_mask(canvas.points, FACE_OVAL, pixels.shape)
+    spreads = colour_spreads(pixels, maps, face)
     if spreads is None:
         return False  # too dark or too bright to tell: those reasons say so
     chromaticity, hue_deg = spreads
-    return chromaticity < ONE_HUE_MAX_CHROMATICITY_SPREAD or (
-        hue_deg is not None and hue_deg < ONE_HUE_MAX_HUE_SPREAD_DEG
-    )
+    if hue_deg is None:
+        return chromaticity < ONE_HUE_MAX_CHROMATICITY_SPREAD
+    return hue_deg < ONE_HUE_MAX_HUE_SPREAD_DEG or chromaticity < ONE_HUE_MAX_CHROMATICITY_SPREAD
 
 
-def colour_spreads(pixels: np.ndarray, maps: PixelMaps) -> tuple[float, float | None] | None:
-    """The spread of the canvas's log chromaticity and of its hue angle (degrees; None
-    when too few pixels have a colour), over the pixels neither too dark nor too bright
-    to keep one (None when too few are)."""
+def colour_spreads(
+    pixels: np.ndarray, maps: PixelMaps, within: np.ndarray
+) -> tuple[float, float | None] | None:
+    """The spread of the log chromaticity and of the hue angle (degrees; None when too
+    few pixels have a colour) of the pixels ``within`` neither too dark nor too bright to
+    keep their colour (None when too few are)."""
     # Every third pixel each way: a ninth of the cost, and the same spreads to 0.003 and
     # 0.1 degrees on the portraits.
-    sample = pixels[::ONE_HUE_STEP, ::ONE_HUE_STEP]
+    step = (slice(None, None, ONE_HUE_STEP), slice(None, None, ONE_HUE_STEP))
+    sample = pixels[step]
     level = sample.max(axis=2)
-    lit = (level >= ONE_HUE_LEVEL_RANGE[0]) & (level <= ONE_HUE_LEVEL_RANGE[1])
-    if lit.sum() < ONE_HUE_MIN_PIXELS:
+    kept = within[step] & (level >= ONE_HUE_LEVEL_RANGE[0]) & (level <= ONE_HUE_LEVEL_RANGE[1])
+    if kept.sum() < ONE_HUE_MIN_PIXELS:
         return None
-    blue, green, red = np.log(sample[lit].astype(np.float32) + 1.0).T
+    blue, green, red = np.log(sample[kept].astype(np.float32) + 1.0).T
     chromaticity = float(np.hypot(_robust_std(red - green), _robust_std(blue - green)))
-    a_star = maps.a_star[::ONE_HUE_STEP, ::ONE_HUE_STEP][lit]
-    b_star = maps.b_star[::ONE_HUE_STEP, ::ONE_HUE_STEP][lit]
+    a_star, b_star = maps.a_star[step][kept], maps.b_star[step][kept]
     chroma = np.hypot(a_star, b_star)
     coloured = chroma > ONE_HUE_MIN_CHROMA
     if coloured.sum() < ONE_HUE_MIN_PIXELS:

@@ -1003,6 +1003,19 @@ class TestColourCast:
             in analyse(photos.encode(photos.faded(portrait(), 0.0))).image_quality.reasons
         )
 
+    def test_a_face_before_a_plain_wall_of_its_own_colour_is_not_taken_for_one_hue(
+        self, large_portrait
+    ):
+        # The face is read inside its oval: over the whole canvas, the wall took the hue
+        # spread under this mild lamp to 1 degree, a tint's, and the photo was a cast.
+        for picture in (
+            photos.before_a_wall(large_portrait),
+            photos.under_a_lamp(photos.before_a_wall(large_portrait, 0.8), (1.15, 1.0, 0.8)),
+        ):
+            analysis = analyse(photos.encode(picture))
+            assert "colour_cast" not in analysis.image_quality.reasons
+            assert analysis.metrics["redness"].score is not None
+
     @pytest.mark.parametrize("edit", GRACE_HOPPER_VARIATIONS.values(), ids=GRACE_HOPPER_VARIATIONS)
     def test_a_face_without_visible_whites_in_colour_is_not_taken_for_one_hue(self, edit):
         # Only the one-hue reading can flag her: her eyes show no white. Half her
