@@ -143,6 +143,12 @@ SKIN_TYPE_MIN_FACE_WIDTH_PX = 150.0
 
 DISCLAIMER = "Offline heuristic estimate from the photo's pixels, not a diagnosis."
 NOT_JUDGEABLE_NOTE = "Too little skin was visible to judge; retake the photo closer, in daylight."
+# Skin is found by its colour: in a photo whose colour is a filter's (black and white)
+# or a lamp's, too little skin is the colour's doing, and closer would not help.
+NO_SKIN_COLOUR_NOTE = (
+    "The skin could not be told by its colour, which is a lamp's or a filter's (black and "
+    "white, sepia), so nothing was scored: retake it in daylight, without a filter."
+)
 NO_FACE_NOTE = "No face was found, so nothing was scored: retake it facing the camera."
 CUT_FACE_NOTE = (
     "Much of the face is outside the photo, so nothing was scored: retake it with the "
@@ -564,7 +570,8 @@ def _summary(
     elif examination.face_cut_off:
         sentences.append(CUT_FACE_NOTE)
     elif not examination.judgeable:
-        sentences.append(NOT_JUDGEABLE_NOTE)
+        no_skin_colour = COLOUR_CAST in examination.reasons
+        sentences.append(NO_SKIN_COLOUR_NOTE if no_skin_colour else NOT_JUDGEABLE_NOTE)
     elif concerns:
         listed = ", ".join(f"{c['name']} ({c['severity']})" for c in concerns[:4])
         sentences.append(f"Most visible: {listed}.")

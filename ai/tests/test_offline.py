@@ -998,10 +998,11 @@ class TestColourCast:
             assert analysis.overall_score is None or all(
                 analysis.metrics[name].score is None for name in WITHHELD_BY_A_CAST
             ), colour_left
-        assert (
-            "too_little_skin"
-            in analyse(photos.encode(photos.faded(portrait(), 0.0))).image_quality.reasons
-        )
+        black_and_white = analyse(photos.encode(photos.faded(portrait(), 0.0)))
+        assert "too_little_skin" in black_and_white.image_quality.reasons
+        # Closer would not help: the skin is found by its colour.
+        assert "retake it in daylight, without a filter" in black_and_white.summary
+        assert "closer" not in black_and_white.summary
 
     def test_a_face_before_a_plain_wall_of_its_own_colour_is_not_taken_for_one_hue(
         self, large_portrait
