@@ -3,6 +3,7 @@ the notices they send, through the HTTP API against DynamoDB Local, with every m
 sent through django-ses to moto's SES server and read back from it."""
 
 import itertools
+import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -103,9 +104,11 @@ class TestPasswordReset:
             unknown.append(timed(unique_email()))
         wait_for_account_email(timeout=120)
         # Both paths read twice, make a token and render a message; the sending happens
-        # on the sender thread. The fastest of each (least disturbed by a busy machine)
-        # are compared.
-        assert 0.5 < min(unknown) / min(known) < 2.0
+        # on the sender thread. The medians are compared: taken in turn, both meet a busy
+        # machine alike, and one request that met an idle one moves neither (the fastest
+        # of each were compared, and one unknown address answered in 22 ms, the rest in
+        # 44-68 ms, failed the test on a machine running the whole suite).
+        assert 0.5 < statistics.median(unknown) / statistics.median(known) < 2.0
 
     def test_the_link_sets_a_new_password_ends_every_session_and_returns_a_pair(
         self, ses_mailbox, register
