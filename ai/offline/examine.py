@@ -44,7 +44,6 @@ from ai.offline.images import (
 from ai.offline.landmarks import FaceLandmarks, find_face
 from ai.offline.pixels import REFERENCE_LIGHTNESS, PixelMaps, measure_pixels
 from ai.offline.regions import (
-    FACE_OVAL,
     NOT_SKIN,
     REGION_POLYGONS,
     FaceLayout,
@@ -353,7 +352,7 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
         reasons.add("eyes_hidden")
     elif _colour_cast(pixels, canvas, maps.skin):
         reasons.add(COLOUR_CAST)
-    if _in_one_hue(pixels, canvas, maps):
+    if _in_one_hue(pixels, layout.oval, maps):
         reasons.add(COLOUR_CAST)
     detail = detail_canvas = None
     if detail_wanted:
@@ -523,19 +522,17 @@ def _colour_cast(pixels: np.ndarray, canvas: Canvas, skin: np.ndarray) -> bool:
     return abs(warmth) > MAX_WARMTH_SHIFT or abs(tint) > MAX_TINT_SHIFT
 
 
-def _in_one_hue(pixels: np.ndarray, canvas: Canvas, maps: PixelMaps) -> bool:
-    """Whether the face in its canvas (BGR ``pixels``, their ``maps``) is in one hue: a
-    black-and-white, sepia or toned photo, whose colour is the filter's, not the skin's."""
-    if canvas.points is None:
-        raise AssertionError("unreachable: a face canvas has the landmarks")
-    face = polygon_mask(canvas.points, FACE_OVAL, pixels.shape)
+def _in_one_hue(pixels: np.ndarray, face: np.ndarray, maps: PixelMaps) -> bool:
+    """Whether the ``face`` (its oval) in its canvas (BGR ``pixels``, their ``maps``) is
+    in one hue: a black-and-white, sepia or toned photo, whose colour is the filter's, not
+    the skin's."""
     spreads = _colour_spreads(pixels, maps, face)
     if spreads is None:
         return False  # too dark or too bright to tell: those reasons say so
     chromaticity, hue_deg = spreads
-    if hue_deg is None:
-        return chromaticity < ONE_HUE_MAX_CHROMATICITY_SPREAD
-    return hue_deg < ONE_HUE_MAX_HUE_SPREAD_DEG or chromaticity < ONE_HUE_MAX_CHROMATICITY_SPREAD
+    return chromaticity < ONE_HUE_MAX_CHROMATICITY_SPREAD or (
+        hue_deg is not None and hue_deg < ONE_HUE_MAX_HUE_SPREAD_DEG
+    )
 
 
 def _colour_spreads(

@@ -274,7 +274,7 @@ def measure_pixels(
     # beside the face the lit cheek read as red patches against the shaded one (Grace
     # Hopper's redness, 41, fell to 12-15 with 0.4 of the light on her shaded side;
     # read by the whole face's median lightness, as before 2026-11-29).
-    light = _light_around(lightness, skin, LIGHT_SIGMA_PX)
+    light = blur("L", lightness, LIGHT_SIGMA_PX, far=REFERENCE_LIGHTNESS)
     a_ref = a_star * to_reference_map(light)
     baseline_a = (
         _median(a_ref, skin, 12.0) if reference is None else float(np.median(a_ref[reference]))
@@ -392,32 +392,9 @@ def _cleaned(rule: np.ndarray, value: np.ndarray) -> np.ndarray:
 def even_lightness(lightness: np.ndarray, sample: np.ndarray) -> np.ndarray:
     """L* as if the face were evenly lit at REFERENCE_LIGHTNESS: each pixel read against
     the light it is in, the L* of the ``sample`` pixels around it."""
-    light = _light_around(lightness, sample, EVEN_LIGHT_SIGMA_PX)
+    blur = _MaskedBlurs(sample.astype(np.float32))
+    light = blur("L", lightness, EVEN_LIGHT_SIGMA_PX, far=REFERENCE_LIGHTNESS)
     return cast(np.ndarray, (lightness + 16.0) * to_reference_map(light) - 16.0)
-
-
-def _light_around(lightness: np.ndarray, sample: np.ndarray, sigma_px: float) -> np.ndarray:
-    """The L* of the ``sample`` pixels around each pixel (their Gaussian-weighted mean,
-    ``sigma_px`` wide): the light it is in. Light changes slowly across a face, so the
-    blur is taken on the canvas shrunk by a sixth of ``sigma_px`` (4 or 8 times): within
-    0.1 L* of the full-size blur, in a thirtieth of the time (16 ms an analysis at full
-    size)."""
-    step = max(1, int(sigma_px // 6))
-    weight = sample.astype(np.float32)
-    around, total = (
-        _shrunk_blur(values, sigma_px, step) for values in (weight, lightness * weight)
-    )
-    return np.where(around > 1e-3, total / np.maximum(around, 1e-3), REFERENCE_LIGHTNESS)
-
-
-def _shrunk_blur(values: np.ndarray, sigma_px: float, step: int) -> np.ndarray:
-    """A Gaussian blur ``sigma_px`` wide, taken ``step`` times smaller and enlarged again."""
-    height, width = values.shape
-    small = cv2.resize(
-        values, (max(1, width // step), max(1, height // step)), interpolation=cv2.INTER_AREA
-    )
-    small = cv2.GaussianBlur(small, (0, 0), sigma_px / step)
-    return cast(np.ndarray, cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR))
 
 
 def _like_core(lightness: np.ndarray, b_star: np.ndarray, core: np.ndarray) -> np.ndarray:
@@ -497,18 +474,39 @@ class _MaskedBlurs:
         self._weights: dict[float, np.ndarray] = {}
         self._blurs: dict[tuple[str, float], np.ndarray] = {}
 
-    def __call__(self, name: str, channel: np.ndarray, sigma_px: float) -> np.ndarray:
+    def __call__(
+        self, name: str, channel: np.ndarray, sigma_px: float, *, far: float | None = None
+    ) -> np.ndarray:
         key = (name, sigma_px)
         if key not in self._blurs:
             if sigma_px not in self._weights:
-                self._weights[sigma_px] = cv2.GaussianBlur(self.weight, (0, 0), sigma_px)
+                self._weights[sigma_px] = _gaussian(self.weight, sigma_px)
             denominator = self._weights[sigma_px]
-            numerator = cv2.GaussianBlur(channel * self.weight, (0, 0), sigma_px)
-            # Far from any skin nothing is measured; the pixel itself stands in there.
+            numerator = _gaussian(channel * self.weight, sigma_px)
+            # Far from any skin nothing is measured; the pixel itself stands in there, or
+            # ``far`` (the light's blurs: REFERENCE_LIGHTNESS, which leaves a pixel as it is).
             self._blurs[key] = np.where(
-                denominator > 1e-3, numerator / np.maximum(denominator, 1e-3), channel
+                denominator > 1e-3,
+                numerator / np.maximum(denominator, 1e-3),
+                channel if far is None else far,
             )
         return self._blurs[key]
+
+
+def _gaussian(values: np.ndarray, sigma_px: float) -> np.ndarray:
+    """A Gaussian blur ``sigma_px`` wide. The light's blurs (LIGHT_SIGMA_PX and wider)
+    are taken on the canvas shrunk by a sixth of their width (4 or 8 times) and enlarged
+    again: light changes slowly across a face, so they are within 0.1 L* of the full-size
+    blur, in a thirtieth of the time (16 ms an analysis at full size)."""
+    if sigma_px < LIGHT_SIGMA_PX:
+        return cast(np.ndarray, cv2.GaussianBlur(values, (0, 0), sigma_px))
+    step = int(sigma_px // 6)
+    height, width = values.shape
+    small = cv2.resize(
+        values, (max(1, width // step), max(1, height // step)), interpolation=cv2.INTER_AREA
+    )
+    small = cv2.GaussianBlur(small, (0, 0), sigma_px / step)
+    return cast(np.ndarray, cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR))
 
 
 def _blob_depth(blur: _MaskedBlurs, name: str, channel: np.ndarray, *, sign: float) -> np.ndarray:

@@ -63,6 +63,7 @@ class FaceLayout:
 
     regions: dict[str, np.ndarray]  # each region's skin: its polygon minus NOT_SKIN
     skin_area: np.ndarray  # the face oval minus NOT_SKIN
+    oval: np.ndarray  # the face oval, eyes, brows and lips included
     core_area: np.ndarray  # cheeks and nose, where the skin colour is sampled
     outlines: dict[str, np.ndarray]  # each region's polygon (N x 2, canvas px), for drawing
 
@@ -97,7 +98,13 @@ def face_layout(points: np.ndarray, shape: tuple[int, ...], *, face_width_px: fl
     core_area = np.zeros(shape[:2], dtype=bool)
     for name in CORE_REGIONS:
         core_area |= regions[name]
-    return FaceLayout(regions=regions, skin_area=skin_area, core_area=core_area, outlines=outlines)
+    return FaceLayout(
+        regions=regions,
+        skin_area=skin_area,
+        oval=oval > 0,
+        core_area=core_area,
+        outlines=outlines,
+    )
 
 
 def polygon_mask(
