@@ -85,9 +85,26 @@ MAX_CLIPPED_SKIN_SHARE = 0.5
 # A close-up shows skin when most of the frame is skin-coloured, of one colour (the
 # chroma of skin under one light varies little; fur, gravel and brick vary a lot) and
 # smooth at the finest scale (skin texture is faint beside fur or stone).
+# The colour's spread is read on the skin between its red patches and blemishes: they
+# are what a close-up is taken to measure, and counted in, the suite's 24 red blemishes
+# on a cheek filling the frame (spread 6.9-7.2) made it "too little skin", as did Grace
+# Hopper's cheek and chin, a warm photo of older skin (6.2-6.5). Read so, cheeks and
+# foreheads of four portraits measure 2.7-7.2: reddened, darkened, side-lit, under a
+# lamp, and with 24 or 40 blemishes (4.1-6.9); a cat's fur 9.6, coffee 12.1, a stained
+# tissue section 9.9.
 CLOSE_UP_MIN_SKIN_FRACTION = 0.60
-CLOSE_UP_MAX_CHROMA_SPREAD = 6.0  # robust std of CIELAB a* and b* combined
+CLOSE_UP_MAX_CHROMA_SPREAD = 8.0  # robust std of CIELAB a* and b* combined
 CLOSE_UP_MAX_TEXTURE_PCT = 3.0  # median fine-scale contrast, % of the lightness
+# ... and no redder than skin: the median green of its skin-coloured pixels at least this
+# share of their red (sRGB values). Skin reflects green at least half as well as red, so
+# flushed, dark or warmly lit skin stays above it: four portraits' cheeks filling the
+# frame measured 0.62-0.85 as taken, and no less than 0.51 reddened twice, darkened to
+# 0.6 of their L* or under a strong warm lamp (the least on Grace Hopper, whose photo is
+# already warm). A photograph of the back of an eye (scikit-image's retina) is orange-red
+# all over, skin-coloured by hue, and smooth: 0.39 over the whole photo, 0.34-0.49 over
+# 115 crops of a fifth to a half of it, of which only one, around the pale optic disc,
+# passes as skin (0.48).
+CLOSE_UP_MIN_GREEN_TO_RED = 0.48
 # Below this short side (photo px) nothing is scored at all: a thumbnail's few pixels
 # would give confident-looking numbers about skin they cannot show.
 MIN_JUDGEABLE_SIDE_PX = 64
@@ -426,7 +443,7 @@ def _examine_close_up(
     pixels = resize_long_side(working, FRAME_CANVAS_LONG_SIDE_PX, upscale=True)
     maps = measure_pixels(pixels, None, None)
     skin_fraction = float(maps.skin.mean())
-    if not _shows_skin(maps, skin_fraction):
+    if not _shows_skin(pixels, maps, skin_fraction):
         reasons.add("too_little_skin")
     box = Box(0, 0, width, width * working.shape[0] / working.shape[1])
     return Examination(
@@ -563,13 +580,22 @@ def _colour_spreads(
     return chromaticity, _robust_std(np.degrees(about_mean))
 
 
-def _shows_skin(maps: PixelMaps, skin_fraction: float) -> bool:
+def _shows_skin(pixels: np.ndarray, maps: PixelMaps, skin_fraction: float) -> bool:
     if skin_fraction < CLOSE_UP_MIN_SKIN_FRACTION:
         return False
     skin = maps.skin
-    chroma_spread = float(np.hypot(_robust_std(maps.a_star[skin]), _robust_std(maps.b_star[skin])))
+    calm = skin & (maps.red_patch < 0.5) & (maps.blemish < 0.5)
+    between = calm if calm.sum() * 2 >= skin.sum() else skin
+    chroma_spread = float(
+        np.hypot(_robust_std(maps.a_star[between]), _robust_std(maps.b_star[between]))
+    )
     texture = float(np.median(maps.texture[skin]))
-    return chroma_spread <= CLOSE_UP_MAX_CHROMA_SPREAD and texture <= CLOSE_UP_MAX_TEXTURE_PCT
+    _, green, red = np.median(pixels[skin], axis=0)
+    return (
+        chroma_spread <= CLOSE_UP_MAX_CHROMA_SPREAD
+        and texture <= CLOSE_UP_MAX_TEXTURE_PCT
+        and green >= CLOSE_UP_MIN_GREEN_TO_RED * red
+    )
 
 
 def _face_canvas(

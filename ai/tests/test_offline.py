@@ -4,6 +4,7 @@ portrait and photos of no face), controlled edits of the portrait, and generated
 import io
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from django.utils.module_loading import import_string
@@ -280,11 +281,61 @@ class TestFace:
         assert "too_little_skin" not in analysis.image_quality.reasons
         assert analysis.metrics["redness"].score is not None
 
-    @pytest.mark.parametrize("name", ["chelsea", "gravel", "brick", "coffee"])
+    @pytest.mark.parametrize(
+        "name", ["chelsea", "gravel", "brick", "coffee", "retina", "immunohistochemistry"]
+    )
     def test_a_photo_of_something_else_is_not_skin_as_a_close_up(self, name):
         analysis = analyse(photos.encode(photos.non_face(name)), area="left_cheek")
         assert "too_little_skin" in analysis.image_quality.reasons
         assert analysis.overall_score is None
+
+    @pytest.mark.parametrize("area", ["forehead", "left_cheek", "body"])
+    def test_the_back_of_an_eye_is_not_skin_whole_or_cut(self, area):
+        """A fundus photograph is orange-red, smooth and skin-coloured by hue: redder
+        than skin is, wherever it is cut."""
+        retina = photos.non_face("retina")
+        side = retina.shape[0] // 2
+        cuts = [retina] + [
+            retina[top : top + side, left : left + side]
+            for top, left in ((0, side // 2), (side // 2, side // 2), (side, side))
+        ]
+        for picture in cuts:
+            analysis = analyse(photos.encode(np.ascontiguousarray(picture)), area=area)
+            assert "too_little_skin" in analysis.image_quality.reasons, picture.shape
+            assert analysis.overall_score is None
+
+    @pytest.mark.parametrize("colour", [(200, 80, 80), (215, 120, 105)])
+    @pytest.mark.parametrize("count", [24, 40])
+    def test_a_blemished_cheek_close_up_is_skin_and_reads_redder(
+        self, large_portrait, colour, count
+    ):
+        """Red blemishes are what a close-up is taken to measure, not a sign that the
+        photo shows something else."""
+        clean = analyse(photos.encode(photos.cheek_close_up(large_portrait)), area="left_cheek")
+        blemished = photos.cheek_close_up(photos.with_dots(large_portrait, colour, count))
+        analysis = analyse(photos.encode(blemished), area="left_cheek")
+        assert "too_little_skin" not in analysis.image_quality.reasons
+        assert analysis.metrics["redness"].score < clean.metrics["redness"].score - 40
+
+    def test_a_phone_photo_cheek_with_blemishes_is_skin(self):
+        blemished = photos.with_dots(photos.phone_portrait(), (200, 80, 80))
+        analysis = analyse(photos.encode(photos.cheek_close_up(blemished)), area="left_cheek")
+        assert "too_little_skin" not in analysis.image_quality.reasons
+        assert analysis.metrics["redness"].score is not None
+
+    @pytest.mark.parametrize(
+        "box", [(225, 285, 175, 235), (220, 290, 300, 350), (300, 330, 225, 290)]
+    )
+    def test_an_older_face_in_a_warm_photo_is_skin_close_up(self, box):
+        """Grace Hopper's cheeks and chin (rows, then columns) filling the frame."""
+        top, bottom, left, right = box
+        part = photos.grace_hopper()[top:bottom, left:right]
+        close_up = cv2.resize(
+            part, (part.shape[1] * 10, part.shape[0] * 10), interpolation=cv2.INTER_CUBIC
+        )
+        analysis = analyse(photos.encode(close_up), area="left_cheek")
+        assert "too_little_skin" not in analysis.image_quality.reasons
+        assert analysis.metrics["redness"].score is not None
 
 
 MAIN_REGIONS = ("forehead", "nose", "left_cheek", "right_cheek", "chin")
