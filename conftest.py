@@ -6,6 +6,7 @@ environment. No test mocks DynamoDB.
 """
 
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -59,14 +60,16 @@ ENDPOINT_VARIABLE = "AWS_DYNAMODB_ENDPOINT"
 IS_XDIST_WORKER = "PYTEST_XDIST_WORKER" in os.environ
 
 _dynamodb_local = None
+_media_root: str | None = None
 
 
 def pytest_configure(config):
-    global _dynamodb_local
+    global _dynamodb_local, _media_root
     if not IS_XDIST_WORKER:
         os.environ.update(TEST_ENVIRONMENT)
-        # Locally stored images of this run, shared by the xdist workers.
-        os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="dermalens-test-media-")
+        # Locally stored images of this run, shared by the xdist workers; removed when
+        # the run ends (each run left tens of MB in the temporary directory).
+        _media_root = os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="dermalens-test-media-")
     import django
 
     django.setup()
@@ -118,6 +121,8 @@ def _index_static_files_once() -> None:
 def pytest_unconfigure(config):
     if _dynamodb_local is not None:
         _dynamodb_local.stop()
+    if _media_root is not None:
+        shutil.rmtree(_media_root, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
