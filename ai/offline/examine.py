@@ -218,6 +218,13 @@ ONE_HUE_STEP = 3
 # Pixels this dark or this bright (the largest channel, of 255) have lost their colour to
 # noise or clipping and are left out of both spreads.
 ONE_HUE_LEVEL_RANGE = (40, 247)
+# A close-up is in one hue by the chromaticity's spread over its frame alone: skin alone
+# is nearly one hue in any light (2.5 degrees under a warm lamp). Cheeks of four
+# portraits filling the frame, as JPEGs of quality 60 to 95: in colour 0.054-1.4
+# (reddened, darkened, dimmed, brightened, under warm and cool lamps); in five tints
+# 0.004-0.030 (the sepia of quality 60 the most), black and white 0. With half their
+# colour left (a "muted" style) they measure 0.027-0.081 and the paler are taken for a
+# filter. A sepia cheek was scored, redness 96.5.
 
 
 @dataclass(frozen=True)
@@ -445,6 +452,9 @@ def _examine_close_up(
     skin_fraction = float(maps.skin.mean())
     if not _shows_skin(pixels, maps, skin_fraction):
         reasons.add("too_little_skin")
+    spreads = _colour_spreads(pixels, maps, np.ones(pixels.shape[:2], dtype=bool))
+    if spreads is not None and spreads[0] < ONE_HUE_MAX_CHROMATICITY_SPREAD:
+        reasons.add(COLOUR_CAST)
     box = Box(0, 0, width, width * working.shape[0] / working.shape[1])
     return Examination(
         reasons=_ordered(reasons),

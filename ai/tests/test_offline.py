@@ -37,13 +37,20 @@ def from_array(pixels: np.ndarray) -> Image.Image:
 
 
 def skin_close_up(size: int = 800, seed: int = 7) -> Image.Image:
-    """A skin-toned frame with pore-scale texture and sensor noise."""
+    """A skin-toned frame with pore-scale texture, faint blotches of redness (skin's
+    colour varies with the blood under it: a flat colour is a tint's) and sensor noise."""
     rng = np.random.default_rng(seed)
     pixels = np.empty((size, size, 3), dtype=np.float32)
     pixels[:] = (214, 168, 146)
     grain = Image.fromarray(rng.normal(128, 40, (size, size)).clip(0, 255).astype(np.uint8))
     grain = np.asarray(grain.filter(ImageFilter.GaussianBlur(1.2)), dtype=np.float32) - 128
+    blotches = Image.fromarray(rng.normal(128, 60, (size, size)).clip(0, 255).astype(np.uint8))
+    radius = size / 40
+    blotches = np.asarray(blotches.filter(ImageFilter.GaussianBlur(radius)), np.float32) - 128
+    blotches *= 10.0 / max(float(np.std(blotches)), 1e-6)  # about 10 levels of red either way
     pixels += grain[..., None] * 0.8 + rng.normal(0, 4, (size, size, 3))
+    pixels[..., 0] += blotches
+    pixels[..., 1:] -= blotches[..., None] * 0.4
     return from_array(pixels)
 
 
@@ -65,6 +72,12 @@ def with_dots(picture: Image.Image, colour: tuple[int, int, int], count: int = 2
         ]
         window[:] = window * (1 - weight) + np.array(colour, dtype=np.float32) * weight
     return from_array(pixels)
+
+
+def grace_hopper_cheek(picture: np.ndarray) -> np.ndarray:
+    """Grace Hopper's right cheek (512 x 600 portrait) enlarged to fill the frame."""
+    part = picture[225:285, 175:235]
+    return cv2.resize(part, (600, 600), interpolation=cv2.INTER_CUBIC)
 
 
 def analyse(photo: bytes, area: str = "face") -> SkinAnalysis:
@@ -915,6 +928,11 @@ GRACE_HOPPER_VARIATIONS = {
     "darker_skin": lambda p: photos.skin_toned(p, 0.6),
     "exposed_minus_20_percent": lambda p: photos.exposed(p, 0.8),
 }
+# The same, with all their colour: a close-up with half of it (0.027-0.081 of spread)
+# may be taken for a filter.
+IN_FULL_COLOUR = {
+    name: edit for name, edit in GRACE_HOPPER_VARIATIONS.items() if "colour" not in name
+}
 WITHHELD_BY_A_CAST = (
     "redness", "oiliness", "pigmentation", "acne", "dark_circles", "eye_bags", "radiance",
 )  # fmt: skip
@@ -1075,6 +1093,36 @@ class TestColourCast:
         analysis = analyse(photos.encode(edit(photos.grace_hopper())))
         assert "colour_cast" not in analysis.image_quality.reasons
         assert all(analysis.metrics[name].score is not None for name in WITHHELD_BY_A_CAST)
+
+    @pytest.mark.parametrize("tint", TINTS.values(), ids=TINTS)
+    @pytest.mark.parametrize("cheek", (photos.cheek_close_up, grace_hopper_cheek))
+    def test_a_close_up_in_one_hue_is_a_colour_cast(self, cheek, tint):
+        # A sepia cheek filling the frame was scored (redness 96.5): no white to read
+        # a cast from, and skin alone nearly one hue in any light.
+        portrait = (
+            photos.large_portrait() if cheek is photos.cheek_close_up else photos.grace_hopper()
+        )
+        analysis = analyse(photos.encode(cheek(photos.toned(portrait, tint))), area="left_cheek")
+        assert "colour_cast" in analysis.image_quality.reasons
+        assert analysis.metrics["redness"].score is None
+        assert analysis.metrics["pigmentation"].score is None
+
+    def test_a_close_up_in_black_and_white_asks_for_colour_not_for_closer(self, large_portrait):
+        picture = photos.cheek_close_up(photos.faded(large_portrait, 0.0))
+        analysis = analyse(photos.encode(picture), area="left_cheek")
+        assert {"too_little_skin", "colour_cast"} <= set(analysis.image_quality.reasons)
+        assert "without a filter" in analysis.summary
+        assert "closer" not in analysis.summary
+
+    @pytest.mark.parametrize("edit", IN_FULL_COLOUR.values(), ids=IN_FULL_COLOUR)
+    @pytest.mark.parametrize("cheek", (photos.cheek_close_up, grace_hopper_cheek))
+    def test_a_close_up_in_colour_is_not_taken_for_one_hue(self, cheek, edit):
+        portrait = (
+            photos.large_portrait() if cheek is photos.cheek_close_up else photos.grace_hopper()
+        )
+        analysis = analyse(photos.encode(cheek(edit(portrait))), area="left_cheek")
+        assert "colour_cast" not in analysis.image_quality.reasons
+        assert analysis.metrics["redness"].score is not None
 
     def test_eyes_that_show_no_white_do_not_claim_a_cast_they_cannot_see(self):
         warm = photos.colour_cast(photos.grace_hopper(), (1.2, 0.95, 0.8))
