@@ -222,9 +222,9 @@ ONE_HUE_LEVEL_RANGE = (40, 247)
 # is nearly one hue in any light (2.5 degrees under a warm lamp). Cheeks of four
 # portraits filling the frame, as JPEGs of quality 60 to 95: in colour 0.054-1.4
 # (reddened, darkened, dimmed, brightened, under warm and cool lamps); in five tints
-# 0.004-0.030 (the sepia of quality 60 the most), black and white 0. With half their
-# colour left (a "muted" style) they measure 0.027-0.081 and the paler are taken for a
-# filter. A sepia cheek was scored, redness 96.5.
+# 0.004-0.030 (the sepia of quality 60 the most). With half their colour left (a "muted"
+# style) they measure 0.027-0.081 and the paler are taken for a filter. A sepia cheek was
+# scored, redness 96.5.
 
 
 @dataclass(frozen=True)
@@ -452,8 +452,7 @@ def _examine_close_up(
     skin_fraction = float(maps.skin.mean())
     if not _shows_skin(pixels, maps, skin_fraction):
         reasons.add("too_little_skin")
-    spreads = _colour_spreads(pixels, maps, np.ones(pixels.shape[:2], dtype=bool))
-    if spreads is not None and spreads[0] < ONE_HUE_MAX_CHROMATICITY_SPREAD:
+    elif _close_up_in_one_hue(pixels, maps):
         reasons.add(COLOUR_CAST)
     box = Box(0, 0, width, width * working.shape[0] / working.shape[1])
     return Examination(
@@ -588,6 +587,14 @@ def _colour_spreads(
     centre = np.arctan2(np.mean(b_star / chroma), np.mean(a_star / chroma))
     about_mean = (np.arctan2(b_star, a_star) - centre + np.pi) % (2 * np.pi) - np.pi
     return chromaticity, _robust_std(np.degrees(about_mean))
+
+
+def _close_up_in_one_hue(pixels: np.ndarray, maps: PixelMaps) -> bool:
+    """Whether a close-up that shows skin is in one hue (a sepia or toned filter). Asked
+    only of skin: a grey or white thing photographed in colour is in one hue as well,
+    and the filter's note would mislead."""
+    spreads = _colour_spreads(pixels, maps, np.ones(pixels.shape[:2], dtype=bool))
+    return spreads is not None and spreads[0] < ONE_HUE_MAX_CHROMATICITY_SPREAD
 
 
 def _shows_skin(pixels: np.ndarray, maps: PixelMaps, skin_fraction: float) -> bool:
