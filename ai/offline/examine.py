@@ -42,7 +42,12 @@ from ai.offline.images import (
     to_gray,
 )
 from ai.offline.landmarks import FaceLandmarks, find_face
-from ai.offline.pixels import REFERENCE_LIGHTNESS, PixelMaps, measure_pixels
+from ai.offline.pixels import (
+    CLOSE_UP_SPOT_SCALE,
+    REFERENCE_LIGHTNESS,
+    PixelMaps,
+    measure_pixels,
+)
 from ai.offline.regions import (
     NOT_SKIN,
     REGION_POLYGONS,
@@ -448,7 +453,7 @@ def _examine_close_up(
 ) -> Examination:
     """A close-up of one area: the whole frame, if it shows skin."""
     pixels = resize_long_side(working, FRAME_CANVAS_LONG_SIDE_PX, upscale=True)
-    maps = measure_pixels(pixels, None, None)
+    maps = measure_pixels(pixels, None, None, spot_scale=CLOSE_UP_SPOT_SCALE)
     skin_fraction = float(maps.skin.mean())
     if not _shows_skin(pixels, maps, skin_fraction):
         reasons.add("too_little_skin")

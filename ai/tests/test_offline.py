@@ -330,6 +330,44 @@ class TestFace:
         assert "too_little_skin" not in analysis.image_quality.reasons
         assert analysis.metrics["redness"].score < clean.metrics["redness"].score - 40
 
+    def test_blemishes_and_dark_spots_on_a_cheek_close_up_are_counted(self, large_portrait):
+        """A close-up's frame is finer than a face's: its blemishes are wider blobs, and
+        were missed (acne 92 with 24 of them, as clean)."""
+
+        def close_up(picture: np.ndarray) -> SkinAnalysis:
+            return analyse(photos.encode(photos.cheek_close_up(picture)), area="left_cheek")
+
+        clean = close_up(large_portrait).metrics
+        acne = [
+            close_up(photos.with_dots(large_portrait, (200, 80, 80), count)).metrics["acne"].score
+            for count in (12, 24, 40)
+        ]
+        assert acne == sorted(acne, reverse=True)
+        assert acne[0] < clean["acne"].score - 40
+        paler = close_up(photos.with_dots(large_portrait, (215, 120, 105))).metrics
+        assert paler["acne"].score < clean["acne"].score - 20
+        spotted = close_up(photos.with_dots(large_portrait, (110, 75, 55))).metrics
+        assert spotted["pigmentation"].score < clean["pigmentation"].score - 30
+        assert spotted["acne"].score == pytest.approx(clean["acne"].score, abs=2)
+
+    def test_a_close_ups_spots_hold_in_dim_light_and_on_darker_skin(self, large_portrait):
+        def close_up(picture: np.ndarray) -> dict[str, float | None]:
+            analysis = analyse(photos.encode(photos.cheek_close_up(picture)), area="left_cheek")
+            return {name: analysis.metrics[name].score for name in ("acne", "pigmentation")}
+
+        clean = close_up(large_portrait)
+        for edit, within in (
+            (lambda p: photos.exposed(p, 0.6), 2),
+            (lambda p: photos.exposed(p, 0.45), 2),
+            (lambda p: photos.skin_toned(p, 0.6), 3),
+            (lambda p: photos.skin_toned(p, 0.45), 6),
+            (lambda p: photos.lit_from_one_side(p, 0.4), 2),
+        ):
+            for name, score in close_up(edit(large_portrait)).items():
+                assert score == pytest.approx(clean[name], abs=within), name
+        dimmed = close_up(photos.exposed(photos.with_dots(large_portrait, (200, 80, 80)), 0.6))
+        assert dimmed["acne"] < clean["acne"] - 40
+
     def test_a_phone_photo_cheek_with_blemishes_is_skin(self):
         blemished = photos.with_dots(photos.phone_portrait(), (200, 80, 80))
         analysis = analyse(photos.encode(photos.cheek_close_up(blemished)), area="left_cheek")
