@@ -95,7 +95,7 @@ MAX_CLIPPED_SKIN_SHARE = 0.5
 # on a cheek filling the frame (spread 6.9-7.2) made it "too little skin", as did Grace
 # Hopper's cheek and chin, a warm photo of older skin (6.2-6.5). Read so, cheeks and
 # foreheads of four portraits measure 2.7-7.2: reddened, darkened, side-lit, under a
-# lamp, and with 24 or 40 blemishes (4.1-6.9); a cat's fur 9.6, coffee 12.1, a stained
+# lamp, and with 24 or 40 blemishes (4.1-6.9); a cat's fur 9.7, coffee 12.1, a stained
 # tissue section 9.9.
 CLOSE_UP_MIN_SKIN_FRACTION = 0.60
 CLOSE_UP_MAX_CHROMA_SPREAD = 8.0  # robust std of CIELAB a* and b* combined
@@ -223,13 +223,14 @@ ONE_HUE_STEP = 3
 # Pixels this dark or this bright (the largest channel, of 255) have lost their colour to
 # noise or clipping and are left out of both spreads.
 ONE_HUE_LEVEL_RANGE = (40, 247)
-# A close-up is in one hue by the chromaticity's spread over its frame alone: skin alone
-# is nearly one hue in any light (2.5 degrees under a warm lamp). Cheeks of four
-# portraits filling the frame, as JPEGs of quality 60 to 95: in colour 0.054-1.4
-# (reddened, darkened, dimmed, brightened, under warm and cool lamps); in five tints
-# 0.004-0.030 (the sepia of quality 60 the most). With half their colour left (a "muted"
-# style) they measure 0.027-0.081 and the paler are taken for a filter. A sepia cheek was
-# scored, redness 96.5.
+# A close-up that shows skin is in one hue when the chromaticity's spread over its frame
+# is under ONE_HUE_MAX_CHROMATICITY_SPREAD (the hue's is not read: skin alone is nearly
+# one hue in any light, 2.5 degrees under a warm lamp). Cheeks of four portraits filling
+# the frame, as JPEGs of quality 60 to 95: in colour 0.054-1.4 (reddened, darkened,
+# dimmed, brightened, under warm and cool lamps); in five tints 0.004-0.030 (the sepia of
+# quality 60 the most). With half their colour left (a "muted" style) they measure
+# 0.027-0.081 and the paler are taken for a filter. A sepia cheek was scored, redness
+# 96.5.
 
 
 @dataclass(frozen=True)

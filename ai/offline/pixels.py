@@ -156,7 +156,7 @@ class Spot:
 @dataclass(frozen=True)
 class PixelMaps:
     """One canvas-sized array per measure, the masks they are read through, and the
-    largest spot drawn (canvas px)."""
+    largest area a spot drawn may have (canvas px)."""
 
     skin: np.ndarray  # bool: skin-coloured pixels inside the measured area
     interior: np.ndarray  # 0-1: distance from the skin mask's edge, 1 from EDGE_MARGIN_PX in
@@ -177,7 +177,7 @@ class PixelMaps:
     tone_b: np.ndarray
     a_star: np.ndarray
     b_star: np.ndarray
-    largest_spot_px: float = SPOT_AREA_RANGE_PX[1]
+    largest_spot_area_px: float = SPOT_AREA_RANGE_PX[1]
 
     def measure(self, mask: np.ndarray) -> Measures | None:
         pixels = int(mask.sum())
@@ -243,7 +243,7 @@ class PixelMaps:
             count, _, stats, centroids = cv2.connectedComponentsWithStats(blobs, connectivity=8)
             for label in range(1, count):
                 area = int(stats[label, cv2.CC_STAT_AREA])
-                if SPOT_AREA_RANGE_PX[0] <= area <= self.largest_spot_px:
+                if SPOT_AREA_RANGE_PX[0] <= area <= self.largest_spot_area_px:
                     x, y = centroids[label]
                     found.append(Spot(float(x), float(y), float(np.sqrt(area / np.pi)), kind))
         return found
@@ -277,11 +277,11 @@ def measure_pixels(
     looked for that many times wider.
     """
     wide_sigmas = tuple(s * spot_scale for s in SPOT_SIGMAS_PX) if spot_scale > 1.0 else ()
-    largest_spot_px = SPOT_AREA_RANGE_PX[1] * max(spot_scale, 1.0) ** 2
+    largest_spot_area_px = SPOT_AREA_RANGE_PX[1] * max(spot_scale, 1.0) ** 2
     lab = cv2.cvtColor(canvas.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab)
     lightness, a_star, b_star = cv2.split(lab)
     skin_colour, even_skin_colour, evened = skin_mask(
-        canvas, lab, core_area, largest_spot_px=largest_spot_px
+        canvas, lab, core_area, largest_spot_area_px=largest_spot_area_px
     )
     skin = _without_islands(skin_colour if skin_area is None else skin_colour & skin_area)
     weight = skin.astype(np.float32)
@@ -361,7 +361,7 @@ def measure_pixels(
         tone_b=tone_b,
         a_star=a_star,
         b_star=b_star,
-        largest_spot_px=largest_spot_px,
+        largest_spot_area_px=largest_spot_area_px,
     )
 
 
@@ -370,7 +370,7 @@ def skin_mask(
     lab: np.ndarray,
     core_area: np.ndarray | None,
     *,
-    largest_spot_px: float = SPOT_AREA_RANGE_PX[1],
+    largest_spot_area_px: float = SPOT_AREA_RANGE_PX[1],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Skin-coloured pixels, cleaned; highlights and small spots enclosed by skin count.
 
@@ -397,13 +397,13 @@ def skin_mask(
     lightness, _, b_star = cv2.split(lab)
     evened = even_lightness(lightness, rule)
     return (
-        _cleaned(rule & _like_core(lightness, b_star, core), value, largest_spot_px),
-        _cleaned(rule & _like_core(evened, b_star, core), value, largest_spot_px),
+        _cleaned(rule & _like_core(lightness, b_star, core), value, largest_spot_area_px),
+        _cleaned(rule & _like_core(evened, b_star, core), value, largest_spot_area_px),
         evened,
     )
 
 
-def _cleaned(rule: np.ndarray, value: np.ndarray, largest_spot_px: float) -> np.ndarray:
+def _cleaned(rule: np.ndarray, value: np.ndarray, largest_spot_area_px: float) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
     # OpenCV types its result as an int or float array; a uint8 mask in is uint8 out.
     mask = cast(np.ndarray, cv2.morphologyEx(rule.astype(np.uint8), cv2.MORPH_OPEN, kernel))
@@ -411,7 +411,9 @@ def _cleaned(rule: np.ndarray, value: np.ndarray, largest_spot_px: float) -> np.
     # the person's skin model; both are skin when skin surrounds them. Big dark holes
     # (eyes, nostrils, mouth) stay out.
     holes, hole_area = _holes(mask)
-    mask |= (holes & ((value >= SHINE_MIN_VALUE) | (hole_area <= largest_spot_px))).astype(np.uint8)
+    mask |= (holes & ((value >= SHINE_MIN_VALUE) | (hole_area <= largest_spot_area_px))).astype(
+        np.uint8
+    )
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
     return mask.astype(bool)
