@@ -79,7 +79,8 @@ def phone_jpeg() -> bytes:
 
 
 def face_box(picture: np.ndarray) -> tuple[float, float, float, float]:
-    """Where the face lies in the 512 px portrait or in the large one."""
+    """Where the face lies in the 512 px portrait (or it resized), in the large one, or
+    in the phone portrait (3024 x 4032: stretched more downwards than across)."""
     x, y, width, height = FACE_BOX
     if picture.shape[0] == LARGE_SIDE_PX:
         scale = LARGE_SIDE_PX / LARGE_CROP[2]
@@ -89,8 +90,9 @@ def face_box(picture: np.ndarray) -> tuple[float, float, float, float]:
             width * scale,
             height * scale,
         )
-    scale = picture.shape[1] / 512
-    return x * scale, y * scale, width * scale, height * scale
+    x_scale = picture.shape[1] / 512
+    y_scale = picture.shape[0] / 512 if picture.shape[1::-1] == PHONE_SIZE_PX else x_scale
+    return x * x_scale, y * y_scale, width * x_scale, height * y_scale
 
 
 def at_least(picture: np.ndarray, short_side_px: int) -> np.ndarray:

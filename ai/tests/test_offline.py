@@ -368,11 +368,14 @@ class TestFace:
         dimmed = close_up(photos.exposed(photos.with_dots(large_portrait, (200, 80, 80)), 0.6))
         assert dimmed["acne"] < clean["acne"] - 40
 
-    def test_a_phone_photo_cheek_with_blemishes_is_skin(self):
-        blemished = photos.with_dots(photos.phone_portrait(), (200, 80, 80))
+    def test_a_phone_photo_cheek_with_blemishes_is_skin_and_reads_them(self):
+        phone = photos.phone_portrait()
+        clean = analyse(photos.encode(photos.cheek_close_up(phone)), area="left_cheek")
+        blemished = photos.with_dots(phone, (200, 80, 80))
         analysis = analyse(photos.encode(photos.cheek_close_up(blemished)), area="left_cheek")
         assert "too_little_skin" not in analysis.image_quality.reasons
-        assert analysis.metrics["redness"].score is not None
+        for name in ("redness", "acne"):
+            assert analysis.metrics[name].score < clean.metrics[name].score - 40, name
 
     @pytest.mark.parametrize(
         "box", [(225, 285, 175, 235), (220, 290, 300, 350), (300, 330, 225, 290)]
