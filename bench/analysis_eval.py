@@ -4,7 +4,8 @@
 
 The photographs ship inside scikit-image (``skimage.data``, installed for the tests):
 the sample portrait, a real turned head (the cameraman) and photos of no face, each
-non-face photo at JPEG quality 85, 90 and 95. Controlled edits of the portrait (painted
+non-face photo at JPEG quality 85, 90 and 95, also sent as close-ups of a cheek (with the
+back of an eye and a stained tissue section). Controlled edits of the portrait (painted
 blemishes and dark spots, reddening, darkened under-eyes, drawn fine lines, added pore
 texture) and ten variants of it (rotation, exposure, JPEG quality, crop) come from
 ``tests/photos.py``. Edits and variants use the portrait enlarged so the face is about
@@ -12,8 +13,9 @@ texture) and ten variants of it (rotation, exposure, JPEG quality, crop) come fr
 
 It prints and writes (bench/results/analysis_eval.json and .md): faces found, missed and
 false; for each edit whether its metric moved the right way and by more than the
-metric's own variation; each metric's standard deviation over the ten variants; and
-the time per analysis.
+metric's own variation; each metric's standard deviation over the ten variants; close-ups
+of the enlarged portrait's cheek, edited the same way, and the non-face photos taken for
+skin as close-ups; and the time per analysis.
 """
 
 import json
@@ -31,6 +33,9 @@ NON_FACE_QUALITIES = (85, 90, 95)
 # The portrait set in these photos (4000 x 3000), its face this share of the long side.
 FAR_AWAY_SCENES = ("rocket", "coffee", "grass")
 FAR_AWAY_FRACTIONS = (0.05, 0.065, 0.08, 0.1, 0.15, 0.3)
+# Photos of no skin sent as close-ups of a cheek: the non-face photos and these.
+NOT_SKIN_CLOSE_UPS = ("retina", "immunohistochemistry")
+CLOSE_UP_AREA = "left_cheek"
 
 
 def set_up_django() -> None:
@@ -83,6 +88,22 @@ def edits(picture):
     }
 
 
+def close_up_edits(picture):
+    """The edits a close-up of the cheek is measured through: each with the metric it
+    should move (down), or ``colour_cast`` for a photo whose colour is a filter's."""
+    from tests import photos
+
+    return {
+        "red blemishes": ("acne", photos.with_dots(picture, (200, 80, 80))),
+        "paler blemishes": ("acne", photos.with_dots(picture, (215, 120, 105))),
+        "dark spots": ("pigmentation", photos.with_dots(picture, (110, 75, 55))),
+        "reddened skin": ("redness", photos.redder(picture)),
+        "darker skin (L* x0.6)": ("acne", photos.skin_toned(picture, 0.6)),
+        "dimmed to 0.6": ("acne", photos.exposed(picture, 0.6)),
+        "sepia": ("redness", photos.toned(picture, (1.07, 0.74, 0.43))),
+    }
+
+
 def main() -> None:
     set_up_django()
     from ai.analysis import METRICS
@@ -90,7 +111,12 @@ def main() -> None:
     from tests import photos
 
     load_models()
-    timings: dict[str, list[tuple[float, float]]] = {"small": [], "large": [], "non_face": []}
+    timings: dict[str, list[tuple[float, float]]] = {
+        "small": [],
+        "large": [],
+        "non_face": [],
+        "close_up": [],
+    }
 
     # Faces found, missed and false.
     portrait_variants = variants(photos.astronaut())
@@ -155,6 +181,31 @@ def main() -> None:
             }
         )
 
+    # Close-ups: the large portrait's cheek filling the frame, edited; photos of no skin.
+    close_up_base = analyse(
+        photos.encode(photos.cheek_close_up(large)), timings["close_up"], CLOSE_UP_AREA
+    )
+    close_up_rows = []
+    for edit, (metric, picture) in close_up_edits(large).items():
+        edited = analyse(photos.encode(photos.cheek_close_up(picture)), [], CLOSE_UP_AREA)
+        before, after = close_up_base.metrics[metric].score, edited.metrics[metric].score
+        close_up_rows.append(
+            {
+                "edit": edit,
+                "metric": metric,
+                "before": before,
+                "after": after,
+                "reasons": list(edited.image_quality.reasons),
+            }
+        )
+    skin_taken = []
+    for name in (*photos.NON_FACE_NAMES, *NOT_SKIN_CLOSE_UPS):
+        for quality in NON_FACE_QUALITIES:
+            photo = photos.encode(photos.non_face(name), quality)
+            analysis = analyse(photo, timings["close_up"], CLOSE_UP_AREA)
+            if "too_little_skin" not in analysis.image_quality.reasons:
+                skin_taken.append(f"{name} q{quality}")
+
     measured = [m for m in METRICS if base.metrics[m].score is not None]
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -169,6 +220,13 @@ def main() -> None:
         },
         "metrics_scored_on_large_face": measured,
         "edits": edit_rows,
+        "close_ups": {
+            "reasons": list(close_up_base.image_quality.reasons),
+            "edits": close_up_rows,
+            "not_skin_photos": (len(photos.NON_FACE_NAMES) + len(NOT_SKIN_CLOSE_UPS))
+            * len(NON_FACE_QUALITIES),
+            "taken_for_skin": skin_taken,
+        },
         "std_over_ten_variants_large": {k: round(v, 2) for k, v in spread.items()},
         "std_over_ten_variants_512": {k: round(v, 2) for k, v in small_spread.items()},
         "median_ms_per_analysis": {
@@ -233,6 +291,25 @@ def render(result: dict) -> list[str]:
     ]
     for metric in sorted(set(large) | set(small)):
         lines.append(f"| {metric} | {large.get(metric, '-')} | {small.get(metric, '-')} |")
+    close_ups = result["close_ups"]
+    lines += [
+        "",
+        "Close-ups of the large portrait's cheek filling the frame (area `left_cheek`; "
+        f"reasons as taken: {', '.join(close_ups['reasons']) or 'none'}), edited:",
+        "",
+        "| edit | metric | clean | edited | photo's reasons |",
+        "|---|---|---|---|---|",
+    ]
+    for row in close_ups["edits"]:
+        lines.append(
+            f"| {row['edit']} | {row['metric']} | {row['before']} | {row['after']} | "
+            f"{', '.join(row['reasons']) or '-'} |"
+        )
+    lines += [
+        "",
+        f"Photos of no skin taken for skin as close-ups: {len(close_ups['taken_for_skin'])} of "
+        f"{close_ups['not_skin_photos']} {', '.join(close_ups['taken_for_skin'])}",
+    ]
     wall, cpu = result["median_ms_per_analysis"], result["median_cpu_ms_per_analysis"]
     lines += [
         "",
@@ -242,6 +319,8 @@ def render(result: dict) -> list[str]:
         f"| 2400 px portrait (face 1,100 px: lines and pores too) | {wall['large']} ms | "
         f"{cpu['large']} ms |",
         f"| photos of no face | {wall['non_face']} ms | {cpu['non_face']} ms |",
+        f"| close-ups (a cheek; photos of no skin) | {wall['close_up']} ms | "
+        f"{cpu['close_up']} ms |",
     ]
     return lines
 
