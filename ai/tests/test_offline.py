@@ -1137,13 +1137,11 @@ class TestColourCast:
 
     @pytest.mark.parametrize("tint", TINTS.values(), ids=TINTS)
     @pytest.mark.parametrize("cheek", (photos.cheek_close_up, grace_hopper_cheek))
-    def test_a_close_up_in_one_hue_is_not_scored_as_skin(self, cheek, tint):
+    def test_a_close_up_in_one_hue_is_not_scored_as_skin(self, large_portrait, cheek, tint):
         # A sepia cheek filling the frame was scored (redness 96.5): no white to read
         # a cast from, and skin alone nearly one hue in any light. A tint skin can
         # have is a colour_cast; one it cannot (blue, green) is not skin at all.
-        portrait = (
-            photos.large_portrait() if cheek is photos.cheek_close_up else photos.grace_hopper()
-        )
+        portrait = large_portrait if cheek is photos.cheek_close_up else photos.grace_hopper()
         analysis = analyse(photos.encode(cheek(photos.toned(portrait, tint))), area="left_cheek")
         reasons = set(analysis.image_quality.reasons)
         assert reasons & {"colour_cast", "too_little_skin"}
@@ -1162,10 +1160,8 @@ class TestColourCast:
 
     @pytest.mark.parametrize("edit", IN_FULL_COLOUR.values(), ids=IN_FULL_COLOUR)
     @pytest.mark.parametrize("cheek", (photos.cheek_close_up, grace_hopper_cheek))
-    def test_a_close_up_in_colour_is_not_taken_for_one_hue(self, cheek, edit):
-        portrait = (
-            photos.large_portrait() if cheek is photos.cheek_close_up else photos.grace_hopper()
-        )
+    def test_a_close_up_in_colour_is_not_taken_for_one_hue(self, large_portrait, cheek, edit):
+        portrait = large_portrait if cheek is photos.cheek_close_up else photos.grace_hopper()
         analysis = analyse(photos.encode(cheek(edit(portrait))), area="left_cheek")
         assert "colour_cast" not in analysis.image_quality.reasons
         assert analysis.metrics["redness"].score is not None
