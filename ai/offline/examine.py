@@ -334,7 +334,7 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
         "sharpness": measured_sharpness,
     }
     if area != FACE_AREA:
-        return _examine_close_up(working, width, reasons, common)
+        return _examine_close_up(working, width, area, reasons, common)
 
     found = find_face(cv2.cvtColor(working, cv2.COLOR_BGR2RGB))
     if found is None:
@@ -450,11 +450,23 @@ def reduction_for_face(face_width_px: float, needed_px: float) -> int:
 
 
 def _examine_close_up(
-    working: np.ndarray, width: int, reasons: set[str], common: dict[str, Any]
+    working: np.ndarray, width: int, area: str, reasons: set[str], common: dict[str, Any]
 ) -> Examination:
-    """A close-up of one area: the whole frame, if it shows skin."""
+    """A close-up of one area: the whole frame, if it shows skin. A whole face in the
+    frame (a selfie sent as the forehead, a cheek or the chin) is measured in that area
+    of it alone: over the whole frame its eyes, brows and nostrils were dark spots
+    (pigmentation 2.5-38 against 92 as a face)."""
+    found = find_face(cv2.cvtColor(working, cv2.COLOR_BGR2RGB))
+    if found is not None and area in REGION_POLYGONS:
+        return _examine_area_of_face(working, width, found, area, reasons, common)
     pixels = resize_long_side(working, FRAME_CANVAS_LONG_SIDE_PX, upscale=True)
-    maps = measure_pixels(pixels, None, None, spot_scale=CLOSE_UP_SPOT_SCALE)
+    not_the_face = None
+    if found is not None:
+        # The neck or the body with a face in the frame: the face is not that area.
+        on_frame = found.scaled(pixels.shape[1] / working.shape[1])
+        layout = face_layout(on_frame.points, pixels.shape, face_width_px=on_frame.width_px)
+        not_the_face = ~layout.oval
+    maps = measure_pixels(pixels, not_the_face, None, spot_scale=CLOSE_UP_SPOT_SCALE)
     skin_fraction = float(maps.skin.mean())
     if not _shows_skin(pixels, maps, skin_fraction):
         reasons.add("too_little_skin")
@@ -467,6 +479,45 @@ def _examine_close_up(
         face_width_px=None,
         pose=None,
         canvas=Canvas(box=box, scale=pixels.shape[1] / width, layout=None),
+        maps=maps,
+        detail=None,
+        detail_canvas=None,
+        **common,
+    )
+
+
+def _examine_area_of_face(
+    working: np.ndarray,
+    width: int,
+    found: FaceLandmarks,
+    area: str,
+    reasons: set[str],
+    common: dict[str, Any],
+) -> Examination:
+    """``area`` (a region of the face) of the face ``found`` in the ``working`` copy of a
+    close-up, measured on the face's canvas as a face scan measures that region."""
+    landmarks = found.scaled(width / working.shape[1])
+    canvas, pixels = _face_canvas(
+        working, working.shape[1] / width, landmarks, FACE_CANVAS_WIDTH_PX
+    )
+    layout = canvas.layout
+    if layout is None:
+        raise AssertionError("unreachable: a face canvas has the face's layout")
+    region = layout.regions[area]
+    maps = measure_pixels(pixels, region, layout.core_area)
+    skin_fraction = float(maps.skin.sum() / max(region.sum(), 1))
+    height = round(width * working.shape[0] / working.shape[1])
+    cut = _outside_photo(landmarks, width, height)[list(REGION_POLYGONS[area])].any()
+    if cut or skin_fraction < MIN_FACE_SKIN_FRACTION:
+        reasons.add("too_little_skin")
+    elif _in_one_hue(pixels, layout.oval, maps):
+        reasons.add(COLOUR_CAST)
+    return Examination(
+        reasons=_ordered(reasons),
+        skin_fraction=skin_fraction,
+        face_width_px=landmarks.width_px,
+        pose=None,
+        canvas=Canvas(box=canvas.box, scale=canvas.scale, layout=None),
         maps=maps,
         detail=None,
         detail_canvas=None,

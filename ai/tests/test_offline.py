@@ -365,6 +365,34 @@ class TestFace:
         dimmed = close_up(photos.exposed(photos.with_dots(large_portrait, (200, 80, 80)), 0.6))
         assert dimmed["acne"] < clean["acne"] - 40
 
+    @pytest.mark.parametrize("margin", [0.0, 0.1, 0.25])
+    def test_a_whole_face_sent_as_a_close_up_is_measured_in_that_area_alone(
+        self, large_portrait, margin
+    ):
+        """A selfie sent as the forehead or a cheek: over the whole frame, its eyes, brows
+        and nostrils were dark spots (pigmentation 2.5-38 against 92 as a face)."""
+        x, y, width, height = photos.face_box(large_portrait)
+        top, left = round(y - margin * height), round(x - margin * width)
+        bottom, right = round(y + (1 + margin) * height), round(x + (1 + margin) * width)
+        photo = photos.encode(np.ascontiguousarray(large_portrait[top:bottom, left:right]))
+        as_a_face = analyse(photo)
+        for area in ("forehead", "left_cheek"):
+            analysis = analyse(photo, area=area)
+            assert "too_little_skin" not in analysis.image_quality.reasons, area
+            assert analysis.regions == {}
+            for name in ("pigmentation", "texture", "acne"):
+                assert analysis.metrics[name].score == pytest.approx(
+                    as_a_face.regions[area][name], abs=5
+                ), (area, name)
+
+    @pytest.mark.parametrize("area", ["neck", "body"])
+    def test_a_face_filling_the_frame_is_not_the_neck_or_the_body(self, large_portrait, area):
+        x, y, width, height = photos.face_box(large_portrait)
+        face = large_portrait[round(y) : round(y + height), round(x) : round(x + width)]
+        analysis = analyse(photos.encode(np.ascontiguousarray(face)), area=area)
+        assert "too_little_skin" in analysis.image_quality.reasons
+        assert analysis.overall_score is None
+
     def test_a_phone_photo_cheek_with_blemishes_is_skin_and_reads_them(self):
         phone = photos.phone_portrait()
         clean = analyse(photos.encode(photos.cheek_close_up(phone)), area="left_cheek")
