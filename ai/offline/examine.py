@@ -508,9 +508,16 @@ def _examine_area_of_face(
     skin_fraction = float(maps.skin.sum() / max(region.sum(), 1))
     height = round(width * working.shape[0] / working.shape[1])
     cut = _outside_photo(landmarks, width, height)[list(REGION_POLYGONS[area])].any()
+    if (maps.skin & maps.colour_clipped).sum() > MAX_CLIPPED_SKIN_SHARE * maps.skin.sum():
+        reasons.add("too_bright")
     if cut or skin_fraction < MIN_FACE_SKIN_FRACTION:
         reasons.add("too_little_skin")
-    elif _in_one_hue(pixels, layout.oval, maps):
+    elif _in_one_hue(pixels, layout.oval, maps) or (
+        min(landmarks.eye_openness()) >= MIN_EYE_OPENNESS
+        and not _eyes_hidden(maps, canvas)
+        and _colour_cast(pixels, canvas, maps.skin)
+    ):
+        # The light's colour, read from the whites of the eyes as a face scan reads it.
         reasons.add(COLOUR_CAST)
     return Examination(
         reasons=_ordered(reasons),

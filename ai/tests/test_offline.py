@@ -385,6 +385,20 @@ class TestFace:
                     as_a_face.regions[area][name], abs=5
                 ), (area, name)
 
+    @pytest.mark.parametrize(
+        "gains", [(1.2, 0.95, 0.8), (0.9, 1.0, 1.12)], ids=["warm_lamp", "cool_shade"]
+    )
+    def test_a_whole_face_sent_as_a_close_up_shows_its_lamp_in_its_eyes(
+        self, large_portrait, gains
+    ):
+        # As a face scan reads the light's colour, from the whites of the eyes.
+        x, y, width, height = photos.face_box(large_portrait)
+        lit = photos.colour_cast(large_portrait, gains)
+        face = lit[round(y) : round(y + height), round(x) : round(x + width)]
+        analysis = analyse(photos.encode(np.ascontiguousarray(face)), area="left_cheek")
+        assert "colour_cast" in analysis.image_quality.reasons
+        assert analysis.metrics["redness"].score is None
+
     @pytest.mark.parametrize("area", ["neck", "body"])
     def test_a_face_filling_the_frame_is_not_the_neck_or_the_body(self, large_portrait, area):
         x, y, width, height = photos.face_box(large_portrait)
