@@ -6,12 +6,19 @@ import socket
 import time
 
 import gevent
+import pytest
 
-from dermalens_site.worker_stop import (
-    FIRST_REQUEST_SECONDS,
-    STOP_CHECK_SECONDS,
-    ClosesIdleConnections,
-)
+from dermalens_site import worker_stop
+from dermalens_site.worker_stop import STOP_CHECK_SECONDS, ClosesIdleConnections
+
+# The first request's time, shortened so that the tests wait less than the 2 s it is.
+FIRST_REQUEST_SECONDS = 0.75
+
+
+@pytest.fixture(autouse=True)
+def _short_first_request(monkeypatch):
+    assert worker_stop.FIRST_REQUEST_SECONDS > FIRST_REQUEST_SECONDS
+    monkeypatch.setattr(worker_stop, "FIRST_REQUEST_SECONDS", FIRST_REQUEST_SECONDS)
 
 
 class StoppingWorker(ClosesIdleConnections):
@@ -35,7 +42,7 @@ def test_a_stopping_worker_closes_idle_connections_but_leaves_a_new_one_its_firs
     worker.idle_connections[just_accepted] = time.monotonic()
     watcher = gevent.spawn(worker.close_idle_connections_on_stop)
     try:
-        gevent.sleep(3 * STOP_CHECK_SECONDS)
+        gevent.sleep(STOP_CHECK_SECONDS + 0.1)  # the watcher has looked at least once
         assert is_closed(its_client)
         # A client descheduled between connecting and sending (a loaded host) sends its
         # first request late: closed as idle, that request was lost, and no client
