@@ -49,6 +49,7 @@ from ai.offline.pixels import (
     measure_pixels,
 )
 from ai.offline.regions import (
+    FACE_OVAL,
     NOT_SKIN,
     REGION_POLYGONS,
     FaceLayout,
@@ -376,7 +377,7 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
     skin_fraction = float(maps.skin.sum() / max(layout.skin_area.sum(), 1))
     if skin_fraction < MIN_FACE_SKIN_FRACTION:
         reasons.add("too_little_skin")
-    if (maps.skin & maps.colour_clipped).sum() > MAX_CLIPPED_SKIN_SHARE * maps.skin.sum():
+    if _clipped(maps):
         reasons.add("too_bright")
     if pose.eyes_closed or _eyes_hidden(maps, canvas):
         reasons.add("eyes_hidden")
@@ -464,8 +465,7 @@ def _examine_close_up(
     if found is not None:
         # The neck or the body with a face in the frame: the face is not that area.
         on_frame = found.scaled(pixels.shape[1] / working.shape[1])
-        layout = face_layout(on_frame.points, pixels.shape, face_width_px=on_frame.width_px)
-        not_the_face = ~layout.oval
+        not_the_face = ~polygon_mask(on_frame.points, FACE_OVAL, pixels.shape)
     maps = measure_pixels(pixels, not_the_face, None, spot_scale=CLOSE_UP_SPOT_SCALE)
     skin_fraction = float(maps.skin.mean())
     if not _shows_skin(pixels, maps, skin_fraction):
@@ -508,12 +508,12 @@ def _examine_area_of_face(
     skin_fraction = float(maps.skin.sum() / max(region.sum(), 1))
     height = round(width * working.shape[0] / working.shape[1])
     cut = _outside_photo(landmarks, width, height)[list(REGION_POLYGONS[area])].any()
-    if (maps.skin & maps.colour_clipped).sum() > MAX_CLIPPED_SKIN_SHARE * maps.skin.sum():
+    if _clipped(maps):
         reasons.add("too_bright")
     if cut or skin_fraction < MIN_FACE_SKIN_FRACTION:
         reasons.add("too_little_skin")
     elif _in_one_hue(pixels, layout.oval, maps) or (
-        min(landmarks.eye_openness()) >= MIN_EYE_OPENNESS
+        not FacePose(*landmarks.pose_deg(), landmarks.eye_openness()).eyes_closed
         and not _eyes_hidden(maps, canvas)
         and _colour_cast(pixels, canvas, maps.skin)
     ):
@@ -530,6 +530,11 @@ def _examine_area_of_face(
         detail_canvas=None,
         **common,
     )
+
+
+def _clipped(maps: PixelMaps) -> bool:
+    """Whether the measured skin clipped white over more than MAX_CLIPPED_SKIN_SHARE."""
+    return bool((maps.skin & maps.colour_clipped).sum() > MAX_CLIPPED_SKIN_SHARE * maps.skin.sum())
 
 
 def _eyes_hidden(maps: PixelMaps, canvas: Canvas) -> bool:
