@@ -10,6 +10,7 @@ only: DRF's ``CharField`` turns a JSON number into its digits (``{"full_name": 4
 would store "42"), which here is a 400 like any other value of the wrong kind.
 """
 
+import functools
 import re
 from typing import Any
 
@@ -119,19 +120,43 @@ def page_serializer(item_serializer: type[serializers.Serializer], name: str) ->
 def page_body(
     page: Any, serializer_class: type[serializers.Serializer], *, as_data: Any = None
 ) -> dict[str, Any]:
-    """The body of a list response: one page of items and the next page's cursor."""
+    """The body of a list response: one page of items and the next page's cursor.
+
+    Each item is represented by one instance of ``serializer_class`` that every request
+    shares (``to_representation`` keeps nothing on it), into a plain list: a
+    ``many=True`` serializer would make a list serializer and a child, each with its
+    fields, for every page, and tie the page into reference cycles with them
+    (``dermalens_site.renderers``)."""
+    represent = shared_instance(serializer_class).to_representation
     items = [as_data(item) for item in page.items] if as_data else page.items
-    return {
-        "items": serializer_class(items, many=True).data,
-        "next_cursor": page.next_cursor,
-    }
+    return {"items": [represent(item) for item in items], "next_cursor": page.next_cursor}
 
 
 def validated(serializer_class: type[serializers.Serializer], data) -> dict:
-    """The validated data of a request body or query string; a ValidationError (400) if bad."""
+    """The validated data of a request body or query string; a ValidationError (400) if bad.
+
+    Valid input is checked by one instance of the class that every request shares
+    (``run_validation`` keeps nothing on it): a new serializer deep-copies each of its
+    declared fields, a quarter of a millisecond of a list page's (bench/overhead.py).
+    Invalid input is checked again by a serializer of its own, whose ``is_valid`` gives
+    the error its usual shape.
+    """
+    try:
+        return shared_instance(serializer_class).run_validation(data)
+    except serializers.ValidationError:
+        pass
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+@functools.cache
+def shared_instance(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    """The instance of ``serializer_class`` that requests share, unbound to any data; its
+    fields are built here, once, before any request can race to build them."""
+    serializer = serializer_class()
+    serializer.fields  # noqa: B018 (built now)
+    return serializer
 
 
 ERROR_RESPONSES = {

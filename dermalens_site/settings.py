@@ -97,15 +97,16 @@ DATABASES: dict = {}
 # Per-process memory only: nothing here outlives AUTH_USER_CACHE_SECONDS (see dynamo/users.py).
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Immutable values, stored unpickled (dynamo/process_cache.py).
     "users": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "BACKEND": "dynamo.process_cache.ObjectMemoryCache",
         "LOCATION": "dermalens-users",
         "OPTIONS": {"MAX_ENTRIES": 10_000},
     },
     # Signed image URLs, each reused for a third of its life (scans/storage.py). A
     # presigned S3 URL is about 1 KB: at most some 5 MB per worker.
     "image_urls": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "BACKEND": "dynamo.process_cache.ObjectMemoryCache",
         "LOCATION": "dermalens-image-urls",
         "OPTIONS": {"MAX_ENTRIES": 5_000},
     },
@@ -484,6 +485,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # orjson writes a list page of scans in a tenth of the time of the json module.
     "DEFAULT_RENDERER_CLASSES": ["dermalens_site.renderers.APIJSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "dermalens_site.negotiation.ContentNegotiation",
     # A Decimal read from DynamoDB that reaches the renderer stays a JSON number, as
     # with DRF's own renderer (the orjson one would write it as a string).
     "COERCE_DECIMAL_TO_STRING": False,

@@ -24,12 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from django.core.cache import caches
-
 from dynamo.base import Page, Table, item_on_failure
 from dynamo.codec import Item, to_item
 from dynamo.cursors import read_cursor, sign_cursor
 from dynamo.errors import AccountClosed, ConditionFailed, InvalidCursor, ItemNotFound
+from dynamo.process_cache import process_cache
 from dynamo.tables import USERS
 
 EMAIL_CLAIM_PREFIX = "email#"
@@ -289,7 +288,7 @@ class UsersTable(Table):
         consistent) rather than taken from this process's copy."""
         if max_age <= 0:
             return self.get(user_id), True
-        cache = caches[USER_CACHE_ALIAS]
+        cache = process_cache(USER_CACHE_ALIAS)
         user: User | None = cache.get(user_id)
         if user is not None:
             return user, False
@@ -317,7 +316,7 @@ class UsersTable(Table):
         keep the reads of it on the wire now from being remembered."""
         with _reads_lock:
             _reads_in_flight.pop(user_id, None)
-        caches[USER_CACHE_ALIAS].delete(user_id)
+        process_cache(USER_CACHE_ALIAS).delete(user_id)
 
     def update_versioned(self, key: Item, **update: Any) -> Item:
         try:

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import caches
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.urls import get_script_prefix, reverse
 
 from dermalens_site.errors import ServiceUnavailable
 from dermalens_site.s3_storage import S3Storage
+from dynamo.process_cache import process_cache
 
 IMAGE_NAME = "image.jpg"
 THUMBNAIL_NAME = "thumbnail.jpg"
@@ -113,7 +113,7 @@ def delete_scan_files(keys: list[str]) -> None:
 
 def image_url(key: str) -> str:
     """A URL that shows the file for at least two thirds of IMAGE_URL_SECONDS."""
-    urls = caches[URL_CACHE_ALIAS]
+    urls = process_cache(URL_CACHE_ALIAS)
     url = urls.get(key)
     if url is None:
         url = new_image_url(key)
