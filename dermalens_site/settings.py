@@ -103,6 +103,13 @@ CACHES = {
         "LOCATION": "dermalens-users",
         "OPTIONS": {"MAX_ENTRIES": 10_000},
     },
+    # Access tokens this worker has verified, each until it expires
+    # (accounts/authentication.py): about 1.5 KB each.
+    "access_tokens": {
+        "BACKEND": "dynamo.process_cache.ObjectMemoryCache",
+        "LOCATION": "dermalens-access-tokens",
+        "OPTIONS": {"MAX_ENTRIES": 5_000},
+    },
     # Signed image URLs, each reused for a third of its life (scans/storage.py). A
     # presigned S3 URL is about 1 KB: at most some 5 MB per worker.
     "image_urls": {
