@@ -43,7 +43,11 @@ if TYPE_CHECKING:  # type stubs are a development tool, not a runtime need
 
 T = TypeVar("T")
 
-TRANSACTION_ATTEMPTS = 6
+# Concurrent transactions on one item: each retry waits a random time in a window that
+# doubles (20 ms, 40 ms, ...). Eight windows (the last 1.28 s) let ten requests of one
+# account at once all get through on a loaded host, where a transaction itself takes
+# tens of milliseconds; with six, one of them now and then lost every round (a 503).
+TRANSACTION_ATTEMPTS = 8
 BATCH_WRITE_ATTEMPTS = 8
 BATCH_GET_ATTEMPTS = 8
 # DynamoDB refuses a BatchWriteItem of more than 25 put/delete requests, a BatchGetItem
