@@ -362,9 +362,7 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
     cut_share = float(outside.mean())
     if cut_share > FACE_CROPPED_LANDMARK_SHARE:
         reasons.add("face_cropped")
-    cut_regions = tuple(
-        name for name, polygon in REGION_POLYGONS.items() if outside[list(polygon)].any()
-    )
+    cut_regions = _regions_cut(outside)
     face_width = landmarks.width_px
     detail_wanted = face_width >= MIN_DETAIL_FACE_WIDTH_PX and not pose.turned
     source = _source_for(image_jpeg, decoded, reduction, width, face_width, FACE_CANVAS_WIDTH_PX)
@@ -379,11 +377,10 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
         reasons.add("too_little_skin")
     if _clipped(maps):
         reasons.add("too_bright")
-    if pose.eyes_closed or _eyes_hidden(maps, canvas):
+    eyes_hidden = pose.eyes_closed or _eyes_hidden(maps, canvas)
+    if eyes_hidden:
         reasons.add("eyes_hidden")
-    elif _colour_cast(pixels, canvas, maps.skin):
-        reasons.add(COLOUR_CAST)
-    if _in_one_hue(pixels, layout.oval, maps):
+    if _coloured_light(pixels, canvas, maps, eyes_readable=not eyes_hidden):
         reasons.add(COLOUR_CAST)
     detail = detail_canvas = None
     if detail_wanted:
@@ -507,18 +504,16 @@ def _examine_area_of_face(
     maps = measure_pixels(pixels, region, layout.core_area)
     skin_fraction = float(maps.skin.sum() / max(region.sum(), 1))
     height = round(width * working.shape[0] / working.shape[1])
-    cut = _outside_photo(landmarks, width, height)[list(REGION_POLYGONS[area])].any()
+    cut = area in _regions_cut(_outside_photo(landmarks, width, height))
     if _clipped(maps):
         reasons.add("too_bright")
     if cut or skin_fraction < MIN_FACE_SKIN_FRACTION:
         reasons.add("too_little_skin")
-    elif _in_one_hue(pixels, layout.oval, maps) or (
-        not FacePose(*landmarks.pose_deg(), landmarks.eye_openness()).eyes_closed
-        and not _eyes_hidden(maps, canvas)
-        and _colour_cast(pixels, canvas, maps.skin)
-    ):
-        # The light's colour, read from the whites of the eyes as a face scan reads it.
-        reasons.add(COLOUR_CAST)
+    else:
+        eyes_closed = FacePose(*landmarks.pose_deg(), landmarks.eye_openness()).eyes_closed
+        eyes_readable = not (eyes_closed or _eyes_hidden(maps, canvas))
+        if _coloured_light(pixels, canvas, maps, eyes_readable=eyes_readable):
+            reasons.add(COLOUR_CAST)
     return Examination(
         reasons=_ordered(reasons),
         skin_fraction=skin_fraction,
@@ -530,6 +525,23 @@ def _examine_area_of_face(
         detail_canvas=None,
         **common,
     )
+
+
+def _regions_cut(outside: np.ndarray) -> tuple[str, ...]:
+    """The regions of the face with a landmark ``outside`` the photo."""
+    return tuple(name for name, polygon in REGION_POLYGONS.items() if outside[list(polygon)].any())
+
+
+def _coloured_light(
+    pixels: np.ndarray, canvas: Canvas, maps: PixelMaps, *, eyes_readable: bool
+) -> bool:
+    """Whether the face is in one hue (a filter's tint), or, when its eyes can be read,
+    lit by a coloured lamp as the whites of its eyes show."""
+    if canvas.layout is None:
+        raise AssertionError("unreachable: a face canvas has the face's layout")
+    if _in_one_hue(pixels, canvas.layout.oval, maps):
+        return True
+    return eyes_readable and _colour_cast(pixels, canvas, maps.skin)
 
 
 def _clipped(maps: PixelMaps) -> bool:

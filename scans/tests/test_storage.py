@@ -2,8 +2,8 @@
 
 import pytest
 from django.core import signing
+from django.core.cache.backends import locmem
 
-from dynamo import process_cache
 from dynamo.tests.factories import new_id
 from scans import storage
 from scans.tests.conftest import Clock
@@ -13,7 +13,7 @@ from scans.tests.conftest import Clock
 def clock(monkeypatch):
     clock = Clock()
     monkeypatch.setattr(signing, "time", clock)
-    monkeypatch.setattr(process_cache, "time", clock)
+    monkeypatch.setattr(locmem, "time", clock)
     return clock
 
 
