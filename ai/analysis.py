@@ -35,6 +35,7 @@ QUALITY_REASONS = (
     "face_turned",
     "face_cropped",
     "eyes_hidden",
+    "face_covered",
     "colour_cast",
     "several_faces",
 )
@@ -71,6 +72,9 @@ NO_FACE_SUMMARY = (
 )
 # A face photo with this reason and nothing measured had too little of the face in it.
 FACE_CROPPED = "face_cropped"
+# A face photo whose mouth and the skin around it are covered (a mask, a scarf, a hand):
+# not scored, since what covers the lower face is not the person's skin.
+FACE_COVERED = "face_covered"
 # A face photo with more than one face of comparable size: the most certain face is
 # analysed, but nothing says it is the user's, so the photo is not acceptable (progress
 # and comparisons leave it out).
@@ -277,6 +281,11 @@ def face_too_cut_to_score(measured: SkinAnalysis) -> bool:
     """Whether the face is so far outside the photo that the pipeline scored nothing: the
     model would score whatever part of a face is left as if it were the face."""
     return FACE_CROPPED in measured.image_quality.reasons and not measured_metrics(measured)
+
+
+def face_covered(measured: SkinAnalysis) -> bool:
+    """Whether the lower face is covered: the model would score the mask as skin."""
+    return FACE_COVERED in measured.image_quality.reasons
 
 
 def not_scored(

@@ -22,6 +22,7 @@ from ai.analysis import (
     SUMMARY_MAX_LENGTH,
     InvalidAnalysis,
     SkinAnalysis,
+    face_covered,
     face_too_cut_to_score,
     found_no_face,
     metrics_to_judge,
@@ -55,8 +56,8 @@ class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient):
         measured = self.pipeline.analyze_skin(image_jpeg=image_jpeg, area=area, profile=profile)
         if found_no_face(measured):
             return not_scored(measured, provider=self.name, model=self.model)
-        if face_too_cut_to_score(measured):
-            # The pipeline's own summary asks for the whole face in the photo.
+        if face_too_cut_to_score(measured) or face_covered(measured):
+            # The pipeline's own summary asks for the whole face in the photo, uncovered.
             return not_scored(
                 measured, provider=self.name, model=self.model, summary=measured.summary
             )

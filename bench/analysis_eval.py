@@ -13,7 +13,9 @@ texture) and ten variants of it (rotation, exposure, JPEG quality, crop) come fr
 
 It prints and writes (bench/results/analysis_eval.json and .md): faces found, missed and
 false; for each edit whether its metric moved the right way and by more than the
-metric's own variation; each metric's standard deviation over the ten variants; close-ups
+metric's own variation; each metric's standard deviation over the ten variants; faces
+behind a mask (painted in twelve colours, from over the nose or below it) not scored;
+close-ups
 of the enlarged portrait's cheek, edited the same way, and the non-face photos taken for
 skin as close-ups; and the time per analysis.
 """
@@ -148,6 +150,30 @@ def main() -> None:
             analysis = analyse(photos.encode(photos.in_a_scene(fraction, scene)), [])
             far_away[f"{scene} {fraction:.1%}"] = "no_face" not in analysis.image_quality.reasons
 
+    # Faces behind a mask: not scored (face_covered, or no face found at all).
+    masked_portraits = (
+        ("astronaut, from the nose's tip", photos.astronaut(), None, 0.7),
+        ("astronaut, from below the nose", photos.astronaut(), None, 0.75),
+        ("Grace Hopper", photos.grace_hopper(), photos.GRACE_HOPPER_FACE, 0.58),
+        ("large portrait", large, None, 0.7),
+    )
+    masks_scored, masks_face_covered, masks_no_face = [], 0, 0
+    for portrait, picture, face, top in masked_portraits:
+        for colour_name, colour in photos.MASK_COLOURS.items():
+            masked = photos.with_a_mask(picture, colour, top=top, face=face)
+            analysis = analyse(photos.encode(masked), [])
+            reasons = analysis.image_quality.reasons
+            masks_face_covered += "face_covered" in reasons
+            masks_no_face += "no_face" in reasons
+            if analysis.overall_score is not None:
+                masks_scored.append(f"{portrait} {colour_name}")
+    uncovered_flagged = [
+        f"{size} {name}"
+        for size, results in (("512 px", small_results), ("2400 px", large_results))
+        for name, analysis in results.items()
+        if "face_covered" in analysis.image_quality.reasons
+    ]
+
     # Each metric's own variation over the ten variants of the large portrait.
     spread = {}
     for metric in METRICS:
@@ -218,6 +244,13 @@ def main() -> None:
             "cameraman_reasons": list(cameraman.image_quality.reasons),
             "far_away_found": far_away,
         },
+        "masks": {
+            "photos": len(masked_portraits) * len(photos.MASK_COLOURS),
+            "face_covered": masks_face_covered,
+            "no_face": masks_no_face,
+            "scored": masks_scored,
+            "uncovered_variants_flagged": uncovered_flagged,
+        },
         "metrics_scored_on_large_face": measured,
         "edits": edit_rows,
         "close_ups": {
@@ -246,7 +279,7 @@ def main() -> None:
 
 
 def render(result: dict) -> list[str]:
-    faces = result["faces"]
+    faces, masks = result["faces"], result["masks"]
     lines = [
         "# Analysis evaluation",
         "",
@@ -267,6 +300,11 @@ def render(result: dict) -> list[str]:
         f"| portrait set in another photo, face 5-30 % of the long side: found | "
         f"{sum(faces['far_away_found'].values())} of {len(faces['far_away_found'])}"
         f"{_missed(faces['far_away_found'])} |",
+        f"| faces behind a mask (12 colours, 4 portraits): scored | {len(masks['scored'])} "
+        f"of {masks['photos']} ({masks['face_covered']} face_covered, {masks['no_face']} no "
+        f"face found){_listed(masks['scored'])} |",
+        f"| portrait variants taken for covered | {len(masks['uncovered_variants_flagged'])} "
+        f"of {2 * faces['portrait_variants_each']}{_listed(masks['uncovered_variants_flagged'])} |",
         "",
         f"Metrics scored on the large face: {len(result['metrics_scored_on_large_face'])} of 12 "
         f"({', '.join(result['metrics_scored_on_large_face'])}).",
@@ -328,6 +366,10 @@ def render(result: dict) -> list[str]:
 def _missed(found: dict[str, bool]) -> str:
     missed = [name for name, seen in found.items() if not seen]
     return f" (missed: {', '.join(missed)})" if missed else ""
+
+
+def _listed(names: list[str]) -> str:
+    return f": {', '.join(names)}" if names else ""
 
 
 if __name__ == "__main__":

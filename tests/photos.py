@@ -33,6 +33,8 @@ GRACE_HOPPER = Path(__file__).resolve().parent / "data" / "grace_hopper.jpg"
 # Where Grace Hopper's eyes lie in her 512 x 600 portrait (centre x, centre y,
 # half-width, half-height, px), behind her glasses.
 GRACE_HOPPER_EYES = ((219, 193, 20, 6), (310, 188, 20, 6))
+# Her face in it (x, y, width, height): from below her cap to below her chin.
+GRACE_HOPPER_FACE = (165, 150, 200, 185)
 
 
 def astronaut() -> np.ndarray:
@@ -341,6 +343,67 @@ def with_a_hand_over_the_eyes(
     cols = slice(round(right_x - 2 * half_w), round(left_x + 2 * half_w))
     painted = picture.astype(np.float32)
     painted[rows, cols] = skin * fingers[cols, None]
+    return np.clip(painted, 0, 255).astype(np.uint8)
+
+
+# Cloth colours for ``with_a_mask``: skin-like ones, which the skin model takes for skin,
+# and others.
+MASK_COLOURS = {
+    "pink": (230, 170, 180),
+    "light pink": (245, 210, 215),
+    "red": (190, 40, 50),
+    "peach": (240, 200, 170),
+    "beige": (215, 180, 155),
+    "tan": (190, 150, 120),
+    "brown": (110, 75, 55),
+    "blue": (150, 190, 220),
+    "navy": (40, 50, 90),
+    "green": (90, 140, 100),
+    "white": (235, 235, 235),
+    "black": (30, 30, 35),
+}
+
+
+def with_a_mask(
+    picture: np.ndarray,
+    colour: tuple[int, int, int],
+    *,
+    top: float = 0.7,
+    face: tuple[float, float, float, float] | None = None,
+) -> np.ndarray:
+    """A cloth mask of ``colour`` over the lower face, in horizontal folds and shaded
+    towards its sides: from ``top`` (a share of the face box's height: 0.58 over the
+    nose, 0.7 from its tip) to below the chin, rounded below. ``face`` is the face box
+    (x, y, width, height; the portrait's by default)."""
+    x, y, width, height = face or face_box(picture)
+    centre_x, upper = x + 0.5 * width, y + top * height
+    angles = np.linspace(0, np.pi, 48)
+    outline = np.column_stack(
+        (centre_x + 0.47 * width * np.cos(angles), upper + (1.08 - top) * height * np.sin(angles))
+    )
+    outline = np.vstack((outline, [(x + 0.03 * width, upper), (centre_x, upper - 0.04 * height)]))
+    covered = np.zeros(picture.shape[:2], np.uint8)
+    cv2.fillPoly(covered, [np.round(outline * 16).astype(np.int32)], 1, cv2.LINE_AA, 4)
+    rows = np.arange(picture.shape[0], dtype=np.float32)[:, None]
+    columns = np.arange(picture.shape[1], dtype=np.float32)[None, :]
+    folds = 0.9 + 0.1 * np.sin(rows / (0.035 * height) * np.pi)
+    sides = np.clip(1 - 0.25 * ((columns - centre_x) / (0.5 * width)) ** 2, 0.6, 1)
+    cloth = np.array(colour, np.float32) * (folds * sides)[..., None]
+    painted = picture.astype(np.float32)
+    painted[covered > 0] = cloth[covered > 0]
+    return np.clip(painted, 0, 255).astype(np.uint8)
+
+
+def with_a_hand_over_the_mouth(picture: np.ndarray) -> np.ndarray:
+    """A band of the skin's colour over the portrait's mouth and chin, shaded in
+    stripes a finger wide across it: a hand held over the mouth."""
+    x, y, width, height = face_box(picture)
+    skin = picture[round(y + 0.6 * height), round(x + 0.25 * width)].astype(np.float32)
+    rows = np.arange(picture.shape[0], dtype=np.float32)
+    fingers = 0.85 + 0.15 * np.sin(rows / (0.04 * height) * np.pi)
+    painted = picture.astype(np.float32)
+    band_rows, band_cols = _part(picture, (0.12, 0.7, 0.88, 1.02))
+    painted[band_rows, band_cols] = skin * fingers[band_rows, None, None]
     return np.clip(painted, 0, 255).astype(np.uint8)
 
 

@@ -20,7 +20,14 @@ from typing import Any, cast
 import cv2
 import numpy as np
 
-from ai.analysis import COLOUR_CAST, COMPRESSED, NOISY, QUALITY_REASONS, SEVERAL_FACES
+from ai.analysis import (
+    COLOUR_CAST,
+    COMPRESSED,
+    FACE_COVERED,
+    NOISY,
+    QUALITY_REASONS,
+    SEVERAL_FACES,
+)
 from ai.offline.detail import DetailMaps, measure_detail
 from ai.offline.images import (
     BLURRY_LAPLACIAN_VARIANCE,
@@ -47,11 +54,13 @@ from ai.offline.pixels import (
     REFERENCE_LIGHTNESS,
     PixelMaps,
     measure_pixels,
+    to_reference,
 )
 from ai.offline.regions import (
     FACE_OVAL,
     NOT_SKIN,
     REGION_POLYGONS,
+    UNDER_EYES,
     FaceLayout,
     face_layout,
     polygon_mask,
@@ -151,6 +160,33 @@ EYE_MIN_LIGHTNESS_RANGE = 30.0
 # 0.71-1.00 (one eye at least 0.85).
 EYE_LID_BRIGHTER_MAX = 20.0
 MIN_EYE_PIXELS = 40
+# A mouth covered (a mask, a scarf, a hand over it): the mesh model still draws lips
+# where they would be, so what lies inside their outline decides, against the skin
+# right around it (a ring MOUTH_RING_SHARE of the mouth's width wide: under a mask the
+# mesh may put the chin off the mask). Real lips are darker than that skin at their
+# line, and of a colour of their own. The depth (the ring's median L* less the lips'
+# darkest twentieth) is read against the eyes' (the under-eyes' median L* less the
+# eyes' darkest twentieth), since a flat photo (its contrast lowered) makes both
+# shallow; each is read as at the REFERENCE_LIGHTNESS by the L* around it, and so is the
+# colour difference (the lips' median a*, b* against the ring's). A mouth is covered
+# when its depth is under MOUTH_MAX_DEPTH_SHARE of the eyes' and its colour under
+# MOUTH_MIN_COLOUR_DIFFERENCE.
+# On the two portraits (the astronaut also enlarged to 2,400 px) as taken, reddened,
+# dimmed to 60 %, brightened, lit from one side, behind sunglasses, with closed eyes,
+# with the skin darkened to 35-75 % of its L* at 60-100 % of the light, and with their
+# contrast lowered to 20-50 %: depth share 0.44-1.0 (0.51 and more where scored),
+# colour 2.3-16. Masks in twelve colours (pinks, red, peach, beige, tan, brown, blue,
+# navy, green, white, black) from over the nose to below the chin, also on darker skin
+# and with sunglasses: 0.05-0.28 and 0-4.6 (and 0.40 where the mesh took a navy mask
+# on dark skin for a turned head); a hand over the mouth 0.14-0.21 and 0.1-0.2. Before
+# the depth was read against the eyes', a photo at 30 % contrast was taken for masked.
+MOUTH_RING_SHARE = 0.1
+MOUTH_MAX_DEPTH_SHARE = 0.36
+MOUTH_MIN_COLOUR_DIFFERENCE = 7.0
+# Eyes shallower than this (L*, as at the reference lightness) give no depth to read
+# the mouth's against: the mouth is then not judged.
+MIN_EYE_DEPTH_L = 10.0
+MIN_MOUTH_PIXELS = 40
 # A face cut by the photo's edge: the mesh model still places every landmark, those of
 # the missing part beyond the edge (it completes the face's shape), so the share of
 # landmarks outside the photo says how much of the face is missing. A landmark counts
@@ -310,6 +346,7 @@ class Examination:
             and "too_little_skin" not in self.reasons
             and self.short_side_px >= MIN_JUDGEABLE_SIDE_PX
             and not self.face_cut_off
+            and FACE_COVERED not in self.reasons
         )
 
 
@@ -375,6 +412,11 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
     skin_fraction = float(maps.skin.sum() / max(layout.skin_area.sum(), 1))
     if skin_fraction < MIN_FACE_SKIN_FRACTION:
         reasons.add("too_little_skin")
+    if not outside[list(NOT_SKIN["lips"])].any() and _mouth_covered(maps, canvas):
+        # Whatever its colour, a mask is not the person's skin, and the skin model,
+        # sampled from the cheeks and nose, took it for theirs: a pink one read as
+        # severe redness, the others as skin.
+        reasons.add(FACE_COVERED)
     if _clipped(maps):
         reasons.add("too_bright")
     eyes_hidden = pose.eyes_closed or _eyes_hidden(maps, canvas)
@@ -570,6 +612,55 @@ def _eyes_hidden(maps: PixelMaps, canvas: Canvas) -> bool:
         if skin_share >= EYE_HIDDEN_SKIN_SHARE or spread < EYE_MIN_LIGHTNESS_RANGE:
             return True
     return False
+
+
+def _mouth_covered(maps: PixelMaps, canvas: Canvas) -> bool:
+    """Whether the mouth is covered, judged by what lies inside the lips' outline
+    against the skin right around it and against the eyes (see MOUTH_MAX_DEPTH_SHARE)."""
+    if canvas.points is None or canvas.layout is None:
+        raise AssertionError("unreachable: a face canvas has the landmarks and layout")
+    shape = maps.lightness.shape
+    lips = polygon_mask(canvas.points, NOT_SKIN["lips"], shape)
+    columns = np.flatnonzero(lips.any(axis=0))
+    if columns.size == 0:
+        return False
+    reach = max(2, round(MOUTH_RING_SHARE * (columns[-1] - columns[0] + 1)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    near = cv2.dilate(lips.astype(np.uint8), kernel) > 0
+    beside = cv2.dilate(lips.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    nostrils = polygon_mask(canvas.points, NOT_SKIN["nostrils"], shape)
+    ring = near & ~beside & ~nostrils & canvas.layout.oval
+    eyes = polygon_mask(canvas.points, NOT_SKIN["right_eye"], shape) | polygon_mask(
+        canvas.points, NOT_SKIN["left_eye"], shape
+    )
+    under_eyes = canvas.layout.union(UNDER_EYES)
+    if any(part.sum() < MIN_MOUTH_PIXELS for part in (lips, ring, eyes, under_eyes)):
+        return False
+    eye_depth = _depth(maps, eyes, under_eyes)
+    if eye_depth < MIN_EYE_DEPTH_L:
+        return False
+    return (
+        _depth(maps, lips, ring) < MOUTH_MAX_DEPTH_SHARE * eye_depth
+        and _colour_difference(maps, lips, ring) < MOUTH_MIN_COLOUR_DIFFERENCE
+    )
+
+
+def _depth(maps: PixelMaps, part: np.ndarray, around: np.ndarray) -> float:
+    """How much darker the darkest twentieth of ``part`` is than the median of what lies
+    ``around`` it (L*, as at REFERENCE_LIGHTNESS)."""
+    around_lightness = float(np.median(maps.lightness[around]))
+    darkest = float(np.percentile(maps.lightness[part], 5))
+    return (around_lightness - darkest) * to_reference(around_lightness)
+
+
+def _colour_difference(maps: PixelMaps, part: np.ndarray, around: np.ndarray) -> float:
+    """The distance between the median a*, b* of ``part`` and of what lies ``around`` it
+    (as at REFERENCE_LIGHTNESS)."""
+    difference = np.hypot(
+        np.median(maps.a_star[part]) - np.median(maps.a_star[around]),
+        np.median(maps.b_star[part]) - np.median(maps.b_star[around]),
+    )
+    return float(difference) * to_reference(float(np.median(maps.lightness[around])))
 
 
 def _artefact_reasons(source: np.ndarray, source_factor: float, canvas: Canvas) -> set[str]:

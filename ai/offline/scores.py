@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ai.analysis import COLOUR_CAST, COLOUR_METRICS, SUMMARY_MAX_LENGTH
+from ai.analysis import COLOUR_CAST, COLOUR_METRICS, FACE_COVERED, SUMMARY_MAX_LENGTH
 from ai.offline.detail import PORE_REGIONS, WRINKLE_REGIONS
 from ai.offline.examine import MIN_DETAIL_FACE_WIDTH_PX, Examination
 from ai.offline.pixels import Measures, to_reference
@@ -150,6 +150,10 @@ NO_SKIN_COLOUR_NOTE = (
     "white, sepia), so nothing was scored: retake it in daylight, without a filter."
 )
 NO_FACE_NOTE = "No face was found, so nothing was scored: retake it facing the camera."
+COVERED_MOUTH_NOTE = (
+    "The mouth and the skin around it are covered (a mask, a scarf or a hand), so nothing "
+    "was scored: retake it with the whole face uncovered."
+)
 CUT_FACE_NOTE = (
     "Much of the face is outside the photo, so nothing was scored: retake it with the "
     "whole face in the frame."
@@ -569,6 +573,8 @@ def _summary(
         sentences.append(NO_FACE_NOTE)
     elif examination.face_cut_off:
         sentences.append(CUT_FACE_NOTE)
+    elif FACE_COVERED in examination.reasons:
+        sentences.append(COVERED_MOUTH_NOTE)
     elif not examination.judgeable:
         no_skin_colour = COLOUR_CAST in examination.reasons
         sentences.append(NO_SKIN_COLOUR_NOTE if no_skin_colour else NOT_JUDGEABLE_NOTE)

@@ -275,6 +275,36 @@ def test_a_face_mostly_outside_the_photo_is_not_scored_even_if_the_model_would(
     assert fake_gemini.requests == []
 
 
+@pytest.mark.parametrize("colour", [(230, 170, 180), (150, 190, 220)], ids=["pink", "blue"])
+def test_a_face_behind_a_mask_is_not_scored_even_if_the_model_would(
+    gemini_settings, fake_gemini, upload, colour
+):
+    # The model, shown a masked face, would score the mask as skin, as the pipeline did.
+    fake_gemini.enqueue(FakeResponse.json_answer(answer_scoring_everything(80)))
+
+    scan = upload(photos.encode(photos.with_a_mask(photos.astronaut(), colour)), area="face")
+
+    analysis = scan.json()["analysis"]
+    assert scan.json()["status"] == "complete"
+    assert "face_covered" in analysis["image_quality"]["reasons"]
+    assert analysis["overall_score"] is None
+    assert all(entry["score"] is None for entry in analysis["metrics"].values())
+    assert "uncovered" in analysis["summary"]
+    assert fake_gemini.requests == []
+
+
+def test_the_openapi_schema_lists_a_covered_face_among_the_photo_s_issues():
+    from rest_framework.test import APIClient
+
+    response = APIClient().get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    schemas = response.json()["components"]["schemas"]
+    reasons = schemas["ImageQuality"]["properties"]["reasons"]
+    assert reasons["items"] == {"$ref": "#/components/schemas/ReasonsEnum"}
+    assert "face_covered" in schemas["ReasonsEnum"]["enum"]
+    assert "face_covered (a mask" in reasons["description"]
+
+
 def test_the_openapi_schema_documents_where_a_score_came_from():
     from rest_framework.test import APIClient
 
