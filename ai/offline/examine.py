@@ -182,6 +182,11 @@ MIN_EYE_PIXELS = 40
 # the depth was read against the eyes', a photo at 30 % contrast was taken for masked.
 MOUTH_RING_SHARE = 0.1
 MOUTH_MAX_DEPTH_SHARE = 0.36
+# Blur takes more depth from the lips' thin line than from the eyes, and smooths a
+# mask's folds: blurred by a Gaussian of 2-6 px (a 512 px portrait), so that its eyes
+# cannot be read (blurry and eyes_hidden), Grace Hopper's thin lips measure 0.29-0.47 of
+# her eyes' depth and masks 0.01-0.05. In such a photo a mouth is covered under this.
+MOUTH_MAX_DEPTH_SHARE_BLURRED = 0.2
 MOUTH_MIN_COLOUR_DIFFERENCE = 7.0
 # Eyes shallower than this (L*, as at the reference lightness) give no depth to read
 # the mouth's against: the mouth is then not judged.
@@ -412,16 +417,17 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
     skin_fraction = float(maps.skin.sum() / max(layout.skin_area.sum(), 1))
     if skin_fraction < MIN_FACE_SKIN_FRACTION:
         reasons.add("too_little_skin")
-    if not outside[list(NOT_SKIN["lips"])].any() and _mouth_covered(maps, canvas):
-        # Whatever its colour, a mask is not the person's skin, and the skin model,
-        # sampled from the cheeks and nose, took it for theirs: a pink one read as
-        # severe redness, the others as skin.
-        reasons.add(FACE_COVERED)
     if _clipped(maps):
         reasons.add("too_bright")
     eyes_hidden = pose.eyes_closed or _eyes_hidden(maps, canvas)
     if eyes_hidden:
         reasons.add("eyes_hidden")
+    blurred = "blurry" in reasons and eyes_hidden
+    if not outside[list(NOT_SKIN["lips"])].any() and _mouth_covered(maps, canvas, blurred=blurred):
+        # Whatever its colour, a mask is not the person's skin, and the skin model,
+        # sampled from the cheeks and nose, took it for theirs: a pink one read as
+        # severe redness, the others as skin.
+        reasons.add(FACE_COVERED)
     if _coloured_light(pixels, canvas, maps, eyes_readable=not eyes_hidden):
         reasons.add(COLOUR_CAST)
     detail = detail_canvas = None
@@ -614,9 +620,10 @@ def _eyes_hidden(maps: PixelMaps, canvas: Canvas) -> bool:
     return False
 
 
-def _mouth_covered(maps: PixelMaps, canvas: Canvas) -> bool:
+def _mouth_covered(maps: PixelMaps, canvas: Canvas, *, blurred: bool) -> bool:
     """Whether the mouth is covered, judged by what lies inside the lips' outline
-    against the skin right around it and against the eyes (see MOUTH_MAX_DEPTH_SHARE)."""
+    against the skin right around it and against the eyes (see MOUTH_MAX_DEPTH_SHARE);
+    ``blurred``: a photo so blurry that its eyes cannot be read."""
     if canvas.points is None or canvas.layout is None:
         raise AssertionError("unreachable: a face canvas has the landmarks and layout")
     shape = maps.lightness.shape
@@ -640,7 +647,8 @@ def _mouth_covered(maps: PixelMaps, canvas: Canvas) -> bool:
     if eye_depth < MIN_EYE_DEPTH_L:
         return False
     return (
-        _depth(maps, lips, ring) < MOUTH_MAX_DEPTH_SHARE * eye_depth
+        _depth(maps, lips, ring)
+        < (MOUTH_MAX_DEPTH_SHARE_BLURRED if blurred else MOUTH_MAX_DEPTH_SHARE) * eye_depth
         and _colour_difference(maps, lips, ring) < MOUTH_MIN_COLOUR_DIFFERENCE
     )
 
