@@ -192,6 +192,8 @@ MOUTH_MIN_COLOUR_DIFFERENCE = 7.0
 # the mouth's against: the mouth is then not judged.
 MIN_EYE_DEPTH_L = 10.0
 MIN_MOUTH_PIXELS = 40
+# The areas of a face (sent as a close-up) that a mask covers, in part at least.
+MASKED_AREAS = frozenset({"left_cheek", "right_cheek", "chin"})
 # A face cut by the photo's edge: the mesh model still places every landmark, those of
 # the missing part beyond the edge (it completes the face's shape), so the share of
 # landmarks outside the photo says how much of the face is missing. A landmark counts
@@ -552,15 +554,22 @@ def _examine_area_of_face(
     maps = measure_pixels(pixels, region, layout.core_area)
     skin_fraction = float(maps.skin.sum() / max(region.sum(), 1))
     height = round(width * working.shape[0] / working.shape[1])
-    cut = area in _regions_cut(_outside_photo(landmarks, width, height))
+    outside = _outside_photo(landmarks, width, height)
     if _clipped(maps):
         reasons.add("too_bright")
-    if cut or skin_fraction < MIN_FACE_SKIN_FRACTION:
+    if area in _regions_cut(outside) or skin_fraction < MIN_FACE_SKIN_FRACTION:
         reasons.add("too_little_skin")
     else:
         eyes_closed = FacePose(*landmarks.pose_deg(), landmarks.eye_openness()).eyes_closed
         eyes_readable = not (eyes_closed or _eyes_hidden(maps, canvas))
-        if _coloured_light(pixels, canvas, maps, eyes_readable=eyes_readable):
+        if (
+            area in MASKED_AREAS
+            and not outside[list(NOT_SKIN["lips"])].any()
+            and _mouth_covered(maps, canvas, blurred="blurry" in reasons and not eyes_readable)
+        ):
+            # A masked face sent as its chin: a pink mask read as redness 4.
+            reasons.add(FACE_COVERED)
+        elif _coloured_light(pixels, canvas, maps, eyes_readable=eyes_readable):
             reasons.add(COLOUR_CAST)
     return Examination(
         reasons=_ordered(reasons),

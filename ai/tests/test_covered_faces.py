@@ -20,9 +20,9 @@ MASK_COLOURS = {
 }
 
 
-def analyse(picture) -> SkinAnalysis:
+def analyse(picture, area: str = "face") -> SkinAnalysis:
     return OfflineProvider().analyze_skin(
-        image_jpeg=photos.encode(picture), area="face", profile=SkinProfile()
+        image_jpeg=photos.encode(picture), area=area, profile=SkinProfile()
     )
 
 
@@ -70,6 +70,25 @@ class TestCoveredMouths:
         # The mouth's depth is read against the eyes': dark lenses make theirs deeper.
         masked = photos.with_a_mask(photos.with_sunglasses(photos.astronaut()), (235, 235, 235))
         assert_not_scored_as_covered(analyse(masked))
+
+    @pytest.mark.parametrize("area", ("left_cheek", "right_cheek", "chin"))
+    def test_a_masked_face_sent_as_an_area_the_mask_covers_is_not_scored(self, area):
+        # Measured as that area of the face, a pink mask read as redness 4 on the chin.
+        for portrait, face, top in (
+            (photos.astronaut(), None, 0.7),
+            (photos.grace_hopper(), photos.GRACE_HOPPER_FACE, 0.58),
+        ):
+            masked = photos.with_a_mask(portrait, MASK_COLOURS["pink"], top=top, face=face)
+            assert_not_scored_as_covered(analyse(masked, area))
+            unmasked = analyse(portrait, area)
+            assert "face_covered" not in unmasked.image_quality.reasons
+            assert unmasked.overall_score is not None
+
+    def test_the_forehead_of_a_masked_face_is_scored(self):
+        masked = photos.with_a_mask(photos.astronaut(), MASK_COLOURS["pink"])
+        analysis = analyse(masked, "forehead")
+        assert "face_covered" not in analysis.image_quality.reasons
+        assert analysis.overall_score is not None
 
 
 class TestUncoveredMouths:
