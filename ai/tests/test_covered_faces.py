@@ -8,7 +8,8 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from ai.analysis import METRICS, SkinAnalysis
-from ai.offline import OfflineProvider
+from ai.offline import OVERLAY_METRICS, OfflineProvider, render_overlay
+from ai.offline.images import decode_image
 from ai.offline.scores import COVERED_MOUTH_NOTE
 from ai.providers import SkinProfile
 from tests import photos
@@ -83,6 +84,12 @@ class TestCoveredMouths:
             unmasked = analyse(portrait, area)
             assert "face_covered" not in unmasked.image_quality.reasons
             assert unmasked.overall_score is not None
+
+    def test_no_overlay_draws_a_measure_over_a_mask(self):
+        photo = photos.encode(photos.with_a_mask(photos.astronaut(), MASK_COLOURS["pink"]))
+        for metric in OVERLAY_METRICS:
+            drawn = cv2.imdecode(np.frombuffer(render_overlay(photo, metric), np.uint8), 1)
+            assert np.array_equal(drawn, decode_image(photo)), metric
 
     def test_the_forehead_of_a_masked_face_is_scored(self):
         masked = photos.with_a_mask(photos.astronaut(), MASK_COLOURS["pink"])
