@@ -191,7 +191,9 @@ MOUTH_MIN_COLOUR_DIFFERENCE = 7.0
 # Eyes shallower than this (L*, as at the reference lightness) give no depth to read
 # the mouth's against: the mouth is then not judged.
 MIN_EYE_DEPTH_L = 10.0
-MIN_MOUTH_PIXELS = 40
+# Each part compared (the lips, the ring around them, the eyes, the under-eyes) holds at
+# least this many canvas pixels, or the mouth is not judged.
+MIN_COMPARED_PIXELS = 40
 # The areas of a face (sent as a close-up) that a mask covers, in part at least.
 MASKED_AREAS = frozenset({"left_cheek", "right_cheek", "chin"})
 # A face cut by the photo's edge: the mesh model still places every landmark, those of
@@ -346,8 +348,8 @@ class Examination:
 
     @property
     def judgeable(self) -> bool:
-        """Whether any score may be given: a face (for a face scan) mostly in the photo,
-        enough skin, enough pixels."""
+        """Whether any score may be given: a face (for a face scan) mostly in the photo
+        and uncovered, enough skin, enough pixels."""
         return (
             self.maps is not None
             and "too_little_skin" not in self.reasons
@@ -650,7 +652,7 @@ def _mouth_covered(maps: PixelMaps, canvas: Canvas, *, blurred: bool) -> bool:
         canvas.points, NOT_SKIN["left_eye"], shape
     )
     under_eyes = canvas.layout.union(UNDER_EYES)
-    if any(part.sum() < MIN_MOUTH_PIXELS for part in (lips, ring, eyes, under_eyes)):
+    if any(part.sum() < MIN_COMPARED_PIXELS for part in (lips, ring, eyes, under_eyes)):
         return False
     eye_depth = _depth(maps, eyes, under_eyes)
     if eye_depth < MIN_EYE_DEPTH_L:
