@@ -426,8 +426,7 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
     eyes_hidden = pose.eyes_closed or _eyes_hidden(maps, canvas)
     if eyes_hidden:
         reasons.add("eyes_hidden")
-    blurred = "blurry" in reasons and eyes_hidden
-    if not outside[list(NOT_SKIN["lips"])].any() and _mouth_covered(maps, canvas, blurred=blurred):
+    if _mouth_covered(maps, canvas, outside, blurred="blurry" in reasons and eyes_hidden):
         # Whatever its colour, a mask is not the person's skin, and the skin model,
         # sampled from the cheeks and nose, took it for theirs: a pink one read as
         # severe redness, the others as skin.
@@ -564,10 +563,8 @@ def _examine_area_of_face(
     else:
         eyes_closed = FacePose(*landmarks.pose_deg(), landmarks.eye_openness()).eyes_closed
         eyes_readable = not (eyes_closed or _eyes_hidden(maps, canvas))
-        if (
-            area in MASKED_AREAS
-            and not outside[list(NOT_SKIN["lips"])].any()
-            and _mouth_covered(maps, canvas, blurred="blurry" in reasons and not eyes_readable)
+        if area in MASKED_AREAS and _mouth_covered(
+            maps, canvas, outside, blurred="blurry" in reasons and not eyes_readable
         ):
             # A masked face sent as its chin: a pink mask read as redness 4.
             reasons.add(FACE_COVERED)
@@ -631,12 +628,15 @@ def _eyes_hidden(maps: PixelMaps, canvas: Canvas) -> bool:
     return False
 
 
-def _mouth_covered(maps: PixelMaps, canvas: Canvas, *, blurred: bool) -> bool:
+def _mouth_covered(maps: PixelMaps, canvas: Canvas, outside: np.ndarray, *, blurred: bool) -> bool:
     """Whether the mouth is covered, judged by what lies inside the lips' outline
     against the skin right around it and against the eyes (see MOUTH_MAX_DEPTH_SHARE);
-    ``blurred``: a photo so blurry that its eyes cannot be read."""
+    not judged when a lip landmark is ``outside`` the photo. ``blurred``: a photo so
+    blurry that its eyes cannot be read."""
     if canvas.points is None or canvas.layout is None:
         raise AssertionError("unreachable: a face canvas has the landmarks and layout")
+    if outside[list(NOT_SKIN["lips"])].any():
+        return False
     shape = maps.lightness.shape
     lips = polygon_mask(canvas.points, NOT_SKIN["lips"], shape)
     columns = np.flatnonzero(lips.any(axis=0))
@@ -648,9 +648,7 @@ def _mouth_covered(maps: PixelMaps, canvas: Canvas, *, blurred: bool) -> bool:
     beside = cv2.dilate(lips.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     nostrils = polygon_mask(canvas.points, NOT_SKIN["nostrils"], shape)
     ring = near & ~beside & ~nostrils & canvas.layout.oval
-    eyes = polygon_mask(canvas.points, NOT_SKIN["right_eye"], shape) | polygon_mask(
-        canvas.points, NOT_SKIN["left_eye"], shape
-    )
+    eyes = _eye_outlines(canvas.points, shape)
     under_eyes = canvas.layout.union(UNDER_EYES)
     if any(part.sum() < MIN_COMPARED_PIXELS for part in (lips, ring, eyes, under_eyes)):
         return False
@@ -662,6 +660,13 @@ def _mouth_covered(maps: PixelMaps, canvas: Canvas, *, blurred: bool) -> bool:
         < (MOUTH_MAX_DEPTH_SHARE_BLURRED if blurred else MOUTH_MAX_DEPTH_SHARE) * eye_depth
         and _colour_difference(maps, lips, ring) < MOUTH_MIN_COLOUR_DIFFERENCE
     )
+
+
+def _eye_outlines(points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Both eyes' outlines (NOT_SKIN's, no margin) as one mask on a canvas of ``shape``."""
+    eyes = polygon_mask(points, NOT_SKIN["right_eye"], shape)
+    eyes |= polygon_mask(points, NOT_SKIN["left_eye"], shape)
+    return eyes
 
 
 def _depth(maps: PixelMaps, part: np.ndarray, around: np.ndarray) -> float:
@@ -713,9 +718,7 @@ def _colour_cast(pixels: np.ndarray, canvas: Canvas, skin: np.ndarray) -> bool:
     points = canvas.points
     if points is None:
         raise AssertionError("unreachable: a face canvas has the landmarks")
-    inside = np.zeros(pixels.shape[:2], dtype=bool)
-    for eye in ("right_eye", "left_eye"):
-        inside |= polygon_mask(points, NOT_SKIN[eye], pixels.shape)
+    inside = _eye_outlines(points, pixels.shape)
     if inside.sum() < 2 * MIN_EYE_PIXELS:
         return False
     eyes = pixels[inside]
