@@ -13,6 +13,7 @@ normalised (trimmed, lower-cased) before anything else sees them. Emails are sen
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -38,7 +39,14 @@ from accounts.lockouts import (
     login_policy,
 )
 from accounts.mail import render_account_email, send_account_email
-from accounts.tokens import VERSION_CLAIM, TokenPair, issue_tokens, read_refresh_token
+from accounts.tokens import (
+    VERSION_CLAIM,
+    TokenPair,
+    issue_tokens,
+    read_refresh_token,
+    successor_id,
+    successor_tokens,
+)
 from accounts.validators import UNCHANGED_MESSAGE
 from dermalens_site.concurrency import Overloaded, Parameters, Result, password_work_place
 from dermalens_site.errors import (
@@ -48,7 +56,14 @@ from dermalens_site.errors import (
     ServiceUnavailable,
 )
 from dynamo.errors import DynamoError, ItemNotFound, VersionConflict
-from dynamo.users import REFRESH_ROTATED, EmailChangeRefused, EmailTaken, User, users_table
+from dynamo.users import (
+    REFRESH_ROTATED,
+    EmailChangeRefused,
+    EmailTaken,
+    RefreshRevocation,
+    User,
+    users_table,
+)
 from telemetry import record as telemetry
 
 logger = logging.getLogger("dermalens.accounts")
@@ -262,12 +277,15 @@ def registered_with(email: str, account: User | None = None) -> User | None:
 def refresh_session(*, refresh: str, account: User | None = None) -> tuple[User, TokenPair]:
     """Trade a refresh token for a new pair; the presented one is used up (rotation).
 
-    A rotated token presented again means that two parties hold the chain, the owner
-    and someone who copied a token, and the server cannot tell which is which: every
-    session of the account ends (RFC 9700, refresh token rotation), and the owner logs
-    in again. A token revoked by logout is only refused. ``account``: the token's account
-    as the caller read it (strongly consistent) for this request, if it did (the refresh
-    throttle does); it is not read again.
+    The same token sent again within REFRESH_RETRY_SECONDS of its rotation, while the
+    new refresh token is still unused, is the same client asking again (its answer was
+    lost, or it sent two refreshes at once): it gets the very pair it was given, so the
+    chain stays one. Any other rotated token presented again means that two parties
+    hold the chain, the owner and someone who copied a token, and the server cannot
+    tell which is which: every session of the account ends (RFC 9700, refresh token
+    rotation), and the owner logs in again. A token revoked by logout is only refused.
+    ``account``: the token's account as the caller read it (strongly consistent) for
+    this request, if it did (the refresh throttle does); it is not read again.
     """
     token = read_refresh_token(refresh)
     if token is None:
@@ -278,21 +296,50 @@ def refresh_session(*, refresh: str, account: User | None = None) -> tuple[User,
     if user is None or not user.is_active or token.get(VERSION_CLAIM) != user.token_version:
         raise InvalidRefreshToken()
     token_id = str(token["jti"])
+    rotated_at = int(time.time())
     # The conditional write both checks and records revocation, so two requests
     # racing with one refresh token cannot both succeed.
     if users.revoke_refresh_token(
-        user.user_id, token_id=token_id, expires_at=int(token["exp"]), reason=REFRESH_ROTATED
+        user.user_id,
+        token_id=token_id,
+        expires_at=int(token["exp"]),
+        reason=REFRESH_ROTATED,
+        rotated_at=rotated_at,
     ):
-        return user, issue_tokens(user)
-    end_sessions_if_rotated(user_id=user.user_id, token_id=token_id)
+        return user, successor_tokens(user, token_id=token_id, rotated_at=rotated_at)
+    revocation = users.refresh_token_revocation(token_id)
+    retried = retried_rotation(revocation, token_id=token_id)
+    if retried is not None:
+        logger.info("refresh sent again: the same pair given", extra={"user_id": user.user_id})
+        return user, successor_tokens(user, token_id=token_id, rotated_at=retried)
+    end_sessions_if_rotated(user_id=user.user_id, token_id=token_id, revocation=revocation)
     raise InvalidRefreshToken()
 
 
-def end_sessions_if_rotated(*, user_id: str, token_id: str) -> None:
+def retried_rotation(revocation: RefreshRevocation | None, *, token_id: str) -> int | None:
+    """When a used-up refresh token presented again is its client asking again, the time
+    of its rotation (its new pair's): within REFRESH_RETRY_SECONDS of it, and the refresh
+    token that replaced it unused (neither traded on nor logged out). Else None."""
+    if revocation is None or revocation.reason != REFRESH_ROTATED:
+        return None
+    rotated_at = revocation.rotated_at
+    if rotated_at is None or not 0 <= time.time() - rotated_at < settings.REFRESH_RETRY_SECONDS:
+        return None
+    if users_table().refresh_token_revocation(successor_id(token_id, "refresh")) is not None:
+        return None
+    return rotated_at
+
+
+def end_sessions_if_rotated(
+    *, user_id: str, token_id: str, revocation: RefreshRevocation | None = None
+) -> None:
     """A refresh token presented after it was traded for a new pair (rotation): every
-    session of the account ends, since someone else holds the chain it began."""
+    session of the account ends, since someone else holds the chain it began.
+    ``revocation``: the token's, when the caller has just read it."""
     users = users_table()
-    if users.refresh_token_revocation(token_id) == REFRESH_ROTATED:
+    if revocation is None:
+        revocation = users.refresh_token_revocation(token_id)
+    if revocation is not None and revocation.reason == REFRESH_ROTATED:
         users.revoke_sessions(user_id, updated_at=now_iso())
         logger.warning(
             "rotated refresh token reused: every session of the account revoked",

@@ -117,7 +117,12 @@ class PublicAuthViewSet(viewsets.ViewSet):
         request=RefreshSerializer,
         responses={200: AuthSessionSerializer, **ERRORS},
         auth=[],
-        description="Trade a refresh token for a new pair. The old refresh token is used up.",
+        description=(
+            "Trade a refresh token for a new pair. The old refresh token is used up: sent "
+            "again within `REFRESH_RETRY_SECONDS` (30 s) of the trade, while the new refresh "
+            "token is unused (an answer lost on the way, refreshes sent at once), it gets the "
+            "same pair again; sent again otherwise, it ends every session of the account."
+        ),
     )
     @action(detail=False, methods=["post"], throttle_classes=[RefreshThrottle])
     def refresh(self, request):

@@ -44,6 +44,15 @@ _reads_in_flight: dict[str, set[object]] = {}
 _reads_lock = threading.Lock()
 
 
+@dataclass(frozen=True, slots=True)
+class RefreshRevocation:
+    """A used-up refresh token: ``reason`` (``REFRESH_ROTATED`` or ``REFRESH_LOGGED_OUT``)
+    and, for a rotation, when the pair that replaced it was issued (epoch seconds)."""
+
+    reason: str
+    rotated_at: int | None = None
+
+
 class EmailTaken(ConditionFailed):
     default_message = "An account with this email already exists."
 
@@ -542,39 +551,54 @@ class UsersTable(Table):
             self.call("update_item", ConditionExpression="attribute_exists(user_id)", **update)
 
     def revoke_refresh_token(
-        self, user_id: str, *, token_id: str, expires_at: int, reason: str = REFRESH_LOGGED_OUT
+        self,
+        user_id: str,
+        *,
+        token_id: str,
+        expires_at: int,
+        reason: str = REFRESH_LOGGED_OUT,
+        rotated_at: int | None = None,
     ) -> bool:
         """Record a refresh token as used up; False if it already was (a replay).
 
         The conditional put makes rotation race-free: of two requests presenting
         the same refresh token, exactly one gets True. ``reason`` (``REFRESH_ROTATED``
-        or ``REFRESH_LOGGED_OUT``) tells a later replay what it replays.
+        or ``REFRESH_LOGGED_OUT``) tells a later replay what it replays; a rotation
+        also records when its new pair was issued (``rotated_at``, epoch seconds).
         """
-        item = to_item(
-            {
-                "user_id": REVOKED_REFRESH_PREFIX + token_id,
-                "item_type": "revoked_refresh_token",
-                "owner_user_id": user_id,
-                "expires_at": expires_at,
-                "reason": reason,
-            }
-        )
+        attributes: dict[str, Any] = {
+            "user_id": REVOKED_REFRESH_PREFIX + token_id,
+            "item_type": "revoked_refresh_token",
+            "owner_user_id": user_id,
+            "expires_at": expires_at,
+            "reason": reason,
+        }
+        if rotated_at is not None:
+            attributes["rotated_at"] = rotated_at
         try:
-            self.call("put_item", Item=item, ConditionExpression="attribute_not_exists(user_id)")
+            self.call(
+                "put_item",
+                Item=to_item(attributes),
+                ConditionExpression="attribute_not_exists(user_id)",
+            )
         except ConditionFailed:
             return False
         return True
 
-    def refresh_token_revocation(self, token_id: str) -> str | None:
-        """Why the refresh token was revoked (``REFRESH_ROTATED`` ...); None if it was not.
+    def refresh_token_revocation(self, token_id: str) -> RefreshRevocation | None:
+        """Why and when the refresh token was revoked; None if it was not.
 
-        Records written before reasons were kept read as ``REFRESH_LOGGED_OUT``.
+        Records written before reasons were kept read as ``REFRESH_LOGGED_OUT``, and
+        rotations recorded before their time was kept have ``rotated_at`` None.
         """
         item = self.get_item({"user_id": {"S": REVOKED_REFRESH_PREFIX + token_id}}, consistent=True)
         if item is None:
             return None
-        reason: str = item.get("reason", {}).get("S", REFRESH_LOGGED_OUT)
-        return reason
+        rotated_at = item.get("rotated_at")
+        return RefreshRevocation(
+            reason=item.get("reason", {}).get("S", REFRESH_LOGGED_OUT),
+            rotated_at=int(rotated_at["N"]) if rotated_at else None,
+        )
 
     def consume_daily_quota(
         self, user_id: str, *, name: str, day: str, limit: int, expires_at: int

@@ -250,16 +250,17 @@ class TestTokens:
         client.credentials(HTTP_AUTHORIZATION=header.format(access=register()["access"]))
         assert_error(client.get(ME), 401)
 
-    def test_refresh_rotates_and_the_old_refresh_token_is_used_up(self, api_client, register):
+    def test_refresh_rotates_to_a_new_pair_that_works(self, api_client, register):
         session = register()
         first = api_client.post(REFRESH, {"refresh": session["refresh"]})
         assert first.status_code == 200
         rotated = first.json()
         assert rotated["refresh"] != session["refresh"]
+        assert rotated["access"] != session["access"]
         assert bearer(rotated["access"]).get(ME).status_code == 200
         second = api_client.post(REFRESH, {"refresh": rotated["refresh"]})
         assert second.status_code == 200
-        assert_error(api_client.post(REFRESH, {"refresh": rotated["refresh"]}), 401)
+        assert bearer(second.json()["access"]).get(ME).status_code == 200
 
     def test_reusing_a_rotated_refresh_token_ends_every_session_of_the_account(
         self, api_client, register
@@ -270,11 +271,13 @@ class TestTokens:
         ).json()
         stolen = phone["refresh"]
         rotated = api_client.post(REFRESH, {"refresh": stolen}).json()
+        # The owner goes on with the chain: the stolen token's new pair is used.
+        latest = api_client.post(REFRESH, {"refresh": rotated["refresh"]}).json()
 
         replay = api_client.post(REFRESH, {"refresh": stolen})
 
         assert_error(replay, 401, "invalid_refresh_token")
-        for session in (rotated, laptop):
+        for session in (latest, laptop):
             assert_error(APIClient().post(REFRESH, {"refresh": session["refresh"]}), 401)
             assert_error(bearer(session["access"]).get(ME), 401)
         login = api_client.post(
@@ -282,6 +285,109 @@ class TestTokens:
         )
         assert login.status_code == 200
         assert bearer(login.json()["access"]).get(ME).status_code == 200
+
+    def test_a_refresh_sent_again_after_its_answer_was_lost_gets_the_same_pair(
+        self, api_client, register
+    ):
+        phone = register()
+        laptop = api_client.post(
+            LOGIN, {"email": phone["user"]["email"], "password": STRONG_PASSWORD}
+        ).json()
+        lost = api_client.post(REFRESH, {"refresh": phone["refresh"]}).json()
+
+        retried = api_client.post(REFRESH, {"refresh": phone["refresh"]})
+
+        assert retried.status_code == 200
+        assert (retried.json()["access"], retried.json()["refresh"]) == (
+            lost["access"],
+            lost["refresh"],
+        )
+        assert bearer(retried.json()["access"]).get(ME).status_code == 200
+        assert bearer(laptop["access"]).get(ME).status_code == 200
+        following = api_client.post(REFRESH, {"refresh": retried.json()["refresh"]})
+        assert following.status_code == 200
+        assert bearer(following.json()["access"]).get(ME).status_code == 200
+        assert api_client.post(REFRESH, {"refresh": laptop["refresh"]}).status_code == 200
+
+    def test_concurrent_refreshes_with_one_token_all_get_one_pair_and_the_session_lives_on(
+        self, register
+    ):
+        session = register()
+        start = threading.Barrier(8)
+
+        def attempt(_: int) -> tuple[int, str, str]:
+            client = APIClient()
+            start.wait()
+            response = client.post(REFRESH, {"refresh": session["refresh"]}, format="json")
+            body = response.json()
+            return response.status_code, body.get("access", ""), body.get("refresh", "")
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = set(pool.map(attempt, range(8)))
+        assert len(answers) == 1
+        ((status, access, refresh),) = answers
+        assert status == 200
+        assert bearer(access).get(ME).status_code == 200
+        assert APIClient().post(REFRESH, {"refresh": refresh}).status_code == 200
+
+    def test_a_thief_within_the_retry_window_holds_the_owners_chain_and_is_caught_next(
+        self, api_client, register
+    ):
+        phone = register()
+        stolen = phone["refresh"]
+        owner = api_client.post(REFRESH, {"refresh": stolen}).json()
+        thief = APIClient().post(REFRESH, {"refresh": stolen}).json()
+        assert thief["refresh"] == owner["refresh"]  # one chain, not a second one
+
+        # The owner goes on; the thief, a step behind, presents the shared token.
+        step = api_client.post(REFRESH, {"refresh": owner["refresh"]}).json()
+        latest = api_client.post(REFRESH, {"refresh": step["refresh"]}).json()
+
+        assert_error(APIClient().post(REFRESH, {"refresh": thief["refresh"]}), 401)
+
+        assert_error(bearer(latest["access"]).get(ME), 401)
+        assert_error(APIClient().post(REFRESH, {"refresh": latest["refresh"]}), 401)
+
+    def test_a_refresh_sent_again_after_the_retry_window_ends_every_session(
+        self, api_client, register, settings
+    ):
+        settings.REFRESH_RETRY_SECONDS = 1
+        phone = register()
+        rotated = api_client.post(REFRESH, {"refresh": phone["refresh"]}).json()
+        time.sleep(2.1)
+
+        replay = api_client.post(REFRESH, {"refresh": phone["refresh"]})
+
+        assert_error(replay, 401, "invalid_refresh_token")
+        assert_error(bearer(rotated["access"]).get(ME), 401)
+        assert_error(APIClient().post(REFRESH, {"refresh": rotated["refresh"]}), 401)
+
+    def test_a_refresh_sent_again_after_its_new_token_logged_out_ends_every_session(
+        self, api_client, register
+    ):
+        phone = register()
+        laptop = api_client.post(
+            LOGIN, {"email": phone["user"]["email"], "password": STRONG_PASSWORD}
+        ).json()
+        rotated = api_client.post(REFRESH, {"refresh": phone["refresh"]}).json()
+        assert (
+            bearer(rotated["access"]).post(LOGOUT, {"refresh": rotated["refresh"]}).status_code
+            == 204
+        )
+
+        assert_error(api_client.post(REFRESH, {"refresh": phone["refresh"]}), 401)
+        assert_error(bearer(laptop["access"]).get(ME), 401)
+
+    def test_a_refresh_sent_again_after_a_password_change_is_refused(self, api_client, register):
+        phone = register()
+        api_client.post(REFRESH, {"refresh": phone["refresh"]})
+        changed = bearer(phone["access"]).post(
+            PASSWORD, {"current_password": STRONG_PASSWORD, "new_password": "another-pass-987"}
+        )
+        assert changed.status_code == 200
+
+        assert_error(api_client.post(REFRESH, {"refresh": phone["refresh"]}), 401)
+        assert bearer(changed.json()["access"]).get(ME).status_code == 200
 
     def test_a_refresh_token_revoked_by_logout_is_refused_and_nothing_else_ends(
         self, api_client, register
@@ -299,19 +405,6 @@ class TestTokens:
         assert_error(replay, 401, "invalid_refresh_token")
         assert bearer(laptop["access"]).get(ME).status_code == 200
         assert api_client.post(REFRESH, {"refresh": laptop["refresh"]}).status_code == 200
-
-    def test_concurrent_refreshes_with_one_token_succeed_once(self, register):
-        session = register()
-        start = threading.Barrier(8)
-
-        def attempt(_: int) -> int:
-            client = APIClient()
-            start.wait()
-            return client.post(REFRESH, {"refresh": session["refresh"]}, format="json").status_code
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            statuses = sorted(pool.map(attempt, range(8)))
-        assert statuses == [200] + [401] * 7
 
     def test_an_access_token_is_not_a_refresh_token(self, api_client, register):
         session = register()
