@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dynamo.client import get_client
 from dynamo.codec import Item, from_number, to_attribute
+from dynamo.contention import Contention
 from dynamo.cursors import decode_cursor, encode_cursor
 from dynamo.errors import (
     ConditionFailed,
@@ -43,11 +44,6 @@ if TYPE_CHECKING:  # type stubs are a development tool, not a runtime need
 
 T = TypeVar("T")
 
-# Concurrent transactions on one item: each retry waits a random time in a window that
-# doubles (20 ms, 40 ms, ...). Eight windows (the last 1.28 s) let ten requests of one
-# account at once all get through on a loaded host, where a transaction itself takes
-# tens of milliseconds; with six, one of them now and then lost every round (a 503).
-TRANSACTION_ATTEMPTS = 8
 BATCH_WRITE_ATTEMPTS = 8
 BATCH_GET_ATTEMPTS = 8
 # DynamoDB refuses a BatchWriteItem of more than 25 put/delete requests, a BatchGetItem
@@ -118,9 +114,11 @@ class Table:
         or ``refused_at[i]`` when the condition of the action at position ``i`` does.
 
         Concurrent transactions on one item cancel each other (TransactionConflict);
-        retrying with jitter lets exactly one of them win and the rest see its write.
+        retrying with jitter (``dynamo.contention``) lets one of them win each round and
+        the rest see its write.
         """
-        for attempt in range(TRANSACTION_ATTEMPTS):
+        retries = Contention()
+        while True:
             try:
                 self.transact(request)
                 return
@@ -131,9 +129,8 @@ class Table:
                 if "ConditionalCheckFailed" in reasons:
                     failed_at = reasons.index("ConditionalCheckFailed")
                     raise (refused_at or {}).get(failed_at, refused)(cause=err) from err
-                if "TransactionConflict" not in reasons or attempt == TRANSACTION_ATTEMPTS - 1:
+                if "TransactionConflict" not in reasons or not retries.wait():
                     raise Unavailable(cause=err) from err
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 (jitter)
 
     def get_item(self, key: Item, *, consistent: bool = False) -> Item | None:
         return self.call("get_item", Key=key, ConsistentRead=consistent).get("Item")

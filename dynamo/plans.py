@@ -28,8 +28,6 @@ month and taken up again goes on from the week it stopped in.
 """
 
 import functools
-import random
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -39,6 +37,7 @@ from botocore.exceptions import ClientError
 
 from dynamo.base import Page, Table, get_many
 from dynamo.codec import Item, from_attribute, to_item
+from dynamo.contention import Contention
 from dynamo.errors import (
     AccountClosed,
     ConditionFailed,
@@ -57,10 +56,6 @@ CHECK_IN_PREFIX = "checkin#"
 # person's own date can be a day behind UTC, for people west of Greenwich.
 CHECK_IN_DAYS_BEFORE_START = 1
 PLANS_END = "a"  # every plan ULID sorts before this; every other item kind after it
-ACTIVATION_ATTEMPTS = 6
-# A check-in replacing the day's earlier one counts the difference, so it is written only
-# if that one is still as read; a concurrent change of the same day is read again.
-CHECK_IN_ATTEMPTS = 6
 # Below and above every YYYY-MM-DD: the ends of a plan's check-ins when a range has none.
 FIRST_DAY = "0000-00-00"
 LAST_DAY = "9999-99-99"
@@ -350,7 +345,8 @@ class PlansTable(Table):
         target = new_plan.plan_id if new_plan else plan_id
         if target is None:
             raise TypeError("activate() needs new_plan or plan_id.")
-        for attempt in range(ACTIVATION_ATTEMPTS):
+        retries = Contention()
+        while True:
             pointer = self.get_item(self.key(user_id, ACTIVE_POINTER), consistent=True)
             previous = (
                 pointer["active_plan_id"]["S"] if pointer and "active_plan_id" in pointer else None
@@ -392,10 +388,9 @@ class PlansTable(Table):
                             raise ItemNotFound(cause=err) from err
                         raise VersionConflict(current_version=current.version, cause=err) from err
                     # Changed since it was read: read it again, below.
-                if attempt == ACTIVATION_ATTEMPTS - 1:
-                    raise Unavailable(cause=err) from err
                 # The pointer moved (or a transaction overlapped): read it again.
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 (jitter)
+                if not retries.wait():
+                    raise Unavailable(cause=err) from err
         if new_plan is not None:
             return plan_from_item(new_plan_item(new_plan))
         activated = self.get(user_id, target, consistent=True)
@@ -593,7 +588,8 @@ class PlansTable(Table):
         counted is counted whole on its first check-in since (``_count_check_ins``).
         """
         key = self.key(check_in.user_id, check_in_key(check_in.plan_id, check_in.date))
-        for attempt in range(CHECK_IN_ATTEMPTS):
+        retries = Contention()
+        while True:
             earlier_item = self.get_item(key, consistent=True)
             earlier = check_in_from_item(earlier_item) if earlier_item else None
             refused = self._transact_check_in(
@@ -611,10 +607,9 @@ class PlansTable(Table):
                 if ROUTINES_DONE not in plan_item:
                     self._count_check_ins(check_in)
                     return
-            if attempt == CHECK_IN_ATTEMPTS - 1:
-                raise Unavailable(cause=refused) from refused
             # The day's check-in changed since it was read: read it again.
-            time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 (jitter)
+            if not retries.wait():
+                raise Unavailable(cause=refused) from refused
 
     def _transact_check_in(
         self, check_in: CheckIn, plan_action: dict[str, Any], put: dict[str, Any]

@@ -170,6 +170,7 @@ def create_plan(
     )
     if counted and content.get("drafting_note") == ASSISTANT_UNAVAILABLE_NOTE:
         PLAN_DRAFTS.give_back(user.user_id)
+        counted = False
     timestamp = now_iso()
     plan = Plan(
         user_id=user.user_id,
@@ -181,9 +182,16 @@ def create_plan(
         content=content,
         scan_id=scan.scan_id if scan else None,
     )
-    return plans_table().activate(
-        user.user_id, new_plan=plan, updated_at=timestamp, answering=answering
-    )
+    try:
+        return plans_table().activate(
+            user.user_id, new_plan=plan, updated_at=timestamp, answering=answering
+        )
+    except BaseException:
+        # Not stored (DynamoDB down, the account closed, another attempt of the same
+        # Idempotency-Key first): the draft it counted is not spent.
+        if counted:
+            PLAN_DRAFTS.give_back(user.user_id)
+        raise
 
 
 def change_plan_status(*, user_id: str, plan_id: str, status: str, version: int) -> Plan:

@@ -135,6 +135,22 @@ class TestCreate:
         active = auth_client.get(f"{PLANS}/active").json()
         assert active["plan_id"] == next(p["plan_id"] for p in plans if p["status"] == "active")
 
+    def test_thirty_creations_of_one_account_at_once_are_all_made_one_of_them_active(
+        self, auth_client
+    ):
+        # As many as the plan throttle lets one account make in an hour, all at once: each
+        # round of the active-plan pointer's transaction lets one of them through.
+        statuses = at_once(
+            lambda: same_account(auth_client).post(PLANS, {}, format="json").status_code,
+            threads=30,
+        )
+        assert statuses == [201] * 30
+        plans = auth_client.get(PLANS, {"limit": 50}).json()["items"]
+        assert len(plans) == 30
+        assert sorted(p["status"] for p in plans) == ["active"] + ["archived"] * 29
+        active = auth_client.get(f"{PLANS}/active").json()
+        assert active["plan_id"] == next(p["plan_id"] for p in plans if p["status"] == "active")
+
     @pytest.mark.parametrize(
         ("profile", "scan_first", "plans_before"),
         [
@@ -641,6 +657,27 @@ class TestDailyDrafts:
         noted = [p for p in plans if p["drafting_note"] == "assistant_quota_reached"]
         assert (len(drafted), len(noted)) == (3, 7)
         assert len(fake_gemini.requests) == 3
+
+    def test_a_drafted_plan_that_could_not_be_stored_gives_its_draft_back(
+        self, auth_client, gemini_settings, fake_gemini, monkeypatch
+    ):
+        gemini_settings.AI_PLAN_DRAFTS_PER_DAY = 8
+        self.gemini_drafts(fake_gemini, 16)
+        # No second try for the active-plan pointer: creations at once that meet there are
+        # 503s after Gemini drafted them, as a herd past any time budget would be.
+        monkeypatch.setattr("dynamo.contention.CONTENTION_SECONDS", 0.0)
+        statuses = at_once(
+            lambda: same_account(auth_client).post(PLANS, {}, format="json").status_code,
+            threads=8,
+        )
+        assert 503 in statuses and 201 in statuses
+        monkeypatch.undo()
+
+        while self.create(auth_client)["provider"] == "gemini":
+            pass
+        plans = auth_client.get(PLANS, {"limit": 50}).json()["items"]
+        # Every one of the day's eight drafts is in a stored plan.
+        assert sum(p["provider"] == "gemini" for p in plans) == 8
 
     def test_a_draft_gemini_did_not_give_is_not_counted(
         self, auth_client, gemini_settings, fake_gemini
