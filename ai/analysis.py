@@ -16,6 +16,7 @@ measures of the same photo: what the pipeline measured stays measured, the model
 the rest. A face photo in which the pipeline found no face is ``not_scored`` at all.
 """
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -56,6 +57,9 @@ COLOUR_METRICS = (
     "radiance",
 )
 SUMMARY_MAX_LENGTH = 600
+# Analyses stored before the offline pipeline recorded its version were measured by it as
+# it was then, under its first name.
+LEGACY_MEASURED_BY = "dermalens-offline-heuristic-1"
 LIST_MAX_ITEMS = 12
 TEXT_MAX_LENGTH = 200
 # Photos whose pixels carry more artefact than skin at the scale the measures read it:
@@ -123,6 +127,9 @@ class SkinAnalysis:
     model: str
     heuristic: bool
     analyzed_at: str
+    # The version of the offline pipeline whose measures (scores, quality checks) the
+    # analysis holds (``ai.offline.ENGINE``); scores of two versions are not compared.
+    measured_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -140,12 +147,15 @@ class SkinAnalysis:
         model: str | None = None,
         heuristic: bool | None = None,
         source: str | None = None,
+        measured_by: str | None = None,
     ) -> "SkinAnalysis":
         """Validate an untrusted answer (a model's, or a stored one) into an analysis.
 
         ``source``, when given, is every metric's source whatever the answer says (a
         model cannot call its own numbers measured); otherwise each metric keeps the one
         stored with it, or, stored before sources were, ``legacy_source``.
+        ``measured_by``, when given, is the pipeline's version whatever the answer says
+        (a model's is replaced by ``with_measurements`` in any case).
         Raises ``InvalidAnalysis`` naming the first thing that is wrong.
         """
         if not isinstance(data, dict):
@@ -219,6 +229,12 @@ class SkinAnalysis:
             model=model or _text(data.get("model"), "model"),
             heuristic=heuristic,
             analyzed_at=data.get("analyzed_at") or now_iso(),
+            measured_by=measured_by
+            or (
+                None
+                if data.get("measured_by") is None
+                else _text(data["measured_by"], "measured_by")
+            ),
         )
 
 
@@ -230,20 +246,31 @@ def legacy_source(*, heuristic: bool) -> str:
     return MEASURED if heuristic else MODEL
 
 
-def readable(stored: dict[str, Any] | None) -> dict[str, Any] | None:
-    """A stored analysis as the API shows it: every metric with its ``source``.
+def measured_by(stored: Mapping[str, Any] | None) -> str | None:
+    """The version of the offline pipeline that measured a stored analysis: as recorded,
+    or, stored before versions were, ``LEGACY_MEASURED_BY``; None without an analysis."""
+    if not stored:
+        return None
+    return stored.get("measured_by") or LEGACY_MEASURED_BY
 
-    Analyses stored before sources were recorded get ``legacy_source``; the stored item
-    is left as it is. Others are returned untouched (no copy on the hot path).
+
+def readable(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored analysis as the API shows it: every metric with its ``source``, and the
+    analysis with its ``measured_by``.
+
+    Analyses stored before those were recorded get ``legacy_source`` and
+    ``LEGACY_MEASURED_BY``; the stored item is left as it is. Others are returned
+    untouched (no copy on the hot path).
     """
     if not stored:
         return stored
     metrics = stored.get("metrics") or {}
-    if all("source" in entry for entry in metrics.values()):
+    if "measured_by" in stored and all("source" in entry for entry in metrics.values()):
         return stored
     source = legacy_source(heuristic=bool(stored.get("heuristic", False)))
     return {
         **stored,
+        "measured_by": measured_by(stored),
         "metrics": {
             name: entry if "source" in entry else {**entry, "source": source}
             for name, entry in metrics.items()
@@ -308,6 +335,7 @@ def not_scored(
         model=model,
         heuristic=False,
         analyzed_at=now_iso(),
+        measured_by=measured.measured_by,
     )
 
 
@@ -364,6 +392,7 @@ def with_measurements(judged: SkinAnalysis, *, measured: SkinAnalysis) -> SkinAn
         model=judged.model,
         heuristic=judged.heuristic,
         analyzed_at=judged.analyzed_at,
+        measured_by=measured.measured_by,
     )
 
 

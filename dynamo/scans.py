@@ -98,8 +98,8 @@ def scan_from_item(item: Item) -> Scan:
 @dataclass(frozen=True, slots=True)
 class ScanScores:
     """A scan as the progress chart reads it (``ScansTable.scores_page``): its place in
-    time and, of its analysis, only each metric's ``score`` and ``source``, ``heuristic``
-    and ``image_quality.acceptable``. A tenth of a stored scan's bytes."""
+    time and, of its analysis, only each metric's ``score`` and ``source``, ``heuristic``,
+    ``image_quality.acceptable`` and ``measured_by``. A tenth of a stored scan's bytes."""
 
     scan_id: str
     status: str
@@ -132,6 +132,7 @@ def scores_projection(metrics: Sequence[str]) -> tuple[str, dict[str, str]]:
         "#heuristic": "heuristic",
         "#quality": "image_quality",
         "#acceptable": "acceptable",
+        "#measured_by": "measured_by",
     }
     paths = [
         "scan_id",
@@ -140,6 +141,7 @@ def scores_projection(metrics: Sequence[str]) -> tuple[str, dict[str, str]]:
         "#area",
         "#analysis.#heuristic",
         "#analysis.#quality.#acceptable",
+        "#analysis.#measured_by",
     ]
     for number, metric in enumerate(metrics):
         names[f"#m{number}"] = metric

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ai.analysis import readable
+from ai.analysis import measured_by, readable
 from dynamo.base import Page
 from dynamo.scans import Scan, ScanScores, scans_table
 from skincare.metrics import METRICS
@@ -16,6 +16,11 @@ from skincare.metrics import METRICS
 # keeps (a weekly scan for ten years is 520): a page may then hold fewer scans than its
 # limit, and its cursor goes on from the last scan read.
 PROGRESS_READ_MAX_SCANS = 1000
+# Why two scans' scores are not compared (``incomparable_because``).
+DIFFERENT_AREAS = "different_areas"
+PHOTO_QUALITY = "photo_quality"
+MEASURED_DIFFERENTLY = "measured_differently"
+INCOMPARABLE_REASONS = (DIFFERENT_AREAS, PHOTO_QUALITY, MEASURED_DIFFERENTLY)
 # The pages in which to look for the latest analysed scan, newest first: 100 scans in
 # all. Usually the newest is analysed (or the one before, while an upload is analysed),
 # so the first page is small: each scan read holds a whole analysis, and the chat reads
@@ -56,7 +61,8 @@ def get_scan(*, user_id: str, scan_id: str) -> Scan | None:
 @dataclass(frozen=True)
 class MetricProgress:
     metric: str
-    # {"scan_id", "scanned_at", "score", "source", "area", "acceptable"}, oldest first
+    # {"scan_id", "scanned_at", "score", "source", "area", "acceptable", "measured_by"},
+    # oldest first
     points: list[dict[str, Any]]
     # The ends of the change, and their area (``comparable_points``).
     first: float | None
@@ -110,6 +116,7 @@ def scan_progress(
                         "source": metric_source(scan, name),
                         "area": scan.area,
                         "acceptable": photo_acceptable(scan),
+                        "measured_by": measured_by(scan.analysis),
                     }
                 )
         ends = comparable_points(points)
@@ -164,14 +171,19 @@ def completed_scores(
 
 def comparable_points(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The points a change may be measured between (oldest first): photos that passed
-    the quality checks, of the area of the latest of them. A dark or blurred photo, or a
-    cheek close-up beside a whole face, moves the scores by more than the skin changed;
-    such points are shown, not counted."""
+    the quality checks, of the area of the latest of them, measured by the same version
+    of the pipeline. A dark or blurred photo, a cheek close-up beside a whole face, or a
+    photo read by another version of the measures (a threshold moved) moves the scores
+    by more than the skin changed; such points are shown, not counted."""
     acceptable = [point for point in points if point["acceptable"]]
     if not acceptable:
         return []
-    area = acceptable[-1]["area"]
-    return [point for point in acceptable if point["area"] == area]
+    latest = acceptable[-1]
+    return [
+        point
+        for point in acceptable
+        if point["area"] == latest["area"] and point["measured_by"] == latest["measured_by"]
+    ]
 
 
 def photo_acceptable(scan: Scan | ScanScores) -> bool:
@@ -182,13 +194,16 @@ def photo_acceptable(scan: Scan | ScanScores) -> bool:
 
 
 def incomparable_because(scan: Scan, other: Scan) -> list[str]:
-    """Why two scans' scores cannot be compared: ``different_areas`` (a close-up and a
-    whole face), ``photo_quality`` (a photo that failed the quality checks)."""
+    """Why two scans' scores cannot be compared (``INCOMPARABLE_REASONS``): a close-up
+    and a whole face, a photo that failed the quality checks, two versions of the
+    measures."""
     reasons = []
     if scan.area != other.area:
-        reasons.append("different_areas")
+        reasons.append(DIFFERENT_AREAS)
     if not (photo_acceptable(scan) and photo_acceptable(other)):
-        reasons.append("photo_quality")
+        reasons.append(PHOTO_QUALITY)
+    if measured_by(scan.analysis) != measured_by(other.analysis):
+        reasons.append(MEASURED_DIFFERENTLY)
     return reasons
 
 

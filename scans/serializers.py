@@ -11,6 +11,7 @@ from ai.providers import FAILURE_REASONS
 from dermalens_site.serializers import PageQuerySerializer, StrictSerializer, page_serializer
 from dynamo.scans import Scan
 from scans import storage
+from scans.selectors import INCOMPARABLE_REASONS
 from scans.services import AREAS, QUOTA_REASON, SCAN_STATUSES
 from skincare.concerns import SEVERITIES
 from skincare.metrics import BAND_NAMES, METRICS, REGIONS, SKIN_TYPES, SOURCES
@@ -163,6 +164,11 @@ class SkinAnalysisSerializer(serializers.Serializer):
     model = serializers.CharField()
     heuristic = serializers.BooleanField()
     analyzed_at = serializers.DateTimeField()
+    measured_by = serializers.CharField(
+        help_text="The version of the pipeline that measured the photo (its scores and "
+        "quality checks; under Gemini too). Scores of two versions are not compared: "
+        "progress and comparisons count only scans measured like the latest."
+    )
 
     def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
         return super().to_representation(readable(instance))
@@ -243,6 +249,10 @@ class ProgressPointSerializer(serializers.Serializer):
         help_text="The photo passed the quality checks (light, focus, the face in view). "
         "A point that did not is shown, but not counted in first, latest and change."
     )
+    measured_by = serializers.CharField(
+        help_text="The version of the pipeline that measured it (the analysis's). A point "
+        "of another version than the latest acceptable one is shown, not counted."
+    )
 
 
 class MetricProgressSerializer(serializers.Serializer):
@@ -287,8 +297,10 @@ class ComparisonSerializer(serializers.Serializer):
         help_text="False when the deltas would mislead: then every delta is null."
     )
     incomparable_because = serializers.ListField(
-        child=serializers.ChoiceField(("different_areas", "photo_quality")),
+        child=serializers.ChoiceField(INCOMPARABLE_REASONS),
         help_text="'different_areas': a close-up and a whole face, say; 'photo_quality': a "
-        "photo that failed the quality checks (its analysis's image_quality).",
+        "photo that failed the quality checks (its analysis's image_quality); "
+        "'measured_differently': scans measured by two versions of the pipeline "
+        "(their analyses' measured_by).",
     )
     metrics = serializers.DictField(child=MetricDeltaSerializer())

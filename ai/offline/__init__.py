@@ -17,6 +17,6 @@ maps), ``detail`` (lines and pores), ``examine`` (one photo, end to end), ``scor
 """
 
 from ai.offline.overlays import OVERLAY_METRICS, render_overlay
-from ai.offline.provider import OfflineProvider
+from ai.offline.provider import ENGINE, OfflineProvider
 
-__all__ = ["OVERLAY_METRICS", "OfflineProvider", "render_overlay"]
+__all__ = ["ENGINE", "OVERLAY_METRICS", "OfflineProvider", "render_overlay"]

@@ -15,6 +15,14 @@ from ai.offline.scores import score_examination
 from ai.providers import AnalysisFailed, SkinProfile
 from dermalens_site.concurrency import run_cpu_bound
 
+# The offline pipeline's version, recorded with every analysis it measures (as the
+# analysis's ``measured_by``, and as its ``model`` when the analysis is its own). Raise it
+# with every change that moves a reading of a photo (a threshold, a quality check, a
+# metric's formula): progress compares only scores measured by one version.
+# ai/tests/test_engine_version.py keeps the readings of reference photos under it and
+# fails when they move while it stays.
+ENGINE = "dermalens-offline-heuristic-2"
+
 
 def examine_and_score(image_jpeg: bytes, area: str) -> dict[str, Any]:
     return score_examination(examine_photo(image_jpeg, area=area))
@@ -25,7 +33,7 @@ class OfflineProvider(OfflineChat):
     lines, pores, under-eye shading)."""
 
     name = "offline"
-    model = "dermalens-offline-heuristic-1"
+    model = ENGINE
 
     def analyze_skin(self, *, image_jpeg: bytes, area: str, profile: SkinProfile) -> SkinAnalysis:
         # The profile is deliberately unused: the scores describe this photo, and a
@@ -35,7 +43,7 @@ class OfflineProvider(OfflineChat):
         answer = run_cpu_bound(examine_and_score, image_jpeg, area)
         try:
             return SkinAnalysis.from_dict(
-                answer, provider=self.name, model=self.model, heuristic=True
+                answer, provider=self.name, model=self.model, heuristic=True, measured_by=ENGINE
             )
         except InvalidAnalysis as err:
             raise AnalysisFailed("invalid_response", f"offline analysis: {err}") from err

@@ -106,10 +106,11 @@ class TestProvider:
         assert import_string(PROVIDERS["offline"]) is OfflineProvider
 
     def test_the_result_names_the_offline_provider_and_is_heuristic(self, face):
-        assert (face.provider, face.model, face.heuristic) == (
+        assert (face.provider, face.model, face.heuristic, face.measured_by) == (
             "offline",
-            "dermalens-offline-heuristic-1",
+            "dermalens-offline-heuristic-2",
             True,
+            "dermalens-offline-heuristic-2",
         )
         assert "offline" in face.summary.lower()
         assert "heuristic" in face.summary.lower()

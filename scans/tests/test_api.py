@@ -12,6 +12,8 @@ from PIL import ExifTags, Image, ImageEnhance, ImageFilter
 from rest_framework.test import APIClient
 from ulid import ULID
 
+from ai.analysis import LEGACY_MEASURED_BY
+from ai.offline import ENGINE
 from dynamo.scans import scans_table
 from scans import storage
 from scans.tests.conftest import encode, face_photo, photo_with_gps, truncated, upload_file
@@ -550,6 +552,52 @@ class TestAnalysis:
             f"{SCANS}/{faces[1]['scan_id']}/compare", {"with": faces[0]["scan_id"]}
         ).json()
         assert same_area["comparable"] is True and same_area["incomparable_because"] == []
+
+    def test_scores_measured_before_the_pipeline_changed_are_shown_not_compared(
+        self, auth_client, upload
+    ):
+        # A scan analysed before the measures last changed, as stored then: no
+        # measured_by, the pipeline's first name. Its redness is from other thresholds.
+        old = upload().json()
+        user_id = auth_client.session_data["user"]["user_id"]
+        stored = scans_table().get(user_id, old["scan_id"], consistent=True)
+        legacy = {key: value for key, value in stored.analysis.items() if key != "measured_by"} | {
+            "model": LEGACY_MEASURED_BY
+        }
+        scans_table().update(
+            user_id, old["scan_id"], changes={"analysis": legacy}, expected_version=stored.version
+        )
+        first = upload().json()
+        second = upload(encode(redder(face_photo()))).json()
+        assert first["analysis"]["measured_by"] == second["analysis"]["measured_by"] == ENGINE
+
+        progress = auth_client.get(f"{SCANS}/progress").json()
+        redness = next(m for m in progress["metrics"] if m["metric"] == "redness")
+        assert [(p["scan_id"], p["measured_by"]) for p in redness["points"]] == [
+            (old["scan_id"], LEGACY_MEASURED_BY),
+            (first["scan_id"], ENGINE),
+            (second["scan_id"], ENGINE),
+        ]
+        scores = {p["scan_id"]: p["score"] for p in redness["points"]}
+        assert redness["first"] == scores[first["scan_id"]]
+        assert redness["change"] == pytest.approx(
+            scores[second["scan_id"]] - scores[first["scan_id"]], abs=0.11
+        )
+        compared = auth_client.get(
+            f"{SCANS}/{second['scan_id']}/compare", {"with": old["scan_id"]}
+        ).json()
+        assert (compared["comparable"], compared["incomparable_because"]) == (
+            False,
+            ["measured_differently"],
+        )
+        assert compared["other"]["analysis"]["measured_by"] == LEGACY_MEASURED_BY
+        assert all(delta["delta"] is None for delta in compared["metrics"].values())
+        listed = auth_client.get(SCANS).json()["items"]
+        assert {s["scan_id"]: s["analysis"]["measured_by"] for s in listed} == {
+            old["scan_id"]: LEGACY_MEASURED_BY,
+            first["scan_id"]: ENGINE,
+            second["scan_id"]: ENGINE,
+        }
 
     def test_progress_can_be_limited_to_one_metric(self, auth_client, upload):
         first = upload().json()
