@@ -11,7 +11,7 @@
 import contextlib
 import functools
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -408,6 +408,34 @@ class ScansTable(Table):
             values={":from": scanned_from or EARLIEST, ":to": scanned_to or LATEST},
             **request,
         )
+
+    def measured_otherwise(self, engine: str, *, user_id: str | None = None) -> Iterator[Scan]:
+        """The completed scans whose analysis was measured by another version of the
+        pipeline than ``engine`` (or before versions were recorded): of ``user_id`` (a
+        Query of its partition), or of every account (a Scan of the table, for a
+        maintenance command, never an API path). A page of DynamoDB's at a time."""
+        request: dict[str, Any] = {
+            "FilterExpression": "#status = :complete AND (attribute_not_exists("
+            "#analysis.#measured_by) OR #analysis.#measured_by <> :engine)",
+            "ExpressionAttributeNames": {
+                "#status": "status",
+                "#analysis": "analysis",
+                "#measured_by": "measured_by",
+            },
+            "ExpressionAttributeValues": {
+                ":complete": {"S": "complete"},
+                ":engine": {"S": engine},
+            },
+        }
+        if user_id is not None:
+            request["KeyConditionExpression"] = "user_id = :user_id"
+            request["ExpressionAttributeValues"][":user_id"] = {"S": user_id}
+        while True:
+            response = self.call("query" if user_id is not None else "scan", **request)
+            yield from (scan_from_item(item) for item in response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def delete(self, user_id: str, scan_id: str) -> Scan:
         """Delete a scan and return it (for its images); ItemNotFound if it is not there."""

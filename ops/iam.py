@@ -35,7 +35,7 @@ DYNAMODB_TABLE_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:Query",
-    "dynamodb:Scan",  # the ops users list only (a bounded, filtered Scan)
+    "dynamodb:Scan",  # the ops users list (a bounded, filtered Scan); remeasure_scans
     "dynamodb:UpdateItem",
 )
 # On each table's indexes: email-index, scan-date-index, session-index, ...

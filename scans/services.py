@@ -327,6 +327,39 @@ def analyze_claimed_scan(*, user: User, scan: Scan) -> str:
         return "scan_changed"
 
 
+def remeasure_scan(*, user: User, scan: Scan) -> str:
+    """Analyse a completed scan again, from its stored photo, with the provider as
+    configured now: after the pipeline's version changed (``remeasure_scans``). The
+    outcome: ``remeasured``, or, the scan keeping the analysis it has, ``image_missing``,
+    ``failed`` (the provider gave nothing) or ``scan_changed`` (deleted, or changed
+    meanwhile). Not counted on the person's daily allowance: the service asked, not they.
+    """
+    image = storage.read_scan_file(scan.image_key)
+    if image is None:
+        return "image_missing"
+    try:
+        provider = get_provider()
+        with telemetry.ai_call(use="analysis", provider=provider):
+            analysis = provider.analyze_skin(
+                image_jpeg=image, area=scan.area, profile=skin_profile_of(user)
+            )
+    except AnalysisFailed as failure:
+        logger.warning(
+            "scan not measured again", extra={"scan_id": scan.scan_id, "reason": failure.reason}
+        )
+        return "failed"
+    try:
+        scans_table().update(
+            scan.user_id,
+            scan.scan_id,
+            changes={"analysis": analysis.to_dict(), "updated_at": now_iso()},
+            expected_version=scan.version,
+        )
+    except (ItemNotFound, VersionConflict):
+        return "scan_changed"
+    return "remeasured"
+
+
 def keep_past_quota(scan: Scan, *, refuse: bool) -> Scan:
     updated = record(scan, status="pending", failure_reason=QUOTA_REASON, analysis=None)
     if refuse:
