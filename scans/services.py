@@ -31,7 +31,7 @@ from rest_framework import status
 from ulid import ULID
 
 from accounts.selectors import as_stored, skin_profile_of
-from ai.analysis import now_iso
+from ai.analysis import SkinAnalysis, now_iso
 from ai.providers import AnalysisFailed, get_provider
 from dermalens_site.errors import ApplicationError, Conflict, NotFound
 from dermalens_site.photo_processes import in_photo_process
@@ -338,14 +338,16 @@ def remeasure_scan(*, user: User, scan: Scan) -> str:
     if image is None:
         return "image_missing"
     try:
-        provider = get_provider()
-        with telemetry.ai_call(use="analysis", provider=provider):
-            analysis = provider.analyze_skin(
-                image_jpeg=image, area=scan.area, profile=skin_profile_of(user)
-            )
+        analysis = provider_analysis(user=user, scan=scan, image_jpeg=image)
     except AnalysisFailed as failure:
         logger.warning(
             "scan not measured again", extra={"scan_id": scan.scan_id, "reason": failure.reason}
+        )
+        return "failed"
+    except Exception:
+        # A provider bug ends this scan's turn, not the whole run.
+        logger.exception(
+            "scan not measured again: analysis crashed", extra={"scan_id": scan.scan_id}
         )
         return "failed"
     try:
@@ -374,11 +376,7 @@ def analyze_image(*, user: User, scan: Scan, image_jpeg: bytes) -> Scan:
     the analysis job (``analyze_queued_scan``) reads the user itself.
     """
     try:
-        provider = get_provider()
-        with telemetry.ai_call(use="analysis", provider=provider):
-            analysis = provider.analyze_skin(
-                image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(user)
-            )
+        analysis = provider_analysis(user=user, scan=scan, image_jpeg=image_jpeg)
     except AnalysisFailed as failure:
         if failure.reason not in COUNTED_FAILURES:
             ANALYSES.give_back(scan.user_id)
@@ -389,6 +387,16 @@ def analyze_image(*, user: User, scan: Scan, image_jpeg: bytes) -> Scan:
         ANALYSES.give_back(scan.user_id)
         return record(scan, status="failed", failure_reason="provider_unavailable", analysis=None)
     return record(scan, status="complete", failure_reason=None, analysis=analysis.to_dict())
+
+
+def provider_analysis(*, user: User, scan: Scan, image_jpeg: bytes) -> SkinAnalysis:
+    """The configured provider's analysis of the scan's photo, for ``user``'s profile
+    (``AnalysisFailed`` when it gives none)."""
+    provider = get_provider()
+    with telemetry.ai_call(use="analysis", provider=provider):
+        return provider.analyze_skin(
+            image_jpeg=image_jpeg, area=scan.area, profile=skin_profile_of(user)
+        )
 
 
 def record(
