@@ -202,7 +202,11 @@ def incomparable_because(scan: Scan, other: Scan) -> list[str]:
         reasons.append(DIFFERENT_AREAS)
     if not (photo_acceptable(scan) and photo_acceptable(other)):
         reasons.append(PHOTO_QUALITY)
-    if measured_by(scan.analysis) != measured_by(other.analysis):
+    if (
+        scan.analysis
+        and other.analysis
+        and measured_by(scan.analysis) != measured_by(other.analysis)
+    ):
         reasons.append(MEASURED_DIFFERENTLY)
     return reasons
 

@@ -554,7 +554,7 @@ class TestAnalysis:
         assert same_area["comparable"] is True and same_area["incomparable_because"] == []
 
     def test_scores_measured_before_the_pipeline_changed_are_shown_not_compared(
-        self, auth_client, upload
+        self, auth_client, upload, settings
     ):
         # A scan analysed before the measures last changed, as stored then: no
         # measured_by, the pipeline's first name. Its redness is from other thresholds.
@@ -598,6 +598,15 @@ class TestAnalysis:
             first["scan_id"]: ENGINE,
             second["scan_id"]: ENGINE,
         }
+        # A scan not analysed yet (past the day's analyses) has no version to differ by.
+        settings.AI_ANALYSES_PER_DAY = 0
+        waiting = upload().json()
+        assert waiting["analysis"] is None
+        compared = auth_client.get(
+            f"{SCANS}/{second['scan_id']}/compare", {"with": waiting["scan_id"]}
+        ).json()
+        assert compared["incomparable_because"] == []
+        assert all(delta["delta"] is None for delta in compared["metrics"].values())
 
     def test_progress_can_be_limited_to_one_metric(self, auth_client, upload):
         first = upload().json()
