@@ -44,7 +44,12 @@ class StepSerializer(serializers.Serializer):
 
 class GoalSerializer(serializers.Serializer):
     metric = serializers.CharField()
-    baseline = serializers.FloatField(allow_null=True, help_text="The score it starts from.")
+    baseline = serializers.FloatField(
+        allow_null=True,
+        help_text="The score it starts from: the plan's scan's (scan_id). Measure the way "
+        "since with GET /scans/{id}/compare?with=<scan_id>, which says when the two were "
+        "measured by different versions of the pipeline (measured_differently).",
+    )
 
 
 class AdherenceSerializer(serializers.Serializer):
