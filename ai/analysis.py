@@ -154,8 +154,8 @@ class SkinAnalysis:
         ``source``, when given, is every metric's source whatever the answer says (a
         model cannot call its own numbers measured); otherwise each metric keeps the one
         stored with it, or, stored before sources were, ``legacy_source``.
-        ``measured_by``, when given, is the pipeline's version whatever the answer says
-        (a model's is replaced by ``with_measurements`` in any case).
+        ``measured_by``, when given, is the pipeline's version; otherwise a stored
+        analysis keeps its own, and a model's answer (``source`` given) has none.
         Raises ``InvalidAnalysis`` naming the first thing that is wrong.
         """
         if not isinstance(data, dict):
@@ -211,6 +211,9 @@ class SkinAnalysis:
                 for r in _list(quality_in.get("reasons", []), "image_quality.reasons")
             ),
         )
+        if measured_by is None and source is None and data.get("measured_by") is not None:
+            # A stored analysis's own (a model's answer has no say in it).
+            measured_by = _text(data["measured_by"], "measured_by")
         summary = data.get("summary", "")
         if not isinstance(summary, str) or len(summary) > SUMMARY_MAX_LENGTH:
             raise InvalidAnalysis("summary must be text of at most 600 characters")
@@ -229,12 +232,7 @@ class SkinAnalysis:
             model=model or _text(data.get("model"), "model"),
             heuristic=heuristic,
             analyzed_at=data.get("analyzed_at") or now_iso(),
-            measured_by=measured_by
-            or (
-                None
-                if data.get("measured_by") is None
-                else _text(data["measured_by"], "measured_by")
-            ),
+            measured_by=measured_by,
         )
 
 
@@ -265,7 +263,7 @@ def readable(stored: dict[str, Any] | None) -> dict[str, Any] | None:
     if not stored:
         return stored
     metrics = stored.get("metrics") or {}
-    if "measured_by" in stored and all("source" in entry for entry in metrics.values()):
+    if stored.get("measured_by") and all("source" in entry for entry in metrics.values()):
         return stored
     source = legacy_source(heuristic=bool(stored.get("heuristic", False)))
     return {

@@ -5,6 +5,7 @@ import pytest
 
 from ai.analysis import (
     COLOUR_METRICS,
+    LEGACY_MEASURED_BY,
     InvalidAnalysis,
     SkinAnalysis,
     metrics_to_judge,
@@ -34,6 +35,7 @@ def pipeline_result(scores: dict[str, float], *, reasons: tuple[str, ...] = ()) 
         model="dermalens-offline",
         heuristic=True,
         source=MEASURED,
+        measured_by="dermalens-offline-test-7",
     )
 
 
@@ -138,7 +140,28 @@ def test_an_analysis_stored_before_sources_reads_back_with_them(heuristic, sourc
     assert "source" not in stored["metrics"]["acne"], "the stored item is not changed"
 
 
-def test_an_analysis_with_sources_reads_back_as_it_is():
-    stored = model_answer().to_dict()
+def test_an_analysis_with_sources_and_its_version_reads_back_as_it_is():
+    stored = with_measurements(model_answer(), measured=pipeline_result({"acne": 80.0})).to_dict()
 
     assert readable(stored) is stored
+
+
+def test_the_version_that_measured_an_analysis_is_the_pipelines_never_the_models():
+    answer = {**valid_analysis_answer(), "measured_by": 12}
+    judged = SkinAnalysis.from_dict(answer, provider="gemini", model="m", source=MODEL)
+    assert judged.measured_by is None
+
+    analysis = with_measurements(judged, measured=pipeline_result({"redness": 61.5}))
+
+    assert analysis.measured_by == "dermalens-offline-test-7"
+    stored = analysis.to_dict()
+    assert SkinAnalysis.from_dict(stored) == analysis
+    assert readable(stored)["measured_by"] == "dermalens-offline-test-7"
+
+
+def test_an_analysis_stored_before_versions_reads_back_as_the_first_version():
+    stored = model_answer().to_dict()
+    del stored["measured_by"]
+
+    assert readable(stored)["measured_by"] == LEGACY_MEASURED_BY
+    assert "measured_by" not in stored, "the stored item is not changed"
