@@ -2,7 +2,9 @@
 
 import io
 
+import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
 from ai.analysis import LEGACY_MEASURED_BY
@@ -132,3 +134,39 @@ def test_a_scan_whose_photo_is_gone_keeps_its_analysis(auth_client):
 
     kept = scans_table().get(user_id, scan["scan_id"], consistent=True)
     assert kept.analysis == stored.analysis and kept.version == stored.version
+
+
+def test_several_scans_at_once_are_each_analysed_once(auth_client):
+    user_id = user_id_of(auth_client)
+    pictures = [
+        photos.astronaut(),
+        photos.redder(photos.astronaut()),
+        photos.with_dots(photos.astronaut(), (200, 60, 60)),
+        photos.with_a_mask(photos.astronaut(), (230, 150, 170)),
+        photos.exposed(photos.astronaut(), 0.6),
+    ]
+    scans = [send(auth_client, photos.encode(picture)) for picture in pictures]
+    for scan in scans:
+        as_stored_before_versions(user_id, scan["scan_id"])
+    versions = {
+        scan["scan_id"]: scans_table().get(user_id, scan["scan_id"], consistent=True).version
+        for scan in scans
+    }
+
+    assert "remeasured 5, image_missing 0, failed 0, scan_changed 0" in remeasure(
+        "--user", user_id, "--concurrency", "3"
+    )
+
+    for scan in scans:
+        stored = scans_table().get(user_id, scan["scan_id"], consistent=True)
+        assert stored.version == versions[scan["scan_id"]] + 1  # one write each
+        # As the upload's own analysis read the photo (but for when).
+        again = {key: value for key, value in stored.analysis.items() if key != "analyzed_at"}
+        first = {key: value for key, value in scan["analysis"].items() if key != "analyzed_at"}
+        assert again == first
+
+
+@pytest.mark.parametrize("concurrency", ["0", "33"])
+def test_a_concurrency_out_of_range_is_refused(concurrency):
+    with pytest.raises(CommandError, match="--concurrency is 1 to 32"):
+        remeasure("--concurrency", concurrency)
