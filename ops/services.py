@@ -44,6 +44,7 @@ ACTION_LABELS = {
     "create_staff": "created a staff account",
     "promote_staff": "made the account staff",
     "remove_staff": "took the account's staff access away",
+    "remeasure_scans": "analysed scans again with the pipeline's current version",
 }
 
 

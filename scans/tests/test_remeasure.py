@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from ai.analysis import LEGACY_MEASURED_BY
 from ai.offline import ENGINE
+from dynamo.audit import audit_table
 from dynamo.scans import scans_table
 from scans import storage
 from scans.tests.conftest import upload_file
@@ -134,6 +135,11 @@ def test_a_scan_whose_photo_is_gone_keeps_its_analysis(auth_client):
 
     kept = scans_table().get(user_id, scan["scan_id"], consistent=True)
     assert kept.analysis == stored.analysis and kept.version == stored.version
+    # The run is on the account's audit trail, with what it did.
+    [entry] = audit_table().entries_about(user_id, limit=10)
+    assert (entry.actor_user_id, entry.action) == ("manage.py", "remeasure_scans")
+    assert entry.details["engine"] == ENGINE
+    assert (entry.details["remeasured"], entry.details["image_missing"]) == (0, 1)
 
 
 def test_several_scans_at_once_are_each_analysed_once(auth_client):

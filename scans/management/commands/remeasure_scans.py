@@ -10,7 +10,8 @@ version (of one account, or of every account), with the provider as configured: 
 offline pipeline, or Gemini with the pipeline's measures, which is one Gemini call per
 scan (``--dry-run`` counts them first, changing nothing). It is not counted on anyone's
 daily allowance. A scan whose photo is missing, whose analysis fails, or that changes
-meanwhile keeps what it has; running the command again retries it. Without ``--user``
+meanwhile keeps what it has; running the command again retries it. A run writes one
+audit entry (its version and counts; its account with ``--user``). Without ``--user``
 it reads the whole scans table (a Scan), a page at a time. ``--concurrency`` analyses
 that many scans at once: under Gemini each waits seconds on the model, and a few at once
 keep it busy within the project's rate limits.
@@ -25,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ai.offline import ENGINE
 from dynamo.scans import Scan, scans_table
 from dynamo.users import users_table
+from ops.services import record_command_action
 from scans.services import remeasure_scan
 
 OUTCOMES = ("remeasured", "image_missing", "failed", "scan_changed", "account_gone")
@@ -77,6 +79,13 @@ class Command(BaseCommand):
                 self.stdout.write(f"... {outcomes.total()} scans")
         counts = ", ".join(f"{name} {outcomes[name]}" for name in OUTCOMES)
         self.stdout.write(f"{ENGINE}: {counts}")
+        # One entry for the run (of one account, or of all), as other commands write.
+        record_command_action(
+            action="remeasure_scans",
+            target_user_id=user_id,
+            engine=ENGINE,
+            **{name: outcomes[name] for name in OUTCOMES},
+        )
 
     @staticmethod
     def outcomes(scans: Iterator[Scan], concurrency: int) -> Iterator[str]:
