@@ -277,13 +277,14 @@ def registered_with(email: str, account: User | None = None) -> User | None:
 def refresh_session(*, refresh: str, account: User | None = None) -> tuple[User, TokenPair]:
     """Trade a refresh token for a new pair; the presented one is used up (rotation).
 
-    The same token sent again within REFRESH_RETRY_SECONDS of its rotation, while the
-    new refresh token is still unused, is the same client asking again (its answer was
-    lost, or it sent two refreshes at once): it gets the very pair it was given, so the
-    chain stays one. Any other rotated token presented again means that two parties
-    hold the chain, the owner and someone who copied a token, and the server cannot
-    tell which is which: every session of the account ends (RFC 9700, refresh token
-    rotation), and the owner logs in again. A token revoked by logout is only refused.
+    A rotated token presented again means that two parties hold the chain, the owner
+    and someone who copied a token, and the server cannot tell which is which: every
+    session of the account ends (RFC 9700, refresh token rotation), and the owner logs
+    in again. A token revoked by logout is only refused. Where REFRESH_RETRY_SECONDS is
+    set (it is 0, off, by default), the same token sent again that soon after its
+    rotation, while the new refresh token is still unused, is taken for the same client
+    asking again (its answer was lost, or it sent two refreshes at once): it gets the
+    very pair it was given, so the chain stays one.
     ``account``: the token's account as the caller read it (strongly consistent) for
     this request, if it did (the refresh throttle does); it is not read again.
     """

@@ -118,10 +118,11 @@ class PublicAuthViewSet(viewsets.ViewSet):
         responses={200: AuthSessionSerializer, **ERRORS},
         auth=[],
         description=(
-            "Trade a refresh token for a new pair. The old refresh token is used up: sent "
-            "again within `REFRESH_RETRY_SECONDS` (30 s) of the trade, while the new refresh "
-            "token is unused (an answer lost on the way, refreshes sent at once), it gets the "
-            "same pair again; sent again otherwise, it ends every session of the account."
+            "Trade a refresh token for a new pair. The old refresh token is used up: "
+            "presented again, it is refused and every session of the account ends. Where "
+            "the service sets `REFRESH_RETRY_SECONDS`, it gets the same pair again within "
+            "that many seconds of the trade while the new refresh token is unused (an "
+            "answer lost on the way, refreshes sent at once)."
         ),
     )
     @action(detail=False, methods=["post"], throttle_classes=[RefreshThrottle])

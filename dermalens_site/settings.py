@@ -390,10 +390,11 @@ ACCESS_TOKEN_MINUTES = env.int("ACCESS_TOKEN_MINUTES", default=15)
 # reaches this one within this delay; 0 reads the user on every request.
 AUTH_USER_CACHE_SECONDS = env.float("AUTH_USER_CACHE_SECONDS", default=5.0)
 REFRESH_TOKEN_DAYS = env.int("REFRESH_TOKEN_DAYS", default=14)
-# A refresh token sent again this soon after its rotation, while the new refresh token
-# is unused, gets that same pair again (an answer lost on the way, refreshes sent at
-# once) instead of ending every session as a replay does; 0 ends them at once.
-REFRESH_RETRY_SECONDS = env.int("REFRESH_RETRY_SECONDS", default=30)
+# Off (0) by default: a used refresh token is refused, and presenting it again ends every
+# session of the account (RFC 9700's reuse detection). Set, a refresh token sent again
+# this soon after its rotation, while the new refresh token is unused, gets that same
+# pair again (an answer lost on the way, refreshes sent at once) instead.
+REFRESH_RETRY_SECONDS = env.int("REFRESH_RETRY_SECONDS", default=0)
 PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 100
 # Scans per page of GET /scans/progress: one point per metric and scan, about 1.2 KB of
