@@ -237,6 +237,16 @@ class TestLogin:
         assert_error(api_client.post(REFRESH, {"refresh": session["refresh"]}), 401)
 
 
+def assert_every_session_ended(api_client, email: str, *sessions: dict) -> None:
+    """Each session's refresh and access tokens are refused; the owner signs in again."""
+    for session in sessions:
+        assert_error(APIClient().post(REFRESH, {"refresh": session["refresh"]}), 401)
+        assert_error(bearer(session["access"]).get(ME), 401)
+    login = api_client.post(LOGIN, {"email": email, "password": STRONG_PASSWORD})
+    assert login.status_code == 200
+    assert bearer(login.json()["access"]).get(ME).status_code == 200
+
+
 @pytest.fixture
 def retry_window(settings):
     """The retry window an operator may set (``REFRESH_RETRY_SECONDS``; off by default)."""
@@ -280,14 +290,7 @@ class TestTokens:
         replay = api_client.post(REFRESH, {"refresh": stolen})
 
         assert_error(replay, 401, "invalid_refresh_token")
-        for session in (rotated, laptop):
-            assert_error(APIClient().post(REFRESH, {"refresh": session["refresh"]}), 401)
-            assert_error(bearer(session["access"]).get(ME), 401)
-        login = api_client.post(
-            LOGIN, {"email": phone["user"]["email"], "password": STRONG_PASSWORD}
-        )
-        assert login.status_code == 200
-        assert bearer(login.json()["access"]).get(ME).status_code == 200
+        assert_every_session_ended(api_client, phone["user"]["email"], rotated, laptop)
 
     def test_reusing_a_token_after_its_new_one_was_used_ends_every_session_in_a_retry_window(
         self, api_client, register, retry_window
@@ -304,14 +307,7 @@ class TestTokens:
         replay = api_client.post(REFRESH, {"refresh": stolen})
 
         assert_error(replay, 401, "invalid_refresh_token")
-        for session in (latest, laptop):
-            assert_error(APIClient().post(REFRESH, {"refresh": session["refresh"]}), 401)
-            assert_error(bearer(session["access"]).get(ME), 401)
-        login = api_client.post(
-            LOGIN, {"email": phone["user"]["email"], "password": STRONG_PASSWORD}
-        )
-        assert login.status_code == 200
-        assert bearer(login.json()["access"]).get(ME).status_code == 200
+        assert_every_session_ended(api_client, phone["user"]["email"], latest, laptop)
 
     def test_a_refresh_sent_again_after_its_answer_was_lost_gets_the_same_pair(
         self, api_client, register, retry_window

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from ai.offline import ENGINE
@@ -35,8 +36,9 @@ PROGRESS_EVERY = 100
 
 
 def measure_again(scan: Scan) -> str:
-    """One scan's outcome (``OUTCOMES``)."""
-    account = users_table().get(scan.user_id)
+    """One scan's outcome (``OUTCOMES``). An account's scans come together, so its user
+    is read once for them (the process's copy, as authentication keeps it)."""
+    account = users_table().get_recent(scan.user_id, max_age=settings.AUTH_USER_CACHE_SECONDS)
     if account is None or account.erasure_started_at is not None:
         return "account_gone"
     return remeasure_scan(user=account, scan=scan)
