@@ -12,24 +12,34 @@ balancer passes such a request on as it came.
 This WSGI middleware reads such a body before Django sees the request: at most one byte
 past the limit for its content type (``body_limit``), in memory up to
 ``IN_MEMORY_BYTES`` (a JSON body's limit) and in a temporary file past that. It is read
-before the request is authenticated, so what a stranger can make the worker hold is
-bounded: past ``IN_MEMORY_BYTES``, at most ``LARGE_BODIES_AT_ONCE`` bodies per worker
-are read at once (the others wait their turn), at most ``MAX_UPLOAD_BODY_BYTES`` on
-disk each. A body that declares its length is read only by the view, after
-authentication, and is not held here. Django then gets the body with its
-Content-Length, so everything after is as for a body that declared its length:
-BodySizeLimitMiddleware refuses one past the limit with the same 413, and one whose
-chunks are not valid HTTP is marked (``MALFORMED_BODY``) for that middleware to answer
-400 ``malformed_request``. A client that leaves mid-body is gunicorn's to handle, as
-with any body.
+before the request is authenticated, so what a sender can make the worker hold is
+bounded. Past ``IN_MEMORY_BYTES`` (a photo), a body is read only for a sender whose
+bearer token is valid (its signature and expiry; the view checks the account), and at
+most ``LARGE_BODIES_AT_ONCE`` such bodies per worker are read at once, at most
+``MAX_UPLOAD_BODY_BYTES`` on disk each. A sender waits at most
+``LARGE_BODY_WAIT_SECONDS`` for its turn, and while it has one its body must keep coming
+at ``LARGE_BODY_MIN_BYTES_PER_SECOND`` on average, after ``LARGE_BODY_GRACE_SECONDS``:
+a stranger could otherwise take every turn with a few connections that trickle a byte
+now and then, and hold every photo upload of the worker for as long as they liked. A
+body left unread for one of these reasons is marked (``UNREAD_BODY``) for
+BodySizeLimitMiddleware to answer 401, 503 or 408. A body that declares its length is
+read only by the view, after authentication, and is not held here.
+
+Django then gets the body with its Content-Length, so everything after is as for a body
+that declared its length: BodySizeLimitMiddleware refuses one past the limit with the
+same 413, and one whose chunks are not valid HTTP is marked (``MALFORMED_BODY``) for
+that middleware to answer 400 ``malformed_request``. A client that leaves mid-body is
+gunicorn's to handle, as with any body.
 
 It reads only where the server ends the input at the end of the body
 (``wsgi.input_terminated``, as gunicorn does); elsewhere the request passes untouched.
 """
 
+import contextlib
 import functools
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
@@ -37,14 +47,28 @@ from django.conf import settings
 from django.utils.http import parse_header_parameters
 from gunicorn.http.errors import ParseException
 
+from dermalens_site.concurrency import cooperative
+
 # Set in the WSGI environ when the chunks of a body are not valid HTTP.
 MALFORMED_BODY = "dermalens.malformed_body"
+# Set in the WSGI environ when a large body was left unread, to why: NOT_SIGNED_IN,
+# NO_TURN or TOO_SLOW.
+UNREAD_BODY = "dermalens.unread_body"
+NOT_SIGNED_IN = "not_signed_in"
+NO_TURN = "no_turn"
+TOO_SLOW = "too_slow"
 READ_SIZE = 64 * 1024
 # Kept in memory up to this much (the default JSON limit); a larger body (a photo) goes
 # to a temporary file.
 IN_MEMORY_BYTES = 64 * 1024
 # Bodies past IN_MEMORY_BYTES read at once per worker process.
 LARGE_BODIES_AT_ONCE = 4
+# How long a large body's sender waits for its turn, at most.
+LARGE_BODY_WAIT_SECONDS = 30
+# While it has its turn, a large body comes at this average rate at least (a 10 MB photo
+# in ten minutes), after a grace for the connection to get going.
+LARGE_BODY_MIN_BYTES_PER_SECOND = 16 * 1024
+LARGE_BODY_GRACE_SECONDS = 10
 
 
 def body_limit(content_type: str) -> int:
@@ -83,8 +107,11 @@ class ChunkedBodies:
         try:
             size = read_body(environ["wsgi.input"], body, limit=min(limit, IN_MEMORY_BYTES))
             if IN_MEMORY_BYTES < size <= limit:  # a large body (a photo): read in turn
-                with large_bodies():
-                    size += read_body(environ["wsgi.input"], body, limit=limit - size)
+                size, unread = read_large_body(environ, body, size=size, limit=limit)
+                if unread:
+                    # What came is not handed on: the rest is still on its way.
+                    environ[UNREAD_BODY] = unread
+                    size = 0
         except ParseException:
             environ[MALFORMED_BODY] = True
             size = 0
@@ -96,13 +123,89 @@ class ChunkedBodies:
         return ClosingResponse(self.application(environ, start_response), body)
 
 
-def read_body(source: IO[bytes], body: IO[bytes], *, limit: int) -> int:
-    """Copy ``source`` into ``body`` to its end or one byte past ``limit``; the size copied."""
+def read_body(source: IO[bytes], body: IO[bytes], *, limit: int, pace: "Pace | None" = None) -> int:
+    """Copy ``source`` into ``body`` to its end or one byte past ``limit``; the size copied.
+    With ``pace``, ``TooSlow`` once the body falls behind it."""
     size = 0
-    while size <= limit and (piece := source.read(min(READ_SIZE, limit + 1 - size))):
+    while size <= limit:
+        wanted = min(READ_SIZE, limit + 1 - size)
+        if pace is None:
+            piece = source.read(wanted)
+        else:
+            with pace.bounding(size):
+                piece = source.read(wanted)
+        if not piece:
+            break
         body.write(piece)
         size += len(piece)
     return size
+
+
+def read_large_body(
+    environ: dict[str, Any], body: IO[bytes], *, size: int, limit: int
+) -> tuple[int, str | None]:
+    """Read the rest of a large body (``size`` bytes of it read) in one of the worker's
+    turns; the size read, and why the rest was left unread (None when it was not)."""
+    if not holds_valid_token(environ):
+        return size, NOT_SIGNED_IN
+    turns = large_bodies()
+    if not turns.acquire(timeout=LARGE_BODY_WAIT_SECONDS):
+        return size, NO_TURN
+    try:
+        rest = read_body(environ["wsgi.input"], body, limit=limit - size, pace=Pace())
+        return size + rest, None
+    except TooSlow:
+        return size, TOO_SLOW
+    finally:
+        turns.release()
+
+
+def holds_valid_token(environ: dict[str, Any]) -> bool:
+    """Whether the request's bearer token is one this service signed and still valid (no
+    account is read: the view does, as for every request)."""
+    from rest_framework_simplejwt.exceptions import AuthenticationFailed
+
+    from accounts.authentication import DynamoJWTAuthentication
+
+    header = environ.get("HTTP_AUTHORIZATION", "").encode("latin-1")
+    authentication = DynamoJWTAuthentication()
+    try:
+        raw_token = authentication.get_raw_token(header) if header else None
+        return raw_token is not None and bool(authentication.get_validated_token(raw_token))
+    except AuthenticationFailed:  # malformed, badly signed, expired, of another type
+        return False
+
+
+class TooSlow(Exception):
+    """A large body fell behind LARGE_BODY_MIN_BYTES_PER_SECOND."""
+
+
+class Pace:
+    """The least pace of a large body in its turn: each byte buys
+    1/LARGE_BODY_MIN_BYTES_PER_SECOND seconds beyond the grace."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def seconds_left(self, size: int) -> float:
+        """How long the next read may take, with ``size`` bytes read in this turn."""
+        allowed = LARGE_BODY_GRACE_SECONDS + size / LARGE_BODY_MIN_BYTES_PER_SECOND
+        return self.started + allowed - time.monotonic()
+
+    @contextlib.contextmanager
+    def bounding(self, size: int) -> Iterator[None]:
+        """A read, ``TooSlow`` past the pace: cut short where the worker's requests are
+        greenlets (gevent's timeout, as in production), else found before the next read."""
+        left = self.seconds_left(size)
+        if left <= 0:
+            raise TooSlow()
+        if not cooperative():
+            yield
+            return
+        import gevent
+
+        with gevent.Timeout(left, TooSlow()):
+            yield
 
 
 class ClosingResponse:

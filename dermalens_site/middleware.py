@@ -17,14 +17,20 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.request import split_domain_port, validate_host
 
-from dermalens_site.chunked_bodies import MALFORMED_BODY, body_limit
+from dermalens_site.chunked_bodies import (
+    MALFORMED_BODY,
+    NO_TURN,
+    NOT_SIGNED_IN,
+    UNREAD_BODY,
+    body_limit,
+)
 from dermalens_site.concurrency import (
     WorkGate,
     ai_work_gate,
     free_slot_while_sending,
     photo_work_gate,
 )
-from dermalens_site.errors import error_body
+from dermalens_site.errors import RETRY_AFTER_SECONDS_UNAVAILABLE, error_body, spread
 from dermalens_site.log_paths import loggable_path
 from dynamo import client as dynamo_client
 from telemetry import record
@@ -121,8 +127,9 @@ class RequestLogMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuse an oversized body from its Content-Length, before anything reads it, and a
-    body whose chunks were not valid HTTP (``dermalens_site.chunked_bodies``).
+    """Refuse an oversized body from its Content-Length, before anything reads it, a
+    body whose chunks were not valid HTTP, and a large chunked body left unread
+    (``dermalens_site.chunked_bodies``).
 
     Django checks DATA_UPLOAD_MAX_MEMORY_SIZE only when ``request.body`` is read, and
     DRF's parsers read the stream directly, so without this a 100 MB JSON body would be
@@ -138,6 +145,8 @@ class BodySizeLimitMiddleware:
                 error_body("malformed_request", "The request body's chunks are not valid HTTP."),
                 status=400,
             )
+        if unread := request.META.get(UNREAD_BODY):
+            return unread_body_answer(request, unread)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -153,6 +162,44 @@ class BodySizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+def unread_body_answer(request: HttpRequest, reason: str) -> JsonResponse:
+    """The answer to a large chunked body left unread, by ``reason`` (chunked_bodies)."""
+    if reason == NOT_SIGNED_IN:
+        from rest_framework.request import Request
+
+        from accounts.authentication import DynamoJWTAuthentication
+
+        response = JsonResponse(
+            error_body(
+                "not_authenticated",
+                "Sign in to send a photo: a body this large is read only with a valid "
+                "access token.",
+            ),
+            status=401,
+        )
+        authentication = DynamoJWTAuthentication()
+        response["WWW-Authenticate"] = authentication.authenticate_header(Request(request))
+    elif reason == NO_TURN:
+        response = JsonResponse(
+            error_body(
+                "unavailable",
+                "Too many photos are being received right now; nothing was stored, please "
+                "send it again shortly.",
+            ),
+            status=503,
+        )
+        response["Retry-After"] = str(spread(RETRY_AFTER_SECONDS_UNAVAILABLE))
+    else:
+        response = JsonResponse(
+            error_body(
+                "request_timeout",
+                "The photo came too slowly; nothing was stored, please send it again.",
+            ),
+            status=408,
+        )
+    return response
 
 
 class AIWorkSlotMiddleware:

@@ -5,18 +5,26 @@ with the input as gunicorn gives it (the chunks already decoded, the input endin
 body's end); tests/test_serving.py sends chunked requests to gunicorn itself.
 """
 
+import datetime as dt
 import io
 import threading
 import time
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from gunicorn.http.errors import InvalidChunkSize
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
+from dermalens_site import chunked_bodies
 from dermalens_site.chunked_bodies import (
     IN_MEMORY_BYTES,
     LARGE_BODIES_AT_ONCE,
     MALFORMED_BODY,
+    NO_TURN,
+    NOT_SIGNED_IN,
+    TOO_SLOW,
+    UNREAD_BODY,
     ChunkedBodies,
 )
 
@@ -48,10 +56,24 @@ class BrokenChunks(io.RawIOBase):
         return piece
 
 
+def bearer(token: AccessToken | RefreshToken) -> str:
+    return f"Bearer {token}"
+
+
+def signed_in() -> str:
+    """An Authorization header with an access token this service signed."""
+    token = AccessToken()
+    token["user_id"] = "01JTESTCHUNKEDBODIES000000"
+    return bearer(token)
+
+
 def environ_for(body: bytes | io.RawIOBase, content_type: str, **extra) -> dict:
+    """A chunked request as gunicorn hands it on, from a signed-in sender unless
+    ``extra`` says otherwise."""
     return {
         "REQUEST_METHOD": "POST",
         "CONTENT_TYPE": content_type,
+        "HTTP_AUTHORIZATION": signed_in(),
         "HTTP_TRANSFER_ENCODING": "chunked",
         "wsgi.input": body if isinstance(body, io.RawIOBase) else io.BytesIO(body),
         "wsgi.input_terminated": True,
@@ -110,8 +132,8 @@ class SlowPhoto(io.RawIOBase):
 
 
 def test_at_most_a_few_large_bodies_are_read_at_once():
-    """A stranger's bodies are read before authentication: what they can make a worker
-    hold at once is bounded."""
+    """Bodies are read before the account is checked: what their senders can make a
+    worker hold at once is bounded."""
     go_on, reading = threading.Event(), []
     senders = [
         threading.Thread(
@@ -128,6 +150,132 @@ def test_at_most_a_few_large_bodies_are_read_at_once():
     for sender in senders:
         sender.join(timeout=10)
     assert not any(sender.is_alive() for sender in senders)
+
+
+def expired() -> str:
+    token = AccessToken()
+    # Past the leeway that the check gives a clock that runs a little behind.
+    token.set_exp(lifetime=-dt.timedelta(seconds=settings.SIMPLE_JWT["LEEWAY"] + 1))
+    return bearer(token)
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "Bearer not-a-token",
+        "Basic dXNlcjpwYXNz",
+        "Bearer",
+        pytest.param("tampered", id="signature-changed"),
+        pytest.param("expired", id="expired"),
+        pytest.param("refresh", id="a-refresh-token"),
+    ],
+)
+def test_a_large_body_is_read_only_from_a_sender_with_a_valid_access_token(authorization):
+    """A photo's bytes past the first 64 KiB wait for no turn and are not read at all
+    for a sender this service gave no valid access token: the request is answered 401."""
+    if authorization == "tampered":
+        header, payload, signature = signed_in().removeprefix("Bearer ").split(".")
+        authorization = f"Bearer {header}.{payload}.{signature[::-1]}"
+    elif authorization == "expired":
+        authorization = expired()
+    elif authorization == "refresh":
+        authorization = bearer(RefreshToken())
+    source = io.BytesIO(b"x" * (IN_MEMORY_BYTES * 4))
+    environ = environ_for(b"", "multipart/form-data; boundary=x", **{"wsgi.input": source})
+    if authorization is None:
+        del environ["HTTP_AUTHORIZATION"]
+    else:
+        environ["HTTP_AUTHORIZATION"] = authorization
+    recorder = run(environ)
+    assert recorder.environ[UNREAD_BODY] == NOT_SIGNED_IN
+    assert recorder.environ["CONTENT_LENGTH"] == "0" and recorder.body == b""
+    assert source.tell() <= IN_MEMORY_BYTES + 1
+
+
+def test_a_sender_waits_for_a_turn_a_bounded_time(monkeypatch):
+    monkeypatch.setattr(chunked_bodies, "LARGE_BODY_WAIT_SECONDS", 0.3)
+    turns = chunked_bodies.large_bodies()
+    for _ in range(LARGE_BODIES_AT_ONCE):
+        assert turns.acquire(timeout=1)
+    try:
+        started = time.monotonic()
+        recorder = run(environ_for(b"x" * (IN_MEMORY_BYTES * 2), "multipart/form-data; b=x"))
+        waited = time.monotonic() - started
+    finally:
+        for _ in range(LARGE_BODIES_AT_ONCE):
+            turns.release()
+    assert recorder.environ[UNREAD_BODY] == NO_TURN
+    assert recorder.environ["CONTENT_LENGTH"] == "0"
+    assert 0.3 <= waited < 2
+    # Once the turns are free again, the same body is read.
+    assert run(environ_for(b"x" * (IN_MEMORY_BYTES * 2), "multipart/form-data; b=x")).body
+
+
+class TricklingPhoto(io.RawIOBase):
+    """A large body that comes at full speed for its first 64 KiB, then a little at a
+    time, ``pause`` seconds apart."""
+
+    def __init__(self, pause: float) -> None:
+        self.body = io.BytesIO(b"x" * (IN_MEMORY_BYTES * 2))
+        self.pause = pause
+
+    def read(self, size: int = -1) -> bytes:
+        if self.body.tell() >= IN_MEMORY_BYTES:
+            time.sleep(self.pause)
+            return self.body.read(min(size, 100))
+        return self.body.read(size)
+
+
+def test_a_large_body_that_falls_behind_the_pace_is_given_up_and_its_turn_freed(monkeypatch):
+    monkeypatch.setattr(chunked_bodies, "LARGE_BODY_GRACE_SECONDS", 0.3)
+    started = time.monotonic()
+    recorder = run(environ_for(TricklingPhoto(pause=0.05), "multipart/form-data; b=x"))
+    assert recorder.environ[UNREAD_BODY] == TOO_SLOW
+    assert recorder.environ["CONTENT_LENGTH"] == "0"
+    assert time.monotonic() - started < 3
+    # Every turn was given back: as many large bodies as there are turns are read at once.
+    go_on, reading = threading.Event(), []
+    senders = [
+        threading.Thread(
+            target=run,
+            args=(environ_for(SlowPhoto(go_on, reading), "multipart/form-data; boundary=x"),),
+        )
+        for _ in range(LARGE_BODIES_AT_ONCE)
+    ]
+    for sender in senders:
+        sender.start()
+    time.sleep(0.5)
+    go_on.set()
+    for sender in senders:
+        sender.join(timeout=10)
+    assert len(reading) == LARGE_BODIES_AT_ONCE
+
+
+def test_a_large_body_that_keeps_the_pace_is_read_whole(monkeypatch):
+    monkeypatch.setattr(chunked_bodies, "LARGE_BODY_GRACE_SECONDS", 0.3)
+    monkeypatch.setattr(chunked_bodies, "LARGE_BODY_MIN_BYTES_PER_SECOND", 100 / 0.05)
+    recorder = run(environ_for(TricklingPhoto(pause=0.01), "multipart/form-data; b=x"))
+    assert UNREAD_BODY not in recorder.environ
+    assert recorder.body == b"x" * (IN_MEMORY_BYTES * 2)
+
+
+@pytest.mark.parametrize(
+    ("reason", "status", "code", "header"),
+    [
+        (NOT_SIGNED_IN, 401, "not_authenticated", "WWW-Authenticate"),
+        (NO_TURN, 503, "unavailable", "Retry-After"),
+        (TOO_SLOW, 408, "request_timeout", None),
+    ],
+)
+def test_a_body_left_unread_is_answered_with_why_before_any_view(reason, status, code, header):
+    multipart = "multipart/form-data; boundary=x"
+    response = Client().post("/api/v1/scans", b"", content_type=multipart, **{UNREAD_BODY: reason})
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["code"] == code and error["message"]
+    if header:
+        assert response[header]
 
 
 def test_the_body_read_for_the_application_is_closed_with_the_response():

@@ -29,6 +29,7 @@ from django.core.management import call_command
 from urllib3 import encode_multipart_formdata
 
 from chat import selectors as chat_selectors
+from dermalens_site.chunked_bodies import LARGE_BODIES_AT_ONCE
 from dynamo.local import DynamoDBLocal, free_port
 from tests.fake_gemini import FakeGemini, FakeResponse, ReceivedRequest, typical_answer
 
@@ -482,6 +483,50 @@ def test_a_photo_sent_in_chunks_is_uploaded(served, register):
     [(status, scan)] = answers_in(exchange)
     assert status == 201, scan
     assert json.loads(scan)["status"] == "complete"
+
+
+def test_strangers_trickling_large_bodies_hold_no_photo_upload_back(served, register):
+    """Connections that send a large body's first chunk without a valid access token and
+    then nothing more took every turn of the workers for large bodies (the first 64 KiB
+    are read before any account is checked), and held every photo upload sent in chunks
+    for as long as they stayed open. Now each is answered 401 once its first 64 KiB are
+    in, and a signed-in upload goes by them."""
+    first_chunk = b"%x\r\n%s\r\n" % (70_000, b"x" * 70_000)
+    trickle = sent_in_chunks(
+        b"/api/v1/scans", first_chunk, b"Content-Type: multipart/form-data; boundary=xyz"
+    )
+    strangers = []
+    try:
+        # Three times the turns of the server's two workers.
+        for _ in range(3 * 2 * LARGE_BODIES_AT_ONCE):
+            stranger = socket.create_connection(("127.0.0.1", served), timeout=10)
+            stranger.sendall(trickle)
+            strangers.append(stranger)
+        token = register()["access"]
+        content_type, body = photo_upload_body()
+        started = time.monotonic()
+        exchange = raw_exchange(
+            served,
+            sent_in_chunks(
+                b"/api/v1/scans",
+                chunked(body, 16 * 1024),
+                b"Authorization: Bearer " + token.encode(),
+                b"Content-Type: " + content_type.encode(),
+                b"Connection: close",
+            ),
+        )
+        [(status, scan)] = answers_in(exchange)
+        assert status == 201, scan
+        assert time.monotonic() - started < 10
+        for stranger in strangers:
+            answer = http.client.HTTPResponse(stranger)  # type: ignore[arg-type]
+            answer.begin()
+            assert answer.status == 401
+            assert answer.getheader("WWW-Authenticate", "").startswith("Bearer ")
+            assert json.loads(answer.read())["error"]["code"] == "not_authenticated"
+    finally:
+        for stranger in strangers:
+            stranger.close()
 
 
 OVER_THE_JSON_LIMIT = chunked(b" " * (128 * 1024), 4096)
