@@ -467,11 +467,11 @@ def photo_upload_body() -> tuple[str, bytes]:
     return content_type, body
 
 
-def test_a_photo_sent_in_chunks_is_uploaded(served, register):
-    token = register()["access"]
+def upload_in_chunks(port: int, token: str) -> tuple[int, bytes]:
+    """The portrait uploaded in 16 KiB chunks on a connection of its own: (status, body)."""
     content_type, body = photo_upload_body()
     exchange = raw_exchange(
-        served,
+        port,
         sent_in_chunks(
             b"/api/v1/scans",
             chunked(body, 16 * 1024),
@@ -480,7 +480,12 @@ def test_a_photo_sent_in_chunks_is_uploaded(served, register):
             b"Connection: close",
         ),
     )
-    [(status, scan)] = answers_in(exchange)
+    [answer] = answers_in(exchange)
+    return answer
+
+
+def test_a_photo_sent_in_chunks_is_uploaded(served, register):
+    status, scan = upload_in_chunks(served, register()["access"])
     assert status == 201, scan
     assert json.loads(scan)["status"] == "complete"
 
@@ -503,19 +508,8 @@ def test_strangers_trickling_large_bodies_hold_no_photo_upload_back(served, regi
             stranger.sendall(trickle)
             strangers.append(stranger)
         token = register()["access"]
-        content_type, body = photo_upload_body()
         started = time.monotonic()
-        exchange = raw_exchange(
-            served,
-            sent_in_chunks(
-                b"/api/v1/scans",
-                chunked(body, 16 * 1024),
-                b"Authorization: Bearer " + token.encode(),
-                b"Content-Type: " + content_type.encode(),
-                b"Connection: close",
-            ),
-        )
-        [(status, scan)] = answers_in(exchange)
+        status, scan = upload_in_chunks(served, token)
         assert status == 201, scan
         assert time.monotonic() - started < 10
         for stranger in strangers:
