@@ -34,4 +34,5 @@ def skin_profile_of(user: User) -> SkinProfile:
         sensitivities=user.sensitivities,
         age_range=user.age_range,
         pregnant_or_breastfeeding=user.pregnant_or_breastfeeding,
+        allergies=user.allergies,
     )

@@ -88,7 +88,7 @@ def skin_analysis_request(*, area: str, profile: SkinProfile, measured: SkinAnal
     by_pipeline = measured_metrics(measured)
     context = {
         "area": area,
-        "profile": asdict(profile),
+        "profile": {key: value for key, value in asdict(profile).items() if key != "allergies"},
         "measured": {
             "metrics": {
                 name: {

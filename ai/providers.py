@@ -61,6 +61,9 @@ class SkinProfile:
     sensitivities: tuple[str, ...] = ()
     age_range: str | None = None
     pregnant_or_breastfeeding: bool | None = None
+    # In the person's own words; plans leave out the actives they name
+    # (``skincare.actives.allergens``). Not sent with a photo: no analysis needs them.
+    allergies: tuple[str, ...] = ()
 
 
 class AIProvider(Protocol):

@@ -35,6 +35,7 @@ from skincare.actives import (
     RETINOID,
     SENSITIVE_SKIN_AVOIDS,
     SUPPORT_KINDS,
+    allergens,
     avoided_kinds,
     clashes,
     is_new_active,
@@ -227,6 +228,10 @@ ACID_CAUTION = (
 )
 BENZOYL_PEROXIDE_CAUTION = "Benzoyl peroxide bleaches fabric: use white towels and pillowcases."
 INGREDIENTS_CAUTION = "Choose products free of {ingredients}, as you asked."
+ALLERGIES_CAUTION = (
+    "You told us you are allergic to {allergies}: check every product's full ingredient "
+    "list for them before you use it, and stop anything that causes a reaction."
+)
 
 
 def is_pregnant_or_breastfeeding(profile: SkinProfile) -> bool:
@@ -248,6 +253,22 @@ def product_step(active: str, *, frequency: str, start_week: int, order: int = 0
         "how": how,
         "frequency": frequency,
         "start_week": start_week,
+    }
+
+
+def moisturiser_step(*, allergic_to: frozenset[str] = frozenset()) -> dict:
+    """The daily moisturiser: the ceramide one, or a plain one (no active of ours) for a
+    person allergic to ceramides or wherever a correction took a moisturiser's actives."""
+    if MOISTURISER not in allergic_to:
+        return product_step(MOISTURISER, frequency="daily", start_week=1)
+    return {
+        "order": 0,
+        "category": "moisturiser",
+        "name": "Plain moisturiser",
+        "actives": [],
+        "how": ACTIVE_STEPS[MOISTURISER][1],
+        "frequency": "daily",
+        "start_week": 1,
     }
 
 
@@ -293,7 +314,7 @@ def build_plan(*, analysis: dict | None, profile: SkinProfile) -> dict[str, Any]
     sensitive = has_sensitive_skin(profile) or (analysis or {}).get("skin_type") == "sensitive"
     targets = _target_concerns(scores, profile)
     chosen = _choose_actives(targets, profile=profile, sensitive=sensitive)
-    routines = _place(chosen, sensitive=sensitive)
+    routines = _place(chosen, sensitive=sensitive, allergic_to=allergens(profile.allergies))
     duration = PLAN_WEEKS if any(is_new_active(active) for active in chosen) else BASIC_PLAN_WEEKS
     addressed = [concern for concern, _ in targets if _is_addressed(concern, chosen)]
     return {
@@ -347,6 +368,7 @@ def _choose_actives(
 ) -> dict[str, str]:
     """Active -> routine, in the order they start: the first concern's first."""
     excluded = avoided_kinds(profile.sensitivities)
+    allergic_to = allergens(profile.allergies)
     pregnant = is_pregnant_or_breastfeeding(profile)
     if pregnant:
         excluded |= PREGNANCY_AVOIDS_KINDS
@@ -362,7 +384,7 @@ def _choose_actives(
         for active in candidates:
             if taken == wanted:
                 break
-            if active in chosen or active == MOISTURISER:
+            if active in chosen or active == MOISTURISER or active in allergic_to:
                 continue
             if kind_of(active) in excluded or (sensitive and active in SENSITIVE_SKIN_AVOIDS):
                 continue
@@ -395,7 +417,9 @@ def _routine_for(active: str, chosen: dict[str, str]) -> str | None:
     return None
 
 
-def _place(chosen: dict[str, str], *, sensitive: bool) -> dict[str, list[dict]]:
+def _place(
+    chosen: dict[str, str], *, sensitive: bool, allergic_to: frozenset[str]
+) -> dict[str, list[dict]]:
     """The AM and PM steps: cleanser, the chosen actives, moisturiser, AM sunscreen."""
     routines: dict[str, list[dict]] = {routine: [cleanser_step(routine)] for routine in ROUTINES}
     spacing = SENSITIVE_NEW_ACTIVE_SPACING_WEEKS if sensitive else NEW_ACTIVE_SPACING_WEEKS
@@ -409,7 +433,7 @@ def _place(chosen: dict[str, str], *, sensitive: bool) -> dict[str, list[dict]]:
             start_week, frequency = 1, "daily"
         routines[routine].append(product_step(active, frequency=frequency, start_week=start_week))
     for routine in ROUTINES:
-        routines[routine].append(product_step(MOISTURISER, frequency="daily", start_week=1))
+        routines[routine].append(moisturiser_step(allergic_to=allergic_to))
     routines["am"].append(sunscreen_step())
     return {routine: sort_routine(steps) for routine, steps in routines.items()}
 
@@ -465,6 +489,9 @@ def _cautions(chosen: dict[str, str], *, profile: SkinProfile, sensitive: bool) 
     ]
     if ingredients:
         cautions.append(INGREDIENTS_CAUTION.format(ingredients=", ".join(ingredients)))
+    if profile.allergies:
+        allergies = ", ".join(allergy.strip() for allergy in profile.allergies)
+        cautions.append(_clip(ALLERGIES_CAUTION.format(allergies=allergies), TEXT_MAX_CHARS))
     return cautions[:MAX_LIST_ITEMS]
 
 

@@ -7,10 +7,11 @@ Whoever drafted a plan (the rule engine or an AI provider), it is untrusted here
 is checked strictly first (types, known categories, frequencies and actives, lengths);
 a plan of the wrong shape cannot be corrected. Then the safety rules: no retinoid with
 benzoyl peroxide or an AHA/BHA in the same routine, no retinoid in the morning, none when
-pregnant or breastfeeding, nothing the person is sensitive to, one new active at a time
-(at least two weeks apart) for sensitive skin, sunscreen as the last step of every
-morning, and advice on when to see a dermatologist. ``make_safe`` fixes what it can by
-removing or moving actives and adding steps, never by adding a treatment.
+pregnant or breastfeeding, nothing the person is sensitive to or names among their
+allergies, one new active at a time (at least two weeks apart) for sensitive skin,
+sunscreen as the last step of every morning, and advice on when to see a dermatologist.
+``make_safe`` fixes what it can by removing or moving actives and adding steps, never by
+adding a treatment.
 """
 
 import copy
@@ -27,6 +28,7 @@ from plans.rules import (
     cleanser_step,
     has_sensitive_skin,
     is_pregnant_or_breastfeeding,
+    moisturiser_step,
     product_step,
     red_flags,
     sunscreen_step,
@@ -37,6 +39,7 @@ from skincare.actives import (
     BENZOYL_PEROXIDE,
     RETINOID,
     SUNSCREEN,
+    allergens,
     avoided_kinds,
     is_new_active,
     kind_of,
@@ -61,6 +64,7 @@ PROBLEMS = (
     "unknown_active",
     "retinoid_in_pregnancy",
     "avoided_active",
+    "allergen",
     "retinoid_in_am",
     "retinoid_with_benzoyl_peroxide",
     "retinoid_with_acid",
@@ -76,6 +80,7 @@ UNCORRECTABLE = frozenset({"bad_shape", "unknown_active"})
 CORRECTIONS = (
     "removed_retinoid_for_pregnancy",
     "removed_avoided_active",
+    "removed_allergen",
     "added_am_sunscreen",
     "moved_am_sunscreen_last",
     "moved_retinoid_to_pm",
@@ -102,7 +107,7 @@ STEP_KEYS = ("order", "category", "name", "actives", "how", "frequency", "start_
 # Steps that still make sense when a correction takes their actives away.
 PLAIN_STEPS: dict[str, Callable[[str], dict]] = {
     "cleanser": cleanser_step,
-    "moisturiser": lambda routine: product_step(MOISTURISER, frequency="daily", start_week=1),
+    "moisturiser": lambda routine: moisturiser_step(allergic_to=frozenset({MOISTURISER})),
 }
 SEVERAL_ACTIVES_HOW = "Apply a thin layer as the product's label directs."
 
@@ -138,6 +143,8 @@ def check_plan(content: dict, *, profile: SkinProfile) -> SafetyReport:
         found.add("retinoid_in_pregnancy")
     if any(kinds[routine] & avoided_kinds(profile.sensitivities) for routine in ROUTINES):
         found.add("avoided_active")
+    if allergens(profile.allergies) & set(_actives(content)):
+        found.add("allergen")
     if RETINOID in kinds["am"]:
         found.add("retinoid_in_am")
     for routine in ROUTINES:
@@ -180,6 +187,10 @@ def make_safe(content: dict, *, profile: SkinProfile) -> tuple[dict, tuple[str, 
     for routine in ROUTINES:
         if _take_out(plan, routine, lambda active: kind_of(active) in avoided):
             corrections.append("removed_avoided_active")
+    allergic_to = allergens(profile.allergies)
+    for routine in ROUTINES:
+        if _take_out(plan, routine, lambda active: active in allergic_to):
+            corrections.append("removed_allergen")
     corrections += _ensure_am_sunscreen(plan)
     corrections += _move(
         plan,

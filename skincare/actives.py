@@ -2,11 +2,14 @@
 
     kind_of("adapalene")                        # "retinoid"
     avoided_kinds(("retinoids", "fragrance"))   # frozenset({"retinoid"})
+    allergens(("Vitamin C", "nickel"))          # frozenset({"vitamin_c"})
     clashes("retinoid", "aha")                  # True
 
 Over-the-counter product strengths only; nothing prescription-only beyond adapalene 0.1%.
 """
 
+import re
+import unicodedata
 from collections.abc import Iterable
 
 ACTIVES: dict[str, dict[str, str]] = {
@@ -56,6 +59,30 @@ INGREDIENT_SENSITIVITY_LABELS = {
 }
 # Every sensitivity a profile may state (the choices of its ``sensitivities``).
 SENSITIVITIES = (*INGREDIENT_SENSITIVITY_LABELS, *SENSITIVITY_KINDS)
+# What a person may write in their ``allergies`` (free text) that names an active, beside
+# its own name ("vitamin c", "azelaic acid"): its kind, the molecule's other names, and
+# what cross-reacts with it (salicylates and aspirin). The sunscreen has none: a plan
+# always keeps one, and its filters are named by the allergy caution instead.
+ALLERGY_TERMS: dict[str, tuple[str, ...]] = {
+    "adapalene": ("retinoid", "retinoids", "differin"),
+    "retinol": ("retinoid", "retinoids", "vitamin a"),
+    "retinal": ("retinoid", "retinoids", "retinaldehyde", "vitamin a"),
+    "salicylic_acid": ("bha", "bhas", "beta hydroxy acid", "salicylate", "salicylates", "aspirin"),
+    "glycolic_acid": ("aha", "ahas", "alpha hydroxy acid", "alpha hydroxy acids"),
+    "lactic_acid": ("aha", "ahas", "alpha hydroxy acid", "alpha hydroxy acids"),
+    "mandelic_acid": ("aha", "ahas", "alpha hydroxy acid", "alpha hydroxy acids"),
+    "benzoyl_peroxide": ("benzoyl", "bpo"),
+    "azelaic_acid": ("azelaic",),
+    "niacinamide": ("nicotinamide", "vitamin b3"),
+    "vitamin_c": ("vit c", "ascorbic acid", "l ascorbic acid", "ascorbyl", "ascorbate"),
+    "zinc": (),
+    "peptides": ("peptide",),
+    "caffeine": (),
+    "centella": ("centella asiatica", "cica", "gotu kola", "madecassoside"),
+    "panthenol": ("dexpanthenol", "vitamin b5", "pantothenic acid"),
+    "ceramides": ("ceramide",),
+    "hyaluronic_acid": ("hyaluronic", "hyaluronate", "sodium hyaluronate", "hyaluronan"),
+}
 SENSITIVE_SKIN_AVOIDS = frozenset({"glycolic_acid"})  # the harshest AHA
 PREGNANCY_AVOIDS_KINDS = frozenset({RETINOID})
 PREGNANCY_PREFERS = ("azelaic_acid",)
@@ -112,6 +139,27 @@ def avoided_kinds(sensitivities: Iterable[str]) -> frozenset[str]:
     for sensitivity in sensitivities:
         kinds |= SENSITIVITY_KINDS.get(sensitivity, frozenset())
     return frozenset(kinds)
+
+
+def allergens(allergies: Iterable[str]) -> frozenset[str]:
+    """The actives that a person's ``allergies`` (their own words) name: an allergy names
+    an active when it holds the active's name or one of its ALLERGY_TERMS as whole words,
+    whatever the case, accents or punctuation ("Vitamin-C serums", "salicylates")."""
+    written = [f" {_words(allergy)} " for allergy in allergies]
+    return frozenset(
+        active
+        for active, terms in ALLERGY_TERMS.items()
+        if any(
+            f" {_words(term)} " in allergy
+            for term in (active.replace("_", " "), *terms)
+            for allergy in written
+        )
+    )
+
+
+def _words(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).casefold()
+    return " ".join(re.findall(r"[a-z0-9]+", folded))
 
 
 def clashes(kind: str, other: str) -> bool:

@@ -1,6 +1,7 @@
 """GeminiProvider through the real google-genai client, against the fake Gemini server."""
 
 import base64
+import dataclasses
 import io
 import json
 import logging
@@ -228,6 +229,17 @@ def test_profile_goes_only_into_the_user_content_never_the_system_instruction(
     assert "dermatologist" in system_text
     assert INJECTION not in system_text
     assert "fragrance" not in system_text
+
+
+def test_a_photo_goes_without_the_person_s_allergies(gemini, fake_gemini, photo):
+    """Plans need them; measuring a photo does not, so they stay home."""
+    profile = dataclasses.replace(PROFILE, allergies=("penicillin", "azelaic acid"))
+
+    gemini.analyze_skin(image_jpeg=photo, area="face", profile=profile)
+
+    user_text = "\n".join(text_parts(fake_gemini.requests[0].body["contents"][0]))
+    assert "fragrance" in user_text
+    assert "penicillin" not in user_text and "allergies" not in user_text
 
 
 def test_profile_value_cannot_close_the_data_block_early(gemini, fake_gemini, photo):

@@ -178,6 +178,22 @@ class TestCreate:
         assert created.json() == read.json()
         assert created.json()["adherence"]["check_ins"] == 0
 
+    def test_a_plan_leaves_out_what_the_profile_s_allergies_name(self, auth_client):
+        profile = {
+            "allergies": ["vitamin c", "Azelaic acid", "niacinamide"],
+            "skin_concerns": ["pigmentation", "wrinkles"],
+        }
+        assert auth_client.patch("/api/v1/users/me", profile, format="json").status_code == 200
+        scanned(auth_client)
+
+        created = auth_client.post(PLANS, {})
+
+        assert created.status_code == 201
+        plan = created.json()
+        actives = {active for r in ("am", "pm") for step in plan[r] for active in step["actives"]}
+        assert not actives & {"vitamin_c", "azelaic_acid", "niacinamide"}
+        assert any("Azelaic acid" in caution for caution in plan["cautions"])
+
     def test_creating_a_plan_reads_nothing_back(self, auth_client):
         scanned(auth_client)
         auth_client.post(PLANS, {})  # an active plan to archive, and a worker that knows the user

@@ -8,12 +8,13 @@ from ai.analysis import SkinAnalysis
 from ai.providers import SkinProfile
 from plans.rules import ACTIVE_STEPS, NEW_ACTIVE_SPACING_WEEKS, build_plan
 from plans.safety import check_plan
-from skincare.actives import ACTIVES, CONCERN_ACTIVES, is_new_active, kind_of
+from skincare.actives import ACTIVES, CONCERN_ACTIVES, allergens, is_new_active, kind_of
 from skincare.metrics import METRICS
 from skincare.routines import FREQUENCIES, STEP_CATEGORIES, TEXT_MAX_CHARS
 from tests.fake_gemini import valid_analysis_answer
 
 ACNE_ACTIVES = {"adapalene", "benzoyl_peroxide", "salicylic_acid", "azelaic_acid"}
+ACTIVE_NAMES_OF_THREE = {"vitamin_c", "azelaic_acid", "niacinamide"}
 
 
 def analysis_with(**scores: float | None) -> dict:
@@ -283,6 +284,71 @@ def test_ingredient_sensitivities_become_a_caution():
     plan = build_plan(analysis=None, profile=PROFILES["fragrance-free"])
 
     assert any("fragrance" in c and "drying alcohol" in c for c in plan["cautions"])
+
+
+# What people write in ``allergies``, and the actives it names.
+ALLERGIES = {
+    "the probe's three": (("vitamin c", "azelaic acid", "niacinamide"), ACTIVE_NAMES_OF_THREE),
+    "capitals and punctuation": (("Vitamin-C serums!",), {"vitamin_c"}),
+    "a kind": (("retinoids",), {"adapalene", "retinol", "retinal"}),
+    "the acids by family": (
+        ("AHAs", "BHA"),
+        {"glycolic_acid", "lactic_acid", "mandelic_acid", "salicylic_acid"},
+    ),
+    "cross-reaction": (("aspirin (salicylates)",), {"salicylic_acid"}),
+    "other names": (
+        ("ascorbic acid", "nicotinamide", "BPO"),
+        {"vitamin_c", "niacinamide", "benzoyl_peroxide"},
+    ),
+    "a sentence": (("I get hives from benzoyl peroxide",), {"benzoyl_peroxide"}),
+    "accents": (("Niacinamidé",), {"niacinamide"}),
+    "nothing of ours": (("nickel", "penicillin", "peanuts"), set()),
+    "too vague to name one": (("vitamins", "acid"), set()),
+}
+
+
+@pytest.mark.parametrize(("allergies", "named"), ALLERGIES.values(), ids=ALLERGIES.keys())
+def test_allergies_name_actives_by_their_names_kinds_and_other_names(allergies, named):
+    assert allergens(allergies) == named
+
+
+@pytest.mark.parametrize(("allergies", "named"), ALLERGIES.values(), ids=ALLERGIES.keys())
+@pytest.mark.parametrize("analysis_name", list(ANALYSES))
+def test_an_active_the_person_is_allergic_to_is_never_chosen_and_they_are_told(
+    allergies, named, analysis_name
+):
+    concerns = ("acne", "pigmentation", "wrinkles", "texture", "redness", "dryness")
+    profile = SkinProfile(skin_concerns=concerns, allergies=allergies)
+
+    plan = build_plan(analysis=ANALYSES[analysis_name], profile=profile)
+
+    assert not named & set(actives_in(plan))
+    assert check_plan(plan, profile=profile).ok
+    [caution] = [caution for caution in plan["cautions"] if "allergic" in caution]
+    assert all(allergy.strip() in caution for allergy in allergies)
+
+
+def test_another_active_of_a_concern_stands_in_for_one_the_person_is_allergic_to():
+    profile = SkinProfile(skin_concerns=("pigmentation",), allergies=("vitamin c",))
+
+    plan = build_plan(analysis=ANALYSES["pigmentation and dryness"], profile=profile)
+
+    assert "vitamin_c" not in actives_in(plan)
+    assert {"azelaic_acid", "niacinamide"} & set(actives_in(plan))
+
+
+def test_someone_allergic_to_ceramides_gets_a_plain_moisturiser_and_a_safe_plan():
+    profile = SkinProfile(skin_type="dry", allergies=("ceramides",))
+
+    plan = build_plan(analysis=ANALYSES["pigmentation and dryness"], profile=profile)
+
+    moisturisers = [
+        step for r in ("am", "pm") for step in plan[r] if step["category"] == "moisturiser"
+    ]
+    assert len(moisturisers) == 2
+    assert all(step["actives"] == [] for step in moisturisers)
+    assert "ceramides" not in actives_in(plan)
+    assert check_plan(plan, profile=profile).ok
 
 
 def test_a_retinoid_plan_for_someone_who_did_not_say_about_pregnancy_warns_them():

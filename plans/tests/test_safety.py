@@ -265,6 +265,29 @@ def test_an_active_the_person_is_sensitive_to_is_flagged_and_removed(sensitivity
     assert active not in actives_in(safe, "am") + actives_in(safe, "pm")
 
 
+@pytest.mark.parametrize(
+    ("allergy", "active", "category"),
+    [
+        ("Vitamin C", "vitamin_c", "serum"),
+        ("retinoids", "adapalene", "treatment"),
+        ("salicylates", "salicylic_acid", "treatment"),
+        ("ceramide", "ceramides", "moisturiser"),
+    ],
+)
+def test_an_active_the_person_names_among_their_allergies_is_flagged_and_removed(
+    allergy, active, category
+):
+    profile = SkinProfile(allergies=("nickel", allergy))
+    content = plan(pm=[step(active, category=category)])
+    assert problems(content, profile) == ("allergen",)
+
+    safe, corrections = make_safe(content, profile=profile)
+
+    assert corrections == ("removed_allergen",)
+    assert active not in actives_in(safe, "am") + actives_in(safe, "pm")
+    assert problems(safe, profile) == ()
+
+
 # --- sensitive skin: one new active at a time ------------------------------------------
 
 
