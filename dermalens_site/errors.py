@@ -112,7 +112,7 @@ class IdempotencyKeyInFlight(Conflict):
 
 # Data-layer errors: (HTTP status, code). Order matters: subclasses first.
 DYNAMO_ERRORS: tuple[tuple[type[dynamo_errors.DynamoError], int, str], ...] = (
-    (dynamo_errors.AccountClosed, 401, "authentication_failed"),
+    (dynamo_errors.AccountClosed, 401, "user_inactive"),
     (dynamo_errors.ItemNotFound, 404, "not_found"),
     (dynamo_errors.PreconditionFailed, 412, "precondition_failed"),
     (dynamo_errors.VersionConflict, 409, "version_conflict"),
@@ -133,6 +133,11 @@ DRF_CODES = {
     exceptions.Throttled: "throttled",
     exceptions.ValidationError: "invalid",
 }
+
+
+# The codes a refused bearer token says why with (accounts.authentication and
+# simplejwt): kept, where DRF_CODES would answer every one "authentication_failed".
+AUTHENTICATION_CODES = frozenset({"token_not_valid", "token_revoked", "user_inactive"})
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -222,8 +227,12 @@ def describe_api_exception(exc: exceptions.APIException) -> tuple[str, str, dict
     if isinstance(detail, dict):
         # simplejwt's InvalidToken carries {"detail": ..., "code": ..., "messages": [...]}.
         message = str(detail.get("detail", "Authentication failed."))
-        return code or str(detail.get("code", "error")), message, {}
-    return code or getattr(detail, "code", None) or exc.default_code, str(detail), {}
+        own_code = str(detail.get("code", "error"))
+    else:
+        message, own_code = str(detail), str(getattr(detail, "code", None) or exc.default_code)
+    if isinstance(exc, exceptions.AuthenticationFailed) and own_code in AUTHENTICATION_CODES:
+        return own_code, message, {}
+    return code or own_code, message, {}
 
 
 def _plain(value: Any) -> Any:

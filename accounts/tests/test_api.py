@@ -233,7 +233,7 @@ class TestLogin:
             LOGIN, {"email": session["user"]["email"], "password": STRONG_PASSWORD}
         )
         assert_error(login, 401)
-        assert_error(bearer(session["access"]).get(ME), 401, "authentication_failed")
+        assert_error(bearer(session["access"]).get(ME), 401, "user_inactive")
         assert_error(api_client.post(REFRESH, {"refresh": session["refresh"]}), 401)
 
 

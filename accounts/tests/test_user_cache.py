@@ -71,7 +71,7 @@ def test_another_workers_revocation_arrives_within_the_cache_age(register, short
 
     response = client.get(SCANS)
     assert response.status_code == 401
-    assert response.json()["error"]["code"] == "authentication_failed"
+    assert response.json()["error"]["code"] == "token_revoked"
 
 
 def test_a_revocation_in_this_process_takes_effect_at_once(register, short_cache):

@@ -68,7 +68,7 @@ def test_a_kept_token_of_a_changed_password_is_refused(register, decodes):
     assert changed.status_code == 200, changed.content
     refused = client.get(ME)
     assert refused.status_code == 401
-    assert refused.json()["error"]["code"] == "authentication_failed"
+    assert refused.json()["error"]["code"] == "token_revoked"
     assert signed_in(changed.json()).get(ME).status_code == 200
 
 

@@ -58,7 +58,7 @@ class TestNothingOutrunsTheErasure:
             uploading.join(30)
 
         assert answers["upload"].status_code == 401
-        assert answers["upload"].json()["error"]["code"] == "authentication_failed"
+        assert answers["upload"].json()["error"]["code"] == "user_inactive"
         assert_nothing_left(account)
 
 
