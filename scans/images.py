@@ -52,6 +52,10 @@ warnings.simplefilter("error", Image.DecompressionBombWarning)
 # "I" in older Pillows). ``convert("RGB")`` clips them at 255 instead of scaling them,
 # which turns a well-exposed photo white. 48- and 64-bit colour PNGs, and 16-bit grey
 # with alpha, already open as 8-bit "RGB" or "RGBA".
+# What the transparent parts of a photo (a selfie cut out of its background) are laid
+# on: a neutral grey, which the exposure and colour checks of an analysis read nothing
+# into. Their colour values are whatever the editing app left under them.
+TRANSPARENCY_BACKDROP = (128, 128, 128)
 SIXTEEN_BIT_GREY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 SIXTEEN_BIT_MAX = 65535
 SIXTEEN_TO_EIGHT_BITS = 257  # 65535 / 255: full scale to full scale
@@ -139,13 +143,13 @@ def decode(data: bytes) -> Image.Image:
     with source:
         check_header(source)
         try:
-            if source.format == "WEBP":
+            if source.format == "WEBP" and not source.has_transparency_data:
                 rgb = decoded_webp(data, source)
             else:
                 source.load()
                 # In place: a 12-megapixel photo is 36 MB decoded; copies add up per upload.
                 ImageOps.exif_transpose(source, in_place=True)
-                rgb = source if source.mode == "RGB" else in_eight_bits(source).convert("RGB")
+                rgb = source if source.mode == "RGB" else in_rgb(in_eight_bits(source))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
             raise too_many_pixels() from err
         except DECODE_ERRORS as err:
@@ -181,6 +185,16 @@ def decoded_webp(data: bytes, source: Image.Image) -> Image.Image:
         picture.info["exif"] = exif
         ImageOps.exif_transpose(picture, in_place=True)
     return picture
+
+
+def in_rgb(picture: Image.Image) -> Image.Image:
+    """The picture in RGB; where it is transparent (in part or in degrees), as it shows
+    over TRANSPARENCY_BACKDROP, not the colours hidden under its transparency."""
+    if not picture.has_transparency_data:
+        return picture.convert("RGB")
+    backdrop = Image.new("RGBA", picture.size, (*TRANSPARENCY_BACKDROP, 255))
+    backdrop.alpha_composite(picture.convert("RGBA"))
+    return backdrop.convert("RGB")
 
 
 def in_eight_bits(picture: Image.Image) -> Image.Image:
