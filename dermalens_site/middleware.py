@@ -42,6 +42,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
 
+API_PATH_PREFIX = "/api/"
 HEALTH_PATH_PREFIX = "/api/v1/health"
 
 
@@ -123,6 +124,24 @@ class RequestLogMiddleware:
                 "user_id": getattr(user, "user_id", None),
             },
         )
+        return response
+
+
+class PrivateAnswersMiddleware:
+    """Every answer under /api/ is ``Cache-Control: no-store`` unless its view said how it
+    may be kept (an image's short private max-age, a stream's no-cache). The answers hold
+    a person's health data, signed image URLs and, at sign-in, tokens (RFC 6749, 5.1),
+    which no browser, app or proxy cache should keep."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = cast(HttpResponse, self.get_response(request))
+        if request.path_info.startswith(API_PATH_PREFIX) and not response.has_header(
+            "Cache-Control"
+        ):
+            response["Cache-Control"] = "no-store"
         return response
 
 

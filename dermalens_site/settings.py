@@ -66,6 +66,7 @@ MIDDLEWARE = [
     # Before the size limit, so that its refusals carry the security headers too.
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dermalens_site.middleware.PrivateAnswersMiddleware",
     "dermalens_site.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
