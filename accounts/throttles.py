@@ -32,7 +32,7 @@ from rest_framework.serializers import Serializer
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from accounts.authentication import account_for_token, refuses
+from accounts.authentication import account_for_token, read_in_this_request, refuses
 from accounts.devices import Device, device_of
 from accounts.links import email_digest
 from accounts.serializers import LoginSerializer, PasswordResetRequestSerializer
@@ -401,6 +401,20 @@ class UnverifiedAIThrottle(DynamoRateThrottle):
         return super().get_cache_key(request, view)
 
     def allow_request(self, request, view) -> bool:
-        if super().allow_request(request, view):
+        if super().allow_request(request, view) or verified_since_read(request):
             return True
         raise VerifyEmailForAI(retry_after_seconds=int(self.wait()))
+
+
+def verified_since_read(request) -> bool:
+    """Whether the request's account has verified its address since the worker's copy of
+    it was read (up to AUTH_USER_CACHE_SECONDS ago): the link is often followed through
+    another worker, or host, a moment before the person goes back to the app. Read again
+    (strongly consistent, and kept as the worker's copy) only for a request about to be
+    refused, and not when authentication read it in this request."""
+    if read_in_this_request(request):
+        return False
+    users = users_table()
+    users.forget(request.user.user_id)
+    stored, _ = users.read_recent(request.user.user_id, max_age=settings.AUTH_USER_CACHE_SECONDS)
+    return stored is not None and stored.email_verified

@@ -110,6 +110,27 @@ def test_verified_accounts_and_other_addresses_keep_their_ai_work(
     assert say(flooder).status_code == 201
 
 
+def test_an_address_verified_through_another_worker_counts_at_once(person, throttle_rates):
+    """The worker's copy of the account may predate the link followed a moment ago."""
+    from dynamo.users import users_table
+
+    throttle_rates(ai_unverified="1/day")
+    client = person(FLOODED)
+    assert say(client).status_code == 201
+    me = client.get("/api/v1/users/me").json()  # this worker now holds a copy, unverified
+    assert me["email_verified"] is False
+    # Verified through another worker: this one's copy is left as it was.
+    users_table().call(
+        "update_item",
+        Key={"user_id": {"S": me["user_id"]}},
+        UpdateExpression="SET email_verified = :yes",
+        ExpressionAttributeValues={":yes": {"BOOL": True}},
+    )
+
+    assert say(client).status_code == 201
+    assert client.get("/api/v1/users/me").json()["email_verified"] is True
+
+
 def test_uploads_and_plans_of_unverified_accounts_count_in_the_same_allowance(
     person, throttle_rates
 ):
