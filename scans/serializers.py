@@ -20,7 +20,9 @@ from skincare.metrics import BAND_NAMES, METRICS, REGIONS, SKIN_TYPES, SOURCES
 class ScanUploadSerializer(StrictSerializer):
     image = serializers.FileField(
         help_text="JPEG, PNG, WebP or HEIC; at most 10 MB and 40 megapixels, "
-        "at least 480 px on the short side."
+        "at least 480 px on the short side.",
+        # An empty file is the image checks' own 400 ``empty_image``, as documented.
+        allow_empty_file=True,
     )
     area = serializers.ChoiceField(AREAS, default="face")
     notes = serializers.CharField(

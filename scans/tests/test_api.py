@@ -245,7 +245,7 @@ class TestBadImages:
     @pytest.mark.parametrize(
         ("make", "status", "code"),
         [
-            (lambda: b"", 400, "invalid"),
+            (lambda: b"", 400, "empty_image"),
             (lambda: b"this is a text file, not a photo" * 10, 415, "unsupported_image"),
             (lambda: truncated("JPEG"), 400, "corrupt_image"),
             (lambda: truncated("WEBP"), 400, "corrupt_image"),
