@@ -1,7 +1,7 @@
 """Scan endpoints: upload, history, one scan, analyse again, overlays, progress, compare."""
 
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
@@ -242,8 +242,14 @@ def scan_image_file(request: HttpRequest, token: str) -> HttpResponseBase:
     image = storage.signed_image(token)
     data = storage.read_scan_file(image.key) if image else None
     if image is None or data is None:
-        raise Http404
+        # In the API's error shape whatever DEBUG says (Django's debug page lists routes).
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
     content_type = "image/png" if image.key.endswith(".png") else "image/jpeg"
-    response = FileResponse(iter([data]), content_type=content_type)
+    if request.method == "HEAD":
+        # What a GET would answer, without the bytes (a server would drop them, and log it).
+        response: HttpResponseBase = HttpResponse(content_type=content_type)
+        response["Content-Length"] = str(len(data))
+    else:
+        response = FileResponse(iter([data]), content_type=content_type)
     response["Cache-Control"] = f"private, max-age={image.seconds_left}"
     return response

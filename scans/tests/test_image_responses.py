@@ -200,10 +200,23 @@ class TestCaching:
 
 class TestMethods:
     def test_head_answers_as_get_without_the_image(self, image_path):
+        get = APIClient().get(image_path)
         head = APIClient().head(image_path)
         assert head.status_code == 200
         assert head["Content-Type"] == "image/jpeg"
-        assert b"".join(head.streaming_content) == b""
+        assert not head.streaming and head.content == b""
+        assert int(head["Content-Length"]) == len(b"".join(get.streaming_content))
+        assert head["Cache-Control"].startswith("private, max-age=")
+
+    @pytest.mark.parametrize("method", ["get", "head"])
+    def test_a_wrong_token_is_a_json_404_with_debug_on_too(self, image_path, settings, method):
+        settings.DEBUG = True  # as in make run: Django's own page would list every route
+        wrong = image_path[:-4] + ("AAAA" if not image_path.endswith("AAAA") else "BBBB")
+        response = getattr(APIClient(), method)(wrong)
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
+        if method == "get":
+            assert response.json()["error"]["code"] == "not_found"
 
     @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
     def test_another_method_is_a_405_in_the_api_s_error_shape(self, image_path, method):
