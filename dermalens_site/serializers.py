@@ -7,7 +7,11 @@ A ``StrictSerializer`` refuses fields it does not declare, so a client can never
 server-owned value (``user_id``, ``is_staff``, a status) by adding it to a body, and a
 typo in a field name is a 400 rather than silently ignored. A text field takes text
 only: DRF's ``CharField`` turns a JSON number into its digits (``{"full_name": 42}``
-would store "42"), which here is a 400 like any other value of the wrong kind.
+would store "42"), which here is a 400 like any other value of the wrong kind. So, in a
+JSON body, does a yes-or-no field take only ``true`` or ``false`` (DRF's
+``BooleanField`` reads "yes", "off", 1 and "" too, and a pregnancy is a safety input),
+and a whole-number field only a JSON integer (not "5" or 5.0). A query string and a form
+are text throughout: their numbers are read from it, as DRF does.
 """
 
 import functools
@@ -44,6 +48,23 @@ def is_text_for(field: serializers.Field, value: Any) -> bool:
     return True
 
 
+NOT_BOOLEAN = serializers.ErrorDetail("Must be true or false.", code="invalid")
+NOT_INTEGER = serializers.ErrorDetail("A JSON integer is required.", code="invalid")
+
+
+def json_kind_refusal(field: serializers.Field, value: Any) -> serializers.ErrorDetail | None:
+    """Why ``value``, as a JSON body gave it, is not of the kind ``field`` takes (None when
+    it is, or when the field's own checks decide: null, and every other field)."""
+    if value is None:
+        return None
+    if isinstance(field, serializers.BooleanField) and not isinstance(value, bool):
+        return NOT_BOOLEAN
+    is_integer = isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(field, serializers.IntegerField) and not is_integer:
+        return NOT_INTEGER
+    return None
+
+
 def holds_control_characters(field: serializers.Field, value: Any) -> bool:
     """Whether ``value``, for a text field (or a list of them), holds a character of
     FORBIDDEN_IN_TEXT. Passwords are taken as typed: whatever a password holds, it is
@@ -70,6 +91,13 @@ class StrictSerializer(serializers.Serializer):
                 name: [CONTROL_CHARACTER]
                 for name, value in data.items()
                 if name in fields and holds_control_characters(fields[name], value)
+            }
+        if type(data) is dict:  # a JSON object (a form or a query string is a QueryDict)
+            refused |= {
+                name: [refusal]
+                for name, value in data.items()
+                if name in self.fields
+                and (refusal := json_kind_refusal(self.fields[name], value)) is not None
             }
         try:
             value = super().to_internal_value(data)

@@ -1,6 +1,7 @@
 """Bad input of every kind gets a 4xx in the one error shape, never a 500."""
 
 import base64
+import datetime as dt
 import json
 from datetime import timedelta
 
@@ -355,3 +356,68 @@ def test_every_response_carries_a_request_id():
     generated = APIClient().get("/api/v1/health", HTTP_X_REQUEST_ID="bad id with spaces")
     assert generated["X-Request-ID"] != "bad id with spaces"
     assert len(generated["X-Request-ID"]) == 32
+
+
+# --- yes-or-no and whole-number fields take JSON's own kinds --------------------------
+
+
+@pytest.mark.parametrize("value", ["yes", "true", 1, 0, "off", "", "null", [True]])
+def test_a_yes_or_no_field_takes_only_true_false_or_null(auth_client, value):
+    """Whether someone is pregnant or breastfeeding rules retinoids out of their plans:
+    DRF's own field would read "yes", 1 or "off" as an answer."""
+    refused = auth_client.patch(ME, {"pregnant_or_breastfeeding": value}, format="json")
+
+    error = assert_error_shape(refused, 400)
+    assert error["code"] == "invalid"
+    assert error["details"]["pregnant_or_breastfeeding"] == ["Must be true or false."]
+    for answer in (True, False, None):
+        changed = auth_client.patch(ME, {"pregnant_or_breastfeeding": answer}, format="json")
+        assert changed.status_code == 200, changed.content
+        assert changed.json()["pregnant_or_breastfeeding"] is answer
+
+
+def a_plan(client) -> str:
+    created = client.post("/api/v1/plans", {}, format="json")
+    assert created.status_code == 201, created.content
+    return f"/api/v1/plans/{created.json()['plan_id']}"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("am_done", "yes", "Must be true or false."),
+        ("pm_done", 1, "Must be true or false."),
+        ("irritation", "3", "A JSON integer is required."),
+        ("irritation", 3.0, "A JSON integer is required."),
+        ("irritation", True, "A JSON integer is required."),
+    ],
+)
+def test_a_check_in_takes_json_s_own_kinds(auth_client, field, value, message):
+    plan = a_plan(auth_client)
+    day = {
+        "date": dt.datetime.now(dt.UTC).date().isoformat(),
+        "am_done": True,
+        "pm_done": False,
+        "irritation": 1,
+    }
+
+    refused = auth_client.post(f"{plan}/check-ins", {**day, field: value}, format="json")
+
+    assert assert_error_shape(refused, 400)["details"] == {field: [message]}
+    assert auth_client.post(f"{plan}/check-ins", day, format="json").status_code == 201
+
+
+@pytest.mark.parametrize("version", ["1", 1.0])
+def test_a_plan_s_version_is_a_json_integer(auth_client, version):
+    plan = a_plan(auth_client)
+
+    refused = auth_client.patch(plan, {"status": "paused", "version": version}, format="json")
+
+    assert assert_error_shape(refused, 400)["details"] == {
+        "version": ["A JSON integer is required."]
+    }
+    assert auth_client.patch(plan, {"status": "paused", "version": 1}).status_code == 200
+
+
+def test_a_query_string_s_numbers_are_read_from_its_text(auth_client):
+    assert auth_client.get("/api/v1/scans?limit=3").status_code == 200
