@@ -543,11 +543,20 @@ def _examine_area_of_face(
     common: dict[str, Any],
 ) -> Examination:
     """``area`` (a region of the face) of the face ``found`` in the ``working`` copy of a
-    close-up, measured on the face's canvas as a face scan measures that region."""
+    close-up, measured on the face's canvas as a face scan measures that region, and
+    judged as a face scan is: a second face, a face turned away or upside down, and the
+    noise or JPEG blocks on the face's canvas are reasons here too (a noisy selfie sent
+    as a cheek read its grain as blemishes: acne 92 to 2)."""
     landmarks = found.scaled(width / working.shape[1])
+    if found.other_faces:
+        reasons.add(SEVERAL_FACES)
+    pose = FacePose(*landmarks.pose_deg(), landmarks.eye_openness())
+    if pose.turned:
+        reasons.add("face_turned")
     canvas, pixels = _face_canvas(
         working, working.shape[1] / width, landmarks, FACE_CANVAS_WIDTH_PX
     )
+    reasons.update(_artefact_reasons(working, working.shape[1] / width, canvas))
     layout = canvas.layout
     if layout is None:
         raise AssertionError("unreachable: a face canvas has the face's layout")
@@ -561,8 +570,7 @@ def _examine_area_of_face(
     if area in _regions_cut(outside) or skin_fraction < MIN_FACE_SKIN_FRACTION:
         reasons.add("too_little_skin")
     else:
-        eyes_closed = FacePose(*landmarks.pose_deg(), landmarks.eye_openness()).eyes_closed
-        eyes_readable = not (eyes_closed or _eyes_hidden(maps, canvas))
+        eyes_readable = not (pose.eyes_closed or _eyes_hidden(maps, canvas))
         if area in MASKED_AREAS and _mouth_covered(
             maps, canvas, outside, blurred="blurry" in reasons and not eyes_readable
         ):

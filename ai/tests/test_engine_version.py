@@ -64,6 +64,7 @@ REFERENCE_PHOTOS: dict[str, tuple[Callable[[], np.ndarray], str]] = {
         "face",
     ),
     "cheek close-up": (lambda: photos.cheek_close_up(photos.large_portrait()), "left_cheek"),
+    "two faces as a cheek": (lambda: photos.with_a_second_face(1.0), "left_cheek"),
     "coffee": (lambda: photos.non_face("coffee"), "face"),
     "cat as a cheek": (lambda: photos.non_face("chelsea"), "left_cheek"),
 }

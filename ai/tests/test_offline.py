@@ -108,9 +108,9 @@ class TestProvider:
     def test_the_result_names_the_offline_provider_and_is_heuristic(self, face):
         assert (face.provider, face.model, face.heuristic, face.measured_by) == (
             "offline",
-            "dermalens-offline-heuristic-2",
+            "dermalens-offline-heuristic-3",
             True,
-            "dermalens-offline-heuristic-2",
+            "dermalens-offline-heuristic-3",
         )
         assert "offline" in face.summary.lower()
         assert "heuristic" in face.summary.lower()
@@ -399,6 +399,31 @@ class TestFace:
         analysis = analyse(photos.encode(np.ascontiguousarray(face)), area="left_cheek")
         assert "colour_cast" in analysis.image_quality.reasons
         assert analysis.metrics["redness"].score is None
+
+    @pytest.mark.parametrize("area", ["left_cheek", "chin", "forehead"])
+    def test_a_whole_face_sent_as_a_close_up_is_judged_as_a_face_scan_is(
+        self, large_portrait, area
+    ):
+        """Two faces, a face upside down and a noisy selfie were measured as the area
+        and accepted: the noise read as blemishes (acne 92 to 2)."""
+        x, y, width, height = photos.face_box(large_portrait)
+        face = np.ascontiguousarray(
+            large_portrait[round(y) : round(y + height), round(x) : round(x + width)]
+        )
+        cases = {
+            "several_faces": photos.with_a_second_face(1.0),
+            "face_turned": np.ascontiguousarray(np.rot90(face, 2)),
+            "noisy": photos.grainy(cv2.resize(photos.astronaut(), (1024, 1024)), 12),
+        }
+        for reason, photo in cases.items():
+            as_a_face = analyse(photos.encode(photo))
+            assert reason in as_a_face.image_quality.reasons, (reason, "face")
+            analysis = analyse(photos.encode(photo), area=area)
+            assert reason in analysis.image_quality.reasons, (reason, area)
+            assert analysis.image_quality.acceptable is False
+        # The same face, upright and clean, has none of them.
+        clean = analyse(photos.encode(face), area=area).image_quality.reasons
+        assert not set(cases) & set(clean), clean
 
     @pytest.mark.parametrize("area", ["neck", "body"])
     def test_a_face_filling_the_frame_is_not_the_neck_or_the_body(self, large_portrait, area):
