@@ -23,6 +23,7 @@ from skincare.actives import (
     ACTIVES,
     CONCERN_ACTIVES,
     PREGNANCY_AVOIDS_KINDS,
+    allergens,
     avoided_kinds,
     kind_of,
 )
@@ -610,17 +611,19 @@ def _guidance(context: ChatContext, message: str) -> list[str]:
 
 def suited_ingredients(metric: str, context: ChatContext) -> list[str]:
     """The actives suited to a metric's concern (best first, as the plan rules rank them),
-    minus what the person must avoid (their sensitivities; retinoids in pregnancy)."""
+    minus what the person must avoid (their sensitivities; retinoids in pregnancy; what
+    their allergies name, as plans leave it out)."""
     concern = METRIC_CONCERNS.get(metric)
     if concern is None:
         return []
     avoided = set(avoided_kinds(context.sensitivities))
     if context.pregnant_or_breastfeeding:
         avoided |= PREGNANCY_AVOIDS_KINDS
+    allergic_to = allergens(context.allergies)
     return [
         ACTIVES[active]["label"]
         for active in CONCERN_ACTIVES.get(concern, ())
-        if kind_of(active) not in avoided
+        if kind_of(active) not in avoided and active not in allergic_to
     ][:INGREDIENTS_SHOWN]
 
 

@@ -233,6 +233,22 @@ def test_ingredients_leave_out_what_the_person_must_avoid():
     assert "avoid retinoids" in answer
 
 
+@pytest.mark.parametrize(
+    ("allergies", "question", "left_out"),
+    [
+        (("vitamin c",), "My skin looks dull", "Vitamin C serum"),
+        (("Azelaic acid",), "I have dark spots", "Azelaic acid 10% cream"),
+        (("salicylates",), "How do I treat acne?", "Salicylic acid (BHA) 2%"),
+        (("retinoids",), "Anything for wrinkles?", "Retinol serum"),
+    ],
+)
+def test_ingredients_leave_out_what_the_person_s_allergies_name(allergies, question, left_out):
+    answer = reply(question, ChatContext(allergies=allergies))
+    suggested = answer.split("Ingredients that suit you", 1)[1].split(".\n")[0]
+    assert left_out not in suggested
+    assert f"react to {allergies[0]}" in answer  # named back as a caution
+
+
 def test_markdown_is_taken_out_of_a_reply():
     assert as_plain_text("# Hi\n**bold** and __this__\n* one\n+ two") == (
         "Hi\nbold and this\n- one\n- two"
