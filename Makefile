@@ -8,7 +8,7 @@ export DYNAMODB_LOCAL_PORT ?= 8001
 export PORT ?= 8000
 export HOST ?= 127.0.0.1
 
-.PHONY: install run test lint typecheck format bench load fuzz clean
+.PHONY: install run test coverage lint typecheck format bench load fuzz clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +24,16 @@ install: $(VENV)/.installed node_modules/.installed
 run: install
 	scripts/run-local
 
-# The suite ends with the branch coverage of our code (configuration in pyproject.toml).
 # Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE):
 # each process the suite starts (its four workers, the gunicorn servers and commands
 # that tests run) would otherwise compile our modules, and each worker rewrite the
 # test modules' asserts, anew: about 15 s of a five-minute run on two cores.
 test: install lint typecheck browser
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest
+
+# The same suite with the branch coverage of our code (configuration in pyproject.toml):
+# tracing every line of ours takes about a minute more on two cores.
+coverage: install browser
 	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest --cov --cov-report=term
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download cannot
