@@ -149,7 +149,12 @@ NO_SKIN_COLOUR_NOTE = (
     "The skin could not be told by its colour, which is a lamp's or a filter's (black and "
     "white, sepia), so nothing was scored: retake it in daylight, without a filter."
 )
-NO_FACE_NOTE = "No face was found, so nothing was scored: retake it facing the camera."
+# A face under about a twentieth of the frame's width is not found on the analysis's
+# working copy (1,024 px), so the retake says how near, not only which way.
+NO_FACE_NOTE = (
+    "No face was found, so nothing was scored: retake it facing the camera, close enough "
+    "that your face fills most of the frame."
+)
 COVERED_MOUTH_NOTE = (
     "The mouth and the skin around it are covered (a mask, a scarf or a hand), so nothing "
     "was scored: retake it with the whole face uncovered."

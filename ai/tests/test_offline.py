@@ -196,6 +196,17 @@ class TestFace:
         assert all(metric.score is None for metric in analysis.metrics.values())
         assert analysis.regions == {}
 
+    def test_a_face_too_small_in_its_frame_is_no_face_and_the_retake_says_come_closer(self):
+        """A face a twentieth of a 4,000 px photo's width (160 px) is not found on the
+        working copy; the note says how to retake it, not only to face the camera."""
+        frame = np.full((3000, 4000, 3), 120, np.uint8)
+        scale = 160 / SAMPLE_FACE_BOX[2]
+        portrait = cv2.resize(photos.astronaut(), None, fx=scale, fy=scale)
+        frame[1000 : 1000 + portrait.shape[0], 1500 : 1500 + portrait.shape[1]] = portrait
+        analysis = analyse(photos.encode(frame))
+        assert "no_face" in analysis.image_quality.reasons
+        assert "fills most of the frame" in analysis.summary
+
     @pytest.mark.parametrize(
         "edit",
         [
