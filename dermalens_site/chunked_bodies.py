@@ -15,8 +15,9 @@ past the limit for its content type (``body_limit``), in memory up to
 before the request is authenticated, so what a sender can make the worker hold is
 bounded. Past ``IN_MEMORY_BYTES`` (a photo), a body is read only for a sender whose
 bearer token is valid (its signature and expiry; the view checks the account), and at
-most ``LARGE_BODIES_AT_ONCE`` such bodies per worker are read at once, at most
-``MAX_UPLOAD_BODY_BYTES`` on disk each. A sender waits at most
+most ``LARGE_BODIES_AT_ONCE`` such bodies per worker are read at once,
+``LARGE_BODIES_PER_ACCOUNT`` of one account, at most ``MAX_UPLOAD_BODY_BYTES`` on disk
+each. A sender waits at most
 ``LARGE_BODY_WAIT_SECONDS`` for its turn, and while it has one its body must keep coming
 at ``LARGE_BODY_MIN_BYTES_PER_SECOND`` on average, after ``LARGE_BODY_GRACE_SECONDS``:
 a stranger could otherwise take every turn with a few connections that trickle a byte
@@ -51,18 +52,20 @@ from dermalens_site.concurrency import cooperative
 
 # Set in the WSGI environ when the chunks of a body are not valid HTTP.
 MALFORMED_BODY = "dermalens.malformed_body"
-# Set in the WSGI environ when a large body was left unread, to why: NOT_SIGNED_IN,
-# NO_TURN or TOO_SLOW.
+# Set in the WSGI environ when a large body was left unread, to why: NOT_SIGNED_IN (no
+# bearer token), TOKEN_NOT_VALID, NO_TURN or TOO_SLOW.
 UNREAD_BODY = "dermalens.unread_body"
 NOT_SIGNED_IN = "not_signed_in"
+TOKEN_NOT_VALID = "token_not_valid"  # noqa: S105 (a reason, not a secret)
 NO_TURN = "no_turn"
 TOO_SLOW = "too_slow"
 READ_SIZE = 64 * 1024
 # Kept in memory up to this much (the default JSON limit); a larger body (a photo) goes
 # to a temporary file.
 IN_MEMORY_BYTES = 64 * 1024
-# Bodies past IN_MEMORY_BYTES read at once per worker process.
+# Bodies past IN_MEMORY_BYTES read at once per worker process, and of them per account.
 LARGE_BODIES_AT_ONCE = 4
+LARGE_BODIES_PER_ACCOUNT = 1
 # How long a large body's sender waits for its turn, at most.
 LARGE_BODY_WAIT_SECONDS = 30
 # While it has its turn, a large body comes at this average rate at least (a 10 MB photo
@@ -146,24 +149,30 @@ def read_large_body(
 ) -> tuple[int, str | None]:
     """Read the rest of a large body (``size`` bytes of it read) in one of the worker's
     turns; the size read, and why the rest was left unread (None when it was not)."""
-    if not holds_valid_token(environ):
-        return size, NOT_SIGNED_IN
-    turns = large_bodies()
-    if not turns.acquire(timeout=LARGE_BODY_WAIT_SECONDS):
-        return size, NO_TURN
-    try:
-        rest = read_body(environ["wsgi.input"], body, limit=limit - size, pace=Pace())
-        return size + rest, None
-    except TooSlow:
-        return size, TOO_SLOW
-    finally:
-        turns.release()
+    account, refusal = sender_of(environ)
+    if account is None:
+        return size, refusal
+    with account_turn(account) as taken:
+        if not taken:  # the account's one turn is taken by another of its bodies
+            return size, NO_TURN
+        turns = large_bodies()
+        if not turns.acquire(timeout=LARGE_BODY_WAIT_SECONDS):
+            return size, NO_TURN
+        try:
+            rest = read_body(environ["wsgi.input"], body, limit=limit - size, pace=Pace())
+            return size + rest, None
+        except TooSlow:
+            return size, TOO_SLOW
+        finally:
+            turns.release()
 
 
-def holds_valid_token(environ: dict[str, Any]) -> bool:
-    """Whether the request's bearer token is one this service signed and still valid (no
-    account is read: the view does, as for every request)."""
+def sender_of(environ: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The account whose bearer token this service signed and is still valid (no account
+    is read: the view does, as for every request), or why there is none: NOT_SIGNED_IN
+    (no bearer token) or TOKEN_NOT_VALID (malformed, badly signed, expired, a refresh)."""
     from rest_framework_simplejwt.exceptions import AuthenticationFailed
+    from rest_framework_simplejwt.settings import api_settings
 
     from accounts.authentication import DynamoJWTAuthentication
 
@@ -171,9 +180,37 @@ def holds_valid_token(environ: dict[str, Any]) -> bool:
     authentication = DynamoJWTAuthentication()
     try:
         raw_token = authentication.get_raw_token(header) if header else None
-        return raw_token is not None and bool(authentication.get_validated_token(raw_token))
-    except AuthenticationFailed:  # malformed, badly signed, expired, of another type
-        return False
+        if raw_token is None:
+            return None, NOT_SIGNED_IN
+        account = authentication.get_validated_token(raw_token).get(api_settings.USER_ID_CLAIM)
+    except AuthenticationFailed:
+        return None, TOKEN_NOT_VALID
+    return (str(account), None) if account else (None, TOKEN_NOT_VALID)
+
+
+_accounts_reading: dict[str, int] = {}
+_accounts_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def account_turn(account: str) -> Iterator[bool]:
+    """Whether ``account`` may have a turn now: at most LARGE_BODIES_PER_ACCOUNT of its
+    bodies are read at once in this worker, so that one account (anyone may make one)
+    cannot take every turn with a few trickling connections."""
+    with _accounts_lock:
+        taken = _accounts_reading.get(account, 0) < LARGE_BODIES_PER_ACCOUNT
+        if taken:
+            _accounts_reading[account] = _accounts_reading.get(account, 0) + 1
+    try:
+        yield taken
+    finally:
+        if taken:
+            with _accounts_lock:
+                left = _accounts_reading[account] - 1
+                if left:
+                    _accounts_reading[account] = left
+                else:
+                    del _accounts_reading[account]
 
 
 class TooSlow(Exception):

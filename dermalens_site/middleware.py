@@ -21,6 +21,7 @@ from dermalens_site.chunked_bodies import (
     MALFORMED_BODY,
     NO_TURN,
     NOT_SIGNED_IN,
+    TOKEN_NOT_VALID,
     UNREAD_BODY,
     body_limit,
 )
@@ -185,16 +186,17 @@ class BodySizeLimitMiddleware:
 
 def unread_body_answer(request: HttpRequest, reason: str) -> JsonResponse:
     """The answer to a large chunked body left unread, by ``reason`` (chunked_bodies)."""
-    if reason == NOT_SIGNED_IN:
+    if reason in (NOT_SIGNED_IN, TOKEN_NOT_VALID):
         from rest_framework.request import Request
 
         from accounts.authentication import DynamoJWTAuthentication
 
+        # As DRF answers the same token: a client refreshes on ``token_not_valid``.
+        code = "not_authenticated" if reason == NOT_SIGNED_IN else "token_not_valid"
         response = JsonResponse(
             error_body(
-                "not_authenticated",
-                "Sign in to send a photo: a body this large is read only with a valid "
-                "access token.",
+                code,
+                "A body this large (a photo) is read only with a valid access token.",
             ),
             status=401,
         )

@@ -229,9 +229,10 @@ ACID_CAUTION = (
 BENZOYL_PEROXIDE_CAUTION = "Benzoyl peroxide bleaches fabric: use white towels and pillowcases."
 INGREDIENTS_CAUTION = "Choose products free of {ingredients}, as you asked."
 ALLERGIES_CAUTION = (
-    "You told us you are allergic to {allergies}: check every product's full ingredient "
-    "list for them before you use it, and stop anything that causes a reaction."
+    "Check every product's full ingredient list before you use it, and stop anything that "
+    "causes a reaction: you told us you are allergic to {allergies}."
 )
+MORE_ALLERGIES_CAUTION = "You also told us you are allergic to {allergies}."
 
 
 def is_pregnant_or_breastfeeding(profile: SkinProfile) -> bool:
@@ -314,9 +315,12 @@ def build_plan(*, analysis: dict | None, profile: SkinProfile) -> dict[str, Any]
     sensitive = has_sensitive_skin(profile) or (analysis or {}).get("skin_type") == "sensitive"
     targets = _target_concerns(scores, profile)
     chosen = _choose_actives(targets, profile=profile, sensitive=sensitive)
-    routines = _place(chosen, sensitive=sensitive, allergic_to=allergens(profile.allergies))
+    allergic_to = allergens(profile.allergies)
+    routines = _place(chosen, sensitive=sensitive, allergic_to=allergic_to)
     duration = PLAN_WEEKS if any(is_new_active(active) for active in chosen) else BASIC_PLAN_WEEKS
-    addressed = [concern for concern, _ in targets if _is_addressed(concern, chosen)]
+    # The ceramide moisturiser counts where the plan has it.
+    used = [*chosen, *([] if MOISTURISER in allergic_to else [MOISTURISER])]
+    addressed = [concern for concern, _ in targets if _is_addressed(concern, used)]
     return {
         "title": _title(addressed, sensitive=sensitive),
         "duration_weeks": duration,
@@ -438,8 +442,8 @@ def _place(
     return {routine: sort_routine(steps) for routine, steps in routines.items()}
 
 
-def _is_addressed(concern: str, chosen: dict[str, str]) -> bool:
-    kinds = {kind_of(active) for active in [*chosen, MOISTURISER]}
+def _is_addressed(concern: str, used: list[str]) -> bool:
+    kinds = {kind_of(active) for active in used}
     return any(kind_of(candidate) in kinds for candidate in CONCERN_ACTIVES[concern])
 
 
@@ -489,10 +493,25 @@ def _cautions(chosen: dict[str, str], *, profile: SkinProfile, sensitive: bool) 
     ]
     if ingredients:
         cautions.append(INGREDIENTS_CAUTION.format(ingredients=", ".join(ingredients)))
-    if profile.allergies:
-        allergies = ", ".join(allergy.strip() for allergy in profile.allergies)
-        cautions.append(_clip(ALLERGIES_CAUTION.format(allergies=allergies), TEXT_MAX_CHARS))
+    cautions += _allergy_cautions(profile.allergies)
     return cautions[:MAX_LIST_ITEMS]
+
+
+def _allergy_cautions(allergies: tuple[str, ...]) -> list[str]:
+    """Every allergy named, in as few cautions as hold them (each at most TEXT_MAX_CHARS;
+    an allergy is at most ALLERGY_MAX_LENGTH, so one always fits)."""
+    cautions: list[str] = []
+    names: list[str] = []
+    for allergy in (allergy.strip() for allergy in allergies):
+        template = MORE_ALLERGIES_CAUTION if cautions else ALLERGIES_CAUTION
+        if names and len(template.format(allergies=", ".join([*names, allergy]))) > TEXT_MAX_CHARS:
+            cautions.append(template.format(allergies=", ".join(names)))
+            names = []
+        names.append(allergy)
+    if names:
+        template = MORE_ALLERGIES_CAUTION if cautions else ALLERGIES_CAUTION
+        cautions.append(template.format(allergies=", ".join(names)))
+    return cautions
 
 
 def _has_severe_acne(analysis: dict) -> bool:

@@ -61,25 +61,68 @@ INGREDIENT_SENSITIVITY_LABELS = {
 SENSITIVITIES = (*INGREDIENT_SENSITIVITY_LABELS, *SENSITIVITY_KINDS)
 # What a person may write in their ``allergies`` (free text) that names an active, beside
 # its own name ("vitamin c", "azelaic acid"): its kind, the molecule's other names, and
-# what cross-reacts with it (salicylates and aspirin). The sunscreen has none: a plan
-# always keeps one, and its filters are named by the allergy caution instead.
+# what cross-reacts with it (salicylates and aspirin); a molecule's name alone names it
+# ("glycolic"). Reading too much leaves an active out, the safe side. The sunscreen has
+# none: a plan always keeps one, and its filters are named by the allergy caution.
+RETINOID_TERMS = (
+    "retinoid",
+    "retinoids",
+    "vitamin a",
+    "tretinoin",
+    "retin a",
+    "isotretinoin",
+    "retinoic acid",
+    "retinyl",
+    "retinyl palmitate",
+)
+AHA_TERMS = (
+    "aha",
+    "ahas",
+    "alpha hydroxy",
+    "alpha hydroxy acid",
+    "alpha hydroxy acids",
+    "hydroxy acid",
+    "hydroxy acids",
+    "fruit acids",
+)
 ALLERGY_TERMS: dict[str, tuple[str, ...]] = {
-    "adapalene": ("retinoid", "retinoids", "differin"),
-    "retinol": ("retinoid", "retinoids", "vitamin a"),
-    "retinal": ("retinoid", "retinoids", "retinaldehyde", "vitamin a"),
-    "salicylic_acid": ("bha", "bhas", "beta hydroxy acid", "salicylate", "salicylates", "aspirin"),
-    "glycolic_acid": ("aha", "ahas", "alpha hydroxy acid", "alpha hydroxy acids"),
-    "lactic_acid": ("aha", "ahas", "alpha hydroxy acid", "alpha hydroxy acids"),
-    "mandelic_acid": ("aha", "ahas", "alpha hydroxy acid", "alpha hydroxy acids"),
+    "adapalene": (*RETINOID_TERMS, "differin"),
+    "retinol": RETINOID_TERMS,
+    "retinal": (*RETINOID_TERMS, "retinaldehyde"),
+    "salicylic_acid": (
+        "salicylic",
+        "bha",
+        "bhas",
+        "beta hydroxy",
+        "beta hydroxy acid",
+        "hydroxy acid",
+        "hydroxy acids",
+        "salicylate",
+        "salicylates",
+        "aspirin",
+        "acetylsalicylic",
+        "acetylsalicylic acid",
+    ),
+    "glycolic_acid": ("glycolic", *AHA_TERMS),
+    "lactic_acid": ("lactic", *AHA_TERMS),
+    "mandelic_acid": ("mandelic", *AHA_TERMS),
     "benzoyl_peroxide": ("benzoyl", "bpo"),
     "azelaic_acid": ("azelaic",),
-    "niacinamide": ("nicotinamide", "vitamin b3"),
-    "vitamin_c": ("vit c", "ascorbic acid", "l ascorbic acid", "ascorbyl", "ascorbate"),
+    "niacinamide": ("nicotinamide", "vitamin b3", "vitamin b 3", "b3", "niacin"),
+    "vitamin_c": (
+        "vit c",
+        "vitaminc",
+        "ascorbic",
+        "ascorbic acid",
+        "l ascorbic acid",
+        "ascorbyl",
+        "ascorbate",
+    ),
     "zinc": (),
     "peptides": ("peptide",),
     "caffeine": (),
     "centella": ("centella asiatica", "cica", "gotu kola", "madecassoside"),
-    "panthenol": ("dexpanthenol", "vitamin b5", "pantothenic acid"),
+    "panthenol": ("dexpanthenol", "vitamin b5", "vitamin b 5", "b5", "pantothenic acid"),
     "ceramides": ("ceramide",),
     "hyaluronic_acid": ("hyaluronic", "hyaluronate", "sodium hyaluronate", "hyaluronan"),
 }

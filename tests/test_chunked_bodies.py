@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import threading
 import time
+import uuid
 
 import pytest
 from django.conf import settings
@@ -23,6 +24,7 @@ from dermalens_site.chunked_bodies import (
     MALFORMED_BODY,
     NO_TURN,
     NOT_SIGNED_IN,
+    TOKEN_NOT_VALID,
     TOO_SLOW,
     UNREAD_BODY,
     ChunkedBodies,
@@ -60,10 +62,11 @@ def bearer(token: AccessToken | RefreshToken) -> str:
     return f"Bearer {token}"
 
 
-def signed_in() -> str:
-    """An Authorization header with an access token this service signed."""
+def signed_in(account: str | None = None) -> str:
+    """An Authorization header with an access token this service signed, of ``account``
+    (a new one unless named)."""
     token = AccessToken()
-    token["user_id"] = "01JTESTCHUNKEDBODIES000000"
+    token["sub"] = account or uuid.uuid4().hex
     return bearer(token)
 
 
@@ -160,18 +163,18 @@ def expired() -> str:
 
 
 @pytest.mark.parametrize(
-    "authorization",
+    ("authorization", "why"),
     [
-        None,
-        "Bearer not-a-token",
-        "Basic dXNlcjpwYXNz",
-        "Bearer",
-        pytest.param("tampered", id="signature-changed"),
-        pytest.param("expired", id="expired"),
-        pytest.param("refresh", id="a-refresh-token"),
+        (None, NOT_SIGNED_IN),
+        ("Basic dXNlcjpwYXNz", NOT_SIGNED_IN),
+        ("Bearer not-a-token", TOKEN_NOT_VALID),
+        ("Bearer", TOKEN_NOT_VALID),
+        pytest.param("tampered", TOKEN_NOT_VALID, id="signature-changed"),
+        pytest.param("expired", TOKEN_NOT_VALID, id="expired"),
+        pytest.param("refresh", TOKEN_NOT_VALID, id="a-refresh-token"),
     ],
 )
-def test_a_large_body_is_read_only_from_a_sender_with_a_valid_access_token(authorization):
+def test_a_large_body_is_read_only_from_a_sender_with_a_valid_access_token(authorization, why):
     """A photo's bytes past the first 64 KiB wait for no turn and are not read at all
     for a sender this service gave no valid access token: the request is answered 401."""
     if authorization == "tampered":
@@ -188,7 +191,7 @@ def test_a_large_body_is_read_only_from_a_sender_with_a_valid_access_token(autho
     else:
         environ["HTTP_AUTHORIZATION"] = authorization
     recorder = run(environ)
-    assert recorder.environ[UNREAD_BODY] == NOT_SIGNED_IN
+    assert recorder.environ[UNREAD_BODY] == why
     assert recorder.environ["CONTENT_LENGTH"] == "0" and recorder.body == b""
     assert source.tell() <= IN_MEMORY_BYTES + 1
 
@@ -210,6 +213,55 @@ def test_a_sender_waits_for_a_turn_a_bounded_time(monkeypatch):
     assert 0.3 <= waited < 2
     # Once the turns are free again, the same body is read.
     assert run(environ_for(b"x" * (IN_MEMORY_BYTES * 2), "multipart/form-data; b=x")).body
+
+
+def test_one_account_has_one_turn_at_a_time_and_others_keep_theirs():
+    """Anyone may make an account: one account's trickling connections would otherwise
+    take every turn of the worker."""
+    go_on, reading = threading.Event(), []
+    one_account = signed_in("one-account")
+    first = threading.Thread(
+        target=run,
+        args=(
+            environ_for(
+                SlowPhoto(go_on, reading),
+                "multipart/form-data; boundary=x",
+                HTTP_AUTHORIZATION=one_account,
+            ),
+        ),
+    )
+    first.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not reading and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert reading  # the first body holds its account's turn
+        again = run(
+            environ_for(
+                b"x" * (IN_MEMORY_BYTES * 2),
+                "multipart/form-data; b=x",
+                HTTP_AUTHORIZATION=one_account,
+            )
+        )
+        assert again.environ[UNREAD_BODY] == NO_TURN
+        another = run(
+            environ_for(
+                b"x" * (IN_MEMORY_BYTES * 2),
+                "multipart/form-data; b=x",
+                HTTP_AUTHORIZATION=signed_in("another-account"),
+            )
+        )
+        assert UNREAD_BODY not in another.environ and another.body
+    finally:
+        go_on.set()
+        first.join(timeout=10)
+    # Its turn given back, the account's next body is read.
+    after = run(
+        environ_for(
+            b"x" * (IN_MEMORY_BYTES * 2), "multipart/form-data; b=x", HTTP_AUTHORIZATION=one_account
+        )
+    )
+    assert UNREAD_BODY not in after.environ and after.body
 
 
 class TricklingPhoto(io.RawIOBase):
@@ -264,6 +316,7 @@ def test_a_large_body_that_keeps_the_pace_is_read_whole(monkeypatch):
     ("reason", "status", "code", "header"),
     [
         (NOT_SIGNED_IN, 401, "not_authenticated", "WWW-Authenticate"),
+        (TOKEN_NOT_VALID, 401, "token_not_valid", "WWW-Authenticate"),
         (NO_TURN, 503, "unavailable", "Retry-After"),
         (TOO_SLOW, 408, "request_timeout", None),
     ],

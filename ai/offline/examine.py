@@ -544,14 +544,15 @@ def _examine_area_of_face(
 ) -> Examination:
     """``area`` (a region of the face) of the face ``found`` in the ``working`` copy of a
     close-up, measured on the face's canvas as a face scan measures that region, and
-    judged as a face scan is: a second face, a face turned away or upside down, and the
+    judged as a face scan is: a second face, a face on its side or upside down, and the
     noise or JPEG blocks on the face's canvas are reasons here too (a noisy selfie sent
-    as a cheek read its grain as blemishes: acne 92 to 2)."""
+    as a cheek read its grain as blemishes: acne 92 to 2). A head turned or tilted back
+    is not: people turn to show a cheek and tilt back to show the chin."""
     landmarks = found.scaled(width / working.shape[1])
     if found.other_faces:
         reasons.add(SEVERAL_FACES)
     pose = FacePose(*landmarks.pose_deg(), landmarks.eye_openness())
-    if pose.turned:
+    if abs(pose.roll_deg) > MAX_ROLL_DEG:
         reasons.add("face_turned")
     canvas, pixels = _face_canvas(
         working, working.shape[1] / width, landmarks, FACE_CANVAS_WIDTH_PX

@@ -301,6 +301,13 @@ ALLERGIES = {
         {"vitamin_c", "niacinamide", "benzoyl_peroxide"},
     ),
     "a sentence": (("I get hives from benzoyl peroxide",), {"benzoyl_peroxide"}),
+    "a molecule's name alone": (
+        ("glycolic", "salicylic", "ascorbic"),
+        {"glycolic_acid", "salicylic_acid", "vitamin_c"},
+    ),
+    "prescription retinoids": (("tretinoin (Retin-A)",), {"adapalene", "retinol", "retinal"}),
+    "written together": (("vitaminC", "Vitamin B-3"), {"vitamin_c", "niacinamide"}),
+    "aspirin's chemical name": (("acetylsalicylic acid",), {"salicylic_acid"}),
     "accents": (("Niacinamidé",), {"niacinamide"}),
     "nothing of ours": (("nickel", "penicillin", "peanuts"), set()),
     "too vague to name one": (("vitamins", "acid"), set()),
@@ -326,6 +333,34 @@ def test_an_active_the_person_is_allergic_to_is_never_chosen_and_they_are_told(
     assert check_plan(plan, profile=profile).ok
     [caution] = [caution for caution in plan["cautions"] if "allergic" in caution]
     assert all(allergy.strip() in caution for allergy in allergies)
+
+
+def test_every_allergy_is_named_however_many_and_long_they_are():
+    allergies = tuple(
+        f"allergen number {n} with a long chemical name, {'x' * 8}" for n in range(10)
+    )
+    profile = SkinProfile(skin_concerns=("acne",), allergies=allergies)
+
+    plan = build_plan(analysis=ANALYSES["acne"], profile=profile)
+
+    named = [caution for caution in plan["cautions"] if "allergic to" in caution]
+    assert len(named) > 1
+    assert all(len(caution) <= TEXT_MAX_CHARS for caution in plan["cautions"])
+    assert all(sum(allergy in c for c in named) == 1 for allergy in allergies)
+    assert named[0].startswith("Check every product's full ingredient list")
+    assert check_plan(plan, profile=profile).ok
+
+
+def test_a_concern_none_of_whose_actives_the_person_may_use_is_not_claimed():
+    profile = SkinProfile(
+        skin_concerns=("dryness",), allergies=("ceramides", "hyaluronic acid", "panthenol")
+    )
+
+    plan = build_plan(analysis=ANALYSES["pigmentation and dryness"], profile=profile)
+
+    assert "dryness" not in plan["title"].lower()
+    assert not {"ceramides", "hyaluronic_acid", "panthenol"} & set(actives_in(plan))
+    assert check_plan(plan, profile=profile).ok
 
 
 def test_another_active_of_a_concern_stands_in_for_one_the_person_is_allergic_to():
