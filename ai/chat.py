@@ -23,6 +23,7 @@ from skincare.actives import (
     ACTIVES,
     CONCERN_ACTIVES,
     PREGNANCY_AVOIDS_KINDS,
+    RETINOID,
     allergens,
     avoided_kinds,
     kind_of,
@@ -523,6 +524,12 @@ EXTRA_GUIDANCE = {
     "retinoid": "Retinoids: start two or three nights a week, build up slowly, use "
     "sunscreen daily, and skip them while pregnant or breastfeeding.",
 }
+# The retinoid topic for a person who must not use them (an allergy, a sensitivity,
+# pregnancy or breastfeeding): how to use them would be advice against their profile.
+RETINOID_AVOIDED = (
+    "Retinoids: from what you told us, they are not for you; leave them out, and ask a "
+    "dermatologist before any product that holds one."
+)
 TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (topic, re.compile(pattern, re.IGNORECASE))
     for topic, pattern in (
@@ -602,11 +609,23 @@ def _guidance(context: ChatContext, message: str) -> list[str]:
     paragraphs = []
     for topic in topics[:TOPICS_SHOWN]:
         text = guidance[topic]
+        if topic == "retinoid" and avoids_retinoids(context):
+            text = RETINOID_AVOIDED
         ingredients = suited_ingredients(topic, context)
         if ingredients:
             text += f" Ingredients that suit you for this: {', '.join(ingredients)}."
         paragraphs.append(text)
     return paragraphs
+
+
+def avoids_retinoids(context: ChatContext) -> bool:
+    """Whether the person must not use retinoids: a sensitivity or an allergy names them,
+    or they are pregnant or breastfeeding."""
+    return (
+        bool(context.pregnant_or_breastfeeding)
+        or RETINOID in avoided_kinds(context.sensitivities)
+        or any(kind_of(active) == RETINOID for active in allergens(context.allergies))
+    )
 
 
 def suited_ingredients(metric: str, context: ChatContext) -> list[str]:

@@ -149,7 +149,8 @@ def decode(data: bytes) -> Image.Image:
                 source.load()
                 # In place: a 12-megapixel photo is 36 MB decoded; copies add up per upload.
                 ImageOps.exif_transpose(source, in_place=True)
-                rgb = source if source.mode == "RGB" else in_rgb(in_eight_bits(source))
+                opaque_rgb = source.mode == "RGB" and not source.has_transparency_data
+                rgb = source if opaque_rgb else in_rgb(in_eight_bits(source))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
             raise too_many_pixels() from err
         except DECODE_ERRORS as err:
@@ -204,7 +205,11 @@ def in_eight_bits(picture: Image.Image) -> Image.Image:
         return picture
     levels = np.clip(np.asarray(picture), 0, SIXTEEN_BIT_MAX).astype(np.uint32)
     half = SIXTEEN_TO_EIGHT_BITS // 2
-    return Image.fromarray(((levels + half) // SIXTEEN_TO_EIGHT_BITS).astype(np.uint8))
+    eight = Image.fromarray(((levels + half) // SIXTEEN_TO_EIGHT_BITS).astype(np.uint8))
+    clear = picture.info.get("transparency")
+    if isinstance(clear, int):  # a PNG's one transparent grey level, scaled alike
+        eight.info["transparency"] = (min(clear, SIXTEEN_BIT_MAX) + half) // SIXTEEN_TO_EIGHT_BITS
+    return eight
 
 
 def check_header(source: Image.Image) -> None:

@@ -249,6 +249,23 @@ def test_ingredients_leave_out_what_the_person_s_allergies_name(allergies, quest
     assert f"react to {allergies[0]}" in answer  # named back as a caution
 
 
+@pytest.mark.parametrize(
+    "context",
+    [
+        ChatContext(allergies=("tretinoin",)),
+        ChatContext(sensitivities=("retinoids",)),
+        ChatContext(pregnant_or_breastfeeding=True),
+    ],
+    ids=["allergic", "sensitive", "pregnant"],
+)
+def test_asked_about_retinol_someone_who_must_not_use_it_is_told_to_leave_it_out(context):
+    answer = reply("Should I start retinol for my wrinkles?", context)
+    assert "they are not for you" in answer
+    assert "start two or three nights a week" not in answer
+    # Someone free to use them gets the how-to.
+    assert "start two or three nights a week" in reply("Should I start retinol?", ChatContext())
+
+
 def test_markdown_is_taken_out_of_a_reply():
     assert as_plain_text("# Hi\n**bold** and __this__\n* one\n+ two") == (
         "Hi\nbold and this\n- one\n- two"

@@ -77,3 +77,25 @@ def test_an_opaque_photo_with_an_alpha_channel_keeps_every_pixel():
     decoded = np.asarray(decode(encode(opaque, "PNG")))
 
     assert np.array_equal(decoded, np.asarray(decode(encode(portrait, "PNG"))))
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "I;16"])
+def test_a_png_with_one_transparent_colour_shows_the_backdrop_there(mode):
+    """A PNG may mark one colour (or grey level) transparent instead of holding alpha."""
+    portrait = face_photo()
+    pixels = np.asarray(portrait).copy()
+    pixels[:, : portrait.width // 3] = 0  # the cleared part, in the transparent colour
+    pixels[pixels.sum(axis=-1) == 0] = 0
+    picture = Image.fromarray(pixels)
+    if mode == "RGB":
+        clear: int | tuple = (0, 0, 0)
+    elif mode == "L":
+        picture, clear = picture.convert("L"), 0
+    else:
+        picture = Image.fromarray(np.asarray(picture.convert("L")).astype(np.uint16) * 257)
+        clear = 0
+
+    decoded = np.asarray(decode(encode(picture, "PNG", transparency=clear)))
+
+    assert np.all(decoded[:, : portrait.width // 3] == TRANSPARENCY_BACKDROP)
+    assert decoded[:, portrait.width // 2 :].mean() > 20  # the rest of the face is there
