@@ -618,31 +618,31 @@ def _guidance(context: ChatContext, message: str) -> list[str]:
     return paragraphs
 
 
+def ruled_out(context: ChatContext) -> frozenset[str]:
+    """The actives the person must not use: of a kind their sensitivities (or a pregnancy)
+    rule out, or named by their allergies, as plans leave them out."""
+    kinds = set(avoided_kinds(context.sensitivities))
+    if context.pregnant_or_breastfeeding:
+        kinds |= PREGNANCY_AVOIDS_KINDS
+    by_kind = frozenset(active for active in ACTIVES if kind_of(active) in kinds)
+    return by_kind | allergens(context.allergies)
+
+
 def avoids_retinoids(context: ChatContext) -> bool:
-    """Whether the person must not use retinoids: a sensitivity or an allergy names them,
-    or they are pregnant or breastfeeding."""
-    return (
-        bool(context.pregnant_or_breastfeeding)
-        or RETINOID in avoided_kinds(context.sensitivities)
-        or any(kind_of(active) == RETINOID for active in allergens(context.allergies))
-    )
+    return any(kind_of(active) == RETINOID for active in ruled_out(context))
 
 
 def suited_ingredients(metric: str, context: ChatContext) -> list[str]:
     """The actives suited to a metric's concern (best first, as the plan rules rank them),
-    minus what the person must avoid (their sensitivities; retinoids in pregnancy; what
-    their allergies name, as plans leave it out)."""
+    minus those ``ruled_out`` for the person."""
     concern = METRIC_CONCERNS.get(metric)
     if concern is None:
         return []
-    avoided = set(avoided_kinds(context.sensitivities))
-    if context.pregnant_or_breastfeeding:
-        avoided |= PREGNANCY_AVOIDS_KINDS
-    allergic_to = allergens(context.allergies)
+    avoided = ruled_out(context)
     return [
         ACTIVES[active]["label"]
         for active in CONCERN_ACTIVES.get(concern, ())
-        if kind_of(active) not in avoided and active not in allergic_to
+        if active not in avoided
     ][:INGREDIENTS_SHOWN]
 
 

@@ -314,8 +314,8 @@ def build_plan(*, analysis: dict | None, profile: SkinProfile) -> dict[str, Any]
     scores = _usable_scores(analysis)
     sensitive = has_sensitive_skin(profile) or (analysis or {}).get("skin_type") == "sensitive"
     targets = _target_concerns(scores, profile)
-    chosen = _choose_actives(targets, profile=profile, sensitive=sensitive)
     allergic_to = allergens(profile.allergies)
+    chosen = _choose_actives(targets, profile=profile, sensitive=sensitive, allergic_to=allergic_to)
     routines = _place(chosen, sensitive=sensitive, allergic_to=allergic_to)
     duration = PLAN_WEEKS if any(is_new_active(active) for active in chosen) else BASIC_PLAN_WEEKS
     # The ceramide moisturiser counts where the plan has it.
@@ -368,11 +368,14 @@ def _target_concerns(
 
 
 def _choose_actives(
-    targets: list[tuple[str, tuple[str, ...]]], *, profile: SkinProfile, sensitive: bool
+    targets: list[tuple[str, tuple[str, ...]]],
+    *,
+    profile: SkinProfile,
+    sensitive: bool,
+    allergic_to: frozenset[str],
 ) -> dict[str, str]:
     """Active -> routine, in the order they start: the first concern's first."""
     excluded = avoided_kinds(profile.sensitivities)
-    allergic_to = allergens(profile.allergies)
     pregnant = is_pregnant_or_breastfeeding(profile)
     if pregnant:
         excluded |= PREGNANCY_AVOIDS_KINDS

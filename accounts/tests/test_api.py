@@ -237,6 +237,16 @@ class TestLogin:
         assert_error(api_client.post(REFRESH, {"refresh": session["refresh"]}), 401)
 
 
+def signed_in_twice(api_client, register) -> tuple[dict, dict]:
+    """One account's two sessions: the phone's, from registering, and the laptop's, from
+    a login."""
+    phone = register()
+    laptop = api_client.post(
+        LOGIN, {"email": phone["user"]["email"], "password": STRONG_PASSWORD}
+    ).json()
+    return phone, laptop
+
+
 def assert_every_session_ended(api_client, email: str, *sessions: dict) -> None:
     """Each session's refresh and access tokens are refused; the owner signs in again."""
     for session in sessions:
@@ -280,10 +290,7 @@ class TestTokens:
     def test_reusing_a_rotated_refresh_token_ends_every_session_of_the_account(
         self, api_client, register
     ):
-        phone = register()
-        laptop = api_client.post(
-            LOGIN, {"email": phone["user"]["email"], "password": STRONG_PASSWORD}
-        ).json()
+        phone, laptop = signed_in_twice(api_client, register)
         stolen = phone["refresh"]
         rotated = api_client.post(REFRESH, {"refresh": stolen}).json()
 
@@ -295,10 +302,7 @@ class TestTokens:
     def test_reusing_a_token_after_its_new_one_was_used_ends_every_session_in_a_retry_window(
         self, api_client, register, retry_window
     ):
-        phone = register()
-        laptop = api_client.post(
-            LOGIN, {"email": phone["user"]["email"], "password": STRONG_PASSWORD}
-        ).json()
+        phone, laptop = signed_in_twice(api_client, register)
         stolen = phone["refresh"]
         rotated = api_client.post(REFRESH, {"refresh": stolen}).json()
         # The owner goes on with the chain: the stolen token's new pair is used.
@@ -312,10 +316,7 @@ class TestTokens:
     def test_a_refresh_sent_again_after_its_answer_was_lost_gets_the_same_pair(
         self, api_client, register, retry_window
     ):
-        phone = register()
-        laptop = api_client.post(
-            LOGIN, {"email": phone["user"]["email"], "password": STRONG_PASSWORD}
-        ).json()
+        phone, laptop = signed_in_twice(api_client, register)
         lost = api_client.post(REFRESH, {"refresh": phone["refresh"]}).json()
 
         retried = api_client.post(REFRESH, {"refresh": phone["refresh"]})
@@ -401,10 +402,7 @@ class TestTokens:
     def test_a_refresh_sent_again_after_its_new_token_logged_out_ends_every_session(
         self, api_client, register, retry_window
     ):
-        phone = register()
-        laptop = api_client.post(
-            LOGIN, {"email": phone["user"]["email"], "password": STRONG_PASSWORD}
-        ).json()
+        phone, laptop = signed_in_twice(api_client, register)
         rotated = api_client.post(REFRESH, {"refresh": phone["refresh"]}).json()
         assert (
             bearer(rotated["access"]).post(LOGOUT, {"refresh": rotated["refresh"]}).status_code
@@ -430,10 +428,7 @@ class TestTokens:
     def test_a_refresh_token_revoked_by_logout_is_refused_and_nothing_else_ends(
         self, api_client, register
     ):
-        phone = register()
-        laptop = api_client.post(
-            LOGIN, {"email": phone["user"]["email"], "password": STRONG_PASSWORD}
-        ).json()
+        phone, laptop = signed_in_twice(api_client, register)
         assert (
             bearer(phone["access"]).post(LOGOUT, {"refresh": phone["refresh"]}).status_code == 204
         )
@@ -484,9 +479,8 @@ class TestPasswordChange:
     NEW_PASSWORD = "a-brand-new-passphrase-42"
 
     def test_password_change_revokes_every_other_session(self, api_client, register):
-        phone = register()
+        phone, laptop = signed_in_twice(api_client, register)
         email = phone["user"]["email"]
-        laptop = api_client.post(LOGIN, {"email": email, "password": STRONG_PASSWORD}).json()
 
         response = bearer(phone["access"]).post(
             PASSWORD, {"current_password": STRONG_PASSWORD, "new_password": self.NEW_PASSWORD}
