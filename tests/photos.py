@@ -486,6 +486,52 @@ def before_a_wall(picture: np.ndarray, shade: float = 1.0) -> np.ndarray:
     return painted
 
 
+def head_mask(
+    picture: np.ndarray, face: tuple[float, float, float, float] | None = None
+) -> np.ndarray:
+    """Where the head is (H x W x 1, 0 to 1, its edge softened by 3 px): an ellipse half
+    again as large as the face box (``face``, or the sample portrait's), hair included."""
+    x, y, width, height = face if face is not None else face_box(picture)
+    head = np.zeros(picture.shape[:2], np.float32)
+    centre = (round(x + width / 2), round(y + height / 2))
+    cv2.ellipse(head, centre, (round(0.75 * width), round(0.8 * height)), 0, 0, 360, 1.0, -1)
+    return cv2.GaussianBlur(head, (0, 0), 3)[..., None]
+
+
+def _head_and_rest(picture: np.ndarray, head: np.ndarray, rest: np.ndarray, face) -> np.ndarray:
+    mask = head_mask(picture, face)
+    mixed = head.astype(np.float32) * mask + rest.astype(np.float32) * (1 - mask)
+    return np.clip(mixed, 0, 255).astype(np.uint8)
+
+
+def in_portrait_mode(picture: np.ndarray, sigma: float, face=None) -> np.ndarray:
+    """All but the head blurred by ``sigma`` px, as a phone's portrait mode does."""
+    return _head_and_rest(picture, picture, cv2.GaussianBlur(picture, (0, 0), sigma), face)
+
+
+def with_the_head_blurred(picture: np.ndarray, sigma: float, face=None) -> np.ndarray:
+    """The head blurred by ``sigma`` px (out of focus, or moving), the room behind sharp."""
+    return _head_and_rest(picture, cv2.GaussianBlur(picture, (0, 0), sigma), picture, face)
+
+
+def with_the_head_shaken(picture: np.ndarray, length_px: int, face=None) -> np.ndarray:
+    """The head blurred across by a motion of ``length_px``, the room behind sharp."""
+    kernel = np.full((1, length_px), 1 / length_px, np.float32)
+    return _head_and_rest(picture, cv2.filter2D(picture, -1, kernel), picture, face)
+
+
+def before_a_backdrop(picture: np.ndarray, grey: int, face=None) -> np.ndarray:
+    """The head before a plain backdrop of grey level ``grey``: a white wall, a black cloth."""
+    return _head_and_rest(picture, picture, np.full_like(picture, grey), face)
+
+
+def backlit(picture: np.ndarray, light: float, face=None) -> np.ndarray:
+    """The head with ``light`` of its light and all else half again as bright: a face
+    in its own shadow before a window."""
+    pixels = picture.astype(np.float32)
+    return _head_and_rest(picture, pixels * light, np.minimum(pixels * 1.5, 255), face)
+
+
 def toned(picture: np.ndarray, tint: tuple[float, float, float]) -> np.ndarray:
     """The picture in black and white with R, G and B multiplied by ``tint`` (brightened a
     fifth, as filters do): sepia (1.07, 0.74, 0.43) and the other toning filters of phone

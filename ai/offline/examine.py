@@ -30,7 +30,9 @@ from ai.analysis import (
 )
 from ai.offline.detail import DetailMaps, measure_detail
 from ai.offline.images import (
+    BLURRY_FACE_EDGE_RATIO,
     BLURRY_LAPLACIAN_VARIANCE,
+    FACE_FOCUS_WIDTH_PX,
     JPEG_BLOCK_PX,
     MAX_BLOCKINESS,
     MAX_GRAIN_GREY_LEVELS,
@@ -39,7 +41,9 @@ from ai.offline.images import (
     WORKING_LONG_SIDE_PX,
     blockiness,
     decode_image,
+    edge_sharpness,
     exposure_reasons,
+    face_exposure_reasons,
     grain,
     periodicity,
     photo_size,
@@ -329,6 +333,8 @@ class Canvas:
 class Examination:
     reasons: tuple[str, ...]  # QUALITY_REASONS codes, in the contract's order
     short_side_px: int
+    # What light and focus were judged on: a face's skin and ``edge_sharpness`` in a
+    # face, the frame's mean grey and ``sharpness`` elsewhere.
     mean_luma: float
     sharpness: float
     skin_fraction: float
@@ -368,24 +374,26 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
     height, width = decoded.shape[0] * reduction, decoded.shape[1] * reduction
     working = resize_long_side(decoded, WORKING_LONG_SIDE_PX)
     gray = to_gray(working)
-    mean_luma = float(gray.mean())
-    measured_sharpness = sharpness(gray)
-    reasons = set(exposure_reasons(mean_luma))
-    if measured_sharpness < BLURRY_LAPLACIAN_VARIANCE:
-        reasons.add("blurry")
+    frame = {
+        "short_side_px": min(height, width),
+        "mean_luma": float(gray.mean()),
+        "sharpness": sharpness(gray),
+    }
+    # The frame's light and focus, for what is judged on the frame: a close-up of skin,
+    # or a face scan in which no face was found.
+    frame_reasons = set(exposure_reasons(frame["mean_luma"]))
+    if frame["sharpness"] < BLURRY_LAPLACIAN_VARIANCE:
+        frame_reasons.add("blurry")
+    reasons = set()
     if min(height, width) < MIN_SHORT_SIDE_PX:
         reasons.add("too_small")
-    common = {
-        "short_side_px": min(height, width),
-        "mean_luma": mean_luma,
-        "sharpness": measured_sharpness,
-    }
     if area != FACE_AREA:
-        return _examine_close_up(working, width, area, reasons, common)
+        return _examine_close_up(working, width, area, reasons, frame_reasons, frame)
 
     found = find_face(cv2.cvtColor(working, cv2.COLOR_BGR2RGB))
     if found is None:
         reasons.add("no_face")
+        reasons.update(frame_reasons)
         return Examination(
             reasons=_ordered(reasons),
             skin_fraction=0.0,
@@ -395,7 +403,7 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
             maps=None,
             detail=None,
             detail_canvas=None,
-            **common,
+            **frame,
         )
     if found.other_faces:
         reasons.add(SEVERAL_FACES)
@@ -417,6 +425,10 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
     layout = canvas.layout
     if layout is None:
         raise AssertionError("unreachable: a face canvas has the face's layout")
+    light_and_focus, judged = _face_light_and_focus(
+        source, source.shape[1] / width, landmarks, layout, pixels, frame["mean_luma"]
+    )
+    reasons.update(light_and_focus)
     maps = measure_pixels(pixels, layout.skin_area, layout.core_area)
     skin_fraction = float(maps.skin.sum() / max(layout.skin_area.sum(), 1))
     if skin_fraction < MIN_FACE_SKIN_FRACTION:
@@ -463,7 +475,7 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
         detail_canvas=detail_canvas,
         cut_share=cut_share,
         cut_regions=cut_regions,
-        **common,
+        **{**frame, **judged},
     )
 
 
@@ -499,7 +511,12 @@ def reduction_for_face(face_width_px: float, needed_px: float) -> int:
 
 
 def _examine_close_up(
-    working: np.ndarray, width: int, area: str, reasons: set[str], common: dict[str, Any]
+    working: np.ndarray,
+    width: int,
+    area: str,
+    reasons: set[str],
+    frame_reasons: set[str],
+    frame: dict[str, Any],
 ) -> Examination:
     """A close-up of one area: the whole frame, if it shows skin. A whole face in the
     frame (a selfie sent as the forehead, a cheek or the chin) is measured in that area
@@ -507,7 +524,8 @@ def _examine_close_up(
     (pigmentation 2.5-38 against 92 as a face)."""
     found = find_face(cv2.cvtColor(working, cv2.COLOR_BGR2RGB))
     if found is not None and area in REGION_POLYGONS:
-        return _examine_area_of_face(working, width, found, area, reasons, common)
+        return _examine_area_of_face(working, width, found, area, reasons, frame)
+    reasons.update(frame_reasons)
     pixels = resize_long_side(working, FRAME_CANVAS_LONG_SIDE_PX, upscale=True)
     not_the_face = None
     if found is not None:
@@ -530,7 +548,7 @@ def _examine_close_up(
         maps=maps,
         detail=None,
         detail_canvas=None,
-        **common,
+        **frame,
     )
 
 
@@ -540,7 +558,7 @@ def _examine_area_of_face(
     found: FaceLandmarks,
     area: str,
     reasons: set[str],
-    common: dict[str, Any],
+    frame: dict[str, Any],
 ) -> Examination:
     """``area`` (a region of the face) of the face ``found`` in the ``working`` copy of a
     close-up, measured on the face's canvas as a face scan measures that region, and
@@ -561,6 +579,10 @@ def _examine_area_of_face(
     layout = canvas.layout
     if layout is None:
         raise AssertionError("unreachable: a face canvas has the face's layout")
+    light_and_focus, judged = _face_light_and_focus(
+        working, working.shape[1] / width, landmarks, layout, pixels, frame["mean_luma"]
+    )
+    reasons.update(light_and_focus)
     region = layout.regions[area]
     maps = measure_pixels(pixels, region, layout.core_area)
     skin_fraction = float(maps.skin.sum() / max(region.sum(), 1))
@@ -588,8 +610,34 @@ def _examine_area_of_face(
         maps=maps,
         detail=None,
         detail_canvas=None,
-        **common,
+        **{**frame, **judged},
     )
+
+
+def _face_light_and_focus(
+    source: np.ndarray,
+    source_factor: float,
+    landmarks: FaceLandmarks,
+    layout: FaceLayout,
+    pixels: np.ndarray,
+    frame_luma: float,
+) -> tuple[set[str], dict[str, float]]:
+    """Whether the face (not the frame around it) is too dark, too bright or blurry,
+    and what that was judged on: its skin's mean grey on the face canvas (``pixels``,
+    ``layout``) and the focus of the face cut from ``source`` (the photo scaled by
+    ``source_factor``) at FACE_FOCUS_WIDTH_PX, eyes, brows and lips included."""
+    skin = layout.skin_area
+    skin_luma = float(to_gray(pixels)[skin].mean()) if skin.any() else frame_luma
+    reasons = set(face_exposure_reasons(skin_luma, frame_luma))
+    focus_canvas, focus_pixels = _face_canvas(
+        source, source_factor, landmarks, round(min(FACE_FOCUS_WIDTH_PX, landmarks.width_px))
+    )
+    if focus_canvas.layout is None:
+        raise AssertionError("unreachable: a face canvas has the face's layout")
+    focus = edge_sharpness(to_gray(focus_pixels), focus_canvas.layout.oval)
+    if focus < BLURRY_FACE_EDGE_RATIO:
+        reasons.add("blurry")
+    return reasons, {"mean_luma": skin_luma, "sharpness": focus}
 
 
 def _regions_cut(outside: np.ndarray) -> tuple[str, ...]:

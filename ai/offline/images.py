@@ -22,13 +22,33 @@ WORKING_LONG_SIDE_PX = 1024
 # the same long side; an upscaled photo is then not "blurrier" than its original.
 BLUR_CHECK_LONG_SIDE_PX = 512
 MIN_SHORT_SIDE_PX = 480
-# Mean luminance (0-255, Rec. 601 grey) of the analysed part of the photo.
+# Mean luminance (0-255, Rec. 601 grey) of the analysed part of the photo: the frame of
+# a close-up; the face's skin in a face scan (a white wall or a black backdrop behind a
+# well-lit face is no reason).
 TOO_DARK_MEAN_LUMA = 50.0
 TOO_BRIGHT_MEAN_LUMA = 215.0
-# Variance of the Laplacian at BLUR_CHECK_LONG_SIDE_PX below which the photo is blurry.
+# Skin alone cannot tell a dim photo from dark skin: a fair face at 30 % of its light and
+# a very dark one well lit both measure 41-57. So a face is too dark when its skin
+# measures under FACE_TOO_DARK_LUMA whatever the frame (a face against a bright window),
+# or under DIM_FACE_LUMA in a frame that is itself too dark, which alone used to be
+# enough: a face lit by a screen in a dark room is no longer refused.
+FACE_TOO_DARK_LUMA = 35.0
+DIM_FACE_LUMA = 80.0
+# Variance of the Laplacian at BLUR_CHECK_LONG_SIDE_PX below which a close-up is blurry.
 # Sharp phone portraits measure in the hundreds; a Gaussian blur of sigma 2 px at that
 # scale brings them under 30.
 BLURRY_LAPLACIAN_VARIANCE = 60.0
+# A face's focus is judged on the face alone (a phone's portrait mode blurs everything
+# else; a sharp room behind a blurred face hid the blur), on the face cut at this width,
+# or at its own if smaller: ``edge_sharpness``. Sharp photos of the two sample portraits
+# (resized, JPEG quality 30-95, grainy, dimmed, darker skin, before a wall or a blurred
+# backdrop) measure 0.23-0.84 at this width, and enlarged copies of them (which hold no
+# more detail than the original: the test photos, a phone's digital zoom) 0.12-0.26. A
+# Gaussian blur of sigma 1.5 px at this scale brings the portraits to 0.05-0.11 (sigma
+# 1 px, to 0.11-0.17, stays: it is mild at this scale, where a face 1,000 px wide was
+# blurred by 10 px), a motion blur of 6 px across to 0.05-0.07.
+FACE_FOCUS_WIDTH_PX = 96
+BLURRY_FACE_EDGE_RATIO = 0.10
 # Grain: the noise of a dim room's sensor, or a screen's pixel grid photographed, in
 # grey levels (0-255) at the scale a face canvas reads it (noise averages down when a
 # canvas shrinks the photo, and stays when it enlarges it). Sharp photos of the sample
@@ -139,6 +159,23 @@ def sharpness(gray: np.ndarray) -> float:
     return float(cv2.Laplacian(normalised, cv2.CV_32F).var())
 
 
+def edge_sharpness(gray: np.ndarray, where: np.ndarray) -> float:
+    """How sharp the edges ``where`` (a bool mask) are, whatever their contrast: along the
+    blurrier of the two axes, the mean square of the second derivative over that of the
+    first. A blur takes far more of the second than of the first, while light and skin
+    tone scale both alike; a motion blur softens one direction only."""
+    inside = cv2.erode(where.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    if not inside.any():
+        return float("inf")  # nothing to judge the focus on
+    pixels = gray.astype(np.float32)
+    ratios = []
+    for dx, dy in ((1, 0), (0, 1)):
+        first = cv2.Sobel(pixels, cv2.CV_32F, dx, dy)[inside]
+        second = cv2.Sobel(pixels, cv2.CV_32F, 2 * dx, 2 * dy)[inside]
+        ratios.append(float(np.mean(second**2)) / max(float(np.mean(first**2)), 1e-6))
+    return min(ratios)
+
+
 def grain(gray: np.ndarray) -> float:
     """The noise's standard deviation in grey levels (Immerkaer's estimate, median form)."""
     if min(gray.shape[:2]) < 3:
@@ -184,5 +221,16 @@ def exposure_reasons(mean_luma: float) -> tuple[str, ...]:
     if mean_luma < TOO_DARK_MEAN_LUMA:
         return ("too_dark",)
     if mean_luma > TOO_BRIGHT_MEAN_LUMA:
+        return ("too_bright",)
+    return ()
+
+
+def face_exposure_reasons(skin_luma: float, frame_luma: float) -> tuple[str, ...]:
+    """``exposure_reasons`` of a face: its skin's mean grey, and the frame's."""
+    if skin_luma < FACE_TOO_DARK_LUMA or (
+        frame_luma < TOO_DARK_MEAN_LUMA and skin_luma < DIM_FACE_LUMA
+    ):
+        return ("too_dark",)
+    if skin_luma > TOO_BRIGHT_MEAN_LUMA:
         return ("too_bright",)
     return ()

@@ -54,6 +54,18 @@ REFERENCE_PHOTOS: dict[str, tuple[Callable[[], np.ndarray], str]] = {
         "face",
     ),
     "grace hopper": (photos.grace_hopper, "face"),
+    "grace hopper in portrait mode": (
+        lambda: photos.in_portrait_mode(photos.grace_hopper(), 12, photos.GRACE_HOPPER_FACE),
+        "face",
+    ),
+    "grace hopper, face blurred": (
+        lambda: photos.with_the_head_blurred(photos.grace_hopper(), 6, photos.GRACE_HOPPER_FACE),
+        "face",
+    ),
+    "astronaut before a white wall": (
+        lambda: photos.before_a_backdrop(photos.astronaut(), 250),
+        "face",
+    ),
     "grace hopper, masked": (
         lambda: photos.with_a_mask(
             photos.grace_hopper(),
