@@ -251,9 +251,9 @@ def _raw_values(
             else:
                 values[name] = value
     face_width = examination.face_width_px or 0.0
-    for name, minimum, where, measure in (
-        ("wrinkles", MIN_WRINKLE_FACE_WIDTH_PX, WRINKLE_REGIONS, _wrinkle_value),
-        ("pores", MIN_PORE_FACE_WIDTH_PX, PORE_REGIONS, _pore_value),
+    for name, minimum, where, measure, kind in (
+        ("wrinkles", MIN_WRINKLE_FACE_WIDTH_PX, WRINKLE_REGIONS, _wrinkle_value, "line"),
+        ("pores", MIN_PORE_FACE_WIDTH_PX, PORE_REGIONS, _pore_value, "pore"),
     ):
         value = measure(examination, where)
         if face_width < minimum:
@@ -262,6 +262,8 @@ def _raw_values(
             unmeasured[name] = "part of the skin they show on is outside the photo"
         elif examination.detail is None:
             unmeasured[name] = "the face is turned"
+        elif value is None and kind in examination.detail.grainy:
+            unmeasured[name] = "the photo's grain is as deep as they are"
         elif value is None:
             unmeasured[name] = "too little skin was visible where it shows"
         else:

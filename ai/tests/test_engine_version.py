@@ -49,6 +49,7 @@ REFERENCE_PHOTOS: dict[str, tuple[Callable[[], np.ndarray], str]] = {
     "astronaut, dim": (lambda: photos.exposed(photos.astronaut(), 0.5), "face"),
     "astronaut, eyes closed": (lambda: photos.with_closed_eyes(photos.astronaut()), "face"),
     "large portrait": (photos.large_portrait, "face"),
+    "large portrait, grainy": (lambda: photos.grainy(photos.large_portrait(), 5), "face"),
     "large portrait, fine lines": (
         lambda: photos.with_fine_lines(photos.large_portrait()),
         "face",
