@@ -623,12 +623,15 @@ def _face_light_and_focus(
     frame_luma: float,
 ) -> tuple[set[str], dict[str, float]]:
     """Whether the face (not the frame around it) is too dark, too bright or blurry,
-    and what that was judged on: its skin's mean grey on the face canvas (``pixels``,
-    ``layout``) and the focus of the face cut from ``source`` (the photo scaled by
-    ``source_factor``) at FACE_FOCUS_WIDTH_PX, eyes, brows and lips included."""
+    and what that was judged on: its skin's mean grey and its brightest part on the face
+    canvas (``pixels``, ``layout``), and the focus of the face cut from ``source`` (the
+    photo scaled by ``source_factor``) at FACE_FOCUS_WIDTH_PX, eyes, brows and lips
+    included."""
+    grey = to_gray(pixels)
     skin = layout.skin_area
-    skin_luma = float(to_gray(pixels)[skin].mean()) if skin.any() else frame_luma
-    reasons = set(face_exposure_reasons(skin_luma, frame_luma))
+    skin_luma = float(grey[skin].mean()) if skin.any() else frame_luma
+    brightest = float(np.percentile(grey[layout.oval], 99)) if layout.oval.any() else skin_luma
+    reasons = set(face_exposure_reasons(skin_luma, brightest, frame_luma))
     focus_canvas, focus_pixels = _face_canvas(
         source, source_factor, landmarks, round(min(FACE_FOCUS_WIDTH_PX, landmarks.width_px))
     )

@@ -31,9 +31,16 @@ TOO_BRIGHT_MEAN_LUMA = 215.0
 # a very dark one well lit both measure 41-57. So a face is too dark when its skin
 # measures under FACE_TOO_DARK_LUMA whatever the frame (a face against a bright window),
 # or under DIM_FACE_LUMA in a frame that is itself too dark, which alone used to be
-# enough: a face lit by a screen in a dark room is no longer refused.
+# enough: a face lit by a screen in a dark room is no longer refused. Nor is dark skin
+# before a dark backdrop when the face's brightest part (its 99th percentile, eyes,
+# teeth and highlights included) reaches LIT_FACE_BRIGHTEST_LUMA: the portraits'
+# darkened skin, well lit, keeps eyes and highlights at 203-209, while the fair faces at
+# half their light reach 106-115 and at 30 %, 63-69. A face that shows no whites of its
+# eyes (Grace Hopper's, behind amber glasses) has only its skin to go by: darkened to
+# 0.45 of its L* it reaches 89, and before a dark backdrop it is still called too dark.
 FACE_TOO_DARK_LUMA = 35.0
 DIM_FACE_LUMA = 80.0
+LIT_FACE_BRIGHTEST_LUMA = 120.0
 # Variance of the Laplacian at BLUR_CHECK_LONG_SIDE_PX below which a close-up is blurry.
 # Sharp phone portraits measure in the hundreds; a Gaussian blur of sigma 2 px at that
 # scale brings them under 30.
@@ -225,11 +232,17 @@ def exposure_reasons(mean_luma: float) -> tuple[str, ...]:
     return ()
 
 
-def face_exposure_reasons(skin_luma: float, frame_luma: float) -> tuple[str, ...]:
-    """``exposure_reasons`` of a face: its skin's mean grey, and the frame's."""
-    if skin_luma < FACE_TOO_DARK_LUMA or (
-        frame_luma < TOO_DARK_MEAN_LUMA and skin_luma < DIM_FACE_LUMA
-    ):
+def face_exposure_reasons(
+    skin_luma: float, brightest_luma: float, frame_luma: float
+) -> tuple[str, ...]:
+    """``exposure_reasons`` of a face: its skin's mean grey, its brightest part's (the
+    99th percentile of the face, eyes included), and the frame's mean grey."""
+    dim_in_the_dark = (
+        frame_luma < TOO_DARK_MEAN_LUMA
+        and skin_luma < DIM_FACE_LUMA
+        and brightest_luma < LIT_FACE_BRIGHTEST_LUMA
+    )
+    if skin_luma < FACE_TOO_DARK_LUMA or dim_in_the_dark:
         return ("too_dark",)
     if skin_luma > TOO_BRIGHT_MEAN_LUMA:
         return ("too_bright",)

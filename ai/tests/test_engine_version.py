@@ -63,6 +63,10 @@ REFERENCE_PHOTOS: dict[str, tuple[Callable[[], np.ndarray], str]] = {
         lambda: photos.with_the_head_blurred(photos.grace_hopper(), 6, photos.GRACE_HOPPER_FACE),
         "face",
     ),
+    "astronaut, darker skin before a black backdrop": (
+        lambda: photos.before_a_backdrop(photos.skin_toned(photos.astronaut(), 0.4), 10),
+        "face",
+    ),
     "astronaut before a white wall": (
         lambda: photos.before_a_backdrop(photos.astronaut(), 250),
         "face",

@@ -44,6 +44,12 @@ def portrait(request):
     return picture, face, width, analyse(picture)
 
 
+@pytest.fixture(params=("astronaut", "large_portrait"))
+def name(request):
+    """A portrait whose eyes show their whites."""
+    return request.param
+
+
 def assert_same_reading(analysis: SkinAnalysis, plain: SkinAnalysis) -> None:
     assert analysis.image_quality.reasons == ()
     assert analysis.image_quality.acceptable
@@ -76,6 +82,16 @@ class TestBehindTheFace:
         picture, face, _, _ = portrait
         darker = photos.before_a_backdrop(photos.skin_toned(picture, skin), 250, face)
         assert "too_dark" not in analyse(darker).image_quality.reasons
+
+    @pytest.mark.parametrize("skin", (0.45, 0.35))
+    @pytest.mark.parametrize("grey", (10, 40))
+    def test_darker_skin_before_a_dark_backdrop_is_not_too_dark(self, skin, grey, name):
+        # Grace Hopper shows no whites of her eyes (amber glasses): her darkened skin in
+        # a dark frame reads as a dim photo of fair skin, and is left out here.
+        make, face, _ = PORTRAITS[name]
+        darker = photos.before_a_backdrop(photos.skin_toned(make(), skin), grey, face)
+        for area in ("face", "left_cheek"):
+            assert "too_dark" not in analyse(darker, area).image_quality.reasons, area
 
     def test_a_selfie_sent_as_a_cheek_before_a_white_wall_is_not_too_bright(self, portrait):
         picture, face, _, _ = portrait
