@@ -19,6 +19,9 @@ Method
   base with 20 red blemishes and 15 dark spots painted on the cheeks and the skin made
   slightly redder (red x1.06): acne, pigmentation and redness then sit mid-scale,
   where the mappings are steepest.
+* A third series takes the same ten variants of a second real portrait as published
+  (Grace Hopper, ``tests/data/grace_hopper.jpg``, 512 x 600, her face about 180 px
+  wide): an older face whose own redness, blemishes and tone sit mid-scale unpainted.
 * Each variant is analysed once by ``OfflineProvider`` (area "face"); the analyser is
   deterministic, so repeating a variant would add nothing. For each metric the report
   gives the mean, the sample standard deviation, the range, and how many variants
@@ -47,6 +50,7 @@ RESULTS_DIR = ROOT / "bench" / "results"
 JSON_RESULT = RESULTS_DIR / "repeatability.json"
 MARKDOWN_RESULT = RESULTS_DIR / "repeatability.md"
 SOURCE_PHOTO = ROOT / "tests" / "data" / "astronaut.jpg"
+SECOND_PORTRAIT = ROOT / "tests" / "data" / "grace_hopper.jpg"
 
 TARGET_STD_POINTS = 3.0
 BASE_LONG_SIDE_PX = 1024
@@ -209,7 +213,8 @@ def markdown(report: dict[str, Any]) -> str:
         "(brightness ±10 %, rotation ±5°, JPEG quality 70/95, 5-10 % crops, one mix); "
         f"target: standard deviation ≤ {TARGET_STD_POINTS:g} points per metric. The second "
         "series paints blemishes, dark spots and a slight flush on the same photo so that "
-        "scores sit mid-scale, where the mappings are steepest.",
+        "scores sit mid-scale, where the mappings are steepest; the third takes the same "
+        "variants of a second real portrait (Grace Hopper, 512 x 600), mid-scale as taken.",
         "",
         *(f"- **{title}: {verdict}**" for title, verdict in report["verdicts"].items()),
     ]
@@ -268,9 +273,13 @@ def main() -> int:
         raise SystemExit(f"cannot read {SOURCE_PHOTO}")
     factor = BASE_LONG_SIDE_PX / max(source.shape[:2])
     base = cv2.resize(source, None, fx=factor, fy=factor, interpolation=cv2.INTER_LANCZOS4)
+    second = cv2.imread(str(SECOND_PORTRAIT), cv2.IMREAD_COLOR)
+    if second is None:
+        raise SystemExit(f"cannot read {SECOND_PORTRAIT}")
     series = {
         "The photo as taken": run_series(base),
         "With painted blemishes, dark spots and flush": run_series(blemished(base)),
+        "A second real face (Grace Hopper) as taken": run_series(second),
     }
     verdicts = {}
     for title, figures in series.items():
