@@ -25,6 +25,8 @@ FACE_BOX = (178, 67, 92, 92)
 LARGE_CROP = (124, 20, 200, 200)  # x, y, width, height
 LARGE_SIDE_PX = 2400
 PHONE_SIZE_PX = (3024, 4032)  # width, height
+# A face's box in a photo: x, y, width, height (px).
+FaceBox = tuple[float, float, float, float]
 # Photos of no face, each with its scikit-image name.
 NON_FACE_NAMES = ("coffee", "chelsea", "rocket", "brick", "gravel", "grass", "coins", "moon")
 
@@ -486,9 +488,7 @@ def before_a_wall(picture: np.ndarray, shade: float = 1.0) -> np.ndarray:
     return painted
 
 
-def head_mask(
-    picture: np.ndarray, face: tuple[float, float, float, float] | None = None
-) -> np.ndarray:
+def head_mask(picture: np.ndarray, face: FaceBox | None = None) -> np.ndarray:
     """Where the head is (H x W x 1, 0 to 1, its edge softened by 3 px): an ellipse half
     again as large as the face box (``face``, or the sample portrait's), hair included."""
     x, y, width, height = face if face is not None else face_box(picture)
@@ -498,34 +498,40 @@ def head_mask(
     return cv2.GaussianBlur(head, (0, 0), 3)[..., None]
 
 
-def _head_and_rest(picture: np.ndarray, head: np.ndarray, rest: np.ndarray, face) -> np.ndarray:
+def _head_and_rest(
+    picture: np.ndarray, head: np.ndarray, rest: np.ndarray, face: FaceBox | None
+) -> np.ndarray:
     mask = head_mask(picture, face)
     mixed = head.astype(np.float32) * mask + rest.astype(np.float32) * (1 - mask)
     return np.clip(mixed, 0, 255).astype(np.uint8)
 
 
-def in_portrait_mode(picture: np.ndarray, sigma: float, face=None) -> np.ndarray:
+def in_portrait_mode(picture: np.ndarray, sigma: float, face: FaceBox | None = None) -> np.ndarray:
     """All but the head blurred by ``sigma`` px, as a phone's portrait mode does."""
     return _head_and_rest(picture, picture, cv2.GaussianBlur(picture, (0, 0), sigma), face)
 
 
-def with_the_head_blurred(picture: np.ndarray, sigma: float, face=None) -> np.ndarray:
+def with_the_head_blurred(
+    picture: np.ndarray, sigma: float, face: FaceBox | None = None
+) -> np.ndarray:
     """The head blurred by ``sigma`` px (out of focus, or moving), the room behind sharp."""
     return _head_and_rest(picture, cv2.GaussianBlur(picture, (0, 0), sigma), picture, face)
 
 
-def with_the_head_shaken(picture: np.ndarray, length_px: int, face=None) -> np.ndarray:
+def with_the_head_shaken(
+    picture: np.ndarray, length_px: int, face: FaceBox | None = None
+) -> np.ndarray:
     """The head blurred across by a motion of ``length_px``, the room behind sharp."""
     kernel = np.full((1, length_px), 1 / length_px, np.float32)
     return _head_and_rest(picture, cv2.filter2D(picture, -1, kernel), picture, face)
 
 
-def before_a_backdrop(picture: np.ndarray, grey: int, face=None) -> np.ndarray:
+def before_a_backdrop(picture: np.ndarray, grey: int, face: FaceBox | None = None) -> np.ndarray:
     """The head before a plain backdrop of grey level ``grey``: a white wall, a black cloth."""
     return _head_and_rest(picture, picture, np.full_like(picture, grey), face)
 
 
-def backlit(picture: np.ndarray, light: float, face=None) -> np.ndarray:
+def backlit(picture: np.ndarray, light: float, face: FaceBox | None = None) -> np.ndarray:
     """The head with ``light`` of its light and all else half again as bright: a face
     in its own shadow before a window."""
     pixels = picture.astype(np.float32)

@@ -58,7 +58,7 @@ NOISE_DEPTH_QUANTILE = 0.99
 # metric is not measured: there the grain hides the skin's own pits, and the large Grace
 # Hopper's pores (29 as taken; 28-31 with grain of sigma 3-5, 41 at 6) would read 49 at
 # 7 and 54 at 8 (before the grain was allowed for: 12 at 3, 6 at 5, 2 at 8). Fair skin
-# reaches it at about sigma 7 for pores (the large portrait read 89-93 up to 6), 10 for
+# reaches it at about sigma 7-8 for pores (the large portrait read 89-93 up to 7), 9 for
 # lines; darker skin, whose pits are shallower in grey levels, sooner.
 MAX_GRAIN_DEPTH_SHARE = 1.0
 # A crease is skin in its own shadow, never under this share of the region's median

@@ -22,9 +22,10 @@ WORKING_LONG_SIDE_PX = 1024
 # the same long side; an upscaled photo is then not "blurrier" than its original.
 BLUR_CHECK_LONG_SIDE_PX = 512
 MIN_SHORT_SIDE_PX = 480
-# Mean luminance (0-255, Rec. 601 grey) of the analysed part of the photo: the frame of
-# a close-up; the face's skin in a face scan (a white wall or a black backdrop behind a
-# well-lit face is no reason).
+# Mean luminance (0-255, Rec. 601 grey) of a close-up's frame, and of the frame of a face
+# scan in which no face was found. A face's own light is judged on its skin
+# (``face_exposure_reasons``: too bright over TOO_BRIGHT_MEAN_LUMA, too dark as below), so
+# a white wall or a black backdrop behind a well-lit face is no reason.
 TOO_DARK_MEAN_LUMA = 50.0
 TOO_BRIGHT_MEAN_LUMA = 215.0
 # Skin alone cannot tell a dim photo from dark skin: a fair face at 30 % of its light and

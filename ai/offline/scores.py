@@ -262,7 +262,7 @@ def _raw_values(
             unmeasured[name] = "part of the skin they show on is outside the photo"
         elif examination.detail is None:
             unmeasured[name] = "the face is turned"
-        elif value is None and kind in examination.detail.grainy:
+        elif kind in examination.detail.grainy:
             unmeasured[name] = "the photo's grain is as deep as they are"
         elif value is None:
             unmeasured[name] = "too little skin was visible where it shows"

@@ -14,6 +14,7 @@ import pytest
 
 from ai.analysis import SkinAnalysis
 from ai.offline import OfflineProvider
+from ai.offline.images import face_exposure_reasons
 from ai.providers import SkinProfile
 from tests import photos
 
@@ -31,6 +32,7 @@ MAX_BACKDROP_BLUR_PX = 40.0
 # here; before, the face was not scored at all).
 SAME_FACE_POINTS = 6.0
 SAME_FACE_OVERALL_POINTS = 2.0
+LIGHT_AND_FOCUS = {"too_dark", "too_bright", "blurry"}
 
 
 def analyse(picture: np.ndarray, area: str = "face") -> SkinAnalysis:
@@ -47,8 +49,8 @@ def portrait(request):
 
 
 @pytest.fixture(params=("astronaut", "large_portrait"))
-def name(request):
-    """A portrait whose eyes show their whites."""
+def portrait_with_eye_whites(request):
+    """The name of a portrait whose eyes show their whites."""
     return request.param
 
 
@@ -84,14 +86,17 @@ class TestBehindTheFace:
     def test_darker_skin_before_a_white_wall_is_not_too_dark(self, portrait, skin):
         picture, face, _, _ = portrait
         darker = photos.before_a_backdrop(photos.skin_toned(picture, skin), 250, face)
-        assert "too_dark" not in analyse(darker).image_quality.reasons
+        # Nor, as on the frame's account before, too bright or blurry.
+        assert not LIGHT_AND_FOCUS & set(analyse(darker).image_quality.reasons)
 
     @pytest.mark.parametrize("skin", (0.45, 0.35))
     @pytest.mark.parametrize("grey", (10, 40))
-    def test_darker_skin_before_a_dark_backdrop_is_not_too_dark(self, skin, grey, name):
+    def test_darker_skin_before_a_dark_backdrop_is_not_too_dark(
+        self, skin, grey, portrait_with_eye_whites
+    ):
         # Grace Hopper shows no whites of her eyes (amber glasses): her darkened skin in
         # a dark frame reads as a dim photo of fair skin, and is left out here.
-        make, face, _ = PORTRAITS[name]
+        make, face, _ = PORTRAITS[portrait_with_eye_whites]
         darker = photos.before_a_backdrop(photos.skin_toned(make(), skin), grey, face)
         for area in ("face", "left_cheek"):
             assert "too_dark" not in analyse(darker, area).image_quality.reasons, area
@@ -113,8 +118,9 @@ class TestTheFaceItself:
     @pytest.mark.parametrize("length", (0.06, 0.1))
     def test_a_face_that_moved_across_is_blurry(self, portrait, length):
         picture, face, width, _ = portrait
-        shaken = photos.with_the_head_shaken(picture, max(3, round(length * width)), face)
-        assert "blurry" in analyse(shaken).image_quality.reasons
+        shaken = analyse(photos.with_the_head_shaken(picture, max(3, round(length * width)), face))
+        assert "blurry" in shaken.image_quality.reasons
+        assert not shaken.image_quality.acceptable
 
     def test_a_face_in_its_own_shadow_before_a_window_is_too_dark(self, portrait):
         picture, face, _, _ = portrait
@@ -123,3 +129,24 @@ class TestTheFaceItself:
     def test_a_dim_face_in_a_dark_room_is_still_too_dark(self, portrait):
         picture, _, _, _ = portrait
         assert "too_dark" in analyse(photos.exposed(picture, 0.3)).image_quality.reasons
+
+
+@pytest.mark.parametrize(
+    "skin, brightest, frame, reasons",
+    [
+        (165, 230, 115, ()),  # the portrait as taken
+        (34, 60, 150, ("too_dark",)),  # a face in its own shadow before a window
+        (36, 60, 150, ()),  # the same a little lighter: only its skin to go by
+        (49, 68, 35, ("too_dark",)),  # a fair face at 30 % of its light
+        (79, 114, 45, ("too_dark",)),  # at half its light, in a dim frame
+        (81, 114, 45, ()),  # its skin just lighter than a dim face's
+        (64, 205, 20, ()),  # darker skin, well lit, before a black backdrop
+        (61, 119, 20, ("too_dark",)),  # the same with no lit eyes or highlights
+        (61, 121, 20, ()),
+        (64, 205, 51, ()),  # darker skin in a frame not too dark
+        (216, 250, 120, ("too_bright",)),
+        (214, 250, 120, ()),
+    ],
+)
+def test_the_face_s_light_is_judged_at_its_thresholds(skin, brightest, frame, reasons):
+    assert face_exposure_reasons(skin, brightest, frame) == reasons
