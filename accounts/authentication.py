@@ -88,8 +88,8 @@ def account_for_token(user_id: str, token_version: object) -> tuple[User | None,
     max_age = settings.AUTH_USER_CACHE_SECONDS
     user, read_now = users.read_recent(user_id, max_age=max_age)
     if user is not None and not read_now and refuses(user, token_version):
-        users.forget(user_id)  # the copy may predate this token: read again
-        user, read_now = users.read_recent(user_id, max_age=max_age)
+        # The copy may predate this token.
+        user, read_now = users.read_again(user_id, max_age=max_age)
     return user, read_now
 
 

@@ -414,7 +414,7 @@ def verified_since_read(request) -> bool:
     refused, and not when authentication read it in this request."""
     if read_in_this_request(request):
         return False
-    users = users_table()
-    users.forget(request.user.user_id)
-    stored, _ = users.read_recent(request.user.user_id, max_age=settings.AUTH_USER_CACHE_SECONDS)
+    stored, _ = users_table().read_again(
+        request.user.user_id, max_age=settings.AUTH_USER_CACHE_SECONDS
+    )
     return stored is not None and stored.email_verified

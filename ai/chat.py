@@ -22,10 +22,9 @@ from ai.providers import get_provider
 from skincare.actives import (
     ACTIVES,
     CONCERN_ACTIVES,
-    PREGNANCY_AVOIDS_KINDS,
     RETINOID,
     allergens,
-    avoided_kinds,
+    excluded_kinds,
     kind_of,
 )
 from skincare.concerns import METRIC_CONCERNS
@@ -607,11 +606,12 @@ def _guidance(context: ChatContext, message: str) -> list[str]:
         topics = [c for c in context.skin_concerns if c in METRIC_GUIDANCE]
     guidance = {**METRIC_GUIDANCE, **EXTRA_GUIDANCE}
     paragraphs = []
+    avoided = ruled_out(context)
     for topic in topics[:TOPICS_SHOWN]:
         text = guidance[topic]
-        if topic == "retinoid" and avoids_retinoids(context):
+        if topic == "retinoid" and avoids_retinoids(avoided):
             text = RETINOID_AVOIDED
-        ingredients = suited_ingredients(topic, context)
+        ingredients = suited_ingredients(topic, avoided)
         if ingredients:
             text += f" Ingredients that suit you for this: {', '.join(ingredients)}."
         paragraphs.append(text)
@@ -621,24 +621,22 @@ def _guidance(context: ChatContext, message: str) -> list[str]:
 def ruled_out(context: ChatContext) -> frozenset[str]:
     """The actives the person must not use: of a kind their sensitivities (or a pregnancy)
     rule out, or named by their allergies, as plans leave them out."""
-    kinds = set(avoided_kinds(context.sensitivities))
-    if context.pregnant_or_breastfeeding:
-        kinds |= PREGNANCY_AVOIDS_KINDS
+    kinds = excluded_kinds(context.sensitivities, pregnant=bool(context.pregnant_or_breastfeeding))
     by_kind = frozenset(active for active in ACTIVES if kind_of(active) in kinds)
     return by_kind | allergens(context.allergies)
 
 
-def avoids_retinoids(context: ChatContext) -> bool:
-    return any(kind_of(active) == RETINOID for active in ruled_out(context))
+def avoids_retinoids(avoided: frozenset[str]) -> bool:
+    """Whether the actives ``avoided`` (``ruled_out``) hold a retinoid."""
+    return any(kind_of(active) == RETINOID for active in avoided)
 
 
-def suited_ingredients(metric: str, context: ChatContext) -> list[str]:
+def suited_ingredients(metric: str, avoided: frozenset[str]) -> list[str]:
     """The actives suited to a metric's concern (best first, as the plan rules rank them),
-    minus those ``ruled_out`` for the person."""
+    minus those ``avoided`` (``ruled_out`` for the person)."""
     concern = METRIC_CONCERNS.get(metric)
     if concern is None:
         return []
-    avoided = ruled_out(context)
     return [
         ACTIVES[active]["label"]
         for active in CONCERN_ACTIVES.get(concern, ())

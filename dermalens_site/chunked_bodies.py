@@ -132,11 +132,8 @@ def read_body(source: IO[bytes], body: IO[bytes], *, limit: int, pace: "Pace | N
     size = 0
     while size <= limit:
         wanted = min(READ_SIZE, limit + 1 - size)
-        if pace is None:
+        with pace.bounding(size) if pace is not None else contextlib.nullcontext():
             piece = source.read(wanted)
-        else:
-            with pace.bounding(size):
-                piece = source.read(wanted)
         if not piece:
             break
         body.write(piece)
@@ -176,10 +173,10 @@ def sender_of(environ: dict[str, Any]) -> tuple[str | None, str | None]:
 
     from accounts.authentication import DynamoJWTAuthentication
 
-    header = environ.get("HTTP_AUTHORIZATION", "").encode("latin-1")
+    header = environ.get(api_settings.AUTH_HEADER_NAME, "").encode("latin-1")
     authentication = DynamoJWTAuthentication()
     try:
-        raw_token = authentication.get_raw_token(header) if header else None
+        raw_token = authentication.get_raw_token(header)
         if raw_token is None:
             return None, NOT_SIGNED_IN
         account = authentication.get_validated_token(raw_token).get(api_settings.USER_ID_CLAIM)

@@ -320,6 +320,12 @@ class UsersTable(Table):
             cache.set(user_id, user, max_age)
         return user, True
 
+    def read_again(self, user_id: str, *, max_age: float) -> tuple[User | None, bool]:
+        """``read_recent`` past this process's copy: the user as DynamoDB has it now
+        (strongly consistent), kept as the new copy."""
+        self.forget(user_id)
+        return self.read_recent(user_id, max_age=max_age)
+
     def forget(self, user_id: str) -> None:
         """Drop this process's cached copy of the user (after a write, or an erasure), and
         keep the reads of it on the wire now from being remembered."""

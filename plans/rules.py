@@ -30,14 +30,13 @@ from skincare.actives import (
     CONCERN_ACTIVES,
     FAMILIES,
     INGREDIENT_SENSITIVITY_LABELS,
-    PREGNANCY_AVOIDS_KINDS,
     PREGNANCY_PREFERS,
     RETINOID,
     SENSITIVE_SKIN_AVOIDS,
     SUPPORT_KINDS,
     allergens,
-    avoided_kinds,
     clashes,
+    excluded_kinds,
     is_new_active,
     kind_of,
 )
@@ -260,17 +259,15 @@ def product_step(active: str, *, frequency: str, start_week: int, order: int = 0
 def moisturiser_step(*, allergic_to: frozenset[str] = frozenset()) -> dict:
     """The daily moisturiser: the ceramide one, or a plain one (no active of ours) for a
     person allergic to ceramides or wherever a correction took a moisturiser's actives."""
-    if MOISTURISER not in allergic_to:
-        return product_step(MOISTURISER, frequency="daily", start_week=1)
-    return {
-        "order": 0,
-        "category": "moisturiser",
-        "name": "Plain moisturiser",
-        "actives": [],
-        "how": ACTIVE_STEPS[MOISTURISER][1],
-        "frequency": "daily",
-        "start_week": 1,
-    }
+    if MOISTURISER in allergic_to:
+        return plain_moisturiser_step()
+    return product_step(MOISTURISER, frequency="daily", start_week=1)
+
+
+def plain_moisturiser_step() -> dict:
+    """The daily moisturiser with no active of ours in it."""
+    step = product_step(MOISTURISER, frequency="daily", start_week=1)
+    return {**step, "name": "Plain moisturiser", "actives": []}
 
 
 def cleanser_step(routine: str) -> dict:
@@ -375,10 +372,8 @@ def _choose_actives(
     allergic_to: frozenset[str],
 ) -> dict[str, str]:
     """Active -> routine, in the order they start: the first concern's first."""
-    excluded = avoided_kinds(profile.sensitivities)
     pregnant = is_pregnant_or_breastfeeding(profile)
-    if pregnant:
-        excluded |= PREGNANCY_AVOIDS_KINDS
+    excluded = excluded_kinds(profile.sensitivities, pregnant=pregnant)
     max_new = SENSITIVE_MAX_NEW_ACTIVES if sensitive else MAX_NEW_ACTIVES
     chosen: dict[str, str] = {}
     for index, (concern, _) in enumerate(targets):

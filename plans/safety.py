@@ -23,12 +23,11 @@ from typing import Any
 
 from ai.providers import SkinProfile
 from plans.rules import (
-    MOISTURISER,
     NEW_ACTIVE_SPACING_WEEKS,
     cleanser_step,
     has_sensitive_skin,
     is_pregnant_or_breastfeeding,
-    moisturiser_step,
+    plain_moisturiser_step,
     product_step,
     red_flags,
     sunscreen_step,
@@ -107,7 +106,7 @@ STEP_KEYS = ("order", "category", "name", "actives", "how", "frequency", "start_
 # Steps that still make sense when a correction takes their actives away.
 PLAIN_STEPS: dict[str, Callable[[str], dict]] = {
     "cleanser": cleanser_step,
-    "moisturiser": lambda routine: moisturiser_step(allergic_to=frozenset({MOISTURISER})),
+    "moisturiser": lambda routine: plain_moisturiser_step(),
 }
 SEVERAL_ACTIVES_HOW = "Apply a thin layer as the product's label directs."
 

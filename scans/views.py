@@ -1,7 +1,7 @@
 """Scan endpoints: upload, history, one scan, analyse again, overlays, progress, compare."""
 
 from django.conf import settings
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
@@ -12,7 +12,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from accounts.throttles import AccountRateThrottle, UnverifiedAIThrottle
-from dermalens_site.errors import error_body
+from dermalens_site.errors import error_body, page_not_found
 from dermalens_site.serializers import (
     ERROR_RESPONSES,
     ErrorSerializer,
@@ -243,7 +243,7 @@ def scan_image_file(request: HttpRequest, token: str) -> HttpResponseBase:
     data = storage.read_scan_file(image.key) if image else None
     if image is None or data is None:
         # In the API's error shape whatever DEBUG says (Django's debug page lists routes).
-        return JsonResponse(error_body("not_found", "Not found."), status=404)
+        return page_not_found(request, Http404())
     content_type = "image/png" if image.key.endswith(".png") else "image/jpeg"
     if request.method == "HEAD":
         # What a GET would answer, without the bytes (a server would drop them, and log it).

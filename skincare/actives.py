@@ -184,6 +184,13 @@ def avoided_kinds(sensitivities: Iterable[str]) -> frozenset[str]:
     return frozenset(kinds)
 
 
+def excluded_kinds(sensitivities: Iterable[str], *, pregnant: bool) -> frozenset[str]:
+    """The kinds of active a person must not be given: those their sensitivities rule
+    out, and during a pregnancy or breastfeeding PREGNANCY_AVOIDS_KINDS."""
+    kinds = avoided_kinds(sensitivities)
+    return kinds | PREGNANCY_AVOIDS_KINDS if pregnant else kinds
+
+
 def allergens(allergies: Iterable[str]) -> frozenset[str]:
     """The actives that a person's ``allergies`` (their own words) name: an allergy names
     an active when it holds the active's name or one of its ALLERGY_TERMS as whole words,
@@ -191,18 +198,21 @@ def allergens(allergies: Iterable[str]) -> frozenset[str]:
     written = [f" {_words(allergy)} " for allergy in allergies]
     return frozenset(
         active
-        for active, terms in ALLERGY_TERMS.items()
-        if any(
-            f" {_words(term)} " in allergy
-            for term in (active.replace("_", " "), *terms)
-            for allergy in written
-        )
+        for active, terms in _ALLERGY_WORDS.items()
+        if any(term in allergy for term in terms for allergy in written)
     )
 
 
 def _words(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text).casefold()
     return " ".join(re.findall(r"[a-z0-9]+", folded))
+
+
+# Each active's name and ALLERGY_TERMS as ``allergens`` looks for them: words between spaces.
+_ALLERGY_WORDS = {
+    active: tuple(f" {_words(term)} " for term in (active.replace("_", " "), *terms))
+    for active, terms in ALLERGY_TERMS.items()
+}
 
 
 def clashes(kind: str, other: str) -> bool:

@@ -134,7 +134,7 @@ def measure_detail(canvas: np.ndarray, layout: FaceLayout, skin: np.ndarray) -> 
         if not parts:
             continue
         # The grain's own depth against the skin's median grey where this kind is read.
-        noise = max(part[4] for part in parts)
+        noise = max(region_noise for *_, region_noise in parts)
         lightness = float(
             np.median(np.concatenate([gray[inside] for _, _, inside, gray, _ in parts]))
         )
@@ -146,13 +146,12 @@ def measure_detail(canvas: np.ndarray, layout: FaceLayout, skin: np.ndarray) -> 
         for rows, cols, inside, gray, region_noise in parts:
             measured[rows, cols] |= inside
             local = np.maximum(cv2.GaussianBlur(gray, (0, 0), LOCAL_LIGHTNESS_SIGMA_PX), 10.0)
+            depth = _depth_beyond_grain(kind, gray, sigmas, region_noise) / local * 100.0
             if kind == "line":
-                depth = _line_depth(gray, sigmas, region_noise) / local * 100.0
                 strength = _soft_above(depth, LINE_DEPTH_PCT, LINE_SOFTNESS_PCT)
                 line[rows, cols] = np.where(inside, strength, line[rows, cols])
                 line_depth[rows, cols] = np.where(inside, depth, line_depth[rows, cols])
             else:
-                depth = _pore_depth(gray, sigmas, region_noise) / local * 100.0
                 strength = _soft_above(depth, PORE_DEPTH_PCT, PORE_SOFTNESS_PCT)
                 pore[rows, cols] = np.where(inside, strength, pore[rows, cols])
     return DetailMaps(
@@ -182,12 +181,15 @@ def _hessian_eigen(gray: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarr
     return (half_trace + root) * norm, (half_trace - root) * norm
 
 
-def _line_depth(gray: np.ndarray, sigmas: tuple[float, ...], noise: float) -> np.ndarray:
-    """How deep a dark line is (grey levels) beyond the lines of the photo's grain
-    (``noise``, its standard deviation), best over ``sigmas``; 0 off lines."""
+def _depth_beyond_grain(
+    kind: str, gray: np.ndarray, sigmas: tuple[float, ...], noise: float
+) -> np.ndarray:
+    """How deep a dark line or a small pit (``kind`` "line" or "pore") is, in grey levels,
+    beyond those of the photo's grain (``noise``, its standard deviation), best over
+    ``sigmas``; 0 off lines or pits."""
     best = np.zeros(gray.shape, dtype=np.float32)
     for sigma in sigmas:
-        depth = _raw_line_depth(gray, sigma) - noise * _noise_depth("line", sigma)
+        depth = RAW_DEPTH[kind](gray, sigma) - noise * _noise_depth(kind, sigma)
         best = np.maximum(best, depth)
     return best
 
@@ -200,21 +202,15 @@ def _raw_line_depth(gray: np.ndarray, sigma: float) -> np.ndarray:
     return np.where(is_line, 2.6 * (across - np.abs(along)), 0.0).astype(np.float32)
 
 
-def _pore_depth(gray: np.ndarray, sigmas: tuple[float, ...], noise: float) -> np.ndarray:
-    """How deep a small pit is (grey levels) beyond the pits of the photo's grain
-    (``noise``, its standard deviation), best over ``sigmas``; 0 off pits."""
-    best = np.zeros(gray.shape, dtype=np.float32)
-    for sigma in sigmas:
-        depth = _raw_pore_depth(gray, sigma) - noise * _noise_depth("pore", sigma)
-        best = np.maximum(best, depth)
-    return best
-
-
 def _raw_pore_depth(gray: np.ndarray, sigma: float) -> np.ndarray:
     _, smaller = _hessian_eigen(gray, sigma)
     # A round Gaussian pit of depth D at its own scale: sigma^2 * lambda = D / 4.
     depth: np.ndarray = 4.0 * np.maximum(smaller, 0.0)
     return depth
+
+
+# Each kind's depth at one scale, grain and all (grey levels).
+RAW_DEPTH = {"line": _raw_line_depth, "pore": _raw_pore_depth}
 
 
 @functools.cache
@@ -223,8 +219,7 @@ def _noise_depth(kind: str, sigma: float) -> float:
     NOISE_DEPTH_QUANTILE of the pixels of Gaussian noise of one grey level stay under
     (pits: about 0.95 at 1 px, 0.72 at 1.6)."""
     noise = np.random.default_rng(0).normal(0.0, 1.0, (512, 512)).astype(np.float32)
-    depth = _raw_line_depth(noise, sigma) if kind == "line" else _raw_pore_depth(noise, sigma)
-    return float(np.quantile(depth, NOISE_DEPTH_QUANTILE))
+    return float(np.quantile(RAW_DEPTH[kind](noise, sigma), NOISE_DEPTH_QUANTILE))
 
 
 def _padded_box(mask: np.ndarray, pad: int) -> tuple[slice, slice]:

@@ -52,9 +52,10 @@ BLURRY_LAPLACIAN_VARIANCE = 60.0
 # (resized, JPEG quality 30-95, grainy, dimmed, darker skin, before a wall or a blurred
 # backdrop) measure 0.23-0.84 at this width, and enlarged copies of them (which hold no
 # more detail than the original: the test photos, a phone's digital zoom) 0.12-0.26. A
-# Gaussian blur of sigma 1.5 px at this scale brings the portraits to 0.05-0.11 (sigma
-# 1 px, to 0.11-0.17, stays: it is mild at this scale, where a face 1,000 px wide was
-# blurred by 10 px), a motion blur of 6 px across to 0.05-0.07.
+# Gaussian blur of sigma 1.5 px at this scale brings the portraits to 0.05-0.07, a
+# motion blur of 6 px across to 0.03-0.07; a blur of sigma 1 px (0.09-0.13) is called
+# blurry on one portrait and not the other: mild at this scale, it is a face 1,000 px
+# wide blurred by 10 px.
 FACE_FOCUS_WIDTH_PX = 96
 BLURRY_FACE_EDGE_RATIO = 0.10
 # Grain: the noise of a dim room's sensor, or a screen's pixel grid photographed, in

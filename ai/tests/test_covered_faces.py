@@ -8,10 +8,10 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from ai.analysis import METRICS, SkinAnalysis
-from ai.offline import OVERLAY_METRICS, OfflineProvider, render_overlay
+from ai.offline import OVERLAY_METRICS, render_overlay
 from ai.offline.images import decode_image
 from ai.offline.scores import COVERED_MOUTH_NOTE
-from ai.providers import SkinProfile
+from ai.tests.analysing import analyse
 from tests import photos
 
 # Skin-like cloth first: the skin model takes it for skin.
@@ -19,12 +19,6 @@ MASK_COLOURS = {
     name: photos.MASK_COLOURS[name]
     for name in ("pink", "peach", "tan", "red", "navy", "white", "black")
 }
-
-
-def analyse(picture, area: str = "face") -> SkinAnalysis:
-    return OfflineProvider().analyze_skin(
-        image_jpeg=photos.encode(picture), area=area, profile=SkinProfile()
-    )
 
 
 def assert_not_scored_as_covered(analysis: SkinAnalysis) -> None:

@@ -15,19 +15,12 @@ import numpy as np
 import pytest
 
 from ai.analysis import SkinAnalysis
-from ai.offline import OfflineProvider
-from ai.providers import SkinProfile
+from ai.tests.analysing import analyse
 from tests import photos
 
 GRAINY_NOTE = "the photo's grain is as deep as they are"
 # Around Grace Hopper's face in her portrait (x, y, width, height).
 LARGE_GRACE_HOPPER_CROP = (115, 100, 300, 300)
-
-
-def analyse(picture: np.ndarray) -> SkinAnalysis:
-    return OfflineProvider().analyze_skin(
-        image_jpeg=photos.encode(picture), area="face", profile=SkinProfile()
-    )
 
 
 def large_grace_hopper() -> np.ndarray:

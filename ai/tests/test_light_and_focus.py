@@ -9,13 +9,11 @@ the first, and edits of them placed by their face boxes, never by the analyser's
 landmarks.
 """
 
-import numpy as np
 import pytest
 
 from ai.analysis import SkinAnalysis
-from ai.offline import OfflineProvider
 from ai.offline.images import face_exposure_reasons
-from ai.providers import SkinProfile
+from ai.tests.analysing import analyse
 from tests import photos
 
 # Each portrait, the box of its face, and the face's width in the photo (px).
@@ -33,12 +31,6 @@ MAX_BACKDROP_BLUR_PX = 40.0
 SAME_FACE_POINTS = 6.0
 SAME_FACE_OVERALL_POINTS = 2.0
 LIGHT_AND_FOCUS = {"too_dark", "too_bright", "blurry"}
-
-
-def analyse(picture: np.ndarray, area: str = "face") -> SkinAnalysis:
-    return OfflineProvider().analyze_skin(
-        image_jpeg=photos.encode(picture), area=area, profile=SkinProfile()
-    )
 
 
 @pytest.fixture(scope="module", params=PORTRAITS, ids=PORTRAITS)
