@@ -5,6 +5,8 @@ the tables before any test runs; xdist workers inherit its address through the
 environment. No test mocks DynamoDB.
 """
 
+import copy
+import hashlib
 import os
 import shutil
 import socket
@@ -77,6 +79,7 @@ def pytest_configure(config):
 
     settings.PASSWORD_HASHERS = ["tests.hashers.QuickArgon2PasswordHasher"]
     _index_static_files_once()
+    _remember_offline_analyses()
     if IS_XDIST_WORKER:
         return  # the controller started DynamoDB Local and created the tables
 
@@ -116,6 +119,42 @@ def _index_static_files_once() -> None:
         self.files.update(indexes[options])
 
     WhiteNoiseMiddleware.add_files_from_finders = add_files_from_finders
+
+
+# Whether this test may be answered from the process's earlier analyses (it may not when
+# marked ``analysed_anew``).
+_remembering = True
+
+
+def _remember_offline_analyses() -> None:
+    """The offline analysis is a function of the photo's bytes and area alone (its own
+    test, marked ``analysed_anew``, checks that it is) and costs about 0.25 s a photo; the
+    API tests upload the same sample photo some 200 times, and the analyser's tests
+    analyse their reference photos over again beside each edit. A process analyses each
+    photo once for each area and gives later tests a copy of that answer: about a minute
+    of the suite's CPU. A photo the analyser refuses is analysed again every time."""
+    from ai.offline import provider
+
+    examine_and_score = provider.examine_and_score
+    answers: dict[tuple[bytes, str], dict] = {}
+
+    def remembered(image_jpeg: bytes, area: str) -> dict:
+        if not _remembering:
+            return examine_and_score(image_jpeg, area)
+        key = (hashlib.sha256(image_jpeg).digest(), area)
+        if key not in answers:
+            answers[key] = examine_and_score(image_jpeg, area)
+        return copy.deepcopy(answers[key])
+
+    provider.examine_and_score = remembered
+
+
+@pytest.fixture(autouse=True)
+def _analyses_remembered_unless_marked(request):
+    global _remembering
+    _remembering = request.node.get_closest_marker("analysed_anew") is None
+    yield
+    _remembering = True
 
 
 def pytest_unconfigure(config):

@@ -122,6 +122,7 @@ class TestProvider:
         [lambda: SAMPLE_FACE.read_bytes(), lambda: encode(skin_close_up())],
         ids=["face", "skin close-up"],
     )
+    @pytest.mark.analysed_anew
     def test_the_same_photo_gives_identical_results_twice(self, make):
         photo = make()
         assert without_time(analyse(photo)) == without_time(analyse(photo))
