@@ -5,6 +5,7 @@ local convenience is opt-in through ``.env`` (see ``.env.example``). There is no
 database: records live in DynamoDB behind the ``dynamo`` package.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,7 +37,13 @@ if not DEBUG and (
         "`python -c 'import secrets; print(secrets.token_urlsafe(64))'`."
     )
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"] if DEBUG else [])
+# Entries as written around commas ("localhost, api.example.com"): a space kept in a name
+# refused every request for it with a 400.
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"] if DEBUG else [])
+    if host.strip()
+]
 
 INSTALLED_APPS = [
     # contrib.auth is installed only because simplejwt imports its models; nothing
@@ -471,6 +478,24 @@ LOGIN_FAILURES_PER_ADDRESS_PER_HOUR = env.int("LOGIN_FAILURES_PER_ADDRESS_PER_HO
 # The per-address limits are flood brakes, not the defence of an account (that is the
 # per-account lockout): hundreds of people may share one address behind a mobile
 # carrier's NAT, a campus or an office, and must not lock each other out.
+# DRF reads a rate as a count per period, the period by its first letter alone (s, m, h or
+# d): a rate it cannot read ("300 per minute", "20/week") failed every request of its
+# scope with a 500 from the first one, and "10/month" meant ten a minute.
+_RATE = re.compile(
+    r"[1-9][0-9]*/(s|secs?|seconds?|m|mins?|minutes?|h|hours?|d|days?)", re.IGNORECASE
+)
+
+
+def _rate_setting(variable: str, default: str) -> str:
+    rate = env.str(variable, default="").strip() or default  # an empty line: the default
+    if not _RATE.fullmatch(rate):
+        raise ImproperlyConfigured(
+            f"{variable} must be a count per second, minute, hour or day, such as "
+            f"60/min or 300/hour (it is {rate!r})."
+        )
+    return rate.lower()
+
+
 ADDRESS_RATE_DEFAULTS = {
     "login": "300/min",
     "register": "300/hour",
@@ -513,35 +538,35 @@ REST_FRAMEWORK = {
     # Per client address (login, register, token) or per account (uploads); every
     # count is kept in DynamoDB, shared by all workers and hosts (accounts/throttles.py).
     "DEFAULT_THROTTLE_RATES": {
-        "login": env.str("THROTTLE_LOGIN_RATE", default=ADDRESS_RATE_DEFAULTS["login"]),
-        "register": env.str("THROTTLE_REGISTER_RATE", default=ADDRESS_RATE_DEFAULTS["register"]),
-        "token": env.str("THROTTLE_TOKEN_RATE", default=ADDRESS_RATE_DEFAULTS["token"]),
+        "login": _rate_setting("THROTTLE_LOGIN_RATE", ADDRESS_RATE_DEFAULTS["login"]),
+        "register": _rate_setting("THROTTLE_REGISTER_RATE", ADDRESS_RATE_DEFAULTS["register"]),
+        "token": _rate_setting("THROTTLE_TOKEN_RATE", ADDRESS_RATE_DEFAULTS["token"]),
         # A login with a device token and a refresh with a refresh token prove an earlier
         # session: they are counted per account, so a flood from their address (however
         # malformed) does not keep the people who signed in before from their sessions.
-        "session": env.str("THROTTLE_SESSION_RATE", default="60/min"),
-        "uploads": env.str("THROTTLE_UPLOAD_RATE", default="60/hour"),
+        "session": _rate_setting("THROTTLE_SESSION_RATE", "60/min"),
+        "uploads": _rate_setting("THROTTLE_UPLOAD_RATE", "60/hour"),
         # An export streams every stored image of the account: a few a day are plenty.
-        "export": env.str("THROTTLE_EXPORT_RATE", default="10/hour"),
+        "export": _rate_setting("THROTTLE_EXPORT_RATE", "10/hour"),
         # Plans created per account (each archives the one before, which is kept).
-        "plans": env.str("THROTTLE_PLAN_RATE", default="30/hour"),
+        "plans": _rate_setting("THROTTLE_PLAN_RATE", "30/hour"),
         # Check-ins written per account (one a day, corrected or filled in for missed days).
-        "check_ins": env.str("THROTTLE_CHECK_IN_RATE", default="60/hour"),
+        "check_ins": _rate_setting("THROTTLE_CHECK_IN_RATE", "60/hour"),
         # Chat sessions started and deleted (a delete queues a job on the shared queue).
-        "chat_sessions": env.str("THROTTLE_CHAT_SESSION_RATE", default="120/hour"),
+        "chat_sessions": _rate_setting("THROTTLE_CHAT_SESSION_RATE", "120/hour"),
         # Requests that send account email: reset requests per client address, a
         # signed-in account's verification resends and email changes per account, and
         # all of them per email address written to (whoever asks), so one mailbox is
         # never flooded.
-        "password_reset": env.str(
-            "THROTTLE_PASSWORD_RESET_RATE", default=ADDRESS_RATE_DEFAULTS["password_reset"]
+        "password_reset": _rate_setting(
+            "THROTTLE_PASSWORD_RESET_RATE", ADDRESS_RATE_DEFAULTS["password_reset"]
         ),
-        "account_email": env.str("THROTTLE_ACCOUNT_EMAIL_RATE", default="30/hour"),
-        "account_email_address": env.str("THROTTLE_EMAIL_ADDRESS_RATE", default="5/hour"),
+        "account_email": _rate_setting("THROTTLE_ACCOUNT_EMAIL_RATE", "30/hour"),
+        "account_email_address": _rate_setting("THROTTLE_EMAIL_ADDRESS_RATE", "5/hour"),
         # AI work (analysed uploads, drafted plans, assistant replies) of accounts whose
         # email address is not verified, per client address: one address cannot mint
         # accounts to spend Gemini; verified accounts are never counted.
-        "ai_unverified": env.str("THROTTLE_AI_UNVERIFIED_RATE", default="60/day"),
+        "ai_unverified": _rate_setting("THROTTLE_AI_UNVERIFIED_RATE", "60/day"),
     },
     "NUM_PROXIES": NUM_PROXIES,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

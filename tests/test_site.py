@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from dynamo.tables import ALL_TABLES, USERS
 from ops.health import NOT_READY_CACHE_SECONDS
@@ -103,6 +105,45 @@ class TestProductionSettings:
         result = manage("check", **{**PRODUCTION, **setting})
         assert result.returncode != 0
         assert "PHOTO_PROCESS_NICENESS must be 0-19" in result.stderr
+
+    def test_a_throttle_rate_that_cannot_be_read_stops_the_start_and_is_named(self):
+        result = manage("check", **{**PRODUCTION, "THROTTLE_LOGIN_RATE": "300 per minute"})
+        assert result.returncode != 0
+        assert "THROTTLE_LOGIN_RATE must be a count per second, minute, hour or day" in (
+            result.stderr
+        )
+
+    @pytest.mark.parametrize(
+        "rate", ["300 per minute", "20/week", "10/month", "0/hour", "-5/min", "1.5/hour", "h"]
+    )
+    def test_a_rate_drf_would_fail_on_or_misread_is_refused(self, monkeypatch, rate):
+        from dermalens_site import settings as site_settings
+
+        monkeypatch.setenv("THROTTLE_UPLOAD_RATE", rate)
+        with pytest.raises(ImproperlyConfigured, match="THROTTLE_UPLOAD_RATE must be"):
+            site_settings._rate_setting("THROTTLE_UPLOAD_RATE", "60/hour")
+
+    @pytest.mark.parametrize(
+        "rate, read",
+        [(" 20/Minute ", "20/minute"), ("5/s", "5/s"), ("60/days", "60/days"), ("", "60/hour")],
+    )
+    def test_a_rate_is_read_as_written_around_it(self, monkeypatch, rate, read):
+        from dermalens_site import settings as site_settings
+
+        monkeypatch.setenv("THROTTLE_UPLOAD_RATE", rate)
+        assert site_settings._rate_setting("THROTTLE_UPLOAD_RATE", "60/hour") == read
+        throttle = type("Throttle", (SimpleRateThrottle,), {"rate": read})()  # as DRF reads it
+        assert throttle.num_requests == int(read.split("/")[0])
+
+    def test_hosts_listed_with_spaces_after_the_commas_are_each_allowed(self):
+        result = manage(
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.ALLOWED_HOSTS)",
+            **{**PRODUCTION, "ALLOWED_HOSTS": "localhost, api.dermalens.example ,"},
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[-1] == "['localhost', 'api.dermalens.example']"
 
     def test_development_needs_no_trusted_proxy_count(self):
         result = manage("check", DEBUG="true", NUM_PROXIES="")
