@@ -19,6 +19,8 @@ from dynamo.users import users_table
 from ops.tests.conftest import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
+# What the operator types for an account made staff.
+STAFF_PASSWORD = "staff-chosen-Passw0rd-2026"
 
 
 # boto3's credential chain finds nothing: no keys, no profile, no instance role.
@@ -95,14 +97,26 @@ class TestCreateStaffUser:
             call_command("create_staff_user", "--email", email, stdin=io.StringIO())
         assert stored_user(email.strip().lower()) is None
 
-    def test_makes_an_existing_account_staff_and_keeps_its_password(self, register):
+    def test_makes_an_existing_account_staff_with_the_password_given(self, register):
         account = verified(register())
         email = account["user"]["email"]
         out = io.StringIO()
-        call_command("create_staff_user", "--email", email.upper(), stdin=io.StringIO(), stdout=out)
+        given = io.StringIO(STAFF_PASSWORD + "\n")
+        call_command("create_staff_user", "--email", email.upper(), stdin=given, stdout=out)
         assert f"Made staff {email}" in out.getvalue()
+        assert "earlier sessions have ended" in out.getvalue()
         assert stored_user(email).is_staff
-        assert sign_in(Client(), email, account["password"]).status_code == 302
+        assert sign_in(Client(), email, STAFF_PASSWORD).status_code == 302
+        assert sign_in(Client(), email, account["password"]).status_code == 401
+
+    def test_a_weak_password_leaves_an_existing_account_as_it_was(self, register):
+        account = verified(register())
+        email = account["user"]["email"]
+        before = stored_user(email)
+        with pytest.raises(CommandError, match="too short"):
+            call_command("create_staff_user", "--email", email, stdin=io.StringIO("abc\n"))
+        after = stored_user(email)
+        assert (after.is_staff, after.password_hash) == (False, before.password_hash)
 
     def test_is_recorded_in_the_audit_trail(self, create_staff, register):
         staff = create_staff()
@@ -113,23 +127,30 @@ class TestCreateStaffUser:
         [promoted] = audit_table().entries_about(account["user"]["user_id"], limit=5)
         assert promoted.action == "promote_staff"
 
-    def test_an_account_registered_by_anyone_is_not_made_staff_until_its_address_is_verified(
-        self, register, unique_email
+    def test_whoever_registered_a_new_hires_address_first_is_shut_out_when_it_is_made_staff(
+        self, register, unique_email, ses_mailbox
     ):
-        # Whoever registered a new hire's address first chose its password: promoted, they
-        # would sign in to the ops pages with it.
+        # A stranger registers the new hire's address with a password of their own; the
+        # new hire verifies the address by the welcome email's link. Made staff with the
+        # stranger's password, the stranger would sign in to the ops pages with it.
         email = unique_email()
-        account = register(email=email, password="chosen-by-a-stranger-31")
-        with pytest.raises(CommandError, match="never verified"):
-            call_command(
-                "create_staff_user", "--email", email, stdin=io.StringIO(STRONG_PASSWORD + "\n")
-            )
-        assert not stored_user(email).is_staff
-        assert audit_table().entries_about(account["user"]["user_id"], limit=5) == []
-        assert sign_in(Client(), email, "chosen-by-a-stranger-31").status_code == 403
-        # Verified by its owner (the email's link, or a reset link), it is made staff.
-        verified(account)
+        stranger = verified(register(email=email, password="chosen-by-a-stranger-31"))
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {stranger['access']}")
+        assert api.get("/api/v1/users/me").status_code == 200
+
         assert f"Made staff {email}" in make_staff(email)
+
+        assert sign_in(Client(), email, "chosen-by-a-stranger-31").status_code == 401
+        assert sign_in(Client(), email, STAFF_PASSWORD).status_code == 302
+        users_table().forget(stranger["user"]["user_id"])  # this process's copy of the user
+        assert api.get("/api/v1/users/me").status_code == 401
+        refreshed = APIClient().post(
+            "/api/v1/auth/refresh", {"refresh": stranger["refresh"]}, format="json"
+        )
+        assert refreshed.status_code == 401
+        # The address's owner is told that its password changed.
+        assert ses_mailbox.last(email, subject="password was changed")
 
     def test_running_it_again_changes_nothing(self, staff):
         out = io.StringIO()
@@ -208,9 +229,10 @@ def verified(account: dict) -> dict:
 
 
 def make_staff(email: str) -> str:
-    """``create_staff_user`` for an existing account (no password asked): what it said."""
+    """``create_staff_user`` for an existing account, with STAFF_PASSWORD: what it said."""
     out = io.StringIO()
-    call_command("create_staff_user", "--email", email, stdin=io.StringIO(), stdout=out)
+    given = io.StringIO(STAFF_PASSWORD + "\n")
+    call_command("create_staff_user", "--email", email, stdin=given, stdout=out)
     return out.getvalue()
 
 

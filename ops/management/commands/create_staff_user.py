@@ -6,26 +6,31 @@
 The password is never an argument (arguments show in `ps` and in shell history): it
 is asked for at a terminal, or read as the first line of standard input otherwise. It
 must pass Django's password validators, and the email registration's checks. An
-existing account keeps its password, so it is made staff only once its address is
-verified: anyone can register an address, and whoever registered an unverified one
-chose its password (its owner verifies it, or sets a new password by a reset link).
+existing account is made staff with the password given here too, and every session
+of it ends: anyone can register a new hire's address first with a password of their
+own, and the owner's verifying the address changes neither that password nor the
+sessions signed in with it. Its owner is told by email that the password changed.
 """
 
 import getpass
 import sys
 from typing import TextIO, cast
 
+from django.contrib.auth.hashers import make_password
 from django.core.management.base import CommandError
 from rest_framework import serializers
 
 from accounts.serializers import RegisterSerializer
 from accounts.services import (
     EmailAlreadyRegistered,
+    check_new_password,
     normalize_email,
+    notify_password_changed,
     now_iso,
     register_user,
 )
 from dermalens_site.commands import DataCommand
+from dynamo.errors import VersionConflict
 from dynamo.users import users_table
 from ops.services import record_command_action
 
@@ -69,20 +74,33 @@ class Command(DataCommand):
                 disabled = "" if existing.is_active else ", but disabled: enable it to sign in"
                 self.stdout.write(f"{email} is staff already ({user_id}){disabled}.")
                 return
-            if not existing.email_verified:
-                raise CommandError(
-                    f"{email} is registered, but its address was never verified: whoever "
-                    "registered it chose its password. Its owner should verify it (the "
-                    "link in the welcome email, or a new password set by a reset link), "
-                    "then run this again."
+            password = self.read_password()
+            try:
+                check_new_password(password, user=existing)
+            except serializers.ValidationError as err:
+                raise CommandError(" ".join(_messages(err.detail))) from err
+            try:
+                changed = users.set_password(
+                    user_id,
+                    password_hash=make_password(password),
+                    updated_at=now_iso(),
+                    expected_version=existing.version,
                 )
+            except VersionConflict as err:
+                raise CommandError(f"{email} changed meanwhile; run again.") from err
+            notify_password_changed(user=changed, by_reset=False)
         users.set_staff(user_id, is_staff=True, updated_at=now_iso())
         record_command_action(
             action=action,
             target_user_id=user_id,
         )
-        verb = "Created staff account" if action == "create_staff" else "Made staff"
-        self.stdout.write(f"{verb} {email} ({user_id}).")
+        if action == "create_staff":
+            self.stdout.write(f"Created staff account {email} ({user_id}).")
+        else:
+            self.stdout.write(
+                f"Made staff {email} ({user_id}), with the password given; its earlier "
+                "sessions have ended."
+            )
 
     def read_password(self) -> str:
         if self.stdin.isatty():
