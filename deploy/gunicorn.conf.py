@@ -105,11 +105,10 @@ max_requests = 2000
 max_requests_jitter = 200
 # Only the load balancer sets X-Forwarded-*; it reaches the instance from inside the VPC.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
-# The web servers sit behind one Application Load Balancer, which appends the client's
-# address to X-Forwarded-For: the app reads the client from there (NUM_PROXIES, which
-# it requires in production). /etc/dermalens/env may say otherwise (another proxy: 2).
-LOAD_BALANCER_PROXIES = 1
-os.environ.setdefault("NUM_PROXIES", str(LOAD_BALANCER_PROXIES))
+# How many proxies append to X-Forwarded-For (NUM_PROXIES) is the deployment's to say
+# (the systemd units: the one load balancer), never this file's: a default here made
+# every server started without it, `make run` included, take the client's address from
+# a header any client can write, and so let anyone step around every per-address limit.
 proxy_allow_ips = forwarded_allow_ips
 limit_request_line = 4094
 limit_request_fields = 100

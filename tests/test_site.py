@@ -145,9 +145,17 @@ class TestProductionSettings:
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines()[-1] == "['localhost', 'api.dermalens.example']"
 
-    def test_development_needs_no_trusted_proxy_count(self):
-        result = manage("check", DEBUG="true", NUM_PROXIES="")
+    def test_development_needs_no_trusted_proxy_count_and_trusts_none(self):
+        # `make run` sets none: each client's address is the connection's, not a header's.
+        result = manage(
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.REST_FRAMEWORK['NUM_PROXIES'])",
+            DEBUG="true",
+            NUM_PROXIES="",
+        )
         assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[-1] == "0"
 
     def test_development_may_use_the_placeholder_key(self):
         result = manage("check", DEBUG="true", SECRET_KEY="")
