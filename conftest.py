@@ -254,6 +254,33 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
+# AI settings a web worker refuses to start with (the providers are built as it starts).
+WRONG_AI_SETTINGS = {
+    "a provider that is none": {"AI_PROVIDER": "gemni"},
+    "gemini without a key": {"AI_PROVIDER": "gemini", "GEMINI_API_KEY": None},
+    "a thinking level that is none": {
+        "AI_PROVIDER": "gemini",
+        "GEMINI_API_KEY": "test-key",
+        "GEMINI_THINKING_ANALYSIS": "lots",
+    },
+}
+
+
+@pytest.fixture(params=WRONG_AI_SETTINGS.values(), ids=WRONG_AI_SETTINGS.keys())
+def wrong_ai_setting(request, settings):
+    """Sets each of WRONG_AI_SETTINGS in turn when called, the providers to be built anew
+    under it (and again under the test's settings afterwards)."""
+    from ai.providers import forget_providers
+
+    def set_it() -> None:
+        for name, value in request.param.items():
+            setattr(settings, name, value)
+        forget_providers()
+
+    yield set_it
+    forget_providers()
+
+
 @pytest.fixture
 def throttle_rates(settings):
     """Set some of DEFAULT_THROTTLE_RATES for one test: ``throttle_rates(login="3/minute")``."""

@@ -231,7 +231,8 @@ AI_CHAT_PROVIDER = env.str("AI_CHAT_PROVIDER", default="") or None
 GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="") or None
 # A stable (GA) model with no shutdown date announced; gemini-2.5-flash retires in 2026.
 # Choosing another: README, "Choosing the Gemini model and API version".
-GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-3.5-flash")
+# An empty line is the default (google-genai refused every call with an empty name).
+GEMINI_MODEL = env.str("GEMINI_MODEL", default="").strip() or "gemini-3.5-flash"
 # google-genai 3.x calls "v1" by default, which refuses systemInstruction and
 # responseSchema (400 "Unknown name"); every call sends both, so v1beta it is.
 GEMINI_API_VERSION = env.str("GEMINI_API_VERSION", default="v1beta")

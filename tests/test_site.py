@@ -145,6 +145,17 @@ class TestProductionSettings:
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines()[-1] == "['localhost', 'api.dermalens.example']"
 
+    def test_an_empty_gemini_model_line_is_the_default_model(self):
+        # google-genai refused every call made with an empty name ("model is required").
+        result = manage(
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.GEMINI_MODEL)",
+            **{**PRODUCTION, "GEMINI_MODEL": " "},
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[-1] == "gemini-3.5-flash"
+
     def test_development_needs_no_trusted_proxy_count_and_trusts_none(self):
         # `make run` sets none: each client's address is the connection's, not a header's.
         result = manage(

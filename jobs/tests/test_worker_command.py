@@ -58,3 +58,16 @@ def test_a_queue_the_worker_cannot_use_stops_it_at_once_in_one_line(
     with pytest.raises(CommandError, match=r"ANALYSIS_QUEUE_URL=.* cannot be used"):
         call_command("jobs_worker")
     assert started == []
+
+
+def test_a_wrong_ai_setting_stops_the_worker_at_once_in_one_line(
+    monkeypatch, jobs_queue, wrong_ai_setting
+):
+    # Left to the first job, each analysis failed and was stored "provider_unavailable",
+    # which reads as Gemini being down.
+    started: list[list[str]] = []
+    monkeypatch.setattr(app, "worker_main", started.append)
+    wrong_ai_setting()
+    with pytest.raises(CommandError, match="The AI provider for analysis cannot be made"):
+        call_command("jobs_worker")
+    assert started == []

@@ -72,3 +72,11 @@ def test_replace_erases_only_a_demo_account_and_records_it(unique_email, registe
     seed(demo, "--replace")
     [erased] = audit_table().entries_about(demo_id, limit=5)
     assert (erased.action, erased.actor_user_id) == ("erase_account", "manage.py")
+
+
+def test_a_wrong_ai_setting_stops_it_before_the_account_is_made(unique_email, wrong_ai_setting):
+    email = unique_email()
+    wrong_ai_setting()
+    with pytest.raises(CommandError, match="The AI provider for analysis cannot be made"):
+        seed(email)
+    assert users_table().find_user_id(email) is None

@@ -176,3 +176,16 @@ def test_several_scans_at_once_are_each_analysed_once(auth_client):
 def test_a_concurrency_out_of_range_is_refused(concurrency):
     with pytest.raises(CommandError, match="--concurrency is 1 to 32"):
         remeasure("--concurrency", concurrency)
+
+
+def test_a_wrong_ai_setting_stops_it_before_any_scan_but_a_dry_run_still_counts(
+    auth_client, wrong_ai_setting
+):
+    scan = send(auth_client, photos.encode(photos.astronaut()))
+    as_stored_before_versions(user_id_of(auth_client), scan["scan_id"])
+    wrong_ai_setting()
+    with pytest.raises(CommandError, match="The AI provider for analysis cannot be made"):
+        remeasure("--user", user_id_of(auth_client))
+    kept = scans_table().get(user_id_of(auth_client), scan["scan_id"], consistent=True)
+    assert (kept.analysis["model"], kept.analysis.get("measured_by")) == (LEGACY_MEASURED_BY, None)
+    assert remeasure("--user", user_id_of(auth_client), "--dry-run").startswith("1 scans")

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from dermalens_site.celery import JOBS_QUEUE, app, jobs_queue_client
+from dermalens_site.commands import build_ai_providers
 
 # SQS has no broadcast: these worker features would create queues of their own.
 WORKER_ARGUMENTS = (
@@ -51,6 +52,7 @@ class Command(BaseCommand):
                 "nothing to consume. Set it to the SQS queue's URL."
             )
         check_queue(settings.ANALYSIS_QUEUE_URL)  # the broker configured on the way
+        build_ai_providers("analysis")  # the jobs analyse photos and draft plans
         level = "WARNING" if options["verbosity"] == 0 else "INFO"
         pool = ["--pool=threads", f"--concurrency={settings.JOBS_WORKER_THREADS}"]
         # Options given after `--` come last, so they win over these defaults.

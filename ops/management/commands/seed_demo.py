@@ -22,7 +22,7 @@ from PIL import Image
 
 from accounts.services import register_user, update_profile
 from chat.services import send_message, start_session
-from dermalens_site.commands import DataCommand
+from dermalens_site.commands import DataCommand, build_ai_providers
 from dynamo.plans import plans_table
 from dynamo.scans import scans_table
 from dynamo.users import users_table
@@ -72,6 +72,7 @@ class Command(DataCommand):
         )
 
     def handle(self, *args, email: str, weeks: int, replace: bool, **options):
+        build_ai_providers("analysis", "chat")  # before anything of the account is made
         existing_id = users_table().find_user_id(email.strip().lower())
         existing = users_table().get(existing_id) if existing_id else None
         if existing and not replace:

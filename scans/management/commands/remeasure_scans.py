@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from ai.offline import ENGINE
+from dermalens_site.commands import build_ai_providers
 from dynamo.scans import Scan, scans_table
 from dynamo.users import users_table
 from ops.services import record_command_action
@@ -70,6 +71,8 @@ class Command(BaseCommand):
         if not 1 <= concurrency <= MAX_CONCURRENCY:
             raise CommandError(f"--concurrency is 1 to {MAX_CONCURRENCY}, not {concurrency}")
         scans = scans_table().measured_otherwise(ENGINE, user_id=user_id)
+        if not dry_run:
+            build_ai_providers("analysis")
         if dry_run:
             count = sum(1 for _ in scans)
             self.stdout.write(f"{count} scans measured otherwise than {ENGINE} (nothing changed)")
