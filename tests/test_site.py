@@ -70,6 +70,18 @@ def manage(*args: str, **environment: str) -> subprocess.CompletedProcess:
     )
 
 
+def setting_as_started(expression: str, **environment: str) -> str:
+    """``settings.<expression>`` as a process started with ``environment`` reads it."""
+    result = manage(
+        "shell",
+        "-c",
+        f"from django.conf import settings; print(settings.{expression})",
+        **environment,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()[-1]
+
+
 class TestProductionSettings:
     def test_check_deploy_reports_no_warnings(self):
         result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
@@ -136,37 +148,19 @@ class TestProductionSettings:
         assert throttle.num_requests == int(read.split("/")[0])
 
     def test_hosts_listed_with_spaces_after_the_commas_are_each_allowed(self):
-        result = manage(
-            "shell",
-            "-c",
-            "from django.conf import settings; print(settings.ALLOWED_HOSTS)",
-            **{**PRODUCTION, "ALLOWED_HOSTS": "localhost, api.dermalens.example ,"},
-        )
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.splitlines()[-1] == "['localhost', 'api.dermalens.example']"
+        hosts = "localhost, api.dermalens.example ,"
+        allowed = setting_as_started("ALLOWED_HOSTS", **{**PRODUCTION, "ALLOWED_HOSTS": hosts})
+        assert allowed == "['localhost', 'api.dermalens.example']"
 
     def test_an_empty_gemini_model_line_is_the_default_model(self):
         # google-genai refused every call made with an empty name ("model is required").
-        result = manage(
-            "shell",
-            "-c",
-            "from django.conf import settings; print(settings.GEMINI_MODEL)",
-            **{**PRODUCTION, "GEMINI_MODEL": " "},
-        )
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.splitlines()[-1] == "gemini-3.5-flash"
+        model = setting_as_started("GEMINI_MODEL", **{**PRODUCTION, "GEMINI_MODEL": " "})
+        assert model == "gemini-3.5-flash"
 
     def test_development_needs_no_trusted_proxy_count_and_trusts_none(self):
         # `make run` sets none: each client's address is the connection's, not a header's.
-        result = manage(
-            "shell",
-            "-c",
-            "from django.conf import settings; print(settings.REST_FRAMEWORK['NUM_PROXIES'])",
-            DEBUG="true",
-            NUM_PROXIES="",
-        )
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.splitlines()[-1] == "0"
+        proxies = setting_as_started("REST_FRAMEWORK['NUM_PROXIES']", DEBUG="true", NUM_PROXIES="")
+        assert proxies == "0"
 
     def test_development_may_use_the_placeholder_key(self):
         result = manage("check", DEBUG="true", SECRET_KEY="")
