@@ -43,7 +43,7 @@ from accounts.throttles import (
     client_address,
 )
 from dermalens_site.errors import ApplicationError
-from dermalens_site.serializers import MAX_VERSION, ErrorSerializer
+from dermalens_site.serializers import MAX_VERSION, ErrorSerializer, refuse_fields
 
 ERRORS = {
     400: ErrorSerializer,
@@ -250,6 +250,7 @@ class SessionViewSet(viewsets.ViewSet):
         throttle_classes=[AccountEmailThrottle, OwnEmailAddressThrottle],
     )
     def email_verify_resend(self, request):
+        refuse_fields(request.data)
         services.resend_verification_link(user_id=request.user.user_id)
         return accepted(VERIFICATION_SENT)
 

@@ -38,6 +38,7 @@ from dermalens_site.serializers import (
     idempotency_key,
     idempotency_key_parameter,
     page_body,
+    refuse_fields,
     validated,
 )
 from jobs.serializers import AcceptedJobSerializer, accepted_body
@@ -118,6 +119,7 @@ class ChatSessionViewSet(viewsets.ViewSet):
         ),
     )
     def destroy(self, request, session_id: str):
+        refuse_fields(request.data)
         job = services.delete_session(user_id=request.user.user_id, session_id=session_id)
         body = accepted_body(job)
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})

@@ -110,6 +110,17 @@ class StrictSerializer(serializers.Serializer):
         return value
 
 
+class NoBodySerializer(StrictSerializer):
+    """The body of an endpoint that takes none (``refuse_fields``)."""
+
+
+def refuse_fields(data) -> None:
+    """A body sent to an endpoint that takes none: each of its fields is a 400
+    ``unknown_field``, as in any other body, rather than silently ignored."""
+    if data:
+        validated(NoBodySerializer, data)
+
+
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, machine-readable error code.")
     message = serializers.CharField(help_text="What went wrong, for people.")
@@ -139,7 +150,8 @@ def page_serializer(item_serializer: type[serializers.Serializer], name: str) ->
         {
             "items": item_serializer(many=True),
             "next_cursor": serializers.CharField(
-                allow_null=True, help_text="Pass as ?cursor= for the next page; null at the end."
+                allow_null=True,
+                help_text="Pass as ?cursor= for the next page (it may be empty); null at the end.",
             ),
         },
     )

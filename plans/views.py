@@ -16,6 +16,7 @@ from dermalens_site.serializers import (
     idempotency_key,
     idempotency_key_parameter,
     page_body,
+    refuse_fields,
     validated,
 )
 from dynamo.plans import Plan
@@ -165,6 +166,7 @@ class PlanViewSet(viewsets.ViewSet):
 
     @extend_schema(responses={204: None, **ERRORS})
     def destroy(self, request, plan_id: str):
+        refuse_fields(request.data)
         services.delete_plan(user_id=request.user.user_id, plan_id=plan_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

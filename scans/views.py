@@ -19,6 +19,7 @@ from dermalens_site.serializers import (
     idempotency_key,
     idempotency_key_parameter,
     page_body,
+    refuse_fields,
     validated,
 )
 from scans import selectors, services, storage
@@ -52,8 +53,16 @@ class ScanViewSet(viewsets.ViewSet):
     lookup_value_regex = ULID_PATTERN
 
     def get_parsers(self):
-        # Uploads are multipart; everything else here has no body.
-        return [MultiPartParser()]
+        # Uploads are multipart; everything else here takes no body, but reads a JSON one
+        # as every endpoint does, to refuse its fields (``refuse_fields``): an empty
+        # object sent with the JSON type is no error.
+        # A request's parsers are made before DRF names its action (the schema's after).
+        action = getattr(self, "action", None) or self.action_map.get(
+            (self.request.method or "").lower()
+        )
+        if action == "create":
+            return [MultiPartParser()]
+        return super().get_parsers()
 
     def get_throttles(self):
         if self.action == "create":
@@ -140,6 +149,7 @@ class ScanViewSet(viewsets.ViewSet):
 
     @extend_schema(responses={204: None, **ERRORS})
     def destroy(self, request, scan_id: str):
+        refuse_fields(request.data)
         services.delete_scan(user_id=request.user.user_id, scan_id=scan_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -160,6 +170,7 @@ class ScanViewSet(viewsets.ViewSet):
     )
     @action(detail=True, methods=["post"])
     def analyze(self, request, scan_id: str):
+        refuse_fields(request.data)
         scan = services.analyze_scan(user=request.user, scan_id=scan_id)
         queued = services.analysis_queued(scan)
         code = status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK

@@ -2,6 +2,7 @@
 it does not declare (a 400 naming them), so ``user_id``, ``is_staff``, an analysis'
 ``status`` and the like are never applied."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -35,7 +36,7 @@ def resources(auth_client):
 
 
 def requests(session: dict, resources: dict) -> list[tuple[str, str, dict]]:
-    plan, chat = resources["plan"], resources["session"]
+    scan, plan, chat = resources["scan"], resources["plan"], resources["session"]
     today = datetime.now(UTC).date().isoformat()
     return [
         (
@@ -74,6 +75,12 @@ def requests(session: dict, resources: dict) -> list[tuple[str, str, dict]]:
         ),
         ("post", "/api/v1/chat/sessions", {"title": "T"}),
         ("post", f"/api/v1/chat/sessions/{chat['session_id']}/messages", {"content": "Hi"}),
+        # Endpoints that take no body: any field of one is refused, not ignored.
+        ("post", "/api/v1/auth/email/verify/resend", {}),
+        ("post", f"/api/v1/scans/{scan['scan_id']}/analyze", {}),
+        ("delete", f"/api/v1/scans/{scan['scan_id']}", {}),
+        ("delete", f"/api/v1/plans/{plan['plan_id']}", {}),
+        ("delete", f"/api/v1/chat/sessions/{chat['session_id']}", {}),
     ]
 
 
@@ -90,6 +97,31 @@ def test_every_body_endpoint_refuses_server_owned_fields(auth_client, resources)
     assert user is not None and user.is_active and not user.is_staff
     assert user.full_name == "Test User"
     assert auth_client.get("/api/v1/plans/active").json()["status"] == "active"
+    scan_id, session_id = resources["scan"]["scan_id"], resources["session"]["session_id"]
+    assert auth_client.get(f"/api/v1/scans/{scan_id}").status_code == 200
+    assert auth_client.get(f"/api/v1/chat/sessions/{session_id}/messages").status_code == 200
+
+
+def test_every_endpoint_that_writes_is_among_those_checked(auth_client, resources):
+    schema = auth_client.get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    writes = {
+        (method, path)
+        for path, operations in json.loads(schema.content)["paths"].items()
+        for method in operations
+        if method in ("post", "put", "patch", "delete")
+    }
+    ids = {
+        resources["scan"]["scan_id"]: "{scan_id}",
+        resources["plan"]["plan_id"]: "{plan_id}",
+        resources["session"]["session_id"]: "{session_id}",
+    }
+    checked = set()
+    for method, path, _ in requests(auth_client.session_data, resources):
+        for value, name in ids.items():
+            path = path.replace(value, name)
+        checked.add((method, path))
+    # An upload is a multipart form (its own test below).
+    assert writes - checked == {("post", "/api/v1/scans")}
 
 
 def test_an_upload_cannot_set_the_scans_status_or_analysis(auth_client):
