@@ -15,18 +15,33 @@ queue for them, and an attacker's cost is the same (it follows time x memory). T
 stored format is Django's own (algorithm ``argon2``, parameters in each hash): hashes
 made with 8 lanes still verify, and a sign-in with one stores the password hashed anew
 (``accounts.services.rehashed``).
+
+A password is hashed as Unicode NFKC (``as_hashed``), as NIST SP 800-63B advises: "é"
+comes from one keyboard as one character and from another as "e" and a combining accent,
+and the person typed the same password on both. A hash made before, from the password as
+typed, still verifies with it: a password NFKC changes is checked both ways.
 """
+
+import unicodedata
 
 from django.contrib.auth import hashers
 
 from dermalens_site.concurrency import run_password_work
 
 
+def as_hashed(password: str) -> str:
+    return unicodedata.normalize("NFKC", password)
+
+
 class Argon2PasswordHasher(hashers.Argon2PasswordHasher):
     parallelism = 1
 
     def encode(self, password: str, salt: str) -> str:
-        return run_password_work(super().encode, password, salt)
+        return run_password_work(super().encode, as_hashed(password), salt)
 
     def verify(self, password: str, encoded: str) -> bool:
-        return run_password_work(super().verify, password, encoded)
+        normalised = as_hashed(password)
+        if run_password_work(super().verify, normalised, encoded):
+            return True
+        # A hash of the password as typed, made before passwords were normalised.
+        return normalised != password and run_password_work(super().verify, password, encoded)

@@ -4,6 +4,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from django.contrib.auth.password_validation import UserAttributeSimilarityValidator
+from django.core.exceptions import ValidationError
 
 # A new password (a change, a reset) that is the one it replaces: refused, since the
 # change would sign every session out and leave the account as guessable as before.
@@ -36,3 +37,19 @@ class AttributeSimilarityValidator(UserAttributeSimilarityValidator):
         # The validator only reads attributes and ``_meta``, which the view provides.
         view = cast(Any, _UserView(user)) if user is not None else None
         super().validate(password, view)
+
+
+class VariedCharactersValidator:
+    """At least ``min_distinct`` different characters, spaces aside: twelve spaces, or
+    "aaaaaaaaaaaa" and "abababababab", pass the length and common-password checks and are
+    among the first any guesser tries."""
+
+    def __init__(self, min_distinct: int = 5):
+        self.min_distinct = min_distinct
+
+    def validate(self, password: str, user: Any = None) -> None:
+        if len(set(password) - {" "}) < self.min_distinct:
+            raise ValidationError(self.get_help_text(), code="password_too_uniform", params={})
+
+    def get_help_text(self) -> str:
+        return f"Your password must use at least {self.min_distinct} different characters."

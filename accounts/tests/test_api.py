@@ -5,12 +5,15 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from unicodedata import normalize
 
 import pytest
+from django.contrib.auth import hashers
 from rest_framework.test import APIClient
 
 from conftest import STRONG_PASSWORD
 from dynamo.users import users_table
+from tests.hashers import QuickArgon2PasswordHasher
 
 REGISTER = "/api/v1/auth/register"
 LOGIN = "/api/v1/auth/login"
@@ -149,6 +152,9 @@ class TestRegistration:
             ("1234567890123", "entirely numeric"),
             ("password123", "too common"),
             ("ana.silva.example", "too similar to the email"),
+            (" " * 16, "sixteen spaces"),
+            ("abababababababab", "two characters over and over"),
+            ("zzzzzzzzzzzzzzzz", "one character over and over"),
         ],
     )
     def test_weak_passwords_are_refused(self, api_client, unique_email, password, reason):
@@ -174,6 +180,38 @@ class TestRegistration:
 
 
 class TestLogin:
+    @pytest.mark.parametrize(
+        ("registered_as", "typed_as"), [("NFC", "NFD"), ("NFD", "NFC"), ("NFC", "NFC")]
+    )
+    def test_a_password_with_accents_signs_in_however_the_keyboard_wrote_them(
+        self, api_client, unique_email, registered_as, typed_as
+    ):
+        # "é" is one character from one keyboard, "e" and a combining accent from another.
+        password = "Crème-brûlée-à-la-française"
+        email = unique_email()
+        registered = api_client.post(
+            REGISTER,
+            {"email": email, "password": normalize(registered_as, password), "full_name": "A"},
+        )
+        assert registered.status_code == 201, registered.content
+        typed = normalize(typed_as, password)
+        assert api_client.post(LOGIN, {"email": email, "password": typed}).status_code == 200
+        wrong = normalize(typed_as, password.replace("è", "e"))
+        assert api_client.post(LOGIN, {"email": email, "password": wrong}).status_code == 401
+
+    def test_a_password_hashed_as_typed_before_normalising_still_signs_in(self, register):
+        session = register()
+        typed = normalize("NFD", "Crème-brûlée-à-la-française")
+        as_before = hashers.Argon2PasswordHasher.encode(
+            QuickArgon2PasswordHasher(), typed, QuickArgon2PasswordHasher().salt()
+        )
+        user = users_table().get(session["user"]["user_id"])
+        users_table().set_password(
+            user.user_id, password_hash=as_before, updated_at=user.updated_at
+        )
+        body = {"email": session["user"]["email"], "password": typed}
+        assert APIClient().post(LOGIN, body).status_code == 200
+
     def test_login_works_immediately_after_registration(self, api_client, unique_email):
         email = unique_email()
         api_client.post(REGISTER, {"email": email, "password": STRONG_PASSWORD, "full_name": "A"})
