@@ -117,6 +117,10 @@ preload_app = False  # each worker opens its own boto3 connections after the for
 # the service user has no home directory to put it in.
 if os.environ.get("RUNTIME_DIRECTORY"):
     control_socket = os.path.join(os.environ["RUNTIME_DIRECTORY"], "gunicorn.ctl")
+else:
+    # Elsewhere (make run, the tests' and benchmarks' servers) every server on the host
+    # would share ~/.gunicorn/gunicorn.ctl, and one stopping removed another's socket.
+    control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()

@@ -526,6 +526,7 @@ REST_FRAMEWORK = {
     # orjson writes a list page of scans in a tenth of the time of the json module.
     "DEFAULT_RENDERER_CLASSES": ["dermalens_site.renderers.APIJSONRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "dermalens_site.negotiation.ContentNegotiation",
+    "DEFAULT_METADATA_CLASS": "dermalens_site.metadata.APIMetadata",
     # A Decimal read from DynamoDB that reaches the renderer stays a JSON number, as
     # with DRF's own renderer (the orjson one would write it as a string).
     "COERCE_DECIMAL_TO_STRING": False,

@@ -332,3 +332,12 @@ def test_every_deploy_file_trusts_exactly_the_one_load_balancer(monkeypatch, tem
         assert systemd_unit(unit)["Service"]["Environment"] == "NUM_PROXIES=1", unit
     assert template["Outputs"]["NumProxies"]["Value"] == "1"
     assert load_generator().LOAD_BALANCER_PROXIES == 1
+
+
+def test_only_a_server_under_systemd_opens_a_control_socket(monkeypatch, tmp_path):
+    monkeypatch.delenv("RUNTIME_DIRECTORY", raising=False)
+    assert runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))["control_socket_disable"] is True
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path))
+    under_systemd = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    assert under_systemd["control_socket"] == str(tmp_path / "gunicorn.ctl")
+    assert "control_socket_disable" not in under_systemd

@@ -342,6 +342,17 @@ class TestDocs:
         readme = (ROOT / "README.md").read_text()
         assert sorted(code for code in codes if f"`{code}`" not in readme) == []
 
+    @pytest.mark.parametrize(
+        "path", ["/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/scans", "/api/v1/plans"]
+    )
+    def test_options_describe_an_endpoint_without_the_code_s_own_notes(self, auth_client, path):
+        answer = auth_client.options(path)
+        assert answer.status_code == 200, answer.content
+        body = answer.json()
+        assert body["renders"] == ["application/json"]
+        assert "description" not in body  # the docstring, which named internal functions
+        assert "services." not in answer.content.decode()
+
 
 class TestRequestLog:
     def test_one_json_line_per_request_without_secrets(self, register):

@@ -1,0 +1,14 @@
+"""What an ``OPTIONS`` request answers: DRF's account of the endpoint (its name, the media
+types it renders and parses, the fields of what it takes) without the view's docstring.
+The docstrings are written for the people who maintain the code (one named the internal
+functions a login goes through); what a client needs of an endpoint is in the API's
+schema (``/api/v1/schema``)."""
+
+from rest_framework.metadata import SimpleMetadata
+
+
+class APIMetadata(SimpleMetadata):
+    def determine_metadata(self, request, view):
+        metadata = super().determine_metadata(request, view)
+        metadata.pop("description", None)
+        return metadata
