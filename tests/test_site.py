@@ -106,17 +106,41 @@ class TestProductionSettings:
         assert result.returncode == 0, result.stderr
 
     @pytest.mark.parametrize(
-        "setting",
+        ("setting", "said"),
         [
-            {"PHOTO_PROCESS_NICENESS": "-1"},
-            {"PHOTO_PROCESS_NICENESS": "20"},
-            {"PHOTO_WORK_TIMEOUT_SECONDS": "0"},
+            ({"PHOTO_PROCESS_NICENESS": "-1"}, "PHOTO_PROCESS_NICENESS must be a whole number"),
+            ({"PHOTO_PROCESS_NICENESS": "20"}, "PHOTO_PROCESS_NICENESS must be 0-19"),
+            ({"PHOTO_WORK_TIMEOUT_SECONDS": "0"}, "PHOTO_PROCESS_NICENESS must be 0-19"),
+            ({"GEMINI_TIMEOUT_SECONDS": "30s"}, "GEMINI_TIMEOUT_SECONDS must be a number"),
         ],
     )
-    def test_photo_process_settings_out_of_range_stop_the_start(self, setting):
+    def test_settings_out_of_range_or_unreadable_stop_the_start(self, setting, said):
         result = manage("check", **{**PRODUCTION, **setting})
         assert result.returncode != 0
-        assert "PHOTO_PROCESS_NICENESS must be 0-19" in result.stderr
+        assert said in result.stderr
+
+    @pytest.mark.parametrize(
+        ("text", "kind", "read"),
+        [("", int, 7), (" 12 ", int, 12), ("0", int, 0), ("1.5", float, 1.5), ("2", float, 2.0)],
+    )
+    def test_a_number_setting_is_read_as_written_or_its_default(
+        self, monkeypatch, text, kind, read
+    ):
+        from dermalens_site import settings as site_settings
+
+        monkeypatch.setenv("AI_ANALYSES_PER_DAY", text)
+        assert site_settings._number("AI_ANALYSES_PER_DAY", 7, kind) == read
+
+    @pytest.mark.parametrize(
+        ("text", "kind"),
+        [("30s", float), ("1,5", float), ("-5", int), ("abc", int), ("2.5", int), ("nan", float)],
+    )
+    def test_a_number_setting_written_otherwise_is_refused_by_name(self, monkeypatch, text, kind):
+        from dermalens_site import settings as site_settings
+
+        monkeypatch.setenv("AI_ANALYSES_PER_DAY", text)
+        with pytest.raises(ImproperlyConfigured, match="AI_ANALYSES_PER_DAY must be"):
+            site_settings._number("AI_ANALYSES_PER_DAY", 7, kind)
 
     def test_a_throttle_rate_that_cannot_be_read_stops_the_start_and_is_named(self):
         result = manage("check", **{**PRODUCTION, "THROTTLE_LOGIN_RATE": "300 per minute"})
@@ -309,7 +333,8 @@ class TestDocs:
     def test_every_setting_read_from_the_environment_is_documented(self):
         """An operator finds each setting in the README's tables and in .env.example."""
         source = (ROOT / "dermalens_site" / "settings.py").read_text()
-        names = set(re.findall(r'env\.\w+\(\s*"([A-Z][A-Z0-9_]*)"', source))
+        reads = r'(?:env\.\w+|_int|_float|_rate_setting)\(\s*"([A-Z][A-Z0-9_]*)"'
+        names = set(re.findall(reads, source))
         assert len(names) > 50, "the settings' environment reads were not found"
         readme = (ROOT / "README.md").read_text()
         example = (ROOT / ".env.example").read_text()
