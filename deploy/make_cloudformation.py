@@ -57,24 +57,35 @@ QUEUE_RETENTION_SECONDS = 4 * 24 * 60 * 60
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 60 * 60  # SQS's maximum: time to look at them
 
 
+# The settings' readers that take the default as their second argument.
+SETTING_READERS = ("_int", "_float", "_rate_setting")
+
+
 def settings_defaults() -> dict[str, Any]:
-    """``NAME = env.<type>("NAME", default=...)`` defaults in settings.py, by name.
+    """``NAME = env.<type>("NAME", default=...)`` and ``NAME = _int("NAME", ...)`` (or
+    another of SETTING_READERS) constant defaults in settings.py, by name.
 
     Read from the source, not from django.conf.settings, so that neither the
     environment nor a .env file changes the generated template.
     """
     defaults: dict[str, Any] = {}
     for node in ast.walk(ast.parse(SETTINGS_SOURCE.read_text())):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and ast.unparse(node.func.value) == "env"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
+        if not (
+            isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
         ):
+            continue
+        name = str(node.args[0].value)
+        if isinstance(node.func, ast.Attribute) and ast.unparse(node.func.value) == "env":
             for keyword in node.keywords:
                 if keyword.arg == "default" and isinstance(keyword.value, ast.Constant):
-                    defaults[str(node.args[0].value)] = keyword.value.value
+                    defaults[name] = keyword.value.value
+        elif (
+            isinstance(node.func, ast.Name)
+            and node.func.id in SETTING_READERS
+            and len(node.args) > 1
+            and isinstance(node.args[1], ast.Constant)
+        ):
+            defaults[name] = node.args[1].value
     return defaults
 
 

@@ -220,6 +220,21 @@ DYNAMODB_PLANS_TABLE = env.str("DYNAMODB_PLANS_TABLE", default="dermalens-treatm
 DYNAMODB_CHAT_TABLE = env.str("DYNAMODB_CHAT_TABLE", default="dermalens-chat-messages")
 DYNAMODB_AUDIT_TABLE = env.str("DYNAMODB_AUDIT_TABLE", default="dermalens-audit")
 DYNAMODB_JOBS_TABLE = env.str("DYNAMODB_JOBS_TABLE", default="dermalens-jobs")
+# DynamoDB's rule for a table's name: 3-255 letters, digits, "_", "-" and "."; another
+# was a 400 from DynamoDB at the first call, a traceback in every command.
+for _variable in (
+    "DYNAMODB_USERS_TABLE",
+    "DYNAMODB_SCANS_TABLE",
+    "DYNAMODB_PLANS_TABLE",
+    "DYNAMODB_CHAT_TABLE",
+    "DYNAMODB_AUDIT_TABLE",
+    "DYNAMODB_JOBS_TABLE",
+):
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", globals()[_variable]):
+        raise ImproperlyConfigured(
+            f"{_variable} must be a DynamoDB table name: 3 to 255 letters, digits, "
+            f"'_', '-' or '.' (it is {globals()[_variable]!r})."
+        )
 DYNAMODB_CONNECT_TIMEOUT_SECONDS = _float("DYNAMODB_CONNECT_TIMEOUT_SECONDS", 2.0)
 DYNAMODB_READ_TIMEOUT_SECONDS = _float("DYNAMODB_READ_TIMEOUT_SECONDS", 5.0)
 DYNAMODB_MAX_ATTEMPTS = _int("DYNAMODB_MAX_ATTEMPTS", 3)

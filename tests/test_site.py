@@ -112,6 +112,7 @@ class TestProductionSettings:
             ({"PHOTO_PROCESS_NICENESS": "20"}, "PHOTO_PROCESS_NICENESS must be 0-19"),
             ({"PHOTO_WORK_TIMEOUT_SECONDS": "0"}, "PHOTO_PROCESS_NICENESS must be 0-19"),
             ({"GEMINI_TIMEOUT_SECONDS": "30s"}, "GEMINI_TIMEOUT_SECONDS must be a number"),
+            ({"DYNAMODB_USERS_TABLE": "bad table!"}, "DYNAMODB_USERS_TABLE must be a DynamoDB"),
         ],
     )
     def test_settings_out_of_range_or_unreadable_stop_the_start(self, setting, said):

@@ -41,7 +41,7 @@ class TestAccountPageCost:
         # The same calls, and the same read units: nothing is read item by item.
         assert heavy_calls == empty_calls, (heavy_calls, empty_calls)
         assert sum(v for k, v in heavy_calls.items() if k != "read_units") <= 6
-        assert "200 (0 failed analysis)" in html
+        assert "200 (0 failed analyses)" in html
         assert "2000 messages in 1 conversations" in html
 
     def test_an_account_older_than_the_counts_is_counted_once_then_read(
@@ -56,7 +56,7 @@ class TestAccountPageCost:
         first_calls, first = page_calls(staff_client, user_id)
         again_calls, again = page_calls(staff_client, user_id)
 
-        assert "30 (0 failed analysis)" in first and "30 (0 failed analysis)" in again
+        assert "30 (0 failed analyses)" in first and "30 (0 failed analyses)" in again
         assert again_calls["read_units"] < first_calls["read_units"]
         empty_calls, _ = page_calls(staff_client, register()["user"]["user_id"])
         assert again_calls == empty_calls
@@ -85,6 +85,6 @@ class TestCountsFollowTheWrites:
         html = staff_client.get(f"/ops/users/{user_id}").content.decode()
 
         assert kept["scan_id"] not in html
-        assert "1 (0 failed analysis)" in html
+        assert "1 (0 failed analyses)" in html
         assert "4 messages in 1 conversations" in html  # two questions, two replies
         assert "<dt>Treatment plans</dt><dd>1</dd>" in html

@@ -166,7 +166,7 @@ class TestUserPage:
         assert response.status_code == 200
         html = response.content.decode()
         assert account["user"]["email"] in html
-        assert "1 (0 failed analysis)" in html
+        assert "1 (0 failed analyses)" in html
         assert "1 messages in 1 conversations" in html
         assert summary not in html
         assert secret_words not in html
