@@ -234,10 +234,10 @@ def send_message(
         provider = chat_provider()
         with telemetry.ai_call(use="chat", provider=provider):
             text = provider.reply(context=context, history=history, message=content)
+            if not text:
+                raise ChatFailed("invalid_response", "an empty reply")
     except Exception as err:
         raise reply_failure(err, message, key) from err
-    if not text:
-        raise reply_failure(ChatFailed("invalid_response", "an empty reply"), message, key)
     try:
         reply = store_reply(message, text, key)
     except Exception:
@@ -263,15 +263,16 @@ def stream_message(
     message, context, history, key = prepared
     try:
         provider = chat_provider()
-        # Until the first piece: what follows streams to the client, not to the provider.
-        with telemetry.ai_call(use="chat", provider=provider):
+        # One AI call from here to the reply's last piece (``reply_events`` ends it), so
+        # a reply that breaks off midway is a failed call in the metrics, not a good one.
+        with telemetry.ai_call(use="chat", provider=provider, streamed=True) as call:
             pieces = iter(provider.stream_reply(context=context, history=history, message=content))
             first = next(pieces, "")
+            if not first:
+                raise ChatFailed("invalid_response", "an empty reply")
     except Exception as err:
         raise reply_failure(err, message, key) from err
-    if not first:
-        raise reply_failure(ChatFailed("invalid_response", "an empty reply"), message, key)
-    return message, reply_events(message, first, pieces, key)
+    return message, reply_events(message, first, pieces, call, key)
 
 
 def replayed_events(reply: ChatMessage) -> Generator[ReplyEvent, None, None]:
@@ -280,8 +281,14 @@ def replayed_events(reply: ChatMessage) -> Generator[ReplyEvent, None, None]:
 
 
 def reply_events(
-    message: ChatMessage, first: str, pieces: Iterator[str], key: RequestKey | None = None
+    message: ChatMessage,
+    first: str,
+    pieces: Iterator[str],
+    call: telemetry.AICall,
+    key: RequestKey | None = None,
 ) -> Generator[ReplyEvent, None, None]:
+    """The reply's pieces as they come, then its stored reply or its failure; ``call``
+    (the provider's, under way since before the first piece) ends with the last piece."""
     received = [first]
     try:
         yield ReplyPiece(first)
@@ -289,11 +296,13 @@ def reply_events(
             received.append(piece)
             yield ReplyPiece(piece)
     except GeneratorExit:
-        finish_unheard_reply(message, received, pieces, key)
+        finish_unheard_reply(message, received, pieces, call, key)
         raise
     except Exception as err:
+        call.end_failed(err)
         yield ReplyFailed(reply_failure(err, message, key))
         return
+    call.end()
     # The view has returned (and given back its work slot): storing takes one again, so
     # hundreds of streams finishing at once queue for it rather than crowd the worker.
     # Its failure ends the stream with an event too: the client has read the whole text
@@ -312,18 +321,24 @@ def reply_events(
 
 
 def finish_unheard_reply(
-    message: ChatMessage, received: list[str], pieces: Iterator[str], key: RequestKey | None
+    message: ChatMessage,
+    received: list[str],
+    pieces: Iterator[str],
+    call: telemetry.AICall,
+    key: RequestKey | None,
 ) -> None:
     """The client went away mid-stream: read the reply to its end and store it anyway,
     so the conversation is whole when they come back (and a retry with the key gets it).
     A reply the provider fails to finish is given back to the day's allowance, as for a
-    client still there (``reply_failure``)."""
+    client still there (``reply_failure``), and is a failed AI call all the same."""
     try:
         text = "".join([*received, *pieces])
     except Exception as err:
+        call.end_failed(err)
         reply_failure(err, message, key)
         logger.warning("a streamed reply failed after the client left", exc_info=True)
         return
+    call.end()
     try:
         store_reply(message, text, key)
     except Exception:

@@ -189,6 +189,14 @@ DASHBOARD_ROWS = (
             (
                 Query("p50", catalogue.AI_DURATION, "p50"),
                 Query("p95", catalogue.AI_DURATION, "p95"),
+                # A streamed chat reply's call runs to its last piece; its first words
+                # are what the person waits for.
+                Query(
+                    "chat first piece p95",
+                    catalogue.AI_FIRST_PIECE,
+                    "p95",
+                    {"ai.use": "chat"},
+                ),
             ),
         ),
         Widget(

@@ -87,9 +87,20 @@ AI_DURATION = Metric(
     "dermalens.ai.duration",
     "histogram",
     "ms",
-    "How long an AI provider call took, retries and waits included, by use and outcome.",
+    "How long an AI provider call took, retries and waits included, by use and outcome: "
+    "to the last piece of a streamed chat reply.",
     ("ai.use", "ai.provider", "ai.outcome"),
     ((), ("ai.use",)),
+)
+AI_FIRST_PIECE = Metric(
+    "dermalens.ai.time_to_first_piece",
+    "histogram",
+    "ms",
+    "How long a streamed AI answer (a chat reply) took to its first piece, the first words "
+    "the person reads, retries and waits included, by use; the whole call is in "
+    "dermalens.ai.duration.",
+    ("ai.use", "ai.provider"),
+    (("ai.use",),),
 )
 AI_TOKENS = Metric(
     "dermalens.ai.tokens",
@@ -133,6 +144,7 @@ METRICS = (
     DYNAMODB_SYSTEM_ERRORS,
     AI_CALLS,
     AI_DURATION,
+    AI_FIRST_PIECE,
     AI_TOKENS,
     ANALYSES,
     QUEUE_AGE,

@@ -116,18 +116,92 @@ def ai_tokens(*, use: str, counts: Mapping[str, int | None]) -> None:
 
 
 class AICall:
-    """The outcome of one ``ai_call`` block: ``ok`` unless ``fail`` says otherwise."""
+    """One call of an AI provider, from ``ai_call`` until ``end``: its outcome (``ok``
+    unless ``fail`` says otherwise), its time and its span."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, use: str, provider: Any) -> None:
+        self.use = use
         self.outcome = "ok"
         self.reason = "none"
+        self.model = str(getattr(provider, "model", "unknown"))
+        self.provider_name = str(getattr(provider, "name", "unknown"))
+        self._started_at = time.perf_counter()
+        self._ended = False
+        self._span = (
+            _tracer.start_span(
+                f"generate_content {self.model}",
+                kind=_span_kind("CLIENT"),
+                attributes={
+                    "gen_ai.system": self.provider_name,
+                    "gen_ai.operation.name": "generate_content",
+                    "gen_ai.request.model": self.model,
+                    "dermalens.ai.use": use,
+                },
+            )
+            if _tracer is not None
+            else None
+        )
 
     def fail(self, reason: str) -> None:
         self.outcome, self.reason = "failed", reason
 
+    @contextlib.contextmanager
+    def current(self) -> Iterator[None]:
+        """The call's span as the current one: log lines written meanwhile carry its ids,
+        and an exception that leaves the block is recorded on it."""
+        if self._span is None:
+            yield
+            return
+        from opentelemetry import trace  # only reached with tracing on
+
+        with trace.use_span(self._span, end_on_exit=False):
+            yield
+
+    def first_piece(self) -> None:
+        """A streamed answer's first piece came: its time goes to ``AI_FIRST_PIECE``."""
+        _record(
+            catalogue.AI_FIRST_PIECE,
+            self._milliseconds(),
+            {"ai.use": self.use, "ai.provider": self.provider_name},
+        )
+
+    def end_failed(self, err: BaseException) -> None:
+        """End the call as failed with ``err``'s ``reason`` (our providers' ``AnalysisFailed``
+        and ``ChatFailed`` carry one), else ``error``."""
+        if not self._ended:
+            self.fail(getattr(err, "reason", None) or OTHER_REASON)
+        self.end()
+
+    def end(self) -> None:
+        """Count the call and end its span; once (a later ``end`` changes nothing)."""
+        if self._ended:
+            return
+        self._ended = True
+        milliseconds = self._milliseconds()
+        if self._span is not None:
+            self._span.set_attribute("dermalens.ai.outcome", self.outcome)
+            if self.outcome != "ok":
+                self._span.set_attribute("error.type", self.reason)
+            self._span.end()
+        if _instruments is not None:
+            attributes = {
+                "ai.use": self.use,
+                "ai.provider": self.provider_name,
+                "ai.outcome": self.outcome,
+            }
+            _add(catalogue.AI_CALLS, 1, {**attributes, "ai.reason": self.reason})
+            _record(catalogue.AI_DURATION, milliseconds, attributes)
+        replied = self.use == "chat" and self.outcome == "ok"
+        count_event(
+            **{latency_counter(milliseconds): 1, **({"chat_replies": 1} if replied else {})}
+        )
+
+    def _milliseconds(self) -> float:
+        return (time.perf_counter() - self._started_at) * 1000
+
 
 @contextlib.contextmanager
-def ai_call(*, use: str, provider: Any) -> Iterator[AICall]:
+def ai_call(*, use: str, provider: Any, streamed: bool = False) -> Iterator[AICall]:
     """Time a call of ``provider`` (its ``name`` and ``model``) for ``use`` and count its
     outcome; a span when tracing is on.
 
@@ -136,49 +210,23 @@ def ai_call(*, use: str, provider: Any) -> Iterator[AICall]:
     span follows the GenAI semantic conventions: google-genai 3.x sends through httpx2,
     which OpenTelemetry's httpx instrumentation does not patch, so this is the Gemini
     call's span.
+
+    ``streamed``: the block is the wait for the answer's first piece, whose time goes to
+    ``AI_FIRST_PIECE``; the call goes on after the block, until its last piece, when the
+    caller ends it (``AICall.end``, or ``end_failed`` for a stream that broke off), so
+    a failure midway is a failed call and its time is the whole answer's.
     """
-    call = AICall()
-    model = str(getattr(provider, "model", "unknown"))
-    provider_name = str(getattr(provider, "name", "unknown"))
-    started_at = time.perf_counter()
-    span_context = (
-        _tracer.start_as_current_span(
-            f"generate_content {model}",
-            kind=_span_kind("CLIENT"),
-            attributes={
-                "gen_ai.system": provider_name,
-                "gen_ai.operation.name": "generate_content",
-                "gen_ai.request.model": model,
-                "dermalens.ai.use": use,
-            },
-        )
-        if _tracer is not None
-        else contextlib.nullcontext()
-    )
-    with span_context as span:
-        try:
+    call = AICall(use=use, provider=provider)
+    try:
+        with call.current():
             yield call
-        except BaseException as err:
-            call.fail(getattr(err, "reason", None) or OTHER_REASON)
-            raise
-        finally:
-            milliseconds = (time.perf_counter() - started_at) * 1000
-            if span is not None:
-                span.set_attribute("dermalens.ai.outcome", call.outcome)
-                if call.outcome != "ok":
-                    span.set_attribute("error.type", call.reason)
-            if _instruments is not None:
-                attributes = {
-                    "ai.use": use,
-                    "ai.provider": provider_name,
-                    "ai.outcome": call.outcome,
-                }
-                _add(catalogue.AI_CALLS, 1, {**attributes, "ai.reason": call.reason})
-                _record(catalogue.AI_DURATION, milliseconds, attributes)
-            replied = use == "chat" and call.outcome == "ok"
-            count_event(
-                **{latency_counter(milliseconds): 1, **({"chat_replies": 1} if replied else {})}
-            )
+    except BaseException as err:
+        call.end_failed(err)
+        raise
+    if streamed:
+        call.first_piece()
+    else:
+        call.end()
 
 
 def _span_kind(name: str) -> Any:

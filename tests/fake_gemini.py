@@ -216,6 +216,14 @@ class FakeResponse:
         return cls(200, {}, stream_events=(*pieces, blocked))
 
     @classmethod
+    def failed_midway(cls, text: str, *, status_code: int = 503) -> "FakeResponse":
+        """To a stream: the first piece of ``text``, then an error event in Google's shape
+        (what Gemini sends when it fails after it began: the stream's status is 200)."""
+        first = cls.text_answer(text).events()[0]
+        first["candidates"][0].pop("finishReason", None)
+        return cls(200, {}, stream_events=(first, cls.status(status_code).body))
+
+    @classmethod
     def status(
         cls,
         status_code: int,

@@ -4,6 +4,7 @@ The exporters are the SDK's in-memory ones; everything else is the real stack (D
 Local, moto's S3 and SQS, the fake Gemini server behind google-genai).
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from scans.tests import queues
 from scans.tests.conftest import SAMPLE_FACE, upload_file
 from scans.tests.test_worker import wait_until
 from telemetry import catalogue, record, sdk
+from tests.fake_gemini import PROMPT_TOKENS, THOUGHTS_TOKENS, FakeResponse
 
 SCANS = "/api/v1/scans"
 
@@ -233,8 +235,6 @@ class TestMetrics:
     def test_a_failed_ai_call_is_counted_with_its_reason(
         self, telemetry, auth_client, gemini_settings, fake_gemini
     ):
-        from tests.fake_gemini import FakeResponse
-
         fake_gemini.enqueue(*[FakeResponse.status(503)] * 3)
         assert upload_photo(auth_client).json()["failure_reason"] == "provider_unavailable"
 
@@ -248,8 +248,6 @@ class TestMetrics:
     def test_the_tokens_of_each_gemini_answer_are_counted_by_use_and_type(
         self, telemetry, auth_client, gemini_settings, fake_gemini, streamed
     ):
-        from tests.fake_gemini import PROMPT_TOKENS, THOUGHTS_TOKENS, FakeResponse
-
         reply = "A gentle cleanser, then sunscreen. " * 8
         assert upload_photo(auth_client).status_code == 201
         session = auth_client.post("/api/v1/chat/sessions", {}, format="json").json()
@@ -285,3 +283,126 @@ class TestMetrics:
         ours = {n: keys for n, keys in telemetry.emitted().items() if n.startswith("dermalens.")}
         for name, keys in ours.items():
             assert keys <= set(catalogue.METRICS_BY_NAME[name].attributes), name
+
+
+STREAMED_REPLY = "Use a gentle cleanser morning and evening, then a light moisturiser. " * 3
+# Between the fake Gemini's events: what a stream's time must hold beyond its first piece.
+EVENT_PAUSE_SECONDS = 0.1
+
+
+def paced(response):
+    return dataclasses.replace(response, chunk_delay_seconds=EVENT_PAUSE_SECONDS)
+
+
+def stream_reply_events(client, script, fake_gemini) -> list[str]:
+    """Send a message with ``Accept: text/event-stream`` and read the stream to its end;
+    the names of its events."""
+    session = client.post("/api/v1/chat/sessions", {}, format="json").json()
+    fake_gemini.enqueue(script)
+    sent = client.post(
+        f"/api/v1/chat/sessions/{session['session_id']}/messages",
+        {"content": "What should I use?"},
+        format="json",
+        HTTP_ACCEPT="text/event-stream",
+    )
+    assert sent.status_code == 200, sent.content
+    body = b"".join(sent.streaming_content).decode()
+    return [block.split("\n")[0].removeprefix("event: ") for block in body.split("\n\n") if block]
+
+
+def streamed_cases():
+    whole = FakeResponse.text_answer(STREAMED_REPLY)
+    events = len(whole.events())
+    return [
+        # (script, outcome, reason, pauses after the first piece the call's time holds)
+        pytest.param(paced(whole), "ok", "none", events - 1, id="whole"),
+        pytest.param(
+            dataclasses.replace(whole, cut_after_chunks=1),
+            "failed",
+            "provider_unavailable",
+            0,
+            id="connection-lost",
+        ),
+        pytest.param(
+            paced(FakeResponse.failed_midway(STREAMED_REPLY)),
+            "failed",
+            "provider_unavailable",
+            1,
+            id="error-event",
+        ),
+        pytest.param(
+            paced(FakeResponse.blocked_midway(STREAMED_REPLY)),
+            "failed",
+            "safety_block",
+            events,
+            id="blocked",
+        ),
+    ]
+
+
+class TestStreamedReplyMetrics:
+    @pytest.mark.parametrize(("script", "outcome", "reason", "pauses"), streamed_cases())
+    def test_a_streamed_reply_is_one_ai_call_to_its_last_piece_with_its_outcome(
+        self, telemetry, auth_client, gemini_settings, fake_gemini, script, outcome, reason, pauses
+    ):
+        names = stream_reply_events(auth_client, script, fake_gemini)
+        assert names[0] == "message" and names[1] == "delta"  # past its first words
+        assert names[-1] == ("reply" if outcome == "ok" else "error")
+
+        (ai,) = telemetry.points("dermalens.ai.calls")
+        assert ai[0] == {
+            "ai.use": "chat",
+            "ai.provider": "gemini",
+            "ai.outcome": outcome,
+            "ai.reason": reason,
+        }
+        assert ai[1].value == 1
+        # The call's time runs to the stream's end, past the first piece (kept apart).
+        paused_ms = pauses * EVENT_PAUSE_SECONDS * 1000
+        (duration,) = telemetry.points("dermalens.ai.duration")
+        assert duration[0]["ai.outcome"] == outcome and duration[1].count == 1
+        assert duration[1].sum >= paused_ms
+        (first_piece,) = telemetry.points("dermalens.ai.time_to_first_piece")
+        assert first_piece[0] == {"ai.use": "chat", "ai.provider": "gemini"}
+        assert first_piece[1].count == 1
+        assert duration[1].sum >= first_piece[1].sum + paused_ms
+        (span,) = [s for s in telemetry.finished_spans() if s.name.startswith("generate_content")]
+        assert span.attributes["dermalens.ai.outcome"] == outcome
+        assert (span.end_time - span.start_time) / 1e6 >= paused_ms
+
+    def test_a_stream_still_coming_at_the_calls_deadline_is_a_timed_out_ai_call(
+        self, telemetry, auth_client, gemini_settings, fake_gemini
+    ):
+        gemini_settings.GEMINI_TIMEOUT_SECONDS = 1.0
+        gemini_settings.GEMINI_CALL_DEADLINE_SECONDS = 1.0
+        trickle = dataclasses.replace(
+            FakeResponse.text_answer(STREAMED_REPLY * 2), chunk_delay_seconds=0.3
+        )
+        names = stream_reply_events(auth_client, trickle, fake_gemini)
+        assert "delta" in names and names[-1] == "error"
+
+        (ai,) = telemetry.points("dermalens.ai.calls")
+        assert (ai[0]["ai.outcome"], ai[0]["ai.reason"], ai[1].value) == ("failed", "timeout", 1)
+        (duration,) = telemetry.points("dermalens.ai.duration")
+        assert duration[1].sum >= 1000 * gemini_settings.GEMINI_CALL_DEADLINE_SECONDS * 0.9
+
+    def test_a_stream_that_fails_after_the_client_left_is_a_failed_ai_call(
+        self, telemetry, auth_client, gemini_settings, fake_gemini
+    ):
+        session = auth_client.post("/api/v1/chat/sessions", {}, format="json").json()
+        fake_gemini.enqueue(
+            dataclasses.replace(paced(FakeResponse.text_answer(STREAMED_REPLY)), cut_after_chunks=3)
+        )
+        sent = auth_client.post(
+            f"/api/v1/chat/sessions/{session['session_id']}/messages",
+            {"content": "What should I use?"},
+            format="json",
+            HTTP_ACCEPT="text/event-stream",
+        )
+        stream = iter(sent.streaming_content)
+        assert next(stream).startswith(b"event: message")
+        assert next(stream).startswith(b"event: delta")
+        sent.close()  # gone; then Gemini hangs up midway
+
+        (ai,) = telemetry.points("dermalens.ai.calls")
+        assert (ai[0]["ai.outcome"], ai[0]["ai.reason"]) == ("failed", "provider_unavailable")
