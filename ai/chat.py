@@ -32,8 +32,8 @@ from skincare.metrics import MEASURED, METRICS
 
 ROLES = ("user", "assistant")
 CHAT_FAILURE_REASONS = (
-    "safety_block",  # the model refused the conversation or its answer was blocked
-    "invalid_response",  # no usable text in the answer
+    "safety_block",  # the model refused the message for what it says, or blocked its answer
+    "invalid_response",  # no usable text in the answer (or blocked without a reason given)
     "provider_unavailable",  # 5xx or connection errors after retries
     "provider_rejected",  # the provider refused the request (400, 401, 403, 404: not retried)
     "rate_limited",  # 429 after retries

@@ -106,6 +106,19 @@ BLOCKED_FINISH_REASONS = frozenset(
         types.FinishReason.IMAGE_PROHIBITED_CONTENT,
     }
 )
+# Why a prompt was blocked, when it names what the photo or message holds: asking again
+# gets the same refusal. Gemini's OTHER ("blocked due to unknown reasons"), an
+# unspecified reason and any this client does not know name nothing the person sent:
+# such a block is no usable answer (``invalid_response``), and the use is given back.
+CONTENT_BLOCK_REASONS = frozenset(
+    {
+        types.BlockedReason.SAFETY,
+        types.BlockedReason.BLOCKLIST,
+        types.BlockedReason.PROHIBITED_CONTENT,
+        types.BlockedReason.IMAGE_SAFETY,
+        types.BlockedReason.JAILBREAK,
+    }
+)
 # Finish reasons that mean the answer was withheld for being too close to a published
 # text or image: the model's doing, not the person's; asked again, it may well answer.
 WITHHELD_FINISH_REASONS = frozenset(
@@ -585,10 +598,13 @@ def refuse_if_blocked(
 ) -> None:
     """``fail("safety_block", ...)`` when the prompt or the answer (so far) was withheld
     for what it held; ``fail("invalid_response", ...)`` when the answer was withheld as a
-    recitation (no fault of the person's: the use is not counted)."""
+    recitation, or the prompt blocked for a reason that names nothing it held (no fault
+    of the person's: the use is not counted)."""
     feedback = response.prompt_feedback
     if feedback is not None and feedback.block_reason is not None:
-        raise fail("safety_block", f"prompt blocked: {feedback.block_reason}")
+        if feedback.block_reason in CONTENT_BLOCK_REASONS:
+            raise fail("safety_block", f"prompt blocked: {feedback.block_reason}")
+        raise fail("invalid_response", f"prompt blocked, no reason given: {feedback.block_reason}")
     finish_reason = response.candidates[0].finish_reason if response.candidates else None
     if finish_reason in BLOCKED_FINISH_REASONS:
         raise fail("safety_block", f"answer blocked: {finish_reason}")

@@ -27,8 +27,10 @@ PROVIDERS = {
 
 # Why an analysis failed; stored on the scan as its reason code.
 FAILURE_REASONS = (
-    "safety_block",  # the model refused the image or its answer was blocked
-    "invalid_response",  # the answer broke the schema (types, ranges, malformed JSON)
+    "safety_block",  # the model refused the image for what it shows, or blocked its answer
+    # The answer broke the schema (types, ranges, malformed JSON), or there was none to use
+    # (withheld as a recitation, the prompt blocked without a reason given).
+    "invalid_response",
     "provider_unavailable",  # 5xx or connection errors after retries
     "provider_rejected",  # the provider refused the request (400, 401, 403, 404: not retried)
     "rate_limited",  # 429 after retries

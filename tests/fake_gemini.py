@@ -183,10 +183,15 @@ class FakeResponse:
 
     @classmethod
     def safety_block(
-        cls, *, in_candidate: bool = False, finish_reason: str = "SAFETY"
+        cls,
+        *,
+        in_candidate: bool = False,
+        finish_reason: str = "SAFETY",
+        block_reason: str = "SAFETY",
     ) -> "FakeResponse":
-        """The prompt blocked (no candidates), or with ``in_candidate`` the answer withheld
-        (``finish_reason``: SAFETY, or e.g. RECITATION)."""
+        """The prompt blocked (no candidates; ``block_reason``: SAFETY, or e.g. OTHER), or
+        with ``in_candidate`` the answer withheld (``finish_reason``: SAFETY, or e.g.
+        RECITATION)."""
         rating = {
             "category": "HARM_CATEGORY_SEXUALLY_EXPLICIT",
             "probability": "HIGH",
@@ -199,7 +204,8 @@ class FakeResponse:
                 ],
             }
         else:
-            body = {"promptFeedback": {"blockReason": "SAFETY", "safetyRatings": [rating]}}
+            ratings = [rating] if block_reason == "SAFETY" else []
+            body = {"promptFeedback": {"blockReason": block_reason, "safetyRatings": ratings}}
         return cls(200, {**body, "usageMetadata": _usage(), "modelVersion": MODEL_VERSION})
 
     @classmethod

@@ -486,6 +486,28 @@ def test_safety_block_is_a_safety_block(gemini, fake_gemini, photo, in_candidate
     assert len(fake_gemini.requests) == 1
 
 
+@pytest.mark.parametrize(
+    ("block_reason", "reason"),
+    [
+        ("SAFETY", "safety_block"),
+        ("BLOCKLIST", "safety_block"),
+        ("PROHIBITED_CONTENT", "safety_block"),
+        ("IMAGE_SAFETY", "safety_block"),
+        # Blocked "due to unknown reasons": nothing says the photo was the cause.
+        ("OTHER", "invalid_response"),
+        ("BLOCKED_REASON_UNSPECIFIED", "invalid_response"),
+        ("BLOCK_REASON_UNSPECIFIED", "invalid_response"),  # the Gemini API's own spelling
+    ],
+)
+def test_a_blocked_prompt_is_a_safety_block_only_when_gemini_names_what_it_held(
+    gemini, fake_gemini, photo, block_reason, reason
+):
+    fake_gemini.enqueue(FakeResponse.safety_block(block_reason=block_reason))
+
+    assert failure_of(gemini, photo).reason == reason
+    assert len(fake_gemini.requests) == 1
+
+
 def test_failures_never_log_the_key_the_profile_or_the_photo(gemini, fake_gemini, photo, caplog):
     caplog.set_level(logging.DEBUG)
     fake_gemini.enqueue(FakeResponse.status(429), FakeResponse.malformed())

@@ -278,8 +278,9 @@ def test_a_reply_that_never_came_does_not_use_up_the_days_allowance(gemini_chat,
         FakeResponse.safety_block(in_candidate=True),
         FakeResponse.safety_block(in_candidate=True, finish_reason="PROHIBITED_CONTENT"),
         FakeResponse.safety_block(in_candidate=True, finish_reason="SPII"),
+        FakeResponse.safety_block(block_reason="PROHIBITED_CONTENT"),
     ],
-    ids=["prompt-blocked", "answer-blocked", "prohibited", "personal-data"],
+    ids=["prompt-blocked", "answer-blocked", "prohibited", "personal-data", "prompt-prohibited"],
 )
 @pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
 def test_a_message_gemini_refuses_is_a_422_to_rephrase_and_keeps_it(
@@ -297,6 +298,26 @@ def test_a_message_gemini_refuses_is_a_422_to_rephrase_and_keeps_it(
     listed = auth_client.get(messages_url(gemini_chat.session_id)).json()["items"]
     assert [(m["role"], m["content"]) for m in listed] == [("user", "Why is my skin red?")]
     assert listed[0]["message_id"] == error["details"]["message_id"]
+
+
+@pytest.mark.parametrize("block_reason", ["OTHER", "BLOCK_REASON_UNSPECIFIED"])
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_a_message_gemini_blocks_for_no_reason_given_is_a_503_and_given_back(
+    gemini_chat, settings, block_reason, streamed
+):
+    # Nothing says the message was the cause: the day's reply is not spent on it.
+    settings.AI_REPLIES_PER_DAY = 1
+    extra = {"HTTP_ACCEPT": "text/event-stream"} if streamed else {}
+    blocked = FakeResponse.safety_block(block_reason=block_reason)
+    response = gemini_chat("Why is my skin red?", blocked, **extra)
+    assert response.status_code == 503, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["details"]["reason"]) == (
+        "assistant_unavailable",
+        "invalid_response",
+    )
+    answered = gemini_chat("Why is my skin red?", FakeResponse.text_answer("Cleanser."))
+    assert answered.status_code == 201, answered.content
 
 
 def test_a_message_refused_for_what_it_says_counts_against_the_allowance(gemini_chat, settings):

@@ -122,8 +122,10 @@ def test_a_timeout_fails_the_analysis_and_analyze_completes_it_later(
             FakeResponse.safety_block(in_candidate=True, finish_reason="IMAGE_RECITATION"),
             "invalid_response",
         ),
+        # Blocked for reasons Gemini does not give: nothing says the photo was the cause.
+        (FakeResponse.safety_block(block_reason="OTHER"), "invalid_response"),
     ],
-    ids=["rejected", "recitation", "image-recitation"],
+    ids=["rejected", "recitation", "image-recitation", "blocked-for-no-reason-given"],
 )
 def test_an_analysis_the_provider_did_not_give_does_not_use_up_the_days_allowance(
     gemini_uploads, auth_client, fake_gemini, settings, script, reason
