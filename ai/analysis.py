@@ -38,6 +38,7 @@ QUALITY_REASONS = (
     "eyes_hidden",
     "face_covered",
     "colour_cast",
+    "uneven_light",
     "several_faces",
 )
 # A photo whose light has a colour cast (a lamp, shade, a white balance off): the skin's
@@ -56,6 +57,12 @@ COLOUR_METRICS = (
     "eye_bags",
     "radiance",
 )
+# A face photo whose light changes from the eyes down (the shadow of a cap's brim, a lamp
+# above or below the face): each under-eye is read against the cheek below it, and red
+# excesses against the light around them, as if both were in the same light, so no
+# provider scores these (a model, shown the same shadow, would read it as dark circles).
+UNEVEN_LIGHT = "uneven_light"
+UNEVEN_LIGHT_METRICS = ("dark_circles", "eye_bags", "redness")
 SUMMARY_MAX_LENGTH = 600
 # Analyses stored before the offline pipeline recorded its version were measured by it as
 # it was then, under its first name.
@@ -287,8 +294,13 @@ def measured_metrics(measured: SkinAnalysis) -> tuple[str, ...]:
 
 def withheld_metrics(measured: SkinAnalysis) -> tuple[str, ...]:
     """The metrics no provider scores for this photo: under a colour cast, those read
-    from the skin's colour (a model, shown the same cast, would guess them)."""
-    return COLOUR_METRICS if COLOUR_CAST in measured.image_quality.reasons else ()
+    from the skin's colour (a model, shown the same cast, would guess them); in light
+    that changes from the eyes down, those read across that change."""
+    reasons = measured.image_quality.reasons
+    withheld: tuple[str, ...] = COLOUR_METRICS if COLOUR_CAST in reasons else ()
+    if UNEVEN_LIGHT in reasons:
+        withheld += tuple(name for name in UNEVEN_LIGHT_METRICS if name not in withheld)
+    return withheld
 
 
 def metrics_to_judge(measured: SkinAnalysis) -> list[str]:

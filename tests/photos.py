@@ -573,6 +573,18 @@ def lit_from_one_side(picture: np.ndarray, shadow: float, *, from_left: bool = T
     return _relit(picture, gain[None, :, None])
 
 
+def under_a_brim(
+    picture: np.ndarray, light: float, edge_at: float, face: FaceBox | None = None
+) -> np.ndarray:
+    """The picture under a cap's brim: ``light`` of the light above a horizontal edge
+    ``edge_at`` of the way down the face box (``face``, or the sample portrait's), all of
+    it below, the edge softened over about a twentieth of the face's height."""
+    _, y, _, height = face if face is not None else face_box(picture)
+    rows = np.arange(picture.shape[0], dtype=np.float32)
+    below = 1.0 / (1.0 + np.exp(-(rows - (y + edge_at * height)) / (0.04 * height)))
+    return _relit(picture, (light + (1.0 - light) * below)[:, None, None])
+
+
 def _relit(picture: np.ndarray, gain: np.ndarray) -> np.ndarray:
     """The picture with its light (linear RGB, as a camera's sensor takes it) times
     ``gain``, clipped and encoded to sRGB again."""

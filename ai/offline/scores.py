@@ -17,7 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from ai.analysis import COLOUR_CAST, COLOUR_METRICS, FACE_COVERED, SUMMARY_MAX_LENGTH
+from ai.analysis import (
+    COLOUR_CAST,
+    COLOUR_METRICS,
+    FACE_COVERED,
+    SUMMARY_MAX_LENGTH,
+    UNEVEN_LIGHT,
+    UNEVEN_LIGHT_METRICS,
+)
 from ai.offline.detail import PORE_REGIONS, WRINKLE_REGIONS
 from ai.offline.examine import MIN_DETAIL_FACE_WIDTH_PX, Examination
 from ai.offline.pixels import Measures, to_reference
@@ -168,6 +175,10 @@ COLOUR_CAST_NOTE = (
     "the photo's colour is a lamp's or a filter's, not the skin's; retake it in daylight, "
     "without a filter"
 )
+UNEVEN_LIGHT_NOTE = (
+    "the light changes from the eyes down (a cap's brim, a lamp above or below); retake it "
+    "facing even light, without a hat"
+)
 LIMITS_NOTE = (
     "Firmness and hydration are not judged offline, nor can it tell whether a mole "
     "changes: see a dermatologist about any spot that changes, bleeds or spreads."
@@ -192,6 +203,11 @@ def score_examination(examination: Examination) -> dict[str, Any]:
             for name in COLOUR_METRICS:
                 values.pop(name, None)
                 unmeasured[name] = COLOUR_CAST_NOTE
+        if UNEVEN_LIGHT in examination.reasons:
+            for name in UNEVEN_LIGHT_METRICS:
+                if name in values or name not in unmeasured:
+                    unmeasured[name] = UNEVEN_LIGHT_NOTE
+                values.pop(name, None)
         for name, value in values.items():
             metrics[name] = {
                 "score": round(falling_score(value, SCORE_ANCHORS[name]), 1),
@@ -437,7 +453,9 @@ def _region_scores(
     maps = examination.maps
     if maps is None:
         raise AssertionError("unreachable: regions are scored on a measured face")
-    colour_cast = COLOUR_CAST in examination.reasons
+    withheld = COLOUR_METRICS if COLOUR_CAST in examination.reasons else ()
+    if UNEVEN_LIGHT in examination.reasons:
+        withheld = (*withheld, *UNEVEN_LIGHT_METRICS)
     face_width = examination.face_width_px or 0.0
     scores: dict[str, dict[str, float | None]] = {}
     for region in (*MAIN_REGIONS, *REGION_DETAIL_METRICS):
@@ -466,7 +484,7 @@ def _region_scores(
             values[name] = value
         scores[region] = {
             name: None
-            if value is None or (colour_cast and name in COLOUR_METRICS)
+            if value is None or name in withheld
             else round(falling_score(value, SCORE_ANCHORS[name]), 1)
             for name, value in values.items()
         }

@@ -141,3 +141,40 @@ class TestTheFaceItself:
 )
 def test_the_face_s_light_is_judged_at_its_thresholds(skin, brightest, frame, reasons):
     assert face_exposure_reasons(skin, brightest, frame) == reasons
+
+
+# Where the eyes lie in each portrait's face box (a fraction of its height), and a brim's
+# edge just under them: a twentieth of the face's height lower than the under-eyes' skin.
+EYES_DOWN_THE_FACE = {"astronaut": 0.36, "grace_hopper": 0.22}
+UNDER_THE_EYES = 0.16
+
+
+class TestLightFromAbove:
+    """A cap's brim shades the face from the eyes up. Each under-eye was read against the
+    lit cheek below it, and redness against light blurred across the shadow's edge: the
+    astronaut's dark circles scored 17 instead of 91 and Grace Hopper's 4 instead of 76,
+    her redness 14 instead of 43, and the photos were accepted. A faint shade (0.9 of the
+    light) is not flagged."""
+
+    @pytest.fixture(params=EYES_DOWN_THE_FACE, ids=EYES_DOWN_THE_FACE)
+    def portrait(self, request):
+        make, face, _ = PORTRAITS[request.param]
+        return make(), face, EYES_DOWN_THE_FACE[request.param]
+
+    @pytest.mark.parametrize("light", (0.45, 0.6))
+    def test_a_brim_s_shadow_down_to_under_the_eyes_is_uneven_light(self, portrait, light):
+        picture, face, eyes = portrait
+        analysis = analyse(photos.under_a_brim(picture, light, eyes + UNDER_THE_EYES, face))
+        assert analysis.image_quality.reasons == ("uneven_light",)
+        assert not analysis.image_quality.acceptable
+        for name in ("dark_circles", "eye_bags", "redness"):
+            assert analysis.metrics[name].score is None, name
+        assert analysis.metrics["texture"].score is not None
+        assert "without a hat" in analysis.summary
+
+    @pytest.mark.parametrize("edge", (UNDER_THE_EYES, 0.3), ids=("under_the_eyes", "mid_nose"))
+    def test_a_faint_shade_from_above_leaves_the_photo_accepted(self, portrait, edge):
+        picture, face, eyes = portrait
+        analysis = analyse(photos.under_a_brim(picture, 0.9, eyes + edge, face))
+        assert analysis.image_quality.reasons == ()
+        assert analysis.metrics["dark_circles"].score is not None
