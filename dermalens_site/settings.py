@@ -591,6 +591,9 @@ REST_FRAMEWORK = {
         # malformed) does not keep the people who signed in before from their sessions.
         "session": _rate_setting("THROTTLE_SESSION_RATE", "60/min"),
         "uploads": _rate_setting("THROTTLE_UPLOAD_RATE", "60/hour"),
+        # Analyses asked for again per account (POST /scans/{id}/analyze): a failure the
+        # AI caused is given back to the day's allowance, and each try is a billed call.
+        "analyses_again": _rate_setting("THROTTLE_ANALYSE_AGAIN_RATE", "30/hour"),
         # An export streams every stored image of the account: a few a day are plenty.
         "export": _rate_setting("THROTTLE_EXPORT_RATE", "10/hour"),
         # Plans created per account (each archives the one before, which is kept).

@@ -46,6 +46,14 @@ class UploadThrottle(AccountRateThrottle):
     scope = "uploads"
 
 
+class AnalyseAgainThrottle(AccountRateThrottle):
+    """Analyses asked for again per account. A failure Gemini caused (an invalid answer,
+    a timeout) is given back to the day's allowance, so without this a photo that fails
+    every time could be sent to Gemini again and again, each call billed."""
+
+    scope = "analyses_again"
+
+
 class ScanViewSet(viewsets.ViewSet):
     # Run in a photo work slot of the worker (dermalens_site.middleware.AIWorkSlotMiddleware).
     photo_actions = frozenset({"create", "analyze"})
@@ -68,7 +76,7 @@ class ScanViewSet(viewsets.ViewSet):
         if self.action == "create":
             return [UploadThrottle(), UnverifiedAIThrottle()]
         if self.action == "analyze":
-            return [UnverifiedAIThrottle()]
+            return [AnalyseAgainThrottle(), UnverifiedAIThrottle()]
         return super().get_throttles()
 
     @extend_schema(

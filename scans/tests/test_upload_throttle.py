@@ -27,3 +27,13 @@ def test_one_accounts_uploads_do_not_spend_anothers(upload_rate, upload, registe
     other = APIClient()
     other.credentials(HTTP_AUTHORIZATION=f"Bearer {register()['access']}")
     assert upload(client=other).status_code == 201
+
+
+def test_analyses_asked_for_again_are_limited_per_account(throttle_rates, upload, auth_client):
+    # A failure the AI caused is given back to the day's allowance: without this limit a
+    # photo that fails every time could be sent to Gemini without end.
+    throttle_rates(analyses_again="2/hour")
+    scan_id = upload().json()["scan_id"]
+    statuses = [auth_client.post(f"/api/v1/scans/{scan_id}/analyze").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert upload().status_code == 201  # uploads keep their own allowance
