@@ -26,8 +26,9 @@ def test_a_working_gemini_passes_every_use_with_one_request_each(gemini_settings
 
     assert error is None, output
     lines = output.splitlines()
-    assert "gemini-3.5-flash, API v1beta" in lines[0]
-    assert [line.split()[:2] for line in lines[1:4]] == [
+    assert lines[0] == "The service uses: analyses and plans: gemini, chat: gemini"
+    assert "gemini-3.5-flash, API v1beta" in lines[1]
+    assert [line.split()[:2] for line in lines[2:5]] == [
         ["analysis", "ok"],
         ["plan", "ok"],
         ["chat", "ok"],
@@ -83,3 +84,24 @@ def test_without_a_key_there_is_nothing_to_check(settings):
 
     with pytest.raises(CommandError, match="GEMINI_API_KEY is not set"):
         call_command("ai_check", stdout=io.StringIO())
+
+
+def test_it_says_which_uses_are_not_gemini_s(gemini_settings, fake_gemini):
+    gemini_settings.AI_CHAT_PROVIDER = "offline"
+    fake_gemini.enqueue(FakeResponse.json_answer(valid_analysis_answer()))
+    output, error = ai_check()
+    assert error is None, output
+    assert output.splitlines()[0] == "The service uses: analyses and plans: gemini, chat: offline"
+    gemini_settings.AI_PROVIDER = "offline"
+    gemini_settings.AI_CHAT_PROVIDER = None
+    fake_gemini.enqueue(FakeResponse.json_answer(valid_analysis_answer()))
+    output, error = ai_check()
+    assert error is None, output
+    assert "none of it is Gemini's" in output.splitlines()[1]
+
+
+def test_a_provider_name_the_service_would_refuse_fails_the_check(gemini_settings, fake_gemini):
+    gemini_settings.AI_CHAT_PROVIDER = "gemni"
+    _, error = ai_check()
+    assert error is not None and "AI_CHAT_PROVIDER must be one of" in str(error)
+    assert fake_gemini.requests == []

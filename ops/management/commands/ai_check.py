@@ -23,7 +23,8 @@ from google.genai import errors
 from PIL import Image, ImageDraw, ImageFilter
 
 from ai.chat import ChatContext, ChatFailed
-from ai.providers import AnalysisFailed, SkinProfile
+from ai.providers import AnalysisFailed, SkinProfile, chat_provider_name, provider_name
+from dermalens_site.commands import build_ai_providers
 from plans.rules import build_plan
 
 # Big enough to pass the upload checks (480 px on the short side), small to send.
@@ -68,6 +69,15 @@ class Command(BaseCommand):
 
         if not settings.GEMINI_API_KEY:
             raise CommandError("GEMINI_API_KEY is not set: there is no Gemini to check.")
+        # What the service itself would use: a wrong AI_PROVIDER or AI_CHAT_PROVIDER stops
+        # its workers, so it fails here too, and a use that is not Gemini's is said.
+        build_ai_providers("analysis", "chat")
+        uses = {"analyses and plans": provider_name(), "chat": chat_provider_name()}
+        self.stdout.write(
+            "The service uses: " + ", ".join(f"{use}: {name}" for use, name in uses.items())
+        )
+        if "gemini" not in uses.values():
+            self.stdout.write("(none of it is Gemini's: this checks Gemini all the same)")
         try:
             provider = GeminiProvider()
         except ImproperlyConfigured as err:
