@@ -173,7 +173,7 @@ class TestTableStatus:
     def test_a_missing_table_is_reported_and_fails(self, settings):
         settings.DYNAMODB_AUDIT_TABLE = "test-audit-missing"
         out = io.StringIO()
-        with pytest.raises(CommandError, match="not ACTIVE: test-audit-missing"):
+        with pytest.raises(CommandError, match=r"not ACTIVE: test-audit-missing\. Run `python"):
             call_command("table_status", stdout=out)
         lines = out.getvalue().splitlines()
         assert any(re.fullmatch(r"test-audit-missing +MISSING", line) for line in lines)
@@ -259,7 +259,7 @@ class TestWithoutAWSAccess:
         result = manage(*arguments, environment={**WITHOUT_CREDENTIALS, "AWS_REGION": "us east"})
         assert result.returncode == 1
         if arguments[0] == "table_status":  # a line per table, then what is not ACTIVE
-            assert_one_line(result.stderr, "not ACTIVE")
+            assert_one_line(result.stderr, "not ACTIVE", "AWS_REGION (us east)", "its role")
             assert "UNREACHABLE" in result.stdout
         else:
             assert_one_line(result.stderr, "'us east'", "the region")

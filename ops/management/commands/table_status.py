@@ -6,6 +6,7 @@ Exits non-zero when a table is not ACTIVE (missing, being created, unreachable),
 deploy script can use it. DynamoDB refreshes item counts and sizes about every six hours.
 """
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from dynamo.status import describe_tables
@@ -22,6 +23,31 @@ class Command(BaseCommand):
             if table.item_count is not None:
                 line += f"  items: {table.item_count}  size: {table.size_bytes} bytes"
             self.stdout.write(line.rstrip())
-        not_ready = [table.name for table in tables if not table.ready]
+        not_ready = [table for table in tables if not table.ready]
         if not_ready:
-            raise CommandError(f"not ACTIVE: {', '.join(not_ready)}")
+            names = ", ".join(table.name for table in not_ready)
+            raise CommandError(f"not ACTIVE: {names}. {what_to_check(not_ready)}")
+
+
+# What an operator checks for each status a table that is not ACTIVE can have.
+WHAT_TO_CHECK = {
+    "UNREACHABLE": (
+        "DynamoDB did not answer: check AWS_DYNAMODB_ENDPOINT, or AWS_REGION ({region}) and "
+        "that the instance has its role (its credentials)."
+    ),
+    "REFUSED": (
+        "DynamoDB refused to describe them: check the role's dynamodb:DescribeTable right "
+        "(the log says which error)."
+    ),
+    "MISSING": "Run `python manage.py create_tables`, or check the DYNAMODB_*_TABLE names.",
+}
+
+
+def what_to_check(not_ready: list) -> str:
+    statuses = dict.fromkeys(table.status for table in not_ready)  # in the tables' order
+    advice = [
+        WHAT_TO_CHECK[status].format(region=settings.AWS_REGION)
+        for status in statuses
+        if status in WHAT_TO_CHECK
+    ]
+    return " ".join(advice) or "They are being created or changed: run this again shortly."
