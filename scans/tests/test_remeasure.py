@@ -189,3 +189,8 @@ def test_a_wrong_ai_setting_stops_it_before_any_scan_but_a_dry_run_still_counts(
     kept = scans_table().get(user_id_of(auth_client), scan["scan_id"], consistent=True)
     assert (kept.analysis["model"], kept.analysis.get("measured_by")) == (LEGACY_MEASURED_BY, None)
     assert remeasure("--user", user_id_of(auth_client), "--dry-run").startswith("1 scans")
+
+
+def test_an_id_no_account_has_is_an_error_not_zero_scans():
+    with pytest.raises(CommandError, match="No account has the id '01ARZ3NDEKTSV4RRFFQ69G5FAV'"):
+        remeasure("--user", "01ARZ3NDEKTSV4RRFFQ69G5FAV", "--dry-run")

@@ -70,6 +70,9 @@ class Command(BaseCommand):
     ):
         if not 1 <= concurrency <= MAX_CONCURRENCY:
             raise CommandError(f"--concurrency is 1 to {MAX_CONCURRENCY}, not {concurrency}")
+        if user_id is not None and users_table().get(user_id) is None:
+            # Said, rather than "0 scans": a mistyped id would read as an account measured.
+            raise CommandError(f"No account has the id {user_id!r}.")
         scans = scans_table().measured_otherwise(ENGINE, user_id=user_id)
         if not dry_run:
             build_ai_providers("analysis")
