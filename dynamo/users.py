@@ -20,7 +20,7 @@ sees the change once its copy is ``max_age`` seconds old.
 import contextlib
 import functools
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -283,6 +283,11 @@ class UsersTable(Table):
 
     def user_key(self, user_id: str) -> Item:
         return {"user_id": {"S": user_id}}
+
+    def existing(self, user_ids: Iterable[str]) -> set[str]:
+        """Which of ``user_ids`` an account still has (BatchGetItem, 100 ids a call)."""
+        items = self.batch_get([self.user_key(user_id) for user_id in set(user_ids)])
+        return {user.user_id for item in items if (user := stored_user(item)) is not None}
 
     def get_recent(self, user_id: str, *, max_age: float) -> User | None:
         """The user as this process read or wrote it at most ``max_age`` seconds ago.

@@ -69,11 +69,21 @@ def dashboard() -> Dashboard:
     return Dashboard(
         tables=describe_tables(),
         providers=providers_in_use(),
-        recent_failures=audit_table().recent_failed_analyses(
-            days=RECENT_FAILURE_DAYS, limit=RECENT_FAILURES_SHOWN
-        ),
+        recent_failures=recent_failures_of_accounts(),
         recent_failure_days=RECENT_FAILURE_DAYS,
     )
+
+
+def recent_failures_of_accounts() -> list[FailedAnalysis]:
+    """The recent failed analyses of accounts that are still there: an erased account's
+    stay in the log until they expire, and their links led to a 404."""
+    failures = audit_table().recent_failed_analyses(
+        days=RECENT_FAILURE_DAYS, limit=RECENT_FAILURES_SHOWN
+    )
+    if not failures:
+        return failures
+    accounts = users_table().existing(failure.user_id for failure in failures)
+    return [failure for failure in failures if failure.user_id in accounts]
 
 
 def find_user_by_email(*, email: str) -> User | None:

@@ -69,6 +69,16 @@ class TestDashboard:
         assert "rate_limited" in row
         assert f'href="/ops/users/{user_id}"' in row
 
+    def test_leaves_out_the_failures_of_an_erased_account(self, staff_client, account):
+        gone, kept = str(ULID()), str(ULID())
+        for user_id, scan_id in ((gone, str(ULID())), (account["user"]["user_id"], kept)):
+            audit_table().record_failed_analysis(
+                user_id=user_id, scan_id=scan_id, reason="timeout", failed_at=now_iso()
+            )
+        html = staff_client.get("/ops/").content.decode()
+        assert rows_about(html, kept)
+        assert gone not in html  # its link led to a 404
+
     def test_names_the_provider_of_each_use(self, staff_client, gemini_settings):
         gemini_settings.AI_PROVIDER = "offline"
         gemini_settings.AI_CHAT_PROVIDER = "gemini"
