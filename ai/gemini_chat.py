@@ -95,9 +95,7 @@ class GeminiChat:
                 use="chat", contents=chat_contents(context, history, message), config=chat_config()
             )
         except AnalysisFailed as failure:
-            raise self._chat_failed(
-                failure.reason, failure.message, retry_after_seconds=failure.retry_after_seconds
-            ) from failure
+            raise as_chat_failure(failure) from failure
         return self._reply_text(response)
 
     def stream_reply(
@@ -126,9 +124,7 @@ class GeminiChat:
                 last = piece
                 yield piece
         except AnalysisFailed as failure:
-            raise self._chat_failed(
-                failure.reason, failure.message, retry_after_seconds=failure.retry_after_seconds
-            ) from failure
+            raise as_chat_failure(failure) from failure
         if not last:
             raise self._chat_failed("invalid_response", "no text in the answer, or markup only")
         cut_short = any(reason in CUT_SHORT_FINISH_REASONS for reason in finish_reasons)
@@ -152,6 +148,14 @@ class GeminiChat:
         # The message names status codes and reasons only, never what the person wrote.
         logger.warning("Gemini %s chat reply failed: %s: %s", self.model, reason, message)
         return ChatFailed(reason, message, retry_after_seconds=retry_after_seconds)
+
+
+def as_chat_failure(failure: AnalysisFailed) -> ChatFailed:
+    """A failure of the Gemini client's call, as the chat's: the client logged it once
+    already (a failed reply was logged twice, the second time as the chat's own)."""
+    return ChatFailed(
+        failure.reason, failure.message, retry_after_seconds=failure.retry_after_seconds
+    )
 
 
 def finish_reason_of(response: types.GenerateContentResponse) -> types.FinishReason | None:

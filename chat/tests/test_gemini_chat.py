@@ -6,6 +6,7 @@ delimited user turn, the fixed system instruction, and nothing of anyone else.
 
 import dataclasses
 import json
+import logging
 import time
 
 import pytest
@@ -174,6 +175,14 @@ def test_a_provider_failure_is_503_with_retry_after_and_keeps_my_message(
     listed = auth_client.get(messages_url(gemini_chat.session_id)).json()["items"]
     assert [(m["role"], m["content"]) for m in listed] == [("user", "Why is my skin red?")]
     assert listed[0]["message_id"] == error["details"]["message_id"]
+
+
+@pytest.mark.parametrize("answer", [FakeResponse.status(403), FakeResponse.not_json()])
+def test_a_failed_reply_is_one_line_of_the_log(gemini_chat, caplog, answer):
+    with caplog.at_level(logging.INFO, logger="ai"):
+        assert gemini_chat("Why is my skin red?", answer).status_code == 503
+    failures = [r for r in caplog.records if r.name.startswith("ai.") and r.levelno >= 30]
+    assert len(failures) == 1, [r.getMessage() for r in failures]
 
 
 def test_the_messages_of_an_outage_are_told_to_come_back_at_different_times(
