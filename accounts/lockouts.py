@@ -20,9 +20,10 @@ SECRET_KEY): the table never holds the email addresses people tried.
 Failures are also limited per client address, whatever emails they name
 (``claim_address_attempt``): password spraying tries one likely password on many
 accounts and never reaches any account's lock. That budget is counted before the
-password is checked and given back when it is right, so the hundreds of people behind a
-shared address spend it only on their typos, and a login from the account's own device
-is not counted there at all.
+password is checked and given back when it is right, or when the subject's lock refuses
+the attempt unchecked, so the hundreds of people behind a shared address spend it only
+on their typos (and on guesses that were checked), and a login from the account's own
+device is not counted there at all.
 
 The cost of the design is that anyone who knows an email can keep its logins locked by
 failing on purpose; the wait is capped, and the per-address limits slow that down. The

@@ -230,7 +230,14 @@ def log_in(
     subject = device.lockout_subject if device and own_device else email
     with password_place(trusted=own_device):
         address_attempt = None if own_device else claim_address_attempt(address=address)
-        claim_attempt(policy=policy, subject=subject)
+        try:
+            claim_attempt(policy=policy, subject=subject)
+        except TooManyAttempts:
+            # Refused unchecked, this guessed nothing: one person hammering a locked email
+            # spent the address's failures, and everyone behind it was refused a sign-in.
+            if address_attempt is not None:
+                address_attempt.give_back()
+            raise
         if device is None:
             user = registered_with(email, account)
         if user is None:

@@ -493,6 +493,27 @@ class TestPeopleBehindOneAddress:
         assert with_device(campus, email, STRONG_PASSWORD, owner["device_token"]).status_code == 200
         assert log_in(anywhere(), email, STRONG_PASSWORD).status_code == 200
 
+    def test_one_person_hammering_a_locked_email_leaves_the_addresss_failures_to_the_rest(
+        self, register, settings, unique_email
+    ):
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {
+                **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+                **django_settings.ADDRESS_RATE_DEFAULTS,
+            },
+        }
+        settings.LOGIN_FAILURES_PER_ADDRESS_PER_HOUR = 20
+        target, colleague = register(), register()
+        campus = APIClient(REMOTE_ADDR=self.CAMPUS)
+        email = target["user"]["email"]
+        statuses = [log_in(campus, email, WRONG_PASSWORD).status_code for _ in range(40)]
+        # Five guesses are checked; the rest are refused unchecked while the email is
+        # locked, and spend nothing of what the address may fail.
+        assert statuses == [401] * 5 + [429] * 35
+        newcomer = log_in(campus, colleague["user"]["email"], STRONG_PASSWORD)
+        assert newcomer.status_code == 200, newcomer.content
+
     def test_the_people_who_sign_in_spend_nothing_of_the_addresss_failures(
         self, register, settings, unique_email
     ):
