@@ -37,6 +37,7 @@ QUALITY_REASONS = (
     "face_cropped",
     "eyes_hidden",
     "face_covered",
+    "not_a_photo",
     "colour_cast",
     "uneven_light",
     "several_faces",
@@ -86,6 +87,9 @@ FACE_CROPPED = "face_cropped"
 # A face photo whose mouth and the skin around it are covered (a mask, a scarf, a hand):
 # not scored, since what covers the lower face is not the person's skin.
 FACE_COVERED = "face_covered"
+# A face photo that is a drawing or a photo through a cartoon filter (posterised, inked):
+# not scored, since its "skin" is flat paint and drawn lines, not skin.
+NOT_A_PHOTO = "not_a_photo"
 # A face photo with more than one face of comparable size: the most certain face is
 # analysed, but nothing says it is the user's, so the photo is not acceptable (progress
 # and comparisons leave it out).
@@ -323,6 +327,11 @@ def face_too_cut_to_score(measured: SkinAnalysis) -> bool:
 def face_covered(measured: SkinAnalysis) -> bool:
     """Whether the lower face is covered: the model would score the mask as skin."""
     return FACE_COVERED in measured.image_quality.reasons
+
+
+def not_a_photo(measured: SkinAnalysis) -> bool:
+    """Whether the face is drawn or cartoon-filtered: the model would score the paint."""
+    return NOT_A_PHOTO in measured.image_quality.reasons
 
 
 def not_scored(

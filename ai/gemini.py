@@ -26,6 +26,7 @@ from ai.analysis import (
     face_too_cut_to_score,
     found_no_face,
     metrics_to_judge,
+    not_a_photo,
     not_scored,
     with_measurements,
 )
@@ -56,8 +57,9 @@ class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient):
         measured = self.pipeline.analyze_skin(image_jpeg=image_jpeg, area=area, profile=profile)
         if found_no_face(measured):
             return not_scored(measured, provider=self.name, model=self.model)
-        if face_too_cut_to_score(measured) or face_covered(measured):
-            # The pipeline's own summary asks for the whole face in the photo, uncovered.
+        if face_too_cut_to_score(measured) or face_covered(measured) or not_a_photo(measured):
+            # The pipeline's own summary asks for the whole face in the photo, uncovered,
+            # or for a photo taken with the camera.
             return not_scored(
                 measured, provider=self.name, model=self.model, summary=measured.summary
             )

@@ -706,3 +706,42 @@ def _soft_disc(
     weight = strength * np.exp(-((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2) / (2 * radius**2))
     window = pixels[rows, cols]
     window[:] = window * (1 - weight[..., None]) + colour * weight[..., None]
+
+
+def posterised(picture: np.ndarray, levels: int) -> np.ndarray:
+    """The picture with each of R, G and B rounded to ``levels`` evenly spaced values: a
+    poster or cartoon filter's flat areas of colour."""
+    step = 255.0 / (levels - 1)
+    return (np.round(picture.astype(np.float32) / step) * step).astype(np.uint8)
+
+
+def stylised(picture: np.ndarray) -> np.ndarray:
+    """The picture through OpenCV's stylization (smoothed flat between its edges, the
+    edges inked): an app's "cartoon" or "painting" filter."""
+    return cv2.stylization(picture, sigma_s=60, sigma_r=0.45)
+
+
+def drawn_face(picture: np.ndarray, skin: tuple[int, int, int] = (232, 190, 150)) -> np.ndarray:
+    """A face drawn with flat colours where the portrait's face is, on paper of the
+    picture's size: an oval of ``skin`` (RGB) with an outline, hair, brows, eyes with their
+    whites and irises, a nose's line and lips, the features placed as the portrait's."""
+    drawn = np.full_like(picture, 245)
+    x, y, width, height = face_box(picture)
+
+    def at(fx: float, fy: float) -> tuple[int, int]:
+        return round(x + fx * width), round(y + fy * height)
+
+    def size(fx: float, fy: float) -> tuple[int, int]:
+        return max(1, round(fx * width)), max(1, round(fy * height))
+
+    line = max(2, round(width / 60))
+    cv2.ellipse(drawn, at(0.5, 0.5), size(0.5, 0.62), 0, 0, 360, skin, -1)
+    cv2.ellipse(drawn, at(0.5, 0.5), size(0.5, 0.62), 0, 0, 360, (90, 60, 40), line)
+    cv2.ellipse(drawn, at(0.5, 0.0), size(0.55, 0.3), 0, 180, 360, (70, 45, 25), -1)
+    for cx, cy, half_w, half_h in EYES:
+        cv2.line(drawn, at(cx - half_w, cy - 0.1), at(cx + half_w, cy - 0.11), (80, 55, 35), line)
+        cv2.ellipse(drawn, at(cx, cy), size(half_w, half_h), 0, 0, 360, (250, 250, 250), -1)
+        cv2.circle(drawn, at(cx, cy), round(0.6 * half_h * height), (60, 45, 30), -1)
+    cv2.line(drawn, at(0.5, 0.42), at(0.46, 0.6), (190, 140, 110), line)
+    cv2.ellipse(drawn, at(0.5, 0.78), size(0.14, 0.05), 0, 0, 360, (185, 80, 85), -1)
+    return drawn

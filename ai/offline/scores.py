@@ -21,6 +21,7 @@ from ai.analysis import (
     COLOUR_CAST,
     COLOUR_METRICS,
     FACE_COVERED,
+    NOT_A_PHOTO,
     SUMMARY_MAX_LENGTH,
     UNEVEN_LIGHT,
     UNEVEN_LIGHT_METRICS,
@@ -165,6 +166,10 @@ NO_FACE_NOTE = (
 COVERED_MOUTH_NOTE = (
     "The mouth and the skin around it are covered (a mask, a scarf or a hand), so nothing "
     "was scored: retake it with the whole face uncovered."
+)
+NOT_A_PHOTO_NOTE = (
+    "This looks like a drawing or a filtered photo, so nothing was scored: take a photo "
+    "of your face with the camera, without a filter."
 )
 CUT_FACE_NOTE = (
     "Much of the face is outside the photo, so nothing was scored: retake it with the "
@@ -600,6 +605,8 @@ def _summary(
         sentences.append(CUT_FACE_NOTE)
     elif FACE_COVERED in examination.reasons:
         sentences.append(COVERED_MOUTH_NOTE)
+    elif NOT_A_PHOTO in examination.reasons:
+        sentences.append(NOT_A_PHOTO_NOTE)
     elif not examination.judgeable:
         no_skin_colour = COLOUR_CAST in examination.reasons
         sentences.append(NO_SKIN_COLOUR_NOTE if no_skin_colour else NOT_JUDGEABLE_NOTE)
