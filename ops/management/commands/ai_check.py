@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
@@ -30,11 +31,18 @@ from plans.rules import build_plan
 # Big enough to pass the upload checks (480 px on the short side), small to send.
 FACE_IMAGE_PIXELS = 640
 SKIN_TONE = (214, 170, 140)
+# The light falls off from the upper left (a share of the level per squared image width),
+# and a camera's grain (sigma in grey levels, always the same draw).
+LIGHT_FALL_OFF = 0.4
+GRAIN_SIGMA = 4.0
+GRAIN_SEED = 7
 CHECK_MESSAGE = "In one sentence: what does a gentle cleanser do?"
 
 
 def generated_face_jpeg() -> bytes:
-    """A drawn face (oval, eyes, brows, nose, mouth), softened like a photo: no person's."""
+    """A drawn face (oval, eyes, brows, nose, mouth), softened, lit from one side and with
+    a camera's grain, so that the analysis takes it for a photographed face (a flat
+    drawing is ``not_a_photo``, which is never sent to Gemini): no person's."""
     size = FACE_IMAGE_PIXELS
     image = Image.new("RGB", (size, size), (196, 206, 214))
     draw = ImageDraw.Draw(image)
@@ -45,9 +53,14 @@ def generated_face_jpeg() -> bytes:
         draw.arc((left - 5, 205, left + 65, 245), 200, 340, fill=(90, 60, 45), width=8)
     draw.line((320, 280, 305, 380, 335, 385), fill=(180, 130, 105), width=5)
     draw.arc((260, 400, 380, 470), 20, 160, fill=(170, 80, 80), width=8)
-    image = image.filter(ImageFilter.GaussianBlur(2))
+    pixels = np.asarray(image.filter(ImageFilter.GaussianBlur(2)), dtype=np.float32)
+    rows, columns = np.mgrid[0:size, 0:size]
+    distance = ((columns - 0.35 * size) ** 2 + (rows - 0.3 * size) ** 2) / size**2
+    light = 1.0 - LIGHT_FALL_OFF * distance
+    grain = np.random.default_rng(GRAIN_SEED).normal(0.0, GRAIN_SIGMA, pixels.shape)
+    photo = np.clip(pixels * light[..., None] + grain, 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=90)
+    Image.fromarray(photo).save(buffer, format="JPEG", quality=90)
     return buffer.getvalue()
 
 
