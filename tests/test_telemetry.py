@@ -365,7 +365,9 @@ class TestStreamedReplyMetrics:
         (first_piece,) = telemetry.points("dermalens.ai.time_to_first_piece")
         assert first_piece[0] == {"ai.use": "chat", "ai.provider": "gemini"}
         assert first_piece[1].count == 1
-        assert duration[1].sum >= first_piece[1].sum + paused_ms
+        # The server's pause starts as it sends the first piece, a few milliseconds before
+        # the client has read it: the call outlasts its first piece by most of the pauses.
+        assert duration[1].sum >= first_piece[1].sum + 0.8 * paused_ms
         (span,) = [s for s in telemetry.finished_spans() if s.name.startswith("generate_content")]
         assert span.attributes["dermalens.ai.outcome"] == outcome
         assert (span.end_time - span.start_time) / 1e6 >= paused_ms
