@@ -87,8 +87,8 @@ FACE_CROPPED = "face_cropped"
 # A face photo whose mouth and the skin around it are covered (a mask, a scarf, a hand):
 # not scored, since what covers the lower face is not the person's skin.
 FACE_COVERED = "face_covered"
-# A face photo that is a drawing or a photo through a cartoon filter (posterised, inked):
-# not scored, since its "skin" is flat paint and drawn lines, not skin.
+# A face that is drawn (flat paint, as a drawing or a photo posterised to a couple of
+# colours): not scored, since its "skin" is paint and drawn lines, not skin.
 NOT_A_PHOTO = "not_a_photo"
 # A face photo with more than one face of comparable size: the most certain face is
 # analysed, but nothing says it is the user's, so the photo is not acceptable (progress

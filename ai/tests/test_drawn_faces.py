@@ -1,10 +1,11 @@
-"""A drawn or cartoon-filtered face is not scored as a photographed one.
+"""A drawn face is not scored as a photographed one, and a photo is not taken for a drawing.
 
 Drawn faces were found as faces and scored overall 97 with a colour_cast, whose note
-blamed a lamp; Grace Hopper posterised or stylised was accepted with pigmentation 0-3
-and texture 0-0.4. The photos are the two sample portraits, edits of them
-(``tests.photos.posterised``, ``stylised``) and faces drawn from flat shapes where the
-portraits' faces lie (``drawn_face``).
+blamed a lamp. A phone's strong noise reduction in dim light smooths skin as much as a
+cartoon filter does, so filtered selfies are left to be scored (README, "Known limits"
+of the check) rather than refuse real photos. The photos are the two sample portraits,
+edits of them (``tests.photos.denoised`` and the others) and faces drawn from flat
+shapes where the portraits' faces lie (``drawn_face``).
 """
 
 import pytest
@@ -38,17 +39,8 @@ def test_a_drawn_face_is_not_a_photo(portrait, skin):
     assert_not_a_photo(photos.drawn_face(portrait, skin))
 
 
-@pytest.mark.parametrize("levels", (4,))
-def test_a_posterised_face_is_not_a_photo(portrait, levels):
-    assert_not_a_photo(photos.posterised(portrait, levels))
-
-
-def test_a_stylised_face_is_not_a_photo(portrait):
-    assert_not_a_photo(photos.stylised(portrait))
-
-
-def test_a_stylised_selfie_sent_as_a_cheek_is_not_a_photo(portrait):
-    assert_not_a_photo(photos.stylised(portrait), "left_cheek")
+def test_a_drawn_face_sent_as_a_cheek_is_not_a_photo(portrait):
+    assert_not_a_photo(photos.drawn_face(portrait), "left_cheek")
 
 
 @pytest.mark.parametrize(
@@ -61,8 +53,20 @@ def test_a_stylised_selfie_sent_as_a_cheek_is_not_a_photo(portrait):
         lambda p: photos.grainy(p, 5),
         lambda p: photos.skin_toned(p, 0.45),
         lambda p: photos.with_a_fringe(p),
+        lambda p: photos.denoised(p, 15),
+        lambda p: photos.denoised(photos.exposed(p, 0.6), 10),
     ),
-    ids=("as_taken", "dimmed", "side_lit", "sharpened", "grainy", "darker_skin", "fringe"),
+    ids=(
+        "as_taken",
+        "dimmed",
+        "side_lit",
+        "sharpened",
+        "grainy",
+        "darker_skin",
+        "fringe",
+        "denoised",
+        "dim_and_denoised",
+    ),
 )
 def test_a_photographed_face_is_a_photo(portrait, edit):
     assert "not_a_photo" not in analyse(edit(portrait)).image_quality.reasons
