@@ -13,6 +13,7 @@ Two views of "what the code calls", both compared with ``ops/iam.py``:
 import ast
 import io
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -361,3 +362,35 @@ def test_iam_policy_for_the_operator_creates_tables_only(settings):
     by_sid = statements(policy_from_command("--operator", "--account-id", "210987654321"))
     assert "dynamodb:CreateTable" in by_sid["CreateTables"]["Action"]
     assert not {a for s in by_sid.values() for a in s["Action"] if "Item" in a}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (("--account-id", "abc"), "--account-id is an AWS account's 12 digits, not 'abc'"),
+        (("--queue-url", "notaurl"), "--queue-url is not an SQS queue's URL"),
+    ],
+)
+def test_iam_policy_names_the_argument_it_cannot_use(arguments, said):
+    with pytest.raises(CommandError, match=re.escape(said)):
+        policy_from_command(*arguments)
+
+
+def test_iam_policy_warns_of_a_region_botocore_does_not_know(settings):
+    errors = io.StringIO()
+    output = io.StringIO()
+    call_command(
+        "iam_policy",
+        "--account-id",
+        "210987654321",
+        "--region",
+        "us-eest-1",
+        stdout=output,
+        stderr=errors,
+    )
+    assert "'us-eest-1' is no region of the aws partition" in errors.getvalue()
+    tables = statements(json.loads(output.getvalue()))["DynamoDBTables"]["Resource"]
+    assert all(":us-eest-1:" in arn for arn in tables)  # as asked: a newer region may be right
+    quiet = io.StringIO()
+    call_command("iam_policy", "--account-id", "210987654321", stdout=io.StringIO(), stderr=quiet)
+    assert quiet.getvalue() == ""

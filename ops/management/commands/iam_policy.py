@@ -13,6 +13,7 @@ the code calls (``ops/iam.py``); a service that is not configured is left out.
 import json
 import re
 
+import boto3
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -45,15 +46,35 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         queue_url = options["queue_url"] or settings.ANALYSIS_QUEUE_URL
-        account_id = options["account_id"] or self.account_of(queue_url)
-        if not account_id or not ACCOUNT_ID.match(account_id):
+        given = options["account_id"]
+        if given is not None and not ACCOUNT_ID.match(given):
+            raise CommandError(f"--account-id is an AWS account's 12 digits, not {given!r}.")
+        if queue_url and self.account_of(queue_url) is None:
+            source = "--queue-url" if options["queue_url"] else "ANALYSIS_QUEUE_URL"
             raise CommandError(
-                "Give --account-id (12 digits); it cannot be read from ANALYSIS_QUEUE_URL."
+                f"{source} is not an SQS queue's URL (https://sqs.<region>.amazonaws.com/"
+                f"<account>/<name>): {queue_url!r}."
+            )
+        account_id = given or self.account_of(queue_url)
+        if not account_id:
+            raise CommandError(
+                "Give --account-id (12 digits); without a queue (ANALYSIS_QUEUE_URL) it "
+                "cannot be read from the queue's URL."
+            )
+        region = options["region"] or settings.AWS_REGION
+        known = boto3.session.Session().get_available_regions(
+            "dynamodb", partition_name=options["partition"]
+        )
+        if region not in known:
+            # A warning: a region newer than this botocore is not in its list.
+            self.stderr.write(
+                f"Warning: {region!r} is no region of the {options['partition']} partition "
+                "that this botocore knows (--region, or AWS_REGION): check its spelling."
             )
         try:
             resources = resources_from_settings(
                 account_id=account_id,
-                region=options["region"],
+                region=region,
                 bucket=options["bucket"],
                 queue_url=queue_url or "",
                 ses_identity=options["ses_identity"],
