@@ -77,7 +77,11 @@ def pytest_configure(config):
     django.setup()
     from django.conf import settings
 
-    settings.PASSWORD_HASHERS = ["tests.hashers.QuickArgon2PasswordHasher"]
+    # The hashes stored before passwords were normalised are checked as in production.
+    settings.PASSWORD_HASHERS = [
+        "tests.hashers.QuickArgon2PasswordHasher",
+        "accounts.hashers.Argon2PasswordHasher",
+    ]
     _index_static_files_once()
     _remember_offline_analyses()
     if IS_XDIST_WORKER:

@@ -16,10 +16,13 @@ stored format is Django's own (algorithm ``argon2``, parameters in each hash): h
 made with 8 lanes still verify, and a sign-in with one stores the password hashed anew
 (``accounts.services.rehashed``).
 
-A password is hashed as Unicode NFKC (``as_hashed``), as NIST SP 800-63B advises: "é"
-comes from one keyboard as one character and from another as "e" and a combining accent,
-and the person typed the same password on both. A hash made before, from the password as
-typed, still verifies with it: a password NFKC changes is checked both ways.
+A password is hashed as Unicode NFKC (``NormalisedArgon2PasswordHasher``, stored as
+``argon2_nfkc$...``), as NIST SP 800-63B advises: "é" comes from one keyboard as one
+character and from another as "e" and a combining accent, and the person typed the same
+password on both; the validators read it so too (``accounts.services.check_new_password``),
+so "password1234" typed in full-width letters is as common. A hash made before
+(``argon2$...``) is of the password as typed and is checked so, with one Argon2 as every
+check, and a sign-in with it stores the password hashed anew, normalised.
 """
 
 import unicodedata
@@ -34,14 +37,25 @@ def as_hashed(password: str) -> str:
 
 
 class Argon2PasswordHasher(hashers.Argon2PasswordHasher):
+    """Argon2 of the password as typed: the hashes stored before passwords were
+    normalised (Django's own ``argon2$`` format)."""
+
     parallelism = 1
 
     def encode(self, password: str, salt: str) -> str:
-        return run_password_work(super().encode, as_hashed(password), salt)
+        return run_password_work(super().encode, password, salt)
 
     def verify(self, password: str, encoded: str) -> bool:
-        normalised = as_hashed(password)
-        if run_password_work(super().verify, normalised, encoded):
-            return True
-        # A hash of the password as typed, made before passwords were normalised.
-        return normalised != password and run_password_work(super().verify, password, encoded)
+        return run_password_work(super().verify, password, encoded)
+
+
+class NormalisedArgon2PasswordHasher(Argon2PasswordHasher):
+    """Argon2 of the password's NFKC form: the hasher of every password set now."""
+
+    algorithm = "argon2_nfkc"
+
+    def encode(self, password: str, salt: str) -> str:
+        return super().encode(as_hashed(password), salt)
+
+    def verify(self, password: str, encoded: str) -> bool:
+        return super().verify(as_hashed(password), encoded)

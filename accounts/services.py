@@ -30,6 +30,7 @@ from ulid import ULID
 from accounts import links
 from accounts.devices import device_of
 from accounts.emails import canonical_email
+from accounts.hashers import as_hashed
 from accounts.lockouts import (
     TooManyAttempts,
     claim_address_attempt,
@@ -170,8 +171,10 @@ def now_iso() -> str:
 
 
 def check_new_password(password: str, *, user: Any = None, field: str = "password") -> None:
+    """Django's validators, on the password as it is hashed (``as_hashed``): typed in
+    full-width letters, a common password is as common."""
     try:
-        validate_password(password, user=user)
+        validate_password(as_hashed(password), user=user)
     except DjangoValidationError as err:
         raise serializers.ValidationError({field: list(err.messages)}) from err
 

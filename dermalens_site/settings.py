@@ -161,7 +161,9 @@ SESSION_COOKIE_AGE = 8 * 60 * 60
 SESSION_COOKIE_PATH = "/ops/"
 
 PASSWORD_HASHERS = [
-    # Django's Argon2, hashing off the event loop of a gevent worker (same stored format).
+    # Django's Argon2 of the password's NFKC form, hashing off the event loop of a gevent
+    # worker; then the hashes made before: Argon2 of the password as typed, PBKDF2.
+    "accounts.hashers.NormalisedArgon2PasswordHasher",
     "accounts.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]

@@ -7,10 +7,10 @@ smallest parameters, so the suite tests behaviour, not Argon2's price. The tests
 start gunicorn use the production hasher.
 """
 
-from accounts.hashers import Argon2PasswordHasher
+from accounts.hashers import NormalisedArgon2PasswordHasher
 
 
-class QuickArgon2PasswordHasher(Argon2PasswordHasher):
+class QuickArgon2PasswordHasher(NormalisedArgon2PasswordHasher):
     time_cost = 1
     memory_cost = 1024  # KiB
     parallelism = 1

@@ -8,14 +8,29 @@ from concurrent.futures import ThreadPoolExecutor
 from unicodedata import normalize
 
 import pytest
-from django.contrib.auth import hashers
 from rest_framework.test import APIClient
 
+from accounts import hashers as hashers_module
+from accounts.hashers import Argon2PasswordHasher
 from conftest import STRONG_PASSWORD
 from dynamo.users import users_table
-from tests.hashers import QuickArgon2PasswordHasher
 
 REGISTER = "/api/v1/auth/register"
+
+
+def full_width(text: str) -> str:
+    """``text`` in the full-width forms of its ASCII letters and digits (NFKC folds them)."""
+    return "".join(chr(ord(character) + 0xFEE0) for character in text)
+
+
+class LegacyQuickHasher(Argon2PasswordHasher):
+    """The hasher of passwords as typed (hashes stored before normalising), at a test's
+    cost."""
+
+    time_cost = 1
+    memory_cost = 1024
+
+
 LOGIN = "/api/v1/auth/login"
 REFRESH = "/api/v1/auth/refresh"
 LOGOUT = "/api/v1/auth/logout"
@@ -155,6 +170,7 @@ class TestRegistration:
             (" " * 16, "sixteen spaces"),
             ("abababababababab", "two characters over and over"),
             ("zzzzzzzzzzzzzzzz", "one character over and over"),
+            (full_width("password1234"), "a common password in full-width letters"),
         ],
     )
     def test_weak_passwords_are_refused(self, api_client, unique_email, password, reason):
@@ -199,18 +215,40 @@ class TestLogin:
         wrong = normalize(typed_as, password.replace("è", "e"))
         assert api_client.post(LOGIN, {"email": email, "password": wrong}).status_code == 401
 
-    def test_a_password_hashed_as_typed_before_normalising_still_signs_in(self, register):
+    def test_a_password_hashed_as_typed_before_normalising_signs_in_and_is_hashed_anew(
+        self, register
+    ):
         session = register()
         typed = normalize("NFD", "Crème-brûlée-à-la-française")
-        as_before = hashers.Argon2PasswordHasher.encode(
-            QuickArgon2PasswordHasher(), typed, QuickArgon2PasswordHasher().salt()
-        )
+        as_before = LegacyQuickHasher().encode(typed, LegacyQuickHasher().salt())
         user = users_table().get(session["user"]["user_id"])
         users_table().set_password(
             user.user_id, password_hash=as_before, updated_at=user.updated_at
         )
-        body = {"email": session["user"]["email"], "password": typed}
-        assert APIClient().post(LOGIN, body).status_code == 200
+        email = session["user"]["email"]
+        assert APIClient().post(LOGIN, {"email": email, "password": typed}).status_code == 200
+        stored = users_table().get(user.user_id, consistent=True).password_hash
+        assert stored.startswith("argon2_nfkc$")  # hashed anew, normalised
+        composed = normalize("NFC", typed)
+        assert APIClient().post(LOGIN, {"email": email, "password": composed}).status_code == 200
+
+    def test_a_wrong_password_costs_one_hash_whether_or_not_the_email_is_registered(
+        self, register, unique_email, monkeypatch
+    ):
+        # Two for a registered email (the normalised hash, then the typed one) would tell
+        # registered emails from unknown ones by the time a wrong sign-in takes.
+        hashes = []
+        real = hashers_module.run_password_work
+        monkeypatch.setattr(
+            hashers_module,
+            "run_password_work",
+            lambda work, *args: hashes.append(work.__name__) or real(work, *args),
+        )
+        wrong = normalize("NFD", "Crème-brûlée-wrong-guess")
+        for email in (register()["user"]["email"], unique_email()):
+            hashes.clear()
+            assert APIClient().post(LOGIN, {"email": email, "password": wrong}).status_code == 401
+            assert len(hashes) == 1, (email, hashes)
 
     def test_login_works_immediately_after_registration(self, api_client, unique_email):
         email = unique_email()

@@ -21,9 +21,9 @@ import django
 django.setup()
 import argon2.low_level
 import gevent
-from accounts.hashers import Argon2PasswordHasher
+from accounts.hashers import NormalisedArgon2PasswordHasher
 
-hasher = Argon2PasswordHasher()
+hasher = NormalisedArgon2PasswordHasher()
 real_hash = argon2.low_level.hash_secret
 lock = _thread.allocate_lock()  # the CPU threads are real threads
 running, seen = [0], []
@@ -62,7 +62,7 @@ def test_sign_ins_at_once_hash_one_at_a_time_below_the_worker_s_priority():
     assert outcome["grew_mib"] < 150
     # Django's time and memory costs, one lane.
     assert all(
-        encoded.startswith("argon2$argon2id$v=19$m=102400,t=2,p=1$")
+        encoded.startswith("argon2_nfkc$argon2id$v=19$m=102400,t=2,p=1$")
         for encoded in outcome["encoded"]
     )
 
@@ -88,7 +88,8 @@ def test_a_sign_in_with_an_eight_lane_hash_stores_it_hashed_anew_and_keeps_the_s
     signed_in = APIClient().post(LOGIN, {"email": email, "password": STRONG_PASSWORD})
     assert signed_in.status_code == 200, signed_in.content
     stored = users_table().get(user_id, consistent=True).password_hash
-    assert stored != older and ",p=1$" in stored  # the preferred hasher's one lane
+    # The preferred hasher's: one lane, the password normalised.
+    assert stored.startswith("argon2_nfkc$") and ",p=1$" in stored
     assert check_password(STRONG_PASSWORD, stored)
     # The same password: the sessions from before stand, and it signs in again.
     assert bearer(session["access"]).get(ME).status_code == 200
