@@ -11,4 +11,7 @@ class APIMetadata(SimpleMetadata):
     def determine_metadata(self, request, view):
         metadata = super().determine_metadata(request, view)
         metadata.pop("description", None)
+        # What the view parses, as it says itself (DRF reads the class's default list,
+        # which the scans' uploads do not use).
+        metadata["parses"] = [parser.media_type for parser in view.get_parsers()]
         return metadata

@@ -16,6 +16,7 @@ are text throughout: their numbers are read from it, as DRF does.
 
 import functools
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -117,7 +118,7 @@ class NoBodySerializer(StrictSerializer):
 def refuse_fields(data) -> None:
     """A body sent to an endpoint that takes none: each of its fields is a 400
     ``unknown_field``, as in any other body, rather than silently ignored."""
-    if data:
+    if not (isinstance(data, Mapping) and not data):  # null, a list, a number: 400s too
         validated(NoBodySerializer, data)
 
 

@@ -5,7 +5,6 @@ local convenience is opt-in through ``.env`` (see ``.env.example``). There is no
 database: records live in DynamoDB behind the ``dynamo`` package.
 """
 
-import math
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -27,20 +26,17 @@ DEBUG = env.bool("DEBUG", default=False)
 
 def _number(variable: str, default: Any, kind: type) -> Any:
     """``variable`` read as a number of ``kind`` (int or float), at least 0; ``default``
-    when unset or empty. Anything else stops the start with the variable's name:
-    django-environ read "30s" as 30 and "1,5" as 1.5, took "-5" for a daily allowance,
-    and answered "abc" with a traceback that named no variable."""
+    when unset or empty. Anything else stops the start with the variable's name, where
+    django-environ's own readers take "30s" for 30, "1,5" for 1.5 and "-5" for a daily
+    allowance, and answer "abc" with a traceback that names no variable."""
     text = env.str(variable, default="").strip()
     if not text:
         return default
-    try:
-        value = kind(text)
-    except ValueError:
-        value = None
-    if value is None or not math.isfinite(value) or value < 0:
+    written = r"[0-9]{1,18}" if kind is int else r"[0-9]{1,18}(\.[0-9]{1,9})?"
+    if not re.fullmatch(written, text):
         what = "a whole number" if kind is int else "a number"
         raise ImproperlyConfigured(f"{variable} must be {what}, 0 or more (it is {text!r}).")
-    return value
+    return kind(text)
 
 
 def _int(variable: str, default: int) -> int:

@@ -64,10 +64,13 @@ class ScanViewSet(viewsets.ViewSet):
         # Uploads are multipart; everything else here takes no body, but reads a JSON one
         # as every endpoint does, to refuse its fields (``refuse_fields``): an empty
         # object sent with the JSON type is no error.
-        # A request's parsers are made before DRF names its action (the schema's after).
-        action = getattr(self, "action", None) or self.action_map.get(
-            (self.request.method or "").lower()
-        )
+        # A request's parsers are made before DRF names its action (the schema's after);
+        # OPTIONS (DRF's "metadata") describes the collection by what its POST, the
+        # upload, parses.
+        action = getattr(self, "action", None)
+        if action in (None, "metadata"):
+            method = (self.request.method or "").lower()
+            action = self.action_map.get("post" if method == "options" else method)
         if action == "create":
             return [MultiPartParser()]
         return super().get_parsers()

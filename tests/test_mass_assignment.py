@@ -149,3 +149,14 @@ def test_a_registration_cannot_make_a_staff_account():
     )
     assert response.status_code == 400
     assert users_table().find_user_id("sneaky@example.com") is None
+
+
+@pytest.mark.parametrize("body", ["null", "[]", "0", "false", '""', '["x"]'])
+def test_an_endpoint_that_takes_no_body_refuses_one_that_is_no_object(auth_client, body):
+    answer = auth_client.post(
+        "/api/v1/auth/email/verify/resend", body, content_type="application/json"
+    )
+    assert answer.status_code == 400, answer.content
+    assert auth_client.post(
+        "/api/v1/auth/email/verify/resend", "{}", content_type="application/json"
+    ).status_code in (202, 429)

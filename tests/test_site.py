@@ -134,7 +134,17 @@ class TestProductionSettings:
 
     @pytest.mark.parametrize(
         ("text", "kind"),
-        [("30s", float), ("1,5", float), ("-5", int), ("abc", int), ("2.5", int), ("nan", float)],
+        [
+            ("30s", float),
+            ("1,5", float),
+            ("-5", int),
+            ("abc", int),
+            ("2.5", int),
+            ("nan", float),
+            ("1_000", int),
+            ("\u0663", int),  # an Arabic-Indic 3, which int() reads
+            ("1" + "0" * 400, int),
+        ],
     )
     def test_a_number_setting_written_otherwise_is_refused_by_name(self, monkeypatch, text, kind):
         from dermalens_site import settings as site_settings
@@ -376,6 +386,8 @@ class TestDocs:
         assert answer.status_code == 200, answer.content
         body = answer.json()
         assert body["renders"] == ["application/json"]
+        uploads = path == "/api/v1/scans"  # what the collection's POST takes
+        assert body["parses"] == (["multipart/form-data"] if uploads else ["application/json"])
         assert "description" not in body  # the docstring, which named internal functions
         assert "services." not in answer.content.decode()
 
