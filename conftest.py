@@ -136,7 +136,9 @@ def _remember_offline_analyses() -> None:
     API tests upload the same sample photo some 200 times, and the analyser's tests
     analyse their reference photos over again beside each edit. A process analyses each
     photo once for each area and gives later tests a copy of that answer: about a minute
-    of the suite's CPU. A photo the analyser refuses is analysed again every time."""
+    of the suite's CPU. A photo the analyser refuses is analysed again every time. The
+    answers are kept by photo, not by the analyser's code: a test that patches a module
+    or constant of ``ai.offline`` is marked ``analysed_anew``."""
     from ai.offline import provider
 
     examine_and_score = provider.examine_and_score

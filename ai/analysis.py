@@ -16,7 +16,7 @@ measures of the same photo: what the pipeline measured stays measured, the model
 the rest. A face photo in which the pipeline found no face is ``not_scored`` at all.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -296,15 +296,20 @@ def measured_metrics(measured: SkinAnalysis) -> tuple[str, ...]:
     return tuple(name for name in METRICS if measured.metrics[name].score is not None)
 
 
-def withheld_metrics(measured: SkinAnalysis) -> tuple[str, ...]:
-    """The metrics no provider scores for this photo: under a colour cast, those read
-    from the skin's colour (a model, shown the same cast, would guess them); in light
-    that changes from the eyes down, those read across that change."""
-    reasons = measured.image_quality.reasons
+def withheld_for(reasons: Iterable[str]) -> tuple[str, ...]:
+    """The metrics no provider scores in a photo with these quality ``reasons``: under a
+    colour cast, those read from the skin's colour (a model, shown the same cast, would
+    guess them); in light that changes from the eyes down, those read across that change."""
+    reasons = set(reasons)
     withheld: tuple[str, ...] = COLOUR_METRICS if COLOUR_CAST in reasons else ()
     if UNEVEN_LIGHT in reasons:
         withheld += tuple(name for name in UNEVEN_LIGHT_METRICS if name not in withheld)
     return withheld
+
+
+def withheld_metrics(measured: SkinAnalysis) -> tuple[str, ...]:
+    """``withheld_for`` the photo's quality reasons."""
+    return withheld_for(measured.image_quality.reasons)
 
 
 def metrics_to_judge(measured: SkinAnalysis) -> list[str]:

@@ -151,8 +151,8 @@ class GeminiChat:
 
 
 def as_chat_failure(failure: AnalysisFailed) -> ChatFailed:
-    """A failure of the Gemini client's call, as the chat's: the client logged it once
-    already (a failed reply was logged twice, the second time as the chat's own)."""
+    """A failure of the Gemini client's call, as the chat's, not logged again: the
+    client logged it (one line per failed reply)."""
     return ChatFailed(
         failure.reason, failure.message, retry_after_seconds=failure.retry_after_seconds
     )

@@ -14,8 +14,8 @@ priority (``dermalens_site.photo_processes``), started with the worker
 
 Each value can be overridden from the environment (/etc/dermalens/env): WEB_CONCURRENCY,
 GUNICORN_WORKER_CONNECTIONS, GUNICORN_TIMEOUT_SECONDS, GUNICORN_BIND,
-FORWARDED_ALLOW_IPS, and the app's NUM_PROXIES (1 here: the load balancer) and
-GEMINI_CALL_DEADLINE_SECONDS (the graceful timeout follows it);
+FORWARDED_ALLOW_IPS, and the app's GEMINI_CALL_DEADLINE_SECONDS (the graceful timeout
+follows it); NUM_PROXIES is the deployment's (the systemd units set 1: the load balancer);
 GUNICORN_WORKER_CLASS=gthread (with GUNICORN_THREADS) brings back the
 thread-per-request model, for comparison only.
 The access log is one JSON object per line on stdout (journald), built with json.dumps
@@ -106,9 +106,9 @@ max_requests_jitter = 200
 # Only the load balancer sets X-Forwarded-*; it reaches the instance from inside the VPC.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 # How many proxies append to X-Forwarded-For (NUM_PROXIES) is the deployment's to say
-# (the systemd units: the one load balancer), never this file's: a default here made
-# every server started without it, `make run` included, take the client's address from
-# a header any client can write, and so let anyone step around every per-address limit.
+# (the systemd units: the one load balancer), never this file's: a server started
+# without it, `make run` included, takes each client's address from its connection, not
+# from a header any client can write (which would step around every per-address limit).
 proxy_allow_ips = forwarded_allow_ips
 limit_request_line = 4094
 limit_request_fields = 100

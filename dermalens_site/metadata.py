@@ -1,8 +1,8 @@
 """What an ``OPTIONS`` request answers: DRF's account of the endpoint (its name, the media
 types it renders and parses, the fields of what it takes) without the view's docstring.
-The docstrings are written for the people who maintain the code (one named the internal
-functions a login goes through); what a client needs of an endpoint is in the API's
-schema (``/api/v1/schema``)."""
+The docstrings are written for the people who maintain the code and name its internal
+functions; what a client needs of an endpoint is in the API's schema
+(``/api/v1/schema``)."""
 
 from rest_framework.metadata import SimpleMetadata
 

@@ -289,8 +289,8 @@ ONE_HUE_LEVEL_RANGE = (40, 247)
 # the face. Dark circles and eye bags read each under-eye against the cheek below it, and
 # redness each pixel's a* against the light blurred around it, as if both were in one
 # light: the astronaut with a brim's shadow (0.45 of the light, its edge just under the
-# eyes) scored dark circles 19 instead of 92, Grace Hopper 5 instead of 79 and redness 12
-# instead of 41, accepted. The light's change is read across the whole width of the face
+# eyes) reads dark circles 17 instead of 91, Grace Hopper 4 instead of 76 and redness 14
+# instead of 43. The light's change is read across the whole width of the face
 # but the under-eyes themselves (the nose's bridge, the skin beside the eyes): row by row,
 # the median of the vertical change of log2 of the light (L* as a cube root, over the
 # face's skin-coloured pixels blurred LIGHT_STEP_SIGMA_PX), summed down the face; the step

@@ -25,6 +25,7 @@ from ai.analysis import (
     SUMMARY_MAX_LENGTH,
     UNEVEN_LIGHT,
     UNEVEN_LIGHT_METRICS,
+    withheld_for,
 )
 from ai.offline.detail import PORE_REGIONS, WRINKLE_REGIONS
 from ai.offline.examine import MIN_DETAIL_FACE_WIDTH_PX, Examination
@@ -458,9 +459,7 @@ def _region_scores(
     maps = examination.maps
     if maps is None:
         raise AssertionError("unreachable: regions are scored on a measured face")
-    withheld = COLOUR_METRICS if COLOUR_CAST in examination.reasons else ()
-    if UNEVEN_LIGHT in examination.reasons:
-        withheld = (*withheld, *UNEVEN_LIGHT_METRICS)
+    withheld = withheld_for(examination.reasons)
     face_width = examination.face_width_px or 0.0
     scores: dict[str, dict[str, float | None]] = {}
     for region in (*MAIN_REGIONS, *REGION_DETAIL_METRICS):

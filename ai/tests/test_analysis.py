@@ -101,6 +101,23 @@ def test_under_a_colour_cast_the_colour_metrics_stay_unscored_whatever_the_model
     assert set(metrics_to_judge(measured)) == set(METRICS) - {"texture", *COLOUR_METRICS}
 
 
+def test_in_uneven_light_the_under_eyes_and_redness_stay_unscored_whatever_the_model_says():
+    measured = pipeline_result({"texture": 88.0}, reasons=("uneven_light",))
+
+    analysis = with_measurements(model_answer(), measured=measured)
+
+    for name in ("dark_circles", "eye_bags", "redness"):
+        assert analysis.metrics[name].score is None, name
+        assert analysis.metrics[name].source == MEASURED, name
+    assert analysis.metrics["acne"].source == MODEL
+    assert set(metrics_to_judge(measured)) == set(METRICS) - {
+        "texture",
+        "dark_circles",
+        "eye_bags",
+        "redness",
+    }
+
+
 def test_with_nothing_measured_the_model_scores_everything():
     analysis = with_measurements(
         model_answer(), measured=pipeline_result({}, reasons=("too_little_skin",))

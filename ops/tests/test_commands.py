@@ -14,8 +14,10 @@ from rest_framework.test import APIClient
 
 from conftest import STRONG_PASSWORD
 from dynamo.audit import audit_table
+from dynamo.status import TableStatus
 from dynamo.tables import ALL_TABLES
 from dynamo.users import users_table
+from ops.management.commands.table_status import what_to_check
 from ops.tests.conftest import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,6 +179,18 @@ class TestTableStatus:
             call_command("table_status", stdout=out)
         lines = out.getvalue().splitlines()
         assert any(re.fullmatch(r"test-audit-missing +MISSING", line) for line in lines)
+
+    @pytest.mark.parametrize(
+        ("status", "said"),
+        [
+            ("REFUSED", "dynamodb:DescribeTable right"),
+            ("CREATING", "Creating: run this again shortly."),
+            ("ARCHIVED", "ARCHIVED: see the table in the DynamoDB console."),
+        ],
+    )
+    def test_each_status_that_is_not_active_says_what_to_check(self, status, said):
+        not_ready = [TableStatus("test-audit", status), TableStatus("test-jobs", status)]
+        assert what_to_check(not_ready).count(said) == 1
 
 
 class TestRemoveStaff:

@@ -268,12 +268,7 @@ def test_a_face_mostly_outside_the_photo_is_not_scored_even_if_the_model_would(
 
     scan = upload(photos.encode(photos.cut(photos.astronaut(), **edges)), area="face").json()
 
-    analysis = scan["analysis"]
-    assert scan["status"] == "complete"
-    assert "face_cropped" in analysis["image_quality"]["reasons"]
-    assert analysis["overall_score"] is None
-    assert all(entry["score"] is None for entry in analysis["metrics"].values())
-    assert "outside the photo" in analysis["summary"]
+    assert_not_scored(scan, "face_cropped", "outside the photo")
     assert fake_gemini.requests == []
 
 
@@ -286,12 +281,27 @@ def test_a_face_behind_a_mask_is_not_scored_even_if_the_model_would(
 
     scan = upload(photos.encode(photos.with_a_mask(photos.astronaut(), colour)), area="face")
 
-    analysis = scan.json()["analysis"]
-    assert scan.json()["status"] == "complete"
-    assert "face_covered" in analysis["image_quality"]["reasons"]
+    assert_not_scored(scan.json(), "face_covered", "uncovered")
+    assert fake_gemini.requests == []
+
+
+def assert_not_scored(scan: dict, reason: str, retake: str) -> None:
+    """``scan`` complete with nothing scored for ``reason``, its summary saying ``retake``."""
+    analysis = scan["analysis"]
+    assert scan["status"] == "complete"
+    assert reason in analysis["image_quality"]["reasons"]
     assert analysis["overall_score"] is None
     assert all(entry["score"] is None for entry in analysis["metrics"].values())
-    assert "uncovered" in analysis["summary"]
+    assert retake in analysis["summary"]
+
+
+def test_a_drawn_face_is_not_scored_and_not_sent_to_gemini(gemini_settings, fake_gemini, upload):
+    # The model, shown a drawing, would score its paint as skin.
+    fake_gemini.enqueue(FakeResponse.json_answer(answer_scoring_everything(80)))
+
+    scan = upload(photos.encode(photos.drawn_face(photos.astronaut())), area="face")
+
+    assert_not_scored(scan.json(), "not_a_photo", "without a filter")
     assert fake_gemini.requests == []
 
 

@@ -31,8 +31,8 @@ from scans.images import prepare_scan_image
 from tests import photos
 
 pixels = Image.fromarray(photos.phone_portrait())  # 3024 x 4032, 12 megapixels
-# The uploads are made quickly (they are not what is timed): encoded as they are, the
-# PNG and the HEIF took about as long as all the uploads' preparation.
+# The uploads are made quickly (they are not what is timed): at their encoders' defaults
+# the PNG and the HEIF take about as long as all the uploads' preparation.
 SAVED_WITH = {"PNG": {"compress_level": 1}, "HEIF": {"enc_params": {"preset": "ultrafast"}}}
 photo_processes().start()  # as the worker starts them (deploy/gunicorn.conf.py)
 

@@ -41,13 +41,18 @@ WHAT_TO_CHECK = {
     ),
     "MISSING": "Run `python manage.py create_tables`, or check the DYNAMODB_*_TABLE names.",
 }
+# DynamoDB's statuses of a table on its way to ACTIVE (or away from it).
+CHANGING = ("CREATING", "UPDATING", "DELETING")
 
 
 def what_to_check(not_ready: list) -> str:
     statuses = dict.fromkeys(table.status for table in not_ready)  # in the tables' order
-    advice = [
-        WHAT_TO_CHECK[status].format(region=settings.AWS_REGION)
-        for status in statuses
-        if status in WHAT_TO_CHECK
-    ]
-    return " ".join(advice) or "They are being created or changed: run this again shortly."
+    advice = []
+    for status in statuses:
+        if status in WHAT_TO_CHECK:
+            advice.append(WHAT_TO_CHECK[status].format(region=settings.AWS_REGION))
+        elif status in CHANGING:
+            advice.append(f"{status.capitalize()}: run this again shortly.")
+        else:  # ARCHIVED, INACCESSIBLE_ENCRYPTION_CREDENTIALS, ...
+            advice.append(f"{status}: see the table in the DynamoDB console.")
+    return " ".join(advice)
