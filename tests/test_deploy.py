@@ -6,6 +6,7 @@ file must be exactly what ``deploy/make_cloudformation.py`` writes today.
 """
 
 import configparser
+import http.server
 import importlib.util
 import io
 import json
@@ -14,6 +15,7 @@ import os
 import runpy
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -341,3 +343,56 @@ def test_only_a_server_under_systemd_opens_a_control_socket(monkeypatch, tmp_pat
     under_systemd = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
     assert under_systemd["control_socket"] == str(tmp_path / "gunicorn.ctl")
     assert "control_socket_disable" not in under_systemd
+
+
+class HealthAnswers(http.server.BaseHTTPRequestHandler):
+    """A server whose workers loaded the app: /api/v1/health is a 200."""
+
+    def do_GET(self):
+        self.send_response(200 if self.path == "/api/v1/health" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def wait_until_serving():
+    spec = importlib.util.spec_from_file_location(
+        "wait_until_serving", DEPLOY / "wait_until_serving.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_web_unit_starts_only_once_a_worker_answers_its_health_check(monkeypatch, capsys):
+    service = systemd_unit("dermalens-web.service")["Service"]
+    assert service["ExecStartPost"].endswith("deploy/wait_until_serving.py --seconds 60")
+    assert int(service["TimeoutStartSec"]) > 60
+    waiting = wait_until_serving()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HealthAnswers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("GUNICORN_BIND", f"0.0.0.0:{server.server_address[1]}")
+        assert waiting.main(["--seconds", "5"]) == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    # Workers that could not load the app: gunicorn halted, nothing listens.
+    monkeypatch.setenv("GUNICORN_BIND", f"127.0.0.1:{server.server_address[1]}")
+    assert waiting.main(["--seconds", "1"]) == 1
+    assert "did not answer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("bind", "url"),
+    [
+        ("0.0.0.0:8000", "http://127.0.0.1:8000/api/v1/health"),
+        ("10.0.3.7:8080", "http://10.0.3.7:8080/api/v1/health"),
+        ("[::]:8000", "http://[::1]:8000/api/v1/health"),
+        ("unix:/run/dermalens/web.sock", None),
+    ],
+)
+def test_the_health_check_is_asked_where_the_server_listens(bind, url):
+    assert wait_until_serving().health_url(bind) == url
