@@ -36,13 +36,16 @@ EXAMPLE_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/dermalens-
 EXAMPLE_SES_IDENTITY = "dermalens.example.com"
 
 
-def load_generator():
-    spec = importlib.util.spec_from_file_location(
-        "make_cloudformation", DEPLOY / "make_cloudformation.py"
-    )
+def deploy_module(name: str):
+    """deploy/<name>.py, loaded as a module (deploy/ is no package)."""
+    spec = importlib.util.spec_from_file_location(name, DEPLOY / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_generator():
+    return deploy_module("make_cloudformation")
 
 
 @pytest.fixture(scope="module")
@@ -358,12 +361,7 @@ class HealthAnswers(http.server.BaseHTTPRequestHandler):
 
 
 def wait_until_serving():
-    spec = importlib.util.spec_from_file_location(
-        "wait_until_serving", DEPLOY / "wait_until_serving.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return deploy_module("wait_until_serving")
 
 
 def test_the_web_unit_starts_only_once_a_worker_answers_its_health_check(monkeypatch, capsys):
