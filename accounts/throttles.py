@@ -150,6 +150,10 @@ def account_read_now(request) -> User | None:
     return account
 
 
+# Set on a request that a limit refused: the view's later limits do not count it.
+REFUSED_BY_A_LIMIT = "refused_by_a_limit"
+
+
 class DynamoRateThrottle(SimpleRateThrottle):
     # Set by SimpleRateThrottle.__init__ from parse_rate; read only once ``rate`` is set.
     num_requests: int
@@ -167,7 +171,10 @@ class DynamoRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
     def allow_request(self, request, view) -> bool:
-        if self.rate is None:
+        # DRF asks every limit of a view: a request one of them refused is not counted
+        # on the others (an upload past its account's limit spent the address's AI work
+        # of unverified accounts, which the people behind that address share).
+        if self.rate is None or getattr(request, REFUSED_BY_A_LIMIT, False):
             return True
         key = self.get_cache_key(request, view)
         if key is None:
@@ -177,7 +184,9 @@ class DynamoRateThrottle(SimpleRateThrottle):
             f"{settings.RATE_LIMIT_NAMESPACE}#{key}", seconds=self.duration, now=self.now
         )
         self.window_ends_at = count.window_ends_at
-        return count.hits <= self.num_requests
+        allowed = count.hits <= self.num_requests
+        setattr(request, REFUSED_BY_A_LIMIT, not allowed)
+        return allowed
 
     def wait(self) -> float:
         return max(1, self.window_ends_at - self.now)
@@ -401,7 +410,10 @@ class UnverifiedAIThrottle(DynamoRateThrottle):
         return super().get_cache_key(request, view)
 
     def allow_request(self, request, view) -> bool:
-        if super().allow_request(request, view) or verified_since_read(request):
+        if super().allow_request(request, view):
+            return True
+        if verified_since_read(request):
+            setattr(request, REFUSED_BY_A_LIMIT, False)
             return True
         raise VerifyEmailForAI(retry_after_seconds=int(self.wait()))
 

@@ -161,3 +161,23 @@ def test_uploads_and_plans_of_unverified_accounts_count_in_the_same_allowance(
     # Reading is never counted.
     assert client.get("/api/v1/scans").status_code == 200
     assert len(client.get("/api/v1/scans").json()["items"]) == 1
+
+
+def test_a_request_another_limit_refused_spends_nothing_of_the_addresss_ai_work(
+    person, throttle_rates
+):
+    # One person behind the address sends uploads past their account's own limit: the
+    # refused ones leave the address's AI work of unverified accounts to the others.
+    throttle_rates(ai_unverified="2/day", uploads="1/hour")
+    hasty, neighbour = person(FLOODED), person(FLOODED)
+    statuses = [send_face(hasty).status_code for _ in range(4)]
+    assert statuses[0] in (201, 202) and statuses[1:] == [429] * 3
+    assert {send_face(hasty).json()["error"]["code"]} == {"throttled"}
+    assert send_face(neighbour).status_code in (201, 202)
+
+
+def send_face(client: APIClient):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    image = SimpleUploadedFile("face.jpg", FACE.read_bytes(), "image/jpeg")
+    return client.post("/api/v1/scans", {"image": image, "area": "face"}, format="multipart")
