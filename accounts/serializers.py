@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from accounts import choices
 from accounts.emails import check_new_email
+from accounts.hashers import as_hashed
 from accounts.validators import UNCHANGED_MESSAGE
 from dermalens_site.serializers import StrictSerializer
 
@@ -94,9 +95,10 @@ class PasswordChangeSerializer(StrictSerializer):
     new_password = serializers.CharField(**PASSWORD_FIELD)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # Compared as sent, before the current one is checked: this says nothing of the
-        # stored password, and a change to the same one would only sign out the account.
-        if attrs["new_password"] == attrs["current_password"]:
+        # Compared as hashed (one password however the keyboard wrote its accents), before
+        # the current one is checked: this says nothing of the stored password, and a
+        # change to the same one would only sign out the account.
+        if as_hashed(attrs["new_password"]) == as_hashed(attrs["current_password"]):
             raise serializers.ValidationError(
                 {"new_password": [UNCHANGED_MESSAGE]}, code="unchanged"
             )

@@ -171,12 +171,17 @@ def now_iso() -> str:
 
 
 def check_new_password(password: str, *, user: Any = None, field: str = "password") -> None:
-    """Django's validators, on the password as it is hashed (``as_hashed``): typed in
-    full-width letters, a common password is as common."""
-    try:
-        validate_password(as_hashed(password), user=user)
-    except DjangoValidationError as err:
-        raise serializers.ValidationError({field: list(err.messages)}) from err
+    """Django's validators, on the password as typed and as it is hashed (``as_hashed``):
+    typed in full-width letters, a common password is as common, and one character that
+    NFKC spells out in many ("\ufdfa" is 18) is still one character typed."""
+    messages: list[str] = []
+    for form in dict.fromkeys((password, as_hashed(password))):
+        try:
+            validate_password(form, user=user)
+        except DjangoValidationError as err:
+            messages += [message for message in err.messages if message not in messages]
+    if messages:
+        raise serializers.ValidationError({field: messages})
 
 
 @checks_passwords(trusted=False)

@@ -1,5 +1,6 @@
 """Password validators that work with DynamoDB users (plain dataclasses, no ORM model)."""
 
+import unicodedata
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -48,7 +49,9 @@ class VariedCharactersValidator:
         self.min_distinct = min_distinct
 
     def validate(self, password: str, user: Any = None) -> None:
-        if len(set(password) - {" "}) < self.min_distinct:
+        # Spaces of any kind, and characters that show nothing (a zero-width space), aside.
+        shown = {c for c in password if not c.isspace() and unicodedata.category(c) != "Cf"}
+        if len(shown) < self.min_distinct:
             raise ValidationError(self.get_help_text(), code="password_too_uniform", params={})
 
     def get_help_text(self) -> str:

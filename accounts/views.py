@@ -149,7 +149,9 @@ class PublicAuthViewSet(viewsets.ViewSet):
         detail=False,
         methods=["post"],
         url_path="password/reset",
-        throttle_classes=[PasswordResetThrottle, ResetEmailAddressThrottle],
+        # The email's limit first: a flood at one email, refused there, is not counted
+        # on the address the people behind it share.
+        throttle_classes=[ResetEmailAddressThrottle, PasswordResetThrottle],
     )
     def password_reset(self, request):
         serializer = PasswordResetRequestSerializer(data=request.data)

@@ -32,7 +32,7 @@ def _number(variable: str, default: Any, kind: type) -> Any:
     text = env.str(variable, default="").strip()
     if not text:
         return default
-    written = r"[0-9]{1,18}" if kind is int else r"[0-9]{1,18}(\.[0-9]{1,9})?"
+    written = r"[0-9]{1,18}" if kind is int else r"[0-9]{1,18}(\.[0-9]{0,9})?|\.[0-9]{1,9}"
     if not re.fullmatch(written, text):
         what = "a whole number" if kind is int else "a number"
         raise ImproperlyConfigured(f"{variable} must be {what}, 0 or more (it is {text!r}).")
@@ -212,12 +212,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_JSON_BODY_BYTES
 # Credentials come from boto3's default chain only (the IAM role in production).
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
 AWS_DYNAMODB_ENDPOINT = env.str("AWS_DYNAMODB_ENDPOINT", default="") or None
-DYNAMODB_USERS_TABLE = env.str("DYNAMODB_USERS_TABLE", default="dermalens-users")
-DYNAMODB_SCANS_TABLE = env.str("DYNAMODB_SCANS_TABLE", default="dermalens-scans")
-DYNAMODB_PLANS_TABLE = env.str("DYNAMODB_PLANS_TABLE", default="dermalens-treatment-plans")
-DYNAMODB_CHAT_TABLE = env.str("DYNAMODB_CHAT_TABLE", default="dermalens-chat-messages")
-DYNAMODB_AUDIT_TABLE = env.str("DYNAMODB_AUDIT_TABLE", default="dermalens-audit")
-DYNAMODB_JOBS_TABLE = env.str("DYNAMODB_JOBS_TABLE", default="dermalens-jobs")
+DYNAMODB_USERS_TABLE = env.str("DYNAMODB_USERS_TABLE", default="dermalens-users").strip()
+DYNAMODB_SCANS_TABLE = env.str("DYNAMODB_SCANS_TABLE", default="dermalens-scans").strip()
+DYNAMODB_PLANS_TABLE = env.str("DYNAMODB_PLANS_TABLE", default="dermalens-treatment-plans").strip()
+DYNAMODB_CHAT_TABLE = env.str("DYNAMODB_CHAT_TABLE", default="dermalens-chat-messages").strip()
+DYNAMODB_AUDIT_TABLE = env.str("DYNAMODB_AUDIT_TABLE", default="dermalens-audit").strip()
+DYNAMODB_JOBS_TABLE = env.str("DYNAMODB_JOBS_TABLE", default="dermalens-jobs").strip()
 # DynamoDB's rule for a table's name: 3-255 letters, digits, "_", "-" and "."; another
 # was a 400 from DynamoDB at the first call, a traceback in every command.
 for _variable in (

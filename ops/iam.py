@@ -108,7 +108,7 @@ RARELY_CALLED = {
 # https://<region>.queue.amazonaws.com/<account>/<name>
 QUEUE_URL = re.compile(
     r"^https://(?:sqs\.(?P<region>[a-z0-9-]+)|(?P<legacy_region>[a-z0-9-]+)\.queue)"
-    r"\.amazonaws\.com/(?P<account>\d{12})/(?P<name>[\w-]+)$"
+    r"\.amazonaws\.com(?:\.cn)?/(?P<account>\d{12})/(?P<name>[\w-]+(?:\.fifo)?)$"
 )
 
 

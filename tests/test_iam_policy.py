@@ -394,3 +394,32 @@ def test_iam_policy_warns_of_a_region_botocore_does_not_know(settings):
     quiet = io.StringIO()
     call_command("iam_policy", "--account-id", "210987654321", stdout=io.StringIO(), stderr=quiet)
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    ("url", "arn"),
+    [
+        (
+            "https://sqs.eu-west-1.amazonaws.com/210987654321/jobs.fifo",
+            "arn:aws:sqs:eu-west-1:210987654321:jobs.fifo",
+        ),
+        (
+            "https://sqs.cn-north-1.amazonaws.com.cn/210987654321/jobs",
+            "arn:aws-cn:sqs:cn-north-1:210987654321:jobs",
+        ),
+    ],
+)
+def test_iam_policy_takes_a_fifo_queue_and_one_in_china(url, arn):
+    partition = arn.split(":")[1]
+    policy = policy_from_command("--queue-url", url, "--partition", partition)
+    queue_arns = {
+        resource
+        for statement in policy["Statement"]
+        for resource in (
+            [statement["Resource"]]
+            if isinstance(statement["Resource"], str)
+            else statement["Resource"]
+        )
+        if ":sqs:" in resource
+    }
+    assert queue_arns == {arn}

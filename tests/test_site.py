@@ -122,7 +122,15 @@ class TestProductionSettings:
 
     @pytest.mark.parametrize(
         ("text", "kind", "read"),
-        [("", int, 7), (" 12 ", int, 12), ("0", int, 0), ("1.5", float, 1.5), ("2", float, 2.0)],
+        [
+            ("", int, 7),
+            (" 12 ", int, 12),
+            ("0", int, 0),
+            ("1.5", float, 1.5),
+            ("2", float, 2.0),
+            (".5", float, 0.5),
+            ("5.", float, 5.0),
+        ],
     )
     def test_a_number_setting_is_read_as_written_or_its_default(
         self, monkeypatch, text, kind, read

@@ -171,6 +171,10 @@ class TestRegistration:
             ("abababababababab", "two characters over and over"),
             ("zzzzzzzzzzzzzzzz", "one character over and over"),
             (full_width("password1234"), "a common password in full-width letters"),
+            ("\ufdfa", "one character NFKC spells out in eighteen"),
+            ("\u33af" * 12, "one character, over and over, that NFKC spells out in five"),
+            ("abcd\tabcd\tabcd", "four characters and tabs"),
+            ("abcd\u200babcd\u200babcd", "four characters and zero-width spaces"),
         ],
     )
     def test_weak_passwords_are_refused(self, api_client, unique_email, password, reason):
@@ -574,6 +578,16 @@ class TestPasswordChange:
         assert_error(old, 401, "invalid_credentials")
         new = api_client.post(LOGIN, {"email": email, "password": self.NEW_PASSWORD})
         assert new.status_code == 200
+
+    def test_the_same_password_with_its_accents_written_otherwise_is_no_change(
+        self, api_client, unique_email
+    ):
+        email, typed = unique_email(), normalize("NFD", "Crème-brûlée-à-la-française")
+        body = {"email": email, "password": typed, "full_name": "A"}
+        session = api_client.post(REGISTER, body).json()
+        same = {"current_password": typed, "new_password": normalize("NFC", typed)}
+        assert_error(bearer(session["access"]).post(PASSWORD, same), 400, "invalid")
+        assert bearer(session["access"]).get(ME).status_code == 200  # nothing revoked
 
     def test_password_change_needs_the_current_password(self, register):
         session = register()

@@ -80,11 +80,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from ai.gemini import GeminiProvider  # needs the settings checked below
 
-        if not settings.GEMINI_API_KEY:
-            raise CommandError("GEMINI_API_KEY is not set: there is no Gemini to check.")
         # What the service itself would use: a wrong AI_PROVIDER or AI_CHAT_PROVIDER stops
         # its workers, so it fails here too, and a use that is not Gemini's is said.
         build_ai_providers("analysis", "chat")
+        if not settings.GEMINI_API_KEY:
+            raise CommandError("GEMINI_API_KEY is not set: there is no Gemini to check.")
         uses = {"analyses and plans": provider_name(), "chat": chat_provider_name()}
         self.stdout.write(
             "The service uses: " + ", ".join(f"{use}: {name}" for use, name in uses.items())
