@@ -39,6 +39,19 @@ def _number(variable: str, default: Any, kind: type) -> Any:
     return kind(text)
 
 
+def _table_name(variable: str, default: str) -> str:
+    """``variable`` as a DynamoDB table's name (3-255 letters, digits, "_", "-" and "."),
+    ``default`` when unset or empty; another stops the start with the variable's name,
+    where DynamoDB would refuse it with a 400 at the first call."""
+    name = env.str(variable, default="").strip() or default
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", name):
+        raise ImproperlyConfigured(
+            f"{variable} must be a DynamoDB table name: 3 to 255 letters, digits, "
+            f"'_', '-' or '.' (it is {name!r})."
+        )
+    return name
+
+
 def _int(variable: str, default: int) -> int:
     return _number(variable, default, int)
 
@@ -212,27 +225,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_JSON_BODY_BYTES
 # Credentials come from boto3's default chain only (the IAM role in production).
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
 AWS_DYNAMODB_ENDPOINT = env.str("AWS_DYNAMODB_ENDPOINT", default="") or None
-DYNAMODB_USERS_TABLE = env.str("DYNAMODB_USERS_TABLE", default="dermalens-users").strip()
-DYNAMODB_SCANS_TABLE = env.str("DYNAMODB_SCANS_TABLE", default="dermalens-scans").strip()
-DYNAMODB_PLANS_TABLE = env.str("DYNAMODB_PLANS_TABLE", default="dermalens-treatment-plans").strip()
-DYNAMODB_CHAT_TABLE = env.str("DYNAMODB_CHAT_TABLE", default="dermalens-chat-messages").strip()
-DYNAMODB_AUDIT_TABLE = env.str("DYNAMODB_AUDIT_TABLE", default="dermalens-audit").strip()
-DYNAMODB_JOBS_TABLE = env.str("DYNAMODB_JOBS_TABLE", default="dermalens-jobs").strip()
-# DynamoDB's rule for a table's name: 3-255 letters, digits, "_", "-" and "."; another
-# was a 400 from DynamoDB at the first call, a traceback in every command.
-for _variable in (
-    "DYNAMODB_USERS_TABLE",
-    "DYNAMODB_SCANS_TABLE",
-    "DYNAMODB_PLANS_TABLE",
-    "DYNAMODB_CHAT_TABLE",
-    "DYNAMODB_AUDIT_TABLE",
-    "DYNAMODB_JOBS_TABLE",
-):
-    if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", globals()[_variable]):
-        raise ImproperlyConfigured(
-            f"{_variable} must be a DynamoDB table name: 3 to 255 letters, digits, "
-            f"'_', '-' or '.' (it is {globals()[_variable]!r})."
-        )
+DYNAMODB_USERS_TABLE = _table_name("DYNAMODB_USERS_TABLE", "dermalens-users")
+DYNAMODB_SCANS_TABLE = _table_name("DYNAMODB_SCANS_TABLE", "dermalens-scans")
+DYNAMODB_PLANS_TABLE = _table_name("DYNAMODB_PLANS_TABLE", "dermalens-treatment-plans")
+DYNAMODB_CHAT_TABLE = _table_name("DYNAMODB_CHAT_TABLE", "dermalens-chat-messages")
+DYNAMODB_AUDIT_TABLE = _table_name("DYNAMODB_AUDIT_TABLE", "dermalens-audit")
+DYNAMODB_JOBS_TABLE = _table_name("DYNAMODB_JOBS_TABLE", "dermalens-jobs")
 DYNAMODB_CONNECT_TIMEOUT_SECONDS = _float("DYNAMODB_CONNECT_TIMEOUT_SECONDS", 2.0)
 DYNAMODB_READ_TIMEOUT_SECONDS = _float("DYNAMODB_READ_TIMEOUT_SECONDS", 5.0)
 DYNAMODB_MAX_ATTEMPTS = _int("DYNAMODB_MAX_ATTEMPTS", 3)

@@ -352,7 +352,7 @@ class TestDocs:
     def test_every_setting_read_from_the_environment_is_documented(self):
         """An operator finds each setting in the README's tables and in .env.example."""
         source = (ROOT / "dermalens_site" / "settings.py").read_text()
-        reads = r'(?:env\.\w+|_int|_float|_rate_setting)\(\s*"([A-Z][A-Z0-9_]*)"'
+        reads = r'(?:env\.\w+|_int|_float|_rate_setting|_table_name)\(\s*"([A-Z][A-Z0-9_]*)"'
         names = set(re.findall(reads, source))
         assert len(names) > 50, "the settings' environment reads were not found"
         readme = (ROOT / "README.md").read_text()

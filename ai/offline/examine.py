@@ -14,6 +14,7 @@ whatever skin-coloured pixels fill the frame. Close-ups of other areas are measu
 the whole frame, after a check that the frame shows skin.
 """
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -718,10 +719,12 @@ def light_step_below_eyes(maps: PixelMaps, layout: FaceLayout) -> float:
     change = np.zeros_like(smooth)
     change[1:-1] = (smooth[2:] - smooth[:-2]) / 2.0
     read = kept & (around > LIGHT_STEP_MIN_WEIGHT)
-    per_row = np.zeros(change.shape[0], dtype=np.float32)
-    for row in np.flatnonzero(read.sum(axis=1) >= LIGHT_STEP_MIN_ROW_PIXELS):
-        per_row[row] = np.median(change[row][read[row]])
-    profile = np.cumsum(per_row)
+    # Each row's median over its read pixels, at once (0 for a row with too few of them).
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows with nothing read
+        medians = np.nanmedian(np.where(read, change, np.nan), axis=1)
+    per_row = np.where(read.sum(axis=1) >= LIGHT_STEP_MIN_ROW_PIXELS, medians, 0.0)
+    profile = np.cumsum(per_row.astype(np.float32))
     return float(profile[cheek_rows - top].mean() - profile[eye_rows - top].mean())
 
 
