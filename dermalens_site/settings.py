@@ -24,19 +24,39 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DEBUG = env.bool("DEBUG", default=False)
 
 
-def _number(variable: str, default: Any, kind: type) -> Any:
-    """``variable`` read as a number of ``kind`` (int or float), at least 0; ``default``
-    when unset or empty. Anything else stops the start with the variable's name, where
-    django-environ's own readers take "30s" for 30, "1,5" for 1.5 and "-5" for a daily
-    allowance, and answer "abc" with a traceback that names no variable."""
+def _number(
+    variable: str,
+    default: Any,
+    kind: type,
+    lowest: float = 0,
+    highest: float | None = None,
+    above_zero: bool = False,
+) -> Any:
+    """``variable`` read as a number of ``kind`` (int or float) from ``lowest`` to
+    ``highest`` (or more than 0, ``above_zero``: a timeout); ``default`` when unset or
+    empty. Anything else stops the start with the variable's name, where django-environ's
+    own readers take "30s" for 30, "1,5" for 1.5 and "-5" for a daily allowance, answer
+    "abc" with a traceback that names no variable, and take 0 connections or 0 attempts."""
     text = env.str(variable, default="").strip()
     if not text:
         return default
     written = r"[0-9]{1,18}" if kind is int else r"[0-9]{1,18}(\.[0-9]{0,9})?|\.[0-9]{1,9}"
-    if not re.fullmatch(written, text):
+    value = kind(text) if re.fullmatch(written, text) else None
+    if (
+        value is None
+        or value < lowest
+        or (highest is not None and value > highest)
+        or (above_zero and value == 0)
+    ):
         what = "a whole number" if kind is int else "a number"
-        raise ImproperlyConfigured(f"{variable} must be {what}, 0 or more (it is {text!r}).")
-    return kind(text)
+        if above_zero:
+            span = "above 0"
+        elif highest is None:
+            span = f"{lowest:g} or more"
+        else:
+            span = f"from {lowest:g} to {highest:g}"
+        raise ImproperlyConfigured(f"{variable} must be {what}, {span} (it is {text!r}).")
+    return value
 
 
 def _table_name(variable: str, default: str) -> str:
@@ -52,12 +72,12 @@ def _table_name(variable: str, default: str) -> str:
     return name
 
 
-def _int(variable: str, default: int) -> int:
-    return _number(variable, default, int)
+def _int(variable: str, default: int, lowest: int = 0, highest: int | None = None) -> int:
+    return _number(variable, default, int, lowest, highest)
 
 
-def _float(variable: str, default: float) -> float:
-    return _number(variable, default, float)
+def _float(variable: str, default: float, above_zero: bool = False) -> float:
+    return _number(variable, default, float, above_zero=above_zero)
 
 
 # A placeholder that only development may use. Production refuses it (below).
@@ -215,8 +235,8 @@ STORAGES = {
 }
 
 # Request size limits: JSON bodies are small; a larger body is a 413, never a 500.
-MAX_JSON_BODY_BYTES = _int("MAX_JSON_BODY_BYTES", 64 * 1024)
-MAX_IMAGE_BYTES = _int("MAX_IMAGE_BYTES", 10 * 1024 * 1024)
+MAX_JSON_BODY_BYTES = _int("MAX_JSON_BODY_BYTES", 64 * 1024, lowest=1)
+MAX_IMAGE_BYTES = _int("MAX_IMAGE_BYTES", 10 * 1024 * 1024, lowest=1)
 # An image upload's body is the image plus its multipart envelope and form fields.
 MAX_UPLOAD_BODY_BYTES = MAX_IMAGE_BYTES + 64 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_JSON_BODY_BYTES
@@ -231,15 +251,15 @@ DYNAMODB_PLANS_TABLE = _table_name("DYNAMODB_PLANS_TABLE", "dermalens-treatment-
 DYNAMODB_CHAT_TABLE = _table_name("DYNAMODB_CHAT_TABLE", "dermalens-chat-messages")
 DYNAMODB_AUDIT_TABLE = _table_name("DYNAMODB_AUDIT_TABLE", "dermalens-audit")
 DYNAMODB_JOBS_TABLE = _table_name("DYNAMODB_JOBS_TABLE", "dermalens-jobs")
-DYNAMODB_CONNECT_TIMEOUT_SECONDS = _float("DYNAMODB_CONNECT_TIMEOUT_SECONDS", 2.0)
-DYNAMODB_READ_TIMEOUT_SECONDS = _float("DYNAMODB_READ_TIMEOUT_SECONDS", 5.0)
-DYNAMODB_MAX_ATTEMPTS = _int("DYNAMODB_MAX_ATTEMPTS", 3)
+DYNAMODB_CONNECT_TIMEOUT_SECONDS = _float("DYNAMODB_CONNECT_TIMEOUT_SECONDS", 2.0, above_zero=True)
+DYNAMODB_READ_TIMEOUT_SECONDS = _float("DYNAMODB_READ_TIMEOUT_SECONDS", 5.0, above_zero=True)
+DYNAMODB_MAX_ATTEMPTS = _int("DYNAMODB_MAX_ATTEMPTS", 3, lowest=1)
 # Status checks (readiness, the dashboard, table_status): one attempt, this long to
 # connect and as long to answer; a check answers within twice this whatever DynamoDB does.
-DYNAMODB_STATUS_TIMEOUT_SECONDS = _float("DYNAMODB_STATUS_TIMEOUT_SECONDS", 1.0)
+DYNAMODB_STATUS_TIMEOUT_SECONDS = _float("DYNAMODB_STATUS_TIMEOUT_SECONDS", 1.0, above_zero=True)
 # Kept-alive connections per worker: a gevent worker has hundreds of requests in flight,
 # and past the pool each call opens (and then drops) a connection of its own.
-DYNAMODB_MAX_POOL_CONNECTIONS = _int("DYNAMODB_MAX_POOL_CONNECTIONS", 200)
+DYNAMODB_MAX_POOL_CONNECTIONS = _int("DYNAMODB_MAX_POOL_CONNECTIONS", 200, lowest=1)
 S3_BUCKET_NAME = env.str("S3_BUCKET_NAME", default="") or None
 # Only for S3-compatible local servers (tests): another S3 address.
 AWS_S3_ENDPOINT = env.str("AWS_S3_ENDPOINT", default="") or None
@@ -248,21 +268,15 @@ ANALYSIS_QUEUE_URL = env.str("ANALYSIS_QUEUE_URL", default="") or None
 AWS_SQS_ENDPOINT = env.str("AWS_SQS_ENDPOINT", default="") or None
 # A received message stays hidden from other workers this long, so it must outlast one
 # analysis (Gemini: at most GEMINI_CALL_DEADLINE_SECONDS); only a
-# worker that died leaves its message to reappear. SQS allows 0 to 43200.
-ANALYSIS_VISIBILITY_TIMEOUT_SECONDS = _int("ANALYSIS_VISIBILITY_TIMEOUT_SECONDS", 300)
+# worker that died leaves its message to reappear (SQS allows up to 43200).
+ANALYSIS_VISIBILITY_TIMEOUT_SECONDS = _int(
+    "ANALYSIS_VISIBILITY_TIMEOUT_SECONDS", 300, lowest=1, highest=43_200
+)
 # SQS long polling: a receive waits up to this long for a message (SQS allows 0 to 20).
-ANALYSIS_WORKER_WAIT_SECONDS = _int("ANALYSIS_WORKER_WAIT_SECONDS", 20)
+ANALYSIS_WORKER_WAIT_SECONDS = _int("ANALYSIS_WORKER_WAIT_SECONDS", 20, highest=20)
 # Jobs a worker process runs at once, each in a thread: they mostly wait (on Gemini, on
 # DynamoDB and S3), so many fit in one process (jobs/management/commands/jobs_worker.py).
-JOBS_WORKER_THREADS = _int("JOBS_WORKER_THREADS", 32)
-if (
-    not 1 <= ANALYSIS_VISIBILITY_TIMEOUT_SECONDS <= 43_200
-    or not 0 <= ANALYSIS_WORKER_WAIT_SECONDS <= 20
-):
-    raise ImproperlyConfigured(
-        "ANALYSIS_VISIBILITY_TIMEOUT_SECONDS must be 1 to 43200 and "
-        "ANALYSIS_WORKER_WAIT_SECONDS 0 to 20 (the limits of Amazon SQS)."
-    )
+JOBS_WORKER_THREADS = _int("JOBS_WORKER_THREADS", 32, lowest=1)
 
 # --- AI ---------------------------------------------------------------------------
 # "gemini" or "offline"; unset: Gemini when GEMINI_API_KEY is set, offline otherwise.
@@ -285,12 +299,12 @@ GEMINI_THINKING_PLAN = env.str("GEMINI_THINKING_PLAN", default="low")
 GEMINI_THINKING_CHAT = env.str("GEMINI_THINKING_CHAT", default="minimal")
 # Only for tests and proxies: another address for the Gemini REST API.
 GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", default="") or None
-GEMINI_TIMEOUT_SECONDS = _float("GEMINI_TIMEOUT_SECONDS", 30.0)
-GEMINI_MAX_ATTEMPTS = _int("GEMINI_MAX_ATTEMPTS", 3)
+GEMINI_TIMEOUT_SECONDS = _float("GEMINI_TIMEOUT_SECONDS", 30.0, above_zero=True)
+GEMINI_MAX_ATTEMPTS = _int("GEMINI_MAX_ATTEMPTS", 3, lowest=1)
 # Every attempt and wait of one call is over by then (each attempt gets what is left, at
 # most GEMINI_TIMEOUT_SECONDS), so a request waiting on Gemini is answered before the
 # load balancer gives up on it (its idle timeout: 60 s, the default of an ALB).
-GEMINI_CALL_DEADLINE_SECONDS = _float("GEMINI_CALL_DEADLINE_SECONDS", 50.0)
+GEMINI_CALL_DEADLINE_SECONDS = _float("GEMINI_CALL_DEADLINE_SECONDS", 50.0, above_zero=True)
 # Exponential backoff between attempts (429 and 5xx), with jitter.
 GEMINI_RETRY_INITIAL_DELAY_SECONDS = _float("GEMINI_RETRY_INITIAL_DELAY_SECONDS", 1.0)
 GEMINI_RETRY_MAX_DELAY_SECONDS = _float("GEMINI_RETRY_MAX_DELAY_SECONDS", 10.0)
@@ -299,75 +313,55 @@ GEMINI_RETRY_MAX_DELAY_SECONDS = _float("GEMINI_RETRY_MAX_DELAY_SECONDS", 10.0)
 GEMINI_RATE_LIMIT_BUDGET_SECONDS = _float("GEMINI_RATE_LIMIT_BUDGET_SECONDS", 15.0)
 # Connections per worker to Gemini, as many as the calls a gevent worker keeps in flight
 # (gunicorn's worker_connections): httpx's default of 100 would queue the rest.
-GEMINI_MAX_CONNECTIONS = _int("GEMINI_MAX_CONNECTIONS", 1000)
+GEMINI_MAX_CONNECTIONS = _int("GEMINI_MAX_CONNECTIONS", 1000, lowest=1)
 # Requests that call the AI or analyse a photo doing their own work at once, per gevent
 # worker (their waits on Gemini hold no slot): few, so that a burst of them leaves the
 # worker's run queue short for every other request (dermalens_site.concurrency).
-AI_WORK_SLOTS_PER_WORKER = _int("AI_WORK_SLOTS_PER_WORKER", 4)
+AI_WORK_SLOTS_PER_WORKER = _int("AI_WORK_SLOTS_PER_WORKER", 4, lowest=1)
 # Their DynamoDB calls on the wire at once, per gevent worker: a request gives its slot
 # back while its call is out, so that the slots compute while the calls wait; few, so
 # that a burst does not queue hundreds of calls at DynamoDB before a cheap request's.
-AI_DYNAMODB_CALLS_PER_WORKER = _int("AI_DYNAMODB_CALLS_PER_WORKER", 3)
+AI_DYNAMODB_CALLS_PER_WORKER = _int("AI_DYNAMODB_CALLS_PER_WORKER", 3, lowest=1)
 # The calls such a request makes after its AI call answered (storing a reply, a plan)
 # have places of their own, fewer: the answers of a burst come back together, and their
 # writes (a plan's transaction) would otherwise queue at DynamoDB ahead of a cheap
 # request's read. bench/concurrency.py's 200 plans: GET /users/me p95 45-56 ms with one,
 # 51-69 ms in the shared places, five alternated pairs.
-AI_DYNAMODB_CALLS_AFTER_ANSWER_PER_WORKER = _int("AI_DYNAMODB_CALLS_AFTER_ANSWER_PER_WORKER", 1)
+AI_DYNAMODB_CALLS_AFTER_ANSWER_PER_WORKER = _int(
+    "AI_DYNAMODB_CALLS_AFTER_ANSWER_PER_WORKER", 1, lowest=1
+)
 # Requests that work on a photo (an upload, an analysis again) at once per gevent worker,
 # in slots of their own: each decodes, re-encodes and stores a photo, CPU and GIL that
 # every other request of the worker waits behind. bench/concurrency.py's 200 uploads:
 # 1 slot, probes' p95 50-61 ms; 2 slots, 90 ms; in the AI slots (4), 100-122 ms; the
 # burst ends as soon either way, since the cores are what it waits for.
-PHOTO_WORK_SLOTS_PER_WORKER = _int("PHOTO_WORK_SLOTS_PER_WORKER", 1)
+PHOTO_WORK_SLOTS_PER_WORKER = _int("PHOTO_WORK_SLOTS_PER_WORKER", 1, lowest=1)
 # Requests that check or set a password (sign-in, registration, a password change, a
 # reset, a confirmation) in line at once per worker: its one password thread takes
 # about 0.2 s a hash, so 48 is a wait of about 10 s at most; one more gets a 503 with
 # Retry-After at once, before an attempt is counted (dermalens_site.concurrency).
-PASSWORD_REQUESTS_PER_WORKER = _int("PASSWORD_REQUESTS_PER_WORKER", 48)
+PASSWORD_REQUESTS_PER_WORKER = _int("PASSWORD_REQUESTS_PER_WORKER", 48, lowest=1)
 # Of those, the places only an account's own requests may take (signed in, or a sign-in
 # with the device token of a device it signed in on): strangers who fill the rest, from
 # a few addresses each within its limits, do not keep the owner out.
 PASSWORD_REQUESTS_RESERVED_PER_WORKER = _int(
-    "PASSWORD_REQUESTS_RESERVED_PER_WORKER", PASSWORD_REQUESTS_PER_WORKER // 4
+    "PASSWORD_REQUESTS_RESERVED_PER_WORKER",
+    PASSWORD_REQUESTS_PER_WORKER // 4,
+    highest=PASSWORD_REQUESTS_PER_WORKER - 1,
 )
 # Each photo slot has a child process of the worker for the photo's CPU work
 # (dermalens_site.photo_processes), at this much lower a priority (nice, 0-19): the
 # worker's requests go first when the cores are full. A photo that takes its process
 # longer than the timeout (a decoder stuck on a hostile file) fails with a 503.
-PHOTO_PROCESS_NICENESS = _int("PHOTO_PROCESS_NICENESS", 10)
-PHOTO_WORK_TIMEOUT_SECONDS = _float("PHOTO_WORK_TIMEOUT_SECONDS", 60.0)
-if not 0 <= PHOTO_PROCESS_NICENESS <= 19 or PHOTO_WORK_TIMEOUT_SECONDS <= 0:
-    raise ImproperlyConfigured(
-        "PHOTO_PROCESS_NICENESS must be 0-19 and PHOTO_WORK_TIMEOUT_SECONDS above 0."
-    )
+PHOTO_PROCESS_NICENESS = _int("PHOTO_PROCESS_NICENESS", 10, highest=19)
+PHOTO_WORK_TIMEOUT_SECONDS = _float("PHOTO_WORK_TIMEOUT_SECONDS", 60.0, above_zero=True)
 # The ops pages' daily counters: each process writes what it counted at most this often
 # (0: every event at once), rather than one DynamoDB write per AI call (dynamo.daily_stats).
 DAILY_STATS_WRITE_SECONDS = _float("DAILY_STATS_WRITE_SECONDS", 10.0)
-if (
-    min(
-        AI_WORK_SLOTS_PER_WORKER,
-        AI_DYNAMODB_CALLS_PER_WORKER,
-        AI_DYNAMODB_CALLS_AFTER_ANSWER_PER_WORKER,
-        PHOTO_WORK_SLOTS_PER_WORKER,
-        PASSWORD_REQUESTS_PER_WORKER,
-        JOBS_WORKER_THREADS,
-    )
-    < 1
-    or DAILY_STATS_WRITE_SECONDS < 0
-    or not 0 <= PASSWORD_REQUESTS_RESERVED_PER_WORKER < PASSWORD_REQUESTS_PER_WORKER
-):
-    raise ImproperlyConfigured(
-        "AI_WORK_SLOTS_PER_WORKER, AI_DYNAMODB_CALLS_PER_WORKER, "
-        "AI_DYNAMODB_CALLS_AFTER_ANSWER_PER_WORKER, PHOTO_WORK_SLOTS_PER_WORKER, "
-        "PASSWORD_REQUESTS_PER_WORKER and JOBS_WORKER_THREADS must be at least 1, "
-        "DAILY_STATS_WRITE_SECONDS at least 0, and PASSWORD_REQUESTS_RESERVED_PER_WORKER "
-        "from 0 to fewer than PASSWORD_REQUESTS_PER_WORKER."
-    )
 
 # --- Scans and images ---------------------------------------------------------------
-MAX_IMAGE_PIXELS = _int("MAX_IMAGE_PIXELS", 40_000_000)
-MIN_IMAGE_SHORT_SIDE_PX = _int("MIN_IMAGE_SHORT_SIDE_PX", 480)
+MAX_IMAGE_PIXELS = _int("MAX_IMAGE_PIXELS", 40_000_000, lowest=1)
+MIN_IMAGE_SHORT_SIDE_PX = _int("MIN_IMAGE_SHORT_SIDE_PX", 480, lowest=1)
 STORED_IMAGE_MAX_SIDE_PX = 4096
 STORED_JPEG_QUALITY = 90
 THUMBNAIL_MAX_SIDE_PX = 320
@@ -432,12 +426,12 @@ CHAT_HISTORY_MESSAGES = 20
 CHAT_MESSAGE_MAX_LENGTH = 4000
 
 # --- API --------------------------------------------------------------------------
-ACCESS_TOKEN_MINUTES = _int("ACCESS_TOKEN_MINUTES", 15)
+ACCESS_TOKEN_MINUTES = _int("ACCESS_TOKEN_MINUTES", 15, lowest=1)
 # How long a worker may authenticate from its own copy of a user (one DynamoDB call per
 # read request instead of two). A change made by another worker (disable, revoke)
 # reaches this one within this delay; 0 reads the user on every request.
 AUTH_USER_CACHE_SECONDS = _float("AUTH_USER_CACHE_SECONDS", 5.0)
-REFRESH_TOKEN_DAYS = _int("REFRESH_TOKEN_DAYS", 14)
+REFRESH_TOKEN_DAYS = _int("REFRESH_TOKEN_DAYS", 14, lowest=1)
 # Off (0) by default: a used refresh token is refused, and presenting it again ends every
 # session of the account (RFC 9700's reuse detection). Set, a refresh token sent again
 # this soon after its rotation, while the new refresh token is unused, gets that same
@@ -459,11 +453,11 @@ CURSOR_MAX_AGE_SECONDS = 24 * 60 * 60
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", default=f"{SITE_URL}/account/reset-password")
 EMAIL_VERIFY_URL = env.str("EMAIL_VERIFY_URL", default=f"{SITE_URL}/account/verify-email")
-PASSWORD_RESET_TOKEN_MINUTES = _int("PASSWORD_RESET_TOKEN_MINUTES", 30)
+PASSWORD_RESET_TOKEN_MINUTES = _int("PASSWORD_RESET_TOKEN_MINUTES", 30, lowest=1)
 # Django's PasswordResetTokenGenerator (accounts/links.py) reads this one.
 PASSWORD_RESET_TIMEOUT = PASSWORD_RESET_TOKEN_MINUTES * 60
-EMAIL_VERIFY_TOKEN_HOURS = _int("EMAIL_VERIFY_TOKEN_HOURS", 72)
-EMAIL_CHANGE_TOKEN_HOURS = _int("EMAIL_CHANGE_TOKEN_HOURS", 24)
+EMAIL_VERIFY_TOKEN_HOURS = _int("EMAIL_VERIFY_TOKEN_HOURS", 72, lowest=1)
+EMAIL_CHANGE_TOKEN_HOURS = _int("EMAIL_CHANGE_TOKEN_HOURS", 24, lowest=1)
 # The sender: an address (or a domain) verified in Amazon SES.
 DEFAULT_FROM_EMAIL = env.str("EMAIL_FROM", default="DermaLens <no-reply@localhost>")
 # Production: Amazon SES through django-ses, with the host's IAM role (no SMTP password,
@@ -496,24 +490,24 @@ AWS_SES_IDENTITY = env.str("AWS_SES_IDENTITY", default="") or None
 # users table are kept apart by this prefix.
 RATE_LIMIT_NAMESPACE = env.str("RATE_LIMIT_NAMESPACE", default="dermalens")
 # Account email to one mailbox, whatever asked for it (accounts/mail.py).
-ACCOUNT_EMAILS_PER_ADDRESS_PER_HOUR = _int("ACCOUNT_EMAILS_PER_ADDRESS_PER_HOUR", 10)
+ACCOUNT_EMAILS_PER_ADDRESS_PER_HOUR = _int("ACCOUNT_EMAILS_PER_ADDRESS_PER_HOUR", 10, lowest=1)
 
 # Failed logins are limited per account (by normalised email, whether or not it is
 # registered), not per address: these many failures are free, then each further one
 # locks the account's logins for a wait that doubles from the first to the longest;
 # a successful login forgets them, and so does a day without a failure.
 LOGIN_FAILURES_BEFORE_LOCKOUT = _int("LOGIN_FAILURES_BEFORE_LOCKOUT", 5)
-LOGIN_LOCKOUT_FIRST_SECONDS = _int("LOGIN_LOCKOUT_FIRST_SECONDS", 60)
-LOGIN_LOCKOUT_MAX_SECONDS = _int("LOGIN_LOCKOUT_MAX_SECONDS", 60 * 60)
-LOGIN_FAILURES_MEMORY_SECONDS = _int("LOGIN_FAILURES_MEMORY_SECONDS", 24 * 60 * 60)
+LOGIN_LOCKOUT_FIRST_SECONDS = _int("LOGIN_LOCKOUT_FIRST_SECONDS", 60, lowest=1)
+LOGIN_LOCKOUT_MAX_SECONDS = _int("LOGIN_LOCKOUT_MAX_SECONDS", 60 * 60, lowest=1)
+LOGIN_FAILURES_MEMORY_SECONDS = _int("LOGIN_FAILURES_MEMORY_SECONDS", 24 * 60 * 60, lowest=1)
 # A session's device token (accounts/devices.py) lets later logins from that device be
 # counted on the device, not the account, for this long.
-LOGIN_DEVICE_TOKEN_DAYS = _int("LOGIN_DEVICE_TOKEN_DAYS", 180)
+LOGIN_DEVICE_TOKEN_DAYS = _int("LOGIN_DEVICE_TOKEN_DAYS", 180, lowest=1)
 # Failed logins per client address an hour, whatever emails they name (password spraying):
 # counted before the password is checked and given back when it is right, so the people
 # behind a shared address spend it only on their typos; a login from a device that signed
 # in to the account before (a device token) is never counted here.
-LOGIN_FAILURES_PER_ADDRESS_PER_HOUR = _int("LOGIN_FAILURES_PER_ADDRESS_PER_HOUR", 100)
+LOGIN_FAILURES_PER_ADDRESS_PER_HOUR = _int("LOGIN_FAILURES_PER_ADDRESS_PER_HOUR", 100, lowest=1)
 
 # The per-address limits are flood brakes, not the defence of an account (that is the
 # per-account lockout): hundreds of people may share one address behind a mobile

@@ -109,8 +109,22 @@ class TestProductionSettings:
         ("setting", "said"),
         [
             ({"PHOTO_PROCESS_NICENESS": "-1"}, "PHOTO_PROCESS_NICENESS must be a whole number"),
-            ({"PHOTO_PROCESS_NICENESS": "20"}, "PHOTO_PROCESS_NICENESS must be 0-19"),
-            ({"PHOTO_WORK_TIMEOUT_SECONDS": "0"}, "PHOTO_PROCESS_NICENESS must be 0-19"),
+            (
+                {"PHOTO_PROCESS_NICENESS": "20"},
+                "PHOTO_PROCESS_NICENESS must be a whole number, from 0 to 19",
+            ),
+            (
+                {"PHOTO_WORK_TIMEOUT_SECONDS": "0"},
+                "PHOTO_WORK_TIMEOUT_SECONDS must be a number, above 0",
+            ),
+            (
+                {"DYNAMODB_MAX_ATTEMPTS": "0"},
+                "DYNAMODB_MAX_ATTEMPTS must be a whole number, 1 or more",
+            ),
+            (
+                {"PASSWORD_REQUESTS_PER_WORKER": "8", "PASSWORD_REQUESTS_RESERVED_PER_WORKER": "8"},
+                "PASSWORD_REQUESTS_RESERVED_PER_WORKER must be a whole number, from 0 to 7",
+            ),
             ({"GEMINI_TIMEOUT_SECONDS": "30s"}, "GEMINI_TIMEOUT_SECONDS must be a number"),
             ({"DYNAMODB_USERS_TABLE": "bad table!"}, "DYNAMODB_USERS_TABLE must be a DynamoDB"),
         ],
@@ -139,6 +153,38 @@ class TestProductionSettings:
 
         monkeypatch.setenv("AI_ANALYSES_PER_DAY", text)
         assert site_settings._number("AI_ANALYSES_PER_DAY", 7, kind) == read
+
+    @pytest.mark.parametrize(
+        ("text", "kind", "bounds", "said"),
+        [
+            ("0", int, {"lowest": 1}, "must be a whole number, 1 or more (it is '0')"),
+            ("21", int, {"highest": 20}, "must be a whole number, from 0 to 20 (it is '21')"),
+            ("0", float, {"above_zero": True}, "must be a number, above 0 (it is '0')"),
+            ("0.0", float, {"above_zero": True}, "must be a number, above 0 (it is '0.0')"),
+        ],
+    )
+    def test_a_number_setting_outside_what_it_can_be_is_refused_by_name(
+        self, monkeypatch, text, kind, bounds, said
+    ):
+        from dermalens_site import settings as site_settings
+
+        monkeypatch.setenv("AI_ANALYSES_PER_DAY", text)
+        with pytest.raises(ImproperlyConfigured, match=re.escape(f"AI_ANALYSES_PER_DAY {said}")):
+            site_settings._number("AI_ANALYSES_PER_DAY", 7, kind, **bounds)
+
+    @pytest.mark.parametrize(
+        ("text", "kind", "bounds", "read"),
+        [
+            ("1", int, {"lowest": 1}, 1),
+            ("20", int, {"highest": 20}, 20),
+            ("0.001", float, {"above_zero": True}, 0.001),
+        ],
+    )
+    def test_a_number_setting_at_its_bounds_is_read(self, monkeypatch, text, kind, bounds, read):
+        from dermalens_site import settings as site_settings
+
+        monkeypatch.setenv("AI_ANALYSES_PER_DAY", text)
+        assert site_settings._number("AI_ANALYSES_PER_DAY", 7, kind, **bounds) == read
 
     @pytest.mark.parametrize(
         ("text", "kind"),
