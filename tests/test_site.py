@@ -88,6 +88,23 @@ class TestProductionSettings:
         assert result.returncode == 0, result.stdout + result.stderr
         assert "no issues" in result.stdout
 
+    @pytest.mark.parametrize(
+        ("setting", "said"),
+        [
+            ({"AI_PROVIDER": "gemni"}, "AI_PROVIDER must be one of gemini, offline"),
+            ({"AI_CHAT_PROVIDER": "gemini"}, "AI_CHAT_PROVIDER=gemini needs GEMINI_API_KEY"),
+            (
+                {"AI_PROVIDER": "gemini", "GEMINI_API_KEY": "k", "GEMINI_THINKING_CHAT": "lots"},
+                "GEMINI_THINKING_CHAT must be a thinking level",
+            ),
+        ],
+    )
+    def test_check_deploy_fails_on_an_ai_setting_the_workers_would_stop_on(self, setting, said):
+        result = manage("check", "--deploy", **{**PRODUCTION, **setting})
+        assert result.returncode != 0
+        assert "ai.E001" in result.stderr
+        assert said in result.stderr
+
     @pytest.mark.parametrize("secret", ["", "change-me", "short-secret"])
     def test_production_refuses_to_start_without_a_real_secret_key(self, secret):
         result = manage("check", **{**PRODUCTION, "SECRET_KEY": secret})
