@@ -4,8 +4,9 @@ An address is compared and stored lowercased, with its domain as mail servers an
 browsers read it (IDNA 2008 with the UTS #46 mapping, the ``idna`` package): the ASCII
 form, mapped and checked, brought back to Unicode. So ``bob@Bücher.example``,
 ``bob@xn--bcher-kva.example``, ``bob@bü<soft hyphen>cher.example`` and
-``bob@ex<zero-width space>ample.com`` (which mail reaches as ``bob@example.com``) are one
-mailbox each with its plain spelling, and cannot be a second account beside it.
+``bob@ex<zero-width space>ample.com`` (which mail reaches as ``bob@example.com``) and
+``bob@example.com<ideographic full stop>`` (the root's dot) are one mailbox each with its
+plain spelling, and cannot be a second account beside it.
 
 Mail leaves for the ASCII form (``mail_address``): SES, like SMTP without SMTPUTF8, takes
 a domain in Punycode only.
@@ -33,7 +34,9 @@ def canonical_email(address: str) -> str:
         domain = idna.decode(idna.encode(domain, uts46=True))
     except (idna.IDNAError, UnicodeError):
         return address
-    return f"{local}@{domain}"
+    # A domain written whole, with the root's dot ("example.com." or, mapped from an
+    # ideographic full stop, "example.com。"), is the same mailbox as without it.
+    return f"{local}@{domain.removesuffix('.')}"
 
 
 def mail_address(address: str) -> str:

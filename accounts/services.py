@@ -494,12 +494,20 @@ def send_password_reset_link(*, user: User) -> None:
     send_account_email(**password_reset_email(user))
 
 
+def greeting_name(user: User, *, to: str) -> str:
+    """The account's name to greet ``to`` with: only at the address the account has
+    proved it reads. A name is text whoever registers writes ("Bob, sign in at ..."):
+    to an address not yet proved (a registration, a reset or a new address asked for)
+    the message would carry a stranger's words to whoever has the mailbox."""
+    return user.full_name if user.email_verified and to == user.email else ""
+
+
 def password_reset_email(user: User) -> dict[str, Any]:
     return {
         "kind": "password_reset",
         "to": user.email,
         "context": {
-            "full_name": user.full_name,
+            "full_name": greeting_name(user, to=user.email),
             "link": link_to(settings.PASSWORD_RESET_URL, links.password_reset_token(user)),
             "lifetime_minutes": settings.PASSWORD_RESET_TOKEN_MINUTES,
         },
@@ -562,7 +570,7 @@ def send_verification_link(*, user: User) -> None:
         kind="verify_email",
         to=user.email,
         context={
-            "full_name": user.full_name,
+            "full_name": greeting_name(user, to=user.email),
             "link": link_to(settings.EMAIL_VERIFY_URL, token),
             "lifetime_hours": settings.EMAIL_VERIFY_TOKEN_HOURS,
         },
@@ -617,7 +625,7 @@ def change_email(*, user: User, new_email: str) -> User:
         kind="email_changed",
         to=user.email,
         context={
-            "full_name": user.full_name,
+            "full_name": greeting_name(user, to=user.email),
             "new_email_hint": email_hint(updated.email),
             "at": updated.updated_at[:16].replace("T", " "),
         },
@@ -645,7 +653,7 @@ def request_email_change(*, user: User, new_email: str, password: str) -> None:
         kind="email_change",
         to=new_email,
         context={
-            "full_name": user.full_name,
+            "full_name": greeting_name(user, to=new_email),
             "link": link_to(settings.EMAIL_VERIFY_URL, token),
             "lifetime_hours": settings.EMAIL_CHANGE_TOKEN_HOURS,
         },
@@ -653,7 +661,10 @@ def request_email_change(*, user: User, new_email: str, password: str) -> None:
     send_account_email(
         kind="email_change_requested",
         to=user.email,
-        context={"full_name": user.full_name, "new_email_hint": email_hint(new_email)},
+        context={
+            "full_name": greeting_name(user, to=user.email),
+            "new_email_hint": email_hint(new_email),
+        },
     )
 
 
@@ -662,7 +673,7 @@ def notify_password_changed(*, user: User, by_reset: bool) -> None:
         kind="password_changed",
         to=user.email,
         context={
-            "full_name": user.full_name,
+            "full_name": greeting_name(user, to=user.email),
             "by_reset": by_reset,
             "at": user.updated_at[:16].replace("T", " "),
         },

@@ -82,18 +82,28 @@ def _float(variable: str, default: float, above_zero: bool = False) -> float:
 
 # A placeholder that only development may use. Production refuses it (below).
 _DEVELOPMENT_SECRET_KEY = "dermalens-development-only-secret-key-never-use-in-production"  # noqa: S105
-SECRET_KEY = env.str("SECRET_KEY", default="") or _DEVELOPMENT_SECRET_KEY
-if not DEBUG and (
-    SECRET_KEY == _DEVELOPMENT_SECRET_KEY
-    or SECRET_KEY.startswith("change-me")
-    or len(SECRET_KEY) < 50
-    or len(set(SECRET_KEY)) < 5
-):
-    raise ImproperlyConfigured(
-        "SECRET_KEY is missing or insecure. With DEBUG=false set SECRET_KEY to a random "
-        "value of at least 50 characters, for example the output of "
-        "`python -c 'import secrets; print(secrets.token_urlsafe(64))'`."
-    )
+
+
+def _secret_key(variable: str, default: str) -> str:
+    """``variable`` as a signing key; production refuses one anyone could guess (the
+    development placeholder, an example's, short or of few characters): whoever knows
+    the key signs sessions and links for any account."""
+    key = env.str(variable, default="") or default
+    if not DEBUG and (
+        key == _DEVELOPMENT_SECRET_KEY
+        or key.startswith("change-me")
+        or len(key) < 50
+        or len(set(key)) < 5
+    ):
+        raise ImproperlyConfigured(
+            f"{variable} is missing or insecure. With DEBUG=false set {variable} to a random "
+            "value of at least 50 characters, for example the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(64))'`."
+        )
+    return key
+
+
+SECRET_KEY = _secret_key("SECRET_KEY", _DEVELOPMENT_SECRET_KEY)
 
 # Entries as written around commas ("localhost, api.example.com"): a space kept in a name
 # refused every request for it with a 400.
@@ -614,7 +624,7 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=ACCESS_TOKEN_MINUTES),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=REFRESH_TOKEN_DAYS),
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
+    "SIGNING_KEY": _secret_key("JWT_SIGNING_KEY", SECRET_KEY),
     "USER_ID_FIELD": "user_id",
     "USER_ID_CLAIM": "sub",
     "UPDATE_LAST_LOGIN": False,

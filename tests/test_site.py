@@ -111,6 +111,24 @@ class TestProductionSettings:
         assert result.returncode != 0
         assert "SECRET_KEY is missing or insecure" in result.stderr
 
+    @pytest.mark.parametrize(
+        "key",
+        [
+            "secret",
+            "change-me-" + "x" * 50,
+            "dermalens-development-only-secret-key-never-use-in-production",
+        ],
+    )
+    def test_production_refuses_a_jwt_signing_key_anyone_could_guess(self, key):
+        result = manage("check", **{**PRODUCTION, "JWT_SIGNING_KEY": key})
+        assert result.returncode != 0
+        assert "JWT_SIGNING_KEY is missing or insecure" in result.stderr
+
+    def test_production_takes_a_random_jwt_signing_key_or_none(self):
+        for key in ("", "j" + "w7-s1gn1ng-k3y-" * 4):
+            result = manage("check", **{**PRODUCTION, "JWT_SIGNING_KEY": key})
+            assert result.returncode == 0, result.stderr
+
     @pytest.mark.parametrize("proxies", ["", "-1", "one"])
     def test_production_refuses_to_start_without_a_trusted_proxy_count(self, proxies):
         result = manage("check", **{**PRODUCTION, "NUM_PROXIES": proxies})
@@ -415,7 +433,8 @@ class TestDocs:
     def test_every_setting_read_from_the_environment_is_documented(self):
         """An operator finds each setting in the README's tables and in .env.example."""
         source = (ROOT / "dermalens_site" / "settings.py").read_text()
-        reads = r'(?:env\.\w+|_int|_float|_rate_setting|_table_name)\(\s*"([A-Z][A-Z0-9_]*)"'
+        readers = r"env\.\w+|_int|_float|_rate_setting|_table_name|_secret_key"
+        reads = rf'(?:{readers})\(\s*"([A-Z][A-Z0-9_]*)"'
         names = set(re.findall(reads, source))
         assert len(names) > 50, "the settings' environment reads were not found"
         readme = (ROOT / "README.md").read_text()

@@ -99,6 +99,9 @@ class TestRegistration:
             ("{local}@bücher.example", "{local}@bü\u00adcher.example"),  # soft hyphen
             ("{local}@example.com", "{local}@ex\u200bample.com"),  # zero-width space
             ("{local}@example.com", "{local}@\uff45xample.com"),  # a fullwidth e
+            ("{local}@example.com", "{local}@example.com\u3002"),  # the root's dot
+            ("{local}@example.com\u3002", "{local}@example.com"),
+            ("{local}@example.com", "{local}@example.com\uff61"),  # a halfwidth one
         ],
     )
     def test_another_spelling_of_one_mailbox_is_the_same_account(

@@ -384,6 +384,23 @@ class TestEmailVerification:
         # The same link opened again changes nothing and is not an error.
         assert APIClient().post(VERIFY, {"token": message.token}).status_code == 200
 
+    def test_the_registrants_name_reaches_a_mailbox_only_once_it_is_the_accounts(
+        self, ses_mailbox, register
+    ):
+        # Whoever registers writes the name, and any address: the name is theirs to send.
+        words = "Bob, sign in at evil.example now"
+        email = register(full_name=words)["user"]["email"]
+        confirm = ses_mailbox.last(email, subject="Confirm your email address")
+        assert confirm.text.splitlines()[0] == "Hello,"
+        assert words not in confirm.text
+        ask_for_reset(email)
+        assert words not in ses_mailbox.last(email, subject="Reset your DermaLens password").text
+        # The address proved (the link opened), the account's own mail greets by name.
+        assert APIClient().post(VERIFY, {"token": confirm.token}).status_code == 200
+        ask_for_reset(email)
+        reset = ses_mailbox.last(email, subject="Reset your DermaLens password")
+        assert reset.text.splitlines()[0] == f"Hello {words},"
+
     def test_a_tampered_or_expired_verification_link_is_refused(
         self, ses_mailbox, register, settings
     ):
