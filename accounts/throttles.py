@@ -11,9 +11,10 @@ rate for a moment; the counters expire by TTL.
 
 The per-address limits are generous flood brakes: an account's password is defended by
 the per-account lockout (``accounts/lockouts.py``), which no change of address escapes.
-Anyone behind an address can spend its brakes, so a login or refresh that proves an
-earlier session is counted on its account instead (``SessionProofThrottle``), and a
-reset request from the account's own device on that device (``ResetEmailAddressThrottle``).
+Anyone behind an address can spend its brakes, so a login, refresh or reset request that
+proves an earlier session is counted on its account instead (``SessionProofThrottle``),
+and a reset request from the account's own device on that device, not on the mailbox
+(``ResetEmailAddressThrottle``).
 A token proves a session only while the account's ``token_version`` is the one it was
 issued with: once every session ends (a new password, "revoke sessions") an old
 phone's tokens are no token at all here.
@@ -103,6 +104,11 @@ def text_in_body(request, field: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# Where ``device_of_named_account`` leaves its answer: a request's limits that each ask
+# it (a reset's per email and per address) read the claim and the account once.
+NAMED_DEVICE = "dermalens_named_device"
+
+
 def device_of_named_account(request, body: type[Serializer]) -> Device | None:
     """The device of the request's ``device_token`` if it is a device of the account that
     has the address the body names, as that account is now, else None: a token of any
@@ -112,6 +118,15 @@ def device_of_named_account(request, body: type[Serializer]) -> Device | None:
     signature holds in a body the view accepts (a throttle runs before the view validates
     it, and an address longer than a DynamoDB key is an error there, not a 400): the
     address's claim, and the account (``proves_session``)."""
+    if hasattr(request, NAMED_DEVICE):
+        known: Device | None = getattr(request, NAMED_DEVICE)
+        return known
+    device = read_device_of_named_account(request, body)
+    setattr(request, NAMED_DEVICE, device)
+    return device
+
+
+def read_device_of_named_account(request, body: type[Serializer]) -> Device | None:
     device = device_of(text_in_body(request, "device_token"))
     if device is None:
         return None
@@ -308,12 +323,23 @@ class PlanThrottle(AccountRateThrottle):
     scope = "plans"
 
 
-class PasswordResetThrottle(DynamoRateThrottle):
+class PasswordResetThrottle(SessionProofThrottle):
     """Reset requests (anonymous), per client address: a flood brake as generous as the
     registration limit, since the people behind one address each may forget a password.
-    Each mailbox has its own, tighter limit (``EmailAddressThrottle``)."""
+    Each mailbox has its own, tighter limit (``EmailAddressThrottle``).
+
+    A request from a current device of the account that has the address (its
+    ``device_token``, ``device_of_named_account``) is counted on that account instead, as
+    a login from it is: whoever floods the address does not keep the owner's phone from
+    a link. Another account's token, or an old phone's, proves nothing and is counted on
+    the address.
+    """
 
     scope = "password_reset"
+
+    def proven_account(self, request) -> str | None:
+        device = device_of_named_account(request, PasswordResetRequestSerializer)
+        return device.user_id if device is not None else None
 
 
 class AccountEmailThrottle(AccountRateThrottle):

@@ -141,8 +141,8 @@ class PublicAuthViewSet(viewsets.ViewSet):
         description=(
             "Email a link to reset the password (`PASSWORD_RESET_URL?token=...`). The answer "
             "is the same whether or not an account has the address. Limited per client "
-            "address and per email address (per device instead, with a `device_token` of "
-            "the account that has the address)."
+            "address and per email address (per device and its account instead, with a "
+            "`device_token` of the account that has the address)."
         ),
     )
     @action(
