@@ -18,17 +18,24 @@ and a reset request from the account's own device on that device, not on the mai
 A token proves a session only while the account's ``token_version`` is the one it was
 issued with: once every session ends (a new password, "revoke sessions") an old
 phone's tokens are no token at all here.
+DRF counts a view's limits before the view reads the body: a limit that everyone behind
+an address shares gives back the count of a request refused for its input
+(``gives_back_refused_input``, ``refused_for_input``), when the exception handler answers
+it (``dermalens_site.errors.on_error``).
 The client's address is read through ``NUM_PROXIES`` trusted proxies (``client_address``),
 so a client cannot choose it by writing ``X-Forwarded-For``.
 """
 
 import ipaddress
+import logging
+from dataclasses import dataclass
 from typing import cast
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.serializers import Serializer
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -39,7 +46,8 @@ from accounts.links import email_digest
 from accounts.serializers import LoginSerializer, PasswordResetRequestSerializer
 from accounts.services import normalize_email
 from accounts.tokens import VERSION_CLAIM, read_refresh_token
-from dermalens_site.errors import ApplicationError
+from dermalens_site.errors import ApplicationError, on_error
+from dynamo.errors import DynamoError
 from dynamo.limits import limits_table
 from dynamo.users import User, users_table
 
@@ -50,6 +58,8 @@ from dynamo.users import User, users_table
 # share one keep their sessions (``SessionProofThrottle``) and their logins' failures
 # (``lockouts.claim_address_attempt``) apart from whoever floods it.
 IPV6_CLIENT_PREFIX_LENGTH = 48
+
+logger = logging.getLogger("dermalens.throttles")
 
 
 def client_address(request: HttpRequest) -> str:
@@ -173,6 +183,12 @@ class DynamoRateThrottle(SimpleRateThrottle):
     # Set by SimpleRateThrottle.__init__ from parse_rate; read only once ``rate`` is set.
     num_requests: int
     duration: int
+    # A count shared by everyone behind an address gives back a request refused for its
+    # input (a body that is no JSON, fails its serializer, ...), which DRF counts before
+    # the view reads the body: one write more, on that path only. Left False where a 400
+    # can also answer a guess (a wrong current password is a 400 for the field), or
+    # where the count is one account's or one mailbox's.
+    gives_back_refused_input = False
 
     def get_rate(self) -> str | None:
         # Read at use, not at import, so a changed setting takes effect.
@@ -195,16 +211,62 @@ class DynamoRateThrottle(SimpleRateThrottle):
         if key is None:
             return True
         self.now = int(self.timer())
-        count = limits_table().count_in_window(
-            f"{settings.RATE_LIMIT_NAMESPACE}#{key}", seconds=self.duration, now=self.now
-        )
+        counter = f"{settings.RATE_LIMIT_NAMESPACE}#{key}"
+        count = limits_table().count_in_window(counter, seconds=self.duration, now=self.now)
         self.window_ends_at = count.window_ends_at
         allowed = count.hits <= self.num_requests
         setattr(request, REFUSED_BY_A_LIMIT, not allowed)
+        if allowed and self.gives_back_refused_input:
+            spent = SpentCount(counter, self.duration, self.now)
+            on_error(request, lambda exc, status_code: self.settle(spent, exc, status_code))
         return allowed
 
     def wait(self) -> float:
         return max(1, self.window_ends_at - self.now)
+
+    def gives_back(self, exc: Exception, status_code: int) -> bool:
+        """Whether a request this limit counted and let through, answered with ``exc``,
+        spent nothing of it: one refused for its input (``refused_for_input``)."""
+        return refused_for_input(exc)
+
+    def settle(self, spent: "SpentCount", exc: Exception, status_code: int) -> None:
+        if not self.gives_back(exc, status_code):
+            return
+        try:
+            limits_table().give_back_in_window(
+                spent.counter, seconds=spent.seconds, now=spent.counted_at
+            )
+        except DynamoError as err:
+            # The answer stands: a count not given back is one request counted too many.
+            logger.warning("rate count not given back", extra={"cause": type(err).__name__})
+
+
+@dataclass(frozen=True, slots=True)
+class SpentCount:
+    """One request a limit counted: its counter, the window's length and when."""
+
+    counter: str
+    seconds: int
+    counted_at: int
+
+
+# Refusals for what a request sent, made before anything is stored or sent (DRF checks a
+# view's limits before the view reads its body): a body that is no JSON or not of the
+# type the endpoint reads, too large, or that its serializer (or the use case's own
+# check of a new password) refuses.
+INPUT_REFUSALS = (
+    exceptions.ParseError,
+    exceptions.UnsupportedMediaType,
+    exceptions.ValidationError,
+    RequestDataTooBig,
+)
+
+
+def refused_for_input(exc: Exception) -> bool:
+    """Whether ``exc`` refused a request for its input: 400s that name what was wrong
+    with the body or a header, 413 and 415. A link's token found not valid is no such
+    refusal (``invalid_token``): it is what the token limit brakes."""
+    return isinstance(exc, INPUT_REFUSALS)
 
 
 def account_ident(user_id: str) -> str:
@@ -256,6 +318,7 @@ class LoginThrottle(SessionProofThrottle):
     ended, leaves it on the address)."""
 
     scope = "login"
+    gives_back_refused_input = True
 
     def proven_account(self, request) -> str | None:
         device = device_of_named_account(request, LoginSerializer)
@@ -264,10 +327,15 @@ class LoginThrottle(SessionProofThrottle):
 
 class RegisterThrottle(DynamoRateThrottle):
     scope = "register"
+    gives_back_refused_input = True
 
 
 class TokenThrottle(DynamoRateThrottle):
+    """A link's token used (a reset, a verification), per address. A token found not
+    valid is counted: this brakes guessing them."""
+
     scope = "token"
+    gives_back_refused_input = True
 
 
 class RefreshThrottle(SessionProofThrottle):
@@ -275,6 +343,7 @@ class RefreshThrottle(SessionProofThrottle):
     account's current sessions (issued since they last all ended) per that account."""
 
     scope = "token"
+    gives_back_refused_input = True
 
     def proven_account(self, request) -> str | None:
         token = read_refresh_token(text_in_body(request, "refresh") or "")
@@ -336,6 +405,7 @@ class PasswordResetThrottle(SessionProofThrottle):
     """
 
     scope = "password_reset"
+    gives_back_refused_input = True
 
     def proven_account(self, request) -> str | None:
         device = device_of_named_account(request, PasswordResetRequestSerializer)

@@ -8,11 +8,13 @@ mapped here; DRF's own exceptions (validation, authentication, throttling, parsi
 keep their status and get the same shape, rendered as JSON whatever the view renders
 when it succeeds (the OpenAPI schema's YAML, the documentation's HTML, a chat reply's
 event stream). Anything else is a 500 with a generic message (the traceback goes to the
-log, never to the client).
+log, never to the client). What a request asked to be done should it end in an answered
+error (``on_error``: a limit giving back a malformed request's count) is done here.
 """
 
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -140,6 +142,21 @@ DRF_CODES = {
 AUTHENTICATION_CODES = frozenset({"token_not_valid", "token_revoked", "user_inactive"})
 
 
+# Where a request keeps what to do should it end in an error answered here (``on_error``).
+ON_ERROR = "dermalens_on_error"
+
+
+def on_error(request, action: Callable[[Exception, int], None]) -> None:
+    """Have ``action(exc, status_code)`` called if ``request`` ends in an error that the
+    exception handler answers: a limit gives back what it counted for a request refused
+    for its input (``accounts.throttles``). Nothing is called for a success or a 500."""
+    actions: list[Callable[[Exception, int], None]] | None = getattr(request, ON_ERROR, None)
+    if actions is None:
+        actions = []
+        setattr(request, ON_ERROR, actions)
+    actions.append(action)
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
@@ -191,6 +208,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     set_rollback()
     request = context.get("request")
+    for action in getattr(request, ON_ERROR, ()):
+        action(exc, status_code)
     if request is not None:
         # DRF renders the answer with the renderer negotiated for the view's success.
         renderer = error_renderer()

@@ -2,11 +2,16 @@
 them flooding it leaves the others their resets, registrations and links, through the
 HTTP API against DynamoDB Local."""
 
+import pytest
 from rest_framework.test import APIClient
 
 from dynamo.metrics import measure_dynamodb
 
 RESET = "/api/v1/auth/password/reset"
+RESET_CONFIRM = "/api/v1/auth/password/reset/confirm"
+VERIFY = "/api/v1/auth/email/verify"
+REGISTER = "/api/v1/auth/register"
+STRONG = "correct-horse-battery-staple"
 
 
 def post(address: str, path: str, body: object):
@@ -63,3 +68,63 @@ class TestTheOwnersPhoneAtAFloodedAddress:
         # and handed to the reset; two counters (UpdateItem); the link's own writes.
         assert usage.calls_by_operation["GetItem"] == 2, dict(usage.calls_by_operation)
         assert usage.calls_by_operation["UpdateItem"] == 2, dict(usage.calls_by_operation)
+
+
+# Bodies a reset request is refused for (a 400), each made with an unused email.
+MALFORMED_RESETS = {
+    "empty": lambda email: {},
+    "not-an-address": lambda email: {"email": email.replace("@", " at ")},
+    "unknown-field": lambda email: {"email": email, "extra": 1},
+    "a-list": lambda email: [email],
+}
+
+
+class TestMalformedRequestsSpendNothingOfTheAddress:
+    @pytest.mark.parametrize("kind", MALFORMED_RESETS)
+    def test_reset_requests_refused_for_their_body(self, throttle_rates, unique_email, kind):
+        throttle_rates(password_reset="3/hour")
+        address = f"10.42.{list(MALFORMED_RESETS).index(kind)}.1"
+        body = MALFORMED_RESETS[kind](unique_email())
+        # Fewer than the mailbox's own limit (5 an hour), which counts what names it.
+        refused = [post(address, RESET, body).status_code for _ in range(5)]
+        assert refused == [400] * 5
+        assert [post(address, RESET, {"email": unique_email()}).status_code for _ in range(4)] == [
+            202
+        ] * 3 + [429]
+
+    def test_a_reset_body_that_is_no_json(self, throttle_rates, unique_email):
+        throttle_rates(password_reset="2/hour")
+        client = APIClient(REMOTE_ADDR="10.42.9.2")
+        for _ in range(4):
+            answer = client.post(RESET, b"{not json", content_type="application/json")
+            assert answer.status_code == 400
+        assert post("10.42.9.2", RESET, {"email": unique_email()}).status_code == 202
+
+    @pytest.mark.parametrize(
+        "body",
+        [{}, {"email": "x@example.com"}, {"email": "x@example.com", "password": "1234"}],
+        ids=["empty", "no-password", "weak-password"],
+    )
+    def test_registrations_refused_for_their_body(self, throttle_rates, unique_email, body):
+        throttle_rates(register="2/hour")
+        address = "10.42.9.3"
+        assert [post(address, REGISTER, body).status_code for _ in range(5)] == [400] * 5
+        student = {"email": unique_email(), "password": STRONG, "full_name": "Student"}
+        assert post(address, REGISTER, student).status_code == 201
+
+    @pytest.mark.parametrize("path", [RESET_CONFIRM, VERIFY], ids=["reset-confirm", "verify"])
+    def test_links_refused_for_their_body(self, throttle_rates, path):
+        throttle_rates(token="2/hour")
+        address = "10.42.9.4"
+        assert [post(address, path, {}).status_code for _ in range(5)] == [400] * 5
+        # A made-up token is counted: the link's limit brakes guessing.
+        made_up = [post(address, VERIFY, {"token": "made-up"}).status_code for _ in range(3)]
+        assert made_up == [400, 400, 429]
+
+    def test_well_formed_requests_are_still_braked(self, throttle_rates, unique_email):
+        throttle_rates(password_reset="3/hour")
+        address = "10.42.9.5"
+        answers = [post(address, RESET, {"email": unique_email()}).status_code for _ in range(4)]
+        assert answers == [202] * 3 + [429]
+        # A malformed request refused by the limit stays refused, and counted.
+        assert post(address, RESET, {}).status_code == 429
