@@ -46,7 +46,12 @@ from accounts.links import email_digest
 from accounts.serializers import LoginSerializer, PasswordResetRequestSerializer
 from accounts.services import normalize_email
 from accounts.tokens import VERSION_CLAIM, read_refresh_token
-from dermalens_site.errors import ApplicationError, on_error
+from dermalens_site.errors import (
+    ApplicationError,
+    IdempotencyKeyInFlight,
+    IdempotencyKeyReused,
+    on_error,
+)
 from dynamo.errors import DynamoError
 from dynamo.limits import limits_table
 from dynamo.users import User, users_table
@@ -495,9 +500,17 @@ class UnverifiedAIThrottle(DynamoRateThrottle):
     A verified address costs a mailbox that receives our link, so verified accounts are
     never counted here, and people who share an address with a flood keep their AI work.
     Past the rate, a 429 ``verify_email_for_ai`` says what to do.
+
+    A request answered before any AI work gives its count back (``asks_no_ai_work``):
+    otherwise one account's messages refused for their content, or sent past its own
+    day's replies, would spend the AI work of everyone behind the address.
     """
 
     scope = "ai_unverified"
+    gives_back_refused_input = True
+
+    def gives_back(self, exc: Exception, status_code: int) -> bool:
+        return super().gives_back(exc, status_code) or asks_no_ai_work(exc, status_code)
 
     def get_cache_key(self, request, view) -> str | None:
         user = getattr(request, "user", None)
@@ -512,6 +525,17 @@ class UnverifiedAIThrottle(DynamoRateThrottle):
             setattr(request, REFUSED_BY_A_LIMIT, False)
             return True
         raise VerifyEmailForAI(retry_after_seconds=int(self.wait()))
+
+
+def asks_no_ai_work(exc: Exception, status_code: int) -> bool:
+    """Whether an answer refused AI work before asking for it: the session or scan the
+    URL names is not there (404), the account's own allowance of the day is used up or
+    another limit refused it (429), or the Idempotency-Key's first request is the one
+    asking (409 ``idempotency_key_in_flight``, 422 ``idempotency_key_reused``). A
+    message the assistant refused (422 ``message_refused``) was asked, and is counted."""
+    return status_code in (404, 429) or isinstance(
+        exc, IdempotencyKeyInFlight | IdempotencyKeyReused
+    )
 
 
 def verified_since_read(request) -> bool:

@@ -181,3 +181,45 @@ def send_face(client: APIClient):
 
     image = SimpleUploadedFile("face.jpg", FACE.read_bytes(), "image/jpeg")
     return client.post("/api/v1/scans", {"image": image, "area": "face"}, format="multipart")
+
+
+def test_requests_that_never_reach_the_ai_spend_nothing_of_the_addresss_ai_work(
+    person, throttle_rates
+):
+    # One person behind the address sends messages the chat refuses for what they hold,
+    # to a session that is not there, and an upload with no photo: none asks the AI, so
+    # the neighbour's first message and first upload still do.
+    throttle_rates(ai_unverified="2/day")
+    careless, neighbour = person(FLOODED), person(FLOODED)
+    session = careless.post(SESSIONS, {}, format="json").json()["session_id"]
+    empty = [
+        careless.post(f"{SESSIONS}/{session}/messages", {"content": ""}, format="json")
+        for _ in range(4)
+    ]
+    missing = careless.post(
+        f"{SESSIONS}/01ARZ3NDEKTSV4RRFFQ69G5FAV/messages", {"content": "Hi"}, format="json"
+    )
+    no_photo = careless.post("/api/v1/scans", {"area": "face"}, format="multipart")
+
+    assert [answer.status_code for answer in empty] == [400] * 4
+    assert missing.status_code == 404, missing.content
+    assert no_photo.status_code == 400, no_photo.content
+    assert say(neighbour).status_code == 201
+    assert send_face(neighbour).status_code in (201, 202)
+    # The allowance is spent now: AI work that was asked for counts.
+    refused = say(careless)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "verify_email_for_ai"
+
+
+def test_messages_past_the_accounts_own_replies_spend_nothing_of_the_addresss_ai_work(
+    person, throttle_rates, settings
+):
+    throttle_rates(ai_unverified="3/day")
+    settings.AI_REPLIES_PER_DAY = 1
+    chatty, neighbour = person(FLOODED), person(FLOODED)
+    answers = [say(chatty) for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [201] + [429] * 3
+    assert {answer.json()["error"]["code"] for answer in answers[1:]} == {"chat_quota_exceeded"}
+    assert say(neighbour).status_code == 201
+    assert send_face(neighbour).status_code in (201, 202)
