@@ -13,11 +13,13 @@ from typing import NamedTuple
 from django.conf import settings
 
 from ai.chat import AnalysisSummary, ChatContext, ChatTurn, CheckInsSummary, PlanSummary
+from dynamo.activity import recount_activity
 from dynamo.base import Page, get_many
 from dynamo.chat import ChatMessage, ChatSession, chat_table, open_session
+from dynamo.codec import Item
 from dynamo.errors import AccountClosed
 from dynamo.plans import CheckIn, Plan, plans_table, utc_today
-from dynamo.users import User, activity_key, stored_user, users_table
+from dynamo.users import ACTIVITY_COUNTED, User, activity_key, stored_user, users_table
 from plans.selectors import IRRITATION_SPAN_DAYS, adherence_of
 from plans.services import CHECK_IN_DAYS_AHEAD
 from scans.selectors import latest_completed_scan
@@ -79,7 +81,7 @@ def exchange_reads(*, user: User, session_id: str) -> ExchangeReads:
     is not there or being deleted), the account as stored (``AccountClosed`` once it is
     gone or being erased, as ``as_stored``), the active plan and its check-ins of the
     latest RECENT_CHECK_IN_DAYS, and how many plans the account has (so that a paused
-    plan is not taken for none).
+    plan is not taken for none; ``kept_plans``).
 
     One BatchGetItem reads the session, the account, its activity counts and the
     active-plan pointer, and another the plan it names, if any, with those days'
@@ -94,10 +96,10 @@ def exchange_reads(*, user: User, session_id: str) -> ExchangeReads:
         ],
         consistent=True,
     )
-    plans_kept = int(activity["plans"]["N"]) if activity and "plans" in activity else 0
     stored = stored_user(user_item)
     if stored is None or stored.erasure_started_at is not None:
         raise AccountClosed()
+    plans_kept = kept_plans(user.user_id, activity)
     session = open_session(session_item)
     if session is None:
         return ExchangeReads(None, stored, None, [], plans_kept)
@@ -105,6 +107,18 @@ def exchange_reads(*, user: User, session_id: str) -> ExchangeReads:
         user.user_id, pointer, recent_days(utc_today())
     )
     return ExchangeReads(session, stored, plan, check_ins, plans_kept)
+
+
+def kept_plans(user_id: str, activity: Item | None) -> int:
+    """How many plans the account has, from its activity item when that can be trusted.
+
+    An account older than the counts has no such item, or one that holds only what
+    changed since (without ``counted``): it is counted in full once, here as an ops page
+    would, and read with the rest from then on.
+    """
+    if activity is None or ACTIVITY_COUNTED not in activity:
+        return recount_activity(user_id).plans
+    return max(0, int(activity.get("plans", {"N": "0"})["N"]))
 
 
 def recent_days(today: date) -> list[str]:

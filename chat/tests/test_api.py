@@ -6,10 +6,12 @@ import pytest
 from ulid import ULID
 
 from chat.tests.helpers import SESSIONS, messages_url, store_scan_and_plan, user_id_of
+from dynamo.activity import account_activity
 from dynamo.chat import chat_table
 from dynamo.client import get_client
 from dynamo.errors import Unavailable
 from dynamo.metrics import measure_dynamodb
+from dynamo.users import activity_key, users_table
 from plans.tests.test_api import backdate, days_ago
 
 
@@ -296,6 +298,29 @@ class TestMessages:
         assert "You have no active plan now: yours is paused or done" in paused
         assert "take it up again" in paused
         assert usage.calls_by_operation["BatchGetItem"] == 1  # its counts came with the rest
+
+    @pytest.mark.parametrize("session_since", [False, True], ids=["no counts", "a session since"])
+    def test_an_account_older_than_its_counts_with_a_paused_plan_is_not_told_it_has_none(
+        self, auth_client, start_session, send, session_since
+    ):
+        plan = auth_client.post("/api/v1/plans", {}, format="json").json()
+        url = f"/api/v1/plans/{plan['plan_id']}"
+        paused_plan = auth_client.patch(url, {"status": "paused", "version": plan["version"]})
+        assert paused_plan.status_code == 200, paused_plan.content
+        session_id = start_session()["session_id"]
+        # As the account stood before the counts existed: no activity item; starting a
+        # session then makes one that holds only what changed since, with no plans count.
+        users_table().call("delete_item", Key=activity_key(user_id_of(auth_client)))
+        if session_since:
+            start_session()
+        first = send(session_id, "What is my plan?").json()["reply"]["content"]
+        assert "You have no active plan now: yours is paused or done" in first
+        # Counted once, then kept: the next message reads the counts with the rest.
+        with measure_dynamodb() as usage:
+            later = send(session_id, "How is my plan going?").json()["reply"]["content"]
+        assert "You have no active plan now: yours is paused or done" in later
+        assert usage.calls_by_operation["BatchGetItem"] == 1
+        assert account_activity(user_id_of(auth_client)).plans == 1
 
     def test_a_red_flag_message_is_sent_to_a_dermatologist_or_urgent_care(
         self, start_session, send
