@@ -20,7 +20,7 @@ from dynamo.codec import Item
 from dynamo.errors import AccountClosed
 from dynamo.plans import CheckIn, Plan, plans_table, utc_today
 from dynamo.users import ACTIVITY_COUNTED, User, activity_key, stored_user, users_table
-from plans.selectors import IRRITATION_SPAN_DAYS, adherence_of
+from plans.selectors import IRRITATION_SPAN_DAYS, adherence_of, recent_since
 from plans.services import CHECK_IN_DAYS_AHEAD
 from scans.selectors import latest_completed_scan
 
@@ -129,12 +129,13 @@ def recent_days(today: date) -> list[str]:
 
 
 def check_ins_summary(plan: Plan, check_ins: list[CheckIn], today: date) -> CheckInsSummary:
-    """The plan's check-ins of the latest RECENT_CHECK_IN_DAYS, from the day it was last
-    taken up (created, or made active again after a pause) if that is later: days
-    during a pause or before the plan say nothing of how it goes."""
-    first = max(today - timedelta(days=RECENT_CHECK_IN_DAYS - 1), plan.followed_since())
-    # Judged as the plan's own adherence is, over these days' check-ins.
-    adherence = adherence_of([c for c in check_ins if date.fromisoformat(c.date) >= first])
+    """The plan's check-ins from ``recent_since`` (the latest RECENT_CHECK_IN_DAYS, or
+    from the day it was last taken up if later: days during a pause or before the plan
+    say nothing of how it goes), judged as the plan's own adherence judges them."""
+    first = recent_since(plan, today)
+    adherence = adherence_of(
+        [c for c in check_ins if date.fromisoformat(c.date) >= first], since=first
+    )
     return CheckInsSummary(
         # A check-in may be dated tomorrow (the person's today, ahead of UTC).
         days=max((today - first).days + 1, adherence.check_ins),

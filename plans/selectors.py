@@ -1,14 +1,16 @@
 """Plan reads: lists, one plan, the active plan, check-ins and adherence."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from dynamo.base import Page
-from dynamo.plans import CheckIn, Plan, plans_table, routines_of
+from dynamo.plans import CheckIn, Plan, plans_table, routines_of, utc_today
+from plans.services import CHECK_IN_DAYS_AHEAD
 
-# Irritation is "rising" when the mean of the latest three check-ins is this much
-# above the mean of the three before them (on the 0-5 scale), among the check-ins of the
-# four weeks up to the latest: months-old days say nothing of how the skin is doing now.
+# Irritation is "rising" when the sum of the latest three check-ins' levels is three
+# levels (a mean of one) above the sum of the three before them (on the 0-5 scale), among
+# the check-ins of the four weeks up to today, or since the plan was last taken up if
+# later: months-old days, and those of a pause, say nothing of how the skin is doing now.
 IRRITATION_RISE_THRESHOLD = 1.0
 IRRITATION_WINDOW_DAYS = 3
 IRRITATION_SPAN_DAYS = 28
@@ -56,56 +58,57 @@ class Adherence:
     latest_irritation: int | None
 
 
-def plan_adherence(*, plan: Plan) -> Adherence:
-    """The plan's adherence from the counts it carries and its latest check-ins: one
-    Query of IRRITATION_SPAN_DAYS check-ins (at most one a day), however long it has run.
-    A plan stored before it was counted, and not checked in since, is read whole."""
+def plan_adherence(*, plan: Plan, today: date | None = None) -> Adherence:
+    """The plan's adherence from the counts it carries and its recent check-ins: one
+    Query of the days from ``recent_since`` (at most one check-in a day), however long it
+    has run. A plan stored before it was counted, and not checked in since, is read whole."""
+    since = recent_since(plan, today or utc_today())
     if plan.days_checked_in is None or plan.routines_done is None:
-        return adherence_of(plans_table().all_check_ins(plan.user_id, plan.plan_id))
-    latest = (
-        plans_table().check_ins_page(plan.user_id, plan.plan_id, limit=IRRITATION_SPAN_DAYS).items
+        return adherence_of(plans_table().all_check_ins(plan.user_id, plan.plan_id), since=since)
+    recent = plans_table().check_ins_page(
+        plan.user_id,
+        plan.plan_id,
+        limit=IRRITATION_SPAN_DAYS + CHECK_IN_DAYS_AHEAD,
+        day_from=since.isoformat(),
     )
     return adherence_from(
         days_checked_in=plan.days_checked_in,
         routines_done=plan.routines_done,
-        latest=sorted(latest, key=lambda c: c.date),
+        recent=sorted(recent.items, key=lambda c: c.date),
     )
 
 
-def adherence_of(check_ins: list[CheckIn]) -> Adherence:
-    """A plan's adherence from its check-ins (any order); none yet for a new plan."""
+def recent_since(plan: Plan, today: date) -> date:
+    """The first day whose check-ins tell how the plan goes now: that of the latest
+    IRRITATION_SPAN_DAYS up to ``today``, or the day the plan was last taken up (created,
+    or made active again after a pause) if that is later."""
+    return max(today - timedelta(days=IRRITATION_SPAN_DAYS - 1), plan.followed_since())
+
+
+def adherence_of(check_ins: list[CheckIn], *, since: date) -> Adherence:
+    """A plan's adherence from its check-ins (any order), its irritation from those dated
+    on or after ``since`` (``recent_since``); none yet for a new plan."""
     check_ins = sorted(check_ins, key=lambda c: c.date)
     return adherence_from(
         days_checked_in=len(check_ins),
         routines_done=sum(routines_of(c) for c in check_ins),
-        latest=check_ins,
+        recent=[c for c in check_ins if date.fromisoformat(c.date) >= since],
     )
 
 
-def adherence_from(*, days_checked_in: int, routines_done: int, latest: list[CheckIn]) -> Adherence:
+def adherence_from(*, days_checked_in: int, routines_done: int, recent: list[CheckIn]) -> Adherence:
     """Adherence from the counts of the days checked in and the routines done on them,
-    and (oldest first) the latest check-ins, at least those of IRRITATION_SPAN_DAYS."""
+    and (oldest first) the check-ins from ``recent_since``: with none of those, there is
+    no latest irritation to tell and none rising."""
     planned = 2 * days_checked_in
     return Adherence(
         check_ins=days_checked_in,
         routines_done=routines_done,
         routines_planned=planned,
         rate=round(routines_done / planned, 3) if planned else None,
-        irritation_rising=irritation_rising([c.irritation for c in recent(latest)]),
-        latest_irritation=latest[-1].irritation if latest else None,
+        irritation_rising=irritation_rising([c.irritation for c in recent]),
+        latest_irritation=recent[-1].irritation if recent else None,
     )
-
-
-def recent(check_ins: list[CheckIn]) -> list[CheckIn]:
-    """The check-ins (oldest first) of the IRRITATION_SPAN_DAYS up to the latest one."""
-    if not check_ins:
-        return []
-    latest = date.fromisoformat(check_ins[-1].date)
-    # Days apart, not a start day: the latest minus 27 days is before year 1 for a
-    # check-in dated in its first weeks (any past date is taken).
-    return [
-        c for c in check_ins if (latest - date.fromisoformat(c.date)).days < IRRITATION_SPAN_DAYS
-    ]
 
 
 def irritation_rising(levels: list[int]) -> bool:

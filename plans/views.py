@@ -131,7 +131,7 @@ class PlanViewSet(viewsets.ViewSet):
         if not created:
             return Response(plan_detail(plan))  # a replay: the plan as it stands
         # A plan made just now has no check-ins: nothing to read.
-        body = plan_detail(plan, adherence=selectors.adherence_of([]))
+        body = plan_detail(plan, adherence=selectors.adherence_of([], since=plan.followed_since()))
         return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: PlanDetailSerializer, **ERRORS})

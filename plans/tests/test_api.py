@@ -467,6 +467,47 @@ class TestCheckIns:
         assert adherence["check_ins"] == 6
         assert adherence["irritation_rising"] is False
 
+    @pytest.mark.parametrize("set_aside", [False, True], ids=["followed", "taken up again"])
+    def test_irritation_of_months_ago_is_not_told_as_current(self, auth_client, set_aside):
+        plan = new_plan(auth_client, began_days_ago=300)
+        url = f"{PLANS}/{plan['plan_id']}"
+        for days, level in zip(range(262, 249, -1), [0] * 10 + [4] * 3, strict=True):
+            day = {"date": days_ago(days), "am_done": True, "pm_done": True, "irritation": level}
+            assert auth_client.post(f"{url}/check-ins", day).status_code == 201
+        if set_aside:  # set aside 250 days ago, made active again today
+            paused = auth_client.patch(url, {"status": "paused", "version": plan["version"]})
+            user_id = auth_client.session_data["user"]["user_id"]
+            backdate(user_id, plan["plan_id"], inactive_since=days_ago(250))
+            resumed = auth_client.patch(
+                url, {"status": "active", "version": paused.json()["version"]}
+            )
+            assert resumed.status_code == 200, resumed.content
+        adherence = auth_client.get(f"{PLANS}/active").json()["adherence"]
+        assert adherence["check_ins"] == 13
+        assert adherence["irritation_rising"] is False
+        assert adherence["latest_irritation"] is None
+
+    def test_irritation_is_told_from_the_day_a_plan_was_taken_up_again(self, auth_client):
+        plan = new_plan(auth_client, began_days_ago=20)
+        url = f"{PLANS}/{plan['plan_id']}"
+        for days, level in zip(range(20, 14, -1), [0, 0, 1, 2, 3, 4], strict=True):
+            day = {"date": days_ago(days), "am_done": True, "pm_done": True, "irritation": level}
+            assert auth_client.post(f"{url}/check-ins", day).status_code == 201
+        paused = auth_client.patch(url, {"status": "paused", "version": plan["version"]})
+        backdate(
+            auth_client.session_data["user"]["user_id"],
+            plan["plan_id"],
+            inactive_since=days_ago(14),
+        )
+        resumed = auth_client.patch(url, {"status": "active", "version": paused.json()["version"]})
+        assert resumed.status_code == 200, resumed.content
+        adherence = auth_client.get(f"{PLANS}/active").json()["adherence"]
+        assert (adherence["irritation_rising"], adherence["latest_irritation"]) == (False, None)
+        today_check_in = {"date": today(), "am_done": True, "pm_done": True, "irritation": 1}
+        assert auth_client.post(f"{url}/check-ins", today_check_in).status_code == 201
+        adherence = auth_client.get(url).json()["adherence"]
+        assert (adherence["irritation_rising"], adherence["latest_irritation"]) == (False, 1)
+
     @pytest.mark.parametrize(
         "began_days_ago, dated",
         [
@@ -520,7 +561,9 @@ class TestCheckIns:
         assert auth_client.post(f"{url}/check-ins", check_in).status_code == 201
         read = auth_client.get(url)
         assert read.status_code == 200, read.content
-        assert read.json()["adherence"]["latest_irritation"] == 2
+        # Its irritation is not today's: none is told.
+        assert read.json()["adherence"]["latest_irritation"] is None
+        assert read.json()["adherence"]["check_ins"] == 1
         assert auth_client.get(f"{PLANS}/active").status_code == 200
         paused = auth_client.patch(url, {"status": "paused", "version": plan["version"]})
         assert paused.status_code == 200, paused.content
