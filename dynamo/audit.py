@@ -3,7 +3,8 @@
     audit = audit_table()
     audit.record(entry)                                        # one PutItem
     page = audit.list_entries(limit=50, cursor=None, scope="audit:<staff id>")
-    audit.record_failed_analysis(user_id=u, scan_id=s, reason="timeout", failed_at=t)
+    entry_id = failed_analysis_id(failed_at=t)                 # kept on the scan first
+    audit.record_failed_analysis(user_id=u, scan_id=s, reason="timeout", entry_id=entry_id)
     failures = audit.recent_failed_analyses(days=7, limit=50)
 
 Why these keys: "newest first" has to be a Query, never a Scan, and no single partition
@@ -19,7 +20,11 @@ may grow without end.
 - A failed analysis lives in its day's partition, ``period = "failed-analysis#<YYYY-MM-DD>"``
   (days, because failures come in bursts when a provider is down), and expires through
   TTL after ``FAILED_ANALYSIS_DAYS``. The dashboard reads the last few days, newest first,
-  one Query a day.
+  one Query a day. Its ``entry_id`` is a ULID of the moment the analysis failed, so the
+  id alone gives the day and the key (``failed_analysis_key``); the failed scan keeps
+  the ids of its entries (``failure_log_ids``, written before the entry, and the entry
+  is written only while the scan holds its id and the account is open), so that deleting
+  a scan or erasing an account finds every entry by key, never by a Scan.
 - The sparse GSI ``target-index`` (``target_user_id``, ``entry_id``) holds the entries about
   an account, so a user's ops page lists what staff did to it in one Query.
 
@@ -30,22 +35,27 @@ photo, analysis or chat text is ever written here.
 import functools
 import re
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ulid import ULID
 
-from dynamo.base import Page, Table
+from dynamo.base import BATCH_GET_MAX_KEYS, Page, Table, get_many
 from dynamo.codec import Item, from_attribute, to_item
 from dynamo.cursors import read_cursor, sign_cursor
-from dynamo.errors import InvalidCursor
-from dynamo.tables import AUDIT
+from dynamo.errors import ConditionFailed, InvalidCursor
+from dynamo.tables import AUDIT, SCANS
+from dynamo.users import account_open_check
 
 AUDIT_PREFIX = "audit#"
 FAILED_ANALYSIS_PREFIX = "failed-analysis#"
 TARGET_INDEX = "target-index"
 FAILED_ANALYSIS_DAYS = 30
+# A scan keeps the ids of its entries this long: TTL deletes an expired item within
+# about two days, and until then the item is still there to delete.
+FAILED_ANALYSIS_IDS_KEPT_DAYS = FAILED_ANALYSIS_DAYS + 7
 MAX_MONTHS_PER_PAGE = 12
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 ENTRY_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
@@ -111,6 +121,37 @@ def failed_analysis_from_item(item: Item) -> FailedAnalysis:
         reason=item["reason"]["S"],
         failed_at=item["failed_at"]["S"],
     )
+
+
+def failed_analysis_id(*, failed_at: str) -> str:
+    """A new entry id for an analysis that failed at ``failed_at`` (ISO 8601, UTC)."""
+    return str(ULID.from_datetime(datetime.fromisoformat(failed_at)))
+
+
+def failed_analysis_key(entry_id: str) -> Item:
+    """The key of the log entry ``entry_id``: its day partition is the ULID's own."""
+    day = ULID.from_str(entry_id).datetime.date().isoformat()
+    return {"period": {"S": FAILED_ANALYSIS_PREFIX + day}, "entry_id": {"S": entry_id}}
+
+
+def failed_analysis_to_item(*, user_id: str, scan_id: str, reason: str, entry_id: str) -> Item:
+    failed_at = ULID.from_str(entry_id).datetime
+    return failed_analysis_key(entry_id) | to_item(
+        {
+            "item_type": "failed_analysis",
+            "user_id": user_id,
+            "scan_id": scan_id,
+            "reason": reason,
+            "failed_at": failed_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "expires_at": int(time.time()) + FAILED_ANALYSIS_DAYS * 24 * 60 * 60,
+        }
+    )
+
+
+def failed_analysis_ids_kept(entry_ids: Iterable[str], *, now: datetime | None = None) -> list[str]:
+    """The ids whose entries may still be stored (younger than FAILED_ANALYSIS_IDS_KEPT_DAYS)."""
+    oldest = (now or datetime.now(UTC)) - timedelta(days=FAILED_ANALYSIS_IDS_KEPT_DAYS)
+    return [i for i in entry_ids if ULID.from_str(i).datetime >= oldest]
 
 
 def previous_month(month: str) -> str:
@@ -182,22 +223,47 @@ class AuditTable(Table):
     # --- failed analyses ----------------------------------------------------------------
 
     def record_failed_analysis(
-        self, *, user_id: str, scan_id: str, reason: str, failed_at: str
+        self, *, user_id: str, scan_id: str, reason: str, entry_id: str
     ) -> None:
-        """Log one failed analysis (the scan keeps its own status; this is for the dashboard)."""
-        item = to_item(
-            {
-                "period": FAILED_ANALYSIS_PREFIX + failed_at[:10],
-                "entry_id": str(ULID()),
-                "item_type": "failed_analysis",
-                "user_id": user_id,
-                "scan_id": scan_id,
-                "reason": reason,
-                "failed_at": failed_at,
-                "expires_at": int(time.time()) + FAILED_ANALYSIS_DAYS * 24 * 60 * 60,
-            }
+        """Log one failed analysis (the scan keeps its own status; this is for the dashboard).
+
+        The scan must already hold ``entry_id`` in its ``failure_log_ids``: the entry is
+        written in one transaction with that check and the account's being open, so a
+        scan deleted or an account erased meanwhile (whose sweep read the ids already)
+        leaves no entry behind; ``ConditionFailed`` then, and nothing is written.
+        """
+        item = failed_analysis_to_item(
+            user_id=user_id, scan_id=scan_id, reason=reason, entry_id=entry_id
         )
-        self.call("put_item", Item=item)
+        scan_holds_it = {
+            "ConditionCheck": {
+                "TableName": SCANS.name,
+                "Key": {"user_id": {"S": user_id}, "scan_id": {"S": scan_id}},
+                "ConditionExpression": "contains(failure_log_ids, :entry)",
+                "ExpressionAttributeValues": {":entry": {"S": entry_id}},
+            }
+        }
+        self.transact_write(
+            [
+                account_open_check(user_id),
+                scan_holds_it,
+                {"Put": {"TableName": self.name, "Item": item}},
+            ],
+            refused=ConditionFailed,
+        )
+
+    def failed_analyses(self, entry_ids: Sequence[str]) -> list[FailedAnalysis]:
+        """The entries with these ids that are still stored (BatchGetItem, 100 keys a call)."""
+        found: list[FailedAnalysis] = []
+        for start in range(0, len(entry_ids), BATCH_GET_MAX_KEYS):
+            keys = [failed_analysis_key(i) for i in entry_ids[start : start + BATCH_GET_MAX_KEYS]]
+            items = get_many([(self, key) for key in keys], consistent=True)
+            found += [failed_analysis_from_item(item) for item in items if item is not None]
+        return found
+
+    def delete_failed_analyses(self, entry_ids: Iterable[str]) -> None:
+        """Delete these entries, wherever they are still stored."""
+        self.batch_write([{"DeleteRequest": {"Key": failed_analysis_key(i)}} for i in entry_ids])
 
     def recent_failed_analyses(
         self, *, days: int, limit: int, today: date | None = None

@@ -22,6 +22,9 @@ item and the claim are deleted by key; the quota counters of the last few days a
 computed and deleted; idempotency claims (24 hours) and revoked-token records (the
 refresh token's lifetime) cannot be addressed without a Scan and are left to expire
 through the table's TTL (``expires_at``).
+
+The failed-analysis log is in the audit table's day partitions; the account's scans
+keep the ids of its entries, which are deleted by key (``delete_failed_analysis_log``).
 """
 
 import contextlib
@@ -31,9 +34,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from dynamo.allowances import DAILY_ALLOWANCES
+from dynamo.audit import FailedAnalysis, audit_table
 from dynamo.base import Table
 from dynamo.codec import Item
 from dynamo.errors import ConditionFailed
+from dynamo.scans import scans_table
 from dynamo.tables import CHAT, JOBS, PLANS, SCANS, USERS, TableDefinition
 from dynamo.users import EMAIL_CLAIM_PREFIX, activity_key, quota_key, users_table
 
@@ -137,6 +142,22 @@ def delete_partition(definition: TableDefinition, user_id: str) -> int:
         delete_keys(table, page)
         deleted += len(page)
     return deleted
+
+
+def delete_failed_analysis_log(user_id: str) -> None:
+    """Delete the account's entries in the failed-analysis log (``dynamo.audit``).
+
+    They live in the audit table's day partitions, not the account's: its scans keep
+    their ids, so this must run before the scans partition is deleted. An entry is
+    written only while its scan holds its id and the account is open, so once the
+    account is closed this finds every one.
+    """
+    audit_table().delete_failed_analyses(list(scans_table().failure_log_ids_of(user_id)))
+
+
+def failed_analysis_log_of(user_id: str) -> list[FailedAnalysis]:
+    """The account's entries in the failed-analysis log that are still stored."""
+    return audit_table().failed_analyses(list(scans_table().failure_log_ids_of(user_id)))
 
 
 def delete_keys(table: Table, keys: Sequence[Item]) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dynamo.audit import audit_table, failed_analysis_ids_kept
 from dynamo.base import Page, T, Table, item_on_failure
 from dynamo.codec import Item, from_document, to_item
 from dynamo.errors import AccountClosed, ConditionFailed, DynamoError, ItemNotFound
@@ -69,6 +70,9 @@ class Scan:
     analysis: dict[str, Any] | None = None
     failure_reason: str | None = None
     version: int = 1
+    # The ids of its entries in the failed-analysis log (``dynamo.audit``), for as long
+    # as they may be stored: deleting the scan or erasing the account deletes them by key.
+    failure_log_ids: tuple[str, ...] = ()
 
 
 def scan_from_item(item: Item) -> Scan:
@@ -78,6 +82,7 @@ def scan_from_item(item: Item) -> Scan:
     notes = item.get("notes")
     analysis = item.get("analysis")
     failure = item.get("failure_reason")
+    failure_log = item.get("failure_log_ids")
     return Scan(
         user_id=item["user_id"]["S"],
         scan_id=item["scan_id"]["S"],
@@ -92,6 +97,7 @@ def scan_from_item(item: Item) -> Scan:
         analysis=from_document(analysis) if analysis else None,
         failure_reason=failure["S"] if failure else None,
         version=int(item["version"]["N"]),
+        failure_log_ids=tuple(v["S"] for v in failure_log["L"]) if failure_log else (),
     )
 
 
@@ -165,6 +171,7 @@ def scan_to_item(scan: Scan) -> Item:
             "analysis": scan.analysis,
             "failure_reason": scan.failure_reason,
             "version": scan.version,
+            "failure_log_ids": list(scan.failure_log_ids) or None,
         }
     )
 
@@ -452,7 +459,29 @@ class ScansTable(Table):
         # The conditional delete succeeds once per scan, so the count moves once.
         failed = {"failed_scans": -1} if deleted.status == "failed" else {}
         users_table().count_activity(user_id, counts={"scans": -1, **failed})
+        # No entry can be logged for it from now on (``record_failed_analysis`` checks
+        # that the scan holds the entry's id), so its ids as deleted are all there are.
+        audit_table().delete_failed_analyses(failed_analysis_ids_kept(deleted.failure_log_ids))
         return deleted
+
+    def failure_log_ids_of(self, user_id: str) -> Iterator[str]:
+        """The ids of the account's entries in the failed-analysis log, read from its
+        scans (only that attribute, strongly consistent, every page)."""
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "user_id = :user_id",
+            "FilterExpression": "attribute_exists(failure_log_ids)",
+            "ProjectionExpression": "failure_log_ids",
+            "ExpressionAttributeValues": {":user_id": {"S": user_id}},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self.call("query", **request)
+            for item in response["Items"]:
+                yield from failed_analysis_ids_kept(v["S"] for v in item["failure_log_ids"]["L"])
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                return
+            request["ExclusiveStartKey"] = last_key
 
 
 def idempotency_claim_id(user_id: str, idempotency_key: str) -> str:

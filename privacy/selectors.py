@@ -10,12 +10,13 @@ Secrets (the password hash) are left out.
 """
 
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any
 
 from accounts.services import normalize_email
 from dynamo.chat import SESSION_PREFIX
 from dynamo.codec import from_item
-from dynamo.partitions import find_user_id_by_email, partition_items
+from dynamo.partitions import failed_analysis_log_of, find_user_id_by_email, partition_items
 from dynamo.plans import CHECK_IN_PREFIX, PLANS_END
 from dynamo.tables import CHAT, PLANS, SCANS
 from dynamo.users import users_table
@@ -39,6 +40,12 @@ def scans_of(*, user_id: str) -> Iterator[dict[str, Any]]:
     """Every scan, oldest first, with its analysis."""
     for item in partition_items(SCANS, user_id):
         yield from_item(item)
+
+
+def failed_analyses_of(*, user_id: str) -> list[dict[str, Any]]:
+    """The failed-analysis log's entries about the account's scans that are still kept
+    (the audit table, not the account's partitions): scan, reason and time of each."""
+    return [asdict(failure) for failure in failed_analysis_log_of(user_id)]
 
 
 def plans_of(*, user_id: str) -> Iterator[dict[str, Any]]:

@@ -28,7 +28,12 @@ from accounts.services import confirm_password
 from ai.analysis import now_iso
 from dermalens_site.errors import NotFound
 from dynamo.errors import ItemNotFound
-from dynamo.partitions import USER_PARTITIONS, delete_partition, delete_user_items
+from dynamo.partitions import (
+    USER_PARTITIONS,
+    delete_failed_analysis_log,
+    delete_partition,
+    delete_user_items,
+)
 from dynamo.users import User, users_table
 from jobs.services import enqueue
 from privacy import selectors
@@ -85,6 +90,8 @@ def _document(
         {**scan, "files": paths_by_scan.get(scan["scan_id"], [])}
         for scan in selectors.scans_of(user_id=user_id)
     )
+    yield ',\n"failed_analyses": '
+    yield from json_array(selectors.failed_analyses_of(user_id=user_id))
     yield ',\n"plans": '
     yield from json_array(selectors.plans_of(user_id=user_id))
     yield ',\n"check_ins": '
@@ -122,6 +129,8 @@ def _erase_data(user_id: str) -> None:
     # Files first, then items: an interrupted run may leave items whose files are gone
     # (the next run takes them), never files that no item points to.
     delete_user_files(user_id)
+    # Before the scans, which keep the ids of the entries.
+    delete_failed_analysis_log(user_id)
     for definition in USER_PARTITIONS:
         delete_partition(definition, user_id)
 

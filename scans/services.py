@@ -36,7 +36,7 @@ from ai.providers import AnalysisFailed, get_provider
 from dermalens_site.errors import ApplicationError, Conflict, NotFound
 from dermalens_site.photo_processes import in_photo_process
 from dynamo.allowances import ANALYSES, seconds_until_reset
-from dynamo.audit import audit_table
+from dynamo.audit import audit_table, failed_analysis_id, failed_analysis_ids_kept
 from dynamo.errors import DynamoError, ItemNotFound, VersionConflict
 from dynamo.scans import (
     CLAIM_ATTRIBUTES,
@@ -410,6 +410,14 @@ def record(
     }
     if analysis is not None or status != "pending":
         changes["analysis"] = analysis
+    failure_log_id = failed_analysis_id(failed_at=timestamp) if status == "failed" else None
+    if failure_log_id is not None:
+        # Kept on the scan before the entry is written, so that deleting the scan or
+        # erasing the account finds the entry by key.
+        changes["failure_log_ids"] = [
+            *failed_analysis_ids_kept(scan.failure_log_ids),
+            failure_log_id,
+        ]
     if status != "pending":
         # A finished scan is no worker's to analyse: an analysis worker's claim ends
         # with this write, not with one more write of the whole item.
@@ -422,18 +430,20 @@ def record(
         # The write above held at ``scan.version``, so the status really moved from
         # ``scan.status``: the account's count of failed scans moves with it.
         users_table().count_activity(scan.user_id, counts={"failed_scans": 1 if is_failed else -1})
-    if status == "failed":
-        log_failed_analysis(updated, reason=failure_reason or "provider_unavailable")
+    if failure_log_id is not None:
+        log_failed_analysis(
+            updated, entry_id=failure_log_id, reason=failure_reason or "provider_unavailable"
+        )
     if status in ("complete", "failed"):
         telemetry.analysis_finished(status=status, failure_reason=failure_reason)
     return updated
 
 
-def log_failed_analysis(scan: Scan, *, reason: str) -> None:
+def log_failed_analysis(scan: Scan, *, entry_id: str, reason: str) -> None:
     """Tell the ops dashboard (the scans table has no index by status to find failures)."""
     try:
         audit_table().record_failed_analysis(
-            user_id=scan.user_id, scan_id=scan.scan_id, reason=reason, failed_at=scan.updated_at
+            user_id=scan.user_id, scan_id=scan.scan_id, reason=reason, entry_id=entry_id
         )
     except DynamoError:
         # The scan itself says it failed; a missed dashboard line must not fail the request.

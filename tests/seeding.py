@@ -3,6 +3,7 @@
     seed_scans(user_id, 200)                      # 200 complete scans, no files
     seed_analysed_scans(user_id, 300, analysis=a) # a scan a day for 300 days, analysed
     seed_messages(user_id, session_id, 5000)      # 5,000 messages in one session
+    seed_failed_analysis(user_id, scan_id, reason="timeout", failed_at=t)  # a logged failure
 
 Thousands of API calls would take minutes; the items written here have the shape the
 table managers write, and the account's activity counts move as those writes would.
@@ -17,11 +18,12 @@ from typing import Any
 from ulid import ULID
 
 from ai.analysis import now_iso
+from dynamo.audit import failed_analysis_id, failed_analysis_to_item
 from dynamo.base import BATCH_WRITE_MAX_ITEMS
 from dynamo.chat import ChatMessage, message_to_item
 from dynamo.partitions import partition_table
 from dynamo.scans import Scan, scan_to_item
-from dynamo.tables import CHAT, SCANS
+from dynamo.tables import AUDIT, CHAT, SCANS
 from dynamo.users import users_table
 from scans import storage
 
@@ -61,6 +63,34 @@ def seed_scans(user_id: str, count: int) -> list[str]:
         user_id, counts={"scans": count}, latest={"last_scan_at": timestamp}
     )
     return scan_ids
+
+
+def seed_failed_analysis(user_id: str, scan_id: str, *, reason: str, failed_at: str) -> str:
+    """The scan marked failed (only its status, reason and log ids when it is not
+    stored) and its entry in the failed-analysis log dated ``failed_at``, as
+    ``scans.services.record`` writes them; returns the entry's id. The account need not
+    exist."""
+    entry_id = failed_analysis_id(failed_at=failed_at)
+    partition_table(SCANS).call(
+        "update_item",
+        Key={"user_id": {"S": user_id}, "scan_id": {"S": scan_id}},
+        UpdateExpression=(
+            "SET #status = :failed, failure_reason = :reason, failure_log_ids = "
+            "list_append(if_not_exists(failure_log_ids, :none), :entry)"
+        ),
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={
+            ":failed": {"S": "failed"},
+            ":reason": {"S": reason},
+            ":none": {"L": []},
+            ":entry": {"L": [{"S": entry_id}]},
+        },
+    )
+    item = failed_analysis_to_item(
+        user_id=user_id, scan_id=scan_id, reason=reason, entry_id=entry_id
+    )
+    put_items(AUDIT, [item])
+    return entry_id
 
 
 def seed_analysed_scans(

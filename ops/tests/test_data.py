@@ -10,6 +10,7 @@ from dynamo.activity import account_activity
 from dynamo.audit import AuditEntry, audit_table, previous_month
 from dynamo.errors import InvalidCursor
 from dynamo.users import users_table
+from tests.seeding import seed_failed_analysis
 
 
 def entry(at: str, action: str = "disable_account", target: str | None = None) -> AuditEntry:
@@ -97,9 +98,7 @@ class TestAuditTable:
             ("2999-07-10T11:00:00.000Z", "c"),
             ("2999-06-01T09:00:00.000Z", "too-old"),
         ]:
-            audit.record_failed_analysis(
-                user_id=user_id, scan_id=scan, reason="timeout", failed_at=at
-            )
+            seed_failed_analysis(user_id, scan, reason="timeout", failed_at=at)
         failures = audit.recent_failed_analyses(days=7, limit=50, today=date(2999, 7, 10))
         assert [f.scan_id for f in failures] == ["c", "b", "a"]
         assert (

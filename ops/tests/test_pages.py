@@ -18,6 +18,7 @@ from dynamo.tables import ALL_TABLES
 from dynamo.users import users_table
 from ops import selectors
 from ops.tests.conftest import sign_in
+from tests.seeding import seed_failed_analysis
 
 SAMPLE_FACE = Path(__file__).resolve().parents[2] / "tests" / "data" / "astronaut.jpg"
 
@@ -55,9 +56,7 @@ class TestDashboard:
     def test_shows_every_table_the_provider_and_recent_failures(self, staff_client, account):
         user_id = account["user"]["user_id"]
         scan_id = str(ULID())
-        audit_table().record_failed_analysis(
-            user_id=user_id, scan_id=scan_id, reason="rate_limited", failed_at=now_iso()
-        )
+        seed_failed_analysis(user_id, scan_id, reason="rate_limited", failed_at=now_iso())
         response = staff_client.get("/ops/")
         assert response.status_code == 200
         html = response.content.decode()
@@ -72,9 +71,8 @@ class TestDashboard:
     def test_leaves_out_the_failures_of_an_erased_account(self, staff_client, account):
         gone, kept = str(ULID()), str(ULID())
         for user_id, scan_id in ((gone, str(ULID())), (account["user"]["user_id"], kept)):
-            audit_table().record_failed_analysis(
-                user_id=user_id, scan_id=scan_id, reason="timeout", failed_at=now_iso()
-            )
+            # An entry of an account erased before erasure took the log's entries.
+            seed_failed_analysis(user_id, scan_id, reason="timeout", failed_at=now_iso())
         html = staff_client.get("/ops/").content.decode()
         assert rows_about(html, kept)
         assert gone not in html  # its link led to a 404

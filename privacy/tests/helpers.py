@@ -66,6 +66,36 @@ def upload_scan(account: Account) -> dict:
     return scan
 
 
+def fail_analysis(account: Account, scan_id: str, reason: str = "timeout") -> None:
+    """Record a failed analysis of the scan as every failure path does (a provider down,
+    an unreadable image): the scan failed, and an entry in the failed-analysis log."""
+    from dynamo.scans import scans_table
+    from scans.services import record
+
+    scan = scans_table().get(account.user_id, scan_id, consistent=True)
+    record(scan, status="failed", failure_reason=reason, analysis=None)
+
+
+def failed_analysis_log_of(user_id: str) -> list[dict]:
+    """The failed-analysis log's entries about the user (a test may Scan)."""
+    from dynamo.client import get_client
+    from dynamo.tables import AUDIT
+
+    found: list[dict] = []
+    for page in (
+        get_client()
+        .get_paginator("scan")
+        .paginate(
+            TableName=AUDIT.name,
+            FilterExpression="user_id = :user",
+            ExpressionAttributeValues={":user": {"S": user_id}},
+            ConsistentRead=True,
+        )
+    ):
+        found += page["Items"]
+    return found
+
+
 def create_plan(account: Account) -> dict:
     response = account.client.post("/api/v1/plans", {}, format="json")
     assert response.status_code == 201, response.content
@@ -155,8 +185,9 @@ def open_zip(data: bytes) -> zipfile.ZipFile:
 
 
 def items_of(user_id: str) -> list[dict]:
-    """Every item of the user in any table: each partition, and in the users table also
-    every item whose key or owner names them (claims, quotas, revoked tokens)."""
+    """Every item of the user in any table: each partition, in the users table also
+    every item whose key or owner names them (claims, quotas, revoked tokens), and the
+    failed-analysis log's entries about them."""
     from django.conf import settings
 
     from dynamo.client import get_client
@@ -184,7 +215,7 @@ def items_of(user_id: str) -> list[dict]:
         ConsistentRead=True,
     ):
         found += page["Items"]
-    return found
+    return found + failed_analysis_log_of(user_id)
 
 
 def email_claim(email: str) -> dict | None:

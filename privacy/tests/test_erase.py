@@ -16,6 +16,8 @@ from privacy.tests.helpers import (
     assert_nothing_left,
     email_claim,
     erase,
+    fail_analysis,
+    failed_analysis_log_of,
     interrupt_before_the_user_item,
     items_of,
     local_files_of,
@@ -23,6 +25,7 @@ from privacy.tests.helpers import (
     s3_keys_of,
     upload_scan,
 )
+from scans.services import record
 
 
 class TestErasureApi:
@@ -32,6 +35,30 @@ class TestErasureApi:
         response = erase(account)
         assert response.status_code == 202, response.content
         assert_nothing_left(account)
+
+    def test_erasure_leaves_no_entry_of_the_failed_analysis_log(self, full_account):
+        account = full_account()
+        failing = upload_scan(account)["scan_id"]
+        fail_analysis(account, failing, "timeout")
+        fail_analysis(account, failing, "rate_limited")  # analysed again, failed again
+        deleted = upload_scan(account)["scan_id"]
+        fail_analysis(account, deleted, "timeout")
+        assert len(failed_analysis_log_of(account.user_id)) == 3
+        # A scan deleted by its owner takes its entries with it.
+        assert account.client.delete(f"/api/v1/scans/{deleted}").status_code == 204
+        assert [e["scan_id"]["S"] for e in failed_analysis_log_of(account.user_id)] == [
+            failing,
+            failing,
+        ]
+        assert erase(account).status_code == 202
+        assert_nothing_left(account)
+
+    def test_no_failed_analysis_is_logged_once_the_erasure_has_begun(self, full_account):
+        account = full_account()
+        scan = scans_table().get(account.user_id, account.scan_ids[0], consistent=True)
+        services.close_account(account.user_id)
+        record(scan, status="failed", failure_reason="timeout", analysis=None)
+        assert failed_analysis_log_of(account.user_id) == []
 
     def test_after_erasure_login_the_access_token_and_the_refresh_token_all_fail(
         self, full_account

@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from PIL import Image
 
 from privacy import services
-from privacy.tests.helpers import EXPORT, open_zip, upload_scan
+from privacy.tests.helpers import EXPORT, fail_analysis, open_zip, upload_scan
 from scans import storage
 
 DOCUMENT = "dermalens-export.json"
@@ -61,6 +61,7 @@ class TestExportApi:
             "exported_at",
             "profile",
             "scans",
+            "failed_analyses",
             "plans",
             "check_ins",
             "chat",
@@ -100,6 +101,18 @@ class TestExportApi:
             "Is retinol safe for me?",
             "Start twice a week.",
         ]
+
+    def test_the_document_holds_the_failed_analyses_of_the_account(self, full_account):
+        account = full_account()
+        fail_analysis(account, account.scan_ids[0], "timeout")
+        other = full_account()
+        fail_analysis(other, other.scan_ids[0], "rate_limited")
+        document = document_of(download(account))
+        [failure] = document["failed_analyses"]
+        assert failure["scan_id"] == account.scan_ids[0]
+        assert failure["reason"] == "timeout"
+        [scan] = document["scans"]
+        assert failure["failed_at"] == scan["updated_at"]
 
     def test_the_images_and_thumbnails_are_in_the_archive_as_valid_jpegs(self, new_account):
         account = new_account()
