@@ -19,7 +19,9 @@ so concurrent activations leave exactly one active plan.
 
 A plan carries its adherence counts (``days_checked_in``, ``routines_done``), moved in the
 same transaction as each check-in, so reading a plan's adherence costs the same on its
-first day and after a year of check-ins.
+first day and after a year of check-ins. Deleting a plan deletes the plan (and the
+pointer naming it) at once; its check-ins, one a day, are deleted by a job afterwards
+(``delete_check_ins``), and none is read or written once the plan is gone.
 
 A plan's weeks count the days it was followed: when it stops being the active plan
 (paused, completed, or replaced by another) it records ``inactive_since``, and when it
@@ -28,7 +30,7 @@ month and taken up again goes on from the week it stopped in.
 """
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
@@ -59,6 +61,9 @@ PLANS_END = "a"  # every plan ULID sorts before this; every other item kind afte
 # Below and above every YYYY-MM-DD: the ends of a plan's check-ins when a range has none.
 FIRST_DAY = "0000-00-00"
 LAST_DAY = "9999-99-99"
+# Keys read per page while deleting a deleted plan's check-ins (keys only: a page stays
+# small, and eight batches of 25 deletes follow each).
+CHECK_IN_KEYS_PAGE_ITEMS = 200
 DAYS_CHECKED_IN = "days_checked_in"
 ROUTINES_DONE = "routines_done"
 # A plan that stops being the active one keeps the moment it first stopped (a paused plan
@@ -535,17 +540,18 @@ class PlansTable(Table):
         }
 
     def delete(self, user_id: str, plan_id: str) -> None:
-        """Delete a plan, clearing the pointer if it named this plan, then its check-ins.
+        """Delete a plan, clearing the pointer if it named this plan; its check-ins are
+        left to ``delete_check_ins``, run as a job (a plan followed for years has a
+        check-in a day).
 
-        The plan goes first, in one transaction: one that loses a race (the plan made
-        inactive meanwhile) is ``ConditionFailed`` with nothing deleted. A check-in is
-        written only while its plan exists (``put_check_in``), so once the plan is gone a
-        consistent read finds every check-in it had, and none can follow. Should deleting
-        them fail part-way, deleting the plan again removes what is left (and is 404).
+        One transaction: one that loses a race (the plan made inactive meanwhile) is
+        ``ConditionFailed`` with nothing deleted. A check-in is written only while its
+        plan exists (``put_check_in``), so none can follow; and none is read meanwhile,
+        since a plan's check-ins are read through the plan (its check-ins, its adherence,
+        the active plan's) and the export leaves out those of plans not stored.
         """
         plan = self.get(user_id, plan_id, consistent=True)
         if plan is None:
-            self._delete_check_ins(user_id, plan_id)
             raise ItemNotFound()
         actions: list[dict[str, Any]] = [
             {
@@ -566,16 +572,58 @@ class PlansTable(Table):
             raise ConditionFailed(cause=err) from err
         # The delete is conditioned on the plan, so it succeeds (and counts) once.
         users_table().count_activity(user_id, counts={"plans": -1})
-        self._delete_check_ins(user_id, plan_id)
 
-    def _delete_check_ins(self, user_id: str, plan_id: str) -> None:
-        check_ins = self.all_check_ins(user_id, plan_id, consistent=True)
-        self.batch_write(
-            [
-                {"DeleteRequest": {"Key": self.key(user_id, check_in_key(plan_id, c.date))}}
-                for c in check_ins
-            ]
-        )
+    def has_check_ins(self, user_id: str, plan_id: str) -> bool:
+        """Whether any check-in of the plan is stored (one Query of one key)."""
+        return bool(self._check_in_keys_page(user_id, plan_id, limit=1)[0])
+
+    def delete_check_ins(
+        self,
+        user_id: str,
+        plan_id: str,
+        *,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Delete the check-ins of a deleted plan, a page of keys at a time; how many.
+
+        Nothing while the plan is stored: its check-ins are its own (a plan id is never
+        used again, so once gone the plan stays gone). Safe to run twice, or after an
+        interrupted run: each finds only what is left.
+        """
+        if self.get(user_id, plan_id, consistent=True) is not None:
+            return 0
+        deleted = 0
+        start_key: Item | None = None
+        while True:
+            keys, start_key = self._check_in_keys_page(
+                user_id, plan_id, limit=CHECK_IN_KEYS_PAGE_ITEMS, start_key=start_key
+            )
+            self.batch_write([{"DeleteRequest": {"Key": key}} for key in keys])
+            deleted += len(keys)
+            if keys and on_progress is not None:
+                on_progress(len(keys))
+            if start_key is None:
+                return deleted
+
+    def _check_in_keys_page(
+        self, user_id: str, plan_id: str, *, limit: int, start_key: Item | None = None
+    ) -> tuple[list[Item], Item | None]:
+        """A page of the keys of a plan's check-ins (strongly consistent), and where the
+        next page starts (None after the last)."""
+        request: dict[str, Any] = {
+            "KeyConditionExpression": "user_id = :user_id AND begins_with(plan_id, :plan)",
+            "ExpressionAttributeValues": {
+                ":user_id": {"S": user_id},
+                ":plan": {"S": check_in_key(plan_id, "")},
+            },
+            "ProjectionExpression": "user_id, plan_id",
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        if start_key is not None:
+            request["ExclusiveStartKey"] = start_key
+        response = self.call("query", **request)
+        return response["Items"], response.get("LastEvaluatedKey")
 
     def put_check_in(self, check_in: CheckIn) -> None:
         """Store the day's check-in (replacing that day's earlier one) if the plan exists

@@ -27,6 +27,8 @@ from dynamo.errors import ItemNotFound
 from dynamo.plans import CheckIn, CheckInBeforePlan, Plan, plans_table
 from dynamo.request_keys import KeyAnswered, RequestKey
 from dynamo.users import User
+from jobs.services import enqueue
+from plans import tasks
 from plans.drafting import ASSISTANT_UNAVAILABLE_NOTE, draft_treatment_plan, drafts_plans
 from scans.selectors import get_scan, latest_completed_scan
 
@@ -210,10 +212,22 @@ def change_plan_status(*, user_id: str, plan_id: str, status: str, version: int)
 
 
 def delete_plan(*, user_id: str, plan_id: str) -> None:
+    """Delete the plan (and the active-plan pointer when it named it) now, and its
+    check-ins, one a day for as long as it was followed, in a job.
+
+    The plan is gone for the person at once, and its check-ins with it: none can be read
+    or written once the plan is not stored (``PlansTable.delete``). Deleting a plan that
+    is gone is a 404 that starts the job again if an earlier one left check-ins (it
+    failed, or the queue refused it).
+    """
+    plans = plans_table()
     try:
-        plans_table().delete(user_id, plan_id)
+        plans.delete(user_id, plan_id)
     except ItemNotFound as err:
+        if plans.has_check_ins(user_id, plan_id):
+            enqueue(tasks.delete_check_ins, user_id=user_id, plan_id=plan_id)
         raise PlanNotFound() from err
+    enqueue(tasks.delete_check_ins, user_id=user_id, plan_id=plan_id)
 
 
 def latest_check_in_day() -> date:

@@ -16,7 +16,12 @@ from typing import Any
 from accounts.services import normalize_email
 from dynamo.chat import SESSION_PREFIX
 from dynamo.codec import from_item
-from dynamo.partitions import failed_analysis_log_of, find_user_id_by_email, partition_items
+from dynamo.partitions import (
+    failed_analysis_log_of,
+    find_user_id_by_email,
+    partition_items,
+    partition_pages,
+)
 from dynamo.plans import CHECK_IN_PREFIX, PLANS_END
 from dynamo.tables import CHAT, PLANS, SCANS
 from dynamo.users import users_table
@@ -55,10 +60,18 @@ def plans_of(*, user_id: str) -> Iterator[dict[str, Any]]:
 
 
 def check_ins_of(*, user_id: str) -> Iterator[dict[str, Any]]:
-    """Every check-in of every plan, by plan and day."""
+    """Every check-in of every stored plan, by plan and day: those of a deleted plan,
+    which a job is deleting, went with the plan (``plans.services.delete_plan``)."""
+    plan_ids = {
+        key["plan_id"]["S"]
+        for page in partition_pages(PLANS, user_id, sort_key_below=PLANS_END, keys_only=True)
+        for key in page
+    }
     for item in partition_items(PLANS, user_id, sort_key_prefix=CHECK_IN_PREFIX):
-        check_in = from_item(item)
         # The sort key is "checkin#<plan>#<day>"; the plan's own id is for_plan_id.
+        if item["plan_id"]["S"].split("#")[1] not in plan_ids:
+            continue
+        check_in = from_item(item)
         if "for_plan_id" in check_in:
             check_in["plan_id"] = check_in.pop("for_plan_id")
         yield check_in
