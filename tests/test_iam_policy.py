@@ -298,6 +298,14 @@ def statements(policy: dict) -> dict[str, dict]:
     return {statement["Sid"]: statement for statement in policy["Statement"]}
 
 
+@pytest.fixture
+def production_resources(settings):
+    """A bucket and a sender of a domain SES can verify, as production has them."""
+    settings.S3_BUCKET_NAME = "scan-images"
+    settings.EMAIL_BACKEND = "django_ses.SESBackend"
+    settings.DEFAULT_FROM_EMAIL = "DermaLens <no-reply@mail.example.com>"
+
+
 def test_iam_policy_names_the_configured_tables_indexes_bucket_queue_and_sender(settings):
     settings.S3_BUCKET_NAME = "scan-images"
     settings.ANALYSIS_QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/analysis"
@@ -342,11 +350,68 @@ def test_iam_policy_leaves_out_what_is_not_configured_and_needs_an_account(setti
     settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
     with pytest.raises(CommandError, match="--account-id"):
         policy_from_command()
-    by_sid = statements(policy_from_command("--account-id", "210987654321"))
+    # Scan images on the host's disk: said on purpose, as production needs a bucket.
+    by_sid = statements(policy_from_command("--account-id", "210987654321", "--no-s3"))
     assert set(by_sid) == {"DynamoDBTables", "DynamoDBIndexes", "DynamoDBListTables"}
 
 
-def test_iam_policy_sends_as_the_configured_ses_identity_or_the_one_given(settings):
+def test_iam_policy_in_production_refuses_a_policy_without_the_bucket_naming_it(
+    settings, production_resources
+):
+    # Printed without it, the role met AccessDenied at the first upload.
+    settings.S3_BUCKET_NAME = None
+    with pytest.raises(CommandError, match="no S3 bucket for the scan images: set S3_BUCKET_NAME"):
+        policy_from_command("--account-id", "210987654321")
+    by_sid = statements(policy_from_command("--account-id", "210987654321", "--no-s3"))
+    assert "ScanImages" not in by_sid
+    assert "AccountEmail" in by_sid
+    by_sid = statements(policy_from_command("--account-id", "210987654321", "--bucket", "given"))
+    assert by_sid["ScanImages"]["Resource"] == "arn:aws:s3:::given/*"
+
+
+@pytest.mark.parametrize(
+    ("sender", "said"),
+    [
+        ("DermaLens <no-reply@localhost>", "EMAIL_FROM 'DermaLens <no-reply@localhost>'"),
+        ("no-reply@127.0.0.1", "EMAIL_FROM 'no-reply@127.0.0.1'"),
+        ("DermaLens", "EMAIL_FROM 'DermaLens'"),
+    ],
+)
+def test_iam_policy_in_production_refuses_to_send_as_a_local_identity_naming_it(
+    settings, production_resources, sender, said
+):
+    # identity/localhost granted nothing: every account email failed.
+    settings.DEFAULT_FROM_EMAIL = sender
+    with pytest.raises(CommandError, match=re.escape(f"{said} names no SES identity")):
+        policy_from_command("--account-id", "210987654321")
+    by_sid = statements(policy_from_command("--account-id", "210987654321", "--no-ses"))
+    assert "AccountEmail" not in by_sid
+    assert "ScanImages" in by_sid
+    given = ("--account-id", "210987654321", "--ses-identity", "mail.example.com")
+    assert statements(policy_from_command(*given))["AccountEmail"]["Resource"].endswith(
+        ":identity/mail.example.com"
+    )
+    settings.AWS_SES_IDENTITY = "localhost"
+    with pytest.raises(CommandError, match="AWS_SES_IDENTITY 'localhost' names no SES identity"):
+        policy_from_command("--account-id", "210987654321")
+
+
+def test_iam_policy_in_development_prints_what_is_missing_as_warnings(settings):
+    settings.DEBUG = True
+    settings.S3_BUCKET_NAME = None
+    settings.EMAIL_BACKEND = "django_ses.SESBackend"
+    settings.DEFAULT_FROM_EMAIL = "DermaLens <no-reply@localhost>"
+    errors = io.StringIO()
+    output = io.StringIO()
+    call_command("iam_policy", "--account-id", "210987654321", stdout=output, stderr=errors)
+    assert "Warning: no S3 bucket" in errors.getvalue()
+    assert "EMAIL_FROM 'DermaLens <no-reply@localhost>' names no SES identity" in errors.getvalue()
+    assert "ScanImages" not in statements(json.loads(output.getvalue()))
+
+
+def test_iam_policy_sends_as_the_configured_ses_identity_or_the_one_given(
+    settings, production_resources
+):
     settings.EMAIL_BACKEND = "django_ses.SESBackend"
     settings.AWS_SES_IDENTITY = "dermalens.example"
     settings.AWS_REGION = settings.AWS_SES_REGION_NAME = "us-east-1"
@@ -376,7 +441,7 @@ def test_iam_policy_names_the_argument_it_cannot_use(arguments, said):
         policy_from_command(*arguments)
 
 
-def test_iam_policy_warns_of_a_region_botocore_does_not_know(settings):
+def test_iam_policy_warns_of_a_region_botocore_does_not_know(settings, production_resources):
     errors = io.StringIO()
     output = io.StringIO()
     call_command(
@@ -409,7 +474,7 @@ def test_iam_policy_warns_of_a_region_botocore_does_not_know(settings):
         ),
     ],
 )
-def test_iam_policy_takes_a_fifo_queue_and_one_in_china(url, arn):
+def test_iam_policy_takes_a_fifo_queue_and_one_in_china(production_resources, url, arn):
     partition = arn.split(":")[1]
     policy = policy_from_command("--queue-url", url, "--partition", partition)
     queue_arns = {
