@@ -123,7 +123,7 @@ else:
     control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = os.environ.get("LOG_LEVEL", "info").strip().lower()
 
 
 class JsonAccessLogger(glogging.Logger):

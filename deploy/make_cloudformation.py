@@ -58,7 +58,16 @@ DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 60 * 60  # SQS's maximum: time to look
 
 
 # The settings' readers that take the default as their second argument.
-SETTING_READERS = ("_int", "_float", "_rate_setting", "_table_name", "_secret_key")
+SETTING_READERS = (
+    "_int",
+    "_float",
+    "_rate_setting",
+    "_table_name",
+    "_secret_key",
+    "_url",
+    "_api_key",
+    "_choice",
+)
 
 
 def settings_defaults() -> dict[str, Any]:

@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import environ  # type: ignore[import-untyped]  # django-environ ships no type information
 from botocore.config import Config as BotocoreConfig
@@ -70,6 +71,61 @@ def _table_name(variable: str, default: str) -> str:
             f"'_', '-' or '.' (it is {name!r})."
         )
     return name
+
+
+def _url(variable: str, default: str = "") -> str:
+    """``variable`` as an http or https URL with a host, ``default`` when unset or empty
+    (which may be "": no URL). Another stops the start with the variable's name, where a
+    URL without its scheme ("127.0.0.1:43473") failed each call made to it, which read
+    as the service behind it being down, or went out in emailed links that open nothing."""
+    url = env.str(variable, default="").strip() or default
+    if not url:
+        return url
+    parts = urlsplit(url)
+    try:
+        port = parts.port  # a port that is no number, or past 65535, raises
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+        raise ImproperlyConfigured(
+            f"{variable} must be an http:// or https:// URL with a host, such as "
+            f"https://api.example.com (it is {url!r})."
+        )
+    return url
+
+
+def _api_key(variable: str) -> str | None:
+    """``variable`` as an API key, stripped; None when unset or empty. A key is printable
+    ASCII without spaces or quotes: a key pasted with a document's curly quotes around
+    it, or with a space in it, was refused on every call, which read as the provider
+    being unavailable. The message never shows the key, only where it is wrong."""
+    key = env.str(variable, default="").strip()
+    if not key:
+        return None
+    wrong = [
+        place
+        for place, character in enumerate(key, start=1)
+        if not "!" <= character <= "~" or character in "\"'`"
+    ]
+    if wrong:
+        raise ImproperlyConfigured(
+            f"{variable} must be the key as issued: printable ASCII letters, digits and "
+            f"punctuation, without spaces or quotes (character {wrong[0]} of its "
+            f"{len(key)} is not one; the key itself is not shown)."
+        )
+    return key
+
+
+def _choice(variable: str, default: str, choices: tuple[str, ...]) -> str:
+    """``variable`` as one of ``choices``, written in any case, ``default`` when unset or
+    empty; another stops the start naming the variable and the choices."""
+    text = env.str(variable, default="").strip() or default
+    for choice in choices:
+        if text.casefold() == choice.casefold():
+            return choice
+    raise ImproperlyConfigured(
+        f"{variable} must be one of {', '.join(choices)}, in any case (it is {text!r})."
+    )
 
 
 def _int(variable: str, default: int, lowest: int = 0, highest: int | None = None) -> int:
@@ -254,7 +310,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_JSON_BODY_BYTES
 # --- AWS --------------------------------------------------------------------------
 # Credentials come from boto3's default chain only (the IAM role in production).
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
-AWS_DYNAMODB_ENDPOINT = env.str("AWS_DYNAMODB_ENDPOINT", default="") or None
+AWS_DYNAMODB_ENDPOINT = _url("AWS_DYNAMODB_ENDPOINT") or None
 DYNAMODB_USERS_TABLE = _table_name("DYNAMODB_USERS_TABLE", "dermalens-users")
 DYNAMODB_SCANS_TABLE = _table_name("DYNAMODB_SCANS_TABLE", "dermalens-scans")
 DYNAMODB_PLANS_TABLE = _table_name("DYNAMODB_PLANS_TABLE", "dermalens-treatment-plans")
@@ -272,10 +328,10 @@ DYNAMODB_STATUS_TIMEOUT_SECONDS = _float("DYNAMODB_STATUS_TIMEOUT_SECONDS", 1.0,
 DYNAMODB_MAX_POOL_CONNECTIONS = _int("DYNAMODB_MAX_POOL_CONNECTIONS", 200, lowest=1)
 S3_BUCKET_NAME = env.str("S3_BUCKET_NAME", default="") or None
 # Only for S3-compatible local servers (tests): another S3 address.
-AWS_S3_ENDPOINT = env.str("AWS_S3_ENDPOINT", default="") or None
+AWS_S3_ENDPOINT = _url("AWS_S3_ENDPOINT") or None
 ANALYSIS_QUEUE_URL = env.str("ANALYSIS_QUEUE_URL", default="") or None
 # Only for a local SQS server (tests: moto's server mode): another SQS address.
-AWS_SQS_ENDPOINT = env.str("AWS_SQS_ENDPOINT", default="") or None
+AWS_SQS_ENDPOINT = _url("AWS_SQS_ENDPOINT") or None
 # A received message stays hidden from other workers this long, so it must outlast one
 # analysis (Gemini: at most GEMINI_CALL_DEADLINE_SECONDS); only a
 # worker that died leaves its message to reappear (SQS allows up to 43200).
@@ -293,7 +349,7 @@ JOBS_WORKER_THREADS = _int("JOBS_WORKER_THREADS", 32, lowest=1)
 AI_PROVIDER = env.str("AI_PROVIDER", default="") or None
 # "gemini" or "offline" for chat replies alone; unset: the provider of AI_PROVIDER.
 AI_CHAT_PROVIDER = env.str("AI_CHAT_PROVIDER", default="") or None
-GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="") or None
+GEMINI_API_KEY = _api_key("GEMINI_API_KEY")
 # A stable (GA) model with no shutdown date announced; gemini-2.5-flash retires in 2026.
 # Choosing another: README, "Choosing the Gemini model and API version".
 # An empty line is the default (google-genai refused every call with an empty name).
@@ -308,7 +364,7 @@ GEMINI_THINKING_ANALYSIS = env.str("GEMINI_THINKING_ANALYSIS", default="low")
 GEMINI_THINKING_PLAN = env.str("GEMINI_THINKING_PLAN", default="low")
 GEMINI_THINKING_CHAT = env.str("GEMINI_THINKING_CHAT", default="minimal")
 # Only for tests and proxies: another address for the Gemini REST API.
-GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", default="") or None
+GEMINI_BASE_URL = _url("GEMINI_BASE_URL") or None
 GEMINI_TIMEOUT_SECONDS = _float("GEMINI_TIMEOUT_SECONDS", 30.0, above_zero=True)
 GEMINI_MAX_ATTEMPTS = _int("GEMINI_MAX_ATTEMPTS", 3, lowest=1)
 # Every attempt and wait of one call is over by then (each attempt gets what is left, at
@@ -460,9 +516,9 @@ CURSOR_MAX_AGE_SECONDS = 24 * 60 * 60
 # --- Account email ------------------------------------------------------------------
 # The address people reach this service at; links in emails start with it unless
 # PASSWORD_RESET_URL / EMAIL_VERIFY_URL point at the app's own pages.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
-PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", default=f"{SITE_URL}/account/reset-password")
-EMAIL_VERIFY_URL = env.str("EMAIL_VERIFY_URL", default=f"{SITE_URL}/account/verify-email")
+SITE_URL = _url("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+PASSWORD_RESET_URL = _url("PASSWORD_RESET_URL", f"{SITE_URL}/account/reset-password")
+EMAIL_VERIFY_URL = _url("EMAIL_VERIFY_URL", f"{SITE_URL}/account/verify-email")
 PASSWORD_RESET_TOKEN_MINUTES = _int("PASSWORD_RESET_TOKEN_MINUTES", 30, lowest=1)
 # Django's PasswordResetTokenGenerator (accounts/links.py) reads this one.
 PASSWORD_RESET_TIMEOUT = PASSWORD_RESET_TOKEN_MINUTES * 60
@@ -483,7 +539,7 @@ EMAIL_BACKEND = env.str(
 )
 AWS_SES_REGION_NAME = env.str("AWS_SES_REGION", default=AWS_REGION)
 # Only for a local SES server (tests: moto's server mode): another SES address.
-_SES_ENDPOINT = env.str("AWS_SES_ENDPOINT", default="")
+_SES_ENDPOINT = _url("AWS_SES_ENDPOINT")
 if _SES_ENDPOINT:
     AWS_SES_REGION_ENDPOINT_URL = _SES_ENDPOINT
 # django-ses would ask SES for the account's send rate (GetSendQuota) before every
@@ -673,7 +729,9 @@ CSRF_COOKIE_SECURE = not DEBUG
 X_FRAME_OPTIONS = "DENY"
 
 # --- Logging ----------------------------------------------------------------------
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# In any case, as gunicorn (deploy/gunicorn.conf.py) reads the same variable: "debug"
+# stopped every worker with "Unable to configure root logger", naming no variable.
+LOG_LEVEL = _choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

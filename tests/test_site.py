@@ -162,12 +162,57 @@ class TestProductionSettings:
             ),
             ({"GEMINI_TIMEOUT_SECONDS": "30s"}, "GEMINI_TIMEOUT_SECONDS must be a number"),
             ({"DYNAMODB_USERS_TABLE": "bad table!"}, "DYNAMODB_USERS_TABLE must be a DynamoDB"),
+            ({"LOG_LEVEL": "verbose"}, "LOG_LEVEL must be one of DEBUG, INFO, WARNING"),
+            ({"GEMINI_BASE_URL": "127.0.0.1:43473"}, "GEMINI_BASE_URL must be an http:// or"),
+            ({"GEMINI_BASE_URL": "http://127.0.0.1:port"}, "GEMINI_BASE_URL must be an http"),
+            ({"SITE_URL": "api.dermalens.example"}, "SITE_URL must be an http:// or https://"),
+            ({"PASSWORD_RESET_URL": "app.example/reset"}, "PASSWORD_RESET_URL must be an http"),
+            ({"EMAIL_VERIFY_URL": "https://"}, "EMAIL_VERIFY_URL must be an http:// or"),
+            ({"AWS_DYNAMODB_ENDPOINT": "localhost:8001"}, "AWS_DYNAMODB_ENDPOINT must be an"),
+            ({"AWS_S3_ENDPOINT": "127.0.0.1:9000"}, "AWS_S3_ENDPOINT must be an http://"),
+            ({"AWS_SQS_ENDPOINT": "localhost:9324"}, "AWS_SQS_ENDPOINT must be an http://"),
+            ({"AWS_SES_ENDPOINT": "ftp://localhost"}, "AWS_SES_ENDPOINT must be an http://"),
         ],
     )
     def test_settings_out_of_range_or_unreadable_stop_the_start(self, setting, said):
         result = manage("check", **{**PRODUCTION, **setting})
         assert result.returncode != 0
         assert said in result.stderr
+
+    @pytest.mark.parametrize(
+        ("key", "place"),
+        [
+            ("\u201cAIzaSyD-pasted-from-a-document\u201d", "character 1 of its 32"),
+            ("AIzaSyD-cut in-two", "character 12 of its 18"),
+            ("'AIzaSyD-quoted'", "character 1 of its 16"),
+        ],
+    )
+    def test_an_api_key_that_no_provider_would_take_stops_the_start_without_showing_it(
+        self, key, place
+    ):
+        # Gemini refused every call made with it, reported as Gemini being unavailable.
+        result = manage("check", **{**PRODUCTION, "GEMINI_API_KEY": key})
+        assert result.returncode != 0
+        assert "GEMINI_API_KEY must be the key as issued" in result.stderr
+        assert place in result.stderr
+        assert "AIzaSyD" not in result.stdout + result.stderr
+
+    def test_an_api_key_with_spaces_around_it_is_read_without_them(self):
+        key = setting_as_started(
+            "GEMINI_API_KEY", **{**PRODUCTION, "GEMINI_API_KEY": " AIza-k3y\t"}
+        )
+        assert key == "AIza-k3y"
+
+    @pytest.mark.parametrize("level", ["debug", "Warning", " ERROR "])
+    def test_the_log_level_is_read_in_any_case_as_gunicorn_reads_it(self, level):
+        root = setting_as_started("LOGGING['root']['level']", **{**PRODUCTION, "LOG_LEVEL": level})
+        assert root == level.strip().upper()
+
+    @pytest.mark.parametrize("url", ["http://127.0.0.1:43473", "https://proxy.example/gemini/"])
+    def test_a_url_with_its_scheme_and_host_is_taken(self, url):
+        assert (
+            setting_as_started("GEMINI_BASE_URL", **{**PRODUCTION, "GEMINI_BASE_URL": url}) == url
+        )
 
     @pytest.mark.parametrize(
         ("text", "kind", "read"),
@@ -433,7 +478,9 @@ class TestDocs:
     def test_every_setting_read_from_the_environment_is_documented(self):
         """An operator finds each setting in the README's tables and in .env.example."""
         source = (ROOT / "dermalens_site" / "settings.py").read_text()
-        readers = r"env\.\w+|_int|_float|_rate_setting|_table_name|_secret_key"
+        readers = (
+            r"env\.\w+|_int|_float|_rate_setting|_table_name|_secret_key|_url|_api_key|_choice"
+        )
         reads = rf'(?:{readers})\(\s*"([A-Z][A-Z0-9_]*)"'
         names = set(re.findall(reads, source))
         assert len(names) > 50, "the settings' environment reads were not found"
