@@ -369,7 +369,8 @@ GEMINI_TIMEOUT_SECONDS = _float("GEMINI_TIMEOUT_SECONDS", 30.0, above_zero=True)
 GEMINI_MAX_ATTEMPTS = _int("GEMINI_MAX_ATTEMPTS", 3, lowest=1)
 # Every attempt and wait of one call is over by then (each attempt gets what is left, at
 # most GEMINI_TIMEOUT_SECONDS), so a request waiting on Gemini is answered before the
-# load balancer gives up on it (its idle timeout: 60 s, the default of an ALB).
+# load balancer gives up on it (its idle timeout: 60 s, the default of an ALB); above 50
+# the web tier of deploy/ no longer waits for its answer (check --deploy: ai.W001).
 GEMINI_CALL_DEADLINE_SECONDS = _float("GEMINI_CALL_DEADLINE_SECONDS", 50.0, above_zero=True)
 # Exponential backoff between attempts (429 and 5xx), with jitter.
 GEMINI_RETRY_INITIAL_DELAY_SECONDS = _float("GEMINI_RETRY_INITIAL_DELAY_SECONDS", 1.0)

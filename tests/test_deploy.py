@@ -229,6 +229,18 @@ class TestGunicornConfig:
         if deadline is None:
             assert stop_seconds >= config["graceful_timeout"] + 10
 
+    def test_the_gemini_deadline_check_waits_as_long_as_deploy_does(self, monkeypatch):
+        # ai.W001 (manage.py check --deploy) warns of a deadline these files do not outwait.
+        from ai import checks
+
+        monkeypatch.delenv("GEMINI_CALL_DEADLINE_SECONDS", raising=False)
+        config = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+        stop_seconds = int(systemd_unit("dermalens-web.service")["Service"]["TimeoutStopSec"])
+        assert config["ANSWER_STORING_SECONDS"] == checks.ANSWER_STORING_SECONDS
+        assert stop_seconds == checks.WEB_STOP_SECONDS
+        assert config["keepalive"] > checks.LOAD_BALANCER_IDLE_SECONDS
+        assert config["graceful_timeout"] + checks.WORKER_EXIT_SECONDS <= stop_seconds
+
     def test_a_host_leaving_the_load_balancer_drains_as_long_as_a_stopping_worker(
         self, monkeypatch, template
     ):

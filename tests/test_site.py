@@ -214,6 +214,30 @@ class TestProductionSettings:
             setting_as_started("GEMINI_BASE_URL", **{**PRODUCTION, "GEMINI_BASE_URL": url}) == url
         )
 
+    @pytest.mark.parametrize("deadline", ["50.5", "60", "90"])
+    def test_check_deploy_warns_of_a_gemini_deadline_past_what_the_web_tier_waits(self, deadline):
+        # An answer at the deadline, stored within 10 s, comes after the load balancer's
+        # 60 s idle timeout, and the graceful timeout (deadline + 10) nears or passes
+        # systemd's TimeoutStopSec (75), which would kill the worker storing it.
+        result = manage(
+            "check", "--deploy", **{**PRODUCTION, "GEMINI_CALL_DEADLINE_SECONDS": deadline}
+        )
+        assert "ai.W001" in result.stderr
+        assert f"GEMINI_CALL_DEADLINE_SECONDS is {float(deadline):g}" in result.stderr
+        assert "idle timeout" in result.stderr
+        assert "WebDeregistrationDelaySeconds" in result.stderr
+
+    @pytest.mark.parametrize("deadline", ["30", "49.5", "50"])
+    def test_check_deploy_takes_a_gemini_deadline_the_web_tier_outwaits(self, deadline):
+        result = manage(
+            "check",
+            "--deploy",
+            "--fail-level",
+            "WARNING",
+            **{**PRODUCTION, "GEMINI_CALL_DEADLINE_SECONDS": deadline},
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
     @pytest.mark.parametrize(
         ("text", "kind", "read"),
         [
