@@ -23,7 +23,9 @@ accounts and never reaches any account's lock. That budget is counted before the
 password is checked and given back when it is right, or when the subject's lock refuses
 the attempt unchecked, so the hundreds of people behind a shared address spend it only
 on their typos (and on guesses that were checked), and a login from the account's own
-device is not counted there at all.
+device is not counted there at all. A spent budget is ``TooManyFailuresFromNetwork``, its
+own code and words (the account is not locked); an account that used a reset link lately
+(``mark_reset``) still has its password checked there, and only the right one passes.
 
 The cost of the design is that anyone who knows an email can keep its logins locked by
 failing on purpose; the wait is capped, and the per-address limits slow that down. The
@@ -51,6 +53,8 @@ BUSY_RETRY_AFTER_SECONDS = 1
 
 
 class TooManyAttempts(ApplicationError):
+    """The subject (an account's email, a device) is locked after failed attempts."""
+
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_code = "too_many_attempts"
     default_message = "Too many failed attempts. Try again later."
@@ -58,8 +62,29 @@ class TooManyAttempts(ApplicationError):
     def __init__(self, *, retry_after_seconds: int):
         self.retry_after_seconds = max(1, retry_after_seconds)
         super().__init__(
-            f"Too many failed attempts. Try again in {self.retry_after_seconds} seconds.",
+            self.message_for(self.retry_after_seconds),
             details={"retry_after_seconds": self.retry_after_seconds},
+        )
+
+    @staticmethod
+    def message_for(seconds: int) -> str:
+        return f"Too many failed attempts. Try again in {seconds} seconds."
+
+
+class TooManyFailuresFromNetwork(TooManyAttempts):
+    """The client address has spent its failures of the hour (``claim_address_attempt``):
+    nothing is wrong with the account, and the person can do something about it."""
+
+    default_code = "too_many_failures_from_network"
+    default_message = "Too many failed sign-ins from your network. Try again later."
+
+    @staticmethod
+    def message_for(seconds: int) -> str:
+        return (
+            "Too many failed sign-ins from your network this hour (someone there may be "
+            "guessing passwords); your account is not locked. Sign in on a device that "
+            "signed in before, from another network, or after resetting your password, "
+            f"or try again in {seconds} seconds."
         )
 
 
@@ -154,16 +179,45 @@ class AddressAttempt:
 
 
 def claim_address_attempt(*, address: str) -> AddressAttempt:
-    """Count one login from ``address`` as failed, or raise ``TooManyAttempts`` when the
-    address has failed ``LOGIN_FAILURES_PER_ADDRESS_PER_HOUR`` times this hour."""
+    """Count one login from ``address`` as failed, or raise ``TooManyFailuresFromNetwork``
+    when the address has spent its failures of the hour (``failures_allowed``)."""
     digest = salted_hmac("dermalens.lockouts", f"address:{address}", algorithm="sha256")
     key = f"{settings.RATE_LIMIT_NAMESPACE}#login_address#{digest.hexdigest()}"
     now = math.floor(now_seconds())
     count = limits_table().count_in_window(key, seconds=ADDRESS_WINDOW_SECONDS, now=now)
-    if count.hits > settings.LOGIN_FAILURES_PER_ADDRESS_PER_HOUR:
+    if count.hits > failures_allowed(address):
         # Refused unchecked: the count stays, as for a locked account.
-        raise TooManyAttempts(retry_after_seconds=count.window_ends_at - now)
+        raise TooManyFailuresFromNetwork(retry_after_seconds=count.window_ends_at - now)
     return AddressAttempt(key, now)
+
+
+def failures_allowed(address: str) -> int:
+    """The failures an address may spend in an hour. An IPv6 client comes as its /48
+    (``throttles.client_address``), a site's or a carrier's block of many subscribers'
+    /64s: it has a budget of its own, larger than an IPv4 address's."""
+    if "/" in address:
+        return settings.LOGIN_FAILURES_PER_IPV6_48_PER_HOUR
+    return settings.LOGIN_FAILURES_PER_ADDRESS_PER_HOUR
+
+
+def mark_reset(*, email: str) -> None:
+    """A reset link was used for ``email``'s account: for ``LOGIN_AFTER_RESET_SECONDS`` its
+    sign-ins may pass a client address's spent budget (``reset_lately``)."""
+    now = math.floor(now_seconds())
+    limits_table().mark(_reset_key(email), until=now + settings.LOGIN_AFTER_RESET_SECONDS)
+
+
+def reset_lately(*, email: str) -> bool:
+    """Whether a reset link was used for ``email``'s account within
+    ``LOGIN_AFTER_RESET_SECONDS``: its new password is one no guesser has tried, and using
+    the link proved the mailbox."""
+    until = limits_table().marked_until(_reset_key(email))
+    return until is not None and until > now_seconds()
+
+
+def _reset_key(email: str) -> str:
+    digest = salted_hmac("dermalens.lockouts", f"reset:{email}", algorithm="sha256")
+    return f"{settings.RATE_LIMIT_NAMESPACE}#reset#{digest.hexdigest()}"
 
 
 def forget_attempts(*, policy: LockoutPolicy, subject: str) -> None:

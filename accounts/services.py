@@ -32,12 +32,16 @@ from accounts.devices import device_of
 from accounts.emails import canonical_email
 from accounts.hashers import as_hashed
 from accounts.lockouts import (
+    AddressAttempt,
     TooManyAttempts,
+    TooManyFailuresFromNetwork,
     claim_address_attempt,
     claim_attempt,
     confirmation_policy,
     forget_attempts,
     login_policy,
+    mark_reset,
+    reset_lately,
 )
 from accounts.mail import render_account_email, send_account_email
 from accounts.tokens import (
@@ -223,7 +227,10 @@ def log_in(
     on that device instead, so a lock that strangers keep up does not keep the owner's
     own devices out. Any other login is also counted on the budget of failures of the
     client ``address`` (spraying one password over many emails), and given back when
-    the password is right.
+    the password is right. Past that budget a login is ``TooManyFailuresFromNetwork``
+    (429) unchecked, except the logins of an account that used a reset link lately
+    (``lockouts.reset_lately``): their password is checked (and counted on the email),
+    and only the right one gets anything but that same 429.
 
     ``account``: the account with this email as the caller read it (strongly consistent)
     for this request, if it did (the login throttle checks a device token so); it is not
@@ -237,7 +244,18 @@ def log_in(
     own_device = device is not None and device.belongs_to(user)
     subject = device.lockout_subject if device and own_device else email
     with password_place(trusted=own_device):
-        address_attempt = None if own_device else claim_address_attempt(address=address)
+        address_attempt: AddressAttempt | None = None
+        # Set when the address has spent its failures and the email's account used a reset
+        # link lately: then only the right password signs in, and any other answer is this
+        # one, the answer of every login from the address (``lockouts.reset_lately``).
+        spent: TooManyFailuresFromNetwork | None = None
+        if not own_device:
+            try:
+                address_attempt = claim_address_attempt(address=address)
+            except TooManyFailuresFromNetwork as refused:
+                if not reset_lately(email=email):
+                    raise
+                spent = refused
         try:
             claim_attempt(policy=policy, subject=subject)
         except TooManyAttempts:
@@ -245,16 +263,18 @@ def log_in(
             # spent the address's failures, and everyone behind it was refused a sign-in.
             if address_attempt is not None:
                 address_attempt.give_back()
+            if spent is not None:
+                raise spent from None
             raise
         if device is None:
             user = registered_with(email, account)
         if user is None:
             # Hash anyway, so the response time does not tell whether the email exists.
             make_password(password)
-            raise InvalidCredentials()
+            raise spent or InvalidCredentials()
         right = check_password(password, user.password_hash, setter=rehashed(user))
         if not right or not user.is_active:
-            raise InvalidCredentials()
+            raise spent or InvalidCredentials()
     forget_attempts(policy=policy, subject=email)
     if subject != email:
         forget_attempts(policy=policy, subject=subject)
@@ -532,7 +552,8 @@ def reset_password(*, token: str, new_password: str) -> tuple[User, TokenPair]:
     token no longer matches). Using the link also proves the address: it is marked
     verified, and the failed logins counted against it are forgotten: whoever forgot a
     password has usually locked its logins by guessing, and the new password signs in at
-    once, on any device (the new password is one no guesser has tried). The password it
+    once, on any device (the new password is one no guesser has tried), from an address
+    whose failures others spent too (``lockouts.mark_reset``). The password it
     would replace is refused, as in a change: setting it would end every session and
     leave the account as guessable as before.
     """
@@ -559,6 +580,7 @@ def reset_password(*, token: str, new_password: str) -> tuple[User, TokenPair]:
             last_error = err
             continue
         forget_attempts(policy=login_policy(), subject=updated.email)
+        mark_reset(email=updated.email)
         notify_password_changed(user=updated, by_reset=True)
         return updated, issue_tokens(updated)
     raise InvalidLinkToken() from last_error

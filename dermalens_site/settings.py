@@ -575,6 +575,13 @@ LOGIN_DEVICE_TOKEN_DAYS = _int("LOGIN_DEVICE_TOKEN_DAYS", 180, lowest=1)
 # behind a shared address spend it only on their typos; a login from a device that signed
 # in to the account before (a device token) is never counted here.
 LOGIN_FAILURES_PER_ADDRESS_PER_HOUR = _int("LOGIN_FAILURES_PER_ADDRESS_PER_HOUR", 100, lowest=1)
+# The same for an IPv6 client, counted by its /48 (accounts/throttles.py): a carrier puts
+# many subscribers' /64s in one /48, as many people as behind an IPv4 NAT and more, while
+# counting each /64 apart would give whoever holds a /48 65,536 budgets.
+LOGIN_FAILURES_PER_IPV6_48_PER_HOUR = _int("LOGIN_FAILURES_PER_IPV6_48_PER_HOUR", 1000, lowest=1)
+# After a reset link is used, the account's sign-ins with the right password pass an
+# address's spent failure budget for this long (the new password is one no guesser tried).
+LOGIN_AFTER_RESET_SECONDS = _int("LOGIN_AFTER_RESET_SECONDS", 24 * 60 * 60, lowest=1)
 
 # The per-address limits are flood brakes, not the defence of an account (that is the
 # per-account lockout): hundreds of people may share one address behind a mobile

@@ -1,4 +1,5 @@
-"""Limit counters shared by every worker and host: request rates and failed attempts.
+"""Limit counters shared by every worker and host: request rates and failed attempts,
+and flags that last a while (a recent password reset).
 
     limits = limits_table()
     count = limits.count_in_window("dermalens#throttle_login_10.0.0.1", seconds=60, now=t)
@@ -6,11 +7,14 @@
     failures = limits.get_failures("dermalens#login#<digest>")      # None: no record
     limits.put_failures(key, failures=6, locked_until=t, expires_at=t2, previous=failures)
     limits.delete_failures(key)
+    limits.mark(key, until=t)                     # a flag that lasts until t
+    limits.marked_until(key)                      # t, or None
 
-Both kinds live in the users table beside the accounts, under ids no account can have
-(``rate#...``, ``failures#...``), and expire through the table's TTL (``expires_at``).
-DynamoDB deletes expired items within a day or two, not at once, so ``get_failures``
-returns the record with its expiry and the caller treats an expired one as absent.
+They live in the users table beside the accounts, under ids no account can have
+(``rate#...``, ``failures#...``, ``mark#...``), and expire through the table's TTL
+(``expires_at``). DynamoDB deletes expired items within a day or two, not at once, so
+``get_failures`` and ``marked_until`` return the expiry and the caller treats an expired
+item as absent.
 
 A failure record is written with optimistic locking on the count it replaces: of two
 requests that read the same record, one writes and the other is told to read again, so
@@ -28,6 +32,7 @@ from dynamo.tables import USERS
 
 RATE_PREFIX = "rate#"
 FAILURES_PREFIX = "failures#"
+MARK_PREFIX = "mark#"
 # Counters outlive their window a little, so a slow clock never resets one early.
 COUNTER_GRACE_SECONDS = 60
 
@@ -127,6 +132,16 @@ class LimitsTable(Table):
 
     def delete_failures(self, key: str) -> None:
         self.call("delete_item", Key={"user_id": {"S": FAILURES_PREFIX + key}})
+
+    def mark(self, key: str, *, until: int) -> None:
+        """Set a flag on ``key`` that lasts until ``until`` (epoch seconds)."""
+        item = {"user_id": MARK_PREFIX + key, "item_type": "limit_mark", "expires_at": until}
+        self.call("put_item", Item=to_item(item))
+
+    def marked_until(self, key: str) -> int | None:
+        """Until when ``key``'s flag lasts (perhaps past: TTL deletes only eventually)."""
+        item = self.get_item({"user_id": {"S": MARK_PREFIX + key}}, consistent=True)
+        return int(item["expires_at"]["N"]) if item is not None else None
 
 
 @functools.cache

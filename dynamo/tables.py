@@ -142,8 +142,8 @@ def _normal(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
 
 # The users table also holds small item kinds keyed by a prefixed id: the email claim
 # ("email#<address>") that makes emails unique, and, expiring through TTL, revoked
-# refresh tokens ("revoked-refresh#<jti>") and the limits' counters ("rate#...",
-# "failures#...", see dynamo/limits.py).
+# refresh tokens ("revoked-refresh#<jti>") and the limits' counters and flags ("rate#...",
+# "failures#...", "mark#...", see dynamo/limits.py).
 USERS = TableDefinition(
     setting="DYNAMODB_USERS_TABLE",
     partition_key=("user_id", "S"),

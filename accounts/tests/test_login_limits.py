@@ -13,8 +13,9 @@ from rest_framework.test import APIClient
 from ulid import ULID
 
 from accounts import lockouts
+from accounts.links import password_reset_token
 from accounts.tests.test_api import LOGIN, ME, PASSWORD, REFRESH, assert_error, bearer
-from accounts.tests.test_recovery import CHANGE_EMAIL
+from accounts.tests.test_recovery import CHANGE_EMAIL, NEW_PASSWORD, RESET_CONFIRM
 from accounts.throttles import client_address
 from conftest import STRONG_PASSWORD
 from dynamo.metrics import measure_dynamodb
@@ -483,13 +484,13 @@ class TestPeopleBehindOneAddress:
         assert sprayed == [401] * 30
         for _ in range(3):
             response = log_in(campus, unique_email(), "Summer2026!!x")
-            error = assert_error(response, 429, "too_many_attempts")
+            error = assert_error(response, 429, "too_many_failures_from_network")
             assert 0 < error["details"]["retry_after_seconds"] <= 3600
         # Refused before any password is checked, the right one too, from this address;
         # the owner's device that signed in before still signs in, and so does anyone
         # anywhere else.
         email = owner["user"]["email"]
-        assert_error(log_in(campus, email, STRONG_PASSWORD), 429, "too_many_attempts")
+        assert_error(log_in(campus, email, STRONG_PASSWORD), 429, "too_many_failures_from_network")
         assert with_device(campus, email, STRONG_PASSWORD, owner["device_token"]).status_code == 200
         assert log_in(anywhere(), email, STRONG_PASSWORD).status_code == 200
 
@@ -525,7 +526,87 @@ class TestPeopleBehindOneAddress:
         assert [log_in(campus, email, STRONG_PASSWORD).status_code for email in people] == [200] * 6
         typos = [log_in(campus, email).status_code for email in people[:3]]
         assert typos == [401] * 3
-        assert_error(log_in(campus, people[3], STRONG_PASSWORD), 429, "too_many_attempts")
+        assert_error(
+            log_in(campus, people[3], STRONG_PASSWORD), 429, "too_many_failures_from_network"
+        )
+
+    def test_a_spent_address_budget_is_told_apart_from_a_locked_account(
+        self, register, unique_email, settings
+    ):
+        settings.LOGIN_FAILURES_PER_ADDRESS_PER_HOUR = 3
+        owner = register()
+        campus = APIClient(REMOTE_ADDR=self.CAMPUS)
+        assert [log_in(campus, unique_email()).status_code for _ in range(3)] == [401] * 3
+        network = assert_error(
+            log_in(campus, owner["user"]["email"], STRONG_PASSWORD),
+            429,
+            "too_many_failures_from_network",
+        )
+        assert "network" in network["message"]
+        assert "your account is not locked" in network["message"]
+        assert 0 < network["details"]["retry_after_seconds"] <= 3600
+        # An account locked by failures, elsewhere, still says so in its own words.
+        locked = register()["user"]["email"]
+        for _ in range(5):
+            log_in(anywhere(), locked)
+        account = assert_error(
+            log_in(anywhere(), locked, STRONG_PASSWORD), 429, "too_many_attempts"
+        )
+        assert "network" not in account["message"]
+
+    def test_after_a_reset_the_new_password_signs_in_where_others_spent_the_failures(
+        self, register, unique_email, settings, throttle_rates
+    ):
+        throttle_rates(login="100/hour")
+        settings.LOGIN_FAILURES_PER_ADDRESS_PER_HOUR = 3
+        owner, colleague = register(), register()
+        email = owner["user"]["email"]
+        campus = APIClient(REMOTE_ADDR=self.CAMPUS)
+        assert [log_in(campus, unique_email()).status_code for _ in range(3)] == [401] * 3
+        assert_error(log_in(campus, email, STRONG_PASSWORD), 429, "too_many_failures_from_network")
+        # The owner resets the password (the link used from anywhere, here the campus).
+        token = password_reset_token(users_table().get(owner["user"]["user_id"]))
+        confirm = {"token": token, "new_password": NEW_PASSWORD}
+        assert campus.post(RESET_CONFIRM, confirm, format="json").status_code == 200
+        signed_in = log_in(campus, email, NEW_PASSWORD)
+        assert signed_in.status_code == 200, signed_in.content
+        # Another account at the address is still refused, and a guesser at the reset
+        # account gets what every login from the address gets: its failures still count
+        # on the email, which locks after five, whatever the password then sent.
+        colleagues_login = log_in(campus, colleague["user"]["email"], STRONG_PASSWORD)
+        assert_error(colleagues_login, 429, "too_many_failures_from_network")
+        for _ in range(5):
+            assert_error(log_in(campus, email), 429, "too_many_failures_from_network")
+        assert_error(log_in(campus, email, NEW_PASSWORD), 429, "too_many_failures_from_network")
+        assert_error(log_in(anywhere(), email, NEW_PASSWORD), 429, "too_many_attempts")
+
+    def test_the_reset_passes_the_spent_budget_only_for_a_while(
+        self, register, unique_email, settings, clock
+    ):
+        settings.LOGIN_FAILURES_PER_ADDRESS_PER_HOUR = 3
+        settings.LOGIN_AFTER_RESET_SECONDS = 600
+        owner = register()
+        email = owner["user"]["email"]
+        campus = APIClient(REMOTE_ADDR=self.CAMPUS)
+        token = password_reset_token(users_table().get(owner["user"]["user_id"]))
+        confirm = {"token": token, "new_password": NEW_PASSWORD}
+        assert anywhere().post(RESET_CONFIRM, confirm, format="json").status_code == 200
+        clock.advance(601)
+        assert [log_in(campus, unique_email()).status_code for _ in range(3)] == [401] * 3
+        assert_error(log_in(campus, email, NEW_PASSWORD), 429, "too_many_failures_from_network")
+
+    def test_an_ipv6_48_has_a_larger_budget_of_failures_than_an_ipv4_address(
+        self, one_proxy, unique_email, settings
+    ):
+        settings.LOGIN_FAILURES_PER_ADDRESS_PER_HOUR = 2
+        settings.LOGIN_FAILURES_PER_IPV6_48_PER_HOUR = 4
+        carrier = [behind_the_load_balancer(f"2001:db8:7:{n:x}::1") for n in range(1, 6)]
+        statuses = [log_in(subscriber, unique_email()).status_code for subscriber in carrier]
+        assert statuses[:4] == [401] * 4
+        assert_error(log_in(carrier[4], unique_email()), 429, "too_many_failures_from_network")
+        nat = behind_the_load_balancer("203.0.113.70")
+        assert [log_in(nat, unique_email()).status_code for _ in range(2)] == [401] * 2
+        assert_error(log_in(nat, unique_email()), 429, "too_many_failures_from_network")
 
 
 class TestTrustedProxies:
