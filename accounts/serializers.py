@@ -81,6 +81,7 @@ class LoginSerializer(StrictSerializer):
     device_token = serializers.CharField(
         required=False,
         allow_blank=True,
+        allow_null=True,  # null, as "" or no field: no device token
         max_length=DEVICE_TOKEN_MAX_LENGTH,
         help_text="The `device_token` of an earlier session on this device, if any.",
     )
@@ -155,6 +156,7 @@ class PasswordResetRequestSerializer(StrictSerializer):
     device_token = serializers.CharField(
         required=False,
         allow_blank=True,
+        allow_null=True,  # null, as "" or no field: no device token
         max_length=DEVICE_TOKEN_MAX_LENGTH,
         help_text=(
             "The `device_token` of an earlier session of this account on this device, if "

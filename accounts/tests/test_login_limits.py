@@ -196,6 +196,14 @@ class TestDeviceTokens:
             with_device(anywhere(), email, STRONG_PASSWORD, token), 429, "too_many_attempts"
         )
 
+    def test_a_null_device_token_is_a_login_without_one(self, register):
+        email = register()["user"]["email"]
+        body = {"email": email, "password": STRONG_PASSWORD, "device_token": None}
+        signed_in = anywhere().post(LOGIN, body, format="json")
+        assert signed_in.status_code == 200, signed_in.content
+        locked_by_strangers(email)
+        assert_error(anywhere().post(LOGIN, body, format="json"), 429, "too_many_attempts")
+
     def test_what_ends_every_session_forgets_the_devices_too(self, register):
         session = register()
         email, old_token = session["user"]["email"], session["device_token"]

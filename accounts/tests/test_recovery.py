@@ -334,6 +334,13 @@ class TestPasswordReset:
         assert_error(from_old_phone, 429, "throttled")
         assert len([m for m in ses_mailbox.to(email) if "Reset" in m.subject]) == sent
 
+    def test_a_null_device_token_is_a_request_without_one(self, ses_mailbox, register):
+        email = register()["user"]["email"]
+        body = {"email": email, "device_token": None}
+        answer = APIClient(REMOTE_ADDR="10.20.0.9").post(RESET, body, format="json")
+        assert answer.status_code == 202, answer.content
+        assert reset_link_token(ses_mailbox, email)
+
     def test_an_overlong_address_asked_for_from_a_signed_in_phone_is_a_clear_400(self, register):
         device_token = register()["device_token"]
         # Longer than a DynamoDB key may be: no account can have it.
