@@ -2,11 +2,12 @@
 
 import re
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
@@ -63,6 +64,39 @@ EMAIL_CHANGE_SENT = (
 )
 
 
+class ResetLinksAlreadyAsked(Throttled):
+    """The email address's reset requests of the hour are spent (``ResetEmailAddressThrottle``):
+    said so that it helps, and alike whether or not an account has the address."""
+
+    extra_detail_singular = extra_detail_plural = "You can ask again in {wait} seconds."
+
+    def __init__(self, wait: float | None = None):
+        super().__init__(
+            wait,
+            detail=(
+                "Reset links were already asked for this email address in the last hour, as "
+                "many as we send. If an account has this address, they are in its inbox "
+                "(look in the spam folder too); each link works for "
+                f"{settings.PASSWORD_RESET_TOKEN_MINUTES} minutes."
+            ),
+        )
+
+
+class ResetRequestsFromNetwork(Throttled):
+    """The client address's reset requests of the hour are spent (``PasswordResetThrottle``)."""
+
+    default_detail = "Too many reset requests from your network this hour."
+    extra_detail_singular = extra_detail_plural = "You can ask again in {wait} seconds."
+
+
+# A refusal in the words of the limit that refused, where DRF's "Request was throttled"
+# tells a person nothing they can act on.
+THROTTLE_REFUSALS: dict[type, type[Throttled]] = {
+    ResetEmailAddressThrottle: ResetLinksAlreadyAsked,
+    PasswordResetThrottle: ResetRequestsFromNetwork,
+}
+
+
 def accepted(detail: str) -> Response:
     return Response(AcceptedSerializer({"detail": detail}).data, status=status.HTTP_202_ACCEPTED)
 
@@ -86,6 +120,15 @@ class PublicAuthViewSet(viewsets.ViewSet):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+
+    def check_throttles(self, request) -> None:
+        # As DRF's, but raising the refusal of the limit that refused (THROTTLE_REFUSALS).
+        # A limit after one that refused counts nothing (``REFUSED_BY_A_LIMIT``): stopping
+        # at the first refusal changes no count.
+        for throttle in self.get_throttles():
+            if not throttle.allow_request(request, self):
+                refusal = THROTTLE_REFUSALS.get(type(throttle), Throttled)
+                raise refusal(wait=throttle.wait())
 
     @extend_schema(
         request=RegisterSerializer,

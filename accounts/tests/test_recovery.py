@@ -3,6 +3,7 @@ the notices they send, through the HTTP API against DynamoDB Local, with every m
 sent through django-ses to moto's SES server and read back from it."""
 
 import itertools
+import re
 import statistics
 import threading
 import time
@@ -39,6 +40,10 @@ def assert_error(response, status: int, code: str) -> dict:
     assert response.status_code == status, response.content
     assert response.json()["error"]["code"] == code, response.content
     return response.json()["error"]
+
+
+def without_waits(message: str) -> str:
+    return re.sub(r"in [0-9]+ seconds", "in N seconds", message)
 
 
 def reset_link_token(mailbox, email: str) -> str:
@@ -285,13 +290,22 @@ class TestPasswordReset:
         statuses = [ask_for_reset(email, address=f"10.30.0.{n}").status_code for n in range(6)]
         assert statuses == [202] * 5 + [429]
         limited = ask_for_reset(email, address="10.30.1.1")
-        assert_error(limited, 429, "throttled")
+        refused = assert_error(limited, 429, "throttled")
         assert int(limited["Retry-After"]) > 0
         assert len([m for m in ses_mailbox.to(email) if "Reset" in m.subject]) == 5
+        # It says what helps: links were asked for already, where they are, how long they last.
+        message = refused["message"]
+        assert "already asked for this email address in the last hour" in message
+        assert "inbox" in message
+        assert f"{django_settings.PASSWORD_RESET_TOKEN_MINUTES} minutes" in message
+        assert "You can ask again in" in message
+        assert "Request was throttled" not in message
         # An address nobody has is limited the same way: the 429 tells nothing either.
         nobody = unique_email()
         statuses = [ask_for_reset(nobody, address=f"10.31.0.{n}").status_code for n in range(6)]
         assert statuses == [202] * 5 + [429]
+        told = assert_error(ask_for_reset(nobody, address="10.31.1.1"), 429, "throttled")
+        assert without_waits(told["message"]) == without_waits(message)
 
     def test_a_stranger_who_spends_the_addresss_requests_does_not_keep_the_owners_phone_from_a_link(
         self, ses_mailbox, register
@@ -357,6 +371,8 @@ class TestPasswordReset:
             ask_for_reset(unique_email(), address="10.32.0.1").status_code for _ in range(21)
         ]
         assert statuses == [202] * 20 + [429]
+        braked = assert_error(ask_for_reset(unique_email(), address="10.32.0.1"), 429, "throttled")
+        assert braked["message"].startswith("Too many reset requests from your network")
         assert ask_for_reset(unique_email(), address="10.32.0.2").status_code == 202
 
     def test_a_flood_at_one_email_leaves_the_addresss_requests_to_the_rest(
