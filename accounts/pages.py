@@ -4,13 +4,19 @@ the app at hand: choose a new password, confirm an email address.
     /account/reset-password?token=...   (PASSWORD_RESET_URL's default)
     /account/verify-email?token=...     (EMAIL_VERIFY_URL's default)
 
-Plain HTML forms with Django's CSRF protection, no script (the Content-Security-Policy
-allows none), nothing loaded from elsewhere, and the token in the address never leaves
-for another site (the project's ``Referrer-Policy: same-origin``; ``no-referrer`` would
-make the browser send ``Origin: null`` with the form, which CSRF protection refuses).
-Opening a link changes nothing: a mail scanner that follows it cannot use it up; the
-form's POST does the work, through the same use cases as the API, and is throttled like
-the API's token endpoints.
+Plain HTML forms, no script (the Content-Security-Policy allows none), no cookie, nothing
+loaded from elsewhere, and the token in the address never leaves for another site (the
+project's ``Referrer-Policy: same-origin``). Opening a link changes nothing: a mail
+scanner that follows it cannot use it up; the form's POST does the work, through the
+same use cases as the API, and is throttled like the API's token endpoints.
+
+The forms are exempt from Django's CSRF check (``csrf_exempt``), unlike the ops pages.
+CSRF protection keeps another site from using what a browser sends by itself (a session
+cookie); these forms are authorised by nothing the browser holds, only by the link's
+token in the form, a secret a forger cannot know (and whoever knows it may use it
+directly), and a done form signs the browser in to nothing. The check only refused
+people whose browser keeps no cookie (cookies blocked, a mail app's viewer) with
+Django's bare 403.
 """
 
 import functools
@@ -21,6 +27,7 @@ from django import forms
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from rest_framework import serializers
 
@@ -95,6 +102,7 @@ def throttled(request: HttpRequest, template: str, context: dict, wait: int) -> 
     return response
 
 
+@csrf_exempt  # the link's token authorises the form (module docstring)
 @account_page
 @require_http_methods(["GET", "POST"])
 def reset_password(request: HttpRequest) -> HttpResponse:
@@ -129,6 +137,7 @@ def reset_password(request: HttpRequest) -> HttpResponse:
     return render(request, template, {"done": True})
 
 
+@csrf_exempt  # the link's token authorises the form (module docstring)
 @account_page
 @require_http_methods(["GET", "POST"])
 def verify_email(request: HttpRequest) -> HttpResponse:

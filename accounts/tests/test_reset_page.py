@@ -5,9 +5,7 @@ new password with the link read from the message SES accepted.
 Screenshots go to ``test-output/screenshots/accounts/`` (git-ignored); the path is printed.
 """
 
-import http.client
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from rest_framework.test import APIClient
 
@@ -72,19 +70,3 @@ def test_someone_without_the_app_sets_a_new_password_from_the_emailed_link(
     assert page.get_by_role("button", name="Set new password").count() == 0
     page.screenshot(path=str(SCREENSHOTS / "04-link-used.png"), full_page=True)
     assert scripts == []
-
-
-def test_the_form_refuses_a_post_without_its_csrf_token(ops_server, register):  # noqa: F811
-    address = urlsplit(ops_server)
-    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
-    body = f"token=x&new_password={NEW_PASSWORD}&new_password_again={NEW_PASSWORD}"
-    try:
-        connection.request(
-            "POST",
-            "/account/reset-password",
-            body=body,
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
-        assert connection.getresponse().status == 403
-    finally:
-        connection.close()
