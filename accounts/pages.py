@@ -2,6 +2,7 @@
 the app at hand: choose a new password, confirm an email address.
 
     /account/reset-password?token=...   (PASSWORD_RESET_URL's default)
+    /account/reset-password/new-link    (POST: a new link, when one expired or was used)
     /account/verify-email?token=...     (EMAIL_VERIFY_URL's default)
 
 Plain HTML forms, no script (the Content-Security-Policy allows none), no cookie, nothing
@@ -30,9 +31,12 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from rest_framework import serializers
+from rest_framework.parsers import FormParser
+from rest_framework.request import Request
 
-from accounts import services
+from accounts import choices, services
 from accounts.throttles import TokenThrottle
+from accounts.views import RESET_REQUEST_THROTTLES, RESET_REQUESTED, THROTTLE_REFUSALS
 from dermalens_site.errors import ApplicationError
 
 PAGE_HEADERS = {
@@ -79,6 +83,13 @@ class ResetPasswordForm(forms.Form):
         return cleaned
 
 
+class NewLinkForm(forms.Form):
+    email = forms.EmailField(
+        max_length=choices.EMAIL_MAX_LENGTH,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+
 def token_of(request: HttpRequest) -> str:
     token = request.POST.get("token") if request.method == "POST" else request.GET.get("token")
     return (token or "")[:TOKEN_MAX_LENGTH]
@@ -115,7 +126,8 @@ def reset_password(request: HttpRequest) -> HttpResponse:
     try:
         services.check_password_reset_token(token=token)
     except ApplicationError as err:
-        return render(request, template, {**context, "error": err.message}, status=400)
+        context = {**context, "error": err.message, "new_link_form": NewLinkForm()}
+        return render(request, template, context, status=400)
     if request.method == "GET":
         return render(request, template, {**context, "form": ResetPasswordForm()})
     form = ResetPasswordForm(request.POST)
@@ -135,6 +147,35 @@ def reset_password(request: HttpRequest) -> HttpResponse:
     except ApplicationError as err:
         return render(request, template, {**context, "error": err.message}, status=400)
     return render(request, template, {"done": True})
+
+
+@csrf_exempt  # as the API's reset request, open to anyone and limited per mailbox
+@account_page
+@require_http_methods(["POST"])
+def new_reset_link(request: HttpRequest) -> HttpResponse:
+    """A new reset link asked for on the page, as ``POST /auth/password/reset`` asks: the
+    same limits (the email address's, then the client address's), the same use case, and
+    one answer whether or not an account has the address."""
+    template = "accounts/reset_password.html"
+    form = NewLinkForm(request.POST)
+    if not form.is_valid():
+        return render(request, template, {"new_link_form": form}, status=400)
+    # The API's throttles read the body of a DRF request.
+    as_the_api_reads_it = Request(request, parsers=[FormParser()])
+    for throttle in (throttle_class() for throttle_class in RESET_REQUEST_THROTTLES):
+        if not throttle.allow_request(as_the_api_reads_it, None):
+            refusal = THROTTLE_REFUSALS[type(throttle)](wait=throttle.wait())
+            response = render(
+                request,
+                template,
+                {"new_link_form": form, "error": refusal.detail},
+                status=refusal.status_code,
+            )
+            response["Retry-After"] = str(math.ceil(throttle.wait()))
+            return response
+    services.request_password_reset(email=form.cleaned_data["email"])
+    context = {"new_link_form": NewLinkForm(), "notice": RESET_REQUESTED}
+    return render(request, template, context, status=202)
 
 
 @csrf_exempt  # the link's token authorises the form (module docstring)

@@ -89,6 +89,10 @@ class ResetRequestsFromNetwork(Throttled):
     extra_detail_singular = extra_detail_plural = "You can ask again in {wait} seconds."
 
 
+# The email address's limit first: a flood at one email, refused there, is not counted
+# on the address the people behind it share (also the reset page's, ``accounts.pages``).
+RESET_REQUEST_THROTTLES = [ResetEmailAddressThrottle, PasswordResetThrottle]
+
 # A refusal in the words of the limit that refused, where DRF's "Request was throttled"
 # tells a person nothing they can act on.
 THROTTLE_REFUSALS: dict[type, type[Throttled]] = {
@@ -192,9 +196,7 @@ class PublicAuthViewSet(viewsets.ViewSet):
         detail=False,
         methods=["post"],
         url_path="password/reset",
-        # The email's limit first: a flood at one email, refused there, is not counted
-        # on the address the people behind it share.
-        throttle_classes=[ResetEmailAddressThrottle, PasswordResetThrottle],
+        throttle_classes=RESET_REQUEST_THROTTLES,
     )
     def password_reset(self, request):
         serializer = PasswordResetRequestSerializer(data=request.data)

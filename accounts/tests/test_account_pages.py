@@ -49,3 +49,51 @@ class TestWithoutCookies:
     def test_the_ops_pages_keep_their_csrf_protection(self):
         refused = cookieless_browser().post("/ops/login", {"email": "a@example.com"})
         assert refused.status_code == 403
+
+
+NEW_LINK = "/account/reset-password/new-link"
+
+
+class TestNewLinkOnThePage:
+    def test_a_used_or_expired_link_offers_a_form_that_emails_a_new_one(
+        self, ses_mailbox, register
+    ):
+        email = register()["user"]["email"]
+        opened = cookieless_browser().get(RESET_PAGE, {"token": "an-old-used-token"})
+        assert opened.status_code == 400
+        assert f'action="{NEW_LINK}"' in opened.content.decode()
+        asked = cookieless_browser().post(NEW_LINK, {"email": email.upper()})
+        assert asked.status_code == 202, asked.content
+        assert "a link to reset its password is on its way" in asked.content.decode()
+        token = ses_mailbox.last(email, subject="Reset your DermaLens password").token
+        form = {"token": token, "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD}
+        assert cookieless_browser().post(RESET_PAGE, form).status_code == 200
+
+    def test_an_address_nobody_has_gets_the_same_answer(self, ses_mailbox, register, unique_email):
+        known, nobody = register()["user"]["email"], unique_email()
+        answers = [cookieless_browser().post(NEW_LINK, {"email": e}) for e in (known, nobody)]
+        assert [answer.status_code for answer in answers] == [202, 202]
+        assert answers[0].content == answers[1].content
+        assert ses_mailbox.to(nobody) == []
+
+    def test_the_page_and_the_api_share_the_email_addresss_limit(self, register):
+        email = register()["user"]["email"]
+        api = APIClient(REMOTE_ADDR="10.40.0.1")
+        for _ in range(5):
+            assert api.post("/api/v1/auth/password/reset", {"email": email}).status_code == 202
+        refused = Client(REMOTE_ADDR="10.40.0.2").post(NEW_LINK, {"email": email})
+        assert refused.status_code == 429
+        assert 0 < int(refused["Retry-After"]) <= 3600
+        assert "already asked for this email address in the last hour" in refused.content.decode()
+
+    def test_the_page_brakes_a_flood_from_one_client_address(self, throttle_rates, unique_email):
+        throttle_rates(password_reset="3/hour")
+        browser = Client(REMOTE_ADDR="10.40.1.1")
+        answers = [browser.post(NEW_LINK, {"email": unique_email()}) for _ in range(4)]
+        assert [answer.status_code for answer in answers] == [202, 202, 202, 429]
+        assert "from your network" in answers[3].content.decode()
+
+    def test_a_malformed_address_is_a_400_with_the_form(self):
+        refused = cookieless_browser().post(NEW_LINK, {"email": "not an address"})
+        assert refused.status_code == 400
+        assert "Enter a valid email address." in refused.content.decode()
