@@ -19,7 +19,9 @@ from typing import Any
 from google.genai import types
 
 from ai.analysis import (
+    LIST_MAX_ITEMS,
     SUMMARY_MAX_LENGTH,
+    TEXT_MAX_LENGTH,
     InvalidAnalysis,
     SkinAnalysis,
     face_covered,
@@ -42,7 +44,8 @@ from ai.prompts import SKIN_ANALYSIS_INSTRUCTION, analysis_response_schema, skin
 from ai.providers import SkinProfile
 from skincare.metrics import MODEL
 
-SUMMARY_CUT_MARK = "..."
+# Ends a text of the answer cut to its length (a summary, a red flag, a concern's name).
+CUT_MARK = "..."
 
 __all__ = ["BLOCKED_FINISH_REASONS", "SAFETY_SETTINGS", "GeminiProvider"]
 
@@ -75,7 +78,7 @@ class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient):
                 use="analysis",
             ),
         )
-        answer = within_summary_length(self._answer_from(response))
+        answer = within_limits(self._answer_from(response))
         try:
             judged = SkinAnalysis.from_dict(
                 answer, provider=self.name, model=self.model, heuristic=False, source=MODEL
@@ -85,15 +88,52 @@ class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient):
         return with_measurements(judged, measured=measured)
 
 
-def within_summary_length(answer: Any) -> Any:
-    """The answer with a summary past SUMMARY_MAX_LENGTH cut at a word, marked "...".
+def within_limits(answer: Any) -> Any:
+    """The answer with its texts and lists kept within the contract's limits.
 
-    The response schema asks for at most that many characters, but a schema's
-    ``maxLength`` is guidance to the model, not a guarantee: a long summary is no reason
-    to lose the whole analysis.
+    The response schema asks for them, but a schema's ``maxLength`` and ``maxItems`` are
+    guidance to the model, not a guarantee, and one long red flag is no reason to lose
+    the whole analysis (least of all its red flags). The summary (SUMMARY_MAX_LENGTH),
+    each red flag and each concern's name (TEXT_MAX_LENGTH) are cut at a word and marked
+    "..."; blank red flags and concerns without a name are left out; of each list, the
+    first LIST_MAX_ITEMS are kept (the model lists what matters most first). Anything
+    of another type is left for ``SkinAnalysis.from_dict`` to refuse.
     """
-    summary = answer.get("summary") if isinstance(answer, dict) else None
-    if not isinstance(summary, str) or len(summary) <= SUMMARY_MAX_LENGTH:
+    if not isinstance(answer, dict):
         return answer
-    kept = summary[: SUMMARY_MAX_LENGTH - len(SUMMARY_CUT_MARK)].rsplit(maxsplit=1)[0]
-    return {**answer, "summary": kept.rstrip(",;:") + SUMMARY_CUT_MARK}
+    kept = dict(answer)
+    if isinstance(answer.get("summary"), str):
+        kept["summary"] = cut_at_word(answer["summary"], SUMMARY_MAX_LENGTH)
+    if isinstance(answer.get("red_flags"), list):
+        flags = [
+            cut_at_word(flag, TEXT_MAX_LENGTH) if isinstance(flag, str) else flag
+            for flag in answer["red_flags"]
+        ]
+        kept["red_flags"] = [flag for flag in flags if flag != ""][:LIST_MAX_ITEMS]
+    if isinstance(answer.get("concerns"), list):
+        concerns = [
+            {**concern, "name": cut_at_word(concern["name"], TEXT_MAX_LENGTH)}
+            if isinstance(concern, dict) and isinstance(concern.get("name"), str)
+            else concern
+            for concern in answer["concerns"]
+        ]
+        kept["concerns"] = [
+            concern
+            for concern in concerns
+            if not (isinstance(concern, dict) and concern.get("name") in ("", None))
+        ][:LIST_MAX_ITEMS]
+    return kept
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """``text`` without its surrounding space, cut at a word to at most ``limit``
+    characters and marked ``CUT_MARK`` when longer (within a word only when a single
+    word fills the room)."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    head = text[: limit - len(CUT_MARK)]
+    if not text[len(head)].isspace():
+        words = head.rsplit(maxsplit=1)
+        head = words[0] if len(words) > 1 else head
+    return head.rstrip().rstrip(",;:").rstrip() + CUT_MARK

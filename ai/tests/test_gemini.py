@@ -449,6 +449,61 @@ def test_a_summary_longer_than_asked_is_cut_at_a_word_not_a_failed_analysis(
     assert answer["summary"].startswith(summary.removesuffix("..."))
 
 
+RED_FLAG = (
+    "A mole on the left cheek looks darker at one edge than the other and its border is "
+    "irregular; a dermatologist should see it soon, as changes in colour or shape are signs "
+    "that need a closer look, as does any bleeding."
+)
+
+
+def test_a_red_flag_longer_than_asked_is_cut_at_a_word_and_kept(gemini, fake_gemini, photo):
+    assert len(RED_FLAG) > 200
+    answer = {**valid_analysis_answer(), "red_flags": [RED_FLAG, "Bleeding spot on the chin."]}
+    fake_gemini.enqueue(FakeResponse.json_answer(answer))
+
+    first, second = analyze(gemini, photo).red_flags
+    assert len(first) <= 200
+    assert first.endswith("...") and not first.endswith(" ...")
+    assert RED_FLAG.startswith(first.removesuffix("..."))
+    assert second == "Bleeding spot on the chin."
+
+
+def test_a_concern_name_longer_than_asked_is_cut_at_a_word_and_kept(gemini, fake_gemini, photo):
+    answer = valid_analysis_answer()
+    answer["concerns"][0]["name"] = "Enlarged pores around the nose " * 10
+    fake_gemini.enqueue(FakeResponse.json_answer(answer))
+
+    name = analyze(gemini, photo).concerns[0].name
+    assert len(name) <= 200 and name.endswith("...")
+    assert answer["concerns"][0]["name"].startswith(name.removesuffix("..."))
+
+
+def test_blank_red_flags_and_concerns_are_left_out_not_a_failed_analysis(
+    gemini, fake_gemini, photo
+):
+    answer = valid_analysis_answer()
+    answer["red_flags"] = ["  ", "Bleeding spot on the chin.", ""]
+    answer["concerns"].insert(0, {"name": " ", "severity": "mild", "region": None})
+    fake_gemini.enqueue(FakeResponse.json_answer(answer))
+
+    analysis = analyze(gemini, photo)
+    assert analysis.red_flags == ("Bleeding spot on the chin.",)
+    assert [concern.name for concern in analysis.concerns] == ["Enlarged pores", "Redness"]
+
+
+def test_more_red_flags_and_concerns_than_asked_keep_the_first_twelve(gemini, fake_gemini, photo):
+    answer = valid_analysis_answer()
+    answer["red_flags"] = [f"Sign number {n} to show a dermatologist." for n in range(1, 14)]
+    answer["concerns"] = [
+        {"name": f"Concern {n}", "severity": "mild", "region": None} for n in range(1, 14)
+    ]
+    fake_gemini.enqueue(FakeResponse.json_answer(answer))
+
+    analysis = analyze(gemini, photo)
+    assert analysis.red_flags == tuple(answer["red_flags"][:12])
+    assert [concern.name for concern in analysis.concerns] == [f"Concern {n}" for n in range(1, 13)]
+
+
 # --- answers that are not analyses --------------------------------------------------------
 
 
