@@ -17,7 +17,7 @@ without its Markdown.
 """
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 
 from google.genai import types
 
@@ -86,7 +86,7 @@ class GeminiChat:
     # Supplied by GeminiProvider (annotations only, so its own methods stay in charge).
     model: str
     _generate: Callable[..., types.GenerateContentResponse]
-    _generate_stream: Callable[..., Iterator[types.GenerateContentResponse]]
+    _generate_stream: Callable[..., Generator[types.GenerateContentResponse, None, None]]
     _answer_text: Callable[..., str]
 
     def reply(self, *, context: ChatContext, history: Sequence[ChatTurn], message: str) -> str:
@@ -115,16 +115,20 @@ class GeminiChat:
             finish_reasons.append(finish_reason_of(event))
             return event.text or ""
 
+        events = self._generate_stream(
+            use="chat", contents=chat_contents(context, history, message), config=chat_config()
+        )
         try:
-            events = self._generate_stream(
-                use="chat", contents=chat_contents(context, history, message), config=chat_config()
-            )
             last = ""
             for piece in plain_text_pieces(text_of(event) for event in events):
                 last = piece
                 yield piece
         except AnalysisFailed as failure:
             raise as_chat_failure(failure) from failure
+        finally:
+            # Ended here (a block, or a reader gone): the stream's connection goes and its
+            # tokens are counted now, not when the garbage collector finds it.
+            events.close()
         if not last:
             raise self._chat_failed("invalid_response", "no text in the answer, or markup only")
         cut_short = any(reason in CUT_SHORT_FINISH_REASONS for reason in finish_reasons)

@@ -35,7 +35,7 @@ import re
 import threading
 import time
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 import httpx2
@@ -352,7 +352,7 @@ class GeminiClient:
 
     def _generate_stream(
         self, *, use: str, contents: list[Any], config: types.GenerateContentConfig
-    ) -> Iterator[types.GenerateContentResponse]:
+    ) -> Generator[types.GenerateContentResponse, None, None]:
         """The answer's events as they come (``streamGenerateContent``).
 
         Retries and rate limits apply until the first event: after it, a failure ends
@@ -364,7 +364,11 @@ class GeminiClient:
         given the attempt's timeout, so a stream whose events kept coming a little
         before each timeout ran on without end, past the load balancer's patience and
         the time a stopping worker gives its requests. One still coming at the deadline
-        is a ``timeout`` (its tokens so far counted).
+        is a ``timeout``.
+
+        However the stream ends (its last event, a failure, the reader finding a block,
+        or a reader that stops reading and closes it), its tokens so far are counted
+        once and its connection is closed then.
         """
         deadline = time.monotonic() + self.call_deadline_seconds
 
@@ -379,19 +383,24 @@ class GeminiClient:
         with self._failures_as_analysis_failed(), calling_out(until_block_ends=True):
             events, event = self._with_retries(first_event)
         usage = None
-        while event is not None:
-            # Each event's counts are the answer's so far: the last one's are the whole's.
-            usage = event.usage_metadata or usage
-            yield event
-            if time.monotonic() >= deadline:
-                close = getattr(events, "close", None)
-                if close is not None:
-                    close()  # the connection goes, and Gemini stops writing
-                count_tokens(use, usage)
-                raise self._failed("timeout", "the answer was still coming at the deadline")
-            with self._failures_as_analysis_failed():
-                event = next(events, None)
-        count_tokens(use, usage)
+        try:
+            while event is not None:
+                # Each event's counts are the answer's so far: the last one's the whole's.
+                usage = event.usage_metadata or usage
+                yield event
+                if time.monotonic() >= deadline:
+                    raise self._failed("timeout", "the answer was still coming at the deadline")
+                with self._failures_as_analysis_failed():
+                    event = next(events, None)
+        finally:
+            # However the stream ends (its last event, a failure, a block found by the
+            # reader, or a reader that stops reading), Gemini bills what it wrote so far.
+            # The connection goes at once, and Gemini stops writing; left to the garbage
+            # collector, it would stay open as long as a failure's traceback holds it.
+            count_tokens(use, usage)
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
 
     @contextlib.contextmanager
     def _failures_as_analysis_failed(self) -> Iterator[None]:

@@ -22,7 +22,7 @@ from scans.tests import queues
 from scans.tests.conftest import SAMPLE_FACE, upload_file
 from scans.tests.test_worker import wait_until
 from telemetry import catalogue, record, sdk
-from tests.fake_gemini import PROMPT_TOKENS, THOUGHTS_TOKENS, FakeResponse
+from tests.fake_gemini import PROMPT_TOKENS, STREAM_PIECE_CHARS, THOUGHTS_TOKENS, FakeResponse
 
 SCANS = "/api/v1/scans"
 
@@ -340,6 +340,15 @@ def streamed_cases():
     ]
 
 
+def chat_tokens(telemetry) -> dict[str, int]:
+    """The chat tokens counted, by type."""
+    return {
+        attributes["ai.token_type"]: point.value
+        for attributes, point in telemetry.points("dermalens.ai.tokens")
+        if attributes["ai.use"] == "chat"
+    }
+
+
 class TestStreamedReplyMetrics:
     @pytest.mark.parametrize(("script", "outcome", "reason", "pauses"), streamed_cases())
     def test_a_streamed_reply_is_one_ai_call_to_its_last_piece_with_its_outcome(
@@ -387,6 +396,36 @@ class TestStreamedReplyMetrics:
         assert (ai[0]["ai.outcome"], ai[0]["ai.reason"], ai[1].value) == ("failed", "timeout", 1)
         (duration,) = telemetry.points("dermalens.ai.duration")
         assert duration[1].sum >= 1000 * gemini_settings.GEMINI_CALL_DEADLINE_SECONDS * 0.9
+
+    def test_the_tokens_of_a_stream_blocked_midway_are_counted(
+        self, telemetry, auth_client, gemini_settings, fake_gemini
+    ):
+        names = stream_reply_events(
+            auth_client, FakeResponse.blocked_midway(STREAMED_REPLY), fake_gemini
+        )
+        assert "delta" in names and names[-1] == "error"
+
+        tokens = chat_tokens(telemetry)
+        # Gemini bills what it wrote before it withheld the rest: its last event's counts.
+        assert tokens["input"] == PROMPT_TOKENS
+        assert tokens["thoughts"] == THOUGHTS_TOKENS
+
+    def test_the_tokens_of_a_stream_left_after_its_first_piece_are_counted_once(
+        self, telemetry, gemini_settings, fake_gemini
+    ):
+        from ai.chat import ChatContext
+        from ai.providers import get_provider
+
+        fake_gemini.enqueue(paced(FakeResponse.text_answer(STREAMED_REPLY)))
+        pieces = get_provider("chat").stream_reply(
+            context=ChatContext(), history=[], message="What should I use?"
+        )
+        assert next(pieces)
+        pieces.close()  # the reader is gone
+
+        tokens = chat_tokens(telemetry)
+        assert tokens["input"] == PROMPT_TOKENS
+        assert tokens["output"] == STREAM_PIECE_CHARS // 4  # the first event's, once
 
     def test_a_stream_that_fails_after_the_client_left_is_a_failed_ai_call(
         self, telemetry, auth_client, gemini_settings, fake_gemini

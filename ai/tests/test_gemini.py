@@ -325,6 +325,23 @@ def test_when_every_call_fails_the_calls_stop_retrying_after_a_few(gemini, fake_
     assert 20 <= len(fake_gemini.requests) <= 20 + RETRY_BUDGET_TOKENS / 2
 
 
+def test_a_stream_blocked_midway_gives_its_connection_back_at_once(
+    make_gemini, gemini_settings, fake_gemini
+):
+    gemini_settings.GEMINI_MAX_CONNECTIONS = 1
+    gemini_settings.GEMINI_TIMEOUT_SECONDS = 2.0
+    provider = make_gemini()
+    fake_gemini.enqueue(FakeResponse.blocked_midway("Use a gentle cleanser. " * 10))
+    pieces = provider.stream_reply(context=ChatContext(), history=[], message="Routine?")
+    with pytest.raises(ChatFailed) as blocked:
+        list(pieces)
+    assert blocked.value.reason == "safety_block"  # kept, with its traceback, as a caller may
+
+    # The client's only connection is free for the next reply, not held until then.
+    fake_gemini.enqueue(FakeResponse.text_answer("Fine."))
+    assert ask(provider) == "Fine."
+
+
 def test_answers_earn_the_retries_back(gemini, fake_gemini):
     fake_gemini.enqueue(*[FakeResponse.status(503)] * 30)
     for _ in range(10):
