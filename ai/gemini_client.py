@@ -32,10 +32,12 @@ import logging
 import math
 import random
 import re
+import socket
 import threading
 import time
 import typing
 from collections.abc import Callable, Generator, Iterator
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import httpx2
@@ -330,7 +332,7 @@ class GeminiClient:
                 timeout=round(settings.GEMINI_TIMEOUT_SECONDS * 1000),  # milliseconds
                 # A gevent worker keeps hundreds of calls in flight on this one client;
                 # httpx's default pool (100 connections) would make the rest queue.
-                client_args={"limits": connection_limits(), "event_hooks": http_call_hooks()},
+                client_args={"limits": connection_limits(), "event_hooks": event_hooks()},
                 # No retry_options: google-genai does not retry; ``_with_retries`` does.
             ),
         )
@@ -362,9 +364,10 @@ class GeminiClient:
 
         The whole stream is over by the call's deadline too: each read of an event is
         given the attempt's timeout, so a stream whose events kept coming a little
-        before each timeout ran on without end, past the load balancer's patience and
-        the time a stopping worker gives its requests. One still coming at the deadline
-        is a ``timeout``.
+        before each timeout ran on without end, and one that fell silent ended a whole
+        timeout later, past the load balancer's patience and the time a stopping worker
+        gives its requests. One still coming at the deadline, or still awaited then
+        (``StreamDeadline`` hangs up on it), is a ``timeout``.
 
         However the stream ends (its last event, a failure, the reader finding a block,
         or a reader that stops reading and closes it), its tokens so far are counted
@@ -380,8 +383,17 @@ class GeminiClient:
             )
             return events, next(events, None)
 
-        with self._failures_as_analysis_failed(), calling_out(until_block_ends=True):
-            events, event = self._with_retries(first_event)
+        responses: list[httpx2.Response] = []
+        noting = _stream_responses.set(responses)
+        try:
+            with self._failures_as_analysis_failed(), calling_out(until_block_ends=True):
+                events, event = self._with_retries(first_event)
+        finally:
+            _stream_responses.reset(noting)
+        # The attempt that answered is the last one's response.
+        hang_up = StreamDeadline(
+            responses[-1] if responses else None, seconds=deadline - time.monotonic()
+        )
         usage = None
         try:
             while event is not None:
@@ -390,9 +402,10 @@ class GeminiClient:
                 yield event
                 if time.monotonic() >= deadline:
                     raise self._failed("timeout", "the answer was still coming at the deadline")
-                with self._failures_as_analysis_failed():
+                with self._failures_as_analysis_failed(), hang_up.as_timeout(self._failed):
                     event = next(events, None)
         finally:
+            hang_up.cancel()
             # However the stream ends (its last event, a failure, a block found by the
             # reader, or a reader that stops reading), Gemini bills what it wrote so far.
             # The connection goes at once, and Gemini stops writing; left to the garbage
@@ -619,6 +632,84 @@ def refuse_if_blocked(
         raise fail("safety_block", f"answer blocked: {finish_reason}")
     if finish_reason in WITHHELD_FINISH_REASONS:
         raise fail("invalid_response", f"answer withheld: {finish_reason}")
+
+
+# The httpx responses of the stream that ``_generate_stream`` is starting in this
+# context (a greenlet's or a thread's own): its ``StreamDeadline`` needs the connection.
+_stream_responses: ContextVar[list[httpx2.Response] | None] = ContextVar(
+    "gemini_stream_responses", default=None
+)
+
+
+def event_hooks() -> dict[str, list[Callable[[Any], None]]]:
+    """The httpx event hooks of the Gemini client: the work slot's, and noting a
+    stream's response (``note_stream_response``)."""
+    hooks = http_call_hooks()
+    return {**hooks, "response": [*hooks.get("response", []), note_stream_response]}
+
+
+def note_stream_response(response: httpx2.Response) -> None:
+    """The response, to the stream being started in this context, if one is."""
+    noted = _stream_responses.get()
+    if noted is not None:
+        noted.append(response)
+
+
+class StreamDeadline:
+    """Hangs up a streamed answer's connection at the call's deadline, so that a stream
+    still waiting for its next event then ends then.
+
+        hang_up = StreamDeadline(response, seconds=deadline - time.monotonic())
+        with hang_up.as_timeout(fail):
+            event = next(events)       # fails at the deadline as a ``timeout``
+        hang_up.cancel()
+
+    Each read of a stream may wait the whole attempt's timeout (30 s by default), so a
+    stream that fell silent 45 s into the call's 50 would end at 75 s, past the load
+    balancer's 60 and the time a stopping worker gives its requests. A timer (a greenlet
+    in a gevent worker, a thread elsewhere) shuts the connection's socket down at the
+    deadline: the read waiting on it fails at once, in a greenlet or a thread alike
+    (closing the socket would not wake a thread blocked on it). A response that has
+    ended (its connection back in the pool, or closed) is left alone.
+    """
+
+    def __init__(self, response: httpx2.Response | None, *, seconds: float) -> None:
+        self.passed = False
+        self._response = response
+        self._lock = threading.Lock()  # the timer's thread, against the reader's
+        self._timer = threading.Timer(max(0.0, seconds), self._hang_up)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def cancel(self) -> None:
+        """The stream is over: its reader closes it from now on."""
+        with self._lock:
+            self._timer.cancel()
+            self._response = None
+
+    @contextlib.contextmanager
+    def as_timeout(self, fail: Callable[[str, str], Exception]) -> Iterator[None]:
+        """A read; what it raises once the deadline hung up on it, as ``fail("timeout")``."""
+        try:
+            yield
+        except Exception as err:
+            if self.passed:
+                raise fail("timeout", "the answer was still awaited at the deadline") from err
+            raise
+
+    def _hang_up(self) -> None:
+        with self._lock:
+            if self._response is None or self._response.is_closed:
+                return
+            self.passed = True
+            stream = self._response.extensions.get("network_stream")
+            connection = stream.get_extra_info("socket") if stream is not None else None
+            if connection is None:
+                return
+            with contextlib.suppress(OSError):  # closed meanwhile
+                # The plain socket's shutdown: an SSL socket's own also drops its TLS
+                # state, under the reader's feet.
+                socket.socket.shutdown(connection, socket.SHUT_RDWR)
 
 
 def count_tokens(use: str, usage: types.GenerateContentResponseUsageMetadata | None) -> None:

@@ -19,7 +19,8 @@ answer from the request, which suits many concurrent callers (the load benchmark
 A stream (``?alt=sse``) gets a 200 answer as server-sent events, as the real API
 sends it: its text in pieces of ``STREAM_PIECE_CHARS``, each a generateContent
 answer of its own, the last with the finish reason and the token counts;
-``chunk_delay_seconds`` spaces them, and ``cut_after_chunks`` hangs up midway. Any other
+``chunk_delay_seconds`` spaces them, ``cut_after_chunks`` hangs up midway, and
+``stall_after_chunks`` falls silent midway for ``stall_seconds``. Any other
 answer (an error status, a blocked prompt) comes as it would to ``generateContent``.
 
 ``typical_answer`` is such a responder: what a well-behaved Gemini says to each of the
@@ -119,9 +120,12 @@ class FakeResponse:
     headers: dict[str, str] = field(default_factory=dict)
     # Sent as it is instead of ``body`` (a body that is not JSON).
     raw_body: str | None = None
-    # To a stream: the wait between its events, and hanging up after this many.
+    # To a stream: the wait between its events, and hanging up after this many; or
+    # falling silent for ``stall_seconds`` after ``stall_after_chunks`` of them.
     chunk_delay_seconds: float = 0.0
     cut_after_chunks: int | None = None
+    stall_after_chunks: int | None = None
+    stall_seconds: float = 0.0
     # A stream's events as they are, instead of ``body``'s text in pieces.
     stream_events: tuple[dict[str, Any], ...] = ()
 
@@ -536,6 +540,8 @@ def _handler_for(server: FakeGemini) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 for number, event in enumerate(response.events()):
                     if number == response.cut_after_chunks:
+                        return
+                    if number == response.stall_after_chunks and wake.wait(response.stall_seconds):
                         return
                     if (
                         number

@@ -17,6 +17,21 @@ def run_patched(script: str, **environment: str) -> Any:
     return run_patched_with_errors(script, **environment)[0]
 
 
+def run_patched_with_gemini(script: str, answer: Any, **environment: str) -> Any:
+    """``run_patched`` with the Gemini provider, against a fake Gemini server that
+    gives every request ``answer`` (a ``tests.fake_gemini.FakeResponse``)."""
+    from tests.fake_gemini import FakeGemini
+
+    with FakeGemini(responder=lambda request: answer, keep_requests=False) as server:
+        return run_patched(
+            script,
+            AI_PROVIDER="gemini",
+            GEMINI_API_KEY="test-key",
+            GEMINI_BASE_URL=server.base_url,
+            **environment,
+        )
+
+
 def run_patched_with_errors(script: str, **environment: str) -> tuple[Any, str]:
     """``run_patched``, and what the process (and its children, until they closed it)
     wrote to standard error."""

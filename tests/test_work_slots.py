@@ -24,8 +24,8 @@ from dermalens_site.middleware import AIWorkSlotMiddleware, slot_kind
 from dynamo.client import get_client
 from dynamo.tests.factories import new_user_id
 from dynamo.users import users_table
-from tests.fake_gemini import FakeGemini, FakeResponse
-from tests.gevent_process import run_patched
+from tests.fake_gemini import FakeResponse
+from tests.gevent_process import run_patched_with_gemini
 
 ULID = "01JB0000000000000000000000"
 
@@ -471,13 +471,6 @@ print(json.dumps(order))
 
 def test_the_gemini_client_gives_the_slot_back_while_gemini_thinks():
     answer = dataclasses.replace(FakeResponse.text_answer("Yes, at night."), delay_seconds=1.0)
-    with FakeGemini(responder=lambda request: answer, keep_requests=False) as server:
-        order = run_patched(
-            GEMINI_CALL_IN_A_SLOT,
-            AI_PROVIDER="gemini",
-            GEMINI_API_KEY="test-key",
-            GEMINI_BASE_URL=server.base_url,
-            GEMINI_MAX_ATTEMPTS="1",
-        )
+    order = run_patched_with_gemini(GEMINI_CALL_IN_A_SLOT, answer, GEMINI_MAX_ATTEMPTS="1")
 
     assert order == ["other request", "reply: Yes, at night."]

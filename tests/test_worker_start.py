@@ -9,8 +9,8 @@ request is sent for them.
 import statistics
 
 from dynamo.local import free_port
-from tests.fake_gemini import FakeGemini, FakeResponse
-from tests.gevent_process import run_patched
+from tests.fake_gemini import FakeResponse
+from tests.gevent_process import run_patched, run_patched_with_gemini
 
 WORKER_START = """
 import json
@@ -78,13 +78,6 @@ def test_a_fresh_workers_first_gemini_call_costs_about_what_the_next_ones_do():
     reply that was ten times a later reply's CPU, while the worker's other requests
     waited. The worker builds them as it starts."""
     answer = FakeResponse.text_answer("Yes, at night.")
-    with FakeGemini(responder=lambda request: answer, keep_requests=False) as server:
-        first, *later = run_patched(
-            FIRST_GEMINI_CALLS,
-            AI_PROVIDER="gemini",
-            GEMINI_API_KEY="test-key",
-            GEMINI_BASE_URL=server.base_url,
-            GEMINI_MAX_ATTEMPTS="1",
-        )
+    first, *later = run_patched_with_gemini(FIRST_GEMINI_CALLS, answer, GEMINI_MAX_ATTEMPTS="1")
 
     assert first < 5 * statistics.median(later)
