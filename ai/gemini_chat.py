@@ -37,8 +37,6 @@ logger = logging.getLogger(__name__)
 
 # A little livelier than analysis, still steady.
 CHAT_TEMPERATURE = 0.5
-# Room for a short answer (and a thinking model's thoughts) with a hard ceiling.
-CHAT_MAX_OUTPUT_TOKENS = 2048
 # An answer that ends for one of these stopped short of what the model meant to say (the
 # output ceiling, or a reason Gemini does not name): it is shown, marked as cut.
 CUT_SHORT_FINISH_REASONS = frozenset({types.FinishReason.MAX_TOKENS, types.FinishReason.OTHER})
@@ -50,7 +48,6 @@ def chat_config() -> types.GenerateContentConfig:
         use="chat",
         response_mime_type="text/plain",
         temperature=CHAT_TEMPERATURE,
-        max_output_tokens=CHAT_MAX_OUTPUT_TOKENS,
     )
 
 

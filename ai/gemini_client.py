@@ -96,6 +96,15 @@ DEFAULT_TEMPERATURE_MODELS = re.compile(r"^(?:models/)?gemini-(?:[3-9]|[1-9]\d)"
 # times what a whole answer needs, so a model that loops stops there (an answer cut
 # short is ``invalid_response``) rather than at the model's own ceiling of ~65k tokens.
 JSON_MAX_OUTPUT_TOKENS = 8192
+# Room for a short chat answer (and a thinking model's thoughts) with a hard ceiling.
+CHAT_MAX_OUTPUT_TOKENS = 2048
+# Each use's ``max_output_tokens``: its thoughts count against it, so a thinking budget
+# must stay below it (``thinking_config``).
+MAX_OUTPUT_TOKENS = {
+    "analysis": JSON_MAX_OUTPUT_TOKENS,
+    "plan": JSON_MAX_OUTPUT_TOKENS,
+    "chat": CHAT_MAX_OUTPUT_TOKENS,
+}
 # Finish reasons that mean the answer was withheld for what the photo or message (and
 # so the answer) held: asking again gets the same refusal.
 BLOCKED_FINISH_REASONS = frozenset(
@@ -142,7 +151,10 @@ def thinking_config(use: str) -> types.ThinkingConfig | None:
     """The thinking of ``use`` (analysis, plan, chat) from its GEMINI_THINKING_* setting.
 
     Thinking tokens count against ``max_output_tokens`` and the timeout, so each use
-    says how much it may think; empty leaves the model's own default.
+    says how much it may think; empty sends none, leaving the model's own default. A
+    budget at or above the use's ``MAX_OUTPUT_TOKENS`` would leave the answer no room
+    (it would end ``MAX_TOKENS`` with no text): ``ImproperlyConfigured``, as is a budget
+    below -1.
     """
     setting = THINKING_SETTINGS[use]
     value = str(getattr(settings, setting)).strip().lower()
@@ -151,12 +163,20 @@ def thinking_config(use: str) -> types.ThinkingConfig | None:
     if value in THINKING_LEVELS:
         return types.ThinkingConfig(thinking_level=types.ThinkingLevel(value.upper()))
     try:
-        return types.ThinkingConfig(thinking_budget=int(value))
+        budget = int(value)
     except ValueError:
         raise ImproperlyConfigured(
             f"{setting} must be a thinking level ({', '.join(THINKING_LEVELS)}) for a "
             f"Gemini 3 model, or a token budget (0 off, -1 dynamic) for a 2.5 model."
         ) from None
+    most = MAX_OUTPUT_TOKENS[use]
+    if not -1 <= budget < most:
+        raise ImproperlyConfigured(
+            f"{setting} is a thinking budget of {budget} tokens: it must be below {most}, "
+            f"the most the {use} answer may take with its thoughts, to leave room for the "
+            f"answer (0 turns thinking off, -1 lets the model choose)."
+        )
+    return types.ThinkingConfig(thinking_budget=budget)
 
 
 def model_temperature(temperature: float) -> float | None:
@@ -170,12 +190,14 @@ def model_temperature(temperature: float) -> float | None:
 def generation_config(
     *, instruction: str, use: str, temperature: float, **options: Any
 ) -> types.GenerateContentConfig:
-    """A request's configuration: ``instruction``, ``use``'s thinking, its temperature
-    (``model_temperature``), ``options``, the shared safety settings."""
+    """A request's configuration: ``instruction``, ``use``'s thinking and output ceiling
+    (``MAX_OUTPUT_TOKENS``), its temperature (``model_temperature``), ``options``, the
+    shared safety settings."""
     return types.GenerateContentConfig(
         system_instruction=instruction,
         safety_settings=SAFETY_SETTINGS,
         thinking_config=thinking_config(use),
+        max_output_tokens=MAX_OUTPUT_TOKENS[use],
         temperature=model_temperature(temperature),
         # No tools: without this google-genai logs "AFC is enabled" on every call.
         automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
@@ -566,7 +588,6 @@ class GeminiClient:
             temperature=temperature,
             response_mime_type="application/json",
             response_schema=schema,
-            max_output_tokens=JSON_MAX_OUTPUT_TOKENS,
         )
 
     def _answer_text(

@@ -97,6 +97,10 @@ class TestProductionSettings:
                 {"AI_PROVIDER": "gemini", "GEMINI_API_KEY": "k", "GEMINI_THINKING_CHAT": "lots"},
                 "GEMINI_THINKING_CHAT must be a thinking level",
             ),
+            (
+                {"AI_PROVIDER": "gemini", "GEMINI_API_KEY": "k", "GEMINI_THINKING_CHAT": "2048"},
+                "GEMINI_THINKING_CHAT is a thinking budget of 2048 tokens: it must be below 2048",
+            ),
         ],
     )
     def test_check_deploy_fails_on_an_ai_setting_the_workers_would_stop_on(self, setting, said):

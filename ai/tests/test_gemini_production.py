@@ -96,16 +96,17 @@ class TestThinking:
             {"thinkingLevel": "MINIMAL"},
         ]
 
+    @pytest.mark.parametrize("budget", [0, -1, 1024, 2047])
     def test_a_number_is_a_token_budget_for_a_2_5_model(
-        self, make_gemini, gemini_settings, fake_gemini
+        self, make_gemini, gemini_settings, fake_gemini, budget
     ):
         gemini_settings.GEMINI_MODEL = "gemini-2.5-flash"
-        gemini_settings.GEMINI_THINKING_CHAT = "0"
+        gemini_settings.GEMINI_THINKING_CHAT = str(budget)
         fake_gemini.enqueue(FakeResponse.text_answer("Your skin looks balanced."))
 
         reply(make_gemini())
 
-        assert thinking_sent(fake_gemini.requests[0]) == {"thinkingBudget": 0}
+        assert thinking_sent(fake_gemini.requests[0]) == {"thinkingBudget": budget}
 
     def test_an_empty_setting_leaves_the_models_default(
         self, make_gemini, gemini_settings, fake_gemini, photo
@@ -122,6 +123,25 @@ class TestThinking:
         gemini_settings.GEMINI_THINKING_PLAN = "lots"
 
         with pytest.raises(ImproperlyConfigured, match="GEMINI_THINKING_PLAN"):
+            make_gemini()
+
+    @pytest.mark.parametrize(
+        ("setting", "budget"),
+        [
+            ("GEMINI_THINKING_CHAT", "2048"),
+            ("GEMINI_THINKING_CHAT", "4096"),
+            ("GEMINI_THINKING_ANALYSIS", "8192"),
+            ("GEMINI_THINKING_PLAN", "10000"),
+            ("GEMINI_THINKING_CHAT", "-2"),
+        ],
+    )
+    def test_a_thinking_budget_that_leaves_no_room_to_answer_stops_start_up(
+        self, make_gemini, gemini_settings, setting, budget
+    ):
+        gemini_settings.GEMINI_MODEL = "gemini-2.5-flash"
+        setattr(gemini_settings, setting, budget)
+
+        with pytest.raises(ImproperlyConfigured, match=setting):
             make_gemini()
 
 
