@@ -144,8 +144,10 @@ def png(pixels: np.ndarray) -> bytes:
     )
 
 
-def _part(picture: np.ndarray, fractions: tuple[float, float, float, float]) -> tuple[slice, slice]:
-    x, y, width, height = face_box(picture)
+def _part(
+    picture: np.ndarray, fractions: tuple[float, float, float, float], face: FaceBox | None = None
+) -> tuple[slice, slice]:
+    x, y, width, height = face if face is not None else face_box(picture)
     left, top, right, bottom = fractions
     return (
         slice(round(y + top * height), round(y + bottom * height)),
@@ -158,6 +160,9 @@ CHEEKS = ((0.14, 0.55, 0.32, 0.72), (0.68, 0.55, 0.86, 0.72))
 NOSE = (0.43, 0.45, 0.57, 0.62)
 FOREHEAD = (0.30, 0.02, 0.70, 0.18)
 UNDER_EYES = ((0.16, 0.47, 0.40, 0.55), (0.60, 0.47, 0.84, 0.55))
+# Grace Hopper's cheeks, as fractions of GRACE_HOPPER_FACE: the box runs from her cap to
+# below her chin, so they lie higher in it than the astronaut's (just under her glasses).
+GRACE_HOPPER_CHEEKS = ((0.12, 0.36, 0.34, 0.54), (0.64, 0.36, 0.88, 0.54))
 
 
 def _skin(pixels: np.ndarray) -> np.ndarray:
@@ -185,16 +190,48 @@ def redder(picture: np.ndarray) -> np.ndarray:
     return np.clip(pixels, 0, 255).astype(np.uint8)
 
 
-def with_dots(picture: np.ndarray, colour: tuple[int, int, int], count: int = 24) -> np.ndarray:
-    """Small soft dots on the cheeks and nose: red blemishes or dark spots."""
+def with_dots(
+    picture: np.ndarray,
+    colour: tuple[int, int, int],
+    count: int = 24,
+    *,
+    size: float = 1.0,
+    face: FaceBox | None = None,
+    cheeks: tuple[tuple[float, float, float, float], ...] = CHEEKS,
+) -> np.ndarray:
+    """Small soft dots on the cheeks: red blemishes or dark spots, ``size`` times the
+    usual (a fiftieth of the face's width across). ``face`` and ``cheeks`` place them on
+    another portrait (Grace Hopper's: GRACE_HOPPER_FACE, GRACE_HOPPER_CHEEKS)."""
     rng = np.random.default_rng(11)
     pixels = picture.astype(np.float32)
-    width = face_box(picture)[2]
-    radius = width * 0.017
+    width = (face if face is not None else face_box(picture))[2]
+    radius = width * 0.017 * size
     for _ in range(count):
-        rows, cols = _part(picture, CHEEKS[rng.integers(2)])
+        rows, cols = _part(picture, cheeks[rng.integers(2)], face)
         centre = (rng.uniform(cols.start, cols.stop), rng.uniform(rows.start, rows.stop))
         _soft_disc(pixels, centre, radius, np.array(colour, dtype=np.float32), 0.8)
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def flushed(
+    picture: np.ndarray,
+    strength: float,
+    *,
+    face: FaceBox | None = None,
+    cheeks: tuple[tuple[float, float, float, float], ...] = CHEEKS,
+) -> np.ndarray:
+    """A diffuse red flush on both cheeks (a blush, rosacea, the cold): red up by a
+    quarter of ``strength``, green and blue down by 0.15 and 0.12 of it at each cheek's
+    centre, fading over about a quarter of the face's width."""
+    x, y, width, height = face if face is not None else face_box(picture)
+    rows, cols = np.mgrid[0 : picture.shape[0], 0 : picture.shape[1]].astype(np.float32)
+    pixels = picture.astype(np.float32)
+    for left, top, right, bottom in cheeks:
+        centre_x, centre_y = x + (left + right) / 2 * width, y + (top + bottom) / 2 * height
+        weight = strength * np.exp(
+            -(((cols - centre_x) / (0.13 * width)) ** 2 + ((rows - centre_y) / (0.1 * height)) ** 2)
+        )
+        pixels *= np.stack([1 + 0.25 * weight, 1 - 0.15 * weight, 1 - 0.12 * weight], axis=-1)
     return np.clip(pixels, 0, 255).astype(np.uint8)
 
 

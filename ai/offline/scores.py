@@ -13,8 +13,9 @@ made redder, shinier, spotted or noisier (and checked for repeatability with
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+import cv2
 import numpy as np
 
 from ai.analysis import (
@@ -29,7 +30,7 @@ from ai.analysis import (
 )
 from ai.offline.detail import PORE_REGIONS, WRINKLE_REGIONS
 from ai.offline.examine import MIN_DETAIL_FACE_WIDTH_PX, Examination
-from ai.offline.pixels import Measures, to_reference
+from ai.offline.pixels import Measures, PixelMaps, to_reference
 from ai.offline.regions import CHEEKS, MAIN_REGIONS, UNDER_EYES
 from skincare.metrics import METRICS, band_for
 
@@ -63,7 +64,7 @@ SCORE_ANCHORS = {
     "pigmentation": Anchors(good=5.0, bad=15.0),  # CIELAB spread + weighted spot %
     "texture": Anchors(good=0.8, bad=2.5),  # mean fine-scale contrast, % of lightness
     "acne": Anchors(good=0.3, bad=3.0),  # red-blob % of skin
-    "dark_circles": Anchors(good=2.0, bad=10.0),  # cheek L* minus under-eye L* (at L* 70)
+    "dark_circles": Anchors(good=2.0, bad=10.0),  # calm cheek L* minus under-eye L* (at L* 70)
     "eye_bags": Anchors(good=10.0, bad=25.0),  # cheek L* minus the tear trough's (at L* 70)
     "wrinkles": Anchors(good=20.0, bad=60.0),  # line density % + weighted line depth
     "pores": Anchors(good=1.5, bad=8.0),  # % of nose and cheek skin in pores
@@ -334,25 +335,75 @@ UNDER_EYE_COVERED_NOTE = "something dark (glasses' rims, hair) covers the skin u
 
 UNDER_EYE_TOO_LITTLE_SKIN_NOTE = "too little skin under the eyes was visible"
 
+# The cheek each under-eye is read against is its calm skin: blemishes, dark spots and red
+# patches only darken it (a red dot is L* 48 on skin of 77), and the cheek's polygon is
+# small, so read with them its median fell 3.5-18 L* against the anchors' span of 8, and
+# spots made dark circles look better: the astronaut's 91 read 97 with 6 red dots and
+# 99.8 with 24, circles painted under her eyes 78 alone and 99 with 24 dots, a flush 97.
+# Left out are the pixels of red patches (pixels.RED_PATCH_EXCESS_A over the person's own
+# a*) and of blemish or dark-spot blobs of at least CHEEK_SPOT_MIN_AREA_PX (canvas px;
+# smaller ones are an older face's pores and creases: Grace Hopper's cheeks are dotted
+# with them) widened by CHEEK_SPOT_RING_PX, the soft edge a spot shades around its core.
+# Where more than MAX_MARKED_CHEEK_SHARE of either cheek's skin is so marked, what is left
+# is not that cheek's skin (the skin model, sampled on the cheeks, widens with the spots
+# and takes in the cheek's shaded edge: 6 dark dots still read 96, not 91), and the
+# under-eyes are not read. Clean cheeks are 0-9 % marked (the astronaut at every exposure,
+# skin tone, side light; the large and phone portraits), Grace Hopper's, whose own red
+# patches and spots mark them, 5-20 %; 6 red dots 25-30 %, 12-48 red or 24 dark, brown,
+# pink or purple dots 23-76 %, a flush 28-87 %.
+CHEEK_SPOT_MIN_AREA_PX = 8
+CHEEK_SPOT_RING_PX = 3
+MAX_MARKED_CHEEK_SHARE = 0.25
+UNDER_EYE_MARKED_CHEEK_NOTE = (
+    "blemishes or redness cover the cheek the skin under an eye is compared with"
+)
+
+
+def _marked_skin(maps: PixelMaps) -> np.ndarray:
+    """Where blemishes, dark spots (with the ring their edges shade) and red patches lie:
+    skin that is darker for what is on it, not for the light."""
+    blobs = ((maps.blemish > 0.5) | (maps.dark_spot > 0.5)).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(blobs, connectivity=8)
+    large = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= CHEEK_SPOT_MIN_AREA_PX) + 1
+    spots = np.isin(labels, large).astype(np.uint8) if count > 1 else blobs
+    ring = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * CHEEK_SPOT_RING_PX + 1,) * 2)
+    return cast(np.ndarray, (cv2.dilate(spots, ring) > 0) | (maps.red_patch > 0.5))
+
+
+def _calm_cheek(
+    maps: PixelMaps, cheek: np.ndarray, marked: np.ndarray
+) -> tuple[float | None, float]:
+    """The median L* of the ``cheek``'s calm (not ``marked``) skin-coloured pixels (None
+    when too few), and the share of its skin-coloured pixels that is marked."""
+    skin = cheek & maps.skin_colour
+    share = float(marked[skin].mean()) if skin.any() else 0.0
+    return maps.lightness_median(cheek & ~marked), share
+
 
 def _under_eye_sides(examination: Examination) -> dict[str, tuple[dict[str, float | None], str]]:
     """Per under-eye: dark circles (the cheek's L* minus the under-eye's median L*) and
     eye bags (the cheek's L* minus the darkest band under the lower lid, the tear
-    trough), each read against the cheek below it; when not measured (both None), why.
-    Measured once a photo, for the face's scores and the regions' alike."""
+    trough), each read against the calm skin of the cheek below it; when not measured
+    (both None), why. Measured once a photo, for the face's scores and the regions'
+    alike."""
     canvas, maps = examination.canvas, examination.maps
     if canvas is None or canvas.layout is None or maps is None:
         raise AssertionError("unreachable: the eyes are measured on a measured face's layout")
     layout = canvas.layout
-    both_cheeks = maps.lightness_median(layout.union(CHEEKS))
+    marked = _marked_skin(maps)
+    both_cheeks, _ = _calm_cheek(maps, layout.union(CHEEKS), marked)
 
     def side(name: str) -> tuple[dict[str, float | None], str]:
-        if both_cheeks is None:
-            return dict.fromkeys(EYE_METRICS), UNDER_EYE_TOO_LITTLE_SKIN_NOTE
         # Read against the cheek below it, in the same light: with a window beside the
         # face, one side's shadows are darker for the light alone.
-        cheek = maps.lightness_median(layout.regions[name.replace("under_eye", "cheek")])
+        cheek, marked_share = _calm_cheek(
+            maps, layout.regions[name.replace("under_eye", "cheek")], marked
+        )
+        if marked_share > MAX_MARKED_CHEEK_SHARE:
+            return dict.fromkeys(EYE_METRICS), UNDER_EYE_MARKED_CHEEK_NOTE
         cheek = both_cheeks if cheek is None else cheek
+        if cheek is None:
+            return dict.fromkeys(EYE_METRICS), UNDER_EYE_TOO_LITTLE_SKIN_NOTE
         region = layout.regions[name]
         darker = (cheek - maps.lightness[region]) * to_reference(cheek) > UNDER_EYE_COVER_DARKER_L
         if region.any() and float(darker.mean()) > UNDER_EYE_MAX_COVERED_SHARE:
@@ -376,9 +427,14 @@ def _both_under_eyes(
     sides: dict[str, tuple[dict[str, float | None], str]],
 ) -> tuple[dict[str, float | None], str]:
     """The face's dark circles and eye bags: the mean of both under-eyes', or none when
-    either is not measured (something over an eye first, then too little skin)."""
+    either is not measured (something over an eye first, then spots or redness on a
+    cheek, then too little skin)."""
     whys = {why for _, why in sides.values()}
-    for why in (UNDER_EYE_COVERED_NOTE, UNDER_EYE_TOO_LITTLE_SKIN_NOTE):
+    for why in (
+        UNDER_EYE_COVERED_NOTE,
+        UNDER_EYE_MARKED_CHEEK_NOTE,
+        UNDER_EYE_TOO_LITTLE_SKIN_NOTE,
+    ):
         if why in whys:
             return dict.fromkeys(EYE_METRICS), why
     return {

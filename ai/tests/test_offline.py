@@ -108,9 +108,9 @@ class TestProvider:
     def test_the_result_names_the_offline_provider_and_is_heuristic(self, face):
         assert (face.provider, face.model, face.heuristic, face.measured_by) == (
             "offline",
-            "dermalens-offline-heuristic-8",
+            "dermalens-offline-heuristic-9",
             True,
-            "dermalens-offline-heuristic-8",
+            "dermalens-offline-heuristic-9",
         )
         assert "offline" in face.summary.lower()
         assert "heuristic" in face.summary.lower()
