@@ -38,6 +38,7 @@ QUALITY_REASONS = (
     "eyes_hidden",
     "face_covered",
     "not_a_photo",
+    "one_hue",
     "colour_cast",
     "uneven_light",
     "several_faces",
@@ -90,6 +91,10 @@ FACE_COVERED = "face_covered"
 # A face that is drawn (flat paint, as a drawing or a photo posterised to a couple of
 # colours): not scored, since its "skin" is paint and drawn lines, not skin.
 NOT_A_PHOTO = "not_a_photo"
+# A face (or a close-up) all in one hue: a black-and-white, sepia or toned filter, or a
+# thing that is not skin (a statue, a painted ball, a pumpkin's face). Its colour is the
+# filter's or the thing's, and skin is told by its colour: not scored.
+ONE_HUE = "one_hue"
 # A face photo with more than one face of comparable size: the most certain face is
 # analysed, but nothing says it is the user's, so the photo is not acceptable (progress
 # and comparisons leave it out).
@@ -337,6 +342,12 @@ def face_covered(measured: SkinAnalysis) -> bool:
 def not_a_photo(measured: SkinAnalysis) -> bool:
     """Whether the face is drawn or cartoon-filtered: the model would score the paint."""
     return NOT_A_PHOTO in measured.image_quality.reasons
+
+
+def in_one_hue(measured: SkinAnalysis) -> bool:
+    """Whether the photo is in one hue: the model would score a filter's colour, or a
+    statue's."""
+    return ONE_HUE in measured.image_quality.reasons
 
 
 def not_scored(

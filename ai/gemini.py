@@ -27,6 +27,7 @@ from ai.analysis import (
     face_covered,
     face_too_cut_to_score,
     found_no_face,
+    in_one_hue,
     metrics_to_judge,
     not_a_photo,
     not_scored,
@@ -60,9 +61,14 @@ class GeminiProvider(GeminiPlanDrafting, GeminiChat, GeminiClient):
         measured = self.pipeline.analyze_skin(image_jpeg=image_jpeg, area=area, profile=profile)
         if found_no_face(measured):
             return not_scored(measured, provider=self.name, model=self.model)
-        if face_too_cut_to_score(measured) or face_covered(measured) or not_a_photo(measured):
+        if (
+            face_too_cut_to_score(measured)
+            or face_covered(measured)
+            or not_a_photo(measured)
+            or in_one_hue(measured)
+        ):
             # The pipeline's own summary asks for the whole face in the photo, uncovered,
-            # or for a photo taken with the camera.
+            # or for a photo of the face taken with the camera, without a filter.
             return not_scored(
                 measured, provider=self.name, model=self.model, summary=measured.summary
             )

@@ -92,7 +92,7 @@ def edits(picture):
 
 def close_up_edits(picture):
     """The edits a close-up of the cheek is measured through: each with the metric it
-    should move (down), or ``colour_cast`` for a photo whose colour is a filter's."""
+    should move (down), or ``one_hue`` for a photo whose colour is a filter's."""
     from tests import photos
 
     return {

@@ -591,6 +591,52 @@ def faded(picture: np.ndarray, colour_left: float) -> np.ndarray:
     return np.clip(mixed, 0, 255).astype(np.uint8)
 
 
+# A statue's material: a gain on the grey level per channel (R, G, B) and an offset.
+STATUE_MATERIALS = {
+    "bronze": ((0.9, 0.6, 0.35), (10, 10, 10)),
+    "clay": ((1.0, 0.68, 0.5), (30, 15, 5)),
+}
+
+
+def as_a_statue(picture: np.ndarray, material: str) -> np.ndarray:
+    """The portrait as a statue of ``material`` (STATUE_MATERIALS) photographed: its
+    shading and features kept, smoothed a little, in the material's one colour, enlarged
+    to a 960 px short side as a phone's photo would be."""
+    grey = cv2.bilateralFilter(
+        cv2.cvtColor(picture, cv2.COLOR_RGB2GRAY).astype(np.float32), 9, 40, 5
+    )
+    gains, offset = STATUE_MATERIALS[material]
+    statue = grey[..., None] * np.array(gains, np.float32) + np.array(offset, np.float32)
+    return at_least(np.clip(statue, 0, 255).astype(np.uint8), 960)
+
+
+def painted_ball(colour: tuple[int, int, int] = (230, 180, 150), size_px: int = 1200) -> np.ndarray:
+    """A ball of ``colour`` (a skin tone, or a pumpkin's orange) with eyes, a nose and a
+    smiling mouth painted on, shaded as a sphere, before a blue-grey wall, with a little
+    of a camera's grain: a face to the detector, no skin."""
+    rows, cols = np.mgrid[0:size_px, 0:size_px].astype(np.float32)
+    pixels = np.full((size_px, size_px, 3), (90, 110, 140), np.float32)
+    distance = np.hypot(cols - size_px / 2, rows - size_px / 2) / (0.4 * size_px)
+    inside = distance < 1
+    shade = np.clip(1.05 - 0.35 * distance**2, 0, 1)
+    pixels[inside] = np.array(colour, np.float32) * shade[inside][:, None]
+    ball = pixels.astype(np.uint8)
+    for x in (0.38, 0.62):
+        centre = (round(x * size_px), round(0.42 * size_px))
+        axes = (round(0.05 * size_px), round(0.03 * size_px))
+        cv2.ellipse(ball, centre, axes, 0, 0, 360, (250, 250, 250), -1, cv2.LINE_AA)
+        cv2.circle(ball, centre, round(0.022 * size_px), (40, 30, 25), -1, cv2.LINE_AA)
+    mouth = (size_px // 2, round(0.64 * size_px))
+    cv2.ellipse(ball, mouth, (round(0.12 * size_px), round(0.04 * size_px)), 0, 0, 180,
+                (150, 60, 60), round(0.02 * size_px), cv2.LINE_AA)  # fmt: skip
+    nose = (size_px // 2, round(0.53 * size_px))
+    cv2.ellipse(ball, nose, (round(0.03 * size_px), round(0.02 * size_px)), 0, 0, 360,
+                (180, 120, 100), -1, cv2.LINE_AA)  # fmt: skip
+    grain = cv2.GaussianBlur(np.random.default_rng(3).normal(0, 1, (size_px, size_px)), (0, 0), 0.8)
+    grain = (grain / grain.std()).astype(np.float32)
+    return np.clip(ball * (1 + 0.02 * grain)[..., None], 0, 255).astype(np.uint8)
+
+
 def under_a_lamp(
     picture: np.ndarray, gains: tuple[float, float, float], exposure: float = 1.0
 ) -> np.ndarray:

@@ -27,6 +27,7 @@ from ai.analysis import (
     FACE_COVERED,
     NOISY,
     NOT_A_PHOTO,
+    ONE_HUE,
     QUALITY_REASONS,
     SEVERAL_FACES,
     UNEVEN_LIGHT,
@@ -252,12 +253,17 @@ DAYLIGHT_SCLERA_WARMTH = 0.25
 DAYLIGHT_SCLERA_TINT = 0.0
 MAX_WARMTH_SHIFT = 0.12
 MAX_TINT_SHIFT = 0.04
-# A photo in one hue: a black-and-white, sepia or toned filter (or an old print). Its
-# colours are one tint scaled by the lightness, so the skin's colour is the filter's,
-# whether or not the whites of the eyes show (Grace Hopper's do not: her photo in sepia
-# was scored, acceptable, pigmentation 40 -> 13). Read inside the face's oval (skin,
-# eyes, brows, lips), whatever is behind it: a plain wall of the skin's colour filling
-# most of the canvas took the canvas's spreads below a tint's under a warm lamp.
+# A photo in one hue: a black-and-white, sepia or toned filter (or an old print), or a
+# face that is not skin (a bronze or clay statue, a ball with eyes and a mouth drawn on,
+# a pumpkin's face). Its colours are one tint scaled by the lightness, so the skin's
+# colour is the filter's or the thing's, whether or not the whites of the eyes show
+# (Grace Hopper's do not: her photo in sepia was scored, acceptable, pigmentation 40 ->
+# 13). It is ONE_HUE and not scored at all (since dermalens-offline-heuristic-9): as a
+# colour_cast, only the colour measures were withheld, and such things scored overall
+# 95-96 on texture alone (a statue of either portrait, the ball, the pumpkin). Read
+# inside the face's oval (skin, eyes, brows, lips), whatever is behind it: a plain wall
+# of the skin's colour filling most of the canvas took the canvas's spreads below a
+# tint's under a warm lamp.
 # - the spread of the hue angle over the pixels with some colour (C* over
 #   ONE_HUE_MIN_CHROMA): 6.1-12.4 degrees on four portraits (the astronaut, Grace
 #   Hopper, the large and the phone portrait) under every exposure, skin tone, side
@@ -269,6 +275,13 @@ MAX_TINT_SHIFT = 0.04
 #   colour left or less) 0-0.031, the tints 0.005-0.06. Faded to half its colour (a
 #   camera's "muted" style), a photo measures 0.042-0.091 and is not flagged; to 30 %,
 #   0.027-0.059.
+# The statues, the ball and the pumpkin measure 0.006-0.027 and 0.07-1.1 degrees (a ball
+# with a blush and colour noise 0.061 and 2.5); the portraits under the strongest lamps
+# and white balances tried (R x1.5, B x0.5; R x0.7, B x1.4; green and magenta 10 %), at
+# 0.5-1.3 exposure, with darker and more saturated skin (L* x0.35-0.6, saturation up
+# to x1.5) and as the phone portrait at half its colour 0.042-1.4 and 3.4-24.8 degrees,
+# none in one hue; at 30-40 % of their colour, or at half of it under a warm lamp, the
+# astronaut's (0.027-0.034; 2.9 degrees) is, and is refused.
 ONE_HUE_MAX_HUE_SPREAD_DEG = 3.0
 ONE_HUE_MAX_CHROMATICITY_SPREAD = 0.04
 ONE_HUE_MIN_CHROMA = 6.0
@@ -284,7 +297,7 @@ ONE_HUE_LEVEL_RANGE = (40, 247)
 # dimmed, brightened, under warm and cool lamps); in five tints 0.004-0.030 (the sepia of
 # quality 60 the most). With half their colour left (a "muted" style) they measure
 # 0.027-0.081 and the paler are taken for a filter. A sepia cheek was scored, redness
-# 96.5.
+# 96.5; it is ONE_HUE, as a face is, and not scored.
 
 # Light that changes from the eyes down: the shadow of a cap's brim, a lamp above or below
 # the face. Dark circles and eye bags read each under-eye against the cheek below it, and
@@ -407,6 +420,7 @@ class Examination:
             and not self.face_cut_off
             and FACE_COVERED not in self.reasons
             and NOT_A_PHOTO not in self.reasons
+            and ONE_HUE not in self.reasons
         )
 
 
@@ -488,8 +502,13 @@ def examine_photo(image_jpeg: bytes, *, area: str) -> Examination:
         # sampled from the cheeks and nose, took it for theirs: a pink one read as
         # severe redness, the others as skin.
         reasons.add(FACE_COVERED)
-    if _coloured_light(pixels, canvas, maps, eyes_readable=not eyes_hidden):
-        reasons.add(COLOUR_CAST)
+    colour = _colour_reason(pixels, canvas, maps, eyes_readable=not eyes_hidden)
+    if colour is not None:
+        reasons.add(colour)
+    if colour == ONE_HUE:
+        # Skin is found by its colour: in one hue, too little of it is the filter's (or
+        # the statue's) doing, and closer would not help.
+        reasons.discard("too_little_skin")
     # A blur spreads the eyes' and brows' dark into the rows around them (Grace Hopper's
     # face blurred measured 0.2): a blurry photo is retaken for its blur.
     if "blurry" not in reasons and light_step_below_eyes(maps, layout) > MAX_LIGHT_STEP_STOPS:
@@ -587,7 +606,7 @@ def _examine_close_up(
     if not _shows_skin(pixels, maps, skin_fraction):
         reasons.add("too_little_skin")
     elif _close_up_in_one_hue(pixels, maps):
-        reasons.add(COLOUR_CAST)
+        reasons.add(ONE_HUE)
     box = Box(0, 0, width, width * working.shape[0] / working.shape[1])
     return Examination(
         reasons=_ordered(reasons),
@@ -649,8 +668,8 @@ def _examine_area_of_face(
         ):
             # A masked face sent as its chin: a pink mask read as redness 4.
             reasons.add(FACE_COVERED)
-        elif _coloured_light(pixels, canvas, maps, eyes_readable=eyes_readable):
-            reasons.add(COLOUR_CAST)
+        elif colour := _colour_reason(pixels, canvas, maps, eyes_readable=eyes_readable):
+            reasons.add(colour)
         _judge_as_photo(reasons, pixels, layout.skin_area & ~maps.colour_clipped)
     return Examination(
         reasons=_ordered(reasons),
@@ -744,15 +763,15 @@ def tone_continuity(pixels: np.ndarray, skin_area: np.ndarray) -> float | None:
 
 def _judge_as_photo(reasons: set[str], pixels: np.ndarray, skin_area: np.ndarray) -> None:
     """Add NOT_A_PHOTO to ``reasons`` when the face is drawn or cartoon-filtered. A
-    drawing's paint reads as a lamp's colour or a shadow's edge, and their notes (retake
-    it in daylight, without a hat) would not help: those reasons give way to it. A face
+    drawing's paint reads as a lamp's colour, one hue or a shadow's edge, and their notes
+    (retake it in daylight, without a hat) would not help: those reasons give way to it. A face
     covered by a mask is not judged: the cloth is as flat as paint over half the skin."""
     if FACE_COVERED in reasons:
         return
     continuity = tone_continuity(pixels, skin_area)
     if continuity is not None and continuity < MIN_TONE_CONTINUITY:
         reasons.add(NOT_A_PHOTO)
-        reasons.difference_update({COLOUR_CAST, UNEVEN_LIGHT})
+        reasons.difference_update({COLOUR_CAST, ONE_HUE, UNEVEN_LIGHT})
 
 
 def _regions_cut(outside: np.ndarray) -> tuple[str, ...]:
@@ -760,16 +779,19 @@ def _regions_cut(outside: np.ndarray) -> tuple[str, ...]:
     return tuple(name for name, polygon in REGION_POLYGONS.items() if outside[list(polygon)].any())
 
 
-def _coloured_light(
+def _colour_reason(
     pixels: np.ndarray, canvas: Canvas, maps: PixelMaps, *, eyes_readable: bool
-) -> bool:
-    """Whether the face is in one hue (a filter's tint), or, when its eyes can be read,
-    lit by a coloured lamp as the whites of its eyes show."""
+) -> str | None:
+    """ONE_HUE when the face is in one hue (a filter's tint, a statue), else COLOUR_CAST
+    when its eyes can be read and the whites of its eyes show a coloured lamp; None when
+    its colour can be taken for the skin's."""
     if canvas.layout is None:
         raise AssertionError("unreachable: a face canvas has the face's layout")
     if _in_one_hue(pixels, canvas.layout.oval, maps):
-        return True
-    return eyes_readable and _colour_cast(pixels, canvas, maps.skin)
+        return ONE_HUE
+    if eyes_readable and _colour_cast(pixels, canvas, maps.skin):
+        return COLOUR_CAST
+    return None
 
 
 def _clipped(maps: PixelMaps) -> bool:

@@ -11,7 +11,7 @@ has nothing drawn on it.
 import cv2
 import numpy as np
 
-from ai.analysis import FACE_COVERED, NOT_A_PHOTO
+from ai.analysis import FACE_COVERED, NOT_A_PHOTO, ONE_HUE
 from ai.offline.detail import PORE_REGIONS, WRINKLE_REGIONS
 from ai.offline.examine import Canvas, Examination, examine_photo
 from ai.offline.images import decode_image
@@ -63,7 +63,7 @@ def render_overlay(image_jpeg: bytes, metric: str) -> bytes:
     drawn = image.copy()
     # Over a mask or a drawing nothing was measured: its cloth or paint would be drawn as
     # the skin's redness.
-    measured = not {FACE_COVERED, NOT_A_PHOTO} & set(examination.reasons)
+    measured = not {FACE_COVERED, NOT_A_PHOTO, ONE_HUE} & set(examination.reasons)
     if measured and examination.maps is not None and examination.canvas is not None:
         if metric == "spots":
             _draw_spots(drawn, examination)

@@ -23,6 +23,7 @@ from ai.analysis import (
     COLOUR_METRICS,
     FACE_COVERED,
     NOT_A_PHOTO,
+    ONE_HUE,
     SUMMARY_MAX_LENGTH,
     UNEVEN_LIGHT,
     UNEVEN_LIGHT_METRICS,
@@ -153,11 +154,16 @@ SKIN_TYPE_MIN_FACE_WIDTH_PX = 150.0
 
 DISCLAIMER = "Offline heuristic estimate from the photo's pixels, not a diagnosis."
 NOT_JUDGEABLE_NOTE = "Too little skin was visible to judge; retake the photo closer, in daylight."
-# Skin is found by its colour: in a photo whose colour is a filter's (black and white)
-# or a lamp's, too little skin is the colour's doing, and closer would not help.
+# Skin is found by its colour: in a photo whose colour is a lamp's, too little skin is
+# the colour's doing, and closer would not help.
 NO_SKIN_COLOUR_NOTE = (
-    "The skin could not be told by its colour, which is a lamp's or a filter's (black and "
-    "white, sepia), so nothing was scored: retake it in daylight, without a filter."
+    "The skin could not be told by its colour, which is a lamp's or a filter's, so "
+    "nothing was scored: retake it in daylight, without a filter."
+)
+ONE_HUE_NOTE = (
+    "The photo is all in one hue (a black-and-white, sepia or toned filter, or something "
+    "that is not skin, such as a statue), so nothing was scored: take a photo of your own "
+    "face in daylight, without a filter."
 )
 # A face under about a twentieth of the frame's width is not found on the analysis's
 # working copy (1,024 px), so the retake says how near, not only which way.
@@ -662,6 +668,8 @@ def _summary(
         sentences.append(COVERED_MOUTH_NOTE)
     elif NOT_A_PHOTO in examination.reasons:
         sentences.append(NOT_A_PHOTO_NOTE)
+    elif ONE_HUE in examination.reasons:
+        sentences.append(ONE_HUE_NOTE)
     elif not examination.judgeable:
         no_skin_colour = COLOUR_CAST in examination.reasons
         sentences.append(NO_SKIN_COLOUR_NOTE if no_skin_colour else NOT_JUDGEABLE_NOTE)

@@ -1165,31 +1165,28 @@ class TestColourCast:
 
     @pytest.mark.parametrize("tint", TINTS.values(), ids=TINTS)
     @pytest.mark.parametrize("portrait", (photos.astronaut, photos.grace_hopper))
-    def test_a_photo_in_one_hue_is_a_colour_cast_whether_or_not_the_whites_show(
-        self, portrait, tint
-    ):
+    def test_a_photo_in_one_hue_is_not_scored_whether_or_not_the_whites_show(self, portrait, tint):
         # Grace Hopper's eyes show no white, so no lamp's cast is claimed on her: in
-        # sepia she was scored, acceptable, with pigmentation 13 instead of 40.
+        # sepia she was scored, acceptable, with pigmentation 13 instead of 40; then,
+        # as a colour_cast, on texture alone.
         analysis = analyse(photos.encode(photos.toned(portrait(), tint)))
-        assert "colour_cast" in analysis.image_quality.reasons
+        assert analysis.image_quality.reasons == ("one_hue",)
         assert analysis.image_quality.acceptable is False
-        for name in WITHHELD_BY_A_CAST:
-            assert analysis.metrics[name].score is None, name
+        assert analysis.overall_score is None
+        assert all(metric.score is None for metric in analysis.metrics.values())
+        assert "in daylight, without a filter" in analysis.summary
 
     @pytest.mark.parametrize("portrait", (photos.astronaut, photos.grace_hopper))
-    def test_black_and_white_is_a_colour_cast_as_well_as_too_little_skin(self, portrait):
+    def test_black_and_white_is_one_hue_not_too_little_skin(self, portrait):
         for colour_left in (0.0, 0.1):
             picture = photos.faded(portrait(), colour_left)
             analysis = analyse(photos.encode(picture))
-            assert "colour_cast" in analysis.image_quality.reasons, colour_left
-            assert analysis.overall_score is None or all(
-                analysis.metrics[name].score is None for name in WITHHELD_BY_A_CAST
-            ), colour_left
-        black_and_white = analyse(photos.encode(photos.faded(portrait(), 0.0)))
-        assert "too_little_skin" in black_and_white.image_quality.reasons
-        # Closer would not help: the skin is found by its colour.
-        assert "retake it in daylight, without a filter" in black_and_white.summary
-        assert "closer" not in black_and_white.summary
+            assert "one_hue" in analysis.image_quality.reasons, colour_left
+            # Closer would not help: the skin is found by its colour.
+            assert "too_little_skin" not in analysis.image_quality.reasons, colour_left
+            assert "closer" not in analysis.summary
+            assert "without a filter" in analysis.summary
+            assert analysis.overall_score is None, colour_left
 
     def test_a_face_before_a_plain_wall_of_its_own_colour_is_not_taken_for_one_hue(
         self, large_portrait
@@ -1201,7 +1198,7 @@ class TestColourCast:
             photos.under_a_lamp(photos.before_a_wall(large_portrait, 0.8), (1.15, 1.0, 0.8)),
         ):
             analysis = analyse(photos.encode(picture))
-            assert "colour_cast" not in analysis.image_quality.reasons
+            assert not {"colour_cast", "one_hue"} & set(analysis.image_quality.reasons)
             assert analysis.metrics["redness"].score is not None
 
     @pytest.mark.parametrize("edit", GRACE_HOPPER_VARIATIONS.values(), ids=GRACE_HOPPER_VARIATIONS)
@@ -1209,7 +1206,7 @@ class TestColourCast:
         # Only the one-hue reading can flag her: her eyes show no white. Half her
         # colour (a camera's "muted" style) and lamps weak and strong stay unflagged.
         analysis = analyse(photos.encode(edit(photos.grace_hopper())))
-        assert "colour_cast" not in analysis.image_quality.reasons
+        assert not {"colour_cast", "one_hue"} & set(analysis.image_quality.reasons)
         assert all(analysis.metrics[name].score is not None for name in WITHHELD_BY_A_CAST)
 
     @pytest.mark.parametrize("tint", TINTS.values(), ids=TINTS)
@@ -1217,22 +1214,21 @@ class TestColourCast:
     def test_a_close_up_in_one_hue_is_not_scored_as_skin(self, large_portrait, cheek, tint):
         # A sepia cheek filling the frame was scored (redness 96.5): no white to read
         # a cast from, and skin alone nearly one hue in any light. A tint skin can
-        # have is a colour_cast; one it cannot (blue, green) is not skin at all.
+        # have is one_hue; one it cannot (blue, green) is not skin at all.
         portrait = large_portrait if cheek is photos.cheek_close_up else photos.grace_hopper()
         analysis = analyse(photos.encode(cheek(photos.toned(portrait, tint))), area="left_cheek")
         reasons = set(analysis.image_quality.reasons)
-        assert reasons & {"colour_cast", "too_little_skin"}
+        assert reasons & {"one_hue", "too_little_skin"}
         if tint in (TINTS["sepia"], TINTS["warm_tone"], TINTS["faint_warm_tone"]):
-            assert "colour_cast" in reasons
-        assert analysis.metrics["redness"].score is None
-        assert analysis.metrics["pigmentation"].score is None
+            assert "one_hue" in reasons
+        assert analysis.overall_score is None
 
     @pytest.mark.parametrize("name", ["moon", "gravel", "text"])
     def test_a_grey_close_up_is_too_little_skin_not_a_filter(self, name):
         # Grey things are in one hue in colour too: the filter's note would mislead.
         analysis = analyse(photos.encode(photos.non_face(name)), area="left_cheek")
         assert "too_little_skin" in analysis.image_quality.reasons
-        assert "colour_cast" not in analysis.image_quality.reasons
+        assert not {"colour_cast", "one_hue"} & set(analysis.image_quality.reasons)
         assert "without a filter" not in analysis.summary
 
     @pytest.mark.parametrize("edit", IN_FULL_COLOUR.values(), ids=IN_FULL_COLOUR)
@@ -1240,7 +1236,7 @@ class TestColourCast:
     def test_a_close_up_in_colour_is_not_taken_for_one_hue(self, large_portrait, cheek, edit):
         portrait = large_portrait if cheek is photos.cheek_close_up else photos.grace_hopper()
         analysis = analyse(photos.encode(cheek(edit(portrait))), area="left_cheek")
-        assert "colour_cast" not in analysis.image_quality.reasons
+        assert not {"colour_cast", "one_hue"} & set(analysis.image_quality.reasons)
         assert analysis.metrics["redness"].score is not None
 
     def test_eyes_that_show_no_white_do_not_claim_a_cast_they_cannot_see(self):

@@ -98,13 +98,13 @@ class TestFaceScans:
             in analysis["summary"]
         )
 
-    def test_a_selfie_through_a_sepia_filter_is_flagged_colour_cast(self, send):
+    def test_a_selfie_through_a_sepia_filter_is_one_hue_and_not_scored(self, send):
         # Her eyes show no white, so the filter is seen in the photo's one hue.
         analysis = send(photos.toned(photos.grace_hopper(), (1.07, 0.74, 0.43)))["analysis"]
-        assert analysis["image_quality"] == {"acceptable": False, "reasons": ["colour_cast"]}
-        assert analysis["metrics"]["pigmentation"]["score"] is None
-        assert analysis["metrics"]["texture"]["score"] is not None
-        assert "retake it in daylight, without a filter" in analysis["summary"]
+        assert analysis["image_quality"] == {"acceptable": False, "reasons": ["one_hue"]}
+        assert analysis["overall_score"] is None
+        assert all(entry["score"] is None for entry in analysis["metrics"].values())
+        assert "in daylight, without a filter" in analysis["summary"]
 
     def test_a_face_a_tenth_of_the_photo_wide_gets_the_under_eye_scores_of_a_nearer_one(self, send):
         # The detector boxes a face this small far too large; the landmarks must still

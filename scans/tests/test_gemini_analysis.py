@@ -305,6 +305,26 @@ def test_a_drawn_face_is_not_scored_and_not_sent_to_gemini(gemini_settings, fake
     assert fake_gemini.requests == []
 
 
+@pytest.mark.parametrize(
+    "picture",
+    [
+        lambda: photos.toned(photos.grace_hopper(), (1.07, 0.74, 0.43)),
+        lambda: photos.as_a_statue(photos.astronaut(), "bronze"),
+    ],
+    ids=["sepia_selfie", "bronze_statue"],
+)
+def test_a_face_in_one_hue_is_not_scored_and_not_sent_to_gemini(
+    gemini_settings, fake_gemini, upload, picture
+):
+    # The model, shown a sepia filter or a statue, would score its colour as skin.
+    fake_gemini.enqueue(FakeResponse.json_answer(answer_scoring_everything(80)))
+
+    scan = upload(photos.encode(picture()), area="face")
+
+    assert_not_scored(scan.json(), "one_hue", "without a filter")
+    assert fake_gemini.requests == []
+
+
 def test_the_openapi_schema_lists_a_covered_face_among_the_photo_s_issues():
     from rest_framework.test import APIClient
 

@@ -36,13 +36,21 @@ SKIN_TONE = (214, 170, 140)
 LIGHT_FALL_OFF = 0.4
 GRAIN_SIGMA = 4.0
 GRAIN_SEED = 7
+# Skin's colour varies with the blood under it: a face of one flat colour is in one hue,
+# like a statue's, and is not analysed. Blotches of redness this many levels either way
+# (red up, green and blue down by BLOTCH_GREEN_BLUE_SHARE of it), this share of the
+# image wide.
+BLOTCH_LEVELS = 10.0
+BLOTCH_GREEN_BLUE_SHARE = 0.4
+BLOTCH_WIDTH_SHARE = 1 / 40
 CHECK_MESSAGE = "In one sentence: what does a gentle cleanser do?"
 
 
 def generated_face_jpeg() -> bytes:
     """A drawn face (oval, eyes, brows, nose, mouth), softened, lit from one side and with
-    a camera's grain, so that the analysis takes it for a photographed face (a flat
-    drawing is ``not_a_photo``, which is never sent to Gemini): no person's."""
+    a camera's grain and blotches of redness, so that the analysis takes it for a
+    photographed face (a flat drawing is ``not_a_photo``, a face in one colour
+    ``one_hue``, neither ever sent to Gemini): no person's."""
     size = FACE_IMAGE_PIXELS
     image = Image.new("RGB", (size, size), (196, 206, 214))
     draw = ImageDraw.Draw(image)
@@ -57,7 +65,14 @@ def generated_face_jpeg() -> bytes:
     rows, columns = np.mgrid[0:size, 0:size]
     distance = ((columns - 0.35 * size) ** 2 + (rows - 0.3 * size) ** 2) / size**2
     light = 1.0 - LIGHT_FALL_OFF * distance
-    grain = np.random.default_rng(GRAIN_SEED).normal(0.0, GRAIN_SIGMA, pixels.shape)
+    rng = np.random.default_rng(GRAIN_SEED)
+    noise = Image.fromarray(rng.normal(128, 60, (size, size)).clip(0, 255).astype(np.uint8))
+    noise = noise.filter(ImageFilter.GaussianBlur(BLOTCH_WIDTH_SHARE * size))
+    blotches = np.asarray(noise, dtype=np.float32) - 128
+    blotches *= BLOTCH_LEVELS / max(float(np.std(blotches)), 1e-6)
+    pixels[..., 0] += blotches
+    pixels[..., 1:] -= BLOTCH_GREEN_BLUE_SHARE * blotches[..., None]
+    grain = rng.normal(0.0, GRAIN_SIGMA, pixels.shape)
     photo = np.clip(pixels * light[..., None] + grain, 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(photo).save(buffer, format="JPEG", quality=90)
