@@ -61,6 +61,17 @@ SPOT_SIGMAS_PX = (1.5, 3.0)
 CLOSE_UP_SPOT_SCALE = 4.0
 WIDE_SPOT_DEPTH_RATIO = 1.4
 TEXTURE_SIGMA_PX = (0.8, 2.0)
+# Texture is read only where the band's finer scale spans at least this many of the
+# photo's own pixels: a face narrower than the canvas is enlarged onto it (Grace Hopper's
+# 183 px face 1.4 times, the astronaut's 92 px one 2.8 times), and the band then lies
+# at or under the photo's pixel, where what it reads is where the face fell on the
+# camera's grid, JPEG and resampling, not the skin. Shifted by half a pixel, her texture
+# went from 29 to 48 (19 points at 183 px, 9 at 276, 4 at 370, 0 at 1,100), rotated by
+# 0.5 degrees to 41, resized to 0.9 to 44; the same photo enlarged read 54, 29, 22 and
+# 21 at faces of 149-370 px. Widening the band instead reads the face's shading and
+# features (the astronaut's smooth skin scored 12 instead of 93), so below that width
+# (scores.MIN_TEXTURE_FACE_WIDTH_PX) texture is not scored.
+MIN_TEXTURE_SIGMA_PHOTO_PX = 1.0
 TONE_SIGMAS_PX = (2.0, 12.0)
 # The light a pixel is in: the skin's L* around it, blurred a tenth of the face wide
 # (wider than blotches, narrower than light falling off across the face).

@@ -30,8 +30,14 @@ from ai.analysis import (
     withheld_for,
 )
 from ai.offline.detail import PORE_REGIONS, WRINKLE_REGIONS
-from ai.offline.examine import MIN_DETAIL_FACE_WIDTH_PX, Examination
-from ai.offline.pixels import Measures, PixelMaps, to_reference
+from ai.offline.examine import FACE_CANVAS_WIDTH_PX, MIN_DETAIL_FACE_WIDTH_PX, Examination
+from ai.offline.pixels import (
+    MIN_TEXTURE_SIGMA_PHOTO_PX,
+    TEXTURE_SIGMA_PX,
+    Measures,
+    PixelMaps,
+    to_reference,
+)
 from ai.offline.regions import CHEEKS, MAIN_REGIONS, UNDER_EYES
 from skincare.metrics import METRICS, band_for
 
@@ -95,6 +101,10 @@ MIN_WRINKLE_FACE_WIDTH_PX = float(MIN_DETAIL_FACE_WIDTH_PX)
 MIN_PORE_FACE_WIDTH_PX = float(MIN_DETAIL_FACE_WIDTH_PX)
 FULL_DETAIL_CONFIDENCE_WIDTH_PX = {"wrinkles": 1500.0, "pores": 2000.0}
 DETAIL_MIN_CONFIDENCE_SHARE = 0.5
+# Texture is measured from this face width (photo px): narrower, the canvas enlarges the
+# face so far that the texture band lies under the photo's own pixel (320 px: see
+# pixels.MIN_TEXTURE_SIGMA_PHOTO_PX).
+MIN_TEXTURE_FACE_WIDTH_PX = FACE_CANVAS_WIDTH_PX * MIN_TEXTURE_SIGMA_PHOTO_PX / TEXTURE_SIGMA_PX[0]
 # Metrics that need open, visible eyes (the lids and the skin under them).
 EYE_METRICS = ("dark_circles", "eye_bags")
 REGION_METRICS = ("redness", "oiliness", "pigmentation", "texture", "acne")
@@ -264,6 +274,12 @@ def _raw_values(
     unmeasured: dict[str, str] = {}
     if "redness" not in values:
         unmeasured["redness"] = CLIPPED_COLOUR_NOTE
+    if _texture_unresolved(examination):
+        del values["texture"]
+        unmeasured["texture"] = (
+            f"the face is {examination.face_width_px:.0f} px wide "
+            f"and needs {MIN_TEXTURE_FACE_WIDTH_PX:.0f}"
+        )
     if examination.canvas is None or examination.canvas.layout is None:
         return values, unmeasured
     if "eyes_hidden" in examination.reasons:
@@ -298,6 +314,13 @@ def _raw_values(
         else:
             values[name] = value
     return values, unmeasured
+
+
+def _texture_unresolved(examination: Examination) -> bool:
+    """Whether the face is too narrow in the photo for its texture to be read (a
+    close-up of an area without a face is measured on its own frame)."""
+    face_width = examination.face_width_px
+    return face_width is not None and face_width < MIN_TEXTURE_FACE_WIDTH_PX
 
 
 def _region_values(measures: Measures) -> dict[str, float]:
@@ -522,6 +545,8 @@ def _region_scores(
     if maps is None:
         raise AssertionError("unreachable: regions are scored on a measured face")
     withheld = withheld_for(examination.reasons)
+    if _texture_unresolved(examination):
+        withheld = (*withheld, "texture")
     face_width = examination.face_width_px or 0.0
     scores: dict[str, dict[str, float | None]] = {}
     for region in (*MAIN_REGIONS, *REGION_DETAIL_METRICS):

@@ -169,7 +169,7 @@ class TestLightFromAbove:
         assert not analysis.image_quality.acceptable
         for name in ("dark_circles", "eye_bags", "redness"):
             assert analysis.metrics[name].score is None, name
-        assert analysis.metrics["texture"].score is not None
+        assert analysis.metrics["acne"].score is not None
         assert "without a hat" in analysis.summary
 
     @pytest.mark.parametrize("edge", (UNDER_THE_EYES, 0.3), ids=("under_the_eyes", "mid_nose"))

@@ -151,13 +151,15 @@ class TestProvider:
             assert face.metrics[name].score is None
             assert face.metrics[name].band is None
             assert face.metrics[name].confidence == 0
-        # A 92 px face is too small for lines and pores: null, and the summary says why.
-        detail = {"wrinkles", "pores"}
+        # A 92 px face is too small for lines, pores and texture: null, and the summary
+        # says why.
+        detail = {"wrinkles", "pores", "texture"}
         judged = set(METRICS) - set(UNJUDGED_METRICS) - detail
         assert all(face.metrics[name].score is not None for name in judged)
         assert all(0 < face.metrics[name].confidence <= 1 for name in judged)
         assert all(face.metrics[name].score is None for name in detail)
         assert "pores: the face is 92 px wide and needs 1000" in face.summary
+        assert "texture: the face is 92 px wide and needs 320" in face.summary
 
     @pytest.mark.parametrize("data", [b"", b"definitely not a photo", b"\xff\xd8\xff" + bytes(64)])
     def test_unreadable_bytes_fail_as_unreadable_image(self, data):
@@ -292,7 +294,7 @@ class TestFace:
         assert spotted.metrics["pigmentation"].score < large_face.metrics["pigmentation"].score - 15
 
     def test_a_smaller_face_is_judged_with_less_confidence(self, face, large_face):
-        for name in ("redness", "texture"):
+        for name in ("redness", "acne"):
             assert face.metrics[name].confidence < large_face.metrics[name].confidence
 
     def test_a_close_up_of_a_cheek_is_measured_without_looking_for_a_face(self):
@@ -503,7 +505,8 @@ class TestFaceInFrame:
         analysis = analyse(photos.encode(photos.cut(photos.astronaut(), **edges)))
         assert analysis.image_quality.acceptable, analysis.image_quality.reasons
         scored = {name for name, metric in analysis.metrics.items() if metric.score is not None}
-        assert scored == set(METRICS) - set(UNJUDGED_METRICS) - {"wrinkles", "pores"}
+        # The face is under 320 px wide: no lines, pores or texture.
+        assert scored == set(METRICS) - set(UNJUDGED_METRICS) - {"wrinkles", "pores", "texture"}
         for region in MAIN_REGIONS:
             assert analysis.regions[region]["redness"] is not None, region
 
@@ -635,7 +638,9 @@ class TestSeveralFaces:
         assert analysis.image_quality.reasons == ("several_faces",)
         assert analysis.image_quality.acceptable is False
         assert analysis.overall_score is not None
-        assert all(analysis.metrics[name].score is not None for name in SKIN_METRICS)
+        # The selfie's face is under 320 px wide, too narrow for texture.
+        scored = set(SKIN_METRICS) - {"texture"}
+        assert all(analysis.metrics[name].score is not None for name in scored)
 
     def test_the_face_scored_beside_an_equal_one_is_scored_as_if_alone(self, selfie_alone):
         analysis = analyse(photos.encode(photos.with_a_second_face(1.0)))
@@ -874,7 +879,8 @@ class TestExposure:
         "portrait, metric",
         [
             (photos.grace_hopper, "pigmentation"),
-            (photos.grace_hopper, "texture"),
+            # Texture needs the face 320 px wide: hers enlarged to 366.
+            (lambda: photos.long_side(photos.grace_hopper(), 1200), "texture"),
             (lambda: photos.with_dots(photos.astronaut(), (120, 80, 60)), "pigmentation"),
         ],
         ids=["grace_pigmentation", "grace_texture", "brown_spots_pigmentation"],
@@ -1070,7 +1076,9 @@ SKIN_TONES = (1.0, 0.6, 1.1)
 class TestColourCast:
     @pytest.mark.parametrize("gains", STRONG_CASTS.values(), ids=STRONG_CASTS)
     def test_a_strong_cast_is_flagged_and_its_colour_metrics_withheld(self, gains):
-        analysis = analyse(photos.encode(photos.colour_cast(photos.astronaut(), gains)))
+        # Enlarged so that the face (368 px) is wide enough for texture, which no cast moves.
+        portrait = photos.long_side(photos.astronaut(), 2048)
+        analysis = analyse(photos.encode(photos.colour_cast(portrait, gains)))
         # The warm lamps also clip red on most of the skin: too_bright as well.
         assert set(analysis.image_quality.reasons) - {"too_bright"} == {"colour_cast"}
         assert analysis.image_quality.acceptable is False

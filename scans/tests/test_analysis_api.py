@@ -92,7 +92,8 @@ class TestFaceScans:
         }
         assert analysis["metrics"]["redness"]["score"] is None
         assert analysis["regions"]["left_cheek"]["redness"] is None
-        assert analysis["metrics"]["texture"]["score"] is not None
+        # Texture is not the cast's to withhold: the 92 px face is too narrow for it.
+        assert "texture: the face is 94 px wide and needs 320" in analysis["summary"]
         assert (
             "acne, dark circles, eye bags, radiance: the photo's colour is a lamp's or a filter's"
             in analysis["summary"]
@@ -221,10 +222,10 @@ class TestDegradedPhotos:
         assert quality_verdict["acceptable"] is False, name
         assert reason in quality_verdict["reasons"], name
         progress = auth_client.get(f"{SCANS}/progress").json()
-        texture = next(series for series in progress["metrics"] if series["metric"] == "texture")
-        assert texture["latest"] == texture["first"]
-        assert texture["latest"] == next(
-            point["score"] for point in texture["points"] if point["scan_id"] == first["scan_id"]
+        acne = next(series for series in progress["metrics"] if series["metric"] == "acne")
+        assert acne["latest"] == acne["first"]
+        assert acne["latest"] == next(
+            point["score"] for point in acne["points"] if point["scan_id"] == first["scan_id"]
         )
 
     @pytest.mark.parametrize("quality", [60, 95])

@@ -492,9 +492,13 @@ class TestAnalysis:
     ):
         # A dark, blurred or flat photo still gets scores, but they moved with the light
         # and focus, not the skin: the change is from the first to the latest good photo.
-        first = upload().json()
-        second = upload(encode(redder(face_photo()))).json()
-        poor = upload(encode(POOR_PHOTOS[edit](face_photo()))).json()
+        # Enlarged so that the face (368 px) is wide enough for texture to be read.
+        def enlarged(photo: Image.Image) -> Image.Image:
+            return photo.resize((2048, 2048), Image.Resampling.BICUBIC)
+
+        first = upload(encode(enlarged(face_photo()))).json()
+        second = upload(encode(enlarged(redder(face_photo())))).json()
+        poor = upload(encode(enlarged(POOR_PHOTOS[edit](face_photo())))).json()
         assert poor["analysis"]["image_quality"]["acceptable"] is False, poor["analysis"]
         progress = auth_client.get(f"{SCANS}/progress").json()
         assert progress["scans"] == 3
