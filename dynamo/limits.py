@@ -9,9 +9,12 @@ and flags that last a while (a recent password reset).
     limits.delete_failures(key)
     limits.mark(key, until=t)                     # a flag that lasts until t
     limits.marked_until(key)                      # t, or None
+    limits.take_turn("photo#<user_id>", holder=h, now=t, until=t + 120)   # False: held
+    limits.end_turn("photo#<user_id>", holder=h)
 
-They live in the users table beside the accounts, under ids no account can have
-(``rate#...``, ``failures#...``, ``mark#...``), and expire through the table's TTL
+Turns (one request at a time of a kind per account) live there too. They all live in the
+users table beside the accounts, under ids no account can have (``rate#...``,
+``failures#...``, ``mark#...``, ``turn#...``), and expire through the table's TTL
 (``expires_at``). DynamoDB deletes expired items within a day or two, not at once, so
 ``get_failures`` and ``marked_until`` return the expiry and the caller treats an expired
 item as absent.
@@ -21,6 +24,7 @@ requests that read the same record, one writes and the other is told to read aga
 concurrent attempts on one subject are counted one by one and none slips past a lock.
 """
 
+import contextlib
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +37,7 @@ from dynamo.tables import USERS
 RATE_PREFIX = "rate#"
 FAILURES_PREFIX = "failures#"
 MARK_PREFIX = "mark#"
+TURN_PREFIX = "turn#"
 # Counters outlive their window a little, so a slow clock never resets one early.
 COUNTER_GRACE_SECONDS = 60
 
@@ -142,6 +147,40 @@ class LimitsTable(Table):
         """Until when ``key``'s flag lasts (perhaps past: TTL deletes only eventually)."""
         item = self.get_item({"user_id": {"S": MARK_PREFIX + key}}, consistent=True)
         return int(item["expires_at"]["N"]) if item is not None else None
+
+    def take_turn(self, key: str, *, holder: str, now: int, until: int) -> bool:
+        """Hold ``key``'s turn until ``until`` (epoch seconds) unless another holder's
+        is held past ``now``; whether it was taken (one conditional write)."""
+        item = to_item(
+            {
+                "user_id": TURN_PREFIX + key,
+                "item_type": "turn",
+                "holder": holder,
+                "held_until": until,
+                "expires_at": until + COUNTER_GRACE_SECONDS,
+            }
+        )
+        try:
+            self.call(
+                "put_item",
+                Item=item,
+                ConditionExpression="attribute_not_exists(user_id) OR held_until < :now",
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def end_turn(self, key: str, *, holder: str) -> None:
+        """Give ``key``'s turn back, if ``holder`` still holds it (it may have ended by
+        itself and been taken by another)."""
+        with contextlib.suppress(ConditionFailed):
+            self.call(
+                "delete_item",
+                Key={"user_id": {"S": TURN_PREFIX + key}},
+                ConditionExpression="holder = :holder",
+                ExpressionAttributeValues={":holder": {"S": holder}},
+            )
 
 
 @functools.cache

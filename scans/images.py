@@ -25,6 +25,7 @@ by OpenCV (``decoded_webp``); Pillow's other decoders let go of the GIL as they 
 """
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -59,6 +60,27 @@ TRANSPARENCY_BACKDROP = (128, 128, 128)
 SIXTEEN_BIT_GREY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 SIXTEEN_BIT_MAX = 65535
 SIXTEEN_TO_EIGHT_BITS = 257  # 65535 / 255: full scale to full scale
+# The scans a JPEG's picture may hold. A progressive JPEG is decoded in scans that each
+# refine every pixel, and a scan that adds nothing is a few bytes: libjpeg only warns
+# about one too many, so a 390 KB file of 6000 x 6000 pixels with its last scan written
+# 3,000 times more took its photo process past PHOTO_WORK_TIMEOUT_SECONDS (each copy
+# about 0.12 s at 36 megapixels). libjpeg-turbo names the guard (djpeg's -maxscans,
+# TurboJPEG's TJPARAM_SCANLIMIT); Pillow offers none, so the scans are counted here.
+# A baseline photo (every phone's) holds 1 to 4, libjpeg's progressive scripts (Pillow's
+# and most encoders') 10 for colour, 6 for grey, 18 for CMYK, and optimising encoders
+# (mozjpeg) choose about as many: at 32 the worst such file costs about four seconds.
+MAX_JPEG_SCANS = 32
+# The markers (segments) counted at most: real photos hold a few dozen (tables, EXIF,
+# ICC, XMP in chunks of up to 64 KB), while 10 MB of empty comments are 2.5 million of
+# them, five seconds for the count alone. A JPEG with more counts as one with too many
+# scans.
+MAX_JPEG_MARKERS = 1000
+# A JPEG marker: 0xFF (and any fill bytes 0xFF), then a code that is not 0x00 (a 0xFF
+# within the compressed data), 0x01 (TEM) or 0xD0-0xD7 (RSTn): these sit within a scan's
+# data, and are skipped over by the search itself.
+JPEG_MARKER = re.compile(rb"\xff+([^\x00\x01\xd0-\xd7\xff])")
+JPEG_SOS = 0xDA
+JPEG_EOI = 0xD9
 
 
 class InvalidImage(ApplicationError):
@@ -142,6 +164,8 @@ def decode(data: bytes) -> Image.Image:
         raise CorruptImage() from err
     with source:
         check_header(source)
+        if source.format in ("JPEG", "MPO") and jpeg_scan_count(data) > MAX_JPEG_SCANS:
+            raise CorruptImage()
         try:
             if source.format == "WEBP" and not source.has_transparency_data:
                 rgb = decoded_webp(data, source)
@@ -225,6 +249,28 @@ def check_header(source: Image.Image) -> None:
     # animations.
     if source.format not in ("HEIF", "MPO") and getattr(source, "n_frames", 1) > 1:
         raise AnimatedImage()
+
+
+def jpeg_scan_count(data: bytes) -> int:
+    """The scans of a JPEG's first picture, up to one past MAX_JPEG_SCANS (and that past
+    MAX_JPEG_MARKERS markers): its markers from the start to its end of image (EOI),
+    each segment's contents skipped by its length (an EXIF thumbnail is a JPEG within
+    one), a scan's data to the next marker. Bytes that are no marker between segments
+    are skipped, as libjpeg skips them."""
+    scans = 0
+    position = 2  # past the start of image (SOI)
+    for _ in range(MAX_JPEG_MARKERS):
+        marker = JPEG_MARKER.search(data, position)
+        if marker is None or scans > MAX_JPEG_SCANS:
+            return scans
+        code, position = marker[1][0], marker.end()
+        if code == JPEG_EOI:
+            return scans
+        scans += code == JPEG_SOS
+        # Every other marker has a segment, its length (two bytes) counting itself; a
+        # scan's data follows its header, and the next search skips over it.
+        position += int.from_bytes(data[position : position + 2], "big")
+    return MAX_JPEG_SCANS + 1
 
 
 def thumbnail_of(picture: Image.Image) -> Image.Image:

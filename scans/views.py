@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from accounts.throttles import AccountRateThrottle, UnverifiedAIThrottle
 from dermalens_site.errors import error_body, page_not_found
+from dermalens_site.photo_turns import OnePhotoAtATimeMixin
 from dermalens_site.serializers import (
     ERROR_RESPONSES,
     ErrorSerializer,
@@ -54,8 +55,9 @@ class AnalyseAgainThrottle(AccountRateThrottle):
     scope = "analyses_again"
 
 
-class ScanViewSet(viewsets.ViewSet):
-    # Run in a photo work slot of the worker (dermalens_site.middleware.AIWorkSlotMiddleware).
+class ScanViewSet(OnePhotoAtATimeMixin, viewsets.ViewSet):
+    # Run in a photo work slot of the worker (dermalens_site.middleware.AIWorkSlotMiddleware),
+    # one of an account's at a time (dermalens_site.photo_turns).
     photo_actions = frozenset({"create", "analyze"})
     lookup_field = "scan_id"
     lookup_value_regex = ULID_PATTERN

@@ -296,3 +296,97 @@ def test_a_photo_process_reuses_the_memory_of_the_photo_before():
     outcome = run_patched(PHONE_PHOTOS_AND_PAGE_FAULTS)
 
     assert outcome["faults_per_photo"] < 3000, outcome
+
+
+UPLOADS_OF_TWO_ACCOUNTS = """
+import django
+
+django.setup()
+
+import json
+import os
+import time
+
+import gevent
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from dermalens_site.photo_processes import photo_processes
+from scans.tests.conftest import encode, face_photo
+from scans.tests.test_hostile_photos import progressive, with_a_scan_repeated
+
+normal = encode(face_photo())
+hostile = {
+    # A progressive JPEG with a scan written 3,000 times more: over a minute of decoding.
+    "scan bomb": with_a_scan_repeated(progressive(face_photo(), quality=50), 3000),
+    # A photo of the largest size taken, a second or more of work.
+    "large photo": encode(face_photo().resize((6000, 6000))),
+}[os.environ["HOSTILE"]]
+photo_processes().start()
+client = Client()
+answers = {}
+
+
+def send(name, account, photo):
+    started = time.monotonic()
+    response = client.post(
+        "/api/v1/scans",
+        {"image": SimpleUploadedFile("photo.jpg", photo, "image/jpeg")},
+        HTTP_AUTHORIZATION="Bearer " + os.environ[account],
+    )
+    answers[name] = {
+        "status": response.status_code,
+        "code": response.json().get("error", {}).get("code"),
+        "retry_after": response.get("Retry-After"),
+        "seconds": time.monotonic() - started,
+    }
+
+
+attacks = [gevent.spawn(send, f"hostile {n}", "ATTACKER", hostile) for n in range(4)]
+gevent.sleep(0.3)
+send("normal", "VICTIM", normal)
+gevent.joinall(attacks, timeout=100)
+print(json.dumps(answers))
+"""
+
+
+@pytest.fixture
+def two_accounts(register):
+    return {"ATTACKER": register()["access"], "VICTIM": register()["access"]}
+
+
+def test_a_scan_bomb_is_refused_at_once_and_another_account_s_upload_goes_on(two_accounts):
+    """The probe's attack: four scan bombs of one account at once, each of which took its
+    photo process to the minute's timeout while another account's upload waited 127 s."""
+    answers = run_patched(UPLOADS_OF_TWO_ACCOUNTS, HOSTILE="scan bomb", **two_accounts)
+
+    codes = sorted(answers[f"hostile {n}"]["code"] for n in range(4))
+    assert codes[0] == "corrupt_image"
+    assert set(codes) <= {"corrupt_image", "photo_in_progress"}
+    assert answers["normal"]["status"] == 201
+    assert answers["normal"]["seconds"] < 15
+    assert max(answers[f"hostile {n}"]["seconds"] for n in range(4)) < 15
+
+
+def test_one_account_holds_one_photo_slot_and_another_account_s_upload_takes_the_other(
+    two_accounts,
+):
+    """Two photo slots, four large photos of one account at once: one is worked on, three
+    are turned away at once with Retry-After, and the other account's upload takes the
+    second slot instead of waiting behind all four."""
+    answers = run_patched(
+        UPLOADS_OF_TWO_ACCOUNTS,
+        HOSTILE="large photo",
+        PHOTO_WORK_SLOTS_PER_WORKER="2",
+        **two_accounts,
+    )
+
+    hostile = [answers[f"hostile {n}"] for n in range(4)]
+    assert sorted(answer["status"] for answer in hostile) == [201, 429, 429, 429]
+    refused = [answer for answer in hostile if answer["status"] == 429]
+    assert {answer["code"] for answer in refused} == {"photo_in_progress"}
+    assert all(answer["retry_after"] for answer in refused)
+    # Turned away while the one taken was still in work, not after it.
+    [taken] = [answer for answer in hostile if answer["status"] == 201]
+    assert max(answer["seconds"] for answer in refused) < taken["seconds"], answers
+    assert answers["normal"]["status"] == 201
