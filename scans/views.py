@@ -6,7 +6,7 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import renderers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from accounts.throttles import AccountRateThrottle, UnverifiedAIThrottle
 from dermalens_site.errors import error_body, page_not_found
 from dermalens_site.photo_turns import OnePhotoAtATimeMixin
+from dermalens_site.renderers import APIJSONRenderer
 from dermalens_site.serializers import (
     ERROR_RESPONSES,
     ErrorSerializer,
@@ -38,6 +39,9 @@ from scans.serializers import (
 )
 
 ERRORS = ERROR_RESPONSES
+# The errors of an action that also renders an image: JSON alone (the schema would list
+# every renderer's type for them otherwise).
+JSON_ERRORS = {(code, APIJSONRenderer.media_type): shape for code, shape in ERRORS.items()}
 ULID_PATTERN = "[0-9A-HJKMNP-TV-Z]{26}"
 
 
@@ -53,6 +57,20 @@ class AnalyseAgainThrottle(AccountRateThrottle):
     every time could be sent to Gemini again and again, each call billed."""
 
     scope = "analyses_again"
+
+
+class PNGRenderer(renderers.BaseRenderer):
+    """Lets a client ask for ``image/png`` (an overlay): the view answers with the PNG
+    itself, and an error is JSON whatever was asked for (``dermalens_site.errors``).
+    Without it DRF's negotiation knew only JSON, and ``Accept: image/png`` was a 406."""
+
+    media_type = "image/png"
+    format = "png"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return bytes(data)
 
 
 class ScanViewSet(OnePhotoAtATimeMixin, viewsets.ViewSet):
@@ -191,10 +209,11 @@ class ScanViewSet(OnePhotoAtATimeMixin, viewsets.ViewSet):
 
     @extend_schema(
         parameters=[OverlayQuerySerializer],
-        responses={(200, "image/png"): OpenApiTypes.BINARY, **ERRORS},
+        responses={(200, PNGRenderer.media_type): OpenApiTypes.BINARY, **JSON_ERRORS},
         description="A PNG of the scan with the metric's map drawn over it.",
     )
-    @action(detail=True, methods=["get"])
+    # JSON first: a request without Accept (or with */*) takes the negotiation's quick way.
+    @action(detail=True, methods=["get"], renderer_classes=[APIJSONRenderer, PNGRenderer])
     def overlay(self, request, scan_id: str):
         params = validated(OverlayQuerySerializer, request.query_params)
         png = services.overlay_for_scan(
