@@ -568,11 +568,13 @@ def test_uploads_analysed_by_gemini_are_answered_beside_a_read(served_gunicorn, 
     """Uploads work on their photo in the worker's photo processes, at a lower priority,
     and wait on Gemini as greenlets."""
     server, served = served_gunicorn
-    token = register()["access"]
+    # Four people's uploads (an account's photos are worked on one at a time).
+    tokens = [register()["access"] for _ in range(4)]
+    token = tokens[0]
     content_type, body = photo_upload_body()
     uploaded: list[int] = []
 
-    def upload() -> None:
+    def upload(token: str) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", served, timeout=60)
         connection.request(
             "POST",
@@ -586,7 +588,7 @@ def test_uploads_analysed_by_gemini_are_answered_beside_a_read(served_gunicorn, 
         uploaded.append(connection.getresponse().status)
         connection.close()
 
-    uploads = [threading.Thread(target=upload) for _ in range(4)]
+    uploads = [threading.Thread(target=upload, args=(each,)) for each in tokens]
     for thread in uploads:
         thread.start()
     status, _ = call(served, "GET", "/api/v1/users/me", token=token)
