@@ -55,6 +55,7 @@ from dermalens_site.errors import (
 from dynamo.errors import DynamoError
 from dynamo.limits import limits_table
 from dynamo.users import User, users_table
+from telemetry.record import watch_ai_calls
 
 # One IPv6 host usually holds a whole /64 and can pick any address in it, and one site
 # (a home, an office, a rented server) is commonly given a /48 and can pick any of its
@@ -503,13 +504,19 @@ class UnverifiedAIThrottle(DynamoRateThrottle):
 
     A request answered before any AI work gives its count back (``asks_no_ai_work``):
     otherwise one account's messages refused for their content, or sent past its own
-    day's replies, would spend the AI work of everyone behind the address.
+    day's replies, would spend the AI work of everyone behind the address. One that
+    began an AI call keeps its count whatever its answer (a 404 for a session deleted
+    while the assistant replied is AI work done).
     """
 
     scope = "ai_unverified"
     gives_back_refused_input = True
+    # The AI calls the request began (``telemetry.record.watch_ai_calls``).
+    ai_calls: list[str] | None = None
 
     def gives_back(self, exc: Exception, status_code: int) -> bool:
+        if self.ai_calls:
+            return False
         return super().gives_back(exc, status_code) or asks_no_ai_work(exc, status_code)
 
     def get_cache_key(self, request, view) -> str | None:
@@ -519,6 +526,7 @@ class UnverifiedAIThrottle(DynamoRateThrottle):
         return super().get_cache_key(request, view)
 
     def allow_request(self, request, view) -> bool:
+        self.ai_calls = watch_ai_calls()
         if super().allow_request(request, view):
             return True
         if verified_since_read(request):

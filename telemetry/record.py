@@ -16,6 +16,7 @@ analyses by outcome, AI latency, chat replies) also go, always, to the daily cou
 import contextlib
 import time
 from collections.abc import Iterator, Mapping, MutableMapping
+from contextvars import ContextVar
 from typing import Any
 
 from dynamo.daily_stats import count_event, latency_counter
@@ -26,6 +27,9 @@ _instruments: dict[str, Any] | None = None
 _tracer: Any = None
 
 TRACER_NAME = "dermalens"
+# The uses of the AI calls begun in this context (a request's greenlet or thread) since
+# ``watch_ai_calls``; None: nobody watches.
+_ai_calls_begun: ContextVar[list[str] | None] = ContextVar("ai_calls_begun", default=None)
 # Failure reasons of our providers and services are few and fixed; anything else
 # (an unexpected exception) is counted under one value, not its class name.
 OTHER_REASON = "error"
@@ -216,6 +220,9 @@ def ai_call(*, use: str, provider: Any, streamed: bool = False) -> Iterator[AICa
     caller ends it (``AICall.end``, or ``end_failed`` for a stream that broke off), so
     a failure midway is a failed call and its time is the whole answer's.
     """
+    begun = _ai_calls_begun.get()
+    if begun is not None:
+        begun.append(use)
     call = AICall(use=use, provider=provider)
     try:
         with call.current():
@@ -227,6 +234,16 @@ def ai_call(*, use: str, provider: Any, streamed: bool = False) -> Iterator[AICa
         call.first_piece()
     else:
         call.end()
+
+
+def watch_ai_calls() -> list[str]:
+    """Note the AI calls begun from now on in this context (``ai_call``): the list of
+    their uses, empty while none has begun. A limit on AI work reads it to tell a request
+    answered before any AI work from one answered after it
+    (``accounts.throttles.UnverifiedAIThrottle``)."""
+    begun: list[str] = []
+    _ai_calls_begun.set(begun)
+    return begun
 
 
 def _span_kind(name: str) -> Any:

@@ -223,3 +223,32 @@ def test_messages_past_the_accounts_own_replies_spend_nothing_of_the_addresss_ai
     assert {answer.json()["error"]["code"] for answer in answers[1:]} == {"chat_quota_exceeded"}
     assert say(neighbour).status_code == 201
     assert send_face(neighbour).status_code in (201, 202)
+
+
+def test_a_reply_lost_to_its_session_deleted_meanwhile_was_ai_work_and_counts(
+    person, throttle_rates, monkeypatch
+):
+    # The assistant answered, but the session went while it did: the 404 came after the
+    # AI work, so it is counted like any answered message, and the next is refused.
+    from chat import services as chat_services
+
+    throttle_rates(ai_unverified="1/day")
+    client = person(FLOODED)
+    session = client.post(SESSIONS, {}, format="json").json()["session_id"]
+    provider = chat_services.chat_provider()
+
+    class DeletesTheSessionWhileReplying:
+        name, model = provider.name, provider.model
+
+        def reply(self, **kwargs):
+            assert client.delete(f"{SESSIONS}/{session}").status_code in (202, 204)
+            return provider.reply(**kwargs)
+
+    monkeypatch.setattr(chat_services, "chat_provider", DeletesTheSessionWhileReplying)
+    lost = client.post(f"{SESSIONS}/{session}/messages", {"content": "Hi"}, format="json")
+    assert lost.status_code == 404, lost.content
+    monkeypatch.undo()
+
+    refused = say(client)
+    assert refused.status_code == 429, refused.content
+    assert refused.json()["error"]["code"] == "verify_email_for_ai"
