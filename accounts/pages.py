@@ -48,6 +48,7 @@ PAGE_HEADERS = {
 }
 TOKEN_MAX_LENGTH = 1024
 THROTTLED = "Too many attempts from your network; wait a few minutes and try again."
+FROM_ANOTHER_SITE = "Ask for a new link on this page, or in the DermaLens app."
 
 
 def account_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -149,14 +150,27 @@ def reset_password(request: HttpRequest) -> HttpResponse:
     return render(request, template, {"done": True})
 
 
+def sent_from_another_site(request: HttpRequest) -> bool:
+    """Whether the browser says another site's page sent this form (``Sec-Fetch-Site``,
+    which a page cannot set)."""
+    return request.headers.get("Sec-Fetch-Site") == "cross-site"
+
+
 @csrf_exempt  # as the API's reset request, open to anyone and limited per mailbox
 @account_page
 @require_http_methods(["POST"])
 def new_reset_link(request: HttpRequest) -> HttpResponse:
     """A new reset link asked for on the page, as ``POST /auth/password/reset`` asks: the
     same limits (the email address's, then the client address's), the same use case, and
-    one answer whether or not an account has the address."""
+    one answer whether or not an account has the address.
+
+    Unlike the API's JSON, a form can be sent by any site's page, from each visitor's
+    own address: such a form is refused (403), so that no site can spread reset mail
+    over its visitors' addresses, each under the per-address brake."""
     template = "accounts/reset_password.html"
+    if sent_from_another_site(request):
+        context = {"new_link_form": NewLinkForm(), "error": FROM_ANOTHER_SITE}
+        return render(request, template, context, status=403)
     form = NewLinkForm(request.POST)
     if not form.is_valid():
         return render(request, template, {"new_link_form": form}, status=400)

@@ -97,3 +97,16 @@ class TestNewLinkOnThePage:
         refused = cookieless_browser().post(NEW_LINK, {"email": "not an address"})
         assert refused.status_code == 400
         assert "Enter a valid email address." in refused.content.decode()
+
+    def test_a_form_another_site_sends_asks_for_no_link(self, ses_mailbox, register):
+        email = register()["user"]["email"]
+        refused = cookieless_browser().post(
+            NEW_LINK, {"email": email}, headers={"Sec-Fetch-Site": "cross-site"}
+        )
+        assert refused.status_code == 403
+        asked = cookieless_browser().post(
+            NEW_LINK, {"email": email}, headers={"Sec-Fetch-Site": "same-origin"}
+        )
+        assert asked.status_code == 202, asked.content
+        resets = [m for m in ses_mailbox.to(email) if "Reset" in m.subject]
+        assert len(resets) == 1
