@@ -737,8 +737,8 @@ CSRF_COOKIE_SECURE = not DEBUG
 X_FRAME_OPTIONS = "DENY"
 
 # --- Logging ----------------------------------------------------------------------
-# In any case, as gunicorn (deploy/gunicorn.conf.py) reads the same variable: "debug"
-# stopped every worker with "Unable to configure root logger", naming no variable.
+# In any case, as gunicorn (deploy/gunicorn.conf.py) reads the same variable; another
+# level stops the start naming LOG_LEVEL (logging's own error names no variable).
 LOG_LEVEL = _choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 LOGGING = {
     "version": 1,

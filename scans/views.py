@@ -62,7 +62,8 @@ class AnalyseAgainThrottle(AccountRateThrottle):
 class PNGRenderer(renderers.BaseRenderer):
     """Lets a client ask for ``image/png`` (an overlay): the view answers with the PNG
     itself, and an error is JSON whatever was asked for (``dermalens_site.errors``).
-    Without it DRF's negotiation knew only JSON, and ``Accept: image/png`` was a 406."""
+    DRF's negotiation offers only the types of the action's renderers; a type that none
+    renders is a 406."""
 
     media_type = "image/png"
     format = "png"
