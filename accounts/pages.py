@@ -36,7 +36,7 @@ from rest_framework.request import Request
 
 from accounts import choices, services
 from accounts.throttles import TokenThrottle
-from accounts.views import RESET_REQUEST_THROTTLES, RESET_REQUESTED, THROTTLE_REFUSALS
+from accounts.views import RESET_REQUEST_THROTTLES, RESET_REQUESTED, first_refusal
 from dermalens_site.errors import ApplicationError
 
 PAGE_HEADERS = {
@@ -107,9 +107,11 @@ def seconds_to_wait(request: HttpRequest) -> int | None:
     return math.ceil(throttle.wait())
 
 
-def throttled(request: HttpRequest, template: str, context: dict, wait: int) -> HttpResponse:
-    """The page with THROTTLED, a 429 that says when to try again, as the API's does."""
-    response = render(request, template, {**context, "error": THROTTLED}, status=429)
+def throttled(
+    request: HttpRequest, template: str, context: dict, wait: int, message: str = THROTTLED
+) -> HttpResponse:
+    """The page with ``message``, a 429 that says when to try again, as the API's does."""
+    response = render(request, template, {**context, "error": message}, status=429)
     response["Retry-After"] = str(wait)
     return response
 
@@ -176,17 +178,12 @@ def new_reset_link(request: HttpRequest) -> HttpResponse:
         return render(request, template, {"new_link_form": form}, status=400)
     # The API's throttles read the body of a DRF request.
     as_the_api_reads_it = Request(request, parsers=[FormParser()])
-    for throttle in (throttle_class() for throttle_class in RESET_REQUEST_THROTTLES):
-        if not throttle.allow_request(as_the_api_reads_it, None):
-            refusal = THROTTLE_REFUSALS[type(throttle)](wait=throttle.wait())
-            response = render(
-                request,
-                template,
-                {"new_link_form": form, "error": refusal.detail},
-                status=refusal.status_code,
-            )
-            response["Retry-After"] = str(math.ceil(throttle.wait()))
-            return response
+    throttles = [throttle_class() for throttle_class in RESET_REQUEST_THROTTLES]
+    refusal = first_refusal(throttles, as_the_api_reads_it, None)
+    if refusal is not None:
+        wait: int = getattr(refusal, "wait", None) or 1  # DRF sets it; its stubs omit it
+        context = {"new_link_form": form}
+        return throttled(request, template, context, wait, message=str(refusal.detail))
     services.request_password_reset(email=form.cleaned_data["email"])
     context = {"new_link_form": NewLinkForm(), "notice": RESET_REQUESTED}
     return render(request, template, context, status=202)

@@ -101,6 +101,17 @@ THROTTLE_REFUSALS: dict[type, type[Throttled]] = {
 }
 
 
+def first_refusal(throttles, request, view) -> Throttled | None:
+    """The refusal of the first of ``throttles`` that refuses ``request``, in the words of
+    that limit (``THROTTLE_REFUSALS``); None when every one allows it. A limit after one
+    that refused counts nothing (``REFUSED_BY_A_LIMIT``), so stopping there changes no
+    count."""
+    for throttle in throttles:
+        if not throttle.allow_request(request, view):
+            return THROTTLE_REFUSALS.get(type(throttle), Throttled)(wait=throttle.wait())
+    return None
+
+
 def accepted(detail: str) -> Response:
     return Response(AcceptedSerializer({"detail": detail}).data, status=status.HTTP_202_ACCEPTED)
 
@@ -126,13 +137,10 @@ class PublicAuthViewSet(viewsets.ViewSet):
     permission_classes = [AllowAny]
 
     def check_throttles(self, request) -> None:
-        # As DRF's, but raising the refusal of the limit that refused (THROTTLE_REFUSALS).
-        # A limit after one that refused counts nothing (``REFUSED_BY_A_LIMIT``): stopping
-        # at the first refusal changes no count.
-        for throttle in self.get_throttles():
-            if not throttle.allow_request(request, self):
-                refusal = THROTTLE_REFUSALS.get(type(throttle), Throttled)
-                raise refusal(wait=throttle.wait())
+        # As DRF's, but raising the refusal of the limit that refused (``first_refusal``).
+        refusal = first_refusal(self.get_throttles(), request, self)
+        if refusal is not None:
+            raise refusal
 
     @extend_schema(
         request=RegisterSerializer,
