@@ -580,7 +580,12 @@ def reset_password(*, token: str, new_password: str) -> tuple[User, TokenPair]:
             last_error = err
             continue
         forget_attempts(policy=login_policy(), subject=updated.email)
-        mark_reset(email=updated.email)
+        try:
+            mark_reset(email=updated.email)
+        except DynamoError as err:
+            # The password is set and the link used up: a 503 now would tell the person
+            # it failed. Without the mark, only a spent address still refuses them.
+            logger.warning("reset not marked", extra={"error": type(err).__name__})
         notify_password_changed(user=updated, by_reset=True)
         return updated, issue_tokens(updated)
     raise InvalidLinkToken() from last_error

@@ -137,6 +137,25 @@ class TestPasswordReset:
         notice = ses_mailbox.last(email, subject="password was changed")
         assert "reset with a link" in notice.text and "If this was not you" in notice.text
 
+    def test_the_reset_is_answered_as_done_when_its_mark_cannot_be_stored(
+        self, ses_mailbox, register, monkeypatch
+    ):
+        from dynamo.errors import Unavailable
+        from dynamo.limits import LimitsTable
+
+        def unavailable(self, key, *, until):
+            raise Unavailable("throttled")
+
+        monkeypatch.setattr(LimitsTable, "mark", unavailable)
+        email = register()["user"]["email"]
+        ask_for_reset(email)
+        token = reset_link_token(ses_mailbox, email)
+
+        response = APIClient().post(RESET_CONFIRM, {"token": token, "new_password": NEW_PASSWORD})
+        assert response.status_code == 200, response.content
+        new_login = APIClient().post(LOGIN, {"email": email, "password": NEW_PASSWORD})
+        assert new_login.status_code == 200
+
     def test_the_new_password_signs_in_at_once_after_forgetting_locked_the_logins(
         self, ses_mailbox, register
     ):
