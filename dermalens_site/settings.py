@@ -87,9 +87,11 @@ def _url(variable: str, default: str = "") -> str:
     except ValueError:
         port = -1
     if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+        # What comes before an "@" may be a user and password: the message leaves it out.
+        shown = "...@" + url.rpartition("@")[2] if "@" in url else url
         raise ImproperlyConfigured(
             f"{variable} must be an http:// or https:// URL with a host, such as "
-            f"https://api.example.com (it is {url!r})."
+            f"https://api.example.com (it is {shown!r})."
         )
     return url
 

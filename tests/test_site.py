@@ -212,6 +212,14 @@ class TestProductionSettings:
         root = setting_as_started("LOGGING['root']['level']", **{**PRODUCTION, "LOG_LEVEL": level})
         assert root == level.strip().upper()
 
+    def test_a_url_refused_is_shown_without_what_may_be_a_user_and_password(self):
+        url = "proxy-user:s3cret-pass@proxy.example:3128"  # no scheme
+        result = manage("check", **{**PRODUCTION, "GEMINI_BASE_URL": url})
+        assert result.returncode != 0
+        assert "GEMINI_BASE_URL must be an http:// or https:// URL" in result.stderr
+        assert "...@proxy.example:3128" in result.stderr
+        assert "s3cret-pass" not in result.stderr
+
     @pytest.mark.parametrize("url", ["http://127.0.0.1:43473", "https://proxy.example/gemini/"])
     def test_a_url_with_its_scheme_and_host_is_taken(self, url):
         assert (
