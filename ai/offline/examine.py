@@ -282,8 +282,24 @@ MAX_TINT_SHIFT = 0.04
 # to x1.5) and as the phone portrait at half its colour 0.042-1.4 and 3.4-24.8 degrees,
 # none in one hue; at 30-40 % of their colour, or at half of it under a warm lamp, the
 # astronaut's (0.027-0.034; 2.9 degrees) is, and is refused.
+# Each spread alone is not enough:
+# - a face under foundation evens the skin's colour: in mild warm light its hue's spread
+#   fell to 2.4-2.9 degrees while its chromaticity's stayed 0.11-0.20, three times a
+#   tint's; so the hue counts only with a chromaticity under ONE_HUE_HUE_TEST_MAX_CHROMATICITY
+#   (every thing and tint above, 0.061 at most);
+# - a muted photo in a dim tungsten room (the astronaut at half her colour) measured
+#   0.034 with a hue's spread of 6.3 degrees, where black and white with 15 % of its
+#   colour left measures 0.031 with 11.5 degrees: what tells them apart is how much colour
+#   the face has, its median C* 8.3 against 5.6-5.9 (pale skin 10-14). Under
+#   ONE_HUE_MAX_CHROMATICITY_SPREAD a face is in one hue when its colour is under
+#   ONE_HUE_MIN_FACE_CHROMA or its hue's spread is under ONE_HUE_MUTED_MAX_HUE_SPREAD_DEG,
+#   and always under ONE_HUE_ALWAYS_CHROMATICITY_SPREAD.
 ONE_HUE_MAX_HUE_SPREAD_DEG = 3.0
+ONE_HUE_HUE_TEST_MAX_CHROMATICITY = 0.07
 ONE_HUE_MAX_CHROMATICITY_SPREAD = 0.04
+ONE_HUE_ALWAYS_CHROMATICITY_SPREAD = 0.02
+ONE_HUE_MIN_FACE_CHROMA = 7.0
+ONE_HUE_MUTED_MAX_HUE_SPREAD_DEG = 5.0
 ONE_HUE_MIN_CHROMA = 6.0
 ONE_HUE_MIN_PIXELS = 200
 ONE_HUE_STEP = 3
@@ -943,18 +959,24 @@ def _in_one_hue(pixels: np.ndarray, face: np.ndarray, maps: PixelMaps) -> bool:
     spreads = _colour_spreads(pixels, maps, face)
     if spreads is None:
         return False  # too dark or too bright to tell: those reasons say so
-    chromaticity, hue_deg = spreads
-    return chromaticity < ONE_HUE_MAX_CHROMATICITY_SPREAD or (
-        hue_deg is not None and hue_deg < ONE_HUE_MAX_HUE_SPREAD_DEG
-    )
+    return spreads_in_one_hue(*spreads)
+
+
+def spreads_in_one_hue(chromaticity: float, hue_deg: float | None, face_chroma: float) -> bool:
+    """Whether a face's colour spreads (``_colour_spreads``) are one hue's."""
+    if hue_deg is None or chromaticity < ONE_HUE_ALWAYS_CHROMATICITY_SPREAD:
+        return chromaticity < ONE_HUE_MAX_CHROMATICITY_SPREAD
+    if chromaticity < ONE_HUE_MAX_CHROMATICITY_SPREAD:
+        return face_chroma < ONE_HUE_MIN_FACE_CHROMA or hue_deg < ONE_HUE_MUTED_MAX_HUE_SPREAD_DEG
+    return chromaticity < ONE_HUE_HUE_TEST_MAX_CHROMATICITY and hue_deg < ONE_HUE_MAX_HUE_SPREAD_DEG
 
 
 def _colour_spreads(
     pixels: np.ndarray, maps: PixelMaps, within: np.ndarray
-) -> tuple[float, float | None] | None:
+) -> tuple[float, float | None, float] | None:
     """The spread of the log chromaticity and of the hue angle (degrees; None when too
-    few pixels have a colour) of the pixels ``within`` neither too dark nor too bright to
-    keep their colour (None when too few are)."""
+    few pixels have a colour), and the median C*, of the pixels ``within`` neither too
+    dark nor too bright to keep their colour (None when too few are)."""
     # Every third pixel each way: a ninth of the cost, and the same spreads to 0.002 and
     # 0.03 degrees on the portraits, tinted and under a lamp.
     step = (slice(None, None, ONE_HUE_STEP), slice(None, None, ONE_HUE_STEP))
@@ -967,14 +989,15 @@ def _colour_spreads(
     chromaticity = float(np.hypot(_robust_std(red - green), _robust_std(blue - green)))
     a_star, b_star = maps.a_star[step][kept], maps.b_star[step][kept]
     chroma = np.hypot(a_star, b_star)
+    median_chroma = float(np.median(chroma))
     coloured = chroma > ONE_HUE_MIN_CHROMA
     if coloured.sum() < ONE_HUE_MIN_PIXELS:
-        return chromaticity, None
+        return chromaticity, None, median_chroma
     # Angles about their mean direction, so that a hue near 180 degrees does not wrap.
     a_star, b_star, chroma = a_star[coloured], b_star[coloured], chroma[coloured]
     centre = np.arctan2(np.mean(b_star / chroma), np.mean(a_star / chroma))
     about_mean = (np.arctan2(b_star, a_star) - centre + np.pi) % (2 * np.pi) - np.pi
-    return chromaticity, _robust_std(np.degrees(about_mean))
+    return chromaticity, _robust_std(np.degrees(about_mean)), median_chroma
 
 
 def _close_up_in_one_hue(pixels: np.ndarray, maps: PixelMaps) -> bool:

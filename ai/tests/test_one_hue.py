@@ -86,3 +86,27 @@ def test_phone_and_large_portraits_are_not_taken_for_one_hue(picture):
     analysis = analyse(picture())
     assert "one_hue" not in analysis.image_quality.reasons
     assert analysis.overall_score is not None
+
+
+@pytest.mark.parametrize(
+    ("spreads", "one_hue"),
+    [
+        # (log chromaticity's spread, hue's spread in degrees, the face's median C*),
+        # as measured on each.
+        ((0.133, 2.85, 26.0), False),  # foundation in mild warm light: even hue, colour
+        ((0.112, 2.89, 24.0), False),  # foundation and a muted style
+        ((0.034, 6.3, 8.3), False),  # half the colour in a dim tungsten room
+        ((0.051, 5.2, 10.0), False),  # pale skin
+        ((0.031, 11.5, 5.3), True),  # black and white with 15 % of the colour left
+        ((0.027, 4.7, 6.0), True),  # 30 % of the colour left
+        ((0.012, None, 2.9), True),  # black and white
+        ((0.052, 1.6, 43.4), True),  # sepia
+        ((0.024, 0.96, 35.8), True),  # a bronze statue
+        ((0.061, 2.5, 24.0), True),  # a ball with a blush and colour noise
+        ((0.009, 0.95, 24.1), True),  # a painted ball
+    ],
+)
+def test_a_face_is_in_one_hue_by_its_colours_spreads_and_how_much_colour_it_has(spreads, one_hue):
+    from ai.offline.examine import spreads_in_one_hue
+
+    assert spreads_in_one_hue(*spreads) is one_hue
