@@ -173,6 +173,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         )
         if exc.retry_after_seconds:
             headers["Retry-After"] = str(exc.retry_after_seconds)
+            if status_code == status.HTTP_429_TOO_MANY_REQUESTS:
+                # In the body too, as every 429 says it: not every client reads headers.
+                details = {"retry_after_seconds": exc.retry_after_seconds, **details}
     elif isinstance(exc, dynamo_errors.DynamoError):
         status_code, code = next(
             (status_code, code)

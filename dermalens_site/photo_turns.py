@@ -87,7 +87,7 @@ def take_photo_turn(*, user_id: str, now: float | None = None) -> PhotoTurn:
 class OnePhotoAtATimeMixin:
     """A viewset whose ``photo_actions`` run in the account's photo turn: taken once the
     request is authenticated and allowed, before it is throttled (a refusal spends none
-    of the account's allowances) or its body read; given back with the response."""
+    of the account's allowances) or its body read; given back when the request ends."""
 
     photo_actions: frozenset[str] = frozenset()
     photo_turn: PhotoTurn | None = None
@@ -97,12 +97,17 @@ class OnePhotoAtATimeMixin:
             self.photo_turn = take_photo_turn(user_id=request.user.user_id)
         super().check_throttles(request)  # type: ignore[misc]
 
-    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
-        if self.photo_turn is not None:
-            turn, self.photo_turn = self.photo_turn, None
-            try:
-                turn.end()
-            except Unavailable:
-                # The photo is stored and answered for: the turn ends by itself instead.
-                logger.warning("photo turn not given back", extra={"user_id": turn.user_id})
-        return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # However the request ends: an error DRF does not handle (a 500) or a greenlet
+        # killed at a timeout skips finalize_response, and left the account's next photos
+        # refused for two minutes while nothing was being worked on.
+        try:
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+        finally:
+            if self.photo_turn is not None:
+                turn, self.photo_turn = self.photo_turn, None
+                try:
+                    turn.end()
+                except Unavailable:
+                    # The photo is stored and answered for: the turn ends by itself.
+                    logger.warning("photo turn not given back", extra={"user_id": turn.user_id})

@@ -507,7 +507,10 @@ class TestDailyCap:
         response = send(session_id, "three")
         error = error_of(response, 429)
         assert error["code"] == "chat_quota_exceeded"
-        assert error["details"] == {"limit_per_day": 2}
+        assert error["details"] == {
+            "limit_per_day": 2,
+            "retry_after_seconds": int(response["Retry-After"]),
+        }
         assert 0 < int(response["Retry-After"]) <= 24 * 60 * 60
         assert [m["content"] for m in all_messages(auth_client, session_id)][::2] == [
             "one",

@@ -14,12 +14,16 @@ def account_of(client) -> str:
     return client.session_data["user"]["user_id"]
 
 
-def test_an_upload_while_another_of_the_account_s_photos_is_in_work_is_a_429(upload, auth_client):
-    turn = take_photo_turn(user_id=account_of(auth_client))
+def upload_while_a_photo_is_in_work(upload, client):
+    turn = take_photo_turn(user_id=account_of(client))
     try:
-        refused = upload()
+        return upload()
     finally:
         turn.end()
+
+
+def test_an_upload_while_another_of_the_account_s_photos_is_in_work_is_a_429(upload, auth_client):
+    refused = upload_while_a_photo_is_in_work(upload, auth_client)
 
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "photo_in_progress"
@@ -62,6 +66,29 @@ def test_the_turn_is_given_back_when_the_upload_ends(upload, auth_client, photo,
     assert upload(photo).status_code == status
     turn = take_photo_turn(user_id=account_of(auth_client))  # free again
     turn.end()
+
+
+def test_the_turn_is_given_back_when_the_upload_fails_unexpectedly(
+    upload, auth_client, monkeypatch
+):
+    from scans import services
+
+    def broken(**kwargs):
+        raise RuntimeError("a fault no handler knows")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(services, "upload_scan", broken)
+        auth_client.raise_request_exception = False
+        assert upload().status_code == 500
+    # Nothing is in work for the account: its next photo is taken at once.
+    assert upload().status_code == 201
+
+
+def test_a_refused_photo_says_when_to_send_it_in_the_body_too(upload, auth_client):
+    refused = upload_while_a_photo_is_in_work(upload, auth_client)
+    assert refused.json()["error"]["details"] == {
+        "retry_after_seconds": int(refused["Retry-After"])
+    }
 
 
 def test_a_turn_its_worker_never_gave_back_ends_by_itself(upload, auth_client):
