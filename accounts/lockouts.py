@@ -24,8 +24,9 @@ password is checked and given back when it is right, or when the subject's lock 
 the attempt unchecked, so the hundreds of people behind a shared address spend it only
 on their typos (and on guesses that were checked), and a login from the account's own
 device is not counted there at all. A spent budget is ``TooManyFailuresFromNetwork``, its
-own code and words (the account is not locked); an account that used a reset link lately
-(``mark_reset``) still has its password checked there, and only the right one passes.
+own code and words (the network's limit, whatever the account's state); an account that
+used a reset link lately (``mark_reset``) still has its password checked there, and only
+the right one passes.
 
 The cost of the design is that anyone who knows an email can keep its logins locked by
 failing on purpose; the wait is capped, and the per-address limits slow that down. The
@@ -82,7 +83,7 @@ class TooManyFailuresFromNetwork(TooManyAttempts):
     def message_for(seconds: int) -> str:
         return (
             "Too many failed sign-ins from your network this hour (someone there may be "
-            "guessing passwords); your account is not locked. Sign in on a device that "
+            "guessing passwords). Sign in on a device that "
             "signed in before, from another network, or after resetting your password, "
             f"or try again in {seconds} seconds."
         )

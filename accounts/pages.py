@@ -23,11 +23,12 @@ Django's bare 403.
 import functools
 import math
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from rest_framework import serializers
@@ -153,14 +154,21 @@ def reset_password(request: HttpRequest) -> HttpResponse:
 
 
 def sent_from_another_site(request: HttpRequest) -> bool:
-    """Whether the browser says another site's page sent this form (``Sec-Fetch-Site``,
-    which a page cannot set)."""
-    return request.headers.get("Sec-Fetch-Site") == "cross-site"
+    """Whether the browser says another site's page sent this form: ``Sec-Fetch-Site``,
+    which a page cannot set, or from a browser that sends none (Safari before 16.4) an
+    ``Origin`` of another host. A form with neither (a mail app's viewer) is this site's."""
+    fetched_from = request.headers.get("Sec-Fetch-Site")
+    if fetched_from is not None:
+        return fetched_from == "cross-site"
+    origin = request.headers.get("Origin")
+    if origin is None or origin == "null":
+        return False
+    return urlsplit(origin).netloc.lower() != request.get_host().lower()
 
 
 @csrf_exempt  # as the API's reset request, open to anyone and limited per mailbox
 @account_page
-@require_http_methods(["POST"])
+@require_http_methods(["GET", "POST"])
 def new_reset_link(request: HttpRequest) -> HttpResponse:
     """A new reset link asked for on the page, as ``POST /auth/password/reset`` asks: the
     same limits (the email address's, then the client address's), the same use case, and
@@ -170,6 +178,8 @@ def new_reset_link(request: HttpRequest) -> HttpResponse:
     own address: such a form is refused (403), so that no site can spread reset mail
     over its visitors' addresses, each under the per-address brake."""
     template = "accounts/reset_password.html"
+    if request.method == "GET":  # the address opened again (history, a reload): the form
+        return redirect("account-pages:reset-password")
     if sent_from_another_site(request):
         context = {"new_link_form": NewLinkForm(), "error": FROM_ANOTHER_SITE}
         return render(request, template, context, status=403)

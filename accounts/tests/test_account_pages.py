@@ -1,6 +1,7 @@
 """The account pages that emailed links open, through Django's test client with CSRF
 checks on, as a browser that keeps no cookie sends their forms."""
 
+import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -110,3 +111,21 @@ class TestNewLinkOnThePage:
         assert asked.status_code == 202, asked.content
         resets = [m for m in ses_mailbox.to(email) if "Reset" in m.subject]
         assert len(resets) == 1
+
+    @pytest.mark.parametrize(
+        ("origin", "status"),
+        [("https://evil.example", 403), ("http://testserver", 202), ("null", 202), (None, 202)],
+    )
+    def test_a_browser_that_says_no_fetch_site_is_judged_by_the_forms_origin(
+        self, unique_email, origin, status
+    ):
+        # Safari before 16.4 sends Origin but no Sec-Fetch-Site; a mail app's viewer
+        # sends neither, or "null".
+        headers = {} if origin is None else {"Origin": origin}
+        answer = cookieless_browser().post(NEW_LINK, {"email": unique_email()}, headers=headers)
+        assert answer.status_code == status, answer.content
+
+    def test_the_new_link_address_opened_again_shows_the_form(self):
+        answer = cookieless_browser().get(NEW_LINK)
+        assert answer.status_code == 302
+        assert answer["Location"] == RESET_PAGE
