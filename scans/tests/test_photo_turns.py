@@ -7,7 +7,14 @@ import time
 
 import pytest
 
+from dermalens_site import photo_turns
 from dermalens_site.photo_turns import take_photo_turn
+
+
+@pytest.fixture(autouse=True)
+def every_upload_takes_a_turn(monkeypatch):
+    # The sample photo's body is smaller than an upload that takes a turn.
+    monkeypatch.setattr(photo_turns, "PHOTO_TURN_MIN_BODY_BYTES", 0)
 
 
 def account_of(client) -> str:
@@ -110,3 +117,12 @@ def test_a_turn_dynamodb_cannot_take_back_just_now_leaves_the_upload_answered(
     monkeypatch.setattr(LimitsTable, "end_turn", unavailable)
 
     assert upload().status_code == 201
+
+
+def test_a_small_photo_is_taken_while_another_is_in_work(upload, auth_client, monkeypatch):
+    # Its work is short whatever it holds (the scans' limits); only a large body or one
+    # of unknown size, which may take long to read, waits for the account's turn.
+    monkeypatch.setattr(photo_turns, "PHOTO_TURN_MIN_BODY_BYTES", 1024 * 1024)
+    assert upload_while_a_photo_is_in_work(upload, auth_client).status_code == 201
+    monkeypatch.setattr(photo_turns, "PHOTO_TURN_MIN_BODY_BYTES", 1024)
+    assert upload_while_a_photo_is_in_work(upload, auth_client).status_code == 429

@@ -194,8 +194,7 @@ class TestQueuedUploadWrites:
         signed_in(auth_client, dynamodb_calls)
         assert upload().status_code == 202
 
-        # Between the account's photo turn taken and given back, one write.
-        assert dynamodb_calls == ["PutItem", "TransactWriteItems", "DeleteItem"]
+        assert dynamodb_calls == ["TransactWriteItems"]
 
     def test_past_the_quota_the_upload_is_kept_without_counting_beyond_it(
         self, auth_client, upload, analysis_queue, settings, dynamodb_calls
@@ -204,10 +203,8 @@ class TestQueuedUploadWrites:
         signed_in(auth_client, dynamodb_calls)
         assert [upload().status_code for _ in range(3)] == [202, 202, 201]
 
-        # The third: refused as a whole for the quota, then stored pending without it;
-        # each in the account's photo turn, taken and given back.
-        turn = ["PutItem", "TransactWriteItems", "DeleteItem"]
-        assert dynamodb_calls == turn + turn + ["PutItem", "TransactWriteItems"] + turn[1:]
+        # The third: refused as a whole for the quota, then stored pending without it.
+        assert dynamodb_calls == ["TransactWriteItems"] * 4
         assert messages_in(analysis_queue, analysis_queue.url) == 2
         listed = auth_client.get(SCANS).json()["items"]
         assert [(s["status"], s["failure_reason"]) for s in listed] == [
