@@ -134,10 +134,20 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
 
 
+class QueryIntegerField(serializers.IntegerField):
+    """A query string's whole number, in ASCII digits: ``int()`` reads an Arabic-Indic
+    or a fullwidth 3 as 3, which no client writes on purpose."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, str) and not data.isascii():
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class PageQuerySerializer(StrictSerializer):
     """``?limit=&cursor=`` of every list endpoint."""
 
-    limit = serializers.IntegerField(
+    limit = QueryIntegerField(
         min_value=1, max_value=settings.PAGE_SIZE_MAX, default=settings.PAGE_SIZE_DEFAULT
     )
     cursor = serializers.CharField(required=False, max_length=4096)

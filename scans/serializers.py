@@ -8,7 +8,12 @@ from rest_framework import serializers
 from ai.analysis import QUALITY_REASONS, readable
 from ai.offline import OVERLAY_METRICS
 from ai.providers import FAILURE_REASONS
-from dermalens_site.serializers import PageQuerySerializer, StrictSerializer, page_serializer
+from dermalens_site.serializers import (
+    PageQuerySerializer,
+    QueryIntegerField,
+    StrictSerializer,
+    page_serializer,
+)
 from dynamo.scans import Scan
 from scans import storage
 from scans.selectors import INCOMPARABLE_REASONS
@@ -46,7 +51,7 @@ class ScanListQuerySerializer(PageQuerySerializer):
 
 
 class ProgressQuerySerializer(PageQuerySerializer):
-    limit = serializers.IntegerField(
+    limit = QueryIntegerField(
         min_value=1,
         max_value=settings.PROGRESS_PAGE_SIZE_MAX,
         default=settings.PROGRESS_PAGE_SIZE_DEFAULT,

@@ -419,5 +419,15 @@ def test_a_plan_s_version_is_a_json_integer(auth_client, version):
     assert auth_client.patch(plan, {"status": "paused", "version": 1}).status_code == 200
 
 
+@pytest.mark.parametrize("path", ["/api/v1/scans", "/api/v1/scans/progress"])
+@pytest.mark.parametrize("limit", ["\u0663", "\uff13"])  # an Arabic-Indic 3, a fullwidth 3
+def test_a_query_string_s_number_in_other_digits_is_a_400(auth_client, path, limit):
+    refused = auth_client.get(path, {"limit": limit})
+    assert assert_error_shape(refused, 400)["details"] == {
+        "limit": ["A valid integer is required."]
+    }
+    assert auth_client.get(path, {"limit": "3"}).status_code == 200
+
+
 def test_a_query_string_s_numbers_are_read_from_its_text(auth_client):
     assert auth_client.get("/api/v1/scans?limit=3").status_code == 200
