@@ -322,10 +322,6 @@ class GeminiClient:
             retry_max_delay_seconds = settings.GEMINI_RETRY_MAX_DELAY_SECONDS
         if not settings.GEMINI_API_KEY:
             raise ImproperlyConfigured("GeminiProvider needs GEMINI_API_KEY.")
-        if settings.GEMINI_MAX_ATTEMPTS < 1:
-            raise ImproperlyConfigured("GEMINI_MAX_ATTEMPTS must be 1 or more.")
-        if settings.GEMINI_TIMEOUT_SECONDS <= 0:
-            raise ImproperlyConfigured("GEMINI_TIMEOUT_SECONDS must be more than 0.")
         if settings.GEMINI_CALL_DEADLINE_SECONDS < settings.GEMINI_TIMEOUT_SECONDS:
             raise ImproperlyConfigured(
                 "GEMINI_CALL_DEADLINE_SECONDS must be at least GEMINI_TIMEOUT_SECONDS."
