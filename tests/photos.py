@@ -61,6 +61,12 @@ def non_face(name: str) -> np.ndarray:
     return picture if picture.ndim == 3 else np.dstack([picture] * 3)
 
 
+def workshop(side: str = "left") -> np.ndarray:
+    """scikit-image's stereo pair of a red motorcycle in a workshop, one side's view."""
+    left, right, _ = data.stereo_motorcycle()
+    return left if side == "left" else right
+
+
 def large_portrait() -> np.ndarray:
     """The face cut out and enlarged: about 1,100 px wide in a 2,400 px square.
 
@@ -772,6 +778,30 @@ def cheek_close_up(picture: np.ndarray) -> np.ndarray:
     """The large portrait's left cheek filling the frame (a close-up of an area)."""
     rows, cols = _part(picture, (0.62, 0.50, 0.90, 0.78))
     return cv2.resize(picture[rows, cols], (800, 800), interpolation=cv2.INTER_CUBIC)
+
+
+def forehead_close_up(picture: np.ndarray) -> np.ndarray:
+    """The large portrait's forehead filling the frame, 800 px wide."""
+    rows, cols = _part(picture, FOREHEAD)
+    part = picture[rows, cols]
+    size = (800, round(part.shape[0] * 800 / part.shape[1]))
+    return cv2.resize(part, size, interpolation=cv2.INTER_CUBIC)
+
+
+def with_strands_of_hair(picture: np.ndarray, count: int, darkening: float = 0.5) -> np.ndarray:
+    """Thin dark strands of hair, gently curved, from the top of the frame to its bottom."""
+    rng = np.random.default_rng(count)
+    height, width = picture.shape[:2]
+    shade = np.zeros((height, width), dtype=np.float32)
+    for _ in range(count):
+        start = rng.uniform(0, width)
+        rows = np.linspace(0, height, 30)
+        points = np.column_stack([start + width * 0.08 * np.sin(rows / (height * 0.11)), rows])
+        cv2.polylines(
+            shade, [np.round(points * 16).astype(np.int32)], False, 1.0, 3, cv2.LINE_AA, 4
+        )
+    shade = np.clip(cv2.GaussianBlur(shade, (0, 0), 0.8), 0, 1)
+    return np.clip(picture * (1 - darkening * shade[..., None]), 0, 255).astype(np.uint8)
 
 
 def _soft_disc(

@@ -21,7 +21,7 @@ from dermalens_site.concurrency import run_cpu_bound
 # metric's formula): progress compares only scores measured by one version.
 # ai/tests/test_engine_version.py keeps the readings of reference photos under it and
 # fails when they move while it stays.
-ENGINE = "dermalens-offline-heuristic-9"
+ENGINE = "dermalens-offline-heuristic-10"
 
 
 def examine_and_score(image_jpeg: bytes, area: str) -> dict[str, Any]:

@@ -108,9 +108,9 @@ class TestProvider:
     def test_the_result_names_the_offline_provider_and_is_heuristic(self, face):
         assert (face.provider, face.model, face.heuristic, face.measured_by) == (
             "offline",
-            "dermalens-offline-heuristic-9",
+            "dermalens-offline-heuristic-10",
             True,
-            "dermalens-offline-heuristic-9",
+            "dermalens-offline-heuristic-10",
         )
         assert "offline" in face.summary.lower()
         assert "heuristic" in face.summary.lower()
@@ -330,6 +330,51 @@ class TestFace:
             analysis = analyse(photos.encode(np.ascontiguousarray(picture)), area=area)
             assert "too_little_skin" in analysis.image_quality.reasons, picture.shape
             assert analysis.overall_score is None
+
+    @pytest.mark.parametrize("side", ["left", "right"])
+    def test_a_photo_of_a_scene_is_not_skin_whole_or_cut(self, side):
+        """A workshop with a red motorcycle: warm, skin-coloured over most of the frame
+        and smooth at the finest scale, yet lit from dark to bright and crossed by the
+        outlines of things, wherever it is cut (halves and quarters, enlarged)."""
+        scene = photos.workshop(side)
+        height, width = scene.shape[:2]
+        cuts = [scene] + [
+            scene[top : top + height // 2, left : left + width // 2]
+            for top in (0, height // 4, height // 2)
+            for left in (0, width // 4, width // 2)
+        ]
+        for index, picture in enumerate(cuts):
+            if index:
+                picture = photos.long_side(np.ascontiguousarray(picture), 800)
+            area = ("left_cheek", "forehead", "chin", "neck", "body")[index % 5]
+            analysis = analyse(photos.encode(picture), area=area)
+            assert "too_little_skin" in analysis.image_quality.reasons, (index, area)
+            assert analysis.overall_score is None
+
+    @pytest.mark.parametrize(
+        ("edit", "area"),
+        [
+            (
+                lambda face: photos.forehead_close_up(photos.with_fine_lines(face, 7, 0.18)),
+                "forehead",
+            ),
+            (
+                lambda face: photos.forehead_close_up(photos.with_fine_lines(face, 7, 0.3)),
+                "forehead",
+            ),
+            (
+                lambda face: photos.with_strands_of_hair(photos.cheek_close_up(face), 6),
+                "left_cheek",
+            ),
+        ],
+        ids=["forehead lines", "deep forehead lines", "strands of hair"],
+    )
+    def test_lines_and_hairs_across_a_close_up_leave_it_skin(self, large_portrait, edit, area):
+        """A wrinkle or a strand of hair is a thin line with the same skin on both sides,
+        not the outline of a thing."""
+        analysis = analyse(photos.encode(edit(large_portrait)), area=area)
+        assert "too_little_skin" not in analysis.image_quality.reasons
+        assert analysis.metrics["redness"].score is not None
 
     @pytest.mark.parametrize("colour", [(200, 80, 80), (215, 120, 105)])
     @pytest.mark.parametrize("count", [24, 40])

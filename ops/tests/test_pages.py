@@ -63,7 +63,7 @@ class TestDashboard:
         for definition in ALL_TABLES:
             assert definition.name in html
         assert "ACTIVE" in html
-        assert "offline" in html and "dermalens-offline-heuristic-9" in html
+        assert "offline" in html and "dermalens-offline-heuristic-10" in html
         [row] = [row for row in rows_about(html, scan_id)]
         assert "rate_limited" in row
         assert f'href="/ops/users/{user_id}"' in row
