@@ -18,6 +18,9 @@ token in the form, a secret a forger cannot know (and whoever knows it may use i
 directly), and a done form signs the browser in to nothing. The check only refused
 people whose browser keeps no cookie (cookies blocked, a mail app's viewer) with
 Django's bare 403.
+
+With DynamoDB unreachable a page is a 503 of its own (``unavailable.html``, with
+``Retry-After``), not the API's JSON 500: the link still works once it is back.
 """
 
 import functools
@@ -38,7 +41,13 @@ from rest_framework.request import Request
 from accounts import choices, services
 from accounts.throttles import TokenThrottle
 from accounts.views import RESET_REQUEST_THROTTLES, RESET_REQUESTED, first_refusal
-from dermalens_site.errors import ApplicationError
+from dermalens_site.errors import (
+    RETRY_AFTER_SECONDS_UNAVAILABLE,
+    ApplicationError,
+    logger,
+    spread,
+)
+from dynamo import errors as dynamo_errors
 
 PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -55,7 +64,12 @@ FROM_ANOTHER_SITE = "Ask for a new link on this page, or in the DermaLens app."
 def account_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        response = view(request, *args, **kwargs)
+        try:
+            response = view(request, *args, **kwargs)
+        except dynamo_errors.Unavailable as err:
+            logger.warning("dynamodb unavailable", extra={"cause": type(err.cause).__name__})
+            response = render(request, "accounts/unavailable.html", status=503)
+            response["Retry-After"] = str(spread(RETRY_AFTER_SECONDS_UNAVAILABLE))
         for name, value in PAGE_HEADERS.items():
             response[name] = value
         return response

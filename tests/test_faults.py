@@ -9,10 +9,13 @@ import time
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 from rest_framework.test import APIClient
 
+from accounts.links import password_reset_token, verification_token
 from dynamo.client import reset_client
 from dynamo.local import DynamoDBLocal, free_port
+from dynamo.users import users_table
 
 # Connection refused is immediate; three attempts with backoff stay well under this.
 FAST_FAILURE_SECONDS = 5.0
@@ -59,6 +62,42 @@ def test_with_dynamodb_down_every_call_is_a_quick_503_and_then_it_recovers(own_d
     assert client.get("/api/v1/users/me").status_code == 200
     assert client.get("/api/v1/scans").status_code == 200
     assert anonymous.get("/api/v1/health/ready").status_code == 200
+
+
+def test_with_dynamodb_down_the_emailed_links_pages_say_try_again_and_then_work(own_dynamodb):
+    """The pages someone without the app opens from an email: a page of their own that
+    says to try again (503, Retry-After), not the API's JSON 500; the link works after."""
+    body = {"email": "pages@example.com", "password": "a-fault-tolerant-pass", "full_name": "P"}
+    registered = APIClient().post("/api/v1/auth/register", body, format="json")
+    assert registered.status_code == 201
+    user = users_table().get(registered.json()["user"]["user_id"])
+    new_password = "a-password-set-after-the-outage"
+    reset_form = {
+        "token": password_reset_token(user),
+        "new_password": new_password,
+        "new_password_again": new_password,
+    }
+    verify_form = {"token": verification_token(user)}
+
+    own_dynamodb.stop()
+    for path, form in (
+        ("/account/reset-password", reset_form),
+        ("/account/verify-email", verify_form),
+        ("/account/reset-password/new-link", {"email": body["email"]}),
+    ):
+        started = time.monotonic()
+        response = Client().post(path, form)
+        assert time.monotonic() - started < FAST_FAILURE_SECONDS
+        assert response.status_code == 503, (path, response.content)
+        assert response["Content-Type"].startswith("text/html")
+        assert response["Retry-After"]
+        assert "Try again in a moment" in response.content.decode()
+
+    own_dynamodb.start()
+    assert Client().post("/account/reset-password", reset_form).status_code == 200
+    assert Client().post("/account/verify-email", verify_form).status_code == 200
+    login = {"email": body["email"], "password": new_password}
+    assert APIClient().post("/api/v1/auth/login", login, format="json").status_code == 200
 
 
 def test_without_aws_credentials_a_request_is_a_quick_503_not_a_500(
