@@ -29,6 +29,7 @@ is made active again those days are added to ``inactive_days``. A plan paused fo
 month and taken up again goes on from the week it stopped in.
 """
 
+import contextlib
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -742,6 +743,37 @@ class PlansTable(Table):
             self.put_check_in(check_in)  # counted meanwhile (or deleted: 404 there)
             return
         raise Unavailable(cause=refused) from refused
+
+    def counted(self, plan: Plan) -> Plan:
+        """``plan`` with its adherence counts: a plan stored before its check-ins were
+        counted, and not checked in since, is counted from every check-in it has, and the
+        counts are kept on it, so that it is read whole once rather than at every read
+        of its adherence (a plan set aside may never be checked in again).
+
+        The counts are kept only while the plan is stored and still uncounted: a
+        check-in counts it meanwhile (``_count_check_ins``) and its counts stand.
+        """
+        if plan.days_checked_in is not None and plan.routines_done is not None:
+            return plan
+        check_ins = self.all_check_ins(plan.user_id, plan.plan_id, consistent=True)
+        counted = replace(
+            plan,
+            days_checked_in=len(check_ins),
+            routines_done=sum(routines_of(c) for c in check_ins),
+        )
+        with contextlib.suppress(ConditionFailed):
+            self.call(
+                "update_item",
+                Key=self.key(plan.user_id, plan.plan_id),
+                UpdateExpression="SET #days = :days, #done = :done",
+                ConditionExpression="attribute_exists(plan_id) AND attribute_not_exists(#done)",
+                ExpressionAttributeNames={"#days": DAYS_CHECKED_IN, "#done": ROUTINES_DONE},
+                ExpressionAttributeValues={
+                    ":days": {"N": str(counted.days_checked_in)},
+                    ":done": {"N": str(counted.routines_done)},
+                },
+            )
+        return counted
 
     def check_ins_page(
         self,

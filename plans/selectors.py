@@ -61,19 +61,20 @@ class Adherence:
 def plan_adherence(*, plan: Plan, today: date | None = None) -> Adherence:
     """The plan's adherence from the counts it carries and its recent check-ins: one
     Query of the days from ``recent_since`` (at most one check-in a day), however long it
-    has run. A plan stored before it was counted, and not checked in since, is read whole."""
+    has run. A plan stored before it was counted is read whole once, and counted
+    (``PlansTable.counted``)."""
     since = recent_since(plan, today or utc_today())
-    if plan.days_checked_in is None or plan.routines_done is None:
-        return adherence_of(plans_table().all_check_ins(plan.user_id, plan.plan_id), since=since)
-    recent = plans_table().check_ins_page(
+    plans = plans_table()
+    counts = plans.counted(plan)
+    recent = plans.check_ins_page(
         plan.user_id,
         plan.plan_id,
         limit=IRRITATION_SPAN_DAYS + CHECK_IN_DAYS_AHEAD,
         day_from=since.isoformat(),
     )
     return adherence_from(
-        days_checked_in=plan.days_checked_in,
-        routines_done=plan.routines_done,
+        days_checked_in=counts.days_checked_in or 0,
+        routines_done=counts.routines_done or 0,
         recent=sorted(recent.items, key=lambda c: c.date),
     )
 

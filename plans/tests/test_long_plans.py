@@ -159,6 +159,36 @@ def test_a_plan_stored_before_its_check_ins_were_counted_is_counted_whole(auth_c
     assert (stored.days_checked_in, stored.routines_done) == (31, 46)
 
 
+def test_a_year_of_a_plan_stored_before_its_check_ins_were_counted_is_read_whole_once(
+    auth_client,
+):
+    plan = new_plan(auth_client, began_days_ago=A_YEAR)
+    user_id = user_id_of(auth_client)
+    key = plans_table().key(user_id, plan["plan_id"])
+    plans_table().call(
+        "update_item", Key=key, UpdateExpression="REMOVE days_checked_in, routines_done"
+    )
+    year = [check_in_on(user_id, plan["plan_id"], d, pm_done=d % 3 > 0) for d in range(A_YEAR)]
+    put_items(plans_table().definition, [check_in_to_item(c) for c in year])
+    new_plan(auth_client)  # the year's plan is set aside: no check-in will count it
+    url = f"{PLANS}/{plan['plan_id']}"
+
+    first = auth_client.get(url).json()
+    with measure_dynamodb() as usage:
+        again = auth_client.get(url).json()
+
+    routines = sum(1 + int(d % 3 > 0) for d in range(A_YEAR))
+    assert first == again
+    assert (again["adherence"]["check_ins"], again["adherence"]["routines_done"]) == (
+        A_YEAR,
+        routines,
+    )
+    # Read at the cost of a counted plan: the plan and the latest four weeks' Query.
+    assert usage.calls == 2
+    stored = plans_table().get(user_id, plan["plan_id"], consistent=True)
+    assert (stored.days_checked_in, stored.routines_done) == (A_YEAR, routines)
+
+
 def test_a_month_of_a_year_long_plan_is_listed_in_one_page(auth_client):
     plan = followed_for(auth_client, A_YEAR)
     url = f"{PLANS}/{plan['plan_id']}/check-ins"
