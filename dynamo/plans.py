@@ -58,6 +58,9 @@ CHECK_IN_PREFIX = "checkin#"
 # A check-in may be dated this many days before the UTC day its plan was created: the
 # person's own date can be a day behind UTC, for people west of Greenwich.
 CHECK_IN_DAYS_BEFORE_START = 1
+# A check-in of a plan that stopped being the active one may be dated this many days
+# after the UTC day it stopped: east of Greenwich, the person's date can be a day ahead.
+CHECK_IN_DAYS_AFTER_STOP = 1
 PLANS_END = "a"  # every plan ULID sorts before this; every other item kind after it
 # Below and above every YYYY-MM-DD: the ends of a plan's check-ins when a range has none.
 FIRST_DAY = "0000-00-00"
@@ -148,6 +151,25 @@ class CheckInBeforePlan(ConditionFailed):
     def __init__(self, started: date):
         super().__init__(f"The plan began on {started.isoformat()}.")
         self.earliest_day = started - timedelta(days=CHECK_IN_DAYS_BEFORE_START)
+
+
+class CheckInAfterPlanStopped(ConditionFailed):
+    """A check-in dated after its plan stopped being followed (paused, completed or set
+    aside for another; ``CHECK_IN_DAYS_AFTER_STOP`` aside): those are days it was not."""
+
+    def __init__(self, stopped: date, status: str):
+        super().__init__(f"The plan is {status} since {stopped.isoformat()}.")
+        self.status = status
+        self.latest_day = stopped + timedelta(days=CHECK_IN_DAYS_AFTER_STOP)
+
+
+def earliest_stop_for(check_in: CheckIn) -> str:
+    """The ``inactive_since`` a stopped plan must sort at or after for the check-in to be
+    on it: the check-in's day moved back by the grace (ISO timestamps sort as strings)."""
+    day = date.fromisoformat(check_in.date)
+    if day - date.min < timedelta(days=CHECK_IN_DAYS_AFTER_STOP):
+        return FIRST_DAY  # year one's first day: every stop is at or after it
+    return (day - timedelta(days=CHECK_IN_DAYS_AFTER_STOP)).isoformat()
 
 
 def latest_start_after(check_in: CheckIn) -> str:
@@ -627,9 +649,11 @@ class PlansTable(Table):
         return response["Items"], response.get("LastEvaluatedKey")
 
     def put_check_in(self, check_in: CheckIn) -> None:
-        """Store the day's check-in (replacing that day's earlier one) if the plan exists
-        and had begun by that day (``CheckInBeforePlan`` otherwise): a plan's check-ins
-        are then at most one a day of its life, which ``all_check_ins`` reads whole.
+        """Store the day's check-in (replacing that day's earlier one) if the plan exists,
+        had begun by that day (``CheckInBeforePlan`` otherwise) and, if it is not the
+        active plan, had not stopped before it (``CheckInAfterPlanStopped``): a plan's
+        check-ins are then at most one a day of its life, which ``all_check_ins`` reads
+        whole, and a pause's days are not checked in as days followed.
 
         The plan's adherence counts move in the same transaction by what the check-in
         adds: a new day, and the routines done less those of the check-in it replaces,
@@ -653,6 +677,11 @@ class PlansTable(Table):
                     raise ItemNotFound(cause=refused) from refused
                 if plan_item["created_at"]["S"] >= latest_start_after(check_in):
                     raise CheckInBeforePlan(day_of(plan_item["created_at"]["S"])) from refused
+                stopped = plan_item.get("inactive_since", {}).get("S")
+                if stopped is not None and stopped < earliest_stop_for(check_in):
+                    raise CheckInAfterPlanStopped(
+                        day_of(stopped), plan_item["status"]["S"]
+                    ) from refused
                 if ROUTINES_DONE not in plan_item:
                     self._count_check_ins(check_in)
                     return
@@ -686,12 +715,15 @@ class PlansTable(Table):
                 "TableName": self.name,
                 "Key": self.key(check_in.user_id, check_in.plan_id),
                 "UpdateExpression": "ADD #days :days, #done :done",
-                # Created before the end of the check-in's day plus the grace.
+                # Created before the end of the check-in's day plus the grace, and followed
+                # on that day: active, or stopped no earlier than the day less the grace.
                 "ConditionExpression": "attribute_exists(plan_id) AND created_at < :after "
-                "AND attribute_exists(#done)",
+                "AND attribute_exists(#done) AND (attribute_not_exists(inactive_since) "
+                "OR inactive_since >= :stopped_by)",
                 "ExpressionAttributeNames": {"#days": DAYS_CHECKED_IN, "#done": ROUTINES_DONE},
                 "ExpressionAttributeValues": {
                     ":after": {"S": latest_start_after(check_in)},
+                    ":stopped_by": {"S": earliest_stop_for(check_in)},
                     ":days": {"N": "0" if earlier else "1"},
                     ":done": {"N": str(routines_of(check_in) - routines_of(earlier))},
                 },

@@ -24,7 +24,7 @@ from dermalens_site.errors import Conflict, IdempotencyKeyInFlight, IdempotencyK
 from dynamo import request_keys
 from dynamo.allowances import PLAN_DRAFTS
 from dynamo.errors import ItemNotFound
-from dynamo.plans import CheckIn, CheckInBeforePlan, Plan, plans_table
+from dynamo.plans import CheckIn, CheckInAfterPlanStopped, CheckInBeforePlan, Plan, plans_table
 from dynamo.request_keys import KeyAnswered, RequestKey
 from dynamo.users import User
 from jobs.services import enqueue
@@ -244,7 +244,8 @@ def check_in(
     irritation: int,
     notes: str | None,
 ) -> CheckIn:
-    """Record the day's routines; a second check-in on the same day replaces the first."""
+    """Record the day's routines; a second check-in on the same day replaces the first.
+    A plan that is not active takes check-ins of the days up to the one after it stopped."""
     entry = CheckIn(
         user_id=user_id,
         plan_id=plan_id,
@@ -263,5 +264,15 @@ def check_in(
         earliest = err.earliest_day.isoformat()
         raise serializers.ValidationError(
             {"date": [f"A check-in of this plan cannot be dated before {earliest}."]}
+        ) from err
+    except CheckInAfterPlanStopped as err:
+        latest = err.latest_day.isoformat()
+        raise serializers.ValidationError(
+            {
+                "date": [
+                    f"This plan is {err.status}: a check-in of it cannot be dated after "
+                    f"{latest}. Make it active again to check in."
+                ]
+            }
         ) from err
     return entry

@@ -196,7 +196,8 @@ class PlanViewSet(viewsets.ViewSet):
         responses={201: CheckInSerializer, 429: ErrorSerializer, **ERRORS},
         description=(
             "Record a day's routines; a second check-in that day replaces the first. The "
-            "date may be from the day before the plan began to a day ahead of UTC. At most "
+            "date may be from the day before the plan began to a day ahead of UTC; for a "
+            "plan not active, to the day after it stopped. At most "
             "`THROTTLE_CHECK_IN_RATE` check-ins are written per account (429 past it)."
         ),
     )

@@ -551,6 +551,47 @@ class TestCheckIns:
             dates == sorted({today(), days_ago(began_days_ago), days_ago(began_days_ago + 1)})[::-1]
         )
 
+    @pytest.mark.parametrize("stopped_as", ["paused", "completed", "archived"])
+    def test_a_plan_not_followed_takes_no_check_in_dated_after_it_stopped(
+        self, auth_client, stopped_as
+    ):
+        plan = new_plan(auth_client, began_days_ago=60)
+        url = f"{PLANS}/{plan['plan_id']}"
+        if stopped_as == "archived":  # set aside for a new plan
+            assert auth_client.post(PLANS, {}).status_code == 201
+        else:
+            changed = auth_client.patch(url, {"status": stopped_as, "version": plan["version"]})
+            assert changed.status_code == 200, changed.content
+        user_id = auth_client.session_data["user"]["user_id"]
+        backdate(user_id, plan["plan_id"], inactive_since=days_ago(30))
+
+        def check_in(dated: str):
+            day = {"date": dated, "am_done": True, "pm_done": True, "irritation": 4}
+            return auth_client.post(f"{url}/check-ins", day)
+
+        # Days it was followed, the day it stopped and the day after (east of Greenwich,
+        # the person's date is a day ahead of UTC's).
+        for dated in (days_ago(45), days_ago(30), days_ago(29)):
+            assert check_in(dated).status_code == 201
+        for dated in (days_ago(28), days_ago(10), today()):
+            response = check_in(dated)
+            assert response.status_code == 400, response.content
+            assert error_code(response) == "invalid"
+            assert response.json()["error"]["details"] == {
+                "date": [
+                    f"This plan is {stopped_as}: a check-in of it cannot be dated after "
+                    f"{days_ago(29)}. Make it active again to check in."
+                ]
+            }
+        shown = auth_client.get(url).json()
+        assert (shown["days_followed"], shown["adherence"]["check_ins"]) == (31, 3)
+        listed = auth_client.get(f"{url}/check-ins").json()["items"]
+        assert [c["date"] for c in listed] == [days_ago(29), days_ago(30), days_ago(45)]
+
+        resumed = auth_client.patch(url, {"status": "active", "version": shown["version"]})
+        assert resumed.status_code == 200, resumed.content
+        assert check_in(today()).status_code == 201
+
     @pytest.mark.parametrize("day", ["0001-01-01", "0001-01-27", "0001-01-28"])
     def test_a_check_in_dated_in_year_one_leaves_the_plan_readable(self, auth_client, day):
         # Stored on a plan of that day (a check-in cannot be dated before its plan).
