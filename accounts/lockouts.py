@@ -43,6 +43,7 @@ from django.conf import settings
 from django.utils.crypto import salted_hmac
 from rest_framework import status
 
+from accounts.addresses import site_of
 from dermalens_site.errors import ApplicationError
 from dynamo.limits import FailureRecord, limits_table
 
@@ -167,38 +168,48 @@ ADDRESS_WINDOW_SECONDS = 60 * 60
 
 @dataclass(frozen=True, slots=True)
 class AddressAttempt:
-    """One attempt counted on a client address's budget of failures (``give_back``)."""
+    """One attempt counted on a client address's budgets of failures (``give_back``):
+    the address's, and an IPv6 client's /48's."""
 
-    key: str
+    keys: tuple[str, ...]
     counted_at: int
 
     def give_back(self) -> None:
         """The attempt succeeded: it was no failure."""
-        limits_table().give_back_in_window(
-            self.key, seconds=ADDRESS_WINDOW_SECONDS, now=self.counted_at
-        )
+        for key in self.keys:
+            limits_table().give_back_in_window(
+                key, seconds=ADDRESS_WINDOW_SECONDS, now=self.counted_at
+            )
 
 
 def claim_address_attempt(*, address: str) -> AddressAttempt:
     """Count one login from ``address`` as failed, or raise ``TooManyFailuresFromNetwork``
-    when the address has spent its failures of the hour (``failures_allowed``)."""
-    digest = salted_hmac("dermalens.lockouts", f"address:{address}", algorithm="sha256")
-    key = f"{settings.RATE_LIMIT_NAMESPACE}#login_address#{digest.hexdigest()}"
+    when the address has spent its failures of the hour (``budgets``). An IPv6 client's
+    /64 refused is not counted on its /48: one subscriber guessing on and on spends
+    nothing more of the /48's other subscribers."""
     now = math.floor(now_seconds())
-    count = limits_table().count_in_window(key, seconds=ADDRESS_WINDOW_SECONDS, now=now)
-    if count.hits > failures_allowed(address):
-        # Refused unchecked: the count stays, as for a locked account.
-        raise TooManyFailuresFromNetwork(retry_after_seconds=count.window_ends_at - now)
-    return AddressAttempt(key, now)
+    counted: list[str] = []
+    for network, allowed in budgets(address):
+        digest = salted_hmac("dermalens.lockouts", f"address:{network}", algorithm="sha256")
+        key = f"{settings.RATE_LIMIT_NAMESPACE}#login_address#{digest.hexdigest()}"
+        count = limits_table().count_in_window(key, seconds=ADDRESS_WINDOW_SECONDS, now=now)
+        if count.hits > allowed:
+            # Refused unchecked: the count stays, as for a locked account.
+            raise TooManyFailuresFromNetwork(retry_after_seconds=count.window_ends_at - now)
+        counted.append(key)
+    return AddressAttempt(tuple(counted), now)
 
 
-def failures_allowed(address: str) -> int:
-    """The failures an address may spend in an hour. An IPv6 client comes as its /48
-    (``throttles.client_address``), a site's or a carrier's block of many subscribers'
-    /64s: it has a budget of its own, larger than an IPv4 address's."""
-    if "/" in address:
-        return settings.LOGIN_FAILURES_PER_IPV6_48_PER_HOUR
-    return settings.LOGIN_FAILURES_PER_ADDRESS_PER_HOUR
+def budgets(address: str) -> list[tuple[str, int]]:
+    """The networks ``address`` (``addresses.client_address``) spends failures of, each
+    with its budget of the hour: the address's own (an IPv6 client's /64), and an IPv6
+    client's /48, a site's or a carrier's block of many subscribers' /64s, with a budget
+    of its own, larger than one address's."""
+    own = (address, settings.LOGIN_FAILURES_PER_ADDRESS_PER_HOUR)
+    site = site_of(address)
+    if site is None:
+        return [own]
+    return [own, (site, settings.LOGIN_FAILURES_PER_IPV6_48_PER_HOUR)]
 
 
 def mark_reset(*, email: str) -> None:

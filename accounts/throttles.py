@@ -22,24 +22,25 @@ DRF counts a view's limits before the view reads the body: a limit that everyone
 an address shares gives back the count of a request refused for its input
 (``gives_back_refused_input``, ``refused_for_input``), when the exception handler answers
 it (``dermalens_site.errors.on_error``).
-The client's address is read through ``NUM_PROXIES`` trusted proxies (``client_address``),
-so a client cannot choose it by writing ``X-Forwarded-For``.
+The client's address is read through ``NUM_PROXIES`` trusted proxies
+(``addresses.client_address``), so a client cannot choose it by writing
+``X-Forwarded-For``; an IPv6 client is counted on its /64 and, at a multiple of the
+rate, on its /48 (``counters``).
 """
 
-import ipaddress
 import logging
 from dataclasses import dataclass
 from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from rest_framework import exceptions, status
 from rest_framework.serializers import Serializer
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.addresses import client_address, site_of
 from accounts.authentication import account_for_token, read_in_this_request, refuses
 from accounts.devices import Device, device_of
 from accounts.links import email_digest
@@ -57,59 +58,7 @@ from dynamo.limits import limits_table
 from dynamo.users import User, users_table
 from telemetry.record import watch_ai_calls
 
-# One IPv6 host usually holds a whole /64 and can pick any address in it, and one site
-# (a home, an office, a rented server) is commonly given a /48 and can pick any of its
-# 65,536 /64s: counted per address or per /64, it would have that many allowances. An
-# IPv6 client is counted per /48, as the one address of an IPv4 NAT: the people who
-# share one keep their sessions (``SessionProofThrottle``) and their logins' failures
-# (``lockouts.claim_address_attempt``) apart from whoever floods it.
-IPV6_CLIENT_PREFIX_LENGTH = 48
-
 logger = logging.getLogger("dermalens.throttles")
-
-
-def client_address(request: HttpRequest) -> str:
-    """The client's address as the trusted proxies saw it (an IPv6 client's /48).
-
-    The chain is X-Forwarded-For's entries followed by the peer (REMOTE_ADDR); each of the
-    ``NUM_PROXIES`` proxies appends the address it was reached from, so the client is the
-    entry just before the last ``NUM_PROXIES``; anything further left was written by the
-    client. A chain shorter than that did not come through the proxies, and an entry that
-    is no address was not written by them: the peer is used.
-    """
-    peer = request.META.get("REMOTE_ADDR", "")
-    proxies = api_settings.NUM_PROXIES or 0
-    chain = [peer]
-    if proxies:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        chain = [entry.strip() for entry in forwarded.split(",") if entry.strip()] + chain
-    address = chain[-1 - proxies] if len(chain) > proxies else peer
-    parsed = ip_address(without_port(address)) or ip_address(peer)
-    if parsed is None:
-        return peer  # a unix socket's peer, say: no address, but the one there is
-    if isinstance(parsed, ipaddress.IPv6Address):
-        if parsed.ipv4_mapped is not None:
-            return str(parsed.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX_LENGTH}", strict=False))
-    return str(parsed)
-
-
-def without_port(entry: str) -> str:
-    """An address as some proxies write it with the client's port ("192.0.2.7:4431",
-    "[2001:db8::1]:443"), without the port; any other entry as it is."""
-    if entry.startswith("["):
-        return entry[1:].partition("]")[0]
-    host, colon, port = entry.rpartition(":")
-    if colon and "." in host and ":" not in host and port.isdigit():
-        return host
-    return entry
-
-
-def ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
 
 
 def text_in_body(request, field: str) -> str | None:
@@ -207,23 +156,46 @@ class DynamoRateThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
+    def counters(self, request, view) -> list[tuple[str, int]]:
+        """The counters ``request`` is counted on, narrowest first, each with the hits it
+        allows in a window: the cache key's, and for an IPv6 client counted by its /64
+        that /48's too, at ``IPV6_48_ALLOWANCE_FACTOR`` times the rate
+        (``accounts/addresses.py``)."""
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return []
+        prefix = f"{settings.RATE_LIMIT_NAMESPACE}#"
+        ident = key.removeprefix(self.cache_format % {"scope": self.scope, "ident": ""})
+        site = site_of(ident)
+        if site is None:
+            return [(prefix + key, self.num_requests)]
+        site_key = key.removesuffix(ident) + site
+        site_allows = self.num_requests * settings.IPV6_48_ALLOWANCE_FACTOR
+        return [(prefix + key, self.num_requests), (prefix + site_key, site_allows)]
+
     def allow_request(self, request, view) -> bool:
         # DRF asks every limit of a view: a request one of them refused is not counted
         # on the others (an upload past its account's limit spent the address's AI work
         # of unverified accounts, which the people behind that address share).
         if self.rate is None or getattr(request, REFUSED_BY_A_LIMIT, False):
             return True
-        key = self.get_cache_key(request, view)
-        if key is None:
+        counters = self.counters(request, view)
+        if not counters:
             return True
         self.now = int(self.timer())
-        counter = f"{settings.RATE_LIMIT_NAMESPACE}#{key}"
-        count = limits_table().count_in_window(counter, seconds=self.duration, now=self.now)
-        self.window_ends_at = count.window_ends_at
-        allowed = count.hits <= self.num_requests
+        spent: list[SpentCount] = []
+        allowed = True
+        for counter, allowance in counters:
+            count = limits_table().count_in_window(counter, seconds=self.duration, now=self.now)
+            self.window_ends_at = count.window_ends_at
+            spent.append(SpentCount(counter, self.duration, self.now))
+            # Refused by a narrower network: not counted on the wider one, which the
+            # client's neighbours share.
+            allowed = count.hits <= allowance
+            if not allowed:
+                break
         setattr(request, REFUSED_BY_A_LIMIT, not allowed)
         if allowed and self.gives_back_refused_input:
-            spent = SpentCount(counter, self.duration, self.now)
             on_error(request, lambda exc, status_code: self.settle(spent, exc, status_code))
         return allowed
 
@@ -235,13 +207,14 @@ class DynamoRateThrottle(SimpleRateThrottle):
         spent nothing of it: one refused for its input (``refused_for_input``)."""
         return refused_for_input(exc)
 
-    def settle(self, spent: "SpentCount", exc: Exception, status_code: int) -> None:
+    def settle(self, spent: list["SpentCount"], exc: Exception, status_code: int) -> None:
         if not self.gives_back(exc, status_code):
             return
         try:
-            limits_table().give_back_in_window(
-                spent.counter, seconds=spent.seconds, now=spent.counted_at
-            )
+            for count in spent:
+                limits_table().give_back_in_window(
+                    count.counter, seconds=count.seconds, now=count.counted_at
+                )
         except DynamoError as err:
             # The answer stands: a count not given back is one request counted too many.
             logger.warning("rate count not given back", extra={"cause": type(err).__name__})

@@ -12,6 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from accounts import selectors, services
+from accounts.addresses import client_address
 from accounts.authentication import read_in_this_request
 from accounts.devices import issue_device_token
 from accounts.serializers import (
@@ -41,7 +42,6 @@ from accounts.throttles import (
     SignedInPasswordThrottle,
     TokenThrottle,
     account_read_now,
-    client_address,
 )
 from dermalens_site.errors import ApplicationError
 from dermalens_site.serializers import MAX_VERSION, ErrorSerializer, refuse_fields

@@ -577,10 +577,15 @@ LOGIN_DEVICE_TOKEN_DAYS = _int("LOGIN_DEVICE_TOKEN_DAYS", 180, lowest=1)
 # behind a shared address spend it only on their typos; a login from a device that signed
 # in to the account before (a device token) is never counted here.
 LOGIN_FAILURES_PER_ADDRESS_PER_HOUR = _int("LOGIN_FAILURES_PER_ADDRESS_PER_HOUR", 100, lowest=1)
-# The same for an IPv6 client, counted by its /48 (accounts/throttles.py): a carrier puts
-# many subscribers' /64s in one /48, as many people as behind an IPv4 NAT and more, while
-# counting each /64 apart would give whoever holds a /48 65,536 budgets.
+# An IPv6 client is counted on its /64 (one household, one phone) at an IPv4 address's
+# budget, and on its /48 too (accounts/addresses.py): a carrier puts many subscribers'
+# /64s in one /48, more people than behind an IPv4 NAT, while counting each /64 alone
+# would give whoever holds a /48 65,536 budgets. This is the /48's.
 LOGIN_FAILURES_PER_IPV6_48_PER_HOUR = _int("LOGIN_FAILURES_PER_IPV6_48_PER_HOUR", 1000, lowest=1)
+# The same for the per-address rates (THROTTLE_LOGIN_RATE, ..._REGISTER_, ..._TOKEN_,
+# ..._PASSWORD_RESET_, ..._AI_UNVERIFIED_): an IPv6 client's /64 has the rate, its /48
+# this many times it.
+IPV6_48_ALLOWANCE_FACTOR = _int("IPV6_48_ALLOWANCE_FACTOR", 10, lowest=1)
 # After a reset link is used, the account's sign-ins with the right password pass an
 # address's spent failure budget for this long (the new password is one no guesser tried).
 LOGIN_AFTER_RESET_SECONDS = _int("LOGIN_AFTER_RESET_SECONDS", 24 * 60 * 60, lowest=1)

@@ -11,9 +11,10 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.addresses import client_address
 from accounts.lockouts import TooManyAttempts
 from accounts.services import InvalidCredentials, PasswordChecksBusy, log_in
-from accounts.throttles import LoginThrottle, client_address
+from accounts.throttles import LoginThrottle
 from dermalens_site.errors import ApplicationError, NotFound
 from dynamo.errors import InvalidCursor
 from ops import history, selectors, services

@@ -134,3 +134,45 @@ class TestMalformedRequestsSpendNothingOfTheAddress:
         assert answers == [202] * 3 + [429]
         # A malformed request refused by the limit stays refused, and counted.
         assert post(address, RESET, {}).status_code == 429
+
+
+def behind_the_load_balancer(address: str) -> APIClient:
+    return APIClient(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=address)
+
+
+def student(unique_email) -> dict:
+    return {"email": unique_email(), "password": STRONG, "full_name": "Student"}
+
+
+class TestIPv6Households:
+    """Many subscribers' /64s in one /48 (a carrier, an ISP): each /64 is one client."""
+
+    @pytest.fixture(autouse=True)
+    def one_proxy(self, settings):
+        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+        settings.IPV6_48_ALLOWANCE_FACTOR = 3
+
+    def test_a_household_that_spent_its_registrations_leaves_its_neighbours_theirs(
+        self, throttle_rates, unique_email
+    ):
+        throttle_rates(register="4/hour", password_reset="4/hour")
+        flooding = [behind_the_load_balancer(f"2001:db8:51:1::{n:x}") for n in range(1, 21)]
+        answers = [c.post(REGISTER, student(unique_email), format="json") for c in flooding]
+        assert [a.status_code for a in answers] == [201] * 4 + [429] * 16
+        resets = [c.post(RESET, {"email": unique_email()}, format="json") for c in flooding]
+        assert [a.status_code for a in resets] == [202] * 4 + [429] * 16
+        neighbour = behind_the_load_balancer("2001:db8:51:2::1")
+        registered = neighbour.post(REGISTER, student(unique_email), format="json")
+        assert registered.status_code == 201, registered.content
+        asked = neighbour.post(RESET, {"email": unique_email()}, format="json")
+        assert asked.status_code == 202, asked.content
+
+    def test_rotating_the_64s_of_a_48_is_stopped_at_the_48s_allowance(
+        self, throttle_rates, unique_email
+    ):
+        throttle_rates(register="4/hour")
+        rotating = [behind_the_load_balancer(f"2001:db8:52:{n:x}::1") for n in range(1, 15)]
+        answers = [c.post(REGISTER, student(unique_email), format="json") for c in rotating]
+        assert [a.status_code for a in answers] == [201] * 12 + [429] * 2
+        elsewhere = behind_the_load_balancer("2001:db8:53:1::1")
+        assert elsewhere.post(REGISTER, student(unique_email), format="json").status_code == 201

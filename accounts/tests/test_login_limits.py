@@ -13,10 +13,10 @@ from rest_framework.test import APIClient
 from ulid import ULID
 
 from accounts import lockouts
+from accounts.addresses import client_address
 from accounts.links import password_reset_token
 from accounts.tests.test_api import LOGIN, ME, PASSWORD, REFRESH, assert_error, bearer
 from accounts.tests.test_recovery import CHANGE_EMAIL, NEW_PASSWORD, RESET_CONFIRM
-from accounts.throttles import client_address
 from conftest import STRONG_PASSWORD
 from dynamo.metrics import measure_dynamodb
 from dynamo.users import USER_CACHE_ALIAS, User, users_table
@@ -618,6 +618,22 @@ class TestPeopleBehindOneAddress:
         assert [log_in(nat, unique_email()).status_code for _ in range(2)] == [401] * 2
         assert_error(log_in(nat, unique_email()), 429, "too_many_failures_from_network")
 
+    def test_one_subscriber_spraying_from_its_64_leaves_the_48s_others_their_sign_ins(
+        self, one_proxy, register, unique_email, settings
+    ):
+        settings.LOGIN_FAILURES_PER_ADDRESS_PER_HOUR = 2
+        settings.LOGIN_FAILURES_PER_IPV6_48_PER_HOUR = 4
+        colleague = register()
+        sprayer = [behind_the_load_balancer(f"2001:db8:8:1::{n:x}") for n in range(1, 9)]
+        statuses = [log_in(address, unique_email()).status_code for address in sprayer]
+        assert statuses == [401] * 2 + [429] * 6
+        # The /64's refusals spent none of the /48's budget: another subscriber's typo is
+        # checked, and a right password signs in.
+        subscriber = behind_the_load_balancer("2001:db8:8:2::1")
+        assert log_in(subscriber, colleague["user"]["email"]).status_code == 401
+        signed_in = log_in(subscriber, colleague["user"]["email"], STRONG_PASSWORD)
+        assert signed_in.status_code == 200, signed_in.content
+
 
 class TestTrustedProxies:
     def test_the_address_the_load_balancer_appended_is_the_one_counted(
@@ -646,9 +662,9 @@ class TestTrustedProxies:
         ("entry", "counted"),
         [
             ("198.51.100.10:4431", "198.51.100.10"),
-            ("[2001:db8::1]:443", "2001:db8::/48"),
-            ("[2001:db8::1]", "2001:db8::/48"),
-            ("2001:db8:0:7::1", "2001:db8::/48"),
+            ("[2001:db8::1]:443", "2001:db8::/64"),
+            ("[2001:db8::1]", "2001:db8::/64"),
+            ("2001:db8:0:7::1", "2001:db8:0:7::/64"),
             ("::ffff:198.51.100.10", "198.51.100.10"),
         ],
     )
@@ -668,13 +684,31 @@ class TestTrustedProxies:
         ]
         assert statuses == [401] * 10 + [429]
 
-    def test_an_ipv6_client_rotating_through_the_64s_of_its_48_is_counted_once(
-        self, one_proxy, unique_email
+    def test_an_ipv6_client_rotating_through_the_64s_of_its_48_is_stopped_by_the_48(
+        self, one_proxy, unique_email, settings
     ):
+        settings.IPV6_48_ALLOWANCE_FACTOR = 2
         statuses = [
             log_in(behind_the_load_balancer(f"2001:db8:1:{n:x}::1"), unique_email()).status_code
-            for n in range(1, 12)
+            for n in range(1, 23)
         ]
-        assert statuses == [401] * 10 + [429]
+        # Ten logins an hour per /64 in tests, twice that per /48.
+        assert statuses == [401] * 20 + [429] * 2
         other_site = behind_the_load_balancer("2001:db8:2::1")
         assert log_in(other_site, unique_email()).status_code == 401
+
+    def test_one_64_past_its_logins_leaves_the_rest_of_its_48_theirs(
+        self, one_proxy, unique_email, settings
+    ):
+        settings.IPV6_48_ALLOWANCE_FACTOR = 2
+        household = behind_the_load_balancer("2001:db8:3:1::1")
+        # Every address of its /64 is the household's: rotating them changes nothing.
+        statuses = [
+            log_in(behind_the_load_balancer(f"2001:db8:3:1::{n:x}"), unique_email()).status_code
+            for n in range(1, 41)
+        ]
+        assert statuses == [401] * 10 + [429] * 30
+        assert log_in(household, unique_email()).status_code == 429
+        # Refused on its /64, none of those 30 spent the /48's 20: ten neighbours' remain.
+        neighbours = [behind_the_load_balancer(f"2001:db8:3:{n:x}::1") for n in range(2, 13)]
+        assert [log_in(n, unique_email()).status_code for n in neighbours] == [401] * 10 + [429]
