@@ -39,6 +39,30 @@ def canonical_email(address: str) -> str:
     return f"{local}@{domain.removesuffix('.')}"
 
 
+# Mail services that read the part before @ without its dots: each spelling is one
+# inbox. Gmail's two domains are one service.
+DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def inbox_of(address: str) -> str:
+    """The inbox mail to ``address`` lands in, as the limits on mail count it: without a
+    ``+tag`` (``bob+1@example.com`` is delivered to ``bob@example.com`` by Gmail,
+    Outlook, iCloud, Fastmail, Proton and Postfix's and Exim's default), and without dots
+    at Gmail. Accounts stay keyed by the whole address (``canonical_email``): a tag is
+    a mailbox of its own to its owner, but a count per spelling would let anyone send
+    one inbox as many messages as it has spellings. Other separators (``-``) are a
+    server's choice and are not assumed."""
+    address = canonical_email(address)
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address
+    local = local.partition("+")[0] or local
+    if domain in DOTLESS_DOMAINS:
+        domain = DOTLESS_DOMAINS[domain]
+        local = local.replace(".", "") or local
+    return f"{local}@{domain}"
+
+
 def mail_address(address: str) -> str:
     """``address`` with its domain in ASCII, as mail is sent to it (as it is, if its
     domain is not a domain name: an account stored before these checks)."""

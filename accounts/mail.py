@@ -18,7 +18,9 @@ and not retried; the person can ask again. When the job framework exists, this i
 one function to re-route onto it.
 
 Whatever asks for it, a mailbox gets at most ``ACCOUNT_EMAILS_PER_ADDRESS_PER_HOUR``
-messages an hour, counted in DynamoDB under a keyed digest of the address: the views'
+messages an hour, counted in DynamoDB under a keyed digest of its inbox (the address
+without a ``+tag``, ``emails.inbox_of``, so that registrations of ``bob+1``, ``bob+2``,
+... do not each mail bob's inbox its own allowance): the views'
 limits count requests, and some requests that send mail (a password change, an email
 change's notice) are limited per account, so an account registered with a stranger's
 address could otherwise mail that stranger a notice at every change. Past it a message
@@ -35,7 +37,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 
-from accounts.emails import mail_address
+from accounts.emails import inbox_of, mail_address
 from accounts.links import email_digest
 from dynamo.errors import DynamoError
 from dynamo.limits import limits_table
@@ -97,8 +99,9 @@ def deliver(kind: str, message: EmailMessage) -> None:
 
 
 def mailbox_allows(address: str) -> bool:
-    """Count one more message to ``address`` this hour; False past the hour's allowance."""
-    key = f"{settings.RATE_LIMIT_NAMESPACE}#mailbox#{email_digest(address)}"
+    """Count one more message to ``address``'s inbox this hour (``inbox_of``: its
+    ``+tag`` spellings are one); False past the hour's allowance."""
+    key = f"{settings.RATE_LIMIT_NAMESPACE}#mailbox#{email_digest(inbox_of(address))}"
     try:
         count = limits_table().count_in_window(
             key, seconds=MAILBOX_WINDOW_SECONDS, now=int(time.time())

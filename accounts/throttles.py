@@ -43,6 +43,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from accounts.addresses import client_address, site_of
 from accounts.authentication import account_for_token, read_in_this_request, refuses
 from accounts.devices import Device, device_of
+from accounts.emails import inbox_of
 from accounts.links import email_digest
 from accounts.serializers import LoginSerializer, PasswordResetRequestSerializer
 from accounts.services import normalize_email
@@ -402,8 +403,9 @@ class AccountEmailThrottle(AccountRateThrottle):
 class EmailAddressThrottle(DynamoRateThrottle):
     """The same requests counted per email address they would write to, whoever asks, so
     that no mailbox can be flooded from many addresses. The address is counted whether or
-    not an account has it (the answer must not tell), and only as a keyed digest: the
-    counters never hold an address.
+    not an account has it (the answer must not tell), as its inbox (``emails.inbox_of``:
+    its ``+tag`` spellings are one), and only as a keyed digest: the counters never hold
+    an address.
     """
 
     scope = "account_email_address"
@@ -414,7 +416,8 @@ class EmailAddressThrottle(DynamoRateThrottle):
         email = self.email_of(request)
         if not email:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": email_digest(email)}
+        inbox = email_digest(inbox_of(email))
+        return self.cache_format % {"scope": self.scope, "ident": inbox}
 
     def email_of(self, request) -> str | None:
         if self.email_field is None:

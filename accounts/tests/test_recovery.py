@@ -732,6 +732,37 @@ class TestSecurityNotices:
         assert len(sent) == 3
         assert sum("password was changed" in message.subject.lower() for message in sent) == 2
 
+    @pytest.mark.parametrize(
+        "spelling",
+        ["{name}+{n}@example.com", "{name}+{n}@gmail.com", "{head}.{tail}@googlemail.com"],
+        ids=["plus-tag", "gmail-plus-tag", "gmail-dots"],
+    )
+    def test_registrations_under_spellings_of_one_inbox_mail_it_its_allowance_once(
+        self, ses_mailbox, settings, throttle_rates, spelling
+    ):
+        # Each spelling is an account of its own, and its link lands in the one inbox.
+        settings.ACCOUNT_EMAILS_PER_ADDRESS_PER_HOUR = 3
+        throttle_rates(register="100/hour")
+        name = f"inbox{ULID().hex[:10]}"
+        spellings = [
+            spelling.format(name=name, n=n, head=name[:n], tail=name[n:]).lower()
+            for n in range(1, 9)
+        ]
+        client = APIClient(REMOTE_ADDR="10.70.0.1")
+        for email in spellings:
+            body = {"email": email, "password": STRONG_PASSWORD, "full_name": "Someone"}
+            assert client.post("/api/v1/auth/register", body).status_code == 201
+        delivered = [m for m in ses_mailbox.all() if any(r in spellings for r in m.recipients)]
+        assert len(delivered) == 3
+
+    def test_reset_requests_for_spellings_of_one_inbox_share_its_limit(self, ses_mailbox, register):
+        name = f"inbox{ULID().hex[:10]}"
+        spellings = [f"{name}+{n}@example.com" for n in range(1, 8)]
+        for email in spellings:
+            register(email)
+        statuses = [ask_for_reset(email, address="10.70.1.1").status_code for email in spellings]
+        assert statuses == [202] * 5 + [429] * 2
+
 
 class TestVerifyEmailPage:
     def test_opening_the_link_changes_nothing_until_the_button_is_pressed(
