@@ -34,6 +34,7 @@ from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from rest_framework import exceptions, status
 from rest_framework.serializers import Serializer
@@ -44,8 +45,17 @@ from accounts.addresses import client_address, site_of
 from accounts.authentication import account_for_token, read_in_this_request, refuses
 from accounts.devices import Device, device_of
 from accounts.emails import inbox_of
-from accounts.links import email_digest
-from accounts.serializers import LoginSerializer, PasswordResetRequestSerializer
+from accounts.links import (
+    email_digest,
+    password_reset_token_valid,
+    password_reset_user_id,
+    read_email_link,
+)
+from accounts.serializers import (
+    LINK_TOKEN_MAX_LENGTH,
+    LoginSerializer,
+    PasswordResetRequestSerializer,
+)
 from accounts.services import normalize_email
 from accounts.tokens import VERSION_CLAIM, read_refresh_token
 from dermalens_site.errors import (
@@ -310,12 +320,44 @@ class RegisterThrottle(DynamoRateThrottle):
     gives_back_refused_input = True
 
 
-class TokenThrottle(DynamoRateThrottle):
-    """A link's token used (a reset, a verification), per address. A token found not
-    valid is counted: this brakes guessing them."""
+class TokenThrottle(SessionProofThrottle):
+    """A link's token used (a reset, a verification, an email change), per address; a
+    token that is one of the links we mailed (``account_of_link``) per its account
+    instead, at the ``session`` rate. A token found not valid is counted on the address:
+    this brakes guessing them, and whoever spends the address's allowance with made-up
+    tokens does not keep the people behind it from the links in their mail."""
 
     scope = "token"
     gives_back_refused_input = True
+
+    def proven_account(self, request) -> str | None:
+        return account_of_link(link_token(request))
+
+
+def link_token(request) -> str:
+    """The link's token a request sends: in the API's body, or in a page's form (the
+    pages hand their Django request)."""
+    token = text_in_body(request, "token")
+    if token is None and isinstance(request, HttpRequest) and request.method == "POST":
+        token = request.POST.get("token")
+    return (token or "")[:LINK_TOKEN_MAX_LENGTH]
+
+
+def account_of_link(token: str) -> str | None:
+    """The account whose link ``token`` is, or None: a verification or change link whose
+    signature holds and has not expired (no read), or a reset link that matches its
+    account as it is now (one strongly consistent read of the account its token names:
+    the token is an HMAC over the account's state). Only a link we mailed passes, so
+    only the mailbox's holder spends an account's count; the use case still checks the
+    link in full (an old address's link, a used one)."""
+    link = read_email_link(token)
+    if link is not None:
+        return link.user_id
+    user_id = password_reset_user_id(token)
+    if user_id is None:
+        return None
+    user = users_table().get(user_id)
+    return user_id if user is not None and password_reset_token_valid(user, token) else None
 
 
 class RefreshThrottle(SessionProofThrottle):

@@ -657,9 +657,10 @@ REST_FRAMEWORK = {
         "login": _rate_setting("THROTTLE_LOGIN_RATE", ADDRESS_RATE_DEFAULTS["login"]),
         "register": _rate_setting("THROTTLE_REGISTER_RATE", ADDRESS_RATE_DEFAULTS["register"]),
         "token": _rate_setting("THROTTLE_TOKEN_RATE", ADDRESS_RATE_DEFAULTS["token"]),
-        # A login or reset request with a device token and a refresh with a refresh token
-        # prove an earlier session: they are counted per account, so a flood from their
-        # address does not keep the people who signed in before from their sessions.
+        # A login or reset request with a device token, a refresh with a refresh token
+        # and a link we mailed prove an earlier session or the mailbox: they are counted
+        # per account, so a flood from their address does not keep the people who signed
+        # in before from their sessions, nor anyone from the links in their mail.
         "session": _rate_setting("THROTTLE_SESSION_RATE", "60/min"),
         "uploads": _rate_setting("THROTTLE_UPLOAD_RATE", "60/hour"),
         # Analyses asked for again per account (POST /scans/{id}/analyze): a failure the

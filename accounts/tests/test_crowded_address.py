@@ -176,3 +176,54 @@ class TestIPv6Households:
         assert [a.status_code for a in answers] == [201] * 12 + [429] * 2
         elsewhere = behind_the_load_balancer("2001:db8:53:1::1")
         assert elsewhere.post(REGISTER, student(unique_email), format="json").status_code == 201
+
+
+class TestLinksAtAnAddressFloodedWithGuesses:
+    """Someone behind the address sends made-up link tokens until the address's link
+    limit is spent: the people there who got a real link by mail still use it."""
+
+    @pytest.fixture
+    def guessed_out(self, throttle_rates):
+        throttle_rates(token="3/hour")
+        address = "10.43.0.1"
+        guesses = [post(address, VERIFY, {"token": f"made-up-{n}"}) for n in range(5)]
+        assert [g.status_code for g in guesses] == [400] * 3 + [429] * 2
+        return address
+
+    def test_a_verification_link_from_the_mail_still_verifies(
+        self, guessed_out, register, ses_mailbox
+    ):
+        email = register()["user"]["email"]
+        token = ses_mailbox.last(email, subject="Confirm your email address").token
+        verified = post(guessed_out, VERIFY, {"token": token})
+        assert verified.status_code == 200, verified.content
+        assert verified.json()["email_verified"] is True
+
+    def test_a_reset_link_from_the_mail_still_sets_the_password(
+        self, guessed_out, register, ses_mailbox
+    ):
+        email = register()["user"]["email"]
+        assert post("10.43.9.9", RESET, {"email": email}).status_code == 202
+        token = ses_mailbox.last(email, subject="Reset your DermaLens password").token
+        body = {"token": token, "new_password": "a-brand-new-passphrase-42"}
+        reset = post(guessed_out, RESET_CONFIRM, body)
+        assert reset.status_code == 200, reset.content
+
+    def test_the_pages_take_the_mailed_links_too(self, guessed_out, register, ses_mailbox):
+        from django.test import Client
+
+        email = register()["user"]["email"]
+        token = ses_mailbox.last(email, subject="Confirm your email address").token
+        page = Client(REMOTE_ADDR=guessed_out).post("/account/verify-email", {"token": token})
+        assert page.status_code == 200, page.content
+        made_up = Client(REMOTE_ADDR=guessed_out).post("/account/verify-email", {"token": "x"})
+        assert made_up.status_code == 429
+
+    def test_a_mailed_link_used_again_and_again_is_braked_on_its_account(
+        self, throttle_rates, register, ses_mailbox
+    ):
+        throttle_rates(token="3/hour", session="4/hour")
+        email = register()["user"]["email"]
+        token = ses_mailbox.last(email, subject="Confirm your email address").token
+        answers = [post(f"10.43.1.{n}", VERIFY, {"token": token}).status_code for n in range(6)]
+        assert answers == [200] * 4 + [429] * 2
