@@ -43,7 +43,7 @@ from django.conf import settings
 from django.utils.crypto import salted_hmac
 from rest_framework import status
 
-from accounts.addresses import site_of
+from accounts.addresses import IPV6_SITE_PREFIX_LENGTH, wider_networks
 from dermalens_site.errors import ApplicationError
 from dynamo.limits import FailureRecord, limits_table
 
@@ -169,7 +169,7 @@ ADDRESS_WINDOW_SECONDS = 60 * 60
 @dataclass(frozen=True, slots=True)
 class AddressAttempt:
     """One attempt counted on a client address's budgets of failures (``give_back``):
-    the address's, and an IPv6 client's /48's."""
+    the address's, and an IPv6 client's /56's and /48's."""
 
     keys: tuple[str, ...]
     counted_at: int
@@ -185,8 +185,8 @@ class AddressAttempt:
 def claim_address_attempt(*, address: str) -> AddressAttempt:
     """Count one login from ``address`` as failed, or raise ``TooManyFailuresFromNetwork``
     when the address has spent its failures of the hour (``budgets``). An IPv6 client's
-    /64 refused is not counted on its /48: one subscriber guessing on and on spends
-    nothing more of the /48's other subscribers."""
+    /64 refused is not counted on its /56 or /48: one subscriber guessing on and on
+    spends nothing more of the other subscribers'."""
     now = math.floor(now_seconds())
     counted: list[str] = []
     for network, allowed in budgets(address):
@@ -202,14 +202,18 @@ def claim_address_attempt(*, address: str) -> AddressAttempt:
 
 def budgets(address: str) -> list[tuple[str, int]]:
     """The networks ``address`` (``addresses.client_address``) spends failures of, each
-    with its budget of the hour: the address's own (an IPv6 client's /64), and an IPv6
-    client's /48, a site's or a carrier's block of many subscribers' /64s, with a budget
-    of its own, larger than one address's."""
-    own = (address, settings.LOGIN_FAILURES_PER_ADDRESS_PER_HOUR)
-    site = site_of(address)
-    if site is None:
-        return [own]
-    return [own, (site, settings.LOGIN_FAILURES_PER_IPV6_48_PER_HOUR)]
+    with its budget of the hour: the address's own (an IPv6 client's /64); an IPv6
+    client's /56 (a household's /64s) at ``IPV6_56_ALLOWANCE_FACTOR`` times it; and its
+    /48, a site's or a carrier's block of many subscribers' /64s, with a budget of its
+    own, larger than one address's."""
+    own = settings.LOGIN_FAILURES_PER_ADDRESS_PER_HOUR
+    networks = [(address, own)]
+    for wider in wider_networks(address):
+        if wider.prefix_length == IPV6_SITE_PREFIX_LENGTH:
+            networks.append((wider.network, settings.LOGIN_FAILURES_PER_IPV6_48_PER_HOUR))
+        else:
+            networks.append((wider.network, own * wider.factor))
+    return networks
 
 
 def mark_reset(*, email: str) -> None:

@@ -24,8 +24,8 @@ an address shares gives back the count of a request refused for its input
 it (``dermalens_site.errors.on_error``).
 The client's address is read through ``NUM_PROXIES`` trusted proxies
 (``addresses.client_address``), so a client cannot choose it by writing
-``X-Forwarded-For``; an IPv6 client is counted on its /64 and, at a multiple of the
-rate, on its /48 (``counters``).
+``X-Forwarded-For``; an IPv6 client is counted on its /64 and, at multiples of the
+rate, on its /56 and its /48 (``counters``).
 """
 
 import logging
@@ -41,7 +41,7 @@ from rest_framework.serializers import Serializer
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from accounts.addresses import client_address, site_of
+from accounts.addresses import client_address, wider_networks
 from accounts.authentication import account_for_token, read_in_this_request, refuses
 from accounts.devices import Device, device_of
 from accounts.emails import inbox_of
@@ -170,19 +170,17 @@ class DynamoRateThrottle(SimpleRateThrottle):
     def counters(self, request, view) -> list[tuple[str, int]]:
         """The counters ``request`` is counted on, narrowest first, each with the hits it
         allows in a window: the cache key's, and for an IPv6 client counted by its /64
-        that /48's too, at ``IPV6_48_ALLOWANCE_FACTOR`` times the rate
-        (``accounts/addresses.py``)."""
+        its /56's and /48's too, at multiples of the rate (``addresses.wider_networks``)."""
         key = self.get_cache_key(request, view)
         if key is None:
             return []
         prefix = f"{settings.RATE_LIMIT_NAMESPACE}#"
         ident = key.removeprefix(self.cache_format % {"scope": self.scope, "ident": ""})
-        site = site_of(ident)
-        if site is None:
-            return [(prefix + key, self.num_requests)]
-        site_key = key.removesuffix(ident) + site
-        site_allows = self.num_requests * settings.IPV6_48_ALLOWANCE_FACTOR
-        return [(prefix + key, self.num_requests), (prefix + site_key, site_allows)]
+        counters = [(prefix + key, self.num_requests)]
+        for wider in wider_networks(ident):
+            wider_key = key.removesuffix(ident) + wider.network
+            counters.append((prefix + wider_key, self.num_requests * wider.factor))
+        return counters
 
     def allow_request(self, request, view) -> bool:
         # DRF asks every limit of a view: a request one of them refused is not counted

@@ -586,6 +586,10 @@ LOGIN_FAILURES_PER_IPV6_48_PER_HOUR = _int("LOGIN_FAILURES_PER_IPV6_48_PER_HOUR"
 # ..._PASSWORD_RESET_, ..._AI_UNVERIFIED_): an IPv6 client's /64 has the rate, its /48
 # this many times it.
 IPV6_48_ALLOWANCE_FACTOR = _int("IPV6_48_ALLOWANCE_FACTOR", 10, lowest=1)
+# An IPv6 client's /56 (the prefix a household is commonly delegated: 256 /64s it can
+# rotate through) has this many times each per-address rate and failure budget, so one
+# household spends a few addresses' worth, not its whole /48's.
+IPV6_56_ALLOWANCE_FACTOR = _int("IPV6_56_ALLOWANCE_FACTOR", 2, lowest=1)
 # After a reset link is used, the account's sign-ins with the right password pass an
 # address's spent failure budget for this long (the new password is one no guesser tried).
 LOGIN_AFTER_RESET_SECONDS = _int("LOGIN_AFTER_RESET_SECONDS", 24 * 60 * 60, lowest=1)

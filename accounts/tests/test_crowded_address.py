@@ -171,11 +171,26 @@ class TestIPv6Households:
         self, throttle_rates, unique_email
     ):
         throttle_rates(register="4/hour")
-        rotating = [behind_the_load_balancer(f"2001:db8:52:{n:x}::1") for n in range(1, 15)]
+        # Each /64 in a /56 of its own: the /48 is what stops it.
+        rotating = [behind_the_load_balancer(f"2001:db8:52:{n:x}00::1") for n in range(1, 15)]
         answers = [c.post(REGISTER, student(unique_email), format="json") for c in rotating]
         assert [a.status_code for a in answers] == [201] * 12 + [429] * 2
         elsewhere = behind_the_load_balancer("2001:db8:53:1::1")
         assert elsewhere.post(REGISTER, student(unique_email), format="json").status_code == 201
+
+    def test_a_household_rotating_the_64s_of_its_56_leaves_the_rest_of_the_48_theirs(
+        self, settings, throttle_rates, unique_email
+    ):
+        settings.IPV6_56_ALLOWANCE_FACTOR = 2
+        throttle_rates(register="4/hour")
+        # A household delegated 2001:db8:54:100::/56 tries each of its 256 /64s.
+        household = [behind_the_load_balancer(f"2001:db8:54:1{n:02x}::1") for n in range(12)]
+        answers = [c.post(REGISTER, student(unique_email), format="json") for c in household]
+        assert [a.status_code for a in answers] == [201] * 8 + [429] * 4
+        # The /48's other households keep the rest of its 12 (4 x 3).
+        others = [behind_the_load_balancer(f"2001:db8:54:{n:x}00::1") for n in range(2, 7)]
+        answers = [c.post(REGISTER, student(unique_email), format="json") for c in others]
+        assert [a.status_code for a in answers] == [201] * 4 + [429]
 
 
 class TestLinksAtAnAddressFloodedWithGuesses:
