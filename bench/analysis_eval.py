@@ -5,7 +5,8 @@
 The photographs ship inside scikit-image (``skimage.data``, installed for the tests):
 the sample portrait, a real turned head (the cameraman) and photos of no face, each
 non-face photo at JPEG quality 85, 90 and 95, also sent as close-ups of a cheek (with the
-back of an eye and a stained tissue section). Controlled edits of the portrait (painted
+back of an eye, a stained tissue section, a workshop and a deep field of galaxies), whole
+and in five cuts. Controlled edits of the portrait (painted
 blemishes and dark spots, reddening, darkened under-eyes, drawn fine lines, added pore
 texture) and ten variants of it (rotation, exposure, JPEG quality, crop) come from
 ``tests/photos.py``. Edits and variants use the portrait enlarged so the face is about
@@ -37,6 +38,12 @@ FAR_AWAY_SCENES = ("rocket", "coffee", "grass")
 FAR_AWAY_FRACTIONS = (0.05, 0.065, 0.08, 0.1, 0.15, 0.3)
 # Photos of no skin sent as close-ups of a cheek: the non-face photos and these.
 NOT_SKIN_CLOSE_UPS = ("retina", "immunohistochemistry")
+# ... and scenes: the workshop with a red motorcycle (both views of the stereo pair), the
+# Hubble deep field. Each photo of no skin is also cut in five (its quarters and its
+# middle, each a quarter of the photo), enlarged to 800 px and sent as a close-up, at
+# JPEG quality 90: a close-up is a part of something.
+NOT_SKIN_SCENES = ("workshop left", "workshop right", "hubble_deep_field")
+CUT_QUALITY = 90
 CLOSE_UP_AREA = "left_cheek"
 
 
@@ -58,6 +65,45 @@ def analyse(photo: bytes, timings: list[tuple[float, float]], area: str = "face"
     analysis = OfflineProvider().analyze_skin(image_jpeg=photo, area=area, profile=SkinProfile())
     timings.append((time.perf_counter() - started, time.process_time() - cpu))
     return analysis
+
+
+# Where each cut lies: (top, left) as shares of the photo; each is half its height and
+# half its width.
+CUTS = {
+    "top-left cut": (0.0, 0.0),
+    "top-right cut": (0.0, 0.5),
+    "bottom-left cut": (0.5, 0.0),
+    "bottom-right cut": (0.5, 0.5),
+    "middle cut": (0.25, 0.25),
+}
+
+
+def not_skin(name: str):
+    from tests import photos
+
+    if name.startswith("workshop "):
+        return photos.workshop(name.removeprefix("workshop "))
+    return photos.non_face(name)
+
+
+def cuts(picture):
+    import numpy as np
+
+    from tests import photos
+
+    height, width = picture.shape[:2]
+    return {
+        name: photos.long_side(
+            np.ascontiguousarray(
+                picture[
+                    round(top * height) : round(top * height) + height // 2,
+                    round(left * width) : round(left * width) + width // 2,
+                ]
+            ),
+            800,
+        )
+        for name, (top, left) in CUTS.items()
+    }
 
 
 def variants(picture):
@@ -225,12 +271,18 @@ def main() -> None:
             }
         )
     skin_taken = []
-    for name in (*photos.NON_FACE_NAMES, *NOT_SKIN_CLOSE_UPS):
+    not_skin_names = (*photos.NON_FACE_NAMES, *NOT_SKIN_CLOSE_UPS, *NOT_SKIN_SCENES)
+    for name in not_skin_names:
+        picture = not_skin(name)
         for quality in NON_FACE_QUALITIES:
-            photo = photos.encode(photos.non_face(name), quality)
+            photo = photos.encode(picture, quality)
             analysis = analyse(photo, timings["close_up"], CLOSE_UP_AREA)
             if "too_little_skin" not in analysis.image_quality.reasons:
                 skin_taken.append(f"{name} q{quality}")
+        for cut_name, cut in cuts(picture).items():
+            analysis = analyse(photos.encode(cut, CUT_QUALITY), timings["close_up"], CLOSE_UP_AREA)
+            if "too_little_skin" not in analysis.image_quality.reasons:
+                skin_taken.append(f"{name} {cut_name}")
 
     measured = [m for m in METRICS if base.metrics[m].score is not None]
     result = {
@@ -256,8 +308,7 @@ def main() -> None:
         "close_ups": {
             "reasons": list(close_up_base.image_quality.reasons),
             "edits": close_up_rows,
-            "not_skin_photos": (len(photos.NON_FACE_NAMES) + len(NOT_SKIN_CLOSE_UPS))
-            * len(NON_FACE_QUALITIES),
+            "not_skin_photos": len(not_skin_names) * (len(NON_FACE_QUALITIES) + len(CUTS)),
             "taken_for_skin": skin_taken,
         },
         "std_over_ten_variants_large": {k: round(v, 2) for k, v in spread.items()},
