@@ -1,5 +1,5 @@
 """A request body sent in chunks (``Transfer-Encoding: chunked``) reaches Django with its
-length.
+length, and every request body comes at a least pace.
 
     application = ChunkedBodies(get_wsgi_application())     # dermalens_site/wsgi.py
 
@@ -23,8 +23,17 @@ at ``LARGE_BODY_MIN_BYTES_PER_SECOND`` on average, after ``LARGE_BODY_GRACE_SECO
 a stranger could otherwise take every turn with a few connections that trickle a byte
 now and then, and hold every photo upload of the worker for as long as they liked. A
 body left unread for one of these reasons is marked (``UNREAD_BODY``) for
-BodySizeLimitMiddleware to answer 401, 503 or 408. A body that declares its length is
-read only by the view, after authentication, and is not held here.
+BodySizeLimitMiddleware to answer 401, 503 or 408.
+
+A body that declares its length is held to the same pace (``Pace``): one of at most
+``IN_MEMORY_BYTES`` (every JSON body) is read here, before Django, and one marked
+``TOO_SLOW`` if it falls behind; a larger one (a photo) is read only by the view, after
+authentication, through ``PacedInput``, whose read raises ``TooSlow`` (a 408) past the
+pace. gunicorn bounds the wait for a request's headers (its keep-alive timeout), not
+for its body: 1,000 connections per worker that each declared a body and sent a byte of
+it every few seconds held every greenlet the worker may run, and the worker answered
+nobody else (2,000 such connections, a byte every 10 s, and a health check waited past
+20 s for a server of two workers), for as long as they kept sending.
 
 Django then gets the body with its Content-Length, so everything after is as for a body
 that declared its length: BodySizeLimitMiddleware refuses one past the limit with the
@@ -38,6 +47,7 @@ It reads only where the server ends the input at the end of the body
 
 import contextlib
 import functools
+import io
 import tempfile
 import threading
 import time
@@ -49,6 +59,7 @@ from django.utils.http import parse_header_parameters
 from gunicorn.http.errors import ParseException
 
 from dermalens_site.concurrency import cooperative
+from dermalens_site.errors import ApplicationError
 
 # Set in the WSGI environ when the chunks of a body are not valid HTTP.
 MALFORMED_BODY = "dermalens.malformed_body"
@@ -102,13 +113,16 @@ class ChunkedBodies:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
         if not sent_in_chunks(environ):
+            pace_declared_body(environ)
             return self.application(environ, start_response)
         content_type = parse_header_parameters(environ.get("CONTENT_TYPE", ""))[0]
         limit = body_limit(content_type)
         # Closed with the response (ClosingResponse), or here if reading fails.
         body = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY_BYTES)  # noqa: SIM115
         try:
-            size = read_body(environ["wsgi.input"], body, limit=min(limit, IN_MEMORY_BYTES))
+            size = read_body(
+                environ["wsgi.input"], body, limit=min(limit, IN_MEMORY_BYTES), pace=Pace()
+            )
             if IN_MEMORY_BYTES < size <= limit:  # a large body (a photo): read in turn
                 size, unread = read_large_body(environ, body, size=size, limit=limit)
                 if unread:
@@ -118,12 +132,53 @@ class ChunkedBodies:
         except ParseException:
             environ[MALFORMED_BODY] = True
             size = 0
+        except TooSlow:
+            environ[UNREAD_BODY] = TOO_SLOW
+            size = 0
         except BaseException:
             body.close()
             raise
         body.seek(0)
         environ["wsgi.input"], environ["CONTENT_LENGTH"] = body, str(size)
         return ClosingResponse(self.application(environ, start_response), body)
+
+
+def declared_length(environ: dict[str, Any]) -> int:
+    """The body's Content-Length; 0 when there is none (or it is not a number, which
+    BodySizeLimitMiddleware refuses)."""
+    try:
+        return max(int(environ.get("CONTENT_LENGTH") or 0), 0)
+    except ValueError:
+        return 0
+
+
+def pace_declared_body(environ: dict[str, Any]) -> None:
+    """Hold a body that declares its length to the least pace: one of at most
+    IN_MEMORY_BYTES read now (marked TOO_SLOW if it falls behind), a larger one wrapped
+    in ``PacedInput`` for the view to read."""
+    length = declared_length(environ)
+    if not length:
+        return
+    if length > IN_MEMORY_BYTES:
+        environ["wsgi.input"] = PacedInput(environ["wsgi.input"])
+        return
+    source, body, size = environ["wsgi.input"], io.BytesIO(), 0
+    pace = Pace()
+    try:
+        # Never past the declared length: a server that does not end the input at the
+        # body's end (runserver) would wait there for the next request.
+        while size < length:
+            with pace.bounding(size):
+                piece = source.read(min(READ_SIZE, length - size))
+            if not piece:
+                break
+            body.write(piece)
+            size += len(piece)
+    except TooSlow:
+        environ[UNREAD_BODY] = TOO_SLOW
+        body, size = io.BytesIO(), 0
+    body.seek(0)
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = body, str(size)
 
 
 def read_body(source: IO[bytes], body: IO[bytes], *, limit: int, pace: "Pace | None" = None) -> int:
@@ -210,8 +265,15 @@ def account_turn(account: str) -> Iterator[bool]:
                     del _accounts_reading[account]
 
 
-class TooSlow(Exception):
-    """A large body fell behind LARGE_BODY_MIN_BYTES_PER_SECOND."""
+class TooSlow(ApplicationError):
+    """A body fell behind LARGE_BODY_MIN_BYTES_PER_SECOND (after its grace): a 408 when
+    the view was reading it (``PacedInput``)."""
+
+    status_code = 408
+    default_code = "request_timeout"
+    default_message = (
+        "The request's body came too slowly; nothing was stored, please send it again."
+    )
 
 
 class Pace:
@@ -240,6 +302,31 @@ class Pace:
 
         with gevent.Timeout(left, TooSlow()):
             yield
+
+
+class PacedInput:
+    """``wsgi.input`` of a large body that declares its length: each read ``TooSlow``
+    once the body falls behind its ``Pace`` (counted from the first read: the view reads
+    it after authentication, in its photo turn)."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self.source = source
+        self.pace: Pace | None = None
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        return self._paced(self.source.read, size)
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._paced(self.source.readline, size)
+
+    def _paced(self, read: Callable[[int], bytes], size: int) -> bytes:
+        if self.pace is None:
+            self.pace = Pace()
+        with self.pace.bounding(self.size):
+            piece = read(size)
+        self.size += len(piece)
+        return piece
 
 
 class ClosingResponse:

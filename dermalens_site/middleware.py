@@ -23,6 +23,7 @@ from dermalens_site.chunked_bodies import (
     NOT_SIGNED_IN,
     TOKEN_NOT_VALID,
     UNREAD_BODY,
+    TooSlow,
     body_limit,
 )
 from dermalens_site.concurrency import (
@@ -148,8 +149,8 @@ class PrivateAnswersMiddleware:
 
 class BodySizeLimitMiddleware:
     """Refuse an oversized body from its Content-Length, before anything reads it, a
-    body whose chunks were not valid HTTP, and a large chunked body left unread
-    (``dermalens_site.chunked_bodies``).
+    body whose chunks were not valid HTTP, and a body left unread: a large chunked one,
+    or one that came too slowly (``dermalens_site.chunked_bodies``).
 
     Django checks DATA_UPLOAD_MAX_MEMORY_SIZE only when ``request.body`` is read, and
     DRF's parsers read the stream directly, so without this a 100 MB JSON body would be
@@ -185,7 +186,8 @@ class BodySizeLimitMiddleware:
 
 
 def unread_body_answer(request: HttpRequest, reason: str) -> JsonResponse:
-    """The answer to a large chunked body left unread, by ``reason`` (chunked_bodies)."""
+    """The answer to a body left unread, by ``reason`` (chunked_bodies): a large chunked
+    one, or any that came too slowly."""
     if reason in (NOT_SIGNED_IN, TOKEN_NOT_VALID):
         from rest_framework.request import Request
 
@@ -214,11 +216,7 @@ def unread_body_answer(request: HttpRequest, reason: str) -> JsonResponse:
         response["Retry-After"] = str(spread(RETRY_AFTER_SECONDS_UNAVAILABLE))
     else:
         response = JsonResponse(
-            error_body(
-                "request_timeout",
-                "The photo came too slowly; nothing was stored, please send it again.",
-            ),
-            status=408,
+            error_body(TooSlow.default_code, TooSlow.default_message), status=TooSlow.status_code
         )
     return response
 

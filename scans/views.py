@@ -135,6 +135,11 @@ class ScanViewSet(OnePhotoAtATimeMixin, viewsets.ViewSet):
                 "`pending` until it is done; read the scan again to see the result.",
             ),
             200: OpenApiResponse(ScanDetailSerializer, description="A replayed upload."),
+            408: OpenApiResponse(
+                ErrorSerializer,
+                description="`request_timeout`: the photo came too slowly (under 16 KiB/s "
+                "on average after its first 10 s); nothing was stored.",
+            ),
             413: ErrorSerializer,
             415: ErrorSerializer,
             409: OpenApiResponse(

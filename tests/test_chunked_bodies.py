@@ -24,6 +24,7 @@ from dermalens_site.chunked_bodies import (
     MALFORMED_BODY,
     NO_TURN,
     NOT_SIGNED_IN,
+    READ_SIZE,
     TOKEN_NOT_VALID,
     TOO_SLOW,
     UNREAD_BODY,
@@ -362,16 +363,90 @@ def test_chunks_that_are_not_valid_http_are_marked_for_a_400():
 @pytest.mark.parametrize(
     "environ",
     [
-        {"CONTENT_LENGTH": "5", "wsgi.input": io.BytesIO(b"hello")},
-        {"HTTP_TRANSFER_ENCODING": "", "CONTENT_LENGTH": "5", "wsgi.input": io.BytesIO(b"hello")},
+        {"CONTENT_LENGTH": "", "HTTP_TRANSFER_ENCODING": "", "wsgi.input": io.BytesIO(b"")},
         # A server that does not end the input at the body's end (wsgiref, runserver).
         {"CONTENT_LENGTH": "", "wsgi.input_terminated": False, "wsgi.input": io.BytesIO(b"")},
     ],
-    ids=["declared-length", "no-transfer-coding", "input-not-terminated"],
+    ids=["no-body", "input-not-terminated"],
 )
-def test_other_requests_pass_untouched(environ):
+def test_requests_without_a_body_pass_untouched(environ):
     sent = environ_for(b"", "application/json", **environ)
     given = dict(sent)
     recorder = run(sent)
     assert recorder.environ["wsgi.input"] is given["wsgi.input"]
     assert recorder.environ.get("CONTENT_LENGTH") == given.get("CONTENT_LENGTH")
+
+
+class Endless(io.RawIOBase):
+    """An input that would wait for the next request past the body: as runserver's does."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = io.BytesIO(body)
+
+    def read(self, size: int = -1) -> bytes:
+        piece = self.body.read(size)
+        assert piece, "read past the declared length"
+        return piece
+
+
+@pytest.mark.parametrize("size", [1, IN_MEMORY_BYTES])
+def test_a_body_that_declares_its_length_reaches_the_application_whole(size):
+    body = b"x" * size
+    recorder = run(
+        environ_for(
+            b"",
+            "application/json",
+            HTTP_TRANSFER_ENCODING="",
+            CONTENT_LENGTH=str(size),
+            **{"wsgi.input": Endless(body)},
+        )
+    )
+    assert recorder.body == body
+    assert UNREAD_BODY not in recorder.environ
+
+
+class Trickling(io.RawIOBase):
+    """A body of ``size`` bytes that comes a byte at a time, ``pause`` seconds apart."""
+
+    def __init__(self, pause: float, size: int = 1000) -> None:
+        self.pause = pause
+        self.body = io.BytesIO(b" " * size)
+
+    def read(self, size: int = -1) -> bytes:
+        time.sleep(self.pause)
+        return self.body.read(1)
+
+
+def test_a_body_that_declares_its_length_and_falls_behind_the_pace_is_given_up(monkeypatch):
+    monkeypatch.setattr(chunked_bodies, "LARGE_BODY_GRACE_SECONDS", 0.3)
+    started = time.monotonic()
+    recorder = run(
+        environ_for(
+            b"",
+            "application/json",
+            HTTP_TRANSFER_ENCODING="",
+            CONTENT_LENGTH="1000",
+            **{"wsgi.input": Trickling(pause=0.05)},
+        )
+    )
+    assert recorder.environ[UNREAD_BODY] == TOO_SLOW
+    assert recorder.body == b""
+    assert time.monotonic() - started < 3
+
+
+def test_a_large_body_that_declares_its_length_is_paced_as_the_view_reads_it(monkeypatch):
+    monkeypatch.setattr(chunked_bodies, "LARGE_BODY_GRACE_SECONDS", 0.3)
+    size = IN_MEMORY_BYTES * 2
+    environ = environ_for(
+        b"",
+        "multipart/form-data; boundary=x",
+        HTTP_TRANSFER_ENCODING="",
+        CONTENT_LENGTH=str(size),
+        **{"wsgi.input": Trickling(pause=0.01, size=size)},
+    )
+    given = run(environ).environ["wsgi.input"]  # the view reads it, after authentication
+    with pytest.raises(chunked_bodies.TooSlow) as refused:
+        while given.read(READ_SIZE):
+            pass
+    assert refused.value.status_code == 408
+    assert given.size < size

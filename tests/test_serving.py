@@ -29,6 +29,7 @@ from django.core.management import call_command
 from urllib3 import encode_multipart_formdata
 
 from chat import selectors as chat_selectors
+from dermalens_site import chunked_bodies
 from dermalens_site.chunked_bodies import LARGE_BODIES_AT_ONCE
 from dynamo.local import DynamoDBLocal, free_port
 from tests.fake_gemini import FakeGemini, FakeResponse, ReceivedRequest, typical_answer
@@ -521,6 +522,50 @@ def test_strangers_trickling_large_bodies_hold_no_photo_upload_back(served, regi
     finally:
         for stranger in strangers:
             stranger.close()
+
+
+@pytest.mark.parametrize(
+    "body_headers",
+    [b"Content-Length: 100", b"Transfer-Encoding: chunked"],
+    ids=["declared-length", "in-chunks"],
+)
+def test_connections_that_trickle_a_body_hold_no_worker_back(gemini, body_headers):
+    """gunicorn bounds the wait for a request's headers, not for its body: connections that
+    each began a body and sent nothing more held every greenlet of the worker (here 10,
+    in production 1,000), and the worker answered nobody, for as long as they stayed
+    open. Now each is answered 408 once its body falls behind the least pace, and the
+    worker serves again."""
+    server, port = start_gunicorn(
+        gemini_url=gemini[0].base_url, WEB_CONCURRENCY="1", GUNICORN_WORKER_CONNECTIONS="10"
+    )
+    tricklers = []
+    try:
+        for _ in range(10):
+            trickler = socket.create_connection(("127.0.0.1", port), timeout=30)
+            trickler.sendall(
+                http_request(
+                    b"/api/v1/auth/login",
+                    b"Content-Type: application/json",
+                    body_headers,
+                    method=b"POST",
+                )
+                + (b"1\r\n{\r\n" if b"chunked" in body_headers else b"{")
+            )
+            tricklers.append(trickler)
+        time.sleep(1)
+        started = time.monotonic()
+        status, _ = call(port, "GET", "/api/v1/health", token=None, timeout=30)
+        assert status == 200
+        assert time.monotonic() - started < 2 * chunked_bodies.LARGE_BODY_GRACE_SECONDS
+        for trickler in tricklers:
+            answer = http.client.HTTPResponse(trickler)  # type: ignore[arg-type]
+            answer.begin()
+            assert answer.status == 408
+            assert json.loads(answer.read())["error"]["code"] == "request_timeout"
+    finally:
+        for trickler in tricklers:
+            trickler.close()
+        stop_gunicorn(server)
 
 
 OVER_THE_JSON_LIMIT = chunked(b" " * (128 * 1024), 4096)
