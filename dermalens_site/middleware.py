@@ -185,6 +185,39 @@ class BodySizeLimitMiddleware:
         return self.get_response(request)
 
 
+class IdentityBodiesMiddleware:
+    """Refuse a request body in a content coding (``Content-Encoding: gzip``, ``br``, ...)
+    with a 415 that names the one the API reads (RFC 9110, 15.5.16): nothing here decodes
+    one, so a gzipped JSON body was a 400 "JSON parse error" about its bytes, a gzipped
+    photo an unsupported image, and a body that named a coding it did not have was taken
+    as it came. Decoding instead would let a few KiB inflate to whatever the body limits
+    allow only after inflating."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        codings = [
+            coding.strip().lower()
+            for coding in request.META.get("HTTP_CONTENT_ENCODING", "").split(",")
+            if coding.strip()
+        ]
+        # After BodySizeLimitMiddleware, which refuses a Content-Length that is no number.
+        has_body = int(request.META.get("CONTENT_LENGTH") or 0) > 0
+        if has_body and any(coding != "identity" for coding in codings):
+            response = JsonResponse(
+                error_body(
+                    "unsupported_content_encoding",
+                    "Send the request body as it is, without a Content-Encoding.",
+                    {"accepted": ["identity"]},
+                ),
+                status=415,
+            )
+            response["Accept-Encoding"] = "identity"
+            return response
+        return cast(HttpResponse, self.get_response(request))
+
+
 def unread_body_answer(request: HttpRequest, reason: str) -> JsonResponse:
     """The answer to a body left unread, by ``reason`` (chunked_bodies): a large chunked
     one, or any that came too slowly."""

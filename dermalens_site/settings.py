@@ -201,6 +201,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "dermalens_site.middleware.PrivateAnswersMiddleware",
     "dermalens_site.middleware.BodySizeLimitMiddleware",
+    "dermalens_site.middleware.IdentityBodiesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

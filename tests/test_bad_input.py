@@ -2,7 +2,9 @@
 
 import base64
 import datetime as dt
+import gzip
 import json
+import zlib
 from datetime import timedelta
 
 import jwt
@@ -431,3 +433,39 @@ def test_a_query_string_s_number_in_other_digits_is_a_400(auth_client, path, lim
 
 def test_a_query_string_s_numbers_are_read_from_its_text(auth_client):
     assert auth_client.get("/api/v1/scans?limit=3").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("coding", "body"),
+    [
+        ("gzip", gzip.compress(b'{"full_name": "Zipped"}')),
+        ("deflate", zlib.compress(b'{"full_name": "Zipped"}')),
+        # A body that names a coding it does not have is not taken as it came.
+        ("gzip", b'{"full_name": "Zipped"}'),
+        ("br", b'{"full_name": "Zipped"}'),
+        ("identity, gzip", gzip.compress(b'{"full_name": "Zipped"}')),
+    ],
+    ids=["gzip", "deflate", "gzip-named-only", "br", "identity-then-gzip"],
+)
+def test_a_body_in_a_content_coding_is_415_naming_identity_and_changes_nothing(
+    auth_client, coding, body
+):
+    response = auth_client.generic(
+        "PATCH", ME, body, content_type="application/json", HTTP_CONTENT_ENCODING=coding
+    )
+    error = assert_error_shape(response, 415)
+    assert error["code"] == "unsupported_content_encoding"
+    assert response["Accept-Encoding"] == "identity"
+    assert auth_client.get(ME).json()["full_name"] != "Zipped"
+
+
+def test_a_body_said_to_be_in_identity_coding_is_read(auth_client):
+    response = auth_client.generic(
+        "PATCH",
+        ME,
+        b'{"full_name": "Plain"}',
+        content_type="application/json",
+        HTTP_CONTENT_ENCODING="identity",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["full_name"] == "Plain"
