@@ -5,7 +5,8 @@
 
 A ``StrictSerializer`` refuses fields it does not declare, so a client can never set a
 server-owned value (``user_id``, ``is_staff``, a status) by adding it to a body, and a
-typo in a field name is a 400 rather than silently ignored. A text field takes text
+typo in a field name is a 400 rather than silently ignored, and so is a field of one
+value named twice in a query string or a form. A text field takes text
 only: DRF's ``CharField`` turns a JSON number into its digits (``{"full_name": 42}``
 would store "42"), which here is a 400 like any other value of the wrong kind. So, in a
 JSON body, does a yes-or-no field take only ``true`` or ``false`` (DRF's
@@ -47,6 +48,26 @@ def is_text_for(field: serializers.Field, value: Any) -> bool:
     if isinstance(field, serializers.ListField) and isinstance(value, list):
         return all(is_text_for(field.child, element) for element in value)
     return True
+
+
+# A query string or a form names a field more than once (``?limit=5&limit=500``, two
+# ``image`` parts): Django's QueryDict gives the last, so which one counted depended on
+# how each client, cache or proxy on the way read the repetition.
+REPEATED = serializers.ErrorDetail("Give this field once.", code="repeated")
+
+
+def repeated_fields(data: Any, fields: Mapping[str, serializers.Field]) -> list[str]:
+    """The fields of one value that a query string or a form (a QueryDict) names more than
+    once; none in a JSON object (whose parser keeps one value per name)."""
+    if not hasattr(data, "getlist"):
+        return []
+    return [
+        name
+        for name in data
+        if name in fields
+        and not isinstance(fields[name], serializers.ListField | serializers.MultipleChoiceField)
+        and len(data.getlist(name)) > 1
+    ]
 
 
 NOT_BOOLEAN = serializers.ErrorDetail("Must be true or false.", code="invalid")
@@ -93,6 +114,7 @@ class StrictSerializer(serializers.Serializer):
                 for name, value in data.items()
                 if name in fields and holds_control_characters(fields[name], value)
             }
+            refused |= {name: [REPEATED] for name in repeated_fields(data, fields)}
         if type(data) is dict:  # a JSON object (a form or a query string is a QueryDict)
             refused |= {
                 name: [refusal]

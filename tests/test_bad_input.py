@@ -469,3 +469,18 @@ def test_a_body_said_to_be_in_identity_coding_is_read(auth_client):
     )
     assert response.status_code == 200, response.content
     assert response.json()["full_name"] == "Plain"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/api/v1/scans?limit=1&limit=100",
+        "/api/v1/scans?from=2026-01-01&from=2020-01-01",
+        "/api/v1/scans/progress?area=face&area=body",
+        "/api/v1/plans?cursor=&cursor=",
+    ],
+)
+def test_a_query_parameter_given_twice_is_a_400_not_its_last_value(auth_client, query):
+    error = assert_error_shape(auth_client.get(query), 400)
+    name = query.split("?")[1].split("=")[0]
+    assert error["details"] == {name: ["Give this field once."]}

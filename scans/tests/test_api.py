@@ -707,3 +707,22 @@ class TestS3Storage:
         assert response["Retry-After"]
         user_id = auth_client.session_data["user"]["user_id"]
         assert scans_table().query_page(user_id, limit=10).items == []
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"image": "two"}, {"area": ["face", "body"]}],
+    ids=["two-photos", "two-areas"],
+)
+def test_an_upload_that_names_a_field_twice_is_a_400_and_stores_nothing(
+    auth_client, face_jpeg, fields
+):
+    body = {"image": upload_file(face_jpeg), "area": "face", **fields}
+    if body["image"] == "two":
+        # The second part is not a photo: which of the two counted was Django's choice.
+        body["image"] = [upload_file(face_jpeg), upload_file(b"not a photo", name="b.jpg")]
+    response = auth_client.post(SCANS, body, format="multipart")
+    assert response.status_code == 400, response.content
+    name = next(iter(fields))
+    assert response.json()["error"]["details"] == {name: ["Give this field once."]}
+    assert auth_client.get(SCANS).json()["items"] == []
