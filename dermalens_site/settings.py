@@ -652,7 +652,7 @@ REST_FRAMEWORK = {
     # surrogate escape, which no answer, log or DynamoDB item could hold), at most 1,024
     # levels deep; each is a 400 malformed_request. The json module would take the
     # surrogate, and 60 KB of "[" would exhaust its recursion: both were 500s.
-    "DEFAULT_PARSER_CLASSES": ["drf_orjson_renderer.parsers.ORJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["dermalens_site.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "dermalens_site.schema.AutoSchema",
     "EXCEPTION_HANDLER": "dermalens_site.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,

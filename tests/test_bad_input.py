@@ -484,3 +484,29 @@ def test_a_query_parameter_given_twice_is_a_400_not_its_last_value(auth_client, 
     error = assert_error_shape(auth_client.get(query), 400)
     name = query.split("?")[1].split("=")[0]
     assert error["details"] == {name: ["Give this field once."]}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"full_name": "First", "full_name": "Second"}',
+        '{"skin_type": "dry", "allergies": ["nickel"], "allergies": []}',
+        '{"full_name": "First", "full_name": "First"}',
+    ],
+    ids=["two-values", "a-list-emptied", "the-same-value"],
+)
+def test_a_json_object_that_names_a_field_twice_is_a_400_and_changes_nothing(auth_client, raw):
+    before = auth_client.get(ME).json()
+    response = auth_client.generic("PATCH", ME, raw, content_type="application/json")
+    error = assert_error_shape(response, 400)
+    assert error["code"] == "malformed_request"
+    assert "given twice" in error["message"]
+    after = auth_client.get(ME).json()
+    assert (after["full_name"], after["allergies"]) == (before["full_name"], before["allergies"])
+
+
+def test_a_name_repeated_inside_a_text_value_is_only_text(auth_client):
+    response = auth_client.generic(
+        "PATCH", ME, '{"full_name": "Nested {\\"a\\": 1, \\"a\\": 2} text"}', "application/json"
+    )
+    assert response.status_code == 200, response.content
