@@ -14,6 +14,7 @@ import uuid
 from typing import cast
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.request import split_domain_port, validate_host
 
@@ -70,6 +71,24 @@ class HealthCheckHostMiddleware:
                 and not validate_host(domain, settings.ALLOWED_HOSTS)
             ):
                 request.META["HTTP_HOST"] = name
+        return cast(HttpResponse, self.get_response(request))
+
+
+class AllowedHostMiddleware:
+    """A Host that ALLOWED_HOSTS does not name is a 400 in the API's error shape, also with
+    DEBUG on (as ``make run`` serves): Django answered it there with its HTML debug page,
+    which lists the settings, where without DEBUG ``handler400`` answers in JSON. After
+    the middleware that set the security headers and the request's log, so its answer
+    has them as every other does."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            request.get_host()
+        except DisallowedHost:
+            return JsonResponse(error_body("bad_request", "Bad request."), status=400)
         return cast(HttpResponse, self.get_response(request))
 
 

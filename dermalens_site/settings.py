@@ -200,6 +200,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "dermalens_site.middleware.PrivateAnswersMiddleware",
+    # Its 400 for a Host not allowed passes out through those above (their headers).
+    "dermalens_site.middleware.AllowedHostMiddleware",
     "dermalens_site.middleware.BodySizeLimitMiddleware",
     "dermalens_site.middleware.IdentityBodiesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -510,3 +510,15 @@ def test_a_name_repeated_inside_a_text_value_is_only_text(auth_client):
         "PATCH", ME, '{"full_name": "Nested {\\"a\\": 1, \\"a\\": 2} text"}', "application/json"
     )
     assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("debug", [True, False], ids=["debug-on", "debug-off"])
+@pytest.mark.parametrize("path", ["/api/v1/health", "/api/v1/users/me", "/api/v1/nothing-here"])
+def test_a_host_not_allowed_is_a_json_400_also_with_debug_on(settings, debug, path):
+    # With DEBUG on (make run), Django answered with its HTML debug page and the settings.
+    settings.DEBUG = debug
+    response = APIClient().get(path, HTTP_HOST="evil.example")
+    assert assert_error_shape(response, 400)["code"] == "bad_request"
+    assert b"settings" not in response.content.lower()
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Cache-Control"] == "no-store"
