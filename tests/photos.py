@@ -804,6 +804,30 @@ def with_strands_of_hair(picture: np.ndarray, count: int, darkening: float = 0.5
     return np.clip(picture * (1 - darkening * shade[..., None]), 0, 255).astype(np.uint8)
 
 
+def between_walls(picture: np.ndarray, share: float, colour: tuple[int, int, int]) -> np.ndarray:
+    """The picture with ``share`` of its width at each side a flat wall of ``colour``."""
+    framed = picture.copy()
+    side = round(picture.shape[1] * share)
+    framed[:, :side] = colour
+    framed[:, picture.shape[1] - side :] = colour
+    return framed
+
+
+def between_bands(
+    picture: np.ndarray,
+    share: float,
+    top: tuple[int, int, int],
+    bottom: tuple[int, int, int],
+) -> np.ndarray:
+    """The picture with ``share`` of its height at the top a flat band of ``top`` (hair,
+    a jaw's shadow) and as much at the bottom of ``bottom`` (a collar)."""
+    framed = picture.copy()
+    band = round(picture.shape[0] * share)
+    framed[:band] = top
+    framed[picture.shape[0] - band :] = bottom
+    return framed
+
+
 def _soft_disc(
     pixels: np.ndarray,
     centre: tuple[float, float],

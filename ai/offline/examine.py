@@ -131,24 +131,29 @@ CLOSE_UP_MAX_TEXTURE_PCT = 3.0  # median fine-scale contrast, % of the lightness
 CLOSE_UP_MIN_GREEN_TO_RED = 0.48
 # ... lit by one light: the L* of the skin-coloured pixels spreads (a robust standard
 # deviation, which a shadow over less than half the frame does not move) no more than
-# this. Twenty-one skin patches cut from six real photos (faces, shoulders, arms, a
+# this. Twenty-one skin patches cut from five real photos (faces, shoulders, arms, a
 # hand), each as taken, 0.6 and 1.2 times as bright, warmer, cooler and grainy, spread
 # 1.3-15.6, the suite's cheeks side-lit and under a lamp 9.6-9.9; a castle against a
 # pink sky 33, a workshop with a red motorcycle 26.
 CLOSE_UP_MAX_LIGHTNESS_SPREAD = 22.0
-# ... and crossed by no long step edges: an edge whose two sides, each of
+# ... and crossed by few long step edges: an edge whose two sides, each of
 # CLOSE_UP_STEP_REACHES_PX away across it, differ by at least CLOSE_UP_STEP_MIN_L in L*,
 # in a line at least CLOSE_UP_STEP_MIN_EXTENT of the canvas's long side. Skin's own
 # marks are spots (short) or thin lines with the same skin on both sides (a wrinkle, a
-# strand of hair); the outlines of things (a building against the sky, the parts of a
-# machine, boards on a table) are steps. Counted in the canvas's long sides of such
-# edges: the 126 skin patches above 0-0.58; the suite's cheek with 1-10 strands of
-# hair drawn across it 0; a forehead with 7 or 12 drawn lines 18 % darker 0.30-0.33,
-# 30 % darker 0.51-0.62, 45 % darker 0.74-1.0. Of 101 cuts of photos of no skin
-# (scenes, objects, a cat's fur, a toy, fruit) that passed the colour, texture and
-# redness rules above, 53 measure more (55 with the spread of the light), among them
-# every whole photo of a scene but an evenly lit church's interior.
+# strand of hair); the outlines of things (a building against the sky, a machine's
+# parts, boards on a table) are steps. Counted in the canvas's long sides: those with
+# skin-coloured pixels on both sides, at most CLOSE_UP_MAX_STEP_EDGES, and all of them,
+# the skin's own outline included (an arm or a neck against a wall, a collar, the
+# hair), at most CLOSE_UP_MAX_ALL_STEP_EDGES. The 126 skin patches above measure 0-0.26
+# and 0-0.58; the suite's cheek between two walls 2.0 (its two outlines) and 0; with
+# 1-10 strands of hair drawn across it 0; a forehead with 7 or 12 drawn lines 18 %
+# darker 0.30-0.33, 30 % darker 0.51-0.62, 45 % darker 0.74-1.0. Of 101 cuts of photos
+# of no skin (scenes, objects, a cat's fur, a toy, fruit) that passed the colour,
+# texture and redness rules above, 36 measure more or spread their light more, among
+# them every whole photo of a scene but an evenly lit church's interior. Counting every
+# edge at 1.0 caught 55 of them, and refused a cheek between two walls.
 CLOSE_UP_MAX_STEP_EDGES = 1.0
+CLOSE_UP_MAX_ALL_STEP_EDGES = 2.5
 CLOSE_UP_STEP_SMOOTHING_SIGMA_PX = 2.0
 CLOSE_UP_STEP_EDGE_L_PER_PX = (1.0, 2.0)  # Canny's low and high gradients, L* per px
 CLOSE_UP_STEP_REACHES_PX = (6.0, 9.0, 12.0)
@@ -1049,15 +1054,22 @@ def _shows_skin(pixels: np.ndarray, maps: PixelMaps, skin_fraction: float) -> bo
         and texture <= CLOSE_UP_MAX_TEXTURE_PCT
         and green >= CLOSE_UP_MIN_GREEN_TO_RED * red
         and _robust_std(maps.lightness[skin]) <= CLOSE_UP_MAX_LIGHTNESS_SPREAD
-        and long_step_edges(maps.lightness) <= CLOSE_UP_MAX_STEP_EDGES
+        and _few_step_edges(maps.lightness, skin)
     )
 
 
-def long_step_edges(lightness: np.ndarray) -> float:
+def _few_step_edges(lightness: np.ndarray, skin: np.ndarray) -> bool:
+    across_skin, anywhere = long_step_edges(lightness, skin)
+    return across_skin <= CLOSE_UP_MAX_STEP_EDGES and anywhere <= CLOSE_UP_MAX_ALL_STEP_EDGES
+
+
+def long_step_edges(lightness: np.ndarray, skin: np.ndarray) -> tuple[float, float]:
     """How much of the canvas long step edges cross, in canvas long sides (see
     CLOSE_UP_MAX_STEP_EDGES): Canny's edges of the smoothed L*, kept where the L* a
     reach away on either side differs by CLOSE_UP_STEP_MIN_L at every reach, in
-    connected lines at least CLOSE_UP_STEP_MIN_EXTENT long."""
+    connected lines at least CLOSE_UP_STEP_MIN_EXTENT long. Two measures: of the edges
+    with skin-coloured pixels on both sides (``skin``), and of all of them (the skin's
+    own outline against a wall or a sleeve too)."""
     smooth = cv2.GaussianBlur(lightness, (0, 0), CLOSE_UP_STEP_SMOOTHING_SIGMA_PX)
     # Canny reads 8-bit levels through a 3 x 3 Sobel, whose answer to a slope of one
     # level per pixel is 8: L* (0-100) is 2.55 levels per unit.
@@ -1065,32 +1077,35 @@ def long_step_edges(lightness: np.ndarray) -> float:
     levels = np.clip(smooth * 2.55, 0, 255).astype(np.uint8)
     rows, cols = np.nonzero(cv2.Canny(levels, low, high, L2gradient=True))
     if rows.size == 0:
-        return 0.0
+        return 0.0, 0.0
     along_x = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3)[rows, cols]
     along_y = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3)[rows, cols]
     norm = np.maximum(np.hypot(along_x, along_y), 1e-6)
     across_x, across_y = along_x / norm, along_y / norm
     height, width = smooth.shape
 
-    def lightness_at(reach: float) -> np.ndarray:
+    def at(values: np.ndarray, reach: float) -> np.ndarray:
         x = np.clip(np.rint(cols + reach * across_x).astype(int), 0, width - 1)
         y = np.clip(np.rint(rows + reach * across_y).astype(int), 0, height - 1)
-        return cast(np.ndarray, smooth[y, x])
+        return cast(np.ndarray, values[y, x])
 
     # The least difference over the reaches: a second line nearby (strands of hair side
     # by side) falls at one reach, the far side of a step at all of them.
-    step = np.min(
-        [np.abs(lightness_at(reach) - lightness_at(-reach)) for reach in CLOSE_UP_STEP_REACHES_PX],
-        axis=0,
-    )
+    reaches = CLOSE_UP_STEP_REACHES_PX
+    step = np.min([np.abs(at(smooth, r) - at(smooth, -r)) for r in reaches], axis=0)
+    on_skin = np.all([at(skin, r) & at(skin, -r) for r in reaches], axis=0)
     steps = step >= CLOSE_UP_STEP_MIN_L
-    edges = np.zeros(smooth.shape, dtype=np.uint8)
-    edges[rows[steps], cols[steps]] = 1
-    _, _, stats, _ = cv2.connectedComponentsWithStats(edges, connectivity=8)
-    extent = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
     long_side = max(height, width)
-    lines = stats[1:, cv2.CC_STAT_AREA][extent >= CLOSE_UP_STEP_MIN_EXTENT * long_side]
-    return float(lines.sum() / long_side)
+
+    def long_lines(kept: np.ndarray) -> float:
+        edges = np.zeros(smooth.shape, dtype=np.uint8)
+        edges[rows[kept], cols[kept]] = 1
+        _, _, stats, _ = cv2.connectedComponentsWithStats(edges, connectivity=8)
+        extent = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
+        lines = stats[1:, cv2.CC_STAT_AREA][extent >= CLOSE_UP_STEP_MIN_EXTENT * long_side]
+        return float(lines.sum() / long_side)
+
+    return long_lines(steps & on_skin), long_lines(steps)
 
 
 def _face_canvas(
