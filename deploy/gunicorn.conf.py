@@ -18,8 +18,8 @@ FORWARDED_ALLOW_IPS, and the app's GEMINI_CALL_DEADLINE_SECONDS (the graceful ti
 follows it); NUM_PROXIES is the deployment's (the systemd units set 1: the load balancer);
 GUNICORN_WORKER_CLASS=gthread (with GUNICORN_THREADS) brings back the
 thread-per-request model, for comparison only.
-The unread rest of an answered request's body is read at the pace every body keeps
-(``dermalens_site.body_drain``).
+At most 64 KiB of an answered request's unread body is read, within 10 s, before the
+connection closes (``dermalens_site.body_drain``).
 The access log is one JSON object per line on stdout (journald), built with json.dumps
 so a quote in a header cannot break the line; query strings are left out and a signed
 image token in the path is replaced by its name (``dermalens_site.log_paths``).
@@ -68,9 +68,9 @@ workers = _int("WEB_CONCURRENCY", min(max(2, multiprocessing.cpu_count()), MAX_W
 # malformed request) is answered in the API's error shape, not with gunicorn's HTML page.
 # A stopping worker closes its idle kept-alive connections at once, rather than waiting
 # out graceful_timeout for the load balancer to close them (dermalens_site/worker_stop.py).
-# The unread rest of an answered request's body is read at the pace every body keeps,
-# and the connection closed past it (dermalens_site/body_drain.py).
-worker_class = _load_site_module("body_drain").draining_bodies_at_pace(
+# At most 64 KiB of an answered request's unread body is read, within 10 s; past either,
+# the connection closes (dermalens_site/body_drain.py).
+worker_class = _load_site_module("body_drain").draining_bodies_briefly(
     _load_site_module("worker_stop").closing_idle_connections(
         _load_site_module("server_errors").with_json_errors(
             os.environ.get("GUNICORN_WORKER_CLASS", "gevent")

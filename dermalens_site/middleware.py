@@ -85,10 +85,13 @@ class AllowedHostMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        try:
-            request.get_host()
-        except DisallowedHost:
-            return JsonResponse(error_body("bad_request", "Bad request."), status=400)
+        # Without DEBUG, Django's own answer is handler400's JSON (and its security log
+        # line): nothing to do here, and nothing added to every request.
+        if settings.DEBUG:
+            try:
+                request.get_host()
+            except DisallowedHost:
+                return JsonResponse(error_body("bad_request", "Bad request."), status=400)
         return cast(HttpResponse, self.get_response(request))
 
 
@@ -216,14 +219,18 @@ class IdentityBodiesMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        codings = [
-            coding.strip().lower()
-            for coding in request.META.get("HTTP_CONTENT_ENCODING", "").split(",")
-            if coding.strip()
-        ]
         # After BodySizeLimitMiddleware, which refuses a Content-Length that is no number.
         has_body = int(request.META.get("CONTENT_LENGTH") or 0) > 0
-        if has_body and any(coding != "identity" for coding in codings):
+        codings = (
+            [
+                coding.strip().lower()
+                for coding in request.META.get("HTTP_CONTENT_ENCODING", "").split(",")
+                if coding.strip()
+            ]
+            if has_body
+            else []
+        )
+        if any(coding != "identity" for coding in codings):
             response = JsonResponse(
                 error_body(
                     "unsupported_content_encoding",

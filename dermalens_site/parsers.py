@@ -27,10 +27,11 @@ class RepeatedName(ValueError):
 
 
 def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    names = [name for name, _ in pairs]
-    if len(set(names)) < len(names):
-        repeated = next(name for name in names if names.count(name) > 1)
-        raise RepeatedName(repeated)
+    names: set[str] = set()
+    for name, _ in pairs:
+        if name in names:
+            raise RepeatedName(name)
+        names.add(name)
     return dict(pairs)
 
 
