@@ -44,6 +44,7 @@ from dynamo.contention import Contention
 from dynamo.errors import (
     AccountClosed,
     ConditionFailed,
+    DynamoError,
     ItemNotFound,
     Unavailable,
     VersionConflict,
@@ -677,7 +678,9 @@ class PlansTable(Table):
                     raise ItemNotFound(cause=refused) from refused
                 if plan_item["created_at"]["S"] >= latest_start_after(check_in):
                     raise CheckInBeforePlan(day_of(plan_item["created_at"]["S"])) from refused
-                stopped = plan_item.get("inactive_since", {}).get("S")
+                # As the plan reads it: one stored before stops were recorded stopped
+                # when it was last changed.
+                stopped = plan_from_item(plan_item).inactive_since
                 if stopped is not None and stopped < earliest_stop_for(check_in):
                     raise CheckInAfterPlanStopped(
                         day_of(stopped), plan_item["status"]["S"]
@@ -716,14 +719,22 @@ class PlansTable(Table):
                 "Key": self.key(check_in.user_id, check_in.plan_id),
                 "UpdateExpression": "ADD #days :days, #done :done",
                 # Created before the end of the check-in's day plus the grace, and followed
-                # on that day: active, or stopped no earlier than the day less the grace.
+                # on that day: active, or stopped no earlier than the day less the grace
+                # (a plan stored before stops were recorded: when it was last changed, as
+                # ``plan_from_item`` reads it).
                 "ConditionExpression": "attribute_exists(plan_id) AND created_at < :after "
-                "AND attribute_exists(#done) AND (attribute_not_exists(inactive_since) "
-                "OR inactive_since >= :stopped_by)",
-                "ExpressionAttributeNames": {"#days": DAYS_CHECKED_IN, "#done": ROUTINES_DONE},
+                "AND attribute_exists(#done) AND (inactive_since >= :stopped_by "
+                "OR (attribute_not_exists(inactive_since) "
+                "AND (#status = :active OR updated_at >= :stopped_by)))",
+                "ExpressionAttributeNames": {
+                    "#days": DAYS_CHECKED_IN,
+                    "#done": ROUTINES_DONE,
+                    "#status": "status",
+                },
                 "ExpressionAttributeValues": {
                     ":after": {"S": latest_start_after(check_in)},
                     ":stopped_by": {"S": earliest_stop_for(check_in)},
+                    ":active": {"S": "active"},
                     ":days": {"N": "0" if earlier else "1"},
                     ":done": {"N": str(routines_of(check_in) - routines_of(earlier))},
                 },
@@ -783,7 +794,9 @@ class PlansTable(Table):
         of its adherence (a plan set aside may never be checked in again).
 
         The counts are kept only while the plan is stored and still uncounted: a
-        check-in counts it meanwhile (``_count_check_ins``) and its counts stand.
+        check-in counts it meanwhile (``_count_check_ins``) and its counts stand. A write
+        on a read's path, they are a cache: when DynamoDB refuses it (busy, unreachable),
+        the read answers all the same, and a later one keeps them.
         """
         if plan.days_checked_in is not None and plan.routines_done is not None:
             return plan
@@ -793,7 +806,7 @@ class PlansTable(Table):
             days_checked_in=len(check_ins),
             routines_done=sum(routines_of(c) for c in check_ins),
         )
-        with contextlib.suppress(ConditionFailed):
+        with contextlib.suppress(DynamoError):
             self.call(
                 "update_item",
                 Key=self.key(plan.user_id, plan.plan_id),

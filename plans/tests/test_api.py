@@ -592,6 +592,31 @@ class TestCheckIns:
         assert resumed.status_code == 200, resumed.content
         assert check_in(today()).status_code == 201
 
+    def test_a_plan_paused_before_stops_were_recorded_stopped_when_last_changed(self, auth_client):
+        """A plan stored without ``inactive_since`` reads as stopped at its last change
+        (its ``updated_at``), and takes no check-in dated after it either."""
+        plan = new_plan(auth_client, began_days_ago=60)
+        url = f"{PLANS}/{plan['plan_id']}"
+        paused = auth_client.patch(url, {"status": "paused", "version": plan["version"]})
+        assert paused.status_code == 200, paused.content
+        user_id = auth_client.session_data["user"]["user_id"]
+        backdate(user_id, plan["plan_id"], updated_at=days_ago(30))
+        get_client().update_item(
+            TableName=plans_table().name,
+            Key=plans_table().key(user_id, plan["plan_id"]),
+            UpdateExpression="REMOVE inactive_since",
+        )
+
+        def check_in(dated: str):
+            day = {"date": dated, "am_done": True, "pm_done": False, "irritation": 1}
+            return auth_client.post(f"{url}/check-ins", day)
+
+        assert check_in(days_ago(40)).status_code == 201
+        assert check_in(days_ago(29)).status_code == 201
+        refused = check_in(days_ago(5))
+        assert refused.status_code == 400, refused.content
+        assert days_ago(29) in refused.json()["error"]["details"]["date"][0]
+
     @pytest.mark.parametrize("day", ["0001-01-01", "0001-01-27", "0001-01-28"])
     def test_a_check_in_dated_in_year_one_leaves_the_plan_readable(self, auth_client, day):
         # Stored on a plan of that day (a check-in cannot be dated before its plan).
