@@ -39,7 +39,7 @@ from rest_framework.parsers import FormParser
 from rest_framework.request import Request
 
 from accounts import choices, services
-from accounts.throttles import TokenThrottle
+from accounts.throttles import TokenThrottle, account_read_now
 from accounts.views import RESET_REQUEST_THROTTLES, RESET_REQUESTED, first_refusal
 from dermalens_site.errors import (
     RETRY_AFTER_SECONDS_UNAVAILABLE,
@@ -142,7 +142,7 @@ def reset_password(request: HttpRequest) -> HttpResponse:
     if wait is not None:
         return throttled(request, template, context, wait)
     try:
-        services.check_password_reset_token(token=token)
+        services.check_password_reset_token(token=token, account=account_read_now(request))
     except ApplicationError as err:
         context = {**context, "error": err.message, "new_link_form": NewLinkForm()}
         return render(request, template, context, status=400)
@@ -152,7 +152,11 @@ def reset_password(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, template, {**context, "form": form}, status=400)
     try:
-        services.reset_password(token=token, new_password=form.cleaned_data["new_password"])
+        services.reset_password(
+            token=token,
+            new_password=form.cleaned_data["new_password"],
+            account=account_read_now(request),
+        )
     except serializers.ValidationError as err:
         for message in err.detail.get("new_password", []) if isinstance(err.detail, dict) else []:
             form.add_error("new_password", str(message))

@@ -534,17 +534,24 @@ def password_reset_email(user: User) -> dict[str, Any]:
     }
 
 
-def check_password_reset_token(*, token: str) -> User:
-    """The account a reset token may set a password for, or ``InvalidLinkToken``."""
+def check_password_reset_token(*, token: str, account: User | None = None) -> User:
+    """The account a reset token may set a password for, or ``InvalidLinkToken``.
+    ``account``: the account as this request already read it (strongly consistent),
+    used when it is the one the token names."""
     user_id = links.password_reset_user_id(token)
-    user = users_table().get(user_id) if user_id else None
+    if account is not None and user_id and account.user_id == user_id:
+        user: User | None = account
+    else:
+        user = users_table().get(user_id) if user_id else None
     if user is None or not user.is_active or not links.password_reset_token_valid(user, token):
         raise InvalidLinkToken()
     return user
 
 
 @checks_passwords(trusted=False)
-def reset_password(*, token: str, new_password: str) -> tuple[User, TokenPair]:
+def reset_password(
+    *, token: str, new_password: str, account: User | None = None
+) -> tuple[User, TokenPair]:
     """Set the password a reset link allows; every session ends; a fresh pair is returned.
 
     The write is conditioned on the account's version as the token was checked, so of
@@ -555,9 +562,10 @@ def reset_password(*, token: str, new_password: str) -> tuple[User, TokenPair]:
     once, on any device (the new password is one no guesser has tried), from an address
     whose failures others spent too (``lockouts.mark_reset``). The password it
     would replace is refused, as in a change: setting it would end every session and
-    leave the account as guessable as before.
+    leave the account as guessable as before. ``account``: as this request already read
+    it (``check_password_reset_token``).
     """
-    user = check_password_reset_token(token=token)
+    user = check_password_reset_token(token=token, account=account)
     check_new_password(new_password, user=user, field="new_password")
     # Told only to the holder of a valid link, who may set any password anyway.
     if check_password(new_password, user.password_hash):

@@ -178,7 +178,7 @@ class DynamoRateThrottle(SimpleRateThrottle):
         ident = key.removeprefix(self.cache_format % {"scope": self.scope, "ident": ""})
         counters = [(prefix + key, self.num_requests)]
         for wider in wider_networks(ident):
-            wider_key = key.removesuffix(ident) + wider.network
+            wider_key = self.cache_format % {"scope": self.scope, "ident": wider.network}
             counters.append((prefix + wider_key, self.num_requests * wider.factor))
         return counters
 
@@ -329,7 +329,7 @@ class TokenThrottle(SessionProofThrottle):
     gives_back_refused_input = True
 
     def proven_account(self, request) -> str | None:
-        return account_of_link(link_token(request))
+        return account_of_link(request, link_token(request))
 
 
 def link_token(request) -> str:
@@ -341,13 +341,14 @@ def link_token(request) -> str:
     return (token or "")[:LINK_TOKEN_MAX_LENGTH]
 
 
-def account_of_link(token: str) -> str | None:
+def account_of_link(request, token: str) -> str | None:
     """The account whose link ``token`` is, or None: a verification or change link whose
     signature holds and has not expired (no read), or a reset link that matches its
     account as it is now (one strongly consistent read of the account its token names:
     the token is an HMAC over the account's state). Only a link we mailed passes, so
     only the mailbox's holder spends an account's count; the use case still checks the
-    link in full (an old address's link, a used one)."""
+    link in full (an old address's link, a used one), with the account read here
+    (``account_read_now``) rather than reading it again."""
     link = read_email_link(token)
     if link is not None:
         return link.user_id
@@ -355,7 +356,10 @@ def account_of_link(token: str) -> str | None:
     if user_id is None:
         return None
     user = users_table().get(user_id)
-    return user_id if user is not None and password_reset_token_valid(user, token) else None
+    if user is None:
+        return None
+    setattr(request, ACCOUNT_READ_NOW, user)
+    return user_id if password_reset_token_valid(user, token) else None
 
 
 class RefreshThrottle(SessionProofThrottle):

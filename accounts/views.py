@@ -233,7 +233,9 @@ class PublicAuthViewSet(viewsets.ViewSet):
     def password_reset_confirm(self, request):
         serializer = PasswordResetConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user, tokens = services.reset_password(**serializer.validated_data)
+        user, tokens = services.reset_password(
+            **serializer.validated_data, account=account_read_now(request)
+        )
         return session_response(user, tokens)
 
     @extend_schema(

@@ -8,18 +8,18 @@ reader or a client library on the way may take the first, and then what was chec
 recorded is not what was applied. RFC 8259 leaves the meaning of such an object open;
 here it is a 400 ``malformed_request`` that names the repeated name.
 
-orjson reads and checks the body (its depth, its numbers, its text); the standard
-library reads it again only to see each object's names, which for the API's bodies
-(a few hundred bytes, at most 64 KiB) costs microseconds.
+drf_orjson_renderer's parser (orjson) reads and checks the body (its depth, its
+numbers, its text); the standard library reads it again only to see each object's
+names, once each: microseconds for the API's usual bodies, about 2 ms for 64 KiB.
 """
 
+import io
 import json
 from typing import Any
 
-import orjson
 from django.conf import settings
+from drf_orjson_renderer.parsers import ORJSONParser  # type: ignore[import-untyped]  # untyped
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import BaseParser
 
 
 class RepeatedName(ValueError):
@@ -45,21 +45,16 @@ def repeated_name(text: str) -> str | None:
     return None
 
 
-class JSONParser(BaseParser):
+class JSONParser(ORJSONParser):
     """drf_orjson_renderer's ORJSONParser, with the check of repeated names."""
 
-    media_type = "application/json"
-
     def parse(self, stream, media_type: Any = None, parser_context: Any = None) -> Any:
-        encoding: str = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
-        try:
-            text = stream.read().decode(encoding)
-            data = orjson.loads(text)
-        except ValueError as exc:
-            raise ParseError(f"JSON parse error - {exc}") from exc
+        body = stream.read()
+        data = super().parse(io.BytesIO(body), media_type, parser_context)
         if isinstance(data, dict | list):
+            encoding: str = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
             try:
-                name = repeated_name(text)
+                name = repeated_name(body.decode(encoding))
             except RecursionError as exc:  # deeper than this stack allows; no body nests so
                 raise ParseError("JSON parse error - nested too deep") from exc
             if name is not None:
